@@ -1,0 +1,138 @@
+"""The ``minimr`` command: ``submit`` a job; the cluster commands come from ``cluster.commands``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+
+import click
+
+from minimr import runner
+from minimr.errors import MinimrError
+
+SUBMIT_HELP = """Run the map/reduce job in JOB (a .py file; JOB.py:ClassName picks one class).
+
+\b
+Examples:
+  minimr submit jobs/wordcount.py --input data/text --output out/wc
+  minimr submit jobs/wordcount.py --input 'logs/*.gz' --output out/wc --reducers 8 --overwrite
+
+Output: OUTPUT/part-00000 ... one per reduce partition, each line `repr(key) TAB repr(value)`,
+keys sorted within a part; OUTPUT/_SUCCESS is written last, only when every part is committed.
+"""
+
+
+class _Progress:
+    """Prints one updating progress line to a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, update: object) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        text = update if isinstance(update, str) else str(update)
+        click.echo(f"\r\033[K{text}  [{elapsed:6.1f}s]", nl=False, err=True)
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo("\r\033[K", nl=False, err=True)
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback of a user exception without minimr's own frames."""
+    tb = traceback.TracebackException.from_exception(exc)
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    for te in [tb, *_chained(tb)]:
+        te.stack = traceback.StackSummary.from_list(
+            [f for f in te.stack if not os.path.abspath(f.filename).startswith(package)]
+        )
+    return "".join(tb.format())
+
+
+def _chained(tb: traceback.TracebackException) -> list[traceback.TracebackException]:
+    found = []
+    while tb.__cause__ or tb.__context__:
+        tb = tb.__cause__ or tb.__context__  # type: ignore[assignment]
+        found.append(tb)
+    return found
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="minimr")
+def main() -> None:
+    """minimr: MapReduce for Python. Write map and reduce in a file, then `minimr submit` it."""
+
+
+@main.command(help=SUBMIT_HELP)
+@click.argument("job", metavar="JOB")
+@click.option("--input", "-i", "inputs", multiple=True, required=True, metavar="PATH",
+              help="A file, folder (its files, skipping names that start with _ or .) or glob."
+                   " Repeatable. .gz and .bz2 are read transparently.")
+@click.option("--output", "-o", required=True, metavar="DIR", help="The output folder.")
+@click.option("--reducers", "-r", type=click.IntRange(min=1), default=None,
+              help=f"Reduce partitions (default: the job's, else {runner.DEFAULT_REDUCERS}).")
+@click.option("--inline", is_flag=True,
+              help="Run every task in this process, in order (the debugger: real tracebacks).")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Local worker processes of an embedded cluster (default: one per core).")
+@click.option("--coordinator", "-c", metavar="tcp://HOST:PORT", default=None,
+              help="Ship the job to a running cluster instead of running it here.")
+@click.option("--split-size", default="64MB", show_default=True, metavar="SIZE",
+              help="Bytes of input per map task: 64MB, 256KB or a byte count.")
+@click.option("--sort-buffer", default="64MB", show_default=True, metavar="SIZE",
+              help="Map-side buffer before output is combined and spilled to disk.")
+@click.option("--max-attempts", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Attempts per task before the job fails (cluster runs).")
+@click.option("--serializer", type=click.Choice(["cloudpickle", "dill"]), default="cloudpickle",
+              show_default=True, help="How the job is shipped to workers.")
+@click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress line and no counters table.")
+def submit(job, inputs, output, reducers, inline, workers, coordinator, split_size, sort_buffer,
+           max_attempts, serializer, overwrite, quiet) -> None:
+    if inline and (workers or coordinator):
+        raise click.UsageError("--inline runs in this process: drop --workers/--coordinator")
+    progress = _Progress(not quiet)
+    kind = "inline" if inline or (workers is None and coordinator is None) else None
+    try:
+        result = runner.run(
+            job, list(inputs), output, reducers, runner=kind, coordinator=coordinator,
+            workers=workers, split_size=split_size, sort_buffer=sort_buffer,
+            overwrite=overwrite, max_attempts=max_attempts, serializer=serializer,
+            progress=progress,
+        )
+    except MinimrError:
+        progress.done()
+        raise
+    except KeyboardInterrupt:
+        progress.done()
+        click.echo("interrupted: the job was cancelled and left no _SUCCESS", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the user's own code failed (inline runner)
+        progress.done()
+        click.echo(_user_traceback(exc), err=True, nl=False)
+        click.echo(f"job failed: {type(exc).__name__}: {exc} (no _SUCCESS written)", err=True)
+        sys.exit(1)
+    progress.done()
+    if not quiet:
+        click.echo(result.counters.format_table())
+    click.echo(f"output: {result.output} ({result.elapsed:.1f}s)")
+
+
+def _register_cluster_commands() -> None:
+    """Add coordinator/worker/status when the cluster layer provides them."""
+    try:
+        from minimr.cluster.commands import COMMANDS
+    except ImportError:
+        return
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_cluster_commands()

@@ -1,0 +1,189 @@
+"""Reading sorted segments back and merging them: the reduce side's k-way merge.
+
+A segment is one partition of one map output (or of a spill): a byte range of a local file that
+starts with one *kind* byte and continues with framed blocks of ``(key, values)`` entries, sorted
+by ``partition.sort_key``. The kind byte says whether all keys are str (``s``) or all bytes
+(``b``), in which case the merge compares keys directly at C speed; ``a`` means anything else.
+
+The merge streams: it holds one block of each segment at a time, and the values of a key are
+handed on as an iterator that pulls entries from the segments as the reducer consumes them, so
+a key with ten million values is never a list in memory. When there are more segments than
+``MERGE_FACTOR``, they are first merged in passes into fewer, larger ones (Hadoop's
+io.sort.factor), so open files and buffers stay bounded.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain, groupby
+from operator import itemgetter
+from typing import Any, BinaryIO
+
+from minimr.dataflow.blocks import BLOCK_ENTRIES, iter_entries, write_block
+from minimr.dataflow.partition import natively_sortable, sort_key
+
+MERGE_FACTOR = 64
+KIND_STR, KIND_BYTES, KIND_ANY = b"s", b"b", b"a"
+# Values of one key are cut into entries of at most this many, so one entry (and one block)
+# stays small even for a hot key.
+MAX_VALUES_PER_ENTRY = 65536
+_first = itemgetter(0)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A byte range of a local file holding one sorted segment."""
+
+    path: str
+    offset: int
+    length: int
+
+    def to_dict(self) -> dict:
+        """Plain data for the wire."""
+        return {"path": self.path, "offset": self.offset, "length": self.length}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Segment:
+        """Inverse of ``to_dict``."""
+        return cls(str(data["path"]), int(data["offset"]), int(data["length"]))
+
+
+def key_kind(keys: Iterable) -> bytes:
+    """The kind byte for a sorted run of ``keys``."""
+    keys = list(keys) if not isinstance(keys, list) else keys
+    if keys and natively_sortable(keys):
+        return KIND_STR if type(keys[0]) is str else KIND_BYTES
+    return KIND_ANY
+
+
+def write_segment(
+    out: BinaryIO, entries: Iterable[tuple[Any, list]], kind: bytes
+) -> tuple[int, int]:
+    """Write sorted ``(key, values)`` entries as one segment.
+
+    Values lists longer than ``MAX_VALUES_PER_ENTRY`` are cut into several entries of the same
+    key. Returns ``(bytes written, values written)``.
+    """
+    written = out.write(kind)
+    values_written = 0
+    block: list = []
+    block_values = 0
+    for key, values in entries:
+        n = len(values)
+        values_written += n
+        if n > MAX_VALUES_PER_ENTRY:
+            for i in range(0, n, MAX_VALUES_PER_ENTRY):
+                if block:
+                    written += write_block(out, block)
+                    block, block_values = [], 0
+                written += write_block(out, [(key, values[i : i + MAX_VALUES_PER_ENTRY])])
+            continue
+        block.append((key, values))
+        block_values += n
+        if len(block) >= BLOCK_ENTRIES or block_values >= MAX_VALUES_PER_ENTRY:
+            written += write_block(out, block)
+            block, block_values = [], 0
+    if block:
+        written += write_block(out, block)
+    return written, values_written
+
+
+class _SegmentReader:
+    """An open segment: its kind and an iterator over its entries."""
+
+    def __init__(self, segment: Segment) -> None:
+        self.file = open(segment.path, "rb")
+        self.file.seek(segment.offset)
+        self.kind = self.file.read(1) if segment.length else KIND_STR
+        self.entries = iter_entries(self.file, max(segment.length - 1, 0))
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def merge_entries(readers: list[_SegmentReader]) -> Iterator[tuple[Any, list]]:
+    """All entries of the readers, in sort order (entries of equal keys stay adjacent)."""
+    kinds = {r.kind for r in readers}
+    if len(kinds) == 1 and kinds != {KIND_ANY}:
+        key = _first
+    else:
+        def key(entry):
+            return sort_key(entry[0])
+    if len(readers) == 1:
+        return readers[0].entries
+    return heapq.merge(*(r.entries for r in readers), key=key)
+
+
+def merged_kind(readers: list[_SegmentReader]) -> bytes:
+    """The kind byte of the merge of ``readers``."""
+    kinds = {r.kind for r in readers}
+    return kinds.pop() if len(kinds) == 1 else KIND_ANY
+
+
+def _premerge(segments: list[Segment], scratch: str) -> list[Segment]:
+    """Merge segments in passes of ``MERGE_FACTOR`` until at most that many remain."""
+    passes = 0
+    while len(segments) > MERGE_FACTOR:
+        merged = []
+        for i in range(0, len(segments), MERGE_FACTOR):
+            group = segments[i : i + MERGE_FACTOR]
+            if len(group) == 1:
+                merged.append(group[0])
+                continue
+            readers = [_SegmentReader(s) for s in group]
+            try:
+                fd, path = tempfile.mkstemp(prefix=f"merge{passes}-", suffix=".seg", dir=scratch)
+                with os.fdopen(fd, "wb") as out:
+                    length, _ = write_segment(out, merge_entries(readers), merged_kind(readers))
+            finally:
+                for r in readers:
+                    r.close()
+            merged.append(Segment(path, 0, length))
+        segments = merged
+        passes += 1
+    return segments
+
+
+class MergedGroups:
+    """Iterate ``(key, values iterator)`` over the merge of sorted segments; a context manager.
+
+    Args:
+        segments: the segments to merge (their files must stay until the iteration ends).
+        scratch: a folder for intermediate merge passes when there are many segments.
+    """
+
+    def __init__(self, segments: list[Segment], scratch: str) -> None:
+        self._segments = _premerge([s for s in segments if s.length > 0], scratch)
+        self._readers: list[_SegmentReader] = []
+        self.values_read = 0
+
+    def __enter__(self) -> MergedGroups:
+        self._readers = [_SegmentReader(s) for s in self._segments]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for reader in self._readers:
+            reader.close()
+
+    def entries(self) -> Iterator[tuple[Any, list]]:
+        """The merged ``(key, values list)`` entries, several per key when keys repeat."""
+        return merge_entries(self._readers) if self._readers else iter(())
+
+    def __iter__(self) -> Iterator[tuple[Any, Iterator]]:
+        for key, group in groupby(self.entries(), key=_first):
+            yield key, chain.from_iterable(self._count(group))
+
+    def _count(self, group: Iterator[tuple[Any, list]]) -> Iterator[list]:
+        """The values lists of a key's entries, counting values a list (not a value) at a time."""
+        for _, values in group:
+            self.values_read += len(values)
+            yield values
+
+    @property
+    def kind(self) -> bytes:
+        """The kind byte of the merged output."""
+        return merged_kind(self._readers) if self._readers else KIND_STR

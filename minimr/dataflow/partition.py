@@ -1,0 +1,181 @@
+"""Which reduce partition a key goes to, and the one order keys are sorted in.
+
+``stable_hash`` hashes a canonical byte encoding of the key, so a key lands in the same
+partition in every process and on every machine (Python's ``hash()`` of a str changes with
+PYTHONHASHSEED). Keys that compare equal (``1``, ``1.0``, ``True``) encode alike, because they
+must meet in the same reduce call.
+
+``sort_key`` defines the total order of keys everywhere (map-side sort, reduce-side merge,
+range boundaries): Python's own order among mutually comparable keys, and a fixed order by
+type between kinds that Python refuses to compare, so keys of mixed types still group.
+"""
+
+from __future__ import annotations
+
+import bisect
+import pickle
+import struct
+import zlib
+from collections.abc import Hashable
+from typing import Any
+
+from minimr.errors import JobDefinitionError
+
+PARTITIONERS = ("hash", "range")
+
+_LEN = struct.Struct("<I")
+
+
+def key_bytes(key: Any) -> bytes:
+    """A canonical encoding of ``key``: equal keys give equal bytes, in any process."""
+    kind = type(key)
+    if kind is str:
+        return b"s" + key.encode("utf-8", "surrogatepass")
+    if kind is int or kind is bool:
+        return b"i" + str(int(key)).encode()
+    if kind is float:
+        if key.is_integer():
+            return b"i" + str(int(key)).encode()
+        return b"f" + repr(key).encode()
+    if kind is bytes:
+        return b"b" + key
+    if key is None:
+        return b"n"
+    if kind is tuple or kind is list:
+        parts = [key_bytes(item) for item in key]
+        return (b"t" if kind is tuple else b"l") + b"".join(_LEN.pack(len(p)) + p for p in parts)
+    if kind is frozenset or kind is set:
+        parts = sorted(key_bytes(item) for item in key)
+        return b"S" + b"".join(_LEN.pack(len(p)) + p for p in parts)
+    if kind is dict:
+        parts = sorted(key_bytes(k) + b"=" + key_bytes(v) for k, v in key.items())
+        return b"d" + b"".join(_LEN.pack(len(p)) + p for p in parts)
+    return b"p" + pickle.dumps(key, protocol=4)
+
+
+def stable_hash(key: Any) -> int:
+    """A 32-bit hash of ``key`` that is the same in every process and on every machine."""
+    return zlib.crc32(key_bytes(key))
+
+
+# Type ranks for sort_key: numbers together (1 < 1.5 < 2 as Python orders them).
+_RANK = {type(None): 0, bool: 1, int: 1, float: 1, str: 2, bytes: 3, tuple: 4, list: 5}
+_OTHER = 9
+
+
+class _Opaque:
+    """Orders keys of one type that has no entry in ``_RANK``.
+
+    Uses the type's own ``<`` when it has one (dates, Decimals, ordered dataclasses); else
+    the canonical bytes, which is arbitrary but deterministic and groups equal keys together.
+    """
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Opaque) -> bool:
+        try:
+            result = self.key < other.key
+            if result is not NotImplemented and isinstance(result, bool):
+                if result or other.key < self.key:
+                    return result
+                # Neither is smaller: equal keys or an order that cannot tell them apart.
+                return False if self.key == other.key else key_bytes(self.key) < key_bytes(
+                    other.key
+                )
+        except TypeError:
+            pass
+        return key_bytes(self.key) < key_bytes(other.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Opaque) and self.key == other.key
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def sort_key(key: Any) -> tuple:
+    """The key's position in minimr's total order (see the module docstring)."""
+    kind = type(key)
+    rank = _RANK.get(kind)
+    if rank is None:
+        return (_OTHER, kind.__module__ + "." + kind.__qualname__, _Opaque(key))
+    if rank == 4 or rank == 5:
+        return (rank, tuple(sort_key(item) for item in key))
+    if rank == 1 and key != key:  # NaN: park it after every other number
+        return (rank, float("inf"), 1)
+    return (rank, key)
+
+
+def natively_sortable(keys) -> bool:
+    """True when plain ``sorted(keys)`` gives the same order as ``sorted(keys, key=sort_key)``.
+
+    That holds when every key is a str, or every key is bytes: the common cases, which then
+    sort at C speed.
+    """
+    it = iter(keys)
+    first = next(it, None)
+    kind = type(first)
+    if kind is not str and kind is not bytes:
+        return False
+    return all(type(k) is kind for k in it)
+
+
+def sort_keys(keys: list) -> list:
+    """``keys`` sorted in minimr's order, using C-speed comparisons when they are safe."""
+    if natively_sortable(keys):
+        return sorted(keys)
+    return sorted(keys, key=sort_key)
+
+
+class HashPartitioner:
+    """``stable_hash(key) % partitions``."""
+
+    def __init__(self, partitions: int) -> None:
+        self.partitions = partitions
+
+    def __call__(self, key: Hashable) -> int:
+        return zlib.crc32(key_bytes(key)) % self.partitions
+
+
+class RangePartitioner:
+    """Sends keys below ``boundaries[0]`` to partition 0, and so on: total order across parts."""
+
+    def __init__(self, boundaries: list) -> None:
+        self.boundaries = list(boundaries)
+        self.partitions = len(self.boundaries) + 1
+        self._sort_boundaries = [sort_key(b) for b in self.boundaries]
+
+    def __call__(self, key: Any) -> int:
+        return bisect.bisect_right(self._sort_boundaries, sort_key(key))
+
+
+def choose_boundaries(sample: list, partitions: int) -> list:
+    """``partitions - 1`` boundary keys that cut the sorted ``sample`` into equal parts."""
+    if partitions <= 1 or not sample:
+        return []
+    ordered = sort_keys(sample)
+    boundaries = []
+    for i in range(1, partitions):
+        candidate = ordered[(i * len(ordered)) // partitions]
+        if not boundaries or sort_key(boundaries[-1]) < sort_key(candidate):
+            boundaries.append(candidate)
+    return boundaries
+
+
+def make_partitioner(kind: str, partitions: int, boundaries: list | None = None):
+    """Build the partitioner a step asks for.
+
+    Raises:
+        JobDefinitionError: for an unknown partitioner name.
+    """
+    if kind == "hash":
+        return HashPartitioner(partitions)
+    if kind == "range":
+        if boundaries is None:
+            raise JobDefinitionError("a range partitioner needs sampled boundaries")
+        return RangePartitioner(boundaries)
+    raise JobDefinitionError(
+        f"partitioner must be one of {', '.join(map(repr, PARTITIONERS))} (got {kind!r})"
+    )

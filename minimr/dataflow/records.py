@@ -1,0 +1,115 @@
+"""Input formats: reading the records of one split.
+
+``text``
+    UTF-8 lines (invalid bytes replaced, never fatal). Key: ``(path, byte offset of the line)``;
+    value: the line without ``\\n`` or ``\\r\\n``. A split owns the lines that *start* inside
+    it: a split that begins mid-line skips to the next line start, and the last line is read
+    past the split's end (Hadoop's LineRecordReader rule).
+``whole_file``
+    One record per file: ``(path, contents)``.
+``records``
+    The binary output of a previous step (framed pickle blocks of ``(key, value)`` pairs).
+
+Lines are read in large blocks and split in bulk: reading line by line in text mode costs
+about a quarter of a word count's time.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import os
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from minimr.dataflow.blocks import iter_entries
+from minimr.dataflow.splits import Split
+from minimr.errors import JobDefinitionError
+
+INPUT_FORMATS = ("text", "whole_file")
+READ_BLOCK = 1 << 20
+
+
+def open_binary(path: str) -> BinaryIO:
+    """Open a local input file for reading bytes, decompressing .gz and .bz2 transparently."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if path.endswith(".bz2"):
+        return bz2.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _decode_lines(body: bytes) -> tuple[list[str], list[int]]:
+    """Split complete lines, returning their text (no line ending) and their byte lengths."""
+    raw = body.split(b"\n")
+    if body.isascii():
+        lines = body.decode("ascii").split("\n")
+    else:
+        lines = [line.decode("utf-8", "replace") for line in raw]
+    lengths = [len(line) + 1 for line in raw]
+    if b"\r" in body:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines, lengths
+
+
+def read_text(split: Split) -> Iterator[tuple[tuple[str, int], str]]:
+    """Yield ``((path, offset), line)`` for every line that starts inside ``split``."""
+    path = split.path
+    with open_binary(path) as f:
+        pos = 0
+        end = split.end
+        if split.compressed:
+            end = float("inf")  # one split per compressed file: read it all
+        elif split.start > 0:
+            f.seek(split.start - 1)
+            pos = split.start - 1 + len(f.readline())  # the byte before may itself be '\n'
+        carry = b""
+        while pos < end:
+            chunk = f.read(READ_BLOCK)
+            if not chunk:
+                if carry:  # a last line with no final newline
+                    line = carry.decode("utf-8", "replace")
+                    yield (path, pos), line[:-1] if line.endswith("\r") else line
+                return
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            carry = data[cut + 1 :]
+            lines, lengths = _decode_lines(data[:cut])
+            for line, length in zip(lines, lengths, strict=True):
+                if pos >= end:
+                    return
+                yield (path, pos), line
+                pos += length
+
+
+def read_whole_file(split: Split) -> Iterator[tuple[str, str]]:
+    """Yield one ``(path, contents)`` record for the whole file of ``split``."""
+    if split.start > 0:
+        return
+    with open_binary(split.path) as f:
+        yield split.path, f.read().decode("utf-8", "replace")
+
+
+def read_intermediate(split: Split) -> Iterator[tuple]:
+    """Yield the ``(key, value)`` pairs a previous step wrote to ``split.path``."""
+    with open(split.path, "rb") as f:
+        yield from iter_entries(f, os.path.getsize(split.path))
+
+
+def reader_for(input_format: str):
+    """The record reader function of an input format name.
+
+    Raises:
+        JobDefinitionError: for an unknown format.
+    """
+    readers = {"text": read_text, "whole_file": read_whole_file, "records": read_intermediate}
+    try:
+        return readers[input_format]
+    except KeyError:
+        raise JobDefinitionError(
+            f"input_format must be one of {', '.join(map(repr, INPUT_FORMATS))}"
+            f" (got {input_format!r})"
+        ) from None

@@ -1,0 +1,133 @@
+"""Turning ``--input`` arguments into files, and files into byte-range splits.
+
+A split is a byte range ``[start, end)`` of one file. For line-oriented text it owns exactly the
+lines whose first byte lies in that range (the reader skips a partial first line and reads the
+last line past ``end``: Hadoop's LineRecordReader rule), so every line is read once whatever the
+split size. Compressed files cannot be entered in the middle, so each is one split.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass
+
+from minimr.errors import InputError, UsageError
+
+COMPRESSED_SUFFIXES = (".gz", ".bz2")
+DEFAULT_SPLIT_SIZE = 64 * 2**20
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+@dataclass(frozen=True)
+class Split:
+    """A byte range ``[start, end)`` of the file at ``path``."""
+
+    path: str
+    start: int
+    end: int
+
+    @property
+    def compressed(self) -> bool:
+        """True for .gz/.bz2 files, which are read whole."""
+        return self.path.endswith(COMPRESSED_SUFFIXES)
+
+    def to_dict(self) -> dict:
+        """Plain data for the wire."""
+        return {"path": self.path, "start": self.start, "end": self.end}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Split:
+        """Inverse of ``to_dict``."""
+        return cls(str(data["path"]), int(data["start"]), int(data["end"]))
+
+    def describe(self) -> str:
+        """``path [start, end)`` for messages."""
+        return f"{self.path} bytes [{self.start:,}, {self.end:,})"
+
+
+def parse_size(text: str | int) -> int:
+    """Parse a size such as ``64MB``, ``256KB``, ``1.5GiB`` or ``1048576`` into bytes.
+
+    Units are binary (KB = 1024 bytes), as in Hadoop's configuration.
+
+    Raises:
+        UsageError: when the text is not a positive size.
+    """
+    if isinstance(text, int):
+        value = text
+    else:
+        match = _SIZE.match(text)
+        if not match:
+            raise UsageError(f"size must look like 64MB, 256KB or a byte count (got {text!r})")
+        number, unit = match.groups()
+        value = int(float(number) * _UNITS[(unit or "")[:1].lower()])
+    if value <= 0:
+        raise UsageError(f"size must be positive (got {text!r})")
+    return value
+
+
+def _visible(name: str) -> bool:
+    """Hadoop's rule: names starting with ``_`` or ``.`` are bookkeeping, not data."""
+    return not name.startswith(("_", "."))
+
+
+def _files_under(folder: str) -> list[str]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if _visible(d))
+        found.extend(os.path.join(root, f) for f in sorted(files) if _visible(f))
+    return found
+
+
+def expand_inputs(inputs: list[str] | tuple[str, ...] | str) -> list[str]:
+    """Resolve files, folders and globs into a sorted, duplicate-free list of files.
+
+    Raises:
+        InputError: an input that does not exist, a glob that matches nothing, or no input.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if not inputs:
+        raise InputError("no input given: pass at least one --input PATH (file, folder or glob)")
+    files: list[str] = []
+    for raw in inputs:
+        item = os.fspath(raw)
+        if glob.has_magic(item):
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                raise InputError(f"input glob {item!r} matches no file")
+            for match in matches:
+                files.extend(_files_under(match) if os.path.isdir(match) else [match])
+        elif os.path.isdir(item):
+            files.extend(_files_under(item))
+        elif os.path.isfile(item):
+            files.append(item)
+        else:
+            raise InputError(f"input path {item!r} does not exist")
+    unique = sorted({os.path.abspath(f) for f in files})
+    for path in unique:
+        if not os.access(path, os.R_OK):
+            raise InputError(f"input file {path!r} is not readable")
+    return unique
+
+
+def plan_splits(files: list[str], split_size: int = DEFAULT_SPLIT_SIZE) -> list[Split]:
+    """Cut each file into splits of at most ``split_size`` bytes (compressed files whole).
+
+    An empty file yields one empty split, so it is still seen (a whole-file job gets it).
+    """
+    if split_size <= 0:
+        raise UsageError(f"split size must be positive (got {split_size})")
+    splits = []
+    for path in files:
+        size = os.path.getsize(path)
+        if size == 0 or path.endswith(COMPRESSED_SUFFIXES):
+            splits.append(Split(path, 0, size))
+            continue
+        for start in range(0, size, split_size):
+            splits.append(Split(path, start, min(start + split_size, size)))
+    return splits

@@ -1,0 +1,340 @@
+"""Running one task: the same functions run inline and on cluster workers.
+
+A ``JobPlan`` is everything a task needs: the user's job (its step functions) and the run's
+settings. It is built once by the submitting side and shipped to workers (cloudpickled); the
+task descriptions (``MapTask``, ``ReduceTask``, ``SampleTask``) are plain data that the
+coordinator stores and forwards without ever unpickling anything.
+
+Per step: an optional sample task (range partitioner: pick boundaries from sampled map output
+keys), one map task per split, then one reduce task per partition. A step's reduce output is the
+final ``part-NNNNN`` text files for the last step, and binary record files under
+``OUTPUT/_temporary/step-K/`` that become the next step's map input otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import pickle
+import random
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from minimr.dataflow import counters as C
+from minimr.dataflow import output as out
+from minimr.dataflow.counters import Counters
+from minimr.dataflow.merge import MergedGroups, Segment
+from minimr.dataflow.partition import choose_boundaries, make_partitioner
+from minimr.dataflow.records import reader_for
+from minimr.dataflow.spill import MapOutput, MapOutputBuffer
+from minimr.dataflow.splits import Split
+
+__all__ = [
+    "JobPlan", "StepPlan", "MapTask", "ReduceTask", "SampleTask", "MapOutput", "Segment",
+    "run_sample_task", "run_map_task", "run_reduce_task", "commit_reduce_output",
+]
+
+BATCH_RECORDS = 2048  # records handed to a map_batch function at once
+SAMPLE_SPLITS = 20  # splits a sample task reads from
+SAMPLE_POINTS = 5  # places in each split it reads from
+SAMPLE_RECORDS = 200  # records it reads at each place
+
+
+@dataclass(frozen=True)
+class MapTask:
+    """Map one split of a step's input."""
+
+    step: int
+    index: int
+    split: Split
+    reducers: int
+    boundaries: bytes | None = None  # pickled range boundaries, opaque to the coordinator
+
+    def to_dict(self) -> dict:
+        """Plain data for the wire (boundaries as base64 text)."""
+        return {
+            "step": self.step, "index": self.index, "split": self.split.to_dict(),
+            "reducers": self.reducers,
+            "boundaries": None if self.boundaries is None
+            else base64.b64encode(self.boundaries).decode("ascii"),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MapTask:
+        """Inverse of ``to_dict``."""
+        b = data.get("boundaries")
+        return cls(int(data["step"]), int(data["index"]), Split.from_dict(data["split"]),
+                   int(data["reducers"]), None if b is None else base64.b64decode(b))
+
+    def with_boundaries(self, boundaries: bytes | None) -> MapTask:
+        """The same task with the step's sampled boundaries filled in."""
+        return MapTask(self.step, self.index, self.split, self.reducers, boundaries)
+
+    def describe(self) -> str:
+        """For messages: which input this task reads."""
+        return f"map task {self.index} of step {self.step} ({self.split.describe()})"
+
+
+@dataclass(frozen=True)
+class ReduceTask:
+    """Reduce one partition of a step."""
+
+    step: int
+    partition: int
+
+    def to_dict(self) -> dict:
+        """Plain data for the wire."""
+        return {"step": self.step, "partition": self.partition}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ReduceTask:
+        """Inverse of ``to_dict``."""
+        return cls(int(data["step"]), int(data["partition"]))
+
+    def describe(self) -> str:
+        """For messages: which partition this task reduces."""
+        return f"reduce task {self.partition} of step {self.step}"
+
+
+@dataclass(frozen=True)
+class SampleTask:
+    """Sample a step's map output keys to choose range-partition boundaries."""
+
+    step: int
+
+    def to_dict(self) -> dict:
+        """Plain data for the wire."""
+        return {"step": self.step}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SampleTask:
+        """Inverse of ``to_dict``."""
+        return cls(int(data["step"]))
+
+    def describe(self) -> str:
+        """For messages."""
+        return f"sample task of step {self.step}"
+
+
+@dataclass
+class StepPlan:
+    """One step of a plan: the user's functions and the resolved options."""
+
+    index: int
+    step: Any  # minimr.job.Step (kept untyped: dataflow does not import the user surface)
+    reducers: int
+    partitioner: str
+    input_format: str
+    is_last: bool
+
+    @property
+    def needs_sample(self) -> bool:
+        """True when the step's partitioner needs sampled boundaries."""
+        return self.partitioner == "range" and self.reducers > 1
+
+
+@dataclass
+class JobPlan:
+    """Everything needed to run a job's tasks anywhere; built by ``minimr.runner``."""
+
+    job_id: str
+    job_name: str
+    steps: list[StepPlan]
+    splits: list[Split]  # step 0's input splits
+    output: str
+    sort_buffer: int
+    settings: dict = field(default_factory=dict)
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def input_splits(self, step: int) -> list[Split]:
+        """The splits a step reads: the job input, or the previous step's record files."""
+        if step == 0:
+            return self.splits
+        previous = self.steps[step - 1]
+        paths = [os.path.join(self.intermediate_dir(step - 1), out.part_name(p))
+                 for p in range(previous.reducers)]
+        return [Split(p, 0, os.path.getsize(p) if os.path.exists(p) else 0) for p in paths]
+
+    def map_tasks(self, step: int, boundaries: bytes | None = None) -> list[MapTask]:
+        """The map tasks of a step (for step > 0, only once the previous step committed)."""
+        reducers = self.steps[step].reducers
+        return [MapTask(step, i, split, reducers, boundaries)
+                for i, split in enumerate(self.input_splits(step))]
+
+    def sample_task(self, step: int) -> SampleTask:
+        """The sample task of a range-partitioned step."""
+        return SampleTask(step)
+
+    def reduce_tasks(self, step: int) -> list[ReduceTask]:
+        """One reduce task per partition of the step."""
+        return [ReduceTask(step, p) for p in range(self.steps[step].reducers)]
+
+    # -- places --------------------------------------------------------------------------------
+    def intermediate_dir(self, step: int) -> str:
+        """Where a non-final step's committed output lives."""
+        return os.path.join(self.output, out.TEMPORARY, f"step-{step}")
+
+    def final_path(self, task: ReduceTask) -> str:
+        """Where a reduce task's committed output lives."""
+        if self.steps[task.step].is_last:
+            return os.path.join(self.output, out.part_name(task.partition))
+        return os.path.join(self.intermediate_dir(task.step), out.part_name(task.partition))
+
+    def attempt_path(self, task: ReduceTask, attempt: str) -> str:
+        """Where an attempt writes a reduce output before its commit."""
+        return os.path.join(self.output, out.TEMPORARY, "attempts", attempt,
+                            f"step-{task.step}-{out.part_name(task.partition)}")
+
+    # -- job commit ----------------------------------------------------------------------------
+    def commit_job(self) -> None:
+        """Write ``_SUCCESS`` (after every last-step reduce committed) and drop temporaries."""
+        out.write_success(self.output)
+
+    def abort_job(self) -> None:
+        """Remove temporaries of a failed job; no ``_SUCCESS`` is written."""
+        out.abort(self.output)
+
+
+def _lifecycle(step: Any):
+    return step.setup or (lambda: None), step.teardown or (lambda: None)
+
+
+def _emit_pairs(result: Any) -> Iterable:
+    """A map_batch result as pairs: mappings give their items."""
+    if result is None:
+        return ()
+    if isinstance(result, Mapping):
+        return result.items()
+    return result
+
+
+def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
+                 counters: Counters) -> MapOutput:
+    """Run one map task; its partitioned, sorted output goes to a file in ``work_dir``."""
+    sp = plan.steps[task.step]
+    fmt = sp.input_format if task.step == 0 else "records"
+    records = reader_for(fmt)(task.split)
+    boundaries = pickle.loads(task.boundaries) if task.boundaries is not None else None
+    partitioner = make_partitioner(sp.partitioner if sp.needs_sample else "hash",
+                                   task.reducers, boundaries)
+    os.makedirs(work_dir, exist_ok=True)
+    path = os.path.join(work_dir, f"map-s{task.step}-m{task.index:05d}-{attempt}.out")
+    buffer = MapOutputBuffer(partitioner, task.reducers, sp.step.combine, plan.sort_buffer,
+                             path, counters)
+    setup, teardown = _lifecycle(sp.step)
+    with C.activate(counters):
+        setup()
+        if sp.step.map_batch is not None:
+            n = _consume_batches(buffer, records, sp.step.map_batch)
+        else:
+            n = buffer.consume(records, sp.step.map)
+        teardown()
+        result = buffer.finish()
+    counters.increment(C.BUILTIN, C.MAP_INPUT_RECORDS, n)
+    counters.increment(C.BUILTIN, C.MAP_OUTPUT_RECORDS, buffer.map_output_records)
+    counters.increment(C.BUILTIN, C.BYTES_READ, task.split.end - task.split.start)
+    return result
+
+
+def _consume_batches(buffer: MapOutputBuffer, records: Iterator, map_batch) -> int:
+    n = 0
+    while True:
+        batch = list(islice(records, BATCH_RECORDS))
+        if not batch:
+            return n
+        n += len(batch)
+        buffer.add_all(_emit_pairs(map_batch(batch)))
+
+
+def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], attempt: str,
+                    counters: Counters, work_dir: str | None = None) -> str:
+    """Merge a partition's segments, reduce each key, and write the (uncommitted) part file.
+
+    Returns:
+        The attempt's output path; ``commit_reduce_output`` moves it into place.
+    """
+    sp = plan.steps[task.step]
+    temp = plan.attempt_path(task, attempt)
+    os.makedirs(os.path.dirname(temp), exist_ok=True)
+    scratch = work_dir or os.path.dirname(temp)
+    writer_cls = out.TextPartWriter if sp.is_last else out.RecordPartWriter
+    reduce_fn = sp.step.reduce
+    setup, teardown = _lifecycle(sp.step)
+    groups = entries = 0
+    with C.activate(counters), MergedGroups(segments, scratch) as merged, writer_cls(temp) as w:
+        setup()
+        write = w.write
+        for key, values in merged:
+            groups += 1
+            if reduce_fn is None:
+                for value in values:
+                    write(key, value)
+                continue
+            produced = reduce_fn(key, values)
+            if produced is not None:
+                for out_key, out_value in produced:
+                    write(out_key, out_value)
+        teardown()
+        entries = merged.values_read
+        size = w.close()
+    counters.increment(C.BUILTIN, C.REDUCE_INPUT_GROUPS, groups)
+    counters.increment(C.BUILTIN, C.REDUCE_INPUT_RECORDS, entries)
+    counters.increment(C.BUILTIN, C.REDUCE_OUTPUT_RECORDS, w.records)
+    counters.increment(C.BUILTIN, C.BYTES_WRITTEN, size)
+    return temp
+
+
+def commit_reduce_output(plan: JobPlan, task: ReduceTask, temp_path: str) -> str:
+    """Move an attempt's part file into place (atomic, idempotent); returns the final path."""
+    return out.commit(temp_path, plan.final_path(task))
+
+
+def run_sample_task(plan: JobPlan, task: SampleTask, counters: Counters) -> bytes:
+    """Sample the step's map output keys and return pickled range boundaries."""
+    sp = plan.steps[task.step]
+    splits = [s for s in plan.input_splits(task.step) if s.end > s.start]
+    rng = random.Random(0)  # a fixed seed: the same boundaries, so the same parts, every run
+    if len(splits) > SAMPLE_SPLITS:
+        splits = sorted(rng.sample(splits, SAMPLE_SPLITS), key=lambda s: (s.path, s.start))
+    fmt = sp.input_format if task.step == 0 else "records"
+    keys: list = []
+    setup, teardown = _lifecycle(sp.step)
+    with C.activate(Counters()):  # sampling must not count toward the job's counters
+        setup()
+        for split in splits:
+            for record in _sample_records(split, fmt, rng):
+                if sp.step.map_batch is not None:
+                    keys.extend(k for k, _ in _emit_pairs(sp.step.map_batch([record])))
+                else:
+                    produced = sp.step.map(*record)
+                    if produced is not None:
+                        keys.extend(k for k, _ in produced)
+        teardown()
+    return pickle.dumps(choose_boundaries(keys, sp.reducers), protocol=4)
+
+
+def _sample_records(split: Split, fmt: str, rng: random.Random) -> Iterator:
+    """Records read at a few evenly spaced places in a split."""
+    read = reader_for(fmt)
+    if fmt != "text" or split.compressed:
+        yield from islice(read(split), SAMPLE_POINTS * SAMPLE_RECORDS)
+        return
+    step = (split.end - split.start) / SAMPLE_POINTS
+    for i in range(SAMPLE_POINTS):
+        start = split.start + int(i * step)
+        sub = Split(split.path, start, split.end)
+        yield from islice(read(sub), SAMPLE_RECORDS)
+
+
+def scratch_dir(prefix: str = "minimr-") -> str:
+    """A private temporary folder (the inline runner's work dir)."""
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+def remove_dir(path: str) -> None:
+    """Remove a work folder, ignoring what is already gone."""
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,71 @@
+"""Every error minimr raises on purpose, in one place.
+
+The hierarchy::
+
+    MinimrError (click.ClickException)        anything minimr reports to the user itself
+    ├── UsageError                            the run was asked for wrongly: bad option values
+    │   ├── InputError                        an --input is missing, matches nothing, unreadable
+    │   └── OutputExistsError                 the output folder exists, no --overwrite
+    ├── JobLoadError                          a job file cannot be imported or holds no single job
+    ├── JobDefinitionError                    a job is malformed (no map, bad option value...)
+    └── JobFailed                             a task failed for good; carries the user's traceback
+
+Errors raised by the user's own code are never wrapped by the inline runner: they propagate
+with their real traceback, which is what makes it the debugger. The distributed runners turn
+them into ``JobFailed``, whose message carries the remote traceback text.
+
+All of them subclass ``click.ClickException`` so the CLI prints the message (no minimr
+traceback) and exits non-zero; library users catch ``MinimrError``.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+class MinimrError(click.ClickException):
+    """Base class of the errors minimr reports itself; the CLI shows ``message`` and exits 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(MinimrError):
+    """An option or argument has a value minimr cannot use."""
+
+    exit_code = 2
+
+
+class InputError(UsageError):
+    """An input path does not exist, matches no file, or cannot be read."""
+
+
+class OutputExistsError(UsageError):
+    """The output folder already exists and overwriting was not asked for."""
+
+
+class JobLoadError(MinimrError):
+    """A job file cannot be loaded: syntax error, import error, no job or several jobs in it."""
+
+
+class JobDefinitionError(MinimrError):
+    """A job object is malformed: no map function, an unknown option value, a bad steps() list."""
+
+
+class JobFailed(MinimrError):
+    """A task failed for good, so the job did not commit any output.
+
+    Attributes:
+        task: a human description of the task (step, kind, number, input).
+        remote_traceback: the user's traceback as text, when there was one.
+    """
+
+    def __init__(self, message: str, *, task: str = "", remote_traceback: str = "") -> None:
+        super().__init__(message)
+        self.task = task
+        self.remote_traceback = remote_traceback

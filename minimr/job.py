@@ -1,0 +1,190 @@
+"""The job API: what a user writes.
+
+A job is a ``Job`` subclass with generator methods::
+
+    class WordCount(Job):
+        def map(self, key, line):            # key: (path, byte offset); line: str
+            for word in WORD.findall(line.lower()):
+                yield word, 1
+
+        def combine(self, word, counts):     # optional; runs on map output before the shuffle
+            yield word, sum(counts)
+
+        def reduce(self, word, counts):      # counts: an iterator, never a list
+            yield word, sum(counts)
+
+or a module with top-level ``map``/``reduce`` (and optional ``combine``) functions. ``reduce``
+may be left out: each value is then written as it is (an identity reduce, whose output is still
+sorted by key). A *batch* map, ``map_batch(self, records)``, receives a list of ``(key, value)``
+records at once and returns pairs or a mapping (``{key: value}``, a ``Counter``): it lets the
+inner loop run at C speed, like Spark's ``mapPartitions``.
+
+Multi-step jobs return a list of ``Step`` from ``steps()``; each step's output is the next
+step's input. Options that shape the data live on the class (``reducers``, ``input_format``,
+``partitioner``) and on each ``Step``; engine settings (split size, sort buffer, workers)
+belong to the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from minimr.dataflow import counters as _counters
+from minimr.dataflow.partition import PARTITIONERS
+from minimr.dataflow.records import INPUT_FORMATS
+from minimr.errors import JobDefinitionError
+
+
+@dataclass
+class Step:
+    """One map/reduce round of a job.
+
+    Attributes:
+        map: ``(key, value) -> iterable of (key, value)``; or None with ``map_batch``.
+        reduce: ``(key, values iterator) -> iterable of (key, value)``; None writes each value.
+        combine: optional map-side pre-reduce with ``reduce``'s signature; it must yield the
+            key it was given and may run zero, one or several times per key.
+        map_batch: ``(list of (key, value)) -> iterable of pairs or a mapping``.
+        reducers: this step's number of reduce partitions (wins over the run's ``reducers``).
+        partitioner: ``"hash"`` or ``"range"`` (sampled boundaries: total order across parts).
+        setup, teardown: called once per task before and after the step's functions.
+    """
+
+    map: Callable[[Any, Any], Iterable[tuple[Any, Any]] | None] | None = None
+    reduce: Callable[[Any, Iterator[Any]], Iterable[tuple[Any, Any]]] | None = None
+    combine: Callable[[Any, Iterator[Any]], Iterable[tuple[Any, Any]]] | None = None
+    map_batch: Callable[[list], Any] | None = None
+    reducers: int | None = None
+    partitioner: str | None = None
+    setup: Callable[[], None] | None = None
+    teardown: Callable[[], None] | None = None
+
+    def validate(self, where: str) -> None:
+        """Check the step's shape.
+
+        Raises:
+            JobDefinitionError: naming ``where`` and what is wrong.
+        """
+        if (self.map is None) == (self.map_batch is None):
+            raise JobDefinitionError(f"{where} must define exactly one of map or map_batch")
+        for name in ("map", "reduce", "combine", "map_batch", "setup", "teardown"):
+            fn = getattr(self, name)
+            if fn is not None and not callable(fn):
+                raise JobDefinitionError(f"{where}: {name} must be callable (got {fn!r})")
+        if self.reducers is not None and (type(self.reducers) is not int or self.reducers < 1):
+            raise JobDefinitionError(
+                f"{where}: reducers must be a positive int (got {self.reducers!r})"
+            )
+        if self.partitioner is not None and self.partitioner not in PARTITIONERS:
+            raise JobDefinitionError(
+                f"{where}: partitioner must be one of {', '.join(map(repr, PARTITIONERS))}"
+                f" (got {self.partitioner!r})"
+            )
+
+
+class Job:
+    """Base class of class-style jobs; override ``map`` (or ``map_batch``) and ``reduce``.
+
+    Class attributes (all optional):
+        reducers: default number of reduce partitions (the run's ``--reducers`` overrides it).
+        input_format: ``"text"`` (lines) or ``"whole_file"`` (one ``(path, contents)`` per file).
+        partitioner: ``"hash"`` (default) or ``"range"`` (total order across part files).
+    """
+
+    reducers: int | None = None
+    input_format: str = "text"
+    partitioner: str = "hash"
+
+    map: Callable | None = None
+    map_batch: Callable | None = None
+    combine: Callable | None = None
+    reduce: Callable | None = None
+
+    def setup(self) -> None:
+        """Called once in each task before any map, combine or reduce call."""
+
+    def teardown(self) -> None:
+        """Called once in each task after its last map, combine or reduce call."""
+
+    def steps(self) -> list[Step]:
+        """The job's steps; by default one step made of this class's methods."""
+        return [
+            Step(
+                map=self.map,
+                map_batch=self.map_batch,
+                combine=self.combine,
+                reduce=self.reduce,
+                setup=self.setup,
+                teardown=self.teardown,
+            )
+        ]
+
+    def increment_counter(self, group: str, name: str, amount: int = 1) -> None:
+        """Add ``amount`` to the user counter ``group/name`` (summed over all tasks)."""
+        _counters.increment_counter(group, name, amount)
+
+    @classmethod
+    def name(cls) -> str:
+        """The job's name, used in job ids and messages."""
+        return cls.__name__
+
+
+class ModuleJob(Job):
+    """A job made of a module's top-level ``map``/``reduce``/``combine`` functions.
+
+    The module may also set ``reducers``, ``input_format`` and ``partitioner`` globals.
+    Only the functions are kept (not the module), so the job pickles by value.
+    """
+
+    def __init__(self, module: ModuleType) -> None:
+        self._name = module.__name__.rsplit(".", 1)[-1].removeprefix("minimr_job_")
+        self._step = Step(
+            map=getattr(module, "map", None),
+            map_batch=getattr(module, "map_batch", None),
+            combine=getattr(module, "combine", None),
+            reduce=getattr(module, "reduce", None),
+            setup=getattr(module, "setup", None),
+            teardown=getattr(module, "teardown", None),
+        )
+        self.reducers = getattr(module, "reducers", None)
+        self.input_format = getattr(module, "input_format", "text")
+        self.partitioner = getattr(module, "partitioner", "hash")
+
+    def steps(self) -> list[Step]:
+        return [self._step]
+
+    def name(self) -> str:  # type: ignore[override]
+        return self._name
+
+
+def job_name(job: Job) -> str:
+    """The display name of a job instance."""
+    return job.name()
+
+
+def resolve_steps(job: Job) -> list[Step]:
+    """The validated steps of ``job``.
+
+    Raises:
+        JobDefinitionError: a malformed job or step, with what was expected and received.
+    """
+    if job.input_format not in INPUT_FORMATS:
+        raise JobDefinitionError(
+            f"{job_name(job)}.input_format must be one of"
+            f" {', '.join(map(repr, INPUT_FORMATS))} (got {job.input_format!r})"
+        )
+    steps = job.steps()
+    if not isinstance(steps, (list, tuple)) or not steps:
+        raise JobDefinitionError(
+            f"{job_name(job)}.steps() must return a non-empty list of Step (got {steps!r})"
+        )
+    for i, step in enumerate(steps):
+        if not isinstance(step, Step):
+            raise JobDefinitionError(
+                f"{job_name(job)}.steps()[{i}] must be a minimr.Step (got {type(step).__name__})"
+            )
+        step.validate(f"{job_name(job)} step {i}")
+    return list(steps)

@@ -1,0 +1,135 @@
+"""Finding the job in what the user gave: a path to a job file, a module, a class, an instance.
+
+A job file is imported under a private module name (``minimr_job_<stem>``) with its own folder
+first on ``sys.path``, so the modules it imports from beside it load too. That module and those
+sibling modules are registered with cloudpickle *by value*: workers never need a copy of them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import sys
+import traceback
+from types import ModuleType
+from typing import Any
+
+import cloudpickle
+
+from minimr.errors import JobLoadError
+from minimr.job import Job, ModuleJob
+
+
+def load_module(path: str) -> ModuleType:
+    """Import the job file at ``path`` and register it (and its siblings) for shipping.
+
+    Raises:
+        JobLoadError: the file is missing, has a syntax error, or fails to import.
+    """
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise JobLoadError(f"job file {path!r} does not exist")
+    folder = os.path.dirname(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = "minimr_job_" + "".join(c if c.isalnum() else "_" for c in stem)
+    before = set(sys.modules)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise JobLoadError(f"job file {path!r} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise JobLoadError(
+            f"syntax error in job file {exc.filename or path}, line {exc.lineno}: {exc.msg}\n"
+            f"    {(exc.text or '').rstrip()}"
+        ) from None
+    except Exception as exc:
+        del sys.modules[name]
+        frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        user = [f for f in frames if "importlib" not in f and "minimr/loader.py" not in f]
+        raise JobLoadError(
+            f"job file {path} failed to import: {type(exc).__name__}: {exc}\n" + "".join(user)
+        ) from None
+    finally:
+        if sys.path and sys.path[0] == folder:
+            sys.path.pop(0)
+    _register_by_value(module, folder, set(sys.modules) - before)
+    return module
+
+
+def _register_by_value(module: ModuleType, folder: str, new_modules: set[str]) -> None:
+    """Ship the job module, and the modules it imported from its own folder, by value."""
+    cloudpickle.register_pickle_by_value(module)
+    site = {os.path.abspath(p) for p in sys.path if "site-packages" in p or "dist-packages" in p}
+    for name in sorted(new_modules):
+        mod = sys.modules.get(name)
+        file = getattr(mod, "__file__", None)
+        if mod is None or not file or "." in name:
+            continue
+        file = os.path.abspath(file)
+        if file.startswith(folder + os.sep) and not any(file.startswith(s) for s in site):
+            try:
+                cloudpickle.register_pickle_by_value(mod)
+            except ValueError:
+                pass  # already registered, or not importable by name
+
+
+def find_job(module: ModuleType, class_name: str | None = None) -> Job:
+    """The one job a module defines: a Job subclass, or top-level map/reduce functions.
+
+    Raises:
+        JobLoadError: no job, several candidate jobs, or a named class that is missing.
+    """
+    where = getattr(module, "__file__", module.__name__)
+    if class_name:
+        cls = getattr(module, class_name, None)
+        if not (inspect.isclass(cls) and issubclass(cls, Job)):
+            raise JobLoadError(f"{where} has no Job subclass named {class_name!r}")
+        return cls()
+    classes = [
+        obj for obj in vars(module).values()
+        if inspect.isclass(obj) and issubclass(obj, Job) and obj is not Job
+        and obj is not ModuleJob and obj.__module__ == module.__name__
+    ]
+    if len(classes) > 1:
+        names = ", ".join(sorted(c.__name__ for c in classes))
+        raise JobLoadError(
+            f"{where} defines several jobs ({names}); name one as {os.path.basename(where)}:CLASS"
+        )
+    if classes:
+        return classes[0]()
+    if callable(getattr(module, "map", None)) or callable(getattr(module, "map_batch", None)):
+        return ModuleJob(module)
+    raise JobLoadError(
+        f"{where} defines no job: expected a minimr.Job subclass, or top-level"
+        " map(key, value) and reduce(key, values) functions"
+    )
+
+
+def resolve_job(job: Any) -> Job:
+    """Turn what the user passed (path, ``path:Class``, module, class, instance) into a Job.
+
+    Raises:
+        JobLoadError: when it is none of those, or the file cannot be loaded.
+    """
+    if isinstance(job, Job):
+        return job
+    if inspect.isclass(job) and issubclass(job, Job):
+        return job()
+    if isinstance(job, ModuleType):
+        return find_job(job)
+    if isinstance(job, (str, os.PathLike)):
+        text = os.fspath(job)
+        class_name = None
+        if ":" in os.path.basename(text):
+            text, class_name = text.rsplit(":", 1)
+        return find_job(load_module(text), class_name)
+    raise JobLoadError(
+        f"job must be a Job subclass, an instance, a module or a path to a job file"
+        f" (got {job!r} that is a {type(job).__name__})"
+    )

@@ -1,0 +1,224 @@
+"""``minimr.run``: plan a job and run it inline, on a local cluster, or on a running cluster.
+
+All runners take the same ``JobPlan`` (built here) and the same task functions
+(``dataflow.tasks``); they differ only in where the tasks run. The inline runner is the
+reference every other runner is tested against, and the debugger: it runs every task in this
+process, in order, and lets the user's exception through with its real traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import cloudpickle
+
+from minimr.dataflow import output as out
+from minimr.dataflow.counters import Counters
+from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, expand_inputs, parse_size, plan_splits
+from minimr.dataflow.tasks import (
+    JobPlan,
+    StepPlan,
+    commit_reduce_output,
+    remove_dir,
+    run_map_task,
+    run_reduce_task,
+    run_sample_task,
+    scratch_dir,
+)
+from minimr.errors import UsageError
+from minimr.job import Job, job_name, resolve_steps
+from minimr.loader import resolve_job
+
+DEFAULT_REDUCERS = 4
+DEFAULT_SORT_BUFFER = 64 * 2**20
+RUNNERS = ("inline", "local")
+
+
+@dataclass
+class Result:
+    """What a finished job left: where its output is and its counters."""
+
+    output: str
+    counters: Counters
+    job_id: str = ""
+    elapsed: float = 0.0
+
+    def records(self) -> Iterator[tuple[Any, Any]]:
+        """The job's typed ``(key, value)`` records, partition by partition."""
+        return out.read_output(self.output)
+
+
+def _positive(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or value < 1:
+        raise UsageError(f"{name} must be a positive int (got {value!r})")
+    return value
+
+
+def build_plan(
+    job: Job,
+    inputs: list[str],
+    output: str,
+    *,
+    reducers: int | None = None,
+    split_size: int | str = DEFAULT_SPLIT_SIZE,
+    sort_buffer: int | str = DEFAULT_SORT_BUFFER,
+    settings: dict | None = None,
+) -> JobPlan:
+    """Resolve the job's steps and options, expand the inputs and cut them into splits.
+
+    Raises:
+        UsageError, InputError, JobDefinitionError: bad options, inputs or job.
+    """
+    steps = resolve_steps(job)
+    run_reducers = _positive("reducers", reducers)
+    files = expand_inputs(inputs)
+    size = parse_size(split_size)
+    if job.input_format == "whole_file":
+        size = 2**62  # one record per file: one split per file
+    plans = []
+    for i, step in enumerate(steps):
+        r = step.reducers or run_reducers or job.reducers or DEFAULT_REDUCERS
+        plans.append(StepPlan(
+            index=i, step=step, reducers=r,
+            partitioner=step.partitioner or job.partitioner or "hash",
+            input_format=job.input_format if i == 0 else "records",
+            is_last=i == len(steps) - 1,
+        ))
+    name = job_name(job)
+    job_id = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    return JobPlan(job_id=job_id, job_name=name, steps=plans, splits=plan_splits(files, size),
+                   output=os.path.abspath(output), sort_buffer=parse_size(sort_buffer),
+                   settings=dict(settings or {}))
+
+
+def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None) -> Counters:
+    """Run every task of ``plan`` in this process, in order; commits the job.
+
+    The user's exceptions propagate unchanged; on any failure the job's temporary files are
+    removed and no ``_SUCCESS`` is written.
+    """
+    counters = Counters()
+    work = scratch_dir("minimr-inline-")
+    try:
+        for sp in plan.steps:
+            boundaries = None
+            if sp.needs_sample:
+                boundaries = run_sample_task(plan, plan.sample_task(sp.index), counters)
+            maps = plan.map_tasks(sp.index, boundaries)
+            outputs = []
+            for n, task in enumerate(maps):
+                outputs.append(run_map_task(plan, task, work, "inline", counters))
+                if progress:
+                    progress(f"step {sp.index + 1}/{len(plan.steps)}: map {n + 1}/{len(maps)}")
+            reduces = plan.reduce_tasks(sp.index)
+            for n, task in enumerate(reduces):
+                segments = [o.segment(task.partition) for o in outputs]
+                temp = run_reduce_task(plan, task, segments, f"inline-{sp.index}", counters, work)
+                commit_reduce_output(plan, task, temp)
+                if progress:
+                    progress(f"step {sp.index + 1}/{len(plan.steps)}:"
+                             f" reduce {n + 1}/{len(reduces)}")
+            for o in outputs:  # this step's map output is no longer needed
+                for path in (o.path, o.path + ".index"):
+                    if os.path.exists(path):
+                        os.unlink(path)
+        plan.commit_job()
+    except BaseException:
+        plan.abort_job()
+        raise
+    finally:
+        remove_dir(work)
+    return counters
+
+
+def _ship_job_module(job: Job) -> None:
+    """Make sure the job's own module travels by value (not installed on workers)."""
+    module = sys.modules.get(type(job).__module__)
+    file = getattr(module, "__file__", None)
+    if module is None or module.__name__ == "__main__" or not file:
+        return
+    if "site-packages" in file or "dist-packages" in file or module.__name__.startswith("minimr."):
+        return
+    try:
+        cloudpickle.register_pickle_by_value(module)
+    except ValueError:
+        pass
+
+
+def run(
+    job: Any,
+    inputs: list[str] | str,
+    output: str,
+    reducers: int | None = None,
+    *,
+    runner: str | None = None,
+    coordinator: str | None = None,
+    workers: int | None = None,
+    split_size: int | str = DEFAULT_SPLIT_SIZE,
+    sort_buffer: int | str = DEFAULT_SORT_BUFFER,
+    overwrite: bool = False,
+    max_attempts: int = 4,
+    serializer: str = "cloudpickle",
+    progress: Callable[[Any], None] | None = None,
+    **settings: Any,
+) -> Result:
+    """Run a job and return its ``Result``.
+
+    Args:
+        job: a Job subclass or instance, a job module, or a path to a job file.
+        inputs: files, folders or globs (one string or a list).
+        output: the output folder (must not exist unless ``overwrite``).
+        reducers: the number of reduce partitions (steps may fix their own).
+        runner: ``"inline"`` (one process, the debugger) or ``"local"`` (an embedded cluster
+            of ``workers`` processes). Default: inline unless ``workers`` or ``coordinator``.
+        coordinator: ``tcp://HOST:PORT`` of a running cluster to ship the job to.
+        workers: local worker processes for the ``local`` runner (default: one per core).
+        split_size, sort_buffer: sizes such as ``"64MB"`` or byte counts.
+        overwrite: replace an existing output folder.
+        max_attempts: attempts per task before the job fails (cluster runners).
+        serializer: ``"cloudpickle"`` or ``"dill"`` for shipping the job.
+        progress: called with progress updates while the job runs.
+
+    Raises:
+        MinimrError: bad arguments, inputs, job, or a task that failed for good (cluster runners);
+        the user's own exception, unchanged, with the inline runner.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [os.fspath(inputs)]
+    if runner is not None and runner not in RUNNERS:
+        raise UsageError(f"runner must be one of {', '.join(map(repr, RUNNERS))} (got {runner!r})")
+    if coordinator is not None and runner == "inline":
+        raise UsageError("runner='inline' and coordinator=... exclude each other")
+    _positive("workers", workers)
+    _positive("max_attempts", max_attempts)
+    if serializer not in ("cloudpickle", "dill"):
+        raise UsageError(f"serializer must be 'cloudpickle' or 'dill' (got {serializer!r})")
+    job_obj = resolve_job(job)
+    plan = build_plan(job_obj, list(inputs), output, reducers=reducers, split_size=split_size,
+                      sort_buffer=sort_buffer,
+                      settings={"max_attempts": max_attempts, "serializer": serializer,
+                                **settings})
+    out.prepare_output(plan.output, overwrite, [s.path for s in plan.splits])
+    started = time.monotonic()
+    if coordinator is None and (runner == "inline" or (runner is None and workers is None)):
+        counters = run_inline(plan, progress)
+    else:
+        _ship_job_module(job_obj)
+        from minimr.cluster import client  # the cluster layer is only needed here
+
+        if coordinator is not None:
+            status = client.submit_plan(plan, coordinator, progress=progress)
+        else:
+            status = client.run_local_cluster(plan, workers=workers or os.cpu_count() or 1,
+                                              progress=progress)
+        counters = status.counters
+    return Result(output=plan.output, counters=counters, job_id=plan.job_id,
+                  elapsed=time.monotonic() - started)

@@ -1,0 +1,989 @@
+"""The coordinator's brain: a pure state machine over jobs, tasks, attempts and workers.
+
+No sockets, no clock, no threads: :meth:`Scheduler.handle` takes one event (a
+dataclass) and the current time, changes the tables, and returns the actions (more
+dataclasses) that the I/O shell in ``coordinator.py`` turns into messages. Tests
+script events and check actions.
+
+How a job becomes tasks, without the coordinator ever seeing the plan
+----------------------------------------------------------------------
+The plan is an opaque blob here (unpickling it would run user code in the
+coordinator). So the tasks that need the plan to be *listed* are themselves tasks,
+run on workers like any other:
+
+    step k:  prepare ──> map × M ──> reduce × R ──>  (step k+1: prepare ...)
+             last step's reduces ──> commit
+
+- ``prepare`` (one per step) runs the range sampler if the step needs one, then
+  ``plan.map_tasks(step, boundaries)`` and ``plan.reduce_tasks(step)``, and returns
+  those task lists as plain dicts. For step 0 this splits the input; for step k>0 it
+  lists step k-1's committed intermediate parts, which exist only now.
+- ``map`` and ``reduce`` are the dataflow's tasks; a map's output stays on its worker
+  and the scheduler records where (worker, path, byte range of each partition).
+- ``commit`` runs ``plan.commit_job()`` (writes ``_SUCCESS``) once all reduces of the
+  last step are committed; the job succeeds when it is done.
+
+Task states and the only transitions allowed (:data:`TRANSITIONS`)::
+
+    WAITING ──> PENDING ──> RUNNING ──> DONE
+       ^  \\_______/ ^          |  \\      |
+       |            └──────────┘   \\     | map output lost (worker died / fetch failed)
+       └────────────────────────────┘    v
+                                      PENDING            RUNNING ──> FAILED (attempts used up)
+
+A reduce is WAITING until every map of its step is DONE, and goes back to WAITING
+when a map output it needs is lost. Pull model: a worker's free slots are its
+standing requests for work; when nothing is pending they stay parked and are served
+as soon as a task becomes PENDING. Jobs run side by side, first come first served:
+a free slot takes the oldest job's next task, so a later job uses only the slots the
+earlier one leaves idle.
+
+Every assignment carries an attempt id (``s0-m00003-a2``). Results of attempts that
+are no longer live (lost with a worker declared dead, cancelled, or beaten by a
+backup) are dropped: that is the fence. A reduce renames its output into place only
+after a ``CommitRequest`` is granted, and one attempt per task is granted.
+
+Fault tolerance: a dead worker's running attempts go back to PENDING without
+counting as failures, and its finished map outputs are re-run while a reduce of that
+step still needs them. A failed attempt (exception, executor death, timeout) counts
+toward ``max_attempts``; the last failure fails the job with the task, its input,
+the workers it ran on and the user's traceback. A worker whose failures succeed
+elsewhere is excluded from the job (never more than a third of the workers). Near
+the end of a phase, a task running far longer than the median gets one backup
+attempt; the first to finish wins and the other is cancelled.
+"""
+
+from __future__ import annotations
+
+import enum
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+# --- tunables (the coordinator may override them per cluster) ---------------------------
+
+#: seconds between heartbeats, both ways
+HEARTBEAT_INTERVAL = 1.0
+#: heartbeats a peer may miss before it is declared dead (Paranoid Pirate's liveness)
+HEARTBEAT_LIVENESS = 3
+#: failed attempts of one task that fail the job
+MAX_ATTEMPTS = 4
+#: failures of a job's tasks on one worker, that then succeeded elsewhere, that exclude it
+BAD_WORKER_FAILURES = 2
+#: a phase is "near its end" when this fraction of its tasks is done
+SPECULATION_QUANTILE = 0.75
+#: a task is a straggler when running this many times the phase's median duration...
+SPECULATION_MULTIPLIER = 4.0
+#: ...and at least this many seconds
+SPECULATION_MIN_RUNTIME = 1.0
+#: keep this many finished jobs for ``status``
+FINISHED_JOBS_KEPT = 50
+
+
+class TaskState(enum.Enum):
+    """Where a task stands; see :data:`TRANSITIONS`."""
+
+    WAITING = "waiting"  # its inputs are not all there yet
+    PENDING = "pending"  # ready, queued for a free slot
+    RUNNING = "running"  # one attempt live (two with a backup)
+    DONE = "done"  # an attempt succeeded (and, for a reduce, committed)
+    FAILED = "failed"  # attempts used up; the job failed
+
+
+TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    TaskState.WAITING: frozenset({TaskState.PENDING}),
+    TaskState.PENDING: frozenset({TaskState.RUNNING, TaskState.WAITING}),
+    TaskState.RUNNING: frozenset(
+        {TaskState.PENDING, TaskState.WAITING, TaskState.DONE, TaskState.FAILED}
+    ),
+    TaskState.DONE: frozenset({TaskState.PENDING}),
+    TaskState.FAILED: frozenset(),
+}
+
+
+class JobState(enum.Enum):
+    """A job's life: running until it succeeds, fails or is cancelled."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Kind(str, enum.Enum):
+    """The task kinds a worker knows how to run."""
+
+    PREPARE = "prepare"
+    MAP = "map"
+    REDUCE = "reduce"
+    COMMIT = "commit"
+
+
+_KIND_LETTER = {Kind.PREPARE: "p", Kind.MAP: "m", Kind.REDUCE: "r", Kind.COMMIT: "c"}
+
+
+class InvariantError(RuntimeError):
+    """The scheduler was about to break its own rules (a bug in minimr, not the peer)."""
+
+
+# --- events (in) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerJoined:
+    """A worker registered (its versions were already checked)."""
+
+    worker: str
+    name: str
+    host: str
+    slots: int
+    shuffle_address: str
+
+
+@dataclass(frozen=True)
+class WorkerSeen:
+    """Any message from a worker: a sign of life."""
+
+    worker: str
+
+
+@dataclass(frozen=True)
+class WorkerLeft:
+    """A worker said goodbye."""
+
+    worker: str
+
+
+@dataclass(frozen=True)
+class AttemptSucceeded:
+    """An attempt reported success with its plain-data output and counters."""
+
+    worker: str
+    job_id: str
+    attempt: str
+    output: dict | None
+    counters: dict
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class AttemptFailed:
+    """An attempt failed in user code or its executor died."""
+
+    worker: str
+    job_id: str
+    attempt: str
+    error: str
+    stderr: str = ""
+    crashed: bool = False
+
+
+@dataclass(frozen=True)
+class FetchFailed:
+    """A reduce attempt could not fetch map outputs ``[(map_index, map_attempt), ...]``."""
+
+    worker: str
+    job_id: str
+    attempt: str
+    maps: tuple[tuple[int, str], ...]
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class CommitRequested:
+    """A reduce attempt asks to rename its output into place."""
+
+    worker: str
+    job_id: str
+    attempt: str
+
+
+@dataclass(frozen=True)
+class JobSubmitted:
+    """A client submitted a job (the plan blob stays with the coordinator)."""
+
+    job_id: str
+    name: str
+    steps: int
+    max_attempts: int = MAX_ATTEMPTS
+    speculation: bool = True
+    task_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class JobCancelled:
+    """A client cancelled a job."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: purge dead workers, time out tasks, launch backups."""
+
+
+# --- actions (out) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assign:
+    """Tell ``worker`` to run ``task`` as ``attempt``."""
+
+    worker: str
+    job_id: str
+    attempt: str
+    kind: str
+    task: dict
+    inputs: list | None = None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Tell ``worker`` to stop ``attempt``."""
+
+    worker: str
+    job_id: str
+    attempt: str
+
+
+@dataclass(frozen=True)
+class AnswerCommit:
+    """Tell ``worker`` whether ``attempt`` may commit."""
+
+    worker: str
+    job_id: str
+    attempt: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class AskToReregister:
+    """``worker`` is unknown (declared dead, or the coordinator restarted)."""
+
+    worker: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class JobChanged:
+    """A job's progress changed (tell its watchers)."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class JobEnded:
+    """A job reached a final state (tell its watchers; workers may forget it)."""
+
+    job_id: str
+    state: JobState
+
+
+Event = (
+    WorkerJoined
+    | WorkerSeen
+    | WorkerLeft
+    | AttemptSucceeded
+    | AttemptFailed
+    | FetchFailed
+    | CommitRequested
+    | JobSubmitted
+    | JobCancelled
+    | Tick
+)
+Action = Assign | Cancel | AnswerCommit | AskToReregister | JobChanged | JobEnded
+
+
+# --- tables -----------------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """One live try of a task on a worker."""
+
+    id: str
+    job_id: str
+    task: str
+    worker: str
+    started: float
+    backup: bool = False
+
+
+@dataclass
+class Task:
+    """A unit of work and its history."""
+
+    key: str
+    kind: Kind
+    step: int
+    index: int
+    spec: dict
+    state: TaskState = TaskState.PENDING
+    started: int = 0  # attempts ever started
+    failures: int = 0  # attempts that failed in user code
+    live: dict[str, Attempt] = field(default_factory=dict)
+    committer: str | None = None
+    output: dict | None = None  # map: where it lives; prepare: the task lists
+    output_worker: str | None = None
+    output_attempt: str | None = None
+    counters: dict | None = None
+    duration: float | None = None
+    errors: list[dict] = field(default_factory=list)
+    ran_on: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Job:
+    """A submitted job and its tasks."""
+
+    id: str
+    name: str
+    steps: int
+    max_attempts: int
+    speculation: bool
+    task_timeout: float | None
+    submitted: float
+    state: JobState = JobState.RUNNING
+    step: int = 0
+    finished: float | None = None
+    tasks: dict[str, Task] = field(default_factory=dict)
+    pending: deque[str] = field(default_factory=deque)
+    maps: dict[int, list[str]] = field(default_factory=dict)  # step -> map task keys
+    reduces: dict[int, list[str]] = field(default_factory=dict)  # step -> reduce task keys
+    done: dict[str, int] = field(default_factory=dict)  # kind -> tasks done
+    total: dict[str, int] = field(default_factory=dict)  # kind -> tasks known
+    step_done: dict[tuple[str, int], int] = field(default_factory=dict)
+    bad_scores: dict[str, int] = field(default_factory=dict)
+    excluded: set[str] = field(default_factory=set)
+    error: dict | None = None
+
+
+@dataclass
+class Worker:
+    """A registered worker."""
+
+    id: str
+    name: str
+    host: str
+    slots: int
+    shuffle_address: str
+    joined: float
+    last_seen: float
+    attempts: set[tuple[str, str]] = field(default_factory=set)  # (job, attempt)
+    outputs: set[tuple[str, str]] = field(default_factory=set)  # (job, map task) held
+
+    @property
+    def free(self) -> int:
+        """Slots not running an attempt: this worker's standing requests for work."""
+        return self.slots - len(self.attempts)
+
+
+def task_key(kind: Kind, step: int, index: int) -> str:
+    """The task's name within its job, e.g. ``s0-m00003``."""
+    return f"s{step}-{_KIND_LETTER[kind]}{index:05d}"
+
+
+class Scheduler:
+    """Jobs, tasks and workers; one entry point, :meth:`handle`.
+
+    Args:
+        heartbeat_interval: seconds between heartbeats.
+        heartbeat_liveness: missed heartbeats before a worker is dead.
+    """
+
+    def __init__(
+        self,
+        *,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        heartbeat_liveness: int = HEARTBEAT_LIVENESS,
+        speculation_multiplier: float = SPECULATION_MULTIPLIER,
+        speculation_min_runtime: float = SPECULATION_MIN_RUNTIME,
+    ) -> None:
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_liveness = heartbeat_liveness
+        self.speculation_multiplier = speculation_multiplier
+        self.speculation_min_runtime = speculation_min_runtime
+        self.jobs: dict[str, Job] = {}
+        self.workers: dict[str, Worker] = {}
+        self.attempts: dict[tuple[str, str], Attempt] = {}
+        self._handlers = {
+            WorkerJoined: self._on_worker_joined,
+            WorkerSeen: self._on_worker_seen,
+            WorkerLeft: self._on_worker_left,
+            AttemptSucceeded: self._on_attempt_succeeded,
+            AttemptFailed: self._on_attempt_failed,
+            FetchFailed: self._on_fetch_failed,
+            CommitRequested: self._on_commit_requested,
+            JobSubmitted: self._on_job_submitted,
+            JobCancelled: self._on_job_cancelled,
+            Tick: self._on_tick,
+        }
+
+    # --- the entry point ----------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Action]:
+        """Apply one event at time ``now`` and return what the shell must do.
+
+        Any event from a known worker refreshes its liveness; an event from an
+        unknown worker (other than registration) only earns it a request to
+        re-register, so a worker declared dead can never slip results in.
+        """
+        actions: list[Action] = []
+        worker_id = getattr(event, "worker", None)
+        if worker_id is not None and not isinstance(event, WorkerJoined):
+            worker = self.workers.get(worker_id)
+            if worker is None:
+                return [AskToReregister(worker_id, "unknown worker (declared dead?)")]
+            worker.last_seen = now
+        self._handlers[type(event)](event, now, actions)
+        self._dispatch(now, actions)
+        return actions
+
+    @property
+    def dead_after(self) -> float:
+        """Seconds of silence after which a worker is dead."""
+        return self.heartbeat_interval * self.heartbeat_liveness
+
+    # --- workers ------------------------------------------------------------------------
+
+    def _on_worker_joined(self, event: WorkerJoined, now: float, actions: list[Action]) -> None:
+        if event.worker in self.workers:  # registered again on the same identity
+            self._lose_worker(event.worker, now, actions)
+        self.workers[event.worker] = Worker(
+            event.worker,
+            event.name,
+            event.host,
+            max(1, event.slots),
+            event.shuffle_address,
+            joined=now,
+            last_seen=now,
+        )
+
+    def _on_worker_seen(self, event: WorkerSeen, now: float, actions: list[Action]) -> None:
+        pass  # liveness was refreshed in handle()
+
+    def _on_worker_left(self, event: WorkerLeft, now: float, actions: list[Action]) -> None:
+        self._lose_worker(event.worker, now, actions)
+
+    def _lose_worker(self, worker_id: str, now: float, actions: list[Action]) -> None:
+        """Forget a worker: requeue its attempts (uncounted) and its needed map outputs."""
+        worker = self.workers.pop(worker_id)
+        for job_id, attempt_id in sorted(worker.attempts):
+            attempt = self.attempts.pop((job_id, attempt_id))
+            job = self.jobs[job_id]
+            task = job.tasks[attempt.task]
+            del task.live[attempt_id]
+            if task.committer == attempt_id:
+                task.committer = None
+            if job.state is JobState.RUNNING and not task.live and task.state is TaskState.RUNNING:
+                self._requeue(job, task, front=True)
+            actions.append(JobChanged(job_id))
+        for job_id, key in sorted(worker.outputs):
+            job = self.jobs[job_id]
+            self._lose_map_output(job, job.tasks[key], actions)
+
+    def _lose_map_output(self, job: Job, task: Task, actions: list[Action]) -> None:
+        """A finished map's output is gone: run the map again if a reduce still needs it."""
+        holder = self.workers.get(task.output_worker or "")
+        if holder is not None:
+            holder.outputs.discard((job.id, task.key))
+        task.output = task.output_worker = task.output_attempt = None
+        if job.state is not JobState.RUNNING or task.state is not TaskState.DONE:
+            return
+        if self._step_complete(job, Kind.REDUCE, task.step):
+            return  # every reduce of the step has committed: nobody needs it
+        self._move(job, task, TaskState.PENDING)
+        job.pending.appendleft(task.key)
+        for reduce in (job.tasks[k] for k in job.reduces[task.step]):
+            if reduce.state is TaskState.PENDING:
+                self._move(job, reduce, TaskState.WAITING)
+        actions.append(JobChanged(job.id))
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def _on_job_submitted(self, event: JobSubmitted, now: float, actions: list[Action]) -> None:
+        if event.job_id in self.jobs:
+            return  # a client resubmitting after a reconnect: the job is already here
+        job = Job(
+            event.job_id,
+            event.name,
+            max(1, event.steps),
+            max(1, event.max_attempts),
+            event.speculation,
+            event.task_timeout,
+            submitted=now,
+        )
+        self.jobs[job.id] = job
+        self._add_task(job, Kind.PREPARE, 0, 0, {"step": 0}, TaskState.PENDING)
+        actions.append(JobChanged(job.id))
+
+    def _on_job_cancelled(self, event: JobCancelled, now: float, actions: list[Action]) -> None:
+        job = self.jobs.get(event.job_id)
+        if job is not None and job.state is JobState.RUNNING:
+            job.error = {"message": "cancelled by the client"}
+            self._end_job(job, JobState.CANCELLED, now, actions)
+
+    def _end_job(self, job: Job, state: JobState, now: float, actions: list[Action]) -> None:
+        job.state = state
+        job.finished = now
+        for task in job.tasks.values():
+            for attempt in list(task.live.values()):
+                self._drop_attempt(attempt)
+                actions.append(Cancel(attempt.worker, job.id, attempt.id))
+        for worker in self.workers.values():
+            worker.outputs = {o for o in worker.outputs if o[0] != job.id}
+        job.pending.clear()
+        actions.append(JobEnded(job.id, state))
+        finished = [j for j in self.jobs.values() if j.state is not JobState.RUNNING]
+        for old in finished[:-FINISHED_JOBS_KEPT]:
+            del self.jobs[old.id]
+
+    def _add_task(
+        self, job: Job, kind: Kind, step: int, index: int, spec: dict, state: TaskState
+    ) -> Task:
+        task = Task(task_key(kind, step, index), kind, step, index, spec, state)
+        job.tasks[task.key] = task
+        job.total[kind] = job.total.get(kind, 0) + 1
+        job.done.setdefault(kind, 0)
+        if state is TaskState.PENDING:
+            job.pending.append(task.key)
+        return task
+
+    # --- attempts -----------------------------------------------------------------------
+
+    def _live_attempt(self, worker: str, job_id: str, attempt_id: str) -> Attempt | None:
+        """The attempt if it is still live and really ran on ``worker`` (the fence)."""
+        attempt = self.attempts.get((job_id, attempt_id))
+        if attempt is None or attempt.worker != worker:
+            return None
+        return attempt
+
+    def _drop_attempt(self, attempt: Attempt) -> None:
+        self.attempts.pop((attempt.job_id, attempt.id), None)
+        job = self.jobs[attempt.job_id]
+        task = job.tasks[attempt.task]
+        task.live.pop(attempt.id, None)
+        if task.committer == attempt.id:
+            task.committer = None
+        worker = self.workers.get(attempt.worker)
+        if worker is not None:
+            worker.attempts.discard((attempt.job_id, attempt.id))
+
+    def _on_attempt_succeeded(
+        self, event: AttemptSucceeded, now: float, actions: list[Action]
+    ) -> None:
+        attempt = self._live_attempt(event.worker, event.job_id, event.attempt)
+        if attempt is None:
+            return  # stale: fenced off
+        job = self.jobs[event.job_id]
+        task = job.tasks[attempt.task]
+        committed = task.committer == attempt.id
+        self._drop_attempt(attempt)
+        if job.state is not JobState.RUNNING or task.state is not TaskState.RUNNING:
+            return
+        if task.kind is Kind.REDUCE and not committed:
+            # a reduce reports success only after its commit was granted; one that did
+            # not may have left nothing in place, so the task runs again
+            if not task.live:
+                self._requeue(job, task, front=True)
+            return
+        for other in list(task.live.values()):  # a backup lost the race
+            self._drop_attempt(other)
+            actions.append(Cancel(other.worker, job.id, other.id))
+        task.counters = event.counters
+        task.duration = now - attempt.started
+        task.output_worker = event.worker
+        task.output_attempt = attempt.id
+        task.output = event.output
+        self._move(job, task, TaskState.DONE)
+        self._score_bad_workers(job, task, event.worker)
+        actions.append(JobChanged(job.id))
+        self._after_done[task.kind](self, job, task, now, actions)
+
+    def _after_prepare(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
+        output = task.output or {}
+        maps, reduces = output.get("map_tasks"), output.get("reduce_tasks")
+        if (
+            not isinstance(maps, list)
+            or not isinstance(reduces, list)
+            or not all(isinstance(t, dict) for t in maps + reduces)
+        ):
+            job.error = {
+                "message": f"prepare task of step {task.step} returned a malformed "
+                f"task list (got {output!r:.200})"
+            }
+            self._end_job(job, JobState.FAILED, now, actions)
+            return
+        step = task.step
+        job.step = step
+        job.maps[step] = [
+            self._add_task(job, Kind.MAP, step, i, spec, TaskState.PENDING).key
+            for i, spec in enumerate(maps)
+        ]
+        reduce_state = TaskState.WAITING if maps else TaskState.PENDING
+        job.reduces[step] = [
+            self._add_task(job, Kind.REDUCE, step, i, spec, reduce_state).key
+            for i, spec in enumerate(reduces)
+        ]
+        if not reduces:
+            job.error = {
+                "message": f"step {step} has no reduce tasks; map-only steps are "
+                "not supported by the cluster runner yet"
+            }
+            self._end_job(job, JobState.FAILED, now, actions)
+
+    def _after_map(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
+        worker = self.workers.get(task.output_worker or "")
+        if worker is not None:
+            worker.outputs.add((job.id, task.key))
+        if self._step_complete(job, Kind.MAP, task.step):
+            for key in job.reduces[task.step]:
+                reduce = job.tasks[key]
+                if reduce.state is TaskState.WAITING:
+                    self._move(job, reduce, TaskState.PENDING)
+                    job.pending.append(key)
+
+    def _after_reduce(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
+        step = task.step
+        if not self._step_complete(job, Kind.REDUCE, step):
+            return
+        for worker in self.workers.values():  # this step's map outputs are not needed
+            worker.outputs = {
+                o for o in worker.outputs if not (o[0] == job.id and job.tasks[o[1]].step == step)
+            }
+        if step + 1 < job.steps:
+            self._add_task(job, Kind.PREPARE, step + 1, 0, {"step": step + 1}, TaskState.PENDING)
+        else:
+            self._add_task(job, Kind.COMMIT, step, 0, {"step": step}, TaskState.PENDING)
+
+    def _after_commit(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
+        self._end_job(job, JobState.SUCCEEDED, now, actions)
+
+    _after_done = {
+        Kind.PREPARE: _after_prepare,
+        Kind.MAP: _after_map,
+        Kind.REDUCE: _after_reduce,
+        Kind.COMMIT: _after_commit,
+    }
+
+    def _on_attempt_failed(self, event: AttemptFailed, now: float, actions: list[Action]) -> None:
+        attempt = self._live_attempt(event.worker, event.job_id, event.attempt)
+        if attempt is None:
+            return
+        self._drop_attempt(attempt)
+        job = self.jobs[event.job_id]
+        task = job.tasks[attempt.task]
+        if job.state is not JobState.RUNNING:
+            return
+        self._record_failure(job, task, event.worker, event.error, event.stderr, now, actions)
+
+    def _record_failure(
+        self,
+        job: Job,
+        task: Task,
+        worker: str,
+        error: str,
+        stderr: str,
+        now: float,
+        actions: list[Action],
+    ) -> None:
+        """Count a failed attempt; requeue the task or, at the cap, fail the job."""
+        task.failures += 1
+        name = self.workers[worker].name if worker in self.workers else worker
+        task.errors.append({"worker": worker, "name": name, "error": error, "stderr": stderr})
+        actions.append(JobChanged(job.id))
+        if task.state is not TaskState.RUNNING or task.live:
+            return  # a backup is still running: it may yet succeed
+        if task.failures >= job.max_attempts:
+            self._move(job, task, TaskState.FAILED)
+            job.error = self._failure_report(job, task)
+            self._end_job(job, JobState.FAILED, now, actions)
+        else:
+            self._requeue(job, task, front=True)
+
+    def _failure_report(self, job: Job, task: Task) -> dict:
+        workers = sorted({e["name"] for e in task.errors})
+        last = task.errors[-1]
+        return {
+            "message": (
+                f"task {task.key} ({task.kind.value} of step {task.step}) failed "
+                f"{task.failures} times, the limit (max attempts {job.max_attempts}); "
+                f"it ran on {', '.join(workers)}. The last attempt's error is below: fix "
+                "the job (or the input) and run it again, or replay this one task locally."
+            ),
+            "task": task.key,
+            "kind": task.kind.value,
+            "step": task.step,
+            "input": task.spec,
+            "workers": workers,
+            "traceback": last["error"],
+            "stderr": last["stderr"],
+        }
+
+    def _on_fetch_failed(self, event: FetchFailed, now: float, actions: list[Action]) -> None:
+        attempt = self._live_attempt(event.worker, event.job_id, event.attempt)
+        if attempt is None:
+            return
+        self._drop_attempt(attempt)
+        job = self.jobs[event.job_id]
+        task = job.tasks[attempt.task]
+        if job.state is not JobState.RUNNING:
+            return
+        for index, map_attempt in event.maps:
+            keys = job.maps.get(task.step, [])
+            if isinstance(index, int) and 0 <= index < len(keys):
+                lost = job.tasks[keys[index]]
+                if lost.output_attempt == map_attempt:
+                    self._lose_map_output(job, lost, actions)
+        if task.state is TaskState.RUNNING and not task.live:
+            # not the reduce's fault: it does not count toward its attempts
+            if self._step_complete(job, Kind.MAP, task.step):
+                self._requeue(job, task, front=True)
+            else:
+                self._move(job, task, TaskState.WAITING)
+        actions.append(JobChanged(job.id))
+
+    def _on_commit_requested(
+        self, event: CommitRequested, now: float, actions: list[Action]
+    ) -> None:
+        attempt = self._live_attempt(event.worker, event.job_id, event.attempt)
+        ok = False
+        if attempt is not None:
+            job = self.jobs[event.job_id]
+            task = job.tasks[attempt.task]
+            if (
+                job.state is JobState.RUNNING
+                and task.state is TaskState.RUNNING
+                and (task.committer in (None, attempt.id))
+            ):
+                task.committer = attempt.id
+                ok = True
+            elif task.state is TaskState.RUNNING:
+                # the loser of a commit race stops here; the worker discards its output
+                self._drop_attempt(attempt)
+                if not task.live:
+                    self._requeue(job, task, front=True)
+        actions.append(AnswerCommit(event.worker, event.job_id, event.attempt, ok))
+
+    # --- time ---------------------------------------------------------------------------
+
+    def _on_tick(self, event: Tick, now: float, actions: list[Action]) -> None:
+        for worker in [w for w in self.workers.values() if now - w.last_seen > self.dead_after]:
+            self._lose_worker(worker.id, now, actions)
+        for job in [j for j in self.jobs.values() if j.state is JobState.RUNNING]:
+            if job.task_timeout is not None:
+                self._time_out_tasks(job, now, actions)
+            if job.speculation and job.state is JobState.RUNNING:
+                self._speculate(job, now, actions)
+
+    def _time_out_tasks(self, job: Job, now: float, actions: list[Action]) -> None:
+        assert job.task_timeout is not None
+        for attempt in [a for a in self.attempts.values() if a.job_id == job.id]:
+            if now - attempt.started > job.task_timeout and job.state is JobState.RUNNING:
+                self._drop_attempt(attempt)
+                actions.append(Cancel(attempt.worker, job.id, attempt.id))
+                error = f"attempt {attempt.id} timed out after {job.task_timeout:g} s"
+                self._record_failure(
+                    job, job.tasks[attempt.task], attempt.worker, error, "", now, actions
+                )
+
+    def _speculate(self, job: Job, now: float, actions: list[Action]) -> None:
+        """Give one backup attempt to a straggler near the end of its phase."""
+        if any(job.tasks[k].state is TaskState.PENDING for k in job.pending):
+            return
+        for keys in (job.maps.get(job.step), job.reduces.get(job.step)):
+            if not keys:
+                continue
+            tasks = [job.tasks[k] for k in keys]
+            durations = [
+                t.duration for t in tasks if t.duration is not None and t.state is TaskState.DONE
+            ]
+            if len(durations) < max(1, SPECULATION_QUANTILE * len(tasks)):
+                continue
+            limit = max(
+                self.speculation_min_runtime,
+                self.speculation_multiplier * statistics.median(durations),
+            )
+            for task in tasks:
+                if task.state is not TaskState.RUNNING or len(task.live) != 1:
+                    continue
+                (only,) = task.live.values()
+                if now - only.started <= limit:
+                    continue
+                worker = self._free_worker(job, avoid={only.worker})
+                if worker is None:
+                    return
+                self._start_attempt(job, task, worker, now, actions, backup=True)
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    def _free_worker(self, job: Job, avoid: set[str]) -> Worker | None:
+        for worker in self.workers.values():
+            if worker.free > 0 and worker.id not in avoid and worker.id not in job.excluded:
+                return worker
+        return None
+
+    def _dispatch(self, now: float, actions: list[Action]) -> None:
+        """Serve parked requests (free slots) from the oldest job with pending work."""
+        jobs = [j for j in self.jobs.values() if j.pending and j.state is JobState.RUNNING]
+        if not jobs:
+            return
+        for worker in self.workers.values():
+            while worker.free > 0:
+                task_job = self._next_task(jobs, worker)
+                if task_job is None:
+                    break
+                task, job = task_job
+                self._start_attempt(job, task, worker, now, actions)
+
+    def _next_task(self, jobs: list[Job], worker: Worker) -> tuple[Task, Job] | None:
+        for job in jobs:
+            if worker.id in job.excluded:
+                continue
+            while job.pending and job.tasks[job.pending[0]].state is not TaskState.PENDING:
+                job.pending.popleft()  # stale entry: the task moved on since it was queued
+            for position, key in enumerate(job.pending):
+                task = job.tasks[key]
+                if task.state is TaskState.PENDING and self._may_run(job, task, worker):
+                    del job.pending[position]
+                    return task, job
+        return None
+
+    def _may_run(self, job: Job, task: Task, worker: Worker) -> bool:
+        """A retry avoids the workers it failed on, unless no other worker could take it."""
+        failed_on = {e["worker"] for e in task.errors}
+        if worker.id not in failed_on:
+            return True
+        return all(w.id in failed_on or w.id in job.excluded for w in self.workers.values())
+
+    def _start_attempt(
+        self,
+        job: Job,
+        task: Task,
+        worker: Worker,
+        now: float,
+        actions: list[Action],
+        backup: bool = False,
+    ) -> None:
+        task.started += 1
+        attempt = Attempt(f"{task.key}-a{task.started}", job.id, task.key, worker.id, now, backup)
+        if task.state is not TaskState.RUNNING:
+            self._move(job, task, TaskState.RUNNING)
+        task.live[attempt.id] = attempt
+        task.ran_on.append(worker.name)
+        self.attempts[(job.id, attempt.id)] = attempt
+        worker.attempts.add((job.id, attempt.id))
+        inputs = self._reduce_inputs(job, task) if task.kind is Kind.REDUCE else None
+        actions.append(Assign(worker.id, job.id, attempt.id, task.kind.value, task.spec, inputs))
+
+    def _reduce_inputs(self, job: Job, task: Task) -> list[dict]:
+        """Where each map output's partition for this reduce lives (empty ones left out)."""
+        partition = task.spec.get("partition", task.index)
+        inputs = []
+        for key in job.maps[task.step]:
+            map_task = job.tasks[key]
+            output = map_task.output or {}
+            holder = self.workers.get(map_task.output_worker or "")
+            offset, length = output["partitions"][partition]
+            if length == 0:
+                continue
+            inputs.append(
+                {
+                    "map": map_task.index,
+                    "attempt": map_task.output_attempt,
+                    "host": holder.host if holder else "",
+                    "address": holder.shuffle_address if holder else "",
+                    "path": output["path"],
+                    "offset": offset,
+                    "length": length,
+                }
+            )
+        return inputs
+
+    # --- bookkeeping --------------------------------------------------------------------
+
+    def _move(self, job: Job, task: Task, state: TaskState) -> None:
+        """The only place a task changes state; it keeps the done tallies in step."""
+        if state not in TRANSITIONS[task.state]:
+            raise InvariantError(
+                f"task {task.key}: {task.state.value} -> {state.value} is not allowed"
+            )
+        if task.state is TaskState.DONE:
+            job.done[task.kind] -= 1
+            job.step_done[task.kind, task.step] -= 1
+        elif state is TaskState.DONE:
+            job.done[task.kind] += 1
+            job.step_done[task.kind, task.step] = job.step_done.get((task.kind, task.step), 0) + 1
+        task.state = state
+
+    def _step_complete(self, job: Job, kind: Kind, step: int) -> bool:
+        keys = job.maps if kind is Kind.MAP else job.reduces
+        return job.step_done.get((kind, step), 0) == len(keys.get(step, ()))
+
+    def _requeue(self, job: Job, task: Task, front: bool = False) -> None:
+        self._move(job, task, TaskState.PENDING)
+        if front:
+            job.pending.appendleft(task.key)
+        else:
+            job.pending.append(task.key)
+
+    def _score_bad_workers(self, job: Job, task: Task, winner: str) -> None:
+        """Failures that succeeded elsewhere count against the worker they happened on."""
+        for error in task.errors:
+            culprit = error["worker"]
+            if culprit == winner or culprit in job.excluded:
+                continue
+            job.bad_scores[culprit] = job.bad_scores.get(culprit, 0) + 1
+            cap = len(self.workers) // 3
+            if job.bad_scores[culprit] >= BAD_WORKER_FAILURES and len(job.excluded) < cap:
+                job.excluded.add(culprit)
+        task.errors = [e for e in task.errors if e["worker"] == winner]
+
+    # --- views --------------------------------------------------------------------------
+
+    def job_snapshot(self, job_id: str, now: float) -> dict:
+        """Plain-data progress of one job (for clients and ``status``)."""
+        job = self.jobs[job_id]
+        end = job.finished if job.finished is not None else now
+        return {
+            "job_id": job.id,
+            "name": job.name,
+            "state": job.state.value,
+            "step": job.step,
+            "steps": job.steps,
+            "maps_done": job.done.get(Kind.MAP, 0),
+            "maps_total": job.total.get(Kind.MAP, 0),
+            "reduces_done": job.done.get(Kind.REDUCE, 0),
+            "reduces_total": job.total.get(Kind.REDUCE, 0),
+            "running": sum(len(t.live) for t in job.tasks.values()),
+            "workers": len(self.workers),
+            "elapsed": end - job.submitted,
+            "attempts": {
+                k.value: sum(t.started for t in job.tasks.values() if t.kind is k) for k in Kind
+            },
+            "excluded": sorted(job.excluded),
+            "failures": [{"task": t.key, **e} for t in job.tasks.values() for e in t.errors][-20:],
+        }
+
+    def job_counters(self, job_id: str) -> list[dict]:
+        """The counters of every finished task, each task once (its winning attempt)."""
+        job = self.jobs[job_id]
+        return [t.counters for t in job.tasks.values() if t.state is TaskState.DONE and t.counters]
+
+    def status(self, now: float) -> dict:
+        """Plain-data view of the cluster: workers and jobs."""
+        return {
+            "workers": [
+                {
+                    "id": w.id,
+                    "name": w.name,
+                    "host": w.host,
+                    "slots": w.slots,
+                    "running": sorted(a for _, a in w.attempts),
+                    "last_heartbeat": now - w.last_seen,
+                    "uptime": now - w.joined,
+                }
+                for w in self.workers.values()
+            ],
+            "jobs": [self.job_snapshot(job_id, now) for job_id in self.jobs],
+        }

@@ -1,0 +1,363 @@
+"""The transport seam: the only module that knows about ZeroMQ sockets.
+
+Two roles, each a small interface:
+
+- a *server* (the coordinator; a worker's shuffle service) receives ``(peer, frames)``
+  from many peers and sends frames to one peer by its identity;
+- a *client* (a worker, a submitting client, a shuffle fetch) exchanges frames with
+  one server.
+
+``ZmqServer``/``ZmqClient`` implement them with a ROUTER and a DEALER socket;
+``MemoryNetwork`` hands out in-memory fakes with the same interface (as httpx's
+``MockTransport`` or dask's ``comm/inproc``), so the coordinator and worker loops can
+be tested without sockets. Both expose ``pollable``, something ``zmq.Poller`` can
+wait on (a socket, or the read end of a self-pipe for the fakes), so an event loop
+waits on sockets, executor pipes and fakes alike.
+
+Socket choices:
+
+- ``ROUTER_MANDATORY``: a send to a peer that is gone (or whose queue is full) fails
+  loudly instead of being dropped silently; ``send`` returns ``False`` and the caller
+  treats the peer as unreachable.
+- ``LINGER 0``: closing never blocks on undelivered messages (a dead peer must not
+  hang a shutdown).
+- ``MAXMSGSIZE``: a peer cannot make us allocate unbounded memory with one message.
+- high-water marks raised above the default 1,000 so a burst of assignments to
+  hundreds of workers is not refused.
+
+Security seam: ``secure`` is a callable applied to every socket before bind/connect;
+CURVE keys (``zmq.auth``) will plug in there. Until then, binding anything but
+loopback needs ``insecure=True`` (see :func:`check_bind_address`).
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+import os
+import socket as _socket
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+import zmq
+
+#: largest message a coordinator accepts (job plans travel in one message)
+COORDINATOR_MAX_MESSAGE = 1 << 30
+#: largest message a worker or client accepts
+PEER_MAX_MESSAGE = 1 << 30
+HIGH_WATER_MARK = 100_000
+
+SocketHook = Callable[[zmq.Socket, bool], None]  # (socket, is_server) -> None
+
+
+class InsecureBind(Exception):
+    """Binding a reachable address without security was refused."""
+
+
+class Server(Protocol):
+    """Receives from many peers, replies to one by identity."""
+
+    address: str
+    pollable: object
+
+    def recv(self) -> tuple[bytes, list[bytes]] | None:
+        """Return the next ``(peer, frames)`` without blocking, or ``None``."""
+
+    def send(self, peer: bytes, frames: list[bytes]) -> bool:
+        """Send to ``peer``; ``False`` when it is unknown or unreachable."""
+
+    def close(self) -> None:
+        """Release the socket; pending messages are dropped."""
+
+
+class Client(Protocol):
+    """Talks to one server."""
+
+    pollable: object
+
+    def recv(self) -> list[bytes] | None:
+        """Return the next message's frames without blocking, or ``None``."""
+
+    def send(self, frames: list[bytes]) -> bool:
+        """Queue a message to the server; ``False`` if it cannot be queued."""
+
+    def close(self) -> None:
+        """Release the socket; pending messages are dropped."""
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a ``tcp://HOST:PORT`` (or ipc/inproc/mem) address is reachable only locally."""
+    scheme, _, rest = address.partition("://")
+    if scheme != "tcp":
+        return True
+    host = rest.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a hostname or "*": reachable from elsewhere
+
+
+def check_bind_address(address: str, insecure: bool) -> None:
+    """Refuse to listen on a non-loopback address unless told it is on purpose.
+
+    Raises:
+        InsecureBind: the address is reachable from other machines and ``insecure``
+            is false.
+    """
+    if insecure or is_loopback(address):
+        return
+    raise InsecureBind(
+        f"refusing to bind {address}: workers run whatever code a submitted job ships, "
+        "so an open port without authentication lets anyone who reaches it run code on "
+        "every worker. Bind a loopback address (tcp://127.0.0.1:PORT), or pass --insecure "
+        "if the network is trusted (key-based security comes in a later release)."
+    )
+
+
+def _endpoint(address: str) -> str:
+    # ZeroMQ spells "any free port" as "*"
+    return (
+        address[:-2] + ":*" if address.startswith("tcp://") and address.endswith(":0") else address
+    )
+
+
+class ZmqServer:
+    """A ROUTER socket bound to ``address`` (``tcp://HOST:0`` picks a free port)."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        max_message_size: int = COORDINATOR_MAX_MESSAGE,
+        secure: SocketHook | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self._socket = (context or zmq.Context.instance()).socket(zmq.ROUTER)
+        self._socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_size)
+        self._socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+        self._socket.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+        if secure is not None:
+            secure(self._socket, True)
+        self._socket.bind(_endpoint(address))
+        self.address: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.pollable = self._socket
+
+    def recv(self) -> tuple[bytes, list[bytes]] | None:
+        """Return the next ``(peer, frames)`` without blocking, or ``None``."""
+        try:
+            frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=True)
+        except zmq.Again:
+            return None
+        return frames[0], frames[1:]
+
+    def send(self, peer: bytes, frames: list[bytes]) -> bool:
+        """Send to ``peer``; ``False`` when it is unknown or its queue is full."""
+        try:
+            self._socket.send_multipart([peer, *frames], zmq.NOBLOCK, copy=False)
+        except zmq.ZMQError as exc:
+            if exc.errno in (zmq.EHOSTUNREACH, zmq.EAGAIN):
+                return False
+            raise
+        return True
+
+    def close(self) -> None:
+        """Close the socket without lingering."""
+        self._socket.close(linger=0)
+
+
+class ZmqClient:
+    """A DEALER socket connected to ``address`` with a chosen routing identity.
+
+    A fresh identity per connection (as the Paranoid Pirate worker does on reconnect)
+    means the server never confuses an old connection with a new one.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        identity: bytes,
+        *,
+        max_message_size: int = PEER_MAX_MESSAGE,
+        secure: SocketHook | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.IDENTITY, identity)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_size)
+        self._socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+        self._socket.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+        if secure is not None:
+            secure(self._socket, False)
+        self._socket.connect(address)
+        self.pollable = self._socket
+
+    def recv(self) -> list[bytes] | None:
+        """Return the next message's frames without blocking, or ``None``."""
+        try:
+            return self._socket.recv_multipart(zmq.NOBLOCK, copy=True)
+        except zmq.Again:
+            return None
+
+    def send(self, frames: list[bytes]) -> bool:
+        """Queue a message; ``False`` if the queue is full."""
+        try:
+            self._socket.send_multipart(frames, zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close the socket without lingering."""
+        self._socket.close(linger=0)
+
+
+def wait(pollables: list[object], timeout: float) -> set[object]:
+    """Block up to ``timeout`` seconds until some of ``pollables`` are readable.
+
+    Accepts ZeroMQ sockets and file descriptors (or objects with ``fileno()``).
+    """
+    poller = zmq.Poller()
+    for item in pollables:
+        poller.register(item, zmq.POLLIN)
+    return {item for item, _ in poller.poll(max(0.0, timeout) * 1000)}
+
+
+def local_host() -> str:
+    """This machine's name as peers compare it (same host ⇒ read map outputs directly)."""
+    return _socket.gethostname()
+
+
+# --- the in-memory fake ------------------------------------------------------------------
+
+
+class _Inbox:
+    """A thread-safe queue whose readiness a poller can wait on (a self-pipe)."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque = collections.deque()
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+
+    def put(self, item: object) -> None:
+        self._items.append(item)
+        os.write(self._write, b"x")
+
+    def get(self) -> object | None:
+        try:
+            item = self._items.popleft()
+        except IndexError:
+            return None
+        try:
+            os.read(self._read, 1)
+        except BlockingIOError:
+            pass
+        return item
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
+
+
+class MemoryNetwork:
+    """A registry of in-memory servers: ``bind``/``connect`` like ZeroMQ, no sockets.
+
+    Messages sent before the server binds wait, as ZeroMQ's do for a DEALER whose
+    peer is not up yet.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._servers: dict[str, MemoryServer] = {}
+        self._waiting: dict[str, list[tuple[MemoryClient, list[bytes]]]] = {}
+
+    def bind(self, address: str) -> MemoryServer:
+        """Start a server at ``address``."""
+        server = MemoryServer(self, address)
+        with self._lock:
+            self._servers[address] = server
+            waiting = self._waiting.pop(address, [])
+        for client, frames in waiting:
+            server._deliver(client, frames)
+        return server
+
+    def connect(self, address: str, identity: bytes) -> MemoryClient:
+        """Connect a client with routing identity ``identity`` to ``address``."""
+        return MemoryClient(self, address, identity)
+
+    def _route(self, client: MemoryClient, frames: list[bytes]) -> None:
+        with self._lock:
+            server = self._servers.get(client.address)
+            if server is None:
+                self._waiting.setdefault(client.address, []).append((client, frames))
+                return
+        server._deliver(client, frames)
+
+    def _unbind(self, address: str) -> None:
+        with self._lock:
+            self._servers.pop(address, None)
+
+
+class MemoryServer:
+    """The fake ROUTER."""
+
+    def __init__(self, network: MemoryNetwork, address: str) -> None:
+        self._network = network
+        self.address = address
+        self._inbox = _Inbox()
+        self._peers: dict[bytes, MemoryClient] = {}
+        self.pollable = self._inbox._read
+
+    def _deliver(self, client: MemoryClient, frames: list[bytes]) -> None:
+        self._peers[client.identity] = client
+        self._inbox.put((client.identity, list(frames)))
+
+    def recv(self) -> tuple[bytes, list[bytes]] | None:
+        """Return the next ``(peer, frames)`` without blocking, or ``None``."""
+        return self._inbox.get()  # type: ignore[return-value]
+
+    def send(self, peer: bytes, frames: list[bytes]) -> bool:
+        """Deliver to ``peer``; ``False`` if it never connected or has closed."""
+        client = self._peers.get(peer)
+        if client is None or client.closed:
+            return False
+        client._inbox.put(list(frames))
+        return True
+
+    def close(self) -> None:
+        """Stop serving."""
+        self._network._unbind(self.address)
+        self._inbox.close()
+
+
+class MemoryClient:
+    """The fake DEALER."""
+
+    def __init__(self, network: MemoryNetwork, address: str, identity: bytes) -> None:
+        self._network = network
+        self.address = address
+        self.identity = identity
+        self.closed = False
+        self._inbox = _Inbox()
+        self.pollable = self._inbox._read
+
+    def recv(self) -> list[bytes] | None:
+        """Return the next message's frames without blocking, or ``None``."""
+        return self._inbox.get()  # type: ignore[return-value]
+
+    def send(self, frames: list[bytes]) -> bool:
+        """Send to the server (queued until it binds)."""
+        if self.closed:
+            return False
+        self._network._route(self, list(frames))
+        return True
+
+    def close(self) -> None:
+        """Disconnect; later sends to this client fail."""
+        self.closed = True
+        self._inbox.close()

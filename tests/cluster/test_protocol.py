@@ -1,0 +1,95 @@
+"""The wire vocabulary: every message round-trips, malformed frames raise ProtocolError."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+
+from minimr.cluster import protocol as p
+
+SAMPLES = [
+    p.Ready("w", "host", 12, 2, "tcp://127.0.0.1:5000"),
+    p.Heartbeat(),
+    p.TaskDone("j", "s0-m00001-a1", {"path": "/x", "partitions": [[0, 3]]}, {"g": {"n": 1}}, 0.5),
+    p.TaskFailed("j", "s0-m00001-a1", "Traceback...", "stderr tail", crashed=True),
+    p.FetchFailed("j", "s0-r00000-a1", [[1, "s0-m00001-a1"]], "timeout"),
+    p.CommitRequest("j", "a"),
+    p.PlanRequest("j"),
+    p.Bye(),
+    p.Welcome(1.0, 3),
+    p.Reject("python 3.10 != 3.11"),
+    p.Assign("j", "a", "reduce", {"partition": 0}, [{"map": 0}]),
+    p.Plan("j", "cloudpickle", b"\x80\x05opaque"),
+    p.CommitAnswer("j", "a", True),
+    p.CancelAttempt("j", "a"),
+    p.Reconnect("unknown worker"),
+    p.ForgetJob("j"),
+    p.Submit("j", "wc", 1, {"max_attempts": 4}, "cloudpickle", b"blob"),
+    p.Watch("j"),
+    p.CancelJob("j"),
+    p.StatusRequest(),
+    p.Submitted("j"),
+    p.Progress("j", {"maps_done": 1}),
+    p.JobResult("j", "succeeded", {}, [{"g": {"n": 1}}], None),
+    p.StatusReply({"workers": []}),
+]
+
+
+def test_every_command_has_a_sample():
+    """The samples cover the whole vocabulary."""
+    assert {type(m) for m in SAMPLES} == set(p.MESSAGES.values())
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
+def test_round_trip(message):
+    """decode(encode(m)) == m for every message."""
+    assert p.decode(p.encode(message)) == message
+
+
+def test_blobs_travel_as_raw_frames():
+    """Opaque bytes are not put into the JSON body."""
+    frames = p.encode(p.Plan("j", "cloudpickle", b"\x00\xff"))
+    assert frames[2] == b"\x00\xff" and b"blob" not in frames[1]
+
+
+def header(command: int, version: int = p.VERSION, magic: bytes = p.MAGIC) -> bytes:
+    return struct.pack(">3sBH", magic, version, command)
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [],
+        [header(p.Command.HEARTBEAT)],
+        [b"short", b"{}"],
+        [header(p.Command.HEARTBEAT, magic=b"XYZ"), b"{}"],
+        [header(999), b"{}"],
+        [header(p.Command.WATCH), b"not json"],
+        [header(p.Command.WATCH), b"\xff\xfe"],
+        [header(p.Command.WATCH), b"[1]"],
+        [header(p.Command.WATCH), b"{}"],
+        [header(p.Command.WATCH), json.dumps({"job_id": 3}).encode()],
+        [header(p.Command.WATCH), json.dumps({"job_id": "j", "x": 1}).encode()],
+        [
+            header(p.Command.READY),
+            json.dumps(
+                {"name": "w", "host": "h", "pid": True, "slots": 1, "shuffle_address": "a"}
+            ).encode(),
+        ],
+        [header(p.Command.PLAN), json.dumps({"job_id": "j", "serializer": "c"}).encode()],
+        [header(p.Command.HEARTBEAT), b"{}", b"extra"],
+    ],
+)
+def test_malformed_frames_raise_protocol_error(frames):
+    """Anything a peer could get wrong raises ProtocolError, never something else."""
+    with pytest.raises(p.ProtocolError):
+        p.decode(frames)
+
+
+def test_other_protocol_version_is_reported_as_such():
+    """A header of another version raises VersionMismatch carrying that version."""
+    with pytest.raises(p.VersionMismatch) as info:
+        p.decode([header(p.Command.HEARTBEAT, version=p.VERSION + 1), b"{}"])
+    assert info.value.version == p.VERSION + 1

@@ -1,0 +1,345 @@
+"""The scheduler as a pure state machine: events in, actions out, no sockets or clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from minimr.cluster import scheduler as s
+
+
+class Script:
+    """Drives a scheduler with events at a fake time and collects its actions."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("heartbeat_liveness", 1000)  # only the liveness test lets workers die
+        self.sched = s.Scheduler(**kwargs)
+        self.now = 0.0
+
+    def __call__(self, event, advance: float = 0.0) -> list:
+        self.now += advance
+        return self.sched.handle(event, self.now)
+
+    def join(self, worker: str, slots: int = 1) -> list:
+        return self(s.WorkerJoined(worker, worker, "host-" + worker, slots, f"tcp://{worker}:1"))
+
+    def submit(self, job: str = "j", steps: int = 1, **kwargs) -> list:
+        return self(s.JobSubmitted(job, "test", steps, **kwargs))
+
+    def succeed(self, assign: s.Assign, output=None, advance: float = 0.0) -> list:
+        return self(
+            s.AttemptSucceeded(
+                assign.worker, assign.job_id, assign.attempt, output, {"g": {"tasks": 1}}
+            ),
+            advance,
+        )
+
+    def prepare(self, assign: s.Assign, maps: int, reduces: int) -> list:
+        output = {
+            "map_tasks": [{"index": i} for i in range(maps)],
+            "reduce_tasks": [{"partition": p} for p in range(reduces)],
+        }
+        return self.succeed(assign, output)
+
+    def map_done(self, assign: s.Assign, reduces: int, advance: float = 0.0) -> list:
+        output = {"path": f"/w/{assign.attempt}", "partitions": [[0, 10]] * reduces}
+        return self.succeed(assign, output, advance)
+
+    def reduce_done(self, assign: s.Assign) -> list:
+        granted = self(s.CommitRequested(assign.worker, assign.job_id, assign.attempt))
+        assert granted[0] == s.AnswerCommit(assign.worker, assign.job_id, assign.attempt, True)
+        return self.succeed(assign)
+
+    def task(self, key: str, job: str = "j") -> s.Task:
+        return self.sched.jobs[job].tasks[key]
+
+
+def assigns(actions: list) -> list[s.Assign]:
+    return [a for a in actions if isinstance(a, s.Assign)]
+
+
+def ended(actions: list) -> list[s.JobEnded]:
+    return [a for a in actions if isinstance(a, s.JobEnded)]
+
+
+def run_to_reduce(script: Script, maps: int = 2, reduces: int = 2, workers: int = 2) -> list:
+    """Submit a job to ``workers`` one-slot workers and finish its map phase."""
+    for i in range(workers):
+        script.join(f"w{i}")
+    (prep,) = assigns(script.submit())
+    pending = assigns(script.prepare(prep, maps, reduces))
+    reduce_assigns = []
+    while pending:
+        a = pending.pop(0)
+        new = assigns(script.map_done(a, reduces))
+        pending += [n for n in new if n.kind == "map"]
+        reduce_assigns += [n for n in new if n.kind == "reduce"]
+    return reduce_assigns
+
+
+def test_idle_worker_request_is_parked_until_work_appears():
+    """A worker that joins with nothing to do gets the first task the moment a job arrives."""
+    script = Script()
+    assert assigns(script.join("w0")) == []
+    (prep,) = assigns(script.submit())
+    assert (prep.worker, prep.kind, prep.attempt) == ("w0", "prepare", "s0-p00000-a1")
+
+
+def test_assignments_never_exceed_free_slots():
+    """A worker with two slots runs at most two tasks; a finished one frees a slot."""
+    script = Script()
+    script.join("w0", slots=2)
+    (prep,) = assigns(script.submit())
+    first = assigns(script.prepare(prep, maps=5, reduces=1))
+    assert [a.task["index"] for a in first] == [0, 1]
+    more = assigns(script.map_done(first[0], reduces=1))
+    assert [a.task["index"] for a in more] == [2]
+
+
+def test_a_job_runs_prepare_maps_reduces_then_commit():
+    """A failure-free job goes through every phase once and ends succeeded."""
+    script = Script()
+    reduce_assigns = run_to_reduce(script, maps=3, reduces=2)
+    assert sorted(a.task["partition"] for a in reduce_assigns) == [0, 1]
+    first = assigns(script.reduce_done(reduce_assigns[0]))
+    commit = assigns(script.reduce_done(reduce_assigns[1])) + first
+    (commit,) = [a for a in commit if a.kind == "commit"]
+    actions = script.succeed(commit)
+    assert ended(actions) == [s.JobEnded("j", s.JobState.SUCCEEDED)]
+    snapshot = script.sched.job_snapshot("j", script.now)
+    assert snapshot["attempts"] == {"prepare": 1, "map": 3, "reduce": 2, "commit": 1}
+    assert len(script.sched.job_counters("j")) == 1 + 3 + 2 + 1
+
+
+def test_reduce_inputs_name_each_map_output_and_its_holder():
+    """A reduce assignment lists where its partition of every map output lives."""
+    script = Script()
+    reduce_assigns = run_to_reduce(script, maps=2, reduces=2)
+    inputs = reduce_assigns[0].inputs
+    assert [i["map"] for i in inputs] == [0, 1]
+    assert {i["address"] for i in inputs} <= {"tcp://w0:1", "tcp://w1:1"}
+    assert all(i["path"].startswith("/w/s0-m") for i in inputs)
+
+
+def test_multi_step_job_prepares_the_next_step_after_the_reduces():
+    """Step 1 is prepared only once every reduce of step 0 has committed."""
+    script = Script()
+    script.join("w0")
+    (prep,) = assigns(script.submit(steps=2))
+    (m,) = assigns(script.prepare(prep, maps=1, reduces=1))
+    (r,) = assigns(script.map_done(m, reduces=1))
+    (prep1,) = assigns(script.reduce_done(r))
+    assert (prep1.kind, prep1.task) == ("prepare", {"step": 1})
+
+
+def test_stale_attempt_result_is_dropped():
+    """A result for an attempt that is no longer live changes nothing (the fence)."""
+    script = Script()
+    script.join("w0")
+    (prep,) = assigns(script.submit())
+    script(s.WorkerLeft("w0"))
+    (again,) = assigns(script.join("w1"))
+    assert again.attempt == "s0-p00000-a2"
+    script.join("w0")  # the zombie comes back and reports its old attempt
+    assert script.prepare(prep, maps=1, reduces=1) == []
+    assert script.task("s0-p00000").state is s.TaskState.RUNNING
+    assert list(script.task("s0-p00000").live) == ["s0-p00000-a2"]
+
+
+def test_unknown_worker_is_asked_to_reregister():
+    """Messages from a worker the scheduler does not know earn only a re-register request."""
+    script = Script()
+    actions = script(s.WorkerSeen("ghost"))
+    assert actions == [s.AskToReregister("ghost", "unknown worker (declared dead?)")]
+
+
+def test_silent_worker_is_declared_dead_and_its_attempt_requeued_uncounted():
+    """After interval x liveness of silence a worker is purged; its task runs elsewhere."""
+    script = Script(heartbeat_interval=1.0, heartbeat_liveness=3)
+    script.join("w0")
+    (prep,) = assigns(script.submit())
+    script.join("w1")
+    script(s.WorkerSeen("w1"), advance=2.5)
+    assert assigns(script(s.Tick(), advance=0.0)) == []
+    actions = script(s.Tick(), advance=1.0)
+    assert "w0" not in script.sched.workers
+    (again,) = assigns(actions)
+    assert (again.worker, again.attempt) == ("w1", "s0-p00000-a2")
+    assert script.task("s0-p00000").failures == 0
+
+
+def test_dead_worker_finished_maps_rerun_while_reduces_need_them():
+    """A dead worker's map outputs are re-run and reduces wait for them again."""
+    script = Script()
+    for w in ("w0", "w1", "w2"):
+        script.join(w)
+    (prep,) = assigns(script.submit())
+    maps = assigns(script.prepare(prep, maps=2, reduces=2))
+    m0 = next(a for a in maps if a.worker == "w1")
+    other = next(a for a in maps if a is not m0)
+    script.map_done(m0, reduces=2)
+    actions = script(s.WorkerLeft("w1"))
+    (rerun,) = assigns(actions)
+    assert rerun.task == m0.task and rerun.attempt.endswith("-a2")
+    reduces = assigns(script.map_done(other, reduces=2))
+    assert [a for a in reduces if a.kind == "reduce"] == []
+    reduces = assigns(script.map_done(rerun, reduces=2))
+    assert sorted(a.kind for a in reduces) == ["reduce", "reduce"]
+
+
+def test_maps_of_a_finished_step_are_not_rerun_when_their_worker_dies():
+    """Once every reduce of a step committed, losing its map outputs costs nothing."""
+    script = Script()
+    reduce_assigns = run_to_reduce(script, maps=2, reduces=1, workers=2)
+    (r,) = reduce_assigns
+    script.reduce_done(r)
+    actions = script(s.WorkerLeft("w0"))
+    assert all(a.kind == "commit" for a in assigns(actions))
+
+
+def test_failed_attempts_up_to_the_cap_fail_the_job_with_a_report():
+    """A task failing max_attempts times fails the job naming task, input and traceback."""
+    script = Script()
+    script.join("w0")
+    (prep,) = assigns(script.submit(max_attempts=3))
+    (m,) = assigns(script.prepare(prep, maps=1, reduces=1))
+    for attempt in range(1, 4):
+        assert m.attempt.endswith(f"-a{attempt}")
+        actions = script(s.AttemptFailed("w0", "j", m.attempt, f"Traceback {attempt}", "err"))
+        if attempt < 3:
+            (m,) = assigns(actions)
+    assert ended(actions) == [s.JobEnded("j", s.JobState.FAILED)]
+    error = script.sched.jobs["j"].error
+    assert error["task"] == "s0-m00000" and error["input"] == {"index": 0}
+    assert error["traceback"] == "Traceback 3" and error["workers"] == ["w0"]
+    assert "3 times" in error["message"]
+
+
+def test_fetch_failure_reruns_the_map_and_does_not_count_against_the_reduce():
+    """A reduce that cannot fetch a map output makes that map run again, then retries."""
+    script = Script()
+    reduce_assigns = run_to_reduce(script, maps=2, reduces=1, workers=2)
+    (r,) = reduce_assigns
+    lost = r.inputs[0]
+    actions = script(s.FetchFailed(r.worker, "j", r.attempt, ((lost["map"], lost["attempt"]),)))
+    (rerun,) = assigns(actions)
+    assert rerun.kind == "map" and rerun.task["index"] == lost["map"]
+    assert script.task(r.attempt.rsplit("-", 1)[0]).state is s.TaskState.WAITING
+    (r2,) = assigns(script.map_done(rerun, reduces=1))
+    assert r2.kind == "reduce" and r2.attempt.endswith("-a2")
+    assert script.task("s0-r00000").failures == 0
+
+
+def test_only_one_attempt_of_a_task_may_commit():
+    """The first attempt to ask commits; a racing backup is refused and dropped."""
+    script = Script()
+    for w in ("w0", "w1", "w2", "w3", "w4"):
+        script.join(w)
+    reduce_assigns = run_to_reduce(script, maps=1, reduces=4, workers=0)
+    for r in reduce_assigns[:3]:
+        script.reduce_done(r)
+    straggler = reduce_assigns[3]
+    (backup,) = assigns(script(s.Tick(), advance=10.0))
+    assert backup.task == straggler.task and backup.worker != straggler.worker
+    assert script(s.CommitRequested(straggler.worker, "j", straggler.attempt))[0].ok
+    refused = script(s.CommitRequested(backup.worker, "j", backup.attempt))
+    assert refused == [s.AnswerCommit(backup.worker, "j", backup.attempt, False)]
+    assert script.succeed(backup) == []
+    assert any(a.kind == "commit" for a in assigns(script.succeed(straggler)))
+
+
+def test_straggler_gets_one_backup_and_the_winner_cancels_it():
+    """Near the end of a phase a task running far past the median gets a backup."""
+    script = Script(speculation_min_runtime=1.0, speculation_multiplier=4.0)
+    for w in ("w0", "w1", "w2", "w3", "w4"):
+        script.join(w)
+    (prep,) = assigns(script.submit())
+    maps = assigns(script.prepare(prep, maps=4, reduces=1))
+    for a in maps[:3]:
+        script.map_done(a, reduces=1, advance=0.5)
+    assert assigns(script(s.Tick(), advance=1.0)) == []  # 2.5 s < max(1, 4 x 0.5)... not yet
+    (backup,) = assigns(script(s.Tick(), advance=10.0))
+    assert backup.task == maps[3].task and backup.attempt.endswith("-a2")
+    assert assigns(script(s.Tick(), advance=10.0)) == []  # one backup only
+    actions = script.map_done(backup, reduces=1)
+    assert s.Cancel(maps[3].worker, "j", maps[3].attempt) in actions
+
+
+def test_uniform_tasks_get_no_backup():
+    """In a failure-free run of equal tasks nothing is speculated."""
+    script = Script()
+    for w in ("w0", "w1", "w2"):
+        script.join(w)
+    (prep,) = assigns(script.submit())
+    maps = assigns(script.prepare(prep, maps=3, reduces=1))
+    script.map_done(maps[0], reduces=1, advance=1.0)
+    script.map_done(maps[1], reduces=1)
+    assert assigns(script(s.Tick(), advance=0.5)) == []
+
+
+def test_speculation_can_be_turned_off():
+    """A job submitted without speculation never gets a backup."""
+    script = Script(speculation_min_runtime=0.0, speculation_multiplier=1.0)
+    for w in ("w0", "w1"):
+        script.join(w)
+    (prep,) = assigns(script.submit(speculation=False))
+    m0, m1 = assigns(script.prepare(prep, maps=2, reduces=1))
+    script.map_done(m0, reduces=1, advance=1.0)
+    assert assigns(script(s.Tick(), advance=100.0)) == []
+
+
+def test_worker_whose_failures_succeed_elsewhere_is_excluded():
+    """A worker on which tasks keep failing, where they succeed elsewhere, gets none of the job."""
+    script = Script()
+    for w in ("bad", "w1", "w2", "w3", "w4", "w5"):
+        script.join(w)
+    (prep,) = assigns(script.submit(max_attempts=4))
+    maps = assigns(script.prepare(prep, maps=8, reduces=1))
+    queue = list(maps)
+    while queue:
+        a = queue.pop(0)
+        if a.worker == "bad":
+            queue += assigns(script(s.AttemptFailed("bad", "j", a.attempt, "boom")))
+        elif a.kind == "map":
+            queue += assigns(script.map_done(a, reduces=1))
+    assert script.sched.jobs["j"].excluded == {"bad"}
+
+
+def test_cancelled_job_cancels_its_live_attempts():
+    """Cancelling a job stops its attempts and ends it cancelled."""
+    script = Script()
+    script.join("w0")
+    (prep,) = assigns(script.submit())
+    actions = script(s.JobCancelled("j"))
+    assert s.Cancel("w0", "j", prep.attempt) in actions
+    assert ended(actions) == [s.JobEnded("j", s.JobState.CANCELLED)]
+    assert script.sched.workers["w0"].free == 1
+
+
+def test_earlier_job_gets_free_slots_first():
+    """Jobs share the cluster first come, first served."""
+    script = Script()
+    script.join("w0")
+    (prep_a,) = assigns(script.submit("a"))
+    script.submit("b")
+    (next_task,) = assigns(script.prepare(prep_a, maps=2, reduces=1))
+    assert next_task.job_id == "a"
+
+
+def test_task_timeout_counts_as_a_failure():
+    """An attempt running past the job's task timeout is cancelled and counted."""
+    script = Script()
+    script.join("w0")
+    (prep,) = assigns(script.submit(task_timeout=5.0, max_attempts=2))
+    actions = script(s.Tick(), advance=6.0)
+    assert s.Cancel("w0", "j", prep.attempt) in actions
+    assert script.task("s0-p00000").failures == 1
+
+
+def test_transition_table_forbids_illegal_moves():
+    """Moving a task along an edge missing from TRANSITIONS is an invariant error."""
+    script = Script()
+    script.join("w0")
+    script.submit()
+    job = script.sched.jobs["j"]
+    with pytest.raises(s.InvariantError):
+        script.sched._move(job, job.tasks["s0-p00000"], s.TaskState.RUNNING)

@@ -24,8 +24,8 @@ from typing import Any
 
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
-from minimr.dataflow.merge import MergedGroups, Segment, key_kind, write_segment
-from minimr.dataflow.partition import key_bytes, sort_keys
+from minimr.dataflow.merge import KIND_ANY, MergedGroups, Segment, key_kind, write_segment
+from minimr.dataflow.partition import key_bytes, sort_key, sort_keys
 
 # Rough CPython costs, used to estimate the buffer's memory without walking it.
 _KEY_OVERHEAD = 150  # dict slot + list object + over-allocation, beyond the key itself
@@ -233,14 +233,15 @@ class MapOutputBuffer:
         with open(path, "wb") as out:
             offset = 0
             for keys in self._partition_keys():
-                wrapped = any(type(k) is _Unhashable for k in keys)
-                ordered = sort_keys([unwrap(k) for k in keys] if wrapped else keys)
-                if wrapped:
-                    lookup = {unwrap(k): k for k in keys}
-                    entries = ((k, groups[lookup[k]]) for k in ordered)
+                if any(type(k) is _Unhashable for k in keys):
+                    ordered = sorted(keys, key=lambda k: sort_key(unwrap(k)))
+                    entries = ((unwrap(k), groups[k]) for k in ordered)
+                    kind = KIND_ANY
                 else:
+                    ordered = sort_keys(keys)
                     entries = ((k, groups[k]) for k in ordered)
-                length, n = write_segment(out, entries, key_kind(ordered))
+                    kind = key_kind(ordered)
+                length, n = write_segment(out, entries, kind)
                 ranges.append((offset, length))
                 offset += length
                 values_written += n
@@ -275,9 +276,10 @@ class MapOutputBuffer:
                 segments = [s.segment(p) for s in self._spills]
                 with MergedGroups(segments, scratch) as merged:
                     entries = _combined_entries(merged, self._combine, self._counters)
-                    length, _ = write_segment(out, entries, merged.kind)
+                    length, n = write_segment(out, entries, merged.kind)
                 ranges.append((offset, length))
                 offset += length
+                self._counters.increment(C.BUILTIN, C.SPILLED_RECORDS, n)
         return MapOutput(self._path, ranges)
 
 

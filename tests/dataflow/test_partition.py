@@ -1,0 +1,90 @@
+"""Partitioning and key order: stable across processes, total over mixed types."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+from minimr.dataflow.partition import (
+    HashPartitioner,
+    RangePartitioner,
+    choose_boundaries,
+    sort_key,
+    sort_keys,
+    stable_hash,
+)
+
+KEYS = ["the", "whale", "", "ünïcode", 7, -3, 2.5, None, True, b"raw", ("a", 1), ("a", (2, "b")),
+        frozenset({"x", "y", "z"}), [1, 2], {"k": 1, "j": 2}]
+
+PROBE = """
+import json, sys
+from minimr.dataflow.partition import HashPartitioner
+keys = %r
+p = HashPartitioner(13)
+print(json.dumps([p(k) for k in keys]))
+"""
+
+
+def test_partition_is_stable_across_hash_seeds():
+    """The same keys land in the same partitions under different PYTHONHASHSEED values."""
+    results = set()
+    for seed in ("0", "1", "12345", "random"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-c", PROBE % (KEYS,)], env=env,
+                              capture_output=True, text=True, check=True)
+        results.add(tuple(json.loads(done.stdout)))
+    assert len(results) == 1
+
+
+def test_equal_keys_hash_alike():
+    """Keys that compare equal (1, 1.0, True) meet in the same partition."""
+    assert stable_hash(1) == stable_hash(1.0) == stable_hash(True)
+    assert stable_hash((1, "a")) == stable_hash((1.0, "a"))
+    assert stable_hash(frozenset({"a", "b"})) == stable_hash(frozenset({"b", "a"}))
+
+
+def test_hash_partitions_spread_keys():
+    """Many distinct keys spread over all partitions roughly evenly."""
+    p = HashPartitioner(8)
+    counts = [0] * 8
+    for i in range(8000):
+        counts[p(f"key{i}")] += 1
+    assert min(counts) > 700
+
+
+def test_sort_key_matches_python_order_for_comparable_keys():
+    """Among mutually comparable keys the order is Python's own."""
+    words = ["b", "a", "ä", "B", "", "ab"]
+    assert sort_keys(words) == sorted(words)
+    numbers = [3, 1.5, -2, 0, 10**30, 2.0]
+    assert sorted(numbers, key=sort_key) == sorted(numbers)
+    tuples = [("b", 1), ("a", 2), ("a", 1)]
+    assert sorted(tuples, key=sort_key) == sorted(tuples)
+    dates = [datetime.date(2024, 1, 3), datetime.date(2023, 5, 1)]
+    assert sorted(dates, key=sort_key) == sorted(dates)
+
+
+def test_sort_key_orders_mixed_types_deterministically():
+    """Keys Python cannot compare still sort, the same way whatever the input order."""
+    first = sorted(KEYS, key=sort_key)
+    second = sorted(reversed(KEYS), key=sort_key)
+    assert [repr(k) for k in first] == [repr(k) for k in second]
+
+
+def test_range_partitioner_gives_total_order():
+    """Range partitions are contiguous: every key of part i sorts before every key of i+1."""
+    keys = [f"{i:05d}" for i in range(0, 1000, 7)]
+    p = RangePartitioner(choose_boundaries(keys, 4))
+    parts = [p(k) for k in sorted(keys)]
+    assert parts == sorted(parts)
+    assert set(parts) == {0, 1, 2, 3}
+
+
+def test_choose_boundaries_drops_duplicates():
+    """A sample with few distinct keys gives fewer, strictly increasing boundaries."""
+    assert choose_boundaries(["a"] * 50 + ["b"] * 50, 4) == ["a", "b"]
+    assert choose_boundaries([], 4) == []

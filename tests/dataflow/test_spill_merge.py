@@ -1,0 +1,97 @@
+"""The map buffer and the merge: spills in a tiny buffer change nothing but memory."""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+from pathlib import Path
+
+from minimr.dataflow.counters import BUILTIN, SPILLED_RECORDS, Counters
+from minimr.dataflow.merge import MERGE_FACTOR, MergedGroups
+from minimr.dataflow.partition import HashPartitioner
+from minimr.dataflow.spill import MapOutputBuffer
+
+
+def sum_combine(key, values):
+    yield key, sum(values)
+
+
+def run_buffer(tmp: Path, pairs, limit: int, combine=None, partitions: int = 3):
+    counters = Counters()
+    buf = MapOutputBuffer(HashPartitioner(partitions), partitions, combine, limit,
+                          str(tmp / f"out-{limit}"), counters)
+    buf.consume(((None, pair) for pair in pairs), lambda _k, pair: [pair])
+    return buf.finish(), counters
+
+
+def read_partitions(output, partitions: int, tmp: Path):
+    result = []
+    for p in range(partitions):
+        with MergedGroups([output.segment(p)], str(tmp)) as merged:
+            result.append([(k, list(vs)) for k, vs in merged])
+    return result
+
+
+def test_tiny_buffer_spills_but_output_equals_in_memory_sort(tmp_path):
+    """With a buffer far too small, spills happen and the output is the same as in memory."""
+    rng = random.Random(7)
+    pairs = [(f"k{rng.randrange(500)}", rng.randrange(100)) for _ in range(20000)]
+    small, small_counters = run_buffer(tmp_path, pairs, limit=4096)
+    big, big_counters = run_buffer(tmp_path, pairs, limit=1 << 30)
+    assert small_counters.get(BUILTIN, SPILLED_RECORDS) > len(pairs)  # spilled, then merged
+    assert big_counters.get(BUILTIN, SPILLED_RECORDS) == len(pairs)
+    got_small = read_partitions(small, 3, tmp_path)
+    got_big = read_partitions(big, 3, tmp_path)
+    normalise = [[(k, sorted(vs)) for k, vs in part] for part in got_small]
+    assert normalise == [[(k, sorted(vs)) for k, vs in part] for part in got_big]
+    for part in got_small:
+        keys = [k for k, _ in part]
+        assert keys == sorted(keys) and len(keys) == len(set(keys))
+
+
+def test_combiner_runs_across_spills(tmp_path):
+    """With a combiner, every key ends as one combined value even after many spills."""
+    pairs = [(f"w{i % 50}", 1) for i in range(30000)]
+    output, counters = run_buffer(tmp_path, pairs, limit=2048, combine=sum_combine)
+    merged = [kv for part in read_partitions(output, 3, tmp_path) for kv in part]
+    assert sorted(merged) == sorted((f"w{i}", [600]) for i in range(50))
+
+
+def test_many_segments_merge_in_passes(tmp_path):
+    """More segments than the merge factor are pre-merged, with the same result."""
+    outputs = []
+    expected = {}
+    for m in range(MERGE_FACTOR * 2 + 3):
+        pairs = [(f"k{(m * 7 + i) % 40}", m) for i in range(5)]
+        for k, v in pairs:
+            expected.setdefault(k, []).append(v)
+        (tmp_path / f"m{m}").mkdir()
+        out, _ = run_buffer(tmp_path / f"m{m}", pairs, limit=1 << 20, partitions=1)
+        outputs.append(out.segment(0))
+    with MergedGroups(outputs, str(tmp_path)) as merged:
+        got = {k: sorted(vs) for k, vs in merged}
+    assert got == {k: sorted(v) for k, v in expected.items()}
+    assert list(got) == sorted(got)
+
+
+def test_hot_key_streams_in_bounded_memory(tmp_path):
+    """A key with a million values reaches reduce as an iterator, never as a list in memory."""
+    tracemalloc.start()
+    try:
+        counters = Counters()
+        buf = MapOutputBuffer(HashPartitioner(1), 1, None, 1 << 20, str(tmp_path / "hot"),
+                              counters)
+        buf.consume(((None, i) for i in range(1_000_000)), lambda _k, i: (("hot", i),))
+        output = buf.finish()
+        tracemalloc.reset_peak()
+        groups = 0
+        with MergedGroups([output.segment(0)], str(tmp_path)) as merged:
+            for key, values in merged:
+                groups += 1
+                assert key == "hot" and not isinstance(values, list)
+                total = sum(values)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert groups == 1 and total == sum(range(1_000_000))
+    assert peak < 8 * 2**20, f"reduce side held {peak / 2**20:.1f} MiB"

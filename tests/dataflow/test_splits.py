@@ -1,0 +1,137 @@
+"""Splits and the text reader: every line is read exactly once whatever the split size."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minimr.dataflow.records import read_text, read_whole_file
+from minimr.dataflow.splits import Split, expand_inputs, parse_size, plan_splits
+from minimr.errors import InputError, UsageError
+
+
+def reference_lines(data: bytes) -> list[tuple[int, str]]:
+    """(offset, line) pairs computed the slow, obvious way."""
+    lines, start = [], 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        stop = len(data) if end < 0 else end
+        line = data[start:stop].decode("utf-8", "replace")
+        lines.append((start, line[:-1] if line.endswith("\r") else line))
+        start = stop + 1
+    return lines
+
+
+def read_all(path: str, split_size: int) -> list[tuple[int, str]]:
+    got = []
+    for split in plan_splits([path], split_size):
+        got.extend((offset, line) for (_, offset), line in read_text(split))
+    return got
+
+
+line_text = st.text(alphabet=st.sampled_from("ab \t\r€x"), max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(line_text, max_size=25), final_newline=st.booleans(),
+       crlf=st.booleans(), split_size=st.integers(min_value=1, max_value=80))
+def test_every_line_read_exactly_once(tmp_path_factory, lines, final_newline, crlf, split_size):
+    """Any file cut at any split size yields each line once, at its byte offset."""
+    sep = "\r\n" if crlf else "\n"
+    text = sep.join(lines) + (sep if final_newline and lines else "")
+    data = text.encode("utf-8")
+    path = tmp_path_factory.mktemp("s") / "f.txt"
+    path.write_bytes(data)
+    assert read_all(str(path), split_size) == reference_lines(data)
+
+
+def test_line_longer_than_split(tmp_path):
+    """A line spanning many splits is read once, by the split it starts in."""
+    data = b"short\n" + b"x" * 1000 + b"\nend"
+    path = tmp_path / "long.txt"
+    path.write_bytes(data)
+    assert read_all(str(path), 7) == [(0, "short"), (6, "x" * 1000), (1007, "end")]
+
+
+def test_empty_file_has_one_empty_split(tmp_path):
+    """An empty file becomes one empty split that reads no lines."""
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    splits = plan_splits([str(path)], 10)
+    assert splits == [Split(str(path), 0, 0)]
+    assert list(read_text(splits[0])) == []
+
+
+def test_invalid_utf8_is_replaced(tmp_path):
+    """Invalid bytes become U+FFFD instead of failing the task."""
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"ok\n\xff\xfe bad\n")
+    assert [line for _, line in read_text(Split(str(path), 0, 10))] == ["ok", "\ufffd\ufffd bad"]
+
+
+@pytest.mark.parametrize("opener,suffix", [(gzip.open, ".gz"), (bz2.open, ".bz2")])
+def test_compressed_files_are_one_split_read_whole(tmp_path, opener, suffix):
+    """A .gz/.bz2 file is one split, decompressed transparently."""
+    path = str(tmp_path / ("f.txt" + suffix))
+    with opener(path, "wb") as f:
+        f.write(b"one\ntwo\nthree\n" * 100)
+    splits = plan_splits([path], 10)
+    assert len(splits) == 1
+    lines = [line for _, line in read_text(splits[0])]
+    assert lines == ["one", "two", "three"] * 100
+
+
+def test_whole_file_format_gives_path_and_contents(tmp_path):
+    """The whole-file reader gives one (path, contents) record."""
+    path = tmp_path / "doc.txt"
+    path.write_text("a\nb\n")
+    assert list(read_whole_file(Split(str(path), 0, 4))) == [(str(path), "a\nb\n")]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("64MB", 64 * 2**20), ("256KB", 256 * 1024), ("1048576", 2**20), ("1.5GiB", 3 * 2**29),
+    ("10b", 10), (4096, 4096),
+])
+def test_parse_size_accepts_units(text, expected):
+    """Sizes accept KB/MB/GB suffixes (binary) and byte counts."""
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "MB", "-5", "0", "12 parsecs", "5XB"])
+def test_parse_size_rejects_nonsense(text):
+    """A size that is not positive or not understood is a usage error naming the text."""
+    with pytest.raises(UsageError, match="size"):
+        parse_size(text)
+
+
+def test_expand_inputs_skips_hidden_and_underscore(tmp_path):
+    """A folder's files are used, except names starting with _ or . (and their folders)."""
+    for name in ["a.txt", "_SUCCESS", ".hidden", "sub/b.txt", "_logs/c.txt"]:
+        p = tmp_path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("x\n")
+    files = [os.path.relpath(f, tmp_path) for f in expand_inputs([str(tmp_path)])]
+    assert files == ["a.txt", os.path.join("sub", "b.txt")]
+
+
+def test_expand_inputs_globs_and_duplicates(tmp_path):
+    """Globs expand, and a file named twice is read once."""
+    for name in ["x1.log", "x2.log", "y.txt"]:
+        (tmp_path / name).write_text("x\n")
+    files = expand_inputs([str(tmp_path / "*.log"), str(tmp_path / "x1.log")])
+    assert [os.path.basename(f) for f in files] == ["x1.log", "x2.log"]
+
+
+def test_missing_input_and_empty_glob_are_errors(tmp_path):
+    """A missing path or a glob matching nothing is an InputError naming it."""
+    with pytest.raises(InputError, match="does not exist"):
+        expand_inputs([str(tmp_path / "nope.txt")])
+    with pytest.raises(InputError, match="matches no file"):
+        expand_inputs([str(tmp_path / "*.csv")])
+    with pytest.raises(InputError, match="no input"):
+        expand_inputs([])

@@ -1,0 +1,106 @@
+"""The submit command: clear errors for bad jobs and inputs, tracebacks for user failures."""
+
+from __future__ import annotations
+
+import os
+
+from click.testing import CliRunner
+
+from minimr.cli import main
+from tests.conftest import write_file
+
+
+def submit(*args: str):
+    return CliRunner().invoke(main, ["submit", *args])
+
+
+def test_submit_runs_a_job_and_prints_counters(wordcount_job, text_input, tmp_path):
+    """A good job writes parts and _SUCCESS, prints counters and the output path, exits 0."""
+    out = tmp_path / "out"
+    result = submit(str(wordcount_job), "--input", str(text_input), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert "map input records" in result.output and f"output: {out}" in result.output
+    assert (out / "_SUCCESS").exists() and (out / "part-00000").exists()
+
+
+def test_syntax_error_names_file_and_line(tmp_path, text_input):
+    """A job file with a syntax error fails with its name and line, not a minimr traceback."""
+    job = write_file(tmp_path / "broken.py", "from minimr import Job\n\ndef map(k, v)\n    pass\n")
+    result = submit(str(job), "--input", str(text_input), "--output", str(tmp_path / "o"))
+    assert result.exit_code != 0
+    assert "broken.py, line 3" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_import_error_names_the_module(tmp_path, text_input):
+    """A job importing a missing module fails with the module's name."""
+    job = write_file(tmp_path / "imp.py", "import no_such_module_xyz\n")
+    result = submit(str(job), "--input", str(text_input), "--output", str(tmp_path / "o"))
+    assert result.exit_code != 0 and "no_such_module_xyz" in result.output
+
+
+def test_file_without_job_and_with_two_jobs(tmp_path, text_input):
+    """No job, or two candidate jobs, is a clear error; FILE:Class picks one."""
+    none = write_file(tmp_path / "none.py", "x = 1\n")
+    result = submit(str(none), "--input", str(text_input), "--output", str(tmp_path / "o"))
+    assert result.exit_code != 0 and "defines no job" in result.output
+    two = write_file(tmp_path / "two.py", """
+        from minimr import Job
+        class A(Job):
+            def map(self, k, v):
+                yield "a", 1
+        class B(Job):
+            def map(self, k, v):
+                yield "b", 1
+    """)
+    result = submit(str(two), "--input", str(text_input), "--output", str(tmp_path / "o"))
+    assert result.exit_code != 0 and "several jobs (A, B)" in result.output
+    result = submit(f"{two}:B", "--input", str(text_input), "--output", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+
+
+def test_missing_input_fails_before_any_task(wordcount_job, tmp_path):
+    """A missing input is reported and no output folder is created."""
+    result = submit(str(wordcount_job), "--input", str(tmp_path / "nope"),
+                    "--output", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_existing_output_needs_overwrite(wordcount_job, text_input, tmp_path):
+    """An existing output folder is refused unless --overwrite is given."""
+    out = tmp_path / "out"
+    out.mkdir()
+    result = submit(str(wordcount_job), "--input", str(text_input), "--output", str(out))
+    assert result.exit_code == 2 and "--overwrite" in result.output
+    result = submit(str(wordcount_job), "--input", str(text_input), "--output", str(out),
+                    "--overwrite")
+    assert result.exit_code == 0
+
+
+def test_user_exception_shows_user_traceback_and_commits_nothing(tmp_path, text_input):
+    """A failing map prints the user's frame and exception, exits 1, and writes no _SUCCESS."""
+    job = write_file(tmp_path / "boom.py", """
+        def map(key, line):
+            if "fig" in line:
+                raise ValueError("bad record: " + line)
+            yield line, 1
+
+        def reduce(key, values):
+            yield key, sum(values)
+    """)
+    out = tmp_path / "out"
+    result = submit(str(job), "--input", str(text_input), "--output", str(out))
+    assert result.exit_code == 1
+    assert "boom.py" in result.output and "line 4" in result.output
+    assert "ValueError: bad record" in result.output
+    assert "minimr/dataflow" not in result.output
+    assert not (out / "_SUCCESS").exists()
+    assert not [n for n in os.listdir(out) if n.startswith("part-")] if out.exists() else True
+
+
+def test_help_explains_submit():
+    """submit --help documents inputs, output and the output layout."""
+    result = CliRunner().invoke(main, ["submit", "--help"])
+    assert result.exit_code == 0
+    assert "--input" in result.output and "_SUCCESS" in result.output

@@ -1,0 +1,180 @@
+"""minimr.run: jobs of every shape, multi-step jobs, counters, and all-or-nothing output."""
+
+from __future__ import annotations
+
+import collections
+import re
+
+import pytest
+
+import minimr
+from minimr import Job, Step
+from minimr.dataflow.counters import BUILTIN, MAP_INPUT_RECORDS, REDUCE_OUTPUT_RECORDS
+from tests.conftest import write_file
+
+
+def reference_counts(folder):
+    counts = collections.Counter()
+    for path in sorted(folder.iterdir()):
+        for line in path.read_text().splitlines():
+            counts.update(re.findall(r"[a-z]+", line.lower()))
+    return dict(counts)
+
+
+def test_job_file_path_runs_and_matches_reference(wordcount_job, text_input, tmp_path):
+    """A job given by path produces the plain-Python word counts, keys sorted in each part."""
+    result = minimr.run(str(wordcount_job), [str(text_input)], str(tmp_path / "out"),
+                        reducers=3, split_size=500)
+    assert dict(result.records()) == reference_counts(text_input)
+    for part in sorted((tmp_path / "out").glob("part-*")):
+        keys = [k for k, _ in minimr.read_output(part)]
+        assert keys == sorted(keys)
+    assert result.counters.get(BUILTIN, MAP_INPUT_RECORDS) == 600
+
+
+class LineLengths(Job):
+    """Counts lines by length; increments a user counter."""
+
+    reducers = 2
+
+    def map(self, key, line):
+        self.increment_counter("lines", "seen")
+        yield len(line), 1
+
+    def reduce(self, length, ones):
+        yield length, sum(ones)
+
+
+def test_class_job_with_user_counters(text_input, tmp_path):
+    """A Job class works directly and its user counters are summed over tasks."""
+    result = minimr.run(LineLengths, str(text_input), str(tmp_path / "out"), split_size=700)
+    assert result.counters.get("lines", "seen") == 600
+    assert sum(v for _, v in result.records()) == 600
+    assert len(list((tmp_path / "out").glob("part-*"))) == 2
+
+
+class CountThenTop(Job):
+    """Two steps: word count, then the 3 most frequent words in one reducer."""
+
+    def steps(self):
+        return [
+            Step(map=self.words, combine=self.total, reduce=self.total),
+            Step(map=self.swap, reduce=self.top, reducers=1),
+        ]
+
+    def words(self, key, line):
+        for w in line.split():
+            yield w, 1
+
+    def total(self, word, counts):
+        yield word, sum(counts)
+
+    def swap(self, word, count):
+        yield None, (count, word)
+
+    def top(self, _, pairs):
+        for count, word in sorted(pairs, reverse=True)[:3]:
+            yield word, count
+
+
+def test_multi_step_job_feeds_each_step_into_the_next(text_input, tmp_path):
+    """Step 2 reads step 1's output and the final parts hold only step 2's records."""
+    result = minimr.run(CountThenTop, str(text_input), str(tmp_path / "out"), reducers=3,
+                        split_size=400)
+    counts = collections.Counter()
+    for path in text_input.iterdir():
+        for line in path.read_text().splitlines():
+            counts.update(line.split())
+    expected = [(w, c) for c, w in sorted(((c, w) for w, c in counts.items()), reverse=True)[:3]]
+    assert list(result.records()) == expected
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_SUCCESS", "part-00000"]
+
+
+def test_batch_map_accepts_a_mapping(text_input, tmp_path):
+    """A map_batch returning a Counter gives the same result as the per-line map."""
+    job = write_file(tmp_path / "batch.py", """
+        import collections, re
+        WORD = re.compile(r"[a-z]+")
+        def map_batch(records):
+            counts = collections.Counter()
+            for _, line in records:
+                counts.update(WORD.findall(line.lower()))
+            return counts
+        def combine(word, counts):
+            yield word, sum(counts)
+        reduce = combine
+    """)
+    result = minimr.run(str(job), str(text_input), str(tmp_path / "out"), split_size=900)
+    assert dict(result.records()) == reference_counts(text_input)
+
+
+def test_identity_reduce_and_range_partitioner_give_total_order(tmp_path):
+    """With no reduce and a range partitioner, the concatenated parts are globally sorted."""
+    data = tmp_path / "nums.txt"
+    data.write_text("".join(f"{(i * 7919) % 1000:04d}\n" for i in range(1000)))
+
+    class Sort(Job):
+        partitioner = "range"
+
+        def map(self, key, line):
+            yield line, None
+
+    result = minimr.run(Sort, str(data), str(tmp_path / "out"), reducers=4, split_size=600)
+    keys = [k for k, _ in result.records()]
+    assert keys == sorted(f"{(i * 7919) % 1000:04d}" for i in range(1000))
+    sizes = [len(list(minimr.read_output(p))) for p in sorted((tmp_path / "out").glob("part-*"))]
+    assert len(sizes) == 4 and min(sizes) > 100
+
+
+def test_failed_job_leaves_no_success_and_no_temporaries(text_input, tmp_path):
+    """A reduce that raises lets the user's exception through and commits nothing more."""
+
+    class Fails(Job):
+        def map(self, key, line):
+            yield line, 1
+
+        def reduce(self, key, values):
+            if "grape" in key:
+                raise RuntimeError("reduce exploded")
+            yield key, sum(values)
+
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="reduce exploded"):
+        minimr.run(Fails, str(text_input), str(out), reducers=1)
+    assert not (out / "_SUCCESS").exists()
+    assert not (out / "_temporary").exists()
+    assert not list(out.glob("part-*"))
+
+
+def test_whole_file_input_format(text_input, tmp_path):
+    """The whole_file format gives one (path, contents) record per file."""
+
+    class Sizes(Job):
+        input_format = "whole_file"
+
+        def map(self, path, contents):
+            yield path.rsplit("/", 1)[-1], len(contents)
+
+    result = minimr.run(Sizes, str(text_input), str(tmp_path / "out"), split_size=10)
+    expected = {p.name: len(p.read_text()) for p in text_input.iterdir()}
+    assert dict(result.records()) == expected
+    assert result.counters.get(BUILTIN, REDUCE_OUTPUT_RECORDS) == 3
+
+
+def test_bad_options_are_usage_errors(text_input, tmp_path):
+    """Bad reducers or runner values are refused with what was expected and received."""
+    with pytest.raises(minimr.UsageError, match="reducers must be a positive int"):
+        minimr.run(LineLengths, str(text_input), str(tmp_path / "o"), reducers=0)
+    with pytest.raises(minimr.UsageError, match="runner must be one of"):
+        minimr.run(LineLengths, str(text_input), str(tmp_path / "o"), runner="spark")
+
+
+def test_malformed_job_is_a_definition_error(text_input, tmp_path):
+    """A job with neither map nor map_batch is refused before any task runs."""
+
+    class NoMap(Job):
+        def reduce(self, k, v):
+            yield k, v
+
+    with pytest.raises(minimr.JobDefinitionError, match="exactly one of map or map_batch"):
+        minimr.run(NoMap, str(text_input), str(tmp_path / "o"))

@@ -1,0 +1,76 @@
+"""jobs/wordcount.py, wordcount_batch.py and wordcount_functions.py against a Counter loop."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from minimr.dataflow.counters import BUILTIN
+from tests.jobs.conftest import (
+    all_text_records,
+    assert_keys_sorted_within_parts,
+    job_path,
+    load_job_module,
+    random_line,
+    read_parts,
+    run_job,
+)
+
+VARIANTS = ("wordcount", "wordcount_batch", "wordcount_functions")
+WORD = re.compile(r"[a-z]+")
+
+
+def reference_counts(folder) -> Counter:
+    """Plain Python: the words of every line, lower-cased, counted."""
+    return Counter(
+        word for _, line in all_text_records(folder) for word in WORD.findall(line.lower())
+    )
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_counts_equal_reference(name, corpus, tmp_path):
+    """Each variant counts every word exactly as a plain Counter loop does."""
+    result = run_job(job_path(name), corpus, tmp_path)
+    parts = read_parts(result)
+    assert len(parts) == 3 and all(parts)
+    assert_keys_sorted_within_parts(parts)
+    assert dict(result.records()) == reference_counts(corpus)
+
+
+def test_variants_write_identical_parts(corpus, tmp_path):
+    """The class, batch and plain-function variants write byte-identical part files."""
+    outputs = [run_job(job_path(name), corpus, tmp_path, output=name).output
+               for name in VARIANTS]
+    contents = [[p.read_bytes() for p in sorted(Path(o).glob("part-*"))]
+                for o in outputs]
+    assert contents[0] == contents[1] == contents[2]
+
+
+def test_combiner_shrinks_the_shuffle(corpus, tmp_path):
+    """The combiner leaves the reducers fewer records than the maps emitted."""
+    counters = run_job(job_path("wordcount"), corpus, tmp_path).counters
+    emitted = counters.get(BUILTIN, "map output records")
+    assert emitted == sum(reference_counts(corpus).values())
+    assert counters.get(BUILTIN, "reduce input records") < emitted
+
+
+def test_result_independent_of_engine_settings(tmp_path):
+    """One reducer, one big split and a sort buffer small enough to spill give the same counts."""
+    rng = random.Random(1)
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "a.txt").write_text("\n".join(random_line(rng) for _ in range(3000)))
+    result = run_job(job_path("wordcount"), folder, tmp_path, reducers=1, split_size=1 << 20,
+                     sort_buffer=2048)
+    assert dict(result.records()) == reference_counts(folder)
+
+
+def test_function_module_runs_as_a_module_object(corpus, tmp_path):
+    """The plain-function job also runs when passed as an imported module."""
+    module = load_job_module("wordcount_functions")
+    result = run_job(module, corpus, tmp_path)
+    assert dict(result.records()) == reference_counts(corpus)

@@ -1,0 +1,88 @@
+"""jobs/sort.py against sorted() of the same gensort-like records."""
+
+from __future__ import annotations
+
+import random
+import string
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.jobs.conftest import job_path, load_job_module, read_parts, run_job
+
+PRINTABLE = "".join(chr(c) for c in range(ord("!"), ord("~") + 1))  # quotes and \ included
+
+
+def record(rng: random.Random, number: int, key: str | None = None) -> str:
+    """A 99-character gensort-like line: 10-byte key, row number in hex, filler letters."""
+    key = key or "".join(rng.choice(PRINTABLE) for _ in range(10))
+    filler = "".join(rng.choice(string.ascii_uppercase) for _ in range(53))
+    return f"{key}  {number:032X}  {filler}"
+
+
+@pytest.fixture
+def records_dir(tmp_path: Path) -> Path:
+    """Two files of 100-byte records, a few of which share a key."""
+    rng = random.Random(5)
+    folder = tmp_path / "records"
+    folder.mkdir()
+    lines = [record(rng, n) for n in range(150)]
+    lines += [record(rng, 150 + n, key=lines[n][:10]) for n in range(0, 30, 3)]
+    rng.shuffle(lines)
+    (folder / "part-0.txt").write_text("\n".join(lines[:80]) + "\n")
+    (folder / "part-1.txt").write_text("\n".join(lines[80:]) + "\n")
+    return folder
+
+
+def input_lines(folder: Path) -> list[str]:
+    """Every line of every file in ``folder``."""
+    return [line for path in sorted(folder.iterdir()) for line in path.read_text().splitlines()]
+
+
+def test_concatenated_parts_equal_sorted_input(records_dir, tmp_path):
+    """Part files read in order give exactly sorted() of the input lines."""
+    sort_job = load_job_module("sort")
+    result = run_job(job_path("sort"), records_dir, tmp_path, reducers=4)
+    assert list(sort_job.raw_lines(result.output)) == sorted(input_lines(records_dir))
+
+
+def test_total_order_across_parts(records_dir, tmp_path):
+    """Every key of a part is at most every key of the next part, and several parts are used."""
+    result = run_job(job_path("sort"), records_dir, tmp_path, reducers=4)
+    parts = [part for part in read_parts(result) if part]
+    assert len(parts) >= 3
+    for records in parts:
+        assert records == sorted(records)
+    for before, after in zip(parts, parts[1:], strict=False):
+        assert before[-1][0] <= after[0][0]
+
+
+def test_equal_keys_are_ordered_by_value(records_dir, tmp_path):
+    """Records that share a key come out together, ordered by the rest of the line."""
+    result = run_job(job_path("sort"), records_dir, tmp_path, reducers=4)
+    records = list(result.records())
+    shared = [r for r in records if sum(1 for k, _ in records if k == r[0]) > 1]
+    assert len(shared) == 20
+    assert records == sorted(records)
+
+
+def test_empty_lines_are_skipped_and_counted(tmp_path):
+    """Blank lines produce no record and are counted as sort/empty lines."""
+    folder = tmp_path / "gaps"
+    folder.mkdir()
+    (folder / "a.txt").write_text("bbbbbbbbbb rest\n\naaaaaaaaaa first\n\nshort\n")
+    result = run_job(job_path("sort"), folder, tmp_path, reducers=2)
+    assert list(load_job_module("sort").raw_lines(result.output)) == [
+        "aaaaaaaaaa first", "bbbbbbbbbb rest", "short"]
+    assert result.counters.get("sort", "empty lines") == 2
+
+
+def test_running_the_file_prints_raw_sorted_lines(records_dir, tmp_path):
+    """`python jobs/sort.py OUTPUT` prints the sorted records as the original lines."""
+    result = run_job(job_path("sort"), records_dir, tmp_path, reducers=4)
+    printed = subprocess.run([sys.executable, job_path("sort"), result.output],
+                             capture_output=True, text=True, check=True).stdout
+    assert printed.splitlines() == sorted(input_lines(records_dir))
+    assert printed.endswith("\n")

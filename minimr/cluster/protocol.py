@@ -26,6 +26,8 @@ Who sends what::
                             Reconnect ForgetJob Heartbeat
     client -> coordinator   Submit Watch CancelJob StatusRequest
     coordinator -> client   Submitted Progress JobResult StatusReply Reject
+    reducer -> worker       FetchChunk           (the shuffle, see ``shuffle.py``)
+    worker -> reducer       Chunk
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ class Command(enum.IntEnum):
     PROGRESS = 51
     JOB_RESULT = 52
     STATUS_REPLY = 53
+    # shuffle: a reduce attempt fetching from a worker's map-output server
+    FETCH_CHUNK = 60
+    CHUNK = 61
 
 
 class Message:
@@ -346,6 +351,31 @@ class StatusReply(Message):
 
     command: ClassVar[Command] = Command.STATUS_REPLY
     status: dict
+
+
+# --- shuffle ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchChunk(Message):
+    """Ask a worker's shuffle server for ``length`` bytes of a map output file."""
+
+    command: ClassVar[Command] = Command.FETCH_CHUNK
+    request: int
+    path: str
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Chunk(Message):
+    """The bytes asked for by ``request``, or an ``error`` (then ``data`` is empty)."""
+
+    command: ClassVar[Command] = Command.CHUNK
+    blobs: ClassVar[tuple[str, ...]] = ("data",)
+    request: int
+    error: str
+    data: bytes
 
 
 # --- encoding --------------------------------------------------------------------------

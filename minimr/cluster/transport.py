@@ -223,9 +223,12 @@ def wait(pollables: list[object], timeout: float) -> set[object]:
     Accepts ZeroMQ sockets and file descriptors (or objects with ``fileno()``).
     """
     poller = zmq.Poller()
+    by_fd: dict[int, object] = {}  # the poller answers with file numbers, not the objects
     for item in pollables:
         poller.register(item, zmq.POLLIN)
-    return {item for item, _ in poller.poll(max(0.0, timeout) * 1000)}
+        if not isinstance(item, zmq.Socket):
+            by_fd[item if isinstance(item, int) else item.fileno()] = item  # type: ignore[attr-defined]
+    return {by_fd.get(item, item) for item, _ in poller.poll(max(0.0, timeout) * 1000)}
 
 
 def local_host() -> str:

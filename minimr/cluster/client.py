@@ -1,0 +1,345 @@
+"""Submitting a plan to a cluster, and the embedded local cluster.
+
+:func:`submit_plan` ships a plan to a running coordinator and waits: it sends
+``Submit`` (the plan blob plus plain-data options), then ``Watch`` every
+``WATCH_INTERVAL`` seconds — the coordinator answers with the job's progress, which
+goes to the ``progress`` callback, and pushes progress whenever tasks finish — until
+the ``JobResult`` arrives. A coordinator silent for ``SILENCE_LIMIT`` seconds makes
+the client reconnect on a fresh socket and keep watching. Ctrl-C cancels the job on
+the cluster before re-raising.
+
+:func:`run_local_cluster` is what ``minimr submit`` does without ``--coordinator``:
+an embedded coordinator (a thread of this process, on a free loopback port) and N
+worker processes, the same code path as a real cluster, torn down at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from minimr.cluster import protocol as p
+from minimr.cluster import scheduler as s
+from minimr.cluster import shipping
+from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.transport import Client, ZmqClient, ZmqServer, wait
+from minimr.dataflow.counters import Counters
+from minimr.errors import JobFailed, MinimrError
+
+log = logging.getLogger("minimr.client")
+
+WATCH_INTERVAL = 0.5
+SILENCE_LIMIT = 15.0
+
+
+class ClusterUnavailable(MinimrError):
+    """No coordinator answered at the given address."""
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """A job's progress as the coordinator reports it (``str()`` is one status line)."""
+
+    snapshot: dict
+
+    def __str__(self) -> str:
+        snap = self.snapshot
+        return (
+            f"step {snap['step'] + 1}/{snap['steps']}: "
+            f"map {snap['maps_done']}/{snap['maps_total']}, "
+            f"reduce {snap['reduces_done']}/{snap['reduces_total']}, "
+            f"{snap['workers']} worker{'s' if snap['workers'] != 1 else ''}"
+        )
+
+
+@dataclass
+class ClusterResult:
+    """A job that succeeded on a cluster."""
+
+    job_id: str
+    counters: Counters
+    snapshot: dict  # the final progress: attempts per kind, elapsed, ...
+    elapsed: float
+
+
+def submit_plan(
+    plan: Any,
+    coordinator: str,
+    *,
+    progress: Callable[[JobProgress], None] | None = None,
+    serializer: str | None = None,
+    max_attempts: int | None = None,
+    speculation: bool | None = None,
+    task_timeout: float | None = None,
+    connect: Callable[[str, bytes], Client] = ZmqClient,
+) -> ClusterResult:
+    """Run ``plan`` on the cluster at ``coordinator`` and wait for it.
+
+    Options not given come from ``plan.settings`` (``max_attempts``, ``serializer``,
+    ``speculation``, ``task_timeout``).
+
+    Returns:
+        The result, with the counters of every task merged (each task once).
+
+    Raises:
+        JobDefinitionError: the plan cannot be serialized (names the culprit).
+        JobFailed: the job failed; the message names the task, its input, the
+            workers it ran on and carries the user's traceback.
+        ClusterUnavailable: no coordinator answered.
+        KeyboardInterrupt: after cancelling the job on the cluster.
+    """
+    settings = dict(getattr(plan, "settings", {}) or {})
+    serializer = serializer or settings.get("serializer", "cloudpickle")
+    options = {
+        "max_attempts": max_attempts or settings.get("max_attempts", s.MAX_ATTEMPTS),
+        "speculation": settings.get("speculation", True) if speculation is None else speculation,
+        "task_timeout": task_timeout if task_timeout is not None else settings.get("task_timeout"),
+    }
+    blob = shipping.dumps(plan, serializer)
+    submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), options, serializer, blob)
+    started = time.monotonic()
+    session = _Session(coordinator, connect)
+    try:
+        result = session.run(submit, progress)
+    except KeyboardInterrupt:
+        session.cancel(plan.job_id)
+        _abort(plan)
+        raise
+    finally:
+        session.close()
+    if result.state != s.JobState.SUCCEEDED.value:
+        _abort(plan)
+        raise _job_failed(result)
+    counters = Counters()
+    for task_counters in result.counters:
+        counters.merge(Counters.from_dict(task_counters))
+    return ClusterResult(plan.job_id, counters, result.snapshot, time.monotonic() - started)
+
+
+class _Session:
+    """One client's conversation with a coordinator about one job."""
+
+    def __init__(self, address: str, connect: Callable[[str, bytes], Client]) -> None:
+        self.address = address
+        self._connect = connect
+        self.conn = self._new_connection()
+
+    def _new_connection(self) -> Client:
+        identity = f"c-{os.getpid()}-{secrets.token_hex(4)}".encode()
+        return self._connect(self.address, identity)
+
+    def run(self, submit: p.Submit, progress: Callable | None) -> p.JobResult:
+        self.conn.send(p.encode(submit))
+        accepted = False
+        heard = last_watch = time.monotonic()
+        while True:
+            wait([self.conn.pollable], WATCH_INTERVAL)
+            while (frames := self.conn.recv()) is not None:
+                heard = time.monotonic()
+                try:
+                    message = p.decode(frames)
+                except p.ProtocolError as exc:
+                    log.warning("dropping a malformed message from the coordinator: %s", exc)
+                    continue
+                if isinstance(message, p.JobResult) and message.job_id == submit.job_id:
+                    return message
+                if isinstance(message, p.Submitted):
+                    accepted = True
+                elif isinstance(message, p.Progress) and progress is not None:
+                    progress(JobProgress(message.snapshot))
+                elif isinstance(message, p.Reject):
+                    raise JobFailed(
+                        f"the coordinator at {self.address} refused job "
+                        f"{submit.job_id}: {message.reason}"
+                    )
+            now = time.monotonic()
+            if now - heard > SILENCE_LIMIT:
+                if not accepted:
+                    raise ClusterUnavailable(
+                        f"no coordinator answered at {self.address} within {SILENCE_LIMIT:g} s; "
+                        "is `minimr coordinator` running there?"
+                    )
+                log.warning("coordinator silent for %.0f s; reconnecting", now - heard)
+                self.conn.close()
+                self.conn = self._new_connection()
+                self.conn.send(p.encode(submit))  # idempotent: the job id is known
+                heard = now
+            if accepted and now - last_watch >= WATCH_INTERVAL:
+                self.conn.send(p.encode(p.Watch(submit.job_id)))
+                last_watch = now
+
+    def cancel(self, job_id: str) -> None:
+        """Cancel the job and wait a moment for the coordinator to confirm."""
+        self.conn.send(p.encode(p.CancelJob(job_id)))
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            wait([self.conn.pollable], 0.1)
+            while (frames := self.conn.recv()) is not None:
+                try:
+                    if isinstance(p.decode(frames), p.JobResult):
+                        return
+                except p.ProtocolError:
+                    continue
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _abort(plan: Any) -> None:
+    try:
+        plan.abort_job()
+    except Exception as exc:  # cleaning up must not hide why the job ended
+        log.warning("could not clean up the job's temporary files: %s", exc)
+
+
+def _job_failed(result: p.JobResult) -> JobFailed:
+    error = result.error or {}
+    if result.state == s.JobState.CANCELLED.value:
+        return JobFailed(f"job {result.job_id} was cancelled")
+    lines = [f"job {result.job_id} failed: {error.get('message', 'no reason given')}"]
+    if "input" in error:
+        lines.append(f"  task:    {error.get('task')} ({_describe_input(error)})")
+        lines.append(f"  workers: {', '.join(error.get('workers', []))}")
+    traceback_text = error.get("traceback", "")
+    if traceback_text:
+        lines += ["", traceback_text.rstrip()]
+    if error.get("stderr"):
+        lines += ["", "stderr of the last attempt (tail):", error["stderr"].rstrip()]
+    return JobFailed(
+        "\n".join(lines), task=str(error.get("task", "")), remote_traceback=traceback_text
+    )
+
+
+def _describe_input(error: dict) -> str:
+    spec = error.get("input") or {}
+    if error.get("kind") == "map" and isinstance(spec.get("split"), dict):
+        split = spec["split"]
+        return f"map input {split.get('path')} bytes {split.get('start')}-{split.get('end')}"
+    if error.get("kind") == "reduce":
+        return f"reduce partition {spec.get('partition')} of step {spec.get('step')}"
+    return f"{error.get('kind')} of step {error.get('step')}"
+
+
+# --- the embedded local cluster ---------------------------------------------------------
+
+
+class LocalCluster:
+    """An embedded coordinator thread plus worker processes on this machine.
+
+    Use as a context manager; :attr:`address` is the coordinator's.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        slots: int = 1,
+        heartbeat_interval: float = s.HEARTBEAT_INTERVAL,
+        heartbeat_liveness: int = s.HEARTBEAT_LIVENESS,
+        worker_env: dict[str, str] | None = None,
+    ) -> None:
+        self.server = ZmqServer("tcp://127.0.0.1:0")
+        self.address = self.server.address
+        sched = s.Scheduler(
+            heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness
+        )
+        self.coordinator = Coordinator(self.server, sched)
+        self._thread = threading.Thread(
+            target=self.coordinator.serve_forever, name="minimr-coordinator", daemon=True
+        )
+        self._slots = slots
+        self._env = worker_env or {}
+        self.workers: list[subprocess.Popen] = []
+        self._thread.start()
+        try:
+            for _ in range(workers):
+                self.add_worker()
+        except BaseException:
+            self.close()
+            raise
+
+    def add_worker(self, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start one more worker process (it joins whatever job is running)."""
+        process = subprocess.Popen(
+            worker_command(self.address, self._slots),
+            env=worker_environment({**self._env, **(env or {})}),
+            start_new_session=True,  # Ctrl-C reaches the client, which tears down in order
+        )
+        self.workers.append(process)
+        return process
+
+    def close(self) -> None:
+        """Stop the workers (SIGTERM, then SIGKILL) and the coordinator."""
+        for process in self.workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for process in self.workers:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.coordinator.stop()
+        self._thread.join(timeout=5)
+        self.server.close()
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def worker_command(coordinator: str, slots: int = 1) -> list[str]:
+    """The command line of a local worker process."""
+    return [
+        sys.executable,
+        "-m",
+        "minimr.cluster.worker",
+        "--coordinator",
+        coordinator,
+        "--slots",
+        str(slots),
+        "--parent-pid",
+        str(os.getpid()),
+    ]
+
+
+def worker_environment(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment, with its import path, so workers import what it does."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    env.setdefault("MINIMR_LOG", "ERROR")
+    env.update(extra)
+    return env
+
+
+def run_local_cluster(
+    plan: Any,
+    workers: int,
+    *,
+    progress: Callable[[JobProgress], None] | None = None,
+    **options: Any,
+) -> ClusterResult:
+    """Run ``plan`` on an embedded cluster of ``workers`` local worker processes.
+
+    Args:
+        plan: the job plan.
+        workers: worker processes to start (one slot each).
+        progress: called with a :class:`JobProgress` as the job advances.
+        options: passed on to :func:`submit_plan` (``max_attempts``, ``speculation``...).
+
+    Returns and raises as :func:`submit_plan`.
+    """
+    with LocalCluster(workers) as cluster:
+        return submit_plan(plan, cluster.address, progress=progress, **options)

@@ -1,0 +1,317 @@
+"""The coordinator: an I/O shell that turns frames into scheduler events and back.
+
+One ROUTER socket serves workers and clients alike. Each loop turn (the Paranoid
+Pirate broker's shape):
+
+1. wait up to a tick for messages, then drain what arrived;
+2. decode each (a malformed frame is logged and dropped, never fatal) and dispatch it
+   by type through ``{MessageClass: handler}``; worker messages become scheduler
+   events, client messages are served from the scheduler's tables;
+3. tick the scheduler (purges workers silent for ``interval x liveness``, times out
+   tasks, launches backups) and heartbeat every worker once per interval;
+4. turn the scheduler's actions into messages; progress of the jobs that changed is
+   sent to their watchers once per turn, however many tasks finished in it.
+
+The coordinator keeps each job's plan blob only to hand it to workers (it never
+unpickles it). Jobs from any number of clients run side by side, first come first
+served (see ``scheduler.py``). A client that goes away does not stop its job; a
+client that cancels does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from minimr.cluster import protocol as p
+from minimr.cluster import scheduler as s
+from minimr.cluster.transport import Server
+
+log = logging.getLogger("minimr.coordinator")
+
+#: how often the scheduler is ticked (liveness purge, timeouts, speculation), seconds
+TICK_INTERVAL = 0.1
+#: messages handled per loop turn at most, so ticks and heartbeats are never starved
+BATCH = 2000
+
+
+@dataclass
+class JobRecord:
+    """What the coordinator keeps beside the scheduler: the blob and who watches."""
+
+    serializer: str
+    blob: bytes
+    watchers: set[bytes]
+
+
+class Coordinator:
+    """Serves workers and clients on ``server`` until :meth:`stop` is called.
+
+    Args:
+        server: a transport server (``ZmqServer``, or a fake in tests).
+        scheduler: the state machine (one with default timing if not given).
+        clock: monotonic seconds (tests may pass a fake).
+    """
+
+    def __init__(
+        self,
+        server: Server,
+        scheduler: s.Scheduler | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.server = server
+        self.scheduler = scheduler or s.Scheduler()
+        self.clock = clock
+        self.records: dict[str, JobRecord] = {}
+        self._stop = threading.Event()
+        self._dirty: set[str] = set()
+        self._last_tick = self._last_heartbeat = clock()
+        self._handlers: dict[type, Callable[[bytes, p.Message, float], None]] = {
+            p.Ready: self._on_ready,
+            p.Heartbeat: self._on_worker_message,
+            p.TaskDone: self._on_worker_message,
+            p.TaskFailed: self._on_worker_message,
+            p.FetchFailed: self._on_worker_message,
+            p.CommitRequest: self._on_worker_message,
+            p.PlanRequest: self._on_plan_request,
+            p.Bye: self._on_worker_message,
+            p.Submit: self._on_submit,
+            p.Watch: self._on_watch,
+            p.CancelJob: self._on_cancel_job,
+            p.StatusRequest: self._on_status,
+        }
+        self._events = {
+            p.Heartbeat: lambda w, m: s.WorkerSeen(w),
+            p.Bye: lambda w, m: s.WorkerLeft(w),
+            p.TaskDone: lambda w, m: s.AttemptSucceeded(
+                w, m.job_id, m.attempt, m.output, m.counters, m.elapsed
+            ),
+            p.TaskFailed: lambda w, m: s.AttemptFailed(
+                w, m.job_id, m.attempt, m.error, m.stderr, m.crashed
+            ),
+            p.FetchFailed: lambda w, m: s.FetchFailed(
+                w, m.job_id, m.attempt, tuple((i, a) for i, a in _pairs(m.maps)), m.error
+            ),
+            p.CommitRequest: lambda w, m: s.CommitRequested(w, m.job_id, m.attempt),
+        }
+        self._actions: dict[type, Callable] = {
+            s.Assign: self._do_assign,
+            s.Cancel: lambda a: self._send(a.worker, p.CancelAttempt(a.job_id, a.attempt)),
+            s.AnswerCommit: lambda a: self._send(
+                a.worker, p.CommitAnswer(a.job_id, a.attempt, a.ok)
+            ),
+            s.AskToReregister: lambda a: self._send(a.worker, p.Reconnect(a.reason)),
+            s.JobChanged: lambda a: self._dirty.add(a.job_id),
+            s.JobEnded: self._do_job_ended,
+        }
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Run loop turns until :meth:`stop`."""
+        from minimr.cluster.transport import wait
+
+        log.info("coordinator listening on %s", self.server.address)
+        while not self._stop.is_set():
+            wait([self.server.pollable], TICK_INTERVAL)
+            self.turn()
+
+    def stop(self) -> None:
+        """Ask :meth:`serve_forever` to return after the current turn."""
+        self._stop.set()
+
+    def turn(self) -> None:
+        """Handle what has arrived, tick, heartbeat, and flush progress."""
+        for _ in range(BATCH):
+            received = self.server.recv()
+            if received is None:
+                break
+            self._receive(*received)
+        now = self.clock()
+        if now - self._last_tick >= TICK_INTERVAL:
+            self._last_tick = now
+            self._apply(self.scheduler.handle(s.Tick(), now))
+        if now - self._last_heartbeat >= self.scheduler.heartbeat_interval:
+            self._last_heartbeat = now
+            for worker in list(self.scheduler.workers):
+                self._send(worker, p.Heartbeat())
+        self._flush_progress(now)
+
+    def _receive(self, peer: bytes, frames: list[bytes]) -> None:
+        try:
+            message = p.decode(frames)
+        except p.VersionMismatch as exc:
+            log.warning("turning away %r: %s", peer, exc)
+            self.server.send(peer, p.encode(p.Reject(f"{exc}; upgrade minimr on one side")))
+            return
+        except p.ProtocolError as exc:
+            log.warning("dropping a malformed message from %r: %s", peer, exc)
+            return
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            log.warning(
+                "dropping %s from %r: not a message a coordinator takes",
+                type(message).__name__,
+                peer,
+            )
+            return
+        handler(peer, message, self.clock())
+
+    def _apply(self, actions: list[s.Action]) -> None:
+        for action in actions:
+            self._actions[type(action)](action)
+
+    def _send(self, peer: str | bytes, message: p.Message) -> bool:
+        identity = peer.encode("latin-1") if isinstance(peer, str) else peer
+        sent = self.server.send(identity, p.encode(message))
+        if not sent:
+            log.debug("could not send %s to %r (gone?)", type(message).__name__, identity)
+        return sent
+
+    # --- workers ------------------------------------------------------------------------
+
+    def _on_ready(self, peer: bytes, message: p.Ready, now: float) -> None:
+        mismatch = _version_mismatch(message.minimr_version, message.python_version)
+        if mismatch:
+            log.warning("turning away worker %s: %s", message.name, mismatch)
+            self._send(peer, p.Reject(f"worker {message.name} refused: {mismatch}"))
+            return
+        worker = peer.decode("latin-1")
+        event = s.WorkerJoined(
+            worker, message.name, message.host, message.slots, message.shuffle_address
+        )
+        self._send(
+            peer, p.Welcome(self.scheduler.heartbeat_interval, self.scheduler.heartbeat_liveness)
+        )
+        log.info("worker %s joined (%d slots, host %s)", message.name, message.slots, message.host)
+        self._apply(self.scheduler.handle(event, now))
+
+    def _on_worker_message(self, peer: bytes, message: p.Message, now: float) -> None:
+        event = self._events[type(message)](peer.decode("latin-1"), message)
+        self._apply(self.scheduler.handle(event, now))
+
+    def _on_plan_request(self, peer: bytes, message: p.PlanRequest, now: float) -> None:
+        self._apply(self.scheduler.handle(s.WorkerSeen(peer.decode("latin-1")), now))
+        record = self.records.get(message.job_id)
+        if record is None:
+            self._send(peer, p.ForgetJob(message.job_id))
+        else:
+            self._send(peer, p.Plan(message.job_id, record.serializer, record.blob))
+
+    def _do_assign(self, action: s.Assign) -> None:
+        message = p.Assign(action.job_id, action.attempt, action.kind, action.task, action.inputs)
+        self._send(action.worker, message)
+
+    # --- clients ------------------------------------------------------------------------
+
+    def _on_submit(self, peer: bytes, message: p.Submit, now: float) -> None:
+        mismatch = _version_mismatch(message.minimr_version, message.python_version)
+        if mismatch:
+            self._send(peer, p.Reject(f"job {message.job_id} refused: {mismatch}"))
+            return
+        options = message.options
+        try:
+            event = s.JobSubmitted(
+                message.job_id,
+                message.name,
+                message.steps,
+                max_attempts=int(options.get("max_attempts", s.MAX_ATTEMPTS)),
+                speculation=bool(options.get("speculation", True)),
+                task_timeout=_optional_float(options.get("task_timeout")),
+            )
+        except (TypeError, ValueError) as exc:
+            self._send(peer, p.Reject(f"job {message.job_id} refused: bad options ({exc})"))
+            return
+        record = self.records.setdefault(
+            message.job_id, JobRecord(message.serializer, message.blob, set())
+        )
+        record.watchers.add(peer)
+        log.info("job %s (%s) submitted", message.job_id, message.name)
+        self._send(peer, p.Submitted(message.job_id))
+        self._apply(self.scheduler.handle(event, now))
+
+    def _on_watch(self, peer: bytes, message: p.Watch, now: float) -> None:
+        job = self.scheduler.jobs.get(message.job_id)
+        if job is None:
+            self._send(peer, p.Reject(f"unknown job {message.job_id}"))
+        elif job.state is not s.JobState.RUNNING:
+            self._send(peer, self._result(message.job_id, now))
+        else:
+            record = self.records.get(message.job_id)
+            if record is not None:
+                record.watchers.add(peer)
+            self._send(
+                peer, p.Progress(message.job_id, self.scheduler.job_snapshot(message.job_id, now))
+            )
+
+    def _on_cancel_job(self, peer: bytes, message: p.CancelJob, now: float) -> None:
+        log.info("job %s cancelled by a client", message.job_id)
+        self._apply(self.scheduler.handle(s.JobCancelled(message.job_id), now))
+
+    def _on_status(self, peer: bytes, message: p.StatusRequest, now: float) -> None:
+        self._send(peer, p.StatusReply(self.scheduler.status(now)))
+
+    def _flush_progress(self, now: float) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for job_id in dirty:
+            record = self.records.get(job_id)
+            if record is None or job_id not in self.scheduler.jobs:
+                continue
+            snapshot = self.scheduler.job_snapshot(job_id, now)
+            for watcher in list(record.watchers):
+                if not self._send(watcher, p.Progress(job_id, snapshot)):
+                    record.watchers.discard(watcher)
+
+    def _result(self, job_id: str, now: float) -> p.JobResult:
+        job = self.scheduler.jobs[job_id]
+        return p.JobResult(
+            job_id,
+            job.state.value,
+            self.scheduler.job_snapshot(job_id, now),
+            self.scheduler.job_counters(job_id),
+            job.error,
+        )
+
+    def _do_job_ended(self, action: s.JobEnded) -> None:
+        now = self.clock()
+        log.info("job %s %s", action.job_id, action.state.value)
+        record = self.records.pop(action.job_id, None)
+        self._dirty.discard(action.job_id)
+        if record is not None:
+            result = self._result(action.job_id, now)
+            for watcher in record.watchers:
+                self._send(watcher, result)
+        for worker in list(self.scheduler.workers):
+            self._send(worker, p.ForgetJob(action.job_id))
+
+
+def _version_mismatch(minimr_version: str, python_version: str) -> str:
+    """Why a peer's versions are incompatible with ours ('' when they are not)."""
+    problems = []
+    if minimr_version != p.MINIMR_VERSION:
+        problems.append(f"minimr {minimr_version} != coordinator's {p.MINIMR_VERSION}")
+    if python_version != p.PYTHON_VERSION:
+        problems.append(
+            f"Python {python_version} != coordinator's {p.PYTHON_VERSION} "
+            "(shipped job code only loads on the same Python version)"
+        )
+    return "; ".join(problems)
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _pairs(items: list) -> list[tuple[int, str]]:
+    """``[[map_index, map_attempt], ...]`` from a peer, malformed entries skipped."""
+    return [
+        (item[0], item[1])
+        for item in items
+        if isinstance(item, list)
+        and len(item) == 2
+        and isinstance(item[0], int)
+        and isinstance(item[1], str)
+    ]

@@ -1,0 +1,229 @@
+"""Executors: one long-lived child process per worker slot, where user code runs.
+
+The worker's protocol loop never runs user code. It hands each attempt to an
+executor over a pipe and goes back to heartbeating, so a mapper that holds the GIL
+for a minute cannot make a live worker look dead. An executor that dies
+(``os._exit``, a signal, the OOM killer) is noticed at once through its process
+sentinel; the worker reports the attempt failed and starts a fresh executor.
+
+The conversation on the pipe (tuples, pickled by ``multiprocessing``)::
+
+    worker -> executor   ("plan", job_id, serializer, blob)      load once per job
+                         ("forget", job_id)
+                         ("run", job_id, attempt, kind, task, inputs)
+                         ("commit", job_id, attempt, task, temp_path)   reduce, granted
+                         ("discard", temp_path)                         reduce, refused
+    executor -> worker   ("done", attempt, output, counters, elapsed)
+                         ("ready", attempt, temp_path, counters, elapsed)  reduce: may I commit?
+                         ("committed", attempt)
+                         ("fetch_failed", attempt, [[map, map_attempt]], reason)
+                         ("failed", attempt, traceback_text)
+
+Everything the executor writes to stderr (and stdout) goes to a per-slot file that
+is truncated at the start of each attempt, so the worker can send the tail of the
+attempt's own output with its failure.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import signal
+import time
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from minimr.cluster import shipping
+from minimr.cluster.shuffle import FetchError, gather_segments
+from minimr.cluster.transport import local_host
+from minimr.dataflow.counters import Counters
+from minimr.dataflow.tasks import (
+    MapTask,
+    ReduceTask,
+    commit_reduce_output,
+    run_map_task,
+    run_reduce_task,
+    run_sample_task,
+)
+
+#: bytes of an attempt's stderr kept with its failure
+STDERR_TAIL = 4096
+
+_CONTEXT = multiprocessing.get_context("spawn")  # no inherited sockets or threads
+
+
+class Executor:
+    """The worker's handle on one executor process.
+
+    Args:
+        slot: the slot number (names the stderr file).
+        work_dir: the worker's work folder (map outputs go to ``work_dir/JOB``).
+    """
+
+    def __init__(self, slot: int, work_dir: str) -> None:
+        self.slot = slot
+        self.stderr_path = os.path.join(work_dir, f"slot-{slot}.stderr")
+        self.conn, child = _CONTEXT.Pipe()
+        self.process = _CONTEXT.Process(
+            target=main,
+            args=(child, self.stderr_path, work_dir),
+            daemon=True,
+            name=f"minimr-executor-{slot}",
+        )
+        self.process.start()
+        child.close()
+        self.jobs: set[str] = set()  # plans this executor has loaded
+
+    @property
+    def sentinel(self) -> int:
+        """A file descriptor that becomes readable when the process ends."""
+        return self.process.sentinel
+
+    def send(self, message: tuple) -> bool:
+        """Send a command; ``False`` if the executor is gone."""
+        try:
+            self.conn.send(message)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def stderr_tail(self) -> str:
+        """The last ``STDERR_TAIL`` bytes the current attempt wrote to stderr/stdout."""
+        try:
+            with open(self.stderr_path, "rb") as file:
+                file.seek(0, os.SEEK_END)
+                file.seek(max(0, file.tell() - STDERR_TAIL))
+                return file.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def describe_death(self) -> str:
+        """Why the process ended, for a failure message."""
+        self.process.join(timeout=1)
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            return f"the executor process was killed by signal {name}"
+        return f"the executor process exited with code {code} (os._exit or a crash in user code)"
+
+    def kill(self) -> None:
+        """Stop the process now (user code may ignore anything gentler)."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+# --- the executor process ---------------------------------------------------------------
+
+
+def main(conn: Connection, stderr_path: str, work_dir: str) -> None:
+    """The executor process: run commands from the worker until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
+    fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 2)
+    os.dup2(fd, 1)
+    os.close(fd)
+    plans: dict[str, Any] = {}
+    blobs: dict[str, tuple[str, bytes]] = {}
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        command = message[0]
+        if command == "plan":
+            _, job_id, serializer, blob = message
+            blobs[job_id] = (serializer, blob)
+        elif command == "forget":
+            plans.pop(message[1], None)
+            blobs.pop(message[1], None)
+        elif command == "run":
+            _, job_id, attempt, kind, task, inputs = message
+            os.ftruncate(2, 0)
+            conn.send(_run(plans, blobs, work_dir, job_id, attempt, kind, task, inputs))
+        elif command == "commit":
+            _, job_id, attempt, task, temp_path = message
+            try:
+                commit_reduce_output(plans[job_id], ReduceTask.from_dict(task), temp_path)
+                conn.send(("committed", attempt))
+            except Exception:
+                conn.send(("failed", attempt, traceback.format_exc()))
+        elif command == "discard":
+            if os.path.exists(message[1]):
+                os.unlink(message[1])
+
+
+def _run(
+    plans: dict,
+    blobs: dict,
+    work_dir: str,
+    job_id: str,
+    attempt: str,
+    kind: str,
+    task: dict,
+    inputs: list | None,
+) -> tuple:
+    """Run one attempt; every outcome becomes a reply tuple."""
+    started = time.monotonic()
+    counters = Counters()
+    try:
+        if job_id not in plans:
+            serializer, blob = blobs[job_id]
+            plans[job_id] = shipping.loads(blob, serializer)
+        plan = plans[job_id]
+        job_dir = os.path.join(work_dir, job_id)
+        if kind == "prepare":
+            output = _prepare(plan, task["step"], counters)
+        elif kind == "map":
+            result = run_map_task(plan, MapTask.from_dict(task), job_dir, attempt, counters)
+            output = result.to_dict()
+        elif kind == "reduce":
+            scratch = os.path.join(job_dir, attempt)
+            try:
+                segments = gather_segments(inputs or [], scratch, local_host())
+                temp = run_reduce_task(
+                    plan, ReduceTask.from_dict(task), segments, attempt, counters, scratch
+                )
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            return ("ready", attempt, temp, counters.to_dict(), time.monotonic() - started)
+        elif kind == "commit":
+            plan.commit_job()
+            output = None
+        else:
+            raise ValueError(f"unknown task kind {kind!r}")
+    except FetchError as exc:
+        return ("fetch_failed", attempt, [list(lost) for lost in exc.lost], str(exc))
+    except Exception:
+        return ("failed", attempt, traceback.format_exc())
+    finally:
+        sys_flush()
+    return ("done", attempt, output, counters.to_dict(), time.monotonic() - started)
+
+
+def _prepare(plan: Any, step: int, counters: Counters) -> dict:
+    """List a step's tasks: sample range boundaries if needed, then maps and reduces."""
+    boundaries = None
+    if plan.steps[step].needs_sample:
+        boundaries = run_sample_task(plan, plan.sample_task(step), counters)
+    return {
+        "map_tasks": [t.to_dict() for t in plan.map_tasks(step, boundaries)],
+        "reduce_tasks": [t.to_dict() for t in plan.reduce_tasks(step)],
+    }
+
+
+def sys_flush() -> None:
+    """Push buffered user output to the stderr file before the worker reads it."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass

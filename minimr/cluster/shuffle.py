@@ -1,0 +1,231 @@
+"""The shuffle without a shared filesystem: workers serve map outputs, reducers fetch them.
+
+Each worker runs a :class:`ShuffleServer` (its own ROUTER socket, in a thread of the
+worker process, so user code never blocks it) that answers ``FetchChunk`` requests
+with byte ranges of the map output files under the worker's work folder, and
+nothing else. Its address travels in the worker's registration; the scheduler puts
+it in every reduce assignment beside the map output's path and byte range.
+
+A reduce attempt calls :func:`gather_segments` before reducing:
+
+- a map output on the same host whose file exists is read in place (no copy);
+- the others are fetched chunk by chunk (``CHUNK_SIZE``), with up to ``WINDOW``
+  chunks in flight across all servers at once, each written straight to a local
+  file. Memory stays at ``WINDOW x CHUNK_SIZE`` whatever the segment sizes (the
+  credit-based flow control of the ZeroMQ Guide's file-transfer example);
+- a server that answers nothing for ``FETCH_TIMEOUT`` seconds, or reports an error,
+  makes the fetch raise :class:`FetchError` naming the map outputs it could not get;
+  the worker reports them lost and the coordinator runs those maps again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from minimr.cluster import protocol as p
+from minimr.cluster.transport import ZmqClient, ZmqServer, wait
+from minimr.dataflow.merge import Segment
+
+log = logging.getLogger("minimr.shuffle")
+
+CHUNK_SIZE = 1 << 20
+WINDOW = 16
+FETCH_TIMEOUT = 10.0
+#: a fetch request is small; anything bigger is not one
+MAX_REQUEST = 64 * 1024
+
+
+class FetchError(Exception):
+    """Some map outputs could not be fetched.
+
+    Attributes:
+        lost: ``[(map_index, map_attempt), ...]`` of the outputs that are gone.
+    """
+
+    def __init__(self, lost: list[tuple[int, str]], reason: str) -> None:
+        super().__init__(reason)
+        self.lost = lost
+
+
+class ShuffleServer:
+    """Serves byte ranges of files under ``root`` to reducers, in a background thread.
+
+    Args:
+        root: the worker's work folder; requests outside it are refused.
+        bind: where to listen, e.g. ``tcp://127.0.0.1:0``.
+    """
+
+    def __init__(self, root: str, bind: str) -> None:
+        self.root = os.path.realpath(root)
+        self._server = ZmqServer(bind, max_message_size=MAX_REQUEST)
+        self.address = self._server.address
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="minimr-shuffle", daemon=True)
+
+    def start(self) -> ShuffleServer:
+        """Start serving; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _serve(self) -> None:
+        try:
+            while not self._stop.is_set():
+                wait([self._server.pollable], 0.2)
+                while (received := self._server.recv()) is not None:
+                    peer, frames = received
+                    try:
+                        request = p.decode(frames)
+                    except p.ProtocolError as exc:
+                        log.warning("dropping a malformed shuffle request: %s", exc)
+                        continue
+                    if isinstance(request, p.FetchChunk):
+                        self._server.send(peer, p.encode(self.read(request)))
+        finally:
+            self._server.close()
+
+    def read(self, request: p.FetchChunk) -> p.Chunk:
+        """Answer one request: the bytes, or an error saying why not."""
+        path = os.path.realpath(request.path)
+        if os.path.commonpath([path, self.root]) != self.root:
+            return p.Chunk(request.request, f"{request.path} is not a map output here", b"")
+        if request.offset < 0 or not 0 <= request.length <= CHUNK_SIZE:
+            return p.Chunk(request.request, f"bad range {request.offset}+{request.length}", b"")
+        try:
+            with open(path, "rb") as file:
+                file.seek(request.offset)
+                data = file.read(request.length)
+        except OSError as exc:
+            return p.Chunk(request.request, f"cannot read {request.path}: {exc}", b"")
+        if len(data) != request.length:
+            return p.Chunk(request.request, f"{request.path} is shorter than expected", b"")
+        return p.Chunk(request.request, "", data)
+
+
+@dataclass
+class _Piece:
+    """One chunk of one remote segment."""
+
+    input: int
+    offset: int  # within the segment
+    length: int
+
+
+def gather_segments(
+    inputs: list[dict], scratch: str, host: str, timeout: float = FETCH_TIMEOUT
+) -> list[Segment]:
+    """Make every map output partition of a reduce available as a local segment.
+
+    Args:
+        inputs: the reduce assignment's inputs (``map``, ``attempt``, ``host``,
+            ``address``, ``path``, ``offset``, ``length`` each).
+        scratch: a folder for fetched copies.
+        host: this machine's name.
+        timeout: seconds a server may stay silent before its outputs count as lost.
+
+    Returns:
+        One segment per input, in input (map index) order.
+
+    Raises:
+        FetchError: outputs that could not be fetched.
+    """
+    segments: list[Segment | None] = [None] * len(inputs)
+    remote: list[int] = []
+    for i, item in enumerate(inputs):
+        if item["host"] == host and os.path.exists(item["path"]):
+            segments[i] = Segment(item["path"], int(item["offset"]), int(item["length"]))
+        else:
+            remote.append(i)
+    if remote:
+        os.makedirs(scratch, exist_ok=True)
+        for i in remote:
+            path = os.path.join(scratch, f"fetched-{i:05d}.seg")
+            segments[i] = Segment(path, 0, int(inputs[i]["length"]))
+        _fetch(inputs, remote, segments, timeout)  # type: ignore[arg-type]
+    return segments  # type: ignore[return-value]
+
+
+def _fetch(inputs: list[dict], remote: list[int], segments: list[Segment], timeout: float) -> None:
+    pieces = [
+        _Piece(i, offset, min(CHUNK_SIZE, inputs[i]["length"] - offset))
+        for i in remote
+        for offset in range(0, inputs[i]["length"], CHUNK_SIZE)
+    ]
+    pieces.reverse()  # pop() from the end takes them in order
+    files = {i: open(segments[i].path, "wb") for i in remote}  # noqa: SIM115
+    clients: dict[str, ZmqClient] = {}
+    in_flight: dict[int, tuple[_Piece, str]] = {}
+    heard: dict[str, float] = {}
+    ids = itertools.count()
+    try:
+        while pieces or in_flight:
+            while pieces and len(in_flight) < WINDOW:
+                piece = pieces.pop()
+                item = inputs[piece.input]
+                address = item["address"]
+                if address not in clients:
+                    identity = f"fetch-{os.getpid()}-{secrets.token_hex(4)}".encode()
+                    clients[address] = ZmqClient(address, identity)
+                    heard[address] = time.monotonic()
+                request = next(ids)
+                in_flight[request] = (piece, address)
+                clients[address].send(
+                    p.encode(
+                        p.FetchChunk(
+                            request, item["path"], int(item["offset"]) + piece.offset, piece.length
+                        )
+                    )
+                )
+            ready = wait([c.pollable for c in clients.values()], 0.5)
+            for address, client in clients.items():
+                if client.pollable not in ready:
+                    continue
+                while (frames := client.recv()) is not None:
+                    heard[address] = time.monotonic()
+                    _receive(frames, in_flight, inputs, files)
+            now = time.monotonic()
+            silent = {a for a, _ in in_flight.values() if now - heard[a] > timeout}
+            if silent:
+                lost = sorted(
+                    {
+                        (inputs[piece.input]["map"], inputs[piece.input]["attempt"])
+                        for piece, address in in_flight.values()
+                        if address in silent
+                    }
+                )
+                raise FetchError(
+                    lost, f"no answer from {', '.join(sorted(silent))} for {timeout:g} s"
+                )
+    finally:
+        for file in files.values():
+            file.close()
+        for client in clients.values():
+            client.close()
+
+
+def _receive(frames: list[bytes], in_flight: dict, inputs: list[dict], files: dict) -> None:
+    try:
+        chunk = p.decode(frames)
+    except p.ProtocolError as exc:
+        log.warning("dropping a malformed shuffle reply: %s", exc)
+        return
+    if not isinstance(chunk, p.Chunk) or chunk.request not in in_flight:
+        return
+    piece, address = in_flight.pop(chunk.request)
+    item = inputs[piece.input]
+    if chunk.error or len(chunk.data) != piece.length:
+        raise FetchError(
+            [(item["map"], item["attempt"])], f"{address}: {chunk.error or 'short chunk'}"
+        )
+    files[piece.input].seek(piece.offset)
+    files[piece.input].write(chunk.data)

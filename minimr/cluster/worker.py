@@ -1,0 +1,439 @@
+"""A worker: registers with the coordinator, heartbeats, runs tasks in executor slots.
+
+:meth:`Worker.work` is the whole life of a worker, read top to bottom (rq's
+``work()`` is the model): connect, then loop — wait for the coordinator, an
+executor's reply or an executor's death; handle each by a named handler; heartbeat;
+reconnect when the coordinator has been silent too long — and tear everything down
+in ``finally``.
+
+Heartbeats follow the Paranoid Pirate worker: the coordinator tells the worker its
+interval and liveness at registration; any message from the coordinator counts as
+life; after ``interval x liveness`` of silence the worker drops its attempts, closes
+its socket, waits with capped exponential backoff plus jitter, and registers again
+on a new socket (a new identity, so the coordinator sees a new worker).
+
+The pull model: a worker registers with N slots; the coordinator never assigns more
+than N attempts at once, and each reported result frees a slot. Assignments wait in
+a local queue while the job's plan is fetched (once per job, then cached) or while
+an executor is being replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from minimr.cluster import protocol as p
+from minimr.cluster import scheduler
+from minimr.cluster.executor import Executor
+from minimr.cluster.shuffle import ShuffleServer
+from minimr.cluster.transport import Client, ZmqClient, is_loopback, local_host, wait
+
+log = logging.getLogger("minimr.worker")
+
+#: reconnect backoff: first wait, and the cap it doubles up to (seconds)
+RECONNECT_INITIAL = 0.25
+RECONNECT_MAX = 8.0
+
+
+class WorkerRejected(Exception):
+    """The coordinator turned this worker away (incompatible versions)."""
+
+
+@dataclass
+class Slot:
+    """An executor and the attempt it is running, if any."""
+
+    executor: Executor
+    assignment: p.Assign | None = None
+    counters: dict = field(default_factory=dict)  # a reduce's counters, held until commit
+    elapsed: float = 0.0
+    temp_path: str = ""
+
+
+class Worker:
+    """One worker process's state and loop.
+
+    Args:
+        coordinator: ``tcp://HOST:PORT`` of the coordinator.
+        slots: attempts run at once (one executor process each).
+        work_dir: under which the worker makes its private folder for map outputs
+            (removed when it stops); the system's temporary folder by default.
+        name: how the worker shows in ``status`` (default ``host:pid``).
+        connect: the transport factory ``(address, identity) -> Client`` (tests pass a
+            fake; the shuffle server always uses ZeroMQ).
+        parent_pid: stop when this process is no longer our parent (a local cluster's
+            workers must not outlive the command that started them).
+    """
+
+    def __init__(
+        self,
+        coordinator: str,
+        *,
+        slots: int = 1,
+        work_dir: str | None = None,
+        name: str | None = None,
+        connect: Callable[[str, bytes], Client] = ZmqClient,
+        parent_pid: int | None = None,
+    ) -> None:
+        self.coordinator = coordinator
+        self.parent_pid = parent_pid
+        self.slots_wanted = max(1, slots)
+        self.host = local_host()
+        self.name = name or f"{self.host}:{os.getpid()}"
+        base = work_dir or tempfile.gettempdir()
+        os.makedirs(base, exist_ok=True)
+        self.work_dir = tempfile.mkdtemp(prefix=f"minimr-worker-{os.getpid()}-", dir=base)
+        self._connect = connect
+        self.interval = scheduler.HEARTBEAT_INTERVAL
+        self.liveness = scheduler.HEARTBEAT_LIVENESS
+        self.conn: Client | None = None
+        self.slots: list[Slot] = []
+        self.queue: deque[p.Assign] = deque()
+        self.plans: dict[str, tuple[str, bytes]] = {}
+        self.plans_requested: set[str] = set()
+        self.stopping = False
+        self.welcomed = False
+        self._handlers: dict[type, Callable] = {
+            p.Welcome: self._on_welcome,
+            p.Reject: self._on_reject,
+            p.Heartbeat: lambda message: None,
+            p.Assign: self._on_assign,
+            p.Plan: self._on_plan,
+            p.CommitAnswer: self._on_commit_answer,
+            p.CancelAttempt: self._on_cancel,
+            p.Reconnect: self._on_reconnect,
+            p.ForgetJob: self._on_forget_job,
+        }
+        self._replies: dict[str, Callable] = {
+            "done": self._on_done,
+            "ready": self._on_ready_to_commit,
+            "committed": self._on_committed,
+            "fetch_failed": self._on_fetch_failed,
+            "failed": self._on_failed,
+        }
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def work(self) -> int:
+        """Serve the coordinator until SIGTERM/Ctrl-C; returns the exit code."""
+        self._install_signal_handlers()
+        shuffle_host = "127.0.0.1" if is_loopback(self.coordinator) else "0.0.0.0"
+        shuffle = ShuffleServer(self.work_dir, f"tcp://{shuffle_host}:0").start()
+        self.shuffle_address = _advertised(shuffle.address, self.coordinator)
+        self.slots = [Slot(Executor(i, self.work_dir)) for i in range(self.slots_wanted)]
+        backoff = RECONNECT_INITIAL
+        try:
+            self._register()
+            heard = next_beat = time.monotonic()
+            while not self.stopping:
+                timeout = max(0.0, next_beat - time.monotonic())
+                ready = wait(self._pollables(), timeout)
+                if self.conn is not None and self.conn.pollable in ready:
+                    heard = time.monotonic()
+                    self._drain_coordinator()
+                for slot in self.slots:
+                    if slot.executor.conn in ready or slot.executor.sentinel in ready:
+                        self._drain_executor(slot)
+                self._start_queued()
+                now = time.monotonic()
+                if now >= next_beat:
+                    self._send(p.Heartbeat())
+                    next_beat = now + self.interval
+                    if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                        log.warning("the process that started this worker is gone: stopping")
+                        self.stop()
+                if self.welcomed:
+                    backoff = RECONNECT_INITIAL
+                if now - heard > self.interval * self.liveness:
+                    log.warning(
+                        "coordinator silent for %.1f s; reconnecting in %.2f s",
+                        now - heard,
+                        backoff,
+                    )
+                    self._disconnect()
+                    time.sleep(backoff * (1 + random.random() / 2))  # jitter spreads a herd
+                    backoff = min(backoff * 2, RECONNECT_MAX)
+                    self._register()
+                    heard = time.monotonic()
+            return 0
+        except WorkerRejected as exc:
+            log.error("%s", exc)
+            return 2
+        finally:
+            self._send(p.Bye())
+            self._disconnect()
+            for slot in self.slots:
+                slot.executor.kill()
+            shuffle.stop()
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def stop(self) -> None:
+        """End the loop after the current turn (what SIGTERM and Ctrl-C do)."""
+        self.stopping = True
+
+    def _install_signal_handlers(self) -> None:
+        def handler(signum, frame) -> None:
+            log.info("signal %d: stopping", signum)
+            self.stop()
+
+        try:
+            signal.signal(signal.SIGTERM, handler)
+            signal.signal(signal.SIGINT, handler)
+        except ValueError:
+            pass  # not the main thread (tests): stop() is called directly
+
+    def _pollables(self) -> list:
+        items: list = [self.conn.pollable] if self.conn is not None else []
+        for slot in self.slots:
+            items += [slot.executor.conn, slot.executor.sentinel]
+        return items
+
+    # --- coordinator connection ---------------------------------------------------------
+
+    def _register(self) -> None:
+        identity = f"w-{self.name}-{secrets.token_hex(4)}".encode()
+        self.conn = self._connect(self.coordinator, identity)
+        self.welcomed = False
+        self._send(
+            p.Ready(self.name, self.host, os.getpid(), len(self.slots), self.shuffle_address)
+        )
+
+    def _disconnect(self) -> None:
+        """Drop the connection and every attempt: the coordinator will not take them."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        self._abandon_attempts()
+
+    def _abandon_attempts(self) -> None:
+        self.queue.clear()
+        for index, slot in enumerate(self.slots):
+            if slot.assignment is not None:
+                self._replace_executor(index)
+
+    def _send(self, message: p.Message) -> None:
+        if self.conn is not None:
+            self.conn.send(p.encode(message))
+
+    def _drain_coordinator(self) -> None:
+        while self.conn is not None and (frames := self.conn.recv()) is not None:
+            try:
+                message = p.decode(frames)
+            except p.ProtocolError as exc:
+                log.warning("dropping a malformed message from the coordinator: %s", exc)
+                continue
+            handler = self._handlers.get(type(message))
+            if handler is None:
+                log.warning("dropping unexpected %s from the coordinator", type(message).__name__)
+                continue
+            handler(message)
+
+    def _on_welcome(self, message: p.Welcome) -> None:
+        self.welcomed = True
+        self.interval = message.heartbeat_interval
+        self.liveness = message.heartbeat_liveness
+        log.info("registered with %s", self.coordinator)
+
+    def _on_reject(self, message: p.Reject) -> None:
+        raise WorkerRejected(f"the coordinator refused this worker: {message.reason}")
+
+    def _on_reconnect(self, message: p.Reconnect) -> None:
+        log.warning("coordinator asks to register again: %s", message.reason)
+        self._disconnect()
+        self._register()
+
+    def _on_assign(self, message: p.Assign) -> None:
+        if message.job_id not in self.plans and message.job_id not in self.plans_requested:
+            self.plans_requested.add(message.job_id)
+            self._send(p.PlanRequest(message.job_id))
+        self.queue.append(message)
+
+    def _on_plan(self, message: p.Plan) -> None:
+        self.plans[message.job_id] = (message.serializer, message.blob)
+        self.plans_requested.discard(message.job_id)
+
+    def _on_cancel(self, message: p.CancelAttempt) -> None:
+        self.queue = deque(a for a in self.queue if a.attempt != message.attempt)
+        for index, slot in enumerate(self.slots):
+            if slot.assignment is not None and slot.assignment.attempt == message.attempt:
+                self._replace_executor(index)
+
+    def _on_commit_answer(self, message: p.CommitAnswer) -> None:
+        for slot in self.slots:
+            assignment = slot.assignment
+            if assignment is None or assignment.attempt != message.attempt:
+                continue
+            if message.ok:
+                slot.executor.send(
+                    (
+                        "commit",
+                        assignment.job_id,
+                        assignment.attempt,
+                        assignment.task,
+                        slot.temp_path,
+                    )
+                )
+            else:
+                slot.executor.send(("discard", slot.temp_path))
+                slot.assignment = None
+
+    def _on_forget_job(self, message: p.ForgetJob) -> None:
+        job_id = message.job_id
+        self.plans.pop(job_id, None)
+        self.plans_requested.discard(job_id)
+        self.queue = deque(a for a in self.queue if a.job_id != job_id)
+        for index, slot in enumerate(self.slots):
+            if slot.assignment is not None and slot.assignment.job_id == job_id:
+                self._replace_executor(index)
+            elif job_id in slot.executor.jobs:
+                slot.executor.send(("forget", job_id))
+                slot.executor.jobs.discard(job_id)
+        shutil.rmtree(os.path.join(self.work_dir, job_id), ignore_errors=True)
+
+    # --- executors ----------------------------------------------------------------------
+
+    def _start_queued(self) -> None:
+        """Give queued assignments whose plan is here to idle executors."""
+        for slot in self.slots:
+            if slot.assignment is not None:
+                continue
+            assignment = next((a for a in self.queue if a.job_id in self.plans), None)
+            if assignment is None:
+                return
+            self.queue.remove(assignment)
+            if assignment.job_id not in slot.executor.jobs:
+                serializer, blob = self.plans[assignment.job_id]
+                slot.executor.send(("plan", assignment.job_id, serializer, blob))
+                slot.executor.jobs.add(assignment.job_id)
+            slot.assignment = assignment
+            slot.executor.send(
+                (
+                    "run",
+                    assignment.job_id,
+                    assignment.attempt,
+                    assignment.kind,
+                    assignment.task,
+                    assignment.inputs,
+                )
+            )
+
+    def _drain_executor(self, slot: Slot) -> None:
+        index = self.slots.index(slot)
+        try:
+            while slot.executor.conn.poll():
+                reply = slot.executor.conn.recv()
+                if slot.assignment is not None and reply[1] == slot.assignment.attempt:
+                    self._replies[reply[0]](slot, *reply[1:])
+        except (EOFError, OSError):
+            pass
+        if not slot.executor.process.is_alive():
+            self._on_executor_died(index)
+
+    def _on_done(self, slot: Slot, attempt: str, output, counters: dict, elapsed: float) -> None:
+        assignment = slot.assignment
+        slot.assignment = None
+        self._send(p.TaskDone(assignment.job_id, attempt, output, counters, elapsed))
+
+    def _on_ready_to_commit(
+        self, slot: Slot, attempt: str, temp_path: str, counters: dict, elapsed: float
+    ) -> None:
+        slot.temp_path, slot.counters, slot.elapsed = temp_path, counters, elapsed
+        self._send(p.CommitRequest(slot.assignment.job_id, attempt))
+
+    def _on_committed(self, slot: Slot, attempt: str) -> None:
+        self._on_done(slot, attempt, None, slot.counters, slot.elapsed)
+
+    def _on_fetch_failed(self, slot: Slot, attempt: str, lost: list, reason: str) -> None:
+        assignment = slot.assignment
+        slot.assignment = None
+        self._send(p.FetchFailed(assignment.job_id, attempt, lost, reason))
+
+    def _on_failed(self, slot: Slot, attempt: str, error: str) -> None:
+        assignment = slot.assignment
+        slot.assignment = None
+        self._send(
+            p.TaskFailed(
+                assignment.job_id,
+                attempt,
+                f"{error}(on worker {self.name})",
+                slot.executor.stderr_tail(),
+            )
+        )
+
+    def _on_executor_died(self, index: int) -> None:
+        slot = self.slots[index]
+        assignment = slot.assignment
+        reason = slot.executor.describe_death()
+        log.warning("executor of slot %d died: %s", index, reason)
+        if assignment is not None:
+            self._send(
+                p.TaskFailed(
+                    assignment.job_id,
+                    assignment.attempt,
+                    f"{reason} while running {assignment.attempt} on worker {self.name}",
+                    slot.executor.stderr_tail(),
+                    crashed=True,
+                )
+            )
+        self._replace_executor(index)
+
+    def _replace_executor(self, index: int) -> None:
+        """Kill a slot's executor (it may be running stale user code) and start a fresh one."""
+        self.slots[index].executor.kill()
+        self.slots[index] = Slot(Executor(index, self.work_dir))
+
+
+def _advertised(bound: str, coordinator: str) -> str:
+    """The shuffle address peers should use: a wildcard bind becomes a reachable host."""
+    if "0.0.0.0" not in bound:
+        return bound
+    host = coordinator.partition("://")[2].rsplit(":", 1)[0].strip("[]")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((host, 9))  # no packet is sent; this picks the outgoing interface
+            address = probe.getsockname()[0]
+        except OSError:
+            address = socket.gethostbyname(socket.gethostname())
+    return bound.replace("0.0.0.0", address)
+
+
+def run_worker(
+    coordinator: str,
+    slots: int = 1,
+    work_dir: str | None = None,
+    name: str | None = None,
+    parent_pid: int | None = None,
+) -> int:
+    """Run a worker until SIGTERM/Ctrl-C (the ``minimr worker`` command)."""
+    worker = Worker(coordinator, slots=slots, work_dir=work_dir, name=name, parent_pid=parent_pid)
+    return worker.work()
+
+
+if __name__ == "__main__":  # python -m minimr.cluster.worker, used by the local cluster
+    import argparse
+
+    parser = argparse.ArgumentParser(description="a minimr worker")
+    parser.add_argument("--coordinator", required=True)
+    parser.add_argument("--slots", type=int, default=1)
+    parser.add_argument("--work-dir", default=None)
+    parser.add_argument("--name", default=None)
+    parser.add_argument("--parent-pid", type=int, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=os.environ.get("MINIMR_LOG", "WARNING"),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    raise SystemExit(
+        run_worker(args.coordinator, args.slots, args.work_dir, args.name, args.parent_pid)
+    )

@@ -34,6 +34,8 @@ SAMPLES = [
     p.Progress("j", {"maps_done": 1}),
     p.JobResult("j", "succeeded", {}, [{"g": {"n": 1}}], None),
     p.StatusReply({"workers": []}),
+    p.FetchChunk(7, "/w/map.out", 0, 1 << 20),
+    p.Chunk(7, "", b"\x00data"),
 ]
 
 

@@ -1,0 +1,97 @@
+"""Real processes over TCP on loopback: a coordinator and workers as fixtures."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from minimr.cluster.commands import fetch_status
+from tests.e2e.support import HEARTBEAT, environment, free_address
+
+
+class Cluster:
+    """A coordinator process and worker processes; stops them all on close."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.address = free_address()
+        self.coordinator = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from minimr.cli import main; main()",
+                "coordinator",
+                "--bind",
+                self.address,
+                *HEARTBEAT,
+                "--log-level",
+                "WARNING",
+            ],
+            env=environment(),
+        )
+        self.workers: list[subprocess.Popen] = []
+
+    def add_worker(self, hash_seed: str = "0", slots: int = 1) -> subprocess.Popen:
+        """Start a worker process with its own PYTHONHASHSEED."""
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "minimr.cluster.worker",
+                "--coordinator",
+                self.address,
+                "--slots",
+                str(slots),
+                "--work-dir",
+                str(self.tmp / "work"),
+            ],
+            env=environment(PYTHONHASHSEED=hash_seed, MINIMR_LOG="ERROR"),
+        )
+        self.workers.append(process)
+        return process
+
+    def wait_for_workers(self, count: int, timeout: float = 20.0) -> None:
+        """Block until the coordinator has ``count`` live workers."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(fetch_status(self.address)["workers"]) >= count:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"fewer than {count} workers registered within {timeout} s")
+
+    def close(self) -> None:
+        """SIGTERM everything, SIGKILL what lingers."""
+        processes = [*self.workers, self.coordinator]
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A fresh coordinator without workers (tests add them)."""
+    c = Cluster(tmp_path)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory):
+    """One long-lived cluster of 3 workers with different PYTHONHASHSEED values."""
+    c = Cluster(tmp_path_factory.mktemp("cluster"))
+    for seed in ("1", "2", "3"):
+        c.add_worker(hash_seed=seed)
+    c.wait_for_workers(3)
+    yield c
+    c.close()

@@ -1,0 +1,47 @@
+"""A job that records when and where each map and reduce task ran (for parallelism tests).
+
+Each task appends ``kind pid start end`` to a file under ``MINIMR_PROBE_DIR`` (read when
+the job is loaded, so the value travels with the shipped job); ``MINIMR_PROBE_SLEEP``
+seconds of sleep per task make overlaps measurable.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+from minimr import Job
+
+PROBE_DIR = os.environ.get("MINIMR_PROBE_DIR", "")
+SLEEP = float(os.environ.get("MINIMR_PROBE_SLEEP", "0.5"))
+
+
+def record(kind: str, started: float) -> None:
+    """Write one probe line for a finished task."""
+    with open(os.path.join(PROBE_DIR, f"{kind}-{uuid.uuid4().hex}"), "w") as file:
+        file.write(f"{kind} {os.getpid()} {started} {time.time()}\n")
+
+
+class Probe(Job):
+    """Word count whose tasks sleep and record themselves."""
+
+    def setup(self):
+        """Remember when the task started."""
+        self.started = time.time()
+        self.saw_reduce = False
+
+    def map(self, key, line):
+        """Count words."""
+        for word in line.split():
+            yield word, 1
+
+    def reduce(self, word, counts):
+        """Sum counts."""
+        self.saw_reduce = True
+        yield word, sum(counts)
+
+    def teardown(self):
+        """Sleep, then record the task."""
+        time.sleep(SLEEP)
+        record("reduce" if self.saw_reduce else "map", self.started)

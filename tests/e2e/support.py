@@ -1,0 +1,59 @@
+"""Helpers of the end-to-end suite: paths, free ports, plans, inline references."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+from minimr.dataflow import output as out
+from minimr.loader import resolve_job
+from minimr.runner import build_plan, run_inline
+
+ROOT = Path(__file__).resolve().parents[2]
+JOBS = Path(__file__).resolve().parent / "jobs"
+TEXT = ROOT / "data" / "text"
+#: fast failure detection for tests: a silent worker is dead after 1 s
+HEARTBEAT = ["--heartbeat-interval", "0.2", "--heartbeat-liveness", "5"]
+
+
+def free_address() -> str:
+    """A loopback TCP address with a port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """The test's environment with the repository importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *sys.path])
+    env.update(extra)
+    return env
+
+
+def make_plan(
+    job: str, inputs: list, output: Path, reducers: int = 3, split_size: str = "64KB", **settings
+):
+    """A plan for ``job`` (a file under tests/e2e/jobs, optionally ``:Class``)."""
+    plan = build_plan(
+        resolve_job(str(JOBS / job)),
+        [str(i) for i in inputs],
+        str(output),
+        reducers=reducers,
+        split_size=split_size,
+        settings=settings,
+    )
+    out.prepare_output(plan.output, True, [s.path for s in plan.splits])
+    return plan
+
+
+def inline_output(job: str, inputs: list, output: Path, **kwargs):
+    """Run the job with the inline runner; returns its counters."""
+    return run_inline(make_plan(job, inputs, output, **kwargs))
+
+
+def read_dir(path: Path) -> dict[str, bytes]:
+    """Every file of an output folder by name (``_temporary`` must be gone)."""
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}

@@ -1,0 +1,250 @@
+"""The distributed runtime end to end: real coordinator and worker processes on loopback.
+
+Scenarios after the MIT 6.824 lab 1 tests: equal output to the inline runner, parallel
+maps and reduces, each map run exactly once, late-joining workers, a long-lived cluster
+serving jobs in a row, and workers with different PYTHONHASHSEED values.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from minimr.cluster.client import submit_plan
+from minimr.cluster.commands import fetch_status, format_status
+from minimr.errors import JobFailed
+from tests.e2e.support import ROOT, TEXT, environment, inline_output, make_plan, read_dir
+
+
+def probe_records(folder: Path, kind: str) -> list[tuple[int, float, float]]:
+    """(pid, start, end) of every probed task of ``kind``."""
+    rows = []
+    for path in folder.iterdir():
+        name, pid, start, end = path.read_text().split()
+        if name == kind:
+            rows.append((int(pid), float(start), float(end)))
+    return rows
+
+
+def overlapped(rows: list[tuple[int, float, float]]) -> bool:
+    """Whether two tasks in different processes ran at the same time."""
+    return any(
+        a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in rows for b in rows if a is not b
+    )
+
+
+def small_inputs(folder: Path, files: int) -> list[Path]:
+    """``files`` one-line input files (one map task each)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(files):
+        path = folder / f"in-{i:02d}.txt"
+        path.write_text(f"alpha beta gamma {i}\n")
+        paths.append(path)
+    return paths
+
+
+def test_wordcount_on_three_workers_equals_inline(shared_cluster, tmp_path):
+    """Word count with 3 workers (different hash seeds) writes the inline runner's bytes."""
+    expected = inline_output("wordcount.py", [TEXT], tmp_path / "inline")
+    plan = make_plan("wordcount.py", [TEXT], tmp_path / "cluster")
+    result = submit_plan(plan, shared_cluster.address)
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+    assert result.counters == expected
+    assert result.snapshot["attempts"]["map"] == len(plan.splits)  # each map ran once
+
+
+def test_inverted_index_on_three_workers_equals_inline(shared_cluster, tmp_path):
+    """The inverted index with 3 workers writes the inline runner's bytes."""
+    inline_output("inverted_index.py", [TEXT], tmp_path / "inline")
+    submit_plan(
+        make_plan("inverted_index.py", [TEXT], tmp_path / "cluster"), shared_cluster.address
+    )
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+
+
+def test_two_jobs_in_a_row_on_one_cluster(shared_cluster, tmp_path):
+    """A long-lived cluster runs one job after another, both correctly."""
+    for n in range(2):
+        inline_output("wordcount.py", [TEXT], tmp_path / f"inline{n}", reducers=2 + n)
+        plan = make_plan("wordcount.py", [TEXT], tmp_path / f"cluster{n}", reducers=2 + n)
+        submit_plan(plan, shared_cluster.address)
+        assert read_dir(tmp_path / f"cluster{n}") == read_dir(tmp_path / f"inline{n}")
+
+
+def test_status_lists_workers_and_jobs(shared_cluster):
+    """`status` shows the live workers and the jobs the cluster ran."""
+    status = fetch_status(shared_cluster.address)
+    assert len(status["workers"]) == 3
+    assert "workers: 3" in format_status(status)
+
+
+def test_maps_and_reduces_run_in_parallel(cluster, tmp_path, monkeypatch):
+    """On 2 workers, map tasks overlap in time, and so do reduce tasks."""
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    monkeypatch.setenv("MINIMR_PROBE_DIR", str(probes))
+    monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0.6")
+    for _ in range(2):
+        cluster.add_worker()
+    cluster.wait_for_workers(2)
+    plan = make_plan("probe.py", small_inputs(tmp_path / "in", 4), tmp_path / "out", reducers=2)
+    result = submit_plan(plan, cluster.address)
+    assert overlapped(probe_records(probes, "map"))
+    assert overlapped(probe_records(probes, "reduce"))
+    assert result.snapshot["attempts"] == {"prepare": 1, "map": 4, "reduce": 2, "commit": 1}
+
+
+def test_late_workers_get_tasks_and_each_map_still_runs_once(cluster, tmp_path, monkeypatch):
+    """Two workers joining mid-job take tasks, and no map task runs twice."""
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    monkeypatch.setenv("MINIMR_PROBE_DIR", str(probes))
+    monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0.4")
+    cluster.add_worker()
+    plan = make_plan("probe.py", small_inputs(tmp_path / "in", 10), tmp_path / "out", reducers=2)
+    joined = threading.Event()
+
+    def join_late(progress) -> None:
+        if progress.snapshot["maps_done"] >= 1 and not joined.is_set():
+            joined.set()
+            cluster.add_worker(hash_seed="7")
+            cluster.add_worker(hash_seed="8")
+
+    result = submit_plan(plan, cluster.address, progress=join_late)
+    maps = probe_records(probes, "map")
+    assert len(maps) == 10 and result.snapshot["attempts"]["map"] == 10
+    assert len({pid for pid, _, _ in maps}) >= 2  # the late workers' executors took some
+
+
+def test_job_waits_for_workers_that_start_after_it(cluster, tmp_path):
+    """A job submitted to a cluster with no workers completes once one joins."""
+    inline_output("wordcount.py", [TEXT], tmp_path / "inline")
+    plan = make_plan("wordcount.py", [TEXT], tmp_path / "cluster")
+    threading.Timer(1.0, cluster.add_worker).start()
+    submit_plan(plan, cluster.address)
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+
+
+def test_sigkill_of_a_worker_mid_job_still_completes_correctly(cluster, tmp_path, monkeypatch):
+    """A worker killed with SIGKILL mid-job loses nothing: output equals inline."""
+    monkeypatch.setenv("MINIMR_PROBE_DIR", str(tmp_path / "probes"))
+    monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0.3")
+    (tmp_path / "probes").mkdir()
+    inputs = small_inputs(tmp_path / "in", 12)
+    inline_output("probe.py", inputs, tmp_path / "inline", reducers=2)
+    victims = [cluster.add_worker(hash_seed=str(i)) for i in range(3)]
+    cluster.wait_for_workers(3)
+    killed = threading.Event()
+
+    def kill_one(progress) -> None:
+        if progress.snapshot["maps_done"] >= 4 and not killed.is_set():
+            killed.set()
+            victims[0].send_signal(signal.SIGKILL)
+
+    plan = make_plan("probe.py", inputs, tmp_path / "cluster", reducers=2)
+    submit_plan(plan, cluster.address, progress=kill_one)
+    assert killed.is_set()
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+
+
+def poisoned_input(tmp_path: Path) -> list[Path]:
+    """Three input files, the second with a poisoned line."""
+    paths = small_inputs(tmp_path / "in", 3)
+    paths[1].write_text("fine line\npoison here\n")
+    return paths
+
+
+def test_task_failing_every_time_fails_the_job_after_max_attempts(cluster, tmp_path):
+    """A map that always raises fails the job after max attempts, with the user's traceback."""
+    cluster.add_worker()
+    cluster.add_worker()
+    plan = make_plan(
+        "failing.py:RaiseOnBad", poisoned_input(tmp_path), tmp_path / "out", max_attempts=2
+    )
+    with pytest.raises(JobFailed) as info:
+        submit_plan(plan, cluster.address)
+    message = str(info.value)
+    assert "failed 2 times" in message and "in-01.txt" in message
+    assert "ValueError: poisoned record at 10" in info.value.remote_traceback
+    assert "about to fail on" in message  # the attempt's stderr tail
+    assert not (tmp_path / "out" / "_SUCCESS").exists()
+
+
+def test_executor_that_exits_is_a_failed_attempt_not_a_dead_worker(cluster, tmp_path):
+    """A mapper calling os._exit fails its attempt (reported at once); the worker lives on."""
+    worker = cluster.add_worker()
+    plan = make_plan(
+        "failing.py:ExitOnBad", poisoned_input(tmp_path), tmp_path / "out", max_attempts=2
+    )
+    with pytest.raises(JobFailed) as info:
+        submit_plan(plan, cluster.address)
+    assert "exited with code 3" in str(info.value)
+    assert worker.poll() is None
+    assert len(fetch_status(cluster.address)["workers"]) == 1
+
+
+def test_mapper_holding_the_gil_does_not_make_its_worker_look_dead(cluster, tmp_path, monkeypatch):
+    """A map spinning in Python for 3 s, past the 1 s liveness budget, is not re-run."""
+    monkeypatch.setenv("MINIMR_HOLD_SECONDS", "3")
+    cluster.add_worker()
+    plan = make_plan(
+        "failing.py:HoldGil", small_inputs(tmp_path / "in", 1), tmp_path / "out", reducers=1
+    )
+    result = submit_plan(plan, cluster.address)
+    assert result.snapshot["attempts"]["map"] == 1
+
+
+def test_submit_command_runs_an_embedded_cluster(tmp_path):
+    """`minimr submit --workers 2` runs the job on a local cluster and commits it."""
+    inline_output("wordcount.py", [TEXT], tmp_path / "inline")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from minimr.cli import main; main()",
+            "submit",
+            str(ROOT / "tests" / "e2e" / "jobs" / "wordcount.py"),
+            "--input",
+            str(TEXT),
+            "--output",
+            str(tmp_path / "cluster"),
+            "--reducers",
+            "3",
+            "--split-size",
+            "64KB",
+            "--workers",
+            "2",
+            "--quiet",
+        ],
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+
+
+def test_non_loopback_bind_is_refused_without_insecure():
+    """The coordinator refuses to listen on a reachable address unless told --insecure."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from minimr.cli import main; main()",
+            "coordinator",
+            "--bind",
+            "tcp://0.0.0.0:0",
+        ],
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode != 0 and "--insecure" in done.stderr

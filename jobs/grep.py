@@ -11,15 +11,15 @@ The job has no reduce: each matching line is written as it is. The range partiti
 the matches by ``(path, offset)`` across the part files too, so reading ``part-00000``,
 ``part-00001``, ... in order lists the matches in input order, file by file, like ``grep``.
 
-Run it on the project's sample text::
+Run it on the project's sample text (its words are synthetic, so there is no whale in it)::
 
-    MINIMR_GREP_PATTERN='\\bwhale' minimr submit jobs/grep.py --input data/text \\
+    MINIMR_GREP_PATTERN='\\bpeople\\b' minimr submit jobs/grep.py --input data/text \\
         --output out/grep --overwrite
 
 Output: ``out/grep/part-00000`` ... one match a line: the key ``(path, byte offset of the
-line)``, a TAB, the line itself (all as Python literals)::
+line)``, a TAB, the line itself (all as Python literals; paths are absolute)::
 
-    ('/home/me/minimr/data/text/part-00000.txt', 3617)	'Sea the whale ...'
+    ('/work/main/data/text/part-00000.txt', 5625)	'112 houck people as our that oannes ...'
 
 The counter ``grep/matching lines`` in the table ``minimr submit`` prints is the number of
 matches.

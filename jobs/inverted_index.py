@@ -15,8 +15,8 @@ Run it on the project's sample text::
 Output: ``out/index/part-00000`` ... one word a line, ``repr(word)`` TAB the ``repr`` of a
 sorted list of document names, words sorted within each part::
 
-    'aaims'	['part-00002.txt']
-    'about'	['part-00000.txt', 'part-00001.txt', 'part-00002.txt', 'part-00003.txt']
+    'a'	['part-00000.txt', 'part-00001.txt', 'part-00002.txt', 'part-00003.txt']
+    'aaims'	['part-00000.txt']
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ Run it on the project's sample text::
 Output: ``out/wordcount/part-00000`` ... (one per reducer), one word a line, ``repr(word)``
 TAB ``count``, words sorted within each part::
 
-    'a'	12345
-    'about'	321
+    'a'	2883
+    'aaims'	1
 
 Read it back typed with ``minimr.read_output("out/wordcount")`` (pairs ``("a", 12345)``).
 See ``wordcount_batch.py`` for a faster form of the same job and ``wordcount_functions.py``

@@ -17,8 +17,8 @@ Run it on the project's sample text::
 Output: ``out/wordcount/part-00000`` ... one word a line, ``repr(word)`` TAB ``count``, words
 sorted within each part, byte-identical to the output of ``wordcount.py``::
 
-    'a'	12345
-    'about'	321
+    'a'	2883
+    'aaims'	1
 """
 
 from __future__ import annotations

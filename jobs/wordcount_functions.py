@@ -14,8 +14,8 @@ Run it on the project's sample text::
 Output: ``out/wordcount/part-00000`` ... one word a line, ``repr(word)`` TAB ``count``, words
 sorted within each part::
 
-    'a'	12345
-    'about'	321
+    'a'	2883
+    'aaims'	1
 
 From Python: ``minimr.run("jobs/wordcount_functions.py", ["data/text"], "out/wordcount")``,
 or pass the imported module itself as the job.

@@ -27,6 +27,7 @@ belong to the run.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -181,10 +182,15 @@ def resolve_steps(job: Job) -> list[Step]:
         raise JobDefinitionError(
             f"{job_name(job)}.steps() must return a non-empty list of Step (got {steps!r})"
         )
+    resolved = []
     for i, step in enumerate(steps):
         if not isinstance(step, Step):
             raise JobDefinitionError(
                 f"{job_name(job)}.steps()[{i}] must be a minimr.Step (got {type(step).__name__})"
             )
         step.validate(f"{job_name(job)} step {i}")
-    return list(steps)
+        # The job's own setup/teardown run in every task of every step, unless a step
+        # names its own.
+        resolved.append(dataclasses.replace(
+            step, setup=step.setup or job.setup, teardown=step.teardown or job.teardown))
+    return resolved

@@ -59,6 +59,10 @@ class Counters:
             for name, amount in names.items():
                 self.increment(group, name, amount)
 
+    def restore(self, saved: dict[str, dict[str, int]]) -> None:
+        """Go back to an earlier ``to_dict()`` snapshot (a batch that must run again)."""
+        self._groups = {group: dict(names) for group, names in saved.items()}
+
     def to_dict(self) -> dict[str, dict[str, int]]:
         """Plain nested dicts, safe to send as JSON."""
         return {group: dict(names) for group, names in self._groups.items()}

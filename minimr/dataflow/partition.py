@@ -129,6 +129,9 @@ def sort_keys(keys: list) -> list:
     return sorted(keys, key=sort_key)
 
 
+_STR_SEED = zlib.crc32(b"s")  # crc32(b"s" + data) == crc32(data, _STR_SEED)
+
+
 class HashPartitioner:
     """``stable_hash(key) % partitions``."""
 
@@ -137,6 +140,14 @@ class HashPartitioner:
 
     def __call__(self, key: Hashable) -> int:
         return zlib.crc32(key_bytes(key)) % self.partitions
+
+    def partition_many(self, keys: list) -> list[int]:
+        """The partitions of many keys; all-str lists (the common case) take a quick path."""
+        n = self.partitions
+        crc32 = zlib.crc32
+        if all(type(k) is str for k in keys):
+            return [crc32(k.encode("utf-8", "surrogatepass"), _STR_SEED) % n for k in keys]
+        return [crc32(key_bytes(k)) % n for k in keys]
 
 
 class RangePartitioner:

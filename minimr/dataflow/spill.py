@@ -1,10 +1,16 @@
-"""The map side's output buffer: group, combine, sort and spill, in bounded memory.
+"""The map side's output buffer: count, combine, sort and spill, in bounded memory.
 
-Map output goes into a dict ``key -> [values]`` (grouping costs one dict look-up per pair and
-makes the later sort a sort of *distinct* keys). When the estimated size passes the sort buffer,
-the combiner (if any) folds each key's values; if the buffer is still more than half full, it
-is written to disk as a sorted run (a spill). ``finish`` writes the task's output file: every
-partition as one sorted segment, spills merged in (with the combiner applied across them).
+Fast path: map output pairs are counted, not stored one by one. A batch of records runs as
+``Counter`` counting over ``chain(starmap(map_fn, batch))``, all C code but the user's own
+``map``, so a word count's ``(word, 1)`` pairs become ``{("whale", 1): 1234}``. Per-key value
+lists are only built when the buffer is written out, per *distinct* pair. When a pair turns out
+not to be hashable (a list key or value), the task must restart on the per-pair path
+(``NeedsPerPairPath``), which keeps ``key -> [values]`` and wraps unhashable keys.
+
+When the estimated size passes the sort buffer, the buffer is written to disk as a sorted run
+(a spill), combined first when the step has a combiner. ``finish`` writes the task's output
+file: every partition as one sorted segment, the spills merged in, the combiner applied across
+them (Hadoop's model).
 
 Output file layout: for each partition in order, one segment (see ``merge``); the byte ranges
 are returned as a ``MapOutput`` and also saved beside the file as JSON (``.index``), so a
@@ -16,22 +22,40 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, groupby
+from itertools import chain, groupby, islice, repeat, starmap
 from operator import itemgetter
 from typing import Any
 
+try:  # the C helper behind Counter.update(iterable)
+    from _collections import _count_elements
+except ImportError:  # pragma: no cover - other Pythons: the pure-Python version
+    from collections import _count_elements  # type: ignore[attr-defined,no-redef]
+
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
-from minimr.dataflow.merge import KIND_ANY, MergedGroups, Segment, key_kind, write_segment
+from minimr.dataflow.merge import (
+    KIND_ANY,
+    MAX_VALUES_PER_ENTRY,
+    MergedGroups,
+    Segment,
+    key_kind,
+    write_segment,
+)
 from minimr.dataflow.partition import key_bytes, sort_key, sort_keys
 
 # Rough CPython costs, used to estimate the buffer's memory without walking it.
-_KEY_OVERHEAD = 150  # dict slot + list object + over-allocation, beyond the key itself
-_VALUE_SLOT = 8  # one pointer in a values list
-_PCACHE_MAX = 1 << 20
-_FIRST_CHECK = 2000
+_ENTRY_OVERHEAD = 160  # a dict slot, the pair tuple or values list, the count
+_VALUE_SLOT = 8  # one pointer in a values list (per-pair path)
+_FIRST_BATCH = 256  # records in a map task's first batch
+_MAX_BATCH = 50_000  # records in a batch at most
+_BATCH_PAIRS = 200_000  # map output pairs to aim at per batch (less with a small buffer)
+
+
+class NeedsPerPairPath(Exception):
+    """A map output pair could not be hashed: rerun the task with ``fast=False``."""
 
 
 class _Unhashable:
@@ -87,178 +111,211 @@ class MapOutputBuffer:
         limit: the sort buffer size in bytes.
         path: the output file to write; spills go beside it.
         counters: where spill and combine counters go.
+        fast: count pairs in C (see the module docstring); False for the per-pair path.
     """
 
-    def __init__(
-        self,
-        partitioner: Callable[[Any], int],
-        partitions: int,
-        combine: Callable | None,
-        limit: int,
-        path: str,
-        counters: Counters,
-    ) -> None:
-        self.groups: dict[Any, list] = {}
+    def __init__(self, partitioner: Callable[[Any], int], partitions: int,
+                 combine: Callable | None, limit: int, path: str, counters: Counters,
+                 fast: bool = True) -> None:
         self._partitioner = partitioner
         self._partitions = partitions
         self._combine = combine
         self._limit = limit
         self._path = path
         self._counters = counters
-        self._pcache: dict[Any, int] = {}
+        self._fast = fast
+        self._counted: Counter = Counter()  # fast path: (key, value) -> times
+        self._groups: dict[Any, list] = {}  # per-pair path: key -> values
+        self._values = 0  # values held in _groups
         self._spills: list[MapOutput] = []
-        self._last_estimate = 0
-        self._carried = 0  # values in the buffer that a combine produced, not the map
+        self._batch_pairs = max(64, min(_BATCH_PAIRS, limit // (4 * _ENTRY_OVERHEAD)))
         self.map_output_records = 0
 
     # -- filling ------------------------------------------------------------------------------
     def consume(self, records: Iterable[tuple[Any, Any]], map_fn: Callable) -> int:
-        """Run ``map_fn`` over ``records`` into the buffer; the per-pair hot path of every map.
+        """Run ``map_fn`` over ``records`` into the buffer; the hot path of every map task.
 
-        Returns the number of input records. The memory check runs every so many records, more
-        often as the buffer nears its limit.
+        Returns:
+            The number of input records.
+
+        Raises:
+            NeedsPerPairPath: on the fast path, when a pair cannot be hashed.
         """
-        groups = self.groups
-        get = groups.get
+        records = iter(records)
         n = 0
-        next_check = _FIRST_CHECK
-        for rkey, rvalue in records:
-            n += 1
-            out = map_fn(rkey, rvalue)
-            if out is not None:
-                for key, value in out:
-                    try:
-                        values = get(key)
-                    except TypeError:
-                        key = _Unhashable(key)
-                        values = get(key)
-                    if values is None:
-                        groups[key] = [value]
-                    else:
-                        values.append(value)
-            if n >= next_check:
-                next_check = n + self._check_interval()
-                if self.check():
-                    groups = self.groups
-                    get = groups.get
-        return n
+        size = _FIRST_BATCH
+        while True:
+            batch = list(islice(records, size))
+            if not batch:
+                return n
+            n += len(batch)
+            before = self._held()
+            self._add(chain.from_iterable(_outputs(map_fn, batch)))
+            pairs = self._held() - before
+            # Aim at about _batch_pairs pairs a batch, whatever one record yields.
+            size = max(1, min(_MAX_BATCH, len(batch) * self._batch_pairs // max(pairs, 1)))
+            if self.estimate() >= self._limit:
+                self._spill()
 
     def add_all(self, pairs: Iterable[tuple[Any, Any]]) -> None:
-        """Add ``(key, value)`` pairs that do not come from a per-record map (e.g. a batch map)."""
-        self.consume(((None, pairs),), _identity_map)
+        """Add pairs that do not come from a per-record map (a batch map's result)."""
+        self._add(pairs)
+        if self.estimate() >= self._limit:
+            self._spill()
 
-    def _check_interval(self) -> int:
-        """Records until the next memory check: sparse while far from the limit."""
-        fill = self._last_estimate / self._limit if self._limit else 1.0
-        if fill < 0.25:
-            return 20000
-        if fill < 0.6:
-            return 5000
-        return 500
+    def _add(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        if self._fast:
+            try:
+                _count_elements(self._counted, pairs)
+            except TypeError:
+                raise NeedsPerPairPath from None
+            return
+        groups = self._groups
+        get = groups.get
+        added = 0
+        for key, value in pairs:
+            added += 1
+            try:
+                values = get(key)
+            except TypeError:
+                key = _Unhashable(key)
+                values = get(key)
+            if values is None:
+                groups[key] = [value]
+            else:
+                values.append(value)
+        self._values += added
+
+    def _held(self) -> int:
+        """Distinct pairs (fast path) or values (per-pair path) in the buffer."""
+        return len(self._counted) if self._fast else self._values
 
     def estimate(self) -> int:
-        """Estimated bytes held: values slots plus per-key overhead, from a small sample."""
-        groups = self.groups
-        if not groups:
+        """Estimated bytes held, from the entry count and a small sample of keys and values."""
+        if self._fast:
+            if not self._counted:
+                return 0
+            sample = list(islice(self._counted, 16))
+            item = sum(sys.getsizeof(k) + _value_size(v) for k, v in sample) / len(sample)
+            return int(len(self._counted) * (_ENTRY_OVERHEAD + item))
+        if not self._groups:
             return 0
-        n_values = sum(map(len, groups.values()))
-        sample = list(zip(range(16), groups.items(), strict=False))
-        key_size = sum(sys.getsizeof(k) for _, (k, _v) in sample) / len(sample)
-        value_size = sum(_value_size(v[0]) for _, (_k, v) in sample) / len(sample)
-        return int(len(groups) * (_KEY_OVERHEAD + key_size) + n_values * (_VALUE_SLOT + value_size))
+        sample = list(islice(self._groups.items(), 16))
+        key_size = sum(sys.getsizeof(k) for k, _ in sample) / len(sample)
+        value_size = sum(_value_size(v[0]) for _, v in sample) / len(sample)
+        return int(len(self._groups) * (_ENTRY_OVERHEAD + key_size)
+                   + self._values * (_VALUE_SLOT + value_size))
 
-    def _account(self) -> None:
-        """Count the map's fresh output records since the last combine or spill."""
-        total = sum(map(len, self.groups.values()))
-        self.map_output_records += total - self._carried
-        self._carried = total
+    # -- writing -------------------------------------------------------------------------------
+    def _take_runs(self) -> dict[Any, Any]:
+        """Empty the buffer into ``key -> values source`` and count the map's output records.
 
-    def check(self) -> bool:
-        """Combine, then spill, when the buffer is past its limit; True when ``groups`` changed."""
-        self._last_estimate = self.estimate()
-        if self._last_estimate < self._limit:
-            return False
-        self._account()
-        if self._combine is not None:
-            self._combine_in_place()
-            self._last_estimate = self.estimate()
-            if self._last_estimate < self._limit // 2:
-                return False
-        self._spills.append(self._write(self._path + f".spill{len(self._spills)}"))
-        self.groups = {}
-        self._last_estimate = self._carried = 0
-        return True
-
-    # -- combining and writing -----------------------------------------------------------------
-    def _combine_in_place(self) -> None:
-        """Fold every key's values with the combiner (keys with one value are left alone).
-
-        The combiner must yield the key it was given, as in Hadoop; its values replace the
-        key's values, so the dict is updated in place without growing.
+        A values source is, on the per-pair path, the list of values; on the fast path, a
+        ``(value, times)`` run for a key with one distinct value (the common case), else a
+        list of such runs.
         """
-        combine = self._combine
-        groups = self.groups
-        seen = produced = 0
-        for key, values in groups.items():
-            if len(values) > 1:
-                seen += len(values)
-                folded = [value for _, value in combine(unwrap(key), iter(values))]
-                produced += len(folded)
-                groups[key] = folded
-        self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
-        self._counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
-        self._carried += produced - seen
+        if not self._fast:
+            groups, self._groups = self._groups, {}
+            self.map_output_records += self._values
+            self._values = 0
+            return groups
+        runs: dict[Any, Any] = {}
+        get = runs.get
+        for pair, times in self._counted.items():
+            key = pair[0]
+            found = get(key)
+            if found is None:
+                runs[key] = (pair[1], times)
+            elif type(found) is tuple:
+                runs[key] = [found, (pair[1], times)]
+            else:
+                found.append((pair[1], times))
+        self.map_output_records += sum(self._counted.values())
+        self._counted = Counter()
+        return runs
 
-    def _partition_keys(self) -> list[list]:
-        """The buffer's keys, by partition."""
+    def _entries(self, keys: list, sources: dict) -> Iterator[tuple[Any, list]]:
+        """Sorted keys' ``(key, values list)`` entries, combined when there is a combiner."""
+        combine = self._combine
+        seen = produced = 0
+        fast = self._fast
+        for key in keys:
+            source = sources[key]
+            if not fast:  # a list of values; keys may be wrapped
+                key = unwrap(key)
+                if combine is not None and len(source) > 1:
+                    seen += len(source)
+                    source = [v for _, v in combine(key, iter(source))]
+                    produced += len(source)
+                yield key, source
+                continue
+            runs = [source] if type(source) is tuple else source
+            if combine is not None:
+                times = source[1] if type(source) is tuple else sum(t for _, t in source)
+                if times > 1:
+                    values = (repeat(*runs[0]) if len(runs) == 1
+                              else chain.from_iterable(repeat(v, t) for v, t in runs))
+                    folded = [v for _, v in combine(key, values)]
+                    seen += times
+                    produced += len(folded)
+                    yield key, folded
+                    continue
+            if type(source) is tuple and source[1] <= MAX_VALUES_PER_ENTRY:
+                yield key, [source[0]] * source[1]
+                continue
+            values: list = []
+            for value, times in runs:  # expand runs into entries of bounded size
+                values.extend(repeat(value, times))
+                while len(values) >= MAX_VALUES_PER_ENTRY:
+                    yield key, values[:MAX_VALUES_PER_ENTRY]
+                    del values[:MAX_VALUES_PER_ENTRY]
+            if values:
+                yield key, values
+        if combine is not None:
+            self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
+            self._counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
+
+    def _partition_keys(self, keys: Iterable) -> list[list]:
+        """Keys by partition, each partition's keys sorted in minimr's order."""
+        keys = list(keys)
         if self._partitions == 1:
-            return [list(self.groups)]
+            return [_sorted(keys)]
         by_partition: list[list] = [[] for _ in range(self._partitions)]
-        pcache = self._pcache
-        if len(pcache) > _PCACHE_MAX:
-            pcache.clear()
-        partitioner = self._partitioner
-        for key in self.groups:
-            p = pcache.get(key)
-            if p is None:
-                p = pcache[key] = partitioner(unwrap(key))
+        if self._fast:
+            numbers = self._partitioner.partition_many(keys) if hasattr(
+                self._partitioner, "partition_many") else list(map(self._partitioner, keys))
+        else:
+            numbers = [self._partitioner(unwrap(k)) for k in keys]
+        for key, p in zip(keys, numbers, strict=True):
             by_partition[p].append(key)
-        return by_partition
+        return [_sorted(part) for part in by_partition]
 
     def _write(self, path: str) -> MapOutput:
-        """Write the buffer as sorted segments, one per partition."""
-        groups = self.groups
+        """Write (and empty) the buffer as one sorted segment per partition."""
+        sources = self._take_runs()
         ranges = []
         values_written = 0
         with open(path, "wb") as out:
             offset = 0
-            for keys in self._partition_keys():
-                if any(type(k) is _Unhashable for k in keys):
-                    ordered = sorted(keys, key=lambda k: sort_key(unwrap(k)))
-                    entries = ((unwrap(k), groups[k]) for k in ordered)
-                    kind = KIND_ANY
-                else:
-                    ordered = sort_keys(keys)
-                    entries = ((k, groups[k]) for k in ordered)
-                    kind = key_kind(ordered)
-                length, n = write_segment(out, entries, kind)
+            for keys in self._partition_keys(sources):
+                kind = KIND_ANY if keys and type(keys[0]) is _Unhashable else key_kind(keys)
+                length, n = write_segment(out, self._entries(keys, sources), kind)
                 ranges.append((offset, length))
                 offset += length
                 values_written += n
         self._counters.increment(C.BUILTIN, C.SPILLED_RECORDS, values_written)
         return MapOutput(path, ranges)
 
+    def _spill(self) -> None:
+        self._spills.append(self._write(f"{self._path}.spill{len(self._spills)}"))
+
     def finish(self) -> MapOutput:
         """Write the task's output file and remove the spills; returns where it is."""
-        self._account()
-        if self._combine is not None and self.groups:
-            self._combine_in_place()
         if not self._spills:
             output = self._write(self._path)
         else:
-            if self.groups:
-                self._spills.append(self._write(self._path + f".spill{len(self._spills)}"))
-                self.groups = {}
+            if self._held():
+                self._spill()
             output = self._merge_spills()
             for spill in self._spills:
                 os.unlink(spill.path)
@@ -266,6 +323,16 @@ class MapOutputBuffer:
         with open(self._path + ".index", "w") as index:
             json.dump(output.to_dict(), index)
         return output
+
+    def discard(self) -> None:
+        """Drop everything buffered or spilled (the task restarts)."""
+        for spill in self._spills:
+            if os.path.exists(spill.path):
+                os.unlink(spill.path)
+        self._spills = []
+        self._counted = Counter()
+        self._groups = {}
+        self._values = 0
 
     def _merge_spills(self) -> MapOutput:
         scratch = os.path.dirname(self._path) or "."
@@ -275,7 +342,8 @@ class MapOutputBuffer:
             for p in range(self._partitions):
                 segments = [s.segment(p) for s in self._spills]
                 with MergedGroups(segments, scratch) as merged:
-                    entries = _combined_entries(merged, self._combine, self._counters)
+                    entries = (_combine_merged(merged, self._combine, self._counters)
+                               if self._combine is not None else merged.entries())
                     length, n = write_segment(out, entries, merged.kind)
                 ranges.append((offset, length))
                 offset += length
@@ -283,8 +351,15 @@ class MapOutputBuffer:
         return MapOutput(self._path, ranges)
 
 
-def _identity_map(_key: Any, pairs: Iterable) -> Iterable:
-    return pairs
+def _outputs(map_fn: Callable, batch: list) -> Iterator:
+    """``map_fn`` applied to each record; a map that returns None contributes nothing."""
+    return (out for out in starmap(map_fn, batch) if out is not None)
+
+
+def _sorted(keys: list) -> list:
+    if keys and type(keys[0]) is _Unhashable or any(type(k) is _Unhashable for k in keys):
+        return sorted(keys, key=lambda k: sort_key(unwrap(k)))
+    return sort_keys(keys)
 
 
 def _value_size(value: Any) -> int:
@@ -293,14 +368,8 @@ def _value_size(value: Any) -> int:
     return sys.getsizeof(value)
 
 
-def _combined_entries(merged: MergedGroups, combine: Callable | None, counters: Counters):
-    """Entries of a spill merge, with the combiner folding each key's values across spills."""
-    if combine is None:
-        return merged.entries()
-    return _combine_groups(merged, combine, counters)
-
-
-def _combine_groups(merged: MergedGroups, combine: Callable, counters: Counters):
+def _combine_merged(merged: MergedGroups, combine: Callable, counters: Counters):
+    """Entries of a spill merge, the combiner folding each key's values across spills."""
     seen = produced = 0
     for key, group in groupby(merged.entries(), key=itemgetter(0)):
         values = list(chain.from_iterable(v for _, v in group))

@@ -30,7 +30,7 @@ from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import MergedGroups, Segment
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
 from minimr.dataflow.records import reader_for
-from minimr.dataflow.spill import MapOutput, MapOutputBuffer
+from minimr.dataflow.spill import MapOutput, MapOutputBuffer, NeedsPerPairPath
 from minimr.dataflow.splits import Split
 
 __all__ = [
@@ -223,21 +223,40 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
                                    task.reducers, boundaries)
     os.makedirs(work_dir, exist_ok=True)
     path = os.path.join(work_dir, f"map-s{task.step}-m{task.index:05d}-{attempt}.out")
-    buffer = MapOutputBuffer(partitioner, task.reducers, sp.step.combine, plan.sort_buffer,
-                             path, counters)
     setup, teardown = _lifecycle(sp.step)
     with C.activate(counters):
         setup()
-        if sp.step.map_batch is not None:
-            n = _consume_batches(buffer, records, sp.step.map_batch)
-        else:
-            n = buffer.consume(records, sp.step.map)
+        saved = counters.to_dict()
+        try:
+            buffer, n = _map_into_buffer(plan, task, sp, partitioner, path, records, counters,
+                                         fast=True)
+        except NeedsPerPairPath:
+            # Unhashable map output: run the split again on the per-pair path, as if this
+            # were a new attempt (the counters go back to where they were).
+            counters.restore(saved)
+            records = reader_for(fmt)(task.split)
+            buffer, n = _map_into_buffer(plan, task, sp, partitioner, path, records, counters,
+                                         fast=False)
+        result = buffer.finish()  # runs the last combines: teardown comes after them
         teardown()
-        result = buffer.finish()
     counters.increment(C.BUILTIN, C.MAP_INPUT_RECORDS, n)
     counters.increment(C.BUILTIN, C.MAP_OUTPUT_RECORDS, buffer.map_output_records)
     counters.increment(C.BUILTIN, C.BYTES_READ, task.split.end - task.split.start)
     return result
+
+
+def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, path: str,
+                     records: Iterator, counters: Counters,
+                     fast: bool) -> tuple[MapOutputBuffer, int]:
+    buffer = MapOutputBuffer(partitioner, task.reducers, sp.step.combine, plan.sort_buffer,
+                             path, counters, fast=fast)
+    try:
+        if sp.step.map_batch is not None:
+            return buffer, _consume_batches(buffer, records, sp.step.map_batch)
+        return buffer, buffer.consume(records, sp.step.map)
+    except NeedsPerPairPath:
+        buffer.discard()
+        raise
 
 
 def _consume_batches(buffer: MapOutputBuffer, records: Iterator, map_batch) -> int:

@@ -76,14 +76,12 @@ def test_many_segments_merge_in_passes(tmp_path):
 
 def test_hot_key_streams_in_bounded_memory(tmp_path):
     """A key with a million values reaches reduce as an iterator, never as a list in memory."""
+    counters = Counters()
+    buf = MapOutputBuffer(HashPartitioner(1), 1, None, 1 << 20, str(tmp_path / "hot"), counters)
+    buf.consume(((None, i) for i in range(1_000_000)), lambda _k, i: (("hot", i),))
+    output = buf.finish()
     tracemalloc.start()
     try:
-        counters = Counters()
-        buf = MapOutputBuffer(HashPartitioner(1), 1, None, 1 << 20, str(tmp_path / "hot"),
-                              counters)
-        buf.consume(((None, i) for i in range(1_000_000)), lambda _k, i: (("hot", i),))
-        output = buf.finish()
-        tracemalloc.reset_peak()
         groups = 0
         with MergedGroups([output.segment(0)], str(tmp_path)) as merged:
             for key, values in merged:

@@ -7,8 +7,6 @@ one split and one reducer, so there is exactly one map task and one reduce task.
 
 from __future__ import annotations
 
-import pytest
-
 import minimr
 from minimr import Job, Step
 
@@ -52,11 +50,6 @@ def test_setup_and_teardown_frame_map_and_reduce(tmp_path):
     assert events == ["setup", "map", "teardown", "setup", "reduce", "teardown"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "minimr bug: dataflow/tasks.py run_map_task calls teardown() before buffer.finish(), and "
-    "finish() runs the combiner on what is left in the buffer, so the map task's last "
-    "combine calls happen after teardown (a combiner using a resource that teardown closes "
-    "breaks)"))
 def test_teardown_comes_after_the_last_combine(tmp_path):
     """In a map task, the combiner runs between setup and teardown, never after teardown."""
     events = run_and_record(Recorder, tmp_path)
@@ -70,10 +63,6 @@ class StepsWithSetup(Recorder):
         return [Step(map=self.map, combine=self.combine, reduce=self.reduce)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "minimr bug or contract gap: Job.setup/teardown are documented as called in each task, "
-    "but only the default Job.steps() wires them in; a Step built in steps() without "
-    "setup=self.setup, teardown=self.teardown silently never calls them"))
 def test_job_setup_runs_for_steps_built_in_steps(tmp_path):
     """A job's setup and teardown run in each task also when the job defines steps()."""
     events = [e for e in run_and_record(StepsWithSetup, tmp_path) if e != "combine"]

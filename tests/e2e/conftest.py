@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -30,7 +31,7 @@ class Cluster:
                 self.address,
                 *HEARTBEAT,
                 "--log-level",
-                "WARNING",
+                os.environ.get("MINIMR_TEST_LOG", "WARNING"),
             ],
             env=environment(),
         )
@@ -50,7 +51,9 @@ class Cluster:
                 "--work-dir",
                 str(self.tmp / "work"),
             ],
-            env=environment(PYTHONHASHSEED=hash_seed, MINIMR_LOG="ERROR"),
+            env=environment(
+                PYTHONHASHSEED=hash_seed, MINIMR_LOG=os.environ.get("MINIMR_TEST_LOG", "ERROR")
+            ),
         )
         self.workers.append(process)
         return process

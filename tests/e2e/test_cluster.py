@@ -134,10 +134,11 @@ def test_job_waits_for_workers_that_start_after_it(cluster, tmp_path):
 def test_sigkill_of_a_worker_mid_job_still_completes_correctly(cluster, tmp_path, monkeypatch):
     """A worker killed with SIGKILL mid-job loses nothing: output equals inline."""
     monkeypatch.setenv("MINIMR_PROBE_DIR", str(tmp_path / "probes"))
-    monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0.3")
+    monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0")  # read when the job file loads
     (tmp_path / "probes").mkdir()
     inputs = small_inputs(tmp_path / "in", 12)
     inline_output("probe.py", inputs, tmp_path / "inline", reducers=2)
+    monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0.3")
     victims = [cluster.add_worker(hash_seed=str(i)) for i in range(3)]
     cluster.wait_for_workers(3)
     killed = threading.Event()
@@ -190,8 +191,8 @@ def test_executor_that_exits_is_a_failed_attempt_not_a_dead_worker(cluster, tmp_
 
 
 def test_mapper_holding_the_gil_does_not_make_its_worker_look_dead(cluster, tmp_path, monkeypatch):
-    """A map spinning in Python for 3 s, past the 1 s liveness budget, is not re-run."""
-    monkeypatch.setenv("MINIMR_HOLD_SECONDS", "3")
+    """A task spinning in Python for 2 s, past the 1 s liveness budget, is not re-run."""
+    monkeypatch.setenv("MINIMR_HOLD_SECONDS", "2")
     cluster.add_worker()
     plan = make_plan(
         "failing.py:HoldGil", small_inputs(tmp_path / "in", 1), tmp_path / "out", reducers=1

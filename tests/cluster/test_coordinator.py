@@ -1,0 +1,163 @@
+"""The coordinator's I/O shell over the in-memory transport: frames in, frames out."""
+
+from __future__ import annotations
+
+import struct
+
+from minimr.cluster import protocol as p
+from minimr.cluster import scheduler as s
+from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.transport import MemoryNetwork
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Rig:
+    """A coordinator on a fake network, and helpers to talk to it as peers."""
+
+    def __init__(self) -> None:
+        self.network = MemoryNetwork()
+        self.clock = Clock()
+        sched = s.Scheduler(heartbeat_interval=1.0, heartbeat_liveness=3)
+        self.coordinator = Coordinator(self.network.bind("mem://c"), sched, self.clock)
+
+    def peer(self, identity: str):
+        return self.network.connect("mem://c", identity.encode())
+
+    def exchange(self, peer, *messages: p.Message) -> list[p.Message]:
+        """Send messages from ``peer``, run a coordinator turn, return what ``peer`` got."""
+        for message in messages:
+            peer.send(p.encode(message))
+        self.coordinator.turn()
+        received = []
+        while (frames := peer.recv()) is not None:
+            received.append(p.decode(frames))
+        return received
+
+    def worker(self, identity: str, slots: int = 1):
+        conn = self.peer(identity)
+        replies = self.exchange(conn, p.Ready(identity, "host", 1, slots, f"tcp://{identity}:1"))
+        assert isinstance(replies[0], p.Welcome)
+        return conn
+
+
+def of_type(messages: list, cls: type) -> list:
+    return [m for m in messages if isinstance(m, cls)]
+
+
+def test_malformed_frames_are_dropped_and_serving_goes_on():
+    """Garbage from a peer is logged and dropped; the next valid message is served."""
+    rig = Rig()
+    conn = rig.peer("w1")
+    conn.send([b"garbage"])
+    conn.send([struct.pack(">3sBH", b"MMR", p.VERSION, 2), b"{not json"])
+    replies = rig.exchange(conn, p.Ready("w1", "host", 1, 1, "tcp://w1:1"))
+    assert of_type(replies, p.Welcome)
+
+
+def test_worker_of_another_python_is_turned_away_saying_which_versions_differ():
+    """Registration with a different Python version earns a Reject naming both versions."""
+    rig = Rig()
+    replies = rig.exchange(rig.peer("w1"), p.Ready("w1", "h", 1, 1, "a", python_version="2.7"))
+    (reject,) = of_type(replies, p.Reject)
+    assert "Python 2.7" in reject.reason and p.PYTHON_VERSION in reject.reason
+    assert rig.coordinator.scheduler.workers == {}
+
+
+def test_peer_of_another_protocol_version_is_rejected():
+    """A header of another protocol version is answered with a Reject."""
+    rig = Rig()
+    conn = rig.peer("w1")
+    conn.send([struct.pack(">3sBH", b"MMR", p.VERSION + 1, 1), b"{}"])
+    rig.coordinator.turn()
+    reject = p.decode(conn.recv())
+    assert isinstance(reject, p.Reject) and "version" in reject.reason
+
+
+def test_plan_blob_is_forwarded_untouched():
+    """The coordinator hands workers the submitted blob as is (it never unpickles it)."""
+    rig = Rig()
+    worker = rig.worker("w1")
+    client = rig.peer("client")
+    assert of_type(
+        rig.exchange(client, p.Submit("j", "job", 1, {}, "cloudpickle", b"not a pickle")),
+        p.Submitted,
+    )
+    rig.coordinator.turn()
+    (assign,) = of_type(rig.exchange(worker), p.Assign)
+    assert assign.kind == "prepare"
+    (plan,) = of_type(rig.exchange(worker, p.PlanRequest("j")), p.Plan)
+    assert plan.blob == b"not a pickle"
+
+
+def test_a_job_flows_from_submit_to_result():
+    """Prepare, map, reduce (with commit) and commit reports end in a JobResult for the client."""
+    rig = Rig()
+    worker = rig.worker("w1")
+    client = rig.peer("client")
+    rig.exchange(client, p.Submit("j", "job", 1, {}, "cloudpickle", b"x"))
+    (assign,) = of_type(rig.exchange(worker), p.Assign)
+    listing = {"map_tasks": [{"index": 0}], "reduce_tasks": [{"partition": 0}]}
+    replies = rig.exchange(worker, p.TaskDone("j", assign.attempt, listing, {}, 0.1))
+    (assign,) = of_type(replies, p.Assign)
+    map_output = {"path": "/w/m0", "partitions": [[0, 5]]}
+    counters = {"minimr": {"map input records": 3}}
+    replies = rig.exchange(worker, p.TaskDone("j", assign.attempt, map_output, counters, 0.1))
+    (assign,) = of_type(replies, p.Assign)
+    assert assign.kind == "reduce" and assign.inputs[0]["path"] == "/w/m0"
+    (answer,) = of_type(rig.exchange(worker, p.CommitRequest("j", assign.attempt)), p.CommitAnswer)
+    assert answer.ok
+    (assign,) = of_type(
+        rig.exchange(worker, p.TaskDone("j", assign.attempt, None, {}, 0)), p.Assign
+    )
+    assert assign.kind == "commit"
+    forget = of_type(
+        rig.exchange(worker, p.TaskDone("j", assign.attempt, None, {}, 0)), p.ForgetJob
+    )
+    assert forget == [p.ForgetJob("j")]
+    received = rig.exchange(client)
+    (result,) = of_type(received, p.JobResult)
+    assert result.state == "succeeded" and result.counters == [counters]
+    assert of_type(received, p.Progress)
+
+
+def test_silent_worker_is_purged_and_its_task_goes_to_another():
+    """A worker silent past interval x liveness loses its task to a live worker."""
+    rig = Rig()
+    silent = rig.worker("w1")
+    rig.exchange(rig.peer("client"), p.Submit("j", "job", 1, {}, "cloudpickle", b"x"))
+    assert of_type(rig.exchange(silent), p.Assign)
+    rig.clock.now += 2.0
+    live = rig.worker("w2")
+    rig.clock.now += 1.5
+    (assign,) = of_type(rig.exchange(live, p.Heartbeat()), p.Assign)
+    assert assign.attempt == "s0-p00000-a2"
+    assert of_type(rig.exchange(silent, p.Heartbeat()), p.Reconnect)
+
+
+def test_status_reply_lists_workers_and_jobs():
+    """A status request is answered with the workers and jobs tables."""
+    rig = Rig()
+    rig.worker("w1", slots=3)
+    (reply,) = of_type(rig.exchange(rig.peer("cli"), p.StatusRequest()), p.StatusReply)
+    assert reply.status["workers"][0]["slots"] == 3 and reply.status["jobs"] == []
+
+
+def test_cancel_stops_the_attempts_and_reports_cancelled():
+    """A client's CancelJob cancels running attempts and ends the job cancelled."""
+    rig = Rig()
+    worker = rig.worker("w1")
+    client = rig.peer("client")
+    rig.exchange(client, p.Submit("j", "job", 1, {}, "cloudpickle", b"x"))
+    (assign,) = of_type(rig.exchange(worker), p.Assign)
+    (result,) = of_type(rig.exchange(client, p.CancelJob("j")), p.JobResult)
+    assert result.state == "cancelled"
+    assert p.CancelAttempt("j", assign.attempt) in rig.exchange(worker)

@@ -99,7 +99,7 @@ def submit(job, inputs, output, reducers, inline, workers, coordinator, split_si
     if inline and (workers or coordinator):
         raise click.UsageError("--inline runs in this process: drop --workers/--coordinator")
     progress = _Progress(not quiet)
-    kind = "inline" if inline or (workers is None and coordinator is None) else None
+    kind = "inline" if inline else None
     try:
         result = runner.run(
             job, list(inputs), output, reducers, runner=kind, coordinator=coordinator,

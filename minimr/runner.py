@@ -177,8 +177,9 @@ def run(
         inputs: files, folders or globs (one string or a list).
         output: the output folder (must not exist unless ``overwrite``).
         reducers: the number of reduce partitions (steps may fix their own).
-        runner: ``"inline"`` (one process, the debugger) or ``"local"`` (an embedded cluster
-            of ``workers`` processes). Default: inline unless ``workers`` or ``coordinator``.
+        runner: ``"local"`` (the default: an embedded coordinator and ``workers`` local
+            worker processes) or ``"inline"`` (every task in this process, in order: the
+            debugger, which lets the user's exception through with its real traceback).
         coordinator: ``tcp://HOST:PORT`` of a running cluster to ship the job to.
         workers: local worker processes for the ``local`` runner (default: one per core).
         split_size, sort_buffer: sizes such as ``"64MB"`` or byte counts.
@@ -208,7 +209,7 @@ def run(
                                 **settings})
     out.prepare_output(plan.output, overwrite, [s.path for s in plan.splits])
     started = time.monotonic()
-    if coordinator is None and (runner == "inline" or (runner is None and workers is None)):
+    if runner == "inline":
         counters = run_inline(plan, progress)
     else:
         _ship_job_module(job_obj)

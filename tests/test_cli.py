@@ -90,7 +90,7 @@ def test_user_exception_shows_user_traceback_and_commits_nothing(tmp_path, text_
             yield key, sum(values)
     """)
     out = tmp_path / "out"
-    result = submit(str(job), "--input", str(text_input), "--output", str(out))
+    result = submit(str(job), "--input", str(text_input), "--output", str(out), "--inline")
     assert result.exit_code == 1
     assert "boom.py" in result.output and "line 4" in result.output
     assert "ValueError: bad record" in result.output

@@ -13,6 +13,11 @@ from minimr.dataflow.counters import BUILTIN, MAP_INPUT_RECORDS, REDUCE_OUTPUT_R
 from tests.conftest import write_file
 
 
+def run_inline(*args, **kwargs):
+    """minimr.run with the inline runner: the reference the cluster runners are held to."""
+    return minimr.run(*args, runner="inline", **kwargs)
+
+
 def reference_counts(folder):
     counts = collections.Counter()
     for path in sorted(folder.iterdir()):
@@ -23,7 +28,7 @@ def reference_counts(folder):
 
 def test_job_file_path_runs_and_matches_reference(wordcount_job, text_input, tmp_path):
     """A job given by path produces the plain-Python word counts, keys sorted in each part."""
-    result = minimr.run(str(wordcount_job), [str(text_input)], str(tmp_path / "out"),
+    result = run_inline(str(wordcount_job), [str(text_input)], str(tmp_path / "out"),
                         reducers=3, split_size=500)
     assert dict(result.records()) == reference_counts(text_input)
     for part in sorted((tmp_path / "out").glob("part-*")):
@@ -47,7 +52,7 @@ class LineLengths(Job):
 
 def test_class_job_with_user_counters(text_input, tmp_path):
     """A Job class works directly and its user counters are summed over tasks."""
-    result = minimr.run(LineLengths, str(text_input), str(tmp_path / "out"), split_size=700)
+    result = run_inline(LineLengths, str(text_input), str(tmp_path / "out"), split_size=700)
     assert result.counters.get("lines", "seen") == 600
     assert sum(v for _, v in result.records()) == 600
     assert len(list((tmp_path / "out").glob("part-*"))) == 2
@@ -79,7 +84,7 @@ class CountThenTop(Job):
 
 def test_multi_step_job_feeds_each_step_into_the_next(text_input, tmp_path):
     """Step 2 reads step 1's output and the final parts hold only step 2's records."""
-    result = minimr.run(CountThenTop, str(text_input), str(tmp_path / "out"), reducers=3,
+    result = run_inline(CountThenTop, str(text_input), str(tmp_path / "out"), reducers=3,
                         split_size=400)
     counts = collections.Counter()
     for path in text_input.iterdir():
@@ -104,7 +109,7 @@ def test_batch_map_accepts_a_mapping(text_input, tmp_path):
             yield word, sum(counts)
         reduce = combine
     """)
-    result = minimr.run(str(job), str(text_input), str(tmp_path / "out"), split_size=900)
+    result = run_inline(str(job), str(text_input), str(tmp_path / "out"), split_size=900)
     assert dict(result.records()) == reference_counts(text_input)
 
 
@@ -119,7 +124,7 @@ def test_identity_reduce_and_range_partitioner_give_total_order(tmp_path):
         def map(self, key, line):
             yield line, None
 
-    result = minimr.run(Sort, str(data), str(tmp_path / "out"), reducers=4, split_size=600)
+    result = run_inline(Sort, str(data), str(tmp_path / "out"), reducers=4, split_size=600)
     keys = [k for k, _ in result.records()]
     assert keys == sorted(f"{(i * 7919) % 1000:04d}" for i in range(1000))
     sizes = [len(list(minimr.read_output(p))) for p in sorted((tmp_path / "out").glob("part-*"))]
@@ -140,7 +145,7 @@ def test_failed_job_leaves_no_success_and_no_temporaries(text_input, tmp_path):
 
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="reduce exploded"):
-        minimr.run(Fails, str(text_input), str(out), reducers=1)
+        run_inline(Fails, str(text_input), str(out), reducers=1)
     assert not (out / "_SUCCESS").exists()
     assert not (out / "_temporary").exists()
     assert not list(out.glob("part-*"))
@@ -155,16 +160,27 @@ def test_whole_file_input_format(text_input, tmp_path):
         def map(self, path, contents):
             yield path.rsplit("/", 1)[-1], len(contents)
 
-    result = minimr.run(Sizes, str(text_input), str(tmp_path / "out"), split_size=10)
+    result = run_inline(Sizes, str(text_input), str(tmp_path / "out"), split_size=10)
     expected = {p.name: len(p.read_text()) for p in text_input.iterdir()}
     assert dict(result.records()) == expected
     assert result.counters.get(BUILTIN, REDUCE_OUTPUT_RECORDS) == 3
 
 
+def test_default_runner_is_an_embedded_cluster_with_the_inline_output(text_input, tmp_path):
+    """Without runner=, a local cluster runs the job; its output equals the inline runner's."""
+    cluster = minimr.run(CountThenTop, str(text_input), str(tmp_path / "cluster"), reducers=3,
+                         split_size=400, workers=2)
+    inline = run_inline(CountThenTop, str(text_input), str(tmp_path / "inline"), reducers=3,
+                        split_size=400)
+    assert list(cluster.records()) == list(inline.records())
+    assert cluster.counters[BUILTIN] == inline.counters[BUILTIN]
+    assert cluster.counters.get(BUILTIN, MAP_INPUT_RECORDS) == 600 + 7  # 7 words in step 2
+
+
 def test_bad_options_are_usage_errors(text_input, tmp_path):
     """Bad reducers or runner values are refused with what was expected and received."""
     with pytest.raises(minimr.UsageError, match="reducers must be a positive int"):
-        minimr.run(LineLengths, str(text_input), str(tmp_path / "o"), reducers=0)
+        run_inline(LineLengths, str(text_input), str(tmp_path / "o"), reducers=0)
     with pytest.raises(minimr.UsageError, match="runner must be one of"):
         minimr.run(LineLengths, str(text_input), str(tmp_path / "o"), runner="spark")
 
@@ -177,4 +193,4 @@ def test_malformed_job_is_a_definition_error(text_input, tmp_path):
             yield k, v
 
     with pytest.raises(minimr.JobDefinitionError, match="exactly one of map or map_batch"):
-        minimr.run(NoMap, str(text_input), str(tmp_path / "o"))
+        run_inline(NoMap, str(text_input), str(tmp_path / "o"))

@@ -21,7 +21,12 @@ class Cluster:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.address = free_address()
-        self.coordinator = subprocess.Popen(
+        self.coordinator = self.start_coordinator()
+        self.workers: list[subprocess.Popen] = []
+
+    def start_coordinator(self) -> subprocess.Popen:
+        """Start a coordinator process at this cluster's address."""
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-c",
@@ -35,7 +40,6 @@ class Cluster:
             ],
             env=environment(),
         )
-        self.workers: list[subprocess.Popen] = []
 
     def add_worker(self, hash_seed: str = "0", slots: int = 1) -> subprocess.Popen:
         """Start a worker process with its own PYTHONHASHSEED."""

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,53 @@ def test_non_loopback_bind_is_refused_without_insecure():
         timeout=30,
     )
     assert done.returncode != 0 and "--insecure" in done.stderr
+
+
+def test_workers_reconnect_to_a_restarted_coordinator(cluster, tmp_path):
+    """After the coordinator is killed and restarted, the same workers run the next job."""
+    inline_output("wordcount.py", [TEXT], tmp_path / "inline")
+    workers = [cluster.add_worker(), cluster.add_worker()]
+    cluster.wait_for_workers(2)
+    cluster.coordinator.send_signal(signal.SIGKILL)
+    cluster.coordinator.wait()
+    cluster.coordinator = cluster.start_coordinator()
+    cluster.wait_for_workers(2)
+    submit_plan(make_plan("wordcount.py", [TEXT], tmp_path / "cluster"), cluster.address)
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+    assert all(w.poll() is None for w in workers)
+
+
+def test_ctrl_c_on_submit_cancels_the_job_on_the_cluster(cluster, tmp_path):
+    """SIGINT to `minimr submit --coordinator` cancels the job there and exits 130."""
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    cluster.add_worker()
+    cluster.wait_for_workers(1)
+    submit = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from minimr.cli import main; main()",
+            "submit",
+            str(ROOT / "tests" / "e2e" / "jobs" / "probe.py"),
+            "--input",
+            str(small_inputs(tmp_path / "in", 20)[0].parent),
+            "--output",
+            str(tmp_path / "out"),
+            "--coordinator",
+            cluster.address,
+            "--quiet",
+        ],
+        env=environment(MINIMR_PROBE_DIR=str(probes), MINIMR_PROBE_SLEEP="0.5"),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not any(probes.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    submit.send_signal(signal.SIGINT)
+    _, stderr = submit.communicate(timeout=30)
+    assert submit.returncode == 130, stderr
+    jobs = fetch_status(cluster.address)["jobs"]
+    assert [j["state"] for j in jobs] == ["cancelled"]
+    assert not (tmp_path / "out" / "_SUCCESS").exists()

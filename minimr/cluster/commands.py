@@ -101,11 +101,17 @@ def coordinator(bind, insecure, heartbeat_interval, heartbeat_liveness, log_leve
     help="Where map outputs are kept (default: the system's temporary folder).",
 )
 @click.option("--name", default=None, help="How this worker shows in `minimr status`.")
+@click.option(
+    "--host",
+    default=None,
+    help="The host name reducers compare to read map outputs in place "
+    "(default: this machine's name).",
+)
 @click.option("--log-level", default="INFO", show_default=True)
-def worker(address, slots, work_dir, name, log_level) -> None:
+def worker(address, slots, work_dir, name, host, log_level) -> None:
     """Join a cluster: register, pull tasks, run them until SIGTERM or Ctrl-C."""
     _logging(log_level)
-    code = run_worker(address, slots or os.cpu_count() or 1, work_dir, name)
+    code = run_worker(address, slots or os.cpu_count() or 1, work_dir, name, host=host)
     if code:
         raise SystemExit(code)
 

@@ -37,7 +37,6 @@ from typing import Any
 
 from minimr.cluster import shipping
 from minimr.cluster.shuffle import FetchError, gather_segments
-from minimr.cluster.transport import local_host
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.tasks import (
     MapTask,
@@ -60,15 +59,16 @@ class Executor:
     Args:
         slot: the slot number (names the stderr file).
         work_dir: the worker's work folder (map outputs go to ``work_dir/JOB``).
+        host: the worker's host name (a map output on this host is read in place).
     """
 
-    def __init__(self, slot: int, work_dir: str) -> None:
+    def __init__(self, slot: int, work_dir: str, host: str) -> None:
         self.slot = slot
         self.stderr_path = os.path.join(work_dir, f"slot-{slot}.stderr")
         self.conn, child = _CONTEXT.Pipe()
         self.process = _CONTEXT.Process(
             target=main,
-            args=(child, self.stderr_path, work_dir),
+            args=(child, self.stderr_path, work_dir, host),
             daemon=True,
             name=f"minimr-executor-{slot}",
         )
@@ -122,7 +122,7 @@ class Executor:
 # --- the executor process ---------------------------------------------------------------
 
 
-def main(conn: Connection, stderr_path: str, work_dir: str) -> None:
+def main(conn: Connection, stderr_path: str, work_dir: str, host: str) -> None:
     """The executor process: run commands from the worker until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -146,7 +146,7 @@ def main(conn: Connection, stderr_path: str, work_dir: str) -> None:
         elif command == "run":
             _, job_id, attempt, kind, task, inputs = message
             os.ftruncate(2, 0)
-            conn.send(_run(plans, blobs, work_dir, job_id, attempt, kind, task, inputs))
+            conn.send(_run(plans, blobs, work_dir, host, job_id, attempt, kind, task, inputs))
         elif command == "commit":
             _, job_id, attempt, task, temp_path = message
             try:
@@ -163,6 +163,7 @@ def _run(
     plans: dict,
     blobs: dict,
     work_dir: str,
+    host: str,
     job_id: str,
     attempt: str,
     kind: str,
@@ -186,7 +187,7 @@ def _run(
         elif kind == "reduce":
             scratch = os.path.join(job_dir, attempt)
             try:
-                segments = gather_segments(inputs or [], scratch, local_host())
+                segments = gather_segments(inputs or [], scratch, host)
                 temp = run_reduce_task(
                     plan, ReduceTask.from_dict(task), segments, attempt, counters, scratch
                 )

@@ -194,7 +194,7 @@ def _fetch(inputs: list[dict], remote: list[int], segments: list[Segment], timeo
                     heard[address] = time.monotonic()
                     _receive(frames, in_flight, inputs, files)
             now = time.monotonic()
-            silent = {a for a, _ in in_flight.values() if now - heard[a] > timeout}
+            silent = {a for _, a in in_flight.values() if now - heard[a] > timeout}
             if silent:
                 lost = sorted(
                     {

@@ -74,6 +74,8 @@ class Worker:
             fake; the shuffle server always uses ZeroMQ).
         parent_pid: stop when this process is no longer our parent (a local cluster's
             workers must not outlive the command that started them).
+        host: the host name reducers compare to decide whether a map output can be
+            read in place (default: this machine's name).
     """
 
     def __init__(
@@ -85,11 +87,12 @@ class Worker:
         name: str | None = None,
         connect: Callable[[str, bytes], Client] = ZmqClient,
         parent_pid: int | None = None,
+        host: str | None = None,
     ) -> None:
         self.coordinator = coordinator
         self.parent_pid = parent_pid
         self.slots_wanted = max(1, slots)
-        self.host = local_host()
+        self.host = host or local_host()
         self.name = name or f"{self.host}:{os.getpid()}"
         base = work_dir or tempfile.gettempdir()
         os.makedirs(base, exist_ok=True)
@@ -131,7 +134,7 @@ class Worker:
         shuffle_host = "127.0.0.1" if is_loopback(self.coordinator) else "0.0.0.0"
         shuffle = ShuffleServer(self.work_dir, f"tcp://{shuffle_host}:0").start()
         self.shuffle_address = _advertised(shuffle.address, self.coordinator)
-        self.slots = [Slot(Executor(i, self.work_dir)) for i in range(self.slots_wanted)]
+        self.slots = [Slot(Executor(i, self.work_dir, self.host)) for i in range(self.slots_wanted)]
         backoff = RECONNECT_INITIAL
         try:
             self._register()
@@ -391,7 +394,7 @@ class Worker:
     def _replace_executor(self, index: int) -> None:
         """Kill a slot's executor (it may be running stale user code) and start a fresh one."""
         self.slots[index].executor.kill()
-        self.slots[index] = Slot(Executor(index, self.work_dir))
+        self.slots[index] = Slot(Executor(index, self.work_dir, self.host))
 
 
 def _advertised(bound: str, coordinator: str) -> str:
@@ -414,9 +417,12 @@ def run_worker(
     work_dir: str | None = None,
     name: str | None = None,
     parent_pid: int | None = None,
+    host: str | None = None,
 ) -> int:
     """Run a worker until SIGTERM/Ctrl-C (the ``minimr worker`` command)."""
-    worker = Worker(coordinator, slots=slots, work_dir=work_dir, name=name, parent_pid=parent_pid)
+    worker = Worker(
+        coordinator, slots=slots, work_dir=work_dir, name=name, parent_pid=parent_pid, host=host
+    )
     return worker.work()
 
 
@@ -429,11 +435,14 @@ if __name__ == "__main__":  # python -m minimr.cluster.worker, used by the local
     parser.add_argument("--work-dir", default=None)
     parser.add_argument("--name", default=None)
     parser.add_argument("--parent-pid", type=int, default=None)
+    parser.add_argument("--host", default=None)
     args = parser.parse_args()
     logging.basicConfig(
         level=os.environ.get("MINIMR_LOG", "WARNING"),
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     raise SystemExit(
-        run_worker(args.coordinator, args.slots, args.work_dir, args.name, args.parent_pid)
+        run_worker(
+            args.coordinator, args.slots, args.work_dir, args.name, args.parent_pid, args.host
+        )
     )

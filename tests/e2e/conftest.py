@@ -41,8 +41,10 @@ class Cluster:
             env=environment(),
         )
 
-    def add_worker(self, hash_seed: str = "0", slots: int = 1) -> subprocess.Popen:
-        """Start a worker process with its own PYTHONHASHSEED."""
+    def add_worker(
+        self, hash_seed: str = "0", slots: int = 1, host: str | None = None
+    ) -> subprocess.Popen:
+        """Start a worker process with its own PYTHONHASHSEED (and host name, if given)."""
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -54,6 +56,7 @@ class Cluster:
                 str(slots),
                 "--work-dir",
                 str(self.tmp / "work"),
+                *(["--host", host] if host else []),
             ],
             env=environment(
                 PYTHONHASHSEED=hash_seed, MINIMR_LOG=os.environ.get("MINIMR_TEST_LOG", "ERROR")

@@ -69,6 +69,16 @@ def test_inverted_index_on_three_workers_equals_inline(shared_cluster, tmp_path)
     assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
 
 
+def test_shuffle_over_the_network_equals_inline(cluster, tmp_path):
+    """Workers that claim different hosts fetch map outputs over ZeroMQ; output equals inline."""
+    inline_output("wordcount.py", [TEXT], tmp_path / "inline")
+    for host in ("host-a", "host-b", "host-c"):
+        cluster.add_worker(host=host)
+    cluster.wait_for_workers(3)
+    submit_plan(make_plan("wordcount.py", [TEXT], tmp_path / "cluster"), cluster.address)
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+
+
 def test_two_jobs_in_a_row_on_one_cluster(shared_cluster, tmp_path):
     """A long-lived cluster runs one job after another, both correctly."""
     for n in range(2):

@@ -80,12 +80,13 @@ def submit_plan(
     max_attempts: int | None = None,
     speculation: bool | None = None,
     task_timeout: float | None = None,
+    worker_timeout: float | None = None,
     connect: Callable[[str, bytes], Client] = ZmqClient,
 ) -> ClusterResult:
     """Run ``plan`` on the cluster at ``coordinator`` and wait for it.
 
     Options not given come from ``plan.settings`` (``max_attempts``, ``serializer``,
-    ``speculation``, ``task_timeout``).
+    ``speculation``, ``task_timeout``, ``worker_timeout``).
 
     Returns:
         The result, with the counters of every task merged (each task once).
@@ -103,6 +104,9 @@ def submit_plan(
         "max_attempts": max_attempts or settings.get("max_attempts", s.MAX_ATTEMPTS),
         "speculation": settings.get("speculation", True) if speculation is None else speculation,
         "task_timeout": task_timeout if task_timeout is not None else settings.get("task_timeout"),
+        "worker_timeout": (
+            worker_timeout if worker_timeout is not None else settings.get("worker_timeout")
+        ),
     }
     blob = shipping.dumps(plan, serializer)
     submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), options, serializer, blob)

@@ -221,6 +221,7 @@ class Coordinator:
                 max_attempts=int(options.get("max_attempts", s.MAX_ATTEMPTS)),
                 speculation=bool(options.get("speculation", True)),
                 task_timeout=_optional_float(options.get("task_timeout")),
+                worker_timeout=_optional_float(options.get("worker_timeout")),
             )
         except (TypeError, ValueError) as exc:
             self._send(peer, p.Reject(f"job {message.job_id} refused: bad options ({exc})"))

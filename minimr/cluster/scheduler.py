@@ -208,6 +208,7 @@ class JobSubmitted:
     max_attempts: int = MAX_ATTEMPTS
     speculation: bool = True
     task_timeout: float | None = None
+    worker_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -342,6 +343,7 @@ class Job:
     max_attempts: int
     speculation: bool
     task_timeout: float | None
+    worker_timeout: float | None
     submitted: float
     state: JobState = JobState.RUNNING
     step: int = 0
@@ -406,6 +408,7 @@ class Scheduler:
         self.jobs: dict[str, Job] = {}
         self.workers: dict[str, Worker] = {}
         self.attempts: dict[tuple[str, str], Attempt] = {}
+        self._alone_since: float | None = None  # since when no worker is registered
         self._handlers = {
             WorkerJoined: self._on_worker_joined,
             WorkerSeen: self._on_worker_seen,
@@ -437,6 +440,10 @@ class Scheduler:
             worker.last_seen = now
         self._handlers[type(event)](event, now, actions)
         self._dispatch(now, actions)
+        if self.workers:
+            self._alone_since = None
+        elif self._alone_since is None:
+            self._alone_since = now
         return actions
 
     @property
@@ -511,6 +518,7 @@ class Scheduler:
             max(1, event.max_attempts),
             event.speculation,
             event.task_timeout,
+            event.worker_timeout,
             submitted=now,
         )
         self.jobs[job.id] = job
@@ -771,18 +779,28 @@ class Scheduler:
         for worker in [w for w in self.workers.values() if now - w.last_seen > self.dead_after]:
             self._lose_worker(worker.id, now, actions)
         for job in [j for j in self.jobs.values() if j.state is JobState.RUNNING]:
+            if job.worker_timeout is not None and self._alone_since is not None:
+                waited = now - max(self._alone_since, job.submitted)
+                if waited > job.worker_timeout:
+                    job.error = {
+                        "message": f"no worker was available for {waited:.0f} s "
+                        f"(worker timeout {job.worker_timeout:g} s): start workers "
+                        "with `minimr worker --coordinator ADDRESS`"
+                    }
+                    self._end_job(job, JobState.FAILED, now, actions)
+                    continue
             if job.task_timeout is not None:
                 self._time_out_tasks(job, now, actions)
             if job.speculation and job.state is JobState.RUNNING:
                 self._speculate(job, now, actions)
 
     def _time_out_tasks(self, job: Job, now: float, actions: list[Action]) -> None:
-        assert job.task_timeout is not None
+        timeout = job.task_timeout or 0.0
         for attempt in [a for a in self.attempts.values() if a.job_id == job.id]:
-            if now - attempt.started > job.task_timeout and job.state is JobState.RUNNING:
+            if now - attempt.started > timeout and job.state is JobState.RUNNING:
                 self._drop_attempt(attempt)
                 actions.append(Cancel(attempt.worker, job.id, attempt.id))
-                error = f"attempt {attempt.id} timed out after {job.task_timeout:g} s"
+                error = f"attempt {attempt.id} timed out after {timeout:g} s"
                 self._record_failure(
                     job, job.tasks[attempt.task], attempt.worker, error, "", now, actions
                 )

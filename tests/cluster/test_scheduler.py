@@ -343,3 +343,22 @@ def test_transition_table_forbids_illegal_moves():
     job = script.sched.jobs["j"]
     with pytest.raises(s.InvariantError):
         script.sched._move(job, job.tasks["s0-p00000"], s.TaskState.RUNNING)
+
+
+def test_job_without_workers_fails_after_the_worker_timeout():
+    """With no worker for longer than the job's worker timeout, the job fails saying so."""
+    script = Script()
+    script.submit(worker_timeout=5.0)
+    assert ended(script(s.Tick(), advance=4.0)) == []
+    actions = script(s.Tick(), advance=2.0)
+    assert ended(actions) == [s.JobEnded("j", s.JobState.FAILED)]
+    assert "no worker" in script.sched.jobs["j"].error["message"]
+
+
+def test_job_without_workers_waits_for_them_by_default():
+    """Without a worker timeout a job waits, then runs when a worker joins."""
+    script = Script()
+    script.submit()
+    script(s.Tick(), advance=1000.0)
+    (prep,) = assigns(script.join("w0"))
+    assert prep.kind == "prepare"

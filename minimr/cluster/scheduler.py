@@ -3,7 +3,8 @@
 No sockets, no clock, no threads: :meth:`Scheduler.handle` takes one event (a
 dataclass) and the current time, changes the tables, and returns the actions (more
 dataclasses) that the I/O shell in ``coordinator.py`` turns into messages. Tests
-script events and check actions.
+script events and check actions. The vocabulary lives beside it: ``events.py`` (events
+in, actions out) and ``tables.py`` (task and job states, the transition table, records).
 
 How a job becomes tasks, without the coordinator ever seeing the plan
 ----------------------------------------------------------------------
@@ -55,10 +56,69 @@ attempt; the first to finish wins and the other is cancelled.
 
 from __future__ import annotations
 
-import enum
 import statistics
-from collections import deque
-from dataclasses import dataclass, field
+
+from minimr.cluster.events import (
+    MAX_ATTEMPTS,
+    Action,
+    AnswerCommit,
+    AskToReregister,
+    Assign,
+    AttemptFailed,
+    AttemptSucceeded,
+    Cancel,
+    CommitRequested,
+    Event,
+    FetchFailed,
+    JobCancelled,
+    JobChanged,
+    JobEnded,
+    JobSubmitted,
+    Tick,
+    WorkerJoined,
+    WorkerLeft,
+    WorkerSeen,
+)
+from minimr.cluster.tables import (
+    TRANSITIONS,
+    Attempt,
+    InvariantError,
+    Job,
+    JobState,
+    Kind,
+    Task,
+    TaskState,
+    Worker,
+    task_key,
+)
+
+__all__ = [  # the scheduler's vocabulary, importable from here
+    "MAX_ATTEMPTS",
+    "Action",
+    "AnswerCommit",
+    "AskToReregister",
+    "Assign",
+    "AttemptFailed",
+    "AttemptSucceeded",
+    "Cancel",
+    "CommitRequested",
+    "Event",
+    "FetchFailed",
+    "InvariantError",
+    "JobCancelled",
+    "JobChanged",
+    "JobEnded",
+    "JobState",
+    "JobSubmitted",
+    "Kind",
+    "Scheduler",
+    "TaskState",
+    "Tick",
+    "TRANSITIONS",
+    "WorkerJoined",
+    "WorkerLeft",
+    "WorkerSeen",
+]
 
 # --- tunables (the coordinator may override them per cluster) ---------------------------
 
@@ -66,8 +126,6 @@ from dataclasses import dataclass, field
 HEARTBEAT_INTERVAL = 1.0
 #: heartbeats a peer may miss before it is declared dead (Paranoid Pirate's liveness)
 HEARTBEAT_LIVENESS = 3
-#: failed attempts of one task that fail the job
-MAX_ATTEMPTS = 4
 #: failures of a job's tasks on one worker, that then succeeded elsewhere, that exclude it
 BAD_WORKER_FAILURES = 2
 #: a phase is "near its end" when this fraction of its tasks is done
@@ -78,311 +136,6 @@ SPECULATION_MULTIPLIER = 4.0
 SPECULATION_MIN_RUNTIME = 1.0
 #: keep this many finished jobs for ``status``
 FINISHED_JOBS_KEPT = 50
-
-
-class TaskState(enum.Enum):
-    """Where a task stands; see :data:`TRANSITIONS`."""
-
-    WAITING = "waiting"  # its inputs are not all there yet
-    PENDING = "pending"  # ready, queued for a free slot
-    RUNNING = "running"  # one attempt live (two with a backup)
-    DONE = "done"  # an attempt succeeded (and, for a reduce, committed)
-    FAILED = "failed"  # attempts used up; the job failed
-
-
-TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
-    TaskState.WAITING: frozenset({TaskState.PENDING}),
-    TaskState.PENDING: frozenset({TaskState.RUNNING, TaskState.WAITING}),
-    TaskState.RUNNING: frozenset(
-        {TaskState.PENDING, TaskState.WAITING, TaskState.DONE, TaskState.FAILED}
-    ),
-    TaskState.DONE: frozenset({TaskState.PENDING}),
-    TaskState.FAILED: frozenset(),
-}
-
-
-class JobState(enum.Enum):
-    """A job's life: running until it succeeds, fails or is cancelled."""
-
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class Kind(str, enum.Enum):
-    """The task kinds a worker knows how to run."""
-
-    PREPARE = "prepare"
-    MAP = "map"
-    REDUCE = "reduce"
-    COMMIT = "commit"
-
-
-_KIND_LETTER = {Kind.PREPARE: "p", Kind.MAP: "m", Kind.REDUCE: "r", Kind.COMMIT: "c"}
-
-
-class InvariantError(RuntimeError):
-    """The scheduler was about to break its own rules (a bug in minimr, not the peer)."""
-
-
-# --- events (in) ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WorkerJoined:
-    """A worker registered (its versions were already checked)."""
-
-    worker: str
-    name: str
-    host: str
-    slots: int
-    shuffle_address: str
-
-
-@dataclass(frozen=True)
-class WorkerSeen:
-    """Any message from a worker: a sign of life."""
-
-    worker: str
-
-
-@dataclass(frozen=True)
-class WorkerLeft:
-    """A worker said goodbye."""
-
-    worker: str
-
-
-@dataclass(frozen=True)
-class AttemptSucceeded:
-    """An attempt reported success with its plain-data output and counters."""
-
-    worker: str
-    job_id: str
-    attempt: str
-    output: dict | None
-    counters: dict
-    elapsed: float = 0.0
-
-
-@dataclass(frozen=True)
-class AttemptFailed:
-    """An attempt failed in user code or its executor died."""
-
-    worker: str
-    job_id: str
-    attempt: str
-    error: str
-    stderr: str = ""
-    crashed: bool = False
-
-
-@dataclass(frozen=True)
-class FetchFailed:
-    """A reduce attempt could not fetch map outputs ``[(map_index, map_attempt), ...]``."""
-
-    worker: str
-    job_id: str
-    attempt: str
-    maps: tuple[tuple[int, str], ...]
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class CommitRequested:
-    """A reduce attempt asks to rename its output into place."""
-
-    worker: str
-    job_id: str
-    attempt: str
-
-
-@dataclass(frozen=True)
-class JobSubmitted:
-    """A client submitted a job (the plan blob stays with the coordinator)."""
-
-    job_id: str
-    name: str
-    steps: int
-    max_attempts: int = MAX_ATTEMPTS
-    speculation: bool = True
-    task_timeout: float | None = None
-    worker_timeout: float | None = None
-
-
-@dataclass(frozen=True)
-class JobCancelled:
-    """A client cancelled a job."""
-
-    job_id: str
-
-
-@dataclass(frozen=True)
-class Tick:
-    """Time passed: purge dead workers, time out tasks, launch backups."""
-
-
-# --- actions (out) ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Assign:
-    """Tell ``worker`` to run ``task`` as ``attempt``."""
-
-    worker: str
-    job_id: str
-    attempt: str
-    kind: str
-    task: dict
-    inputs: list | None = None
-
-
-@dataclass(frozen=True)
-class Cancel:
-    """Tell ``worker`` to stop ``attempt``."""
-
-    worker: str
-    job_id: str
-    attempt: str
-
-
-@dataclass(frozen=True)
-class AnswerCommit:
-    """Tell ``worker`` whether ``attempt`` may commit."""
-
-    worker: str
-    job_id: str
-    attempt: str
-    ok: bool
-
-
-@dataclass(frozen=True)
-class AskToReregister:
-    """``worker`` is unknown (declared dead, or the coordinator restarted)."""
-
-    worker: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class JobChanged:
-    """A job's progress changed (tell its watchers)."""
-
-    job_id: str
-
-
-@dataclass(frozen=True)
-class JobEnded:
-    """A job reached a final state (tell its watchers; workers may forget it)."""
-
-    job_id: str
-    state: JobState
-
-
-Event = (
-    WorkerJoined
-    | WorkerSeen
-    | WorkerLeft
-    | AttemptSucceeded
-    | AttemptFailed
-    | FetchFailed
-    | CommitRequested
-    | JobSubmitted
-    | JobCancelled
-    | Tick
-)
-Action = Assign | Cancel | AnswerCommit | AskToReregister | JobChanged | JobEnded
-
-
-# --- tables -----------------------------------------------------------------------------
-
-
-@dataclass
-class Attempt:
-    """One live try of a task on a worker."""
-
-    id: str
-    job_id: str
-    task: str
-    worker: str
-    started: float
-    backup: bool = False
-
-
-@dataclass
-class Task:
-    """A unit of work and its history."""
-
-    key: str
-    kind: Kind
-    step: int
-    index: int
-    spec: dict
-    state: TaskState = TaskState.PENDING
-    started: int = 0  # attempts ever started
-    failures: int = 0  # attempts that failed in user code
-    live: dict[str, Attempt] = field(default_factory=dict)
-    committer: str | None = None
-    output: dict | None = None  # map: where it lives; prepare: the task lists
-    output_worker: str | None = None
-    output_attempt: str | None = None
-    counters: dict | None = None
-    duration: float | None = None
-    errors: list[dict] = field(default_factory=list)
-    ran_on: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Job:
-    """A submitted job and its tasks."""
-
-    id: str
-    name: str
-    steps: int
-    max_attempts: int
-    speculation: bool
-    task_timeout: float | None
-    worker_timeout: float | None
-    submitted: float
-    state: JobState = JobState.RUNNING
-    step: int = 0
-    finished: float | None = None
-    tasks: dict[str, Task] = field(default_factory=dict)
-    pending: deque[str] = field(default_factory=deque)
-    maps: dict[int, list[str]] = field(default_factory=dict)  # step -> map task keys
-    reduces: dict[int, list[str]] = field(default_factory=dict)  # step -> reduce task keys
-    done: dict[str, int] = field(default_factory=dict)  # kind -> tasks done
-    total: dict[str, int] = field(default_factory=dict)  # kind -> tasks known
-    step_done: dict[tuple[str, int], int] = field(default_factory=dict)
-    bad_scores: dict[str, int] = field(default_factory=dict)
-    excluded: set[str] = field(default_factory=set)
-    error: dict | None = None
-
-
-@dataclass
-class Worker:
-    """A registered worker."""
-
-    id: str
-    name: str
-    host: str
-    slots: int
-    shuffle_address: str
-    joined: float
-    last_seen: float
-    attempts: set[tuple[str, str]] = field(default_factory=set)  # (job, attempt)
-    outputs: set[tuple[str, str]] = field(default_factory=set)  # (job, map task) held
-
-    @property
-    def free(self) -> int:
-        """Slots not running an attempt: this worker's standing requests for work."""
-        return self.slots - len(self.attempts)
-
-
-def task_key(kind: Kind, step: int, index: int) -> str:
-    """The task's name within its job, e.g. ``s0-m00003``."""
-    return f"s{step}-{_KIND_LETTER[kind]}{index:05d}"
 
 
 class Scheduler:

@@ -1,0 +1,182 @@
+"""What goes into the scheduler (events) and what comes out of it (actions).
+
+Both are frozen dataclasses of plain data; ``coordinator.py`` builds events from
+decoded messages and turns actions into messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from minimr.cluster.tables import JobState
+
+#: failed attempts of one task that fail the job, unless the submit says otherwise
+MAX_ATTEMPTS = 4
+
+# --- events (in) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerJoined:
+    """A worker registered (its versions were already checked)."""
+
+    worker: str
+    name: str
+    host: str
+    slots: int
+    shuffle_address: str
+
+
+@dataclass(frozen=True)
+class WorkerSeen:
+    """Any message from a worker: a sign of life."""
+
+    worker: str
+
+
+@dataclass(frozen=True)
+class WorkerLeft:
+    """A worker said goodbye."""
+
+    worker: str
+
+
+@dataclass(frozen=True)
+class AttemptSucceeded:
+    """An attempt reported success with its plain-data output and counters."""
+
+    worker: str
+    job_id: str
+    attempt: str
+    output: dict | None
+    counters: dict
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class AttemptFailed:
+    """An attempt failed in user code or its executor died."""
+
+    worker: str
+    job_id: str
+    attempt: str
+    error: str
+    stderr: str = ""
+    crashed: bool = False
+
+
+@dataclass(frozen=True)
+class FetchFailed:
+    """A reduce attempt could not fetch map outputs ``[(map_index, map_attempt), ...]``."""
+
+    worker: str
+    job_id: str
+    attempt: str
+    maps: tuple[tuple[int, str], ...]
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class CommitRequested:
+    """A reduce attempt asks to rename its output into place."""
+
+    worker: str
+    job_id: str
+    attempt: str
+
+
+@dataclass(frozen=True)
+class JobSubmitted:
+    """A client submitted a job (the plan blob stays with the coordinator)."""
+
+    job_id: str
+    name: str
+    steps: int
+    max_attempts: int = MAX_ATTEMPTS
+    speculation: bool = True
+    task_timeout: float | None = None
+    worker_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class JobCancelled:
+    """A client cancelled a job."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: purge dead workers, time out tasks, launch backups."""
+
+
+# --- actions (out) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assign:
+    """Tell ``worker`` to run ``task`` as ``attempt``."""
+
+    worker: str
+    job_id: str
+    attempt: str
+    kind: str
+    task: dict
+    inputs: list | None = None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Tell ``worker`` to stop ``attempt``."""
+
+    worker: str
+    job_id: str
+    attempt: str
+
+
+@dataclass(frozen=True)
+class AnswerCommit:
+    """Tell ``worker`` whether ``attempt`` may commit."""
+
+    worker: str
+    job_id: str
+    attempt: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class AskToReregister:
+    """``worker`` is unknown (declared dead, or the coordinator restarted)."""
+
+    worker: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class JobChanged:
+    """A job's progress changed (tell its watchers)."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class JobEnded:
+    """A job reached a final state (tell its watchers; workers may forget it)."""
+
+    job_id: str
+    state: JobState
+
+
+Event = (
+    WorkerJoined
+    | WorkerSeen
+    | WorkerLeft
+    | AttemptSucceeded
+    | AttemptFailed
+    | FetchFailed
+    | CommitRequested
+    | JobSubmitted
+    | JobCancelled
+    | Tick
+)
+Action = Assign | Cancel | AnswerCommit | AskToReregister | JobChanged | JobEnded

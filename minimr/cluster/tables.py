@@ -1,0 +1,146 @@
+"""The scheduler's tables: task and job states, the transition table, and the records.
+
+Plain data only; ``scheduler.py`` is the one module that changes them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from dataclasses import dataclass, field
+
+
+class TaskState(enum.Enum):
+    """Where a task stands; see :data:`TRANSITIONS`."""
+
+    WAITING = "waiting"  # its inputs are not all there yet
+    PENDING = "pending"  # ready, queued for a free slot
+    RUNNING = "running"  # one attempt live (two with a backup)
+    DONE = "done"  # an attempt succeeded (and, for a reduce, committed)
+    FAILED = "failed"  # attempts used up; the job failed
+
+
+TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    TaskState.WAITING: frozenset({TaskState.PENDING}),
+    TaskState.PENDING: frozenset({TaskState.RUNNING, TaskState.WAITING}),
+    TaskState.RUNNING: frozenset(
+        {TaskState.PENDING, TaskState.WAITING, TaskState.DONE, TaskState.FAILED}
+    ),
+    TaskState.DONE: frozenset({TaskState.PENDING}),
+    TaskState.FAILED: frozenset(),
+}
+
+
+class JobState(enum.Enum):
+    """A job's life: running until it succeeds, fails or is cancelled."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Kind(str, enum.Enum):
+    """The task kinds a worker knows how to run."""
+
+    PREPARE = "prepare"
+    MAP = "map"
+    REDUCE = "reduce"
+    COMMIT = "commit"
+
+
+_KIND_LETTER = {Kind.PREPARE: "p", Kind.MAP: "m", Kind.REDUCE: "r", Kind.COMMIT: "c"}
+
+
+class InvariantError(RuntimeError):
+    """The scheduler was about to break its own rules (a bug in minimr, not the peer)."""
+
+
+# --- tables -----------------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """One live try of a task on a worker."""
+
+    id: str
+    job_id: str
+    task: str
+    worker: str
+    started: float
+    backup: bool = False
+
+
+@dataclass
+class Task:
+    """A unit of work and its history."""
+
+    key: str
+    kind: Kind
+    step: int
+    index: int
+    spec: dict
+    state: TaskState = TaskState.PENDING
+    started: int = 0  # attempts ever started
+    failures: int = 0  # attempts that failed in user code
+    live: dict[str, Attempt] = field(default_factory=dict)
+    committer: str | None = None
+    output: dict | None = None  # map: where it lives; prepare: the task lists
+    output_worker: str | None = None
+    output_attempt: str | None = None
+    counters: dict | None = None
+    duration: float | None = None
+    errors: list[dict] = field(default_factory=list)
+    ran_on: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Job:
+    """A submitted job and its tasks."""
+
+    id: str
+    name: str
+    steps: int
+    max_attempts: int
+    speculation: bool
+    task_timeout: float | None
+    worker_timeout: float | None
+    submitted: float
+    state: JobState = JobState.RUNNING
+    step: int = 0
+    finished: float | None = None
+    tasks: dict[str, Task] = field(default_factory=dict)
+    pending: deque[str] = field(default_factory=deque)
+    maps: dict[int, list[str]] = field(default_factory=dict)  # step -> map task keys
+    reduces: dict[int, list[str]] = field(default_factory=dict)  # step -> reduce task keys
+    done: dict[str, int] = field(default_factory=dict)  # kind -> tasks done
+    total: dict[str, int] = field(default_factory=dict)  # kind -> tasks known
+    step_done: dict[tuple[str, int], int] = field(default_factory=dict)
+    bad_scores: dict[str, int] = field(default_factory=dict)
+    excluded: set[str] = field(default_factory=set)
+    error: dict | None = None
+
+
+@dataclass
+class Worker:
+    """A registered worker."""
+
+    id: str
+    name: str
+    host: str
+    slots: int
+    shuffle_address: str
+    joined: float
+    last_seen: float
+    attempts: set[tuple[str, str]] = field(default_factory=set)  # (job, attempt)
+    outputs: set[tuple[str, str]] = field(default_factory=set)  # (job, map task) held
+
+    @property
+    def free(self) -> int:
+        """Slots not running an attempt: this worker's standing requests for work."""
+        return self.slots - len(self.attempts)
+
+
+def task_key(kind: Kind, step: int, index: int) -> str:
+    """The task's name within its job, e.g. ``s0-m00003``."""
+    return f"s{step}-{_KIND_LETTER[kind]}{index:05d}"

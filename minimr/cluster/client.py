@@ -5,7 +5,8 @@
 ``WATCH_INTERVAL`` seconds — the coordinator answers with the job's progress, which
 goes to the ``progress`` callback, and pushes progress whenever tasks finish — until
 the ``JobResult`` arrives. A coordinator silent for ``SILENCE_LIMIT`` seconds makes
-the client reconnect on a fresh socket and keep watching. Ctrl-C cancels the job on
+the client reconnect on a fresh socket and keep watching; a coordinator that answers
+"unknown job" (it restarted) gets the job submitted again. Ctrl-C cancels the job on
 the cluster before re-raising.
 
 :func:`run_local_cluster` is what ``minimr submit`` does without ``--coordinator``:
@@ -160,6 +161,11 @@ class _Session:
                     accepted = True
                 elif isinstance(message, p.Progress) and progress is not None:
                     progress(JobProgress(message.snapshot))
+                elif isinstance(message, p.Reject) and message.code == "unknown-job":
+                    # the coordinator restarted without our job: submit it again (tasks
+                    # that had committed rename their identical output once more)
+                    log.warning("the coordinator lost job %s; submitting it again", submit.job_id)
+                    self.conn.send(p.encode(submit))
                 elif isinstance(message, p.Reject):
                     raise JobFailed(
                         f"the coordinator at {self.address} refused job "

@@ -145,7 +145,9 @@ class Coordinator:
             message = p.decode(frames)
         except p.VersionMismatch as exc:
             log.warning("turning away %r: %s", peer, exc)
-            self.server.send(peer, p.encode(p.Reject(f"{exc}; upgrade minimr on one side")))
+            self.server.send(
+                peer, p.encode(p.Reject(f"{exc}; upgrade minimr on one side", "version"))
+            )
             return
         except p.ProtocolError as exc:
             log.warning("dropping a malformed message from %r: %s", peer, exc)
@@ -177,7 +179,7 @@ class Coordinator:
         mismatch = _version_mismatch(message.minimr_version, message.python_version)
         if mismatch:
             log.warning("turning away worker %s: %s", message.name, mismatch)
-            self._send(peer, p.Reject(f"worker {message.name} refused: {mismatch}"))
+            self._send(peer, p.Reject(f"worker {message.name} refused: {mismatch}", "version"))
             return
         worker = peer.decode("latin-1")
         event = s.WorkerJoined(
@@ -210,7 +212,7 @@ class Coordinator:
     def _on_submit(self, peer: bytes, message: p.Submit, now: float) -> None:
         mismatch = _version_mismatch(message.minimr_version, message.python_version)
         if mismatch:
-            self._send(peer, p.Reject(f"job {message.job_id} refused: {mismatch}"))
+            self._send(peer, p.Reject(f"job {message.job_id} refused: {mismatch}", "version"))
             return
         options = message.options
         try:
@@ -224,7 +226,9 @@ class Coordinator:
                 worker_timeout=_optional_float(options.get("worker_timeout")),
             )
         except (TypeError, ValueError) as exc:
-            self._send(peer, p.Reject(f"job {message.job_id} refused: bad options ({exc})"))
+            self._send(
+                peer, p.Reject(f"job {message.job_id} refused: bad options ({exc})", "bad-options")
+            )
             return
         record = self.records.setdefault(
             message.job_id, JobRecord(message.serializer, message.blob, set())
@@ -237,7 +241,7 @@ class Coordinator:
     def _on_watch(self, peer: bytes, message: p.Watch, now: float) -> None:
         job = self.scheduler.jobs.get(message.job_id)
         if job is None:
-            self._send(peer, p.Reject(f"unknown job {message.job_id}"))
+            self._send(peer, p.Reject(f"unknown job {message.job_id}", "unknown-job"))
         elif job.state is not s.JobState.RUNNING:
             self._send(peer, self._result(message.job_id, now))
         else:

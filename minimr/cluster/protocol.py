@@ -211,6 +211,7 @@ class Reject(Message):
 
     command: ClassVar[Command] = Command.REJECT
     reason: str
+    code: str = ""  # machine-readable: "version", "unknown-job", "bad-options"
 
 
 @dataclass(frozen=True)

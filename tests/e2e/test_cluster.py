@@ -276,6 +276,31 @@ def test_workers_reconnect_to_a_restarted_coordinator(cluster, tmp_path):
     assert all(w.poll() is None for w in workers)
 
 
+def test_waiting_client_resubmits_to_a_restarted_coordinator(cluster, tmp_path, monkeypatch):
+    """A coordinator killed mid-job and restarted gets the job again; the output is right."""
+    monkeypatch.setenv("MINIMR_PROBE_DIR", str(tmp_path / "probes"))
+    monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0")
+    (tmp_path / "probes").mkdir()
+    inputs = small_inputs(tmp_path / "in", 8)
+    inline_output("probe.py", inputs, tmp_path / "inline", reducers=2)
+    monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0.3")
+    cluster.add_worker()
+    cluster.add_worker()
+    restarted = threading.Event()
+
+    def restart(progress) -> None:
+        if progress.snapshot["maps_done"] >= 2 and not restarted.is_set():
+            restarted.set()
+            cluster.coordinator.send_signal(signal.SIGKILL)
+            cluster.coordinator.wait()
+            cluster.coordinator = cluster.start_coordinator()
+
+    plan = make_plan("probe.py", inputs, tmp_path / "cluster", reducers=2)
+    submit_plan(plan, cluster.address, progress=restart)
+    assert restarted.is_set()
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+
+
 def test_ctrl_c_on_submit_cancels_the_job_on_the_cluster(cluster, tmp_path):
     """SIGINT to `minimr submit --coordinator` cancels the job there and exits 130."""
     probes = tmp_path / "probes"

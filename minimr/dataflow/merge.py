@@ -19,7 +19,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, groupby
+from itertools import chain, groupby, islice
 from operator import itemgetter
 from typing import Any, BinaryIO
 
@@ -32,6 +32,7 @@ KIND_STR, KIND_BYTES, KIND_ANY = b"s", b"b", b"a"
 # stays small even for a hot key.
 MAX_VALUES_PER_ENTRY = 65536
 _first = itemgetter(0)
+_second = itemgetter(1)
 
 
 @dataclass(frozen=True)
@@ -65,31 +66,35 @@ def write_segment(
 ) -> tuple[int, int]:
     """Write sorted ``(key, values)`` entries as one segment.
 
-    Values lists longer than ``MAX_VALUES_PER_ENTRY`` are cut into several entries of the same
-    key. Returns ``(bytes written, values written)``.
+    Entries go out ``BLOCK_ENTRIES`` at a time; a chunk holding more than
+    ``MAX_VALUES_PER_ENTRY`` values is re-cut so that no block, and no entry, is larger (one
+    key's long values list becomes several entries of that key). Returns
+    ``(bytes written, values written)``.
     """
     written = out.write(kind)
     values_written = 0
-    block: list = []
-    block_values = 0
-    for key, values in entries:
-        n = len(values)
+    entries = iter(entries)
+    while True:
+        chunk = list(islice(entries, BLOCK_ENTRIES))
+        if not chunk:
+            return written, values_written
+        n = sum(map(len, map(_second, chunk)))
         values_written += n
-        if n > MAX_VALUES_PER_ENTRY:
-            for i in range(0, n, MAX_VALUES_PER_ENTRY):
-                if block:
+        if n <= MAX_VALUES_PER_ENTRY:
+            written += write_block(out, chunk)
+            continue
+        block: list = []
+        block_values = 0
+        for key, values in chunk:
+            for i in range(0, max(len(values), 1), MAX_VALUES_PER_ENTRY):
+                piece = values[i : i + MAX_VALUES_PER_ENTRY]
+                if block and block_values + len(piece) > MAX_VALUES_PER_ENTRY:
                     written += write_block(out, block)
                     block, block_values = [], 0
-                written += write_block(out, [(key, values[i : i + MAX_VALUES_PER_ENTRY])])
-            continue
-        block.append((key, values))
-        block_values += n
-        if len(block) >= BLOCK_ENTRIES or block_values >= MAX_VALUES_PER_ENTRY:
+                block.append((key, piece))
+                block_values += len(piece)
+        if block:
             written += write_block(out, block)
-            block, block_values = [], 0
-    if block:
-        written += write_block(out, block)
-    return written, values_written
 
 
 class _SegmentReader:

@@ -38,7 +38,6 @@ from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import (
     KIND_ANY,
-    MAX_VALUES_PER_ENTRY,
     MergedGroups,
     Segment,
     key_kind,
@@ -46,12 +45,17 @@ from minimr.dataflow.merge import (
 )
 from minimr.dataflow.partition import key_bytes, sort_key, sort_keys
 
+_second = itemgetter(1)
+
 # Rough CPython costs, used to estimate the buffer's memory without walking it.
 _ENTRY_OVERHEAD = 160  # a dict slot, the pair tuple or values list, the count
 _VALUE_SLOT = 8  # one pointer in a values list (per-pair path)
 _FIRST_BATCH = 256  # records in a map task's first batch
 _MAX_BATCH = 50_000  # records in a batch at most
 _BATCH_PAIRS = 200_000  # map output pairs to aim at per batch (less with a small buffer)
+# A key with this few identical values is written as they are: combining them would cost a
+# Python call per key (the rare keys of a Zipf vocabulary) and save the reducer almost nothing.
+_COMBINE_MIN = 4
 
 
 class NeedsPerPairPath(Exception):
@@ -245,32 +249,29 @@ class MapOutputBuffer:
                 key = unwrap(key)
                 if combine is not None and len(source) > 1:
                     seen += len(source)
-                    source = [v for _, v in combine(key, iter(source))]
+                    source = list(map(_second, combine(key, iter(source))))
                     produced += len(source)
                 yield key, source
-                continue
-            runs = [source] if type(source) is tuple else source
-            if combine is not None:
-                times = source[1] if type(source) is tuple else sum(t for _, t in source)
-                if times > 1:
-                    values = (repeat(*runs[0]) if len(runs) == 1
-                              else chain.from_iterable(repeat(v, t) for v, t in runs))
-                    folded = [v for _, v in combine(key, values)]
+            elif type(source) is tuple:  # one distinct value, ``times`` times
+                value, times = source
+                if times == 1:
+                    yield key, [value]
+                elif combine is not None and times > _COMBINE_MIN:
+                    folded = list(map(_second, combine(key, repeat(value, times))))
                     seen += times
                     produced += len(folded)
                     yield key, folded
-                    continue
-            if type(source) is tuple and source[1] <= MAX_VALUES_PER_ENTRY:
-                yield key, [source[0]] * source[1]
-                continue
-            values: list = []
-            for value, times in runs:  # expand runs into entries of bounded size
-                values.extend(repeat(value, times))
-                while len(values) >= MAX_VALUES_PER_ENTRY:
-                    yield key, values[:MAX_VALUES_PER_ENTRY]
-                    del values[:MAX_VALUES_PER_ENTRY]
-            if values:
-                yield key, values
+                else:
+                    yield key, [value] * times  # write_segment cuts long lists
+            else:  # several distinct values: runs of (value, times)
+                values = chain.from_iterable(repeat(v, t) for v, t in source)
+                if combine is not None:
+                    times = sum(t for _, t in source)
+                    values = map(_second, combine(key, values))
+                    seen += times
+                folded = list(values)
+                produced += len(folded) if combine is not None else 0
+                yield key, folded
         if combine is not None:
             self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
             self._counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)

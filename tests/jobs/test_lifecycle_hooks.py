@@ -14,7 +14,7 @@ from minimr import Job, Step
 def run_and_record(job_class, tmp_path) -> list[str]:
     """Run ``job_class`` on a one-line input and return the events its hooks recorded."""
     source = tmp_path / "in.txt"
-    source.write_text("sea sea\n")
+    source.write_text("sea " * 6 + "\n")  # enough repeats that the combiner runs
     job = job_class()
     job.events = []
     minimr.run(job, [str(source)], str(tmp_path / "out"), reducers=1, runner="inline")

@@ -381,13 +381,18 @@ def generate(kind: str, outdir: str, size: int, files: int = 16, seed: int = 1,
     global _TABLES, _POOL
     if files < 1:
         raise ValueError(f"files must be at least 1 (got {files})")
+    if kind == "text" and size < 64 * files:
+        raise ValueError(f"text size must be at least 64 bytes per file "
+                         f"({64 * files} for {files} files; got {size})")
+    if kind == "sort" and size // RECORD < files:
+        raise ValueError(f"sort size must hold at least one {RECORD}-byte record per file "
+                         f"({RECORD * files} bytes for {files} files; got {size})")
+    if kind not in ("text", "sort"):
+        raise ValueError(f"kind must be 'text' or 'sort' (got {kind!r})")
     _prepare_outdir(outdir)
     names = [PART_NAME.format(i) for i in range(files)]
     paths = [os.path.join(outdir, n) for n in names]
     if kind == "text":
-        if size < 64 * files:
-            raise ValueError(f"text size must be at least 64 bytes per file "
-                             f"({64 * files} for {files} files; got {size})")
         _TABLES = TextTables(seed)
         # Twice the output (up to POOL_MAX) keeps repeated lines rare in small corpora.
         pool_bytes = min(max(2 * size, POOL_MIN), POOL_MAX)
@@ -398,17 +403,12 @@ def generate(kind: str, outdir: str, size: int, files: int = 16, seed: int = 1,
         results = _run_all(jobs, _write_text_part,
                            [(paths[i], bounds[i + 1] - bounds[i], seed, i) for i in range(files)])
         _POOL = []
-    elif kind == "sort":
+    else:
         records = size // RECORD
-        if records < files:
-            raise ValueError(f"sort size must hold at least one {RECORD}-byte record per file "
-                             f"({RECORD * files} bytes for {files} files; got {size})")
         bounds = [records * i // files for i in range(files + 1)]
         results = _run_all(jobs, _write_sort_part,
                            [(paths[i], seed, i, bounds[i], bounds[i + 1] - bounds[i])
                             for i in range(files)])
-    else:
-        raise ValueError(f"kind must be 'text' or 'sort' (got {kind!r})")
     parts = [(name, n, digest) for name, (n, digest) in zip(names, results, strict=True)]
     if manifest:
         with open(os.path.join(outdir, MANIFEST), "w") as out:

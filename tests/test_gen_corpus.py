@@ -117,3 +117,10 @@ def test_refuses_a_folder_with_other_files(tmp_path: Path) -> None:
     done = gen("sort", tmp_path, "--size", "1000", "--files", 1)
     assert done.returncode != 0 and "notes.txt" in done.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_too_small_for_the_files_is_a_clear_error(tmp_path: Path) -> None:
+    """A size that cannot give every file one record fails before writing anything."""
+    done = gen("sort", tmp_path / "x", "--size", "1000", "--files", 16)
+    assert done.returncode == 2 and "per file" in done.stderr
+    assert not (tmp_path / "x").exists()

@@ -42,9 +42,13 @@ class Cluster:
         )
 
     def add_worker(
-        self, hash_seed: str = "0", slots: int = 1, host: str | None = None
+        self,
+        hash_seed: str = "0",
+        slots: int = 1,
+        host: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen:
-        """Start a worker process with its own PYTHONHASHSEED (and host name, if given)."""
+        """Start a worker process with its own PYTHONHASHSEED (host name, environment)."""
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -59,7 +63,9 @@ class Cluster:
                 *(["--host", host] if host else []),
             ],
             env=environment(
-                PYTHONHASHSEED=hash_seed, MINIMR_LOG=os.environ.get("MINIMR_TEST_LOG", "ERROR")
+                PYTHONHASHSEED=hash_seed,
+                MINIMR_LOG=os.environ.get("MINIMR_TEST_LOG", "ERROR"),
+                **(env or {}),
             ),
         )
         self.workers.append(process)

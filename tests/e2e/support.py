@@ -57,3 +57,31 @@ def inline_output(job: str, inputs: list, output: Path, **kwargs):
 def read_dir(path: Path) -> dict[str, bytes]:
     """Every file of an output folder by name (``_temporary`` must be gone)."""
     return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+
+
+def probe_records(folder: Path, kind: str) -> list[tuple[int, float, float]]:
+    """(pid, start, end) of every probed task of ``kind``."""
+    rows = []
+    for path in folder.iterdir():
+        name, pid, start, end = path.read_text().split()
+        if name == kind:
+            rows.append((int(pid), float(start), float(end)))
+    return rows
+
+
+def overlapped(rows: list[tuple[int, float, float]]) -> bool:
+    """Whether two tasks in different processes ran at the same time."""
+    return any(
+        a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in rows for b in rows if a is not b
+    )
+
+
+def small_inputs(folder: Path, files: int) -> list[Path]:
+    """``files`` one-line input files (one map task each)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(files):
+        path = folder / f"in-{i:02d}.txt"
+        path.write_text(f"alpha beta gamma {i}\n")
+        paths.append(path)
+    return paths

@@ -19,35 +19,17 @@ import pytest
 from minimr.cluster.client import submit_plan
 from minimr.cluster.commands import fetch_status, format_status
 from minimr.errors import JobFailed
-from tests.e2e.support import ROOT, TEXT, environment, inline_output, make_plan, read_dir
-
-
-def probe_records(folder: Path, kind: str) -> list[tuple[int, float, float]]:
-    """(pid, start, end) of every probed task of ``kind``."""
-    rows = []
-    for path in folder.iterdir():
-        name, pid, start, end = path.read_text().split()
-        if name == kind:
-            rows.append((int(pid), float(start), float(end)))
-    return rows
-
-
-def overlapped(rows: list[tuple[int, float, float]]) -> bool:
-    """Whether two tasks in different processes ran at the same time."""
-    return any(
-        a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in rows for b in rows if a is not b
-    )
-
-
-def small_inputs(folder: Path, files: int) -> list[Path]:
-    """``files`` one-line input files (one map task each)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(files):
-        path = folder / f"in-{i:02d}.txt"
-        path.write_text(f"alpha beta gamma {i}\n")
-        paths.append(path)
-    return paths
+from tests.e2e.support import (
+    ROOT,
+    TEXT,
+    environment,
+    inline_output,
+    make_plan,
+    overlapped,
+    probe_records,
+    read_dir,
+    small_inputs,
+)
 
 
 def test_wordcount_on_three_workers_equals_inline(shared_cluster, tmp_path):

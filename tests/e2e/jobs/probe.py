@@ -2,7 +2,9 @@
 
 Each task appends ``kind pid start end`` to a file under ``MINIMR_PROBE_DIR`` (read when
 the job is loaded, so the value travels with the shipped job); ``MINIMR_PROBE_SLEEP``
-seconds of sleep per task make overlaps measurable.
+seconds of sleep per task make overlaps measurable; a worker whose environment has
+``MINIMR_STRAGGLER`` set sleeps 20 times as long in map tasks (a slow machine, for
+speculation tests).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Probe(Job):
         yield word, sum(counts)
 
     def teardown(self):
-        """Sleep, then record the task."""
-        time.sleep(SLEEP)
+        """Sleep (a map 20x as long on a worker with MINIMR_STRAGGLER set), then record."""
+        slow = 20 if os.environ.get("MINIMR_STRAGGLER") and not self.saw_reduce else 1
+        time.sleep(SLEEP * slow)
         record("reduce" if self.saw_reduce else "map", self.started)

@@ -28,6 +28,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -106,6 +107,7 @@ class Worker:
         self.plans: dict[str, tuple[str, bytes]] = {}
         self.plans_requested: set[str] = set()
         self.stopping = False
+        self._stopped = threading.Event()  # wakes a reconnect backoff on SIGTERM
         self.welcomed = False
         self._handlers: dict[type, Callable] = {
             p.Welcome: self._on_welcome,
@@ -165,9 +167,10 @@ class Worker:
                         backoff,
                     )
                     self._disconnect()
-                    time.sleep(backoff * (1 + random.random() / 2))  # jitter spreads a herd
+                    self._stopped.wait(backoff * (1 + random.random() / 2))  # jitter: no herd
                     backoff = min(backoff * 2, RECONNECT_MAX)
-                    self._register()
+                    if not self.stopping:
+                        self._register()
                     heard = time.monotonic()
             return 0
         except WorkerRejected as exc:
@@ -184,6 +187,7 @@ class Worker:
     def stop(self) -> None:
         """End the loop after the current turn (what SIGTERM and Ctrl-C do)."""
         self.stopping = True
+        self._stopped.set()
 
     def _install_signal_handlers(self) -> None:
         def handler(signum, frame) -> None:

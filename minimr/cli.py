@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-import traceback
 
 import click
 
 from minimr import runner
-from minimr.errors import MinimrError
+from minimr.errors import MinimrError, format_user_traceback
 
 SUBMIT_HELP = """Run the map/reduce job in JOB (a .py file; JOB.py:ClassName picks one class).
 
@@ -43,25 +41,6 @@ class _Progress:
     def done(self) -> None:
         if self.shown:
             click.echo("\r\033[K", nl=False, err=True)
-
-
-def _user_traceback(exc: BaseException) -> str:
-    """The traceback of a user exception without minimr's own frames."""
-    tb = traceback.TracebackException.from_exception(exc)
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    for te in [tb, *_chained(tb)]:
-        te.stack = traceback.StackSummary.from_list(
-            [f for f in te.stack if not os.path.abspath(f.filename).startswith(package)]
-        )
-    return "".join(tb.format())
-
-
-def _chained(tb: traceback.TracebackException) -> list[traceback.TracebackException]:
-    found = []
-    while tb.__cause__ or tb.__context__:
-        tb = tb.__cause__ or tb.__context__  # type: ignore[assignment]
-        found.append(tb)
-    return found
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,7 +95,7 @@ def submit(job, inputs, output, reducers, inline, workers, coordinator, split_si
         sys.exit(130)
     except Exception as exc:  # the user's own code failed (inline runner)
         progress.done()
-        click.echo(_user_traceback(exc), err=True, nl=False)
+        click.echo(format_user_traceback(exc), err=True, nl=False)
         click.echo(f"job failed: {type(exc).__name__}: {exc} (no _SUCCESS written)", err=True)
         sys.exit(1)
     progress.done()

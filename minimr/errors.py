@@ -20,6 +20,9 @@ traceback) and exits non-zero; library users catch ``MinimrError``.
 
 from __future__ import annotations
 
+import os
+import traceback
+
 import click
 
 
@@ -69,3 +72,25 @@ class JobFailed(MinimrError):
         super().__init__(message)
         self.task = task
         self.remote_traceback = remote_traceback
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def format_user_traceback(exc: BaseException) -> str:
+    """The traceback of an exception raised by user code, without minimr's own frames.
+
+    The user's frames (their job file, their libraries) are what they can act on; the engine's
+    frames between them are noise.
+    """
+    tb = traceback.TracebackException.from_exception(exc)
+    user = [f for f in tb.stack if not os.path.abspath(f.filename).startswith(_PACKAGE)]
+    if not user:  # the error is minimr's own: show it whole
+        return "".join(tb.format())
+    seen = tb
+    while seen is not None:
+        seen.stack = traceback.StackSummary.from_list(
+            [f for f in seen.stack if not os.path.abspath(f.filename).startswith(_PACKAGE)]
+        )
+        seen = seen.__cause__ or seen.__context__
+    return "".join(tb.format())

@@ -20,6 +20,10 @@ import cloudpickle
 from minimr.errors import JobLoadError
 from minimr.job import Job, ModuleJob
 
+# Names of the modules registered to travel by value (their sources travel too, so that
+# tracebacks from workers point into the user's files).
+SHIPPED: set[str] = set()
+
 
 def load_module(path: str) -> ModuleType:
     """Import the job file at ``path`` and register it (and its siblings) for shipping.
@@ -65,6 +69,7 @@ def load_module(path: str) -> ModuleType:
 def _register_by_value(module: ModuleType, folder: str, new_modules: set[str]) -> None:
     """Ship the job module, and the modules it imported from its own folder, by value."""
     cloudpickle.register_pickle_by_value(module)
+    SHIPPED.add(module.__name__)
     site = {os.path.abspath(p) for p in sys.path if "site-packages" in p or "dist-packages" in p}
     for name in sorted(new_modules):
         mod = sys.modules.get(name)
@@ -75,6 +80,7 @@ def _register_by_value(module: ModuleType, folder: str, new_modules: set[str]) -
         if file.startswith(folder + os.sep) and not any(file.startswith(s) for s in site):
             try:
                 cloudpickle.register_pickle_by_value(mod)
+                SHIPPED.add(name)
             except ValueError:
                 pass  # already registered, or not importable by name
 

@@ -33,7 +33,7 @@ from minimr.dataflow.tasks import (
 )
 from minimr.errors import UsageError
 from minimr.job import Job, job_name, resolve_steps
-from minimr.loader import resolve_job
+from minimr.loader import SHIPPED, resolve_job
 
 DEFAULT_REDUCERS = 4
 DEFAULT_SORT_BUFFER = 64 * 2**20
@@ -149,6 +149,7 @@ def _ship_job_module(job: Job) -> None:
         return
     try:
         cloudpickle.register_pickle_by_value(module)
+        SHIPPED.add(module.__name__)
     except ValueError:
         pass
 
@@ -213,7 +214,9 @@ def run(
         counters = run_inline(plan, progress)
     else:
         _ship_job_module(job_obj)
-        from minimr.cluster import client  # the cluster layer is only needed here
+        from minimr.cluster import client, shipping  # the cluster layer is only needed here
+
+        plan.settings["sources"] = shipping.job_sources(sorted(SHIPPED | {"__main__"}))
 
         if coordinator is not None:
             status = client.submit_plan(plan, coordinator, progress=progress)

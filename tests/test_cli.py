@@ -99,6 +99,24 @@ def test_user_exception_shows_user_traceback_and_commits_nothing(tmp_path, text_
     assert not [n for n in os.listdir(out) if n.startswith("part-")] if out.exists() else True
 
 
+def test_cluster_failure_shows_the_user_frame_from_the_worker(tmp_path, text_input):
+    """A map failing on a worker reports the user's file, line and source, not minimr's frames."""
+    job = write_file(tmp_path / "remote_boom.py", """
+        def map(key, line):
+            if "fig" in line:
+                raise ValueError("bad record: " + line)
+            yield line, 1
+    """)
+    out = tmp_path / "out"
+    result = submit(str(job), "--input", str(text_input), "--output", str(out), "--workers", "1",
+                    "--max-attempts", "1")
+    assert result.exit_code == 1
+    assert f'File "{job}", line 4, in map' in result.output
+    assert 'raise ValueError("bad record: " + line)' in result.output
+    assert "minimr/dataflow" not in result.output and "<dynamic-code>" not in result.output
+    assert not (out / "_SUCCESS").exists()
+
+
 def test_help_explains_submit():
     """submit --help documents inputs, output and the output layout."""
     result = CliRunner().invoke(main, ["submit", "--help"])

@@ -46,6 +46,7 @@ from minimr.dataflow.tasks import (
     run_reduce_task,
     run_sample_task,
 )
+from minimr.errors import format_user_traceback
 
 #: bytes of an attempt's stderr kept with its failure
 STDERR_TAIL = 4096
@@ -201,8 +202,8 @@ def _run(
             raise ValueError(f"unknown task kind {kind!r}")
     except FetchError as exc:
         return ("fetch_failed", attempt, [list(lost) for lost in exc.lost], str(exc))
-    except Exception:
-        return ("failed", attempt, traceback.format_exc())
+    except Exception as exc:
+        return ("failed", attempt, format_user_traceback(exc))
     finally:
         sys_flush()
     return ("done", attempt, output, counters.to_dict(), time.monotonic() - started)

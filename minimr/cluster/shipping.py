@@ -12,8 +12,13 @@ cloudpickle refuses.
 
 from __future__ import annotations
 
+import inspect
+import linecache
+import os
 import pickle
 import socket
+import sys
+import types
 from typing import Any
 
 import cloudpickle
@@ -50,7 +55,9 @@ def loads(blob: bytes, serializer: str = "cloudpickle") -> Any:
             package that is not installed here.
     """
     try:
-        return _module(serializer).loads(blob)
+        plan = _module(serializer).loads(blob)
+        restore_code_locations(plan)
+        return plan
     except ModuleNotFoundError as exc:
         raise ModuleNotFoundError(
             f"the job needs module {exc.name!r}, which is not installed on worker host "
@@ -87,3 +94,79 @@ def _find_unpicklable(obj: Any, path: str, serializer: str, depth: int = 0) -> s
         except Exception:
             return _find_unpicklable(child, child_path, serializer, depth + 1) or child_path
     return None
+
+
+def job_sources(modules: list[str]) -> dict[str, tuple[str, str]]:
+    """``{module name: (file, source)}`` of the modules that travel by value.
+
+    cloudpickle ships code objects without their file name (they arrive as
+    ``<dynamic-code>``), so tracebacks from workers would not say where in the user's file an
+    error happened. The sources travel with the plan and ``loads`` puts the names back.
+    """
+    found = {}
+    for name in modules:
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
+        if not path or not os.path.isfile(path):
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                found[name] = (os.path.abspath(path), f.read())
+        except (OSError, UnicodeDecodeError):
+            continue
+    return found
+
+
+def restore_code_locations(plan: Any) -> None:
+    """Give the shipped job's code objects their real file names, and their source lines.
+
+    Walks the step functions, the job's class hierarchy and the module globals they reach;
+    only objects of the shipped modules (``plan.settings["sources"]``) are touched.
+    """
+    settings = getattr(plan, "settings", None)
+    sources = settings.get("sources") if isinstance(settings, dict) else None
+    if not sources:
+        return
+    for filename, text in sources.values():
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    seen: set[int] = set()
+    stack: list[Any] = []
+    for sp in plan.steps:
+        step = sp.step
+        stack.extend(getattr(step, name, None) for name in
+                     ("map", "map_batch", "combine", "reduce", "setup", "teardown"))
+    while stack:
+        obj = stack.pop()
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if inspect.ismethod(obj):
+            stack.extend((obj.__func__, type(obj.__self__)))
+        elif isinstance(obj, (staticmethod, classmethod)):
+            stack.append(obj.__func__)
+        elif inspect.isfunction(obj):
+            entry = sources.get(getattr(obj, "__module__", None))
+            if entry is None:
+                continue
+            obj.__code__ = _renamed(obj.__code__, entry[0])
+            stack.extend(v for v in obj.__globals__.values()
+                         if inspect.isfunction(v) or inspect.isclass(v))
+            stack.extend(c.cell_contents for c in obj.__closure__ or () if _filled(c))
+        elif inspect.isclass(obj):
+            for klass in obj.__mro__:
+                if klass.__module__ in sources:
+                    stack.extend(vars(klass).values())
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
+def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
+    consts = tuple(_renamed(c, filename) if isinstance(c, types.CodeType) else c
+                   for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)

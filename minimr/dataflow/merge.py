@@ -27,6 +27,8 @@ from minimr.dataflow.blocks import BLOCK_ENTRIES, iter_entries, write_block
 from minimr.dataflow.partition import natively_sortable, sort_key
 
 MERGE_FACTOR = 64
+# Segments adding up to at most this many bytes are merged by one in-memory sort.
+IN_MEMORY_MERGE = 16 * 2**20
 KIND_STR, KIND_BYTES, KIND_ANY = b"s", b"b", b"a"
 # Values of one key are cut into entries of at most this many, so one entry (and one block)
 # stays small even for a hot key.
@@ -110,8 +112,15 @@ class _SegmentReader:
         self.file.close()
 
 
-def merge_entries(readers: list[_SegmentReader]) -> Iterator[tuple[Any, list]]:
-    """All entries of the readers, in sort order (entries of equal keys stay adjacent)."""
+def merge_entries(readers: list[_SegmentReader], in_memory: bool = False
+                  ) -> Iterator[tuple[Any, list]]:
+    """All entries of the readers, in sort order (entries of equal keys stay adjacent).
+
+    ``in_memory`` loads every entry and sorts them in one C call (Timsort finds the sorted
+    runs and gallops through them): much faster than ``heapq.merge``'s Python loop, for
+    inputs small enough to hold (deserialized, a few times their on-disk size). Both are
+    stable, so equal keys keep their segment order.
+    """
     kinds = {r.kind for r in readers}
     if len(kinds) == 1 and kinds != {KIND_ANY}:
         key = _first
@@ -120,6 +129,12 @@ def merge_entries(readers: list[_SegmentReader]) -> Iterator[tuple[Any, list]]:
             return sort_key(entry[0])
     if len(readers) == 1:
         return readers[0].entries
+    if in_memory:
+        everything: list = []
+        for reader in readers:
+            everything.extend(reader.entries)
+        everything.sort(key=key)
+        return iter(everything)
     return heapq.merge(*(r.entries for r in readers), key=key)
 
 
@@ -129,8 +144,13 @@ def merged_kind(readers: list[_SegmentReader]) -> bytes:
     return kinds.pop() if len(kinds) == 1 else KIND_ANY
 
 
-def _premerge(segments: list[Segment], scratch: str) -> list[Segment]:
-    """Merge segments in passes of ``MERGE_FACTOR`` until at most that many remain."""
+def _premerge(segments: list[Segment], scratch: str) -> tuple[list[Segment], list[str]]:
+    """Merge segments in passes of ``MERGE_FACTOR`` until at most that many remain.
+
+    Returns the segments to merge last and the temporary files made on the way (every pass
+    but the last one's inputs are deleted as soon as they are merged).
+    """
+    made: list[str] = []
     passes = 0
     while len(segments) > MERGE_FACTOR:
         merged = []
@@ -148,9 +168,14 @@ def _premerge(segments: list[Segment], scratch: str) -> list[Segment]:
                 for r in readers:
                     r.close()
             merged.append(Segment(path, 0, length))
+            made.append(path)
+            for done in group:  # an earlier pass's file, merged now: no longer needed
+                if done.path in made:
+                    made.remove(done.path)
+                    os.unlink(done.path)
         segments = merged
         passes += 1
-    return segments
+    return segments, made
 
 
 class MergedGroups:
@@ -161,8 +186,14 @@ class MergedGroups:
         scratch: a folder for intermediate merge passes when there are many segments.
     """
 
-    def __init__(self, segments: list[Segment], scratch: str) -> None:
-        self._segments = _premerge([s for s in segments if s.length > 0], scratch)
+    def __init__(self, segments: list[Segment], scratch: str,
+                 memory_limit: int = IN_MEMORY_MERGE) -> None:
+        segments = [s for s in segments if s.length > 0]
+        self._in_memory = sum(s.length for s in segments) <= memory_limit
+        self._temporary: list[str] = []
+        if not self._in_memory:
+            segments, self._temporary = _premerge(segments, scratch)
+        self._segments = segments
         self._readers: list[_SegmentReader] = []
         self.values_read = 0
 
@@ -173,10 +204,18 @@ class MergedGroups:
     def __exit__(self, *exc: object) -> None:
         for reader in self._readers:
             reader.close()
+        for path in self._temporary:
+            if os.path.exists(path):
+                os.unlink(path)
+
+    @property
+    def premerged(self) -> bool:
+        """True when the segments were first merged in passes through temporary files."""
+        return bool(self._temporary)
 
     def entries(self) -> Iterator[tuple[Any, list]]:
         """The merged ``(key, values list)`` entries, several per key when keys repeat."""
-        return merge_entries(self._readers) if self._readers else iter(())
+        return merge_entries(self._readers, self._in_memory) if self._readers else iter(())
 
     def __iter__(self) -> Iterator[tuple[Any, Iterator]]:
         for key, group in groupby(self.entries(), key=_first):

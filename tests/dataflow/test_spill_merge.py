@@ -6,6 +6,8 @@ import random
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from minimr.dataflow.counters import BUILTIN, SPILLED_RECORDS, Counters
 from minimr.dataflow.merge import MERGE_FACTOR, MergedGroups
 from minimr.dataflow.partition import HashPartitioner
@@ -57,8 +59,9 @@ def test_combiner_runs_across_spills(tmp_path):
     assert sorted(merged) == sorted((f"w{i}", [600]) for i in range(50))
 
 
-def test_many_segments_merge_in_passes(tmp_path):
-    """More segments than the merge factor are pre-merged, with the same result."""
+@pytest.mark.parametrize("memory_limit", [0, 1 << 30], ids=["streaming", "in-memory"])
+def test_many_segments_merge_in_passes(tmp_path, memory_limit):
+    """Many segments merge to the same result streamed in passes or sorted in memory."""
     outputs = []
     expected = {}
     for m in range(MERGE_FACTOR * 2 + 3):
@@ -68,8 +71,10 @@ def test_many_segments_merge_in_passes(tmp_path):
         (tmp_path / f"m{m}").mkdir()
         out, _ = run_buffer(tmp_path / f"m{m}", pairs, limit=1 << 20, partitions=1)
         outputs.append(out.segment(0))
-    with MergedGroups(outputs, str(tmp_path)) as merged:
+    with MergedGroups(outputs, str(tmp_path), memory_limit) as merged:
         got = {k: sorted(vs) for k, vs in merged}
+        assert merged.premerged == (memory_limit == 0)  # passes only when streaming
+    assert not list(tmp_path.glob("merge*.seg"))  # temporary pass files are gone
     assert got == {k: sorted(v) for k, v in expected.items()}
     assert list(got) == sorted(got)
 

@@ -12,10 +12,12 @@ Pirate broker's shape):
 4. turn the scheduler's actions into messages; progress of the jobs that changed is
    sent to their watchers once per turn, however many tasks finished in it.
 
-The coordinator keeps each job's plan blob only to hand it to workers (it never
-unpickles it). Jobs from any number of clients run side by side, first come first
-served (see ``scheduler.py``). A client that goes away does not stop its job; a
-client that cancels does.
+With keys (``security.py``), each message is authorized by the role of the key its
+sender authenticated with (``ROLES``): a worker key cannot submit or cancel a job, a
+submitter key cannot register as a worker. The coordinator keeps each job's plan blob
+only to hand it to workers (it never unpickles it). Jobs from any number of clients run
+side by side, first come first served (see ``scheduler.py``). A client that goes away
+does not stop its job; a client that cancels does.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster.security import ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
 from minimr.cluster.transport import Server
 
 log = logging.getLogger("minimr.coordinator")
@@ -40,6 +43,23 @@ BATCH = 2000
 
 @dataclass
 class JobRecord:
+#: the role a sender's key needs for each message when the coordinator has keys
+#: (``None``: any authorized key, worker or submitter)
+ROLES: dict[type, str | None] = {
+    p.Ready: WORKER,
+    p.Heartbeat: WORKER,
+    p.TaskDone: WORKER,
+    p.TaskFailed: WORKER,
+    p.FetchFailed: WORKER,
+    p.CommitRequest: WORKER,
+    p.PlanRequest: WORKER,
+    p.Bye: WORKER,
+    p.Submit: SUBMITTER,
+    p.Watch: SUBMITTER,
+    p.CancelJob: SUBMITTER,
+    p.StatusRequest: None,
+}
+
     """What the coordinator keeps beside the scheduler: the blob and who watches."""
 
     serializer: str
@@ -57,6 +77,8 @@ class Coordinator:
     """
 
     def __init__(
+        access: with keys, the roles of each authorized key; every message is then
+            checked against ``ROLES`` (``None``: no keys, every message is served).
         self,
         server: Server,
         scheduler: s.Scheduler | None = None,
@@ -64,7 +86,9 @@ class Coordinator:
     ) -> None:
         self.server = server
         self.scheduler = scheduler or s.Scheduler()
+        access: AccessList | None = None,
         self.clock = clock
+        self.access = access
         self.records: dict[str, JobRecord] = {}
         self._stop = threading.Event()
         self._dirty: set[str] = set()
@@ -140,7 +164,7 @@ class Coordinator:
                 self._send(worker, p.Heartbeat())
         self._flush_progress(now)
 
-    def _receive(self, peer: bytes, frames: list[bytes]) -> None:
+    def _receive(self, peer: bytes, frames: list[bytes], user: str) -> None:
         try:
             message = p.decode(frames)
         except p.VersionMismatch as exc:
@@ -182,8 +206,40 @@ class Coordinator:
             self._send(peer, p.Reject(f"worker {message.name} refused: {mismatch}", "version"))
             return
         worker = peer.decode("latin-1")
+        if self.access is not None and not self._authorized(peer, user, type(message)):
+            return
         event = s.WorkerJoined(
-            worker, message.name, message.host, message.slots, message.shuffle_address
+            worker,
+            message.name,
+            message.host,
+            message.slots,
+            message.shuffle_address,
+            message.shuffle_key,
+    def _authorized(self, peer: bytes, user: str, kind: type) -> bool:
+        """Whether the sender's key has the role ``kind`` needs; refuse it if not."""
+        roles = self.access.roles(user)  # type: ignore[union-attr]
+        needed = ROLES[kind]
+        if (needed is None and roles) or needed in roles:
+            return True
+        log.warning(
+            "refusing %s from key %s (roles: %s): it needs a %s key",
+            kind.__name__,
+            user,
+            ", ".join(sorted(roles)) or "none, revoked",
+            needed or "worker or submitter",
+        )
+        folder = f"{ROLE_FOLDERS[needed]}/" if needed else "workers/ or submitters/"
+        self._send(
+            peer,
+            p.Reject(
+                f"this key ({user}) may not send {kind.__name__}: that takes a "
+                f"{needed or 'worker or submitter'} key, one whose .key file is in {folder} "
+                "of the coordinator's keys folder",
+                "unauthorized",
+            ),
+        )
+        return False
+
         )
         self._send(
             peer, p.Welcome(self.scheduler.heartbeat_interval, self.scheduler.heartbeat_liveness)

@@ -25,6 +25,7 @@ class WorkerJoined:
     host: str
     slots: int
     shuffle_address: str
+    shuffle_key: str = ""  # its shuffle server's CURVE public key, "" without keys
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from minimr.cluster import shipping
+from minimr.cluster.security import KeyPair
 from minimr.cluster.shuffle import FetchError, gather_segments
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.tasks import (
@@ -62,14 +63,15 @@ class Executor:
         work_dir: the worker's work folder (map outputs go to ``work_dir/JOB``).
         host: the worker's host name (a map output on this host is read in place).
     """
+        keys: the worker's key pair when the cluster has keys (for shuffle fetches).
 
-    def __init__(self, slot: int, work_dir: str, host: str) -> None:
+    def __init__(self, slot: int, work_dir: str, host: str, keys: KeyPair | None = None) -> None:
         self.slot = slot
         self.stderr_path = os.path.join(work_dir, f"slot-{slot}.stderr")
         self.conn, child = _CONTEXT.Pipe()
         self.process = _CONTEXT.Process(
             target=main,
-            args=(child, self.stderr_path, work_dir, host),
+            args=(child, self.stderr_path, work_dir, host, keys),
             daemon=True,
             name=f"minimr-executor-{slot}",
         )
@@ -123,7 +125,9 @@ class Executor:
 # --- the executor process ---------------------------------------------------------------
 
 
-def main(conn: Connection, stderr_path: str, work_dir: str, host: str) -> None:
+def main(
+    conn: Connection, stderr_path: str, work_dir: str, host: str, keys: KeyPair | None = None
+) -> None:
     """The executor process: run commands from the worker until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -147,7 +151,7 @@ def main(conn: Connection, stderr_path: str, work_dir: str, host: str) -> None:
         elif command == "run":
             _, job_id, attempt, kind, task, inputs = message
             os.ftruncate(2, 0)
-            conn.send(_run(plans, blobs, work_dir, host, job_id, attempt, kind, task, inputs))
+            conn.send(_run(plans, blobs, work_dir, host, job_id, attempt, kind, task, inputs, keys))
         elif command == "commit":
             _, job_id, attempt, task, temp_path = message
             try:
@@ -170,6 +174,7 @@ def _run(
     kind: str,
     task: dict,
     inputs: list | None,
+    keys: KeyPair | None = None,
 ) -> tuple:
     """Run one attempt; every outcome becomes a reply tuple."""
     started = time.monotonic()
@@ -188,7 +193,7 @@ def _run(
         elif kind == "reduce":
             scratch = os.path.join(job_dir, attempt)
             try:
-                segments = gather_segments(inputs or [], scratch, host)
+                segments = gather_segments(inputs or [], scratch, host, keys=keys)
                 temp = run_reduce_task(
                     plan, ReduceTask.from_dict(task), segments, attempt, counters, scratch
                 )

@@ -26,6 +26,10 @@ Who sends what::
                             Reconnect ForgetJob Heartbeat
     client -> coordinator   Submit Watch CancelJob StatusRequest
     coordinator -> client   Submitted Progress JobResult StatusReply Reject
+
+With keys (``security.py``), the coordinator also checks that the sender's key has the
+role a message needs (worker messages: a worker key; Submit, Watch, CancelJob: a
+submitter key) and answers ``Reject(code="unauthorized")`` otherwise.
     reducer -> worker       FetchChunk           (the shuffle, see ``shuffle.py``)
     worker -> reducer       Chunk
 """
@@ -115,7 +119,11 @@ class Message:
 
 @dataclass(frozen=True)
 class Ready(Message):
-    """A worker registers: who it is, its capacity and where it serves map outputs."""
+    """A worker registers: who it is, its capacity and where it serves map outputs.
+
+    ``shuffle_key`` is its shuffle server's CURVE public key (Z85; empty without keys),
+    handed to reducers so they know they reach that very worker.
+    """
 
     command: ClassVar[Command] = Command.READY
     name: str
@@ -123,6 +131,7 @@ class Ready(Message):
     pid: int
     slots: int
     shuffle_address: str
+    shuffle_key: str = ""
     minimr_version: str = MINIMR_VERSION
     python_version: str = PYTHON_VERSION
 

@@ -230,6 +230,7 @@ class Scheduler:
         worker = self.workers.pop(worker_id)
         for job_id, attempt_id in sorted(worker.attempts):
             attempt = self.attempts.pop((job_id, attempt_id))
+            shuffle_key=event.shuffle_key,
             job = self.jobs[job_id]
             task = job.tasks[attempt.task]
             del task.live[attempt_id]
@@ -754,6 +755,7 @@ class Scheduler:
                     "last_heartbeat": now - w.last_seen,
                     "uptime": now - w.joined,
                 }
+                    "key": holder.shuffle_key if holder else "",
                 for w in self.workers.values()
             ],
             "jobs": [self.job_snapshot(job_id, now) for job_id in self.jobs],

@@ -134,6 +134,7 @@ class Worker:
     last_seen: float
     attempts: set[tuple[str, str]] = field(default_factory=set)  # (job, attempt)
     outputs: set[tuple[str, str]] = field(default_factory=set)  # (job, map task) held
+    shuffle_key: str = ""
 
     @property
     def free(self) -> int:

@@ -157,9 +157,17 @@ class RangePartitioner:
         self.boundaries = list(boundaries)
         self.partitions = len(self.boundaries) + 1
         self._sort_boundaries = [sort_key(b) for b in self.boundaries]
+        self._all_str = all(type(b) is str for b in self.boundaries)
 
     def __call__(self, key: Any) -> int:
         return bisect.bisect_right(self._sort_boundaries, sort_key(key))
+
+    def partition_many(self, keys: list) -> list[int]:
+        """The partitions of many keys; str keys against str boundaries compare directly."""
+        if self._all_str and all(type(k) is str for k in keys):
+            bounds = self.boundaries
+            return [bisect.bisect_right(bounds, k) for k in keys]
+        return [self(k) for k in keys]
 
 
 def choose_boundaries(sample: list, partitions: int) -> list:

@@ -109,7 +109,7 @@ class MapOutputBuffer:
     """Collects one map task's output and writes its partitioned, sorted output file.
 
     Args:
-        partitioner: key -> partition number.
+        partitioner: key -> partition number, with ``partition_many(keys)`` for a list.
         partitions: the number of reduce partitions.
         combine: the step's combiner ``(key, values) -> iterable of (key, value)``, or None.
         limit: the sort buffer size in bytes.
@@ -283,8 +283,7 @@ class MapOutputBuffer:
             return [_sorted(keys)]
         by_partition: list[list] = [[] for _ in range(self._partitions)]
         if self._fast:
-            numbers = self._partitioner.partition_many(keys) if hasattr(
-                self._partitioner, "partition_many") else list(map(self._partitioner, keys))
+            numbers = self._partitioner.partition_many(keys)
         else:
             numbers = [self._partitioner(unwrap(k)) for k in keys]
         for key, p in zip(keys, numbers, strict=True):

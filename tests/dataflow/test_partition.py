@@ -88,3 +88,14 @@ def test_choose_boundaries_drops_duplicates():
     """A sample with few distinct keys gives fewer, strictly increasing boundaries."""
     assert choose_boundaries(["a"] * 50 + ["b"] * 50, 4) == ["a", "b"]
     assert choose_boundaries([], 4) == []
+
+
+def test_partition_many_agrees_with_one_by_one():
+    """The list form of both partitioners gives what calling them per key gives."""
+    words = [f"w{i * 37 % 101}" for i in range(300)]
+    mixed = words[:50] + [3, 1.5, ("t", 1), None, b"raw"]
+    hashing = HashPartitioner(7)
+    ranging = RangePartitioner(choose_boundaries(words, 5))
+    for p in (hashing, ranging):
+        for keys in (words, mixed):
+            assert p.partition_many(keys) == [p(k) for k in keys]

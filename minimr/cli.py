@@ -63,6 +63,11 @@ def main() -> None:
               help="Local worker processes of an embedded cluster (default: one per core).")
 @click.option("--coordinator", "-c", metavar="tcp://HOST:PORT", default=None,
               help="Ship the job to a running cluster instead of running it here.")
+@click.option("--keys", metavar="DIR", default=None,
+              help="The cluster's keys folder (minimr keygen --help): uses DIR/coordinator.key"
+                   " and the key pair DIR/private/IDENTITY.key_secret.")
+@click.option("--identity", metavar="NAME", default="submitter", show_default=True,
+              help="Which submitter key pair of --keys to use.")
 @click.option("--split-size", default="64MB", show_default=True, metavar="SIZE",
               help="Bytes of input per map task: 64MB, 256KB or a byte count.")
 @click.option("--sort-buffer", default="64MB", show_default=True, metavar="SIZE",
@@ -73,8 +78,8 @@ def main() -> None:
               show_default=True, help="How the job is shipped to workers.")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line and no counters table.")
-def submit(job, inputs, output, reducers, inline, workers, coordinator, split_size, sort_buffer,
-           max_attempts, serializer, overwrite, quiet) -> None:
+def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
+           split_size, sort_buffer, max_attempts, serializer, overwrite, quiet) -> None:
     if inline and (workers or coordinator):
         raise click.UsageError("--inline runs in this process: drop --workers/--coordinator")
     progress = _Progress(not quiet)
@@ -82,6 +87,7 @@ def submit(job, inputs, output, reducers, inline, workers, coordinator, split_si
     try:
         result = runner.run(
             job, list(inputs), output, reducers, runner=kind, coordinator=coordinator,
+            keys=keys, identity=identity,
             workers=workers, split_size=split_size, sort_buffer=sort_buffer,
             overwrite=overwrite, max_attempts=max_attempts, serializer=serializer,
             progress=progress,

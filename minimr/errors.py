@@ -5,7 +5,8 @@ The hierarchy::
     MinimrError (click.ClickException)        anything minimr reports to the user itself
     ├── UsageError                            the run was asked for wrongly: bad option values
     │   ├── InputError                        an --input is missing, matches nothing, unreadable
-    │   └── OutputExistsError                 the output folder exists, no --overwrite
+    │   ├── OutputExistsError                 the output folder exists, no --overwrite
+    │   └── KeysError                         a --keys folder lacks a file or holds a bad key
     ├── JobLoadError                          a job file cannot be imported or holds no single job
     ├── JobDefinitionError                    a job is malformed (no map, bad option value...)
     └── JobFailed                             a task failed for good; carries the user's traceback
@@ -50,6 +51,10 @@ class InputError(UsageError):
 
 class OutputExistsError(UsageError):
     """The output folder already exists and overwriting was not asked for."""
+
+
+class KeysError(UsageError):
+    """A keys folder (``--keys DIR``) lacks a file the command needs, or a key file is bad."""
 
 
 class JobLoadError(MinimrError):

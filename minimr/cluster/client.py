@@ -7,7 +7,8 @@ goes to the ``progress`` callback, and pushes progress whenever tasks finish —
 the ``JobResult`` arrives. A coordinator silent for ``SILENCE_LIMIT`` seconds makes
 the client reconnect on a fresh socket and keep watching; a coordinator that answers
 "unknown job" (it restarted) gets the job submitted again. Ctrl-C cancels the job on
-the cluster before re-raising.
+the cluster before re-raising. With keys (``curve``), a refused security handshake
+ends the submission at once with the reason.
 
 :func:`run_local_cluster` is what ``minimr submit`` does without ``--coordinator``:
 an embedded coordinator (a thread of this process, on a free loopback port) and N
@@ -26,13 +27,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster import shipping
 from minimr.cluster.coordinator import Coordinator
-from minimr.cluster.transport import Client, ZmqClient, ZmqServer, wait
+from minimr.cluster.transport import Client, CurveClient, ZmqClient, ZmqServer, wait
 from minimr.dataflow.counters import Counters
 from minimr.errors import JobFailed, MinimrError
 
@@ -82,12 +84,14 @@ def submit_plan(
     speculation: bool | None = None,
     task_timeout: float | None = None,
     worker_timeout: float | None = None,
-    connect: Callable[[str, bytes], Client] = ZmqClient,
+    curve: CurveClient | None = None,
+    connect: Callable[[str, bytes], Client] | None = None,
 ) -> ClusterResult:
     """Run ``plan`` on the cluster at ``coordinator`` and wait for it.
 
     Options not given come from ``plan.settings`` (``max_attempts``, ``serializer``,
-    ``speculation``, ``task_timeout``, ``worker_timeout``).
+    ``speculation``, ``task_timeout``, ``worker_timeout``). ``curve`` is the submitter's
+    keys for a cluster with keys (``security.Keys(DIR).client()``).
 
     Returns:
         The result, with the counters of every task merged (each task once).
@@ -96,7 +100,7 @@ def submit_plan(
         JobDefinitionError: the plan cannot be serialized (names the culprit).
         JobFailed: the job failed; the message names the task, its input, the
             workers it ran on and carries the user's traceback.
-        ClusterUnavailable: no coordinator answered.
+        ClusterUnavailable: no coordinator answered, or it refused the handshake.
         KeyboardInterrupt: after cancelling the job on the cluster.
     """
     settings = dict(getattr(plan, "settings", {}) or {})
@@ -112,11 +116,14 @@ def submit_plan(
     blob = shipping.dumps(plan, serializer)
     submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), options, serializer, blob)
     started = time.monotonic()
-    session = _Session(coordinator, connect)
+    session = _Session(coordinator, connect or partial(ZmqClient, curve=curve))
     try:
         result = session.run(submit, progress)
     except KeyboardInterrupt:
         session.cancel(plan.job_id)
+        _abort(plan)
+        raise
+    except (JobFailed, ClusterUnavailable):  # refused, or no coordinator: nothing ran
         _abort(plan)
         raise
     finally:
@@ -148,6 +155,11 @@ class _Session:
         heard = last_watch = time.monotonic()
         while True:
             wait([self.conn.pollable], WATCH_INTERVAL)
+            failure = self.conn.handshake_failure()
+            if failure is not None:
+                raise ClusterUnavailable(
+                    f"cannot talk to the coordinator at {self.address}: {failure}"
+                )
             while (frames := self.conn.recv()) is not None:
                 heard = time.monotonic()
                 try:

@@ -1,4 +1,4 @@
-"""The cluster's click commands: ``minimr coordinator``, ``minimr worker``, ``minimr status``.
+"""The cluster's click commands: ``minimr coordinator``, ``worker``, ``status``, ``keygen``.
 
 ``minimr.cli`` registers :data:`COMMANDS` on the ``minimr`` group.
 """
@@ -16,8 +16,18 @@ import click
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster import security
 from minimr.cluster.coordinator import Coordinator
-from minimr.cluster.transport import InsecureBind, ZmqClient, ZmqServer, check_bind_address, wait
+from minimr.cluster.transport import (
+    COORDINATOR_MAX_MESSAGE,
+    CurveClient,
+    InsecureBind,
+    ZmqClient,
+    ZmqServer,
+    check_bind_address,
+    is_loopback,
+    wait,
+)
 from minimr.cluster.worker import run_worker
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:7070"
@@ -33,6 +43,18 @@ def _logging(level: str) -> None:
 @click.command()
 @click.option(
     "--bind",
+KEYS_LAYOUT = """\b
+Keys folder layout (what `minimr keygen DIR` writes, what --keys DIR reads):
+  DIR/coordinator.key           the coordinator's public key      every machine
+  DIR/coordinator.key_secret    the coordinator's key pair        the coordinator only
+  DIR/workers/NAME.key          authorized worker public keys     the coordinator, workers
+  DIR/submitters/NAME.key       authorized submitter public keys  the coordinator
+  DIR/private/NAME.key_secret   the key pair of identity NAME     the machine acting as NAME
+"""
+
+_KEYS_HELP = "CURVE keys folder (see `minimr keygen --help`): encrypt and authenticate."
+_IDENTITY_HELP = "Which key pair of the keys folder to use: DIR/private/NAME.key_secret."
+
     default=DEFAULT_ADDRESS,
     show_default=True,
     metavar="tcp://HOST:PORT",
@@ -41,13 +63,31 @@ def _logging(level: str) -> None:
 @click.option(
     "--insecure",
     is_flag=True,
-    help="Allow a non-loopback --bind without authentication (trusted networks only).",
+    help="Allow a non-loopback --bind without keys (trusted networks only).",
+)
+@click.option(
+    "--max-message-size",
+    type=click.IntRange(min=1024),
+    default=COORDINATOR_MAX_MESSAGE,
+    show_default=True,
+    metavar="BYTES",
+    help="Largest message accepted (a job's plan travels in one); a peer sending more is "
+    "disconnected.",
 )
 @click.option(
     "--heartbeat-interval",
     type=click.FloatRange(min=0.01),
     show_default=True,
     default=s.HEARTBEAT_INTERVAL,
+@click.option(
+    "--keys",
+    "keys_dir",
+    default=None,
+    metavar="DIR",
+    help="Accept only workers and submitters whose public keys are in DIR/workers and "
+    "DIR/submitters, and encrypt all traffic (DIR/coordinator.key_secret is this "
+    "coordinator's key pair). SIGHUP re-reads the authorized keys.",
+)
     help="Seconds between heartbeats.",
 )
 @click.option(
@@ -58,18 +98,27 @@ def _logging(level: str) -> None:
     help="Missed heartbeats before a worker is dead.",
 )
 @click.option("--log-level", default="INFO", show_default=True)
-def coordinator(bind, insecure, heartbeat_interval, heartbeat_liveness, log_level) -> None:
+def coordinator(
+    bind,
+    keys_dir,
+    insecure,
+    max_message_size,
+    heartbeat_interval,
+    heartbeat_liveness,
+    log_level,
+) -> None:
     """Run a long-lived coordinator: takes jobs from clients, hands tasks to workers."""
     _logging(log_level)
     try:
-        check_bind_address(bind, insecure)
+        check_bind_address(bind, insecure, keys=keys_dir is not None)
     except InsecureBind as exc:
         raise click.UsageError(str(exc)) from None
-    server = ZmqServer(bind)
+    curve, access = security.Keys(keys_dir).coordinator() if keys_dir else (None, None)
+    server = ZmqServer(bind, max_message_size=max_message_size, curve=curve)
     scheduler = s.Scheduler(
         heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness
     )
-    coord = Coordinator(server, scheduler)
+    coord = Coordinator(server, scheduler, access=access)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: coord.stop())
     click.echo(f"coordinator listening on {server.address}", err=True)
@@ -108,10 +157,34 @@ def coordinator(bind, insecure, heartbeat_interval, heartbeat_liveness, log_leve
     "(default: this machine's name).",
 )
 @click.option("--log-level", default="INFO", show_default=True)
-def worker(address, slots, work_dir, name, host, log_level) -> None:
-    """Join a cluster: register, pull tasks, run them until SIGTERM or Ctrl-C."""
+def worker(
+    address, slots, work_dir, name, host, shuffle_port, keys_dir, identity, insecure, log_level
+) -> None:
+    """Join a cluster: register, pull tasks, run them until SIGTERM or Ctrl-C.
+
+    With --keys DIR it needs DIR/coordinator.key, DIR/private/NAME.key_secret (its
+    identity) and DIR/workers/*.key (the workers its shuffle server serves).
+    """
+    if access is not None:
+        signal.signal(signal.SIGHUP, lambda *_: access.reload())
+        click.echo(f"coordinator keys: {access.describe()}", err=True)
     _logging(log_level)
-    code = run_worker(address, slots or os.cpu_count() or 1, work_dir, name, host=host)
+    if keys_dir is None and not insecure and not is_loopback(address):
+        raise click.UsageError(
+            f"refusing to join {address} without keys: this worker would run whatever code "
+            "reaches that address and serve its map outputs to anyone. Pass --keys DIR "
+            "(`minimr keygen --help`), or --insecure if the network is trusted."
+        )
+    keys = security.Keys(keys_dir).worker(identity) if keys_dir else None
+    code = run_worker(
+        address,
+        slots or os.cpu_count() or 1,
+        work_dir,
+        name,
+        host=host,
+        keys=keys,
+        shuffle_port=shuffle_port,
+    )
     if code:
         raise SystemExit(code)
 
@@ -126,27 +199,61 @@ def worker(address, slots, work_dir, name, host, log_level) -> None:
     help="The coordinator to ask.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
-def status(address, as_json) -> None:
+@click.option("--keys", "keys_dir", default=None, metavar="DIR", help=_KEYS_HELP)
+@click.option(
+    "--identity",
+    default=security.SUBMITTER,
+    show_default=True,
+    metavar="NAME",
+    help=_IDENTITY_HELP,
+)
+def status(address, as_json, keys_dir, identity) -> None:
     """Show a cluster's workers and jobs."""
-    reply = fetch_status(address)
+    curve = security.Keys(keys_dir).client(identity) if keys_dir else None
+    reply = fetch_status(address, curve=curve)
     if as_json:
         click.echo(json.dumps(reply, indent=2))
     else:
         click.echo(format_status(reply))
 
 
-def fetch_status(address: str, timeout: float = STATUS_TIMEOUT) -> dict:
-    """Ask the coordinator at ``address`` for its status.
+def fetch_status(
+    address: str, timeout: float = STATUS_TIMEOUT, curve: CurveClient | None = None
+) -> dict:
+    """Ask the coordinator at ``address`` for its status (with CURVE keys if given).
 
     Raises:
-        click.ClickException: no answer within ``timeout`` seconds.
+        click.ClickException: no answer within ``timeout`` seconds, or the coordinator
+            refused the connection or the request.
     """
-    conn = ZmqClient(address, f"s-{os.getpid()}-{secrets.token_hex(4)}".encode())
+    conn = ZmqClient(address, f"s-{os.getpid()}-{secrets.token_hex(4)}".encode(), curve=curve)
     try:
         conn.send(p.encode(p.StatusRequest()))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            wait([conn.pollable], deadline - time.monotonic())
+            wait([conn.pollable], min(0.1, deadline - time.monotonic()))
+            failure = conn.handshake_failure()
+            if failure is not None:
+                raise click.ClickException(
+                    f"cannot talk to the coordinator at {address}: {failure}"
+                )
+@click.option(
+    "--shuffle-port",
+    type=click.IntRange(min=0, max=65535),
+    default=0,
+    show_default=True,
+    help="The port this worker serves its map outputs on to other workers (0: any free "
+    "port; fix one to open it in a firewall).",
+)
+@click.option("--keys", "keys_dir", default=None, metavar="DIR", help=_KEYS_HELP)
+@click.option(
+    "--identity", default=security.WORKER, show_default=True, metavar="NAME", help=_IDENTITY_HELP
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Join a non-loopback coordinator without keys (trusted networks only).",
+)
             while (frames := conn.recv()) is not None:
                 try:
                     message = p.decode(frames)
@@ -186,4 +293,37 @@ def format_status(status_: dict) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = [coordinator, worker, status]
+@click.command(epilog=KEYS_LAYOUT)
+@click.argument("folder", metavar="DIR")
+@click.option(
+    "--worker",
+    "workers",
+    multiple=True,
+    metavar="NAME",
+    help="Add a worker identity NAME (repeatable).",
+)
+@click.option(
+    "--submitter",
+    "submitters",
+    multiple=True,
+    metavar="NAME",
+    help="Add a submitter identity NAME (repeatable).",
+)
+def keygen(folder, workers, submitters) -> None:
+    """Make a cluster's CURVE keys in DIR, or add identities to it.
+
+    A new DIR gets the coordinator's key pair and, unless names are given, one worker
+    identity named `worker` and one submitter identity named `submitter`: copy DIR to
+    every machine and pass --keys DIR (the defaults of --identity pick them). For a key
+    per machine or per person, add identities with --worker NAME / --submitter NAME and
+    give each machine only coordinator.key, workers/ and its own private/NAME.key_secret
+    (the coordinator needs coordinator.key_secret, workers/ and submitters/).
+
+    To revoke a key, delete its .key file from workers/ or submitters/ and send SIGHUP
+    to the coordinator (and to the workers, for a worker key), or restart them.
+    """
+    for path in security.keygen(folder, list(workers), list(submitters)):
+        click.echo(path)
+
+
+COMMANDS = [coordinator, worker, status, keygen]

@@ -16,6 +16,11 @@ A reduce attempt calls :func:`gather_segments` before reducing:
 - a server that answers nothing for ``FETCH_TIMEOUT`` seconds, or reports an error,
   makes the fetch raise :class:`FetchError` naming the map outputs it could not get;
   the worker reports them lost and the coordinator runs those maps again.
+
+With keys, a shuffle server speaks CURVE with its worker's key pair and admits worker
+keys only (checked at the handshake and again on every request, so a revoked key stops
+at once); a reducer connects with its own worker's key pair and the serving worker's
+public key, which came with the assignment.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import time
 from dataclasses import dataclass
 
 from minimr.cluster import protocol as p
-from minimr.cluster.transport import ZmqClient, ZmqServer, wait
+from minimr.cluster.security import KeyPair
+from minimr.cluster.transport import CurveClient, CurveServer, ZmqClient, ZmqServer, wait
 from minimr.dataflow.merge import Segment
 
 log = logging.getLogger("minimr.shuffle")
@@ -59,11 +65,13 @@ class ShuffleServer:
     Args:
         root: the worker's work folder; requests outside it are refused.
         bind: where to listen, e.g. ``tcp://127.0.0.1:0``.
+        curve: the worker's CURVE server keys and who may fetch (worker keys).
     """
 
-    def __init__(self, root: str, bind: str) -> None:
+    def __init__(self, root: str, bind: str, curve: CurveServer | None = None) -> None:
         self.root = os.path.realpath(root)
-        self._server = ZmqServer(bind, max_message_size=MAX_REQUEST)
+        self.curve = curve
+        self._server = ZmqServer(bind, max_message_size=MAX_REQUEST, curve=curve)
         self.address = self._server.address
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="minimr-shuffle", daemon=True)
@@ -83,7 +91,10 @@ class ShuffleServer:
             while not self._stop.is_set():
                 wait([self._server.pollable], 0.2)
                 while (received := self._server.recv()) is not None:
-                    peer, frames = received
+                    peer, frames, user = received
+                    if self.curve is not None and not self.curve.admit(user):
+                        log.warning("dropping a shuffle request from revoked key %s", user)
+                        continue
                     try:
                         request = p.decode(frames)
                     except p.ProtocolError as exc:
@@ -122,7 +133,11 @@ class _Piece:
 
 
 def gather_segments(
-    inputs: list[dict], scratch: str, host: str, timeout: float = FETCH_TIMEOUT
+    inputs: list[dict],
+    scratch: str,
+    host: str,
+    timeout: float = FETCH_TIMEOUT,
+    keys: KeyPair | None = None,
 ) -> list[Segment]:
     """Make every map output partition of a reduce available as a local segment.
 
@@ -132,6 +147,8 @@ def gather_segments(
         scratch: a folder for fetched copies.
         host: this machine's name.
         timeout: seconds a server may stay silent before its outputs count as lost.
+        keys: this worker's key pair, when the cluster has keys (each input's ``key``
+            is then its server's public key).
 
     Returns:
         One segment per input, in input (map index) order.
@@ -151,11 +168,31 @@ def gather_segments(
         for i in remote:
             path = os.path.join(scratch, f"fetched-{i:05d}.seg")
             segments[i] = Segment(path, 0, int(inputs[i]["length"]))
-        _fetch(inputs, remote, segments, timeout)  # type: ignore[arg-type]
+        _fetch(inputs, remote, segments, timeout, keys)  # type: ignore[arg-type]
     return segments  # type: ignore[return-value]
 
 
-def _fetch(inputs: list[dict], remote: list[int], segments: list[Segment], timeout: float) -> None:
+def _connect(item: dict, keys: KeyPair | None) -> ZmqClient:
+    """A connection to the shuffle server holding ``item``, with CURVE when there are keys."""
+    identity = f"fetch-{os.getpid()}-{secrets.token_hex(4)}".encode()
+    if keys is None:
+        return ZmqClient(item["address"], identity)
+    if not item.get("key"):
+        raise FetchError(
+            [(item["map"], item["attempt"])],
+            f"{item['address']} advertised no key, and this cluster takes keys",
+        )
+    curve = CurveClient(keys.public, keys.secret, str(item["key"]).encode("ascii"))
+    return ZmqClient(item["address"], identity, curve=curve)
+
+
+def _fetch(
+    inputs: list[dict],
+    remote: list[int],
+    segments: list[Segment],
+    timeout: float,
+    keys: KeyPair | None,
+) -> None:
     pieces = [
         _Piece(i, offset, min(CHUNK_SIZE, inputs[i]["length"] - offset))
         for i in remote
@@ -174,8 +211,7 @@ def _fetch(inputs: list[dict], remote: list[int], segments: list[Segment], timeo
                 item = inputs[piece.input]
                 address = item["address"]
                 if address not in clients:
-                    identity = f"fetch-{os.getpid()}-{secrets.token_hex(4)}".encode()
-                    clients[address] = ZmqClient(address, identity)
+                    clients[address] = _connect(item, keys)
                     heard[address] = time.monotonic()
                 request = next(ids)
                 in_flight[request] = (piece, address)
@@ -188,6 +224,11 @@ def _fetch(inputs: list[dict], remote: list[int], segments: list[Segment], timeo
                 )
             ready = wait([c.pollable for c in clients.values()], 0.5)
             for address, client in clients.items():
+                failure = client.handshake_failure()
+                if failure is not None:
+                    raise FetchError(
+                        _lost_from(address, in_flight, inputs), f"{address}: {failure}"
+                    )
                 if client.pollable not in ready:
                     continue
                 while (frames := client.recv()) is not None:
@@ -197,11 +238,7 @@ def _fetch(inputs: list[dict], remote: list[int], segments: list[Segment], timeo
             silent = {a for _, a in in_flight.values() if now - heard[a] > timeout}
             if silent:
                 lost = sorted(
-                    {
-                        (inputs[piece.input]["map"], inputs[piece.input]["attempt"])
-                        for piece, address in in_flight.values()
-                        if address in silent
-                    }
+                    {pair for address in silent for pair in _lost_from(address, in_flight, inputs)}
                 )
                 raise FetchError(
                     lost, f"no answer from {', '.join(sorted(silent))} for {timeout:g} s"
@@ -211,6 +248,17 @@ def _fetch(inputs: list[dict], remote: list[int], segments: list[Segment], timeo
             file.close()
         for client in clients.values():
             client.close()
+
+
+def _lost_from(address: str, in_flight: dict, inputs: list[dict]) -> list[tuple[int, str]]:
+    """The map outputs still awaited from ``address``."""
+    return sorted(
+        {
+            (inputs[piece.input]["map"], inputs[piece.input]["attempt"])
+            for piece, where in in_flight.values()
+            if where == address
+        }
+    )
 
 
 def _receive(frames: list[bytes], in_flight: dict, inputs: list[dict], files: dict) -> None:

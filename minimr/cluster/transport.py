@@ -25,22 +25,34 @@ Socket choices:
 - high-water marks raised above the default 1,000 so a burst of assignments to
   hundreds of workers is not refused.
 
-Security seam: ``secure`` is a callable applied to every socket before bind/connect;
-CURVE keys (``zmq.auth``) will plug in there. Until then, binding anything but
-loopback needs ``insecure=True`` (see :func:`check_bind_address`).
+Security (CURVE, pyzmq's ``zmq.auth``): a server given a :class:`CurveServer` encrypts
+every connection with its key pair and lets a ZAP handler (one ``ThreadAuthenticator``
+per context, one ZAP domain per kind of server) admit only the client public keys its
+``admit`` callable accepts; each message it receives then carries the sender's public key
+(ZeroMQ's ``User-Id`` property), so the application can authorize per message. A client
+given a :class:`CurveClient` encrypts with its own key pair and checks the server's.
+Key files and who may do what live in ``security.py``; this module only applies keys to
+sockets. Without keys, binding anything but loopback needs ``insecure=True`` (see
+:func:`check_bind_address`).
 """
 
 from __future__ import annotations
 
 import collections
 import ipaddress
+import logging
 import os
 import socket as _socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils.monitor import recv_monitor_message
+
+log = logging.getLogger("minimr.transport")
 
 #: largest message a coordinator accepts (job plans travel in one message)
 COORDINATOR_MAX_MESSAGE = 1 << 30
@@ -48,11 +60,35 @@ COORDINATOR_MAX_MESSAGE = 1 << 30
 PEER_MAX_MESSAGE = 1 << 30
 HIGH_WATER_MARK = 100_000
 
-SocketHook = Callable[[zmq.Socket, bool], None]  # (socket, is_server) -> None
-
 
 class InsecureBind(Exception):
     """Binding a reachable address without security was refused."""
+
+
+@dataclass(frozen=True)
+class CurveServer:
+    """CURVE for a server socket.
+
+    Attributes:
+        public, secret: the server's key pair (Z85, 40 bytes each).
+        domain: the ZAP domain of this kind of server ("minimr-coordinator"...).
+        admit: called (in the ZAP thread) with a connecting client's Z85 public key;
+            ``True`` lets the connection through the handshake.
+    """
+
+    public: bytes
+    secret: bytes
+    domain: str
+    admit: Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class CurveClient:
+    """CURVE for a client socket: its own key pair and the server's public key (Z85)."""
+
+    public: bytes
+    secret: bytes
+    server_key: bytes
 
 
 class Server(Protocol):
@@ -61,8 +97,12 @@ class Server(Protocol):
     address: str
     pollable: object
 
-    def recv(self) -> tuple[bytes, list[bytes]] | None:
-        """Return the next ``(peer, frames)`` without blocking, or ``None``."""
+    def recv(self) -> tuple[bytes, list[bytes], str] | None:
+        """Return the next ``(peer, frames, user)`` without blocking, or ``None``.
+
+        ``user`` is the sender's authenticated public key (Z85), ``""`` on a server
+        without CURVE.
+        """
 
     def send(self, peer: bytes, frames: list[bytes]) -> bool:
         """Send to ``peer``; ``False`` when it is unknown or unreachable."""
@@ -82,6 +122,9 @@ class Client(Protocol):
     def send(self, frames: list[bytes]) -> bool:
         """Queue a message to the server; ``False`` if it cannot be queued."""
 
+    def handshake_failure(self) -> str | None:
+        """Why the security handshake with the server failed, if it did (never blocks)."""
+
     def close(self) -> None:
         """Release the socket; pending messages are dropped."""
 
@@ -100,20 +143,21 @@ def is_loopback(address: str) -> bool:
         return False  # a hostname or "*": reachable from elsewhere
 
 
-def check_bind_address(address: str, insecure: bool) -> None:
-    """Refuse to listen on a non-loopback address unless told it is on purpose.
+def check_bind_address(address: str, insecure: bool, keys: bool = False) -> None:
+    """Refuse to listen on a non-loopback address without keys unless told it is on purpose.
 
     Raises:
-        InsecureBind: the address is reachable from other machines and ``insecure``
-            is false.
+        InsecureBind: the address is reachable from other machines, there are no keys
+            and ``insecure`` is false.
     """
-    if insecure or is_loopback(address):
+    if insecure or keys or is_loopback(address):
         return
     raise InsecureBind(
-        f"refusing to bind {address}: workers run whatever code a submitted job ships, "
-        "so an open port without authentication lets anyone who reaches it run code on "
-        "every worker. Bind a loopback address (tcp://127.0.0.1:PORT), or pass --insecure "
-        "if the network is trusted (key-based security comes in a later release)."
+        f"refusing to bind {address} without keys: workers run whatever code a submitted "
+        "job ships, so an open port without authentication lets anyone who reaches it run "
+        "code on every worker. Make keys with `minimr keygen DIR` and pass --keys DIR, bind "
+        "a loopback address (tcp://127.0.0.1:PORT), or pass --insecure if the network is "
+        "trusted."
     )
 
 
@@ -132,28 +176,42 @@ class ZmqServer:
         address: str,
         *,
         max_message_size: int = COORDINATOR_MAX_MESSAGE,
-        secure: SocketHook | None = None,
+        curve: CurveServer | None = None,
         context: zmq.Context | None = None,
     ) -> None:
-        self._socket = (context or zmq.Context.instance()).socket(zmq.ROUTER)
+        context = context or zmq.Context.instance()
+        self._socket = context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_size)
         self._socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
         self._socket.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
-        if secure is not None:
-            secure(self._socket, True)
+        self.curve = curve
+        if curve is not None:
+            _zap_domain(context, curve.domain, curve.admit)
+            self._socket.curve_secretkey = curve.secret
+            self._socket.curve_publickey = curve.public
+            self._socket.curve_server = True
+            self._socket.zap_domain = curve.domain.encode()
         self._socket.bind(_endpoint(address))
         self.address: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self.pollable = self._socket
 
-    def recv(self) -> tuple[bytes, list[bytes]] | None:
-        """Return the next ``(peer, frames)`` without blocking, or ``None``."""
+    def recv(self) -> tuple[bytes, list[bytes], str] | None:
+        """Return the next ``(peer, frames, user)`` without blocking, or ``None``.
+
+        With CURVE, ``user`` is the public key the sender authenticated with (its
+        ``User-Id``, set by the ZAP handler); without, ``""``.
+        """
         try:
-            frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=True)
+            if self.curve is None:
+                frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=True)
+                return frames[0], frames[1:], ""
+            parts = self._socket.recv_multipart(zmq.NOBLOCK, copy=False)
         except zmq.Again:
             return None
-        return frames[0], frames[1:]
+        user = parts[-1].get("User-Id") or ""
+        return parts[0].bytes, [part.bytes for part in parts[1:]], user
 
     def send(self, peer: bytes, frames: list[bytes]) -> bool:
         """Send to ``peer``; ``False`` when it is unknown or its queue is full."""
@@ -183,7 +241,7 @@ class ZmqClient:
         identity: bytes,
         *,
         max_message_size: int = PEER_MAX_MESSAGE,
-        secure: SocketHook | None = None,
+        curve: CurveClient | None = None,
         context: zmq.Context | None = None,
     ) -> None:
         self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
@@ -192,8 +250,12 @@ class ZmqClient:
         self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_size)
         self._socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
         self._socket.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
-        if secure is not None:
-            secure(self._socket, False)
+        if curve is not None:
+            self._socket.curve_secretkey = curve.secret
+            self._socket.curve_publickey = curve.public
+            self._socket.curve_serverkey = curve.server_key
+        # only handshake failures: they say why a server never answers (wrong keys)
+        self._monitor = self._socket.get_monitor_socket(_HANDSHAKE_FAILURES)
         self._socket.connect(address)
         self.pollable = self._socket
 
@@ -212,9 +274,79 @@ class ZmqClient:
             return False
         return True
 
+    def handshake_failure(self) -> str | None:
+        """Why the last security handshake failed, if one did since the last call."""
+        failure = None
+        while self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
+            failure = _describe_handshake_failure(event["event"], event["value"])
+        return failure
+
     def close(self) -> None:
         """Close the socket without lingering."""
+        self._socket.disable_monitor()
+        self._monitor.close(linger=0)
         self._socket.close(linger=0)
+
+
+_HANDSHAKE_FAILURES = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+
+
+def _describe_handshake_failure(event: int, value: int) -> str:
+    if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return (
+            "the server refused this public key (it is not among the keys it authorizes, "
+            f"ZAP status {value})"
+        )
+    if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and (
+        value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+    ):
+        return (
+            "the server and this process disagree on security: one uses CURVE keys "
+            "(--keys) and the other does not"
+        )
+    return (
+        "the security handshake failed: is the server's public key (coordinator.key) the right one?"
+    )
+
+
+# --- CURVE authentication: one ZAP handler per context, one domain per kind of server -----
+
+
+class _Admission:
+    """The ZAP credentials provider of one domain (pyzmq calls ``callback`` per handshake)."""
+
+    def __init__(self, admit: Callable[[str], bool]) -> None:
+        self.admit = admit
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        try:
+            allowed = bool(self.admit(key.decode("ascii")))
+        except Exception:  # a bug in a policy must refuse, never open the door
+            log.exception("key check of ZAP domain %s failed; refusing", domain)
+            return False
+        if not allowed:
+            log.warning("refused a connection to %s: key %s is not authorized", domain, key)
+        return allowed
+
+
+_authenticators: dict[int, ThreadAuthenticator] = {}
+_authenticators_lock = threading.Lock()
+
+
+def _zap_domain(context: zmq.Context, domain: str, admit: Callable[[str], bool]) -> None:
+    """Start this context's ZAP handler if needed and route ``domain`` to ``admit``."""
+    with _authenticators_lock:
+        authenticator = _authenticators.get(id(context))
+        if authenticator is None:
+            authenticator = ThreadAuthenticator(context, log=logging.getLogger("minimr.zap"))
+            authenticator.start()
+            _authenticators[id(context)] = authenticator
+        authenticator.configure_curve_callback(domain, _Admission(admit))
 
 
 def wait(pollables: list[object], timeout: float) -> set[object]:
@@ -289,9 +421,12 @@ class MemoryNetwork:
             server._deliver(client, frames)
         return server
 
-    def connect(self, address: str, identity: bytes) -> MemoryClient:
-        """Connect a client with routing identity ``identity`` to ``address``."""
-        return MemoryClient(self, address, identity)
+    def connect(self, address: str, identity: bytes, user: str = "") -> MemoryClient:
+        """Connect a client with routing identity ``identity`` to ``address``.
+
+        ``user`` plays the public key a CURVE server would have authenticated.
+        """
+        return MemoryClient(self, address, identity, user)
 
     def _route(self, client: MemoryClient, frames: list[bytes]) -> None:
         with self._lock:
@@ -318,10 +453,10 @@ class MemoryServer:
 
     def _deliver(self, client: MemoryClient, frames: list[bytes]) -> None:
         self._peers[client.identity] = client
-        self._inbox.put((client.identity, list(frames)))
+        self._inbox.put((client.identity, list(frames), client.user))
 
-    def recv(self) -> tuple[bytes, list[bytes]] | None:
-        """Return the next ``(peer, frames)`` without blocking, or ``None``."""
+    def recv(self) -> tuple[bytes, list[bytes], str] | None:
+        """Return the next ``(peer, frames, user)`` without blocking, or ``None``."""
         return self._inbox.get()  # type: ignore[return-value]
 
     def send(self, peer: bytes, frames: list[bytes]) -> bool:
@@ -341,10 +476,13 @@ class MemoryServer:
 class MemoryClient:
     """The fake DEALER."""
 
-    def __init__(self, network: MemoryNetwork, address: str, identity: bytes) -> None:
+    def __init__(
+        self, network: MemoryNetwork, address: str, identity: bytes, user: str = ""
+    ) -> None:
         self._network = network
         self.address = address
         self.identity = identity
+        self.user = user
         self.closed = False
         self._inbox = _Inbox()
         self.pollable = self._inbox._read
@@ -359,6 +497,10 @@ class MemoryClient:
             return False
         self._network._route(self, list(frames))
         return True
+
+    def handshake_failure(self) -> str | None:
+        """Never: the fake has no security handshake."""
+        return None
 
     def close(self) -> None:
         """Disconnect; later sends to this client fail."""

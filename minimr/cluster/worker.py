@@ -16,6 +16,13 @@ The pull model: a worker registers with N slots; the coordinator never assigns m
 than N attempts at once, and each reported result frees a slot. Assignments wait in
 a local queue while the job's plan is fetched (once per job, then cached) or while
 an executor is being replaced.
+
+With keys (``security.py``) the worker talks CURVE to the coordinator with its own key
+pair, serves map outputs with that same pair to worker keys only, and advertises the
+public key at registration; ``SIGHUP`` re-reads the authorized worker keys. A
+coordinator that refuses the handshake (unknown key, wrong coordinator key, keys on
+one side only) ends the worker with exit code 2 and the reason, as a version mismatch
+does.
 """
 
 from __future__ import annotations
@@ -36,10 +43,12 @@ from dataclasses import dataclass, field
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler
+from functools import partial
 from minimr.cluster.executor import Executor
 from minimr.cluster.shuffle import ShuffleServer
 from minimr.cluster.transport import Client, ZmqClient, is_loopback, local_host, wait
 
+from minimr.cluster.security import WorkerKeys
 log = logging.getLogger("minimr.worker")
 
 #: reconnect backoff: first wait, and the cap it doubles up to (seconds)
@@ -48,7 +57,7 @@ RECONNECT_MAX = 8.0
 
 
 class WorkerRejected(Exception):
-    """The coordinator turned this worker away (incompatible versions)."""
+    """The coordinator turned this worker away (incompatible versions, refused keys)."""
 
 
 @dataclass
@@ -72,7 +81,8 @@ class Worker:
             (removed when it stops); the system's temporary folder by default.
         name: how the worker shows in ``status`` (default ``host:pid``).
         connect: the transport factory ``(address, identity) -> Client`` (tests pass a
-            fake; the shuffle server always uses ZeroMQ).
+            fake; the shuffle server always uses ZeroMQ); by default ZeroMQ, with
+            CURVE when there are ``keys``.
         parent_pid: stop when this process is no longer our parent (a local cluster's
             workers must not outlive the command that started them).
         host: the host name reducers compare to decide whether a map output can be
@@ -80,25 +90,33 @@ class Worker:
     """
 
     def __init__(
+        keys: the worker's keys when the cluster has keys (``Keys.worker()``).
+        shuffle_port: the port the shuffle server listens on (0: any free port).
         self,
         coordinator: str,
         *,
         slots: int = 1,
         work_dir: str | None = None,
         name: str | None = None,
-        connect: Callable[[str, bytes], Client] = ZmqClient,
+        connect: Callable[[str, bytes], Client] | None = None,
         parent_pid: int | None = None,
         host: str | None = None,
     ) -> None:
         self.coordinator = coordinator
         self.parent_pid = parent_pid
+        keys: WorkerKeys | None = None,
+        shuffle_port: int = 0,
         self.slots_wanted = max(1, slots)
         self.host = host or local_host()
+        self.keys = keys
+        self.shuffle_port = shuffle_port
         self.name = name or f"{self.host}:{os.getpid()}"
         base = work_dir or tempfile.gettempdir()
         os.makedirs(base, exist_ok=True)
         self.work_dir = tempfile.mkdtemp(prefix=f"minimr-worker-{os.getpid()}-", dir=base)
-        self._connect = connect
+        self._connect = connect or partial(
+            ZmqClient, curve=keys.coordinator_client() if keys else None
+        )
         self.interval = scheduler.HEARTBEAT_INTERVAL
         self.liveness = scheduler.HEARTBEAT_LIVENESS
         self.conn: Client | None = None
@@ -134,9 +152,13 @@ class Worker:
         """Serve the coordinator until SIGTERM/Ctrl-C; returns the exit code."""
         self._install_signal_handlers()
         shuffle_host = "127.0.0.1" if is_loopback(self.coordinator) else "0.0.0.0"
-        shuffle = ShuffleServer(self.work_dir, f"tcp://{shuffle_host}:0").start()
+        shuffle = ShuffleServer(
+            self.work_dir,
+            f"tcp://{shuffle_host}:{self.shuffle_port}",
+            self.keys.shuffle_server() if self.keys else None,
+        ).start()
         self.shuffle_address = _advertised(shuffle.address, self.coordinator)
-        self.slots = [Slot(Executor(i, self.work_dir, self.host)) for i in range(self.slots_wanted)]
+        self.slots = [Slot(self._executor(i)) for i in range(self.slots_wanted)]
         backoff = RECONNECT_INITIAL
         try:
             self._register()
@@ -150,6 +172,7 @@ class Worker:
                 for slot in self.slots:
                     if slot.executor.conn in ready or slot.executor.sentinel in ready:
                         self._drain_executor(slot)
+                self._check_handshake()
                 self._start_queued()
                 now = time.monotonic()
                 if now >= next_beat:
@@ -197,9 +220,14 @@ class Worker:
         try:
             signal.signal(signal.SIGTERM, handler)
             signal.signal(signal.SIGINT, handler)
+        def reload(signum, frame) -> None:
+            if self.keys is not None:
+                self.keys.workers.reload()
+
         except ValueError:
             pass  # not the main thread (tests): stop() is called directly
 
+            signal.signal(signal.SIGHUP, reload)
     def _pollables(self) -> list:
         items: list = [self.conn.pollable] if self.conn is not None else []
         for slot in self.slots:
@@ -213,8 +241,16 @@ class Worker:
         self.conn = self._connect(self.coordinator, identity)
         self.welcomed = False
         self._send(
-            p.Ready(self.name, self.host, os.getpid(), len(self.slots), self.shuffle_address)
+            p.Ready(
+                self.name,
+                self.host,
+                os.getpid(),
+                len(self.slots),
+                self.shuffle_address,
+                shuffle_key,
+            )
         )
+        shuffle_key = self.keys.pair.public.decode("ascii") if self.keys else ""
 
     def _disconnect(self) -> None:
         """Drop the connection and every attempt: the coordinator will not take them."""
@@ -227,6 +263,14 @@ class Worker:
         self.queue.clear()
         for index, slot in enumerate(self.slots):
             if slot.assignment is not None:
+    def _check_handshake(self) -> None:
+        """A refused security handshake is as final as a Reject: say why and stop."""
+        failure = self.conn.handshake_failure() if self.conn is not None else None
+        if failure is not None:
+            raise WorkerRejected(
+                f"the coordinator at {self.coordinator} refused this worker's connection: {failure}"
+            )
+
                 self._replace_executor(index)
 
     def _send(self, message: p.Message) -> None:
@@ -398,7 +442,10 @@ class Worker:
     def _replace_executor(self, index: int) -> None:
         """Kill a slot's executor (it may be running stale user code) and start a fresh one."""
         self.slots[index].executor.kill()
-        self.slots[index] = Slot(Executor(index, self.work_dir, self.host))
+        self.slots[index] = Slot(self._executor(index))
+
+    def _executor(self, index: int) -> Executor:
+        return Executor(index, self.work_dir, self.host, self.keys.pair if self.keys else None)
 
 
 def _advertised(bound: str, coordinator: str) -> str:
@@ -425,7 +472,14 @@ def run_worker(
 ) -> int:
     """Run a worker until SIGTERM/Ctrl-C (the ``minimr worker`` command)."""
     worker = Worker(
-        coordinator, slots=slots, work_dir=work_dir, name=name, parent_pid=parent_pid, host=host
+        coordinator,
+        slots=slots,
+        work_dir=work_dir,
+        name=name,
+        parent_pid=parent_pid,
+        host=host,
+        keys=keys,
+        shuffle_port=shuffle_port,
     )
     return worker.work()
 
@@ -450,3 +504,5 @@ if __name__ == "__main__":  # python -m minimr.cluster.worker, used by the local
             args.coordinator, args.slots, args.work_dir, args.name, args.parent_pid, args.host
         )
     )
+    keys: WorkerKeys | None = None,
+    shuffle_port: int = 0,

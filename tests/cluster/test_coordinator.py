@@ -20,17 +20,29 @@ class Clock:
         return self.now
 
 
+class Roles:
+    """An access list: the roles of each (fake) public key."""
+
+    def __init__(self, **roles: set[str]) -> None:
+        self.table = roles
+
+    def roles(self, key: str) -> frozenset[str]:
+        return frozenset(self.table.get(key, ()))
+
+
 class Rig:
     """A coordinator on a fake network, and helpers to talk to it as peers."""
 
-    def __init__(self) -> None:
+    def __init__(self, access: Roles | None = None) -> None:
         self.network = MemoryNetwork()
         self.clock = Clock()
         sched = s.Scheduler(heartbeat_interval=1.0, heartbeat_liveness=3)
-        self.coordinator = Coordinator(self.network.bind("mem://c"), sched, self.clock)
+        self.coordinator = Coordinator(
+            self.network.bind("mem://c"), sched, self.clock, access=access
+        )
 
-    def peer(self, identity: str):
-        return self.network.connect("mem://c", identity.encode())
+    def peer(self, identity: str, key: str = ""):
+        return self.network.connect("mem://c", identity.encode(), user=key)
 
     def exchange(self, peer, *messages: p.Message) -> list[p.Message]:
         """Send messages from ``peer``, run a coordinator turn, return what ``peer`` got."""
@@ -161,3 +173,71 @@ def test_cancel_stops_the_attempts_and_reports_cancelled():
     (result,) = of_type(rig.exchange(client, p.CancelJob("j")), p.JobResult)
     assert result.state == "cancelled"
     assert p.CancelAttempt("j", assign.attempt) in rig.exchange(worker)
+
+
+# --- authorization by key role (a coordinator with keys) ---------------------------------
+
+KEYED = Roles(wkey={"worker"}, skey={"submitter"}, both={"worker", "submitter"})
+
+
+def test_worker_key_cannot_submit_or_cancel_a_job():
+    """Submit and CancelJob from a worker key are refused, and no job exists afterwards."""
+    rig = Rig(KEYED)
+    intruder = rig.peer("w", key="wkey")
+    replies = rig.exchange(intruder, p.Submit("j", "job", 1, {}, "cloudpickle", b"x"))
+    (reject,) = of_type(replies, p.Reject)
+    assert reject.code == "unauthorized" and "submitter key" in reject.reason
+    assert rig.coordinator.scheduler.jobs == {} and rig.coordinator.records == {}
+    rig.exchange(rig.peer("c", key="skey"), p.Submit("j2", "job", 1, {}, "cloudpickle", b"x"))
+    (reject,) = of_type(rig.exchange(intruder, p.CancelJob("j2")), p.Reject)
+    assert rig.coordinator.scheduler.jobs["j2"].state is s.JobState.RUNNING
+
+
+def test_submitter_key_cannot_register_as_a_worker():
+    """Ready from a submitter key earns a Reject; the worker table stays empty."""
+    rig = Rig(KEYED)
+    replies = rig.exchange(rig.peer("w", key="skey"), p.Ready("w", "h", 1, 1, "tcp://w:1"))
+    (reject,) = of_type(replies, p.Reject)
+    assert reject.code == "unauthorized" and "worker key" in reject.reason
+    assert rig.coordinator.scheduler.workers == {}
+
+
+def test_revoked_key_is_refused_on_a_connection_already_open():
+    """Messages are checked one by one: a key with no role left gets nothing done."""
+    rig = Rig(KEYED)
+    worker = rig.peer("w1", key="gone")
+    replies = rig.exchange(worker, p.Ready("w1", "h", 1, 1, "tcp://w:1"), p.Heartbeat())
+    assert len(of_type(replies, p.Reject)) == 2 and rig.coordinator.scheduler.workers == {}
+
+
+def test_authorized_keys_work_in_their_roles_and_both_may_ask_status():
+    """A worker key registers, a submitter key submits, and each may ask for the status."""
+    rig = Rig(KEYED)
+    conn = rig.peer("w1", key="wkey")
+    assert of_type(rig.exchange(conn, p.Ready("w1", "h", 1, 1, "tcp://w:1", "KEY")), p.Welcome)
+    assert rig.coordinator.scheduler.workers["w1"].shuffle_key == "KEY"
+    client = rig.peer("c", key="skey")
+    assert of_type(rig.exchange(client, p.Submit("j", "n", 1, {}, "cloudpickle", b"")), p.Submitted)
+    for peer in (conn, client):
+        assert of_type(rig.exchange(peer, p.StatusRequest()), p.StatusReply)
+    (reject,) = of_type(rig.exchange(rig.peer("x", key="nobody"), p.StatusRequest()), p.Reject)
+    assert reject.code == "unauthorized"
+
+
+def test_reduce_inputs_carry_the_map_holders_shuffle_key():
+    """A reduce assignment names each map output's server key, so fetches can check it."""
+    rig = Rig(KEYED)
+    worker = rig.peer("w1", key="both")
+    rig.exchange(worker, p.Ready("w1", "h", 1, 1, "tcp://w:1", "SERVERKEY"))
+    (assign,) = of_type(
+        rig.exchange(worker, p.Submit("j", "job", 1, {}, "cloudpickle", b"x")), p.Assign
+    )
+    listing = {"map_tasks": [{"index": 0}], "reduce_tasks": [{"partition": 0}]}
+    (assign,) = of_type(
+        rig.exchange(worker, p.TaskDone("j", assign.attempt, listing, {}, 0)), p.Assign
+    )
+    output = {"path": "/w/m0", "partitions": [[0, 5]]}
+    (assign,) = of_type(
+        rig.exchange(worker, p.TaskDone("j", assign.attempt, output, {}, 0)), p.Assign
+    )
+    assert assign.kind == "reduce" and assign.inputs[0]["key"] == "SERVERKEY"

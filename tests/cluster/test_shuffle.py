@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
 from minimr.cluster import protocol as p
 from minimr.cluster import shuffle
+from minimr.cluster.security import Keys, keygen
 from minimr.cluster.shuffle import FetchError, ShuffleServer, gather_segments
 
 
@@ -90,3 +92,49 @@ def test_silent_server_makes_the_fetch_fail_naming_the_lost_outputs(tmp_path):
             [an_input(tmp_path / "x", 0, 10, address)], str(tmp_path / "s"), "me", timeout=0.5
         )
     assert info.value.lost == [(3, "s0-m00003-a1")]
+
+
+@pytest.fixture
+def keyed_server(tmp_path):
+    """A shuffle server with CURVE keys, admitting worker keys only."""
+    keygen(str(tmp_path / "keys"))
+    keys = Keys(str(tmp_path / "keys"))
+    root = tmp_path / "root"
+    root.mkdir()
+    worker = keys.worker()
+    srv = ShuffleServer(str(root), "tcp://127.0.0.1:0", worker.shuffle_server()).start()
+    yield srv, keys, worker.pair.public.decode()
+    srv.stop()
+
+
+def test_fetch_with_worker_keys_is_encrypted_and_served(keyed_server, tmp_path):
+    """A reducer holding a worker key and the server's public key gets the bytes."""
+    srv, keys, server_key = keyed_server
+    path = tmp_path / "root" / "map.out"
+    path.write_bytes(b"0123456789")
+    item = {**an_input(path, 2, 5, srv.address), "key": server_key}
+    (segment,) = gather_segments([item], str(tmp_path / "s"), "me", keys=keys.identity("worker"))
+    with open(segment.path, "rb") as file:
+        assert file.read() == b"23456"
+
+
+def test_fetch_with_a_non_worker_key_is_refused_at_once(keyed_server, tmp_path):
+    """A submitter key cannot read map outputs: the handshake fails well before the timeout."""
+    srv, keys, server_key = keyed_server
+    path = tmp_path / "root" / "map.out"
+    path.write_bytes(b"0123456789")
+    item = {**an_input(path, 0, 5, srv.address), "key": server_key}
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="refused this public key") as info:
+        gather_segments([item], str(tmp_path / "s"), "me", keys=keys.identity("submitter"))
+    assert info.value.lost == [(3, "s0-m00003-a1")]
+    assert time.monotonic() - started < shuffle.FETCH_TIMEOUT / 2
+
+
+def test_fetch_without_keys_from_a_keyed_server_gets_nothing(keyed_server, tmp_path):
+    """A reducer without keys cannot talk to a keyed shuffle server."""
+    srv, _, _ = keyed_server
+    path = tmp_path / "root" / "map.out"
+    path.write_bytes(b"0123456789")
+    with pytest.raises(FetchError, match="disagree on security"):
+        gather_segments([an_input(path, 0, 5, srv.address)], str(tmp_path / "s"), "me")

@@ -162,9 +162,9 @@ def run(
     *,
     runner: str | None = None,
     coordinator: str | None = None,
-    workers: int | None = None,
     keys: str | None = None,
     identity: str | None = None,
+    workers: int | None = None,
     split_size: int | str = DEFAULT_SPLIT_SIZE,
     sort_buffer: int | str = DEFAULT_SORT_BUFFER,
     overwrite: bool = False,
@@ -184,11 +184,11 @@ def run(
             worker processes) or ``"inline"`` (every task in this process, in order: the
             debugger, which lets the user's exception through with its real traceback).
         coordinator: ``tcp://HOST:PORT`` of a running cluster to ship the job to.
-        workers: local worker processes for the ``local`` runner (default: one per core).
-        split_size, sort_buffer: sizes such as ``"64MB"`` or byte counts.
         keys, identity: for a cluster with keys, its keys folder (``minimr keygen``) and
             which submitter key pair in it to use (``private/IDENTITY.key_secret``,
             ``submitter`` by default).
+        workers: local worker processes for the ``local`` runner (default: one per core).
+        split_size, sort_buffer: sizes such as ``"64MB"`` or byte counts.
         overwrite: replace an existing output folder.
         max_attempts: attempts per task before the job fails (cluster runners).
         serializer: ``"cloudpickle"`` or ``"dill"`` for shipping the job.
@@ -204,19 +204,19 @@ def run(
         raise UsageError(f"runner must be one of {', '.join(map(repr, RUNNERS))} (got {runner!r})")
     if coordinator is not None and runner == "inline":
         raise UsageError("runner='inline' and coordinator=... exclude each other")
-    _positive("workers", workers)
-    _positive("max_attempts", max_attempts)
     if keys is not None and coordinator is None:
         raise UsageError("keys=... are for a running cluster: give coordinator=... too")
+    _positive("workers", workers)
+    _positive("max_attempts", max_attempts)
     if serializer not in ("cloudpickle", "dill"):
         raise UsageError(f"serializer must be 'cloudpickle' or 'dill' (got {serializer!r})")
-    job_obj = resolve_job(job)
-    plan = build_plan(job_obj, list(inputs), output, reducers=reducers, split_size=split_size,
     curve = None
     if keys is not None:
         from minimr.cluster.security import SUBMITTER, Keys
 
         curve = Keys(keys).client(identity or SUBMITTER)  # fails before any output is touched
+    job_obj = resolve_job(job)
+    plan = build_plan(job_obj, list(inputs), output, reducers=reducers, split_size=split_size,
                       sort_buffer=sort_buffer,
                       settings={"max_attempts": max_attempts, "serializer": serializer,
                                 **settings})

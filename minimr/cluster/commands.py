@@ -33,16 +33,6 @@ from minimr.cluster.worker import run_worker
 DEFAULT_ADDRESS = "tcp://127.0.0.1:7070"
 STATUS_TIMEOUT = 5.0
 
-
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
-
-
-@click.command()
-@click.option(
-    "--bind",
 KEYS_LAYOUT = """\b
 Keys folder layout (what `minimr keygen DIR` writes, what --keys DIR reads):
   DIR/coordinator.key           the coordinator's public key      every machine
@@ -55,10 +45,29 @@ Keys folder layout (what `minimr keygen DIR` writes, what --keys DIR reads):
 _KEYS_HELP = "CURVE keys folder (see `minimr keygen --help`): encrypt and authenticate."
 _IDENTITY_HELP = "Which key pair of the keys folder to use: DIR/private/NAME.key_secret."
 
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+
+
+@click.command()
+@click.option(
+    "--bind",
     default=DEFAULT_ADDRESS,
     show_default=True,
     metavar="tcp://HOST:PORT",
     help="Where to listen for workers and clients (loopback unless --insecure).",
+)
+@click.option(
+    "--keys",
+    "keys_dir",
+    default=None,
+    metavar="DIR",
+    help="Accept only workers and submitters whose public keys are in DIR/workers and "
+    "DIR/submitters, and encrypt all traffic (DIR/coordinator.key_secret is this "
+    "coordinator's key pair). SIGHUP re-reads the authorized keys.",
 )
 @click.option(
     "--insecure",
@@ -79,15 +88,6 @@ _IDENTITY_HELP = "Which key pair of the keys folder to use: DIR/private/NAME.key
     type=click.FloatRange(min=0.01),
     show_default=True,
     default=s.HEARTBEAT_INTERVAL,
-@click.option(
-    "--keys",
-    "keys_dir",
-    default=None,
-    metavar="DIR",
-    help="Accept only workers and submitters whose public keys are in DIR/workers and "
-    "DIR/submitters, and encrypt all traffic (DIR/coordinator.key_secret is this "
-    "coordinator's key pair). SIGHUP re-reads the authorized keys.",
-)
     help="Seconds between heartbeats.",
 )
 @click.option(
@@ -121,6 +121,9 @@ def coordinator(
     coord = Coordinator(server, scheduler, access=access)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: coord.stop())
+    if access is not None:
+        signal.signal(signal.SIGHUP, lambda *_: access.reload())
+        click.echo(f"coordinator keys: {access.describe()}", err=True)
     click.echo(f"coordinator listening on {server.address}", err=True)
     try:
         coord.serve_forever()
@@ -156,6 +159,23 @@ def coordinator(
     help="The host name reducers compare to read map outputs in place "
     "(default: this machine's name).",
 )
+@click.option(
+    "--shuffle-port",
+    type=click.IntRange(min=0, max=65535),
+    default=0,
+    show_default=True,
+    help="The port this worker serves its map outputs on to other workers (0: any free "
+    "port; fix one to open it in a firewall).",
+)
+@click.option("--keys", "keys_dir", default=None, metavar="DIR", help=_KEYS_HELP)
+@click.option(
+    "--identity", default=security.WORKER, show_default=True, metavar="NAME", help=_IDENTITY_HELP
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Join a non-loopback coordinator without keys (trusted networks only).",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 def worker(
     address, slots, work_dir, name, host, shuffle_port, keys_dir, identity, insecure, log_level
@@ -165,9 +185,6 @@ def worker(
     With --keys DIR it needs DIR/coordinator.key, DIR/private/NAME.key_secret (its
     identity) and DIR/workers/*.key (the workers its shuffle server serves).
     """
-    if access is not None:
-        signal.signal(signal.SIGHUP, lambda *_: access.reload())
-        click.echo(f"coordinator keys: {access.describe()}", err=True)
     _logging(log_level)
     if keys_dir is None and not insecure and not is_loopback(address):
         raise click.UsageError(
@@ -237,23 +254,6 @@ def fetch_status(
                 raise click.ClickException(
                     f"cannot talk to the coordinator at {address}: {failure}"
                 )
-@click.option(
-    "--shuffle-port",
-    type=click.IntRange(min=0, max=65535),
-    default=0,
-    show_default=True,
-    help="The port this worker serves its map outputs on to other workers (0: any free "
-    "port; fix one to open it in a firewall).",
-)
-@click.option("--keys", "keys_dir", default=None, metavar="DIR", help=_KEYS_HELP)
-@click.option(
-    "--identity", default=security.WORKER, show_default=True, metavar="NAME", help=_IDENTITY_HELP
-)
-@click.option(
-    "--insecure",
-    is_flag=True,
-    help="Join a non-loopback coordinator without keys (trusted networks only).",
-)
             while (frames := conn.recv()) is not None:
                 try:
                     message = p.decode(frames)

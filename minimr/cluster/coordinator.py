@@ -40,9 +40,6 @@ TICK_INTERVAL = 0.1
 #: messages handled per loop turn at most, so ticks and heartbeats are never starved
 BATCH = 2000
 
-
-@dataclass
-class JobRecord:
 #: the role a sender's key needs for each message when the coordinator has keys
 #: (``None``: any authorized key, worker or submitter)
 ROLES: dict[type, str | None] = {
@@ -60,6 +57,9 @@ ROLES: dict[type, str | None] = {
     p.StatusRequest: None,
 }
 
+
+@dataclass
+class JobRecord:
     """What the coordinator keeps beside the scheduler: the blob and who watches."""
 
     serializer: str
@@ -74,19 +74,19 @@ class Coordinator:
         server: a transport server (``ZmqServer``, or a fake in tests).
         scheduler: the state machine (one with default timing if not given).
         clock: monotonic seconds (tests may pass a fake).
+        access: with keys, the roles of each authorized key; every message is then
+            checked against ``ROLES`` (``None``: no keys, every message is served).
     """
 
     def __init__(
-        access: with keys, the roles of each authorized key; every message is then
-            checked against ``ROLES`` (``None``: no keys, every message is served).
         self,
         server: Server,
         scheduler: s.Scheduler | None = None,
         clock: Callable[[], float] = time.monotonic,
+        access: AccessList | None = None,
     ) -> None:
         self.server = server
         self.scheduler = scheduler or s.Scheduler()
-        access: AccessList | None = None,
         self.clock = clock
         self.access = access
         self.records: dict[str, JobRecord] = {}
@@ -184,37 +184,10 @@ class Coordinator:
                 peer,
             )
             return
-        handler(peer, message, self.clock())
-
-    def _apply(self, actions: list[s.Action]) -> None:
-        for action in actions:
-            self._actions[type(action)](action)
-
-    def _send(self, peer: str | bytes, message: p.Message) -> bool:
-        identity = peer.encode("latin-1") if isinstance(peer, str) else peer
-        sent = self.server.send(identity, p.encode(message))
-        if not sent:
-            log.debug("could not send %s to %r (gone?)", type(message).__name__, identity)
-        return sent
-
-    # --- workers ------------------------------------------------------------------------
-
-    def _on_ready(self, peer: bytes, message: p.Ready, now: float) -> None:
-        mismatch = _version_mismatch(message.minimr_version, message.python_version)
-        if mismatch:
-            log.warning("turning away worker %s: %s", message.name, mismatch)
-            self._send(peer, p.Reject(f"worker {message.name} refused: {mismatch}", "version"))
-            return
-        worker = peer.decode("latin-1")
         if self.access is not None and not self._authorized(peer, user, type(message)):
             return
-        event = s.WorkerJoined(
-            worker,
-            message.name,
-            message.host,
-            message.slots,
-            message.shuffle_address,
-            message.shuffle_key,
+        handler(peer, message, self.clock())
+
     def _authorized(self, peer: bytes, user: str, kind: type) -> bool:
         """Whether the sender's key has the role ``kind`` needs; refuse it if not."""
         roles = self.access.roles(user)  # type: ignore[union-attr]
@@ -240,6 +213,33 @@ class Coordinator:
         )
         return False
 
+    def _apply(self, actions: list[s.Action]) -> None:
+        for action in actions:
+            self._actions[type(action)](action)
+
+    def _send(self, peer: str | bytes, message: p.Message) -> bool:
+        identity = peer.encode("latin-1") if isinstance(peer, str) else peer
+        sent = self.server.send(identity, p.encode(message))
+        if not sent:
+            log.debug("could not send %s to %r (gone?)", type(message).__name__, identity)
+        return sent
+
+    # --- workers ------------------------------------------------------------------------
+
+    def _on_ready(self, peer: bytes, message: p.Ready, now: float) -> None:
+        mismatch = _version_mismatch(message.minimr_version, message.python_version)
+        if mismatch:
+            log.warning("turning away worker %s: %s", message.name, mismatch)
+            self._send(peer, p.Reject(f"worker {message.name} refused: {mismatch}", "version"))
+            return
+        worker = peer.decode("latin-1")
+        event = s.WorkerJoined(
+            worker,
+            message.name,
+            message.host,
+            message.slots,
+            message.shuffle_address,
+            message.shuffle_key,
         )
         self._send(
             peer, p.Welcome(self.scheduler.heartbeat_interval, self.scheduler.heartbeat_liveness)

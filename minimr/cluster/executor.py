@@ -62,8 +62,8 @@ class Executor:
         slot: the slot number (names the stderr file).
         work_dir: the worker's work folder (map outputs go to ``work_dir/JOB``).
         host: the worker's host name (a map output on this host is read in place).
-    """
         keys: the worker's key pair when the cluster has keys (for shuffle fetches).
+    """
 
     def __init__(self, slot: int, work_dir: str, host: str, keys: KeyPair | None = None) -> None:
         self.slot = slot

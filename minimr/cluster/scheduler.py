@@ -217,6 +217,7 @@ class Scheduler:
             event.shuffle_address,
             joined=now,
             last_seen=now,
+            shuffle_key=event.shuffle_key,
         )
 
     def _on_worker_seen(self, event: WorkerSeen, now: float, actions: list[Action]) -> None:
@@ -230,7 +231,6 @@ class Scheduler:
         worker = self.workers.pop(worker_id)
         for job_id, attempt_id in sorted(worker.attempts):
             attempt = self.attempts.pop((job_id, attempt_id))
-            shuffle_key=event.shuffle_key,
             job = self.jobs[job_id]
             task = job.tasks[attempt.task]
             del task.live[attempt_id]
@@ -665,6 +665,7 @@ class Scheduler:
                     "attempt": map_task.output_attempt,
                     "host": holder.host if holder else "",
                     "address": holder.shuffle_address if holder else "",
+                    "key": holder.shuffle_key if holder else "",
                     "path": output["path"],
                     "offset": offset,
                     "length": length,
@@ -755,7 +756,6 @@ class Scheduler:
                     "last_heartbeat": now - w.last_seen,
                     "uptime": now - w.joined,
                 }
-                    "key": holder.shuffle_key if holder else "",
                 for w in self.workers.values()
             ],
             "jobs": [self.job_snapshot(job_id, now) for job_id in self.jobs],

@@ -132,9 +132,9 @@ class Worker:
     shuffle_address: str
     joined: float
     last_seen: float
+    shuffle_key: str = ""
     attempts: set[tuple[str, str]] = field(default_factory=set)  # (job, attempt)
     outputs: set[tuple[str, str]] = field(default_factory=set)  # (job, map task) held
-    shuffle_key: str = ""
 
     @property
     def free(self) -> int:

@@ -40,15 +40,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler
-from functools import partial
 from minimr.cluster.executor import Executor
+from minimr.cluster.security import WorkerKeys
 from minimr.cluster.shuffle import ShuffleServer
 from minimr.cluster.transport import Client, ZmqClient, is_loopback, local_host, wait
 
-from minimr.cluster.security import WorkerKeys
 log = logging.getLogger("minimr.worker")
 
 #: reconnect backoff: first wait, and the cap it doubles up to (seconds)
@@ -87,11 +87,11 @@ class Worker:
             workers must not outlive the command that started them).
         host: the host name reducers compare to decide whether a map output can be
             read in place (default: this machine's name).
+        keys: the worker's keys when the cluster has keys (``Keys.worker()``).
+        shuffle_port: the port the shuffle server listens on (0: any free port).
     """
 
     def __init__(
-        keys: the worker's keys when the cluster has keys (``Keys.worker()``).
-        shuffle_port: the port the shuffle server listens on (0: any free port).
         self,
         coordinator: str,
         *,
@@ -101,15 +101,15 @@ class Worker:
         connect: Callable[[str, bytes], Client] | None = None,
         parent_pid: int | None = None,
         host: str | None = None,
-    ) -> None:
-        self.coordinator = coordinator
-        self.parent_pid = parent_pid
         keys: WorkerKeys | None = None,
         shuffle_port: int = 0,
-        self.slots_wanted = max(1, slots)
-        self.host = host or local_host()
+    ) -> None:
+        self.coordinator = coordinator
         self.keys = keys
         self.shuffle_port = shuffle_port
+        self.parent_pid = parent_pid
+        self.slots_wanted = max(1, slots)
+        self.host = host or local_host()
         self.name = name or f"{self.host}:{os.getpid()}"
         base = work_dir or tempfile.gettempdir()
         os.makedirs(base, exist_ok=True)
@@ -169,10 +169,10 @@ class Worker:
                 if self.conn is not None and self.conn.pollable in ready:
                     heard = time.monotonic()
                     self._drain_coordinator()
+                self._check_handshake()
                 for slot in self.slots:
                     if slot.executor.conn in ready or slot.executor.sentinel in ready:
                         self._drain_executor(slot)
-                self._check_handshake()
                 self._start_queued()
                 now = time.monotonic()
                 if now >= next_beat:
@@ -217,17 +217,17 @@ class Worker:
             log.info("signal %d: stopping", signum)
             self.stop()
 
-        try:
-            signal.signal(signal.SIGTERM, handler)
-            signal.signal(signal.SIGINT, handler)
         def reload(signum, frame) -> None:
             if self.keys is not None:
                 self.keys.workers.reload()
 
+        try:
+            signal.signal(signal.SIGTERM, handler)
+            signal.signal(signal.SIGINT, handler)
+            signal.signal(signal.SIGHUP, reload)
         except ValueError:
             pass  # not the main thread (tests): stop() is called directly
 
-            signal.signal(signal.SIGHUP, reload)
     def _pollables(self) -> list:
         items: list = [self.conn.pollable] if self.conn is not None else []
         for slot in self.slots:
@@ -240,6 +240,7 @@ class Worker:
         identity = f"w-{self.name}-{secrets.token_hex(4)}".encode()
         self.conn = self._connect(self.coordinator, identity)
         self.welcomed = False
+        shuffle_key = self.keys.pair.public.decode("ascii") if self.keys else ""
         self._send(
             p.Ready(
                 self.name,
@@ -250,7 +251,14 @@ class Worker:
                 shuffle_key,
             )
         )
-        shuffle_key = self.keys.pair.public.decode("ascii") if self.keys else ""
+
+    def _check_handshake(self) -> None:
+        """A refused security handshake is as final as a Reject: say why and stop."""
+        failure = self.conn.handshake_failure() if self.conn is not None else None
+        if failure is not None:
+            raise WorkerRejected(
+                f"the coordinator at {self.coordinator} refused this worker's connection: {failure}"
+            )
 
     def _disconnect(self) -> None:
         """Drop the connection and every attempt: the coordinator will not take them."""
@@ -263,14 +271,6 @@ class Worker:
         self.queue.clear()
         for index, slot in enumerate(self.slots):
             if slot.assignment is not None:
-    def _check_handshake(self) -> None:
-        """A refused security handshake is as final as a Reject: say why and stop."""
-        failure = self.conn.handshake_failure() if self.conn is not None else None
-        if failure is not None:
-            raise WorkerRejected(
-                f"the coordinator at {self.coordinator} refused this worker's connection: {failure}"
-            )
-
                 self._replace_executor(index)
 
     def _send(self, message: p.Message) -> None:
@@ -469,6 +469,8 @@ def run_worker(
     name: str | None = None,
     parent_pid: int | None = None,
     host: str | None = None,
+    keys: WorkerKeys | None = None,
+    shuffle_port: int = 0,
 ) -> int:
     """Run a worker until SIGTERM/Ctrl-C (the ``minimr worker`` command)."""
     worker = Worker(
@@ -504,5 +506,3 @@ if __name__ == "__main__":  # python -m minimr.cluster.worker, used by the local
             args.coordinator, args.slots, args.work_dir, args.name, args.parent_pid, args.host
         )
     )
-    keys: WorkerKeys | None = None,
-    shuffle_port: int = 0,

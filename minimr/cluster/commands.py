@@ -18,6 +18,7 @@ from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster import security
 from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.journal import Journal, JournalError
 from minimr.cluster.transport import (
     COORDINATOR_MAX_MESSAGE,
     CurveClient,
@@ -97,6 +98,14 @@ def _logging(level: str) -> None:
     default=s.HEARTBEAT_LIVENESS,
     help="Missed heartbeats before a worker is dead.",
 )
+@click.option(
+    "--state-dir",
+    default=None,
+    metavar="DIR",
+    help="Journal job submissions and task commits in DIR (fsynced), so that a coordinator "
+    "restarted with the same DIR, even after kill -9, resumes unfinished jobs without "
+    "re-running finished tasks.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 def coordinator(
     bind,
@@ -105,6 +114,7 @@ def coordinator(
     max_message_size,
     heartbeat_interval,
     heartbeat_liveness,
+    state_dir,
     log_level,
 ) -> None:
     """Run a long-lived coordinator: takes jobs from clients, hands tasks to workers."""
@@ -119,6 +129,17 @@ def coordinator(
         heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness
     )
     coord = Coordinator(server, scheduler, access=access)
+    journal = None
+    if state_dir is not None:
+        try:
+            journal, contents = Journal.open(state_dir)
+        except (OSError, JournalError) as exc:
+            server.close()
+            raise click.UsageError(f"--state-dir {state_dir}: {exc}") from None
+        if contents.torn:
+            click.echo(f"journal in {state_dir}: ignored a torn last record", err=True)
+        resumed = coord.recover(journal, contents.records)
+        click.echo(f"journal in {state_dir}: {resumed} unfinished job(s) resume", err=True)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: coord.stop())
     if access is not None:
@@ -129,6 +150,8 @@ def coordinator(
         coord.serve_forever()
     finally:
         server.close()
+        if journal is not None:
+            journal.close()
 
 
 @click.command()

@@ -22,6 +22,7 @@ does not stop its job; a client that cancels does.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster.journal import Journal, Record
 from minimr.cluster.security import ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
 from minimr.cluster.transport import Server
 
@@ -88,6 +90,7 @@ class Coordinator:
         self.server = server
         self.scheduler = scheduler or s.Scheduler()
         self.clock = clock
+        self.journal: Journal | None = None  # set by recover(): the coordinator has a state dir
         self.access = access
         self.records: dict[str, JobRecord] = {}
         self._stop = threading.Event()
@@ -128,8 +131,25 @@ class Coordinator:
                 a.worker, p.CommitAnswer(a.job_id, a.attempt, a.ok)
             ),
             s.AskToReregister: lambda a: self._send(a.worker, p.Reconnect(a.reason)),
+            s.TaskCommitted: lambda a: None,  # journaled by _apply, before anything is sent
             s.JobChanged: lambda a: self._dirty.add(a.job_id),
             s.JobEnded: self._do_job_ended,
+        }
+        self._replay: dict[str, Callable[[Record], s.Event]] = {
+            "submit": lambda r: self._job_submitted(
+                r.body["job_id"], r.body["name"], r.body["steps"], r.body["options"]
+            ),
+            "task": lambda r: s.TaskRestored(
+                r.body["job_id"],
+                r.body["task"],
+                r.body["attempt"],
+                r.body.get("output"),
+                r.body.get("counters"),
+                int(r.body.get("started", 1)),
+            ),
+            "end": lambda r: s.JobOutcomeRestored(
+                r.body["job_id"], r.body["state"], r.body.get("error")
+            ),
         }
 
     # --- the loop -----------------------------------------------------------------------
@@ -214,6 +234,8 @@ class Coordinator:
         return False
 
     def _apply(self, actions: list[s.Action]) -> None:
+        if self.journal is not None:
+            self._journal_actions(actions)  # durable before any of their effects is sent
         for action in actions:
             self._actions[type(action)](action)
 
@@ -240,6 +262,7 @@ class Coordinator:
             message.slots,
             message.shuffle_address,
             message.shuffle_key,
+            outputs=_held_outputs(message.outputs or []),
         )
         self._send(
             peer, p.Welcome(self.scheduler.heartbeat_interval, self.scheduler.heartbeat_liveness)
@@ -270,22 +293,26 @@ class Coordinator:
         if mismatch:
             self._send(peer, p.Reject(f"job {message.job_id} refused: {mismatch}", "version"))
             return
-        options = message.options
         try:
-            event = s.JobSubmitted(
-                message.job_id,
-                message.name,
-                message.steps,
-                max_attempts=int(options.get("max_attempts", s.MAX_ATTEMPTS)),
-                speculation=bool(options.get("speculation", True)),
-                task_timeout=_optional_float(options.get("task_timeout")),
-                worker_timeout=_optional_float(options.get("worker_timeout")),
+            event = self._job_submitted(
+                message.job_id, message.name, message.steps, message.options
             )
         except (TypeError, ValueError) as exc:
             self._send(
                 peer, p.Reject(f"job {message.job_id} refused: bad options ({exc})", "bad-options")
             )
             return
+        if self.journal is not None and message.job_id not in self.scheduler.jobs:
+            body = {
+                "type": "submit",
+                "job_id": message.job_id,
+                "name": message.name,
+                "steps": message.steps,
+                "options": message.options,
+                "serializer": message.serializer,
+            }
+            self.journal.append(Record(body, message.blob))
+            self.journal.sync()
         record = self.records.setdefault(
             message.job_id, JobRecord(message.serializer, message.blob, set())
         )
@@ -293,6 +320,19 @@ class Coordinator:
         log.info("job %s (%s) submitted", message.job_id, message.name)
         self._send(peer, p.Submitted(message.job_id))
         self._apply(self.scheduler.handle(event, now))
+
+    @staticmethod
+    def _job_submitted(job_id: str, name: str, steps: int, options: dict) -> s.JobSubmitted:
+        """The scheduler event of a submission (raises TypeError/ValueError on bad options)."""
+        return s.JobSubmitted(
+            job_id,
+            name,
+            steps,
+            max_attempts=int(options.get("max_attempts", s.MAX_ATTEMPTS)),
+            speculation=bool(options.get("speculation", True)),
+            task_timeout=_optional_float(options.get("task_timeout")),
+            worker_timeout=_optional_float(options.get("worker_timeout")),
+        )
 
     def _on_watch(self, peer: bytes, message: p.Watch, now: float) -> None:
         job = self.scheduler.jobs.get(message.job_id)
@@ -349,6 +389,74 @@ class Coordinator:
             self._send(worker, p.ForgetJob(action.job_id))
 
 
+    # --- the journal (``--state-dir``) --------------------------------------------------
+
+    def recover(self, journal: Journal, records: list[Record]) -> int:
+        """Replay a journal's records into the scheduler, then journal to it from now on.
+
+        Replaying is feeding the scheduler events: each submission, each task commit
+        (``TaskRestored``: it will not run again) and each job's end. Workers are not
+        back yet, so the actions replay yields are dropped. The journal is then
+        rewritten with only the jobs the scheduler still keeps (finished ones without
+        their plan).
+
+        Returns:
+            The number of unfinished jobs that resume.
+        """
+        now = self.clock()
+        kept: dict[str, list[Record]] = {}
+        for record in records:
+            handler = self._replay.get(record.type)
+            try:
+                event = handler(record) if handler is not None else None
+            except (KeyError, TypeError, ValueError) as exc:
+                event = None
+                log.warning("skipping a bad journal record %.200r: %s", record.body, exc)
+            if event is None:
+                continue
+            job_id = str(record.body["job_id"])
+            if record.type == "submit":
+                self.records[job_id] = JobRecord(str(record.body["serializer"]), record.blob, set())
+            kept.setdefault(job_id, []).append(record)
+            self.scheduler.handle(event, now)
+        for job_id in list(self.records):
+            job = self.scheduler.jobs.get(job_id)
+            if job is None or job.state is not s.JobState.RUNNING:
+                del self.records[job_id]
+        compacted = [
+            record if job_id in self.records else Record(record.body)
+            for job_id, job_records in kept.items()
+            if job_id in self.scheduler.jobs
+            for record in job_records
+        ]
+        journal.rewrite(compacted)
+        self.journal = journal
+        for job_id in self.records:
+            log.info("job %s resumes from the journal", job_id)
+        return len(self.records)
+
+    def _journal_actions(self, actions: list[s.Action]) -> None:
+        """Append the task commits and job ends among ``actions``, then fsync once."""
+        wrote = False
+        for action in actions:
+            if isinstance(action, s.TaskCommitted):
+                body = {"type": "task", **dataclasses.asdict(action)}
+            elif isinstance(action, s.JobEnded):
+                job = self.scheduler.jobs.get(action.job_id)
+                body = {
+                    "type": "end",
+                    "job_id": action.job_id,
+                    "state": action.state.value,
+                    "error": job.error if job is not None else None,
+                }
+            else:
+                continue
+            self.journal.append(Record(body))  # type: ignore[union-attr]
+            wrote = True
+        if wrote:
+            self.journal.sync()  # type: ignore[union-attr]
+
+
 def _version_mismatch(minimr_version: str, python_version: str) -> str:
     """Why a peer's versions are incompatible with ours ('' when they are not)."""
     problems = []
@@ -364,6 +472,19 @@ def _version_mismatch(minimr_version: str, python_version: str) -> str:
 
 def _optional_float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _held_outputs(items: list) -> tuple[tuple[str, str, dict], ...]:
+    """``[[job_id, attempt, output], ...]`` from a worker, malformed entries skipped."""
+    return tuple(
+        (item[0], item[1], item[2])
+        for item in items
+        if isinstance(item, list)
+        and len(item) == 3
+        and isinstance(item[0], str)
+        and isinstance(item[1], str)
+        and isinstance(item[2], dict)
+    )
 
 
 def _pairs(items: list) -> list[tuple[int, str]]:

@@ -26,6 +26,9 @@ class WorkerJoined:
     slots: int
     shuffle_address: str
     shuffle_key: str = ""  # its shuffle server's CURVE public key, "" without keys
+    #: map outputs it still holds, ``((job_id, attempt, output), ...)``: after a coordinator
+    #: restart, finished maps whose output survived need not run again
+    outputs: tuple[tuple[str, str, dict], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,31 @@ class JobSubmitted:
 
 
 @dataclass(frozen=True)
+class TaskRestored:
+    """Journal replay: a task committed before the coordinator restarted.
+
+    A restored map's output is held by no known worker until one re-registers it
+    (``WorkerJoined.outputs``); it runs again if none does within the recovery grace.
+    """
+
+    job_id: str
+    task: str
+    attempt: str
+    output: dict | None
+    counters: dict | None
+    started: int = 1
+
+
+@dataclass(frozen=True)
+class JobOutcomeRestored:
+    """Journal replay: the job had ended (``state``, a ``JobState`` value) before the restart."""
+
+    job_id: str
+    state: str
+    error: dict | None = None
+
+
+@dataclass(frozen=True)
 class JobCancelled:
     """A client cancelled a job."""
 
@@ -154,6 +182,18 @@ class AskToReregister:
 
 
 @dataclass(frozen=True)
+class TaskCommitted:
+    """A task is done for good: the shell journals it (durably) before anyone sees it."""
+
+    job_id: str
+    task: str
+    attempt: str
+    output: dict | None
+    counters: dict | None
+    started: int
+
+
+@dataclass(frozen=True)
 class JobChanged:
     """A job's progress changed (tell its watchers)."""
 
@@ -178,6 +218,8 @@ Event = (
     | CommitRequested
     | JobSubmitted
     | JobCancelled
+    | TaskRestored
+    | JobOutcomeRestored
     | Tick
 )
-Action = Assign | Cancel | AnswerCommit | AskToReregister | JobChanged | JobEnded
+Action = Assign | Cancel | AnswerCommit | AskToReregister | TaskCommitted | JobChanged | JobEnded

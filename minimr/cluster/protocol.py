@@ -134,6 +134,9 @@ class Ready(Message):
     shuffle_key: str = ""
     minimr_version: str = MINIMR_VERSION
     python_version: str = PYTHON_VERSION
+    #: map outputs it still holds, ``[[job_id, attempt, {"path", "partitions"}], ...]``, so a
+    #: restarted coordinator need not run those maps again
+    outputs: list | None = None
 
 
 @dataclass(frozen=True)

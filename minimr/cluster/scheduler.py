@@ -73,7 +73,10 @@ from minimr.cluster.events import (
     JobCancelled,
     JobChanged,
     JobEnded,
+    JobOutcomeRestored,
     JobSubmitted,
+    TaskCommitted,
+    TaskRestored,
     Tick,
     WorkerJoined,
     WorkerLeft,
@@ -108,10 +111,13 @@ __all__ = [  # the scheduler's vocabulary, importable from here
     "JobCancelled",
     "JobChanged",
     "JobEnded",
+    "JobOutcomeRestored",
     "JobState",
     "JobSubmitted",
     "Kind",
     "Scheduler",
+    "TaskCommitted",
+    "TaskRestored",
     "TaskState",
     "Tick",
     "TRANSITIONS",
@@ -136,6 +142,9 @@ SPECULATION_MULTIPLIER = 4.0
 SPECULATION_MIN_RUNTIME = 1.0
 #: keep this many finished jobs for ``status``
 FINISHED_JOBS_KEPT = 50
+#: after a restart, seconds restored map outputs wait for their workers to re-register
+#: them before the maps run again (covers a worker's reconnect backoff, capped at 8 s)
+RECOVERY_GRACE = 10.0
 
 
 class Scheduler:
@@ -153,11 +162,13 @@ class Scheduler:
         heartbeat_liveness: int = HEARTBEAT_LIVENESS,
         speculation_multiplier: float = SPECULATION_MULTIPLIER,
         speculation_min_runtime: float = SPECULATION_MIN_RUNTIME,
+        recovery_grace: float = RECOVERY_GRACE,
     ) -> None:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_liveness = heartbeat_liveness
         self.speculation_multiplier = speculation_multiplier
         self.speculation_min_runtime = speculation_min_runtime
+        self.recovery_grace = recovery_grace
         self.jobs: dict[str, Job] = {}
         self.workers: dict[str, Worker] = {}
         self.attempts: dict[tuple[str, str], Attempt] = {}
@@ -172,6 +183,8 @@ class Scheduler:
             CommitRequested: self._on_commit_requested,
             JobSubmitted: self._on_job_submitted,
             JobCancelled: self._on_job_cancelled,
+            TaskRestored: self._on_task_restored,
+            JobOutcomeRestored: self._on_job_outcome_restored,
             Tick: self._on_tick,
         }
 
@@ -219,6 +232,27 @@ class Scheduler:
             last_seen=now,
             shuffle_key=event.shuffle_key,
         )
+        for job_id, attempt, _output in event.outputs:
+            self._reclaim_output(self.workers[event.worker], job_id, attempt, actions)
+
+    def _reclaim_output(self, worker: Worker, job_id: str, attempt: str, actions: list) -> None:
+        """A worker still holds a restored map's output: the map need not run again."""
+        job = self.jobs.get(job_id)
+        if job is None or job.state is not JobState.RUNNING:
+            return
+        task = job.tasks.get(attempt.rpartition("-a")[0])
+        if (
+            task is None
+            or task.kind is not Kind.MAP
+            or task.state is not TaskState.DONE
+            or task.output_worker is not None
+            or task.output_attempt != attempt
+        ):
+            return  # not a restored output, or another attempt's
+        task.output_worker = worker.id
+        worker.outputs.add((job.id, task.key))
+        self._release_reduces(job, task.step)
+        actions.append(JobChanged(job.id))
 
     def _on_worker_seen(self, event: WorkerSeen, now: float, actions: list[Action]) -> None:
         pass  # liveness was refreshed in handle()
@@ -284,6 +318,38 @@ class Scheduler:
         if job is not None and job.state is JobState.RUNNING:
             job.error = {"message": "cancelled by the client"}
             self._end_job(job, JobState.CANCELLED, now, actions)
+
+    def _on_task_restored(self, event: TaskRestored, now: float, actions: list[Action]) -> None:
+        """Replay a journaled commit: the task is done without running again."""
+        job = self.jobs.get(event.job_id)
+        task = job.tasks.get(event.task) if job is not None else None
+        if job is None or task is None or job.state is not JobState.RUNNING:
+            return
+        if task.state not in (TaskState.WAITING, TaskState.PENDING):
+            return
+        task.started = max(task.started, event.started)
+        task.counters = event.counters
+        task.output = event.output
+        task.output_attempt = event.attempt
+        task.output_worker = None  # a map's holder is known once it re-registers
+        self._move(job, task, TaskState.DONE)
+        if task.kind is Kind.MAP:
+            job.recover_until = now + self.recovery_grace
+        actions.append(JobChanged(job.id))
+        self._after_done[task.kind](self, job, task, now, actions)
+
+    def _on_job_outcome_restored(
+        self, event: JobOutcomeRestored, now: float, actions: list[Action]
+    ) -> None:
+        job = self.jobs.get(event.job_id)
+        if job is None or job.state is not JobState.RUNNING:
+            return
+        try:
+            state = JobState(event.state)
+        except ValueError:
+            state = JobState.FAILED
+        job.error = event.error
+        self._end_job(job, state, now, actions)
 
     def _end_job(self, job: Job, state: JobState, now: float, actions: list[Action]) -> None:
         job.state = state
@@ -358,6 +424,9 @@ class Scheduler:
         task.output_attempt = attempt.id
         task.output = event.output
         self._move(job, task, TaskState.DONE)
+        actions.append(
+            TaskCommitted(job.id, task.key, attempt.id, task.output, task.counters, task.started)
+        )
         self._score_bad_workers(job, task, event.worker)
         actions.append(JobChanged(job.id))
         self._after_done[task.kind](self, job, task, now, actions)
@@ -398,12 +467,23 @@ class Scheduler:
         worker = self.workers.get(task.output_worker or "")
         if worker is not None:
             worker.outputs.add((job.id, task.key))
-        if self._step_complete(job, Kind.MAP, task.step):
-            for key in job.reduces[task.step]:
-                reduce = job.tasks[key]
-                if reduce.state is TaskState.WAITING:
-                    self._move(job, reduce, TaskState.PENDING)
-                    job.pending.append(key)
+        self._release_reduces(job, task.step)
+
+    def _release_reduces(self, job: Job, step: int) -> None:
+        """Queue a step's waiting reduces once every map output is done and located."""
+        if not self._map_outputs_ready(job, step):
+            return
+        for key in job.reduces[step]:
+            reduce = job.tasks[key]
+            if reduce.state is TaskState.WAITING:
+                self._move(job, reduce, TaskState.PENDING)
+                job.pending.append(key)
+
+    def _map_outputs_ready(self, job: Job, step: int) -> bool:
+        """Every map of the step is done and its output held by a known worker."""
+        return self._step_complete(job, Kind.MAP, step) and all(
+            job.tasks[k].output_worker is not None for k in job.maps.get(step, ())
+        )
 
     def _after_reduce(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
         step = task.step
@@ -499,7 +579,7 @@ class Scheduler:
                     self._lose_map_output(job, lost, actions)
         if task.state is TaskState.RUNNING and not task.live:
             # not the reduce's fault: it does not count toward its attempts
-            if self._step_complete(job, Kind.MAP, task.step):
+            if self._map_outputs_ready(job, task.step):
                 self._requeue(job, task, front=True)
             else:
                 self._move(job, task, TaskState.WAITING)
@@ -533,6 +613,8 @@ class Scheduler:
         for worker in [w for w in self.workers.values() if now - w.last_seen > self.dead_after]:
             self._lose_worker(worker.id, now, actions)
         for job in [j for j in self.jobs.values() if j.state is JobState.RUNNING]:
+            if job.recover_until is not None and now >= job.recover_until:
+                self._give_up_unclaimed_outputs(job, actions)
             if job.worker_timeout is not None and self._alone_since is not None:
                 waited = now - max(self._alone_since, job.submitted)
                 if waited > job.worker_timeout:
@@ -547,6 +629,14 @@ class Scheduler:
                 self._time_out_tasks(job, now, actions)
             if job.speculation and job.state is JobState.RUNNING:
                 self._speculate(job, now, actions)
+
+    def _give_up_unclaimed_outputs(self, job: Job, actions: list[Action]) -> None:
+        """The recovery grace is over: restored map outputs nobody re-registered run again."""
+        job.recover_until = None
+        for keys in job.maps.values():
+            for task in (job.tasks[k] for k in keys):
+                if task.state is TaskState.DONE and task.output_worker is None:
+                    self._lose_map_output(job, task, actions)
 
     def _time_out_tasks(self, job: Job, now: float, actions: list[Action]) -> None:
         timeout = job.task_timeout or 0.0

@@ -21,8 +21,9 @@ class TaskState(enum.Enum):
 
 
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
-    TaskState.WAITING: frozenset({TaskState.PENDING}),
-    TaskState.PENDING: frozenset({TaskState.RUNNING, TaskState.WAITING}),
+    # -> DONE straight from WAITING or PENDING: only when replaying the journal
+    TaskState.WAITING: frozenset({TaskState.PENDING, TaskState.DONE}),
+    TaskState.PENDING: frozenset({TaskState.RUNNING, TaskState.WAITING, TaskState.DONE}),
     TaskState.RUNNING: frozenset(
         {TaskState.PENDING, TaskState.WAITING, TaskState.DONE, TaskState.FAILED}
     ),
@@ -86,7 +87,7 @@ class Task:
     live: dict[str, Attempt] = field(default_factory=dict)
     committer: str | None = None
     output: dict | None = None  # map: where it lives; prepare: the task lists
-    output_worker: str | None = None
+    output_worker: str | None = None  # None for a DONE map: restored, holder not back yet
     output_attempt: str | None = None
     counters: dict | None = None
     duration: float | None = None
@@ -119,6 +120,7 @@ class Job:
     bad_scores: dict[str, int] = field(default_factory=dict)
     excluded: set[str] = field(default_factory=set)
     error: dict | None = None
+    recover_until: float | None = None  # restored map outputs wait for their holders till then
 
 
 @dataclass

@@ -27,9 +27,12 @@ does.
 
 from __future__ import annotations
 
+import glob
+import json
 import logging
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -249,6 +252,7 @@ class Worker:
                 len(self.slots),
                 self.shuffle_address,
                 shuffle_key,
+                outputs=held_map_outputs(self.work_dir),
             )
         )
 
@@ -446,6 +450,32 @@ class Worker:
 
     def _executor(self, index: int) -> Executor:
         return Executor(index, self.work_dir, self.host, self.keys.pair if self.keys else None)
+
+
+#: a map output file's name (``run_map_task``): ``map-s{step}-m{index:05d}-{attempt}.out``
+_MAP_OUTPUT = re.compile(r"map-s\d+-m\d+-(?P<attempt>.+)\.out")
+
+
+def held_map_outputs(work_dir: str) -> list[list]:
+    """The map outputs kept in a worker's folder, to re-register after a coordinator restart.
+
+    Each is ``[job_id, attempt, {"path", "partitions"}]``, read from the ``.index`` file
+    written beside a finished map output (``dataflow/spill.py``); outputs without one
+    were never finished.
+    """
+    found = []
+    pattern = os.path.join(glob.escape(work_dir), "*", "map-*.out.index")
+    for index in sorted(glob.glob(pattern)):
+        match = _MAP_OUTPUT.fullmatch(os.path.basename(index)[: -len(".index")])
+        try:
+            with open(index) as file:
+                output = json.load(file)
+        except (OSError, ValueError):
+            continue
+        if match and isinstance(output, dict) and os.path.exists(str(output.get("path"))):
+            job_id = os.path.basename(os.path.dirname(index))
+            found.append([job_id, match["attempt"], output])
+    return found
 
 
 def _advertised(bound: str, coordinator: str) -> str:

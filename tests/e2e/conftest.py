@@ -18,8 +18,9 @@ from tests.e2e.support import HEARTBEAT, environment, free_address
 class Cluster:
     """A coordinator process and worker processes; stops them all on close."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, state_dir: Path | None = None) -> None:
         self.tmp = tmp
+        self.state_dir = state_dir  # the coordinator journals there (--state-dir)
         self.address = free_address()
         self.coordinator = self.start_coordinator()
         self.workers: list[subprocess.Popen] = []
@@ -35,6 +36,7 @@ class Cluster:
                 "--bind",
                 self.address,
                 *HEARTBEAT,
+                *(["--state-dir", str(self.state_dir)] if self.state_dir else []),
                 "--log-level",
                 os.environ.get("MINIMR_TEST_LOG", "WARNING"),
             ],
@@ -98,6 +100,14 @@ class Cluster:
 def cluster(tmp_path):
     """A fresh coordinator without workers (tests add them)."""
     c = Cluster(tmp_path)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def journaled_cluster(tmp_path):
+    """A fresh coordinator that journals to ``tmp_path/state`` (restart it to resume jobs)."""
+    c = Cluster(tmp_path, state_dir=tmp_path / "state")
     yield c
     c.close()
 

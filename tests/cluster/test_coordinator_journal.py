@@ -1,0 +1,96 @@
+"""A coordinator with a journal: it dies, a new one replays the journal and resumes the job."""
+
+from __future__ import annotations
+
+from minimr.cluster import protocol as p
+from minimr.cluster import scheduler as s
+from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.journal import FILE_NAME, Journal, read_records
+from minimr.cluster.transport import MemoryNetwork
+
+
+class Life:
+    """One coordinator life on an in-memory network, journaling to ``state_dir``."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.network = MemoryNetwork()
+        self.coordinator = Coordinator(
+            self.network.bind("mem://c"), s.Scheduler(recovery_grace=5.0), clock=lambda: 100.0
+        )
+        self.journal, contents = Journal.open(state_dir)
+        self.resumed = self.coordinator.recover(self.journal, contents.records)
+
+    def exchange(self, peer, *messages: p.Message) -> list[p.Message]:
+        for message in messages:
+            peer.send(p.encode(message))
+        self.coordinator.turn()
+        received = []
+        while (frames := peer.recv()) is not None:
+            received.append(p.decode(frames))
+        return received
+
+    def worker(self, identity: str, outputs: list | None = None):
+        conn = self.network.connect("mem://c", identity.encode())
+        ready = p.Ready(identity, "host", 1, 1, f"tcp://{identity}:1", outputs=outputs)
+        return conn, self.exchange(conn, ready)
+
+
+def of_type(messages: list, cls: type) -> list:
+    return [m for m in messages if isinstance(m, cls)]
+
+
+LISTING = {"map_tasks": [{"index": 0}, {"index": 1}], "reduce_tasks": [{"partition": 0}]}
+OUTPUT = {"path": "/w/s0-m00000-a1.out", "partitions": [[0, 5]]}
+
+
+def test_a_restarted_coordinator_resumes_the_job_where_the_journal_left_it(tmp_path):
+    """Submission, plan and committed map survive; the client's Watch and the worker's
+    re-registered output pick up where the dead coordinator stopped."""
+    first = Life(str(tmp_path))
+    assert first.resumed == 0
+    worker, _ = first.worker("w1")
+    client = first.network.connect("mem://c", b"client")
+    first.exchange(client, p.Submit("j", "job", 1, {"max_attempts": 2}, "cloudpickle", b"PLAN"))
+    (prepare,) = of_type(first.exchange(worker), p.Assign)
+    listed = first.exchange(worker, p.TaskDone("j", prepare.attempt, LISTING, {}, 0))
+    (map0,) = of_type(listed, p.Assign)
+    counters = {"g": {"n": 1}}
+    first.exchange(worker, p.TaskDone("j", map0.attempt, OUTPUT, counters, 0))
+    first.journal.close()  # what was journaled is already synced: as good as kill -9
+
+    second = Life(str(tmp_path))
+    assert second.resumed == 1
+    job = second.coordinator.scheduler.jobs["j"]
+    assert job.max_attempts == 2
+    assert job.tasks["s0-m00000"].state is s.TaskState.DONE
+    client = second.network.connect("mem://c", b"client")
+    assert of_type(second.exchange(client, p.Watch("j")), p.Progress)
+    worker, replies = second.worker("w2", outputs=[["j", map0.attempt, OUTPUT]])
+    (assign,) = of_type(replies, p.Assign)
+    assert assign.kind == "map" and assign.task == {"index": 1}  # map 0 is not run again
+    (plan,) = of_type(second.exchange(worker, p.PlanRequest("j")), p.Plan)
+    assert plan.blob == b"PLAN"
+    replies = second.exchange(worker, p.TaskDone("j", assign.attempt, OUTPUT, {}, 0))
+    (reduce,) = of_type(replies, p.Assign)
+    assert reduce.kind == "reduce" and len(reduce.inputs) == 2
+    assert second.coordinator.scheduler.job_counters("j").count(counters) == 1
+    second.journal.close()
+
+
+def test_a_finished_job_is_remembered_and_its_plan_dropped(tmp_path):
+    """After a restart, a job that had ended answers Watch with its result, from a journal
+    compacted without the plan."""
+    first = Life(str(tmp_path))
+    client = first.network.connect("mem://c", b"client")
+    first.exchange(client, p.Submit("j", "job", 1, {}, "cloudpickle", b"PLAN"))
+    first.exchange(client, p.CancelJob("j"))
+    first.journal.close()
+    second = Life(str(tmp_path))
+    assert second.resumed == 0
+    client = second.network.connect("mem://c", b"client")
+    (result,) = of_type(second.exchange(client, p.Watch("j")), p.JobResult)
+    assert result.state == "cancelled"
+    second.journal.close()
+    contents = read_records(str(tmp_path / FILE_NAME))
+    assert [r.type for r in contents.records] == ["submit", "end"]
+    assert contents.records[0].blob == b""

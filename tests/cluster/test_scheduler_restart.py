@@ -1,0 +1,120 @@
+"""A restarted coordinator's scheduler: journal replay as events, re-registered map outputs."""
+
+from __future__ import annotations
+
+from minimr.cluster import scheduler as s
+from tests.cluster.test_scheduler import Script, assigns, ended
+
+
+def committed(actions: list) -> list[s.TaskCommitted]:
+    return [a for a in actions if isinstance(a, s.TaskCommitted)]
+
+
+def restore(journal: list, grace: float = 5.0) -> Script:
+    """A fresh scheduler fed a submission and the journaled commits, as after a restart."""
+    script = Script(recovery_grace=grace)
+    script.submit()
+    for c in journal:
+        script(s.TaskRestored(c.job_id, c.task, c.attempt, c.output, c.counters, c.started))
+    return script
+
+
+def first_life(maps: int, reduces: int, maps_done: int) -> tuple[Script, list, list]:
+    """Run a job on two workers until ``maps_done`` maps finished.
+
+    Returns:
+        The scheduler, the journal (its TaskCommitted actions), the live assignments.
+    """
+    script = Script()
+    script.join("w0")
+    script.join("w1")
+    (prep,) = assigns(script.submit())
+    actions = script.prepare(prep, maps, reduces)
+    journal, live = committed(actions), assigns(actions)
+    for _ in range(maps_done):
+        actions = script.map_done(live.pop(0), reduces)
+        journal += committed(actions)
+        live += assigns(actions)
+    return script, journal, live
+
+
+def held(journal: list) -> tuple:
+    """What a worker holding every journaled map output re-registers."""
+    return tuple(("j", c.attempt, c.output) for c in journal if "-m" in c.task)
+
+
+def test_every_finished_task_is_handed_to_the_shell_to_journal():
+    """A task that succeeds yields one TaskCommitted with its output, counters and attempts."""
+    _, journal, _ = first_life(maps=3, reduces=2, maps_done=2)
+    assert [c.task for c in journal] == ["s0-p00000", "s0-m00000", "s0-m00001"]
+    assert journal[1].output["path"] == "/w/s0-m00000-a1" and journal[1].started == 1
+
+
+def test_maps_whose_holder_re_registers_do_not_run_again():
+    """After a restart, only the unfinished map runs; re-registered outputs feed the reduces."""
+    _, journal, _ = first_life(maps=3, reduces=2, maps_done=2)
+    script = restore(journal)
+    joined = s.WorkerJoined("v0", "v0", "host-v0", 1, "tcp://v0:1", outputs=held(journal))
+    first = assigns(script(joined))
+    assert [(a.kind, a.task.get("index")) for a in first] == [("map", 2)]
+    (reduce,) = assigns(script.map_done(first[0], reduces=2))
+    assert reduce.kind == "reduce" and {i["address"] for i in reduce.inputs} == {"tcp://v0:1"}
+    snapshot = script.sched.job_snapshot("j", script.now)
+    assert snapshot["attempts"]["map"] == 3  # the two restored attempts and one new one
+
+
+def test_reduces_wait_while_restored_outputs_have_no_holder():
+    """No reduce starts until every restored map output is located again."""
+    _, journal, _ = first_life(maps=2, reduces=1, maps_done=2)
+    script = restore(journal)
+    assert assigns(script.join("v0")) == []  # nothing to run, nothing known to fetch from
+    assert script.task("s0-r00000").state is s.TaskState.WAITING
+    actions = script(s.WorkerJoined("v1", "v1", "host", 1, "tcp://v1:1", outputs=held(journal)))
+    (reduce,) = assigns(actions)
+    assert reduce.kind == "reduce" and {i["address"] for i in reduce.inputs} == {"tcp://v1:1"}
+
+
+def test_outputs_not_re_registered_within_the_grace_run_again():
+    """A restored map whose worker never comes back runs again once the grace is over."""
+    _, journal, _ = first_life(maps=2, reduces=1, maps_done=2)
+    script = restore(journal, grace=5.0)
+    script.join("v0")
+    assert assigns(script(s.Tick(), advance=4.0)) == []
+    (again,) = assigns(script(s.Tick(), advance=2.0))
+    assert again.kind == "map"
+    assert {script.task(k).state for k in ("s0-m00000", "s0-m00001")} == {
+        s.TaskState.RUNNING, s.TaskState.PENDING
+    }
+
+
+def test_an_output_of_another_attempt_is_not_taken_for_the_committed_one():
+    """A worker holding an output of a map's stale attempt does not make the map done."""
+    _, journal, _ = first_life(maps=1, reduces=1, maps_done=1)
+    script = restore(journal, grace=1.0)
+    stale = (("j", "s0-m00000-a7", {"path": "/w/x", "partitions": [[0, 10]]}),)
+    script(s.WorkerJoined("v0", "v0", "host", 1, "tcp://v0:1", outputs=stale))
+    assert script.task("s0-r00000").state is s.TaskState.WAITING
+    (again,) = assigns(script(s.Tick(), advance=2.0))
+    assert again.kind == "map"
+
+
+def test_committed_reduces_are_not_run_again():
+    """Reduces journaled as committed stay done; only the others run, then the job commit."""
+    script, journal, live = first_life(maps=1, reduces=3, maps_done=1)
+    first = live[0]
+    journal += committed(script.reduce_done(first))
+    restored = restore(journal)
+    restored(s.WorkerJoined("v0", "v0", "host", 1, "tcp://v0:1", outputs=held(journal)))
+    restored.join("v1")
+    restored.join("v2")
+    running = sorted(a.task for a in restored.sched.attempts.values())
+    assert running == sorted({"s0-r00000", "s0-r00001", "s0-r00002"} - {first.attempt[:9]})
+
+
+def test_a_journaled_end_ends_the_restored_job():
+    """A job that had ended before the restart is restored as ended, with its error."""
+    script = Script()
+    script.submit()
+    actions = script(s.JobOutcomeRestored("j", "failed", {"message": "boom"}))
+    assert ended(actions) == [s.JobEnded("j", s.JobState.FAILED)]
+    assert script.sched.jobs["j"].error == {"message": "boom"}

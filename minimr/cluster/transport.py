@@ -256,6 +256,7 @@ class ZmqClient:
             self._socket.curve_serverkey = curve.server_key
         # only handshake failures: they say why a server never answers (wrong keys)
         self._monitor = self._socket.get_monitor_socket(_HANDSHAKE_FAILURES)
+        self._vague_failures = 0
         self._socket.connect(address)
         self.pollable = self._socket
 
@@ -275,11 +276,22 @@ class ZmqClient:
         return True
 
     def handshake_failure(self) -> str | None:
-        """Why the last security handshake failed, if one did since the last call."""
+        """Why the security handshake keeps failing, if it does (never blocks).
+
+        A refused key or a security mismatch is reported at once. A failure without
+        detail (what a wrong server key looks like, but also what a mismatch looks
+        like before its detail arrives) only after ``VAGUE_FAILURES`` in a row, so the
+        precise reason wins when there is one.
+        """
         failure = None
         while self._monitor.poll(0):
             event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
-            failure = _describe_handshake_failure(event["event"], event["value"])
+            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                self._vague_failures += 1
+                if self._vague_failures >= VAGUE_FAILURES:
+                    failure = failure or _describe_handshake_failure(event["event"], 0)
+            else:
+                failure = _describe_handshake_failure(event["event"], event["value"])
         return failure
 
     def close(self) -> None:
@@ -289,6 +301,8 @@ class ZmqClient:
         self._socket.close(linger=0)
 
 
+#: handshake failures without detail in a row before one is reported (about 0.1 s apart)
+VAGUE_FAILURES = 4
 _HANDSHAKE_FAILURES = (
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
@@ -310,7 +324,8 @@ def _describe_handshake_failure(event: int, value: int) -> str:
             "(--keys) and the other does not"
         )
     return (
-        "the security handshake failed: is the server's public key (coordinator.key) the right one?"
+        "the security handshake failed: is coordinator.key this server's public key, and do "
+        "both sides use keys?"
     )
 
 

@@ -472,7 +472,7 @@ def decode(frames: list[bytes]) -> Message:
         raise ProtocolError(f"{cls.__name__} takes {2 + len(cls.blobs)} frames (got {len(frames)})")
     try:
         body = json.loads(bytes(frames[1]))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # "[[[[..." recurses
         raise ProtocolError(f"{cls.__name__} body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ProtocolError(

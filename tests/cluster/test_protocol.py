@@ -82,6 +82,9 @@ def header(command: int, version: int = p.VERSION, magic: bytes = p.MAGIC) -> by
         ],
         [header(p.Command.PLAN), json.dumps({"job_id": "j", "serializer": "c"}).encode()],
         [header(p.Command.HEARTBEAT), b"{}", b"extra"],
+        [header(p.Command.WATCH), b"[" * 100_000],  # json recursion, not a crash
+        [header(p.Command.WATCH), b'{"job_id": ' + b"[" * 100_000],
+        [header(p.Command.WATCH), b"1" * 5000],  # past int's digit limit
     ],
 )
 def test_malformed_frames_raise_protocol_error(frames):

@@ -6,6 +6,7 @@ The hierarchy::
     ├── UsageError                            the run was asked for wrongly: bad option values
     │   ├── InputError                        an --input is missing, matches nothing, unreadable
     │   ├── OutputExistsError                 the output folder exists, no --overwrite
+    │   ├── StorageUnavailable                a URL's protocol is unknown or its package missing
     │   └── KeysError                         a --keys folder lacks a file or holds a bad key
     ├── JobLoadError                          a job file cannot be imported or holds no single job
     ├── JobDefinitionError                    a job is malformed (no map, bad option value...)
@@ -51,6 +52,11 @@ class InputError(UsageError):
 
 class OutputExistsError(UsageError):
     """The output folder already exists and overwriting was not asked for."""
+
+
+class StorageUnavailable(UsageError):
+    """A URL names storage minimr cannot reach: unknown protocol, or fsspec or the protocol's
+    package (s3fs, gcsfs, pyarrow) is not installed; the message names the pip extra."""
 
 
 class KeysError(UsageError):

@@ -19,6 +19,7 @@ from typing import Any
 import cloudpickle
 
 from minimr.dataflow import output as out
+from minimr.dataflow import storage
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, expand_inputs, parse_size, plan_splits
 from minimr.dataflow.tasks import (
@@ -95,7 +96,7 @@ def build_plan(
     name = job_name(job)
     job_id = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     return JobPlan(job_id=job_id, job_name=name, steps=plans, splits=plan_splits(files, size),
-                   output=os.path.abspath(output), sort_buffer=parse_size(sort_buffer),
+                   output=storage.normalize(output), sort_buffer=parse_size(sort_buffer),
                    settings=dict(settings or {}))
 
 
@@ -177,8 +178,9 @@ def run(
 
     Args:
         job: a Job subclass or instance, a job module, or a path to a job file.
-        inputs: files, folders or globs (one string or a list).
-        output: the output folder (must not exist unless ``overwrite``).
+        inputs: files, folders or globs (one string or a list); local paths or fsspec URLs
+            such as ``s3://bucket/logs/*.gz`` (``pip install 'minimr[s3]'``).
+        output: the output folder (must not exist unless ``overwrite``), a path or a URL.
         reducers: the number of reduce partitions (steps may fix their own).
         runner: ``"local"`` (the default: an embedded coordinator and ``workers`` local
             worker processes) or ``"inline"`` (every task in this process, in order: the
@@ -220,6 +222,10 @@ def run(
                       sort_buffer=sort_buffer,
                       settings={"max_attempts": max_attempts, "serializer": serializer,
                                 **settings})
+    paths = [plan.output, *(s.path for s in plan.splits)]
+    if runner != "inline" and any(storage.is_process_local(p) for p in paths):
+        raise UsageError("memory:// storage lives in this process only, where workers cannot"
+                         " reach it: use runner='inline' (or --inline), or s3://, gs://, a path")
     out.prepare_output(plan.output, overwrite, [s.path for s in plan.splits])
     started = time.monotonic()
     if runner == "inline":

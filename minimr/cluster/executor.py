@@ -38,6 +38,7 @@ from typing import Any
 from minimr.cluster import shipping
 from minimr.cluster.security import KeyPair
 from minimr.cluster.shuffle import FetchError, gather_segments
+from minimr.dataflow import storage
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.tasks import (
     MapTask,
@@ -160,8 +161,7 @@ def main(
             except Exception:
                 conn.send(("failed", attempt, traceback.format_exc()))
         elif command == "discard":
-            if os.path.exists(message[1]):
-                os.unlink(message[1])
+            storage.remove(message[1])  # a refused attempt's part, local or remote
 
 
 def _run(

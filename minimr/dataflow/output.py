@@ -5,22 +5,28 @@ can read it and ``read_output`` turns it back into the same typed values with
 ``ast.literal_eval``. A value whose repr is not a Python literal (a custom object, a NaN) is
 written as ``!pickle:`` and base64 bytes, so every picklable value round-trips exactly.
 
-Commit protocol: a part is written under ``OUTPUT/_temporary/<attempt>/`` and renamed into
-place (``commit``), which is atomic on a local or shared POSIX filesystem; ``_SUCCESS`` is
-written last, by the job commit, and only then is the output complete.
+Commit protocol: a part is written under ``OUTPUT/_temporary/<attempt>/`` and moved into place
+(``commit``) by the one attempt the coordinator grants the commit: an atomic rename on a local or
+shared POSIX filesystem, a copy to the final key then a delete on an object store
+(``storage.commit``). ``_SUCCESS`` is written last, by the job commit, and only then is the
+output complete: on an object store a failed job may leave some whole parts but never
+``_SUCCESS``, so a reader must treat an output without ``_SUCCESS`` as incomplete.
+OUTPUT may be a local folder or a URL (``s3://bucket/out``): every file operation goes through
+``storage``.
 """
 
 from __future__ import annotations
 
 import ast
 import base64
+import io
 import math
 import os
 import pickle
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
+from minimr.dataflow import storage
 from minimr.dataflow.blocks import write_block
 from minimr.errors import InputError, OutputExistsError
 
@@ -88,7 +94,7 @@ class TextPartWriter:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._file = open(path, "w", encoding="utf-8", newline="\n")
+        self._file = io.TextIOWrapper(storage.open_write(path), encoding="utf-8", newline="\n")
         self.records = 0
 
     def write(self, key: Any, value: Any) -> None:
@@ -99,7 +105,7 @@ class TextPartWriter:
     def close(self) -> int:
         """Close the file; returns its size in bytes."""
         self._file.close()
-        return os.path.getsize(self.path)
+        return storage.size(self.path)
 
     def __enter__(self) -> TextPartWriter:
         return self
@@ -114,7 +120,7 @@ class RecordPartWriter:
 
     def __init__(self, path: str, per_block: int = 4096) -> None:
         self.path = path
-        self._file = open(path, "wb")
+        self._file = storage.open_write(path)
         self._block: list = []
         self._per_block = per_block
         self.records = 0
@@ -133,7 +139,7 @@ class RecordPartWriter:
             write_block(self._file, self._block)
             self._block = []
         self._file.close()
-        return os.path.getsize(self.path)
+        return storage.size(self.path)
 
     def __enter__(self) -> RecordPartWriter:
         return self
@@ -144,12 +150,9 @@ class RecordPartWriter:
 
 
 def commit(temp_path: str, final_path: str) -> str:
-    """Move a finished part into place atomically. Idempotent: a repeated commit is a no-op."""
-    if not os.path.exists(temp_path) and os.path.exists(final_path):
-        return final_path
-    os.makedirs(os.path.dirname(final_path), exist_ok=True)
-    os.replace(temp_path, final_path)
-    return final_path
+    """Move a finished part into place, all or nothing (``storage.commit``). Idempotent: a
+    repeated commit is a no-op."""
+    return storage.commit(temp_path, final_path)
 
 
 def prepare_output(output: str, overwrite: bool, inputs: list[str]) -> None:
@@ -159,55 +162,61 @@ def prepare_output(output: str, overwrite: bool, inputs: list[str]) -> None:
         OutputExistsError: the folder exists and ``overwrite`` is false.
         InputError: the output folder would hold (and so delete) an input file.
     """
-    out = os.path.abspath(output)
+    out = storage.normalize(output)
     for path in inputs:
-        if os.path.abspath(path).startswith(out + os.sep):
+        if storage.normalize(path).startswith(storage.join(out, "")):
             raise InputError(f"input {path!r} lies inside the output folder {output!r}")
-    if os.path.exists(out):
+    found = storage.kind(out)
+    if found is not None:
         if not overwrite:
             raise OutputExistsError(
                 f"output folder {output!r} already exists; choose another or pass --overwrite"
             )
-        if not os.path.isdir(out):
+        if found != "dir":
             raise OutputExistsError(f"output {output!r} exists and is not a folder")
-        shutil.rmtree(out)
-    os.makedirs(os.path.join(out, TEMPORARY), exist_ok=True)
+        storage.remove_tree(out)
+    storage.makedirs(storage.join(out, TEMPORARY))
 
 
 def write_success(output: str) -> None:
     """The job commit: remove temporary files, then write ``_SUCCESS`` last."""
-    shutil.rmtree(os.path.join(output, TEMPORARY), ignore_errors=True)
-    with open(os.path.join(output, SUCCESS), "w") as f:
-        f.write("")
+    storage.remove_tree(storage.join(output, TEMPORARY))
+    storage.touch(storage.join(output, SUCCESS))
 
 
 def abort(output: str) -> None:
     """Remove a failed job's temporary files (committed parts stay whole; no _SUCCESS)."""
-    shutil.rmtree(os.path.join(output, TEMPORARY), ignore_errors=True)
+    storage.remove_tree(storage.join(output, TEMPORARY))
 
 
 def part_files(path: str) -> list[str]:
     """The part files of an output folder, in partition order."""
-    names = sorted(n for n in os.listdir(path) if n.startswith("part-"))
-    return [os.path.join(path, n) for n in names]
+    names = sorted(n for n in storage.listdir(path) if n.startswith("part-"))
+    return [storage.join(path, n) for n in names]
 
 
 def read_output(path: str | os.PathLike) -> Iterator[tuple[Any, Any]]:
     """Yield the typed ``(key, value)`` records of an output folder or of one part file.
 
+    ``path`` may be a URL (``s3://bucket/out``). It reads whatever parts are there: check for
+    ``_SUCCESS`` first when the job may have failed.
+
     Raises:
         InputError: when the path does not exist, or a folder has no part files.
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if storage.protocol(path) == "file":
+        path = storage.normalize(path)
+    found = storage.kind(path)
+    if found == "dir":
         files = part_files(path)
         if not files:
             raise InputError(f"{path!r} holds no part files")
-    elif os.path.isfile(path):
+    elif found == "file":
         files = [path]
     else:
         raise InputError(f"output path {path!r} does not exist")
     for name in files:
-        with open(name, encoding="utf-8") as f:
+        with io.TextIOWrapper(storage.open_read(name), encoding="utf-8") as f:
             for line in f:
                 yield parse_record(line)

@@ -16,12 +16,10 @@ about a quarter of a word count's time.
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from minimr.dataflow import storage
 from minimr.dataflow.blocks import iter_entries
 from minimr.dataflow.splits import Split
 from minimr.errors import JobDefinitionError
@@ -31,12 +29,9 @@ READ_BLOCK = 1 << 20
 
 
 def open_binary(path: str) -> BinaryIO:
-    """Open a local input file for reading bytes, decompressing .gz and .bz2 transparently."""
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if path.endswith(".bz2"):
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+    """Open an input file (local or a URL) for reading bytes, decompressing .gz and .bz2."""
+    compression = "gzip" if path.endswith(".gz") else "bz2" if path.endswith(".bz2") else None
+    return storage.open_read(path, compression)
 
 
 def _decode_lines(body: bytes) -> tuple[list[str], list[int]]:
@@ -95,8 +90,8 @@ def read_whole_file(split: Split) -> Iterator[tuple[str, str]]:
 
 def read_intermediate(split: Split) -> Iterator[tuple]:
     """Yield the ``(key, value)`` pairs a previous step wrote to ``split.path``."""
-    with open(split.path, "rb") as f:
-        yield from iter_entries(f, os.path.getsize(split.path))
+    with storage.open_read(split.path) as f:
+        yield from iter_entries(f, storage.size(split.path))
 
 
 def reader_for(input_format: str):

@@ -3,16 +3,18 @@
 A split is a byte range ``[start, end)`` of one file. For line-oriented text it owns exactly the
 lines whose first byte lies in that range (the reader skips a partial first line and reads the
 last line past ``end``: Hadoop's LineRecordReader rule), so every line is read once whatever the
-split size. Compressed files cannot be entered in the middle, so each is one split.
+split size. Compressed files cannot be entered in the middle, so each is one split. Files may be
+local or remote (``s3://...``): ``storage`` answers what exists and how big it is, and a remote
+file is split by byte range just the same (its reader seeks).
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 from dataclasses import dataclass
 
+from minimr.dataflow import storage
 from minimr.errors import InputError, UsageError
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2")
@@ -70,24 +72,31 @@ def parse_size(text: str | int) -> int:
     return value
 
 
-def _visible(name: str) -> bool:
-    """Hadoop's rule: names starting with ``_`` or ``.`` are bookkeeping, not data."""
-    return not name.startswith(("_", "."))
-
-
-def _files_under(folder: str) -> list[str]:
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if _visible(d))
-        found.extend(os.path.join(root, f) for f in sorted(files) if _visible(f))
-    return found
+def _files_of(item: str) -> list[str]:
+    """The files one input names: itself, the visible files under a folder, a glob's matches."""
+    if storage.has_magic(item):
+        matches = storage.glob(item)
+        if not matches:
+            raise InputError(f"input glob {item!r} matches no file")
+        return [file for match in matches
+                for file in (storage.files_under(match) if storage.kind(match) == "dir"
+                             else [match])]
+    found = storage.kind(item)
+    if found == "dir":
+        return storage.files_under(item)
+    if found == "file":
+        return [item]
+    raise InputError(f"input path {item!r} does not exist")
 
 
 def expand_inputs(inputs: list[str] | tuple[str, ...] | str) -> list[str]:
     """Resolve files, folders and globs into a sorted, duplicate-free list of files.
 
+    Local paths come back absolute; URLs (``s3://bucket/logs/*.gz``) stay URLs.
+
     Raises:
         InputError: an input that does not exist, a glob that matches nothing, or no input.
+        StorageUnavailable: a URL whose protocol package is not installed.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -96,21 +105,15 @@ def expand_inputs(inputs: list[str] | tuple[str, ...] | str) -> list[str]:
     files: list[str] = []
     for raw in inputs:
         item = os.fspath(raw)
-        if glob.has_magic(item):
-            matches = sorted(glob.glob(item, recursive=True))
-            if not matches:
-                raise InputError(f"input glob {item!r} matches no file")
-            for match in matches:
-                files.extend(_files_under(match) if os.path.isdir(match) else [match])
-        elif os.path.isdir(item):
-            files.extend(_files_under(item))
-        elif os.path.isfile(item):
-            files.append(item)
-        else:
-            raise InputError(f"input path {item!r} does not exist")
-    unique = sorted({os.path.abspath(f) for f in files})
+        if storage.protocol(item) == "file":
+            item = storage.normalize(item)
+        try:
+            files.extend(_files_of(item))
+        except OSError as exc:  # remote storage refused: credentials, permissions, network
+            raise InputError(f"cannot read input {item!r}: {exc}") from exc
+    unique = sorted({storage.normalize(f) for f in files})
     for path in unique:
-        if not os.access(path, os.R_OK):
+        if not storage.readable(path):
             raise InputError(f"input file {path!r} is not readable")
     return unique
 
@@ -124,7 +127,7 @@ def plan_splits(files: list[str], split_size: int = DEFAULT_SPLIT_SIZE) -> list[
         raise UsageError(f"split size must be positive (got {split_size})")
     splits = []
     for path in files:
-        size = os.path.getsize(path)
+        size = storage.size(path)
         if size == 0 or path.endswith(COMPRESSED_SUFFIXES):
             splits.append(Split(path, 0, size))
             continue

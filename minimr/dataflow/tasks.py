@@ -26,6 +26,7 @@ from typing import Any
 
 from minimr.dataflow import counters as C
 from minimr.dataflow import output as out
+from minimr.dataflow import storage
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import MergedGroups, Segment
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
@@ -155,9 +156,9 @@ class JobPlan:
         if step == 0:
             return self.splits
         previous = self.steps[step - 1]
-        paths = [os.path.join(self.intermediate_dir(step - 1), out.part_name(p))
+        paths = [storage.join(self.intermediate_dir(step - 1), out.part_name(p))
                  for p in range(previous.reducers)]
-        return [Split(p, 0, os.path.getsize(p) if os.path.exists(p) else 0) for p in paths]
+        return [Split(p, 0, storage.size(p) if storage.exists(p) else 0) for p in paths]
 
     def map_tasks(self, step: int, boundaries: bytes | None = None) -> list[MapTask]:
         """The map tasks of a step (for step > 0, only once the previous step committed)."""
@@ -176,17 +177,17 @@ class JobPlan:
     # -- places --------------------------------------------------------------------------------
     def intermediate_dir(self, step: int) -> str:
         """Where a non-final step's committed output lives."""
-        return os.path.join(self.output, out.TEMPORARY, f"step-{step}")
+        return storage.join(self.output, out.TEMPORARY, f"step-{step}")
 
     def final_path(self, task: ReduceTask) -> str:
         """Where a reduce task's committed output lives."""
         if self.steps[task.step].is_last:
-            return os.path.join(self.output, out.part_name(task.partition))
-        return os.path.join(self.intermediate_dir(task.step), out.part_name(task.partition))
+            return storage.join(self.output, out.part_name(task.partition))
+        return storage.join(self.intermediate_dir(task.step), out.part_name(task.partition))
 
     def attempt_path(self, task: ReduceTask, attempt: str) -> str:
         """Where an attempt writes a reduce output before its commit."""
-        return os.path.join(self.output, out.TEMPORARY, "attempts", attempt,
+        return storage.join(self.output, out.TEMPORARY, "attempts", attempt,
                             f"step-{task.step}-{out.part_name(task.partition)}")
 
     # -- job commit ----------------------------------------------------------------------------
@@ -278,8 +279,9 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
     """
     sp = plan.steps[task.step]
     temp = plan.attempt_path(task, attempt)
-    os.makedirs(os.path.dirname(temp), exist_ok=True)
-    scratch = work_dir or os.path.dirname(temp)
+    storage.makedirs(storage.parent(temp))
+    # merge scratch files stay on local disk, even when the output is remote
+    scratch = work_dir or (tempfile.gettempdir() if storage.is_url(temp) else storage.parent(temp))
     writer_cls = out.TextPartWriter if sp.is_last else out.RecordPartWriter
     reduce_fn = sp.step.reduce
     setup, teardown = _lifecycle(sp.step)

@@ -14,12 +14,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import cloudpickle
 
 from minimr.dataflow import output as out
-from minimr.dataflow import storage
+from minimr.dataflow import skips, storage
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, expand_inputs, parse_size, plan_splits
 from minimr.dataflow.tasks import (
@@ -100,29 +101,50 @@ def build_plan(
                    settings=dict(settings or {}))
 
 
-def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None) -> Counters:
+def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None,
+               only: tuple[int, str, int] | None = None) -> Counters:
     """Run every task of ``plan`` in this process, in order; commits the job.
 
     The user's exceptions propagate unchanged; on any failure the job's temporary files are
-    removed and no ``_SUCCESS`` is written.
+    removed and no ``_SUCCESS`` is written. In skip mode (``skip_bad_records`` in the plan's
+    settings) a task that fails on a record runs again without it (``dataflow/skips.py``).
+
+    Args:
+        only: ``(step, "map" or "reduce", index)``: run only what that one task needs (the
+            steps before its own; its map, or every map and its reduce) and stop there,
+            without a job commit (``minimr replay``).
     """
     counters = Counters()
     work = scratch_dir("minimr-inline-")
+    skipper = (skips.InlineSkipper(plan.settings.get("max_skips", skips.MAX_SKIPS))
+               if plan.settings.get("skip_bad_records") else None)
+
+    def attempt(run: Callable, task: Any, name: str) -> Any:
+        return run(task) if skipper is None else skipper.run(run, task, name, counters)
+
     try:
         for sp in plan.steps:
             boundaries = None
             if sp.needs_sample:
                 boundaries = run_sample_task(plan, plan.sample_task(sp.index), counters)
             maps = plan.map_tasks(sp.index, boundaries)
+            if only is not None and only[:2] == (sp.index, "map"):
+                maps = [maps[only[2]]]
             outputs = []
             for n, task in enumerate(maps):
-                outputs.append(run_map_task(plan, task, work, "inline", counters))
+                run = partial(run_map_task, plan, work_dir=work, attempt="inline",
+                              counters=counters)
+                outputs.append(attempt(run, task, f"s{sp.index}-m{task.index:05d}"))
                 if progress:
                     progress(f"step {sp.index + 1}/{len(plan.steps)}: map {n + 1}/{len(maps)}")
             reduces = plan.reduce_tasks(sp.index)
+            if only is not None and only[0] == sp.index:
+                reduces = [reduces[only[2]]] if only[1] == "reduce" else []
             for n, task in enumerate(reduces):
                 segments = [o.segment(task.partition) for o in outputs]
-                temp = run_reduce_task(plan, task, segments, f"inline-{sp.index}", counters, work)
+                run = partial(run_reduce_task, plan, segments=segments,
+                              attempt=f"inline-{sp.index}", counters=counters, work_dir=work)
+                temp = attempt(run, task, f"s{sp.index}-r{task.partition:05d}")
                 commit_reduce_output(plan, task, temp)
                 if progress:
                     progress(f"step {sp.index + 1}/{len(plan.steps)}:"
@@ -131,6 +153,11 @@ def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None) -> 
                 for path in (o.path, o.path + ".index"):
                     if os.path.exists(path):
                         os.unlink(path)
+            if only is not None and only[0] == sp.index:
+                plan.abort_job()  # the one task ran: no job commit, no _SUCCESS
+                return counters
+        if skipper is not None and skipper.skipped:
+            skips.write_report(plan.output, skipper.skipped)
         plan.commit_job()
     except BaseException:
         plan.abort_job()
@@ -171,6 +198,11 @@ def run(
     overwrite: bool = False,
     max_attempts: int = 4,
     serializer: str = "cloudpickle",
+    speculation: bool = True,
+    task_timeout: float | None = None,
+    worker_timeout: float | None = None,
+    skip_bad_records: bool = False,
+    max_skips: int = skips.MAX_SKIPS,
     progress: Callable[[Any], None] | None = None,
     **settings: Any,
 ) -> Result:
@@ -194,6 +226,13 @@ def run(
         overwrite: replace an existing output folder.
         max_attempts: attempts per task before the job fails (cluster runners).
         serializer: ``"cloudpickle"`` or ``"dill"`` for shipping the job.
+        speculation: backup attempts for stragglers near the end of a phase (cluster runners).
+        task_timeout: seconds an attempt may run before it counts as failed (cluster runners).
+        worker_timeout: seconds a job may wait with no worker before it fails (cluster runners).
+        skip_bad_records: skip a record (or a reduce's key group) once it has made two
+            attempts fail (the inline runner: one); each is reported under
+            ``OUTPUT/_skipped/`` and counted in the ``skipped records`` counter.
+        max_skips: records a job may skip in all; past it, failures count as usual.
         progress: called with progress updates while the job runs.
 
     Raises:
@@ -210,6 +249,12 @@ def run(
         raise UsageError("keys=... are for a running cluster: give coordinator=... too")
     _positive("workers", workers)
     _positive("max_attempts", max_attempts)
+    for name, seconds in (("task_timeout", task_timeout), ("worker_timeout", worker_timeout)):
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(
+                seconds, (int, float)) or seconds <= 0):
+            raise UsageError(f"{name} must be a positive number of seconds (got {seconds!r})")
+    if type(max_skips) is not int or max_skips < 0:
+        raise UsageError(f"max_skips must be an int >= 0 (got {max_skips!r})")
     if serializer not in ("cloudpickle", "dill"):
         raise UsageError(f"serializer must be 'cloudpickle' or 'dill' (got {serializer!r})")
     curve = None
@@ -221,6 +266,9 @@ def run(
     plan = build_plan(job_obj, list(inputs), output, reducers=reducers, split_size=split_size,
                       sort_buffer=sort_buffer,
                       settings={"max_attempts": max_attempts, "serializer": serializer,
+                                "speculation": speculation, "task_timeout": task_timeout,
+                                "worker_timeout": worker_timeout,
+                                "skip_bad_records": skip_bad_records, "max_skips": max_skips,
                                 **settings})
     paths = [plan.output, *(s.path for s in plan.splits)]
     if runner != "inline" and any(storage.is_process_local(p) for p in paths):

@@ -90,7 +90,8 @@ def submit_plan(
     """Run ``plan`` on the cluster at ``coordinator`` and wait for it.
 
     Options not given come from ``plan.settings`` (``max_attempts``, ``serializer``,
-    ``speculation``, ``task_timeout``, ``worker_timeout``). ``curve`` is the submitter's
+    ``speculation``, ``task_timeout``, ``worker_timeout``; skip mode's ``skip_bad_records``
+    and ``max_skips`` only from there). ``curve`` is the submitter's
     keys for a cluster with keys (``security.Keys(DIR).client()``).
 
     Returns:
@@ -112,6 +113,8 @@ def submit_plan(
         "worker_timeout": (
             worker_timeout if worker_timeout is not None else settings.get("worker_timeout")
         ),
+        "skip_bad_records": bool(settings.get("skip_bad_records", False)),
+        "max_skips": settings.get("max_skips", s.MAX_SKIPS),
     }
     blob = shipping.dumps(plan, serializer)
     submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), options, serializer, blob)

@@ -117,7 +117,7 @@ class Coordinator:
                 w, m.job_id, m.attempt, m.output, m.counters, m.elapsed
             ),
             p.TaskFailed: lambda w, m: s.AttemptFailed(
-                w, m.job_id, m.attempt, m.error, m.stderr, m.crashed
+                w, m.job_id, m.attempt, m.error, m.stderr, m.crashed, m.record
             ),
             p.FetchFailed: lambda w, m: s.FetchFailed(
                 w, m.job_id, m.attempt, tuple((i, a) for i, a in _pairs(m.maps)), m.error
@@ -146,6 +146,7 @@ class Coordinator:
                 r.body.get("output"),
                 r.body.get("counters"),
                 int(r.body.get("started", 1)),
+                r.body.get("skipped"),
             ),
             "end": lambda r: s.JobOutcomeRestored(
                 r.body["job_id"], r.body["state"], r.body.get("error")
@@ -332,6 +333,8 @@ class Coordinator:
             speculation=bool(options.get("speculation", True)),
             task_timeout=_optional_float(options.get("task_timeout")),
             worker_timeout=_optional_float(options.get("worker_timeout")),
+            skip_bad_records=bool(options.get("skip_bad_records", False)),
+            max_skips=int(options.get("max_skips", s.MAX_SKIPS)),
         )
 
     def _on_watch(self, peer: bytes, message: p.Watch, now: float) -> None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minimr.cluster.tables import JobState
+from minimr.dataflow.skips import MAX_SKIPS
 
 #: failed attempts of one task that fail the job, unless the submit says otherwise
 MAX_ATTEMPTS = 4
+#: skip mode: failures on one record after which later attempts skip it
+SKIP_AFTER_FAILURES = 2
 
 # --- events (in) ------------------------------------------------------------------------
 
@@ -67,6 +70,7 @@ class AttemptFailed:
     error: str
     stderr: str = ""
     crashed: bool = False
+    record: dict | None = None  # skip mode: the record user code failed on (``skips.py``)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class JobSubmitted:
     speculation: bool = True
     task_timeout: float | None = None
     worker_timeout: float | None = None
+    skip_bad_records: bool = False
+    max_skips: int = MAX_SKIPS
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class TaskRestored:
     output: dict | None
     counters: dict | None
     started: int = 1
+    skipped: list | None = None  # skip mode: the records it passed over
 
 
 @dataclass(frozen=True)
@@ -191,6 +198,7 @@ class TaskCommitted:
     output: dict | None
     counters: dict | None
     started: int
+    skipped: list | None = None  # skip mode: the records it passed over
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from minimr.cluster.security import KeyPair
 from minimr.cluster.shuffle import FetchError, gather_segments
 from minimr.dataflow import storage
 from minimr.dataflow.counters import Counters
+from minimr.dataflow.skips import RecordFailed, write_report
 from minimr.dataflow.tasks import (
     MapTask,
     ReduceTask,
@@ -201,12 +202,16 @@ def _run(
                 shutil.rmtree(scratch, ignore_errors=True)
             return ("ready", attempt, temp, counters.to_dict(), time.monotonic() - started)
         elif kind == "commit":
+            if task.get("skipped"):  # skip mode: report what was skipped, before _SUCCESS
+                write_report(plan.output, task["skipped"])
             plan.commit_job()
             output = None
         else:
             raise ValueError(f"unknown task kind {kind!r}")
     except FetchError as exc:
         return ("fetch_failed", attempt, [list(lost) for lost in exc.lost], str(exc))
+    except RecordFailed as exc:  # skip mode: the user's traceback, and which record
+        return ("failed", attempt, format_user_traceback(exc.__cause__ or exc), exc.location)
     except Exception as exc:
         return ("failed", attempt, format_user_traceback(exc))
     finally:

@@ -168,6 +168,7 @@ class TaskFailed(Message):
     error: str
     stderr: str = ""
     crashed: bool = False
+    record: dict | None = None  # skip mode: the record user code failed on (``skips.py``)
 
 
 @dataclass(frozen=True)

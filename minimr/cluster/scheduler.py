@@ -60,6 +60,8 @@ import statistics
 
 from minimr.cluster.events import (
     MAX_ATTEMPTS,
+    MAX_SKIPS,
+    SKIP_AFTER_FAILURES,
     Action,
     AnswerCommit,
     AskToReregister,
@@ -97,6 +99,7 @@ from minimr.cluster.tables import (
 
 __all__ = [  # the scheduler's vocabulary, importable from here
     "MAX_ATTEMPTS",
+    "MAX_SKIPS",
     "Action",
     "AnswerCommit",
     "AskToReregister",
@@ -308,6 +311,8 @@ class Scheduler:
             event.task_timeout,
             event.worker_timeout,
             submitted=now,
+            skip_bad_records=event.skip_bad_records,
+            max_skips=max(0, event.max_skips),
         )
         self.jobs[job.id] = job
         self._add_task(job, Kind.PREPARE, 0, 0, {"step": 0}, TaskState.PENDING)
@@ -332,6 +337,10 @@ class Scheduler:
         task.output = event.output
         task.output_attempt = event.attempt
         task.output_worker = None  # a map's holder is known once it re-registers
+        if event.skipped:
+            task.skipped = list(event.skipped)
+            task.spec = {**task.spec, "skip": sorted(e["ordinal"] for e in task.skipped)}
+            job.skipped += len(task.skipped)
         self._move(job, task, TaskState.DONE)
         if task.kind is Kind.MAP:
             job.recover_until = now + self.recovery_grace
@@ -425,7 +434,15 @@ class Scheduler:
         task.output = event.output
         self._move(job, task, TaskState.DONE)
         actions.append(
-            TaskCommitted(job.id, task.key, attempt.id, task.output, task.counters, task.started)
+            TaskCommitted(
+                job.id,
+                task.key,
+                attempt.id,
+                task.output,
+                task.counters,
+                task.started,
+                task.skipped or None,
+            )
         )
         self._score_bad_workers(job, task, event.worker)
         actions.append(JobChanged(job.id))
@@ -496,7 +513,11 @@ class Scheduler:
         if step + 1 < job.steps:
             self._add_task(job, Kind.PREPARE, step + 1, 0, {"step": step + 1}, TaskState.PENDING)
         else:
-            self._add_task(job, Kind.COMMIT, step, 0, {"step": step}, TaskState.PENDING)
+            spec: dict = {"step": step}
+            skipped = [entry for t in job.tasks.values() for entry in t.skipped]
+            if skipped:  # the job commit writes them to OUTPUT/_skipped/
+                spec["skipped"] = skipped
+            self._add_task(job, Kind.COMMIT, step, 0, spec, TaskState.PENDING)
 
     def _after_commit(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
         self._end_job(job, JobState.SUCCEEDED, now, actions)
@@ -517,7 +538,47 @@ class Scheduler:
         task = job.tasks[attempt.task]
         if job.state is not JobState.RUNNING:
             return
+        if self._skip_record(job, task, event):
+            actions.append(JobChanged(job.id))
+            if task.state is TaskState.RUNNING and not task.live:
+                self._requeue(job, task, front=True)
+            return
         self._record_failure(job, task, event.worker, event.error, event.stderr, now, actions)
+
+    def _skip_record(self, job: Job, task: Task, event: AttemptFailed) -> bool:
+        """Skip mode: a failure on a record is the record's, not the task's.
+
+        The record's first failure is retried as is (it may have been bad luck); from its
+        second on, later attempts skip it, within the job's ``max_skips``. Such failures
+        do not count toward the task's attempts. Returns whether the failure was taken.
+        """
+        record = event.record
+        if (
+            not job.skip_bad_records
+            or task.kind not in (Kind.MAP, Kind.REDUCE)
+            or not isinstance(record, dict)
+            or type(record.get("ordinal")) is not int
+        ):
+            return False
+        ordinal = record["ordinal"]
+        if ordinal in task.spec.get("skip", ()):
+            return True  # an attempt started before the record was put on the skip list
+        seen = task.record_failures[ordinal] = task.record_failures.get(ordinal, 0) + 1
+        if seen < SKIP_AFTER_FAILURES:
+            return True
+        if job.skipped >= job.max_skips:
+            return False  # the job skipped all it may: an ordinary failure from now on
+        job.skipped += 1
+        task.skipped.append(
+            {
+                "task": task.key,
+                "ordinal": ordinal,
+                **{k: str(record.get(k, "")) for k in ("where", "key", "value")},
+                "traceback": event.error,
+            }
+        )
+        task.spec = {**task.spec, "skip": sorted({*task.spec.get("skip", ()), ordinal})}
+        return True
 
     def _record_failure(
         self,
@@ -546,12 +607,15 @@ class Scheduler:
     def _failure_report(self, job: Job, task: Task) -> dict:
         workers = sorted({e["name"] for e in task.errors})
         last = task.errors[-1]
+        budget = ""
+        if job.skip_bad_records and job.skipped >= job.max_skips:
+            budget = f" Skip mode had already skipped {job.skipped} records, the limit (max skips)."
         return {
             "message": (
                 f"task {task.key} ({task.kind.value} of step {task.step}) failed "
                 f"{task.failures} times, the limit (max attempts {job.max_attempts}); "
-                f"it ran on {', '.join(workers)}. The last attempt's error is below: fix "
-                "the job (or the input) and run it again, or replay this one task locally."
+                f"it ran on {', '.join(workers)}.{budget} The last attempt's error is below: "
+                "fix the job (or the input) and run it again, or replay this one task locally."
             ),
             "task": task.key,
             "kind": task.kind.value,
@@ -825,6 +889,7 @@ class Scheduler:
                 k.value: sum(t.started for t in job.tasks.values() if t.kind is k) for k in Kind
             },
             "excluded": sorted(job.excluded),
+            "skipped": job.skipped,
             "failures": [{"task": t.key, **e} for t in job.tasks.values() for e in t.errors][-20:],
         }
 

@@ -93,6 +93,8 @@ class Task:
     duration: float | None = None
     errors: list[dict] = field(default_factory=list)
     ran_on: list[str] = field(default_factory=list)
+    record_failures: dict[int, int] = field(default_factory=dict)  # skip mode: ordinal -> n
+    skipped: list[dict] = field(default_factory=list)  # skip mode: records on its skip list
 
 
 @dataclass
@@ -107,6 +109,9 @@ class Job:
     task_timeout: float | None
     worker_timeout: float | None
     submitted: float
+    skip_bad_records: bool = False
+    max_skips: int = 0
+    skipped: int = 0  # records on the skip lists of its tasks
     state: JobState = JobState.RUNNING
     step: int = 0
     finished: float | None = None

@@ -414,7 +414,7 @@ class Worker:
         slot.assignment = None
         self._send(p.FetchFailed(assignment.job_id, attempt, lost, reason))
 
-    def _on_failed(self, slot: Slot, attempt: str, error: str) -> None:
+    def _on_failed(self, slot: Slot, attempt: str, error: str, record: dict | None = None) -> None:
         assignment = slot.assignment
         slot.assignment = None
         self._send(
@@ -423,6 +423,7 @@ class Worker:
                 attempt,
                 f"{error}(on worker {self.name})",
                 slot.executor.stderr_tail(),
+                record=record,
             )
         )
 

@@ -20,13 +20,13 @@ import random
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
 
 from minimr.dataflow import counters as C
 from minimr.dataflow import output as out
-from minimr.dataflow import storage
+from minimr.dataflow import skips, storage
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import MergedGroups, Segment
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
@@ -54,6 +54,7 @@ class MapTask:
     split: Split
     reducers: int
     boundaries: bytes | None = None  # pickled range boundaries, opaque to the coordinator
+    skip: frozenset[int] = frozenset()  # skip mode: ordinals of records to pass over
 
     def to_dict(self) -> dict:
         """Plain data for the wire (boundaries as base64 text)."""
@@ -62,6 +63,7 @@ class MapTask:
             "reducers": self.reducers,
             "boundaries": None if self.boundaries is None
             else base64.b64encode(self.boundaries).decode("ascii"),
+            **({"skip": sorted(self.skip)} if self.skip else {}),
         }
 
     @classmethod
@@ -69,11 +71,12 @@ class MapTask:
         """Inverse of ``to_dict``."""
         b = data.get("boundaries")
         return cls(int(data["step"]), int(data["index"]), Split.from_dict(data["split"]),
-                   int(data["reducers"]), None if b is None else base64.b64decode(b))
+                   int(data["reducers"]), None if b is None else base64.b64decode(b),
+                   frozenset(int(i) for i in data.get("skip", ())))
 
     def with_boundaries(self, boundaries: bytes | None) -> MapTask:
         """The same task with the step's sampled boundaries filled in."""
-        return MapTask(self.step, self.index, self.split, self.reducers, boundaries)
+        return replace(self, boundaries=boundaries)
 
     def describe(self) -> str:
         """For messages: which input this task reads."""
@@ -86,15 +89,18 @@ class ReduceTask:
 
     step: int
     partition: int
+    skip: frozenset[int] = frozenset()  # skip mode: ordinals of key groups to pass over
 
     def to_dict(self) -> dict:
         """Plain data for the wire."""
-        return {"step": self.step, "partition": self.partition}
+        return {"step": self.step, "partition": self.partition,
+                **({"skip": sorted(self.skip)} if self.skip else {})}
 
     @classmethod
     def from_dict(cls, data: dict) -> ReduceTask:
         """Inverse of ``to_dict``."""
-        return cls(int(data["step"]), int(data["partition"]))
+        return cls(int(data["step"]), int(data["partition"]),
+                   frozenset(int(i) for i in data.get("skip", ())))
 
     def describe(self) -> str:
         """For messages: which partition this task reduces."""
@@ -225,36 +231,49 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
     os.makedirs(work_dir, exist_ok=True)
     path = os.path.join(work_dir, f"map-s{task.step}-m{task.index:05d}-{attempt}.out")
     setup, teardown = _lifecycle(sp.step)
-    with C.activate(counters):
+    tracker = _tracker(plan, task.split.describe(), task.skip, "record")
+    with C.activate(counters), skips.reporting(tracker):
         setup()
         saved = counters.to_dict()
         try:
             buffer, n = _map_into_buffer(plan, task, sp, partitioner, path, records, counters,
-                                         fast=True)
+                                         fast=True, tracker=tracker)
         except NeedsPerPairPath:
             # Unhashable map output: run the split again on the per-pair path, as if this
             # were a new attempt (the counters go back to where they were).
             counters.restore(saved)
             records = reader_for(fmt)(task.split)
             buffer, n = _map_into_buffer(plan, task, sp, partitioner, path, records, counters,
-                                         fast=False)
+                                         fast=False, tracker=tracker)
         result = buffer.finish()  # runs the last combines: teardown comes after them
         teardown()
+    if tracker is not None and tracker.skipped:
+        counters.increment(C.BUILTIN, skips.SKIPPED_RECORDS, tracker.skipped)
     counters.increment(C.BUILTIN, C.MAP_INPUT_RECORDS, n)
     counters.increment(C.BUILTIN, C.MAP_OUTPUT_RECORDS, buffer.map_output_records)
     counters.increment(C.BUILTIN, C.BYTES_READ, task.split.end - task.split.start)
     return result
 
 
+def _tracker(plan: JobPlan, where: str, skip: frozenset[int], noun: str) -> skips.Tracker | None:
+    """In skip mode, what follows the record (or key group) user code is on."""
+    return skips.Tracker(where, skip, noun) if plan.settings.get("skip_bad_records") else None
+
+
 def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, path: str,
-                     records: Iterator, counters: Counters,
-                     fast: bool) -> tuple[MapOutputBuffer, int]:
+                     records: Iterator, counters: Counters, fast: bool,
+                     tracker: skips.Tracker | None = None) -> tuple[MapOutputBuffer, int]:
     buffer = MapOutputBuffer(partitioner, task.reducers, sp.step.combine, plan.sort_buffer,
                              path, counters, fast=fast)
+    map_fn, map_batch = sp.step.map, sp.step.map_batch
+    if tracker is not None:  # records become (ordinal, key, value), skipped ones left out
+        records = tracker.records(records)
+        map_fn = map_fn and tracker.map(map_fn)
+        map_batch = map_batch and tracker.map_batch(map_batch, _emit_pairs)
     try:
-        if sp.step.map_batch is not None:
-            return buffer, _consume_batches(buffer, records, sp.step.map_batch)
-        return buffer, buffer.consume(records, sp.step.map)
+        if map_batch is not None:
+            return buffer, _consume_batches(buffer, records, map_batch)
+        return buffer, buffer.consume(records, map_fn)
     except NeedsPerPairPath:
         buffer.discard()
         raise
@@ -286,10 +305,13 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
     reduce_fn = sp.step.reduce
     setup, teardown = _lifecycle(sp.step)
     groups = entries = 0
-    with C.activate(counters), MergedGroups(segments, scratch) as merged, writer_cls(temp) as w:
+    tracker = _tracker(plan, f"partition {task.partition} of step {task.step}", task.skip,
+                       "key group")
+    with C.activate(counters), MergedGroups(segments, scratch) as merged, \
+            writer_cls(temp) as w, skips.reporting(tracker):
         setup()
         write = w.write
-        for key, values in merged:
+        for key, values in (merged if tracker is None else tracker.groups(merged)):
             groups += 1
             if reduce_fn is None:
                 for value in values:
@@ -302,6 +324,8 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
         teardown()
         entries = merged.values_read
         size = w.close()
+    if tracker is not None and tracker.skipped:
+        counters.increment(C.BUILTIN, skips.SKIPPED_RECORDS, tracker.skipped)
     counters.increment(C.BUILTIN, C.REDUCE_INPUT_GROUPS, groups)
     counters.increment(C.BUILTIN, C.REDUCE_INPUT_RECORDS, entries)
     counters.increment(C.BUILTIN, C.REDUCE_OUTPUT_RECORDS, w.records)

@@ -52,9 +52,11 @@ def main() -> None:
 @main.command(help=SUBMIT_HELP)
 @click.argument("job", metavar="JOB")
 @click.option("--input", "-i", "inputs", multiple=True, required=True, metavar="PATH",
-              help="A file, folder (its files, skipping names that start with _ or .) or glob."
+              help="A file, folder (its files, skipping names that start with _ or .) or glob;"
+                   " local or a URL such as s3://bucket/logs (pip install 'minimr[s3]')."
                    " Repeatable. .gz and .bz2 are read transparently.")
-@click.option("--output", "-o", required=True, metavar="DIR", help="The output folder.")
+@click.option("--output", "-o", required=True, metavar="DIR",
+              help="The output folder, local or a URL such as s3://bucket/out.")
 @click.option("--reducers", "-r", type=click.IntRange(min=1), default=None,
               help=f"Reduce partitions (default: the job's, else {runner.DEFAULT_REDUCERS}).")
 @click.option("--inline", is_flag=True,

@@ -8,7 +8,9 @@ import time
 import click
 
 from minimr import runner
+from minimr.dataflow import skips
 from minimr.errors import MinimrError, format_user_traceback
+from minimr.replay import replay_cli
 
 SUBMIT_HELP = """Run the map/reduce job in JOB (a .py file; JOB.py:ClassName picks one class).
 
@@ -76,12 +78,24 @@ def main() -> None:
               help="Map-side buffer before output is combined and spilled to disk.")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=4, show_default=True,
               help="Attempts per task before the job fails (cluster runs).")
+@click.option("--no-speculation", "speculation", flag_value=False, default=True,
+              help="No backup attempts for stragglers (cluster runs).")
+@click.option("--task-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="An attempt running longer counts as failed.")
+@click.option("--worker-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Fail the job after waiting this long with no worker.")
+@click.option("--skip-bad-records", is_flag=True,
+              help="Skip a record (or key group) that made two attempts fail; each is reported"
+                   " under OUTPUT/_skipped/.")
+@click.option("--max-skips", type=click.IntRange(min=0), default=skips.MAX_SKIPS,
+              show_default=True, help="Records a job may skip in all with --skip-bad-records.")
 @click.option("--serializer", type=click.Choice(["cloudpickle", "dill"]), default="cloudpickle",
               show_default=True, help="How the job is shipped to workers.")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line and no counters table.")
 def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
-           split_size, sort_buffer, max_attempts, serializer, overwrite, quiet) -> None:
+           split_size, sort_buffer, max_attempts, speculation, task_timeout, worker_timeout,
+           skip_bad_records, max_skips, serializer, overwrite, quiet) -> None:
     if inline and (workers or coordinator):
         raise click.UsageError("--inline runs in this process: drop --workers/--coordinator")
     progress = _Progress(not quiet)
@@ -92,7 +106,8 @@ def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, id
             keys=keys, identity=identity,
             workers=workers, split_size=split_size, sort_buffer=sort_buffer,
             overwrite=overwrite, max_attempts=max_attempts, serializer=serializer,
-            progress=progress,
+            speculation=speculation, task_timeout=task_timeout, worker_timeout=worker_timeout,
+            skip_bad_records=skip_bad_records, max_skips=max_skips, progress=progress,
         )
     except MinimrError:
         progress.done()
@@ -123,3 +138,4 @@ def _register_cluster_commands() -> None:
 
 
 _register_cluster_commands()
+main.add_command(replay_cli)  # minimr replay: one failed task again, here, under a debugger

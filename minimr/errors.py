@@ -77,12 +77,16 @@ class JobFailed(MinimrError):
     Attributes:
         task: a human description of the task (step, kind, number, input).
         remote_traceback: the user's traceback as text, when there was one.
+        failure: the coordinator's plain-data report of the failed task (``task``,
+            ``kind``, ``step``, ``input``...), when a task failed (for ``minimr replay``).
     """
 
-    def __init__(self, message: str, *, task: str = "", remote_traceback: str = "") -> None:
+    def __init__(self, message: str, *, task: str = "", remote_traceback: str = "",
+                 failure: dict | None = None) -> None:
         super().__init__(message)
         self.task = task
         self.remote_traceback = remote_traceback
+        self.failure = failure
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep

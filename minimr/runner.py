@@ -33,7 +33,7 @@ from minimr.dataflow.tasks import (
     run_sample_task,
     scratch_dir,
 )
-from minimr.errors import UsageError
+from minimr.errors import JobFailed, UsageError
 from minimr.job import Job, job_name, resolve_steps
 from minimr.loader import SHIPPED, resolve_job
 
@@ -284,11 +284,16 @@ def run(
 
         plan.settings["sources"] = shipping.job_sources(sorted(SHIPPED | {"__main__"}))
 
-        if coordinator is not None:
-            status = client.submit_plan(plan, coordinator, progress=progress, curve=curve)
-        else:
-            status = client.run_local_cluster(plan, workers=workers or os.cpu_count() or 1,
-                                              progress=progress)
+        try:
+            if coordinator is not None:
+                status = client.submit_plan(plan, coordinator, progress=progress, curve=curve)
+            else:
+                status = client.run_local_cluster(plan, workers=workers or os.cpu_count() or 1,
+                                                  progress=progress)
+        except JobFailed as exc:  # end the message with the command that replays the task
+            from minimr.replay import with_replay_command
+
+            raise with_replay_command(exc, job, job_obj, list(inputs), reducers) from None
         counters = status.counters
     return Result(output=plan.output, counters=counters, job_id=plan.job_id,
                   elapsed=time.monotonic() - started)

@@ -240,7 +240,10 @@ def _job_failed(result: p.JobResult) -> JobFailed:
     if error.get("stderr"):
         lines += ["", "stderr of the last attempt (tail):", error["stderr"].rstrip()]
     return JobFailed(
-        "\n".join(lines), task=str(error.get("task", "")), remote_traceback=traceback_text
+        "\n".join(lines),
+        task=str(error.get("task", "")),
+        remote_traceback=traceback_text,
+        failure=error if "input" in error else None,
     )
 
 

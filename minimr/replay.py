@@ -1,0 +1,180 @@
+"""``minimr replay``: run the one task a cluster job failed on again, here, under a debugger.
+
+A job that fails on a cluster ends its message with one command, e.g.::
+
+    minimr replay /home/me/jobs/parse.py:Parse --input /data/logs/day-07.txt --split 0:67108864
+
+It runs exactly that task's input in this process with the inline runner, so the user's
+exception comes back with its real traceback; ``--pdb`` stops in the debugger where it was
+raised (post-mortem). A map task of the first step is replayed from its split alone (map,
+then the reduces of that split's output). Any other task needs what came before it, so the
+command names the job's inputs and the task (``--task s1-r00002``): the inline runner runs
+the steps before the task's step, then the task's own map, or every map of its step and its
+own reduce, and stops. Google's MapReduce could limit a local run to given map tasks; this
+is that, in one copy-paste.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import pdb
+import re
+import shlex
+import sys
+import tempfile
+from types import ModuleType
+from typing import Any
+
+import click
+
+from minimr.dataflow import output as out
+from minimr.dataflow import storage
+from minimr.dataflow.splits import Split, expand_inputs
+from minimr.errors import JobFailed, MinimrError, UsageError, format_user_traceback
+from minimr.job import Job
+from minimr.loader import resolve_job
+from minimr.runner import Result, build_plan, run_inline
+
+_TASK = re.compile(r"s(?P<step>\d+)-(?P<kind>[mr])(?P<index>\d+)")
+_KINDS = {"m": "map", "r": "reduce"}
+
+
+def job_reference(job: Any, job_obj: Job) -> str | None:
+    """What to pass as JOB to load ``job`` again (``file.py`` or ``file.py:Class``), or None."""
+    if isinstance(job, (str, os.PathLike)):
+        text = os.fspath(job)
+        path, _, name = text.rpartition(":") if ":" in os.path.basename(text) else (text, "", "")
+        return os.path.abspath(path) + (f":{name}" if name else "")
+    if isinstance(job, ModuleType):
+        return getattr(job, "__file__", None)
+    cls = type(job_obj)
+    try:
+        source = inspect.getsourcefile(cls)
+    except TypeError:
+        return None
+    return f"{os.path.abspath(source)}:{cls.__name__}" if source else None
+
+
+def replay_command(failure: dict, job_ref: str | None, inputs: list[str],
+                   reducers: int | None) -> str:
+    """The shell command that replays the task of a cluster failure report.
+
+    Args:
+        failure: the coordinator's report (``task``, ``kind``, ``step``, ``input``).
+        job_ref: the JOB argument (see :func:`job_reference`); a placeholder if None.
+        inputs: the job's ``--input`` arguments.
+        reducers: the run's ``--reducers``, if it was given.
+    """
+    words = ["minimr", "replay", job_ref or "JOB.py"]
+    spec = failure.get("input") or {}
+    split = spec.get("split") if isinstance(spec, dict) else None
+    if failure.get("kind") == "map" and failure.get("step") == 0 and isinstance(split, dict):
+        words += ["--input", str(split["path"]), "--split", f"{split['start']}:{split['end']}"]
+    else:
+        for item in inputs:
+            words += ["--input", storage.normalize(item)]
+        if failure.get("kind") in ("map", "reduce") and _TASK.fullmatch(str(failure.get("task"))):
+            words += ["--task", str(failure["task"])]
+    if reducers is not None:
+        words += ["--reducers", str(reducers)]
+    return shlex.join(words)
+
+
+def with_replay_command(exc: JobFailed, job: Any, job_obj: Job, inputs: list[str],
+                        reducers: int | None) -> JobFailed:
+    """``exc`` with the replay command of its failed task as the message's last line."""
+    if exc.failure is None:
+        return exc
+    command = replay_command(exc.failure, job_reference(job, job_obj), inputs, reducers)
+    message = (f"{exc.message}\n\nReplay this task in one local process (add --pdb to stop in "
+               f"the debugger at the exception):\n  {command}")
+    return JobFailed(message, task=exc.task, remote_traceback=exc.remote_traceback,
+                     failure=exc.failure)
+
+
+def parse_task(task: str) -> tuple[int, str, int]:
+    """``s1-r00002`` -> ``(1, "reduce", 2)``.
+
+    Raises:
+        UsageError: not a map or reduce task name.
+    """
+    match = _TASK.fullmatch(task)
+    if match is None:
+        raise UsageError(f"--task must name a map or reduce task like s0-m00003 or s1-r00002"
+                         f" (got {task!r})")
+    return int(match["step"]), _KINDS[match["kind"]], int(match["index"])
+
+
+def parse_split(split: str) -> tuple[int, int]:
+    """``START:END`` -> two byte offsets.
+
+    Raises:
+        UsageError: not two non-negative integers, START <= END.
+    """
+    match = re.fullmatch(r"(\d+):(\d+)", split.strip())
+    if match is None or int(match[1]) > int(match[2]):
+        raise UsageError(f"--split must be START:END byte offsets (got {split!r})")
+    return int(match[1]), int(match[2])
+
+
+def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str | None = None,
+           reducers: int | None = None, output: str | None = None) -> Result:
+    """Run one task's input with the inline runner (the user's exception propagates).
+
+    Args:
+        job: what ``minimr.run`` takes as a job.
+        inputs: the input (one file with ``split``), or the job's inputs with ``task``.
+        split: ``START:END``: replay the map of this byte range of the one input file.
+        task: a task name (``s1-r00002``): run only what it needs, and stop after it.
+        reducers: the run's reducers, if it set them.
+        output: where to write (default: a new temporary folder).
+    """
+    if split is not None and task is not None:
+        raise UsageError("give --split (a first-step map) or --task, not both")
+    job_obj = resolve_job(job)
+    output = output or tempfile.mkdtemp(prefix="minimr-replay-")
+    plan = build_plan(job_obj, list(inputs), output, reducers=reducers)
+    if split is not None:
+        files = expand_inputs(list(inputs))
+        if len(files) != 1:
+            raise UsageError(f"--split needs exactly one --input file (got {len(files)})")
+        start, end = parse_split(split)
+        plan.splits = [Split(files[0], start, end)]
+    only = parse_task(task) if task is not None else None
+    out.prepare_output(plan.output, True, [s.path for s in plan.splits])
+    counters = run_inline(plan, only=only)
+    return Result(output=plan.output, counters=counters, job_id=plan.job_id)
+
+
+@click.command("replay")
+@click.argument("job", metavar="JOB")
+@click.option("--input", "-i", "inputs", multiple=True, required=True, metavar="PATH",
+              help="The task's input file (with --split), or the job's inputs (with --task).")
+@click.option("--split", metavar="START:END", default=None,
+              help="Replay the first-step map of these bytes of the one --input file.")
+@click.option("--task", metavar="TASK", default=None,
+              help="Replay this task (s1-m00003, s0-r00002): what it needs runs first.")
+@click.option("--reducers", "-r", type=click.IntRange(min=1), default=None,
+              help="The failed run's --reducers, if it gave one.")
+@click.option("--output", "-o", metavar="DIR", default=None,
+              help="Where to write (default: a new temporary folder).")
+@click.option("--pdb", "debug", is_flag=True,
+              help="Stop in the debugger where the user's exception was raised.")
+def replay_cli(job, inputs, split, task, reducers, output, debug) -> None:
+    """Run one task of a failed job again in this process, with the inline runner.
+
+    A job that fails on a cluster prints the exact command at the end of its message.
+    """
+    try:
+        result = replay(job, list(inputs), split=split, task=task, reducers=reducers,
+                        output=output)
+    except MinimrError:
+        raise
+    except Exception as exc:  # the user's own code failed again: that is the point
+        click.echo(format_user_traceback(exc), err=True, nl=False)
+        click.echo(f"the task failed again: {type(exc).__name__}: {exc}", err=True)
+        if debug:
+            pdb.post_mortem(exc.__traceback__)
+        sys.exit(1)
+    click.echo(f"the task ran without an error this time; output: {result.output}")

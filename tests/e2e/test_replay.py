@@ -1,0 +1,61 @@
+"""A failed cluster job's message ends with one command that replays the failed task here."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+
+from tests.e2e.support import JOBS, environment, small_inputs
+
+
+def minimr(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "minimr", *args],
+        env=environment(),
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+    )
+
+
+def failed_job_replay_command(cluster, job: str, inputs: list, output) -> list[str]:
+    """Submit ``job`` to ``cluster``, check it fails, return its replay command's words."""
+    done = minimr(
+        "submit", str(JOBS / job), *[f"--input={p}" for p in inputs], "--output", str(output),
+        "--coordinator", cluster.address, "--max-attempts", "1", "--reducers", "2", "--quiet",
+    )
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.rstrip().splitlines()[-1]
+    assert last.startswith("  minimr replay "), done.stderr
+    words = shlex.split(last)
+    assert words[:2] == ["minimr", "replay"]
+    return words[2:]
+
+
+def test_the_replay_command_of_a_failed_map_raises_the_users_exception_again(cluster, tmp_path):
+    """The command re-runs just the map's split, inline, and the user's ValueError comes back;
+    with --pdb it stops in the debugger where it was raised."""
+    cluster.add_worker()
+    inputs = small_inputs(tmp_path / "in dir", 3)  # a space: the command must quote paths
+    inputs[1].write_text("fine line\npoison here\n")
+    words = failed_job_replay_command(cluster, "failing.py:RaiseOnBad", inputs, tmp_path / "out")
+    assert "--split" in words and str(inputs[1]) in words
+    again = minimr(*["replay", *words])
+    assert again.returncode == 1
+    assert "ValueError: poisoned record at 10" in again.stderr
+    assert "failing.py" in again.stderr and "minimr/" not in again.stderr  # the user's frames
+    debugged = minimr(*["replay", *words, "--pdb"], stdin="p line\nq\n")
+    assert "(Pdb)" in debugged.stdout and "'poison here'" in debugged.stdout
+
+
+def test_the_replay_command_of_a_failed_reduce_reruns_that_partition(cluster, tmp_path):
+    """A reduce's command names the task; its maps run first, then that reduce fails again."""
+    cluster.add_worker()
+    inputs = small_inputs(tmp_path / "in", 2)
+    inputs[0].write_text("venom and more\n")
+    words = failed_job_replay_command(cluster, "poisoned.py", inputs, tmp_path / "out")
+    assert "--task" in words and words[words.index("--task") + 1].startswith("s0-r")
+    again = minimr(*["replay", *words])
+    assert again.returncode == 1 and "KeyError: 'venom'" in again.stderr

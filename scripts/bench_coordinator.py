@@ -10,13 +10,37 @@ coordinator never unpickles it.
     python scripts/bench_coordinator.py --tasks 10000 --workers 4 --slots 8
 
 Prints tasks per second and the coordinator's CPU time per task (from /proc).
+
+Heartbeat load (``--heartbeat-workers N``): no job at all, only N simulated idle workers,
+each registering with the same ``Ready`` a fresh ``minimr worker`` sends (on its own DEALER
+socket and routing identity ``w-NAME-HEX``: the coordinator tells workers apart by that
+identity), then heartbeating at the coordinator's interval (1 s), their phases spread evenly
+over the second. They read the coordinator's heartbeats, re-register on ``Reconnect`` or
+after ``interval x liveness`` of silence as a real worker does, and say ``Bye`` at the end.
+A few generator processes (``--generators``, default one per 500 workers) each drive many
+sockets from one loop without a poller: a simulated worker's inbox is read when its next
+heartbeat is due. The coordinator's status query checks that it sees N live workers; the
+coordinator's and the generators' CPU are read from /proc over ``--seconds`` of steady load.
+
+    python scripts/bench_coordinator.py --heartbeat-workers 1000 --seconds 30
+
+Prints the live workers the coordinator lists, the coordinator's CPU as a share of one core
+(goal: under 20% at 1,000 workers), its CPU per heartbeat, its loop's wake-ups per second
+and the generators' own CPU. Everything listens on 127.0.0.1 and stops by itself; every
+process is stopped at the end (Ctrl-C too). ``--profile FILE`` profiles the coordinator
+over the window with cProfile and prints its top entries; the coordinator's pid is printed
+too, for ``py-spy top --pid PID``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import os
+import resource
+import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -24,8 +48,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import zmq  # noqa: E402
+
 from minimr.cluster import protocol as p  # noqa: E402
-from minimr.cluster.transport import ZmqClient, wait  # noqa: E402
+from minimr.cluster import scheduler  # noqa: E402
+from minimr.cluster.transport import HIGH_WATER_MARK, ZmqClient, local_host, wait  # noqa: E402
 
 
 def fake_worker(address: str, slots: int, tasks: int, reducers: int) -> None:
@@ -60,28 +87,76 @@ def fake_worker(address: str, slots: int, tasks: int, reducers: int) -> None:
     conn.close()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process so far (all its threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--slots", type=int, default=8)
-    parser.add_argument("--reducers", type=int, default=4)
-    args = parser.parse_args()
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    return sum(cpu_times(pid))
+
+
+def wakeups(pid: int) -> int:
+    """Voluntary context switches of a process's main thread (its loop's sleeps)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    return 0
+
+
+def raise_open_files_limit(wanted: int) -> int:
+    """Raise this process's soft RLIMIT_NOFILE towards ``wanted`` (children inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        soft = new
+    return soft
+
+
+def free_address() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
-    coordinator = subprocess.Popen(
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
+#: runs ``minimr`` under cProfile timed by the main thread's CPU clock (so a function's
+#: time is CPU, not waiting), profiling only between SIGUSR1 and SIGUSR2; the stats are
+#: written to ``argv[1]`` when the command exits
+PROFILED_MAIN = """
+import cProfile, signal, sys, time
+from minimr.cli import main
+out = sys.argv.pop(1)
+profiler = cProfile.Profile(time.thread_time)
+signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+signal.signal(signal.SIGUSR2, lambda *_: profiler.disable())
+try:
+    main()
+finally:
+    profiler.disable()
+    profiler.dump_stats(out)
+"""
+
+
+def start_coordinator(address: str, profile: str | None = None) -> subprocess.Popen:
+    """The real coordinator (``minimr coordinator``) in its own process.
+
+    With ``profile``, it runs under cProfile (see :data:`PROFILED_MAIN`), which writes that
+    file when the coordinator stops.
+    """
+    if profile:
+        run = ["-c", PROFILED_MAIN, profile]
+    else:
+        run = ["-c", "from minimr.cli import main; main()"]
+    return subprocess.Popen(
         [
             sys.executable,
-            "-c",
-            "from minimr.cli import main; main()",
+            *run,
             "coordinator",
             "--bind",
             address,
@@ -89,6 +164,33 @@ def main() -> None:
             "WARNING",
         ],
     )
+
+
+def stop_process(process: subprocess.Popen | multiprocessing.Process, timeout: float = 5) -> None:
+    """Terminate one process we started, then kill it if it does not go."""
+    if isinstance(process, subprocess.Popen):
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return
+    if process.pid is None:
+        return  # never started
+    if process.is_alive():
+        process.terminate()
+        process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+def run_tasks(args: argparse.Namespace) -> None:
+    """The default mode: N no-op tasks, tasks/s and coordinator CPU per task."""
+    address = free_address()
+    coordinator = start_coordinator(address)
     workers = [
         multiprocessing.Process(
             target=fake_worker, args=(address, args.slots, args.tasks, args.reducers)
@@ -123,6 +225,344 @@ def main() -> None:
     coordinator.wait()
     for w in workers:
         w.join()
+
+
+# --- heartbeat load ------------------------------------------------------------------------
+
+#: simulated workers per generator process by default
+WORKERS_PER_GENERATOR = 500
+#: the generators' shared counters (one row of these per generator)
+SENT, HEARD, WELCOMED, RECONNECTS, SILENCES, REJECTS = range(6)
+COUNTERS = 6
+
+
+class SimulatedWorkers:
+    """Many idle workers on one ZeroMQ context, driven without a poller.
+
+    Worker ``i`` (of ``total``, over all generators) registers at
+    ``start + i/total x interval`` and then heartbeats every ``interval``; its inbox is read
+    just before each of its heartbeats (about one coordinator heartbeat waits there).
+    """
+
+    def __init__(self, address: str, first: int, count: int, total: int, counters) -> None:
+        self.address = address
+        self.first = first
+        self.count = count
+        self.total = total
+        self.counters = counters
+        self.host = local_host()
+        self.interval = scheduler.HEARTBEAT_INTERVAL
+        self.liveness = scheduler.HEARTBEAT_LIVENESS
+        self.context = zmq.Context()
+        self.context.setsockopt(zmq.MAX_SOCKETS, count + 64)
+        self.sockets: list[zmq.Socket | None] = [None] * count
+        self.heard = [0.0] * count
+        self.heartbeat = p.encode(p.Heartbeat())  # what every worker sends, the same bytes
+        self.heartbeat_header = self.heartbeat[0]
+
+    def register(self, j: int) -> None:
+        """What ``Worker._register`` does: a new DEALER, a new identity, ``Ready``."""
+        old = self.sockets[j]
+        if old is not None:
+            old.close(linger=0)
+        name = f"{self.host}:sim{self.first + j}"
+        sock = self.context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.IDENTITY, f"w-{name}-{secrets.token_hex(4)}".encode())
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+        sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+        sock.connect(self.address)
+        ready = p.Ready(name, self.host, os.getpid(), 1, "tcp://127.0.0.1:1", "", outputs=[])
+        sock.send_multipart(p.encode(ready), zmq.NOBLOCK)
+        self.sockets[j] = sock
+
+    def drain(self, j: int, now: float) -> None:
+        """Read what the coordinator sent this worker since its last heartbeat."""
+        sock = self.sockets[j]
+        counters = self.counters
+        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            frames = sock.recv_multipart(zmq.NOBLOCK)
+            self.heard[j] = now
+            if frames[0] == self.heartbeat_header:
+                counters[HEARD] += 1
+                continue
+            message = p.decode(frames)
+            if isinstance(message, p.Welcome):
+                counters[WELCOMED] += 1
+                self.interval = message.heartbeat_interval
+                self.liveness = message.heartbeat_liveness
+            elif isinstance(message, p.Reconnect):
+                counters[RECONNECTS] += 1
+                self.register(j)
+                return
+            elif isinstance(message, p.Reject):
+                counters[REJECTS] += 1
+        if now - self.heard[j] > self.interval * self.liveness:
+            counters[SILENCES] += 1  # the coordinator forgot us or is starved: start over
+            self.register(j)
+            self.heard[j] = now
+
+    def run(self, start: float, stop: float) -> None:
+        """Register, heartbeat until ``stop``, then say ``Bye`` and close everything."""
+        counters = self.counters
+        beat = 0
+        try:
+            while True:
+                for j in range(self.count):
+                    due = start + ((self.first + j) / self.total + beat) * self.interval
+                    if due >= stop:
+                        return
+                    delay = due - time.monotonic()
+                    if delay > 0.0005:
+                        time.sleep(delay)
+                    now = time.monotonic()
+                    if beat == 0:
+                        self.register(j)
+                        self.heard[j] = now
+                    else:
+                        self.drain(j, now)
+                    # a worker's loop sends its first heartbeat right after Ready, then one
+                    # per interval
+                    self.sockets[j].send_multipart(self.heartbeat, zmq.NOBLOCK)
+                    counters[SENT] += 1
+                beat += 1
+        finally:
+            bye = p.encode(p.Bye())
+            for sock in self.sockets:
+                if sock is not None:
+                    try:
+                        sock.send_multipart(bye, zmq.NOBLOCK)
+                    except zmq.ZMQError:
+                        pass
+            time.sleep(0.2)  # let the Byes leave before the sockets close
+            self.context.destroy(linger=0)
+
+
+def heartbeat_generator(
+    address: str, first: int, count: int, total: int, start: float, stop: float, counters
+) -> None:
+    """A generator process: ``count`` simulated workers from ``first`` on."""
+    raise_open_files_limit(4 * count + 256)
+    try:
+        SimulatedWorkers(address, first, count, total, counters).run(start, stop)
+    except KeyboardInterrupt:
+        pass
+
+
+def ensure_running(coordinator: subprocess.Popen) -> None:
+    """Stop the benchmark if the coordinator died."""
+    if coordinator.poll() is not None:
+        raise SystemExit(f"the coordinator exited (code {coordinator.returncode})")
+
+
+def query_status(
+    client: ZmqClient, coordinator: subprocess.Popen, timeout: float = 10.0
+) -> dict | None:
+    """The coordinator's status, as ``minimr status`` asks for it (``None``: no answer)."""
+    client.send(p.encode(p.StatusRequest()))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ensure_running(coordinator)
+        wait([client.pollable], min(0.5, deadline - time.monotonic()))
+        while (frames := client.recv()) is not None:
+            message = p.decode(frames)
+            if isinstance(message, p.StatusReply):
+                return message.status
+    return None
+
+
+def live_workers(status: dict | None, dead_after: float) -> tuple[int, float]:
+    """How many workers the coordinator lists as alive, and the oldest heartbeat's age."""
+    if status is None:
+        return 0, float("nan")
+    ages = [w["last_heartbeat"] for w in status["workers"] if w["last_heartbeat"] <= dead_after]
+    return len(ages), max(ages, default=0.0)
+
+
+def sleep_until(moment: float, coordinator: subprocess.Popen) -> None:
+    """Sleep until a ``time.monotonic()`` moment, checking on the coordinator twice a second."""
+    while (delay := moment - time.monotonic()) > 0:
+        ensure_running(coordinator)
+        time.sleep(min(delay, 0.5))
+
+
+def run_heartbeats(args: argparse.Namespace) -> None:
+    """Heartbeat mode: the coordinator's CPU with N idle workers heartbeating at 1 Hz."""
+    total = args.heartbeat_workers
+    generators = args.generators or max(1, math.ceil(total / WORKERS_PER_GENERATOR))
+    limit = raise_open_files_limit(total + 1024)  # the coordinator: one socket per worker
+    if limit < total + 64:
+        print(f"warning: only {limit} open files allowed; the coordinator may refuse workers")
+    interval = scheduler.HEARTBEAT_INTERVAL
+    dead_after = interval * scheduler.HEARTBEAT_LIVENESS
+    address = free_address()
+    coordinator = start_coordinator(address, args.profile)
+    processes: list[multiprocessing.Process] = []
+    client = ZmqClient(address, f"bench-status-{secrets.token_hex(4)}".encode())
+    try:
+        if query_status(client, coordinator) is None:
+            raise SystemExit("the coordinator did not answer a status request")
+        print(f"coordinator pid {coordinator.pid} on {address}")
+        # idle baseline: the coordinator's own ticks with no worker at all
+        idle_cpu, idle_started = cpu_seconds(coordinator.pid), time.monotonic()
+        time.sleep(args.idle_seconds)
+        idle = (cpu_seconds(coordinator.pid) - idle_cpu) / (time.monotonic() - idle_started)
+
+        start = time.monotonic() + 1.0  # time for the generators to start
+        measure_from = start + interval + args.warmup  # all registered, then settled
+        measure_to = measure_from + args.seconds
+        stop = measure_to + 1.0
+        counters = [multiprocessing.Array("q", COUNTERS, lock=False) for _ in range(generators)]
+        share = [total // generators + (g < total % generators) for g in range(generators)]
+        firsts = [sum(share[:g]) for g in range(generators)]
+        processes = [
+            multiprocessing.Process(
+                target=heartbeat_generator,
+                args=(address, firsts[g], share[g], total, start, stop, counters[g]),
+                daemon=True,
+            )
+            for g in range(generators)
+        ]
+        for process in processes:
+            process.start()
+        print(
+            f"{total} simulated workers in {generators} generator process(es), heartbeating "
+            f"every {interval:g} s; warm-up {interval + args.warmup:g} s, "
+            f"measuring {args.seconds:g} s"
+        )
+
+        sleep_until(measure_from - 0.5, coordinator)
+        seen_before, oldest_before = live_workers(query_status(client, coordinator), dead_after)
+        sleep_until(measure_from, coordinator)
+
+        def sample() -> tuple[float, tuple[float, float], int, list[float], list[list[int]]]:
+            return (
+                time.monotonic(),
+                cpu_times(coordinator.pid),
+                wakeups(coordinator.pid),
+                [cpu_seconds(process.pid) for process in processes],
+                [list(c) for c in counters],
+            )
+
+        if args.profile:
+            coordinator.send_signal(signal.SIGUSR1)  # profile the window only
+        wall0, (user0, system0), woke0, gen0, count0 = sample()
+        sleep_until(measure_to, coordinator)
+        wall1, (user1, system1), woke1, gen1, count1 = sample()
+        if args.profile:
+            coordinator.send_signal(signal.SIGUSR2)
+        seen_after, oldest_after = live_workers(query_status(client, coordinator), dead_after)
+
+        wall = wall1 - wall0
+        delta = [
+            sum(c1[k] - c0[k] for c0, c1 in zip(count0, count1, strict=True))
+            for k in range(COUNTERS)
+        ]
+        sent = delta[SENT]
+        cpu = user1 + system1 - user0 - system0
+        generator_cpu = [b - a for a, b in zip(gen0, gen1, strict=True)]
+        print(
+            f"coordinator sees {seen_before} live workers before the window, {seen_after} "
+            f"after (oldest heartbeat {max(oldest_before, oldest_after):.2f} s ago)"
+        )
+        print(
+            f"heartbeats: {sent:,} sent to the coordinator in {wall:.1f} s "
+            f"({sent / wall:,.0f}/s), {delta[HEARD]:,} received from it "
+            f"({delta[HEARD] / wall:,.0f}/s); re-registrations {delta[RECONNECTS]} "
+            f"(Reconnect) + {delta[SILENCES]} (silence), rejects {delta[REJECTS]}"
+        )
+        print(f"coordinator idle (no workers): {100 * idle:.1f}% of one core")
+        print(
+            f"coordinator CPU {cpu:.2f} s in {wall:.1f} s -> {100 * cpu / wall:.1f}% of one core "
+            f"at {total} workers (user {user1 - user0:.2f} s, system {system1 - system0:.2f} s)"
+        )
+        print("goal: under 20% of one core")
+        if sent:
+            print(
+                f"per heartbeat: {cpu / sent * 1e6:,.0f} us of coordinator CPU "
+                f"({(cpu - idle * wall) / sent * 1e6:,.0f} us above idle; each includes the "
+                "coordinator's own heartbeat to that worker)"
+            )
+        print(
+            f"coordinator loop wake-ups: {(woke1 - woke0) / wall:,.0f}/s (voluntary context "
+            "switches of its main thread)"
+        )
+        print(
+            f"generator CPU {sum(generator_cpu):.2f} s -> {100 * sum(generator_cpu) / wall:.1f}% "
+            f"of one core in all ("
+            + ", ".join(f"{100 * c / wall:.1f}%" for c in generator_cpu)
+            + f"; {os.cpu_count()} cores here)"
+        )
+        for process in processes:
+            process.join(max(0.0, stop - time.monotonic()) + 5)
+    finally:
+        client.close()
+        for process in processes:
+            stop_process(process)
+        stop_process(coordinator)
+    if args.profile:
+        print_profile(args.profile)
+
+
+def print_profile(path: str, top: int = 30) -> None:
+    """The coordinator's top functions by own CPU time over the measurement window."""
+    import pstats
+
+    print(
+        f"\ncoordinator profile over the window (cProfile, main thread CPU time; the CPU "
+        f"figures above include the profiler's overhead): {path}"
+    )
+    stats = pstats.Stats(path)
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--slots", type=int, default=8)
+    parser.add_argument("--reducers", type=int, default=4)
+    heartbeat = parser.add_argument_group("heartbeat load (no job)")
+    heartbeat.add_argument(
+        "--heartbeat-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of a job, N idle simulated workers heartbeating at 1 Hz",
+    )
+    heartbeat.add_argument(
+        "--seconds", type=float, default=30.0, help="measurement window (default 30)"
+    )
+    heartbeat.add_argument(
+        "--warmup", type=float, default=3.0, help="seconds after registration before measuring"
+    )
+    heartbeat.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=2.0,
+        help="seconds the coordinator's idle CPU is measured before the workers start",
+    )
+    heartbeat.add_argument(
+        "--generators",
+        type=int,
+        default=0,
+        help=f"load generator processes (default: one per {WORKERS_PER_GENERATOR} workers)",
+    )
+    heartbeat.add_argument(
+        "--profile",
+        metavar="FILE",
+        default=None,
+        help="profile the coordinator (cProfile, CPU time) over the window into FILE and "
+        "print its top entries (its CPU figures then include the profiler's cost)",
+    )
+    args = parser.parse_args()
+    if args.heartbeat_workers > 0:
+        try:
+            run_heartbeats(args)  # stops every process it started, Ctrl-C included
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
+    else:
+        run_tasks(args)
 
 
 if __name__ == "__main__":

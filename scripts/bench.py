@@ -12,6 +12,7 @@ systems
                            baselines/wc_{spark,dask,mrjob}.py, when the package imports
              minimr-inline minimr submit jobs/wordcount.py ... --inline
              minimr-local  minimr submit jobs/wordcount.py ... --workers W
+             minimr-batch  minimr submit jobs/wordcount_batch.py ... --workers W (map_batch)
   sort       gnusort       LC_ALL=C sort --parallel=W -S 4G
              pysort        baselines/sort_python.py: sorted(readlines) in one process
              spark         baselines/sort_spark.py, when pyspark imports
@@ -99,10 +100,11 @@ def _script(name: str) -> list[str]:
     return [sys.executable, os.path.join(BASELINES, name)]
 
 
-def _minimr(task: str, mode: str) -> Callable[[Setup, str, str], list[str]]:
+def _minimr(task: str, mode: str, job: str | None = None
+            ) -> Callable[[Setup, str, str], list[str]]:
     def command(s: Setup, indir: str, out: str) -> list[str]:
         where = ["--inline"] if mode == "inline" else ["--workers", str(s.workers)]
-        return [*s.minimr, "submit", os.path.join(REPO, MINIMR_JOB[task]), "--input", indir,
+        return [*s.minimr, "submit", os.path.join(REPO, job or MINIMR_JOB[task]), "--input", indir,
                 "--output", out, "--overwrite", "--quiet", *where]
     return command
 
@@ -127,6 +129,8 @@ SYSTEMS = (
                             *part_files(i), "--output-dir", o], ("mrjob",)),
     System("minimr-inline", "wordcount", False, _minimr("wordcount", "inline")),
     System("minimr-local", "wordcount", False, _minimr("wordcount", "local")),
+    System("minimr-batch", "wordcount", False,
+           _minimr("wordcount", "local", "jobs/wordcount_batch.py")),
     System("gnusort", "sort", True, _gnu_sort, output_dir=False, env={"LC_ALL": "C"}),
     System("pysort", "sort", True, lambda s, i, o: [*_script("sort_python.py"), i, o],
            output_dir=False),

@@ -257,6 +257,7 @@ class ZmqClient:
         # only handshake failures: they say why a server never answers (wrong keys)
         self._monitor = self._socket.get_monitor_socket(_HANDSHAKE_FAILURES)
         self._vague_failures = 0
+        self._has_keys = curve is not None
         self._socket.connect(address)
         self.pollable = self._socket
 
@@ -278,20 +279,21 @@ class ZmqClient:
     def handshake_failure(self) -> str | None:
         """Why the security handshake keeps failing, if it does (never blocks).
 
-        A refused key or a security mismatch is reported at once. A failure without
-        detail (what a wrong server key looks like, but also what a mismatch looks
-        like before its detail arrives) only after ``VAGUE_FAILURES`` in a row, so the
-        precise reason wins when there is one.
+        Without keys, any failure means the server wants keys. With keys, a refused key
+        or a server without keys is reported at once; a failure without detail (what a
+        wrong server key looks like, but also a mismatch whose detail has not arrived
+        yet) only after ``VAGUE_FAILURES`` in a row, so the precise reason wins.
         """
         failure = None
         while self._monitor.poll(0):
             event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
-            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            if self._has_keys and event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 self._vague_failures += 1
-                if self._vague_failures >= VAGUE_FAILURES:
-                    failure = failure or _describe_handshake_failure(event["event"], 0)
-            else:
-                failure = _describe_handshake_failure(event["event"], event["value"])
+                if self._vague_failures < VAGUE_FAILURES:
+                    continue
+            failure = failure or _describe_handshake_failure(
+                event["event"], event["value"], self._has_keys
+            )
         return failure
 
     def close(self) -> None:
@@ -302,7 +304,7 @@ class ZmqClient:
 
 
 #: handshake failures without detail in a row before one is reported (about 0.1 s apart)
-VAGUE_FAILURES = 4
+VAGUE_FAILURES = 5
 _HANDSHAKE_FAILURES = (
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
@@ -310,22 +312,21 @@ _HANDSHAKE_FAILURES = (
 )
 
 
-def _describe_handshake_failure(event: int, value: int) -> str:
+def _describe_handshake_failure(event: int, value: int, has_keys: bool) -> str:
     if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
         return (
             "the server refused this public key (it is not among the keys it authorizes, "
             f"ZAP status {value})"
         )
+    if not has_keys:
+        return "the server requires keys (CURVE) and this process has none: pass --keys DIR"
     if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and (
         value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
     ):
-        return (
-            "the server and this process disagree on security: one uses CURVE keys "
-            "(--keys) and the other does not"
-        )
+        return "this process uses keys (--keys) but the server does not"
     return (
-        "the security handshake failed: is coordinator.key this server's public key, and do "
-        "both sides use keys?"
+        "the security handshake failed: is coordinator.key this server's public key, and "
+        "does the server use keys?"
     )
 
 

@@ -149,7 +149,7 @@ def test_unknown_key_fails_the_handshake_with_a_reason(curve_server, tmp_path):
     assert received is None and "refused this public key" in failure
 
 
-def test_client_without_keys_is_told_the_sides_disagree(curve_server):
+def test_client_without_keys_is_told_the_server_requires_them(curve_server):
     """A plain client reaching a CURVE server gets no message through, and a clear reason."""
     server, _ = curve_server
     client = ZmqClient(server.address, b"c3")
@@ -157,7 +157,21 @@ def test_client_without_keys_is_told_the_sides_disagree(curve_server):
         received, failure = _exchange(client, server)
     finally:
         client.close()
-    assert received is None and "disagree on security" in failure
+    assert received is None and "requires keys" in failure
+
+
+def test_client_with_keys_is_told_the_server_has_none(tmp_path):
+    """A keyed client reaching a server without keys learns that the server has none."""
+    keygen(str(tmp_path))
+    keys = Keys(str(tmp_path))
+    server = ZmqServer("tcp://127.0.0.1:0")
+    client = ZmqClient(server.address, b"c5", curve=keys.client(SUBMITTER))
+    try:
+        received, failure = _exchange(client, server)
+    finally:
+        client.close()
+        server.close()
+    assert received is None and "server" in failure and "keys" in failure
 
 
 def test_wrong_server_key_fails_the_handshake(curve_server, tmp_path):

@@ -136,5 +136,5 @@ def test_fetch_without_keys_from_a_keyed_server_gets_nothing(keyed_server, tmp_p
     srv, _, _ = keyed_server
     path = tmp_path / "root" / "map.out"
     path.write_bytes(b"0123456789")
-    with pytest.raises(FetchError, match="disagree on security"):
+    with pytest.raises(FetchError, match="requires keys"):
         gather_segments([an_input(path, 0, 5, srv.address)], str(tmp_path / "s"), "me")

@@ -119,7 +119,11 @@ class KeyedCluster:
             except Exception:  # the coordinator may still be starting
                 pass
             time.sleep(0.1)
-        raise AssertionError(f"fewer than {count} workers registered within {timeout} s")
+        exited = {p.args[3]: (p.returncode, p.stderr.read()) for p in self.processes
+                  if p.poll() is not None and p.stderr}  # fmt: skip
+        raise AssertionError(
+            f"fewer than {count} workers registered within {timeout} s; exited: {exited}"
+        )
 
     def close(self) -> None:
         """SIGTERM everything, SIGKILL what lingers."""
@@ -182,7 +186,7 @@ def test_submission_without_keys_is_refused_and_the_canary_never_runs(keyed, can
     """A client without keys cannot get a job in: told why, nothing runs."""
     result = submit(keyed, canary, tmp_path / "out")
     assert result.returncode != 0
-    assert "disagree on security" in result.stderr
+    assert "requires keys" in result.stderr
     assert not canary[2].exists()
 
 

@@ -264,6 +264,7 @@ class Coordinator:
             message.shuffle_address,
             message.shuffle_key,
             outputs=_held_outputs(message.outputs or []),
+            replaces=tuple(r for r in message.replaces or [] if isinstance(r, str)),
         )
         self._send(
             peer, p.Welcome(self.scheduler.heartbeat_interval, self.scheduler.heartbeat_liveness)

@@ -32,6 +32,8 @@ class WorkerJoined:
     #: map outputs it still holds, ``((job_id, attempt, output), ...)``: after a coordinator
     #: restart, finished maps whose output survived need not run again
     outputs: tuple[tuple[str, str, dict], ...] = ()
+    #: dead workers (on its host) whose folder it adopted: drop them without waiting
+    replaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

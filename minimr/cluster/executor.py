@@ -132,6 +132,7 @@ def main(
 ) -> None:
     """The executor process: run commands from the worker until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
+    _die_with_worker()
     fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 2)
     os.dup2(fd, 1)
@@ -163,6 +164,24 @@ def main(
                 conn.send(("failed", attempt, traceback.format_exc()))
         elif command == "discard":
             storage.remove(message[1])  # a refused attempt's part, local or remote
+
+
+def _die_with_worker() -> None:
+    """Have the kernel SIGKILL this process when its worker dies, however it dies (Linux).
+
+    A worker killed with SIGKILL cannot stop its executors; without this their user code
+    would run on, orphaned: burning a CPU its successor needs and repeating side effects
+    of an attempt that is already being run again elsewhere.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the pipe's EOF ends the executor later
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os._exit(1)  # the worker died before the request was in place
 
 
 def _run(

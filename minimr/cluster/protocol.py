@@ -137,6 +137,8 @@ class Ready(Message):
     #: map outputs it still holds, ``[[job_id, attempt, {"path", "partitions"}], ...]``, so a
     #: restarted coordinator need not run those maps again
     outputs: list | None = None
+    #: identities of dead workers whose folder it adopted (``workdir.py``): drop them now
+    replaces: list | None = None
 
 
 @dataclass(frozen=True)

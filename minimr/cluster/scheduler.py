@@ -52,6 +52,13 @@ the workers it ran on and the user's traceback. A worker whose failures succeed
 elsewhere is excluded from the job (never more than a third of the workers). Near
 the end of a phase, a task running far longer than the median gets one backup
 attempt; the first to finish wins and the other is cancelled.
+
+Map outputs that outlive their holder: a worker started on a dead worker's folder
+adopts its finished map outputs (``workdir.py``) and registers them with the dead
+worker's identity (``WorkerJoined.replaces``): the dead worker is dropped at once and
+its maps stay done. After a coordinator restart, replaying the journal restores the
+committed tasks (``TaskRestored``); a restored map's output counts once a worker
+re-registers it, and the map runs again if none does within ``recovery_grace``.
 """
 
 from __future__ import annotations
@@ -225,6 +232,9 @@ class Scheduler:
     def _on_worker_joined(self, event: WorkerJoined, now: float, actions: list[Action]) -> None:
         if event.worker in self.workers:  # registered again on the same identity
             self._lose_worker(event.worker, now, actions)
+        for dead in event.replaces:  # it adopted their folders: they are gone for sure
+            if dead in self.workers and self.workers[dead].host == event.host:
+                self._lose_worker(dead, now, actions)
         self.workers[event.worker] = Worker(
             event.worker,
             event.name,
@@ -235,23 +245,40 @@ class Scheduler:
             last_seen=now,
             shuffle_key=event.shuffle_key,
         )
-        for job_id, attempt, _output in event.outputs:
-            self._reclaim_output(self.workers[event.worker], job_id, attempt, actions)
+        for job_id, attempt, output in event.outputs:
+            self._reclaim_output(self.workers[event.worker], job_id, attempt, output, actions)
 
-    def _reclaim_output(self, worker: Worker, job_id: str, attempt: str, actions: list) -> None:
-        """A worker still holds a restored map's output: the map need not run again."""
+    def _reclaim_output(
+        self, worker: Worker, job_id: str, attempt: str, output: dict, actions: list
+    ) -> None:
+        """A worker holds a finished map's output: the map need not run (again).
+
+        Either the coordinator restarted (a restored map, holder unknown), or the output's
+        worker died and this one adopted its folder (the map was lost, or is about to be).
+        """
         job = self.jobs.get(job_id)
-        if job is None or job.state is not JobState.RUNNING:
+        task = job.tasks.get(attempt.rpartition("-a")[0]) if job is not None else None
+        if task is None or job.state is not JobState.RUNNING or task.kind is not Kind.MAP:
             return
-        task = job.tasks.get(attempt.rpartition("-a")[0])
-        if (
-            task is None
-            or task.kind is not Kind.MAP
-            or task.state is not TaskState.DONE
-            or task.output_worker is not None
-            or task.output_attempt != attempt
+        if task.state is TaskState.DONE and task.output_attempt == attempt:
+            if task.output_worker == worker.id:
+                return
+            previous = self.workers.get(task.output_worker or "")
+            if previous is not None:
+                previous.outputs.discard((job.id, task.key))
+        elif task.state in (TaskState.PENDING, TaskState.RUNNING) and (
+            task.lost_output is not None and task.lost_output[0] == attempt
         ):
-            return  # not a restored output, or another attempt's
+            for other in list(task.live.values()):  # its re-run is not needed any more
+                self._drop_attempt(other)
+                actions.append(Cancel(other.worker, job.id, other.id))
+            task.output_attempt, task.output = task.lost_output
+            self._move(job, task, TaskState.DONE)
+        else:
+            return  # another attempt's output, or a map that is not done
+        task.lost_output = None
+        if isinstance(output.get("path"), str):  # an adopted output moved to its new folder
+            task.output = {**(task.output or {}), "path": output["path"]}
         task.output_worker = worker.id
         worker.outputs.add((job.id, task.key))
         self._release_reduces(job, task.step)
@@ -285,6 +312,8 @@ class Scheduler:
         holder = self.workers.get(task.output_worker or "")
         if holder is not None:
             holder.outputs.discard((job.id, task.key))
+        if task.output_attempt is not None and task.output is not None:
+            task.lost_output = (task.output_attempt, task.output)  # a successor may adopt it
         task.output = task.output_worker = task.output_attempt = None
         if job.state is not JobState.RUNNING or task.state is not TaskState.DONE:
             return
@@ -432,6 +461,7 @@ class Scheduler:
         task.output_worker = event.worker
         task.output_attempt = attempt.id
         task.output = event.output
+        task.lost_output = None
         self._move(job, task, TaskState.DONE)
         actions.append(
             TaskCommitted(
@@ -639,8 +669,9 @@ class Scheduler:
             keys = job.maps.get(task.step, [])
             if isinstance(index, int) and 0 <= index < len(keys):
                 lost = job.tasks[keys[index]]
-                if lost.output_attempt == map_attempt:
-                    self._lose_map_output(job, lost, actions)
+                holder = attempt.holders.get(index, lost.output_worker)
+                if lost.output_attempt == map_attempt and lost.output_worker == holder:
+                    self._lose_map_output(job, lost, actions)  # (not if it moved since)
         if task.state is TaskState.RUNNING and not task.live:
             # not the reduce's fault: it does not count toward its attempts
             if self._map_outputs_ready(job, task.step):
@@ -799,7 +830,12 @@ class Scheduler:
         task.ran_on.append(worker.name)
         self.attempts[(job.id, attempt.id)] = attempt
         worker.attempts.add((job.id, attempt.id))
-        inputs = self._reduce_inputs(job, task) if task.kind is Kind.REDUCE else None
+        inputs = None
+        if task.kind is Kind.REDUCE:
+            inputs = self._reduce_inputs(job, task)
+            attempt.holders = {
+                job.tasks[k].index: job.tasks[k].output_worker for k in job.maps[task.step]
+            }
         actions.append(Assign(worker.id, job.id, attempt.id, task.kind.value, task.spec, inputs))
 
     def _reduce_inputs(self, job: Job, task: Task) -> list[dict]:

@@ -21,7 +21,7 @@ class TaskState(enum.Enum):
 
 
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
-    # -> DONE straight from WAITING or PENDING: only when replaying the journal
+    # -> DONE straight from WAITING or PENDING: journal replay, or a lost map output adopted
     TaskState.WAITING: frozenset({TaskState.PENDING, TaskState.DONE}),
     TaskState.PENDING: frozenset({TaskState.RUNNING, TaskState.WAITING, TaskState.DONE}),
     TaskState.RUNNING: frozenset(
@@ -70,6 +70,7 @@ class Attempt:
     worker: str
     started: float
     backup: bool = False
+    holders: dict[int, str | None] = field(default_factory=dict)  # a reduce: map -> worker
 
 
 @dataclass
@@ -89,6 +90,7 @@ class Task:
     output: dict | None = None  # map: where it lives; prepare: the task lists
     output_worker: str | None = None  # None for a DONE map: restored, holder not back yet
     output_attempt: str | None = None
+    lost_output: tuple[str, dict] | None = None  # (attempt, output) lost with its worker
     counters: dict | None = None
     duration: float | None = None
     errors: list[dict] = field(default_factory=list)

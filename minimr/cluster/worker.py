@@ -12,6 +12,10 @@ life; after ``interval x liveness`` of silence the worker drops its attempts, cl
 its socket, waits with capped exponential backoff plus jitter, and registers again
 on a new socket (a new identity, so the coordinator sees a new worker).
 
+Its map outputs live in a folder of its own (``workdir.py``), locked while it lives; a
+worker started on the same ``--work-dir`` adopts the outputs a dead one left there and
+registers them, as it registers what it holds after a coordinator restart.
+
 The pull model: a worker registers with N slots; the coordinator never assigns more
 than N attempts at once, and each reported result frees a slot. Assignments wait in
 a local queue while the job's plan is fetched (once per job, then cached) or while
@@ -27,12 +31,9 @@ does.
 
 from __future__ import annotations
 
-import glob
-import json
 import logging
 import os
 import random
-import re
 import secrets
 import shutil
 import signal
@@ -51,6 +52,7 @@ from minimr.cluster.executor import Executor
 from minimr.cluster.security import WorkerKeys
 from minimr.cluster.shuffle import ShuffleServer
 from minimr.cluster.transport import Client, ZmqClient, is_loopback, local_host, wait
+from minimr.cluster.workdir import WorkDir
 
 log = logging.getLogger("minimr.worker")
 
@@ -114,9 +116,8 @@ class Worker:
         self.slots_wanted = max(1, slots)
         self.host = host or local_host()
         self.name = name or f"{self.host}:{os.getpid()}"
-        base = work_dir or tempfile.gettempdir()
-        os.makedirs(base, exist_ok=True)
-        self.work_dir = tempfile.mkdtemp(prefix=f"minimr-worker-{os.getpid()}-", dir=base)
+        self.workdir = WorkDir(work_dir or tempfile.gettempdir())
+        self.work_dir = self.workdir.path
         self._connect = connect or partial(
             ZmqClient, curve=keys.coordinator_client() if keys else None
         )
@@ -208,7 +209,7 @@ class Worker:
             for slot in self.slots:
                 slot.executor.kill()
             shuffle.stop()
-            shutil.rmtree(self.work_dir, ignore_errors=True)
+            self.workdir.close()
 
     def stop(self) -> None:
         """End the loop after the current turn (what SIGTERM and Ctrl-C do)."""
@@ -243,6 +244,8 @@ class Worker:
         identity = f"w-{self.name}-{secrets.token_hex(4)}".encode()
         self.conn = self._connect(self.coordinator, identity)
         self.welcomed = False
+        replaces = self.workdir.adopt_orphans()  # dead workers' map outputs become ours
+        self.workdir.record_identity(identity)
         shuffle_key = self.keys.pair.public.decode("ascii") if self.keys else ""
         self._send(
             p.Ready(
@@ -252,7 +255,8 @@ class Worker:
                 len(self.slots),
                 self.shuffle_address,
                 shuffle_key,
-                outputs=held_map_outputs(self.work_dir),
+                outputs=self.workdir.map_outputs(),
+                replaces=replaces,
             )
         )
 
@@ -451,32 +455,6 @@ class Worker:
 
     def _executor(self, index: int) -> Executor:
         return Executor(index, self.work_dir, self.host, self.keys.pair if self.keys else None)
-
-
-#: a map output file's name (``run_map_task``): ``map-s{step}-m{index:05d}-{attempt}.out``
-_MAP_OUTPUT = re.compile(r"map-s\d+-m\d+-(?P<attempt>.+)\.out")
-
-
-def held_map_outputs(work_dir: str) -> list[list]:
-    """The map outputs kept in a worker's folder, to re-register after a coordinator restart.
-
-    Each is ``[job_id, attempt, {"path", "partitions"}]``, read from the ``.index`` file
-    written beside a finished map output (``dataflow/spill.py``); outputs without one
-    were never finished.
-    """
-    found = []
-    pattern = os.path.join(glob.escape(work_dir), "*", "map-*.out.index")
-    for index in sorted(glob.glob(pattern)):
-        match = _MAP_OUTPUT.fullmatch(os.path.basename(index)[: -len(".index")])
-        try:
-            with open(index) as file:
-                output = json.load(file)
-        except (OSError, ValueError):
-            continue
-        if match and isinstance(output, dict) and os.path.exists(str(output.get("path"))):
-            job_id = os.path.basename(os.path.dirname(index))
-            found.append([job_id, match["attempt"], output])
-    return found
 
 
 def _advertised(bound: str, coordinator: str) -> str:

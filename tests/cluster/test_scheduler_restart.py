@@ -118,3 +118,56 @@ def test_a_journaled_end_ends_the_restored_job():
     actions = script(s.JobOutcomeRestored("j", "failed", {"message": "boom"}))
     assert ended(actions) == [s.JobEnded("j", s.JobState.FAILED)]
     assert script.sched.jobs["j"].error == {"message": "boom"}
+
+
+# --- a worker adopts the folder of a dead one (``workdir.py``) ----------------------------
+
+
+def adopting(worker: str, replaces: tuple, held_outputs: tuple) -> s.WorkerJoined:
+    return s.WorkerJoined(worker, worker, "host-w0", 1, f"tcp://{worker}:1",
+                          outputs=held_outputs, replaces=replaces)
+
+
+def moved(journal: list, task: str) -> tuple:
+    """The output of ``task`` as its adopter offers it: same attempt, a new path."""
+    (c,) = [c for c in journal if c.task == task]
+    return (("j", c.attempt, {**c.output, "path": "/new/" + c.attempt}),)
+
+
+def test_a_successor_that_adopts_the_outputs_saves_their_maps():
+    """w0 dies holding map 0's output; w2 adopts it: w0 is dropped at once, map 0 stays done."""
+    script, journal, live = first_life(maps=3, reduces=1, maps_done=1)
+    assert script.task("s0-m00000").output_worker == "w0"
+    script.sched.workers["w0"].host = "host-w0"
+    actions = script(adopting("w2", ("w0",), moved(journal, "s0-m00000")))
+    assert "w0" not in script.sched.workers
+    task = script.task("s0-m00000")
+    assert task.state is s.TaskState.DONE and task.output_worker == "w2"
+    assert task.output["path"] == "/new/s0-m00000-a1"
+    assert all(a.task.get("index") != 0 for a in assigns(actions))
+
+
+def test_an_adopted_output_undoes_the_loss_of_its_map_and_cancels_the_rerun():
+    """Map 0 was lost when w0 died and runs again; w2 then offers it: done, re-run cancelled."""
+    script, journal, live = first_life(maps=2, reduces=1, maps_done=1)
+    script.join("w3")
+    for alive in ("w1", "w3"):  # only w0 goes silent
+        script.sched.workers[alive].last_seen = script.now + 2000
+    rerun = [a for a in assigns(script(s.Tick(), advance=1001)) if a.task.get("index") == 0]
+    assert rerun and script.task("s0-m00000").state is s.TaskState.RUNNING
+    actions = script(adopting("w2", (), moved(journal, "s0-m00000")))
+    assert s.Cancel(rerun[0].worker, "j", rerun[0].attempt) in actions
+    task = script.task("s0-m00000")
+    assert task.state is s.TaskState.DONE and task.output_worker == "w2"
+
+
+def test_a_fetch_failure_from_the_old_holder_does_not_lose_an_adopted_output():
+    """A reduce that could not fetch from the dead holder is requeued; the map is not rerun."""
+    script, journal, live = first_life(maps=1, reduces=1, maps_done=1)
+    (reduce,) = [a for a in live if a.kind == "reduce"]
+    script(adopting("w2", (), moved(journal, "s0-m00000")))
+    failed = s.FetchFailed(reduce.worker, "j", reduce.attempt, ((0, "s0-m00000-a1"),))
+    actions = script(failed)
+    assert script.task("s0-m00000").state is s.TaskState.DONE
+    (again,) = [a for a in assigns(actions) if a.kind == "reduce"]
+    assert again.inputs[0]["address"] == "tcp://w2:1"

@@ -91,3 +91,35 @@ def test_coordinator_killed_in_the_reduce_phase_never_reruns_committed_reduces(
         first_key, _ = next(read_output(part))
         assert runs[f"reduce-{first_key}"] == 1, (body["task"], runs)
     assert all(count == 1 for name, count in runs.items() if name.startswith("map-")), runs
+
+
+def test_a_killed_worker_restarted_on_its_folder_hands_its_map_outputs_on(
+    cluster, tmp_path, monkeypatch
+):
+    """SIGKILL a worker mid-map and start another on the same --work-dir: the new one adopts
+    the dead one's finished map outputs, so no map runs twice; the output equals inline."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    inputs = small_inputs(tmp_path / "in", 8)
+    inline_output("marked.py", inputs, tmp_path / "inline", reducers=2)
+    monkeypatch.setenv("MINIMR_MARK_DIR", str(marks))
+    monkeypatch.setenv("MINIMR_MARK_SLEEP", "0.3")
+    victim = cluster.add_worker(hash_seed="1")
+    cluster.add_worker(hash_seed="2")
+    cluster.wait_for_workers(2)
+    killed = threading.Event()
+
+    def kill(progress) -> None:
+        if progress.snapshot["maps_done"] >= 4 and not killed.is_set():
+            killed.set()
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            cluster.add_worker(hash_seed="3")
+
+    plan = make_plan("marked.py", inputs, tmp_path / "cluster", reducers=2)
+    submit_plan(plan, cluster.address, progress=kill)
+    assert killed.is_set()
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+    runs = markers(marks)
+    assert sum(1 for name in runs if name.startswith("map-")) == 8
+    assert all(count == 1 for name, count in runs.items() if name.startswith("map-")), runs

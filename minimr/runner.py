@@ -9,6 +9,7 @@ process, in order, and lets the user's exception through with its real traceback
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 import time
@@ -95,7 +96,8 @@ def build_plan(
             is_last=i == len(steps) - 1,
         ))
     name = job_name(job)
-    job_id = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:100] or "job"  # a folder name on workers
+    job_id = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     return JobPlan(job_id=job_id, job_name=name, steps=plans, splits=plan_splits(files, size),
                    output=storage.normalize(output), sort_buffer=parse_size(sort_buffer),
                    settings=dict(settings or {}))

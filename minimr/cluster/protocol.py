@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import re
 import struct
 import sys
 import types
@@ -450,6 +451,9 @@ def encode(message: Message) -> list[bytes]:
     return frames
 
 
+_JOB_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
+
+
 def decode(frames: list[bytes]) -> Message:
     """Turn frames into a message, checking everything a peer could get wrong.
 
@@ -494,6 +498,10 @@ def decode(frames: list[bytes]) -> Message:
                 f"{cls.__name__}.{name} must be {fields[name]} (got {value!r:.60} that is a "
                 f"{type(value).__name__})"
             )
+    job_id = body.get("job_id")
+    if isinstance(job_id, str) and not _JOB_ID.fullmatch(job_id):
+        # Job ids name folders on workers (removed when the job ends): no paths, no dots first.
+        raise ProtocolError(f"{cls.__name__}.job_id {job_id!r:.60} is not a valid job id")
     for index, name in enumerate(cls.blobs, start=2):
         body[name] = bytes(frames[index])
     return cls(**body)

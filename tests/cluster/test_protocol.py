@@ -98,3 +98,17 @@ def test_other_protocol_version_is_reported_as_such():
     with pytest.raises(p.VersionMismatch) as info:
         p.decode([header(p.Command.HEARTBEAT, version=p.VERSION + 1), b"{}"])
     assert info.value.version == p.VERSION + 1
+
+
+@pytest.mark.parametrize("job_id", ["../etc", "a/b", ".hidden", "", "x" * 300, "a\x00b"])
+def test_job_ids_that_could_name_other_folders_are_refused(job_id):
+    """A job id is a folder name on workers, so paths and dot-names are protocol errors."""
+    frames = p.encode(p.CancelJob(job_id))
+    with pytest.raises(p.ProtocolError, match="not a valid job id"):
+        p.decode(frames)
+
+
+def test_generated_job_ids_are_valid():
+    """The job ids minimr itself makes pass the check."""
+    frames = p.encode(p.CancelJob("WordCount-20261126-061335-062c1a"))
+    assert p.decode(frames).job_id == "WordCount-20261126-061335-062c1a"

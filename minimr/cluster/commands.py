@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import secrets
 import signal
 import time
@@ -51,6 +52,22 @@ def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    _raise_open_files_limit()
+
+
+def _raise_open_files_limit() -> None:
+    """Lift the soft open-files limit to the hard one.
+
+    A coordinator holds a connection per worker and client, and a worker one per fetch in
+    flight: the common default of 1024 made a coordinator die at about a thousand workers.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 16)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            logging.getLogger(__name__).warning("could not raise the open-files limit")
 
 
 @click.command()

@@ -120,9 +120,9 @@ class WorkDir:
 def _dead_owner(folder: str):
     """Yields whether ``folder``'s owner is dead, holding its lock meanwhile if so."""
     try:
-        lock = open(os.path.join(folder, LOCK), "a")  # noqa: SIM115 - closed below
+        lock = open(os.path.join(folder, LOCK))  # noqa: SIM115 - closed below
     except OSError:
-        yield False  # no lock file: not a folder of this kind, or being deleted
+        yield False  # no lock file: not ours to judge (another version), or being deleted
         return
     try:
         try:

@@ -247,7 +247,7 @@ class MapOutputBuffer:
             source = sources[key]
             if not fast:  # a list of values; keys may be wrapped
                 key = unwrap(key)
-                if combine is not None and len(source) > 1:
+                if combine is not None and len(source) > _COMBINE_MIN:
                     seen += len(source)
                     source = list(map(_second, combine(key, iter(source))))
                     produced += len(source)

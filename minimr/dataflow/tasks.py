@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from minimr.dataflow import counters as C
@@ -39,7 +40,7 @@ __all__ = [
     "run_sample_task", "run_map_task", "run_reduce_task", "commit_reduce_output",
 ]
 
-BATCH_RECORDS = 2048  # records handed to a map_batch function at once
+BATCH_CHUNK = 1024  # records read at a time while filling a map_batch batch
 SAMPLE_SPLITS = 20  # splits a sample task reads from
 SAMPLE_POINTS = 5  # places in each split it reads from
 SAMPLE_RECORDS = 200  # records it reads at each place
@@ -263,8 +264,10 @@ def _tracker(plan: JobPlan, where: str, skip: frozenset[int], noun: str) -> skip
 def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, path: str,
                      records: Iterator, counters: Counters, fast: bool,
                      tracker: skips.Tracker | None = None) -> tuple[MapOutputBuffer, int]:
+    # A batch map returns one value per key per batch (a Counter's counts): they differ, so
+    # counting identical pairs would gain nothing; the per-pair path groups them directly.
     buffer = MapOutputBuffer(partitioner, task.reducers, sp.step.combine, plan.sort_buffer,
-                             path, counters, fast=fast)
+                             path, counters, fast=fast and sp.step.map_batch is None)
     map_fn, map_batch = sp.step.map, sp.step.map_batch
     if tracker is not None:  # records become (ordinal, key, value), skipped ones left out
         records = tracker.records(records)
@@ -272,21 +275,43 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
         map_batch = map_batch and tracker.map_batch(map_batch, _emit_pairs)
     try:
         if map_batch is not None:
-            return buffer, _consume_batches(buffer, records, map_batch)
+            return buffer, _consume_batches(buffer, records, map_batch,
+                                            max(1 << 20, plan.sort_buffer // 8))
         return buffer, buffer.consume(records, map_fn)
     except NeedsPerPairPath:
         buffer.discard()
         raise
 
 
-def _consume_batches(buffer: MapOutputBuffer, records: Iterator, map_batch) -> int:
+def _consume_batches(buffer: MapOutputBuffer, records: Iterator, map_batch,
+                     target: int) -> int:
     n = 0
-    while True:
-        batch = list(islice(records, BATCH_RECORDS))
-        if not batch:
-            return n
+    for batch in _batches(records, target):
         n += len(batch)
         buffer.add_all(_emit_pairs(map_batch(batch)))
+    return n
+
+
+def _batches(records: Iterator, target: int) -> Iterator[list]:
+    """Lists of records holding about ``target`` bytes of values each.
+
+    Large batches let a batch map's result (a dict of the batch's distinct keys) be merged
+    fewer times; measuring by bytes keeps a batch of whole files as bounded as one of lines.
+    """
+    while True:
+        batch: list = []
+        size = 0
+        for chunk in iter(lambda: list(islice(records, BATCH_CHUNK)), []):
+            batch.extend(chunk)
+            try:
+                size += sum(map(len, map(itemgetter(1), chunk)))
+            except TypeError:  # values without a length: count them at a guess
+                size += 100 * len(chunk)
+            if size >= target:
+                break
+        if not batch:
+            return
+        yield batch
 
 
 def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], attempt: str,

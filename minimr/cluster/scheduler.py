@@ -424,6 +424,19 @@ class Scheduler:
             return None
         return attempt
 
+    def _end_attempt(self, worker: str, job_id: str, attempt_id: str
+                     ) -> tuple[Job, Task, Attempt] | None:
+        """Retire a live attempt that failed; its job and task, or None when there is nothing
+        more to do (a stale attempt, fenced off, or a job no longer running)."""
+        attempt = self._live_attempt(worker, job_id, attempt_id)
+        if attempt is None:
+            return None
+        self._drop_attempt(attempt)
+        job = self.jobs[job_id]
+        if job.state is not JobState.RUNNING:
+            return None
+        return job, job.tasks[attempt.task], attempt
+
     def _drop_attempt(self, attempt: Attempt) -> None:
         self.attempts.pop((attempt.job_id, attempt.id), None)
         job = self.jobs[attempt.job_id]
@@ -560,14 +573,10 @@ class Scheduler:
     }
 
     def _on_attempt_failed(self, event: AttemptFailed, now: float, actions: list[Action]) -> None:
-        attempt = self._live_attempt(event.worker, event.job_id, event.attempt)
-        if attempt is None:
+        ended = self._end_attempt(event.worker, event.job_id, event.attempt)
+        if ended is None:
             return
-        self._drop_attempt(attempt)
-        job = self.jobs[event.job_id]
-        task = job.tasks[attempt.task]
-        if job.state is not JobState.RUNNING:
-            return
+        job, task, _ = ended
         if self._skip_record(job, task, event):
             actions.append(JobChanged(job.id))
             if task.state is TaskState.RUNNING and not task.live:
@@ -657,14 +666,10 @@ class Scheduler:
         }
 
     def _on_fetch_failed(self, event: FetchFailed, now: float, actions: list[Action]) -> None:
-        attempt = self._live_attempt(event.worker, event.job_id, event.attempt)
-        if attempt is None:
+        ended = self._end_attempt(event.worker, event.job_id, event.attempt)
+        if ended is None:
             return
-        self._drop_attempt(attempt)
-        job = self.jobs[event.job_id]
-        task = job.tasks[attempt.task]
-        if job.state is not JobState.RUNNING:
-            return
+        job, task, attempt = ended
         for index, map_attempt in event.maps:
             keys = job.maps.get(task.step, [])
             if isinstance(index, int) and 0 <= index < len(keys):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from minimr.cluster.commands import fetch_status
-from tests.e2e.support import HEARTBEAT, environment, free_address
+from tests.e2e.support import HEARTBEAT, environment, free_address, stop_processes
 
 
 class Cluster:
@@ -84,16 +83,7 @@ class Cluster:
 
     def close(self) -> None:
         """SIGTERM everything, SIGKILL what lingers."""
-        processes = [*self.workers, self.coordinator]
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes([*self.workers, self.coordinator])
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,3 +87,16 @@ def small_inputs(folder: Path, files: int) -> list[Path]:
         path.write_text(f"alpha beta gamma {i}\n")
         paths.append(path)
     return paths
+
+
+def stop_processes(processes: list[subprocess.Popen], timeout: float = 10) -> None:
+    """SIGTERM every process still running, then SIGKILL what lingers past ``timeout``."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,7 +25,13 @@ from pathlib import Path
 import pytest
 
 from minimr.cluster.security import keygen
-from tests.e2e.support import environment, inline_output, read_dir, small_inputs
+from tests.e2e.support import (
+    environment,
+    inline_output,
+    read_dir,
+    small_inputs,
+    stop_processes,
+)
 
 SUBNET = "10.77.0"
 COORDINATOR = f"{SUBNET}.1"
@@ -113,15 +118,7 @@ class Network:
 
     def close(self) -> None:
         """Stop every process started here, then delete the namespaces (and their links)."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(self.processes, timeout=5)
         for ns in reversed(self.namespaces):
             ip("netns", "del", ns, check=False)
 

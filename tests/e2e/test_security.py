@@ -32,6 +32,7 @@ from tests.e2e.support import (
     inline_output,
     make_plan,
     read_dir,
+    stop_processes,
 )
 
 CANARY_JOB = '''
@@ -127,15 +128,7 @@ class KeyedCluster:
 
     def close(self) -> None:
         """SIGTERM everything, SIGKILL what lingers."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
+        stop_processes(self.processes)
 
 
 @pytest.fixture(scope="module")

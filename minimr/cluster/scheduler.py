@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import statistics
 
+from minimr.cluster import views
 from minimr.cluster.events import (
     MAX_ATTEMPTS,
     MAX_SKIPS,
@@ -907,52 +908,16 @@ class Scheduler:
                 job.excluded.add(culprit)
         task.errors = [e for e in task.errors if e["worker"] == winner]
 
-    # --- views --------------------------------------------------------------------------
+    # --- views (read-only; built in views.py) ------------------------------------------
 
     def job_snapshot(self, job_id: str, now: float) -> dict:
         """Plain-data progress of one job (for clients and ``status``)."""
-        job = self.jobs[job_id]
-        end = job.finished if job.finished is not None else now
-        return {
-            "job_id": job.id,
-            "name": job.name,
-            "state": job.state.value,
-            "step": job.step,
-            "steps": job.steps,
-            "maps_done": job.done.get(Kind.MAP, 0),
-            "maps_total": job.total.get(Kind.MAP, 0),
-            "reduces_done": job.done.get(Kind.REDUCE, 0),
-            "reduces_total": job.total.get(Kind.REDUCE, 0),
-            "running": sum(len(t.live) for t in job.tasks.values()),
-            "workers": len(self.workers),
-            "elapsed": end - job.submitted,
-            "attempts": {
-                k.value: sum(t.started for t in job.tasks.values() if t.kind is k) for k in Kind
-            },
-            "excluded": sorted(job.excluded),
-            "skipped": job.skipped,
-            "failures": [{"task": t.key, **e} for t in job.tasks.values() for e in t.errors][-20:],
-        }
+        return views.job_snapshot(self.jobs[job_id], len(self.workers), now)
 
     def job_counters(self, job_id: str) -> list[dict]:
-        """The counters of every finished task, each task once (its winning attempt)."""
-        job = self.jobs[job_id]
-        return [t.counters for t in job.tasks.values() if t.state is TaskState.DONE and t.counters]
+        """The counters of every finished task, each task once."""
+        return views.job_counters(self.jobs[job_id])
 
     def status(self, now: float) -> dict:
         """Plain-data view of the cluster: workers and jobs."""
-        return {
-            "workers": [
-                {
-                    "id": w.id,
-                    "name": w.name,
-                    "host": w.host,
-                    "slots": w.slots,
-                    "running": sorted(a for _, a in w.attempts),
-                    "last_heartbeat": now - w.last_seen,
-                    "uptime": now - w.joined,
-                }
-                for w in self.workers.values()
-            ],
-            "jobs": [self.job_snapshot(job_id, now) for job_id in self.jobs],
-        }
+        return views.cluster_status(self.workers, self.jobs, now)

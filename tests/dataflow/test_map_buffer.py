@@ -1,0 +1,122 @@
+"""The map buffer against a plain-Python grouping: every path gives the same partitions.
+
+The buffer has several internal paths (identical pairs counted in C, values grouped per key,
+unhashable keys wrapped, batch results added whole, spills merged back), chosen by what the map
+emits; whichever one runs, each partition must hold exactly its keys, sorted, with the same
+values (or, with a combiner, the same sums).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minimr.dataflow.counters import BUILTIN, COMBINE_INPUT_RECORDS, Counters
+from minimr.dataflow.merge import MergedGroups
+from minimr.dataflow.partition import HashPartitioner, sort_key
+from minimr.dataflow.spill import MapOutputBuffer, NeedsPerPairPath
+
+hashable_keys = st.one_of(st.text(max_size=4), st.integers(-3, 3), st.binary(max_size=3),
+                          st.tuples(st.integers(0, 2), st.text(max_size=2)))
+keys = st.one_of(hashable_keys, st.lists(st.integers(0, 2), max_size=2))
+values = st.one_of(st.integers(0, 3), st.just(1), st.text(max_size=2))
+pair_lists = st.lists(st.tuples(keys, values), max_size=300)
+
+
+def sum_combine(key, values):
+    yield key, sum(values)
+
+
+def run(tmp_path, pairs, partitions, combine, limit, batch: bool, name: str):
+    """The buffer's partitions as ``[[(key, values), ...], ...]``, as a reducer would see them."""
+    counters = Counters()
+
+    def fill(fast: bool) -> MapOutputBuffer:
+        buf = MapOutputBuffer(HashPartitioner(partitions), partitions, combine, limit,
+                              str(tmp_path / name), counters, fast=fast)
+        if batch:  # like a map_batch: the pairs arrive a list (or a dict) at a time
+            for i in range(0, len(pairs), 37):
+                chunk = pairs[i : i + 37]
+                try:
+                    buf.add_all(dict(chunk).items() if len(dict(chunk)) == len(chunk) else chunk)
+                except TypeError:  # an unhashable key: no dict of this chunk
+                    buf.add_all(chunk)
+        else:
+            buf.consume(((None, p) for p in pairs), lambda _k, p: [p])
+        return buf
+
+    try:
+        buf = fill(fast=not batch)
+    except NeedsPerPairPath:
+        buf = fill(fast=False)
+    output = buf.finish()
+    result = []
+    for p in range(partitions):
+        with MergedGroups([output.segment(p)], str(tmp_path)) as merged:
+            result.append([(k, list(vs)) for k, vs in merged])
+    return result, counters
+
+
+def expected(pairs, partitions, combine):
+    partitioner = HashPartitioner(partitions)
+    groups: dict = defaultdict(list)
+    first_key: dict = {}
+    for k, v in pairs:
+        canon = repr(sort_key(k))
+        first_key.setdefault(canon, k)
+        groups[canon].append(v)
+    parts: list[list] = [[] for _ in range(partitions)]
+    for canon, vs in groups.items():
+        k = first_key[canon]
+        parts[partitioner(k)].append((k, vs))
+    return [sorted(part, key=lambda kv: sort_key(kv[0])) for part in parts]
+
+
+def canonical(parts, combine):
+    """Values as a sorted multiset (no combiner) or their sum (a summing combiner)."""
+    def values(vs):
+        if combine is None:
+            return sorted(vs, key=repr)
+        return sum(vs)
+    return [[(repr(sort_key(k)), values(vs)) for k, vs in part] for part in parts]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pairs=pair_lists, partitions=st.integers(1, 4), limit=st.sampled_from([300, 1 << 20]),
+       batch=st.booleans(), combine=st.booleans())
+def test_every_path_matches_a_plain_grouping(tmp_path, pairs, partitions, limit, batch, combine):
+    combiner = sum_combine if combine else None
+    if combine:  # summing needs numbers
+        pairs = [(k, v if isinstance(v, int) else len(v)) for k, v in pairs]
+    got, _ = run(tmp_path, pairs, partitions, combiner, limit, batch, "out")
+    assert canonical(got, combiner) == canonical(expected(pairs, partitions, combiner), combiner)
+    for part in got:  # keys are sorted and each appears once per partition
+        order = [sort_key(k) for k, _ in part]
+        assert order == sorted(order) and len({repr(o) for o in order}) == len(order)
+
+
+def test_counted_pairs_combine_only_keys_with_many_values(tmp_path):
+    """Identical pairs are counted; a key seen a few times skips the combiner's Python call."""
+    pairs = [("hot", 1)] * 100 + [("rare", 1)] * 2 + [("mixed", 1), ("mixed", 2)] * 5
+    got, counters = run(tmp_path, pairs, 1, sum_combine, 1 << 20, False, "out")
+    assert got == [[("hot", [100]), ("mixed", [15]), ("rare", [1, 1])]]
+    assert counters.get(BUILTIN, COMBINE_INPUT_RECORDS) == 110
+
+
+def test_batch_results_group_values_of_every_batch(tmp_path):
+    """Mappings added batch by batch keep every batch's value of a key."""
+    counters = Counters()
+    buf = MapOutputBuffer(HashPartitioner(2), 2, None, 1 << 20, str(tmp_path / "b"), counters,
+                          fast=False)
+    buf.add_all({"a": 1, "b": 2}.items())
+    buf.add_all({"b": 3, "c": [4]}.items())
+    buf.add_all([("a", 5), ("a", 6)])
+    output = buf.finish()
+    got = {}
+    for p in range(2):
+        with MergedGroups([output.segment(p)], str(tmp_path)) as merged:
+            got.update((k, list(vs)) for k, vs in merged)
+    assert got == {"a": [1, 5, 6], "b": [2, 3], "c": [[4]]}
+    assert buf.map_output_records == 6

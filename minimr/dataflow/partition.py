@@ -17,6 +17,8 @@ import pickle
 import struct
 import zlib
 from collections.abc import Hashable
+from itertools import repeat
+from operator import mod
 from typing import Any
 
 from minimr.errors import JobDefinitionError
@@ -114,12 +116,11 @@ def natively_sortable(keys) -> bool:
     That holds when every key is a str, or every key is bytes: the common cases, which then
     sort at C speed.
     """
-    it = iter(keys)
-    first = next(it, None)
-    kind = type(first)
-    if kind is not str and kind is not bytes:
-        return False
-    return all(type(k) is kind for k in it)
+    kinds = set(map(type, keys))
+    return kinds == _STR or kinds == _BYTES
+
+
+_STR, _BYTES = {str}, {bytes}
 
 
 def sort_keys(keys: list) -> list:
@@ -144,10 +145,10 @@ class HashPartitioner:
     def partition_many(self, keys: list) -> list[int]:
         """The partitions of many keys; all-str lists (the common case) take a quick path."""
         n = self.partitions
-        crc32 = zlib.crc32
-        if all(type(k) is str for k in keys):
-            return [crc32(k.encode("utf-8", "surrogatepass"), _STR_SEED) % n for k in keys]
-        return [crc32(key_bytes(k)) % n for k in keys]
+        if set(map(type, keys)) == _STR:  # C calls only: encode, crc32, modulo
+            encoded = map(str.encode, keys, repeat("utf-8"), repeat("surrogatepass"))
+            return list(map(mod, map(zlib.crc32, encoded, repeat(_STR_SEED)), repeat(n)))
+        return [zlib.crc32(key_bytes(k)) % n for k in keys]
 
 
 class RangePartitioner:
@@ -164,9 +165,8 @@ class RangePartitioner:
 
     def partition_many(self, keys: list) -> list[int]:
         """The partitions of many keys; str keys against str boundaries compare directly."""
-        if self._all_str and all(type(k) is str for k in keys):
-            bounds = self.boundaries
-            return [bisect.bisect_right(bounds, k) for k in keys]
+        if self._all_str and set(map(type, keys)) <= _STR:
+            return list(map(bisect.bisect_right, repeat(self.boundaries), keys))
         return [self(k) for k in keys]
 
 

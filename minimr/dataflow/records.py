@@ -16,7 +16,10 @@ about a quarter of a word count's time.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
+from itertools import accumulate, chain, repeat
+from operator import add
 from typing import BinaryIO
 
 from minimr.dataflow import storage
@@ -35,13 +38,15 @@ def open_binary(path: str) -> BinaryIO:
 
 
 def _decode_lines(body: bytes) -> tuple[list[str], list[int]]:
-    """Split complete lines, returning their text (no line ending) and their byte lengths."""
+    """Split complete lines, returning their text (no line ending) and their byte lengths.
+
+    Invalid UTF-8 becomes U+FFFD; decoding the whole body at once gives the same lines as
+    decoding each line, because a newline byte is never part of a multi-byte sequence.
+    """
     raw = body.split(b"\n")
-    if body.isascii():
-        lines = body.decode("ascii").split("\n")
-    else:
-        lines = [line.decode("utf-8", "replace") for line in raw]
-    lengths = [len(line) + 1 for line in raw]
+    text = body.decode("ascii") if body.isascii() else body.decode("utf-8", "replace")
+    lines = text.split("\n")
+    lengths = list(map(add, map(len, raw), repeat(1)))
     if b"\r" in body:
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     return lines, lengths
@@ -49,6 +54,11 @@ def _decode_lines(body: bytes) -> tuple[list[str], list[int]]:
 
 def read_text(split: Split) -> Iterator[tuple[tuple[str, int], str]]:
     """Yield ``((path, offset), line)`` for every line that starts inside ``split``."""
+    return chain.from_iterable(read_text_blocks(split))
+
+
+def read_text_blocks(split: Split) -> Iterator[list[tuple[tuple[str, int], str]]]:
+    """``read_text``'s records, a list per block read: no Python code runs per line."""
     path = split.path
     with open_binary(path) as f:
         pos = 0
@@ -64,7 +74,7 @@ def read_text(split: Split) -> Iterator[tuple[tuple[str, int], str]]:
             if not chunk:
                 if carry:  # a last line with no final newline
                     line = carry.decode("utf-8", "replace")
-                    yield (path, pos), line[:-1] if line.endswith("\r") else line
+                    yield [((path, pos), line[:-1] if line.endswith("\r") else line)]
                 return
             data = carry + chunk if carry else chunk
             cut = data.rfind(b"\n")
@@ -73,11 +83,10 @@ def read_text(split: Split) -> Iterator[tuple[tuple[str, int], str]]:
                 continue
             carry = data[cut + 1 :]
             lines, lengths = _decode_lines(data[:cut])
-            for line, length in zip(lines, lengths, strict=True):
-                if pos >= end:
-                    return
-                yield (path, pos), line
-                pos += length
+            offsets = list(accumulate(lengths, initial=pos))
+            inside = bisect_left(offsets, end, 0, len(lines))  # lines starting before the end
+            yield list(zip(zip(repeat(path), offsets[:inside]), lines[:inside]))
+            pos = offsets[inside]
 
 
 def read_whole_file(split: Split) -> Iterator[tuple[str, str]]:

@@ -23,10 +23,11 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import chain, groupby, islice, repeat, starmap
-from operator import itemgetter
+from functools import partial
+from itertools import chain, compress, groupby, islice, repeat, starmap
+from operator import gt, is_not, itemgetter, mul
 from typing import Any
 
 try:  # the C helper behind Counter.update(iterable)
@@ -44,8 +45,12 @@ from minimr.dataflow.merge import (
     write_segment,
 )
 from minimr.dataflow.partition import key_bytes, sort_key, sort_keys
+from minimr.errors import JobDefinitionError
 
+_first = itemgetter(0)
 _second = itemgetter(1)
+_not_none = partial(is_not, None)
+_PAIR_TYPES = {tuple, list}
 
 # Rough CPython costs, used to estimate the buffer's memory without walking it.
 _ENTRY_OVERHEAD = 160  # a dict slot, the pair tuple or values list, the count
@@ -131,6 +136,7 @@ class MapOutputBuffer:
         self._counted: Counter = Counter()  # fast path: (key, value) -> times
         self._groups: dict[Any, list] = {}  # per-pair path: key -> values
         self._values = 0  # values held in _groups
+        self._wrapped = False  # some key in _groups is wrapped (_Unhashable)
         self._spills: list[MapOutput] = []
         self._batch_pairs = max(64, min(_BATCH_PAIRS, limit // (4 * _ENTRY_OVERHEAD)))
         self.map_output_records = 0
@@ -161,9 +167,14 @@ class MapOutputBuffer:
             if self.estimate() >= self._limit:
                 self._spill()
 
-    def add_all(self, pairs: Iterable[tuple[Any, Any]]) -> None:
-        """Add pairs that do not come from a per-record map (a batch map's result)."""
-        self._add(pairs)
+    def add_all(self, result: Mapping | Iterable[tuple[Any, Any]] | None) -> None:
+        """Add a batch map's result: a mapping (its items are the pairs), pairs, or None."""
+        if result is None:
+            return
+        if isinstance(result, Mapping) and not self._fast:
+            self._append(result.items())  # pairs by construction: no check needed
+        else:
+            self._add(result.items() if isinstance(result, Mapping) else result)
         if self.estimate() >= self._limit:
             self._spill()
 
@@ -174,6 +185,16 @@ class MapOutputBuffer:
             except TypeError:
                 raise NeedsPerPairPath from None
             return
+        pairs = pairs if type(pairs) is list else list(pairs)
+        _check_pairs(pairs)
+        self._append(pairs)
+
+    def _append(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        """Append each value to its key's list, wrapping unhashable keys.
+
+        One pass, one dict look-up a pair: with a large dict, memory stalls cost more than
+        the Python loop, so chains of C calls that walk the dict twice are slower.
+        """
         groups = self._groups
         get = groups.get
         added = 0
@@ -184,6 +205,7 @@ class MapOutputBuffer:
             except TypeError:
                 key = _Unhashable(key)
                 values = get(key)
+                self._wrapped = True
             if values is None:
                 groups[key] = [value]
             else:
@@ -200,6 +222,7 @@ class MapOutputBuffer:
             if not self._counted:
                 return 0
             sample = list(islice(self._counted, 16))
+            _check_pairs(sample)  # a map yielding words, not pairs, fails here, early
             item = sum(sys.getsizeof(k) + _value_size(v) for k, v in sample) / len(sample)
             return int(len(self._counted) * (_ENTRY_OVERHEAD + item))
         if not self._groups:
@@ -211,21 +234,27 @@ class MapOutputBuffer:
                    + self._values * (_VALUE_SLOT + value_size))
 
     # -- writing -------------------------------------------------------------------------------
-    def _take_runs(self) -> dict[Any, Any]:
+    def _take(self) -> tuple[dict[Any, Any], bool]:
         """Empty the buffer into ``key -> values source`` and count the map's output records.
 
-        A values source is, on the per-pair path, the list of values; on the fast path, a
-        ``(value, times)`` run for a key with one distinct value (the common case), else a
-        list of such runs.
+        Returns the sources and whether they are all ``(value, times)`` runs. A values source
+        is, on the per-pair path, the list of values; on the fast path, a ``(value, times)``
+        run for a key with one distinct value (the common case), else a list of such runs.
         """
         if not self._fast:
             groups, self._groups = self._groups, {}
             self.map_output_records += self._values
             self._values = 0
-            return groups
-        runs: dict[Any, Any] = {}
+            return groups, False
+        counted, self._counted = self._counted, Counter()
+        _check_pairs(counted)
+        self.map_output_records += sum(counted.values())
+        runs = dict(zip(map(_first, counted), zip(map(_second, counted), counted.values())))
+        if len(runs) == len(counted):  # no key has two distinct values: done in C
+            return runs, True
+        runs = {}
         get = runs.get
-        for pair, times in self._counted.items():
+        for pair, times in counted.items():
             key = pair[0]
             found = get(key)
             if found is None:
@@ -234,75 +263,82 @@ class MapOutputBuffer:
                 runs[key] = [found, (pair[1], times)]
             else:
                 found.append((pair[1], times))
-        self.map_output_records += sum(self._counted.values())
-        self._counted = Counter()
-        return runs
+        return runs, False
 
-    def _entries(self, keys: list, sources: dict) -> Iterator[tuple[Any, list]]:
-        """Sorted keys' ``(key, values list)`` entries, combined when there is a combiner."""
+    def _entries(self, keys: list, sources: dict, all_runs: bool) -> Iterable[tuple[Any, list]]:
+        """Sorted keys' ``(key, values list)`` entries, combined when there is a combiner.
+
+        Built with C calls over whole lists; Python runs per key only to call the combiner,
+        and only for keys with more than ``_COMBINE_MIN`` values (combining fewer would cost a
+        call per rare key of a Zipf vocabulary and save the reducer almost nothing).
+        """
+        found = list(map(sources.__getitem__, keys))
+        if all_runs:  # (value, times) each: [value] * times, unless combined below
+            values = list(map(_first, found))
+            times = list(map(_second, found))
+            # A key over _COMBINE_MIN is combined below: its list would be thrown away.
+            capped = times if self._combine is None else map(min, times, repeat(1 + _COMBINE_MIN))
+            lists = list(map(mul, map(list, zip(values)), capped))
+        elif self._fast:  # some keys have several distinct values
+            lists = [[s[0]] * s[1] if type(s) is tuple
+                     else list(chain.from_iterable(starmap(repeat, s))) for s in found]
+        else:
+            lists = found
+            if self._wrapped:
+                keys = list(map(unwrap, keys))
         combine = self._combine
+        if combine is None:
+            return zip(keys, lists)
         seen = produced = 0
-        fast = self._fast
-        for key in keys:
-            source = sources[key]
-            if not fast:  # a list of values; keys may be wrapped
-                key = unwrap(key)
-                if combine is not None and len(source) > _COMBINE_MIN:
-                    seen += len(source)
-                    source = list(map(_second, combine(key, iter(source))))
-                    produced += len(source)
-                yield key, source
-            elif type(source) is tuple:  # one distinct value, ``times`` times
-                value, times = source
-                if times == 1:
-                    yield key, [value]
-                elif combine is not None and times > _COMBINE_MIN:
-                    folded = list(map(_second, combine(key, repeat(value, times))))
-                    seen += times
-                    produced += len(folded)
-                    yield key, folded
-                else:
-                    yield key, [value] * times  # write_segment cuts long lists
-            else:  # several distinct values: runs of (value, times)
-                values = chain.from_iterable(repeat(v, t) for v, t in source)
-                if combine is not None:
-                    times = sum(t for _, t in source)
-                    values = map(_second, combine(key, values))
-                    seen += times
-                folded = list(values)
-                produced += len(folded) if combine is not None else 0
-                yield key, folded
-        if combine is not None:
-            self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
-            self._counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
+        sizes = times if all_runs else list(map(len, lists))
+        for i in compress(range(len(keys)), map(gt, sizes, repeat(_COMBINE_MIN))):
+            source = repeat(values[i], times[i]) if all_runs else iter(lists[i])
+            lists[i] = list(map(_second, combine(keys[i], source)))
+            seen += sizes[i]
+            produced += len(lists[i])
+        self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
+        self._counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
+        return zip(keys, lists)
 
     def _partition_keys(self, keys: Iterable) -> list[list]:
         """Keys by partition, each partition's keys sorted in minimr's order."""
         keys = list(keys)
+        if self._wrapped:
+            if self._partitions == 1:
+                return [_sorted(keys)]
+            by_partition: list[list] = [[] for _ in range(self._partitions)]
+            for key in keys:
+                by_partition[self._partitioner(unwrap(key))].append(key)
+            return [_sorted(part) for part in by_partition]
+        keys = sort_keys(keys)
         if self._partitions == 1:
-            return [_sorted(keys)]
-        by_partition: list[list] = [[] for _ in range(self._partitions)]
-        if self._fast:
-            numbers = self._partitioner.partition_many(keys)
-        else:
-            numbers = [self._partitioner(unwrap(k)) for k in keys]
-        for key, p in zip(keys, numbers, strict=True):
-            by_partition[p].append(key)
-        return [_sorted(part) for part in by_partition]
+            return [keys]
+        # A stable sort by partition number keeps each partition's keys in order.
+        numbers = self._partitioner.partition_many(keys)
+        order = sorted(range(len(keys)), key=numbers.__getitem__)
+        keys = list(map(keys.__getitem__, order))
+        sizes = Counter(numbers)
+        parts = []
+        start = 0
+        for p in range(self._partitions):
+            parts.append(keys[start : start + sizes[p]])
+            start += sizes[p]
+        return parts
 
     def _write(self, path: str) -> MapOutput:
         """Write (and empty) the buffer as one sorted segment per partition."""
-        sources = self._take_runs()
+        sources, all_runs = self._take()
         ranges = []
         values_written = 0
         with open(path, "wb") as out:
             offset = 0
             for keys in self._partition_keys(sources):
-                kind = KIND_ANY if keys and type(keys[0]) is _Unhashable else key_kind(keys)
-                length, n = write_segment(out, self._entries(keys, sources), kind)
+                kind = KIND_ANY if self._wrapped else key_kind(keys)
+                length, n = write_segment(out, self._entries(keys, sources, all_runs), kind)
                 ranges.append((offset, length))
                 offset += length
                 values_written += n
+        self._wrapped = False
         self._counters.increment(C.BUILTIN, C.SPILLED_RECORDS, values_written)
         return MapOutput(path, ranges)
 
@@ -333,6 +369,7 @@ class MapOutputBuffer:
         self._counted = Counter()
         self._groups = {}
         self._values = 0
+        self._wrapped = False
 
     def _merge_spills(self) -> MapOutput:
         scratch = os.path.dirname(self._path) or "."
@@ -353,7 +390,25 @@ class MapOutputBuffer:
 
 def _outputs(map_fn: Callable, batch: list) -> Iterator:
     """``map_fn`` applied to each record; a map that returns None contributes nothing."""
-    return (out for out in starmap(map_fn, batch) if out is not None)
+    return filter(_not_none, starmap(map_fn, batch))
+
+
+def _check_pairs(pairs: Collection) -> None:
+    """Fail clearly unless every item is a ``(key, value)`` pair (a tuple or list of two).
+
+    Raises:
+        JobDefinitionError: naming the first item that is not a pair.
+    """
+    try:
+        if set(map(type, pairs)) <= _PAIR_TYPES and set(map(len, pairs)) <= {2}:
+            return  # the common case, checked at C speed
+    except TypeError:  # an item without a length
+        pass
+    for item in pairs:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise JobDefinitionError(
+                f"map output must be (key, value) pairs (got {item!r:.80} that is a "
+                f"{type(item).__name__}); yield a pair such as (word, 1)")
 
 
 def _sorted(keys: list) -> list:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from minimr.dataflow.counters import BUILTIN, COMBINE_INPUT_RECORDS, Counters
 from minimr.dataflow.merge import MergedGroups
 from minimr.dataflow.partition import HashPartitioner, sort_key
 from minimr.dataflow.spill import MapOutputBuffer, NeedsPerPairPath
+from minimr.errors import JobDefinitionError
 
 hashable_keys = st.one_of(st.text(max_size=4), st.integers(-3, 3), st.binary(max_size=3),
                           st.tuples(st.integers(0, 2), st.text(max_size=2)))
@@ -120,3 +122,13 @@ def test_batch_results_group_values_of_every_batch(tmp_path):
             got.update((k, list(vs)) for k, vs in merged)
     assert got == {"a": [1, 5, 6], "b": [2, 3], "c": [[4]]}
     assert buf.map_output_records == 6
+
+
+def test_map_output_that_is_not_pairs_fails_clearly(tmp_path):
+    """A map yielding bare words (not (word, 1)) fails naming the item, on either path."""
+    for fast in (True, False):
+        buf = MapOutputBuffer(HashPartitioner(2), 2, None, 1 << 20, str(tmp_path / f"w{fast}"),
+                              Counters(), fast=fast)
+        with pytest.raises(JobDefinitionError, match=r"\(key, value\) pairs \(got 'ab'"):
+            buf.consume([(None, "ab cd")], lambda _k, line: line.split())
+            buf.finish()

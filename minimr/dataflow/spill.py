@@ -44,13 +44,14 @@ from minimr.dataflow.merge import (
     key_kind,
     write_segment,
 )
-from minimr.dataflow.partition import key_bytes, sort_key, sort_keys
+from minimr.dataflow.partition import key_bytes, natively_sortable, sort_key, sort_keys
 from minimr.errors import JobDefinitionError
 
 _first = itemgetter(0)
 _second = itemgetter(1)
 _not_none = partial(is_not, None)
 _PAIR_TYPES = {tuple, list}
+_PAIR_OVERHEAD = 64  # list path: the pair tuple and its list slot
 
 # Rough CPython costs, used to estimate the buffer's memory without walking it.
 _ENTRY_OVERHEAD = 160  # a dict slot, the pair tuple or values list, the count
@@ -133,6 +134,10 @@ class MapOutputBuffer:
         self._path = path
         self._counters = counters
         self._fast = fast
+        # No combiner and nothing to count (a batch map, unhashable pairs, or pairs that are
+        # mostly distinct, as in a sort): keep the pairs in a list, sorted when written.
+        self._listing = combine is None and not fast
+        self._pairs: list = []  # list path: the pairs, in map order
         self._counted: Counter = Counter()  # fast path: (key, value) -> times
         self._groups: dict[Any, list] = {}  # per-pair path: key -> values
         self._values = 0  # values held in _groups
@@ -158,10 +163,12 @@ class MapOutputBuffer:
             batch = list(islice(records, size))
             if not batch:
                 return n
-            n += len(batch)
             before = self._held()
             self._add(chain.from_iterable(_outputs(map_fn, batch)))
             pairs = self._held() - before
+            if not n and self._fast and self._combine is None:
+                self._maybe_list()
+            n += len(batch)
             # Aim at about _batch_pairs pairs a batch, whatever one record yields.
             size = max(1, min(_MAX_BATCH, len(batch) * self._batch_pairs // max(pairs, 1)))
             if self.estimate() >= self._limit:
@@ -171,14 +178,32 @@ class MapOutputBuffer:
         """Add a batch map's result: a mapping (its items are the pairs), pairs, or None."""
         if result is None:
             return
-        if isinstance(result, Mapping) and not self._fast:
+        if self._listing:
+            self._pairs.extend(result.items() if isinstance(result, Mapping) else result)
+        elif isinstance(result, Mapping) and not self._fast:
             self._append(result.items())  # pairs by construction: no check needed
         else:
             self._add(result.items() if isinstance(result, Mapping) else result)
         if self.estimate() >= self._limit:
             self._spill()
 
+    def _maybe_list(self) -> None:
+        """After the first batch: take the list path when nearly every pair was distinct.
+
+        Counting then saves nothing (a sort, a join) and a dict of every pair costs memory
+        and time; a word count without a combiner still repeats most pairs and keeps counting.
+        """
+        produced = sum(self._counted.values())
+        if len(self._counted) * 10 > produced * 9:
+            self._pairs = list(chain.from_iterable(starmap(repeat, self._counted.items())))
+            self._counted = Counter()
+            self._fast = False
+            self._listing = True
+
     def _add(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        if self._listing:
+            self._pairs.extend(pairs)
+            return
         if self._fast:
             try:
                 _count_elements(self._counted, pairs)
@@ -214,10 +239,19 @@ class MapOutputBuffer:
 
     def _held(self) -> int:
         """Distinct pairs (fast path) or values (per-pair path) in the buffer."""
+        if self._listing:
+            return len(self._pairs)
         return len(self._counted) if self._fast else self._values
 
     def estimate(self) -> int:
         """Estimated bytes held, from the entry count and a small sample of keys and values."""
+        if self._listing:
+            if not self._pairs:
+                return 0
+            sample = self._pairs[:: max(1, len(self._pairs) // 16)]
+            _check_pairs(sample)
+            item = sum(sys.getsizeof(k) + _value_size(v) for k, v in sample) / len(sample)
+            return int(len(self._pairs) * (_PAIR_OVERHEAD + item))
         if self._fast:
             if not self._counted:
                 return 0
@@ -311,34 +345,65 @@ class MapOutputBuffer:
                 by_partition[self._partitioner(unwrap(key))].append(key)
             return [_sorted(part) for part in by_partition]
         keys = sort_keys(keys)
+        return [part for part, in self._cut(keys)]
+
+    def _cut(self, keys: list, *columns: list) -> Iterator[tuple[list, ...]]:
+        """Sorted ``keys`` (and lists parallel to them) cut into one slice per partition.
+
+        A stable sort by partition number keeps each partition's keys in order; with a range
+        partitioner the numbers already ascend and the sort only checks that.
+        """
         if self._partitions == 1:
-            return [keys]
-        # A stable sort by partition number keeps each partition's keys in order.
+            yield (keys, *columns)
+            return
         numbers = self._partitioner.partition_many(keys)
-        order = sorted(range(len(keys)), key=numbers.__getitem__)
-        keys = list(map(keys.__getitem__, order))
+        if any(map(gt, numbers, islice(numbers, 1, None))):
+            order = sorted(range(len(keys)), key=numbers.__getitem__)
+            keys, *columns = (list(map(c.__getitem__, order)) for c in (keys, *columns))
         sizes = Counter(numbers)
-        parts = []
         start = 0
         for p in range(self._partitions):
-            parts.append(keys[start : start + sizes[p]])
-            start += sizes[p]
-        return parts
+            end = start + sizes[p]
+            yield (keys[start:end], *(c[start:end] for c in columns))
+            start = end
 
     def _write(self, path: str) -> MapOutput:
         """Write (and empty) the buffer as one sorted segment per partition."""
+        if self._listing:
+            return self._write_segments(path, self._listed_parts())
         sources, all_runs = self._take()
+        parts = ((keys, KIND_ANY if self._wrapped else key_kind(keys),
+                  self._entries(keys, sources, all_runs))
+                 for keys in self._partition_keys(sources))
+        output = self._write_segments(path, parts)
+        self._wrapped = False
+        return output
+
+    def _listed_parts(self) -> Iterator[tuple[list, bytes, Iterable]]:
+        """The list path's partitions: its pairs sorted (stably) by key, one entry a pair."""
+        pairs, self._pairs = self._pairs, []
+        _check_pairs(pairs)
+        self.map_output_records += len(pairs)
+        keys = list(map(_first, pairs))
+        pairs.sort(key=_first if natively_sortable(keys) else _sort_key_of_first)
+        keys = list(map(_first, pairs))
+        values = list(map(_second, pairs))
+        del pairs
+        for part_keys, part_values in self._cut(keys, values):
+            yield part_keys, key_kind(part_keys), zip(part_keys, map(list, zip(part_values)))
+
+    def _write_segments(self, path: str, parts: Iterable[tuple[list, bytes, Iterable]]
+                        ) -> MapOutput:
+        """Write each partition's ``(keys, kind, entries)`` as one segment of a new file."""
         ranges = []
         values_written = 0
         with open(path, "wb") as out:
             offset = 0
-            for keys in self._partition_keys(sources):
-                kind = KIND_ANY if self._wrapped else key_kind(keys)
-                length, n = write_segment(out, self._entries(keys, sources, all_runs), kind)
+            for _, kind, entries in parts:
+                length, n = write_segment(out, entries, kind)
                 ranges.append((offset, length))
                 offset += length
                 values_written += n
-        self._wrapped = False
         self._counters.increment(C.BUILTIN, C.SPILLED_RECORDS, values_written)
         return MapOutput(path, ranges)
 
@@ -368,6 +433,7 @@ class MapOutputBuffer:
         self._spills = []
         self._counted = Counter()
         self._groups = {}
+        self._pairs = []
         self._values = 0
         self._wrapped = False
 
@@ -409,6 +475,10 @@ def _check_pairs(pairs: Collection) -> None:
             raise JobDefinitionError(
                 f"map output must be (key, value) pairs (got {item!r:.80} that is a "
                 f"{type(item).__name__}); yield a pair such as (word, 1)")
+
+
+def _sort_key_of_first(pair: tuple) -> tuple:
+    return sort_key(pair[0])
 
 
 def _sorted(keys: list) -> list:

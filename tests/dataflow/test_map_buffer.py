@@ -132,3 +132,18 @@ def test_map_output_that_is_not_pairs_fails_clearly(tmp_path):
         with pytest.raises(JobDefinitionError, match=r"\(key, value\) pairs \(got 'ab'"):
             buf.consume([(None, "ab cd")], lambda _k, line: line.split())
             buf.finish()
+
+
+def test_distinct_pairs_without_combiner_keep_map_order_for_equal_keys(tmp_path):
+    """Sort-like output (nearly all pairs distinct, no combiner) takes the list path, which
+    sorts stably: the values of a repeated key stay in the order the map emitted them."""
+    pairs = [(f"k{i % 997:04d}", i) for i in range(5000)]
+    buf = MapOutputBuffer(HashPartitioner(3), 3, None, 1 << 30, str(tmp_path / "s"), Counters())
+    buf.consume(((None, p) for p in pairs), lambda _k, p: [p])
+    assert buf._listing  # the list path, not a dict of 5,000 distinct pairs
+    output = buf.finish()
+    got = {}
+    for p in range(3):
+        with MergedGroups([output.segment(p)], str(tmp_path)) as merged:
+            got.update((k, list(vs)) for k, vs in merged)
+    assert got == {k: [v for kk, v in pairs if kk == k] for k in {k for k, _ in pairs}}

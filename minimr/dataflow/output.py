@@ -24,6 +24,7 @@ import math
 import os
 import pickle
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 from minimr.dataflow import storage
@@ -34,6 +35,8 @@ SUCCESS = "_SUCCESS"
 TEMPORARY = "_temporary"
 PICKLED = "!pickle:"
 _LITERAL_SCALARS = (str, int, bytes, bool, type(None))
+_TUPLE, _STR, _STR_OR_INT = {tuple}, {str}, {str, int}
+_first, _second = itemgetter(0), itemgetter(1)
 
 
 def part_name(partition: int) -> str:
@@ -77,6 +80,11 @@ def format_record(key: Any, value: Any) -> str:
     return f"{encode_value(key)}\t{encode_value(value)}\n"
 
 
+def _all_pairs(pairs: list) -> bool:
+    """True when every item of ``pairs`` is a tuple of two (checked in C, not per record)."""
+    return set(map(type, pairs)) == _TUPLE and set(map(len, pairs)) == {2}
+
+
 def parse_record(line: str) -> tuple[Any, Any]:
     """Inverse of ``format_record``.
 
@@ -101,6 +109,25 @@ class TextPartWriter:
         """Write one record."""
         self._file.write(f"{encode_value(key)}\t{encode_value(value)}\n")
         self.records += 1
+
+    def write_many(self, pairs: list) -> None:
+        """Write a list of ``(key, value)`` records: the same bytes as ``write`` on each.
+
+        A batch of str keys and str or int values (exact types: a bool or a str subclass has
+        another repr) is formatted in one C pass, with no Python code per record.
+        """
+        if not _all_pairs(pairs):  # lists, named tuples, or not pairs: unpack them as write does
+            for key, value in pairs:
+                self.write(key, value)
+            return
+        keys, values = list(map(_first, pairs)), list(map(_second, pairs))
+        if set(map(type, keys)) == _STR and set(map(type, values)) <= _STR_OR_INT:
+            # encode_value of a str or an int is its repr
+            lines = map("\t".join, zip(map(repr, keys), map(repr, values), strict=True))
+            self._file.write("\n".join(lines) + "\n")
+        else:
+            self._file.write("".join(map(format_record, keys, values)))
+        self.records += len(pairs)
 
     def close(self) -> int:
         """Close the file; returns its size in bytes."""
@@ -132,6 +159,20 @@ class RecordPartWriter:
         if len(self._block) >= self._per_block:
             write_block(self._file, self._block)
             self._block = []
+
+    def write_many(self, pairs: list) -> None:
+        """Write a list of ``(key, value)`` records, in the blocks ``write`` on each would make."""
+        if not _all_pairs(pairs):  # lists, named tuples, or not pairs: unpack them as write does
+            for key, value in pairs:
+                self.write(key, value)
+            return
+        # new tuples, as write makes: the user's own may repeat one object, which pickle would
+        # write as a back-reference, and the block bytes would differ from write's
+        self._block.extend(zip(map(_first, pairs), map(_second, pairs), strict=True))
+        self.records += len(pairs)
+        while len(self._block) >= self._per_block:
+            write_block(self._file, self._block[: self._per_block])
+            del self._block[: self._per_block]
 
     def close(self) -> int:
         """Flush and close; returns the file's size in bytes."""

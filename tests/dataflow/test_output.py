@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import enum
 import math
+from collections import namedtuple
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from minimr.dataflow.blocks import read_blocks
 from minimr.dataflow.output import (
+    RecordPartWriter,
     TextPartWriter,
     commit,
     format_record,
@@ -84,3 +90,100 @@ def test_prepare_output_refuses_to_swallow_inputs(tmp_path):
     """An output folder that contains an input file is refused (overwrite would delete it)."""
     with pytest.raises(InputError, match="inside the output"):
         prepare_output(str(tmp_path), True, [str(tmp_path / "in.txt")])
+
+
+class Colour(enum.IntEnum):
+    """An int subclass: its repr is not an int literal."""
+
+    RED = 1
+
+
+class Word(str):
+    """A str subclass."""
+
+
+Pair = namedtuple("Pair", "key value")
+
+
+def written(tmp_path, name: str, fill) -> bytes:
+    """The bytes of a text part that ``fill(writer)`` wrote, with the writer's record count."""
+    path = tmp_path / name
+    with TextPartWriter(str(path)) as w:
+        fill(w)
+        records = w.records
+        w.close()
+    return path.read_bytes() + f"#{records}".encode()
+
+
+def one_by_one(pairs):
+    def fill(w):
+        for key, value in pairs:
+            w.write(key, value)
+    return fill
+
+
+def batched(pairs, size: int = 7):
+    def fill(w):
+        for i in range(0, len(pairs), size):
+            w.write_many(pairs[i : i + size])
+    return fill
+
+
+@given(st.lists(st.tuples(st.text(), st.one_of(st.text(), st.integers())), max_size=60))
+def test_write_many_of_str_and_int_equals_write(tmp_path_factory, pairs):
+    """Batches of str keys and str or int values give the very bytes one write a record gives."""
+    tmp = tmp_path_factory.mktemp("text")
+    assert written(tmp, "many", batched(pairs)) == written(tmp, "one", one_by_one(pairs))
+
+
+ODD_PAIRS = [
+    ("bool", True), ("float", 1.5), ("none", None), ("tuple", (1, "a")), ("nan", float("nan")),
+    ("fraction", Fraction(1, 3)), ("enum", Colour.RED), ("subclass", Word("w")),
+    (Word("subclassed key"), 1), (7, "int key"), (("tuple", "key"), 2), (None, False),
+    ("plain", "text"), ("int", 10**30), ("bytes", b"\x00"), ("list", [1, {2: 3}]),
+]
+
+
+@pytest.mark.parametrize("size", [1, 3, len(ODD_PAIRS)])
+def test_write_many_of_other_types_equals_write(tmp_path, size):
+    """Batches holding bool, float, tuples or objects without a literal still write per record."""
+    assert written(tmp_path, "many", batched(ODD_PAIRS, size)) == \
+        written(tmp_path, "one", one_by_one(ODD_PAIRS))
+
+
+def test_write_many_takes_pairs_that_are_not_tuples(tmp_path):
+    """Pairs given as lists or named tuples are written as their two items, like write."""
+    pairs = [["a", 1], Pair("b", 2), ("c", 3)]
+    assert written(tmp_path, "many", batched(pairs, 3)) == \
+        written(tmp_path, "one", one_by_one(pairs))
+
+
+@pytest.mark.parametrize("bad, error", [
+    (("a", 1, 2), ValueError), (("a",), ValueError), (5, TypeError), (None, TypeError),
+])
+def test_write_many_rejects_what_is_not_a_pair(tmp_path, bad, error):
+    """An item that does not unpack into a key and a value fails as unpacking it fails."""
+    with TextPartWriter(str(tmp_path / "part")) as w, pytest.raises(error):
+        w.write_many([("ok", 1), bad])
+    with RecordPartWriter(str(tmp_path / "records")) as w, pytest.raises(error):
+        w.write_many([("ok", 1), bad])
+
+
+def record_blocks(tmp_path, name: str, fill) -> tuple[bytes, list, int]:
+    """The bytes, blocks and record count of a record part that ``fill(writer)`` wrote."""
+    path = tmp_path / name
+    with RecordPartWriter(str(path), per_block=5) as w:
+        fill(w)
+        size = w.close()
+    with open(path, "rb") as f:
+        return path.read_bytes(), list(read_blocks(f, size)), w.records
+
+
+@pytest.mark.parametrize("size", [1, 4, 5, 12])
+def test_record_write_many_equals_write(tmp_path, size):
+    """Batches give the same blocks, cut at the same places, as one write a record."""
+    pairs = [(f"k{i}", i) for i in range(23)] + ODD_PAIRS + [["list", 1], Pair("named", 2)]
+    many = record_blocks(tmp_path, "many", batched(pairs, size))
+    assert many[0] == record_blocks(tmp_path, "one", one_by_one(pairs))[0]
+    assert [len(block) for block in many[1]] == [5] * 8 + [1] and many[2] == len(pairs)
+    assert all(type(pair) is tuple for block in many[1] for pair in block)

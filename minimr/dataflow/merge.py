@@ -19,11 +19,12 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, groupby, islice
+from functools import partial
+from itertools import chain, count, groupby, islice, tee
 from operator import itemgetter
 from typing import Any, BinaryIO
 
-from minimr.dataflow.blocks import BLOCK_ENTRIES, iter_entries, write_block
+from minimr.dataflow.blocks import BLOCK_ENTRIES, read_blocks, write_block
 from minimr.dataflow.partition import natively_sortable, sort_key
 
 MERGE_FACTOR = 64
@@ -100,13 +101,23 @@ def write_segment(
 
 
 class _SegmentReader:
-    """An open segment: its kind and an iterator over its entries."""
+    """An open segment: its kind, its blocks and the values read so far.
+
+    Read it through ``blocks`` or through ``entries`` (the same blocks' entries), not both.
+    """
 
     def __init__(self, segment: Segment) -> None:
         self.file = open(segment.path, "rb")
         self.file.seek(segment.offset)
         self.kind = self.file.read(1) if segment.length else KIND_STR
-        self.entries = iter_entries(self.file, max(segment.length - 1, 0))
+        self.values = 0
+        self.blocks = map(self._counted, read_blocks(self.file, max(segment.length - 1, 0)))
+        self.entries = chain.from_iterable(self.blocks)
+
+    def _counted(self, block: list) -> list:
+        # a block at a time, so that no Python code runs per entry (or per key) to count
+        self.values += sum(map(len, map(_second, block)))
+        return block
 
     def close(self) -> None:
         self.file.close()
@@ -195,7 +206,8 @@ class MergedGroups:
             segments, self._temporary = _premerge(segments, scratch)
         self._segments = segments
         self._readers: list[_SegmentReader] = []
-        self.values_read = 0
+        self._keys_read = count()  # advanced once per key by the iteration
+        self._count_reads = 0
 
     def __enter__(self) -> MergedGroups:
         self._readers = [_SegmentReader(s) for s in self._segments]
@@ -213,19 +225,42 @@ class MergedGroups:
         """True when the segments were first merged in passes through temporary files."""
         return bool(self._temporary)
 
+    @property
+    def values_read(self) -> int:
+        """The values read from the segments so far.
+
+        They are counted a block at a time as blocks are read (ahead of the iteration), so
+        the number is exact once the iteration has ended: every value of every segment.
+        """
+        return sum(reader.values for reader in self._readers)
+
     def entries(self) -> Iterator[tuple[Any, list]]:
         """The merged ``(key, values list)`` entries, several per key when keys repeat."""
         return merge_entries(self._readers, self._in_memory) if self._readers else iter(())
 
     def __iter__(self) -> Iterator[tuple[Any, Iterator]]:
-        for key, group in groupby(self.entries(), key=_first):
-            yield key, chain.from_iterable(self._count(group))
+        return zip(*self.columns(), strict=True)
 
-    def _count(self, group: Iterator[tuple[Any, list]]) -> Iterator[list]:
-        """The values lists of a key's entries, counting values a list (not a value) at a time."""
-        for _, values in group:
-            self.values_read += len(values)
-            yield values
+    def columns(self) -> tuple[Iterator[Any], Iterator[Iterator]]:
+        """The keys, and each key's values as an iterator: what iterating gives, as two iterators.
+
+        Take them in step, as ``zip`` or ``map(f, keys, values)`` do: a key, then its
+        values; taking the next key ends the previous key's values. No Python code of ours
+        runs per key: ``groupby``'s ``(key, group)`` pairs are split in two by ``tee``, whose
+        buffer then holds only the one pair taken from the first and not yet the second.
+        """
+        for_keys, for_values = tee(groupby(self.entries(), key=_first))
+        # zip takes a key, then a number from the count: the keys are counted in C
+        keys = map(_first, zip(map(_first, for_keys), self._keys_read, strict=False))
+        groups = map(_second, for_values)
+        return keys, map(chain.from_iterable, map(partial(map, _second), groups))
+
+    @property
+    def groups(self) -> int:
+        """The keys iterated so far."""
+        # reading the count takes a number from it too: each read so far is taken off
+        self._count_reads += 1
+        return next(self._keys_read) - (self._count_reads - 1)
 
     @property
     def kind(self) -> bytes:

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from minimr.dataflow.counters import BUILTIN, SPILLED_RECORDS, Counters
-from minimr.dataflow.merge import MERGE_FACTOR, MergedGroups
+from minimr.dataflow.merge import (
+    MERGE_FACTOR,
+    MergedGroups,
+    Segment,
+    key_kind,
+    write_segment,
+)
 from minimr.dataflow.partition import HashPartitioner
 from minimr.dataflow.spill import MapOutputBuffer
 
@@ -98,3 +104,49 @@ def test_hot_key_streams_in_bounded_memory(tmp_path):
         tracemalloc.stop()
     assert groups == 1 and total == sum(range(1_000_000))
     assert peak < 8 * 2**20, f"reduce side held {peak / 2**20:.1f} MiB"
+
+
+def segment_files(tmp: Path, runs: list[list[tuple]]) -> list[Segment]:
+    """One segment file per run of sorted ``(key, values list)`` entries."""
+    segments = []
+    for i, entries in enumerate(runs):
+        path = tmp / f"seg{i}"
+        with open(path, "wb") as out:
+            length, _ = write_segment(out, entries, key_kind(k for k, _ in entries))
+        segments.append(Segment(str(path), 0, length))
+    return segments
+
+
+@pytest.mark.parametrize("memory_limit", [0, 1 << 30], ids=["streaming", "in-memory"])
+def test_groups_and_values_read_count_the_whole_input(tmp_path, memory_limit):
+    """After a full iteration, groups is the number of keys and values_read every value."""
+    hot = list(range(70000))  # more than one entry can hold: cut into several entries
+    runs = [
+        [(f"k{i:03d}", [i, i]) for i in range(0, 300, 2)] + [("z", hot)],
+        [(f"k{i:03d}", [i]) for i in range(0, 300, 3)],
+        [("z", [1, 2, 3])],
+    ] + [[(f"m{m}", [m])] for m in range(MERGE_FACTOR + 1)]  # streaming: merged in passes
+    expected: dict = {}
+    for entries in runs:
+        for key, values in entries:
+            expected.setdefault(key, []).extend(values)
+    with MergedGroups(segment_files(tmp_path, runs), str(tmp_path), memory_limit) as merged:
+        assert (merged.groups, merged.values_read) == (0, 0)
+        got = {}
+        for key, values in merged:
+            got[key] = list(values)
+            assert merged.groups == merged.groups == len(got)  # reading it changes nothing
+        assert merged.premerged == (memory_limit == 0)
+        assert merged.groups == len(expected) == len(got)
+        assert merged.values_read == sum(map(len, expected.values()))
+    assert got == expected
+
+
+def test_values_read_counts_values_a_reducer_leaves(tmp_path):
+    """values_read counts the values read from the segments, used by the reducer or not."""
+    runs = [[(f"k{i}", [i] * 5) for i in range(10)], [(f"k{i}", [i]) for i in range(10)]]
+    with MergedGroups(segment_files(tmp_path, runs), str(tmp_path)) as merged:
+        firsts = [next(values) for _, values in merged]
+        assert merged.groups == 10 and merged.values_read == 60
+    assert firsts == list(range(10))
+

@@ -1,0 +1,136 @@
+"""The reduce task: its batched path writes what a loop over keys and pairs would write.
+
+Skip mode reduces one key group at a time and writes each output pair at once (the loop the
+engine always ran before batching), so it is the reference the batched path is held to: the
+same part files, byte for byte, and the same counters.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import pytest
+
+from minimr import Job, Step
+from minimr.dataflow import counters as C
+from minimr.dataflow.counters import Counters
+from minimr.dataflow.tasks import run_map_task, run_reduce_task
+from minimr.runner import build_plan
+
+LINES = [f"w{i % 7} x{i % 3} {'hot ' * (i % 4)}odd{i % 2}" for i in range(400)]
+
+
+def reduce_task_output(tmp_path: Path, job: Job, name: str, *, tracked: bool,
+                       last: bool = True) -> tuple[list[bytes], dict]:
+    """The part files and counters of every reduce task of ``job``'s only step."""
+    if not (tmp_path / "input.txt").exists():
+        (tmp_path / "input.txt").write_text("\n".join(LINES) + "\n")
+    plan = build_plan(job, [str(tmp_path / "input.txt")], str(tmp_path / name), reducers=2,
+                      split_size=900, settings={"skip_bad_records": tracked})
+    plan.steps[0].is_last = last
+    work = str(tmp_path / f"work-{name}")
+    counters = Counters()
+    outputs = [run_map_task(plan, task, work, "m", counters) for task in plan.map_tasks(0)]
+    reduced = Counters()
+    parts = []
+    for task in plan.reduce_tasks(0):
+        segments = [o.segment(task.partition) for o in outputs]
+        path = run_reduce_task(plan, task, segments, "r", reduced, work_dir=work)
+        parts.append(Path(path).read_bytes())
+    return parts, reduced[C.BUILTIN]
+
+
+def step_job(reduce, map_fn=None) -> Job:
+    """A one-step job: words (or ``map_fn``'s pairs) into ``reduce``."""
+
+    class OneStep(Job):
+        def steps(self):
+            return [Step(map=map_fn or (lambda _k, line: ((w, len(w)) for w in line.split())),
+                         reduce=reduce)]
+
+    return OneStep()
+
+
+def gen_sum(key, values):
+    yield key, sum(values)
+
+
+def fan_out(key, values):
+    for value in values:  # each value written before the next is read
+        yield key, value
+        yield key + "!", value * 2
+
+
+def as_list(key, values):
+    values = list(values)
+    return [(key, len(values)), (key, values[0]), ("count", True)] if len(values) > 9 else None
+
+
+def mixed_types(key, values):
+    yield key, (key, sum(values))
+    yield key, 1.5
+    yield key, "text"
+
+
+class Callable:
+    """A reducer that is an object, returning an iterator of list pairs."""
+
+    def __call__(self, key, values):
+        return iter([[key, max(values)]])
+
+
+def returns_none(key, values):
+    return None
+
+
+REDUCERS = [gen_sum, fan_out, as_list, mixed_types, Callable(), None, returns_none]
+
+
+@pytest.mark.parametrize("last", [True, False], ids=["text", "records"])
+@pytest.mark.parametrize("reduce", REDUCERS, ids=lambda r: getattr(r, "__name__", repr(r)))
+def test_batched_reduce_writes_what_the_per_pair_loop_writes(tmp_path, reduce, last):
+    """Any reducer shape, the identity too, gives the loop's bytes and counters."""
+    job = step_job(reduce)
+    batched = reduce_task_output(tmp_path, job, "batched", tracked=False, last=last)
+    looped = reduce_task_output(tmp_path, job, "looped", tracked=True, last=last)
+    assert batched == looped
+    parts, counters = batched
+    assert counters[C.REDUCE_INPUT_GROUPS] > 10 and any(parts) != (reduce is returns_none)
+    assert counters[C.REDUCE_INPUT_RECORDS] == sum(len(line.split()) for line in LINES)
+
+
+def test_identity_reduce_keeps_the_order_of_a_hot_key_across_entries(tmp_path, monkeypatch):
+    """A key whose values span several merged entries is written in the loop's order."""
+    monkeypatch.setattr("minimr.dataflow.merge.MAX_VALUES_PER_ENTRY", 5)
+    job = step_job(None, lambda _k, line: (("hot", w) for w in line.split()))
+    batched = reduce_task_output(tmp_path, job, "batched", tracked=False)
+    assert batched == reduce_task_output(tmp_path, job, "looped", tracked=True)
+    assert batched[1][C.REDUCE_INPUT_GROUPS] == 1
+    assert batched[1][C.REDUCE_OUTPUT_RECORDS] == sum(len(line.split()) for line in LINES)
+
+
+def test_reducer_errors_propagate_from_the_users_frame(tmp_path):
+    """A reducer's exception reaches the caller unchanged, its own frame in the traceback."""
+
+    def failing(key, values):
+        if key == "odd1":
+            raise KeyError("bad key " + key)
+        yield key, sum(values)
+
+    with pytest.raises(KeyError, match="bad key odd1") as info:
+        reduce_task_output(tmp_path, step_job(failing), "out", tracked=False)
+    assert traceback.extract_tb(info.tb)[-1].name == "failing"
+
+
+def test_plain_reducer_raising_stop_iteration_fails_the_task(tmp_path):
+    """A plain reduce function's StopIteration fails the task; it does not end it early."""
+
+    def stops(key, values):
+        if key == "odd0":
+            next(iter(()))
+        return [(key, sum(values))]
+
+    with pytest.raises(StopIteration) as info:
+        reduce_task_output(tmp_path, step_job(stops), "out", tracked=False)
+    assert traceback.extract_tb(info.tb)[-1].name == "stops"

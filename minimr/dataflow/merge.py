@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import os
 import tempfile
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -129,11 +130,13 @@ def merge_entries(readers: list[_SegmentReader], in_memory: bool = False
 
     ``in_memory`` loads every entry and sorts them in one C call (Timsort finds the sorted
     runs and gallops through them): much faster than ``heapq.merge``'s Python loop, for
-    inputs small enough to hold (deserialized, a few times their on-disk size). Both are
-    stable, so equal keys keep their segment order.
+    inputs small enough to hold (deserialized, a few times their on-disk size). Otherwise
+    str or bytes keys are merged a batch at a time by ``merge_blocks``, other keys by
+    ``heapq.merge``. All are stable, so equal keys keep their segment order.
     """
     kinds = {r.kind for r in readers}
-    if len(kinds) == 1 and kinds != {KIND_ANY}:
+    native = len(kinds) == 1 and kinds != {KIND_ANY}
+    if native:
         key = _first
     else:
         def key(entry):
@@ -146,7 +149,59 @@ def merge_entries(readers: list[_SegmentReader], in_memory: bool = False
             everything.extend(reader.entries)
         everything.sort(key=key)
         return iter(everything)
+    if native:
+        return chain.from_iterable(merge_blocks([r.blocks for r in readers]))
+    # other keys are compared through sort_key, Python code per entry whatever merges them
     return heapq.merge(*(r.entries for r in readers), key=key)
+
+
+def merge_blocks(sources: list[Iterator[list]]) -> Iterator[list]:
+    """Merge runs of ``(key, values)`` entries sorted by key (str, or bytes), a batch at a time.
+
+    Each source yields a run's blocks, in order. The result is a sequence of lists whose
+    concatenation is what ``heapq.merge`` gives: sorted and stable (entries of equal keys
+    in source order, then run order). The work is done in C: a bisect per source and one
+    sort of a few sorted pieces per batch, rather than a heap step in Python per entry.
+    At most one block of each source is held at a time, besides the batch handed on.
+    """
+    blocks: list[list] = [[] for _ in sources]
+    starts = [0] * len(sources)  # where the entries not yet handed on begin, in each block
+    # sources with entries left: a source leaves only once its last block is handed on
+    live = list(range(len(sources)))
+
+    def refill(i: int) -> None:
+        for block in sources[i]:
+            if block:
+                blocks[i], starts[i] = block, 0
+                return
+        live.remove(i)
+
+    for i in range(len(sources)):
+        refill(i)
+    while live:
+        # No source can still hold a key below the smallest last key read: every entry
+        # below it is here, and sorting them (stable, in source order) merges them.
+        bound = min(blocks[i][-1][0] for i in live)
+        batch: list = []
+        for i, block in enumerate(blocks):
+            cut = bisect_left(block, bound, starts[i], key=_first)
+            batch += block[starts[i] : cut]
+            starts[i] = cut
+        if batch:
+            batch.sort(key=_first)
+            yield batch
+        # Then the bound key itself, one source after the other, reading on through a
+        # source's run of it (a hot key may fill many blocks: they are not all held).
+        for i in range(len(sources)):
+            while starts[i] < len(blocks[i]) and not bound < blocks[i][starts[i]][0]:
+                cut = bisect_right(blocks[i], bound, starts[i], key=_first)
+                yield blocks[i][starts[i] : cut]
+                starts[i] = cut
+                if cut == len(blocks[i]):
+                    refill(i)
+        for i in list(live):
+            if starts[i] == len(blocks[i]):
+                refill(i)
 
 
 def merged_kind(readers: list[_SegmentReader]) -> bytes:

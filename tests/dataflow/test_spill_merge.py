@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import heapq
 import random
 import tracemalloc
+from operator import itemgetter
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, SPILLED_RECORDS, Counters
 from minimr.dataflow.merge import (
@@ -14,6 +18,7 @@ from minimr.dataflow.merge import (
     MergedGroups,
     Segment,
     key_kind,
+    merge_blocks,
     write_segment,
 )
 from minimr.dataflow.partition import HashPartitioner
@@ -150,3 +155,40 @@ def test_values_read_counts_values_a_reducer_leaves(tmp_path):
         assert merged.groups == 10 and merged.values_read == 60
     assert firsts == list(range(10))
 
+
+def as_blocks(run: list, size: int):
+    """A run of entries as an iterator of blocks of ``size``."""
+    return iter([run[i : i + size] for i in range(0, len(run), size)])
+
+
+@given(st.lists(st.lists(st.one_of(st.sampled_from("abcdefg"), st.text(max_size=3)),
+                         max_size=40), max_size=7),
+       st.integers(1, 6))
+def test_merge_blocks_equals_heapq_merge(runs, size):
+    """Merging a block at a time gives heapq.merge's order exactly, ties in source order."""
+    runs = [[(key, [n, i]) for i, key in enumerate(sorted(keys))] for n, keys in enumerate(runs)]
+    merged = [entry for batch in merge_blocks([as_blocks(r, size) for r in runs])
+              for entry in batch]
+    assert merged == list(heapq.merge(*runs, key=itemgetter(0)))
+
+
+def test_merge_blocks_streams_a_hot_key():
+    """A key filling many blocks of every source is handed on without reading them all."""
+    read = [0, 0]
+
+    def source(n: int):
+        yield [(b"a", [n])]
+        for block in range(1000):
+            read[n] += 1
+            yield [(b"hot", [n, block])] * 3
+        yield [(b"z", [n])]
+
+    merged = merge_blocks([source(0), source(1)])
+    seen = []
+    for batch in merged:
+        seen += batch
+        assert read[0] - sum(e[1][0] == 0 for e in seen if e[0] == b"hot") / 3 <= 2
+        assert read[1] - sum(e[1][0] == 1 for e in seen if e[0] == b"hot") / 3 <= 2
+    hot = [values for key, values in seen if key == b"hot"]
+    assert [key for key, _ in seen] == [b"a"] * 2 + [b"hot"] * 6000 + [b"z"] * 2
+    assert hot == [[n, block] for n in (0, 1) for block in range(1000) for _ in range(3)]

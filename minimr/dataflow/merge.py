@@ -21,7 +21,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain, count, groupby, islice, tee
+from itertools import chain, groupby, islice, tee
 from operator import itemgetter
 from typing import Any, BinaryIO
 
@@ -261,8 +261,7 @@ class MergedGroups:
             segments, self._temporary = _premerge(segments, scratch)
         self._segments = segments
         self._readers: list[_SegmentReader] = []
-        self._keys_read = count()  # advanced once per key by the iteration
-        self._count_reads = 0
+        self.groups = 0  # the keys iterated so far
 
     def __enter__(self) -> MergedGroups:
         self._readers = [_SegmentReader(s) for s in self._segments]
@@ -300,22 +299,20 @@ class MergedGroups:
         """The keys, and each key's values as an iterator: what iterating gives, as two iterators.
 
         Take them in step, as ``zip`` or ``map(f, keys, values)`` do: a key, then its
-        values; taking the next key ends the previous key's values. No Python code of ours
-        runs per key: ``groupby``'s ``(key, group)`` pairs are split in two by ``tee``, whose
-        buffer then holds only the one pair taken from the first and not yet the second.
+        values; taking the next key ends the previous key's values. ``groupby``'s
+        ``(key, group)`` pairs are split in two by ``tee``, whose buffer then holds only the
+        one pair taken from the first and not yet the second.
         """
         for_keys, for_values = tee(groupby(self.entries(), key=_first))
-        # zip takes a key, then a number from the count: the keys are counted in C
-        keys = map(_first, zip(map(_first, for_keys), self._keys_read, strict=False))
+        keys = self._counted_keys(map(_first, for_keys))
         groups = map(_second, for_values)
         return keys, map(chain.from_iterable, map(partial(map, _second), groups))
 
-    @property
-    def groups(self) -> int:
-        """The keys iterated so far."""
-        # reading the count takes a number from it too: each read so far is taken off
-        self._count_reads += 1
-        return next(self._keys_read) - (self._count_reads - 1)
+    def _counted_keys(self, keys: Iterator[Any]) -> Iterator[Any]:
+        # one generator step a key (tens of ns): the rest of the iteration is in C
+        for key in keys:
+            self.groups += 1
+            yield key
 
     @property
     def kind(self) -> bytes:

@@ -14,6 +14,7 @@ final ``part-NNNNN`` text files for the last step, and binary record files under
 from __future__ import annotations
 
 import base64
+import gc
 import inspect
 import os
 import pickle
@@ -21,6 +22,7 @@ import random
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain, islice, repeat
@@ -42,6 +44,9 @@ __all__ = [
     "run_sample_task", "run_map_task", "run_reduce_task", "commit_reduce_output",
 ]
 
+# The cyclic garbage collector's young-generation threshold while a task runs (CPython's
+# default is 700); see task_gc.
+TASK_GC_THRESHOLD = 200_000
 BATCH_CHUNK = 1024  # records read at a time while filling a map_batch batch
 # Reduce output records handed to the part writer at a time: enough to format them in C, and
 # fewer than the 700 new objects that start a garbage collection (measured: batches of 4096,
@@ -213,6 +218,24 @@ class JobPlan:
         out.abort(self.output)
 
 
+@contextmanager
+def task_gc() -> Iterator[None]:
+    """Run a task with the cyclic garbage collector's young generation 285 times larger.
+
+    A task holds its buffers (hundreds of thousands of tuples and lists) while it allocates
+    millions more; at CPython's default threshold the collector walks them again and again.
+    Measured on 64 MB map tasks: word count 6.6 -> 6.2 s, its batch form 5.4 -> 5.0 s, sort
+    3.1 -> 2.3 s, with GC off altogether no faster. Cycles made by user code are still
+    collected, after at most ``TASK_GC_THRESHOLD`` allocations instead of 700.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(TASK_GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def _lifecycle(step: Any):
     return step.setup or (lambda: None), step.teardown or (lambda: None)
 
@@ -239,7 +262,7 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
     path = os.path.join(work_dir, f"map-s{task.step}-m{task.index:05d}-{attempt}.out")
     setup, teardown = _lifecycle(sp.step)
     tracker = _tracker(plan, task.split.describe(), task.skip, "record")
-    with C.activate(counters), skips.reporting(tracker):
+    with C.activate(counters), skips.reporting(tracker), task_gc():
         setup()
         saved = counters.to_dict()
         try:
@@ -294,7 +317,7 @@ def _consume_batches(buffer: MapOutputBuffer, records: Iterator, map_batch,
     n = 0
     for batch in _batches(records, target):
         n += len(batch)
-        buffer.add_all(_emit_pairs(map_batch(batch)))
+        buffer.add_all(map_batch(batch))  # a mapping, pairs or None
     return n
 
 
@@ -337,7 +360,7 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
     setup, teardown = _lifecycle(sp.step)
     tracker = _tracker(plan, f"partition {task.partition} of step {task.step}", task.skip,
                        "key group")
-    with C.activate(counters), MergedGroups(segments, scratch) as merged, \
+    with C.activate(counters), task_gc(), MergedGroups(segments, scratch) as merged, \
             writer_cls(temp) as w, skips.reporting(tracker):
         setup()
         if tracker is None:

@@ -134,3 +134,32 @@ def test_plain_reducer_raising_stop_iteration_fails_the_task(tmp_path):
     with pytest.raises(StopIteration) as info:
         reduce_task_output(tmp_path, step_job(stops), "out", tracked=False)
     assert traceback.extract_tb(info.tb)[-1].name == "stops"
+
+
+def test_tasks_raise_the_young_gc_threshold_only_while_they_run(tmp_path):
+    """Map and reduce code runs with the larger young-generation threshold, and the
+    process's own threshold is back when the task returns, even after a failure."""
+    import gc
+
+    from minimr.dataflow.tasks import TASK_GC_THRESHOLD
+
+    seen = []
+
+    def map_fn(_key, line):
+        seen.append(gc.get_threshold()[0])
+        yield line, 1
+
+    def reduce_fn(key, values):
+        seen.append(gc.get_threshold()[0])
+        yield key, sum(values)
+
+    before = gc.get_threshold()
+    reduce_task_output(tmp_path, step_job(reduce_fn, map_fn), "gc", tracked=False)
+    assert set(seen) == {TASK_GC_THRESHOLD} and gc.get_threshold() == before
+
+    def failing_map(_key, line):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        reduce_task_output(tmp_path, step_job(reduce_fn, failing_map), "gc2", tracked=False)
+    assert gc.get_threshold() == before

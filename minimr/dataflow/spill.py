@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain, compress, groupby, islice, repeat, starmap
-from operator import gt, is_not, itemgetter, mul
+from operator import gt, is_not, itemgetter
 from typing import Any
 
 try:  # the C helper behind Counter.update(iterable)
@@ -307,12 +307,15 @@ class MapOutputBuffer:
         call per rare key of a Zipf vocabulary and save the reducer almost nothing).
         """
         found = list(map(sources.__getitem__, keys))
+        combine = self._combine
         if all_runs:  # (value, times) each: [value] * times, unless combined below
             values = list(map(_first, found))
             times = list(map(_second, found))
-            # A key over _COMBINE_MIN is combined below: its list would be thrown away.
-            capped = times if self._combine is None else map(min, times, repeat(1 + _COMBINE_MIN))
-            lists = list(map(mul, map(list, zip(values)), capped))
+            lists = list(map(list, zip(values)))  # [value]: most keys of a Zipf vocabulary
+            cap = _COMBINE_MIN if combine is not None else sys.maxsize
+            for i in compress(range(len(keys)), map(gt, times, repeat(1))):
+                if times[i] <= cap:  # a key over the cap is combined below
+                    lists[i] = lists[i] * times[i]
         elif self._fast:  # some keys have several distinct values
             lists = [[s[0]] * s[1] if type(s) is tuple
                      else list(chain.from_iterable(starmap(repeat, s))) for s in found]
@@ -320,7 +323,6 @@ class MapOutputBuffer:
             lists = found
             if self._wrapped:
                 keys = list(map(unwrap, keys))
-        combine = self._combine
         if combine is None:
             return zip(keys, lists)
         seen = produced = 0

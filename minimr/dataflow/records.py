@@ -85,7 +85,8 @@ def read_text_blocks(split: Split) -> Iterator[list[tuple[tuple[str, int], str]]
             lines, lengths = _decode_lines(data[:cut])
             offsets = list(accumulate(lengths, initial=pos))
             inside = bisect_left(offsets, end, 0, len(lines))  # lines starting before the end
-            yield list(zip(zip(repeat(path), offsets[:inside]), lines[:inside]))
+            keys = zip(repeat(path), offsets[:inside], strict=False)  # repeat() never ends
+            yield list(zip(keys, lines[:inside], strict=True))
             pos = offsets[inside]
 
 

@@ -283,7 +283,8 @@ class MapOutputBuffer:
         counted, self._counted = self._counted, Counter()
         _check_pairs(counted)
         self.map_output_records += sum(counted.values())
-        runs = dict(zip(map(_first, counted), zip(map(_second, counted), counted.values())))
+        runs = dict(zip(map(_first, counted),
+                        zip(map(_second, counted), counted.values(), strict=True), strict=True))
         if len(runs) == len(counted):  # no key has two distinct values: done in C
             return runs, True
         runs = {}
@@ -324,7 +325,7 @@ class MapOutputBuffer:
             if self._wrapped:
                 keys = list(map(unwrap, keys))
         if combine is None:
-            return zip(keys, lists)
+            return zip(keys, lists, strict=True)
         seen = produced = 0
         sizes = times if all_runs else list(map(len, lists))
         for i in compress(range(len(keys)), map(gt, sizes, repeat(_COMBINE_MIN))):
@@ -334,7 +335,7 @@ class MapOutputBuffer:
             produced += len(lists[i])
         self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
         self._counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
-        return zip(keys, lists)
+        return zip(keys, lists, strict=True)
 
     def _partition_keys(self, keys: Iterable) -> list[list]:
         """Keys by partition, each partition's keys sorted in minimr's order."""
@@ -392,7 +393,8 @@ class MapOutputBuffer:
         values = list(map(_second, pairs))
         del pairs
         for part_keys, part_values in self._cut(keys, values):
-            yield part_keys, key_kind(part_keys), zip(part_keys, map(list, zip(part_values)))
+            entries = zip(part_keys, map(list, zip(part_values)), strict=True)
+            yield part_keys, key_kind(part_keys), entries
 
     def _write_segments(self, path: str, parts: Iterable[tuple[list, bytes, Iterable]]
                         ) -> MapOutput:

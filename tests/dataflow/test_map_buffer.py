@@ -85,7 +85,8 @@ def canonical(parts, combine):
     return [[(repr(sort_key(k)), values(vs)) for k, vs in part] for part in parts]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pairs=pair_lists, partitions=st.integers(1, 4), limit=st.sampled_from([300, 1 << 20]),
        batch=st.booleans(), combine=st.booleans())
 def test_every_path_matches_a_plain_grouping(tmp_path, pairs, partitions, limit, batch, combine):

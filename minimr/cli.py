@@ -74,6 +74,9 @@ def main() -> None:
               help="Which submitter key pair of --keys to use.")
 @click.option("--split-size", default="64MB", show_default=True, metavar="SIZE",
               help="Bytes of input per map task: 64MB, 256KB or a byte count.")
+@click.option("--combine-files", is_flag=True,
+              help="Pack small input files into map tasks of up to --split-size, instead of"
+                   " one task per file (many small files run as a few tasks).")
 @click.option("--sort-buffer", default="64MB", show_default=True, metavar="SIZE",
               help="Map-side buffer before output is combined and spilled to disk.")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=4, show_default=True,
@@ -94,8 +97,8 @@ def main() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line and no counters table.")
 def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
-           split_size, sort_buffer, max_attempts, speculation, task_timeout, worker_timeout,
-           skip_bad_records, max_skips, serializer, overwrite, quiet) -> None:
+           split_size, combine_files, sort_buffer, max_attempts, speculation, task_timeout,
+           worker_timeout, skip_bad_records, max_skips, serializer, overwrite, quiet) -> None:
     if inline and (workers or coordinator):
         raise click.UsageError("--inline runs in this process: drop --workers/--coordinator")
     progress = _Progress(not quiet)
@@ -104,7 +107,8 @@ def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, id
         result = runner.run(
             job, list(inputs), output, reducers, runner=kind, coordinator=coordinator,
             keys=keys, identity=identity,
-            workers=workers, split_size=split_size, sort_buffer=sort_buffer,
+            workers=workers, split_size=split_size, combine_files=combine_files,
+            sort_buffer=sort_buffer,
             overwrite=overwrite, max_attempts=max_attempts, serializer=serializer,
             speculation=speculation, task_timeout=task_timeout, worker_timeout=worker_timeout,
             skip_bad_records=skip_bad_records, max_skips=max_skips, progress=progress,

@@ -30,7 +30,7 @@ import click
 
 from minimr.dataflow import output as out
 from minimr.dataflow import storage
-from minimr.dataflow.splits import Split, expand_inputs
+from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, Split, expand_inputs
 from minimr.errors import JobFailed, MinimrError, UsageError, format_user_traceback
 from minimr.job import Job
 from minimr.loader import resolve_job
@@ -57,7 +57,8 @@ def job_reference(job: Any, job_obj: Job) -> str | None:
 
 
 def replay_command(failure: dict, job_ref: str | None, inputs: list[str],
-                   reducers: int | None) -> str:
+                   reducers: int | None, split_size: int = DEFAULT_SPLIT_SIZE,
+                   combine_files: bool = False) -> str:
     """The shell command that replays the task of a cluster failure report.
 
     Args:
@@ -65,28 +66,37 @@ def replay_command(failure: dict, job_ref: str | None, inputs: list[str],
         job_ref: the JOB argument (see :func:`job_reference`); a placeholder if None.
         inputs: the job's ``--input`` arguments.
         reducers: the run's ``--reducers``, if it was given.
+        split_size, combine_files: the run's, which decide how tasks are numbered.
     """
     words = ["minimr", "replay", job_ref or "JOB.py"]
     spec = failure.get("input") or {}
     split = spec.get("split") if isinstance(spec, dict) else None
-    if failure.get("kind") == "map" and failure.get("step") == 0 and isinstance(split, dict):
+    packed = isinstance(spec, dict) and bool(spec.get("more"))  # several splits: by task name
+    if (failure.get("kind") == "map" and failure.get("step") == 0 and isinstance(split, dict)
+            and not packed):
         words += ["--input", str(split["path"]), "--split", f"{split['start']}:{split['end']}"]
     else:
         for item in inputs:
             words += ["--input", storage.normalize(item)]
         if failure.get("kind") in ("map", "reduce") and _TASK.fullmatch(str(failure.get("task"))):
             words += ["--task", str(failure["task"])]
+        if split_size != DEFAULT_SPLIT_SIZE:
+            words += ["--split-size", str(split_size)]
+        if combine_files:
+            words += ["--combine-files"]
     if reducers is not None:
         words += ["--reducers", str(reducers)]
     return shlex.join(words)
 
 
 def with_replay_command(exc: JobFailed, job: Any, job_obj: Job, inputs: list[str],
-                        reducers: int | None) -> JobFailed:
+                        reducers: int | None, split_size: int = DEFAULT_SPLIT_SIZE,
+                        combine_files: bool = False) -> JobFailed:
     """``exc`` with the replay command of its failed task as the message's last line."""
     if exc.failure is None:
         return exc
-    command = replay_command(exc.failure, job_reference(job, job_obj), inputs, reducers)
+    command = replay_command(exc.failure, job_reference(job, job_obj), inputs, reducers,
+                             split_size, combine_files)
     message = (f"{exc.message}\n\nReplay this task in one local process (add --pdb to stop in "
                f"the debugger at the exception):\n  {command}")
     return JobFailed(message, task=exc.task, remote_traceback=exc.remote_traceback,
@@ -119,7 +129,8 @@ def parse_split(split: str) -> tuple[int, int]:
 
 
 def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str | None = None,
-           reducers: int | None = None, output: str | None = None) -> Result:
+           reducers: int | None = None, output: str | None = None,
+           split_size: int | str = DEFAULT_SPLIT_SIZE, combine_files: bool = False) -> Result:
     """Run one task's input with the inline runner (the user's exception propagates).
 
     Args:
@@ -129,12 +140,14 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
         task: a task name (``s1-r00002``): run only what it needs, and stop after it.
         reducers: the run's reducers, if it set them.
         output: where to write (default: a new temporary folder).
+        split_size, combine_files: the failed run's (they decide how tasks are numbered).
     """
     if split is not None and task is not None:
         raise UsageError("give --split (a first-step map) or --task, not both")
     job_obj = resolve_job(job)
     output = output or tempfile.mkdtemp(prefix="minimr-replay-")
-    plan = build_plan(job_obj, list(inputs), output, reducers=reducers)
+    plan = build_plan(job_obj, list(inputs), output, reducers=reducers, split_size=split_size,
+                      combine_files=combine_files and split is None)
     if split is not None:
         files = expand_inputs(list(inputs))
         if len(files) != 1:
@@ -157,18 +170,22 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
               help="Replay this task (s1-m00003, s0-r00002): what it needs runs first.")
 @click.option("--reducers", "-r", type=click.IntRange(min=1), default=None,
               help="The failed run's --reducers, if it gave one.")
+@click.option("--split-size", default="64MB", show_default=True, metavar="SIZE",
+              help="The failed run's --split-size, if it gave one.")
+@click.option("--combine-files", is_flag=True, help="The failed run used --combine-files.")
 @click.option("--output", "-o", metavar="DIR", default=None,
               help="Where to write (default: a new temporary folder).")
 @click.option("--pdb", "debug", is_flag=True,
               help="Stop in the debugger where the user's exception was raised.")
-def replay_cli(job, inputs, split, task, reducers, output, debug) -> None:
+def replay_cli(job, inputs, split, task, reducers, split_size, combine_files, output,
+               debug) -> None:
     """Run one task of a failed job again in this process, with the inline runner.
 
     A job that fails on a cluster prints the exact command at the end of its message.
     """
     try:
         result = replay(job, list(inputs), split=split, task=task, reducers=reducers,
-                        output=output)
+                        output=output, split_size=split_size, combine_files=combine_files)
     except MinimrError:
         raise
     except Exception as exc:  # the user's own code failed again: that is the point

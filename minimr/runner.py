@@ -74,8 +74,11 @@ def build_plan(
     split_size: int | str = DEFAULT_SPLIT_SIZE,
     sort_buffer: int | str = DEFAULT_SORT_BUFFER,
     settings: dict | None = None,
+    combine_files: bool = False,
 ) -> JobPlan:
     """Resolve the job's steps and options, expand the inputs and cut them into splits.
+
+    With ``combine_files``, consecutive small splits share a map task, up to ``split_size``.
 
     Raises:
         UsageError, InputError, JobDefinitionError: bad options, inputs or job.
@@ -84,6 +87,7 @@ def build_plan(
     run_reducers = _positive("reducers", reducers)
     files = expand_inputs(inputs)
     size = parse_size(split_size)
+    pack = size if combine_files else None
     if job.input_format == "whole_file":
         size = 2**62  # one record per file: one split per file
     plans = []
@@ -100,7 +104,7 @@ def build_plan(
     job_id = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     return JobPlan(job_id=job_id, job_name=name, steps=plans, splits=plan_splits(files, size),
                    output=storage.normalize(output), sort_buffer=parse_size(sort_buffer),
-                   settings=dict(settings or {}))
+                   settings=dict(settings or {}), split_size=pack)
 
 
 def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None,
@@ -197,6 +201,7 @@ def run(
     workers: int | None = None,
     split_size: int | str = DEFAULT_SPLIT_SIZE,
     sort_buffer: int | str = DEFAULT_SORT_BUFFER,
+    combine_files: bool = False,
     overwrite: bool = False,
     max_attempts: int = 4,
     serializer: str = "cloudpickle",
@@ -225,6 +230,8 @@ def run(
             ``submitter`` by default).
         workers: local worker processes for the ``local`` runner (default: one per core).
         split_size, sort_buffer: sizes such as ``"64MB"`` or byte counts.
+        combine_files: pack small input files (and the ends of big ones) into map tasks of up
+            to ``split_size`` bytes, instead of a task per file: for many small files.
         overwrite: replace an existing output folder.
         max_attempts: attempts per task before the job fails (cluster runners).
         serializer: ``"cloudpickle"`` or ``"dill"`` for shipping the job.
@@ -266,6 +273,7 @@ def run(
         curve = Keys(keys).client(identity or SUBMITTER)  # fails before any output is touched
     job_obj = resolve_job(job)
     plan = build_plan(job_obj, list(inputs), output, reducers=reducers, split_size=split_size,
+                      combine_files=combine_files,
                       sort_buffer=sort_buffer,
                       settings={"max_attempts": max_attempts, "serializer": serializer,
                                 "speculation": speculation, "task_timeout": task_timeout,
@@ -295,7 +303,8 @@ def run(
         except JobFailed as exc:  # end the message with the command that replays the task
             from minimr.replay import with_replay_command
 
-            raise with_replay_command(exc, job, job_obj, list(inputs), reducers) from None
+            raise with_replay_command(exc, job, job_obj, list(inputs), reducers,
+                                      parse_size(split_size), combine_files) from None
         counters = status.counters
     return Result(output=plan.output, counters=counters, job_id=plan.job_id,
                   elapsed=time.monotonic() - started)

@@ -194,3 +194,37 @@ def test_malformed_job_is_a_definition_error(text_input, tmp_path):
 
     with pytest.raises(minimr.JobDefinitionError, match="exactly one of map or map_batch"):
         run_inline(NoMap, str(text_input), str(tmp_path / "o"))
+
+
+class WordCount(Job):
+    def map(self, key, line):
+        for word in line.split():
+            yield word, 1
+
+    def reduce(self, word, counts):
+        yield word, sum(counts)
+
+
+def test_combine_files_packs_small_files_into_fewer_map_tasks(tmp_path):
+    """With combine_files, a dozen small files run as a few map tasks (counted in the task
+    list and in the bytes each reads), inline and on a local cluster, with the same output."""
+    from minimr.runner import build_plan
+
+    folder = tmp_path / "many"
+    for i in range(12):
+        write_file(folder / f"f{i:02d}.txt", f"w{i % 5} shared\nshared w{i % 3}\n")
+    plan = build_plan(WordCount(), [str(folder)], str(tmp_path / "p"), split_size=60,
+                      combine_files=True)
+    tasks = plan.map_tasks(0)
+    assert 1 < len(tasks) < 12
+    assert sum(len(t.splits) for t in tasks) == 12
+    assert all(sum(s.end - s.start for s in t.splits) <= 60 for t in tasks)
+    assert "more split" in tasks[0].describe()
+    plain = run_inline(WordCount, str(folder), str(tmp_path / "plain"), split_size=60)
+    packed = run_inline(WordCount, str(folder), str(tmp_path / "packed"), split_size=60,
+                        combine_files=True)
+    cluster = minimr.run(WordCount, str(folder), str(tmp_path / "cluster"), split_size=60,
+                         combine_files=True, workers=2)
+    assert list(plain.records()) == list(packed.records()) == list(cluster.records())
+    assert dict(plain.records())["shared"] == 24
+    assert packed.counters[BUILTIN] == cluster.counters[BUILTIN]

@@ -250,8 +250,9 @@ def _job_failed(result: p.JobResult) -> JobFailed:
 def _describe_input(error: dict) -> str:
     spec = error.get("input") or {}
     if error.get("kind") == "map" and isinstance(spec.get("split"), dict):
-        split = spec["split"]
-        return f"map input {split.get('path')} bytes {split.get('start')}-{split.get('end')}"
+        split, more = spec["split"], len(spec.get("more") or ())
+        tail = f" and {more} more split{'s' * (more > 1)}" if more else ""
+        return f"map input {split.get('path')} bytes {split.get('start')}-{split.get('end')}{tail}"
     if error.get("kind") == "reduce":
         return f"reduce partition {spec.get('partition')} of step {spec.get('step')}"
     return f"{error.get('kind')} of step {error.get('step')}"

@@ -1,4 +1,4 @@
-"""Turning ``--input`` arguments into files, and files into byte-range splits.
+"""Turning ``--input`` arguments into files, files into byte-range splits, splits into tasks.
 
 A split is a byte range ``[start, end)`` of one file. For line-oriented text it owns exactly the
 lines whose first byte lies in that range (the reader skips a partial first line and reads the
@@ -6,6 +6,10 @@ last line past ``end``: Hadoop's LineRecordReader rule), so every line is read o
 split size. Compressed files cannot be entered in the middle, so each is one split. Files may be
 local or remote (``s3://...``): ``storage`` answers what exists and how big it is, and a remote
 file is split by byte range just the same (its reader seeks).
+
+A map task reads one split or several: consecutive small splits are packed into tasks of about
+the split size (Hadoop's CombineFileInputFormat), so a thousand small files are a few tasks,
+not a thousand, each paying a task's fixed costs and writing a segment for every reducer.
 """
 
 from __future__ import annotations
@@ -134,3 +138,24 @@ def plan_splits(files: list[str], split_size: int = DEFAULT_SPLIT_SIZE) -> list[
         for start in range(0, size, split_size):
             splits.append(Split(path, start, min(start + split_size, size)))
     return splits
+
+
+def pack_splits(splits: list[Split], target: int) -> list[tuple[Split, ...]]:
+    """Group consecutive splits into tasks of at most ``target`` bytes each.
+
+    A split of ``target`` bytes or more is a task of its own; the order is kept, so the
+    packing (and so every task's number) is the same for the same inputs and size.
+    """
+    groups: list[tuple[Split, ...]] = []
+    current: list[Split] = []
+    size = 0
+    for split in splits:
+        length = split.end - split.start
+        if current and size + length > target:
+            groups.append(tuple(current))
+            current, size = [], 0
+        current.append(split)
+        size += length
+    if current:
+        groups.append(tuple(current))
+    return groups

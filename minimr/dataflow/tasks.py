@@ -37,7 +37,7 @@ from minimr.dataflow.merge import MergedGroups, Segment
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
 from minimr.dataflow.records import reader_for
 from minimr.dataflow.spill import MapOutput, MapOutputBuffer, NeedsPerPairPath
-from minimr.dataflow.splits import Split
+from minimr.dataflow.splits import Split, pack_splits
 
 __all__ = [
     "JobPlan", "StepPlan", "MapTask", "ReduceTask", "SampleTask", "MapOutput", "Segment",
@@ -67,6 +67,12 @@ class MapTask:
     reducers: int
     boundaries: bytes | None = None  # pickled range boundaries, opaque to the coordinator
     skip: frozenset[int] = frozenset()  # skip mode: ordinals of records to pass over
+    more: tuple[Split, ...] = ()  # further splits read after ``split`` (small files packed)
+
+    @property
+    def splits(self) -> tuple[Split, ...]:
+        """Every split the task reads, in order."""
+        return (self.split, *self.more)
 
     def to_dict(self) -> dict:
         """Plain data for the wire (boundaries as base64 text)."""
@@ -76,6 +82,7 @@ class MapTask:
             "boundaries": None if self.boundaries is None
             else base64.b64encode(self.boundaries).decode("ascii"),
             **({"skip": sorted(self.skip)} if self.skip else {}),
+            **({"more": [s.to_dict() for s in self.more]} if self.more else {}),
         }
 
     @classmethod
@@ -84,7 +91,8 @@ class MapTask:
         b = data.get("boundaries")
         return cls(int(data["step"]), int(data["index"]), Split.from_dict(data["split"]),
                    int(data["reducers"]), None if b is None else base64.b64decode(b),
-                   frozenset(int(i) for i in data.get("skip", ())))
+                   frozenset(int(i) for i in data.get("skip", ())),
+                   tuple(Split.from_dict(s) for s in data.get("more", ())))
 
     def with_boundaries(self, boundaries: bytes | None) -> MapTask:
         """The same task with the step's sampled boundaries filled in."""
@@ -92,7 +100,12 @@ class MapTask:
 
     def describe(self) -> str:
         """For messages: which input this task reads."""
-        return f"map task {self.index} of step {self.step} ({self.split.describe()})"
+        return f"map task {self.index} of step {self.step} ({self.describe_input()})"
+
+    def describe_input(self) -> str:
+        """The task's input for messages: its first split, and how many more follow."""
+        more = f" and {len(self.more)} more split{'s' * (len(self.more) > 1)}" if self.more else ""
+        return self.split.describe() + more
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,9 @@ class JobPlan:
     output: str
     sort_buffer: int
     settings: dict = field(default_factory=dict)
+    # --combine-files: step 0's consecutive small splits are packed into tasks of this many
+    # bytes at most (None: one task per split)
+    split_size: int | None = None
 
     # -- tasks ---------------------------------------------------------------------------------
     def input_splits(self, step: int) -> list[Split]:
@@ -181,8 +197,13 @@ class JobPlan:
     def map_tasks(self, step: int, boundaries: bytes | None = None) -> list[MapTask]:
         """The map tasks of a step (for step > 0, only once the previous step committed)."""
         reducers = self.steps[step].reducers
-        return [MapTask(step, i, split, reducers, boundaries)
-                for i, split in enumerate(self.input_splits(step))]
+        splits = self.input_splits(step)
+        if step == 0 and self.split_size is not None:
+            groups = pack_splits(splits, self.split_size)
+        else:
+            groups = [(s,) for s in splits]
+        return [MapTask(step, i, group[0], reducers, boundaries, more=group[1:])
+                for i, group in enumerate(groups)]
 
     def sample_task(self, step: int) -> SampleTask:
         """The sample task of a range-partitioned step."""
@@ -254,14 +275,14 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
     """Run one map task; its partitioned, sorted output goes to a file in ``work_dir``."""
     sp = plan.steps[task.step]
     fmt = sp.input_format if task.step == 0 else "records"
-    records = reader_for(fmt)(task.split)
+    records = _read_all(reader_for(fmt), task.splits)
     boundaries = pickle.loads(task.boundaries) if task.boundaries is not None else None
     partitioner = make_partitioner(sp.partitioner if sp.needs_sample else "hash",
                                    task.reducers, boundaries)
     os.makedirs(work_dir, exist_ok=True)
     path = os.path.join(work_dir, f"map-s{task.step}-m{task.index:05d}-{attempt}.out")
     setup, teardown = _lifecycle(sp.step)
-    tracker = _tracker(plan, task.split.describe(), task.skip, "record")
+    tracker = _tracker(plan, task.describe_input(), task.skip, "record")
     with C.activate(counters), skips.reporting(tracker), task_gc():
         setup()
         saved = counters.to_dict()
@@ -272,7 +293,7 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
             # Unhashable map output: run the split again on the per-pair path, as if this
             # were a new attempt (the counters go back to where they were).
             counters.restore(saved)
-            records = reader_for(fmt)(task.split)
+            records = _read_all(reader_for(fmt), task.splits)
             buffer, n = _map_into_buffer(plan, task, sp, partitioner, path, records, counters,
                                          fast=False, tracker=tracker)
         result = buffer.finish()  # runs the last combines: teardown comes after them
@@ -281,8 +302,13 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
         counters.increment(C.BUILTIN, skips.SKIPPED_RECORDS, tracker.skipped)
     counters.increment(C.BUILTIN, C.MAP_INPUT_RECORDS, n)
     counters.increment(C.BUILTIN, C.MAP_OUTPUT_RECORDS, buffer.map_output_records)
-    counters.increment(C.BUILTIN, C.BYTES_READ, task.split.end - task.split.start)
+    counters.increment(C.BUILTIN, C.BYTES_READ, sum(s.end - s.start for s in task.splits))
     return result
+
+
+def _read_all(read: Callable[[Split], Iterator], splits: tuple[Split, ...]) -> Iterator:
+    """The records of the splits, one after the other."""
+    return chain.from_iterable(map(read, splits))
 
 
 def _tracker(plan: JobPlan, where: str, skip: frozenset[int], noun: str) -> skips.Tracker | None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minimr.dataflow.records import read_text, read_whole_file
-from minimr.dataflow.splits import Split, expand_inputs, parse_size, plan_splits
+from minimr.dataflow.splits import Split, expand_inputs, pack_splits, parse_size, plan_splits
 from minimr.errors import InputError, UsageError
 
 
@@ -135,3 +135,13 @@ def test_missing_input_and_empty_glob_are_errors(tmp_path):
         expand_inputs([str(tmp_path / "*.csv")])
     with pytest.raises(InputError, match="no input"):
         expand_inputs([])
+
+
+def test_pack_splits_groups_small_neighbours_up_to_the_target():
+    """Small splits share a task up to the target; a big one stays alone; order is kept."""
+    splits = [Split("a", 0, 10), Split("b", 0, 30), Split("c", 0, 100), Split("d", 0, 5),
+              Split("d", 5, 25), Split("e", 0, 0)]
+    groups = pack_splits(splits, 40)
+    assert [[s.path for s in g] for g in groups] == [["a", "b"], ["c"], ["d", "d", "e"]]
+    assert [s for g in groups for s in g] == splits
+    assert pack_splits([], 40) == []

@@ -20,11 +20,13 @@ def minimr(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     )
 
 
-def failed_job_replay_command(cluster, job: str, inputs: list, output) -> list[str]:
+def failed_job_replay_command(cluster, job: str, inputs: list, output, *options: str
+                              ) -> list[str]:
     """Submit ``job`` to ``cluster``, check it fails, return its replay command's words."""
     done = minimr(
         "submit", str(JOBS / job), *[f"--input={p}" for p in inputs], "--output", str(output),
         "--coordinator", cluster.address, "--max-attempts", "1", "--reducers", "2", "--quiet",
+        *options,
     )
     assert done.returncode == 1, done.stderr
     last = done.stderr.rstrip().splitlines()[-1]
@@ -48,6 +50,20 @@ def test_the_replay_command_of_a_failed_map_raises_the_users_exception_again(clu
     assert "failing.py" in again.stderr and "minimr/" not in again.stderr  # the user's frames
     debugged = minimr(*["replay", *words, "--pdb"], stdin="p line\nq\n")
     assert "(Pdb)" in debugged.stdout and "'poison here'" in debugged.stdout
+
+
+def test_a_failed_map_of_packed_small_files_replays_by_task_name(cluster, tmp_path):
+    """A map task reading several packed files is replayed by its name, with the run's
+    --combine-files and --split-size, so the same files make up the same task again."""
+    cluster.add_worker()
+    inputs = small_inputs(tmp_path / "in", 6)
+    inputs[4].write_text("fine line\npoison here\n")
+    words = failed_job_replay_command(cluster, "failing.py:RaiseOnBad", inputs, tmp_path / "out",
+                                      "--combine-files", "--split-size", "60")
+    assert "--split" not in words and "--combine-files" in words
+    assert words[words.index("--split-size") + 1] == "60" and "--task" in words
+    again = minimr(*["replay", *words])
+    assert again.returncode == 1 and "ValueError: poisoned record at 10" in again.stderr
 
 
 def test_the_replay_command_of_a_failed_reduce_reruns_that_partition(cluster, tmp_path):

@@ -7,6 +7,13 @@ lists are only built when the buffer is written out, per *distinct* pair. When a
 not to be hashable (a list key or value), the task must restart on the per-pair path
 (``NeedsPerPairPath``), which keeps ``key -> [values]`` and wraps unhashable keys.
 
+List path: with no combiner, when there is nothing to count (a batch map, unhashable pairs, or
+a first batch whose pairs were nearly all distinct, as in a sort or a join), the pairs are kept
+in a plain list and sorted, stably and in C, when written.
+
+Writing does its per-key work with C calls over whole lists (partition numbers, the sort, the
+``[value] * times`` lists); Python runs per key only to call the combiner.
+
 When the estimated size passes the sort buffer, the buffer is written to disk as a sorted run
 (a spill), combined first when the step has a combiner. ``finish`` writes the task's output
 file: every partition as one sorted segment, the spills merged in, the combiner applied across

@@ -73,7 +73,7 @@ def mixed_types(key, values):
     yield key, "text"
 
 
-class Callable:
+class MaxReducer:
     """A reducer that is an object, returning an iterator of list pairs."""
 
     def __call__(self, key, values):
@@ -84,7 +84,7 @@ def returns_none(key, values):
     return None
 
 
-REDUCERS = [gen_sum, fan_out, as_list, mixed_types, Callable(), None, returns_none]
+REDUCERS = [gen_sum, fan_out, as_list, mixed_types, MaxReducer(), None, returns_none]
 
 
 @pytest.mark.parametrize("last", [True, False], ids=["text", "records"])

@@ -228,3 +228,44 @@ def test_combine_files_packs_small_files_into_fewer_map_tasks(tmp_path):
     assert list(plain.records()) == list(packed.records()) == list(cluster.records())
     assert dict(plain.records())["shared"] == 24
     assert packed.counters[BUILTIN] == cluster.counters[BUILTIN]
+
+
+def test_a_map_that_changes_its_values_midway_gives_the_same_output_and_counters(tmp_path):
+    """A map whose first values are all 1 and later ones are not restarts on pair counting:
+    output and counters are what a map with mixed values from the start gives; a KeyError of
+    the user's own map still reaches the user as that KeyError."""
+    folder = tmp_path / "in"
+    write_file(folder / "a.txt", "".join(f"w{i % 50} x\n" for i in range(2000)))
+
+    class LateTwos(Job):
+        def map(self, key, line):
+            word = line.split()[0]
+            yield word, (2 if key[1] > 6000 else 1)
+
+        def reduce(self, word, counts):
+            yield word, sum(counts)
+
+    class EarlyTwos(LateTwos):
+        def map(self, key, line):
+            yield line.split()[0], (2 if key[1] > 6000 or key[1] == 0 else 1)
+
+    late = run_inline(LateTwos, str(folder), str(tmp_path / "late"))
+    early = run_inline(EarlyTwos, str(folder), str(tmp_path / "early"))
+    expected = collections.Counter()
+    offset = 0
+    for i in range(2000):
+        line = f"w{i % 50} x\n"
+        expected[f"w{i % 50}"] += 2 if offset > 6000 else 1
+        offset += len(line)
+    assert dict(late.records()) == dict(expected)
+    assert dict(early.records())["w0"] == expected["w0"] + 1
+    assert late.counters.get(BUILTIN, MAP_INPUT_RECORDS) == 2000
+
+    class LookupFails(LateTwos):
+        def map(self, key, line):
+            if key[1] > 6000:
+                raise KeyError("the user's own")
+            yield line.split()[0], 1
+
+    with pytest.raises(KeyError, match="the user's own"):
+        run_inline(LookupFails, str(folder), str(tmp_path / "fails"))

@@ -7,6 +7,11 @@ lists are only built when the buffer is written out, per *distinct* pair. When a
 not to be hashable (a list key or value), the task must restart on the per-pair path
 (``NeedsPerPairPath``), which keeps ``key -> [values]`` and wraps unhashable keys.
 
+Single-value path: when every pair of the first batch had one value (a word count's 1s), the
+keys alone are counted (a dict of str keys costs a cache miss less per look-up than one of
+pair tuples: a 64 MB word count map task 6.6 -> 5.7 s); a later pair with another value
+restarts the task on pair counting (``RestartTask``).
+
 List path: with no combiner, when there is nothing to count (a batch map, unhashable pairs, or
 a first batch whose pairs were nearly all distinct, as in a sort or a join), the pairs are kept
 in a plain list and sorted, stably and in C, when written.
@@ -33,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain, compress, groupby, islice, repeat, starmap
+from itertools import chain, compress, groupby, islice, repeat, starmap, tee
 from operator import gt, is_not, itemgetter
 from typing import Any
 
@@ -71,8 +76,20 @@ _BATCH_PAIRS = 200_000  # map output pairs to aim at per batch (less with a smal
 _COMBINE_MIN = 4
 
 
-class NeedsPerPairPath(Exception):
+class RestartTask(Exception):
+    """The buffer's path cannot hold this map's output: rerun the task with ``options``.
+
+    ``options`` are keyword arguments for a new ``MapOutputBuffer``; a task restarts at most
+    twice (single value -> pair counting -> per-pair path), each time on a more general path.
+    """
+
+    options: dict = {"fast": True, "single_value": False}
+
+
+class NeedsPerPairPath(RestartTask):
     """A map output pair could not be hashed: rerun the task with ``fast=False``."""
+
+    options = {"fast": False}
 
 
 class _Unhashable:
@@ -129,11 +146,13 @@ class MapOutputBuffer:
         path: the output file to write; spills go beside it.
         counters: where spill and combine counters go.
         fast: count pairs in C (see the module docstring); False for the per-pair path.
+        single_value: on the fast path, count keys alone when the first batch's pairs all
+            had one value (see ``_after_first_batch``).
     """
 
     def __init__(self, partitioner: Callable[[Any], int], partitions: int,
                  combine: Callable | None, limit: int, path: str, counters: Counters,
-                 fast: bool = True) -> None:
+                 fast: bool = True, single_value: bool = True) -> None:
         self._partitioner = partitioner
         self._partitions = partitions
         self._combine = combine
@@ -146,6 +165,9 @@ class MapOutputBuffer:
         self._listing = combine is None and not fast
         self._pairs: list = []  # list path: the pairs, in map order
         self._counted: Counter = Counter()  # fast path: (key, value) -> times
+        self._single_ok = single_value
+        self._single: tuple | None = None  # (value,) when every pair so far had that value
+        self._keyed: Counter = Counter()  # ... and then key -> times
         self._groups: dict[Any, list] = {}  # per-pair path: key -> values
         self._values = 0  # values held in _groups
         self._wrapped = False  # some key in _groups is wrapped (_Unhashable)
@@ -173,8 +195,8 @@ class MapOutputBuffer:
             before = self._held()
             self._add(chain.from_iterable(_outputs(map_fn, batch)))
             pairs = self._held() - before
-            if not n and self._fast and self._combine is None:
-                self._maybe_list()
+            if not n and self._fast:
+                self._after_first_batch()
             n += len(batch)
             # Aim at about _batch_pairs pairs a batch, whatever one record yields.
             size = max(1, min(_MAX_BATCH, len(batch) * self._batch_pairs // max(pairs, 1)))
@@ -194,22 +216,48 @@ class MapOutputBuffer:
         if self.estimate() >= self._limit:
             self._spill()
 
-    def _maybe_list(self) -> None:
-        """After the first batch: take the list path when nearly every pair was distinct.
+    def _after_first_batch(self) -> None:
+        """Choose the path for the rest of the task from what the first batch gave.
 
-        Counting then saves nothing (a sort, a join) and a dict of every pair costs memory
-        and time; a word count without a combiner still repeats most pairs and keeps counting.
+        Without a combiner, when nearly every pair was distinct, counting saves nothing (a
+        sort, a join): the list path. When every pair had one value (a word count's 1s),
+        keys alone are counted: a dict of str keys is ~20% faster to count into than one of
+        pair tuples (a cache miss less a look-up). A later pair with another value restarts
+        the task on plain pair counting (``RestartTask``).
         """
-        produced = sum(self._counted.values())
-        if len(self._counted) * 10 > produced * 9:
-            self._pairs = list(chain.from_iterable(starmap(repeat, self._counted.items())))
+        counted = self._counted
+        if not counted:
+            return
+        _check_pairs(counted)
+        produced = sum(counted.values())
+        if self._combine is None and len(counted) * 10 > produced * 9:
+            self._pairs = list(chain.from_iterable(starmap(repeat, counted.items())))
             self._counted = Counter()
             self._fast = False
             self._listing = True
+        elif (self._single_ok and len(set(map(_second, counted))) == 1
+              and len(set(map(type, map(_second, counted)))) == 1):
+            value = next(iter(counted))[1]
+            self._single = (value,)
+            self._is_single = {value: True}.__getitem__  # KeyError for any other value
+            self._keyed = Counter(dict(zip(map(_first, counted), counted.values(), strict=True)))
+            self._counted = Counter()
 
     def _add(self, pairs: Iterable[tuple[Any, Any]]) -> None:
         if self._listing:
             self._pairs.extend(pairs)
+            return
+        if self._single is not None:
+            # Two views of one stream of pairs, taken in step (so tee holds one pair): the
+            # keys are counted, and compress asks each value if it is the single value.
+            keys, values = tee(pairs)
+            try:
+                _count_elements(self._keyed, compress(map(_first, keys),
+                                                      map(self._is_single, map(_second, values))))
+            except KeyError:  # another value (or the map's own KeyError: pair counting tells)
+                raise RestartTask from None
+            except TypeError:
+                raise NeedsPerPairPath from None
             return
         if self._fast:
             try:
@@ -248,6 +296,8 @@ class MapOutputBuffer:
         """Distinct pairs (fast path) or values (per-pair path) in the buffer."""
         if self._listing:
             return len(self._pairs)
+        if self._single is not None:
+            return len(self._keyed)
         return len(self._counted) if self._fast else self._values
 
     def estimate(self) -> int:
@@ -259,6 +309,12 @@ class MapOutputBuffer:
             _check_pairs(sample)
             item = sum(sys.getsizeof(k) + _value_size(v) for k, v in sample) / len(sample)
             return int(len(self._pairs) * (_PAIR_OVERHEAD + item))
+        if self._single is not None:
+            if not self._keyed:
+                return 0
+            sample = list(islice(self._keyed, 16))
+            item = sum(map(sys.getsizeof, sample)) / len(sample) + _value_size(self._single[0])
+            return int(len(self._keyed) * (_ENTRY_OVERHEAD + item))
         if self._fast:
             if not self._counted:
                 return 0
@@ -287,6 +343,11 @@ class MapOutputBuffer:
             self.map_output_records += self._values
             self._values = 0
             return groups, False
+        if self._single is not None:
+            keyed, self._keyed = self._keyed, Counter()
+            self.map_output_records += sum(keyed.values())
+            runs = zip(repeat(self._single[0]), keyed.values(), strict=False)  # repeat never ends
+            return dict(zip(keyed, runs, strict=True)), True
         counted, self._counted = self._counted, Counter()
         _check_pairs(counted)
         self.map_output_records += sum(counted.values())
@@ -443,6 +504,7 @@ class MapOutputBuffer:
                 os.unlink(spill.path)
         self._spills = []
         self._counted = Counter()
+        self._keyed = Counter()
         self._groups = {}
         self._pairs = []
         self._values = 0

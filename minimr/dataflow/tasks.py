@@ -36,7 +36,7 @@ from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import MergedGroups, Segment
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
 from minimr.dataflow.records import reader_for
-from minimr.dataflow.spill import MapOutput, MapOutputBuffer, NeedsPerPairPath
+from minimr.dataflow.spill import MapOutput, MapOutputBuffer, RestartTask
 from minimr.dataflow.splits import Split, pack_splits
 
 __all__ = [
@@ -286,16 +286,19 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
     with C.activate(counters), skips.reporting(tracker), task_gc():
         setup()
         saved = counters.to_dict()
-        try:
-            buffer, n = _map_into_buffer(plan, task, sp, partitioner, path, records, counters,
-                                         fast=True, tracker=tracker)
-        except NeedsPerPairPath:
-            # Unhashable map output: run the split again on the per-pair path, as if this
-            # were a new attempt (the counters go back to where they were).
-            counters.restore(saved)
-            records = _read_all(reader_for(fmt), task.splits)
-            buffer, n = _map_into_buffer(plan, task, sp, partitioner, path, records, counters,
-                                         fast=False, tracker=tracker)
+        options: dict = {}
+        while True:
+            try:
+                buffer, n = _map_into_buffer(plan, task, sp, partitioner, path, records,
+                                             counters, tracker, **options)
+                break
+            except RestartTask as restart:
+                # The output does not fit the buffer's path (an unhashable pair, a second
+                # value): run the split again on a more general one, as if this were a new
+                # attempt (the counters go back to where they were).
+                counters.restore(saved)
+                records = _read_all(reader_for(fmt), task.splits)
+                options = restart.options
         result = buffer.finish()  # runs the last combines: teardown comes after them
         teardown()
     if tracker is not None and tracker.skipped:
@@ -317,12 +320,12 @@ def _tracker(plan: JobPlan, where: str, skip: frozenset[int], noun: str) -> skip
 
 
 def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, path: str,
-                     records: Iterator, counters: Counters, fast: bool,
-                     tracker: skips.Tracker | None = None) -> tuple[MapOutputBuffer, int]:
+                     records: Iterator, counters: Counters, tracker: skips.Tracker | None,
+                     fast: bool = True, **options: bool) -> tuple[MapOutputBuffer, int]:
     # A batch map returns one value per key per batch (a Counter's counts): they differ, so
     # counting identical pairs would gain nothing; the per-pair path groups them directly.
     buffer = MapOutputBuffer(partitioner, task.reducers, sp.step.combine, plan.sort_buffer,
-                             path, counters, fast=fast and sp.step.map_batch is None)
+                             path, counters, fast=fast and sp.step.map_batch is None, **options)
     map_fn, map_batch = sp.step.map, sp.step.map_batch
     if tracker is not None:  # records become (ordinal, key, value), skipped ones left out
         records = tracker.records(records)
@@ -333,7 +336,7 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
             return buffer, _consume_batches(buffer, records, map_batch,
                                             max(1 << 20, plan.sort_buffer // 8))
         return buffer, buffer.consume(records, map_fn)
-    except NeedsPerPairPath:
+    except RestartTask:
         buffer.discard()
         raise
 

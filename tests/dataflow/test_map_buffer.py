@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from minimr.dataflow.counters import BUILTIN, COMBINE_INPUT_RECORDS, Counters
 from minimr.dataflow.merge import MergedGroups
 from minimr.dataflow.partition import HashPartitioner, sort_key
-from minimr.dataflow.spill import MapOutputBuffer, NeedsPerPairPath
+from minimr.dataflow.spill import MapOutputBuffer, RestartTask
 from minimr.errors import JobDefinitionError
 
 hashable_keys = st.one_of(st.text(max_size=4), st.integers(-3, 3), st.binary(max_size=3),
@@ -35,9 +35,9 @@ def run(tmp_path, pairs, partitions, combine, limit, batch: bool, name: str):
     """The buffer's partitions as ``[[(key, values), ...], ...]``, as a reducer would see them."""
     counters = Counters()
 
-    def fill(fast: bool) -> MapOutputBuffer:
+    def fill(**options) -> MapOutputBuffer:
         buf = MapOutputBuffer(HashPartitioner(partitions), partitions, combine, limit,
-                              str(tmp_path / name), counters, fast=fast)
+                              str(tmp_path / name), counters, **options)
         if batch:  # like a map_batch: the pairs arrive a list (or a dict) at a time
             for i in range(0, len(pairs), 37):
                 chunk = pairs[i : i + 37]
@@ -49,10 +49,13 @@ def run(tmp_path, pairs, partitions, combine, limit, batch: bool, name: str):
             buf.consume(((None, p) for p in pairs), lambda _k, p: [p])
         return buf
 
-    try:
-        buf = fill(fast=not batch)
-    except NeedsPerPairPath:
-        buf = fill(fast=False)
+    options = {"fast": not batch}
+    while True:  # restarts on a more general path, as run_map_task does
+        try:
+            buf = fill(**options)
+            break
+        except RestartTask as restart:
+            options = restart.options
     output = buf.finish()
     result = []
     for p in range(partitions):
@@ -148,3 +151,20 @@ def test_distinct_pairs_without_combiner_keep_map_order_for_equal_keys(tmp_path)
         with MergedGroups([output.segment(p)], str(tmp_path)) as merged:
             got.update((k, list(vs)) for k, vs in merged)
     assert got == {k: [v for kk, v in pairs if kk == k] for k in {k for k, _ in pairs}}
+
+
+def test_one_value_counts_keys_alone_and_a_second_value_restarts(tmp_path):
+    """When the first batch's pairs all carry one value, keys alone are counted; a pair with
+    another value later restarts on pair counting, and either way the output is the same."""
+    constant = [(f"w{i % 37}", 1) for i in range(3000)]
+    buf = MapOutputBuffer(HashPartitioner(2), 2, sum_combine, 1 << 20, str(tmp_path / "a"),
+                          Counters())
+    buf.consume(((None, p) for p in constant), lambda _k, p: [p])
+    assert buf._single == (1,)
+    late = constant + [("w1", 2)]
+    with pytest.raises(RestartTask) as restart:
+        MapOutputBuffer(HashPartitioner(2), 2, sum_combine, 1 << 20, str(tmp_path / "b"),
+                        Counters()).consume(((None, p) for p in late), lambda _k, p: [p])
+    assert restart.value.options == {"fast": True, "single_value": False}
+    got, _ = run(tmp_path, late, 2, sum_combine, 1 << 20, False, "c")
+    assert canonical(got, sum_combine) == canonical(expected(late, 2, sum_combine), sum_combine)

@@ -43,10 +43,12 @@ def _decode_lines(body: bytes) -> tuple[list[str], list[int]]:
     Invalid UTF-8 becomes U+FFFD; decoding the whole body at once gives the same lines as
     decoding each line, because a newline byte is never part of a multi-byte sequence.
     """
-    raw = body.split(b"\n")
-    text = body.decode("ascii") if body.isascii() else body.decode("utf-8", "replace")
-    lines = text.split("\n")
-    lengths = list(map(add, map(len, raw), repeat(1)))
+    if body.isascii():  # one byte a character: the lines' lengths are their byte lengths
+        lines = body.decode("ascii").split("\n")
+        lengths = list(map(add, map(len, lines), repeat(1)))
+    else:
+        lines = body.decode("utf-8", "replace").split("\n")
+        lengths = list(map(add, map(len, body.split(b"\n")), repeat(1)))
     if b"\r" in body:
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     return lines, lengths

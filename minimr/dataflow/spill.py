@@ -205,14 +205,10 @@ class MapOutputBuffer:
 
     def add_all(self, result: Mapping | Iterable[tuple[Any, Any]] | None) -> None:
         """Add a batch map's result: a mapping (its items are the pairs), pairs, or None."""
-        if result is None:
-            return
-        if self._listing:
-            self._pairs.extend(result.items() if isinstance(result, Mapping) else result)
-        elif isinstance(result, Mapping) and not self._fast:
+        if isinstance(result, Mapping) and not (self._fast or self._listing):
             self._append(result.items())  # pairs by construction: no check needed
         else:
-            self._add(result.items() if isinstance(result, Mapping) else result)
+            self._add(batch_pairs(result))
         if self.estimate() >= self._limit:
             self._spill()
 
@@ -455,8 +451,7 @@ class MapOutputBuffer:
         pairs, self._pairs = self._pairs, []
         _check_pairs(pairs)
         self.map_output_records += len(pairs)
-        keys = list(map(_first, pairs))
-        pairs.sort(key=_first if natively_sortable(keys) else _sort_key_of_first)
+        pairs.sort(key=_first if natively_sortable(map(_first, pairs)) else _sort_key_of_first)
         keys = list(map(_first, pairs))
         values = list(map(_second, pairs))
         del pairs
@@ -525,6 +520,13 @@ class MapOutputBuffer:
                 offset += length
                 self._counters.increment(C.BUILTIN, C.SPILLED_RECORDS, n)
         return MapOutput(self._path, ranges)
+
+
+def batch_pairs(result: Mapping | Iterable[tuple[Any, Any]] | None) -> Iterable:
+    """A batch map's result as pairs: a mapping gives its items, None nothing."""
+    if result is None:
+        return ()
+    return result.items() if isinstance(result, Mapping) else result
 
 
 def _outputs(map_fn: Callable, batch: list) -> Iterator:

@@ -21,7 +21,7 @@ import pickle
 import random
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -36,7 +36,7 @@ from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import MergedGroups, Segment
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
 from minimr.dataflow.records import reader_for
-from minimr.dataflow.spill import MapOutput, MapOutputBuffer, RestartTask
+from minimr.dataflow.spill import MapOutput, MapOutputBuffer, RestartTask, batch_pairs
 from minimr.dataflow.splits import Split, pack_splits
 
 __all__ = [
@@ -261,15 +261,6 @@ def _lifecycle(step: Any):
     return step.setup or (lambda: None), step.teardown or (lambda: None)
 
 
-def _emit_pairs(result: Any) -> Iterable:
-    """A map_batch result as pairs: mappings give their items."""
-    if result is None:
-        return ()
-    if isinstance(result, Mapping):
-        return result.items()
-    return result
-
-
 def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
                  counters: Counters) -> MapOutput:
     """Run one map task; its partitioned, sorted output goes to a file in ``work_dir``."""
@@ -330,7 +321,7 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
     if tracker is not None:  # records become (ordinal, key, value), skipped ones left out
         records = tracker.records(records)
         map_fn = map_fn and tracker.map(map_fn)
-        map_batch = map_batch and tracker.map_batch(map_batch, _emit_pairs)
+        map_batch = map_batch and tracker.map_batch(map_batch, batch_pairs)
     try:
         if map_batch is not None:
             return buffer, _consume_batches(buffer, records, map_batch,
@@ -488,7 +479,7 @@ def run_sample_task(plan: JobPlan, task: SampleTask, counters: Counters) -> byte
         for split in splits:
             for record in _sample_records(split, fmt, rng):
                 if sp.step.map_batch is not None:
-                    keys.extend(k for k, _ in _emit_pairs(sp.step.map_batch([record])))
+                    keys.extend(k for k, _ in batch_pairs(sp.step.map_batch([record])))
                 else:
                     produced = sp.step.map(*record)
                     if produced is not None:

@@ -23,10 +23,9 @@ import cloudpickle
 from minimr.dataflow import output as out
 from minimr.dataflow import skips, storage
 from minimr.dataflow.counters import Counters
+from minimr.dataflow.plan import JobPlan, StepPlan
 from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, expand_inputs, parse_size, plan_splits
 from minimr.dataflow.tasks import (
-    JobPlan,
-    StepPlan,
     commit_reduce_output,
     remove_dir,
     run_map_task,

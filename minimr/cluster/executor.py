@@ -40,10 +40,9 @@ from minimr.cluster.security import KeyPair
 from minimr.cluster.shuffle import FetchError, gather_segments
 from minimr.dataflow import storage
 from minimr.dataflow.counters import Counters
+from minimr.dataflow.plan import MapTask, ReduceTask
 from minimr.dataflow.skips import RecordFailed, write_report
 from minimr.dataflow.tasks import (
-    MapTask,
-    ReduceTask,
     commit_reduce_output,
     run_map_task,
     run_reduce_task,

@@ -1,19 +1,13 @@
 """Running one task: the same functions run inline and on cluster workers.
 
-A ``JobPlan`` is everything a task needs: the user's job (its step functions) and the run's
-settings. It is built once by the submitting side and shipped to workers (cloudpickled); the
-task descriptions (``MapTask``, ``ReduceTask``, ``SampleTask``) are plain data that the
-coordinator stores and forwards without ever unpickling anything.
-
-Per step: an optional sample task (range partitioner: pick boundaries from sampled map output
-keys), one map task per split, then one reduce task per partition. A step's reduce output is the
-final ``part-NNNNN`` text files for the last step, and binary record files under
-``OUTPUT/_temporary/step-K/`` that become the next step's map input otherwise.
+What the tasks are (``JobPlan``, ``MapTask``, ``ReduceTask``, ``SampleTask``) lives in
+``minimr.dataflow.plan``; this module runs them: a map task through the map output buffer
+(``spill``), a reduce task through the merge (``merge``) into a part writer (``output``), a
+sample task into range boundaries.
 """
 
 from __future__ import annotations
 
-import base64
 import gc
 import inspect
 import os
@@ -23,7 +17,6 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain, islice, repeat
 from operator import is_not, itemgetter
@@ -35,9 +28,10 @@ from minimr.dataflow import skips, storage
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import MergedGroups, Segment
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
+from minimr.dataflow.plan import JobPlan, MapTask, ReduceTask, SampleTask, StepPlan
 from minimr.dataflow.records import reader_for
 from minimr.dataflow.spill import MapOutput, MapOutputBuffer, RestartTask, batch_pairs
-from minimr.dataflow.splits import Split, pack_splits
+from minimr.dataflow.splits import Split
 
 __all__ = [
     "JobPlan", "StepPlan", "MapTask", "ReduceTask", "SampleTask", "MapOutput", "Segment",
@@ -55,188 +49,6 @@ REDUCE_BATCH = 256
 SAMPLE_SPLITS = 20  # splits a sample task reads from
 SAMPLE_POINTS = 5  # places in each split it reads from
 SAMPLE_RECORDS = 200  # records it reads at each place
-
-
-@dataclass(frozen=True)
-class MapTask:
-    """Map one split of a step's input."""
-
-    step: int
-    index: int
-    split: Split
-    reducers: int
-    boundaries: bytes | None = None  # pickled range boundaries, opaque to the coordinator
-    skip: frozenset[int] = frozenset()  # skip mode: ordinals of records to pass over
-    more: tuple[Split, ...] = ()  # further splits read after ``split`` (small files packed)
-
-    @property
-    def splits(self) -> tuple[Split, ...]:
-        """Every split the task reads, in order."""
-        return (self.split, *self.more)
-
-    def to_dict(self) -> dict:
-        """Plain data for the wire (boundaries as base64 text)."""
-        return {
-            "step": self.step, "index": self.index, "split": self.split.to_dict(),
-            "reducers": self.reducers,
-            "boundaries": None if self.boundaries is None
-            else base64.b64encode(self.boundaries).decode("ascii"),
-            **({"skip": sorted(self.skip)} if self.skip else {}),
-            **({"more": [s.to_dict() for s in self.more]} if self.more else {}),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> MapTask:
-        """Inverse of ``to_dict``."""
-        b = data.get("boundaries")
-        return cls(int(data["step"]), int(data["index"]), Split.from_dict(data["split"]),
-                   int(data["reducers"]), None if b is None else base64.b64decode(b),
-                   frozenset(int(i) for i in data.get("skip", ())),
-                   tuple(Split.from_dict(s) for s in data.get("more", ())))
-
-    def with_boundaries(self, boundaries: bytes | None) -> MapTask:
-        """The same task with the step's sampled boundaries filled in."""
-        return replace(self, boundaries=boundaries)
-
-    def describe(self) -> str:
-        """For messages: which input this task reads."""
-        return f"map task {self.index} of step {self.step} ({self.describe_input()})"
-
-    def describe_input(self) -> str:
-        """The task's input for messages: its first split, and how many more follow."""
-        more = f" and {len(self.more)} more split{'s' * (len(self.more) > 1)}" if self.more else ""
-        return self.split.describe() + more
-
-
-@dataclass(frozen=True)
-class ReduceTask:
-    """Reduce one partition of a step."""
-
-    step: int
-    partition: int
-    skip: frozenset[int] = frozenset()  # skip mode: ordinals of key groups to pass over
-
-    def to_dict(self) -> dict:
-        """Plain data for the wire."""
-        return {"step": self.step, "partition": self.partition,
-                **({"skip": sorted(self.skip)} if self.skip else {})}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ReduceTask:
-        """Inverse of ``to_dict``."""
-        return cls(int(data["step"]), int(data["partition"]),
-                   frozenset(int(i) for i in data.get("skip", ())))
-
-    def describe(self) -> str:
-        """For messages: which partition this task reduces."""
-        return f"reduce task {self.partition} of step {self.step}"
-
-
-@dataclass(frozen=True)
-class SampleTask:
-    """Sample a step's map output keys to choose range-partition boundaries."""
-
-    step: int
-
-    def to_dict(self) -> dict:
-        """Plain data for the wire."""
-        return {"step": self.step}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SampleTask:
-        """Inverse of ``to_dict``."""
-        return cls(int(data["step"]))
-
-    def describe(self) -> str:
-        """For messages."""
-        return f"sample task of step {self.step}"
-
-
-@dataclass
-class StepPlan:
-    """One step of a plan: the user's functions and the resolved options."""
-
-    index: int
-    step: Any  # minimr.job.Step (kept untyped: dataflow does not import the user surface)
-    reducers: int
-    partitioner: str
-    input_format: str
-    is_last: bool
-
-    @property
-    def needs_sample(self) -> bool:
-        """True when the step's partitioner needs sampled boundaries."""
-        return self.partitioner == "range" and self.reducers > 1
-
-
-@dataclass
-class JobPlan:
-    """Everything needed to run a job's tasks anywhere; built by ``minimr.runner``."""
-
-    job_id: str
-    job_name: str
-    steps: list[StepPlan]
-    splits: list[Split]  # step 0's input splits
-    output: str
-    sort_buffer: int
-    settings: dict = field(default_factory=dict)
-    # --combine-files: step 0's consecutive small splits are packed into tasks of this many
-    # bytes at most (None: one task per split)
-    split_size: int | None = None
-
-    # -- tasks ---------------------------------------------------------------------------------
-    def input_splits(self, step: int) -> list[Split]:
-        """The splits a step reads: the job input, or the previous step's record files."""
-        if step == 0:
-            return self.splits
-        previous = self.steps[step - 1]
-        paths = [storage.join(self.intermediate_dir(step - 1), out.part_name(p))
-                 for p in range(previous.reducers)]
-        return [Split(p, 0, storage.size(p) if storage.exists(p) else 0) for p in paths]
-
-    def map_tasks(self, step: int, boundaries: bytes | None = None) -> list[MapTask]:
-        """The map tasks of a step (for step > 0, only once the previous step committed)."""
-        reducers = self.steps[step].reducers
-        splits = self.input_splits(step)
-        if step == 0 and self.split_size is not None:
-            groups = pack_splits(splits, self.split_size)
-        else:
-            groups = [(s,) for s in splits]
-        return [MapTask(step, i, group[0], reducers, boundaries, more=group[1:])
-                for i, group in enumerate(groups)]
-
-    def sample_task(self, step: int) -> SampleTask:
-        """The sample task of a range-partitioned step."""
-        return SampleTask(step)
-
-    def reduce_tasks(self, step: int) -> list[ReduceTask]:
-        """One reduce task per partition of the step."""
-        return [ReduceTask(step, p) for p in range(self.steps[step].reducers)]
-
-    # -- places --------------------------------------------------------------------------------
-    def intermediate_dir(self, step: int) -> str:
-        """Where a non-final step's committed output lives."""
-        return storage.join(self.output, out.TEMPORARY, f"step-{step}")
-
-    def final_path(self, task: ReduceTask) -> str:
-        """Where a reduce task's committed output lives."""
-        if self.steps[task.step].is_last:
-            return storage.join(self.output, out.part_name(task.partition))
-        return storage.join(self.intermediate_dir(task.step), out.part_name(task.partition))
-
-    def attempt_path(self, task: ReduceTask, attempt: str) -> str:
-        """Where an attempt writes a reduce output before its commit."""
-        return storage.join(self.output, out.TEMPORARY, "attempts", attempt,
-                            f"step-{task.step}-{out.part_name(task.partition)}")
-
-    # -- job commit ----------------------------------------------------------------------------
-    def commit_job(self) -> None:
-        """Write ``_SUCCESS`` (after every last-step reduce committed) and drop temporaries."""
-        out.write_success(self.output)
-
-    def abort_job(self) -> None:
-        """Remove temporaries of a failed job; no ``_SUCCESS`` is written."""
-        out.abort(self.output)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, COMBINE_INPUT_RECORDS, Counters
 from minimr.dataflow.merge import MergedGroups
+from minimr.dataflow.pairstore import KeyCounts, PairList
 from minimr.dataflow.partition import HashPartitioner, sort_key
 from minimr.dataflow.spill import MapOutputBuffer, RestartTask
 from minimr.errors import JobDefinitionError
@@ -144,7 +145,7 @@ def test_distinct_pairs_without_combiner_keep_map_order_for_equal_keys(tmp_path)
     pairs = [(f"k{i % 997:04d}", i) for i in range(5000)]
     buf = MapOutputBuffer(HashPartitioner(3), 3, None, 1 << 30, str(tmp_path / "s"), Counters())
     buf.consume(((None, p) for p in pairs), lambda _k, p: [p])
-    assert buf._listing  # the list path, not a dict of 5,000 distinct pairs
+    assert type(buf._store) is PairList  # the list path, not a dict of 5,000 distinct pairs
     output = buf.finish()
     got = {}
     for p in range(3):
@@ -160,7 +161,7 @@ def test_one_value_counts_keys_alone_and_a_second_value_restarts(tmp_path):
     buf = MapOutputBuffer(HashPartitioner(2), 2, sum_combine, 1 << 20, str(tmp_path / "a"),
                           Counters())
     buf.consume(((None, p) for p in constant), lambda _k, p: [p])
-    assert buf._single == (1,)
+    assert type(buf._store) is KeyCounts and buf._store.value == 1
     late = constant + [("w1", 2)]
     with pytest.raises(RestartTask) as restart:
         MapOutputBuffer(HashPartitioner(2), 2, sum_combine, 1 << 20, str(tmp_path / "b"),

@@ -254,7 +254,9 @@ class MergedGroups:
 
     def __init__(self, segments: list[Segment], scratch: str,
                  memory_limit: int = IN_MEMORY_MERGE) -> None:
-        segments = [s for s in segments if s.length > 0]
+        # A segment of no entries is its kind byte alone, and that kind (an empty run's) says
+        # nothing: merged in, it would send str keys down the Python-compared path.
+        segments = [s for s in segments if s.length > len(KIND_ANY)]
         self._in_memory = sum(s.length for s in segments) <= memory_limit
         self._temporary: list[str] = []
         if not self._in_memory:

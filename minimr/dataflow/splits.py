@@ -23,6 +23,9 @@ from minimr.errors import InputError, UsageError
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2")
 DEFAULT_SPLIT_SIZE = 64 * 2**20
+# The last split of a file may be this much larger than the split size (Hadoop's SPLIT_SLOP),
+# so that a file a few bytes over the size is one task, not one and a task with no record.
+SPLIT_SLOP = 1.1
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
@@ -123,8 +126,9 @@ def expand_inputs(inputs: list[str] | tuple[str, ...] | str) -> list[str]:
 
 
 def plan_splits(files: list[str], split_size: int = DEFAULT_SPLIT_SIZE) -> list[Split]:
-    """Cut each file into splits of at most ``split_size`` bytes (compressed files whole).
+    """Cut each file into splits of ``split_size`` bytes (compressed files whole).
 
+    A file's last split takes the rest when that is at most ``SPLIT_SLOP`` times the size.
     An empty file yields one empty split, so it is still seen (a whole-file job gets it).
     """
     if split_size <= 0:
@@ -135,8 +139,11 @@ def plan_splits(files: list[str], split_size: int = DEFAULT_SPLIT_SIZE) -> list[
         if size == 0 or path.endswith(COMPRESSED_SUFFIXES):
             splits.append(Split(path, 0, size))
             continue
-        for start in range(0, size, split_size):
-            splits.append(Split(path, start, min(start + split_size, size)))
+        start = 0
+        while size - start > split_size * SPLIT_SLOP:
+            splits.append(Split(path, start, start + split_size))
+            start += split_size
+        splits.append(Split(path, start, size))
     return splits
 
 

@@ -192,3 +192,27 @@ def test_merge_blocks_streams_a_hot_key():
     hot = [values for key, values in seen if key == b"hot"]
     assert [key for key, _ in seen] == [b"a"] * 2 + [b"hot"] * 6000 + [b"z"] * 2
     assert hot == [[n, block] for n in (0, 1) for block in range(1000) for _ in range(3)]
+
+
+def test_an_empty_segment_does_not_slow_a_str_merge(tmp_path, monkeypatch):
+    """An empty partition (a map task whose split held no record for it) is skipped.
+
+    Its segment is only a kind byte, and an empty run's kind says nothing: it must not turn
+    a merge of str segments into the Python-compared one (``sort_key`` per entry).
+    """
+    path = tmp_path / "segments"
+    with open(path, "wb") as out:
+        full, _ = write_segment(out, [("a", [1]), ("c", [2])], key_kind(["a", "c"]))
+        empty, _ = write_segment(out, [], key_kind([]))
+        other, _ = write_segment(out, [("b", [3])], key_kind(["b"]))
+    segments = [Segment(str(path), 0, full), Segment(str(path), full, empty),
+                Segment(str(path), full + empty, other)]
+
+    def no_sort_key(key):
+        raise AssertionError("str keys compared through sort_key")
+
+    monkeypatch.setattr("minimr.dataflow.merge.sort_key", no_sort_key)
+    for limit in (0, 2**20):  # streamed and in memory
+        with MergedGroups(segments, str(tmp_path), memory_limit=limit) as merged:
+            assert [(k, list(vs)) for k, vs in merged] == [("a", [1]), ("b", [3]), ("c", [2])]
+            assert merged.kind == b"s"

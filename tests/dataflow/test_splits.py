@@ -145,3 +145,22 @@ def test_pack_splits_groups_small_neighbours_up_to_the_target():
     assert [[s.path for s in g] for g in groups] == [["a", "b"], ["c"], ["d", "d", "e"]]
     assert [s for g in groups for s in g] == splits
     assert pack_splits([], 40) == []
+
+
+def test_a_small_tail_joins_the_last_split(tmp_path):
+    """A file a little over a multiple of the split size does not end in a tiny split.
+
+    Hadoop's rule: the last split may be up to 10% over the size (a 64 MiB file of 100-byte
+    records is a few bytes over 64 MiB, and its tail would be a task of its own, holding no
+    line at all).
+    """
+    def bounds(size: int) -> list[tuple[int, int]]:
+        path = tmp_path / f"{size}.txt"
+        path.write_bytes(b"x" * size)
+        return [(s.start, s.end) for s in plan_splits([str(path)], 100)]
+
+    assert bounds(1010) == [(i, i + 100) for i in range(0, 900, 100)] + [(900, 1010)]
+    assert bounds(1036)[-2:] == [(900, 1000), (1000, 1036)]
+    assert bounds(110) == [(0, 110)]
+    assert bounds(111) == [(0, 100), (100, 111)]
+    assert bounds(100) == [(0, 100)]

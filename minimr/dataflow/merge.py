@@ -4,6 +4,9 @@ A segment is one partition of one map output (or of a spill): a byte range of a 
 starts with one *kind* byte and continues with framed blocks of ``(key, values)`` entries, sorted
 by ``partition.sort_key``. The kind byte says whether all keys are str (``s``) or all bytes
 (``b``), in which case the merge compares keys directly at C speed; ``a`` means anything else.
+A block whose entries have one value each (a sort's or a join's records) is stored as two
+columns, ``(keys, values)``: no tuple and no one-item list per record to make and pickle. Read
+back, its entries are ``(key, (value,))``: values are any sequence.
 
 The merge streams: it holds one block of each segment at a time, and the values of a key are
 handed on as an iterator that pulls entries from the segments as the reducer consumes them, so
@@ -82,8 +85,13 @@ def write_segment(
         chunk = list(islice(entries, BLOCK_ENTRIES))
         if not chunk:
             return written, values_written
-        n = sum(map(len, map(_second, chunk)))
+        lists = list(map(_second, chunk))
+        sizes = list(map(len, lists))
+        n = sum(sizes)
         values_written += n
+        if sizes.count(1) == len(chunk):
+            written += write_block(out, (list(map(_first, chunk)), list(map(_first, lists))))
+            continue
         if n <= MAX_VALUES_PER_ENTRY:
             written += write_block(out, chunk)
             continue
@@ -101,6 +109,18 @@ def write_segment(
             written += write_block(out, block)
 
 
+def write_single_values(out: BinaryIO, keys: list, values: list, kind: bytes) -> tuple[int, int]:
+    """Write sorted ``keys`` with one value each (``values[i]`` is key i's) as one segment.
+
+    The bytes ``write_segment`` writes for the entries ``(key, [value])``, without making them.
+    Returns ``(bytes written, values written)``.
+    """
+    written = out.write(kind)
+    for i in range(0, len(keys), BLOCK_ENTRIES):
+        written += write_block(out, (keys[i : i + BLOCK_ENTRIES], values[i : i + BLOCK_ENTRIES]))
+    return written, len(keys)
+
+
 class _SegmentReader:
     """An open segment: its kind, its blocks and the values read so far.
 
@@ -112,11 +132,15 @@ class _SegmentReader:
         self.file.seek(segment.offset)
         self.kind = self.file.read(1) if segment.length else KIND_STR
         self.values = 0
-        self.blocks = map(self._counted, read_blocks(self.file, max(segment.length - 1, 0)))
+        self.blocks = map(self._entries, read_blocks(self.file, max(segment.length - 1, 0)))
         self.entries = chain.from_iterable(self.blocks)
 
-    def _counted(self, block: list) -> list:
+    def _entries(self, block: list | tuple) -> list:
         # a block at a time, so that no Python code runs per entry (or per key) to count
+        if type(block) is tuple:  # columns: keys, and one value each
+            keys, values = block
+            self.values += len(keys)
+            return list(zip(keys, zip(values), strict=True))
         self.values += sum(map(len, map(_second, block)))
         return block
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import partial
 from itertools import chain, compress, groupby, islice, repeat, starmap
 from operator import gt, is_not, itemgetter
-from typing import Any
+from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
@@ -40,6 +40,7 @@ from minimr.dataflow.merge import (
     Segment,
     key_kind,
     write_segment,
+    write_single_values,
 )
 from minimr.dataflow.pairstore import (
     ENTRY_OVERHEAD,
@@ -178,7 +179,8 @@ class MapOutputBuffer:
             return self._write_segments(path, self._listed_parts(self._store.take()))
         taken = self._store.take()
         self.map_output_records += taken.records
-        parts = ((keys, KIND_ANY if taken.wrapped else key_kind(keys), self._entries(keys, taken))
+        parts = (partial(write_segment, entries=self._entries(keys, taken),
+                         kind=KIND_ANY if taken.wrapped else key_kind(keys))
                  for keys in self._partition_keys(taken))
         return self._write_segments(path, parts)
 
@@ -248,26 +250,27 @@ class MapOutputBuffer:
             yield (keys[start:end], *(c[start:end] for c in columns))
             start = end
 
-    def _listed_parts(self, pairs: list) -> Iterator[tuple[list, bytes, Iterable]]:
-        """A list's partitions: its pairs sorted (stably) by key, one entry a pair."""
+    def _listed_parts(self, pairs: list) -> Iterator[Callable[[BinaryIO], tuple[int, int]]]:
+        """A list's partitions: its pairs sorted (stably) by key, each pair one value."""
         self.map_output_records += len(pairs)
-        pairs.sort(key=_first if natively_sortable(map(_first, pairs)) else _sort_key_of_first)
+        native = natively_sortable(map(_first, pairs))
+        pairs.sort(key=_first if native else _sort_key_of_first)
         keys = list(map(_first, pairs))
         values = list(map(_second, pairs))
         del pairs
         for part_keys, part_values in self._cut(keys, values):
-            entries = zip(part_keys, map(list, zip(part_values)), strict=True)
-            yield part_keys, key_kind(part_keys), entries
+            kind = key_kind(part_keys) if native else KIND_ANY
+            yield partial(write_single_values, keys=part_keys, values=part_values, kind=kind)
 
-    def _write_segments(self, path: str, parts: Iterable[tuple[list, bytes, Iterable]]
+    def _write_segments(self, path: str, parts: Iterable[Callable[[BinaryIO], tuple[int, int]]]
                         ) -> MapOutput:
-        """Write each partition's ``(keys, kind, entries)`` as one segment of a new file."""
+        """Write each partition as one segment of a new file (``part(out)`` writes one)."""
         ranges = []
         values_written = 0
         with open(path, "wb") as out:
             offset = 0
-            for _, kind, entries in parts:
-                length, n = write_segment(out, entries, kind)
+            for write_part in parts:
+                length, n = write_part(out)
                 ranges.append((offset, length))
                 offset += length
                 values_written += n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import pickle
 import random
 import tracemalloc
 from operator import itemgetter
@@ -20,6 +21,7 @@ from minimr.dataflow.merge import (
     key_kind,
     merge_blocks,
     write_segment,
+    write_single_values,
 )
 from minimr.dataflow.partition import HashPartitioner
 from minimr.dataflow.spill import MapOutputBuffer
@@ -216,3 +218,34 @@ def test_an_empty_segment_does_not_slow_a_str_merge(tmp_path, monkeypatch):
         with MergedGroups(segments, str(tmp_path), memory_limit=limit) as merged:
             assert [(k, list(vs)) for k, vs in merged] == [("a", [1]), ("b", [3]), ("c", [2])]
             assert merged.kind == b"s"
+
+
+def test_single_value_blocks_are_columns_and_read_back_as_entries(tmp_path):
+    """Entries of one value each are stored as (keys, values) columns, other blocks as entries.
+
+    ``write_single_values`` writes the same bytes from the columns without making entries, and
+    a merge reads every kind of block back the same way.
+    """
+    keys = [f"k{i:05d}" for i in range(5000)]
+    single = [(k, [i]) for i, k in enumerate(keys)]
+    mixed = [(k, [i, i] if i % 7 == 0 else [i]) for i, k in enumerate(keys)]
+    path = tmp_path / "segments"
+    with open(path, "wb") as out:
+        first = write_segment(out, single, b"s")
+        second = write_segment(out, mixed, b"s")
+    with open(tmp_path / "columns", "wb") as out:
+        assert write_single_values(out, keys, list(range(5000)), b"s") == first
+    data = path.read_bytes()
+    assert (tmp_path / "columns").read_bytes() == data[: first[0]]
+    assert first[1] == 5000 and second[1] == 5000 + len(range(0, 5000, 7))
+    header = int.from_bytes(data[1:5], "little")
+    assert type(pickle.loads(data[5 : 5 + header])) is tuple  # the columns form
+    header = int.from_bytes(data[first[0] + 1 : first[0] + 5], "little")
+    assert type(pickle.loads(data[first[0] + 5 : first[0] + 5 + header])) is list
+
+    segments = [Segment(str(path), 0, first[0]), Segment(str(path), first[0], second[0])]
+    for limit in (0, 2**30):  # streamed and in memory
+        with MergedGroups(segments, str(tmp_path), memory_limit=limit) as merged:
+            got = [(k, list(vs)) for k, vs in merged]
+            assert merged.values_read == first[1] + second[1]
+        assert got == [(k, [i] + ([i, i] if i % 7 == 0 else [i])) for i, k in enumerate(keys)]

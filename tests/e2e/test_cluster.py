@@ -283,6 +283,10 @@ def test_waiting_client_resubmits_to_a_restarted_coordinator(cluster, tmp_path, 
     assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_on_submit_cancels_the_job_on_the_cluster(cluster, tmp_path):
     """SIGINT to `minimr submit --coordinator` cancels the job there and exits 130."""
     probes = tmp_path / "probes"
@@ -307,6 +311,8 @@ def test_ctrl_c_on_submit_cancels_the_job_on_the_cluster(cluster, tmp_path):
         env=environment(MINIMR_PROBE_DIR=str(probes), MINIMR_PROBE_SLEEP="0.5"),
         stderr=subprocess.PIPE,
         text=True,
+        # A shell's background job (`pytest &`) ignores SIGINT, and so would this child.
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 30
     while not any(probes.iterdir()) and time.monotonic() < deadline:

@@ -23,12 +23,12 @@ import tempfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
-from itertools import chain, groupby, islice, tee
+from itertools import chain, islice, tee
 from operator import itemgetter
 from typing import Any, BinaryIO
 
 from minimr.dataflow.blocks import BLOCK_ENTRIES, read_blocks, write_block
+from minimr.dataflow.grouping import group_batches
 from minimr.dataflow.partition import natively_sortable, sort_key
 
 MERGE_FACTOR = 64
@@ -150,7 +150,12 @@ class _SegmentReader:
 
 def merge_entries(readers: list[_SegmentReader], in_memory: bool = False
                   ) -> Iterator[tuple[Any, list]]:
-    """All entries of the readers, in sort order (entries of equal keys stay adjacent).
+    """All entries of the readers, in sort order (entries of equal keys stay adjacent)."""
+    return chain.from_iterable(merge_batches(readers, in_memory))
+
+
+def merge_batches(readers: list[_SegmentReader], in_memory: bool = False) -> Iterator[list]:
+    """All entries of the readers in sort order, as a sequence of lists.
 
     ``in_memory`` loads every entry and sorts them in one C call (Timsort finds the sorted
     runs and gallops through them): much faster than ``heapq.merge``'s Python loop, for
@@ -166,17 +171,18 @@ def merge_entries(readers: list[_SegmentReader], in_memory: bool = False
         def key(entry):
             return sort_key(entry[0])
     if len(readers) == 1:
-        return readers[0].entries
+        return readers[0].blocks
     if in_memory:
         everything: list = []
         for reader in readers:
             everything.extend(reader.entries)
         everything.sort(key=key)
-        return iter(everything)
+        return iter([everything])
     if native:
-        return chain.from_iterable(merge_blocks([r.blocks for r in readers]))
+        return merge_blocks([r.blocks for r in readers])
     # other keys are compared through sort_key, Python code per entry whatever merges them
-    return heapq.merge(*(r.entries for r in readers), key=key)
+    merged = heapq.merge(*(r.entries for r in readers), key=key)
+    return iter(lambda: list(islice(merged, BLOCK_ENTRIES)), [])
 
 
 def merge_blocks(sources: list[Iterator[list]]) -> Iterator[list]:
@@ -287,7 +293,9 @@ class MergedGroups:
             segments, self._temporary = _premerge(segments, scratch)
         self._segments = segments
         self._readers: list[_SegmentReader] = []
-        self.groups = 0  # the keys iterated so far
+        # the keys handed on so far, counted a chunk at a time (ahead of the iteration, as
+        # values_read): exact once the iteration has ended
+        self.groups = 0
 
     def __enter__(self) -> MergedGroups:
         self._readers = [_SegmentReader(s) for s in self._segments]
@@ -325,20 +333,19 @@ class MergedGroups:
         """The keys, and each key's values as an iterator: what iterating gives, as two iterators.
 
         Take them in step, as ``zip`` or ``map(f, keys, values)`` do: a key, then its
-        values; taking the next key ends the previous key's values. ``groupby``'s
-        ``(key, group)`` pairs are split in two by ``tee``, whose buffer then holds only the
-        one pair taken from the first and not yet the second.
+        values; taking the next key ends the previous key's values. ``grouping`` cuts the
+        merged batches into chunks of keys and values, which ``tee`` splits in two: its
+        buffer holds at most the one chunk taken from the first and not yet the second.
         """
-        for_keys, for_values = tee(groupby(self.entries(), key=_first))
-        keys = self._counted_keys(map(_first, for_keys))
-        groups = map(_second, for_values)
-        return keys, map(chain.from_iterable, map(partial(map, _second), groups))
+        batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
+        for_keys, for_values = tee(group_batches(batches))
+        keys = chain.from_iterable(map(self._counted, map(_first, for_keys)))
+        return keys, chain.from_iterable(map(_second, for_values))
 
-    def _counted_keys(self, keys: Iterator[Any]) -> Iterator[Any]:
-        # one generator step a key (tens of ns): the rest of the iteration is in C
-        for key in keys:
-            self.groups += 1
-            yield key
+    def _counted(self, keys: list) -> list:
+        # a chunk at a time: no Python code runs per key
+        self.groups += len(keys)
+        return keys
 
     @property
     def kind(self) -> bytes:

@@ -142,7 +142,7 @@ def test_groups_and_values_read_count_the_whole_input(tmp_path, memory_limit):
         got = {}
         for key, values in merged:
             got[key] = list(values)
-            assert merged.groups == len(got)
+            assert merged.groups >= len(got)  # counted a chunk of keys at a time, ahead
         assert merged.premerged == (memory_limit == 0)
         assert merged.groups == len(expected) == len(got)
         assert merged.values_read == sum(map(len, expected.values()))

@@ -1,0 +1,83 @@
+"""Cutting merged, sorted entries into key groups a batch at a time, with C calls only.
+
+The reduce side's merge hands on ``(key, values)`` entries in lists (batches); entries of one
+key are adjacent, and a key's entries may run on across several batches (a hot key fills many).
+``group_batches`` turns them into chunks ``(keys, values)``: each key once, with its values as
+an iterator. Within a batch the group boundaries are found with C calls over the whole list
+(``map(ne, ...)``, ``compress``, slices), so no Python code runs per key or per entry; a
+key that runs on into the next batch gets a lazy iterator that reads on through the batches as
+the reducer takes its values, so a key with ten million values is never a list in memory.
+
+Contract (``itertools.groupby``'s): take a key's values before the next chunk is asked for;
+a chunk asked for ends the values of the chunk before, and values left unread are skipped.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from itertools import chain, compress, islice, repeat
+from operator import itemgetter, ne
+from typing import Any
+
+_first = itemgetter(0)
+_second = itemgetter(1)
+
+
+def group_batches(batches: Iterable[list]) -> Iterator[tuple[list, list]]:
+    """Chunks ``(keys, values iterators)`` of the merged entry ``batches``, each key once."""
+    return _Grouper(batches).chunks()
+
+
+class _Grouper:
+    """The state shared by the chunks and a running-on key's lazy values: a batch read ahead."""
+
+    def __init__(self, batches: Iterable[list]) -> None:
+        self._batches = iter(batches)
+        self._ahead: list | None = None
+
+    def _take(self) -> list | None:
+        """The next non-empty batch (the one read ahead first), or None at the end."""
+        batch, self._ahead = self._ahead, None
+        if batch is None:
+            batch = next(self._batches, None)
+        while batch is not None and not batch:
+            batch = next(self._batches, None)
+        return batch
+
+    def chunks(self) -> Iterator[tuple[list, list]]:
+        batch = self._take()
+        while batch is not None:
+            keys = list(map(_first, batch))
+            values = list(map(_second, batch))
+            n = len(keys)
+            # a group starts where a key differs from the one before it
+            starts = [0, *compress(range(1, n), map(ne, islice(keys, 1, None), keys))]
+            if len(starts) == n:  # one entry a key (a sort's records): no slicing
+                group_keys, group_values = keys, list(map(iter, values))
+            else:
+                ends = [*islice(starts, 1, None), n]
+                group_keys = list(map(keys.__getitem__, starts))
+                group_values = list(map(chain.from_iterable,
+                                        map(values.__getitem__, map(slice, starts, ends))))
+            self._ahead = self._take()
+            if self._ahead is None or self._ahead[0][0] != group_keys[-1]:
+                yield group_keys, group_values
+                batch = self._take()
+                continue
+            # the last key runs on into the next batch: its values read on lazily
+            last = group_values[-1] = chain(
+                group_values[-1], chain.from_iterable(self._running_on(group_keys[-1])))
+            yield group_keys, group_values
+            deque(last, 0)  # values the reducer left unread
+            batch = self._take()
+
+    def _running_on(self, key: Any) -> Iterator[Any]:
+        """The values lists of ``key``'s entries at the head of the following batches."""
+        while (batch := self._take()) is not None:
+            keys = list(map(_first, batch))
+            cut = next(compress(range(len(keys)), map(ne, keys, repeat(key))), len(keys))
+            yield from map(_second, batch[:cut])
+            if cut < len(batch):
+                self._ahead = batch[cut:]
+                return

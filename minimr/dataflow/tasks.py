@@ -29,7 +29,7 @@ from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import MergedGroups, Segment
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
 from minimr.dataflow.plan import JobPlan, MapTask, ReduceTask, SampleTask, StepPlan
-from minimr.dataflow.records import reader_for
+from minimr.dataflow.records import read_text_blocks, reader_for
 from minimr.dataflow.spill import MapOutput, MapOutputBuffer, RestartTask, batch_pairs
 from minimr.dataflow.splits import Split
 
@@ -49,6 +49,7 @@ REDUCE_BATCH = 256
 SAMPLE_SPLITS = 20  # splits a sample task reads from
 SAMPLE_POINTS = 5  # places in each split it reads from
 SAMPLE_RECORDS = 200  # records it reads at each place
+SAMPLE_BLOCK = 64 * 1024  # bytes read at a time there
 
 
 @contextmanager
@@ -310,7 +311,8 @@ def _sample_records(split: Split, fmt: str, rng: random.Random) -> Iterator:
     for i in range(SAMPLE_POINTS):
         start = split.start + int(i * step)
         sub = Split(split.path, start, split.end)
-        yield from islice(read(sub), SAMPLE_RECORDS)
+        # small reads: a few hundred lines, not a whole READ_BLOCK decoded at each place
+        yield from islice(chain.from_iterable(read_text_blocks(sub, SAMPLE_BLOCK)), SAMPLE_RECORDS)
 
 
 def scratch_dir(prefix: str = "minimr-") -> str:

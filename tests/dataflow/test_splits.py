@@ -5,12 +5,13 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+from itertools import chain
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minimr.dataflow.records import read_text, read_whole_file
+from minimr.dataflow.records import read_text, read_text_blocks, read_whole_file
 from minimr.dataflow.splits import Split, expand_inputs, pack_splits, parse_size, plan_splits
 from minimr.errors import InputError, UsageError
 
@@ -27,10 +28,13 @@ def reference_lines(data: bytes) -> list[tuple[int, str]]:
     return lines
 
 
-def read_all(path: str, split_size: int) -> list[tuple[int, str]]:
+def read_all(path: str, split_size: int, block_size: int | None = None
+             ) -> list[tuple[int, str]]:
     got = []
     for split in plan_splits([path], split_size):
-        got.extend((offset, line) for (_, offset), line in read_text(split))
+        records = (read_text(split) if block_size is None
+                   else chain.from_iterable(read_text_blocks(split, block_size)))
+        got.extend((offset, line) for (_, offset), line in records)
     return got
 
 
@@ -39,15 +43,18 @@ line_text = st.text(alphabet=st.sampled_from("ab \t\r€x"), max_size=30)
 
 @settings(max_examples=150, deadline=None)
 @given(lines=st.lists(line_text, max_size=25), final_newline=st.booleans(),
-       crlf=st.booleans(), split_size=st.integers(min_value=1, max_value=80))
-def test_every_line_read_exactly_once(tmp_path_factory, lines, final_newline, crlf, split_size):
-    """Any file cut at any split size yields each line once, at its byte offset."""
+       crlf=st.booleans(), split_size=st.integers(min_value=1, max_value=80),
+       block_size=st.one_of(st.none(), st.integers(min_value=1, max_value=40)))
+def test_every_line_read_exactly_once(tmp_path_factory, lines, final_newline, crlf, split_size,
+                                      block_size):
+    """Any file cut at any split size, read in blocks of any size, yields each line once, at
+    its byte offset."""
     sep = "\r\n" if crlf else "\n"
     text = sep.join(lines) + (sep if final_newline and lines else "")
     data = text.encode("utf-8")
     path = tmp_path_factory.mktemp("s") / "f.txt"
     path.write_bytes(data)
-    assert read_all(str(path), split_size) == reference_lines(data)
+    assert read_all(str(path), split_size, block_size) == reference_lines(data)
 
 
 def test_line_longer_than_split(tmp_path):

@@ -8,10 +8,14 @@ A block whose entries have one value each (a sort's or a join's records) is stor
 columns, ``(keys, values)``: no tuple and no one-item list per record to make and pickle. Read
 back, its entries are ``(key, (value,))``: values are any sequence.
 
-The merge streams: it holds one block of each segment at a time, and the values of a key are
-handed on as an iterator that pulls entries from the segments as the reducer consumes them, so
-a key with ten million values is never a list in memory. When there are more segments than
-``MERGE_FACTOR``, they are first merged in passes into fewer, larger ones (Hadoop's
+A segment may hold several sorted *runs* (a map task's spills, copied side by side rather than
+merged on the map side: the reducer merges them anyway). Its kind byte is then upper-case
+(``S``, ``B``, ``A``) and each run follows as its byte length (``<u64``) and its blocks.
+
+The merge streams: it holds one block of each run at a time, and the values of a key are
+handed on as an iterator that pulls entries from the runs as the reducer consumes them, so
+a key with ten million values is never a list in memory. When there are more runs than
+``MERGE_FACTOR``, segments are first merged in passes into fewer, larger ones (Hadoop's
 io.sort.factor), so open files and buffers stay bounded.
 """
 
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import heapq
 import os
+import shutil
+import struct
 import tempfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
@@ -32,6 +38,9 @@ from minimr.dataflow.grouping import group_batches
 from minimr.dataflow.partition import natively_sortable, sort_key
 
 MERGE_FACTOR = 64
+# A map output segment holds at most this many runs (see ``concatenate_segments``).
+MAX_RUNS = 4
+_RUN_HEADER = struct.Struct("<Q")
 # Segments adding up to at most this many bytes are merged by one in-memory sort.
 IN_MEMORY_MERGE = 16 * 2**20
 KIND_STR, KIND_BYTES, KIND_ANY = b"s", b"b", b"a"
@@ -121,19 +130,90 @@ def write_single_values(out: BinaryIO, keys: list, values: list, kind: bytes) ->
     return written, len(keys)
 
 
-class _SegmentReader:
-    """An open segment: its kind, its blocks and the values read so far.
+def _runs(file: BinaryIO, segment: Segment) -> tuple[bytes, list[tuple[int, int]]]:
+    """A segment's kind (lower-case) and the ``(offset, length)`` of each of its runs."""
+    if segment.length <= len(KIND_ANY):
+        return KIND_STR, []
+    file.seek(segment.offset)
+    head = file.read(1)
+    if not head.isupper():
+        return head, [(segment.offset + 1, segment.length - 1)]
+    runs = []
+    position, end = segment.offset + 1, segment.offset + segment.length
+    while position < end:
+        file.seek(position)
+        (length,) = _RUN_HEADER.unpack(file.read(_RUN_HEADER.size))
+        position += _RUN_HEADER.size
+        runs.append((position, length))
+        position += length
+    return head.lower(), runs
 
-    Read it through ``blocks`` or through ``entries`` (the same blocks' entries), not both.
+
+def run_count(segment: Segment) -> int:
+    """The number of sorted runs in a segment (0 for an empty one)."""
+    with open(segment.path, "rb") as file:
+        return len(_runs(file, segment)[1])
+
+
+def concatenate_segments(out: BinaryIO, segments: list[Segment]) -> int:
+    """Write the runs of ``segments`` side by side as one segment, without merging them.
+
+    The bytes are copied as they are: no entry is read. Returns the bytes written.
+    """
+    pieces = []
+    kinds = set()
+    for segment in segments:
+        with open(segment.path, "rb") as file:
+            kind, runs = _runs(file, segment)
+        if runs:
+            kinds.add(kind)
+            pieces += [(segment.path, offset, length) for offset, length in runs]
+    kind = kinds.pop() if len(kinds) == 1 else KIND_ANY
+    written = out.write(kind.upper() if len(pieces) > 1 else kind)
+    for path, offset, length in pieces:
+        if len(pieces) > 1:
+            written += out.write(_RUN_HEADER.pack(length))
+        with open(path, "rb") as file:
+            file.seek(offset)
+            shutil.copyfileobj(_Limited(file, length), out, 1 << 20)
+        written += length
+    return written
+
+
+class _Limited:
+    """The next ``length`` bytes of a file, as a file to copy from."""
+
+    def __init__(self, file: BinaryIO, length: int) -> None:
+        self._file, self._left = file, length
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._left if size < 0 else min(size, self._left)
+        data = self._file.read(size)
+        self._left -= len(data)
+        return data
+
+
+class _SegmentReader:
+    """An open segment: its kind, its runs (each an iterator of blocks) and the values read.
+
+    Each run is read through a file of its own, so that the runs can be merged.
     """
 
     def __init__(self, segment: Segment) -> None:
         self.file = open(segment.path, "rb")
-        self.file.seek(segment.offset)
-        self.kind = self.file.read(1) if segment.length else KIND_STR
+        self._others: list[BinaryIO] = []
+        self.kind, runs = _runs(self.file, segment)
         self.values = 0
-        self.blocks = map(self._entries, read_blocks(self.file, max(segment.length - 1, 0)))
-        self.entries = chain.from_iterable(self.blocks)
+        self.runs = []
+        for offset, length in runs:
+            file = self.file if not self.runs else self._open_another(segment.path)
+            file.seek(offset)
+            self.runs.append(map(self._entries, read_blocks(file, length)))
+
+    def _open_another(self, path: str) -> BinaryIO:
+        file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._others.append(file)
+        return file
 
     def _entries(self, block: list | tuple) -> list:
         # a block at a time, so that no Python code runs per entry (or per key) to count
@@ -146,6 +226,8 @@ class _SegmentReader:
 
     def close(self) -> None:
         self.file.close()
+        for file in self._others:
+            file.close()
 
 
 def merge_entries(readers: list[_SegmentReader], in_memory: bool = False
@@ -170,18 +252,19 @@ def merge_batches(readers: list[_SegmentReader], in_memory: bool = False) -> Ite
     else:
         def key(entry):
             return sort_key(entry[0])
-    if len(readers) == 1:
-        return readers[0].blocks
+    runs = [run for reader in readers for run in reader.runs]
+    if len(runs) == 1:
+        return runs[0]
     if in_memory:
         everything: list = []
-        for reader in readers:
-            everything.extend(reader.entries)
+        for run in runs:
+            everything.extend(chain.from_iterable(run))
         everything.sort(key=key)
         return iter([everything])
     if native:
-        return merge_blocks([r.blocks for r in readers])
+        return merge_blocks(runs)
     # other keys are compared through sort_key, Python code per entry whatever merges them
-    merged = heapq.merge(*(r.entries for r in readers), key=key)
+    merged = heapq.merge(*map(chain.from_iterable, runs), key=key)
     return iter(lambda: list(islice(merged, BLOCK_ENTRIES)), [])
 
 
@@ -240,19 +323,32 @@ def merged_kind(readers: list[_SegmentReader]) -> bytes:
     return kinds.pop() if len(kinds) == 1 else KIND_ANY
 
 
+def _groups_of_runs(segments: list[Segment], runs: list[int]) -> list[list[Segment]]:
+    """Consecutive segments grouped so that no group holds more than ``MERGE_FACTOR`` runs."""
+    groups: list[list[Segment]] = []
+    total = MERGE_FACTOR
+    for segment, n in zip(segments, runs, strict=True):
+        if total + n > MERGE_FACTOR:
+            groups.append([])
+            total = 0
+        groups[-1].append(segment)
+        total += n
+    return groups
+
+
 def _premerge(segments: list[Segment], scratch: str) -> tuple[list[Segment], list[str]]:
-    """Merge segments in passes of ``MERGE_FACTOR`` until at most that many remain.
+    """Merge segments in passes of ``MERGE_FACTOR`` runs until at most that many remain.
 
     Returns the segments to merge last and the temporary files made on the way (every pass
     but the last one's inputs are deleted as soon as they are merged).
     """
     made: list[str] = []
     passes = 0
-    while len(segments) > MERGE_FACTOR:
+    runs = list(map(run_count, segments))
+    while sum(runs) > MERGE_FACTOR:
         merged = []
-        for i in range(0, len(segments), MERGE_FACTOR):
-            group = segments[i : i + MERGE_FACTOR]
-            if len(group) == 1:
+        for group in _groups_of_runs(segments, runs):
+            if len(group) == 1 and run_count(group[0]) == 1:
                 merged.append(group[0])
                 continue
             readers = [_SegmentReader(s) for s in group]
@@ -270,6 +366,7 @@ def _premerge(segments: list[Segment], scratch: str) -> tuple[list[Segment], lis
                     made.remove(done.path)
                     os.unlink(done.path)
         segments = merged
+        runs = list(map(run_count, segments))
         passes += 1
     return segments, made
 

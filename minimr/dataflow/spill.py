@@ -11,8 +11,9 @@ Writing does its per-key work with C calls over whole lists (partition numbers, 
 
 When the estimated size passes the sort buffer, the buffer is written to disk as a sorted run
 (a spill), combined first when the step has a combiner. ``finish`` writes the task's output
-file: every partition as one sorted segment, the spills merged in, the combiner applied across
-them (Hadoop's model).
+file: every partition as one segment, the spills merged in, the combiner applied across them
+(Hadoop's model); with no combiner and at most ``MAX_RUNS`` spills, each partition's spilled
+runs are copied side by side instead, for the reducer's merge to take as they are.
 
 Output file layout: for each partition in order, one segment (see ``merge``); the byte ranges
 are returned as a ``MapOutput`` and also saved beside the file as JSON (``.index``), so a
@@ -36,8 +37,10 @@ from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import (
     KIND_ANY,
+    MAX_RUNS,
     MergedGroups,
     Segment,
+    concatenate_segments,
     key_kind,
     write_segment,
     write_single_values,
@@ -287,7 +290,10 @@ class MapOutputBuffer:
         else:
             if len(self._store):
                 self._spill()
-            output = self._merge_spills()
+            if self._combine is None and len(self._spills) <= MAX_RUNS:
+                output = self._concatenate_spills()
+            else:
+                output = self._merge_spills()
             for spill in self._spills:
                 os.unlink(spill.path)
             self._spills = []
@@ -301,6 +307,18 @@ class MapOutputBuffer:
             if os.path.exists(spill.path):
                 os.unlink(spill.path)
         self._spills = []
+
+    def _concatenate_spills(self) -> MapOutput:
+        """Each partition's spilled runs side by side: nothing to combine, so the reducer's
+        merge takes them as they are (a merge here would read and write every record)."""
+        ranges = []
+        with open(self._path, "wb") as out:
+            offset = 0
+            for p in range(self._partitions):
+                length = concatenate_segments(out, [s.segment(p) for s in self._spills])
+                ranges.append((offset, length))
+                offset += length
+        return MapOutput(self._path, ranges)
 
     def _merge_spills(self) -> MapOutput:
         scratch = os.path.dirname(self._path) or "."

@@ -15,15 +15,18 @@ from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, SPILLED_RECORDS, Counters
 from minimr.dataflow.merge import (
+    MAX_RUNS,
     MERGE_FACTOR,
     MergedGroups,
     Segment,
+    concatenate_segments,
     key_kind,
     merge_blocks,
+    run_count,
     write_segment,
     write_single_values,
 )
-from minimr.dataflow.partition import HashPartitioner
+from minimr.dataflow.partition import HashPartitioner, sort_key
 from minimr.dataflow.spill import MapOutputBuffer
 
 
@@ -249,3 +252,59 @@ def test_single_value_blocks_are_columns_and_read_back_as_entries(tmp_path):
             got = [(k, list(vs)) for k, vs in merged]
             assert merged.values_read == first[1] + second[1]
         assert got == [(k, [i] + ([i, i] if i % 7 == 0 else [i])) for i, k in enumerate(keys)]
+
+
+@pytest.mark.parametrize("memory_limit", [0, 1 << 30], ids=["streaming", "in-memory"])
+def test_a_few_spills_without_a_combiner_are_runs_for_the_reducer(tmp_path, memory_limit):
+    """No combiner and at most MAX_RUNS spills: each partition's spilled runs are copied side by
+    side (no map-side merge); the reducer merges them into the same sorted, stable result."""
+    rng = random.Random(3)
+    pairs = [(f"k{rng.randrange(10**6):06d}", f"v{i:020d}") for i in range(20000)]
+    pairs += [("dup", f"first{i}") for i in range(5)]  # one key in every run, order kept
+    pairs[7000:7000] = [("dup", "middle")]
+    output, counters = run_buffer(tmp_path, pairs, limit=1_500_000)
+    runs = [run_count(output.segment(p)) for p in range(3)]
+    assert all(2 <= n <= MAX_RUNS for n in runs), runs
+    assert counters.get(BUILTIN, SPILLED_RECORDS) == len(pairs)  # written once, not merged
+    got = []
+    for p in range(3):
+        with MergedGroups([output.segment(p)] * 2, str(tmp_path), memory_limit) as merged:
+            got += [(k, list(vs)) for k, vs in merged]
+    expected: dict = {}
+    for key, value in sorted(pairs, key=lambda kv: kv[0]):  # stable: map order per key
+        expected.setdefault(key, []).append(value)
+    by_key = dict(got)
+    assert sorted(by_key) == sorted(expected)
+    assert all(by_key[k] == vs * 2 for k, vs in expected.items())  # both copies, in order
+
+
+def test_merging_counts_runs_not_segments(tmp_path):
+    """Segments of several runs are premerged once the runs, not the segments, pass the
+    factor; their kinds may differ (str runs beside runs of any keys)."""
+    path = tmp_path / "runs"
+    segments = []
+    with open(path, "wb") as out:
+        for i in range(MERGE_FACTOR // MAX_RUNS + 1):  # one segment too many
+            parts = []
+            for r in range(MAX_RUNS):
+                keys = sorted(f"k{i:03d}{r}{j}" for j in range(3))
+                if r == 1:
+                    keys = [(k,) for k in keys]  # tuples: kind "a"
+                start = out.tell()
+                length, _ = write_segment(out, [(k, [r]) for k in keys], key_kind(keys))
+                parts.append(Segment(str(path), start, length))
+            out.flush()
+            start = out.tell()
+            with open(tmp_path / "scratch", "wb") as scratch:
+                length = concatenate_segments(scratch, parts)
+            out.write((tmp_path / "scratch").read_bytes())
+            segments.append(Segment(str(path), start, length))
+    assert run_count(segments[0]) == MAX_RUNS
+    with MergedGroups(segments[:-1], str(tmp_path), memory_limit=0) as merged:
+        assert not merged.premerged  # exactly MERGE_FACTOR runs
+        assert sum(1 for _ in merged) == len(segments[:-1]) * MAX_RUNS * 3
+    with MergedGroups(segments, str(tmp_path), memory_limit=0) as merged:
+        assert merged.premerged
+        got = [(k, list(vs)) for k, vs in merged]
+    assert len(got) == len(segments) * MAX_RUNS * 3
+    assert [k for k, _ in got] == sorted((k for k, _ in got), key=sort_key)

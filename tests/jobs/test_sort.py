@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import minimr
 from tests.jobs.conftest import job_path, load_job_module, read_parts, run_job
 
 PRINTABLE = "".join(chr(c) for c in range(ord("!"), ord("~") + 1))  # quotes and \ included
@@ -86,3 +87,24 @@ def test_running_the_file_prints_raw_sorted_lines(records_dir, tmp_path):
                              capture_output=True, text=True, check=True).stdout
     assert printed.splitlines() == sorted(input_lines(records_dir))
     assert printed.endswith("\n")
+
+
+@pytest.mark.parametrize("runner", ["inline", "local"])
+@pytest.mark.parametrize("sort_buffer", [100_000, 8_000], ids=["a-few-spills", "many-spills"])
+def test_spilling_map_tasks_still_sort_exactly(tmp_path, runner, sort_buffer):
+    """Map tasks that spill (a few spills become runs the reducers merge, many are merged on
+    the map side) give sorted() of the input, inline and through two workers' shuffle."""
+    rng = random.Random(11)
+    folder = tmp_path / "spilling"
+    folder.mkdir()
+    lines = [record(rng, n) for n in range(2000)]
+    lines += [record(rng, 2000 + n, key=lines[n][:10]) for n in range(0, 300, 7)]
+    rng.shuffle(lines)
+    for i in range(2):
+        (folder / f"part-{i}.txt").write_text("\n".join(lines[i::2]) + "\n")
+    options = {"workers": 2} if runner == "local" else {}
+    result = minimr.run(job_path("sort"), inputs=[str(folder)], output=str(tmp_path / "out"),
+                        reducers=3, runner=runner, sort_buffer=sort_buffer, **options)
+    spilled = result.counters.get("minimr", "spilled records")
+    assert spilled == len(lines) if sort_buffer == 100_000 else spilled > len(lines)
+    assert list(load_job_module("sort").raw_lines(result.output)) == sorted(lines)

@@ -51,7 +51,9 @@ toward ``max_attempts``; the last failure fails the job with the task, its input
 the workers it ran on and the user's traceback. A worker whose failures succeed
 elsewhere is excluded from the job (never more than a third of the workers). Near
 the end of a phase, a task running far longer than the median gets one backup
-attempt; the first to finish wins and the other is cancelled.
+attempt; the first to finish wins and the other is cancelled. What a failure means and
+who is to blame (skip mode, the failure report, bad workers, stragglers) is decided in
+``failures.py``; the moving and requeueing happen here.
 
 Map outputs that outlive their holder: a worker started on a dead worker's folder
 adopts its finished map outputs (``workdir.py``) and registers them with the dead
@@ -63,13 +65,10 @@ re-registers it, and the map runs again if none does within ``recovery_grace``.
 
 from __future__ import annotations
 
-import statistics
-
-from minimr.cluster import views
+from minimr.cluster import failures, views
 from minimr.cluster.events import (
     MAX_ATTEMPTS,
     MAX_SKIPS,
-    SKIP_AFTER_FAILURES,
     Action,
     AnswerCommit,
     AskToReregister,
@@ -143,10 +142,6 @@ __all__ = [  # the scheduler's vocabulary, importable from here
 HEARTBEAT_INTERVAL = 1.0
 #: heartbeats a peer may miss before it is declared dead (Paranoid Pirate's liveness)
 HEARTBEAT_LIVENESS = 3
-#: failures of a job's tasks on one worker, that then succeeded elsewhere, that exclude it
-BAD_WORKER_FAILURES = 2
-#: a phase is "near its end" when this fraction of its tasks is done
-SPECULATION_QUANTILE = 0.75
 #: a task is a straggler when running this many times the phase's median duration...
 SPECULATION_MULTIPLIER = 4.0
 #: ...and at least this many seconds
@@ -488,7 +483,7 @@ class Scheduler:
                 task.skipped or None,
             )
         )
-        self._score_bad_workers(job, task, event.worker)
+        failures.score_bad_workers(job, task, event.worker, len(self.workers))
         actions.append(JobChanged(job.id))
         self._after_done[task.kind](self, job, task, now, actions)
 
@@ -578,47 +573,12 @@ class Scheduler:
         if ended is None:
             return
         job, task, _ = ended
-        if self._skip_record(job, task, event):
+        if failures.skip_record(job, task, event):
             actions.append(JobChanged(job.id))
             if task.state is TaskState.RUNNING and not task.live:
                 self._requeue(job, task, front=True)
             return
         self._record_failure(job, task, event.worker, event.error, event.stderr, now, actions)
-
-    def _skip_record(self, job: Job, task: Task, event: AttemptFailed) -> bool:
-        """Skip mode: a failure on a record is the record's, not the task's.
-
-        The record's first failure is retried as is (it may have been bad luck); from its
-        second on, later attempts skip it, within the job's ``max_skips``. Such failures
-        do not count toward the task's attempts. Returns whether the failure was taken.
-        """
-        record = event.record
-        if (
-            not job.skip_bad_records
-            or task.kind not in (Kind.MAP, Kind.REDUCE)
-            or not isinstance(record, dict)
-            or type(record.get("ordinal")) is not int
-        ):
-            return False
-        ordinal = record["ordinal"]
-        if ordinal in task.spec.get("skip", ()):
-            return True  # an attempt started before the record was put on the skip list
-        seen = task.record_failures[ordinal] = task.record_failures.get(ordinal, 0) + 1
-        if seen < SKIP_AFTER_FAILURES:
-            return True
-        if job.skipped >= job.max_skips:
-            return False  # the job skipped all it may: an ordinary failure from now on
-        job.skipped += 1
-        task.skipped.append(
-            {
-                "task": task.key,
-                "ordinal": ordinal,
-                **{k: str(record.get(k, "")) for k in ("where", "key", "value")},
-                "traceback": event.error,
-            }
-        )
-        task.spec = {**task.spec, "skip": sorted({*task.spec.get("skip", ()), ordinal})}
-        return True
 
     def _record_failure(
         self,
@@ -639,32 +599,10 @@ class Scheduler:
             return  # a backup is still running: it may yet succeed
         if task.failures >= job.max_attempts:
             self._move(job, task, TaskState.FAILED)
-            job.error = self._failure_report(job, task)
+            job.error = failures.failure_report(job, task)
             self._end_job(job, JobState.FAILED, now, actions)
         else:
             self._requeue(job, task, front=True)
-
-    def _failure_report(self, job: Job, task: Task) -> dict:
-        workers = sorted({e["name"] for e in task.errors})
-        last = task.errors[-1]
-        budget = ""
-        if job.skip_bad_records and job.skipped >= job.max_skips:
-            budget = f" Skip mode had already skipped {job.skipped} records, the limit (max skips)."
-        return {
-            "message": (
-                f"task {task.key} ({task.kind.value} of step {task.step}) failed "
-                f"{task.failures} times, the limit (max attempts {job.max_attempts}); "
-                f"it ran on {', '.join(workers)}.{budget} The last attempt's error is below: "
-                "fix the job (or the input) and run it again, or replay this one task locally."
-            ),
-            "task": task.key,
-            "kind": task.kind.value,
-            "step": task.step,
-            "input": task.spec,
-            "workers": workers,
-            "traceback": last["error"],
-            "stderr": last["stderr"],
-        }
 
     def _on_fetch_failed(self, event: FetchFailed, now: float, actions: list[Action]) -> None:
         ended = self._end_attempt(event.worker, event.job_id, event.attempt)
@@ -751,32 +689,15 @@ class Scheduler:
                 )
 
     def _speculate(self, job: Job, now: float, actions: list[Action]) -> None:
-        """Give one backup attempt to a straggler near the end of its phase."""
+        """Give one backup attempt to each straggler near the end of its phase."""
         if any(job.tasks[k].state is TaskState.PENDING for k in job.pending):
             return
-        for keys in (job.maps.get(job.step), job.reduces.get(job.step)):
-            if not keys:
-                continue
-            tasks = [job.tasks[k] for k in keys]
-            durations = [
-                t.duration for t in tasks if t.duration is not None and t.state is TaskState.DONE
-            ]
-            if len(durations) < max(1, SPECULATION_QUANTILE * len(tasks)):
-                continue
-            limit = max(
-                self.speculation_min_runtime,
-                self.speculation_multiplier * statistics.median(durations),
-            )
-            for task in tasks:
-                if task.state is not TaskState.RUNNING or len(task.live) != 1:
-                    continue
-                (only,) = task.live.values()
-                if now - only.started <= limit:
-                    continue
-                worker = self._free_worker(job, avoid={only.worker})
-                if worker is None:
-                    return
-                self._start_attempt(job, task, worker, now, actions, backup=True)
+        limits = (self.speculation_multiplier, self.speculation_min_runtime)
+        for task, only in failures.stragglers(job, now, *limits):
+            worker = self._free_worker(job, avoid={only.worker})
+            if worker is None:
+                return
+            self._start_attempt(job, task, worker, now, actions, backup=True)
 
     # --- dispatch -----------------------------------------------------------------------
 
@@ -895,18 +816,6 @@ class Scheduler:
             job.pending.appendleft(task.key)
         else:
             job.pending.append(task.key)
-
-    def _score_bad_workers(self, job: Job, task: Task, winner: str) -> None:
-        """Failures that succeeded elsewhere count against the worker they happened on."""
-        for error in task.errors:
-            culprit = error["worker"]
-            if culprit == winner or culprit in job.excluded:
-                continue
-            job.bad_scores[culprit] = job.bad_scores.get(culprit, 0) + 1
-            cap = len(self.workers) // 3
-            if job.bad_scores[culprit] >= BAD_WORKER_FAILURES and len(job.excluded) < cap:
-                job.excluded.add(culprit)
-        task.errors = [e for e in task.errors if e["worker"] == winner]
 
     # --- views (read-only; built in views.py) ------------------------------------------
 

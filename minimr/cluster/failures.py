@@ -1,0 +1,128 @@
+"""The scheduler's failure policy: what a failure means, and who is to blame.
+
+Functions over the scheduler's tables (``tables.py``), no state of their own; the
+scheduler (``scheduler.py``) calls them and does the moving and requeueing:
+
+- skip mode (``skip_record``): a failure on one record is the record's, not the task's;
+- the report that fails a job (``failure_report``): the task, its input, where it ran,
+  the last traceback;
+- bad workers (``score_bad_workers``): failures that then succeeded elsewhere count against
+  the worker they happened on, which is excluded from the job after a few;
+- stragglers (``stragglers``): near the end of a phase, a task running far longer than the
+  phase's median is given a backup attempt.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+
+from minimr.cluster.events import SKIP_AFTER_FAILURES, AttemptFailed
+from minimr.cluster.tables import Attempt, Job, Kind, Task, TaskState
+
+#: failures of a job's tasks on one worker, that then succeeded elsewhere, that exclude it
+BAD_WORKER_FAILURES = 2
+#: a phase is "near its end" when this fraction of its tasks is done
+SPECULATION_QUANTILE = 0.75
+
+
+def skip_record(job: Job, task: Task, event: AttemptFailed) -> bool:
+    """Skip mode: a failure on a record is the record's, not the task's.
+
+    The record's first failure is retried as is (it may have been bad luck); from its
+    second on, later attempts skip it, within the job's ``max_skips``. Such failures
+    do not count toward the task's attempts. Returns whether the failure was taken.
+    """
+    record = event.record
+    if (
+        not job.skip_bad_records
+        or task.kind not in (Kind.MAP, Kind.REDUCE)
+        or not isinstance(record, dict)
+        or type(record.get("ordinal")) is not int
+    ):
+        return False
+    ordinal = record["ordinal"]
+    if ordinal in task.spec.get("skip", ()):
+        return True  # an attempt started before the record was put on the skip list
+    seen = task.record_failures[ordinal] = task.record_failures.get(ordinal, 0) + 1
+    if seen < SKIP_AFTER_FAILURES:
+        return True
+    if job.skipped >= job.max_skips:
+        return False  # the job skipped all it may: an ordinary failure from now on
+    job.skipped += 1
+    task.skipped.append(
+        {
+            "task": task.key,
+            "ordinal": ordinal,
+            **{k: str(record.get(k, "")) for k in ("where", "key", "value")},
+            "traceback": event.error,
+        }
+    )
+    task.spec = {**task.spec, "skip": sorted({*task.spec.get("skip", ()), ordinal})}
+    return True
+
+
+def failure_report(job: Job, task: Task) -> dict:
+    """Why the job failed: the task that used up its attempts, its input, where it ran."""
+    workers = sorted({e["name"] for e in task.errors})
+    last = task.errors[-1]
+    budget = ""
+    if job.skip_bad_records and job.skipped >= job.max_skips:
+        budget = f" Skip mode had already skipped {job.skipped} records, the limit (max skips)."
+    return {
+        "message": (
+            f"task {task.key} ({task.kind.value} of step {task.step}) failed "
+            f"{task.failures} times, the limit (max attempts {job.max_attempts}); "
+            f"it ran on {', '.join(workers)}.{budget} The last attempt's error is below: "
+            "fix the job (or the input) and run it again, or replay this one task locally."
+        ),
+        "task": task.key,
+        "kind": task.kind.value,
+        "step": task.step,
+        "input": task.spec,
+        "workers": workers,
+        "traceback": last["error"],
+        "stderr": last["stderr"],
+    }
+
+
+def score_bad_workers(job: Job, task: Task, winner: str, workers: int) -> None:
+    """``task`` succeeded on ``winner``: its failures elsewhere count against those workers.
+
+    A worker reaching ``BAD_WORKER_FAILURES`` is excluded from the job, never more than a
+    third of the cluster's ``workers``.
+    """
+    for error in task.errors:
+        culprit = error["worker"]
+        if culprit == winner or culprit in job.excluded:
+            continue
+        job.bad_scores[culprit] = job.bad_scores.get(culprit, 0) + 1
+        if job.bad_scores[culprit] >= BAD_WORKER_FAILURES and len(job.excluded) < workers // 3:
+            job.excluded.add(culprit)
+    task.errors = [e for e in task.errors if e["worker"] == winner]
+
+
+def stragglers(job: Job, now: float, multiplier: float, min_runtime: float
+               ) -> Iterator[tuple[Task, Attempt]]:
+    """The running tasks of the job's current phases that deserve a backup attempt.
+
+    A phase qualifies once ``SPECULATION_QUANTILE`` of its tasks are done; a task of it
+    running one attempt for longer than ``multiplier`` times the phase's median duration
+    (and at least ``min_runtime`` seconds) is a straggler. Yields ``(task, its attempt)``.
+    """
+    for keys in (job.maps.get(job.step), job.reduces.get(job.step)):
+        if not keys:
+            continue
+        tasks = [job.tasks[k] for k in keys]
+        durations = [
+            t.duration for t in tasks if t.duration is not None and t.state is TaskState.DONE
+        ]
+        if len(durations) < max(1, SPECULATION_QUANTILE * len(tasks)):
+            continue
+        limit = max(min_runtime, multiplier * statistics.median(durations))
+        for task in tasks:
+            if task.state is not TaskState.RUNNING or len(task.live) != 1:
+                continue
+            (only,) = task.live.values()
+            if now - only.started > limit:
+                yield task, only

@@ -23,18 +23,25 @@ def record(rng: random.Random, number: int, key: str | None = None) -> str:
     return f"{key}  {number:032X}  {filler}"
 
 
+def write_records(folder: Path, seed: int, count: int, shared: range) -> list[str]:
+    """Two files of ``count`` shuffled 100-byte records, and one more record with the key of
+    each record numbered in ``shared``; returns the lines."""
+    rng = random.Random(seed)
+    folder.mkdir()
+    lines = [record(rng, n) for n in range(count)]
+    lines += [record(rng, count + n, key=lines[n][:10]) for n in shared]
+    rng.shuffle(lines)
+    half = len(lines) // 2
+    (folder / "part-0.txt").write_text("\n".join(lines[:half]) + "\n")
+    (folder / "part-1.txt").write_text("\n".join(lines[half:]) + "\n")
+    return lines
+
+
 @pytest.fixture
 def records_dir(tmp_path: Path) -> Path:
     """Two files of 100-byte records, a few of which share a key."""
-    rng = random.Random(5)
-    folder = tmp_path / "records"
-    folder.mkdir()
-    lines = [record(rng, n) for n in range(150)]
-    lines += [record(rng, 150 + n, key=lines[n][:10]) for n in range(0, 30, 3)]
-    rng.shuffle(lines)
-    (folder / "part-0.txt").write_text("\n".join(lines[:80]) + "\n")
-    (folder / "part-1.txt").write_text("\n".join(lines[80:]) + "\n")
-    return folder
+    write_records(tmp_path / "records", seed=5, count=150, shared=range(0, 30, 3))
+    return tmp_path / "records"
 
 
 def input_lines(folder: Path) -> list[str]:
@@ -94,14 +101,8 @@ def test_running_the_file_prints_raw_sorted_lines(records_dir, tmp_path):
 def test_spilling_map_tasks_still_sort_exactly(tmp_path, runner, sort_buffer):
     """Map tasks that spill (a few spills become runs the reducers merge, many are merged on
     the map side) give sorted() of the input, inline and through two workers' shuffle."""
-    rng = random.Random(11)
     folder = tmp_path / "spilling"
-    folder.mkdir()
-    lines = [record(rng, n) for n in range(2000)]
-    lines += [record(rng, 2000 + n, key=lines[n][:10]) for n in range(0, 300, 7)]
-    rng.shuffle(lines)
-    for i in range(2):
-        (folder / f"part-{i}.txt").write_text("\n".join(lines[i::2]) + "\n")
+    lines = write_records(folder, seed=11, count=2000, shared=range(0, 300, 7))
     options = {"workers": 2} if runner == "local" else {}
     result = minimr.run(job_path("sort"), inputs=[str(folder)], output=str(tmp_path / "out"),
                         reducers=3, runner=runner, sort_buffer=sort_buffer, **options)

@@ -175,7 +175,10 @@ def concatenate_segments(out: BinaryIO, segments: list[Segment]) -> int:
             written += out.write(_RUN_HEADER.pack(length))
         with open(path, "rb") as file:
             file.seek(offset)
-            shutil.copyfileobj(_Limited(file, length), out, 1 << 20)
+            piece = _Limited(file, length)
+            shutil.copyfileobj(piece, out, 1 << 20)
+        if piece.left:
+            raise OSError(f"{path} ends {piece.left} bytes before its run (a torn spill file)")
         written += length
     return written
 
@@ -184,12 +187,12 @@ class _Limited:
     """The next ``length`` bytes of a file, as a file to copy from."""
 
     def __init__(self, file: BinaryIO, length: int) -> None:
-        self._file, self._left = file, length
+        self._file, self.left = file, length
 
     def read(self, size: int = -1) -> bytes:
-        size = self._left if size < 0 else min(size, self._left)
+        size = self.left if size < 0 else min(size, self.left)
         data = self._file.read(size)
-        self._left -= len(data)
+        self.left -= len(data)
         return data
 
 

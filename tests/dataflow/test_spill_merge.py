@@ -308,3 +308,15 @@ def test_merging_counts_runs_not_segments(tmp_path):
         got = [(k, list(vs)) for k, vs in merged]
     assert len(got) == len(segments) * MAX_RUNS * 3
     assert [k for k, _ in got] == sorted((k for k, _ in got), key=sort_key)
+
+
+def test_a_torn_spill_fails_the_copy_instead_of_writing_a_short_run(tmp_path):
+    """A spill file shorter than its index says is an error, not a shorter segment."""
+    path = tmp_path / "spill"
+    with open(path, "wb") as out:
+        length, _ = write_segment(out, [("a", [1]), ("b", [2])], b"s")
+    with open(path, "r+b") as file:
+        file.truncate(length - 3)
+    whole = Segment(str(path), 0, length)
+    with open(tmp_path / "out", "wb") as out, pytest.raises(OSError, match="torn spill"):
+        concatenate_segments(out, [whole, whole])

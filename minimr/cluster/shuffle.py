@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from minimr.cluster import protocol as p
 from minimr.cluster.security import KeyPair
 from minimr.cluster.transport import CurveClient, CurveServer, ZmqClient, ZmqServer, wait
-from minimr.dataflow.merge import Segment
+from minimr.dataflow.segments import Segment
 
 log = logging.getLogger("minimr.shuffle")
 

@@ -1,21 +1,10 @@
-"""Reading sorted segments back and merging them: the reduce side's k-way merge.
+"""Merging sorted segments: the reduce side's k-way merge (and the map side's, of spills).
 
-A segment is one partition of one map output (or of a spill): a byte range of a local file that
-starts with one *kind* byte and continues with framed blocks of ``(key, values)`` entries, sorted
-by ``partition.sort_key``. The kind byte says whether all keys are str (``s``) or all bytes
-(``b``), in which case the merge compares keys directly at C speed; ``a`` means anything else.
-A block whose entries have one value each (a sort's or a join's records) is stored as two
-columns, ``(keys, values)``: no tuple and no one-item list per record to make and pickle. Read
-back, its entries are ``(key, (value,))``: values are any sequence.
-
-A segment may hold several sorted *runs* (a map task's spills, copied side by side rather than
-merged on the map side: the reducer merges them anyway). Its kind byte is then upper-case
-(``S``, ``B``, ``A``) and each run follows as its byte length (``<u64``) and its blocks.
-
-The merge streams: it holds one block of each run at a time, and the values of a key are
-handed on as an iterator that pulls entries from the runs as the reducer consumes them, so
-a key with ten million values is never a list in memory. When there are more runs than
-``MERGE_FACTOR``, segments are first merged in passes into fewer, larger ones (Hadoop's
+The segments and their runs are ``segments``' format. The merge streams: it holds one block of
+each run at a time, and the values of a key are handed on as an iterator that pulls entries
+from the runs as the reducer consumes them, so a key with ten million values is never a list
+in memory (``grouping`` cuts the merged entries into key groups). When there are more runs
+than ``MERGE_FACTOR``, segments are first merged in passes into fewer, larger ones (Hadoop's
 io.sort.factor), so open files and buffers stay bounded.
 """
 
@@ -23,223 +12,40 @@ from __future__ import annotations
 
 import heapq
 import os
-import shutil
-import struct
 import tempfile
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from itertools import chain, islice, tee
 from operator import itemgetter
-from typing import Any, BinaryIO
+from typing import Any
 
-from minimr.dataflow.blocks import BLOCK_ENTRIES, read_blocks, write_block
+from minimr.dataflow.blocks import BLOCK_ENTRIES
 from minimr.dataflow.grouping import group_batches
-from minimr.dataflow.partition import natively_sortable, sort_key
+from minimr.dataflow.partition import sort_key
+from minimr.dataflow.segments import (
+    KIND_ANY,
+    KIND_STR,
+    Segment,
+    SegmentReader,
+    has_entries,
+    run_count,
+    write_segment,
+)
 
 MERGE_FACTOR = 64
-# A map output segment holds at most this many runs (see ``concatenate_segments``).
-MAX_RUNS = 4
-_RUN_HEADER = struct.Struct("<Q")
 # Segments adding up to at most this many bytes are merged by one in-memory sort.
 IN_MEMORY_MERGE = 16 * 2**20
-KIND_STR, KIND_BYTES, KIND_ANY = b"s", b"b", b"a"
-# Values of one key are cut into entries of at most this many, so one entry (and one block)
-# stays small even for a hot key.
-MAX_VALUES_PER_ENTRY = 65536
 _first = itemgetter(0)
 _second = itemgetter(1)
 
 
-@dataclass(frozen=True)
-class Segment:
-    """A byte range of a local file holding one sorted segment."""
-
-    path: str
-    offset: int
-    length: int
-
-    def to_dict(self) -> dict:
-        """Plain data for the wire."""
-        return {"path": self.path, "offset": self.offset, "length": self.length}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Segment:
-        """Inverse of ``to_dict``."""
-        return cls(str(data["path"]), int(data["offset"]), int(data["length"]))
-
-
-def key_kind(keys: Iterable) -> bytes:
-    """The kind byte for a sorted run of ``keys``."""
-    keys = list(keys) if not isinstance(keys, list) else keys
-    if keys and natively_sortable(keys):
-        return KIND_STR if type(keys[0]) is str else KIND_BYTES
-    return KIND_ANY
-
-
-def write_segment(
-    out: BinaryIO, entries: Iterable[tuple[Any, list]], kind: bytes
-) -> tuple[int, int]:
-    """Write sorted ``(key, values)`` entries as one segment.
-
-    Entries go out ``BLOCK_ENTRIES`` at a time; a chunk holding more than
-    ``MAX_VALUES_PER_ENTRY`` values is re-cut so that no block, and no entry, is larger (one
-    key's long values list becomes several entries of that key). Returns
-    ``(bytes written, values written)``.
-    """
-    written = out.write(kind)
-    values_written = 0
-    entries = iter(entries)
-    while True:
-        chunk = list(islice(entries, BLOCK_ENTRIES))
-        if not chunk:
-            return written, values_written
-        lists = list(map(_second, chunk))
-        sizes = list(map(len, lists))
-        n = sum(sizes)
-        values_written += n
-        if sizes.count(1) == len(chunk):
-            written += write_block(out, (list(map(_first, chunk)), list(map(_first, lists))))
-            continue
-        if n <= MAX_VALUES_PER_ENTRY:
-            written += write_block(out, chunk)
-            continue
-        block: list = []
-        block_values = 0
-        for key, values in chunk:
-            for i in range(0, max(len(values), 1), MAX_VALUES_PER_ENTRY):
-                piece = values[i : i + MAX_VALUES_PER_ENTRY]
-                if block and block_values + len(piece) > MAX_VALUES_PER_ENTRY:
-                    written += write_block(out, block)
-                    block, block_values = [], 0
-                block.append((key, piece))
-                block_values += len(piece)
-        if block:
-            written += write_block(out, block)
-
-
-def write_single_values(out: BinaryIO, keys: list, values: list, kind: bytes) -> tuple[int, int]:
-    """Write sorted ``keys`` with one value each (``values[i]`` is key i's) as one segment.
-
-    The bytes ``write_segment`` writes for the entries ``(key, [value])``, without making them.
-    Returns ``(bytes written, values written)``.
-    """
-    written = out.write(kind)
-    for i in range(0, len(keys), BLOCK_ENTRIES):
-        written += write_block(out, (keys[i : i + BLOCK_ENTRIES], values[i : i + BLOCK_ENTRIES]))
-    return written, len(keys)
-
-
-def _runs(file: BinaryIO, segment: Segment) -> tuple[bytes, list[tuple[int, int]]]:
-    """A segment's kind (lower-case) and the ``(offset, length)`` of each of its runs."""
-    if segment.length <= len(KIND_ANY):
-        return KIND_STR, []
-    file.seek(segment.offset)
-    head = file.read(1)
-    if not head.isupper():
-        return head, [(segment.offset + 1, segment.length - 1)]
-    runs = []
-    position, end = segment.offset + 1, segment.offset + segment.length
-    while position < end:
-        file.seek(position)
-        (length,) = _RUN_HEADER.unpack(file.read(_RUN_HEADER.size))
-        position += _RUN_HEADER.size
-        runs.append((position, length))
-        position += length
-    return head.lower(), runs
-
-
-def run_count(segment: Segment) -> int:
-    """The number of sorted runs in a segment (0 for an empty one)."""
-    with open(segment.path, "rb") as file:
-        return len(_runs(file, segment)[1])
-
-
-def concatenate_segments(out: BinaryIO, segments: list[Segment]) -> int:
-    """Write the runs of ``segments`` side by side as one segment, without merging them.
-
-    The bytes are copied as they are: no entry is read. Returns the bytes written.
-    """
-    pieces = []
-    kinds = set()
-    for segment in segments:
-        with open(segment.path, "rb") as file:
-            kind, runs = _runs(file, segment)
-        if runs:
-            kinds.add(kind)
-            pieces += [(segment.path, offset, length) for offset, length in runs]
-    kind = kinds.pop() if len(kinds) == 1 else KIND_ANY
-    written = out.write(kind.upper() if len(pieces) > 1 else kind)
-    for path, offset, length in pieces:
-        if len(pieces) > 1:
-            written += out.write(_RUN_HEADER.pack(length))
-        with open(path, "rb") as file:
-            file.seek(offset)
-            piece = _Limited(file, length)
-            shutil.copyfileobj(piece, out, 1 << 20)
-        if piece.left:
-            raise OSError(f"{path} ends {piece.left} bytes before its run (a torn spill file)")
-        written += length
-    return written
-
-
-class _Limited:
-    """The next ``length`` bytes of a file, as a file to copy from."""
-
-    def __init__(self, file: BinaryIO, length: int) -> None:
-        self._file, self.left = file, length
-
-    def read(self, size: int = -1) -> bytes:
-        size = self.left if size < 0 else min(size, self.left)
-        data = self._file.read(size)
-        self.left -= len(data)
-        return data
-
-
-class _SegmentReader:
-    """An open segment: its kind, its runs (each an iterator of blocks) and the values read.
-
-    Each run is read through a file of its own, so that the runs can be merged.
-    """
-
-    def __init__(self, segment: Segment) -> None:
-        self.file = open(segment.path, "rb")
-        self._others: list[BinaryIO] = []
-        self.kind, runs = _runs(self.file, segment)
-        self.values = 0
-        self.runs = []
-        for offset, length in runs:
-            file = self.file if not self.runs else self._open_another(segment.path)
-            file.seek(offset)
-            self.runs.append(map(self._entries, read_blocks(file, length)))
-
-    def _open_another(self, path: str) -> BinaryIO:
-        file = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self._others.append(file)
-        return file
-
-    def _entries(self, block: list | tuple) -> list:
-        # a block at a time, so that no Python code runs per entry (or per key) to count
-        if type(block) is tuple:  # columns: keys, and one value each
-            keys, values = block
-            self.values += len(keys)
-            return list(zip(keys, zip(values), strict=True))
-        self.values += sum(map(len, map(_second, block)))
-        return block
-
-    def close(self) -> None:
-        self.file.close()
-        for file in self._others:
-            file.close()
-
-
-def merge_entries(readers: list[_SegmentReader], in_memory: bool = False
+def merge_entries(readers: list[SegmentReader], in_memory: bool = False
                   ) -> Iterator[tuple[Any, list]]:
     """All entries of the readers, in sort order (entries of equal keys stay adjacent)."""
     return chain.from_iterable(merge_batches(readers, in_memory))
 
 
-def merge_batches(readers: list[_SegmentReader], in_memory: bool = False) -> Iterator[list]:
+def merge_batches(readers: list[SegmentReader], in_memory: bool = False) -> Iterator[list]:
     """All entries of the readers in sort order, as a sequence of lists.
 
     ``in_memory`` loads every entry and sorts them in one C call (Timsort finds the sorted
@@ -320,7 +126,7 @@ def merge_blocks(sources: list[Iterator[list]]) -> Iterator[list]:
                 refill(i)
 
 
-def merged_kind(readers: list[_SegmentReader]) -> bytes:
+def merged_kind(readers: list[SegmentReader]) -> bytes:
     """The kind byte of the merge of ``readers``."""
     kinds = {r.kind for r in readers}
     return kinds.pop() if len(kinds) == 1 else KIND_ANY
@@ -354,7 +160,7 @@ def _premerge(segments: list[Segment], scratch: str) -> tuple[list[Segment], lis
             if len(group) == 1 and run_count(group[0]) == 1:
                 merged.append(group[0])
                 continue
-            readers = [_SegmentReader(s) for s in group]
+            readers = [SegmentReader(s) for s in group]
             try:
                 fd, path = tempfile.mkstemp(prefix=f"merge{passes}-", suffix=".seg", dir=scratch)
                 with os.fdopen(fd, "wb") as out:
@@ -384,21 +190,21 @@ class MergedGroups:
 
     def __init__(self, segments: list[Segment], scratch: str,
                  memory_limit: int = IN_MEMORY_MERGE) -> None:
-        # A segment of no entries is its kind byte alone, and that kind (an empty run's) says
-        # nothing: merged in, it would send str keys down the Python-compared path.
-        segments = [s for s in segments if s.length > len(KIND_ANY)]
+        # An empty segment's kind (an empty run's) says nothing: merged in, it would send str
+        # keys down the Python-compared path.
+        segments = list(filter(has_entries, segments))
         self._in_memory = sum(s.length for s in segments) <= memory_limit
         self._temporary: list[str] = []
         if not self._in_memory:
             segments, self._temporary = _premerge(segments, scratch)
         self._segments = segments
-        self._readers: list[_SegmentReader] = []
+        self._readers: list[SegmentReader] = []
         # the keys handed on so far, counted a chunk at a time (ahead of the iteration, as
         # values_read): exact once the iteration has ended
         self.groups = 0
 
     def __enter__(self) -> MergedGroups:
-        self._readers = [_SegmentReader(s) for s in self._segments]
+        self._readers = [SegmentReader(s) for s in self._segments]
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -35,16 +35,7 @@ from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
-from minimr.dataflow.merge import (
-    KIND_ANY,
-    MAX_RUNS,
-    MergedGroups,
-    Segment,
-    concatenate_segments,
-    key_kind,
-    write_segment,
-    write_single_values,
-)
+from minimr.dataflow.merge import MergedGroups
 from minimr.dataflow.pairstore import (
     ENTRY_OVERHEAD,
     Groups,
@@ -57,6 +48,15 @@ from minimr.dataflow.pairstore import (
     unwrap,
 )
 from minimr.dataflow.partition import natively_sortable, sort_key, sort_keys
+from minimr.dataflow.segments import (
+    KIND_ANY,
+    MAX_RUNS,
+    Segment,
+    concatenate_segments,
+    key_kind,
+    write_segment,
+    write_single_values,
+)
 
 __all__ = ["MapOutput", "MapOutputBuffer", "NeedsPerPairPath", "RestartTask", "batch_pairs"]
 

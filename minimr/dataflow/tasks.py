@@ -26,10 +26,11 @@ from minimr.dataflow import counters as C
 from minimr.dataflow import output as out
 from minimr.dataflow import skips, storage
 from minimr.dataflow.counters import Counters
-from minimr.dataflow.merge import MergedGroups, Segment
+from minimr.dataflow.merge import MergedGroups
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
 from minimr.dataflow.plan import JobPlan, MapTask, ReduceTask, SampleTask, StepPlan
 from minimr.dataflow.records import read_text_blocks, reader_for
+from minimr.dataflow.segments import Segment
 from minimr.dataflow.spill import MapOutput, MapOutputBuffer, RestartTask, batch_pairs
 from minimr.dataflow.splits import Split
 

@@ -14,19 +14,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, SPILLED_RECORDS, Counters
-from minimr.dataflow.merge import (
+from minimr.dataflow.merge import MERGE_FACTOR, MergedGroups, merge_blocks
+from minimr.dataflow.partition import HashPartitioner, sort_key
+from minimr.dataflow.segments import (
     MAX_RUNS,
-    MERGE_FACTOR,
-    MergedGroups,
     Segment,
     concatenate_segments,
     key_kind,
-    merge_blocks,
     run_count,
     write_segment,
     write_single_values,
 )
-from minimr.dataflow.partition import HashPartitioner, sort_key
 from minimr.dataflow.spill import MapOutputBuffer
 
 

@@ -87,8 +87,7 @@ class PairCounts:
             return 0
         sample = list(islice(self.counted, 16))
         check_pairs(sample)  # a map yielding words, not pairs, fails here, early
-        item = sum(sys.getsizeof(k) + value_size(v) for k, v in sample) / len(sample)
-        return int(len(self.counted) * (ENTRY_OVERHEAD + item))
+        return int(len(self.counted) * (ENTRY_OVERHEAD + _mean_size(sample)))
 
     def produced(self) -> int:
         """The pairs counted so far."""
@@ -147,9 +146,8 @@ class KeyCounts:
     def estimate(self) -> int:
         if not self.keyed:
             return 0
-        sample = list(islice(self.keyed, 16))
-        item = sum(map(sys.getsizeof, sample)) / len(sample) + value_size(self.value)
-        return int(len(self.keyed) * (ENTRY_OVERHEAD + item))
+        sample = [(key, self.value) for key in islice(self.keyed, 16)]
+        return int(len(self.keyed) * (ENTRY_OVERHEAD + _mean_size(sample)))
 
     def take(self) -> Taken:
         keyed, self.keyed = self.keyed, Counter()
@@ -233,8 +231,7 @@ class PairList:
             return 0
         sample = self.pairs[:: max(1, len(self.pairs) // 16)]
         check_pairs(sample)
-        item = sum(sys.getsizeof(k) + value_size(v) for k, v in sample) / len(sample)
-        return int(len(self.pairs) * (_PAIR_OVERHEAD + item))
+        return int(len(self.pairs) * (_PAIR_OVERHEAD + _mean_size(sample)))
 
     def take(self) -> list:
         """The pairs (checked), and an empty store."""
@@ -280,6 +277,11 @@ def check_pairs(pairs: Collection) -> None:
             raise JobDefinitionError(
                 f"map output must be (key, value) pairs (got {item!r:.80} that is a "
                 f"{type(item).__name__}); yield a pair such as (word, 1)")
+
+
+def _mean_size(pairs: list) -> float:
+    """The mean bytes of a sample of pairs' keys and values."""
+    return sum(sys.getsizeof(k) + value_size(v) for k, v in pairs) / len(pairs)
 
 
 def value_size(value: Any) -> int:

@@ -56,10 +56,11 @@ class Segment:
         return cls(str(data["path"]), int(data["offset"]), int(data["length"]))
 
 
-def key_kind(keys: Iterable) -> bytes:
-    """The kind byte for a sorted run of ``keys``."""
+def key_kind(keys: Iterable, native: bool | None = None) -> bytes:
+    """The kind byte for a sorted run of ``keys``; ``native`` is ``natively_sortable(keys)``
+    when the caller knows it already (of these keys or of a list they were cut from)."""
     keys = list(keys) if not isinstance(keys, list) else keys
-    if keys and natively_sortable(keys):
+    if keys and (natively_sortable(keys) if native is None else native):
         return KIND_STR if type(keys[0]) is str else KIND_BYTES
     return KIND_ANY
 

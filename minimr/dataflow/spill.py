@@ -262,8 +262,8 @@ class MapOutputBuffer:
         values = list(map(_second, pairs))
         del pairs
         for part_keys, part_values in self._cut(keys, values):
-            kind = key_kind(part_keys) if native else KIND_ANY
-            yield partial(write_single_values, keys=part_keys, values=part_values, kind=kind)
+            yield partial(write_single_values, keys=part_keys, values=part_values,
+                          kind=key_kind(part_keys, native))
 
     def _write_segments(self, path: str, parts: Iterable[Callable[[BinaryIO], tuple[int, int]]]
                         ) -> MapOutput:

@@ -7,7 +7,7 @@ import struct
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
-from minimr.cluster.transport import MemoryNetwork
+from minimr.cluster.memory_transport import MemoryNetwork
 
 
 class Clock:

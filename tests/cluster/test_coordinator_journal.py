@@ -6,7 +6,7 @@ from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.journal import FILE_NAME, Journal, read_records
-from minimr.cluster.transport import MemoryNetwork
+from minimr.cluster.memory_transport import MemoryNetwork
 
 
 class Life:

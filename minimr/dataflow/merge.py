@@ -132,16 +132,18 @@ def merged_kind(readers: list[SegmentReader]) -> bytes:
     return kinds.pop() if len(kinds) == 1 else KIND_ANY
 
 
-def _groups_of_runs(segments: list[Segment], runs: list[int]) -> list[list[Segment]]:
-    """Consecutive segments grouped so that no group holds more than ``MERGE_FACTOR`` runs."""
-    groups: list[list[Segment]] = []
+def _groups_of_runs(segments: list[Segment], runs: list[int]
+                    ) -> list[tuple[list[Segment], int]]:
+    """Consecutive segments grouped so that no group holds more than ``MERGE_FACTOR`` runs;
+    each group with its number of runs."""
+    groups: list[tuple[list[Segment], int]] = []
     total = MERGE_FACTOR
     for segment, n in zip(segments, runs, strict=True):
         if total + n > MERGE_FACTOR:
-            groups.append([])
+            groups.append(([], 0))
             total = 0
-        groups[-1].append(segment)
         total += n
+        groups[-1] = (groups[-1][0] + [segment], total)
     return groups
 
 
@@ -156,8 +158,8 @@ def _premerge(segments: list[Segment], scratch: str) -> tuple[list[Segment], lis
     runs = list(map(run_count, segments))
     while sum(runs) > MERGE_FACTOR:
         merged = []
-        for group in _groups_of_runs(segments, runs):
-            if len(group) == 1 and run_count(group[0]) == 1:
+        for group, group_runs in _groups_of_runs(segments, runs):
+            if group_runs == 1:  # one segment of one run: nothing to merge
                 merged.append(group[0])
                 continue
             readers = [SegmentReader(s) for s in group]
@@ -174,8 +176,7 @@ def _premerge(segments: list[Segment], scratch: str) -> tuple[list[Segment], lis
                 if done.path in made:
                     made.remove(done.path)
                     os.unlink(done.path)
-        segments = merged
-        runs = list(map(run_count, segments))
+        segments, runs = merged, [1] * len(merged)  # every segment now one run
         passes += 1
     return segments, made
 

@@ -31,17 +31,20 @@ def test_atomic_blocks_round_trip(entries):
 
 def test_one_object_twice_comes_back_once():
     shared = ["big", "list"]
-    back = _round_trip([("a", [shared]), ("b", [shared])])
-    assert back == [("a", [shared]), ("b", [shared])]
-    assert back[0][1][0] is back[1][1][0]  # shared, not copied
+    back = _round_trip((["a", "b"], [shared, shared]))  # columns
+    assert back == (["a", "b"], [shared, shared])
+    assert back[1][0] is back[1][1]  # shared, not copied
+    back = _round_trip([("a", [shared]), ("b", [shared])])  # entries
+    assert back[0][1][0] is back[1][1][0]
 
 
 def test_a_cycle_comes_back():
     loop: list = ["x"]
     loop.append(loop)
-    back = _round_trip([("a", [loop])])
-    inner = back[0][1][0]
-    assert inner[0] == "x" and inner[1] is inner
+    for block, inner in [((["a"], [loop]), lambda b: b[1][0]),
+                         ([("a", [loop])], lambda b: b[0][1][0])]:
+        value = inner(_round_trip(block))
+        assert value[0] == "x" and value[1] is value
 
 
 class Point:

@@ -43,7 +43,7 @@ def run(tmp_path, pairs, partitions, combine, limit, batch: bool, name: str):
             for i in range(0, len(pairs), 37):
                 chunk = pairs[i : i + 37]
                 try:
-                    buf.add_all(dict(chunk).items() if len(dict(chunk)) == len(chunk) else chunk)
+                    buf.add_all(dict(chunk) if len(dict(chunk)) == len(chunk) else chunk)
                 except TypeError:  # an unhashable key: no dict of this chunk
                     buf.add_all(chunk)
         else:
@@ -117,8 +117,10 @@ def test_batch_results_group_values_of_every_batch(tmp_path):
     counters = Counters()
     buf = MapOutputBuffer(HashPartitioner(2), 2, None, 1 << 20, str(tmp_path / "b"), counters,
                           fast=False)
-    buf.add_all({"a": 1, "b": 2}.items())
-    buf.add_all({"b": 3, "c": [4]}.items())
+    first = {"a": 1, "b": 2}
+    buf.add_all(first)
+    first["a"] = 0  # the map's own dict, used again: the buffer kept what it was given
+    buf.add_all({"b": 3, "c": [4]})
     buf.add_all([("a", 5), ("a", 6)])
     output = buf.finish()
     got = {}

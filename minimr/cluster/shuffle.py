@@ -35,7 +35,14 @@ from dataclasses import dataclass
 
 from minimr.cluster import protocol as p
 from minimr.cluster.security import KeyPair
-from minimr.cluster.transport import CurveClient, CurveServer, ZmqClient, ZmqServer, wait
+from minimr.cluster.transport import (
+    CurveClient,
+    CurveServer,
+    Waker,
+    ZmqClient,
+    ZmqServer,
+    wait,
+)
 from minimr.dataflow.segments import Segment
 
 log = logging.getLogger("minimr.shuffle")
@@ -74,6 +81,7 @@ class ShuffleServer:
         self._server = ZmqServer(bind, max_message_size=MAX_REQUEST, curve=curve)
         self.address = self._server.address
         self._stop = threading.Event()
+        self._waker = Waker()  # stop() ends the wait at once, not after up to 0.2 s
         self._thread = threading.Thread(target=self._serve, name="minimr-shuffle", daemon=True)
 
     def start(self) -> ShuffleServer:
@@ -84,12 +92,13 @@ class ShuffleServer:
     def stop(self) -> None:
         """Stop serving and close the socket."""
         self._stop.set()
+        self._waker.wake()
         self._thread.join(timeout=2)
 
     def _serve(self) -> None:
         try:
             while not self._stop.is_set():
-                wait([self._server.pollable], 0.2)
+                wait([self._server.pollable, self._waker.fd], 0.2)
                 while (received := self._server.recv()) is not None:
                     peer, frames, user = received
                     if self.curve is not None and not self.curve.admit(user):

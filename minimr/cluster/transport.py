@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import socket as _socket
 import threading
 from collections.abc import Callable
@@ -375,6 +376,34 @@ def wait(pollables: list[object], timeout: float) -> set[object]:
         if not isinstance(item, zmq.Socket):
             by_fd[item if isinstance(item, int) else item.fileno()] = item  # type: ignore[attr-defined]
     return {by_fd.get(item, item) for item, _ in poller.poll(max(0.0, timeout) * 1000)}
+
+
+class Waker:
+    """Ends a :func:`wait` from another thread or a signal handler: a non-blocking pipe.
+
+    Put ``fd`` among the pollables; ``wake()`` makes it readable, ``clear()`` empties it.
+    A loop that checks a stop flag only after its wait returns needs one: pyzmq's poll
+    resumes waiting after a signal handler has run, and a signal may land on another thread.
+    ``write_fd`` is for ``signal.set_wakeup_fd``.
+    """
+
+    def __init__(self) -> None:
+        self.fd, self.write_fd = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(self.write_fd, False)
+
+    def wake(self) -> None:
+        try:
+            os.write(self.write_fd, b"\0")
+        except OSError:  # the pipe is full: a wake-up is pending already
+            pass
+
+    def clear(self) -> None:
+        try:
+            while os.read(self.fd, 512):
+                pass
+        except BlockingIOError:
+            pass
 
 
 def local_host() -> str:

@@ -51,7 +51,7 @@ from minimr.cluster import scheduler
 from minimr.cluster.executor import Executor
 from minimr.cluster.security import WorkerKeys
 from minimr.cluster.shuffle import ShuffleServer
-from minimr.cluster.transport import Client, ZmqClient, is_loopback, local_host, wait
+from minimr.cluster.transport import Client, Waker, ZmqClient, is_loopback, local_host, wait
 from minimr.cluster.workdir import WorkDir
 
 log = logging.getLogger("minimr.worker")
@@ -130,6 +130,10 @@ class Worker:
         self.plans_requested: set[str] = set()
         self.stopping = False
         self._stopped = threading.Event()  # wakes a reconnect backoff on SIGTERM
+        # Wakes the loop's wait on SIGTERM or stop(); without it a worker stopped only at its
+        # next message, up to a heartbeat interval later (every `minimr submit` waited).
+        self._waker = Waker()
+        self._signals_installed = False
         self.welcomed = False
         self._handlers: dict[type, Callable] = {
             p.Welcome: self._on_welcome,
@@ -170,6 +174,8 @@ class Worker:
             while not self.stopping:
                 timeout = max(0.0, next_beat - time.monotonic())
                 ready = wait(self._pollables(), timeout)
+                if self._waker.fd in ready:
+                    self._waker.clear()
                 if self.conn is not None and self.conn.pollable in ready:
                     heard = time.monotonic()
                     self._drain_coordinator()
@@ -210,11 +216,14 @@ class Worker:
                 slot.executor.kill()
             shuffle.stop()
             self.workdir.close()
+            if self._signals_installed:
+                signal.set_wakeup_fd(-1)
 
     def stop(self) -> None:
         """End the loop after the current turn (what SIGTERM and Ctrl-C do)."""
         self.stopping = True
         self._stopped.set()
+        self._waker.wake()
 
     def _install_signal_handlers(self) -> None:
         def handler(signum, frame) -> None:
@@ -229,11 +238,16 @@ class Worker:
             signal.signal(signal.SIGTERM, handler)
             signal.signal(signal.SIGINT, handler)
             signal.signal(signal.SIGHUP, reload)
+            # a signal wakes the wait whichever thread it lands on
+            signal.set_wakeup_fd(self._waker.write_fd, warn_on_full_buffer=False)
+            self._signals_installed = True
         except ValueError:
             pass  # not the main thread (tests): stop() is called directly
 
     def _pollables(self) -> list:
-        items: list = [self.conn.pollable] if self.conn is not None else []
+        items: list = [self._waker.fd]
+        if self.conn is not None:
+            items.append(self.conn.pollable)
         for slot in self.slots:
             items += [slot.executor.conn, slot.executor.sentinel]
         return items

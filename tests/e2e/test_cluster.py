@@ -23,12 +23,14 @@ from tests.e2e.support import (
     ROOT,
     TEXT,
     environment,
+    free_address,
     inline_output,
     make_plan,
     overlapped,
     probe_records,
     read_dir,
     small_inputs,
+    stop_processes,
 )
 
 
@@ -323,3 +325,31 @@ def test_ctrl_c_on_submit_cancels_the_job_on_the_cluster(cluster, tmp_path):
     jobs = fetch_status(cluster.address)["jobs"]
     assert [j["state"] for j in jobs] == ["cancelled"]
     assert not (tmp_path / "out" / "_SUCCESS").exists()
+
+
+def test_sigterm_stops_a_waiting_worker_at_once(tmp_path):
+    """A worker idle between heartbeats (10 s apart) exits on SIGTERM at once, not at the
+    next message: ``minimr submit`` tears its workers down this way after every job."""
+    address = free_address()
+    coordinator = subprocess.Popen(
+        [sys.executable, "-c", "from minimr.cli import main; main()", "coordinator",
+         "--bind", address, "--heartbeat-interval", "10", "--log-level", "WARNING"],
+        env=environment(),
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "minimr.cluster.worker", "--coordinator", address,
+         "--work-dir", str(tmp_path / "work")],
+        env=environment(MINIMR_LOG="ERROR"),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not fetch_status(address)["workers"]:
+            assert time.monotonic() < deadline, "the worker never registered"
+            time.sleep(0.1)
+        time.sleep(2.0)  # past its first beat (1 s), into a 10 s wait for the next
+        signalled = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=15)
+        assert time.monotonic() - signalled < 1.0
+    finally:
+        stop_processes([worker, coordinator])

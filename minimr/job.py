@@ -17,7 +17,10 @@ or a module with top-level ``map``/``reduce`` (and optional ``combine``) functio
 may be left out: each value is then written as it is (an identity reduce, whose output is still
 sorted by key). A *batch* map, ``map_batch(self, records)``, receives a list of ``(key, value)``
 records at once and returns pairs or a mapping (``{key: value}``, a ``Counter``): it lets the
-inner loop run at C speed, like Spark's ``mapPartitions``.
+inner loop run at C speed, like Spark's ``mapPartitions``. ``map_final(self)``, called once
+at the end of each map task, returns (or yields) pairs too: a map may accumulate into state
+of its own (a ``Counter`` made in ``setup``) and hand it on once per task (in-mapper
+combining; mrjob's ``mapper_final``, Hadoop's ``cleanup``).
 
 Multi-step jobs return a list of ``Step`` from ``steps()``; each step's output is the next
 step's input. Options that shape the data live on the class (``reducers``, ``input_format``,
@@ -49,6 +52,8 @@ class Step:
         combine: optional map-side pre-reduce with ``reduce``'s signature; it must yield the
             key it was given and may run zero, one or several times per key.
         map_batch: ``(list of (key, value)) -> iterable of pairs or a mapping``.
+        map_final: ``() -> iterable of pairs, a mapping or None``, called once per map task
+            after its last ``map``/``map_batch`` call (before the last combine and teardown).
         reducers: this step's number of reduce partitions (wins over the run's ``reducers``).
         partitioner: ``"hash"`` or ``"range"`` (sampled boundaries: total order across parts).
         setup, teardown: called once per task before and after the step's functions.
@@ -58,6 +63,7 @@ class Step:
     reduce: Callable[[Any, Iterator[Any]], Iterable[tuple[Any, Any]]] | None = None
     combine: Callable[[Any, Iterator[Any]], Iterable[tuple[Any, Any]]] | None = None
     map_batch: Callable[[list], Any] | None = None
+    map_final: Callable[[], Any] | None = None
     reducers: int | None = None
     partitioner: str | None = None
     setup: Callable[[], None] | None = None
@@ -71,7 +77,7 @@ class Step:
         """
         if (self.map is None) == (self.map_batch is None):
             raise JobDefinitionError(f"{where} must define exactly one of map or map_batch")
-        for name in ("map", "reduce", "combine", "map_batch", "setup", "teardown"):
+        for name in ("map", "reduce", "combine", "map_batch", "map_final", "setup", "teardown"):
             fn = getattr(self, name)
             if fn is not None and not callable(fn):
                 raise JobDefinitionError(f"{where}: {name} must be callable (got {fn!r})")
@@ -101,6 +107,7 @@ class Job:
 
     map: Callable | None = None
     map_batch: Callable | None = None
+    map_final: Callable | None = None
     combine: Callable | None = None
     reduce: Callable | None = None
 
@@ -116,6 +123,7 @@ class Job:
             Step(
                 map=self.map,
                 map_batch=self.map_batch,
+                map_final=self.map_final,
                 combine=self.combine,
                 reduce=self.reduce,
                 setup=self.setup,
@@ -134,7 +142,8 @@ class Job:
 
 
 class ModuleJob(Job):
-    """A job made of a module's top-level ``map``/``reduce``/``combine`` functions.
+    """A job made of a module's top-level ``map``/``reduce``/``combine`` (``map_batch``,
+    ``map_final``, ``setup``, ``teardown``) functions.
 
     The module may also set ``reducers``, ``input_format`` and ``partitioner`` globals.
     Only the functions are kept (not the module), so the job pickles by value.
@@ -145,6 +154,7 @@ class ModuleJob(Job):
         self._step = Step(
             map=getattr(module, "map", None),
             map_batch=getattr(module, "map_batch", None),
+            map_final=getattr(module, "map_final", None),
             combine=getattr(module, "combine", None),
             reduce=getattr(module, "reduce", None),
             setup=getattr(module, "setup", None),

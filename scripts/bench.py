@@ -13,6 +13,7 @@ systems
              minimr-inline minimr submit jobs/wordcount.py ... --inline
              minimr-local  minimr submit jobs/wordcount.py ... --workers W
              minimr-batch  minimr submit jobs/wordcount_batch.py ... --workers W (map_batch)
+             minimr-final  minimr submit jobs/wordcount_final.py ... --workers W (map_final)
   sort       gnusort       LC_ALL=C sort --parallel=W -S 4G
              pysort        baselines/sort_python.py: sorted(readlines) in one process
              spark         baselines/sort_spark.py, when pyspark imports
@@ -131,6 +132,8 @@ SYSTEMS = (
     System("minimr-local", "wordcount", False, _minimr("wordcount", "local")),
     System("minimr-batch", "wordcount", False,
            _minimr("wordcount", "local", "jobs/wordcount_batch.py")),
+    System("minimr-final", "wordcount", False,
+           _minimr("wordcount", "local", "jobs/wordcount_final.py")),
     System("gnusort", "sort", True, _gnu_sort, output_dir=False, env={"LC_ALL": "C"}),
     System("pysort", "sort", True, lambda s, i, o: [*_script("sort_python.py"), i, o],
            output_dir=False),

@@ -269,3 +269,80 @@ def test_a_map_that_changes_its_values_midway_gives_the_same_output_and_counters
 
     with pytest.raises(KeyError, match="the user's own"):
         run_inline(LookupFails, str(folder), str(tmp_path / "fails"))
+
+
+def test_map_final_emits_what_a_task_accumulated(text_input, tmp_path):
+    """In-mapper combining: map_batch (or map) counts into the task's own Counter and
+    map_final hands it on once per task; each task starts afresh (setup), inline and on a
+    local cluster, as a module of functions and as a class."""
+    module = write_file(tmp_path / "final.py", """
+        import collections, re
+        WORD = re.compile(r"[a-z]+")
+        counts = collections.Counter()
+        def setup():
+            counts.clear()
+        def map(key, line):
+            counts.update(WORD.findall(line.lower()))
+        def map_final():
+            return counts
+        def combine(word, values):
+            yield word, sum(values)
+        reduce = combine
+    """)
+
+    class BatchFinal(Job):
+        def setup(self):
+            self.counts = collections.Counter()
+
+        def map_batch(self, records):
+            for _, line in records:
+                self.counts.update(re.findall(r"[a-z]+", line.lower()))
+
+        def map_final(self):
+            yield from self.counts.items()
+
+        def reduce(self, word, values):
+            yield word, sum(values)
+
+    expected = reference_counts(text_input)
+    for job in (str(module), BatchFinal):
+        inline = run_inline(job, str(text_input), str(tmp_path / "inline"), split_size=900,
+                            overwrite=True)
+        assert inline.counters[BUILTIN][MAP_INPUT_RECORDS] > 0
+        assert dict(inline.records()) == expected
+        cluster = minimr.run(job, str(text_input), str(tmp_path / "cluster"), split_size=900,
+                             workers=2, overwrite=True)
+        assert dict(cluster.records()) == expected
+
+
+def test_map_final_counts_each_record_once_when_the_map_output_is_unhashable(tmp_path):
+    """A map whose pairs cannot be counted makes a task start over on another path; with
+    map_final, what the map accumulated on the first pass would then be counted twice. Such
+    steps take the general path from the start."""
+    folder = tmp_path / "in"
+    write_file(folder / "a.txt", "".join(f"line {i}\n" for i in range(500)))
+
+    class Seen(Job):
+        def setup(self):
+            self.lines = 0
+
+        def map(self, key, line):
+            self.lines += 1
+            yield "pairs", [line]  # a list value: unhashable, no pair counting
+
+        def map_final(self):
+            return {"lines": ["seen"] * self.lines}
+
+        def reduce(self, key, values):
+            yield key, sum(len(v) for v in values)
+
+    result = run_inline(Seen, str(folder), str(tmp_path / "out"))
+    assert dict(result.records()) == {"lines": 500, "pairs": 500}
+
+
+def test_map_final_must_be_callable(text_input, tmp_path):
+    class Bad(WordCount):
+        map_final = 3
+
+    with pytest.raises(minimr.JobDefinitionError, match="map_final must be callable"):
+        run_inline(Bad, str(text_input), str(tmp_path / "o"))

@@ -129,8 +129,11 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
                      fast: bool = True, **options: bool) -> tuple[MapOutputBuffer, int]:
     # A batch map returns one value per key per batch (a Counter's counts): they differ, so
     # counting identical pairs would gain nothing; the per-pair path groups them directly.
+    # With map_final, a restart on another path would run the map again over state it has
+    # already added to: such steps take the general path (it never restarts) from the start.
+    general = sp.step.map_batch is not None or sp.step.map_final is not None
     buffer = MapOutputBuffer(partitioner, task.reducers, sp.step.combine, plan.sort_buffer,
-                             path, counters, fast=fast and sp.step.map_batch is None, **options)
+                             path, counters, fast=fast and not general, **options)
     map_fn, map_batch = sp.step.map, sp.step.map_batch
     if tracker is not None:  # records become (ordinal, key, value), skipped ones left out
         records = tracker.records(records)
@@ -138,9 +141,12 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
         map_batch = map_batch and tracker.map_batch(map_batch, batch_pairs)
     try:
         if map_batch is not None:
-            return buffer, _consume_batches(buffer, records, map_batch,
-                                            max(1 << 20, plan.sort_buffer // 4))
-        return buffer, buffer.consume(records, map_fn)
+            n = _consume_batches(buffer, records, map_batch, max(1 << 20, plan.sort_buffer // 4))
+        else:
+            n = buffer.consume(records, map_fn)
+        if sp.step.map_final is not None:
+            buffer.add_all(sp.step.map_final())  # pairs, a mapping or None, as a batch map's
+        return buffer, n
     except RestartTask:
         buffer.discard()
         raise

@@ -67,3 +67,17 @@ def test_job_setup_runs_for_steps_built_in_steps(tmp_path):
     """A job's setup and teardown run in each task also when the job defines steps()."""
     events = [e for e in run_and_record(StepsWithSetup, tmp_path) if e != "combine"]
     assert events == ["setup", "map", "teardown", "setup", "reduce", "teardown"]
+
+
+class Final(Recorder):
+    """Records map_final too; it yields one more pair."""
+
+    def map_final(self):
+        self.events.append("map_final")
+        yield "sea", 1
+
+
+def test_map_final_comes_after_the_last_map_and_before_combine_and_teardown(tmp_path):
+    events = run_and_record(Final, tmp_path)
+    assert events == ["setup", "map", "map_final", "combine", "teardown",
+                      "setup", "reduce", "teardown"]

@@ -1,4 +1,4 @@
-"""jobs/wordcount.py, wordcount_batch.py and wordcount_functions.py against a Counter loop."""
+"""jobs/wordcount.py and its batch, function and in-mapper variants against a Counter loop."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.jobs.conftest import (
     run_job,
 )
 
-VARIANTS = ("wordcount", "wordcount_batch", "wordcount_functions")
+VARIANTS = ("wordcount", "wordcount_batch", "wordcount_functions", "wordcount_final")
 WORD = re.compile(r"[a-z]+")
 
 
@@ -42,12 +42,12 @@ def test_counts_equal_reference(name, corpus, tmp_path):
 
 
 def test_variants_write_identical_parts(corpus, tmp_path):
-    """The class, batch and plain-function variants write byte-identical part files."""
+    """The class, batch, plain-function and in-mapper variants write byte-identical parts."""
     outputs = [run_job(job_path(name), corpus, tmp_path, output=name).output
                for name in VARIANTS]
     contents = [[p.read_bytes() for p in sorted(Path(o).glob("part-*"))]
                 for o in outputs]
-    assert contents[0] == contents[1] == contents[2]
+    assert all(c == contents[0] for c in contents)
 
 
 def test_combiner_shrinks_the_shuffle(corpus, tmp_path):

@@ -15,7 +15,7 @@ import os
 import tempfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from itertools import chain, islice, tee
+from itertools import chain, islice, starmap
 from operator import itemgetter
 from typing import Any
 
@@ -234,25 +234,19 @@ class MergedGroups:
         return merge_entries(self._readers, self._in_memory) if self._readers else iter(())
 
     def __iter__(self) -> Iterator[tuple[Any, Iterator]]:
-        return zip(*self.columns(), strict=True)
+        return chain.from_iterable(starmap(zip, self.chunks()))
 
-    def columns(self) -> tuple[Iterator[Any], Iterator[Iterator]]:
-        """The keys, and each key's values as an iterator: what iterating gives, as two iterators.
-
-        Take them in step, as ``zip`` or ``map(f, keys, values)`` do: a key, then its
-        values; taking the next key ends the previous key's values. ``grouping`` cuts the
-        merged batches into chunks of keys and values, which ``tee`` splits in two: its
-        buffer holds at most the one chunk taken from the first and not yet the second.
-        """
+    def chunks(self) -> Iterator[tuple[list, list]]:
+        """The keys and their values a chunk at a time: ``(keys, values iterators)`` lists,
+        each key once (``grouping``). Take a chunk's values, in order, before asking for the
+        next chunk: that ends the values of the chunk before."""
         batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
-        for_keys, for_values = tee(group_batches(batches))
-        keys = chain.from_iterable(map(self._counted, map(_first, for_keys)))
-        return keys, chain.from_iterable(map(_second, for_values))
+        return map(self._counted, group_batches(batches))
 
-    def _counted(self, keys: list) -> list:
+    def _counted(self, chunk: tuple[list, list]) -> tuple[list, list]:
         # a chunk at a time: no Python code runs per key
-        self.groups += len(keys)
-        return keys
+        self.groups += len(chunk[0])
+        return chunk
 
     @property
     def kind(self) -> bytes:

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from itertools import chain, islice, repeat
+from itertools import chain, islice, repeat, starmap
 from operator import is_not, itemgetter
 from typing import Any
 
@@ -239,16 +239,22 @@ def _reduce_output(merged: MergedGroups, reduce_fn: Callable | None
                    ) -> Iterator[tuple[Any, Any]]:
     """Every pair the reduce outputs, in order, with no Python code of ours per key or pair.
 
-    ``map`` takes a key, then its values, then calls the reducer; ``chain`` drains that
-    key's output (and so the reducer's use of its values) before the next key is taken, as
-    a loop would. A reducer that returns None contributes nothing.
+    Within a chunk of keys, ``map`` takes a key, then its values, then calls the reducer;
+    ``chain`` drains that key's output (and so the reducer's use of its values) before the
+    next key is taken, as a loop would. A reducer that returns None contributes nothing.
     """
-    keys, values = merged.columns()
+    chunks = merged.chunks()
     if reduce_fn is None:  # the identity reduce: each value under its key
-        return chain.from_iterable(map(zip, map(repeat, keys), values))
+        return chain.from_iterable(chain.from_iterable(starmap(_each_value, chunks)))
     if not inspect.isgeneratorfunction(reduce_fn):
         reduce_fn = partial(_call_reduce, reduce_fn)
-    return chain.from_iterable(filter(partial(is_not, None), map(reduce_fn, keys, values)))
+    outputs = chain.from_iterable(starmap(partial(map, reduce_fn), chunks))
+    return chain.from_iterable(filter(partial(is_not, None), outputs))
+
+
+def _each_value(keys: list, values: list) -> Iterator[Iterator[tuple[Any, Any]]]:
+    """A chunk's ``(key, value)`` pairs, as one iterator per key."""
+    return map(zip, map(repeat, keys), values)
 
 
 def _call_reduce(reduce_fn: Callable, key: Any, values: Iterator) -> Any:

@@ -382,6 +382,7 @@ class FetchChunk(Message):
     path: str
     offset: int
     length: int
+    codec: str = ""  # how the fetcher can take the bytes: "zstd", or "" for as they are
 
 
 @dataclass(frozen=True)
@@ -393,6 +394,7 @@ class Chunk(Message):
     request: int
     error: str
     data: bytes
+    codec: str = ""  # how ``data`` is encoded: "zstd" (a frame of the bytes asked for) or ""
 
 
 # --- encoding --------------------------------------------------------------------------

@@ -138,3 +138,40 @@ def test_fetch_without_keys_from_a_keyed_server_gets_nothing(keyed_server, tmp_p
     path.write_bytes(b"0123456789")
     with pytest.raises(FetchError, match="requires keys"):
         gather_segments([an_input(path, 0, 5, srv.address)], str(tmp_path / "s"), "me")
+
+
+def test_chunks_travel_compressed_when_both_sides_can(server, tmp_path):
+    """With zstandard on both sides a chunk crosses the network compressed (a sort's map
+    output shrinks about 7x) and arrives byte for byte."""
+    pytest.importorskip("zstandard")
+    data = b"".join(b"%010d  NOPQRSTUVWXYZABCDEFGH %d\n" % (i, i % 7) for i in range(5000))
+    path = tmp_path / "root" / "map.out"
+    path.write_bytes(data)
+    answer = server.read(p.FetchChunk(0, str(path), 0, 100_000, codec="zstd"))
+    assert answer.codec == "zstd" and len(answer.data) < 100_000 // 3
+    assert server.read(p.FetchChunk(0, str(path), 0, 1000)).data == data[:1000]  # not asked
+    (segment,) = gather_segments([an_input(path, 0, len(data), server.address)],
+                                 str(tmp_path / "scratch"), "me")
+    with open(segment.path, "rb") as file:
+        assert file.read() == data
+
+
+def test_a_fetcher_without_the_codec_asks_for_plain_chunks(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(shuffle, "CODEC", "")
+    data = b"abc" * 10_000
+    path = tmp_path / "root" / "map.out"
+    path.write_bytes(data)
+    (segment,) = gather_segments([an_input(path, 0, len(data), server.address)],
+                                 str(tmp_path / "scratch"), "me")
+    with open(segment.path, "rb") as file:
+        assert file.read() == data
+
+
+def test_a_compressed_chunk_of_the_wrong_size_fails_the_fetch(tmp_path):
+    """A chunk whose compressed frame does not hold the bytes asked for is a lost output."""
+    zstandard = pytest.importorskip("zstandard")
+    piece = shuffle._Piece(0, 0, 10)
+    inputs = [an_input(tmp_path / "x", 0, 10, "tcp://127.0.0.1:1")]
+    frames = p.encode(p.Chunk(7, "", zstandard.ZstdCompressor().compress(b"x" * 11), "zstd"))
+    with open(tmp_path / "out", "wb") as out, pytest.raises(FetchError, match="chunk"):
+        shuffle._receive(frames, {7: (piece, "tcp://127.0.0.1:1")}, inputs, {0: out})

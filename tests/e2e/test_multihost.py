@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -25,12 +24,11 @@ from pathlib import Path
 import pytest
 
 from minimr.cluster.security import keygen
+from tests.e2e.netns import Network, skip_reason
 from tests.e2e.support import (
-    environment,
     inline_output,
     read_dir,
     small_inputs,
-    stop_processes,
 )
 
 SUBNET = "10.77.0"
@@ -42,101 +40,10 @@ SUBMITTER = f"{SUBNET}.20"
 HEARTBEAT = ["--heartbeat-interval", "0.2", "--heartbeat-liveness", "5"]
 
 
-def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``ip ARGS`` and return the completed process."""
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
-
-
-class Network:
-    """Namespaces joined by veth pairs to a bridge in its own namespace; torn down by close."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.bridge = f"{prefix}br"
-        self.namespaces: list[str] = []
-        self.processes: list[subprocess.Popen] = []
-
-    def add_bridge(self) -> None:
-        """The bridge's own namespace and the bridge in it."""
-        self._add_namespace(self.bridge)
-        ip("-n", self.bridge, "link", "add", "br0", "type", "bridge")
-        ip("-n", self.bridge, "link", "set", "br0", "up")
-
-    def add_node(self, name: str, address: str) -> str:
-        """A namespace for one machine, linked to the bridge, with ``address``/24."""
-        ns = f"{self.prefix}{name}"
-        self._add_namespace(ns)
-        ip(
-            "link",
-            "add",
-            "eth0",
-            "netns",
-            ns,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            f"to-{name}",
-            "netns",
-            self.bridge,
-        )
-        ip("-n", self.bridge, "link", "set", f"to-{name}", "master", "br0", "up")
-        ip("-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
-        ip("-n", ns, "link", "set", "eth0", "up")
-        ip("-n", ns, "link", "set", "lo", "up")
-        return ns
-
-    def cut(self, name: str) -> None:
-        """Take a machine's link down, at both ends (a pulled cable)."""
-        ip("-n", f"{self.prefix}{name}", "link", "set", "eth0", "down")
-        ip("-n", self.bridge, "link", "set", f"to-{name}", "down")
-
-    def _add_namespace(self, ns: str) -> None:
-        ip("netns", "add", ns)
-        self.namespaces.append(ns)
-        ip("-n", ns, "link", "set", "lo", "up")
-
-    def popen(self, name: str, args: list[str], **kwargs) -> subprocess.Popen:
-        """Start ``args`` inside machine ``name``'s namespace."""
-        process = subprocess.Popen(
-            ["ip", "netns", "exec", f"{self.prefix}{name}", *args],
-            env=environment(),
-            **kwargs,
-        )
-        self.processes.append(process)
-        return process
-
-    def run(self, name: str, args: list[str], timeout: float) -> subprocess.CompletedProcess:
-        """Run ``args`` inside machine ``name``'s namespace to completion."""
-        return subprocess.run(
-            ["ip", "netns", "exec", f"{self.prefix}{name}", *args],
-            env=environment(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def close(self) -> None:
-        """Stop every process started here, then delete the namespaces (and their links)."""
-        stop_processes(self.processes, timeout=5)
-        for ns in reversed(self.namespaces):
-            ip("netns", "del", ns, check=False)
-
-
-def _skip_reason() -> str | None:
-    if sys.platform != "linux":
-        return "network namespaces are Linux only"
-    if os.geteuid() != 0:
-        return "network namespaces need root (CI runs .ci/run as root)"
-    if shutil.which("ip") is None:
-        return "the `ip` command (iproute2) is not installed"
-    return None
-
-
 @pytest.fixture
 def network():
     """A fresh set of namespaces (coordinator, 3 workers, submitter), removed afterwards."""
-    reason = _skip_reason()
+    reason = skip_reason()
     if reason:
         pytest.skip(reason)
     net = Network(f"mmr{os.getpid() % 100000}")

@@ -175,3 +175,17 @@ def test_a_compressed_chunk_of_the_wrong_size_fails_the_fetch(tmp_path):
     frames = p.encode(p.Chunk(7, "", zstandard.ZstdCompressor().compress(b"x" * 11), "zstd"))
     with open(tmp_path / "out", "wb") as out, pytest.raises(FetchError, match="chunk"):
         shuffle._receive(frames, {7: (piece, "tcp://127.0.0.1:1")}, inputs, {0: out})
+
+
+def test_a_server_without_the_codec_answers_plain_chunks(server, tmp_path, monkeypatch):
+    """A fetcher asking for zstd from a server that cannot compress still gets the bytes."""
+    monkeypatch.setattr(shuffle, "CODEC", "zstd")
+    monkeypatch.setattr(shuffle, "zstandard", None)
+    data = b"xyz" * 10_000
+    path = tmp_path / "root" / "map.out"
+    path.write_bytes(data)
+    assert server.read(p.FetchChunk(0, str(path), 0, 100, codec="zstd")).codec == ""
+    (segment,) = gather_segments([an_input(path, 0, len(data), server.address)],
+                                 str(tmp_path / "scratch"), "me")
+    with open(segment.path, "rb") as file:
+        assert file.read() == data

@@ -53,7 +53,10 @@ def _dumps(block: Any) -> bytes:
     """``pickle.dumps`` without the memo: for blocks of atomic values only (see ``_flat``)."""
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=5)
-    pickler.fast = True
+    try:
+        pickler.fast = True  # documented as deprecated since 3.0, and still there in 3.13
+    except AttributeError:  # gone in some later Python: the memo costs time, not correctness
+        return pickle.dumps(block, protocol=5)
     pickler.dump(block)
     return buffer.getvalue()
 

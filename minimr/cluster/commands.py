@@ -224,6 +224,9 @@ def worker(
 
     With --keys DIR it needs DIR/coordinator.key, DIR/private/NAME.key_secret (its
     identity) and DIR/workers/*.key (the workers its shuffle server serves).
+
+    With zstandard installed (pip install 'minimr[zstd]'), map outputs fetched from
+    another machine travel zstd-compressed; MINIMR_SHUFFLE_CODEC=none turns that off.
     """
     _logging(log_level)
     if keys_dir is None and not insecure and not is_loopback(address):

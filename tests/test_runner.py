@@ -346,3 +346,27 @@ def test_map_final_must_be_callable(text_input, tmp_path):
 
     with pytest.raises(minimr.JobDefinitionError, match="map_final must be callable"):
         run_inline(Bad, str(text_input), str(tmp_path / "o"))
+
+
+def test_range_partitioning_samples_what_map_final_emits(tmp_path):
+    """A range-partitioned job whose map only accumulates (map_final emits the keys) still
+    gets boundaries from a sample: its keys spread over the parts, in total order."""
+    folder = tmp_path / "in"
+    write_file(folder / "a.txt", "".join(f"{i:04d}\n" for i in range(2000)))
+
+    class FinalSort(Job):
+        partitioner = "range"
+
+        def setup(self):
+            self.seen = []
+
+        def map(self, key, line):
+            self.seen.append(line)
+
+        def map_final(self):
+            return [(line, 1) for line in self.seen]
+
+    result = run_inline(FinalSort, str(folder), str(tmp_path / "out"), reducers=3)
+    parts = [p.read_text().splitlines() for p in sorted((tmp_path / "out").glob("part-*"))]
+    assert all(parts) and len(parts) == 3
+    assert [k for k, _ in result.records()] == [f"{i:04d}" for i in range(2000)]

@@ -312,6 +312,8 @@ def run_sample_task(plan: JobPlan, task: SampleTask, counters: Counters) -> byte
                     produced = sp.step.map(*record)
                     if produced is not None:
                         keys.extend(k for k, _ in produced)
+        if sp.step.map_final is not None:  # what the map held back comes out here
+            keys.extend(k for k, _ in batch_pairs(sp.step.map_final()))
         teardown()
     return pickle.dumps(choose_boundaries(keys, sp.reducers), protocol=4)
 

@@ -47,9 +47,8 @@ from minimr.dataflow.pairstore import (
     Taken,
     unwrap,
 )
-from minimr.dataflow.partition import natively_sortable, sort_key, sort_keys
+from minimr.dataflow.partition import natively_sortable, sort_key
 from minimr.dataflow.segments import (
-    KIND_ANY,
     MAX_RUNS,
     Segment,
     concatenate_segments,
@@ -182,9 +181,11 @@ class MapOutputBuffer:
             return self._write_segments(path, self._listed_parts(self._store.take()))
         taken = self._store.take()
         self.map_output_records += taken.records
-        parts = (partial(write_segment, entries=self._entries(keys, taken),
-                         kind=KIND_ANY if taken.wrapped else key_kind(keys))
-                 for keys in self._partition_keys(taken))
+        keys = list(taken.sources)
+        native = not taken.wrapped and natively_sortable(keys)  # checked once, for all parts
+        parts = (partial(write_segment, entries=self._entries(part, taken),
+                         kind=key_kind(part, native))
+                 for part in self._partition_keys(keys, taken.wrapped, native))
         return self._write_segments(path, parts)
 
     def _entries(self, keys: list, taken: Taken) -> Iterable[tuple[Any, list]]:
@@ -221,17 +222,18 @@ class MapOutputBuffer:
         self._counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
         return zip(keys, lists, strict=True)
 
-    def _partition_keys(self, taken: Taken) -> list[list]:
-        """Keys by partition, each partition's keys sorted in minimr's order."""
-        keys = list(taken.sources)
-        if taken.wrapped:
+    def _partition_keys(self, keys: list, wrapped: bool, native: bool) -> list[list]:
+        """Keys by partition, each partition's keys sorted in minimr's order (``native``:
+        plain comparisons give it)."""
+        if wrapped:
             if self._partitions == 1:
                 return [_sorted_wrapped(keys)]
             by_partition: list[list] = [[] for _ in range(self._partitions)]
             for key in keys:
                 by_partition[self._partitioner(unwrap(key))].append(key)
             return [_sorted_wrapped(part) for part in by_partition]
-        return [part for part, in self._cut(sort_keys(keys))]
+        keys.sort(key=None if native else sort_key)
+        return [part for part, in self._cut(keys)]
 
     def _cut(self, keys: list, *columns: list) -> Iterator[tuple[list, ...]]:
         """Sorted ``keys`` (and lists parallel to them) cut into one slice per partition.
@@ -311,30 +313,24 @@ class MapOutputBuffer:
     def _concatenate_spills(self) -> MapOutput:
         """Each partition's spilled runs side by side: nothing to combine, so the reducer's
         merge takes them as they are (a merge here would read and write every record)."""
-        ranges = []
-        with open(self._path, "wb") as out:
-            offset = 0
-            for p in range(self._partitions):
-                length = concatenate_segments(out, [s.segment(p) for s in self._spills])
-                ranges.append((offset, length))
-                offset += length
-        return MapOutput(self._path, ranges)
+        def copy_runs(p: int, out: BinaryIO) -> tuple[int, int]:
+            return concatenate_segments(out, [s.segment(p) for s in self._spills]), 0
+
+        return self._write_segments(
+            self._path, (partial(copy_runs, p) for p in range(self._partitions)))
 
     def _merge_spills(self) -> MapOutput:
+        """Each partition's spills merged into one run, the combiner folding each key."""
         scratch = os.path.dirname(self._path) or "."
-        ranges = []
-        with open(self._path, "wb") as out:
-            offset = 0
-            for p in range(self._partitions):
-                segments = [s.segment(p) for s in self._spills]
-                with MergedGroups(segments, scratch) as merged:
-                    entries = (_combine_merged(merged, self._combine, self._counters)
-                               if self._combine is not None else merged.entries())
-                    length, n = write_segment(out, entries, merged.kind)
-                ranges.append((offset, length))
-                offset += length
-                self._counters.increment(C.BUILTIN, C.SPILLED_RECORDS, n)
-        return MapOutput(self._path, ranges)
+
+        def merge(p: int, out: BinaryIO) -> tuple[int, int]:
+            with MergedGroups([s.segment(p) for s in self._spills], scratch) as merged:
+                entries = (_combine_merged(merged, self._combine, self._counters)
+                           if self._combine is not None else merged.entries())
+                return write_segment(out, entries, merged.kind)
+
+        return self._write_segments(
+            self._path, (partial(merge, p) for p in range(self._partitions)))
 
 
 def batch_pairs(result: Mapping | Iterable[tuple[Any, Any]] | None) -> Iterable:

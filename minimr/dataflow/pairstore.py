@@ -38,7 +38,7 @@ _PAIR_TYPES = {tuple, list}
 # Rough CPython costs, used to estimate a store's memory without walking it.
 ENTRY_OVERHEAD = 160  # a dict slot, the pair tuple or values list, the count
 _VALUE_SLOT = 8  # one pointer in a values list
-_PAIR_OVERHEAD = 64  # a pair tuple and its list slot
+PAIR_OVERHEAD = 64  # a pair tuple and its list slot
 
 
 class RestartTask(Exception):
@@ -231,7 +231,7 @@ class PairList:
             return 0
         sample = self.pairs[:: max(1, len(self.pairs) // 16)]
         check_pairs(sample)
-        return int(len(self.pairs) * (_PAIR_OVERHEAD + _mean_size(sample)))
+        return int(len(self.pairs) * (PAIR_OVERHEAD + _mean_size(sample)))
 
     def take(self) -> list:
         """The pairs (checked), and an empty store."""

@@ -141,7 +141,8 @@ def test_tasks_raise_the_young_gc_threshold_only_while_they_run(tmp_path):
     process's own threshold is back when the task returns, even after a failure."""
     import gc
 
-    from minimr.dataflow.tasks import TASK_GC_THRESHOLD
+    from minimr.dataflow.tasks import task_gc_threshold
+    from minimr.runner import DEFAULT_SORT_BUFFER
 
     seen = []
 
@@ -155,7 +156,8 @@ def test_tasks_raise_the_young_gc_threshold_only_while_they_run(tmp_path):
 
     before = gc.get_threshold()
     reduce_task_output(tmp_path, step_job(reduce_fn, map_fn), "gc", tracked=False)
-    assert set(seen) == {TASK_GC_THRESHOLD} and gc.get_threshold() == before
+    assert set(seen) == {task_gc_threshold(DEFAULT_SORT_BUFFER)} == {2**20}
+    assert gc.get_threshold() == before
 
     def failing_map(_key, line):
         raise RuntimeError("boom")
@@ -163,3 +165,13 @@ def test_tasks_raise_the_young_gc_threshold_only_while_they_run(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         reduce_task_output(tmp_path, step_job(reduce_fn, failing_map), "gc2", tracked=False)
     assert gc.get_threshold() == before
+
+
+def test_the_task_gc_threshold_grows_with_the_sort_buffer_past_its_floor():
+    """A full buffer's pair tuples alone never reach the threshold; small buffers keep the
+    floor."""
+    from minimr.dataflow.pairstore import PAIR_OVERHEAD
+    from minimr.dataflow.tasks import MIN_TASK_GC_THRESHOLD, task_gc_threshold
+
+    assert task_gc_threshold(2**20) == MIN_TASK_GC_THRESHOLD
+    assert task_gc_threshold(2**30) == 2**30 // PAIR_OVERHEAD > MIN_TASK_GC_THRESHOLD

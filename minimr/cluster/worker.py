@@ -48,7 +48,7 @@ from functools import partial
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler
-from minimr.cluster.executor import Executor
+from minimr.cluster.executor import Executor, can_fork
 from minimr.cluster.security import WorkerKeys
 from minimr.cluster.shuffle import ShuffleServer
 from minimr.cluster.transport import Client, Waker, ZmqClient, is_loopback, local_host, wait
@@ -158,6 +158,10 @@ class Worker:
 
     def work(self) -> int:
         """Serve the coordinator until SIGTERM/Ctrl-C; returns the exit code."""
+        # The executors first: forked while this process has one thread and no socket yet
+        # (see executor.py), spawned if it already has more.
+        fork = can_fork()
+        self.slots = [Slot(self._executor(i, fork)) for i in range(self.slots_wanted)]
         self._install_signal_handlers()
         shuffle_host = "127.0.0.1" if is_loopback(self.coordinator) else "0.0.0.0"
         shuffle = ShuffleServer(
@@ -166,7 +170,6 @@ class Worker:
             self.keys.shuffle_server() if self.keys else None,
         ).start()
         self.shuffle_address = _advertised(shuffle.address, self.coordinator)
-        self.slots = [Slot(self._executor(i)) for i in range(self.slots_wanted)]
         backoff = RECONNECT_INITIAL
         try:
             self._register()
@@ -467,8 +470,9 @@ class Worker:
         self.slots[index].executor.kill()
         self.slots[index] = Slot(self._executor(index))
 
-    def _executor(self, index: int) -> Executor:
-        return Executor(index, self.work_dir, self.host, self.keys.pair if self.keys else None)
+    def _executor(self, index: int, fork: bool = False) -> Executor:
+        return Executor(index, self.work_dir, self.host, self.keys.pair if self.keys else None,
+                        fork=fork)
 
 
 def _advertised(bound: str, coordinator: str) -> str:

@@ -185,6 +185,42 @@ def test_executor_that_exits_is_a_failed_attempt_not_a_dead_worker(cluster, tmp_
     assert len(fetch_status(cluster.address)["workers"]) == 1
 
 
+def _children(pid: int) -> dict[int, str]:
+    """A process's child processes and their command lines."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            found[int(child)] = cmdline
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux only")
+def test_first_executors_are_forked_and_their_replacements_spawned(cluster, tmp_path):
+    """A worker's executors start as forks of it (no Python to start before the first task);
+    one that dies is replaced by a spawned process, and the worker goes on serving jobs."""
+    worker = cluster.add_worker(slots=2)
+    cluster.wait_for_workers(1)
+    worker_cmdline = Path(f"/proc/{worker.pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    first = _children(worker.pid)
+    assert len(first) == 2 and set(first.values()) == {worker_cmdline.decode()}
+    plan = make_plan(
+        "failing.py:ExitOnBad", poisoned_input(tmp_path), tmp_path / "out", max_attempts=1
+    )
+    with pytest.raises(JobFailed, match="exited with code 3"):
+        submit_plan(plan, cluster.address)
+    deadline = time.monotonic() + 10
+    while True:
+        replaced = {pid: line for pid, line in _children(worker.pid).items() if pid not in first}
+        if any("spawn_main" in line for line in replaced.values()):
+            break
+        assert time.monotonic() < deadline, f"no spawned replacement: {replaced}"
+        time.sleep(0.05)
+    inline_output("wordcount.py", [TEXT], tmp_path / "inline")
+    submit_plan(make_plan("wordcount.py", [TEXT], tmp_path / "again"), cluster.address)
+    assert read_dir(tmp_path / "again") == read_dir(tmp_path / "inline")
+
+
 def test_mapper_holding_the_gil_does_not_make_its_worker_look_dead(cluster, tmp_path, monkeypatch):
     """A task spinning in Python for 2 s, past the 1 s liveness budget, is not re-run."""
     monkeypatch.setenv("MINIMR_HOLD_SECONDS", "2")

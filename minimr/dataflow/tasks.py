@@ -44,9 +44,9 @@ __all__ = [
 # (CPython's default is 700); see task_gc_threshold.
 MIN_TASK_GC_THRESHOLD = 200_000
 BATCH_CHUNK = 1024  # records read at a time while filling a map_batch batch
-# Reduce output records handed to the part writer at a time: enough to format them in C, and
-# fewer than the 700 new objects that start a garbage collection (measured: batches of 4096,
-# held alive, cost more in collections than writing one record at a time).
+# Reduce output records handed to the part writer at a time: enough to format them in C, few
+# enough to stay in the CPU's cache (a sort's 256 MiB partition: 4.0-4.2 s CPU at 256 or
+# 1024, 4.6 s at 4096).
 REDUCE_BATCH = 256
 SAMPLE_SPLITS = 20  # splits a sample task reads from
 SAMPLE_POINTS = 5  # places in each split it reads from

@@ -45,11 +45,13 @@ import socket as _socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import zmq
-from zmq.auth.thread import ThreadAuthenticator
-from zmq.utils.monitor import recv_monitor_message
+
+if TYPE_CHECKING:  # imported when first needed: zmq.auth.thread and zmq.utils.monitor bring
+    # in asyncio, ~30 ms of every process's start, for CURVE servers and failed handshakes only
+    from zmq.auth.thread import ThreadAuthenticator
 
 log = logging.getLogger("minimr.transport")
 
@@ -285,6 +287,8 @@ class ZmqClient:
         """
         failure = None
         while self._monitor.poll(0):
+            from zmq.utils.monitor import recv_monitor_message
+
             event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
             if self._has_keys and event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 self._vague_failures += 1
@@ -358,6 +362,8 @@ def _zap_domain(context: zmq.Context, domain: str, admit: Callable[[str], bool])
     with _authenticators_lock:
         authenticator = _authenticators.get(id(context))
         if authenticator is None:
+            from zmq.auth.thread import ThreadAuthenticator
+
             authenticator = ThreadAuthenticator(context, log=logging.getLogger("minimr.zap"))
             authenticator.start()
             _authenticators[id(context)] = authenticator

@@ -8,7 +8,6 @@ sample task into range boundaries.
 
 from __future__ import annotations
 
-import gc
 import inspect
 import os
 import pickle
@@ -16,7 +15,6 @@ import random
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from functools import partial
 from itertools import chain, islice, repeat, starmap
 from operator import is_not, itemgetter
@@ -24,7 +22,7 @@ from typing import Any
 
 from minimr.dataflow import counters as C
 from minimr.dataflow import output as out
-from minimr.dataflow import skips, storage
+from minimr.dataflow import skips, storage, taskgc
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import MergedGroups
 from minimr.dataflow.pairstore import PAIR_OVERHEAD
@@ -40,9 +38,6 @@ __all__ = [
     "run_sample_task", "run_map_task", "run_reduce_task", "commit_reduce_output",
 ]
 
-# The least young-generation threshold of the cyclic garbage collector while a task runs
-# (CPython's default is 700); see task_gc_threshold.
-MIN_TASK_GC_THRESHOLD = 200_000
 BATCH_CHUNK = 1024  # records read at a time while filling a map_batch batch
 # Reduce output records handed to the part writer at a time: enough to format them in C, few
 # enough to stay in the CPU's cache (a sort's 256 MiB partition: 4.0-4.2 s CPU at 256 or
@@ -54,35 +49,10 @@ SAMPLE_RECORDS = 200  # records it reads at each place
 SAMPLE_BLOCK = 64 * 1024  # bytes read at a time there
 
 
-def task_gc_threshold(sort_buffer: int) -> int:
-    """The young-generation threshold for tasks of a job with this sort buffer size.
-
-    A full map output buffer holds at most ``sort_buffer // PAIR_OVERHEAD`` pair tuples: with
-    a threshold above that, filling the buffer never starts a collection by itself (the
-    collector counts allocations less deallocations, and a spill frees the pairs). At 200,000
-    with the default 64 MiB buffer, a sort's map task (224,000 pairs a spill) ran 17 young
-    collections of ~23 ms each, every one walking the pairs held; at 1,048,576, 4 that cost
-    nothing: 4 tasks 5.73 -> 5.24 s CPU; word count's tasks unchanged.
-    """
-    return max(MIN_TASK_GC_THRESHOLD, sort_buffer // PAIR_OVERHEAD)
-
-
-@contextmanager
-def task_gc(threshold: int) -> Iterator[None]:
-    """Run a task with the cyclic garbage collector's young-generation threshold raised.
-
-    A task holds its buffers (hundreds of thousands of tuples and lists) while it allocates
-    millions more; at CPython's default threshold (700) the collector walks them again and
-    again. Measured on 64 MB map tasks at 200,000: word count 6.6 -> 6.2 s, its batch form
-    5.4 -> 5.0 s, sort 3.1 -> 2.3 s. Cycles made by user code are still collected, after at
-    most ``threshold`` allocations (``task_gc_threshold``: in proportion to the buffer).
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(threshold, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
+def _gc_for(plan: JobPlan):
+    """The garbage collector's policy for a task: its threshold may grow past the most pairs
+    a full map output buffer holds, so that filling the buffer starts no collection."""
+    return taskgc.adaptive(plan.sort_buffer // PAIR_OVERHEAD)
 
 
 def _lifecycle(step: Any):
@@ -102,8 +72,7 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
     path = os.path.join(work_dir, f"map-s{task.step}-m{task.index:05d}-{attempt}.out")
     setup, teardown = _lifecycle(sp.step)
     tracker = _tracker(plan, task.describe_input(), task.skip, "record")
-    with C.activate(counters), skips.reporting(tracker), \
-            task_gc(task_gc_threshold(plan.sort_buffer)):
+    with C.activate(counters), skips.reporting(tracker), _gc_for(plan):
         setup()
         saved = counters.to_dict()
         options: dict = {}
@@ -217,8 +186,7 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
     setup, teardown = _lifecycle(sp.step)
     tracker = _tracker(plan, f"partition {task.partition} of step {task.step}", task.skip,
                        "key group")
-    with C.activate(counters), task_gc(task_gc_threshold(plan.sort_buffer)), \
-            MergedGroups(segments, scratch) as merged, \
+    with C.activate(counters), _gc_for(plan), MergedGroups(segments, scratch) as merged, \
             writer_cls(temp) as w, skips.reporting(tracker):
         setup()
         if tracker is None:

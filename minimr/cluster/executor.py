@@ -60,6 +60,8 @@ from minimr.errors import format_user_traceback
 
 #: bytes of an attempt's stderr kept with its failure
 STDERR_TAIL = 4096
+#: an executor's process name (``/proc/PID/comm``; 15 bytes at most)
+EXECUTOR_NAME = b"minimr-executor"
 
 _SPAWN = multiprocessing.get_context("spawn")  # no inherited sockets or threads
 
@@ -194,7 +196,11 @@ def _die_with_worker() -> None:
     try:
         import ctypes
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        # PR_SET_NAME: ps and top tell executors from their worker, whose command line a
+        # forked executor keeps (as `pkill -f` does not: it matches both)
+        libc.prctl(15, ctypes.c_char_p(EXECUTOR_NAME))
     except (OSError, AttributeError):  # not Linux: the pipe's EOF ends the executor later
         return
     parent = multiprocessing.parent_process()

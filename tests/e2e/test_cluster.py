@@ -195,15 +195,22 @@ def _children(pid: int) -> dict[int, str]:
     return found
 
 
+def _comm(pid: int) -> str:
+    """A process's name, as ps and top show it."""
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux only")
 def test_first_executors_are_forked_and_their_replacements_spawned(cluster, tmp_path):
-    """A worker's executors start as forks of it (no Python to start before the first task);
-    one that dies is replaced by a spawned process, and the worker goes on serving jobs."""
+    """A worker's executors start as forks of it (no Python to start before the first task),
+    named so that ps tells them apart; one that dies is replaced by a spawned process, and the
+    worker goes on serving jobs."""
     worker = cluster.add_worker(slots=2)
     cluster.wait_for_workers(1)
     worker_cmdline = Path(f"/proc/{worker.pid}/cmdline").read_bytes().replace(b"\0", b" ")
     first = _children(worker.pid)
     assert len(first) == 2 and set(first.values()) == {worker_cmdline.decode()}
+    assert {_comm(pid) for pid in first} == {"minimr-executor"}  # what ps and top show
     plan = make_plan(
         "failing.py:ExitOnBad", poisoned_input(tmp_path), tmp_path / "out", max_attempts=1
     )
@@ -215,6 +222,11 @@ def test_first_executors_are_forked_and_their_replacements_spawned(cluster, tmp_
         if any("spawn_main" in line for line in replaced.values()):
             break
         assert time.monotonic() < deadline, f"no spawned replacement: {replaced}"
+        time.sleep(0.05)
+    spawned = [pid for pid, line in replaced.items() if "spawn_main" in line]
+    deadline = time.monotonic() + 10
+    while _comm(spawned[0]) != "minimr-executor":  # named once its Python has started
+        assert time.monotonic() < deadline, _comm(spawned[0])
         time.sleep(0.05)
     inline_output("wordcount.py", [TEXT], tmp_path / "inline")
     submit_plan(make_plan("wordcount.py", [TEXT], tmp_path / "again"), cluster.address)

@@ -295,7 +295,11 @@ class Worker:
     def _abandon_attempts(self) -> None:
         self.queue.clear()
         for index, slot in enumerate(self.slots):
-            if slot.assignment is not None:
+            if slot.assignment is None:
+                continue
+            if self.stopping:  # every executor is killed as the worker ends: none to start
+                slot.assignment = None
+            else:
                 self._replace_executor(index)
 
     def _send(self, message: p.Message) -> None:
@@ -452,6 +456,12 @@ class Worker:
         slot = self.slots[index]
         assignment = slot.assignment
         reason = slot.executor.describe_death()
+        if self.stopping:
+            # Stopped with this worker (systemd signals the unit's whole cgroup): the attempt
+            # is not a failure. The Bye this worker sends as it leaves has the coordinator
+            # run it again, uncounted; a new executor would only be killed at once.
+            log.info("executor of slot %d ended as the worker stops: %s", index, reason)
+            return
         log.warning("executor of slot %d died: %s", index, reason)
         if assignment is not None:
             self._send(

@@ -100,3 +100,18 @@ def stop_processes(processes: list[subprocess.Popen], timeout: float = 10) -> No
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+
+
+def child_processes(pid: int) -> dict[int, str]:
+    """A process's child processes and their command lines (Linux)."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            found[int(child)] = cmdline
+    return found
+
+
+def process_name(pid: int) -> str:
+    """A process's name, as ps and top show it (Linux)."""
+    return Path(f"/proc/{pid}/comm").read_text().strip()

@@ -22,12 +22,14 @@ from minimr.errors import JobFailed
 from tests.e2e.support import (
     ROOT,
     TEXT,
+    child_processes,
     environment,
     free_address,
     inline_output,
     make_plan,
     overlapped,
     probe_records,
+    process_name,
     read_dir,
     small_inputs,
     stop_processes,
@@ -185,21 +187,6 @@ def test_executor_that_exits_is_a_failed_attempt_not_a_dead_worker(cluster, tmp_
     assert len(fetch_status(cluster.address)["workers"]) == 1
 
 
-def _children(pid: int) -> dict[int, str]:
-    """A process's child processes and their command lines."""
-    found = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            found[int(child)] = cmdline
-    return found
-
-
-def _comm(pid: int) -> str:
-    """A process's name, as ps and top show it."""
-    return Path(f"/proc/{pid}/comm").read_text().strip()
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux only")
 def test_first_executors_are_forked_and_their_replacements_spawned(cluster, tmp_path):
     """A worker's executors start as forks of it (no Python to start before the first task),
@@ -208,9 +195,9 @@ def test_first_executors_are_forked_and_their_replacements_spawned(cluster, tmp_
     worker = cluster.add_worker(slots=2)
     cluster.wait_for_workers(1)
     worker_cmdline = Path(f"/proc/{worker.pid}/cmdline").read_bytes().replace(b"\0", b" ")
-    first = _children(worker.pid)
+    first = child_processes(worker.pid)
     assert len(first) == 2 and set(first.values()) == {worker_cmdline.decode()}
-    assert {_comm(pid) for pid in first} == {"minimr-executor"}  # what ps and top show
+    assert {process_name(pid) for pid in first} == {"minimr-executor"}  # what ps and top show
     plan = make_plan(
         "failing.py:ExitOnBad", poisoned_input(tmp_path), tmp_path / "out", max_attempts=1
     )
@@ -218,15 +205,16 @@ def test_first_executors_are_forked_and_their_replacements_spawned(cluster, tmp_
         submit_plan(plan, cluster.address)
     deadline = time.monotonic() + 10
     while True:
-        replaced = {pid: line for pid, line in _children(worker.pid).items() if pid not in first}
+        children = child_processes(worker.pid)
+        replaced = {pid: line for pid, line in children.items() if pid not in first}
         if any("spawn_main" in line for line in replaced.values()):
             break
         assert time.monotonic() < deadline, f"no spawned replacement: {replaced}"
         time.sleep(0.05)
     spawned = [pid for pid, line in replaced.items() if "spawn_main" in line]
     deadline = time.monotonic() + 10
-    while _comm(spawned[0]) != "minimr-executor":  # named once its Python has started
-        assert time.monotonic() < deadline, _comm(spawned[0])
+    while process_name(spawned[0]) != "minimr-executor":  # named once its Python has started
+        assert time.monotonic() < deadline, process_name(spawned[0])
         time.sleep(0.05)
     inline_output("wordcount.py", [TEXT], tmp_path / "inline")
     submit_plan(make_plan("wordcount.py", [TEXT], tmp_path / "again"), cluster.address)

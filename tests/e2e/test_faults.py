@@ -7,15 +7,23 @@ inline runner's.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
+import sys
 import threading
 import time
 
 import pytest
 
 from minimr.cluster.client import submit_plan
-from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
+from tests.e2e.support import (
+    child_processes,
+    inline_output,
+    make_plan,
+    read_dir,
+    small_inputs,
+)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -123,3 +131,36 @@ def test_straggler_gets_a_backup_only_with_speculation(cluster, tmp_path, monkey
         assert elapsed < 5 and result.snapshot["attempts"]["map"] > 6
     else:
         assert elapsed >= 6 and result.snapshot["attempts"]["map"] == 6
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_worker_stopped_with_its_executors_gives_its_attempt_back_uncounted(
+    cluster, tmp_path, monkeypatch
+):
+    """SIGTERM to a worker and its executors at once (systemd stopping the unit's cgroup,
+    `pkill -f "minimr worker"`) is a worker leaving, not a failed attempt: with one attempt
+    allowed per task the job still succeeds on the next worker, and the stopping worker
+    starts no new executor."""
+    monkeypatch.setenv("MINIMR_PROBE_DIR", str(tmp_path / "probes"))
+    (tmp_path / "probes").mkdir()
+    inputs = small_inputs(tmp_path / "in", 1)
+    inline_output("probe.py", inputs, tmp_path / "inline", reducers=1)
+    slow = cluster.add_worker(env={"MINIMR_STRAGGLER": "1"})  # its map sleeps 10 s
+    cluster.wait_for_workers(1)
+    seen: set[int] = set()
+
+    def stop_the_slow_worker_then_add_another() -> None:
+        time.sleep(1.5)  # its map attempt is running
+        executors = set(child_processes(slow.pid))
+        for pid in [slow.pid, *executors]:
+            os.kill(pid, signal.SIGTERM)
+        while slow.poll() is None:
+            seen.update(p for p in child_processes(slow.pid) if p not in executors)
+            time.sleep(0.01)
+        cluster.add_worker()
+
+    threading.Thread(target=stop_the_slow_worker_then_add_another, daemon=True).start()
+    plan = make_plan("probe.py", inputs, tmp_path / "out", reducers=1, max_attempts=1)
+    submit_plan(plan, cluster.address)
+    assert read_dir(tmp_path / "out") == read_dir(tmp_path / "inline")
+    assert slow.returncode == 0 and not seen

@@ -54,8 +54,7 @@ def merge_batches(readers: list[SegmentReader], in_memory: bool = False) -> Iter
     str or bytes keys are merged a batch at a time by ``merge_blocks``, other keys by
     ``heapq.merge``. All are stable, so equal keys keep their segment order.
     """
-    kinds = {r.kind for r in readers}
-    native = len(kinds) == 1 and kinds != {KIND_ANY}
+    native = merged_kind(readers) != KIND_ANY
     if native:
         key = _first
     else:
@@ -137,13 +136,12 @@ def _groups_of_runs(segments: list[Segment], runs: list[int]
     """Consecutive segments grouped so that no group holds more than ``MERGE_FACTOR`` runs;
     each group with its number of runs."""
     groups: list[tuple[list[Segment], int]] = []
-    total = MERGE_FACTOR
     for segment, n in zip(segments, runs, strict=True):
-        if total + n > MERGE_FACTOR:
+        if not groups or groups[-1][1] + n > MERGE_FACTOR:
             groups.append(([], 0))
-            total = 0
-        total += n
-        groups[-1] = (groups[-1][0] + [segment], total)
+        members, total = groups[-1]
+        members.append(segment)
+        groups[-1] = (members, total + n)
     return groups
 
 

@@ -8,36 +8,38 @@ self-pipe, so a ``zmq.Poller`` waits on fakes as on sockets.
 from __future__ import annotations
 
 import collections
-import os
 import threading
+
+from minimr.cluster.transport import Waker
 
 
 class _Inbox:
-    """A thread-safe queue whose readiness a poller can wait on (a self-pipe)."""
+    """A thread-safe queue whose readiness a poller can wait on: ``pollable`` is readable
+    while it holds an item (a ``Waker``'s pipe)."""
 
     def __init__(self) -> None:
         self._items: collections.deque = collections.deque()
-        self._read, self._write = os.pipe()
-        os.set_blocking(self._read, False)
+        self._waker = Waker()
+        self.pollable = self._waker.fd
 
     def put(self, item: object) -> None:
         self._items.append(item)
-        os.write(self._write, b"x")
+        self._waker.wake()
 
     def get(self) -> object | None:
+        # cleared before taking, woken again if items remain: a put racing with this get
+        # leaves the pipe readable (at worst once too often, never too rarely)
+        self._waker.clear()
         try:
             item = self._items.popleft()
         except IndexError:
             return None
-        try:
-            os.read(self._read, 1)
-        except BlockingIOError:
-            pass
+        if self._items:
+            self._waker.wake()
         return item
 
     def close(self) -> None:
-        os.close(self._read)
-        os.close(self._write)
+        self._waker.close()
 
 
 class MemoryNetwork:
@@ -90,7 +92,7 @@ class MemoryServer:
         self.address = address
         self._inbox = _Inbox()
         self._peers: dict[bytes, MemoryClient] = {}
-        self.pollable = self._inbox._read
+        self.pollable = self._inbox.pollable
 
     def _deliver(self, client: MemoryClient, frames: list[bytes]) -> None:
         self._peers[client.identity] = client
@@ -126,7 +128,7 @@ class MemoryClient:
         self.user = user
         self.closed = False
         self._inbox = _Inbox()
-        self.pollable = self._inbox._read
+        self.pollable = self._inbox.pollable
 
     def recv(self) -> list[bytes] | None:
         """Return the next message's frames without blocking, or ``None``."""

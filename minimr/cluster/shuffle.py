@@ -105,6 +105,8 @@ class ShuffleServer:
         self._stop.set()
         self._waker.wake()
         self._thread.join(timeout=2)
+        if not self._thread.is_alive():  # else it may still wait on the pipe: leave it open
+            self._waker.close()
 
     def _serve(self) -> None:
         try:

@@ -399,6 +399,8 @@ class Waker:
         os.set_blocking(self.write_fd, False)
 
     def wake(self) -> None:
+        if self.write_fd < 0:  # closed: nothing waits any more
+            return
         try:
             os.write(self.write_fd, b"\0")
         except OSError:  # the pipe is full: a wake-up is pending already
@@ -410,6 +412,13 @@ class Waker:
                 pass
         except BlockingIOError:
             pass
+
+    def close(self) -> None:
+        """Close both ends once nothing waits on ``fd`` (a later ``wake()`` does nothing)."""
+        if self.write_fd >= 0:
+            os.close(self.fd)
+            os.close(self.write_fd)
+            self.fd = self.write_fd = -1
 
 
 def local_host() -> str:

@@ -221,6 +221,7 @@ class Worker:
             self.workdir.close()
             if self._signals_installed:
                 signal.set_wakeup_fd(-1)
+            self._waker.close()
 
     def stop(self) -> None:
         """End the loop after the current turn (what SIGTERM and Ctrl-C do)."""

@@ -189,3 +189,17 @@ def test_a_server_without_the_codec_answers_plain_chunks(server, tmp_path, monke
                                  str(tmp_path / "scratch"), "me")
     with open(segment.path, "rb") as file:
         assert file.read() == data
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_a_stopped_server_leaves_no_file_descriptor_open(tmp_path):
+    """Starting and stopping servers (a worker each, or a test's) does not leak their
+    wake-up pipes: the process's open descriptors come back to what they were."""
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    ShuffleServer(str(tmp_path), "tcp://127.0.0.1:0").start().stop()  # sockets, context
+    before = open_fds()
+    for _ in range(20):
+        ShuffleServer(str(tmp_path), "tcp://127.0.0.1:0").start().stop()
+    assert open_fds() <= before + 2

@@ -19,6 +19,7 @@ def thresholds_while(ceiling: int, make) -> list[int]:
         if phase == "stop":
             seen.append(gc.get_threshold()[0])
 
+    gc.collect()  # no garbage or generation counts left from earlier tests
     with taskgc.adaptive(ceiling):
         gc.callbacks.append(note)  # after the policy's own callback: sees its decision
         try:

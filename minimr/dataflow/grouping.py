@@ -10,6 +10,10 @@ the reducer takes its values, so a key with ten million values is never a list i
 
 Contract (``itertools.groupby``'s): take a key's values before the next chunk is asked for;
 a chunk asked for ends the values of the chunk before, and values left unread are skipped.
+
+The identity reduce needs no groups, only every value under its key: ``pair_columns`` flattens
+the entries into ``(keys, values)`` column lists, one item per value, and counts the groups
+the same way (a key differing from the one before it starts one).
 """
 
 from __future__ import annotations
@@ -17,11 +21,42 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import chain, compress, islice, repeat
-from operator import itemgetter, ne
+from operator import itemgetter, ne, sub
 from typing import Any
 
 _first = itemgetter(0)
 _second = itemgetter(1)
+
+
+def pair_columns(batches: Iterable[list], size: int) -> Iterator[tuple[list, list, int]]:
+    """Every value of the merged entry ``batches`` under its key, in order, as column lists of
+    at most ``size`` entries' values: ``(keys, values, groups)``, ``groups`` being the number
+    of key groups that start in those entries.
+
+    All the values of a group are written under one key object, its first entry's, as a loop
+    over the groups would write them (pickled records then refer back to it, not repeat it).
+    """
+    previous: list = []  # the last key handed on, if any (a list: no key can be taken for it)
+    for batch in batches:
+        for at in range(0, len(batch), size):
+            entries = batch[at : at + size]
+            keys = list(map(_first, entries))
+            values = list(map(_second, entries))
+            n = len(keys)
+            starts = [0, *compress(range(1, n), map(ne, islice(keys, 1, None), keys))]
+            groups = len(starts)
+            if previous and not keys[0] != previous[0]:  # the key before runs on
+                keys[0] = previous[0]
+                groups -= 1
+            if groups < n:  # keys repeat: each group's key object for all of its entries
+                sizes = map(sub, [*islice(starts, 1, None), n], starts)
+                keys = list(chain.from_iterable(map(repeat, map(keys.__getitem__, starts), sizes)))
+            previous = keys[-1:]
+            if set(map(len, values)) == {1}:  # one value an entry (a sort's records)
+                yield keys, list(map(_first, values)), groups
+            else:
+                yield (list(chain.from_iterable(map(repeat, keys, map(len, values)))),
+                       list(chain.from_iterable(values)), groups)
 
 
 def group_batches(batches: Iterable[list]) -> Iterator[tuple[list, list]]:

@@ -20,7 +20,7 @@ from operator import itemgetter
 from typing import Any
 
 from minimr.dataflow.blocks import BLOCK_ENTRIES
-from minimr.dataflow.grouping import group_batches
+from minimr.dataflow.grouping import group_batches, pair_columns
 from minimr.dataflow.partition import sort_key
 from minimr.dataflow.segments import (
     KIND_ANY,
@@ -240,6 +240,15 @@ class MergedGroups:
         next chunk: that ends the values of the chunk before."""
         batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
         return map(self._counted, group_batches(batches))
+
+    def columns(self, size: int) -> Iterator[tuple[list, list]]:
+        """Every merged value under its key, in order, as ``(keys, values)`` column lists of
+        at most ``size`` entries' values: what an identity reduce writes, with no iterator
+        made per key (``groups`` counts the keys all the same)."""
+        batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
+        for keys, values, groups in pair_columns(batches, size):
+            self.groups += groups
+            yield keys, values
 
     def _counted(self, chunk: tuple[list, list]) -> tuple[list, list]:
         # a chunk at a time: no Python code runs per key

@@ -111,23 +111,28 @@ class TextPartWriter:
         self.records += 1
 
     def write_many(self, pairs: list) -> None:
-        """Write a list of ``(key, value)`` records: the same bytes as ``write`` on each.
-
-        A batch of str keys and str or int values (exact types: a bool or a str subclass has
-        another repr) is formatted in one C pass, with no Python code per record.
-        """
+        """Write a list of ``(key, value)`` records: the same bytes as ``write`` on each."""
         if not _all_pairs(pairs):  # lists, named tuples, or not pairs: unpack them as write does
             for key, value in pairs:
                 self.write(key, value)
             return
-        keys, values = list(map(_first, pairs)), list(map(_second, pairs))
+        self.write_columns(list(map(_first, pairs)), list(map(_second, pairs)))
+
+    def write_columns(self, keys: list, values: list) -> None:
+        """Write the records ``(keys[i], values[i])``: the same bytes as ``write`` on each.
+
+        A batch of str keys and str or int values (exact types: a bool or a str subclass has
+        another repr) is formatted in one C pass, with no Python code per record.
+        """
+        if not keys:
+            return
         if set(map(type, keys)) == _STR and set(map(type, values)) <= _STR_OR_INT:
             # encode_value of a str or an int is its repr
             lines = map("\t".join, zip(map(repr, keys), map(repr, values), strict=True))
             self._file.write("\n".join(lines) + "\n")
         else:
             self._file.write("".join(map(format_record, keys, values)))
-        self.records += len(pairs)
+        self.records += len(keys)
 
     def close(self) -> int:
         """Close the file; returns its size in bytes."""
@@ -168,8 +173,15 @@ class RecordPartWriter:
             return
         # new tuples, as write makes: the user's own may repeat one object, which pickle would
         # write as a back-reference, and the block bytes would differ from write's
-        self._block.extend(zip(map(_first, pairs), map(_second, pairs), strict=True))
-        self.records += len(pairs)
+        self._extend(zip(map(_first, pairs), map(_second, pairs), strict=True), len(pairs))
+
+    def write_columns(self, keys: list, values: list) -> None:
+        """Write the records ``(keys[i], values[i])`` in the blocks ``write`` on each makes."""
+        self._extend(zip(keys, values, strict=True), len(keys))
+
+    def _extend(self, pairs: Iterator[tuple[Any, Any]], n: int) -> None:
+        self._block.extend(pairs)
+        self.records += n
         while len(self._block) >= self._per_block:
             write_block(self._file, self._block[: self._per_block])
             del self._block[: self._per_block]

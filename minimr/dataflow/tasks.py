@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from itertools import chain, islice, repeat, starmap
+from itertools import chain, islice, starmap
 from operator import is_not, itemgetter
 from typing import Any
 
@@ -189,7 +189,14 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
     with C.activate(counters), _gc_for(plan), MergedGroups(segments, scratch) as merged, \
             writer_cls(temp) as w, skips.reporting(tracker):
         setup()
-        if tracker is None:
+        if tracker is not None:
+            groups = _reduce_tracked(tracker.groups(merged), reduce_fn, w.write)
+        elif reduce_fn is None:
+            # the identity reduce: merged values straight to the writer, no iterator per key
+            for keys, values in merged.columns(REDUCE_BATCH):
+                w.write_columns(keys, values)
+            groups = merged.groups
+        else:
             produced = _reduce_output(merged, reduce_fn)
             try:
                 for batch in iter(lambda: list(islice(produced, REDUCE_BATCH)), []):
@@ -197,8 +204,6 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
             except _ReduceStopped as stopped:
                 raise stopped.stop from None  # the user's own StopIteration, as before
             groups = merged.groups
-        else:
-            groups = _reduce_tracked(tracker.groups(merged), reduce_fn, w.write)
         teardown()
         entries = merged.values_read
         size = w.close()
@@ -219,8 +224,7 @@ class _ReduceStopped(Exception):
         self.stop = stop
 
 
-def _reduce_output(merged: MergedGroups, reduce_fn: Callable | None
-                   ) -> Iterator[tuple[Any, Any]]:
+def _reduce_output(merged: MergedGroups, reduce_fn: Callable) -> Iterator[tuple[Any, Any]]:
     """Every pair the reduce outputs, in order, with no Python code of ours per key or pair.
 
     Within a chunk of keys, ``map`` takes a key, then its values, then calls the reducer;
@@ -228,17 +232,10 @@ def _reduce_output(merged: MergedGroups, reduce_fn: Callable | None
     next key is taken, as a loop would. A reducer that returns None contributes nothing.
     """
     chunks = merged.chunks()
-    if reduce_fn is None:  # the identity reduce: each value under its key
-        return chain.from_iterable(chain.from_iterable(starmap(_each_value, chunks)))
     if not inspect.isgeneratorfunction(reduce_fn):
         reduce_fn = partial(_call_reduce, reduce_fn)
     outputs = chain.from_iterable(starmap(partial(map, reduce_fn), chunks))
     return chain.from_iterable(filter(partial(is_not, None), outputs))
-
-
-def _each_value(keys: list, values: list) -> Iterator[Iterator[tuple[Any, Any]]]:
-    """A chunk's ``(key, value)`` pairs, as one iterator per key."""
-    return map(zip, map(repeat, keys), values)
 
 
 def _call_reduce(reduce_fn: Callable, key: Any, values: Iterator) -> Any:

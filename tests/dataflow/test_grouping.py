@@ -1,4 +1,5 @@
-"""Grouping merged batches: the same groups as itertools.groupby, whatever the batch cuts."""
+"""Grouping merged batches: the same groups as itertools.groupby, whatever the batch cuts, and
+the identity reduce's columns: every value under its group's key."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from operator import itemgetter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minimr.dataflow.grouping import group_batches
+from minimr.dataflow.grouping import group_batches, pair_columns
 
 entries_lists = st.lists(
     st.tuples(st.sampled_from("aabbbcdz"), st.lists(st.integers(0, 9), min_size=1, max_size=3)),
@@ -86,3 +87,41 @@ def test_keys_that_are_not_equal_to_themselves_stay_apart():
     nan = math.nan
     batches = [[(nan, [1])], [(nan, [2])]]
     assert [v for keys, values in group_batches(batches) for v in map(list, values)] == [[1], [2]]
+
+
+def key_objects(entries: list) -> list:
+    """Keys as new, equal objects: merged entries of one key come from different runs."""
+    return [(key * 3, values) for key, values in entries]
+
+
+@given(entries_lists, st.lists(st.integers(0, 5), min_size=1, max_size=5), st.integers(1, 4))
+def test_pair_columns_write_every_value_under_its_groups_key(raw, sizes, size):
+    """The columns are groupby's pairs in order, each group's values under its first entry's
+    key object, the groups counted once however batches and columns cut them."""
+    entries = key_objects(sorted(raw, key=itemgetter(0)))
+    batches = cut(entries, [s for s in sizes if s] or [1])
+    batches[len(batches) // 2 : len(batches) // 2] = [[]]
+    columns = list(pair_columns(iter(batches), size))
+    assert all(len(keys) == len(values) for keys, values, _ in columns)
+    keys = [key for k, _, _ in columns for key in k]
+    values = [value for _, v, _ in columns for value in v]
+    groups = [(key, list(group)) for key, group in groupby(entries, key=itemgetter(0))]
+    assert values == [v for _, group in groups for _, vs in group for v in vs]
+    expected_keys = [group[0][0] for _, group in groups for _, vs in group for _ in vs]
+    assert list(map(id, keys)) == list(map(id, expected_keys))
+    assert sum(n for _, _, n in columns) == len(groups)
+
+
+def test_pair_columns_cut_a_batch_into_columns_of_at_most_size_entries():
+    """A long batch is handed on in pieces: a piece's values fit in the CPU's cache."""
+    batch = [(f"k{i:03d}", [i]) for i in range(10)]
+    columns = list(pair_columns([batch], 4))
+    assert [keys for keys, _, _ in columns] == [
+        ["k000", "k001", "k002", "k003"], ["k004", "k005", "k006", "k007"], ["k008", "k009"]]
+    assert [n for _, _, n in columns] == [4, 4, 2]
+
+
+def test_pair_columns_count_keys_not_equal_to_themselves_apart():
+    """NaN keys are separate groups, as groupby makes them."""
+    nan = math.nan
+    assert [n for _, _, n in pair_columns([[(nan, [1])], [(nan, [2, 3])]], 8)] == [1, 1]

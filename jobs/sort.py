@@ -5,9 +5,12 @@ value (in the gensort-like files of ``data/sort``, made by ``scripts/gen_corpus.
 records are 100 bytes: a 10-byte key, 89 bytes of value and the newline).
 The map splits the line; the range partitioner samples the keys first and picks boundaries
 so that part ``i`` holds only keys smaller than those of part ``i + 1``: every part is sorted,
-and so is the concatenation ``part-00000``, ``part-00001``, ... Records with equal keys are
-ordered by value, so the result equals ``sorted()`` of the input lines. Empty lines are
-skipped (and counted as ``sort/empty lines``).
+and so is the concatenation ``part-00000``, ``part-00001``, ... There is no reduce: the
+identity reduce writes each record under its key, straight from the merge (as Hadoop's
+TeraSort does). The sort is stable: records with equal keys keep their input order (files in
+name order, lines in file order), so the result equals
+``sorted(lines, key=lambda line: line[:10])``, and ``sorted(lines)`` when keys are unique
+(as random 10-byte keys are). Empty lines are skipped (and counted as ``sort/empty lines``).
 
 Run it on the project's sample records::
 
@@ -22,7 +25,7 @@ To get the raw sorted lines back (key immediately followed by value, as in the i
 run this file itself on the output folder, or call ``raw_lines`` from Python::
 
     python jobs/sort.py out/sort > sorted.txt
-    cmp sorted.txt <(LC_ALL=C sort data/sort/*)      # identical
+    cmp sorted.txt <(LC_ALL=C sort data/sort/*)      # identical (no key repeats there)
 
     python -c "import minimr; [print(k + v) for k, v in minimr.read_output('out/sort')]"
 """
@@ -39,7 +42,7 @@ KEY_LENGTH = 10
 
 
 class Sort(Job):
-    """Sort lines by their first ``KEY_LENGTH`` characters, across all part files."""
+    """Sort lines by their first ``KEY_LENGTH`` characters, across all part files (stable)."""
 
     partitioner = "range"
 
@@ -49,11 +52,6 @@ class Sort(Job):
             self.increment_counter("sort", "empty lines")
             return
         yield line[:KEY_LENGTH], line[KEY_LENGTH:]
-
-    def reduce(self, key, values):
-        """Write the records of one key, ordered by value (keys are almost always unique)."""
-        for value in sorted(values):
-            yield key, value
 
 
 def raw_lines(output_dir: str) -> Iterator[str]:

@@ -1,4 +1,4 @@
-"""jobs/sort.py against sorted() of the same gensort-like records."""
+"""jobs/sort.py against a stable sorted() by key of the same gensort-like records."""
 
 from __future__ import annotations
 
@@ -44,16 +44,29 @@ def records_dir(tmp_path: Path) -> Path:
     return tmp_path / "records"
 
 
+def by_key(lines: list[str]) -> list[str]:
+    """``lines`` sorted by their 10-character keys, equal keys in their order (stable)."""
+    return sorted(lines, key=lambda line: line[:10])
+
+
 def input_lines(folder: Path) -> list[str]:
     """Every line of every file in ``folder``."""
     return [line for path in sorted(folder.iterdir()) for line in path.read_text().splitlines()]
 
 
-def test_concatenated_parts_equal_sorted_input(records_dir, tmp_path):
-    """Part files read in order give exactly sorted() of the input lines."""
+def test_concatenated_parts_equal_input_sorted_by_key(records_dir, tmp_path):
+    """Part files read in order give exactly the input lines stably sorted by key."""
     sort_job = load_job_module("sort")
     result = run_job(job_path("sort"), records_dir, tmp_path, reducers=4)
-    assert list(sort_job.raw_lines(result.output)) == sorted(input_lines(records_dir))
+    assert list(sort_job.raw_lines(result.output)) == by_key(input_lines(records_dir))
+
+
+def test_unique_keys_give_sorted_lines(tmp_path):
+    """With no key repeated (random 10-byte keys), the output is sorted() of the lines."""
+    lines = write_records(tmp_path / "unique", seed=3, count=300, shared=range(0))
+    result = run_job(job_path("sort"), tmp_path / "unique", tmp_path, reducers=3)
+    assert len({line[:10] for line in lines}) == len(lines)
+    assert list(load_job_module("sort").raw_lines(result.output)) == sorted(lines)
 
 
 def test_total_order_across_parts(records_dir, tmp_path):
@@ -62,18 +75,22 @@ def test_total_order_across_parts(records_dir, tmp_path):
     parts = [part for part in read_parts(result) if part]
     assert len(parts) >= 3
     for records in parts:
-        assert records == sorted(records)
+        keys = [key for key, _ in records]
+        assert keys == sorted(keys)
     for before, after in zip(parts, parts[1:], strict=False):
         assert before[-1][0] <= after[0][0]
 
 
-def test_equal_keys_are_ordered_by_value(records_dir, tmp_path):
-    """Records that share a key come out together, ordered by the rest of the line."""
+def test_equal_keys_keep_their_input_order(records_dir, tmp_path):
+    """Records that share a key come out together, in the order of the input files' lines."""
     result = run_job(job_path("sort"), records_dir, tmp_path, reducers=4)
     records = list(result.records())
     shared = [r for r in records if sum(1 for k, _ in records if k == r[0]) > 1]
     assert len(shared) == 20
-    assert records == sorted(records)
+    lines = input_lines(records_dir)
+    for key in {k for k, _ in shared}:
+        assert [v for k, v in shared if k == key] == [
+            line[10:] for line in lines if line[:10] == key]
 
 
 def test_empty_lines_are_skipped_and_counted(tmp_path):
@@ -92,7 +109,7 @@ def test_running_the_file_prints_raw_sorted_lines(records_dir, tmp_path):
     result = run_job(job_path("sort"), records_dir, tmp_path, reducers=4)
     printed = subprocess.run([sys.executable, job_path("sort"), result.output],
                              capture_output=True, text=True, check=True).stdout
-    assert printed.splitlines() == sorted(input_lines(records_dir))
+    assert printed.splitlines() == by_key(input_lines(records_dir))
     assert printed.endswith("\n")
 
 
@@ -100,7 +117,8 @@ def test_running_the_file_prints_raw_sorted_lines(records_dir, tmp_path):
 @pytest.mark.parametrize("sort_buffer", [100_000, 8_000], ids=["a-few-spills", "many-spills"])
 def test_spilling_map_tasks_still_sort_exactly(tmp_path, runner, sort_buffer):
     """Map tasks that spill (a few spills become runs the reducers merge, many are merged on
-    the map side) give sorted() of the input, inline and through two workers' shuffle."""
+    the map side) give the input stably sorted by key, inline and through two workers'
+    shuffle."""
     folder = tmp_path / "spilling"
     lines = write_records(folder, seed=11, count=2000, shared=range(0, 300, 7))
     options = {"workers": 2} if runner == "local" else {}
@@ -108,4 +126,4 @@ def test_spilling_map_tasks_still_sort_exactly(tmp_path, runner, sort_buffer):
                         reducers=3, runner=runner, sort_buffer=sort_buffer, **options)
     spilled = result.counters.get("minimr", "spilled records")
     assert spilled == len(lines) if sort_buffer == 100_000 else spilled > len(lines)
-    assert list(load_job_module("sort").raw_lines(result.output)) == sorted(lines)
+    assert list(load_job_module("sort").raw_lines(result.output)) == by_key(lines)

@@ -150,6 +150,10 @@ class HashPartitioner:
             return list(map(mod, map(zlib.crc32, encoded, repeat(_STR_SEED)), repeat(n)))
         return [zlib.crc32(key_bytes(k)) % n for k in keys]
 
+    def starts_of_sorted(self, keys: list) -> list[int] | None:
+        """Hashed partitions do not follow the key order: None (see ``RangePartitioner``'s)."""
+        return None
+
 
 class RangePartitioner:
     """Sends keys below ``boundaries[0]`` to partition 0, and so on: total order across parts."""
@@ -168,6 +172,15 @@ class RangePartitioner:
         if self._all_str and set(map(type, keys)) <= _STR:
             return list(map(bisect.bisect_right, repeat(self.boundaries), keys))
         return [self(k) for k in keys]
+
+    def starts_of_sorted(self, keys: list) -> list[int] | None:
+        """Where each partition's keys begin in ``keys``, a list of all-str or all-bytes keys
+        sorted in their own order (``natively_sortable``): one bisect per boundary instead
+        of a look-up per key. None when the boundaries are not all str (or the keys are not).
+        """
+        if not self._all_str or not keys or type(keys[0]) is not str:
+            return None
+        return [0, *(bisect.bisect_left(keys, b) for b in self.boundaries)]
 
 
 def choose_boundaries(sample: list, partitions: int) -> list:

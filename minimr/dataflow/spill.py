@@ -233,16 +233,24 @@ class MapOutputBuffer:
                 by_partition[self._partitioner(unwrap(key))].append(key)
             return [_sorted_wrapped(part) for part in by_partition]
         keys.sort(key=None if native else sort_key)
-        return [part for part, in self._cut(keys)]
+        return [part for part, in self._cut(keys, native=native)]
 
-    def _cut(self, keys: list, *columns: list) -> Iterator[tuple[list, ...]]:
+    def _cut(self, keys: list, *columns: list, native: bool) -> Iterator[tuple[list, ...]]:
         """Sorted ``keys`` (and lists parallel to them) cut into one slice per partition.
 
-        A stable sort by partition number keeps each partition's keys in order; with a range
-        partitioner the numbers already ascend and the sort only checks that.
+        A range partitioner's partitions follow the key order: keys sorted in their own
+        order (``native``) are cut where the boundaries fall. Otherwise a stable sort by
+        partition number keeps each partition's keys in order (with a range partitioner the
+        numbers already ascend and the sort only checks that).
         """
         if self._partitions == 1:
             yield (keys, *columns)
+            return
+        starts = self._partitioner.starts_of_sorted(keys) if native else None
+        if starts is not None:  # fewer boundaries than partitions leave the last ones empty
+            starts += [len(keys)] * (self._partitions - len(starts))
+            for start, end in zip(starts, [*starts[1:], len(keys)], strict=True):
+                yield (keys[start:end], *(c[start:end] for c in columns))
             return
         numbers = self._partitioner.partition_many(keys)
         if any(map(gt, numbers, islice(numbers, 1, None))):
@@ -263,7 +271,7 @@ class MapOutputBuffer:
         keys = list(map(_first, pairs))
         values = list(map(_second, pairs))
         del pairs
-        for part_keys, part_values in self._cut(keys, values):
+        for part_keys, part_values in self._cut(keys, values, native=native):
             yield partial(write_single_values, keys=part_keys, values=part_values,
                           kind=key_kind(part_keys, native))
 

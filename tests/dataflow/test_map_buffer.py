@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from minimr.dataflow.counters import BUILTIN, COMBINE_INPUT_RECORDS, Counters
 from minimr.dataflow.merge import MergedGroups
 from minimr.dataflow.pairstore import KeyCounts, PairList
-from minimr.dataflow.partition import HashPartitioner, sort_key
+from minimr.dataflow.partition import HashPartitioner, RangePartitioner, sort_key
 from minimr.dataflow.spill import MapOutputBuffer, RestartTask
 from minimr.errors import JobDefinitionError
 
@@ -171,3 +171,28 @@ def test_one_value_counts_keys_alone_and_a_second_value_restarts(tmp_path):
     assert restart.value.options == {"fast": True, "single_value": False}
     got, _ = run(tmp_path, late, 2, sum_combine, 1 << 20, False, "c")
     assert canonical(got, sum_combine) == canonical(expected(late, 2, sum_combine), sum_combine)
+
+
+@pytest.mark.parametrize("combine", [None, sum_combine], ids=["listed", "counted"])
+@pytest.mark.parametrize("boundaries", [["k0300", "k0600"], ["k0500"], []],
+                         ids=["every-part", "fewer-boundaries", "none"])
+def test_range_partitions_hold_the_keys_the_partitioner_sends_them(tmp_path, combine,
+                                                                    boundaries):
+    """Cut at the boundaries of sorted keys: each of the task's partitions holds exactly its
+    keys, spills or not, and a partitioner with fewer boundaries than partitions (a sample
+    with few distinct keys) leaves the last partitions empty, not missing."""
+    pairs = [(f"k{i * 7919 % 1000:04d}", i) for i in range(3000)]
+    partitioner = RangePartitioner(boundaries)
+    for limit in (1 << 20, 20_000):
+        buf = MapOutputBuffer(partitioner, 3, combine, limit, str(tmp_path / f"o{limit}"),
+                              Counters())
+        buf.consume(((None, p) for p in pairs), lambda _k, p: [p])
+        output = buf.finish()
+        assert len(output.partitions) == 3
+        for p in range(3):
+            with MergedGroups([output.segment(p)], str(tmp_path)) as merged:
+                got = [(k, sorted(vs)) for k, vs in merged]
+            want = sorted({k for k, _ in pairs if partitioner(k) == p})
+            assert [k for k, _ in got] == want
+            if combine is None:
+                assert got == [(k, sorted(v for kk, v in pairs if kk == k)) for k in want]

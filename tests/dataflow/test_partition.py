@@ -99,3 +99,18 @@ def test_partition_many_agrees_with_one_by_one():
     for p in (hashing, ranging):
         for keys in (words, mixed):
             assert p.partition_many(keys) == [p(k) for k in keys]
+
+
+def test_starts_of_sorted_cut_where_partition_many_changes():
+    """For sorted str keys, the range partitioner's cut points are where the partition
+    numbers of its keys step up (keys equal to a boundary included); other keys, and hashed
+    partitions, have none."""
+    keys = sorted([f"{i % 300:04d}" for i in range(900)] + ["0100", "0200"])
+    ranging = RangePartitioner(["0100", "0200", "0250"])
+    numbers = ranging.partition_many(keys)
+    starts = ranging.starts_of_sorted(keys)
+    assert starts == [numbers.index(p) for p in range(4)]
+    assert ranging.starts_of_sorted([]) is None
+    assert ranging.starts_of_sorted([b"0001", b"0300"]) is None
+    assert RangePartitioner([1, 5]).starts_of_sorted(["a"]) is None
+    assert HashPartitioner(4).starts_of_sorted(keys) is None

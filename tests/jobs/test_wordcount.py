@@ -50,6 +50,22 @@ def test_variants_write_identical_parts(corpus, tmp_path):
     assert all(c == contents[0] for c in contents)
 
 
+def test_batch_variant_finds_the_words_the_regular_expression_finds(tmp_path):
+    """Characters that lower-case into ASCII letters (the Kelvin sign, a dotted I), other
+    non-ASCII letters, digits, underscores and control characters cut or make words exactly
+    as ``[a-z]+`` after ``lower()`` does."""
+    folder = tmp_path / "tricky"
+    folder.mkdir()
+    (folder / "a.txt").write_text(
+        "\u212aelvin İstanbul café Straße naïve\n"
+        "snake_case x2y 3d\tTAB\x0bvt\x1funit ÆON\u00a0nbsp\r\n"
+        "ｆｕｌｌ width ΣΊΣΥΦΟΣ end\n", encoding="utf-8")
+    reference = reference_counts(folder)
+    assert reference["kelvin"] == 1 and reference["i"] == 1  # the cases that matter are here
+    result = run_job(job_path("wordcount_batch"), folder, tmp_path)
+    assert dict(result.records()) == reference
+
+
 def test_combiner_shrinks_the_shuffle(corpus, tmp_path):
     """The combiner leaves the reducers fewer records than the maps emitted."""
     counters = run_job(job_path("wordcount"), corpus, tmp_path).counters

@@ -7,10 +7,12 @@ The map splits the line; the range partitioner samples the keys first and picks 
 so that part ``i`` holds only keys smaller than those of part ``i + 1``: every part is sorted,
 and so is the concatenation ``part-00000``, ``part-00001``, ... There is no reduce: the
 identity reduce writes each record under its key, straight from the merge (as Hadoop's
-TeraSort does). The sort is stable: records with equal keys keep their input order (files in
-name order, lines in file order), so the result equals
-``sorted(lines, key=lambda line: line[:10])``, and ``sorted(lines)`` when keys are unique
-(as random 10-byte keys are). Empty lines are skipped (and counted as ``sort/empty lines``).
+TeraSort does). Records with equal keys come out together, in their input order (files in
+name order, lines in file order) as long as whole records do not repeat: the result then
+equals ``sorted(lines, key=lambda line: line[:10])``, and ``sorted(lines)`` when keys are
+unique, as random 10-byte keys are. (When many records of a map task are identical, minimr
+counts them instead of listing them: a key's values from that task then come out with
+identical ones together.) Empty lines are skipped (and counted as ``sort/empty lines``).
 
 Run it on the project's sample records::
 
@@ -42,7 +44,7 @@ KEY_LENGTH = 10
 
 
 class Sort(Job):
-    """Sort lines by their first ``KEY_LENGTH`` characters, across all part files (stable)."""
+    """Sort lines by their first ``KEY_LENGTH`` characters, across all part files."""
 
     partitioner = "range"
 

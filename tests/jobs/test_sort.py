@@ -93,6 +93,22 @@ def test_equal_keys_keep_their_input_order(records_dir, tmp_path):
             line[10:] for line in lines if line[:10] == key]
 
 
+def test_repeated_records_are_counted_and_come_out_together(tmp_path):
+    """Many identical records in a map task are counted, not listed: every one is written,
+    the key's identical values from the task side by side, and the keys still in order."""
+    folder = tmp_path / "repeats"
+    folder.mkdir()
+    lines = ["kkkkkkkkkk  A"] * 50 + ["kkkkkkkkkk  B"] + ["kkkkkkkkkk  A"] * 50
+    lines += [f"{i:010d}  x" for i in range(30, 0, -1)]
+    (folder / "a.txt").write_text("\n".join(lines) + "\n")
+    result = run_job(job_path("sort"), folder, tmp_path, reducers=2, split_size=1 << 20)
+    printed = list(load_job_module("sort").raw_lines(result.output))
+    assert sorted(printed) == sorted(lines)
+    assert printed == sorted(printed, key=lambda line: line[:10])
+    assert [line for line in printed if line.startswith("k")] == (
+        ["kkkkkkkkkk  A"] * 100 + ["kkkkkkkkkk  B"])
+
+
 def test_empty_lines_are_skipped_and_counted(tmp_path):
     """Blank lines produce no record and are counted as sort/empty lines."""
     folder = tmp_path / "gaps"

@@ -158,7 +158,7 @@ def test_coordinator_survives_10000_bad_frames_during_a_job(tmp_path, monkeypatc
     monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0")
     inputs = small_inputs(tmp_path / "in", 12)
     inline_output("probe.py", inputs, tmp_path / "inline", reducers=2)
-    monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0.8")  # travels with the job: ~5 s of maps
+    monkeypatch.setenv("MINIMR_PROBE_SLEEP", "0.5")  # travels with the job: ~3 s of maps
     address = free_address()
     log = open(tmp_path / "coordinator.log", "w")  # noqa: SIM115
     coordinator = subprocess.Popen(
@@ -217,9 +217,9 @@ def test_coordinator_survives_10000_bad_frames_during_a_job(tmp_path, monkeypatc
         started = time.monotonic()
         counts = flood(address, seed=5)
         flood_seconds = time.monotonic() - started
+        assert fetch_status(address)["jobs"][0]["state"] == "running"  # the flood hit a job
         between = rss(coordinator.pid)
-        again = flood(address, seed=6)
-        assert fetch_status(address)["jobs"][0]["state"] == "running"  # the floods hit a job
+        again = flood(address, seed=6)  # for the memory bound: the job may have ended
         submitter.join(timeout=60)
         after, peak = rss(coordinator.pid), rss(coordinator.pid, "VmHWM")
         assert coordinator.poll() is None, "the coordinator died"

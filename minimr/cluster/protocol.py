@@ -49,6 +49,10 @@ from typing import Any, ClassVar
 
 MAGIC = b"MMR"
 VERSION = 1
+#: seconds between heartbeats, both ways (a coordinator may set its own; its Welcome says)
+HEARTBEAT_INTERVAL = 1.0
+#: heartbeats a peer may miss before it is declared dead (Paranoid Pirate's liveness)
+HEARTBEAT_LIVENESS = 3
 _HEADER = struct.Struct(">3sBH")
 
 #: minimr's version as sent at registration; peers must agree on it.

@@ -91,6 +91,7 @@ from minimr.cluster.events import (
     WorkerLeft,
     WorkerSeen,
 )
+from minimr.cluster.protocol import HEARTBEAT_INTERVAL, HEARTBEAT_LIVENESS
 from minimr.cluster.tables import (
     TRANSITIONS,
     Attempt,
@@ -138,10 +139,6 @@ __all__ = [  # the scheduler's vocabulary, importable from here
 
 # --- tunables (the coordinator may override them per cluster) ---------------------------
 
-#: seconds between heartbeats, both ways
-HEARTBEAT_INTERVAL = 1.0
-#: heartbeats a peer may miss before it is declared dead (Paranoid Pirate's liveness)
-HEARTBEAT_LIVENESS = 3
 #: a task is a straggler when running this many times the phase's median duration...
 SPECULATION_MULTIPLIER = 4.0
 #: ...and at least this many seconds

@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from minimr.cluster import protocol as p
-from minimr.cluster import scheduler
 from minimr.cluster.executor import Executor, can_fork
 from minimr.cluster.security import WorkerKeys
 from minimr.cluster.shuffle import ShuffleServer
@@ -121,8 +120,8 @@ class Worker:
         self._connect = connect or partial(
             ZmqClient, curve=keys.coordinator_client() if keys else None
         )
-        self.interval = scheduler.HEARTBEAT_INTERVAL
-        self.liveness = scheduler.HEARTBEAT_LIVENESS
+        self.interval = p.HEARTBEAT_INTERVAL
+        self.liveness = p.HEARTBEAT_LIVENESS
         self.conn: Client | None = None
         self.slots: list[Slot] = []
         self.queue: deque[p.Assign] = deque()

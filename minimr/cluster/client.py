@@ -22,7 +22,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,9 +29,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from minimr.cluster import launch, shipping
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
-from minimr.cluster import shipping
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.transport import Client, CurveClient, ZmqClient, ZmqServer, wait
 from minimr.dataflow.counters import Counters
@@ -264,7 +263,8 @@ def _describe_input(error: dict) -> str:
 class LocalCluster:
     """An embedded coordinator thread plus worker processes on this machine.
 
-    Use as a context manager; :attr:`address` is the coordinator's.
+    The first workers are forked from this process when that is safe, others spawned
+    (``launch``). Use as a context manager; :attr:`address` is the coordinator's.
     """
 
     def __init__(
@@ -276,21 +276,27 @@ class LocalCluster:
         heartbeat_liveness: int = s.HEARTBEAT_LIVENESS,
         worker_env: dict[str, str] | None = None,
     ) -> None:
-        self.server = ZmqServer("tcp://127.0.0.1:0")
-        self.address = self.server.address
-        sched = s.Scheduler(
-            heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness
-        )
-        self.coordinator = Coordinator(self.server, sched)
-        self._thread = threading.Thread(
-            target=self.coordinator.serve_forever, name="minimr-coordinator", daemon=True
-        )
         self._slots = slots
         self._env = worker_env or {}
-        self.workers: list[subprocess.Popen] = []
-        self._thread.start()
+        self.server: ZmqServer | None = None
+        self._thread: threading.Thread | None = None
+        # forked before this process makes a ZeroMQ context or a thread (see launch)
+        forked = launch.fork_workers(workers, slots, launch.worker_environment(self._env))
+        self.workers: list[subprocess.Popen | launch.ForkedWorker] = list(forked)
         try:
-            for _ in range(workers):
+            self.server = ZmqServer("tcp://127.0.0.1:0")
+            self.address = self.server.address
+            sched = s.Scheduler(
+                heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness
+            )
+            self.coordinator = Coordinator(self.server, sched)
+            self._thread = threading.Thread(
+                target=self.coordinator.serve_forever, name="minimr-coordinator", daemon=True
+            )
+            self._thread.start()
+            for worker in forked:
+                worker.start(self.address)
+            for _ in range(workers - len(forked)):
                 self.add_worker()
         except BaseException:
             self.close()
@@ -298,10 +304,8 @@ class LocalCluster:
 
     def add_worker(self, env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start one more worker process (it joins whatever job is running)."""
-        process = subprocess.Popen(
-            worker_command(self.address, self._slots),
-            env=worker_environment({**self._env, **(env or {})}),
-            start_new_session=True,  # Ctrl-C reaches the client, which tears down in order
+        process = launch.spawn_worker(
+            self.address, self._slots, launch.worker_environment({**self._env, **(env or {})})
         )
         self.workers.append(process)
         return process
@@ -318,39 +322,17 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        self.coordinator.stop()
-        self._thread.join(timeout=5)
-        self.server.close()
+        if self._thread is not None:
+            self.coordinator.stop()
+            self._thread.join(timeout=5)
+        if self.server is not None:
+            self.server.close()
 
     def __enter__(self) -> LocalCluster:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def worker_command(coordinator: str, slots: int = 1) -> list[str]:
-    """The command line of a local worker process."""
-    return [
-        sys.executable,
-        "-m",
-        "minimr.cluster.worker",
-        "--coordinator",
-        coordinator,
-        "--slots",
-        str(slots),
-        "--parent-pid",
-        str(os.getpid()),
-    ]
-
-
-def worker_environment(extra: dict[str, str]) -> dict[str, str]:
-    """This process's environment, with its import path, so workers import what it does."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    env.setdefault("MINIMR_LOG", "ERROR")
-    env.update(extra)
-    return env
 
 
 def run_local_cluster(

@@ -499,6 +499,15 @@ def _advertised(bound: str, coordinator: str) -> str:
     return bound.replace("0.0.0.0", address)
 
 
+def configure_logging() -> None:
+    """A local worker's logging: to stderr, at the level ``MINIMR_LOG`` names."""
+    logging.basicConfig(
+        level=os.environ.get("MINIMR_LOG", "WARNING"),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        force=True,  # a forked worker drops the handlers of the client it was forked from
+    )
+
+
 def run_worker(
     coordinator: str,
     slots: int = 1,
@@ -534,10 +543,7 @@ if __name__ == "__main__":  # python -m minimr.cluster.worker, used by the local
     parser.add_argument("--parent-pid", type=int, default=None)
     parser.add_argument("--host", default=None)
     args = parser.parse_args()
-    logging.basicConfig(
-        level=os.environ.get("MINIMR_LOG", "WARNING"),
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
+    configure_logging()
     raise SystemExit(
         run_worker(
             args.coordinator, args.slots, args.work_dir, args.name, args.parent_pid, args.host

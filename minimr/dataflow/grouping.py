@@ -28,10 +28,12 @@ _first = itemgetter(0)
 _second = itemgetter(1)
 
 
-def pair_columns(batches: Iterable[list], size: int) -> Iterator[tuple[list, list, int]]:
+def pair_columns(batches: Iterable[list], size: int, pairs: bool = False
+                 ) -> Iterator[tuple[list, list, int]]:
     """Every value of the merged entry ``batches`` under its key, in order, as column lists of
     at most ``size`` entries' values: ``(keys, values, groups)``, ``groups`` being the number
-    of key groups that start in those entries.
+    of key groups that start in those entries. With ``pairs``, the batches hold
+    ``(key, value)`` pairs, one a value, rather than ``(key, values)`` entries.
 
     All the values of a group are written under one key object, its first entry's, as a loop
     over the groups would write them (pickled records then refer back to it, not repeat it).
@@ -52,7 +54,9 @@ def pair_columns(batches: Iterable[list], size: int) -> Iterator[tuple[list, lis
                 sizes = map(sub, [*islice(starts, 1, None), n], starts)
                 keys = list(chain.from_iterable(map(repeat, map(keys.__getitem__, starts), sizes)))
             previous = keys[-1:]
-            if set(map(len, values)) == {1}:  # one value an entry (a sort's records)
+            if pairs:
+                yield keys, values, groups
+            elif set(map(len, values)) == {1}:  # one value an entry (a sort's records)
                 yield keys, list(map(_first, values)), groups
             else:
                 yield (list(chain.from_iterable(map(repeat, keys, map(len, values)))),

@@ -188,7 +188,7 @@ class MergedGroups:
     """
 
     def __init__(self, segments: list[Segment], scratch: str,
-                 memory_limit: int = IN_MEMORY_MERGE) -> None:
+                 memory_limit: int = IN_MEMORY_MERGE, pairs: bool = False) -> None:
         # An empty segment's kind (an empty run's) says nothing: merged in, it would send str
         # keys down the Python-compared path.
         segments = list(filter(has_entries, segments))
@@ -197,13 +197,14 @@ class MergedGroups:
         if not self._in_memory:
             segments, self._temporary = _premerge(segments, scratch)
         self._segments = segments
+        self._pairs = pairs  # merge (key, value) pairs, for ``columns`` only
         self._readers: list[SegmentReader] = []
         # the keys handed on so far, counted a chunk at a time (ahead of the iteration, as
         # values_read): exact once the iteration has ended
         self.groups = 0
 
     def __enter__(self) -> MergedGroups:
-        self._readers = [SegmentReader(s) for s in self._segments]
+        self._readers = [SegmentReader(s, self._pairs) for s in self._segments]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -244,9 +245,10 @@ class MergedGroups:
     def columns(self, size: int) -> Iterator[tuple[list, list]]:
         """Every merged value under its key, in order, as ``(keys, values)`` column lists of
         at most ``size`` entries' values: what an identity reduce writes, with no iterator
-        made per key (``groups`` counts the keys all the same)."""
+        made per key (``groups`` counts the keys all the same). Made with ``pairs``, the
+        merge is of pairs, one a value, and ``columns`` is the only way to read it."""
         batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
-        for keys, values, groups in pair_columns(batches, size):
+        for keys, values, groups in pair_columns(batches, size, self._pairs):
             self.groups += groups
             yield keys, values
 

@@ -20,7 +20,7 @@ import shutil
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any, BinaryIO
 
@@ -192,10 +192,14 @@ class _Limited:
 class SegmentReader:
     """An open segment: its kind, its runs (each an iterator of blocks) and the values read.
 
-    Each run is read through a file of its own, so that the runs can be merged.
+    Each run is read through a file of its own, so that the runs can be merged. The runs'
+    blocks are lists of ``(key, values)`` entries; ``pairs`` makes them lists of
+    ``(key, value)`` pairs instead, one a value (for a reader that wants no groups: the
+    identity reduce), so no one-value tuple is made for a block of columns.
     """
 
-    def __init__(self, segment: Segment) -> None:
+    def __init__(self, segment: Segment, pairs: bool = False) -> None:
+        self._pairs = pairs
         self.file = open(segment.path, "rb")
         self._others: list[BinaryIO] = []
         self.kind, runs = _runs(self.file, segment)
@@ -216,7 +220,12 @@ class SegmentReader:
         if type(block) is tuple:  # columns: keys, and one value each
             keys, values = block
             self.values += len(keys)
-            return list(zip(keys, zip(values), strict=True))
+            return list(zip(keys, values if self._pairs else zip(values), strict=True))
+        if self._pairs:  # each value under its entry's key
+            pairs = list(chain.from_iterable(
+                map(zip, map(repeat, map(_first, block)), map(_second, block))))
+            self.values += len(pairs)
+            return pairs
         self.values += sum(map(len, map(_second, block)))
         return block
 

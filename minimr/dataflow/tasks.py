@@ -186,13 +186,14 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
     setup, teardown = _lifecycle(sp.step)
     tracker = _tracker(plan, f"partition {task.partition} of step {task.step}", task.skip,
                        "key group")
-    with C.activate(counters), _gc_for(plan), MergedGroups(segments, scratch) as merged, \
+    identity = reduce_fn is None and tracker is None  # values merged as pairs, to the writer
+    with C.activate(counters), _gc_for(plan), \
+            MergedGroups(segments, scratch, pairs=identity) as merged, \
             writer_cls(temp) as w, skips.reporting(tracker):
         setup()
         if tracker is not None:
             groups = _reduce_tracked(tracker.groups(merged), reduce_fn, w.write)
-        elif reduce_fn is None:
-            # the identity reduce: merged values straight to the writer, no iterator per key
+        elif identity:  # merged values straight to the writer, no iterator per key
             for keys, values in merged.columns(REDUCE_BATCH):
                 w.write_columns(keys, values)
             groups = merged.groups

@@ -112,6 +112,24 @@ def test_pair_columns_write_every_value_under_its_groups_key(raw, sizes, size):
     assert sum(n for _, _, n in columns) == len(groups)
 
 
+@given(entries_lists, st.lists(st.integers(0, 5), min_size=1, max_size=5), st.integers(1, 4))
+def test_pair_columns_of_pairs_equal_those_of_entries(raw, sizes, size):
+    """Batches of ``(key, value)`` pairs, one a value (a merge of pairs), give the columns and
+    the group count that the entries they flatten give."""
+    entries = key_objects(sorted(raw, key=itemgetter(0)))
+    pairs = [(key, value) for key, values in entries for value in values]
+    cuts = [s for s in sizes if s] or [1]
+
+    def flat(columns):
+        keys = [k for ks, _, _ in columns for k in ks]
+        return (list(map(id, keys)), [v for _, vs, _ in columns for v in vs],
+                sum(n for _, _, n in columns))
+
+    from_pairs = flat(list(pair_columns(iter(cut(pairs, cuts)), size, pairs=True)))
+    from_entries = flat(list(pair_columns(iter(cut(entries, cuts)), size)))
+    assert from_pairs == from_entries
+
+
 def test_pair_columns_cut_a_batch_into_columns_of_at_most_size_entries():
     """A long batch is handed on in pieces: a piece's values fit in the CPU's cache."""
     batch = [(f"k{i:03d}", [i]) for i in range(10)]

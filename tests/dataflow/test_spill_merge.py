@@ -252,6 +252,27 @@ def test_single_value_blocks_are_columns_and_read_back_as_entries(tmp_path):
         assert got == [(k, [i] + ([i, i] if i % 7 == 0 else [i])) for i, k in enumerate(keys)]
 
 
+def test_a_merge_of_pairs_gives_every_value_of_both_block_forms_in_order(tmp_path):
+    """Read as pairs (the identity reduce), column blocks and entry blocks give one
+    ``(key, value)`` pair a value, in the order a merge of entries gives them, every value
+    counted; ``columns`` hands them on with the groups counted as the entries' merge does."""
+    keys = [f"k{i:05d}" for i in range(5000)]
+    single = [(k, [i]) for i, k in enumerate(keys)]
+    mixed = [(k, [i, -i] if i % 7 == 0 else [i]) for i, k in enumerate(keys)]
+    path = tmp_path / "segments"
+    with open(path, "wb") as out:
+        first = write_segment(out, single, b"s")
+        second = write_segment(out, mixed, b"s")
+    segments = [Segment(str(path), 0, first[0]), Segment(str(path), first[0], second[0])]
+    expected = [(k, v) for i, k in enumerate(keys) for v in [i, i, -i][: 3 if i % 7 == 0 else 2]]
+    for limit in (0, 2**30):  # streamed and in memory
+        with MergedGroups(segments, str(tmp_path), memory_limit=limit, pairs=True) as merged:
+            got = [pair for keys_, values in merged.columns(100)
+                   for pair in zip(keys_, values, strict=True)]
+            assert merged.values_read == len(expected) and merged.groups == len(keys)
+        assert got == expected
+
+
 @pytest.mark.parametrize("memory_limit", [0, 1 << 30], ids=["streaming", "in-memory"])
 def test_a_few_spills_without_a_combiner_are_runs_for_the_reducer(tmp_path, memory_limit):
     """No combiner and at most MAX_RUNS spills: each partition's spilled runs are copied side by

@@ -11,9 +11,10 @@ the reducer takes its values, so a key with ten million values is never a list i
 Contract (``itertools.groupby``'s): take a key's values before the next chunk is asked for;
 a chunk asked for ends the values of the chunk before, and values left unread are skipped.
 
-The identity reduce needs no groups, only every value under its key: ``pair_columns`` flattens
-the entries into ``(keys, values)`` column lists, one item per value, and counts the groups
-the same way (a key differing from the one before it starts one).
+The identity reduce needs no groups, only every value under its key: it merges ``(key, value)``
+pairs (``SegmentReader(pairs=True)``), and ``pair_columns`` cuts them into ``(keys, values)``
+column lists, counting the groups the same way (a key differing from the one before it
+starts one).
 """
 
 from __future__ import annotations
@@ -21,46 +22,41 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import chain, compress, islice, repeat
-from operator import itemgetter, ne, sub
+from operator import is_, itemgetter, ne, sub
 from typing import Any
 
 _first = itemgetter(0)
 _second = itemgetter(1)
 
 
-def pair_columns(batches: Iterable[list], size: int, pairs: bool = False
-                 ) -> Iterator[tuple[list, list, int]]:
-    """Every value of the merged entry ``batches`` under its key, in order, as column lists of
-    at most ``size`` entries' values: ``(keys, values, groups)``, ``groups`` being the number
-    of key groups that start in those entries. With ``pairs``, the batches hold
-    ``(key, value)`` pairs, one a value, rather than ``(key, values)`` entries.
+def pair_columns(batches: Iterable[list], size: int) -> Iterator[tuple[list, list, int]]:
+    """The merged ``(key, value)`` pair ``batches`` (one pair a value) as column lists of at
+    most ``size`` pairs, in order: ``(keys, values, groups)``, ``groups`` being the number of
+    key groups that start in those pairs.
 
-    All the values of a group are written under one key object, its first entry's, as a loop
+    All the values of a group are written under one key object, its first pair's, as a loop
     over the groups would write them (pickled records then refer back to it, not repeat it).
     """
     previous: list = []  # the last key handed on, if any (a list: no key can be taken for it)
     for batch in batches:
         for at in range(0, len(batch), size):
-            entries = batch[at : at + size]
-            keys = list(map(_first, entries))
-            values = list(map(_second, entries))
+            pairs = batch[at : at + size]
+            keys = list(map(_first, pairs))
             n = len(keys)
             starts = [0, *compress(range(1, n), map(ne, islice(keys, 1, None), keys))]
+            if any(map(is_, islice(keys, 1, None), keys)):
+                # one key object twice (an entry's values): one group, as in groupby, even
+                # for a key not equal to itself (a NaN)
+                starts = [i for i in starts if not i or keys[i] is not keys[i - 1]]
             groups = len(starts)
-            if previous and not keys[0] != previous[0]:  # the key before runs on
+            if previous and (keys[0] is previous[0] or not keys[0] != previous[0]):  # runs on
                 keys[0] = previous[0]
                 groups -= 1
-            if groups < n:  # keys repeat: each group's key object for all of its entries
+            if groups < n:  # keys repeat: each group's key object for all of its pairs
                 sizes = map(sub, [*islice(starts, 1, None), n], starts)
                 keys = list(chain.from_iterable(map(repeat, map(keys.__getitem__, starts), sizes)))
             previous = keys[-1:]
-            if pairs:
-                yield keys, values, groups
-            elif set(map(len, values)) == {1}:  # one value an entry (a sort's records)
-                yield keys, list(map(_first, values)), groups
-            else:
-                yield (list(chain.from_iterable(map(repeat, keys, map(len, values)))),
-                       list(chain.from_iterable(values)), groups)
+            yield keys, list(map(_second, pairs)), groups
 
 
 def group_batches(batches: Iterable[list]) -> Iterator[tuple[list, list]]:

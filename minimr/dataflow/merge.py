@@ -185,6 +185,8 @@ class MergedGroups:
     Args:
         segments: the segments to merge (their files must stay until the iteration ends).
         scratch: a folder for intermediate merge passes when there are many segments.
+        pairs: merge ``(key, value)`` pairs, one a value, to be read by ``columns`` alone
+            (the identity reduce), instead of key groups.
     """
 
     def __init__(self, segments: list[Segment], scratch: str,
@@ -197,7 +199,7 @@ class MergedGroups:
         if not self._in_memory:
             segments, self._temporary = _premerge(segments, scratch)
         self._segments = segments
-        self._pairs = pairs  # merge (key, value) pairs, for ``columns`` only
+        self._pairs = pairs
         self._readers: list[SegmentReader] = []
         # the keys handed on so far, counted a chunk at a time (ahead of the iteration, as
         # values_read): exact once the iteration has ended
@@ -244,11 +246,13 @@ class MergedGroups:
 
     def columns(self, size: int) -> Iterator[tuple[list, list]]:
         """Every merged value under its key, in order, as ``(keys, values)`` column lists of
-        at most ``size`` entries' values: what an identity reduce writes, with no iterator
-        made per key (``groups`` counts the keys all the same). Made with ``pairs``, the
-        merge is of pairs, one a value, and ``columns`` is the only way to read it."""
+        at most ``size`` values: what an identity reduce writes, with no iterator made per
+        key (``groups`` counts the keys all the same). Only for a merge made with ``pairs``,
+        which this is the only way to read."""
+        if not self._pairs:
+            raise ValueError("columns() reads a merge of pairs: make it with pairs=True")
         batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
-        for keys, values, groups in pair_columns(batches, size, self._pairs):
+        for keys, values, groups in pair_columns(batches, size):
             self.groups += groups
             yield keys, values
 

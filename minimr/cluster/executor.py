@@ -138,10 +138,22 @@ class Executor:
 
 
 def can_fork() -> bool:
-    """True when an executor may be forked from this process: Linux (the platform whose
-    ``fork`` minimr relies on, with executors that die with their worker) and no other
-    thread. The caller must also not have made a ZeroMQ context yet."""
+    """True when a minimr process (an executor, a local worker) may be forked from this one:
+    Linux (the platform whose ``fork`` minimr relies on, with children that die with their
+    parent) and no other thread. The caller must also not have made a ZeroMQ context yet."""
     return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def name_process(name: bytes) -> None:
+    """Set the name ``ps`` and ``top`` show for this process (``/proc/PID/comm``, Linux; 15
+    bytes at most): a forked process keeps its parent's command line, its name tells it
+    apart. Elsewhere nothing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name))  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
 
 
 # --- the executor process ---------------------------------------------------------------
@@ -153,6 +165,9 @@ def main(
     """The executor process: run commands from the worker until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     _die_with_worker()
+    # ps and top tell executors from their worker, whose command line a forked executor
+    # keeps (as `pkill -f` does not: it matches both)
+    name_process(EXECUTOR_NAME)
     fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 2)
     os.dup2(fd, 1)
@@ -196,11 +211,7 @@ def _die_with_worker() -> None:
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        # PR_SET_NAME: ps and top tell executors from their worker, whose command line a
-        # forked executor keeps (as `pkill -f` does not: it matches both)
-        libc.prctl(15, ctypes.c_char_p(EXECUTOR_NAME))
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the pipe's EOF ends the executor later
         return
     parent = multiprocessing.parent_process()

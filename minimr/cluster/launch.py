@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from minimr.cluster.executor import can_fork
+from minimr.cluster.executor import can_fork, name_process
 
 WORKER_NAME = b"minimr-worker"
 _WAIT_STEP = 0.01  # seconds between looks at a forked worker that is asked to wait
@@ -185,15 +185,6 @@ def _become_worker(coordinator: str, slots: int, env: dict[str, str], parent: in
     sys.argv = [worker.__file__, "--coordinator", coordinator]
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)  # the worker sets its own
-    _name_process()
+    name_process(WORKER_NAME)
     worker.configure_logging()
     return worker.run_worker(coordinator, slots, parent_pid=parent)
-
-
-def _name_process() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(15, ctypes.c_char_p(WORKER_NAME))  # PR_SET_NAME
-    except (OSError, AttributeError):
-        pass

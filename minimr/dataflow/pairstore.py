@@ -143,6 +143,13 @@ class KeyCounts:
         except TypeError:
             raise NeedsPerPairPath from None
 
+    def add_keys(self, keys: Iterable) -> None:
+        """Count keys that each stand for the pair ``(key, value)`` (``mapshape``'s keys)."""
+        try:
+            _count_elements(self.keyed, keys)
+        except TypeError:  # an unhashable key, or the map's own error: the per-pair path tells
+            raise NeedsPerPairPath from None
+
     def estimate(self) -> int:
         if not self.keyed:
             return 0

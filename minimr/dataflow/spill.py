@@ -4,7 +4,9 @@ Map output pairs wait in one of the stores of ``pairstore``: counted (identical 
 alone while every pair has had one value), grouped per key, or listed. A batch of records runs
 as ``chain(starmap(map_fn, batch))`` straight into the store, all C code but the user's own
 ``map``. The first batch picks the store for the rest of the task; a store that meets output
-it cannot hold raises ``RestartTask`` and the task runs again on a more general one.
+it cannot hold raises ``RestartTask`` and the task runs again on a more general one. A map of
+the shape ``for x in expression: yield x, constant`` is read as its keys (``mapshape``), counted
+from the first batch on.
 
 Writing does its per-key work with C calls over whole lists (partition numbers, the sort, the
 ``[value] * times`` lists); Python runs per key only to call the combiner.
@@ -35,6 +37,7 @@ from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
+from minimr.dataflow.mapshape import KeyedMap
 from minimr.dataflow.merge import MergedGroups
 from minimr.dataflow.pairstore import (
     ENTRY_OVERHEAD,
@@ -124,8 +127,13 @@ class MapOutputBuffer:
         self.map_output_records = 0
 
     # -- filling ------------------------------------------------------------------------------
-    def consume(self, records: Iterable[tuple[Any, Any]], map_fn: Callable) -> int:
+    def consume(self, records: Iterable[tuple[Any, Any]], map_fn: Callable,
+                keyed: KeyedMap | None = None) -> int:
         """Run ``map_fn`` over ``records`` into the buffer; the hot path of every map task.
+
+        Args:
+            keyed: ``map_fn`` read as keys with one value (``mapshape``): its keys are
+                counted from the first record on, and ``map_fn`` itself is not called.
 
         Returns:
             The number of input records.
@@ -133,6 +141,8 @@ class MapOutputBuffer:
         Raises:
             RestartTask: the output does not fit the store (see ``pairstore``).
         """
+        if keyed is not None:
+            self._store = KeyCounts(keyed.value, {})
         records = iter(records)
         n = 0
         size = _FIRST_BATCH
@@ -141,7 +151,10 @@ class MapOutputBuffer:
             if not batch:
                 return n
             before = len(self._store)
-            self._store.add(chain.from_iterable(_outputs(map_fn, batch)))
+            if keyed is not None:  # no None filter: a None is not iterable, as in the loop
+                self._store.add_keys(chain.from_iterable(starmap(keyed.keys, batch)))
+            else:
+                self._store.add(chain.from_iterable(_outputs(map_fn, batch)))
             pairs = len(self._store) - before
             if not n and type(self._store) is PairCounts:
                 self._after_first_batch(self._store)

@@ -21,8 +21,8 @@ from operator import is_not, itemgetter
 from typing import Any
 
 from minimr.dataflow import counters as C
+from minimr.dataflow import mapshape, skips, storage, taskgc
 from minimr.dataflow import output as out
-from minimr.dataflow import skips, storage, taskgc
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import MergedGroups
 from minimr.dataflow.pairstore import PAIR_OVERHEAD
@@ -126,8 +126,10 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
     try:
         if map_batch is not None:
             n = _consume_batches(buffer, records, map_batch, max(1 << 20, plan.sort_buffer // 4))
-        else:
-            n = buffer.consume(records, map_fn)
+        else:  # a map of the commonest shape is read as keys with one value, if it can be
+            keyed = mapshape.keyed_map(map_fn) if fast and not general and tracker is None \
+                else None
+            n = buffer.consume(records, map_fn, keyed)
         if sp.step.map_final is not None:
             buffer.add_all(sp.step.map_final())  # pairs, a mapping or None, as a batch map's
         return buffer, n

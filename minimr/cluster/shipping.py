@@ -7,11 +7,17 @@ Installed packages travel by reference and must be installed on the workers; a
 missing one fails the task with a message naming the module and the worker.
 
 ``dill`` is the alternative serializer (``--serializer dill``) for objects
-cloudpickle refuses.
+cloudpickle refuses. dill pickles the classes and functions of a module that can be imported
+by reference, whatever it is told, so with dill the sources of those modules travel beside
+the payload, and a worker imports them from there (running their top-level code) before it
+loads the plan: a new copy each time, so a job file edited between two jobs never runs stale.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.util
 import inspect
 import linecache
 import os
@@ -36,7 +42,7 @@ def dumps(plan: Any, serializer: str = "cloudpickle") -> bytes:
             names the attribute that failed.
     """
     try:
-        return _module(serializer).dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = _module(serializer).dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         where = _find_unpicklable(plan, "plan", serializer)
         raise JobDefinitionError(
@@ -45,6 +51,11 @@ def dumps(plan: Any, serializer: str = "cloudpickle") -> bytes:
             "or inside map/reduce instead of holding them on the job, or try "
             f"--serializer {'dill' if serializer == 'cloudpickle' else 'cloudpickle'}."
         ) from exc
+    if serializer != "dill":
+        return payload
+    settings = getattr(plan, "settings", None)
+    sources = settings.get("sources") if isinstance(settings, dict) else None
+    return pickle.dumps((sources or {}, payload), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def loads(blob: bytes, serializer: str = "cloudpickle") -> Any:
@@ -55,6 +66,9 @@ def loads(blob: bytes, serializer: str = "cloudpickle") -> Any:
             package that is not installed here.
     """
     try:
+        if serializer == "dill":
+            sources, blob = pickle.loads(blob)
+            _import_from_sources(sources)
         plan = _module(serializer).loads(blob)
         restore_code_locations(plan)
         return plan
@@ -65,6 +79,41 @@ def loads(blob: bytes, serializer: str = "cloudpickle") -> Any:
             "from the job's own folder travel with the job; installed packages do not)",
             name=exc.name,
         ) from exc
+
+
+def _import_from_sources(sources: dict[str, tuple[str, str]]) -> None:
+    """Import the shipped modules (``{name: (file, source)}``) anew from their sources."""
+    names = [name for name in sources if name != "__main__"]  # dill ships __main__ by value
+    finder = _SourceFinder({name: sources[name] for name in names})
+    for name in names:
+        sys.modules.pop(name, None)
+    sys.meta_path.insert(0, finder)
+    try:
+        for name in names:
+            importlib.import_module(name)  # a sibling may have imported it already
+    finally:
+        sys.meta_path.remove(finder)
+
+
+class _SourceFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds and loads the shipped modules from their sources, under their own file names."""
+
+    def __init__(self, sources: dict[str, tuple[str, str]]) -> None:
+        self.sources = sources
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.sources:
+            return None
+        return importlib.util.spec_from_loader(name, self, origin=self.sources[name][0])
+
+    def create_module(self, spec: Any) -> None:
+        return None  # the default module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        filename, text = self.sources[module.__name__]
+        module.__file__ = filename
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        exec(compile(text, filename, "exec"), module.__dict__)
 
 
 def _module(serializer: str) -> Any:

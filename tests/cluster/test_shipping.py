@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
 import sys
+import textwrap
 import threading
 import types
 
 import pytest
 
+from minimr import loader
 from minimr.cluster import shipping
 from minimr.errors import JobDefinitionError
 
@@ -55,3 +58,79 @@ def test_missing_module_on_the_worker_is_named():
     with pytest.raises(ModuleNotFoundError) as info:
         shipping.loads(blob)
     assert "no_such_module_x" in str(info.value) and "worker host" in str(info.value)
+
+
+@pytest.mark.parametrize("serializer", shipping.SERIALIZERS)
+def test_a_job_file_loads_on_a_host_without_it(tmp_path, serializer):
+    """A job file and the module it imports from its folder travel by value with either
+    serializer: a process that never imported them, without the files, runs the job's map."""
+    from minimr.loader import find_job, load_module
+    from minimr.runner import build_plan
+
+    folder = tmp_path / "job"
+    folder.mkdir()
+    (folder / f"words_{serializer}.py").write_text("def words(line):\n    return line.split()\n")
+    job_file = folder / f"shipped_{serializer}.py"
+    job_file.write_text(textwrap.dedent(f"""
+        from minimr import Job
+        from words_{serializer} import words
+
+        class Shipped(Job):
+            def map(self, key, line):
+                for word in words(line):
+                    yield word, len(word)
+
+            def reduce(self, word, lengths):
+                yield word, sum(lengths)
+    """))
+    module = load_module(str(job_file))
+    plan = build_plan(find_job(module), [str(job_file)], str(tmp_path / "out"))
+    plan.settings["sources"] = shipping.job_sources(sorted(loader.SHIPPED))
+    (tmp_path / "plan.bin").write_bytes(shipping.dumps(plan, serializer))
+    for file in folder.iterdir():
+        file.unlink()
+    script = textwrap.dedent("""
+        import sys
+        from minimr.cluster import shipping
+        plan = shipping.loads(open(sys.argv[1], "rb").read(), sys.argv[2])
+        print(list(plan.steps[0].step.map("k", "ab c")))
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "plan.bin"), serializer],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.stdout == "[('ab', 2), ('c', 1)]\n", done.stderr
+
+
+def test_a_job_file_edited_between_two_dill_jobs_runs_its_new_code(tmp_path):
+    """A worker that loaded a dill job keeps no stale copy of its module for the next job."""
+    from minimr.loader import find_job, load_module
+    from minimr.runner import build_plan
+
+    job_file = tmp_path / "edited_words.py"
+    blobs = []
+    for value in (1, 2):
+        job_file.write_text(textwrap.dedent(f"""
+            from minimr import Job
+
+            class Edited(Job):
+                def map(self, key, line):
+                    yield line, {value}
+
+                def reduce(self, key, values):
+                    yield key, sum(values)
+        """))
+        plan = build_plan(find_job(load_module(str(job_file))), [str(job_file)],
+                          str(tmp_path / "out"))
+        plan.settings["sources"] = shipping.job_sources(sorted(loader.SHIPPED))
+        blobs.append(tmp_path / f"plan{value}.bin")
+        blobs[-1].write_bytes(shipping.dumps(plan, "dill"))
+    job_file.unlink()
+    script = textwrap.dedent("""
+        import sys
+        from minimr.cluster import shipping
+        for path in sys.argv[1:]:
+            plan = shipping.loads(open(path, "rb").read(), "dill")
+            print(list(plan.steps[0].step.map("k", "x")))
+    """)
+    done = subprocess.run([sys.executable, "-c", script, *map(str, blobs)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.stdout == "[('x', 1)]\n[('x', 2)]\n", done.stderr

@@ -93,7 +93,10 @@ def main() -> None:
 @click.option("--max-skips", type=click.IntRange(min=0), default=skips.MAX_SKIPS,
               show_default=True, help="Records a job may skip in all with --skip-bad-records.")
 @click.option("--serializer", type=click.Choice(["cloudpickle", "dill"]), default="cloudpickle",
-              show_default=True, help="How the job is shipped to workers.")
+              show_default=True,
+              help="How the job is shipped to workers. dill pickles what cloudpickle refuses;"
+                   " with it, each worker imports the job file (and the modules beside it)"
+                   " again from the source sent with the job.")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line and no counters table.")
 def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, identity,

@@ -5,7 +5,7 @@ A word count's map, ``for word in WORD.findall(line.lower()): yield word, 1``, b
 words. When a map is exactly that shape (its body one ``for`` loop over an expression,
 yielding the loop variable and a constant) ``keyed_map`` returns a function that returns
 the expression itself, and the constant: the buffer counts the keys in C, with no generator
-to resume and no tuple per pair (a 64 MiB word count task: 1 s of its 6 s of CPU).
+to resume and no tuple per pair (a 64 MiB word count task: 4.9 s of CPU instead of 6.2).
 
 It is made only where it cannot change what the map produces:
 - the map is a plain Python generator function, or a method of one, with no decorator, no

@@ -126,10 +126,9 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
     try:
         if map_batch is not None:
             n = _consume_batches(buffer, records, map_batch, max(1 << 20, plan.sort_buffer // 4))
-        else:  # a map of the commonest shape is read as keys with one value, if it can be
-            keyed = mapshape.keyed_map(map_fn) if fast and not general and tracker is None \
-                else None
-            n = buffer.consume(records, map_fn, keyed)
+        else:  # a map of the commonest shape runs as its keys, where it can
+            plain = fast and not general and tracker is None
+            n = buffer.consume(records, map_fn, mapshape.keyed_map(map_fn) if plain else None)
         if sp.step.map_final is not None:
             buffer.add_all(sp.step.map_final())  # pairs, a mapping or None, as a batch map's
         return buffer, n

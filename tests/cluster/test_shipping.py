@@ -85,7 +85,9 @@ def test_a_job_file_loads_on_a_host_without_it(tmp_path, serializer):
     """))
     module = load_module(str(job_file))
     plan = build_plan(find_job(module), [str(job_file)], str(tmp_path / "out"))
-    plan.settings["sources"] = shipping.job_sources(sorted(loader.SHIPPED))
+    shipped = [module.__name__, f"words_{serializer}"]  # what load_module registered
+    assert set(shipped) <= loader.SHIPPED
+    plan.settings["sources"] = shipping.job_sources(shipped)
     (tmp_path / "plan.bin").write_bytes(shipping.dumps(plan, serializer))
     for file in folder.iterdir():
         file.unlink()
@@ -118,9 +120,9 @@ def test_a_job_file_edited_between_two_dill_jobs_runs_its_new_code(tmp_path):
                 def reduce(self, key, values):
                     yield key, sum(values)
         """))
-        plan = build_plan(find_job(load_module(str(job_file))), [str(job_file)],
-                          str(tmp_path / "out"))
-        plan.settings["sources"] = shipping.job_sources(sorted(loader.SHIPPED))
+        module = load_module(str(job_file))
+        plan = build_plan(find_job(module), [str(job_file)], str(tmp_path / "out"))
+        plan.settings["sources"] = shipping.job_sources([module.__name__])
         blobs.append(tmp_path / f"plan{value}.bin")
         blobs[-1].write_bytes(shipping.dumps(plan, "dill"))
     job_file.unlink()

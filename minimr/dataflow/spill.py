@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -68,9 +67,6 @@ _not_none = partial(is_not, None)
 _FIRST_BATCH = 256  # records in a map task's first batch
 _MAX_BATCH = 50_000  # records in a batch at most
 _BATCH_PAIRS = 200_000  # map output pairs to aim at per batch (less with a small buffer)
-# A key with this few identical values is written as they are: combining them would cost a
-# Python call per key (the rare keys of a Zipf vocabulary) and save the reducer almost nothing.
-_COMBINE_MIN = 4
 
 
 @dataclass(frozen=True)
@@ -205,8 +201,11 @@ class MapOutputBuffer:
         """Sorted keys' ``(key, values list)`` entries, combined when there is a combiner.
 
         Built with C calls over whole lists; Python runs per key only to call the combiner,
-        and only for keys with more than ``_COMBINE_MIN`` values (combining fewer would cost a
-        call per rare key of a Zipf vocabulary and save the reducer almost nothing).
+        for every key with more than one value, as Hadoop does. Combining the keys seen only a
+        few times too costs little and leaves most outputs (a word count's) one value a key,
+        which ``segments`` stores as columns: cheaper to write, and half the reduce's CPU
+        (a 16 MiB word count task: 1.27 s either way; the reduce of 16 of them, 1.0 -> 0.55 s
+        per partition, against combining only keys of more than four values).
         """
         found = list(map(taken.sources.__getitem__, keys))
         combine = self._combine
@@ -214,9 +213,8 @@ class MapOutputBuffer:
             values = list(map(_first, found))
             sizes = list(map(_second, found))
             lists = list(map(list, zip(values)))  # [value]: most keys of a Zipf vocabulary
-            cap = _COMBINE_MIN if combine is not None else sys.maxsize
-            for i in compress(range(len(keys)), map(gt, sizes, repeat(1))):
-                if sizes[i] <= cap:  # a key over the cap is combined below
+            if combine is None:
+                for i in compress(range(len(keys)), map(gt, sizes, repeat(1))):
                     lists[i] = lists[i] * sizes[i]
         else:
             lists = found
@@ -226,7 +224,7 @@ class MapOutputBuffer:
         if combine is None:
             return zip(keys, lists, strict=True)
         seen = produced = 0
-        for i in compress(range(len(keys)), map(gt, sizes, repeat(_COMBINE_MIN))):
+        for i in compress(range(len(keys)), map(gt, sizes, repeat(1))):
             source = repeat(values[i], sizes[i]) if taken.runs else iter(lists[i])
             lists[i] = list(map(_second, combine(keys[i], source)))
             seen += sizes[i]

@@ -104,12 +104,14 @@ def test_every_path_matches_a_plain_grouping(tmp_path, pairs, partitions, limit,
         assert order == sorted(order) and len({repr(o) for o in order}) == len(order)
 
 
-def test_counted_pairs_combine_only_keys_with_many_values(tmp_path):
-    """Identical pairs are counted; a key seen a few times skips the combiner's Python call."""
-    pairs = [("hot", 1)] * 100 + [("rare", 1)] * 2 + [("mixed", 1), ("mixed", 2)] * 5
+def test_counted_pairs_combine_every_key_with_several_values(tmp_path):
+    """Identical pairs are counted, and every key seen more than once is combined (so a word
+    count's output has one value per key: column blocks); a key seen once is not."""
+    pairs = ([("hot", 1)] * 100 + [("twice", 1)] * 2 + [("once", 1)]
+             + [("mixed", 1), ("mixed", 2)] * 5)
     got, counters = run(tmp_path, pairs, 1, sum_combine, 1 << 20, False, "out")
-    assert got == [[("hot", [100]), ("mixed", [15]), ("rare", [1, 1])]]
-    assert counters.get(BUILTIN, COMBINE_INPUT_RECORDS) == 110
+    assert got == [[("hot", [100]), ("mixed", [15]), ("once", [1]), ("twice", [2])]]
+    assert counters.get(BUILTIN, COMBINE_INPUT_RECORDS) == 112
 
 
 def test_batch_results_group_values_of_every_batch(tmp_path):

@@ -15,7 +15,10 @@ It is made only where it cannot change what the map produces:
   it was imported, a name mangled inside a class, a source that cannot be found: no rewrite);
 - the loop body is the one statement ``yield target, constant``, with no ``else``, and the
   expression does not name the loop variable.
-Anything else runs as written. The new function keeps the map's file and line numbers, so
+Asked ``per_value``, it also drops the key parameter, for a map of a ``(key, value)``
+signature whose expression never names the key: the task then reads the values alone (text
+lines, without their ``(path, offset)`` tuples). Anything else runs as written. The new
+function keeps the map's file and line numbers, so
 an error in the expression is reported at the user's line; an expression that is not
 iterable, or items that cannot be hashed, make the buffer run the task again on the map as
 written, which raises or handles it as it always did.
@@ -41,15 +44,19 @@ for _feature in __future__.all_feature_names:
 
 @dataclass(frozen=True)
 class KeyedMap:
-    """A map read as keys with one value: ``keys(*record)`` iterates over the keys of the
-    pairs ``map(*record)`` yields, every one of them paired with ``value``."""
+    """A map read as keys with one value: ``keys(*record)`` (``keys(value)`` when
+    ``per_value``) iterates over the keys of the pairs ``map(*record)`` yields, every one of
+    them paired with ``value``."""
 
     keys: Callable[..., Any]
     value: Any
+    per_value: bool = False
 
 
-def keyed_map(map_fn: Callable | None) -> KeyedMap | None:
-    """The map as keys and their one value, or None when it is not of that shape."""
+def keyed_map(map_fn: Callable | None, per_value: bool = False) -> KeyedMap | None:
+    """The map as keys and their one value, or None when it is not of that shape (or, asked
+    ``per_value``, when it does not take ``(key, value)`` alone or its expression uses the key).
+    """
     func, instance = map_fn, None
     if type(map_fn) is types.MethodType:
         func, instance = map_fn.__func__, map_fn.__self__
@@ -63,13 +70,33 @@ def keyed_map(map_fn: Callable | None) -> KeyedMap | None:
     if shape is None:
         return None
     loop, value = shape
+    args = _without_key(node.args, loop.iter, instance is not None) if per_value else node.args
+    if args is None:
+        return None
     keys_def = ast.FunctionDef(
-        name=node.name, args=node.args, body=[ast.copy_location(ast.Return(loop.iter), loop)],
+        name=node.name, args=args, body=[ast.copy_location(ast.Return(loop.iter), loop)],
         decorator_list=[], returns=None, type_comment=None)
     code = _compile(ast.copy_location(keys_def, node), func.__code__)
-    keys = types.FunctionType(code, func.__globals__, func.__name__, func.__defaults__)
-    keys.__kwdefaults__ = func.__kwdefaults__
-    return KeyedMap(keys if instance is None else types.MethodType(keys, instance), value)
+    keys = types.FunctionType(code, func.__globals__, func.__name__,
+                              None if per_value else func.__defaults__)
+    keys.__kwdefaults__ = None if per_value else func.__kwdefaults__
+    return KeyedMap(keys if instance is None else types.MethodType(keys, instance), value,
+                    per_value)
+
+
+def _without_key(args: ast.arguments, expression: ast.expr, method: bool
+                 ) -> ast.arguments | None:
+    """The parameters ``(key, value)`` (after ``self``) with the key left out, or None when
+    they are not exactly those two or the expression names the key."""
+    plain = [*args.posonlyargs, *args.args]
+    if (len(plain) != 2 + method or args.vararg or args.kwarg or args.kwonlyargs
+            or args.defaults):
+        return None
+    key = plain[-2].arg
+    if any(type(n) is ast.Name and n.id == key for n in ast.walk(expression)):
+        return None
+    return ast.arguments(posonlyargs=[], args=[*plain[:method], plain[-1]], vararg=None,
+                         kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
 
 
 def _definition(func: types.FunctionType) -> ast.FunctionDef | None:

@@ -59,12 +59,19 @@ def read_text(split: Split) -> Iterator[tuple[tuple[str, int], str]]:
     return chain.from_iterable(read_text_blocks(split))
 
 
-def read_text_blocks(split: Split, block_size: int = READ_BLOCK
-                     ) -> Iterator[list[tuple[tuple[str, int], str]]]:
+def read_text_lines(split: Split) -> Iterator[str]:
+    """``read_text``'s lines alone, for a map that never looks at a line's key: no key tuple
+    and no record tuple made per line."""
+    return chain.from_iterable(read_text_blocks(split, keys=False))
+
+
+def read_text_blocks(split: Split, block_size: int = READ_BLOCK, keys: bool = True
+                     ) -> Iterator[list]:
     """``read_text``'s records, a list per ``block_size`` bytes read: no Python code per line.
 
     The records are the same whatever the block size; a small one suits a reader that wants
-    only the first few lines (the range partitioner's sampling).
+    only the first few lines (the range partitioner's sampling). Without ``keys``, the lists
+    hold the lines alone.
     """
     path = split.path
     with open_binary(path) as f:
@@ -81,7 +88,8 @@ def read_text_blocks(split: Split, block_size: int = READ_BLOCK
             if not chunk:
                 if carry:  # a last line with no final newline
                     line = carry.decode("utf-8", "replace")
-                    yield [((path, pos), line[:-1] if line.endswith("\r") else line)]
+                    line = line[:-1] if line.endswith("\r") else line
+                    yield [((path, pos), line)] if keys else [line]
                 return
             data = carry + chunk if carry else chunk
             cut = data.rfind(b"\n")
@@ -92,8 +100,11 @@ def read_text_blocks(split: Split, block_size: int = READ_BLOCK
             lines, lengths = _decode_lines(data[:cut])
             offsets = list(accumulate(lengths, initial=pos))
             inside = bisect_left(offsets, end, 0, len(lines))  # lines starting before the end
-            keys = zip(repeat(path), offsets[:inside], strict=False)  # repeat() never ends
-            yield list(zip(keys, lines[:inside], strict=True))
+            if keys:
+                where = zip(repeat(path), offsets[:inside], strict=False)  # repeat() never ends
+                yield list(zip(where, lines[:inside], strict=True))
+            else:
+                yield lines if inside == len(lines) else lines[:inside]
             pos = offsets[inside]
 
 

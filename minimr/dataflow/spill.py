@@ -129,7 +129,8 @@ class MapOutputBuffer:
 
         Args:
             keyed: ``map_fn`` read as keys with one value (``mapshape``): its keys are
-                counted from the first record on, and ``map_fn`` itself is not called.
+                counted from the first record on, and ``map_fn`` itself is not called;
+                ``records`` are the values alone when it is ``per_value``.
 
         Returns:
             The number of input records.
@@ -139,6 +140,7 @@ class MapOutputBuffer:
         """
         if keyed is not None:
             self._store = KeyCounts(keyed.value, {})
+            apply = map if keyed.per_value else starmap
         records = iter(records)
         n = 0
         size = _FIRST_BATCH
@@ -148,7 +150,7 @@ class MapOutputBuffer:
                 return n
             before = len(self._store)
             if keyed is not None:  # no None filter: a None is not iterable, as in the loop
-                self._store.add_keys(chain.from_iterable(starmap(keyed.keys, batch)))
+                self._store.add_keys(chain.from_iterable(apply(keyed.keys, batch)))
             else:
                 self._store.add(chain.from_iterable(_outputs(map_fn, batch)))
             pairs = len(self._store) - before

@@ -28,7 +28,7 @@ from minimr.dataflow.merge import MergedGroups
 from minimr.dataflow.pairstore import PAIR_OVERHEAD
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
 from minimr.dataflow.plan import JobPlan, MapTask, ReduceTask, SampleTask, StepPlan
-from minimr.dataflow.records import read_text_blocks, reader_for
+from minimr.dataflow.records import read_text_blocks, read_text_lines, reader_for
 from minimr.dataflow.segments import Segment
 from minimr.dataflow.spill import MapOutput, MapOutputBuffer, RestartTask, batch_pairs
 from minimr.dataflow.splits import Split
@@ -126,15 +126,27 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
     try:
         if map_batch is not None:
             n = _consume_batches(buffer, records, map_batch, max(1 << 20, plan.sort_buffer // 4))
-        else:  # a map of the commonest shape runs as its keys, where it can
-            plain = fast and not general and tracker is None
-            n = buffer.consume(records, map_fn, mapshape.keyed_map(map_fn) if plain else None)
+        else:
+            keyed = _keyed(map_fn, task, sp) if fast and not general and tracker is None else None
+            if keyed is not None and keyed.per_value:  # lines alone: no key tuple per line
+                records = _read_all(read_text_lines, task.splits)
+            n = buffer.consume(records, map_fn, keyed)
         if sp.step.map_final is not None:
             buffer.add_all(sp.step.map_final())  # pairs, a mapping or None, as a batch map's
         return buffer, n
     except RestartTask:
         buffer.discard()
         raise
+
+
+def _keyed(map_fn: Callable, task: MapTask, sp: StepPlan) -> mapshape.KeyedMap | None:
+    """A map of the commonest shape read as its keys (``mapshape``); over text lines, taking
+    the lines alone when its expression never uses the key."""
+    if task.step == 0 and sp.input_format == "text":
+        keyed = mapshape.keyed_map(map_fn, per_value=True)
+        if keyed is not None:
+            return keyed
+    return mapshape.keyed_map(map_fn)
 
 
 def _consume_batches(buffer: MapOutputBuffer, records: Iterator, map_batch,

@@ -76,6 +76,42 @@ def test_a_plain_function_keeps_its_defaults_and_future_flags(tmp_path):
     assert list(keyed.keys("k", "a;b", ";", upper=True)) == ["A", "B"]
 
 
+def test_per_value_drops_the_key_only_where_the_map_never_uses_it(tmp_path):
+    """Asked per value, a (key, value) map whose expression ignores the key takes the value
+    alone; one that names the key, or has other parameters, is read with its key only."""
+    module = define(tmp_path, '''
+        class Job:
+            sep = " "
+
+            def map(self, key, line):
+                for w in line.split(self.sep):
+                    yield w, 1
+
+        def ignores(key, line, /):
+            for w in line.split():
+                yield w, 1
+
+        def uses_key(key, line):
+            for w in (key + line).split():
+                yield w, 1
+
+        def defaults(key, line, sep=" "):
+            for w in line.split(sep):
+                yield w, 1
+
+        def keyword(key, line, *, sep=" "):
+            for w in line.split(sep):
+                yield w, 1
+    ''')
+    for fn in (module.Job().map, module.ignores):
+        keyed = keyed_map(fn, per_value=True)
+        assert keyed.per_value and list(keyed.keys("a b")) == ["a", "b"]
+        assert not keyed_map(fn).per_value
+    for fn in (module.uses_key, module.defaults, module.keyword):
+        assert keyed_map(fn, per_value=True) is None and keyed_map(fn) is not None
+    assert list(keyed_map(module.uses_key).keys("x ", "a")) == ["x", "a"]
+
+
 SHAPES_LEFT_ALONE = {
     "value not constant": "for w in line.split():\n    yield w, len(w)",
     "key not the target": "for w in line.split():\n    yield len(w), 1",
@@ -207,6 +243,17 @@ JOBS = {
             def reduce(self, word, values):
                 yield word, len(list(values))
     ''',
+    "key used": '''
+        from minimr import Job
+
+        class Words(Job):
+            def map(self, key, line):
+                for word in line.split()[: key[1] % 3 + 1]:
+                    yield word, 1
+
+            def reduce(self, word, counts):
+                yield word, sum(counts)
+    ''',
     "unhashable keys": '''
         from minimr import Job
 
@@ -223,14 +270,21 @@ JOBS = {
 
 @pytest.mark.parametrize("source", JOBS.values(), ids=JOBS.keys())
 def test_map_tasks_write_the_same_output_read_as_keys_or_not(tmp_path, monkeypatch, source):
-    """Counting the keys writes the bytes and counters the map as written does."""
+    """Counting the keys, of records or of lines alone, writes the bytes and counters the map
+    as written does."""
     job = define(tmp_path, source).Words()
     read = tasks.mapshape.keyed_map
-    calls = []
-    monkeypatch.setattr(tasks.mapshape, "keyed_map", lambda fn: calls.append(fn) or read(fn))
+    used = []
+
+    def spy(fn, per_value=False):
+        used.append(read(fn, per_value))
+        return used[-1]
+
+    monkeypatch.setattr(tasks.mapshape, "keyed_map", spy)
     keyed = map_task_output(tmp_path, job, "keyed")
-    assert calls and read(calls[0]) is not None
-    monkeypatch.setattr(tasks.mapshape, "keyed_map", lambda fn: None)
+    assert used[0] is not None or used[1] is not None  # lines alone, else records
+    assert (used[0] is None) == ("key[1]" in source)
+    monkeypatch.setattr(tasks.mapshape, "keyed_map", lambda fn, per_value=False: None)
     assert keyed == map_task_output(tmp_path, job, "plain")
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minimr.dataflow.records import read_text, read_text_blocks, read_whole_file
+from minimr.dataflow.records import read_text, read_text_blocks, read_text_lines, read_whole_file
 from minimr.dataflow.splits import Split, expand_inputs, pack_splits, parse_size, plan_splits
 from minimr.errors import InputError, UsageError
 
@@ -171,3 +171,16 @@ def test_a_small_tail_joins_the_last_split(tmp_path):
     assert bounds(110) == [(0, 110)]
     assert bounds(111) == [(0, 100), (100, 111)]
     assert bounds(100) == [(0, 100)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(lines=st.lists(line_text, max_size=25), final_newline=st.booleans(),
+       crlf=st.booleans(), split_size=st.integers(min_value=1, max_value=80))
+def test_lines_alone_are_the_lines_of_the_records(tmp_path_factory, lines, final_newline, crlf,
+                                                  split_size):
+    """Reading the lines without their keys gives the records' lines, split by split."""
+    sep = "\r\n" if crlf else "\n"
+    path = tmp_path_factory.mktemp("s") / "f.txt"
+    path.write_bytes((sep.join(lines) + (sep if final_newline and lines else "")).encode())
+    for split in plan_splits([str(path)], split_size):
+        assert list(read_text_lines(split)) == [line for _, line in read_text(split)]

@@ -63,8 +63,6 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
                  counters: Counters) -> MapOutput:
     """Run one map task; its partitioned, sorted output goes to a file in ``work_dir``."""
     sp = plan.steps[task.step]
-    fmt = sp.input_format if task.step == 0 else "records"
-    records = _read_all(reader_for(fmt), task.splits)
     boundaries = pickle.loads(task.boundaries) if task.boundaries is not None else None
     partitioner = make_partitioner(sp.partitioner if sp.needs_sample else "hash",
                                    task.reducers, boundaries)
@@ -78,15 +76,14 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
         options: dict = {}
         while True:
             try:
-                buffer, n = _map_into_buffer(plan, task, sp, partitioner, path, records,
-                                             counters, tracker, **options)
+                buffer, n = _map_into_buffer(plan, task, sp, partitioner, path, counters,
+                                             tracker, **options)
                 break
             except RestartTask as restart:
                 # The output does not fit the buffer's path (an unhashable pair, a second
                 # value): run the split again on a more general one, as if this were a new
                 # attempt (the counters go back to where they were).
                 counters.restore(saved)
-                records = _read_all(reader_for(fmt), task.splits)
                 options = restart.options
         result = buffer.finish()  # runs the last combines: teardown comes after them
         teardown()
@@ -109,8 +106,9 @@ def _tracker(plan: JobPlan, where: str, skip: frozenset[int], noun: str) -> skip
 
 
 def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, path: str,
-                     records: Iterator, counters: Counters, tracker: skips.Tracker | None,
+                     counters: Counters, tracker: skips.Tracker | None,
                      fast: bool = True, **options: bool) -> tuple[MapOutputBuffer, int]:
+    """One attempt at the task's map: its input read from the start into a new buffer."""
     # A batch map returns one value per key per batch (a Counter's counts): they differ, so
     # counting identical pairs would gain nothing; the per-pair path groups them directly.
     # With map_final, a restart on another path would run the map again over state it has
@@ -119,6 +117,13 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
     buffer = MapOutputBuffer(partitioner, task.reducers, sp.step.combine, plan.sort_buffer,
                              path, counters, fast=fast and not general, **options)
     map_fn, map_batch = sp.step.map, sp.step.map_batch
+    fmt = sp.input_format if task.step == 0 else "records"
+    keyed = None  # a map of the commonest shape runs as its keys (mapshape), where it can
+    if map_batch is None and fast and not general and tracker is None:
+        keyed = _keyed(map_fn, fmt)
+    # lines alone when the keyed map never uses a line's key: no key tuple per line
+    read = read_text_lines if keyed is not None and keyed.per_value else reader_for(fmt)
+    records = _read_all(read, task.splits)
     if tracker is not None:  # records become (ordinal, key, value), skipped ones left out
         records = tracker.records(records)
         map_fn = map_fn and tracker.map(map_fn)
@@ -127,9 +132,6 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
         if map_batch is not None:
             n = _consume_batches(buffer, records, map_batch, max(1 << 20, plan.sort_buffer // 4))
         else:
-            keyed = _keyed(map_fn, task, sp) if fast and not general and tracker is None else None
-            if keyed is not None and keyed.per_value:  # lines alone: no key tuple per line
-                records = _read_all(read_text_lines, task.splits)
             n = buffer.consume(records, map_fn, keyed)
         if sp.step.map_final is not None:
             buffer.add_all(sp.step.map_final())  # pairs, a mapping or None, as a batch map's
@@ -139,10 +141,10 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
         raise
 
 
-def _keyed(map_fn: Callable, task: MapTask, sp: StepPlan) -> mapshape.KeyedMap | None:
+def _keyed(map_fn: Callable, fmt: str) -> mapshape.KeyedMap | None:
     """A map of the commonest shape read as its keys (``mapshape``); over text lines, taking
     the lines alone when its expression never uses the key."""
-    if task.step == 0 and sp.input_format == "text":
+    if fmt == "text":
         keyed = mapshape.keyed_map(map_fn, per_value=True)
         if keyed is not None:
             return keyed

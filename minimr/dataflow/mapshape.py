@@ -27,21 +27,22 @@ it as it always did.
 """
 
 from __future__ import annotations
-import __future__
 
 import ast
-import inspect
-import textwrap
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KeyedMap", "keyed_map"]
+from minimr.dataflow.usersource import (
+    body_of,
+    compile_like,
+    definition,
+    pair_parameters,
+    plain_generator,
+)
 
-_FUTURE_FLAGS = 0
-for _feature in __future__.all_feature_names:
-    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+__all__ = ["KeyedMap", "keyed_map"]
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,11 @@ def keyed_map(map_fn: Callable | None, per_value: bool = False) -> KeyedMap | No
     """The map as keys and their one value, or None when it is not of that shape (or, asked
     ``per_value``, when it does not take ``(key, value)`` alone or its expression uses the key).
     """
-    func, instance = map_fn, None
-    if type(map_fn) is types.MethodType:
-        func, instance = map_fn.__func__, map_fn.__self__
-    if (type(func) is not types.FunctionType or not inspect.isgeneratorfunction(func)
-            or func.__closure__ is not None or hasattr(func, "__wrapped__")):
+    plain = plain_generator(map_fn)
+    if plain is None:
         return None
-    node = _definition(func)
+    func, instance = plain
+    node = definition(func)
     if node is None:
         return None
     shape = _loop_shape(node)
@@ -78,7 +77,7 @@ def keyed_map(map_fn: Callable | None, per_value: bool = False) -> KeyedMap | No
     keys_def = ast.FunctionDef(
         name=node.name, args=args, body=[ast.copy_location(ast.Return(loop.iter), loop)],
         decorator_list=[], returns=None, type_comment=None)
-    code = _compile(ast.copy_location(keys_def, node), func.__code__)
+    code = compile_like(ast.copy_location(keys_def, node), func.__code__)
     keys = types.FunctionType(code, func.__globals__, func.__name__,
                               None if per_value else func.__defaults__)
     keys.__kwdefaults__ = None if per_value else func.__kwdefaults__
@@ -90,9 +89,8 @@ def _without_key(args: ast.arguments, expression: ast.expr, method: bool
                  ) -> ast.arguments | None:
     """The parameters ``(key, value)`` (after ``self``) with the key left out, or None when
     they are not exactly those two or the expression names the key."""
-    plain = [*args.posonlyargs, *args.args]
-    if (len(plain) != 2 + method or args.vararg or args.kwarg or args.kwonlyargs
-            or args.defaults):
+    plain = pair_parameters(args, method)
+    if plain is None:
         return None
     key = plain[-2].arg
     if any(type(n) is ast.Name and n.id == key for n in ast.walk(expression)):
@@ -101,32 +99,10 @@ def _without_key(args: ast.arguments, expression: ast.expr, method: bool
                          kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
 
 
-def _definition(func: types.FunctionType) -> ast.FunctionDef | None:
-    """The function's ``def``, parsed from its source, if that source compiles to its code."""
-    try:
-        lines, first = inspect.getsourcelines(func)
-        tree = ast.parse(textwrap.dedent("".join(lines)))
-    except (OSError, TypeError, SyntaxError):
-        return None
-    if len(tree.body) != 1 or type(tree.body[0]) is not ast.FunctionDef:
-        return None
-    node = tree.body[0]
-    if node.decorator_list or node.name != func.__code__.co_name:
-        return None
-    ast.increment_lineno(tree, first - 1)
-    try:
-        same = _same_code(_compile(node, func.__code__), func.__code__)
-    except (SyntaxError, ValueError):  # a def that only compiles in its class or module
-        return None
-    return node if same else None
-
-
 def _loop_shape(node: ast.FunctionDef) -> tuple[ast.For, Any] | None:
     """``(loop, constant)`` when the body (after a docstring) is one ``for`` loop whose body is
     ``yield target, constant`` and whose iterable does not name the target."""
-    body = node.body
-    if body and _is_docstring(body[0]):
-        body = body[1:]
+    body = body_of(node)
     if len(body) != 1 or type(body[0]) is not ast.For:
         return None
     loop = body[0]
@@ -145,34 +121,3 @@ def _loop_shape(node: ast.FunctionDef) -> tuple[ast.For, Any] | None:
     if any(type(n) is ast.Name and n.id == target for n in ast.walk(loop.iter)):
         return None
     return loop, value.value
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    return (type(statement) is ast.Expr and type(statement.value) is ast.Constant
-            and type(statement.value.value) is str)
-
-
-def _compile(node: ast.FunctionDef, like: types.CodeType) -> types.CodeType:
-    """The code object of a ``def`` compiled on its own, as the module of ``like`` would."""
-    module = ast.fix_missing_locations(ast.Module(body=[node], type_ignores=[]))
-    compiled = compile(module, like.co_filename, "exec",
-                       flags=like.co_flags & _FUTURE_FLAGS, dont_inherit=True)
-    return next(c for c in compiled.co_consts if isinstance(c, types.CodeType))
-
-
-def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
-    """Whether two code objects run the same instructions on the same names and constants
-    (their positions may differ: the source was dedented)."""
-    fields = ("co_code", "co_names", "co_varnames", "co_freevars", "co_cellvars",
-              "co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_flags")
-    if any(getattr(a, f) != getattr(b, f) for f in fields):
-        return False
-    if len(a.co_consts) != len(b.co_consts):
-        return False
-    for x, y in zip(a.co_consts, b.co_consts, strict=True):
-        if isinstance(x, types.CodeType) and isinstance(y, types.CodeType):
-            if not _same_code(x, y):
-                return False
-        elif type(x) is not type(y) or repr(x) != repr(y):
-            return False
-    return True

@@ -9,7 +9,9 @@ the shape ``for x in expression: yield x, constant`` is read as its keys (``maps
 from the first batch on.
 
 Writing does its per-key work with C calls over whole lists (partition numbers, the sort, the
-``[value] * times`` lists); Python runs per key only to call the combiner.
+``[value] * times`` lists); Python runs per key only to call the combiner, and not even that
+for a combiner of the shape ``yield key, sum(values)`` (``foldshape``: the builtin is mapped
+over the keys' values in C).
 
 When the estimated size passes the sort buffer, the buffer is written to disk as a sorted run
 (a spill), combined first when the step has a combiner. ``finish`` writes the task's output
@@ -31,10 +33,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain, compress, groupby, islice, repeat, starmap
-from operator import gt, is_not, itemgetter
+from operator import gt, is_not, itemgetter, mul
 from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
+from minimr.dataflow import foldshape
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.mapshape import KeyedMap
 from minimr.dataflow.merge import MergedGroups
@@ -112,6 +115,7 @@ class MapOutputBuffer:
         self._partitioner = partitioner
         self._partitions = partitions
         self._combine = combine
+        self._fold = foldshape.fold_of(combine)  # the combiner as one builtin (foldshape)
         self._limit = limit
         self._path = path
         self._counters = counters
@@ -194,10 +198,17 @@ class MapOutputBuffer:
         self.map_output_records += taken.records
         keys = list(taken.sources)
         native = not taken.wrapped and natively_sortable(keys)  # checked once, for all parts
-        parts = (partial(write_segment, entries=self._entries(part, taken),
-                         kind=key_kind(part, native))
+        parts = (self._part(part, taken, key_kind(part, native))
                  for part in self._partition_keys(keys, taken.wrapped, native))
         return self._write_segments(path, parts)
+
+    def _part(self, keys: list, taken: Taken, kind: bytes) -> Callable[[BinaryIO], tuple[int, int]]:
+        """The writer of one partition: its sorted keys' values, combined when there is a
+        combiner; as columns when a fold left one value a key (see ``_folded_runs``)."""
+        single = self._folded_runs(keys, taken)
+        if single is not None:
+            return partial(write_single_values, keys=keys, values=single, kind=kind)
+        return partial(write_segment, entries=self._entries(keys, taken), kind=kind)
 
     def _entries(self, keys: list, taken: Taken) -> Iterable[tuple[Any, list]]:
         """Sorted keys' ``(key, values list)`` entries, combined when there is a combiner.
@@ -225,15 +236,61 @@ class MapOutputBuffer:
                 keys = list(map(unwrap, keys))
         if combine is None:
             return zip(keys, lists, strict=True)
-        seen = produced = 0
-        for i in compress(range(len(keys)), map(gt, sizes, repeat(1))):
-            source = repeat(values[i], sizes[i]) if taken.runs else iter(lists[i])
-            lists[i] = list(map(_second, combine(keys[i], source)))
-            seen += sizes[i]
-            produced += len(lists[i])
+        many = list(compress(range(len(keys)), map(gt, sizes, repeat(1))))
+        folded = None if taken.runs else self._folded(map(iter, map(lists.__getitem__, many)))
+        if folded is not None:
+            for i, value in zip(many, folded, strict=True):
+                lists[i] = [value]
+            produced = len(many)
+        else:  # no fold (or it raised, to raise again here from the user's line)
+            produced = 0
+            for i in many:
+                source = repeat(values[i], sizes[i]) if taken.runs else iter(lists[i])
+                lists[i] = list(map(_second, combine(keys[i], source)))
+                produced += len(lists[i])
+        self._count_combined(sum(map(sizes.__getitem__, many)), produced)
+        return zip(keys, lists, strict=True)
+
+    def _folded_runs(self, keys: list, taken: Taken) -> list | None:
+        """Each key's one value, its run ``(value, times)`` combined by the combiner's fold
+        (``foldshape``) in C; None unless the store holds runs and the combiner has a fold
+        that did not raise.
+
+        ``sum`` of a run of an int is that int times the run's length. A 64 MiB word count
+        task's last spill: 0.51-0.55 -> 0.38 s, its 190,000 combiner calls gone.
+        """
+        if self._fold is None or not taken.runs:
+            return None
+        found = list(map(taken.sources.__getitem__, keys))
+        values = list(map(_first, found))
+        sizes = list(map(_second, found))
+        many = list(compress(range(len(keys)), map(gt, sizes, repeat(1))))
+        run_values = list(map(values.__getitem__, many))
+        run_sizes = list(map(sizes.__getitem__, many))
+        if self._fold is sum and set(map(type, run_values)) <= {int}:
+            folded: list | None = list(map(mul, run_values, run_sizes))
+        else:
+            folded = self._folded(map(repeat, run_values, run_sizes))
+        if folded is None:
+            return None
+        for i, value in zip(many, folded, strict=True):
+            values[i] = value
+        self._count_combined(sum(run_sizes), len(many))
+        return values
+
+    def _folded(self, sources: Iterable[Iterable]) -> list | None:
+        """The combiner's fold of each of ``sources``; None when there is none or it raised
+        (the combiner, called as written, raises it again from the user's line)."""
+        if self._fold is None:
+            return None
+        try:
+            return list(map(self._fold, sources))
+        except Exception:
+            return None
+
+    def _count_combined(self, seen: int, produced: int) -> None:
         self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
         self._counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
-        return zip(keys, lists, strict=True)
 
     def _partition_keys(self, keys: list, wrapped: bool, native: bool) -> list[list]:
         """Keys by partition, each partition's keys sorted in minimr's order (``native``:
@@ -346,7 +403,7 @@ class MapOutputBuffer:
 
         def merge(p: int, out: BinaryIO) -> tuple[int, int]:
             with MergedGroups([s.segment(p) for s in self._spills], scratch) as merged:
-                entries = (_combine_merged(merged, self._combine, self._counters)
+                entries = (_combine_merged(merged, self._combine, self._fold, self._counters)
                            if self._combine is not None else merged.entries())
                 return write_segment(out, entries, merged.kind)
 
@@ -375,14 +432,26 @@ def _sorted_wrapped(keys: list) -> list:
     return sorted(keys, key=lambda k: sort_key(unwrap(k)))
 
 
-def _combine_merged(merged: MergedGroups, combine: Callable, counters: Counters):
+def _combine_merged(merged: MergedGroups, combine: Callable, fold: Callable | None,
+                    counters: Counters):
     """Entries of a spill merge, the combiner folding each key's values across spills."""
     seen = produced = 0
     for key, group in groupby(merged.entries(), key=itemgetter(0)):
         values = list(chain.from_iterable(v for _, v in group))
         seen += len(values)
-        out = [value for _, value in combine(key, iter(values))] if len(values) > 1 else values
+        out = _combine_one(combine, fold, key, values) if len(values) > 1 else values
         produced += len(out)
         yield key, out
     counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
     counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
+
+
+def _combine_one(combine: Callable, fold: Callable | None, key: Any, values: list) -> list:
+    """One key's values combined: by the combiner's fold where it has one, else (or when the
+    fold raised) by calling it."""
+    if fold is not None:
+        try:
+            return [fold(iter(values))]
+        except Exception:  # the combiner as written raises it again, from the user's line
+            pass
+    return [value for _, value in combine(key, iter(values))]

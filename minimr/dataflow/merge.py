@@ -14,26 +14,28 @@ import heapq
 import os
 import tempfile
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice, starmap
 from operator import itemgetter
 from typing import Any
 
 from minimr.dataflow.blocks import BLOCK_ENTRIES
-from minimr.dataflow.grouping import group_batches, pair_columns
+from minimr.dataflow.grouping import group_batches, group_columns, pair_columns
 from minimr.dataflow.partition import sort_key
 from minimr.dataflow.segments import (
     KIND_ANY,
     KIND_STR,
     Segment,
     SegmentReader,
+    block_entries,
     has_entries,
     run_count,
     write_segment,
 )
 
 MERGE_FACTOR = 64
-# Segments adding up to at most this many bytes are merged by one in-memory sort.
+# Segments adding up to at most this many bytes are merged by one in-memory sort (of columns,
+# when every block is columns: ``merge_in_memory``).
 IN_MEMORY_MERGE = 16 * 2**20
 _first = itemgetter(0)
 _second = itemgetter(1)
@@ -55,25 +57,49 @@ def merge_batches(readers: list[SegmentReader], in_memory: bool = False) -> Iter
     ``heapq.merge``. All are stable, so equal keys keep their segment order.
     """
     native = merged_kind(readers) != KIND_ANY
-    if native:
-        key = _first
-    else:
-        def key(entry):
-            return sort_key(entry[0])
+    key = _first if native else _sort_key_of_first
     runs = [run for reader in readers for run in reader.runs]
     if len(runs) == 1:
         return runs[0]
     if in_memory:
-        everything: list = []
-        for run in runs:
-            everything.extend(chain.from_iterable(run))
-        everything.sort(key=key)
-        return iter([everything])
+        return iter([_sorted_entries(chain.from_iterable(runs), key)])
     if native:
         return merge_blocks(runs)
     # other keys are compared through sort_key, Python code per entry whatever merges them
     merged = heapq.merge(*map(chain.from_iterable, runs), key=key)
     return iter(lambda: list(islice(merged, BLOCK_ENTRIES)), [])
+
+
+def merge_in_memory(readers: list[SegmentReader]) -> tuple[list, list] | list:
+    """All entries of the readers in sort order, read and sorted in memory (stable).
+
+    When every block is columns and the keys are str or bytes: ``(keys, values)`` columns,
+    one value a pair, sorted by one C sort of their positions, with no entry made
+    (``grouping.group_columns`` groups them); otherwise the sorted entries list.
+    """
+    blocks = [block for reader in readers for block in reader.stored_blocks()]
+    native = merged_kind(readers) != KIND_ANY
+    if native and all(type(block) is tuple for block in blocks):
+        keys = list(chain.from_iterable(map(_first, blocks)))
+        values = list(chain.from_iterable(map(_second, blocks)))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return list(map(keys.__getitem__, order)), list(map(values.__getitem__, order))
+    key = _first if native else _sort_key_of_first
+    return _sorted_entries(map(block_entries, blocks), key)
+
+
+def _sorted_entries(blocks: Iterable[list], key: Callable) -> list:
+    """The entries of the blocks, one list, sorted (stably) by ``key``: Timsort finds the
+    sorted runs and gallops through them."""
+    everything: list = []
+    for block in blocks:
+        everything.extend(block)
+    everything.sort(key=key)
+    return everything
+
+
+def _sort_key_of_first(entry: tuple) -> tuple:
+    return sort_key(entry[0])
 
 
 def merge_blocks(sources: list[Iterator[list]]) -> Iterator[list]:
@@ -241,8 +267,14 @@ class MergedGroups:
         """The keys and their values a chunk at a time: ``(keys, values iterators)`` lists,
         each key once (``grouping``). Take a chunk's values, in order, before asking for the
         next chunk: that ends the values of the chunk before."""
-        batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
-        return map(self._counted, group_batches(batches))
+        if not self._readers:
+            return iter(())
+        if self._in_memory and sum(len(reader.runs) for reader in self._readers) > 1:
+            merged = merge_in_memory(self._readers)
+            if type(merged) is tuple:  # columns: no entry per value, no chain per key
+                return map(self._counted, group_columns(*merged))
+            return map(self._counted, group_batches(iter([merged])))
+        return map(self._counted, group_batches(merge_batches(self._readers)))
 
     def columns(self, size: int) -> Iterator[tuple[list, list]]:
         """Every merged value under its key, in order, as ``(keys, values)`` column lists of

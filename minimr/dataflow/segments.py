@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shutil
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
 from operator import itemgetter
@@ -189,6 +189,18 @@ class _Limited:
         return data
 
 
+def block_entries(block: list | tuple, pairs: bool = False) -> list:
+    """A stored block's ``(key, values)`` entries (a block of columns: ``(key, (value,))``);
+    with ``pairs``, its ``(key, value)`` pairs, one a value."""
+    if type(block) is tuple:  # columns: keys, and one value each
+        keys, values = block
+        return list(zip(keys, values if pairs else zip(values), strict=True))
+    if pairs:  # each value under its entry's key
+        return list(chain.from_iterable(
+            map(zip, map(repeat, map(_first, block)), map(_second, block))))
+    return block
+
+
 class SegmentReader:
     """An open segment: its kind, its runs (each an iterator of blocks) and the values read.
 
@@ -205,10 +217,21 @@ class SegmentReader:
         self.kind, runs = _runs(self.file, segment)
         self.values = 0
         self.runs = []
+        self._raw: list[Iterator[list | tuple]] = []  # each run's blocks as stored
         for offset, length in runs:
             file = self.file if not self.runs else self._open_another(segment.path)
             file.seek(offset)
-            self.runs.append(map(self._entries, read_blocks(file, length)))
+            self._raw.append(read_blocks(file, length))
+            self.runs.append(map(self._entries, self._raw[-1]))
+
+    def stored_blocks(self) -> list[list | tuple]:
+        """Every block of every run, in order, as stored: columns ``(keys, values)`` tuples or
+        entry lists (counted as read). Reads the whole segment: for a merge in memory; the
+        runs are then used up."""
+        blocks = [block for run in self._raw for block in run]
+        for block in blocks:
+            self._count(block)
+        return blocks
 
     def _open_another(self, path: str) -> BinaryIO:
         file = open(path, "rb")  # noqa: SIM115 - closed by close()
@@ -216,18 +239,15 @@ class SegmentReader:
         return file
 
     def _entries(self, block: list | tuple) -> list:
+        self._count(block)
+        return block_entries(block, self._pairs)
+
+    def _count(self, block: list | tuple) -> None:
         # a block at a time, so that no Python code runs per entry (or per key) to count
         if type(block) is tuple:  # columns: keys, and one value each
-            keys, values = block
-            self.values += len(keys)
-            return list(zip(keys, values if self._pairs else zip(values), strict=True))
-        if self._pairs:  # each value under its entry's key
-            pairs = list(chain.from_iterable(
-                map(zip, map(repeat, map(_first, block)), map(_second, block))))
-            self.values += len(pairs)
-            return pairs
-        self.values += sum(map(len, map(_second, block)))
-        return block
+            self.values += len(block[0])
+        else:
+            self.values += sum(map(len, map(_second, block)))
 
     def close(self) -> None:
         self.file.close()

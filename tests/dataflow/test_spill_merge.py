@@ -339,3 +339,29 @@ def test_a_torn_spill_fails_the_copy_instead_of_writing_a_short_run(tmp_path):
     whole = Segment(str(path), 0, length)
     with open(tmp_path / "out", "wb") as out, pytest.raises(OSError, match="torn spill"):
         concatenate_segments(out, [whole, whole])
+
+
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.booleans()), max_size=40),
+                min_size=2, max_size=5),
+       st.sampled_from(["str", "bytes", "int"]))
+def test_a_merge_in_memory_groups_as_the_streaming_merge(tmp_path_factory, raw, kind):
+    """In memory, column blocks sorted as columns (str, bytes) and any other blocks sorted as
+    entries give the groups of the streaming merge: same keys, values in segment order."""
+    tmp = tmp_path_factory.mktemp("merge")
+    make = {"str": str, "bytes": str.encode, "int": ord}[kind]
+    runs = []
+    for r, pairs in enumerate(raw):  # a True makes a key's entry hold two values: no columns
+        entries: dict = {}
+        for i, (key, two) in enumerate(pairs):
+            entries.setdefault(make(key), []).extend([(r, i), (r, -i)] if two else [(r, i)])
+        runs.append(sorted(entries.items()))
+    segments = segment_files(tmp, runs)
+
+    def groups(memory_limit: int) -> list:
+        with MergedGroups(segments, str(tmp), memory_limit) as merged:
+            got = [(key, list(values)) for key, values in merged]
+            return got, merged.groups, merged.values_read
+
+    in_memory, streaming = groups(1 << 30), groups(0)
+    assert in_memory == streaming
+    assert [k for k, _ in in_memory[0]] == sorted({k for run in runs for k, _ in run})

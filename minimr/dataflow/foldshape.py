@@ -29,7 +29,7 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
-from minimr.dataflow.usersource import body_of, definition, pair_parameters, plain_generator
+from minimr.dataflow.usersource import body_of, definition_of, pair_parameters
 
 __all__ = ["FOLDS", "fold_of"]
 
@@ -40,17 +40,14 @@ FOLDS = {name: getattr(builtins, name) for name in (
 def fold_of(fn: Callable | None) -> Callable[[Any], Any] | None:
     """The builtin ``F`` of a combiner or reducer whose body is ``yield key, F(values)``, or
     None when it is of any other shape."""
-    plain = plain_generator(fn)
-    if plain is None:
+    found = definition_of(fn)
+    if found is None:
         return None
-    func, instance = plain
-    node = definition(func)
-    if node is None:
-        return None
-    params = pair_parameters(node.args, instance is not None)
+    params = pair_parameters(found.node.args, found.instance is not None)
     if params is None:
         return None
-    name = _folded_name(body_of(node), params[-2].arg, params[-1].arg)
+    func = found.func
+    name = _folded_name(body_of(found.node), params[-2].arg, params[-1].arg)
     if (name not in FOLDS or any(p.arg == name for p in params) or name in func.__globals__
             or func.__builtins__.get(name) is not FOLDS[name]):
         return None

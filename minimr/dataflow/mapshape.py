@@ -34,13 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from minimr.dataflow.usersource import (
-    body_of,
-    compile_like,
-    definition,
-    pair_parameters,
-    plain_generator,
-)
+from minimr.dataflow.usersource import body_of, compile_like, definition_of, pair_parameters
 
 __all__ = ["KeyedMap", "keyed_map"]
 
@@ -60,13 +54,10 @@ def keyed_map(map_fn: Callable | None, per_value: bool = False) -> KeyedMap | No
     """The map as keys and their one value, or None when it is not of that shape (or, asked
     ``per_value``, when it does not take ``(key, value)`` alone or its expression uses the key).
     """
-    plain = plain_generator(map_fn)
-    if plain is None:
+    found = definition_of(map_fn)
+    if found is None:
         return None
-    func, instance = plain
-    node = definition(func)
-    if node is None:
-        return None
+    func, instance, node = found.func, found.instance, found.node
     shape = _loop_shape(node)
     if shape is None:
         return None

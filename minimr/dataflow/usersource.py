@@ -1,7 +1,7 @@
 """A user function's own ``def``, read from its source and checked against the code that runs.
 
 ``mapshape`` and ``foldshape`` run a user's function in another form when its source says it
-is of a known shape. They may only trust a source that is the function: ``definition`` parses
+is of a known shape. They may only trust a source that is the function: ``definition_of`` parses
 it again and compiles it, and hands it on only when that gives the very code that runs (a
 file changed since it was imported, a name mangled inside a class, a source that cannot be
 found: None).
@@ -15,31 +15,41 @@ import inspect
 import textwrap
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["body_of", "compile_like", "definition", "pair_parameters", "plain_generator"]
+__all__ = ["Definition", "body_of", "compile_like", "definition_of", "pair_parameters"]
 
 _FUTURE_FLAGS = 0
 for _feature in __future__.all_feature_names:
     _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
 
 
-def plain_generator(fn: Callable | None) -> tuple[types.FunctionType, Any] | None:
-    """``(function, instance or None)`` for a plain Python generator function or a method of
-    one, with no closure and no ``__wrapped__`` (nothing around it that its source does not
-    show); None for anything else."""
+@dataclass(frozen=True)
+class Definition:
+    """A user function, the instance it is bound to (or None) and its checked ``def``."""
+
+    func: types.FunctionType
+    instance: Any
+    node: ast.FunctionDef
+
+
+def definition_of(fn: Callable | None) -> Definition | None:
+    """The ``def`` of a plain Python generator function or a method of one, with no closure
+    and no ``__wrapped__`` (nothing around it that its source does not show), parsed from its
+    source (with the file's line numbers) if that source compiles to its code; else None."""
     func, instance = fn, None
     if type(fn) is types.MethodType:
         func, instance = fn.__func__, fn.__self__
     if (type(func) is not types.FunctionType or not inspect.isgeneratorfunction(func)
             or func.__closure__ is not None or hasattr(func, "__wrapped__")):
         return None
-    return func, instance
+    node = _parsed(func)
+    return Definition(func, instance, node) if node is not None else None
 
 
-def definition(func: types.FunctionType) -> ast.FunctionDef | None:
-    """The function's undecorated ``def``, parsed from its source (with the file's line
-    numbers), if that source compiles to its code."""
+def _parsed(func: types.FunctionType) -> ast.FunctionDef | None:
+    """The function's undecorated ``def``, if its source compiles to its code."""
     try:
         lines, first = inspect.getsourcelines(func)
         tree = ast.parse(textwrap.dedent("".join(lines)))

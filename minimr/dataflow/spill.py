@@ -9,9 +9,8 @@ the shape ``for x in expression: yield x, constant`` is read as its keys (``maps
 from the first batch on.
 
 Writing does its per-key work with C calls over whole lists (partition numbers, the sort, the
-``[value] * times`` lists); Python runs per key only to call the combiner, and not even that
-for a combiner of the shape ``yield key, sum(values)`` (``foldshape``: the builtin is mapped
-over the keys' values in C).
+``[value] * times`` lists); Python runs per key only to call the combiner (``combining``), and
+not even that for a combiner of the shape ``yield key, sum(values)``.
 
 When the estimated size passes the sort buffer, the buffer is written to disk as a sorted run
 (a spill), combined first when the step has a combiner. ``finish`` writes the task's output
@@ -32,12 +31,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain, compress, groupby, islice, repeat, starmap
-from operator import gt, is_not, itemgetter, mul
+from itertools import chain, compress, islice, repeat, starmap
+from operator import gt, is_not, itemgetter
 from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
-from minimr.dataflow import foldshape
+from minimr.dataflow.combining import Combiner
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.mapshape import KeyedMap
 from minimr.dataflow.merge import MergedGroups
@@ -114,8 +113,7 @@ class MapOutputBuffer:
                  fast: bool = True, single_value: bool = True) -> None:
         self._partitioner = partitioner
         self._partitions = partitions
-        self._combine = combine
-        self._fold = foldshape.fold_of(combine)  # the combiner as one builtin (foldshape)
+        self._combiner = Combiner(combine, counters) if combine is not None else None
         self._limit = limit
         self._path = path
         self._counters = counters
@@ -184,7 +182,7 @@ class MapOutputBuffer:
         """
         if not counts.counted:
             return
-        if self._combine is None and len(counts) * 10 > counts.produced() * 9:
+        if self._combiner is None and len(counts) * 10 > counts.produced() * 9:
             self._store = PairList.from_pairs(counts)
         elif self._single_ok and (single := counts.single_value()) is not None:
             self._store = KeyCounts.from_pairs(counts, single[0])
@@ -204,10 +202,11 @@ class MapOutputBuffer:
 
     def _part(self, keys: list, taken: Taken, kind: bytes) -> Callable[[BinaryIO], tuple[int, int]]:
         """The writer of one partition: its sorted keys' values, combined when there is a
-        combiner; as columns when a fold left one value a key (see ``_folded_runs``)."""
-        single = self._folded_runs(keys, taken)
-        if single is not None:
-            return partial(write_single_values, keys=keys, values=single, kind=kind)
+        combiner; as columns when its fold left one value a key (``Combiner.runs``)."""
+        if self._combiner is not None and taken.runs:
+            single = self._combiner.runs(*taken.runs_of(keys))
+            if single is not None:
+                return partial(write_single_values, keys=keys, values=single, kind=kind)
         return partial(write_segment, entries=self._entries(keys, taken), kind=kind)
 
     def _entries(self, keys: list, taken: Taken) -> Iterable[tuple[Any, list]]:
@@ -220,11 +219,11 @@ class MapOutputBuffer:
         (a 16 MiB word count task: 1.27 s either way; the reduce of 16 of them, 1.0 -> 0.55 s
         per partition, against combining only keys of more than four values).
         """
-        combine = self._combine
+        values = None
         if taken.runs:  # (value, times) each: [value] * times, unless combined below
             values, sizes = taken.runs_of(keys)
             lists = list(map(list, zip(values)))  # [value]: most keys of a Zipf vocabulary
-            if combine is None:
+            if self._combiner is None:
                 for i in compress(range(len(keys)), map(gt, sizes, repeat(1))):
                     lists[i] = lists[i] * sizes[i]
         else:
@@ -232,62 +231,9 @@ class MapOutputBuffer:
             sizes = list(map(len, lists))
             if taken.wrapped:
                 keys = list(map(unwrap, keys))
-        if combine is None:
-            return zip(keys, lists, strict=True)
-        many = list(compress(range(len(keys)), map(gt, sizes, repeat(1))))
-        folded = None if taken.runs else self._folded(map(iter, map(lists.__getitem__, many)))
-        if folded is not None:
-            for i, value in zip(many, folded, strict=True):
-                lists[i] = [value]
-            produced = len(many)
-        else:  # no fold (or it raised, to raise again here from the user's line)
-            produced = 0
-            for i in many:
-                source = repeat(values[i], sizes[i]) if taken.runs else iter(lists[i])
-                lists[i] = list(map(_second, combine(keys[i], source)))
-                produced += len(lists[i])
-        self._count_combined(sum(map(sizes.__getitem__, many)), produced)
+        if self._combiner is not None:
+            self._combiner.lists(keys, lists, sizes, values)
         return zip(keys, lists, strict=True)
-
-    def _folded_runs(self, keys: list, taken: Taken) -> list | None:
-        """Each key's one value, its run ``(value, times)`` combined by the combiner's fold
-        (``foldshape``) in C; None unless the store holds runs and the combiner has a fold
-        that did not raise.
-
-        ``sum`` of a run of an int is that int times the run's length, for every key at once
-        (a run of one: the int itself). A 64 MiB word count task's last spill: 0.51-0.55 ->
-        0.17 s, its 190,000 combiner calls gone.
-        """
-        if self._fold is None or not taken.runs:
-            return None
-        values, sizes = taken.runs_of(keys)
-        singles = sizes.count(1)
-        if self._fold is sum and set(map(type, values)) <= {int}:
-            values = list(map(mul, values, sizes))
-        else:
-            many = list(compress(range(len(keys)), map(gt, sizes, repeat(1))))
-            folded = self._folded(map(repeat, map(values.__getitem__, many),
-                                      map(sizes.__getitem__, many)))
-            if folded is None:
-                return None
-            for i, value in zip(many, folded, strict=True):
-                values[i] = value
-        self._count_combined(sum(sizes) - singles, len(sizes) - singles)
-        return values
-
-    def _folded(self, sources: Iterable[Iterable]) -> list | None:
-        """The combiner's fold of each of ``sources``; None when there is none or it raised
-        (the combiner, called as written, raises it again from the user's line)."""
-        if self._fold is None:
-            return None
-        try:
-            return list(map(self._fold, sources))
-        except Exception:
-            return None
-
-    def _count_combined(self, seen: int, produced: int) -> None:
-        self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
-        self._counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
 
     def _partition_keys(self, keys: list, wrapped: bool, native: bool) -> list[list]:
         """Keys by partition, each partition's keys sorted in minimr's order (``native``:
@@ -367,7 +313,7 @@ class MapOutputBuffer:
         else:
             if len(self._store):
                 self._spill()
-            if self._combine is None and len(self._spills) <= MAX_RUNS:
+            if self._combiner is None and len(self._spills) <= MAX_RUNS:
                 output = self._concatenate_spills()
             else:
                 output = self._merge_spills()
@@ -400,8 +346,8 @@ class MapOutputBuffer:
 
         def merge(p: int, out: BinaryIO) -> tuple[int, int]:
             with MergedGroups([s.segment(p) for s in self._spills], scratch) as merged:
-                entries = (_combine_merged(merged, self._combine, self._fold, self._counters)
-                           if self._combine is not None else merged.entries())
+                entries = (self._combiner.merged(merged.entries())
+                           if self._combiner is not None else merged.entries())
                 return write_segment(out, entries, merged.kind)
 
         return self._write_segments(
@@ -427,28 +373,3 @@ def _sort_key_of_first(pair: tuple) -> tuple:
 def _sorted_wrapped(keys: list) -> list:
     """Keys, some wrapped because unhashable, in minimr's order of the user's keys."""
     return sorted(keys, key=lambda k: sort_key(unwrap(k)))
-
-
-def _combine_merged(merged: MergedGroups, combine: Callable, fold: Callable | None,
-                    counters: Counters):
-    """Entries of a spill merge, the combiner folding each key's values across spills."""
-    seen = produced = 0
-    for key, group in groupby(merged.entries(), key=itemgetter(0)):
-        values = list(chain.from_iterable(v for _, v in group))
-        seen += len(values)
-        out = _combine_one(combine, fold, key, values) if len(values) > 1 else values
-        produced += len(out)
-        yield key, out
-    counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
-    counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
-
-
-def _combine_one(combine: Callable, fold: Callable | None, key: Any, values: list) -> list:
-    """One key's values combined: by the combiner's fold where it has one, else (or when the
-    fold raised) by calling it."""
-    if fold is not None:
-        try:
-            return [fold(iter(values))]
-        except Exception:  # the combiner as written raises it again, from the user's line
-            pass
-    return [value for _, value in combine(key, iter(values))]

@@ -19,10 +19,15 @@ from minimr.dataflow import counters as C
 from minimr.dataflow import foldshape
 from minimr.dataflow.counters import Counters
 
-__all__ = ["Combiner"]
+__all__ = ["Combiner", "several"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
+
+
+def several(sizes: list[int]) -> list[int]:
+    """The positions of the sizes over 1: the keys with more than one value."""
+    return list(compress(range(len(sizes)), map(gt, sizes, repeat(1))))
 
 
 class Combiner:
@@ -46,12 +51,11 @@ class Combiner:
         if self.fold is sum and set(map(type, values)) <= {int}:
             values = list(map(mul, values, sizes))  # for every key: an int times 1 is itself
         else:
-            many = list(compress(range(len(values)), map(gt, sizes, repeat(1))))
+            many = several(sizes)
             folded = self._folded(map(repeat, map(values.__getitem__, many),
                                       map(sizes.__getitem__, many)))
             if folded is None:
                 return None
-            values = values[:]
             for i, value in zip(many, folded, strict=True):
                 values[i] = value
         self._count(sum(sizes) - singles, len(sizes) - singles)
@@ -60,8 +64,10 @@ class Combiner:
     def lists(self, keys: list, lists: list[list], sizes: list[int],
               values: list | None = None) -> None:
         """Combine, in place, ``lists[i]`` of each key with more than one value: ``sizes[i]``
-        values, ``values[i]`` repeated (a run) when ``values`` is given, else ``lists[i]``."""
-        many = list(compress(range(len(keys)), map(gt, sizes, repeat(1))))
+        values, ``values[i]`` repeated (a run) when ``values`` is given, else ``lists[i]``.
+        Runs are combined here only when ``runs`` could not fold them: by calling the
+        combiner."""
+        many = several(sizes)
         folded = None if values is not None else self._folded(
             map(iter, map(lists.__getitem__, many)))
         if folded is not None:

@@ -34,6 +34,11 @@ _first = itemgetter(0)
 _second = itemgetter(1)
 
 
+def _starts(keys: list) -> list[int]:
+    """Where a group starts in ``keys``: at 0, and where a key differs from the one before."""
+    return [0, *compress(range(1, len(keys)), map(ne, islice(keys, 1, None), keys))]
+
+
 def pair_columns(batches: Iterable[list], size: int) -> Iterator[tuple[list, list, int]]:
     """The merged ``(key, value)`` pair ``batches`` (one pair a value) as column lists of at
     most ``size`` pairs, in order: ``(keys, values, groups)``, ``groups`` being the number of
@@ -48,7 +53,7 @@ def pair_columns(batches: Iterable[list], size: int) -> Iterator[tuple[list, lis
             pairs = batch[at : at + size]
             keys = list(map(_first, pairs))
             n = len(keys)
-            starts = [0, *compress(range(1, n), map(ne, islice(keys, 1, None), keys))]
+            starts = _starts(keys)
             if any(map(is_, islice(keys, 1, None), keys)):
                 # one key object twice (an entry's values): one group, as in groupby, even
                 # for a key not equal to itself (a NaN)
@@ -71,7 +76,7 @@ def group_columns(keys: list, values: list) -> Iterator[tuple[list, list]]:
     n = len(keys)
     if not n:
         return
-    starts = [0, *compress(range(1, n), map(ne, islice(keys, 1, None), keys))]
+    starts = _starts(keys)
     ends = [*islice(starts, 1, None), n]
     yield (list(map(keys.__getitem__, starts)),
            list(map(iter, map(values.__getitem__, map(slice, starts, ends)))))
@@ -105,7 +110,7 @@ class _Grouper:
             values = list(map(_second, batch))
             n = len(keys)
             # a group starts where a key differs from the one before it
-            starts = [0, *compress(range(1, n), map(ne, islice(keys, 1, None), keys))]
+            starts = _starts(keys)
             if len(starts) == n:  # one entry a key (a sort's records): no slicing
                 group_keys, group_values = keys, list(map(iter, values))
             else:

@@ -31,12 +31,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain, compress, islice, repeat, starmap
+from itertools import chain, islice, starmap
 from operator import gt, is_not, itemgetter
 from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
-from minimr.dataflow.combining import Combiner
+from minimr.dataflow.combining import Combiner, several
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.mapshape import KeyedMap
 from minimr.dataflow.merge import MergedGroups
@@ -224,7 +224,7 @@ class MapOutputBuffer:
             values, sizes = taken.runs_of(keys)
             lists = list(map(list, zip(values)))  # [value]: most keys of a Zipf vocabulary
             if self._combiner is None:
-                for i in compress(range(len(keys)), map(gt, sizes, repeat(1))):
+                for i in several(sizes):
                     lists[i] = lists[i] * sizes[i]
         else:
             lists = list(map(taken.sources.__getitem__, keys))

@@ -10,6 +10,7 @@ The hierarchy::
     │   └── KeysError                         a --keys folder lacks a file or holds a bad key
     ├── JobLoadError                          a job file cannot be imported or holds no single job
     ├── JobDefinitionError                    a job is malformed (no map, bad option value...)
+    ├── JobCodeError                          the job's code did something no retry can fix
     └── JobFailed                             a task failed for good; carries the user's traceback
 
 Errors raised by the user's own code are never wrapped by the inline runner: they propagate
@@ -69,6 +70,17 @@ class JobLoadError(MinimrError):
 
 class JobDefinitionError(MinimrError):
     """A job object is malformed: no map function, an unknown option value, a bad steps() list."""
+
+
+class JobCodeError(MinimrError):
+    """A mistake in the job's own code that running the attempt again cannot fix.
+
+    Raised where the engine meets what user code produced: a ``map``/``combine``/``reduce``
+    that returns instead of yielding, yields something that is not a ``(key, value)`` pair,
+    or yields a key or value that cannot be pickled. The message names the function
+    (``file:line``) and shows what it produced. A cluster fails the job at the first such
+    attempt instead of retrying it up to ``--max-attempts``.
+    """
 
 
 class JobFailed(MinimrError):

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from minimr.dataflow.counters import Counters, increment_counter
-from minimr.dataflow.output import read_output
+from minimr.dataflow.format.output import read_output
 from minimr.errors import (
     InputError,
     JobDefinitionError,

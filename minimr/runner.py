@@ -20,9 +20,9 @@ from typing import Any
 
 import cloudpickle
 
-from minimr.dataflow import output as out
 from minimr.dataflow import skips, storage
 from minimr.dataflow.counters import Counters
+from minimr.dataflow.format import output as out
 from minimr.dataflow.plan import JobPlan, StepPlan
 from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, expand_inputs, parse_size, plan_splits
 from minimr.dataflow.tasks import (

@@ -48,7 +48,7 @@ from minimr.cluster.transport import (
     ZmqServer,
     wait,
 )
-from minimr.dataflow.segments import Segment
+from minimr.dataflow.format.segments import Segment
 
 log = logging.getLogger("minimr.shuffle")
 

@@ -9,7 +9,7 @@ name and renamed once locked, so a worker that is only starting never looks dead
 A worker that starts (or registers again) on the same BASE *adopts* the folders of dead
 workers, as Hadoop's work-preserving NodeManager restart keeps shuffle data: it moves their
 finished map outputs (those with an ``.index`` file beside them, written last by
-``dataflow/spill.py``) into its own folder, rewrites their index, and deletes the rest. It
+``dataflow/mapside/spill.py``) into its own folder, rewrites their index, and deletes the rest. It
 then registers those outputs and the dead worker's last coordinator identity (kept in
 ``.identity``), so the coordinator drops the dead worker at once instead of after its
 heartbeat timeout, and need not run those maps again. After a coordinator restart the same

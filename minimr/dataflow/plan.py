@@ -18,8 +18,8 @@ import base64
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from minimr.dataflow import output as out
 from minimr.dataflow import storage
+from minimr.dataflow.format import output as out
 from minimr.dataflow.splits import Split, pack_splits
 
 

@@ -23,7 +23,7 @@ from operator import add
 from typing import BinaryIO
 
 from minimr.dataflow import storage
-from minimr.dataflow.blocks import iter_entries
+from minimr.dataflow.format.blocks import iter_entries
 from minimr.dataflow.splits import Split
 from minimr.errors import JobDefinitionError
 

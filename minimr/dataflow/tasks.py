@@ -22,15 +22,15 @@ from typing import Any
 
 from minimr.dataflow import counters as C
 from minimr.dataflow import foldshape, mapshape, skips, storage, taskgc
-from minimr.dataflow import output as out
 from minimr.dataflow.counters import Counters
-from minimr.dataflow.merge import MergedGroups
-from minimr.dataflow.pairstore import PAIR_OVERHEAD
+from minimr.dataflow.format import output as out
+from minimr.dataflow.format.segments import Segment
+from minimr.dataflow.mapside.pairstore import PAIR_OVERHEAD
+from minimr.dataflow.mapside.spill import MapOutput, MapOutputBuffer, RestartTask, batch_pairs
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
 from minimr.dataflow.plan import JobPlan, MapTask, ReduceTask, SampleTask, StepPlan
 from minimr.dataflow.records import read_text_blocks, read_text_lines, reader_for
-from minimr.dataflow.segments import Segment
-from minimr.dataflow.spill import MapOutput, MapOutputBuffer, RestartTask, batch_pairs
+from minimr.dataflow.reduceside.merge import MergedGroups
 from minimr.dataflow.splits import Split
 
 __all__ = [

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import minimr
-from minimr.dataflow import output as out
 from minimr.dataflow import storage
+from minimr.dataflow.format import output as out
 from minimr.dataflow.records import read_text
 from minimr.dataflow.splits import expand_inputs, plan_splits
 from minimr.errors import InputError, StorageUnavailable, UsageError

@@ -102,7 +102,7 @@ def test_batched_reduce_writes_what_the_per_pair_loop_writes(tmp_path, reduce, l
 
 def test_identity_reduce_keeps_the_order_of_a_hot_key_across_entries(tmp_path, monkeypatch):
     """A key whose values span several merged entries is written in the loop's order."""
-    monkeypatch.setattr("minimr.dataflow.segments.MAX_VALUES_PER_ENTRY", 5)
+    monkeypatch.setattr("minimr.dataflow.format.segments.MAX_VALUES_PER_ENTRY", 5)
     job = step_job(None, lambda _k, line: (("hot", w) for w in line.split()))
     batched = reduce_task_output(tmp_path, job, "batched", tracked=False)
     assert batched == reduce_task_output(tmp_path, job, "looped", tracked=True)

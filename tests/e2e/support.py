@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from minimr.dataflow import output as out
+from minimr.dataflow.format import output as out
 from minimr.loader import resolve_job
 from minimr.runner import build_plan, run_inline
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from minimr.cluster.client import submit_plan
 from minimr.cluster.journal import FILE_NAME, read_records
-from minimr.dataflow.output import read_output
+from minimr.dataflow.format.output import read_output
 from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import minimr
-from minimr.dataflow import output as out
 from minimr.dataflow import storage
+from minimr.dataflow.format import output as out
 from minimr.dataflow.partition import HashPartitioner
 from minimr.dataflow.records import READ_BLOCK, read_text
 from minimr.dataflow.splits import plan_splits

@@ -10,7 +10,7 @@ from operator import itemgetter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minimr.dataflow.grouping import group_batches, pair_columns
+from minimr.dataflow.reduceside.grouping import group_batches, pair_columns
 
 entries_lists = st.lists(
     st.tuples(st.sampled_from("aabbbcdz"), st.lists(st.integers(0, 9), min_size=1, max_size=3)),

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from minimr.dataflow.blocks import read_blocks, write_block
+from minimr.dataflow.format.blocks import read_blocks, write_block
 
 
 def _round_trip(entries):

@@ -24,7 +24,7 @@ from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any, BinaryIO
 
-from minimr.dataflow.blocks import BLOCK_ENTRIES, read_blocks, write_block
+from minimr.dataflow.format.blocks import BLOCK_ENTRIES, read_blocks, write_block
 from minimr.dataflow.partition import natively_sortable
 
 KIND_STR, KIND_BYTES, KIND_ANY = b"s", b"b", b"a"

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minimr.dataflow.blocks import read_blocks
-from minimr.dataflow.output import (
+from minimr.dataflow.format.blocks import read_blocks
+from minimr.dataflow.format.output import (
     RecordPartWriter,
     TextPartWriter,
     commit,

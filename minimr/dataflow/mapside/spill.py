@@ -36,11 +36,18 @@ from operator import gt, is_not, itemgetter
 from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
-from minimr.dataflow.combining import Combiner, several
 from minimr.dataflow.counters import Counters
+from minimr.dataflow.format.segments import (
+    MAX_RUNS,
+    Segment,
+    concatenate_segments,
+    key_kind,
+    write_segment,
+    write_single_values,
+)
 from minimr.dataflow.mapshape import KeyedMap
-from minimr.dataflow.merge import MergedGroups
-from minimr.dataflow.pairstore import (
+from minimr.dataflow.mapside.combining import Combiner, several
+from minimr.dataflow.mapside.pairstore import (
     ENTRY_OVERHEAD,
     Groups,
     KeyCounts,
@@ -52,14 +59,7 @@ from minimr.dataflow.pairstore import (
     unwrap,
 )
 from minimr.dataflow.partition import natively_sortable, sort_key
-from minimr.dataflow.segments import (
-    MAX_RUNS,
-    Segment,
-    concatenate_segments,
-    key_kind,
-    write_segment,
-    write_single_values,
-)
+from minimr.dataflow.reduceside.merge import MergedGroups
 
 __all__ = ["MapOutput", "MapOutputBuffer", "NeedsPerPairPath", "RestartTask", "batch_pairs"]
 

@@ -14,9 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, SPILLED_RECORDS, Counters
-from minimr.dataflow.merge import MERGE_FACTOR, MergedGroups, merge_blocks
-from minimr.dataflow.partition import HashPartitioner, sort_key
-from minimr.dataflow.segments import (
+from minimr.dataflow.format.segments import (
     MAX_RUNS,
     Segment,
     concatenate_segments,
@@ -25,7 +23,9 @@ from minimr.dataflow.segments import (
     write_segment,
     write_single_values,
 )
-from minimr.dataflow.spill import MapOutputBuffer
+from minimr.dataflow.mapside.spill import MapOutputBuffer
+from minimr.dataflow.partition import HashPartitioner, sort_key
+from minimr.dataflow.reduceside.merge import MERGE_FACTOR, MergedGroups, merge_blocks
 
 
 def sum_combine(key, values):
@@ -214,7 +214,7 @@ def test_an_empty_segment_does_not_slow_a_str_merge(tmp_path, monkeypatch):
     def no_sort_key(key):
         raise AssertionError("str keys compared through sort_key")
 
-    monkeypatch.setattr("minimr.dataflow.merge.sort_key", no_sort_key)
+    monkeypatch.setattr("minimr.dataflow.reduceside.merge.sort_key", no_sort_key)
     for limit in (0, 2**20):  # streamed and in memory
         with MergedGroups(segments, str(tmp_path), memory_limit=limit) as merged:
             assert [(k, list(vs)) for k, vs in merged] == [("a", [1]), ("b", [3]), ("c", [2])]

@@ -19,10 +19,8 @@ from itertools import chain, islice, starmap
 from operator import itemgetter
 from typing import Any
 
-from minimr.dataflow.blocks import BLOCK_ENTRIES
-from minimr.dataflow.grouping import group_batches, group_columns, pair_columns
-from minimr.dataflow.partition import sort_key
-from minimr.dataflow.segments import (
+from minimr.dataflow.format.blocks import BLOCK_ENTRIES
+from minimr.dataflow.format.segments import (
     KIND_ANY,
     KIND_STR,
     Segment,
@@ -32,6 +30,8 @@ from minimr.dataflow.segments import (
     run_count,
     write_segment,
 )
+from minimr.dataflow.partition import sort_key
+from minimr.dataflow.reduceside.grouping import group_batches, group_columns, pair_columns
 
 MERGE_FACTOR = 64
 # Segments adding up to at most this many bytes are merged by one in-memory sort (of columns,

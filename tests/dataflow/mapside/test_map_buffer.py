@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, COMBINE_INPUT_RECORDS, Counters
-from minimr.dataflow.merge import MergedGroups
-from minimr.dataflow.pairstore import KeyCounts, PairList
+from minimr.dataflow.mapside.pairstore import KeyCounts, PairList
+from minimr.dataflow.mapside.spill import MapOutputBuffer, RestartTask
 from minimr.dataflow.partition import HashPartitioner, RangePartitioner, sort_key
-from minimr.dataflow.spill import MapOutputBuffer, RestartTask
+from minimr.dataflow.reduceside.merge import MergedGroups
 from minimr.errors import JobDefinitionError
 
 hashable_keys = st.one_of(st.text(max_size=4), st.integers(-3, 3), st.binary(max_size=3),

@@ -28,7 +28,7 @@ from operator import itemgetter
 from typing import Any
 
 from minimr.dataflow import storage
-from minimr.dataflow.blocks import write_block
+from minimr.dataflow.format.blocks import write_block
 from minimr.errors import InputError, OutputExistsError
 
 SUCCESS = "_SUCCESS"

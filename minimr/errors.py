@@ -19,6 +19,10 @@ them into ``JobFailed``, whose message carries the remote traceback text.
 
 All of them subclass ``click.ClickException`` so the CLI prints the message (no minimr
 traceback) and exits non-zero; library users catch ``MinimrError``.
+
+``FINAL`` lists the errors that no new attempt of a task can fix (``JobCodeError``, and a
+``JobLoadError`` of a plan a worker cannot load): a cluster fails the job at the first
+attempt that raises one, where any other exception is retried up to ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -81,6 +85,10 @@ class JobCodeError(MinimrError):
     (``file:line``) and shows what it produced. A cluster fails the job at the first such
     attempt instead of retrying it up to ``--max-attempts``.
     """
+
+
+#: raised in a task, these fail the job at once: running the attempt again cannot help
+FINAL = (JobCodeError, JobLoadError)
 
 
 class JobFailed(MinimrError):

@@ -117,7 +117,7 @@ class Coordinator:
                 w, m.job_id, m.attempt, m.output, m.counters, m.elapsed
             ),
             p.TaskFailed: lambda w, m: s.AttemptFailed(
-                w, m.job_id, m.attempt, m.error, m.stderr, m.crashed, m.record
+                w, m.job_id, m.attempt, m.error, m.stderr, m.crashed, m.record, m.final
             ),
             p.FetchFailed: lambda w, m: s.FetchFailed(
                 w, m.job_id, m.attempt, tuple((i, a) for i, a in _pairs(m.maps)), m.error

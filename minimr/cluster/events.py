@@ -64,7 +64,7 @@ class AttemptSucceeded:
 
 @dataclass(frozen=True)
 class AttemptFailed:
-    """An attempt failed in user code or its executor died."""
+    """An attempt failed in user code or its executor died; ``final``: no retry can succeed."""
 
     worker: str
     job_id: str
@@ -73,6 +73,7 @@ class AttemptFailed:
     stderr: str = ""
     crashed: bool = False
     record: dict | None = None  # skip mode: the record user code failed on (``skips.py``)
+    final: bool = False
 
 
 @dataclass(frozen=True)

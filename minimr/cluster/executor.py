@@ -17,7 +17,11 @@ The conversation on the pipe (tuples, pickled by ``multiprocessing``)::
                          ("ready", attempt, temp_path, counters, elapsed)  reduce: may I commit?
                          ("committed", attempt)
                          ("fetch_failed", attempt, [[map, map_attempt]], reason)
-                         ("failed", attempt, traceback_text)
+                         ("failed", attempt, traceback_text[, record, final])
+
+A failure's ``record`` is skip mode's location of the record user code failed on; ``final``
+says no new attempt can succeed (``errors.FINAL``: a mistake in the job's code, a plan this
+host cannot load), and the coordinator fails the job at once.
 
 Everything the executor writes to stderr (and stdout) goes to a per-slot file that
 is truncated at the start of each attempt, so the worker can send the tail of the
@@ -56,7 +60,7 @@ from minimr.dataflow.tasks import (
     run_reduce_task,
     run_sample_task,
 )
-from minimr.errors import format_user_traceback
+from minimr.errors import FINAL, format_user_traceback
 
 #: bytes of an attempt's stderr kept with its failure
 STDERR_TAIL = 4096
@@ -266,6 +270,8 @@ def _run(
         return ("fetch_failed", attempt, [list(lost) for lost in exc.lost], str(exc))
     except RecordFailed as exc:  # skip mode: the user's traceback, and which record
         return ("failed", attempt, format_user_traceback(exc.__cause__ or exc), exc.location)
+    except FINAL as exc:  # its message says it all; minimr's frames would only hide it
+        return ("failed", attempt, f"{type(exc).__name__}: {exc}\n", None, True)
     except Exception as exc:
         return ("failed", attempt, format_user_traceback(exc))
     finally:

@@ -62,20 +62,27 @@ def skip_record(job: Job, task: Task, event: AttemptFailed) -> bool:
     return True
 
 
-def failure_report(job: Job, task: Task) -> dict:
-    """Why the job failed: the task that used up its attempts, its input, where it ran."""
+def failure_report(job: Job, task: Task, final: bool = False) -> dict:
+    """Why the job failed: the task that used up its attempts (or, ``final``, failed in a
+    way no retry can fix), its input, where it ran."""
     workers = sorted({e["name"] for e in task.errors})
     last = task.errors[-1]
     budget = ""
     if job.skip_bad_records and job.skipped >= job.max_skips:
         budget = f" Skip mode had already skipped {job.skipped} records, the limit (max skips)."
+    if final:
+        what = ("failed with an error no retry can fix, so it was not run again "
+                f"(attempt {task.failures} of at most {job.max_attempts})")
+    else:
+        what = f"failed {task.failures} times, the limit (max attempts {job.max_attempts})"
     return {
         "message": (
-            f"task {task.key} ({task.kind.value} of step {task.step}) failed "
-            f"{task.failures} times, the limit (max attempts {job.max_attempts}); "
+            f"task {task.key} ({task.kind.value} of step {task.step}) {what}; "
             f"it ran on {', '.join(workers)}.{budget} The last attempt's error is below: "
             "fix the job (or the input) and run it again, or replay this one task locally."
         ),
+        "attempts": task.failures,
+        "final": final,
         "task": task.key,
         "kind": task.kind.value,
         "step": task.step,

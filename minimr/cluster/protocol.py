@@ -167,7 +167,8 @@ class TaskDone(Message):
 
 @dataclass(frozen=True)
 class TaskFailed(Message):
-    """An attempt failed in user code (``crashed``: its executor process died)."""
+    """An attempt failed in user code (``crashed``: its executor process died; ``final``: no
+    retry can succeed, such as a mistake in the job's code or a plan the worker cannot load)."""
 
     command: ClassVar[Command] = Command.TASK_FAILED
     job_id: str
@@ -176,6 +177,7 @@ class TaskFailed(Message):
     stderr: str = ""
     crashed: bool = False
     record: dict | None = None  # skip mode: the record user code failed on (``skips.py``)
+    final: bool = False
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,10 @@ Fault tolerance: a dead worker's running attempts go back to PENDING without
 counting as failures, and its finished map outputs are re-run while a reduce of that
 step still needs them. A failed attempt (exception, executor death, timeout) counts
 toward ``max_attempts``; the last failure fails the job with the task, its input,
-the workers it ran on and the user's traceback. A worker whose failures succeed
-elsewhere is excluded from the job (never more than a third of the workers). Near
-the end of a phase, a task running far longer than the median gets one backup
+the workers it ran on and the user's traceback; a failure the worker marks ``final`` (a
+mistake in the job's code, a plan the worker cannot load) fails the job at once. A worker
+whose failures succeed elsewhere is excluded from the job (never more than a third of the
+workers). Near the end of a phase, a task running far longer than the median gets one backup
 attempt; the first to finish wins and the other is cancelled. What a failure means and
 who is to blame (skip mode, the failure report, bad workers, stragglers) is decided in
 ``failures.py``; the moving and requeueing happen here.
@@ -570,6 +571,10 @@ class Scheduler:
         if ended is None:
             return
         job, task, _ = ended
+        if event.final:  # no retry can fix it: fail the job now, backups and all
+            self._record_failure(job, task, event.worker, event.error, event.stderr, now,
+                                 actions, final=True)
+            return
         if failures.skip_record(job, task, event):
             actions.append(JobChanged(job.id))
             if task.state is TaskState.RUNNING and not task.live:
@@ -586,17 +591,19 @@ class Scheduler:
         stderr: str,
         now: float,
         actions: list[Action],
+        final: bool = False,
     ) -> None:
-        """Count a failed attempt; requeue the task or, at the cap, fail the job."""
+        """Count a failed attempt; requeue the task or, at the cap (or ``final``: at once),
+        fail the job."""
         task.failures += 1
         name = self.workers[worker].name if worker in self.workers else worker
         task.errors.append({"worker": worker, "name": name, "error": error, "stderr": stderr})
         actions.append(JobChanged(job.id))
-        if task.state is not TaskState.RUNNING or task.live:
+        if task.state is not TaskState.RUNNING or (task.live and not final):
             return  # a backup is still running: it may yet succeed
-        if task.failures >= job.max_attempts:
+        if final or task.failures >= job.max_attempts:
             self._move(job, task, TaskState.FAILED)
-            job.error = failures.failure_report(job, task)
+            job.error = failures.failure_report(job, task, final)
             self._end_job(job, JobState.FAILED, now, actions)
         else:
             self._requeue(job, task, front=True)

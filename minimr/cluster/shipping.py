@@ -29,7 +29,7 @@ from typing import Any
 
 import cloudpickle
 
-from minimr.errors import JobDefinitionError
+from minimr.errors import JobDefinitionError, JobLoadError
 
 SERIALIZERS = ("cloudpickle", "dill")
 
@@ -62,8 +62,9 @@ def loads(blob: bytes, serializer: str = "cloudpickle") -> Any:
     """Load a shipped plan (on a worker's executor, never on the coordinator).
 
     Raises:
-        ModuleNotFoundError: re-raised with the worker's name when the job needs a
-            package that is not installed here.
+        JobLoadError: the plan cannot be loaded here, whatever the attempt: a module the job
+            needs is not installed on this host (named, with the host), or unpickling or
+            importing the shipped modules failed. No retry can fix it (``errors.FINAL``).
     """
     try:
         if serializer == "dill":
@@ -73,11 +74,16 @@ def loads(blob: bytes, serializer: str = "cloudpickle") -> Any:
         restore_code_locations(plan)
         return plan
     except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
+        raise JobLoadError(
             f"the job needs module {exc.name!r}, which is not installed on worker host "
             f"{socket.gethostname()}: install it on every worker (job files and modules "
-            "from the job's own folder travel with the job; installed packages do not)",
-            name=exc.name,
+            "from the job's own folder travel with the job; installed packages do not)"
+        ) from exc
+    except Exception as exc:
+        raise JobLoadError(
+            f"the job cannot be loaded on worker host {socket.gethostname()}"
+            f" ({type(exc).__name__}: {exc}): the worker's Python and packages must match the"
+            " submitting side's, and the job's modules must import there without error"
         ) from exc
 
 

@@ -439,7 +439,8 @@ class Worker:
         slot.assignment = None
         self._send(p.FetchFailed(assignment.job_id, attempt, lost, reason))
 
-    def _on_failed(self, slot: Slot, attempt: str, error: str, record: dict | None = None) -> None:
+    def _on_failed(self, slot: Slot, attempt: str, error: str, record: dict | None = None,
+                   final: bool = False) -> None:
         assignment = slot.assignment
         slot.assignment = None
         self._send(
@@ -449,6 +450,7 @@ class Worker:
                 f"{error}(on worker {self.name})",
                 slot.executor.stderr_tail(),
                 record=record,
+                final=final,
             )
         )
 

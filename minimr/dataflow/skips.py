@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from minimr.dataflow import storage
 from minimr.dataflow.counters import Counters
-from minimr.errors import format_user_traceback
+from minimr.errors import JobCodeError, format_user_traceback
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -146,9 +146,15 @@ class Tracker:
 
 @contextlib.contextmanager
 def reporting(tracker: Tracker | None) -> Iterator[None]:
-    """Turn a failure of user code on a tracked record into :class:`RecordFailed`."""
+    """Turn a failure of user code on a tracked record into :class:`RecordFailed`.
+
+    A mistake in the job's code (``JobCodeError``) is no record's fault: skipping the record
+    would hide it, so it goes through as it is.
+    """
     try:
         yield
+    except JobCodeError:
+        raise
     except Exception as exc:
         failed = tracker.failed() if tracker is not None else None
         if failed is None:

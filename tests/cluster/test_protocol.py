@@ -14,6 +14,7 @@ SAMPLES = [
     p.Heartbeat(),
     p.TaskDone("j", "s0-m00001-a1", {"path": "/x", "partitions": [[0, 3]]}, {"g": {"n": 1}}, 0.5),
     p.TaskFailed("j", "s0-m00001-a1", "Traceback...", "stderr tail", crashed=True),
+    p.TaskFailed("j", "s0-m00001-a1", "JobCodeError: ...", final=True),
     p.FetchFailed("j", "s0-r00000-a1", [[1, "s0-m00001-a1"]], "timeout"),
     p.CommitRequest("j", "a"),
     p.PlanRequest("j"),
@@ -81,6 +82,10 @@ def header(command: int, version: int = p.VERSION, magic: bytes = p.MAGIC) -> by
             ).encode(),
         ],
         [header(p.Command.PLAN), json.dumps({"job_id": "j", "serializer": "c"}).encode()],
+        [
+            header(p.Command.TASK_FAILED),
+            json.dumps({"job_id": "j", "attempt": "a", "error": "e", "final": 1}).encode(),
+        ],
         [header(p.Command.HEARTBEAT), b"{}", b"extra"],
         [header(p.Command.WATCH), b"[" * 100_000],  # json recursion, not a crash
         [header(p.Command.WATCH), b'{"job_id": ' + b"[" * 100_000],

@@ -214,6 +214,37 @@ def test_failed_attempts_up_to_the_cap_fail_the_job_with_a_report():
     assert "3 times" in error["message"]
 
 
+def test_a_final_failure_fails_the_job_at_its_first_attempt():
+    """A failure marked final (a mistake in the job's code) is not retried: the job fails
+    at once, its report saying so, with the error as the worker sent it."""
+    script = Script()
+    script.join("w0")
+    (prep,) = assigns(script.submit(max_attempts=4))
+    (m,) = assigns(script.prepare(prep, maps=1, reduces=1))
+    actions = script(s.AttemptFailed("w0", "j", m.attempt, "JobCodeError: x", final=True))
+    assert assigns(actions) == [] and ended(actions) == [s.JobEnded("j", s.JobState.FAILED)]
+    error = script.sched.jobs["j"].error
+    assert error["attempts"] == 1 and error["final"] is True
+    assert error["traceback"] == "JobCodeError: x" and "no retry can fix" in error["message"]
+    assert script.task("s0-m00000").state is s.TaskState.FAILED
+
+
+def test_a_final_failure_cancels_a_running_backup():
+    """A final failure ends the job even while a backup of the task runs (it would fail the
+    same way), and the backup is cancelled."""
+    script = Script(speculation_min_runtime=1.0, speculation_multiplier=4.0)
+    for w in ("w0", "w1", "w2", "w3", "w4"):
+        script.join(w)
+    (prep,) = assigns(script.submit())
+    maps = assigns(script.prepare(prep, maps=4, reduces=1))
+    for a in maps[:3]:
+        script.map_done(a, reduces=1, advance=0.5)
+    (backup,) = assigns(script(s.Tick(), advance=10.0))
+    actions = script(s.AttemptFailed(maps[3].worker, "j", maps[3].attempt, "boom", final=True))
+    assert ended(actions) == [s.JobEnded("j", s.JobState.FAILED)]
+    assert s.Cancel(backup.worker, "j", backup.attempt) in actions
+
+
 def test_fetch_failure_reruns_the_map_and_does_not_count_against_the_reduce():
     """A reduce that cannot fetch a map output makes that map run again, then retries."""
     script = Script()

@@ -13,7 +13,7 @@ import pytest
 
 from minimr import loader
 from minimr.cluster import shipping
-from minimr.errors import JobDefinitionError
+from minimr.errors import FINAL, JobDefinitionError, JobLoadError
 
 
 class Holder:
@@ -55,9 +55,27 @@ def test_missing_module_on_the_worker_is_named():
         blob = pickle.dumps(module.f)  # by reference, as an installed package would be
     finally:
         del sys.modules["no_such_module_x"]
-    with pytest.raises(ModuleNotFoundError) as info:
+    with pytest.raises(JobLoadError) as info:
         shipping.loads(blob)
     assert "no_such_module_x" in str(info.value) and "worker host" in str(info.value)
+
+
+def test_a_plan_that_fails_to_unpickle_is_a_job_load_error():
+    """A plan naming a function its module no longer has cannot load: a JobLoadError that
+    says what failed, which the cluster does not retry."""
+    module = types.ModuleType("shrinking_module_x")
+    exec("def f():\n    pass\n", module.__dict__)
+    module.f.__module__ = "shrinking_module_x"
+    sys.modules["shrinking_module_x"] = module
+    try:
+        blob = pickle.dumps(module.f)
+        del module.f  # the worker's copy of the module lacks it
+        with pytest.raises(JobLoadError) as info:
+            shipping.loads(blob)
+    finally:
+        del sys.modules["shrinking_module_x"]
+    assert "AttributeError" in str(info.value) and "worker host" in str(info.value)
+    assert isinstance(info.value, FINAL)
 
 
 @pytest.mark.parametrize("serializer", shipping.SERIALIZERS)

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from minimr.cluster import client
-from minimr.dataflow import output as out
+from minimr.dataflow.format import output as out
 from minimr.errors import JobFailed
 from minimr.loader import resolve_job
 from minimr.runner import build_plan

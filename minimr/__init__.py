@@ -20,6 +20,7 @@ from minimr.errors import (
     JobLoadError,
     MinimrError,
     OutputExistsError,
+    UntrustedOutputError,
     UsageError,
 )
 from minimr.job import Job, Step
@@ -29,6 +30,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Counters", "InputError", "Job", "JobDefinitionError", "JobFailed", "JobLoadError",
-    "MinimrError", "OutputExistsError", "Result", "Step", "UsageError", "increment_counter",
-    "read_output", "run", "__version__",
+    "MinimrError", "OutputExistsError", "Result", "Step", "UntrustedOutputError", "UsageError",
+    "increment_counter", "read_output", "run", "__version__",
 ]

@@ -6,6 +6,7 @@ The hierarchy::
     ├── UsageError                            the run was asked for wrongly: bad option values
     │   ├── InputError                        an --input is missing, matches nothing, unreadable
     │   ├── OutputExistsError                 the output folder exists, no --overwrite
+    │   ├── UntrustedOutputError              read_output met a pickled value, trusted=False
     │   ├── StorageUnavailable                a URL's protocol is unknown or its package missing
     │   └── KeysError                         a --keys folder lacks a file or holds a bad key
     ├── JobLoadError                          a job file cannot be imported or holds no single job
@@ -57,6 +58,11 @@ class InputError(UsageError):
 
 class OutputExistsError(UsageError):
     """The output folder already exists and overwriting was not asked for."""
+
+
+class UntrustedOutputError(InputError):
+    """``read_output`` met a pickled (``!pickle:``) value without ``trusted=True``: unpickling
+    would run code chosen by whoever wrote the file."""
 
 
 class StorageUnavailable(UsageError):

@@ -51,9 +51,14 @@ class Result:
     job_id: str = ""
     elapsed: float = 0.0
 
-    def records(self) -> Iterator[tuple[Any, Any]]:
-        """The job's typed ``(key, value)`` records, partition by partition."""
-        return out.read_output(self.output)
+    def records(self, trusted: bool = True) -> Iterator[tuple[Any, Any]]:
+        """The job's typed ``(key, value)`` records, partition by partition.
+
+        Pickled values are read back (``trusted=True``, unlike ``read_output``'s default):
+        the output was just written by this run of your own job. Pass ``trusted=False``
+        when others can write into the output folder (see ``read_output``).
+        """
+        return out.read_output(self.output, trusted=trusted)
 
 
 def _positive(name: str, value: Any) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import re
+from fractions import Fraction
 
 import pytest
 
@@ -149,6 +150,25 @@ def test_failed_job_leaves_no_success_and_no_temporaries(text_input, tmp_path):
     assert not (out / "_SUCCESS").exists()
     assert not (out / "_temporary").exists()
     assert not list(out.glob("part-*"))
+
+
+def test_records_of_a_fresh_run_read_pickled_values_that_read_output_refuses(tmp_path):
+    """Result.records() trusts the run's own output; read_output's default refuses pickles."""
+
+    class Thirds(Job):
+        def map(self, key, line):
+            yield line, Fraction(1, 3)
+
+        def reduce(self, key, values):
+            yield key, sum(values)
+
+    write_file(tmp_path / "in.txt", "a\nb\na\n")
+    result = run_inline(Thirds, str(tmp_path / "in.txt"), str(tmp_path / "out"), reducers=1)
+    assert sorted(result.records()) == [("a", Fraction(2, 3)), ("b", Fraction(1, 3))]
+    with pytest.raises(minimr.UntrustedOutputError, match="trusted=True"):
+        list(minimr.read_output(result.output))
+    with pytest.raises(minimr.UntrustedOutputError):
+        list(result.records(trusted=False))
 
 
 def test_whole_file_input_format(text_input, tmp_path):

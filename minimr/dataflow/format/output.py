@@ -4,6 +4,8 @@ Text format: one record a line, ``repr(key) TAB repr(value)``, e.g. ``'whale'\\t
 can read it and ``read_output`` turns it back into the same typed values with
 ``ast.literal_eval``. A value whose repr is not a Python literal (a custom object, a NaN) is
 written as ``!pickle:`` and base64 bytes, so every picklable value round-trips exactly.
+Unpickling runs code the bytes choose, so those values are read back only when the reader
+says it trusts whoever can write the output (``trusted=True``); by default they are refused.
 
 Commit protocol: a part is written under ``OUTPUT/_temporary/<attempt>/`` and moved into place
 (``commit``) by the one attempt the coordinator grants the commit: an atomic rename on a local or
@@ -29,7 +31,7 @@ from typing import Any
 
 from minimr.dataflow import storage
 from minimr.dataflow.format.blocks import write_block
-from minimr.errors import InputError, OutputExistsError
+from minimr.errors import InputError, OutputExistsError, UntrustedOutputError
 
 SUCCESS = "_SUCCESS"
 TEMPORARY = "_temporary"
@@ -68,9 +70,19 @@ def encode_value(value: Any) -> str:
     return PICKLED + base64.b64encode(pickle.dumps(value, protocol=4)).decode("ascii")
 
 
-def decode_value(text: str) -> Any:
-    """Inverse of ``encode_value``."""
+def decode_value(text: str, *, trusted: bool = False) -> Any:
+    """Inverse of ``encode_value``.
+
+    Args:
+        trusted: unpickle ``!pickle:`` values. Unpickling runs whatever code the bytes name,
+            so only text from a writer the caller trusts may be read with it.
+
+    Raises:
+        UntrustedOutputError: a ``!pickle:`` value, and ``trusted`` is false.
+    """
     if text.startswith(PICKLED):
+        if not trusted:
+            raise UntrustedOutputError("a pickled value (!pickle:), and trusted is false")
         return pickle.loads(base64.b64decode(text[len(PICKLED) :]))
     return ast.literal_eval(text)
 
@@ -85,16 +97,17 @@ def _all_pairs(pairs: list) -> bool:
     return set(map(type, pairs)) == _TUPLE and set(map(len, pairs)) == {2}
 
 
-def parse_record(line: str) -> tuple[Any, Any]:
-    """Inverse of ``format_record``.
+def parse_record(line: str, *, trusted: bool = False) -> tuple[Any, Any]:
+    """Inverse of ``format_record`` (``trusted`` as in ``decode_value``).
 
     Raises:
         ValueError: for a line that is not ``key TAB value``.
+        UntrustedOutputError: a ``!pickle:`` key or value, and ``trusted`` is false.
     """
     key, sep, value = line.rstrip("\n").partition("\t")
     if not sep:
         raise ValueError(f"not a minimr record line: {line[:80]!r}")
-    return decode_value(key), decode_value(value)
+    return decode_value(key, trusted=trusted), decode_value(value, trusted=trusted)
 
 
 class TextPartWriter:
@@ -248,14 +261,23 @@ def part_files(path: str) -> list[str]:
     return [storage.join(path, n) for n in names]
 
 
-def read_output(path: str | os.PathLike) -> Iterator[tuple[Any, Any]]:
+def read_output(path: str | os.PathLike, trusted: bool = False) -> Iterator[tuple[Any, Any]]:
     """Yield the typed ``(key, value)`` records of an output folder or of one part file.
 
     ``path`` may be a URL (``s3://bucket/out``). It reads whatever parts are there: check for
     ``_SUCCESS`` first when the job may have failed.
 
+    Security: a value whose repr is not a Python literal is stored pickled (``!pickle:``), and
+    unpickling runs code of the writer's choosing. Anyone who can write into the folder (or
+    the bucket) could plant such a value, so by default they are refused and only literal
+    values are read (``ast.literal_eval``, which runs no code). Pass ``trusted=True`` only
+    when you trust everyone who can write there: your own job's fresh output in a folder only
+    you can write, for instance (``Result.records()`` does so).
+
     Raises:
         InputError: when the path does not exist, or a folder has no part files.
+        UntrustedOutputError: a record holds a pickled value and ``trusted`` is false (the
+            message names the file and line).
     """
     path = os.fspath(path)
     if storage.protocol(path) == "file":
@@ -271,5 +293,13 @@ def read_output(path: str | os.PathLike) -> Iterator[tuple[Any, Any]]:
         raise InputError(f"output path {path!r} does not exist")
     for name in files:
         with io.TextIOWrapper(storage.open_read(name), encoding="utf-8") as f:
-            for line in f:
-                yield parse_record(line)
+            for number, line in enumerate(f, 1):
+                try:
+                    record = parse_record(line, trusted=trusted)
+                except UntrustedOutputError:
+                    raise UntrustedOutputError(
+                        f"{name} line {number} holds a pickled value (!pickle:), and unpickling"
+                        " runs code chosen by whoever wrote the file; if you trust everyone who"
+                        f" can write {path}, read it with minimr.read_output(path, trusted=True)"
+                    ) from None
+                yield record

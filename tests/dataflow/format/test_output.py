@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 from collections import namedtuple
 from fractions import Fraction
 
@@ -21,7 +22,7 @@ from minimr.dataflow.format.output import (
     prepare_output,
     read_output,
 )
-from minimr.errors import InputError, OutputExistsError
+from minimr.errors import InputError, OutputExistsError, UntrustedOutputError
 
 VALUES = [
     "plain", "tab\tand\nnewline", "quote ' \" \\", "", "ünï€", 0, -17, 10**40, 1.5, -0.0,
@@ -35,14 +36,14 @@ def test_records_round_trip_with_types(value):
     """A key or value of any of these types reads back equal and of the same type."""
     line = format_record(value, value)
     assert line.count("\n") == 1 and line.endswith("\n")
-    key, back = parse_record(line)
+    key, back = parse_record(line, trusted=True)
     assert back == value and type(back) is type(value)
     assert key == value
 
 
 def test_nan_round_trips():
     """NaN, which repr cannot give back, still round-trips."""
-    _, back = parse_record(format_record("x", float("nan")))
+    _, back = parse_record(format_record("x", float("nan")), trusted=True)
     assert math.isnan(back)
 
 
@@ -62,6 +63,41 @@ def test_read_output_reads_folder_or_single_part(tmp_path):
     assert list(read_output(tmp_path / "part-00001")) == [("b", 2)]
     with pytest.raises(InputError):
         list(read_output(tmp_path / "missing"))
+
+
+class _Plant:
+    """Unpickling it makes the folder ``path``: code run by the reader."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_read_output_refuses_pickled_values_unless_trusted(tmp_path):
+    """A planted !pickle: value runs no code by default: the error names the file and the
+    opt-in; trusted=True unpickles it (and so would run the planted code)."""
+    planted = tmp_path / "planted"
+    out = tmp_path / "out"
+    out.mkdir()
+    line = format_record("key", _Plant(str(planted)))
+    assert "!pickle:" in line
+    (out / "part-00000").write_text("'fine'\t1\n" + line)
+    with pytest.raises(UntrustedOutputError, match=r"part-00000 line 2.*trusted=True"):
+        list(read_output(out))
+    assert not planted.exists()
+    records = list(read_output(out, trusted=True))
+    assert records[0] == ("fine", 1) and planted.exists()
+
+
+def test_read_output_reads_literals_without_trust(tmp_path):
+    """Every value that is a Python literal reads back with the default (untrusted) reader."""
+    literals = [v for v in VALUES if "!pickle:" not in format_record(v, v)]
+    with TextPartWriter(str(tmp_path / "part-00000")) as w:
+        for value in literals:
+            w.write(value, value)
+    assert list(read_output(tmp_path)) == [(v, v) for v in literals]
 
 
 def test_commit_is_idempotent(tmp_path):

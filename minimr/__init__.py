@@ -20,6 +20,7 @@ from minimr.errors import (
     JobLoadError,
     MinimrError,
     OutputExistsError,
+    UnknownOptionError,
     UntrustedOutputError,
     UsageError,
 )
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Counters", "InputError", "Job", "JobDefinitionError", "JobFailed", "JobLoadError",
-    "MinimrError", "OutputExistsError", "Result", "Step", "UntrustedOutputError", "UsageError",
+    "MinimrError", "OutputExistsError", "Result", "Step", "UnknownOptionError",
+    "UntrustedOutputError", "UsageError",
     "increment_counter", "read_output", "run", "__version__",
 ]

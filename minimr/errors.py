@@ -8,7 +8,8 @@ The hierarchy::
     │   ├── OutputExistsError                 the output folder exists, no --overwrite
     │   ├── UntrustedOutputError              read_output met a pickled value, trusted=False
     │   ├── StorageUnavailable                a URL's protocol is unknown or its package missing
-    │   └── KeysError                         a --keys folder lacks a file or holds a bad key
+    │   ├── KeysError                         a --keys folder lacks a file or holds a bad key
+    │   └── UnknownOptionError (TypeError)    a keyword argument minimr does not take (a typo)
     ├── JobLoadError                          a job file cannot be imported or holds no single job
     ├── JobDefinitionError                    a job is malformed (no map, bad option value...)
     ├── JobCodeError                          the job's code did something no retry can fix
@@ -28,8 +29,11 @@ attempt that raises one, where any other exception is retried up to ``max_attemp
 
 from __future__ import annotations
 
+import difflib
 import os
 import traceback
+from collections.abc import Iterable
+from typing import Any
 
 import click
 
@@ -72,6 +76,30 @@ class StorageUnavailable(UsageError):
 
 class KeysError(UsageError):
     """A keys folder (``--keys DIR``) lacks a file the command needs, or a key file is bad."""
+
+
+class UnknownOptionError(UsageError, TypeError):
+    """A keyword argument minimr does not take, such as ``reducer=2`` for ``reducers=2``.
+
+    Also a ``TypeError``, which Python raises for an unexpected keyword argument. Make one
+    with ``unknown_options``.
+    """
+
+
+def unknown_options(where: str, given: dict[str, Any], known: Iterable[str]
+                    ) -> UnknownOptionError:
+    """The error for the keyword arguments ``given`` that ``where`` (``"minimr.run()"``)
+    does not take: each with its value and the closest of the ``known`` names, if any."""
+    known = sorted(known)
+    shown = []
+    for name, value in given.items():
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]}=?)" if close else ""
+        shown.append(f"{name}={value!r:.40}{hint}")
+    return UnknownOptionError(
+        f"{where} got unknown keyword argument{'s' * (len(shown) > 1)}: {', '.join(shown)}."
+        f" It takes: {', '.join(known)}."
+    )
 
 
 class JobLoadError(MinimrError):

@@ -8,6 +8,7 @@ process, in order, and lets the user's exception through with its real traceback
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import secrets
@@ -33,7 +34,7 @@ from minimr.dataflow.tasks import (
     run_sample_task,
     scratch_dir,
 )
-from minimr.errors import JobFailed, UsageError
+from minimr.errors import JobFailed, UsageError, unknown_options
 from minimr.job import Job, job_name, resolve_steps
 from minimr.loader import SHIPPED, resolve_job
 
@@ -215,7 +216,7 @@ def run(
     skip_bad_records: bool = False,
     max_skips: int = skips.MAX_SKIPS,
     progress: Callable[[Any], None] | None = None,
-    **settings: Any,
+    **unknown: Any,
 ) -> Result:
     """Run a job and return its ``Result``.
 
@@ -248,10 +249,17 @@ def run(
         max_skips: records a job may skip in all; past it, failures count as usual.
         progress: called with progress updates while the job runs.
 
+    These are all the options a run takes; what shapes the data (reducers by default, the
+    input format, the partitioner) may also live on the job class.
+
     Raises:
+        UnknownOptionError: a keyword argument not listed above (a typo such as
+            ``reducer=2``), named with the closest known one; also a ``TypeError``.
         MinimrError: bad arguments, inputs, job, or a task that failed for good (cluster runners);
         the user's own exception, unchanged, with the inline runner.
     """
+    if unknown:
+        raise unknown_options("minimr.run()", unknown, _RUN_OPTIONS)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [os.fspath(inputs)]
     if runner is not None and runner not in RUNNERS:
@@ -282,8 +290,7 @@ def run(
                       settings={"max_attempts": max_attempts, "serializer": serializer,
                                 "speculation": speculation, "task_timeout": task_timeout,
                                 "worker_timeout": worker_timeout,
-                                "skip_bad_records": skip_bad_records, "max_skips": max_skips,
-                                **settings})
+                                "skip_bad_records": skip_bad_records, "max_skips": max_skips})
     paths = [plan.output, *(s.path for s in plan.splits)]
     if runner != "inline" and any(storage.is_process_local(p) for p in paths):
         raise UsageError("memory:// storage lives in this process only, where workers cannot"
@@ -312,3 +319,8 @@ def run(
         counters = status.counters
     return Result(output=plan.output, counters=counters, job_id=plan.job_id,
                   elapsed=time.monotonic() - started)
+
+
+#: the keyword arguments ``run`` takes (``**unknown`` only catches the others, to name them)
+_RUN_OPTIONS = [name for name, parameter in inspect.signature(run).parameters.items()
+                if parameter.kind is not inspect.Parameter.VAR_KEYWORD and name != "job"]

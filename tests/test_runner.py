@@ -205,6 +205,20 @@ def test_bad_options_are_usage_errors(text_input, tmp_path):
         minimr.run(LineLengths, str(text_input), str(tmp_path / "o"), runner="spark")
 
 
+def test_an_unknown_keyword_is_refused_naming_the_closest_known_one(text_input, tmp_path):
+    """A typo such as reducer=2 is an error that names it and suggests reducers, before any
+    output is touched; it is also a TypeError, as Python's own would be."""
+    with pytest.raises(minimr.UnknownOptionError) as info:
+        run_inline(LineLengths, str(text_input), str(tmp_path / "o"), reducer=2)
+    assert "reducer=2 (did you mean reducers=?)" in str(info.value)
+    assert isinstance(info.value, minimr.UsageError) and isinstance(info.value, TypeError)
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(minimr.UnknownOptionError) as info:
+        run_inline(LineLengths, str(text_input), str(tmp_path / "o"), zzz=1, max_attempt=2)
+    assert "max_attempt=2 (did you mean max_attempts=?)" in str(info.value)
+    assert "zzz=1," in str(info.value) and "split_size" in str(info.value)  # all it takes
+
+
 def test_malformed_job_is_a_definition_error(text_input, tmp_path):
     """A job with neither map nor map_batch is refused before any task runs."""
 

@@ -9,7 +9,8 @@ The hierarchy::
     │   ├── UntrustedOutputError              read_output met a pickled value, trusted=False
     │   ├── StorageUnavailable                a URL's protocol is unknown or its package missing
     │   ├── KeysError                         a --keys folder lacks a file or holds a bad key
-    │   └── UnknownOptionError (TypeError)    a keyword argument minimr does not take (a typo)
+    │   ├── UnknownOptionError (TypeError)    a keyword argument minimr does not take (a typo)
+    │   └── WorkDirError                      a worker's --work-dir is not private to its user
     ├── JobLoadError                          a job file cannot be imported or holds no single job
     ├── JobDefinitionError                    a job is malformed (no map, bad option value...)
     ├── JobCodeError                          the job's code did something no retry can fix
@@ -100,6 +101,11 @@ def unknown_options(where: str, given: dict[str, Any], known: Iterable[str]
         f"{where} got unknown keyword argument{'s' * (len(shown) > 1)}: {', '.join(shown)}."
         f" It takes: {', '.join(known)}."
     )
+
+
+class WorkDirError(UsageError):
+    """A worker's base folder (``--work-dir`` or ``$TMPDIR/minimr-<uid>``) is a symlink, is
+    owned by another user, or others may write it: they could plant folders to adopt."""
 
 
 class JobLoadError(MinimrError):

@@ -190,7 +190,8 @@ def coordinator(
     "--work-dir",
     default=None,
     metavar="DIR",
-    help="Where map outputs are kept (default: the system's temporary folder).",
+    help="Where map outputs are kept: a folder only you can write (not a symlink, no group or"
+    " world write); default $TMPDIR/minimr-<uid>, made mode 0700.",
 )
 @click.option("--name", default=None, help="How this worker shows in `minimr status`.")
 @click.option(

@@ -38,7 +38,6 @@ import secrets
 import shutil
 import signal
 import socket
-import tempfile
 import threading
 import time
 from collections import deque
@@ -82,7 +81,8 @@ class Worker:
         coordinator: ``tcp://HOST:PORT`` of the coordinator.
         slots: attempts run at once (one executor process each).
         work_dir: under which the worker makes its private folder for map outputs
-            (removed when it stops); the system's temporary folder by default.
+            (removed when it stops): a folder only this user can write, by default
+            ``$TMPDIR/minimr-<uid>`` (``workdir.private_base``).
         name: how the worker shows in ``status`` (default ``host:pid``).
         connect: the transport factory ``(address, identity) -> Client`` (tests pass a
             fake; the shuffle server always uses ZeroMQ); by default ZeroMQ, with
@@ -115,7 +115,7 @@ class Worker:
         self.slots_wanted = max(1, slots)
         self.host = host or local_host()
         self.name = name or f"{self.host}:{os.getpid()}"
-        self.workdir = WorkDir(work_dir or tempfile.gettempdir())
+        self.workdir = WorkDir(work_dir)
         self.work_dir = self.workdir.path
         self._connect = connect or partial(
             ZmqClient, curve=keys.coordinator_client() if keys else None

@@ -2,7 +2,8 @@
 """Deterministic input corpora for minimr's examples, tests and benchmarks.
 
 Two kinds of data, both written as OUTDIR/part-00000.txt, part-00001.txt, ... plus a
-MANIFEST.sha256 that `sha256sum -c` understands:
+_MANIFEST.sha256 that `sha256sum -c` understands (its `_` keeps it out of the folder's input
+for minimr and Hadoop-style readers, which skip names starting with `_` or `.`):
 
   text  English-like word-count input. Words follow Zipf's law (s = 1) over a 200,000-word
         vocabulary: 100 real English function words first, then synthetic syllable words,
@@ -42,9 +43,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
-MANIFEST = "MANIFEST.sha256"
+MANIFEST = "_MANIFEST.sha256"
 PART_NAME = "part-{:05d}.txt"
-_OWN_FILE = re.compile(r"part-\d{5}\.txt|" + re.escape(MANIFEST))
+# the manifest's name before it took its "_" (an earlier output of ours, replaced like one)
+_OLD_MANIFEST = "MANIFEST.sha256"
+_OWN_FILE = re.compile("|".join([r"part-\d{5}\.txt", re.escape(MANIFEST),
+                                 re.escape(_OLD_MANIFEST)]))
 
 # ---------------------------------------------------------------------------------------------
 # sizes
@@ -373,7 +377,7 @@ def generate(kind: str, outdir: str, size: int, files: int = 16, seed: int = 1,
         files: number of part files; sizes differ by at most one line or record.
         seed: any integer; same arguments give the same bytes.
         jobs: worker processes (the output does not depend on it).
-        manifest: also write MANIFEST.sha256.
+        manifest: also write _MANIFEST.sha256.
 
     Raises:
         ValueError: size too small for the number of files, or unknown kind.

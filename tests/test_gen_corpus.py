@@ -76,11 +76,30 @@ def test_text_words_are_zipf_like(text_dir: Path) -> None:
 
 
 def test_manifest_lists_every_part(text_dir: Path) -> None:
-    """MANIFEST.sha256 holds the sha256 of every part, in `sha256sum -c` format."""
-    lines = (text_dir / "MANIFEST.sha256").read_text().splitlines()
+    """_MANIFEST.sha256 holds the sha256 of every part, in `sha256sum -c` format."""
+    lines = (text_dir / "_MANIFEST.sha256").read_text().splitlines()
     expected = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}"
                 for p in sorted(text_dir.glob("part-*.txt"))]
     assert lines == expected
+
+
+def test_minimr_reads_the_parts_alone_as_input(text_dir: Path) -> None:
+    """The folder given to `minimr submit --input` is its parts: the manifest's name starts
+    with `_`, which minimr skips."""
+    from minimr.dataflow.splits import expand_inputs
+
+    assert [Path(p).name for p in expand_inputs([str(text_dir)])] == [
+        "part-00000.txt", "part-00001.txt", "part-00002.txt"]
+
+
+def test_an_earlier_output_with_the_old_manifest_name_is_replaced(tmp_path: Path) -> None:
+    """A folder written before the manifest was renamed is still this script's own output:
+    it is replaced, old manifest included."""
+    assert gen("sort", tmp_path, "--size", "1000", "--files", 1).returncode == 0
+    (tmp_path / "_MANIFEST.sha256").rename(tmp_path / "MANIFEST.sha256")
+    done = gen("sort", tmp_path, "--size", "1000", "--files", 1)
+    assert done.returncode == 0, done.stderr
+    assert sorted(contents(tmp_path)) == ["_MANIFEST.sha256", "part-00000.txt"]
 
 
 def test_sort_records_are_100_bytes(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import os
 def input_files(indir: str) -> list[str]:
     """Paths of the ``part-*`` files in ``indir``, in name order.
 
-    Anything else (a MANIFEST.sha256, a _SUCCESS marker, hidden files) is not input, so
+    Anything else (a _MANIFEST.sha256, a _SUCCESS marker, hidden files) is not input, so
     every baseline counts exactly the same bytes.
     """
     names = sorted(n for n in os.listdir(indir) if n.startswith("part-"))

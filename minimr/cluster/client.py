@@ -34,8 +34,9 @@ from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.transport import Client, CurveClient, ZmqClient, ZmqServer, wait
+from minimr.cluster.wiretypes import Invalid, parse
 from minimr.dataflow.counters import Counters
-from minimr.errors import JobFailed, MinimrError
+from minimr.errors import JobFailed, MinimrError, UsageError
 
 log = logging.getLogger("minimr.client")
 
@@ -116,7 +117,7 @@ def submit_plan(
         "max_skips": settings.get("max_skips", s.MAX_SKIPS),
     }
     blob = shipping.dumps(plan, serializer)
-    submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), options, serializer, blob)
+    submit = _checked_submit(plan, options, serializer, blob)
     started = time.monotonic()
     session = _Session(coordinator, connect or partial(ZmqClient, curve=curve))
     try:
@@ -216,6 +217,20 @@ class _Session:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _checked_submit(plan: Any, options: dict, serializer: str, blob: bytes) -> p.Submit:
+    """The Submit message, its fields checked as the coordinator will check them.
+
+    Raises:
+        UsageError: an option the coordinator would refuse (a timeout of ``inf``, 0 attempts).
+    """
+    try:
+        checked = parse(p.Options, options)
+        submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), checked, serializer, blob)
+        return p.decode(p.encode(submit))  # type: ignore[return-value]
+    except (Invalid, ValueError, p.ProtocolError) as exc:
+        raise UsageError(f"cannot submit job {plan.job_id}: {exc}") from None
 
 
 def _abort(plan: Any) -> None:

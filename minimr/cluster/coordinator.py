@@ -22,16 +22,17 @@ does not stop its job; a client that cancels does.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from minimr.cluster import entries
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.journal import Journal, Record
+from minimr.cluster.wiretypes import Invalid
 from minimr.cluster.security import ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
 from minimr.cluster.transport import Server
 
@@ -58,6 +59,10 @@ ROLES: dict[type, str | None] = {
     p.CancelJob: SUBMITTER,
     p.StatusRequest: None,
 }
+
+
+#: worker messages about one attempt: a malformed one fails that attempt
+RESULTS = (p.TaskDone, p.TaskFailed, p.FetchFailed, p.CommitRequest)
 
 
 @dataclass
@@ -119,9 +124,7 @@ class Coordinator:
             p.TaskFailed: lambda w, m: s.AttemptFailed(
                 w, m.job_id, m.attempt, m.error, m.stderr, m.crashed, m.record, m.final
             ),
-            p.FetchFailed: lambda w, m: s.FetchFailed(
-                w, m.job_id, m.attempt, tuple((i, a) for i, a in _pairs(m.maps)), m.error
-            ),
+            p.FetchFailed: lambda w, m: s.FetchFailed(w, m.job_id, m.attempt, m.maps, m.error),
             p.CommitRequest: lambda w, m: s.CommitRequested(w, m.job_id, m.attempt),
         }
         self._actions: dict[type, Callable] = {
@@ -134,23 +137,6 @@ class Coordinator:
             s.TaskCommitted: lambda a: None,  # journaled by _apply, before anything is sent
             s.JobChanged: lambda a: self._dirty.add(a.job_id),
             s.JobEnded: self._do_job_ended,
-        }
-        self._replay: dict[str, Callable[[Record], s.Event]] = {
-            "submit": lambda r: self._job_submitted(
-                r.body["job_id"], r.body["name"], r.body["steps"], r.body["options"]
-            ),
-            "task": lambda r: s.TaskRestored(
-                r.body["job_id"],
-                r.body["task"],
-                r.body["attempt"],
-                r.body.get("output"),
-                r.body.get("counters"),
-                int(r.body.get("started", 1)),
-                r.body.get("skipped"),
-            ),
-            "end": lambda r: s.JobOutcomeRestored(
-                r.body["job_id"], r.body["state"], r.body.get("error")
-            ),
         }
 
     # --- the loop -----------------------------------------------------------------------
@@ -196,6 +182,7 @@ class Coordinator:
             return
         except p.ProtocolError as exc:
             log.warning("dropping a malformed message from %r: %s", peer, exc)
+            self._on_malformed(peer, exc, user)
             return
         handler = self._handlers.get(type(message))
         if handler is None:
@@ -208,6 +195,29 @@ class Coordinator:
         if self.access is not None and not self._authorized(peer, user, type(message)):
             return
         handler(peer, message, self.clock())
+
+    def _on_malformed(self, peer: bytes, error: p.ProtocolError, user: str) -> None:
+        """Answer a message that does not decode, so that nobody waits on it for ever.
+
+        A worker's malformed result about an attempt it runs fails that attempt (counted,
+        and on that worker, as any failure); a client's malformed request is refused with
+        the reason. Anything else was only dropped.
+        """
+        if not isinstance(error, p.MalformedMessage):
+            return
+        kind = error.command
+        if self.access is not None and not self._authorized(peer, user, kind):
+            return
+        if kind in RESULTS and error.job_id and error.attempt:
+            failed = s.AttemptFailed(
+                peer.decode("latin-1"),
+                error.job_id,
+                error.attempt,
+                f"the worker sent a malformed {kind.__name__} for this attempt: {error}",
+            )
+            self._apply(self.scheduler.handle(failed, self.clock()))
+        elif ROLES.get(kind, WORKER) != WORKER:
+            self._send(peer, p.Reject(f"malformed {kind.__name__}: {error}", "malformed"))
 
     def _authorized(self, peer: bytes, user: str, kind: type) -> bool:
         """Whether the sender's key has the role ``kind`` needs; refuse it if not."""
@@ -263,8 +273,8 @@ class Coordinator:
             message.slots,
             message.shuffle_address,
             message.shuffle_key,
-            outputs=_held_outputs(message.outputs or []),
-            replaces=tuple(r for r in message.replaces or [] if isinstance(r, str)),
+            outputs=message.outputs,
+            replaces=message.replaces,
         )
         self._send(
             peer, p.Welcome(self.scheduler.heartbeat_interval, self.scheduler.heartbeat_liveness)
@@ -295,25 +305,11 @@ class Coordinator:
         if mismatch:
             self._send(peer, p.Reject(f"job {message.job_id} refused: {mismatch}", "version"))
             return
-        try:
-            event = self._job_submitted(
-                message.job_id, message.name, message.steps, message.options
-            )
-        except (TypeError, ValueError) as exc:
-            self._send(
-                peer, p.Reject(f"job {message.job_id} refused: bad options ({exc})", "bad-options")
-            )
-            return
+        entry = entries.SubmitEntry(
+            message.job_id, message.name, message.steps, message.options, message.serializer
+        )
         if self.journal is not None and message.job_id not in self.scheduler.jobs:
-            body = {
-                "type": "submit",
-                "job_id": message.job_id,
-                "name": message.name,
-                "steps": message.steps,
-                "options": message.options,
-                "serializer": message.serializer,
-            }
-            self.journal.append(Record(body, message.blob))
+            self.journal.append(entries.record(entry, message.blob))
             self.journal.sync()
         record = self.records.setdefault(
             message.job_id, JobRecord(message.serializer, message.blob, set())
@@ -321,22 +317,7 @@ class Coordinator:
         record.watchers.add(peer)
         log.info("job %s (%s) submitted", message.job_id, message.name)
         self._send(peer, p.Submitted(message.job_id))
-        self._apply(self.scheduler.handle(event, now))
-
-    @staticmethod
-    def _job_submitted(job_id: str, name: str, steps: int, options: dict) -> s.JobSubmitted:
-        """The scheduler event of a submission (raises TypeError/ValueError on bad options)."""
-        return s.JobSubmitted(
-            job_id,
-            name,
-            steps,
-            max_attempts=int(options.get("max_attempts", s.MAX_ATTEMPTS)),
-            speculation=bool(options.get("speculation", True)),
-            task_timeout=_optional_float(options.get("task_timeout")),
-            worker_timeout=_optional_float(options.get("worker_timeout")),
-            skip_bad_records=bool(options.get("skip_bad_records", False)),
-            max_skips=int(options.get("max_skips", s.MAX_SKIPS)),
-        )
+        self._apply(self.scheduler.handle(entry.event(), now))
 
     def _on_watch(self, peer: bytes, message: p.Watch, now: float) -> None:
         job = self.scheduler.jobs.get(message.job_id)
@@ -410,19 +391,16 @@ class Coordinator:
         now = self.clock()
         kept: dict[str, list[Record]] = {}
         for record in records:
-            handler = self._replay.get(record.type)
             try:
-                event = handler(record) if handler is not None else None
-            except (KeyError, TypeError, ValueError) as exc:
-                event = None
-                log.warning("skipping a bad journal record %.200r: %s", record.body, exc)
-            if event is None:
+                entry = entries.parse(record)
+            except Invalid as exc:
+                log.warning("skipping a journal record that fits no entry (%s): %.200r",
+                            exc, record.body)
                 continue
-            job_id = str(record.body["job_id"])
-            if record.type == "submit":
-                self.records[job_id] = JobRecord(str(record.body["serializer"]), record.blob, set())
-            kept.setdefault(job_id, []).append(record)
-            self.scheduler.handle(event, now)
+            if isinstance(entry, entries.SubmitEntry):
+                self.records[entry.job_id] = JobRecord(entry.serializer, record.blob, set())
+            kept.setdefault(entry.job_id, []).append(record)
+            self.scheduler.handle(entry.event(), now)
         for job_id in list(self.records):
             job = self.scheduler.jobs.get(job_id)
             if job is None or job.state is not s.JobState.RUNNING:
@@ -443,19 +421,15 @@ class Coordinator:
         """Append the task commits and job ends among ``actions``, then fsync once."""
         wrote = False
         for action in actions:
+            entry: entries.Entry
             if isinstance(action, s.TaskCommitted):
-                body = {"type": "task", **dataclasses.asdict(action)}
+                entry = entries.task_entry(action)
             elif isinstance(action, s.JobEnded):
                 job = self.scheduler.jobs.get(action.job_id)
-                body = {
-                    "type": "end",
-                    "job_id": action.job_id,
-                    "state": action.state.value,
-                    "error": job.error if job is not None else None,
-                }
+                entry = entries.end_entry(action, job.error if job is not None else None)
             else:
                 continue
-            self.journal.append(Record(body))  # type: ignore[union-attr]
+            self.journal.append(entries.record(entry))  # type: ignore[union-attr]
             wrote = True
         if wrote:
             self.journal.sync()  # type: ignore[union-attr]
@@ -472,32 +446,3 @@ def _version_mismatch(minimr_version: str, python_version: str) -> str:
             "(shipped job code only loads on the same Python version)"
         )
     return "; ".join(problems)
-
-
-def _optional_float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
-
-
-def _held_outputs(items: list) -> tuple[tuple[str, str, dict], ...]:
-    """``[[job_id, attempt, output], ...]`` from a worker, malformed entries skipped."""
-    return tuple(
-        (item[0], item[1], item[2])
-        for item in items
-        if isinstance(item, list)
-        and len(item) == 3
-        and isinstance(item[0], str)
-        and isinstance(item[1], str)
-        and isinstance(item[2], dict)
-    )
-
-
-def _pairs(items: list) -> list[tuple[int, str]]:
-    """``[[map_index, map_attempt], ...]`` from a peer, malformed entries skipped."""
-    return [
-        (item[0], item[1])
-        for item in items
-        if isinstance(item, list)
-        and len(item) == 2
-        and isinstance(item[0], int)
-        and isinstance(item[1], str)
-    ]

@@ -1,20 +1,45 @@
 """What goes into the scheduler (events) and what comes out of it (actions).
 
 Both are frozen dataclasses of plain data; ``coordinator.py`` builds events from
-decoded messages and turns actions into messages.
+decoded messages and turns actions into messages. Nested fields are the wire's typed
+records (``protocol.py``), already checked for type and range when they were decoded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from minimr.cluster.protocol import (
+    MAX_ATTEMPTS,
+    HeldOutput,
+    MapOutputRef,
+    RecordLocation,
+    ReduceInput,
+    TaskLists,
+)
 from minimr.cluster.tables import JobState
+from minimr.cluster.wiretypes import Count, Name
 from minimr.dataflow.skips import MAX_SKIPS
 
-#: failed attempts of one task that fail the job, unless the submit says otherwise
-MAX_ATTEMPTS = 4
+#: what a task's success may carry: a map's output, a prepare's task lists, else None
+TaskOutput = MapOutputRef | TaskLists | None
 #: skip mode: failures on one record after which later attempts skip it
 SKIP_AFTER_FAILURES = 2
+
+# --- records ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Skip mode: a record on a task's skip list, as the job commit reports it."""
+
+    task: Name
+    ordinal: Count
+    where: str
+    key: str
+    value: str
+    traceback: str
+
 
 # --- events (in) ------------------------------------------------------------------------
 
@@ -29,9 +54,9 @@ class WorkerJoined:
     slots: int
     shuffle_address: str
     shuffle_key: str = ""  # its shuffle server's CURVE public key, "" without keys
-    #: map outputs it still holds, ``((job_id, attempt, output), ...)``: after a coordinator
-    #: restart, finished maps whose output survived need not run again
-    outputs: tuple[tuple[str, str, dict], ...] = ()
+    #: map outputs it still holds: after a coordinator restart, finished maps whose output
+    #: survived need not run again
+    outputs: tuple[HeldOutput, ...] = ()
     #: dead workers (on its host) whose folder it adopted: drop them without waiting
     replaces: tuple[str, ...] = ()
 
@@ -57,7 +82,7 @@ class AttemptSucceeded:
     worker: str
     job_id: str
     attempt: str
-    output: dict | None
+    output: TaskOutput
     counters: dict
     elapsed: float = 0.0
 
@@ -72,7 +97,7 @@ class AttemptFailed:
     error: str
     stderr: str = ""
     crashed: bool = False
-    record: dict | None = None  # skip mode: the record user code failed on (``skips.py``)
+    record: RecordLocation | None = None  # skip mode: the record user code failed on
     final: bool = False
 
 
@@ -122,10 +147,10 @@ class TaskRestored:
     job_id: str
     task: str
     attempt: str
-    output: dict | None
+    output: TaskOutput
     counters: dict | None
     started: int = 1
-    skipped: list | None = None  # skip mode: the records it passed over
+    skipped: tuple[Skipped, ...] | None = None  # skip mode: the records it passed over
 
 
 @dataclass(frozen=True)
@@ -161,7 +186,7 @@ class Assign:
     attempt: str
     kind: str
     task: dict
-    inputs: list | None = None
+    inputs: tuple[ReduceInput, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,10 +223,10 @@ class TaskCommitted:
     job_id: str
     task: str
     attempt: str
-    output: dict | None
+    output: TaskOutput
     counters: dict | None
     started: int
-    skipped: list | None = None  # skip mode: the records it passed over
+    skipped: tuple[Skipped, ...] | None = None  # skip mode: the records it passed over
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from minimr.cluster import shipping
+from minimr.cluster.protocol import MapOutputRef, ReduceInput, TaskLists
 from minimr.cluster.security import KeyPair
 from minimr.cluster.shuffle import FetchError, gather_segments
 from minimr.dataflow import storage
@@ -232,7 +233,7 @@ def _run(
     attempt: str,
     kind: str,
     task: dict,
-    inputs: list | None,
+    inputs: tuple[ReduceInput, ...] | None,
     keys: KeyPair | None = None,
 ) -> tuple:
     """Run one attempt; every outcome becomes a reply tuple."""
@@ -248,7 +249,7 @@ def _run(
             output = _prepare(plan, task["step"], counters)
         elif kind == "map":
             result = run_map_task(plan, MapTask.from_dict(task), job_dir, attempt, counters)
-            output = result.to_dict()
+            output = MapOutputRef(result.path, tuple((o, n) for o, n in result.partitions))
         elif kind == "reduce":
             scratch = os.path.join(job_dir, attempt)
             try:
@@ -279,15 +280,15 @@ def _run(
     return ("done", attempt, output, counters.to_dict(), time.monotonic() - started)
 
 
-def _prepare(plan: Any, step: int, counters: Counters) -> dict:
+def _prepare(plan: Any, step: int, counters: Counters) -> TaskLists:
     """List a step's tasks: sample range boundaries if needed, then maps and reduces."""
     boundaries = None
     if plan.steps[step].needs_sample:
         boundaries = run_sample_task(plan, plan.sample_task(step), counters)
-    return {
-        "map_tasks": [t.to_dict() for t in plan.map_tasks(step, boundaries)],
-        "reduce_tasks": [t.to_dict() for t in plan.reduce_tasks(step)],
-    }
+    return TaskLists(
+        tuple(t.to_dict() for t in plan.map_tasks(step, boundaries)),
+        tuple(t.to_dict() for t in plan.reduce_tasks(step)),
+    )
 
 
 def sys_flush() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 
-from minimr.cluster.events import SKIP_AFTER_FAILURES, AttemptFailed
+from minimr.cluster.events import SKIP_AFTER_FAILURES, AttemptFailed, Skipped
 from minimr.cluster.tables import Attempt, Job, Kind, Task, TaskState
 
 #: failures of a job's tasks on one worker, that then succeeded elsewhere, that exclude it
@@ -34,14 +34,9 @@ def skip_record(job: Job, task: Task, event: AttemptFailed) -> bool:
     do not count toward the task's attempts. Returns whether the failure was taken.
     """
     record = event.record
-    if (
-        not job.skip_bad_records
-        or task.kind not in (Kind.MAP, Kind.REDUCE)
-        or not isinstance(record, dict)
-        or type(record.get("ordinal")) is not int
-    ):
+    if not job.skip_bad_records or task.kind not in (Kind.MAP, Kind.REDUCE) or record is None:
         return False
-    ordinal = record["ordinal"]
+    ordinal = record.ordinal
     if ordinal in task.spec.get("skip", ()):
         return True  # an attempt started before the record was put on the skip list
     seen = task.record_failures[ordinal] = task.record_failures.get(ordinal, 0) + 1
@@ -51,12 +46,7 @@ def skip_record(job: Job, task: Task, event: AttemptFailed) -> bool:
         return False  # the job skipped all it may: an ordinary failure from now on
     job.skipped += 1
     task.skipped.append(
-        {
-            "task": task.key,
-            "ordinal": ordinal,
-            **{k: str(record.get(k, "")) for k in ("where", "key", "value")},
-            "traceback": event.error,
-        }
+        Skipped(task.key, ordinal, record.where, record.key, record.value, event.error)
     )
     task.spec = {**task.spec, "skip": sorted({*task.spec.get("skip", ()), ordinal})}
     return True

@@ -18,6 +18,14 @@ only functions that know the layout. A peer that sends anything else gets a
 :class:`ProtocolError` raised at it (never an ``assert``): the caller logs and drops
 the message.
 
+Trust ends here. Every field, however deep, is checked for type and range as it is
+decoded (``wiretypes.py`` holds the rules: ``Count``, ``ByteOffset``, ``JobId``...), and
+nested fields arrive as typed, frozen records (a map output's location, a reduce's input,
+a submission's options), never as bare dicts for the scheduler to read deep inside. What
+a decoded message holds is then the right shape; whether it *fits* the task it answers
+(a map output with one partition per reducer) is the scheduler's to judge
+(``results.py``), since only it knows the task.
+
 Who sends what::
 
     worker -> coordinator   Ready Heartbeat TaskDone TaskFailed FetchFailed
@@ -36,16 +44,32 @@ submitter key) and answers ``Reject(code="unauthorized")`` otherwise.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import json
-import re
 import struct
 import sys
-import types
-import typing
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
+
+from minimr.cluster.wiretypes import (
+    Amount,
+    AttemptId,
+    Bounds,
+    ByteOffset,
+    Chars,
+    Count,
+    FilePath,
+    Invalid,
+    JobId,
+    Name,
+    Plain,
+    Seconds,
+    dumps,
+    loads,
+    check_depth,
+    converter,
+    record_converter,
+)
+from minimr.dataflow.skips import MAX_SKIPS
 
 MAGIC = b"MMR"
 VERSION = 1
@@ -59,10 +83,50 @@ _HEADER = struct.Struct(">3sBH")
 MINIMR_VERSION = "0.1.0"
 #: Python major.minor: cloudpickled code only loads on the same minor version.
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+#: failed attempts of one task that fail the job, unless the submit says otherwise
+MAX_ATTEMPTS = 4
+
+# field types of this protocol beyond wiretypes' common ones
+Slots = Annotated[int, Bounds(1, 4096)]
+Steps = Annotated[int, Bounds(1, 10_000)]
+Attempts = Annotated[int, Bounds(1, 1000)]
+Timeout = Annotated[float, Bounds(0.001, 10**9)]
+RequestId = Annotated[int, Bounds(0, 2**63 - 1)]
+Length = Annotated[int, Bounds(0, 1 << 30)]  # of one shuffle chunk
+TaskKind = Annotated[str, Chars(8, "prepare|map|reduce|commit")]
+#: a CURVE public key in Z85 (40 characters), or "" without keys
+CurveKey = Annotated[str, Chars(40, r"(?:[0-9A-Za-z.:+=^!/*?&<>()\[\]{}@%$#-]{40})?")]
+Address = Annotated[str, Chars(256, nul=False)]
+WorkerId = Annotated[str, Chars(256, nul=False)]
+Counters = dict[Name, dict[Name, Amount]]
 
 
 class ProtocolError(Exception):
     """A frame that is not a valid minimr message (the peer is dropped, not trusted)."""
+
+
+class MalformedMessage(ProtocolError):
+    """A message of a known command whose frames or fields do not fit it.
+
+    Attributes:
+        command: the message class the header named.
+        job_id, attempt: those fields when they were present and sound ("" if not), so
+            the coordinator can fail the attempt a worker's malformed result was about.
+    """
+
+    def __init__(self, command: type[Message], problem: str, body: dict) -> None:
+        super().__init__(f"{command.__name__}: {problem}")
+        self.command = command
+        self.job_id = _sound(JobId, body.get("job_id"))
+        self.attempt = _sound(AttemptId, body.get("attempt"))
+
+
+def _sound(hint: object, value: object) -> str:
+    """``value`` if it fits ``hint`` (a str field), else ""."""
+    try:
+        return converter(hint)(value)
+    except Invalid:
+        return ""
 
 
 class VersionMismatch(ProtocolError):
@@ -119,6 +183,77 @@ class Message:
     blobs: ClassVar[tuple[str, ...]] = ()
 
 
+# --- records: the typed fields inside messages ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class MapOutputRef:
+    """Where a finished map's output lives on its worker: a file and, per reduce
+    partition, the ``(offset, length)`` of that partition's bytes in it."""
+
+    path: FilePath
+    partitions: tuple[tuple[ByteOffset, ByteOffset], ...]
+
+
+@dataclass(frozen=True)
+class TaskLists:
+    """A ``prepare`` task's result: the step's map and reduce task specs.
+
+    The specs are plain data for the workers that will run them; the scheduler reads
+    only what ``results.py`` has checked in them (each reduce's partition, each map's
+    reducers).
+    """
+
+    map_tasks: tuple[Plain, ...]
+    reduce_tasks: tuple[Plain, ...]
+
+
+@dataclass(frozen=True)
+class HeldOutput:
+    """A map output a registering worker holds (after a coordinator restart, or
+    adopted from a dead worker's folder)."""
+
+    job_id: JobId
+    attempt: AttemptId
+    output: MapOutputRef
+
+
+@dataclass(frozen=True)
+class ReduceInput:
+    """Where one map output's partition for a reduce lives, and how to reach it."""
+
+    map: Count
+    attempt: AttemptId
+    host: Name
+    address: Address
+    key: CurveKey
+    path: FilePath
+    offset: ByteOffset
+    length: ByteOffset
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Skip mode: the record (or key group) user code failed on (``skips.py``)."""
+
+    ordinal: Count
+    where: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Options:
+    """A submission's options for the coordinator (how hard to try, how long to wait)."""
+
+    max_attempts: Attempts = MAX_ATTEMPTS
+    speculation: bool = True
+    task_timeout: Timeout | None = None
+    worker_timeout: Timeout | None = None
+    skip_bad_records: bool = False
+    max_skips: Count = MAX_SKIPS
+
+
 # --- worker -> coordinator -------------------------------------------------------------
 
 
@@ -131,19 +266,18 @@ class Ready(Message):
     """
 
     command: ClassVar[Command] = Command.READY
-    name: str
-    host: str
-    pid: int
-    slots: int
-    shuffle_address: str
-    shuffle_key: str = ""
-    minimr_version: str = MINIMR_VERSION
-    python_version: str = PYTHON_VERSION
-    #: map outputs it still holds, ``[[job_id, attempt, {"path", "partitions"}], ...]``, so a
-    #: restarted coordinator need not run those maps again
-    outputs: list | None = None
+    name: Name
+    host: Name
+    pid: Count
+    slots: Slots
+    shuffle_address: Address
+    shuffle_key: CurveKey = ""
+    minimr_version: Name = MINIMR_VERSION
+    python_version: Name = PYTHON_VERSION
+    #: map outputs it still holds, so a restarted coordinator need not run those maps again
+    outputs: tuple[HeldOutput, ...] = ()
     #: identities of dead workers whose folder it adopted (``workdir.py``): drop them now
-    replaces: list | None = None
+    replaces: tuple[WorkerId, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,14 +289,14 @@ class Heartbeat(Message):
 
 @dataclass(frozen=True)
 class TaskDone(Message):
-    """An attempt succeeded; ``output`` is the task kind's plain-data result."""
+    """An attempt succeeded: a map's output, a prepare's task lists, else None."""
 
     command: ClassVar[Command] = Command.TASK_DONE
-    job_id: str
-    attempt: str
-    output: dict | None
-    counters: dict
-    elapsed: float
+    job_id: JobId
+    attempt: AttemptId
+    output: MapOutputRef | TaskLists | None
+    counters: Counters
+    elapsed: Seconds
 
 
 @dataclass(frozen=True)
@@ -171,12 +305,12 @@ class TaskFailed(Message):
     retry can succeed, such as a mistake in the job's code or a plan the worker cannot load)."""
 
     command: ClassVar[Command] = Command.TASK_FAILED
-    job_id: str
-    attempt: str
+    job_id: JobId
+    attempt: AttemptId
     error: str
     stderr: str = ""
     crashed: bool = False
-    record: dict | None = None  # skip mode: the record user code failed on (``skips.py``)
+    record: RecordLocation | None = None  # skip mode: the record user code failed on
     final: bool = False
 
 
@@ -185,9 +319,9 @@ class FetchFailed(Message):
     """A reduce attempt could not fetch these map outputs: ``[[map_index, map_attempt]]``."""
 
     command: ClassVar[Command] = Command.FETCH_FAILED
-    job_id: str
-    attempt: str
-    maps: list
+    job_id: JobId
+    attempt: AttemptId
+    maps: tuple[tuple[Count, AttemptId], ...]
     error: str = ""
 
 
@@ -196,8 +330,8 @@ class CommitRequest(Message):
     """A reduce attempt asks whether it may rename its output into place."""
 
     command: ClassVar[Command] = Command.COMMIT_REQUEST
-    job_id: str
-    attempt: str
+    job_id: JobId
+    attempt: AttemptId
 
 
 @dataclass(frozen=True)
@@ -205,7 +339,7 @@ class PlanRequest(Message):
     """A worker asks for a job's plan blob (once per job; it is cached)."""
 
     command: ClassVar[Command] = Command.PLAN_REQUEST
-    job_id: str
+    job_id: JobId
 
 
 @dataclass(frozen=True)
@@ -223,8 +357,8 @@ class Welcome(Message):
     """Registration accepted; the worker adopts the coordinator's heartbeat timing."""
 
     command: ClassVar[Command] = Command.WELCOME
-    heartbeat_interval: float
-    heartbeat_liveness: int
+    heartbeat_interval: Annotated[float, Bounds(0.001, 3600)]
+    heartbeat_liveness: Annotated[int, Bounds(1, 1000)]
 
 
 @dataclass(frozen=True)
@@ -233,22 +367,22 @@ class Reject(Message):
 
     command: ClassVar[Command] = Command.REJECT
     reason: str
-    code: str = ""  # machine-readable: "version", "unknown-job", "bad-options"
+    code: Name = ""  # machine-readable: "version", "unknown-job", "bad-options", "malformed"
 
 
 @dataclass(frozen=True)
 class Assign(Message):
-    """Run ``task`` (a task dict of kind prepare/map/reduce/commit) as ``attempt``.
+    """Run ``task`` (a task spec of kind prepare/map/reduce/commit) as ``attempt``.
 
     For a reduce, ``inputs`` lists where each map output's partition lives.
     """
 
     command: ClassVar[Command] = Command.ASSIGN
-    job_id: str
-    attempt: str
-    kind: str
-    task: dict
-    inputs: list | None = None
+    job_id: JobId
+    attempt: AttemptId
+    kind: TaskKind
+    task: Plain
+    inputs: tuple[ReduceInput, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -257,8 +391,8 @@ class Plan(Message):
 
     command: ClassVar[Command] = Command.PLAN
     blobs: ClassVar[tuple[str, ...]] = ("blob",)
-    job_id: str
-    serializer: str
+    job_id: JobId
+    serializer: Name
     blob: bytes
 
 
@@ -267,8 +401,8 @@ class CommitAnswer(Message):
     """Whether the attempt may commit (exactly one attempt per task gets ``ok``)."""
 
     command: ClassVar[Command] = Command.COMMIT_ANSWER
-    job_id: str
-    attempt: str
+    job_id: JobId
+    attempt: AttemptId
     ok: bool
 
 
@@ -277,8 +411,8 @@ class CancelAttempt(Message):
     """Stop this attempt (its job ended, or another attempt won the race)."""
 
     command: ClassVar[Command] = Command.CANCEL_ATTEMPT
-    job_id: str
-    attempt: str
+    job_id: JobId
+    attempt: AttemptId
 
 
 @dataclass(frozen=True)
@@ -294,7 +428,7 @@ class ForgetJob(Message):
     """The job ended: drop its plan and delete its map outputs."""
 
     command: ClassVar[Command] = Command.FORGET_JOB
-    job_id: str
+    job_id: JobId
 
 
 # --- client <-> coordinator ------------------------------------------------------------
@@ -306,14 +440,14 @@ class Submit(Message):
 
     command: ClassVar[Command] = Command.SUBMIT
     blobs: ClassVar[tuple[str, ...]] = ("blob",)
-    job_id: str
-    name: str
-    steps: int
-    options: dict
-    serializer: str
+    job_id: JobId
+    name: Name
+    steps: Steps
+    options: Options
+    serializer: Name
     blob: bytes
-    minimr_version: str = MINIMR_VERSION
-    python_version: str = PYTHON_VERSION
+    minimr_version: Name = MINIMR_VERSION
+    python_version: Name = PYTHON_VERSION
 
 
 @dataclass(frozen=True)
@@ -321,7 +455,7 @@ class Watch(Message):
     """A client asks for a job's progress (also its heartbeat while it waits)."""
 
     command: ClassVar[Command] = Command.WATCH
-    job_id: str
+    job_id: JobId
 
 
 @dataclass(frozen=True)
@@ -329,7 +463,7 @@ class CancelJob(Message):
     """A client cancels a job (Ctrl-C)."""
 
     command: ClassVar[Command] = Command.CANCEL_JOB
-    job_id: str
+    job_id: JobId
 
 
 @dataclass(frozen=True)
@@ -344,7 +478,7 @@ class Submitted(Message):
     """The job was accepted and queued."""
 
     command: ClassVar[Command] = Command.SUBMITTED
-    job_id: str
+    job_id: JobId
 
 
 @dataclass(frozen=True)
@@ -352,8 +486,8 @@ class Progress(Message):
     """A snapshot of a job: state, tasks done of total, workers, elapsed."""
 
     command: ClassVar[Command] = Command.PROGRESS
-    job_id: str
-    snapshot: dict
+    job_id: JobId
+    snapshot: Plain
 
 
 @dataclass(frozen=True)
@@ -361,11 +495,11 @@ class JobResult(Message):
     """A job ended: its final state, the counters of each task (once each), the error."""
 
     command: ClassVar[Command] = Command.JOB_RESULT
-    job_id: str
-    state: str
-    snapshot: dict
-    counters: list
-    error: dict | None = None
+    job_id: JobId
+    state: Name
+    snapshot: Plain
+    counters: tuple[Counters, ...]
+    error: Plain | None = None
 
 
 @dataclass(frozen=True)
@@ -373,7 +507,7 @@ class StatusReply(Message):
     """The cluster's workers and jobs."""
 
     command: ClassVar[Command] = Command.STATUS_REPLY
-    status: dict
+    status: Plain
 
 
 # --- shuffle ---------------------------------------------------------------------------
@@ -384,11 +518,11 @@ class FetchChunk(Message):
     """Ask a worker's shuffle server for ``length`` bytes of a map output file."""
 
     command: ClassVar[Command] = Command.FETCH_CHUNK
-    request: int
-    path: str
-    offset: int
-    length: int
-    codec: str = ""  # how the fetcher can take the bytes: "zstd", or "" for as they are
+    request: RequestId
+    path: FilePath
+    offset: ByteOffset
+    length: Length
+    codec: Name = ""  # how the fetcher can take the bytes: "zstd", or "" for as they are
 
 
 @dataclass(frozen=True)
@@ -397,10 +531,10 @@ class Chunk(Message):
 
     command: ClassVar[Command] = Command.CHUNK
     blobs: ClassVar[tuple[str, ...]] = ("data",)
-    request: int
+    request: RequestId
     error: str
     data: bytes
-    codec: str = ""  # how ``data`` is encoded: "zstd" (a frame of the bytes asked for) or ""
+    codec: Name = ""  # how ``data`` is encoded: "zstd" (a frame of the bytes asked for) or ""
 
 
 # --- encoding --------------------------------------------------------------------------
@@ -410,34 +544,8 @@ MESSAGES: dict[Command, type[Message]] = {
     for cls in Message.__subclasses__()  # type: ignore[attr-defined]
 }
 
-
-def _field_types(cls: type[Message]) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-
-
-_FIELDS: dict[type[Message], dict[str, Any]] = {cls: _field_types(cls) for cls in MESSAGES.values()}
-_REQUIRED: dict[type[Message], frozenset[str]] = {
-    cls: frozenset(
-        f.name
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-        if f.default is dataclasses.MISSING and f.name not in cls.blobs
-    )
-    for cls in MESSAGES.values()
-}
-
-
-def _accepts(hint: Any, value: Any) -> bool:
-    """Whether a decoded JSON value fits a field's type hint (shallowly)."""
-    if isinstance(hint, types.UnionType):
-        return any(_accepts(h, value) for h in hint.__args__)
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
+#: each message's body converter: JSON object in, checked field values out (blobs aside)
+_BODIES = {cls: record_converter(cls, skip=cls.blobs, build=False) for cls in MESSAGES.values()}
 
 
 def encode(message: Message) -> list[bytes]:
@@ -448,26 +556,25 @@ def encode(message: Message) -> list[bytes]:
 
     Returns:
         ``[header, json_body, *blobs]``.
+
+    Raises:
+        ValueError: a field holds a non-finite float (never sent: the peer would refuse it).
     """
     cls = type(message)
-    body = {name: getattr(message, name) for name in _FIELDS[cls] if name not in cls.blobs}
-    frames = [
-        _HEADER.pack(MAGIC, VERSION, cls.command),
-        json.dumps(body, separators=(",", ":")).encode(),
-    ]
-    frames.extend(getattr(message, name) for name in cls.blobs)
+    fields = message.__dict__
+    body = {name: value for name, value in fields.items() if name not in cls.blobs}
+    frames = [_HEADER.pack(MAGIC, VERSION, cls.command), dumps(body)]
+    frames.extend(fields[name] for name in cls.blobs)
     return frames
 
 
-_JOB_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
-
-
 def decode(frames: list[bytes]) -> Message:
-    """Turn frames into a message, checking everything a peer could get wrong.
+    """Turn frames into a message, checking every field a peer could get wrong.
 
     Raises:
         VersionMismatch: the header is minimr's, of another protocol version.
-        ProtocolError: anything else that is not a valid message.
+        ProtocolError: anything else that is not a valid message; its ``command``,
+            ``job_id`` and ``attempt`` say what it claimed to be, when that much was sound.
     """
     if len(frames) < 2:
         raise ProtocolError(f"expected at least 2 frames (header, body), got {len(frames)}")
@@ -484,32 +591,20 @@ def decode(frames: list[bytes]) -> Message:
     except ValueError:
         raise ProtocolError(f"unknown command {number}") from None
     if len(frames) != 2 + len(cls.blobs):
-        raise ProtocolError(f"{cls.__name__} takes {2 + len(cls.blobs)} frames (got {len(frames)})")
-    try:
-        body = json.loads(bytes(frames[1]))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # "[[[[..." recurses
-        raise ProtocolError(f"{cls.__name__} body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ProtocolError(
-            f"{cls.__name__} body must be a JSON object (got {type(body).__name__})"
+        raise MalformedMessage(
+            cls, f"takes {2 + len(cls.blobs)} frames (got {len(frames)})", {}
         )
-    fields = _FIELDS[cls]
-    unknown = body.keys() - fields.keys()
-    if unknown:
-        raise ProtocolError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
-    missing = _REQUIRED[cls] - body.keys()
-    if missing:
-        raise ProtocolError(f"{cls.__name__} lacks field(s) {sorted(missing)}")
-    for name, value in body.items():
-        if name in cls.blobs or not _accepts(fields[name], value):
-            raise ProtocolError(
-                f"{cls.__name__}.{name} must be {fields[name]} (got {value!r:.60} that is a "
-                f"{type(value).__name__})"
-            )
-    job_id = body.get("job_id")
-    if isinstance(job_id, str) and not _JOB_ID.fullmatch(job_id):
-        # Job ids name folders on workers (removed when the job ends): no paths, no dots first.
-        raise ProtocolError(f"{cls.__name__}.job_id {job_id!r:.60} is not a valid job id")
+    try:
+        body = loads(bytes(frames[1]))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # "[[[[..." recurses
+        raise MalformedMessage(cls, f"body is not JSON fit for the wire: {exc}", {}) from None
+    if type(body) is not dict:
+        raise MalformedMessage(cls, f"body must be a JSON object (got {type(body).__name__})", {})
+    try:
+        check_depth(body)
+        fields = _BODIES[cls](body)
+    except Invalid as exc:
+        raise MalformedMessage(cls, str(exc), body) from None
     for index, name in enumerate(cls.blobs, start=2):
-        body[name] = bytes(frames[index])
-    return cls(**body)
+        fields[name] = bytes(frames[index])
+    return cls(**fields)

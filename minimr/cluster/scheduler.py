@@ -66,6 +66,8 @@ re-registers it, and the map runs again if none does within ``recovery_grace``.
 
 from __future__ import annotations
 
+import dataclasses
+
 from minimr.cluster import failures, views
 from minimr.cluster.events import (
     MAX_ATTEMPTS,
@@ -92,7 +94,16 @@ from minimr.cluster.events import (
     WorkerLeft,
     WorkerSeen,
 )
-from minimr.cluster.protocol import HEARTBEAT_INTERVAL, HEARTBEAT_LIVENESS
+from minimr.cluster.protocol import (
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_LIVENESS,
+    HeldOutput,
+    MapOutputRef,
+    ReduceInput,
+    TaskLists,
+)
+from minimr.cluster.results import misfit
+from minimr.cluster.wiretypes import plain
 from minimr.cluster.tables import (
     TRANSITIONS,
     Attempt,
@@ -239,18 +250,17 @@ class Scheduler:
             last_seen=now,
             shuffle_key=event.shuffle_key,
         )
-        for job_id, attempt, output in event.outputs:
-            self._reclaim_output(self.workers[event.worker], job_id, attempt, output, actions)
+        for held in event.outputs:
+            self._reclaim_output(self.workers[event.worker], held, actions)
 
-    def _reclaim_output(
-        self, worker: Worker, job_id: str, attempt: str, output: dict, actions: list
-    ) -> None:
+    def _reclaim_output(self, worker: Worker, held: HeldOutput, actions: list) -> None:
         """A worker holds a finished map's output: the map need not run (again).
 
         Either the coordinator restarted (a restored map, holder unknown), or the output's
         worker died and this one adopted its folder (the map was lost, or is about to be).
         """
-        job = self.jobs.get(job_id)
+        attempt = held.attempt
+        job = self.jobs.get(held.job_id)
         task = job.tasks.get(attempt.rpartition("-a")[0]) if job is not None else None
         if task is None or job.state is not JobState.RUNNING or task.kind is not Kind.MAP:
             return
@@ -271,8 +281,8 @@ class Scheduler:
         else:
             return  # another attempt's output, or a map that is not done
         task.lost_output = None
-        if isinstance(output.get("path"), str):  # an adopted output moved to its new folder
-            task.output = {**(task.output or {}), "path": output["path"]}
+        if isinstance(task.output, MapOutputRef):  # an adopted output moved to its new folder
+            task.output = dataclasses.replace(task.output, path=held.output.path)
         task.output_worker = worker.id
         worker.outputs.add((job.id, task.key))
         self._release_reduces(job, task.step)
@@ -362,7 +372,7 @@ class Scheduler:
         task.output_worker = None  # a map's holder is known once it re-registers
         if event.skipped:
             task.skipped = list(event.skipped)
-            task.spec = {**task.spec, "skip": sorted(e["ordinal"] for e in task.skipped)}
+            task.spec = {**task.spec, "skip": sorted(e.ordinal for e in task.skipped)}
             job.skipped += len(task.skipped)
         self._move(job, task, TaskState.DONE)
         if task.kind is Kind.MAP:
@@ -454,6 +464,13 @@ class Scheduler:
         self._drop_attempt(attempt)
         if job.state is not JobState.RUNNING or task.state is not TaskState.RUNNING:
             return
+        problem = misfit(job, task, event.output)
+        if problem is not None:  # well-formed, but not this task's result: the worker's fault
+            error = f"worker {self._name(event.worker)} returned a result that does not fit "
+            self._record_failure(
+                job, task, event.worker, error + f"{task.key}: {problem}", "", now, actions
+            )
+            return
         if task.kind is Kind.REDUCE and not committed:
             # a reduce reports success only after its commit was granted; one that did
             # not may have left nothing in place, so the task runs again
@@ -486,19 +503,9 @@ class Scheduler:
         self._after_done[task.kind](self, job, task, now, actions)
 
     def _after_prepare(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
-        output = task.output or {}
-        maps, reduces = output.get("map_tasks"), output.get("reduce_tasks")
-        if (
-            not isinstance(maps, list)
-            or not isinstance(reduces, list)
-            or not all(isinstance(t, dict) for t in maps + reduces)
-        ):
-            job.error = {
-                "message": f"prepare task of step {task.step} returned a malformed "
-                f"task list (got {output!r:.200})"
-            }
-            self._end_job(job, JobState.FAILED, now, actions)
-            return
+        lists = task.output
+        assert isinstance(lists, TaskLists)  # misfit() and journal replay checked it
+        maps, reduces = lists.map_tasks, lists.reduce_tasks
         step = task.step
         job.step = step
         job.maps[step] = [
@@ -551,7 +558,7 @@ class Scheduler:
             self._add_task(job, Kind.PREPARE, step + 1, 0, {"step": step + 1}, TaskState.PENDING)
         else:
             spec: dict = {"step": step}
-            skipped = [entry for t in job.tasks.values() for entry in t.skipped]
+            skipped = [plain(entry) for t in job.tasks.values() for entry in t.skipped]
             if skipped:  # the job commit writes them to OUTPUT/_skipped/
                 spec["skipped"] = skipped
             self._add_task(job, Kind.COMMIT, step, 0, spec, TaskState.PENDING)
@@ -596,7 +603,7 @@ class Scheduler:
         """Count a failed attempt; requeue the task or, at the cap (or ``final``: at once),
         fail the job."""
         task.failures += 1
-        name = self.workers[worker].name if worker in self.workers else worker
+        name = self._name(worker)
         task.errors.append({"worker": worker, "name": name, "error": error, "stderr": stderr})
         actions.append(JobChanged(job.id))
         if task.state is not TaskState.RUNNING or (task.live and not final):
@@ -698,6 +705,8 @@ class Scheduler:
             return
         limits = (self.speculation_multiplier, self.speculation_min_runtime)
         for task, only in failures.stragglers(job, now, *limits):
+            if task.kind is Kind.REDUCE and not self._map_outputs_ready(job, task.step):
+                continue  # a map output it needs was lost: no backup can fetch it
             worker = self._free_worker(job, avoid={only.worker})
             if worker is None:
                 return
@@ -769,32 +778,41 @@ class Scheduler:
             }
         actions.append(Assign(worker.id, job.id, attempt.id, task.kind.value, task.spec, inputs))
 
-    def _reduce_inputs(self, job: Job, task: Task) -> list[dict]:
-        """Where each map output's partition for this reduce lives (empty ones left out)."""
-        partition = task.spec.get("partition", task.index)
+    def _reduce_inputs(self, job: Job, task: Task) -> tuple[ReduceInput, ...]:
+        """Where each map output's partition for this reduce lives (empty ones left out).
+
+        A reduce task's index is its partition (``results.py`` checked the prepare's list).
+        """
         inputs = []
         for key in job.maps[task.step]:
             map_task = job.tasks[key]
-            output = map_task.output or {}
+            output = map_task.output
             holder = self.workers.get(map_task.output_worker or "")
-            offset, length = output["partitions"][partition]
+            if not isinstance(output, MapOutputRef) or holder is None:
+                raise InvariantError(f"{task.key} released before map {key} was located")
+            offset, length = output.partitions[task.index]
             if length == 0:
                 continue
             inputs.append(
-                {
-                    "map": map_task.index,
-                    "attempt": map_task.output_attempt,
-                    "host": holder.host if holder else "",
-                    "address": holder.shuffle_address if holder else "",
-                    "key": holder.shuffle_key if holder else "",
-                    "path": output["path"],
-                    "offset": offset,
-                    "length": length,
-                }
+                ReduceInput(
+                    map_task.index,
+                    map_task.output_attempt or "",
+                    holder.host,
+                    holder.shuffle_address,
+                    holder.shuffle_key,
+                    output.path,
+                    offset,
+                    length,
+                )
             )
-        return inputs
+        return tuple(inputs)
 
     # --- bookkeeping --------------------------------------------------------------------
+
+    def _name(self, worker: str) -> str:
+        """A worker's name for messages (its id once it is gone)."""
+        known = self.workers.get(worker)
+        return known.name if known is not None else worker
 
     def _move(self, job: Job, task: Task, state: TaskState) -> None:
         """The only place a task changes state; it keeps the done tallies in step."""

@@ -36,9 +36,11 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from minimr.cluster import protocol as p
+from minimr.cluster.protocol import ReduceInput
 from minimr.cluster.security import KeyPair
 from minimr.cluster.transport import (
     CurveClient,
@@ -123,9 +125,17 @@ class ShuffleServer:
                         log.warning("dropping a malformed shuffle request: %s", exc)
                         continue
                     if isinstance(request, p.FetchChunk):
-                        self._server.send(peer, p.encode(self.read(request)))
+                        self._server.send(peer, p.encode(self._answer(request)))
         finally:
             self._server.close()
+
+    def _answer(self, request: p.FetchChunk) -> p.Chunk:
+        """:meth:`read`, whose failure is that request's, never the server's end."""
+        try:
+            return self.read(request)
+        except Exception as exc:  # the last-resort guard: one request, not the thread
+            log.exception("shuffle request %d for %s failed", request.request, request.path)
+            return p.Chunk(request.request, f"the shuffle server failed: {exc!r:.200}", b"")
 
     def read(self, request: p.FetchChunk) -> p.Chunk:
         """Answer one request: the bytes, or an error saying why not."""
@@ -157,7 +167,7 @@ class _Piece:
 
 
 def gather_segments(
-    inputs: list[dict],
+    inputs: Sequence[ReduceInput],
     scratch: str,
     host: str,
     timeout: float = FETCH_TIMEOUT,
@@ -166,8 +176,7 @@ def gather_segments(
     """Make every map output partition of a reduce available as a local segment.
 
     Args:
-        inputs: the reduce assignment's inputs (``map``, ``attempt``, ``host``,
-            ``address``, ``path``, ``offset``, ``length`` each).
+        inputs: the reduce assignment's inputs (where each map output's partition is).
         scratch: a folder for fetched copies.
         host: this machine's name.
         timeout: seconds a server may stay silent before its outputs count as lost.
@@ -183,44 +192,44 @@ def gather_segments(
     segments: list[Segment | None] = [None] * len(inputs)
     remote: list[int] = []
     for i, item in enumerate(inputs):
-        if item["host"] == host and os.path.exists(item["path"]):
-            segments[i] = Segment(item["path"], int(item["offset"]), int(item["length"]))
+        if item.host == host and os.path.exists(item.path):
+            segments[i] = Segment(item.path, item.offset, item.length)
         else:
             remote.append(i)
     if remote:
         os.makedirs(scratch, exist_ok=True)
         for i in remote:
             path = os.path.join(scratch, f"fetched-{i:05d}.seg")
-            segments[i] = Segment(path, 0, int(inputs[i]["length"]))
+            segments[i] = Segment(path, 0, inputs[i].length)
         _fetch(inputs, remote, segments, timeout, keys)  # type: ignore[arg-type]
     return segments  # type: ignore[return-value]
 
 
-def _connect(item: dict, keys: KeyPair | None) -> ZmqClient:
+def _connect(item: ReduceInput, keys: KeyPair | None) -> ZmqClient:
     """A connection to the shuffle server holding ``item``, with CURVE when there are keys."""
     identity = f"fetch-{os.getpid()}-{secrets.token_hex(4)}".encode()
     if keys is None:
-        return ZmqClient(item["address"], identity)
-    if not item.get("key"):
+        return ZmqClient(item.address, identity)
+    if not item.key:
         raise FetchError(
-            [(item["map"], item["attempt"])],
-            f"{item['address']} advertised no key, and this cluster takes keys",
+            [(item.map, item.attempt)],
+            f"{item.address} advertised no key, and this cluster takes keys",
         )
-    curve = CurveClient(keys.public, keys.secret, str(item["key"]).encode("ascii"))
-    return ZmqClient(item["address"], identity, curve=curve)
+    curve = CurveClient(keys.public, keys.secret, item.key.encode("ascii"))
+    return ZmqClient(item.address, identity, curve=curve)
 
 
 def _fetch(
-    inputs: list[dict],
+    inputs: Sequence[ReduceInput],
     remote: list[int],
     segments: list[Segment],
     timeout: float,
     keys: KeyPair | None,
 ) -> None:
     pieces = [
-        _Piece(i, offset, min(CHUNK_SIZE, inputs[i]["length"] - offset))
+        _Piece(i, offset, min(CHUNK_SIZE, inputs[i].length - offset))
         for i in remote
-        for offset in range(0, inputs[i]["length"], CHUNK_SIZE)
+        for offset in range(0, inputs[i].length, CHUNK_SIZE)
     ]
     pieces.reverse()  # pop() from the end takes them in order
     files = {i: open(segments[i].path, "wb") for i in remote}  # noqa: SIM115
@@ -233,7 +242,7 @@ def _fetch(
             while pieces and len(in_flight) < WINDOW:
                 piece = pieces.pop()
                 item = inputs[piece.input]
-                address = item["address"]
+                address = item.address
                 if address not in clients:
                     clients[address] = _connect(item, keys)
                     heard[address] = time.monotonic()
@@ -242,11 +251,7 @@ def _fetch(
                 clients[address].send(
                     p.encode(
                         p.FetchChunk(
-                            request,
-                            item["path"],
-                            int(item["offset"]) + piece.offset,
-                            piece.length,
-                            CODEC,
+                            request, item.path, item.offset + piece.offset, piece.length, CODEC
                         )
                     )
                 )
@@ -278,18 +283,22 @@ def _fetch(
             client.close()
 
 
-def _lost_from(address: str, in_flight: dict, inputs: list[dict]) -> list[tuple[int, str]]:
+def _lost_from(
+    address: str, in_flight: dict, inputs: Sequence[ReduceInput]
+) -> list[tuple[int, str]]:
     """The map outputs still awaited from ``address``."""
     return sorted(
         {
-            (inputs[piece.input]["map"], inputs[piece.input]["attempt"])
+            (inputs[piece.input].map, inputs[piece.input].attempt)
             for piece, where in in_flight.values()
             if where == address
         }
     )
 
 
-def _receive(frames: list[bytes], in_flight: dict, inputs: list[dict], files: dict) -> None:
+def _receive(
+    frames: list[bytes], in_flight: dict, inputs: Sequence[ReduceInput], files: dict
+) -> None:
     try:
         chunk = p.decode(frames)
     except p.ProtocolError as exc:
@@ -302,7 +311,7 @@ def _receive(frames: list[bytes], in_flight: dict, inputs: list[dict], files: di
     data = chunk.data if chunk.error else _decoded(chunk, piece.length)
     if chunk.error or data is None:
         raise FetchError(
-            [(item["map"], item["attempt"])],
+            [(item.map, item.attempt)],
             f"{address}: {chunk.error or f'a chunk not of the {piece.length} bytes asked for'}",
         )
     files[piece.input].seek(piece.offset)

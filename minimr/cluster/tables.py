@@ -8,6 +8,11 @@ from __future__ import annotations
 import enum
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # events.py imports this module
+    from minimr.cluster.events import Skipped
+    from minimr.cluster.protocol import MapOutputRef, TaskLists
 
 
 class TaskState(enum.Enum):
@@ -87,16 +92,16 @@ class Task:
     failures: int = 0  # attempts that failed in user code
     live: dict[str, Attempt] = field(default_factory=dict)
     committer: str | None = None
-    output: dict | None = None  # map: where it lives; prepare: the task lists
+    output: MapOutputRef | TaskLists | None = None  # map: where it lives; prepare: the tasks
     output_worker: str | None = None  # None for a DONE map: restored, holder not back yet
     output_attempt: str | None = None
-    lost_output: tuple[str, dict] | None = None  # (attempt, output) lost with its worker
+    lost_output: tuple[str, MapOutputRef | TaskLists] | None = None  # lost with its worker
     counters: dict | None = None
     duration: float | None = None
     errors: list[dict] = field(default_factory=list)
     ran_on: list[str] = field(default_factory=list)
     record_failures: dict[int, int] = field(default_factory=dict)  # skip mode: ordinal -> n
-    skipped: list[dict] = field(default_factory=list)  # skip mode: records on its skip list
+    skipped: list[Skipped] = field(default_factory=list)  # skip mode: on its skip list
 
 
 @dataclass

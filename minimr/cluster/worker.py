@@ -50,6 +50,7 @@ from minimr.cluster.executor import Executor, can_fork
 from minimr.cluster.security import WorkerKeys
 from minimr.cluster.shuffle import ShuffleServer
 from minimr.cluster.transport import Client, Waker, ZmqClient, is_loopback, local_host, wait
+from minimr.cluster.wiretypes import Invalid, parse
 from minimr.cluster.workdir import WorkDir
 
 log = logging.getLogger("minimr.worker")
@@ -272,8 +273,8 @@ class Worker:
                 len(self.slots),
                 self.shuffle_address,
                 shuffle_key,
-                outputs=self.workdir.map_outputs(),
-                replaces=replaces,
+                outputs=held_outputs(self.workdir.map_outputs()),
+                replaces=tuple(replaces),
             )
         )
 
@@ -485,6 +486,20 @@ class Worker:
     def _executor(self, index: int, fork: bool = False) -> Executor:
         return Executor(index, self.work_dir, self.host, self.keys.pair if self.keys else None,
                         fork=fork)
+
+
+def held_outputs(found: list[list]) -> tuple[p.HeldOutput, ...]:
+    """The map outputs a work folder lists (``[[job_id, attempt, output], ...]``), as the
+    records a registration carries; an entry that does not fit one is left out (logged)."""
+    held = []
+    for job_id, attempt, output in found:
+        try:
+            held.append(
+                parse(p.HeldOutput, {"job_id": job_id, "attempt": attempt, "output": output})
+            )
+        except Invalid as exc:
+            log.warning("not registering the map output %s of job %s: %s", attempt, job_id, exc)
+    return tuple(held)
 
 
 def _advertised(bound: str, coordinator: str) -> str:

@@ -9,6 +9,9 @@ from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.memory_transport import MemoryNetwork
 
+#: a CURVE public key (Z85), as a worker with keys advertises for its shuffle server
+SERVER_KEY = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+
 
 class Clock:
     """A monotonic clock the test moves by hand."""
@@ -100,7 +103,7 @@ def test_plan_blob_is_forwarded_untouched():
     worker = rig.worker("w1")
     client = rig.peer("client")
     assert of_type(
-        rig.exchange(client, p.Submit("j", "job", 1, {}, "cloudpickle", b"not a pickle")),
+        rig.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"not a pickle")),
         p.Submitted,
     )
     rig.coordinator.turn()
@@ -115,16 +118,16 @@ def test_a_job_flows_from_submit_to_result():
     rig = Rig()
     worker = rig.worker("w1")
     client = rig.peer("client")
-    rig.exchange(client, p.Submit("j", "job", 1, {}, "cloudpickle", b"x"))
+    rig.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
     (assign,) = of_type(rig.exchange(worker), p.Assign)
-    listing = {"map_tasks": [{"index": 0}], "reduce_tasks": [{"partition": 0}]}
+    listing = p.TaskLists(({"step": 0, "index": 0, "reducers": 1},), ({"step": 0, "partition": 0},))
     replies = rig.exchange(worker, p.TaskDone("j", assign.attempt, listing, {}, 0.1))
     (assign,) = of_type(replies, p.Assign)
-    map_output = {"path": "/w/m0", "partitions": [[0, 5]]}
+    map_output = p.MapOutputRef("/w/m0", ((0, 5),))
     counters = {"minimr": {"map input records": 3}}
     replies = rig.exchange(worker, p.TaskDone("j", assign.attempt, map_output, counters, 0.1))
     (assign,) = of_type(replies, p.Assign)
-    assert assign.kind == "reduce" and assign.inputs[0]["path"] == "/w/m0"
+    assert assign.kind == "reduce" and assign.inputs[0].path == "/w/m0"
     (answer,) = of_type(rig.exchange(worker, p.CommitRequest("j", assign.attempt)), p.CommitAnswer)
     assert answer.ok
     (assign,) = of_type(
@@ -137,7 +140,7 @@ def test_a_job_flows_from_submit_to_result():
     assert forget == [p.ForgetJob("j")]
     received = rig.exchange(client)
     (result,) = of_type(received, p.JobResult)
-    assert result.state == "succeeded" and result.counters == [counters]
+    assert result.state == "succeeded" and result.counters == (counters,)
     assert of_type(received, p.Progress)
 
 
@@ -145,7 +148,7 @@ def test_silent_worker_is_purged_and_its_task_goes_to_another():
     """A worker silent past interval x liveness loses its task to a live worker."""
     rig = Rig()
     silent = rig.worker("w1")
-    rig.exchange(rig.peer("client"), p.Submit("j", "job", 1, {}, "cloudpickle", b"x"))
+    rig.exchange(rig.peer("client"), p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
     assert of_type(rig.exchange(silent), p.Assign)
     rig.clock.now += 2.0
     live = rig.worker("w2")
@@ -168,7 +171,7 @@ def test_cancel_stops_the_attempts_and_reports_cancelled():
     rig = Rig()
     worker = rig.worker("w1")
     client = rig.peer("client")
-    rig.exchange(client, p.Submit("j", "job", 1, {}, "cloudpickle", b"x"))
+    rig.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
     (assign,) = of_type(rig.exchange(worker), p.Assign)
     (result,) = of_type(rig.exchange(client, p.CancelJob("j")), p.JobResult)
     assert result.state == "cancelled"
@@ -184,7 +187,7 @@ def test_worker_key_cannot_submit_or_cancel_a_job():
     """Submit and CancelJob from a worker key are refused, and no job exists afterwards."""
     rig = Rig(KEYED)
     intruder = rig.peer("w", key="wkey")
-    replies = rig.exchange(intruder, p.Submit("j", "job", 1, {}, "cloudpickle", b"x"))
+    replies = rig.exchange(intruder, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
     (reject,) = of_type(replies, p.Reject)
     assert reject.code == "unauthorized" and "submitter key" in reject.reason
     assert rig.coordinator.scheduler.jobs == {} and rig.coordinator.records == {}
@@ -214,8 +217,8 @@ def test_authorized_keys_work_in_their_roles_and_both_may_ask_status():
     """A worker key registers, a submitter key submits, and each may ask for the status."""
     rig = Rig(KEYED)
     conn = rig.peer("w1", key="wkey")
-    assert of_type(rig.exchange(conn, p.Ready("w1", "h", 1, 1, "tcp://w:1", "KEY")), p.Welcome)
-    assert rig.coordinator.scheduler.workers["w1"].shuffle_key == "KEY"
+    assert of_type(rig.exchange(conn, p.Ready("w1", "h", 1, 1, "tcp://w:1", SERVER_KEY)), p.Welcome)
+    assert rig.coordinator.scheduler.workers["w1"].shuffle_key == SERVER_KEY
     client = rig.peer("c", key="skey")
     assert of_type(rig.exchange(client, p.Submit("j", "n", 1, {}, "cloudpickle", b"")), p.Submitted)
     for peer in (conn, client):
@@ -228,16 +231,16 @@ def test_reduce_inputs_carry_the_map_holders_shuffle_key():
     """A reduce assignment names each map output's server key, so fetches can check it."""
     rig = Rig(KEYED)
     worker = rig.peer("w1", key="both")
-    rig.exchange(worker, p.Ready("w1", "h", 1, 1, "tcp://w:1", "SERVERKEY"))
+    rig.exchange(worker, p.Ready("w1", "h", 1, 1, "tcp://w:1", SERVER_KEY))
     (assign,) = of_type(
-        rig.exchange(worker, p.Submit("j", "job", 1, {}, "cloudpickle", b"x")), p.Assign
+        rig.exchange(worker, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x")), p.Assign
     )
-    listing = {"map_tasks": [{"index": 0}], "reduce_tasks": [{"partition": 0}]}
+    listing = p.TaskLists(({"step": 0, "index": 0, "reducers": 1},), ({"step": 0, "partition": 0},))
     (assign,) = of_type(
         rig.exchange(worker, p.TaskDone("j", assign.attempt, listing, {}, 0)), p.Assign
     )
-    output = {"path": "/w/m0", "partitions": [[0, 5]]}
+    output = p.MapOutputRef("/w/m0", ((0, 5),))
     (assign,) = of_type(
         rig.exchange(worker, p.TaskDone("j", assign.attempt, output, {}, 0)), p.Assign
     )
-    assert assign.kind == "reduce" and assign.inputs[0]["key"] == "SERVERKEY"
+    assert assign.kind == "reduce" and assign.inputs[0].key == SERVER_KEY

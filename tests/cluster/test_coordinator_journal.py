@@ -29,7 +29,7 @@ class Life:
             received.append(p.decode(frames))
         return received
 
-    def worker(self, identity: str, outputs: list | None = None):
+    def worker(self, identity: str, outputs: tuple = ()):
         conn = self.network.connect("mem://c", identity.encode())
         ready = p.Ready(identity, "host", 1, 1, f"tcp://{identity}:1", outputs=outputs)
         return conn, self.exchange(conn, ready)
@@ -39,8 +39,11 @@ def of_type(messages: list, cls: type) -> list:
     return [m for m in messages if isinstance(m, cls)]
 
 
-LISTING = {"map_tasks": [{"index": 0}, {"index": 1}], "reduce_tasks": [{"partition": 0}]}
-OUTPUT = {"path": "/w/s0-m00000-a1.out", "partitions": [[0, 5]]}
+LISTING = p.TaskLists(
+    ({"step": 0, "index": 0, "reducers": 1}, {"step": 0, "index": 1, "reducers": 1}),
+    ({"step": 0, "partition": 0},),
+)
+OUTPUT = p.MapOutputRef("/w/s0-m00000-a1.out", ((0, 5),))
 
 
 def test_a_restarted_coordinator_resumes_the_job_where_the_journal_left_it(tmp_path):
@@ -50,7 +53,7 @@ def test_a_restarted_coordinator_resumes_the_job_where_the_journal_left_it(tmp_p
     assert first.resumed == 0
     worker, _ = first.worker("w1")
     client = first.network.connect("mem://c", b"client")
-    first.exchange(client, p.Submit("j", "job", 1, {"max_attempts": 2}, "cloudpickle", b"PLAN"))
+    first.exchange(client, p.Submit("j", "job", 1, p.Options(max_attempts=2), "cloudpickle", b"PLAN"))
     (prepare,) = of_type(first.exchange(worker), p.Assign)
     listed = first.exchange(worker, p.TaskDone("j", prepare.attempt, LISTING, {}, 0))
     (map0,) = of_type(listed, p.Assign)
@@ -65,9 +68,9 @@ def test_a_restarted_coordinator_resumes_the_job_where_the_journal_left_it(tmp_p
     assert job.tasks["s0-m00000"].state is s.TaskState.DONE
     client = second.network.connect("mem://c", b"client")
     assert of_type(second.exchange(client, p.Watch("j")), p.Progress)
-    worker, replies = second.worker("w2", outputs=[["j", map0.attempt, OUTPUT]])
+    worker, replies = second.worker("w2", outputs=(p.HeldOutput("j", map0.attempt, OUTPUT),))
     (assign,) = of_type(replies, p.Assign)
-    assert assign.kind == "map" and assign.task == {"index": 1}  # map 0 is not run again
+    assert assign.kind == "map" and assign.task["index"] == 1  # map 0 is not run again
     (plan,) = of_type(second.exchange(worker, p.PlanRequest("j")), p.Plan)
     assert plan.blob == b"PLAN"
     replies = second.exchange(worker, p.TaskDone("j", assign.attempt, OUTPUT, {}, 0))

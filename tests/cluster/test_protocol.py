@@ -12,28 +12,34 @@ from minimr.cluster import protocol as p
 SAMPLES = [
     p.Ready("w", "host", 12, 2, "tcp://127.0.0.1:5000"),
     p.Heartbeat(),
-    p.TaskDone("j", "s0-m00001-a1", {"path": "/x", "partitions": [[0, 3]]}, {"g": {"n": 1}}, 0.5),
+    p.TaskDone("j", "s0-m00001-a1", p.MapOutputRef("/x", ((0, 3),)), {"g": {"n": 1}}, 0.5),
     p.TaskFailed("j", "s0-m00001-a1", "Traceback...", "stderr tail", crashed=True),
     p.TaskFailed("j", "s0-m00001-a1", "JobCodeError: ...", final=True),
-    p.FetchFailed("j", "s0-r00000-a1", [[1, "s0-m00001-a1"]], "timeout"),
-    p.CommitRequest("j", "a"),
+    p.FetchFailed("j", "s0-r00000-a1", ((1, "s0-m00001-a1"),), "timeout"),
+    p.CommitRequest("j", "s0-r00000-a1"),
     p.PlanRequest("j"),
     p.Bye(),
     p.Welcome(1.0, 3),
     p.Reject("python 3.10 != 3.11"),
-    p.Assign("j", "a", "reduce", {"partition": 0}, [{"map": 0}]),
+    p.Assign(
+        "j",
+        "s0-r00000-a1",
+        "reduce",
+        {"step": 0, "partition": 0},
+        (p.ReduceInput(0, "s0-m00000-a1", "h", "tcp://h:1", "", "/w/m0", 0, 5),),
+    ),
     p.Plan("j", "cloudpickle", b"\x80\x05opaque"),
-    p.CommitAnswer("j", "a", True),
-    p.CancelAttempt("j", "a"),
+    p.CommitAnswer("j", "s0-r00000-a1", True),
+    p.CancelAttempt("j", "s0-r00000-a1"),
     p.Reconnect("unknown worker"),
     p.ForgetJob("j"),
-    p.Submit("j", "wc", 1, {"max_attempts": 4}, "cloudpickle", b"blob"),
+    p.Submit("j", "wc", 1, p.Options(max_attempts=4), "cloudpickle", b"blob"),
     p.Watch("j"),
     p.CancelJob("j"),
     p.StatusRequest(),
     p.Submitted("j"),
     p.Progress("j", {"maps_done": 1}),
-    p.JobResult("j", "succeeded", {}, [{"g": {"n": 1}}], None),
+    p.JobResult("j", "succeeded", {}, ({"g": {"n": 1}},), None),
     p.StatusReply({"workers": []}),
     p.FetchChunk(7, "/w/map.out", 0, 1 << 20),
     p.Chunk(7, "", b"\x00data"),
@@ -109,7 +115,7 @@ def test_other_protocol_version_is_reported_as_such():
 def test_job_ids_that_could_name_other_folders_are_refused(job_id):
     """A job id is a folder name on workers, so paths and dot-names are protocol errors."""
     frames = p.encode(p.CancelJob(job_id))
-    with pytest.raises(p.ProtocolError, match="not a valid job id"):
+    with pytest.raises(p.ProtocolError, match="job_id"):
         p.decode(frames)
 
 

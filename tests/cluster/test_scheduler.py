@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+
+
+def listing(maps: int, reduces: int, step: int = 0) -> p.TaskLists:
+    """A prepare task's result: ``maps`` map specs and ``reduces`` reduce specs of ``step``."""
+    return p.TaskLists(
+        tuple({"step": step, "index": i, "reducers": reduces} for i in range(maps)),
+        tuple({"step": step, "partition": r} for r in range(reduces)),
+    )
+
+
+def map_output(path: str, reduces: int, length: int = 10) -> p.MapOutputRef:
+    """A map output at ``path`` with ``reduces`` partitions of ``length`` bytes each."""
+    return p.MapOutputRef(path, tuple((r * length, length) for r in range(reduces)))
 
 
 class Script:
@@ -34,15 +48,10 @@ class Script:
         )
 
     def prepare(self, assign: s.Assign, maps: int, reduces: int) -> list:
-        output = {
-            "map_tasks": [{"index": i} for i in range(maps)],
-            "reduce_tasks": [{"partition": p} for p in range(reduces)],
-        }
-        return self.succeed(assign, output)
+        return self.succeed(assign, listing(maps, reduces, assign.task["step"]))
 
     def map_done(self, assign: s.Assign, reduces: int, advance: float = 0.0) -> list:
-        output = {"path": f"/w/{assign.attempt}", "partitions": [[0, 10]] * reduces}
-        return self.succeed(assign, output, advance)
+        return self.succeed(assign, map_output(f"/w/{assign.attempt}", reduces), advance)
 
     def reduce_done(self, assign: s.Assign) -> list:
         granted = self(s.CommitRequested(assign.worker, assign.job_id, assign.attempt))
@@ -115,9 +124,9 @@ def test_reduce_inputs_name_each_map_output_and_its_holder():
     script = Script()
     reduce_assigns = run_to_reduce(script, maps=2, reduces=2)
     inputs = reduce_assigns[0].inputs
-    assert [i["map"] for i in inputs] == [0, 1]
-    assert {i["address"] for i in inputs} <= {"tcp://w0:1", "tcp://w1:1"}
-    assert all(i["path"].startswith("/w/s0-m") for i in inputs)
+    assert [i.map for i in inputs] == [0, 1]
+    assert {i.address for i in inputs} <= {"tcp://w0:1", "tcp://w1:1"}
+    assert all(i.path.startswith("/w/s0-m") for i in inputs)
 
 
 def test_multi_step_job_prepares_the_next_step_after_the_reduces():
@@ -209,7 +218,7 @@ def test_failed_attempts_up_to_the_cap_fail_the_job_with_a_report():
             (m,) = assigns(actions)
     assert ended(actions) == [s.JobEnded("j", s.JobState.FAILED)]
     error = script.sched.jobs["j"].error
-    assert error["task"] == "s0-m00000" and error["input"] == {"index": 0}
+    assert error["task"] == "s0-m00000" and error["input"] == {"step": 0, "index": 0, "reducers": 1}
     assert error["traceback"] == "Traceback 3" and error["workers"] == ["w0"]
     assert "3 times" in error["message"]
 
@@ -251,9 +260,9 @@ def test_fetch_failure_reruns_the_map_and_does_not_count_against_the_reduce():
     reduce_assigns = run_to_reduce(script, maps=2, reduces=1, workers=2)
     (r,) = reduce_assigns
     lost = r.inputs[0]
-    actions = script(s.FetchFailed(r.worker, "j", r.attempt, ((lost["map"], lost["attempt"]),)))
+    actions = script(s.FetchFailed(r.worker, "j", r.attempt, ((lost.map, lost.attempt),)))
     (rerun,) = assigns(actions)
-    assert rerun.kind == "map" and rerun.task["index"] == lost["map"]
+    assert rerun.kind == "map" and rerun.task["index"] == lost.map
     assert script.task(r.attempt.rsplit("-", 1)[0]).state is s.TaskState.WAITING
     (r2,) = assigns(script.map_done(rerun, reduces=1))
     assert r2.kind == "reduce" and r2.attempt.endswith("-a2")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from tests.cluster.test_scheduler import Script, assigns, ended
 
 
 def bad(assign: s.Assign, ordinal: int = 7) -> s.AttemptFailed:
-    record = {"ordinal": ordinal, "where": f"record {ordinal} of f", "key": "k", "value": "v"}
+    record = p.RecordLocation(ordinal, f"record {ordinal} of f", "k", "v")
     return s.AttemptFailed(assign.worker, assign.job_id, assign.attempt, "Traceback: boom",
                            record=record)
 

@@ -23,16 +23,9 @@ def server(tmp_path):
     srv.stop()
 
 
-def an_input(path, offset: int, length: int, address: str, host: str = "elsewhere") -> dict:
-    return {
-        "map": 3,
-        "attempt": "s0-m00003-a1",
-        "host": host,
-        "address": address,
-        "path": str(path),
-        "offset": offset,
-        "length": length,
-    }
+def an_input(path, offset: int, length: int, address: str, host: str = "elsewhere",
+             key: str = "") -> p.ReduceInput:
+    return p.ReduceInput(3, "s0-m00003-a1", host, address, key, str(path), offset, length)
 
 
 def test_same_host_output_is_read_in_place(tmp_path):
@@ -112,7 +105,7 @@ def test_fetch_with_worker_keys_is_encrypted_and_served(keyed_server, tmp_path):
     srv, keys, server_key = keyed_server
     path = tmp_path / "root" / "map.out"
     path.write_bytes(b"0123456789")
-    item = {**an_input(path, 2, 5, srv.address), "key": server_key}
+    item = an_input(path, 2, 5, srv.address, key=server_key)
     (segment,) = gather_segments([item], str(tmp_path / "s"), "me", keys=keys.identity("worker"))
     with open(segment.path, "rb") as file:
         assert file.read() == b"23456"
@@ -123,7 +116,7 @@ def test_fetch_with_a_non_worker_key_is_refused_at_once(keyed_server, tmp_path):
     srv, keys, server_key = keyed_server
     path = tmp_path / "root" / "map.out"
     path.write_bytes(b"0123456789")
-    item = {**an_input(path, 0, 5, srv.address), "key": server_key}
+    item = an_input(path, 0, 5, srv.address, key=server_key)
     started = time.monotonic()
     with pytest.raises(FetchError, match="refused this public key") as info:
         gather_segments([item], str(tmp_path / "s"), "me", keys=keys.identity("submitter"))

@@ -25,7 +25,7 @@ def options_of_a_submit(args: list[str], tmp_path) -> dict:
                 peer, frames = received[0], received[1]
                 message = p.decode(frames)
                 if isinstance(message, p.Submit):
-                    got.update(message.options)
+                    got.update(message.options.__dict__)
                     error = {"message": "stand-in coordinator"}
                     result = p.JobResult(message.job_id, "failed", {}, [], error)
                     server.send(peer, p.encode(result))

@@ -1,0 +1,83 @@
+"""Whether a worker's result fits the task it answers.
+
+``protocol.decode`` has already checked every field's type and range; what it cannot
+know is the task. A map output with 999 partitions for a step of 3 reducers, a prepare
+whose reduce tasks name partition 7 twice, a reduce that claims an output: each is
+well-formed and wrong. The scheduler asks :func:`misfit` before it records a success;
+a result that does not fit fails that attempt like an exception in user code would, on
+that worker (``failures.py`` then blames the worker if the task succeeds elsewhere), so
+nothing that does not fit ever reaches the task table, a reduce's assignment or the
+journal.
+"""
+
+from __future__ import annotations
+
+from minimr.cluster.events import TaskOutput
+from minimr.cluster.protocol import MapOutputRef, TaskLists
+from minimr.cluster.tables import Job, Kind, Task
+
+#: the fields of a task spec the coordinator relies on, and the int range of each
+_COUNT = range(0, 2**31)
+
+
+def misfit(job: Job, task: Task, output: TaskOutput) -> str | None:
+    """Why ``output`` cannot be ``task``'s result (None when it fits).
+
+    Args:
+        job: the task's job (its reduce tasks say how many partitions a map makes).
+        task: the task the attempt ran.
+        output: the result the worker reported.
+    """
+    if task.kind is Kind.MAP:
+        return _map_misfit(job, task, output)
+    if task.kind is Kind.PREPARE:
+        return _prepare_misfit(task, output)
+    if output is not None:
+        return f"a {task.kind.value} task has no output (got a {type(output).__name__})"
+    return None
+
+
+def _map_misfit(job: Job, task: Task, output: TaskOutput) -> str | None:
+    if not isinstance(output, MapOutputRef):
+        return f"a map task's output must be a map output (got {type(output).__name__})"
+    reducers = len(job.reduces.get(task.step, ()))
+    if len(output.partitions) != reducers:
+        return (
+            f"the map output has {len(output.partitions)} partitions, "
+            f"the step has {reducers} reducers"
+        )
+    end = 0
+    for number, (offset, length) in enumerate(output.partitions):
+        if offset < end:
+            return f"partition {number} of the map output overlaps the one before it"
+        end = offset + length
+    return None
+
+
+def _prepare_misfit(task: Task, output: TaskOutput) -> str | None:
+    if not isinstance(output, TaskLists):
+        return f"a prepare task's output must be task lists (got {type(output).__name__})"
+    step = task.step
+    reducers = len(output.reduce_tasks)
+    for index, spec in enumerate(output.reduce_tasks):
+        problem = _spec_misfit(spec, {"step": step, "partition": index})
+        if problem:
+            return f"reduce task {index}: {problem}"
+    for index, spec in enumerate(output.map_tasks):
+        problem = _spec_misfit(spec, {"step": step, "index": index, "reducers": reducers})
+        if problem:
+            return f"map task {index}: {problem}"
+    for index, spec in enumerate(output.reduce_tasks + output.map_tasks):
+        skip = spec.get("skip", [])
+        if not isinstance(skip, list) or not all(type(i) is int and i in _COUNT for i in skip):
+            return f"task spec {index}: skip must be a list of record numbers (got {skip!r:.60})"
+    return None
+
+
+def _spec_misfit(spec: dict, expected: dict[str, int]) -> str | None:
+    """The first of ``expected``'s fields that ``spec`` does not hold exactly."""
+    for name, value in expected.items():
+        got = spec.get(name)
+        if type(got) is not int or got != value:
+            return f"{name} must be {value} (got {got!r:.60})"
+    return None

@@ -97,11 +97,15 @@ def main() -> None:
               help="How the job is shipped to workers. dill pickles what cloudpickle refuses;"
                    " with it, each worker imports the job file (and the modules beside it)"
                    " again from the source sent with the job.")
+@click.option("--max-message-size", type=click.IntRange(min=1024), default=None, metavar="BYTES",
+              help="Largest plan sent to the coordinator (64 MiB, the default of its own"
+                   " --max-message-size); raise both together.")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line and no counters table.")
 def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
            split_size, combine_files, sort_buffer, max_attempts, speculation, task_timeout,
-           worker_timeout, skip_bad_records, max_skips, serializer, overwrite, quiet) -> None:
+           worker_timeout, skip_bad_records, max_skips, serializer, max_message_size, overwrite,
+           quiet) -> None:
     if inline and (workers or coordinator):
         raise click.UsageError("--inline runs in this process: drop --workers/--coordinator")
     progress = _Progress(not quiet)
@@ -114,7 +118,8 @@ def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, id
             sort_buffer=sort_buffer,
             overwrite=overwrite, max_attempts=max_attempts, serializer=serializer,
             speculation=speculation, task_timeout=task_timeout, worker_timeout=worker_timeout,
-            skip_bad_records=skip_bad_records, max_skips=max_skips, progress=progress,
+            skip_bad_records=skip_bad_records, max_skips=max_skips,
+            max_message_size=max_message_size, progress=progress,
         )
     except MinimrError:
         progress.done()

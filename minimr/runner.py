@@ -215,6 +215,7 @@ def run(
     worker_timeout: float | None = None,
     skip_bad_records: bool = False,
     max_skips: int = skips.MAX_SKIPS,
+    max_message_size: int | None = None,
     progress: Callable[[Any], None] | None = None,
     **unknown: Any,
 ) -> Result:
@@ -247,6 +248,8 @@ def run(
             attempts fail (the inline runner: one); each is reported under
             ``OUTPUT/_skipped/`` and counted in the ``skipped records`` counter.
         max_skips: records a job may skip in all; past it, failures count as usual.
+        max_message_size: the largest plan sent to a coordinator, in bytes (64 MiB, the
+            default of `minimr coordinator --max-message-size`; see docs/limits.md).
         progress: called with progress updates while the job runs.
 
     These are all the options a run takes; what shapes the data (reducers by default, the
@@ -276,6 +279,7 @@ def run(
             raise UsageError(f"{name} must be a positive number of seconds (got {seconds!r})")
     if type(max_skips) is not int or max_skips < 0:
         raise UsageError(f"max_skips must be an int >= 0 (got {max_skips!r})")
+    _positive("max_message_size", max_message_size)
     if serializer not in ("cloudpickle", "dill"):
         raise UsageError(f"serializer must be 'cloudpickle' or 'dill' (got {serializer!r})")
     curve = None
@@ -305,12 +309,14 @@ def run(
 
         plan.settings["sources"] = shipping.job_sources(sorted(SHIPPED | {"__main__"}))
 
+        sizes = {} if max_message_size is None else {"max_message_size": max_message_size}
         try:
             if coordinator is not None:
-                status = client.submit_plan(plan, coordinator, progress=progress, curve=curve)
+                status = client.submit_plan(plan, coordinator, progress=progress, curve=curve,
+                                            **sizes)
             else:
                 status = client.run_local_cluster(plan, workers=workers or os.cpu_count() or 1,
-                                                  progress=progress)
+                                                  progress=progress, **sizes)
         except JobFailed as exc:  # end the message with the command that replays the task
             from minimr.replay import with_replay_command
 

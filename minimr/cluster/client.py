@@ -29,14 +29,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from minimr.cluster import launch, shipping
+from minimr.cluster import launch, limits, shipping
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.transport import Client, CurveClient, ZmqClient, ZmqServer, wait
 from minimr.cluster.wiretypes import Invalid, parse
 from minimr.dataflow.counters import Counters
-from minimr.errors import JobFailed, MinimrError, UsageError
+from minimr.errors import JobDefinitionError, JobFailed, MinimrError, UsageError
 
 log = logging.getLogger("minimr.client")
 
@@ -86,19 +86,23 @@ def submit_plan(
     worker_timeout: float | None = None,
     curve: CurveClient | None = None,
     connect: Callable[[str, bytes], Client] | None = None,
+    max_message_size: int = limits.MAX_MESSAGE_SIZE,
 ) -> ClusterResult:
     """Run ``plan`` on the cluster at ``coordinator`` and wait for it.
 
     Options not given come from ``plan.settings`` (``max_attempts``, ``serializer``,
     ``speculation``, ``task_timeout``, ``worker_timeout``; skip mode's ``skip_bad_records``
     and ``max_skips`` only from there). ``curve`` is the submitter's
-    keys for a cluster with keys (``security.Keys(DIR).client()``).
+    keys for a cluster with keys (``security.Keys(DIR).client()``). ``max_message_size`` is
+    the largest message the coordinator takes (its ``--max-message-size``): a bigger plan
+    is refused here, since the coordinator would drop it unread.
 
     Returns:
         The result, with the counters of every task merged (each task once).
 
     Raises:
-        JobDefinitionError: the plan cannot be serialized (names the culprit).
+        JobDefinitionError: the plan cannot be serialized (names the culprit), or it is
+            larger than ``max_message_size``.
         JobFailed: the job failed; the message names the task, its input, the
             workers it ran on and carries the user's traceback.
         ClusterUnavailable: no coordinator answered, or it refused the handshake.
@@ -117,6 +121,10 @@ def submit_plan(
         "max_skips": settings.get("max_skips", s.MAX_SKIPS),
     }
     blob = shipping.dumps(plan, serializer)
+    too_large = limits.plan_too_large(len(blob), max_message_size)
+    if too_large is not None:
+        _abort(plan)
+        raise JobDefinitionError(f"job {plan.job_id} not sent: {too_large}")
     submit = _checked_submit(plan, options, serializer, blob)
     started = time.monotonic()
     session = _Session(coordinator, connect or partial(ZmqClient, curve=curve))
@@ -290,6 +298,7 @@ class LocalCluster:
         heartbeat_interval: float = s.HEARTBEAT_INTERVAL,
         heartbeat_liveness: int = s.HEARTBEAT_LIVENESS,
         worker_env: dict[str, str] | None = None,
+        max_message_size: int = limits.MAX_MESSAGE_SIZE,
     ) -> None:
         self._slots = slots
         self._env = worker_env or {}
@@ -299,7 +308,7 @@ class LocalCluster:
         forked = launch.fork_workers(workers, slots, launch.worker_environment(self._env))
         self.workers: list[subprocess.Popen | launch.ForkedWorker] = list(forked)
         try:
-            self.server = ZmqServer("tcp://127.0.0.1:0")
+            self.server = ZmqServer("tcp://127.0.0.1:0", max_message_size=max_message_size)
             self.address = self.server.address
             sched = s.Scheduler(
                 heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness
@@ -367,5 +376,6 @@ def run_local_cluster(
 
     Returns and raises as :func:`submit_plan`.
     """
-    with LocalCluster(workers) as cluster:
+    size = options.get("max_message_size", limits.MAX_MESSAGE_SIZE)
+    with LocalCluster(workers, max_message_size=size) as cluster:
         return submit_plan(plan, cluster.address, progress=progress, **options)

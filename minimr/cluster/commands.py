@@ -15,9 +15,9 @@ import time
 
 import click
 
+from minimr.cluster import limits, security
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
-from minimr.cluster import security
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.journal import Journal, JournalError
 from minimr.cluster.transport import (
@@ -99,7 +99,31 @@ def _raise_open_files_limit() -> None:
     show_default=True,
     metavar="BYTES",
     help="Largest message accepted (a job's plan travels in one); a peer sending more is "
-    "disconnected.",
+    "disconnected. Submitters of bigger plans need the same option.",
+)
+@click.option(
+    "--max-jobs-per-submitter",
+    type=click.IntRange(min=1),
+    default=limits.MAX_JOBS_PER_SUBMITTER,
+    show_default=True,
+    help="Unfinished (queued or running) jobs one submitter key may have; without keys, all "
+    "submitters together.",
+)
+@click.option(
+    "--max-plan-bytes",
+    type=click.IntRange(min=1024),
+    default=limits.MAX_PLAN_BYTES_PER_SUBMITTER,
+    show_default=True,
+    metavar="BYTES",
+    help="Bytes of plans held for one submitter's unfinished jobs (without keys, all "
+    "submitters' together).",
+)
+@click.option(
+    "--max-workers-per-key",
+    type=click.IntRange(min=1),
+    default=limits.MAX_WORKERS_PER_KEY,
+    show_default=True,
+    help="Workers registered at once with one worker key (with --keys).",
 )
 @click.option(
     "--heartbeat-interval",
@@ -129,6 +153,9 @@ def coordinator(
     keys_dir,
     insecure,
     max_message_size,
+    max_jobs_per_submitter,
+    max_plan_bytes,
+    max_workers_per_key,
     heartbeat_interval,
     heartbeat_liveness,
     state_dir,
@@ -145,7 +172,10 @@ def coordinator(
     scheduler = s.Scheduler(
         heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness
     )
-    coord = Coordinator(server, scheduler, access=access)
+    bounds = limits.Limits(
+        max_message_size, max_jobs_per_submitter, max_plan_bytes, max_workers_per_key
+    )
+    coord = Coordinator(server, scheduler, access=access, limits=bounds)
     journal = None
     if state_dir is not None:
         try:

@@ -15,9 +15,11 @@ Pirate broker's shape):
 With keys (``security.py``), each message is authorized by the role of the key its
 sender authenticated with (``ROLES``): a worker key cannot submit or cancel a job, a
 submitter key cannot register as a worker. The coordinator keeps each job's plan blob
-only to hand it to workers (it never unpickles it). Jobs from any number of clients run
-side by side, first come first served (see ``scheduler.py``). A client that goes away
-does not stop its job; a client that cancels does.
+only to hand it to workers (it never unpickles it); what one submitter may make it hold
+(unfinished jobs, plan bytes) and how many workers one key may register are bounded
+(``limits.py``). Jobs from any number of clients run side by side, first come first
+served (see ``scheduler.py``). A client that goes away does not stop its job; a client
+that cancels does.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from minimr.cluster import entries
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.journal import Journal, Record
-from minimr.cluster.wiretypes import Invalid
+from minimr.cluster.limits import Limits
 from minimr.cluster.security import ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
 from minimr.cluster.transport import Server
+from minimr.cluster.wiretypes import Invalid
 
 log = logging.getLogger("minimr.coordinator")
 
@@ -67,11 +70,16 @@ RESULTS = (p.TaskDone, p.TaskFailed, p.FetchFailed, p.CommitRequest)
 
 @dataclass
 class JobRecord:
-    """What the coordinator keeps beside the scheduler: the blob and who watches."""
+    """What the coordinator keeps beside the scheduler: the blob, who sent it, who watches.
+
+    ``submitter`` is the key the job came with ("" without keys): its plan bytes and
+    unfinished jobs count against that submitter's limits (``limits.py``).
+    """
 
     serializer: str
     blob: bytes
     watchers: set[bytes]
+    submitter: str = ""
 
 
 class Coordinator:
@@ -83,6 +91,7 @@ class Coordinator:
         clock: monotonic seconds (tests may pass a fake).
         access: with keys, the roles of each authorized key; every message is then
             checked against ``ROLES`` (``None``: no keys, every message is served).
+        limits: what one submitter or worker key may make it hold (``limits.py``).
     """
 
     def __init__(
@@ -91,8 +100,10 @@ class Coordinator:
         scheduler: s.Scheduler | None = None,
         clock: Callable[[], float] = time.monotonic,
         access: AccessList | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.server = server
+        self.limits = limits or Limits()
         self.scheduler = scheduler or s.Scheduler()
         self.clock = clock
         self.journal: Journal | None = None  # set by recover(): the coordinator has a state dir
@@ -101,7 +112,8 @@ class Coordinator:
         self._stop = threading.Event()
         self._dirty: set[str] = set()
         self._last_tick = self._last_heartbeat = clock()
-        self._handlers: dict[type, Callable[[bytes, p.Message, float], None]] = {
+        # each handler takes (peer, message, now, user): user is the sender's key, "" without
+        self._handlers: dict[type, Callable[[bytes, p.Message, float, str], None]] = {
             p.Ready: self._on_ready,
             p.Heartbeat: self._on_worker_message,
             p.TaskDone: self._on_worker_message,
@@ -194,7 +206,7 @@ class Coordinator:
             return
         if self.access is not None and not self._authorized(peer, user, type(message)):
             return
-        handler(peer, message, self.clock())
+        handler(peer, message, self.clock(), user)
 
     def _on_malformed(self, peer: bytes, error: p.ProtocolError, user: str) -> None:
         """Answer a message that does not decode, so that nobody waits on it for ever.
@@ -259,13 +271,18 @@ class Coordinator:
 
     # --- workers ------------------------------------------------------------------------
 
-    def _on_ready(self, peer: bytes, message: p.Ready, now: float) -> None:
+    def _on_ready(self, peer: bytes, message: p.Ready, now: float, user: str) -> None:
         mismatch = _version_mismatch(message.minimr_version, message.python_version)
         if mismatch:
             log.warning("turning away worker %s: %s", message.name, mismatch)
             self._send(peer, p.Reject(f"worker {message.name} refused: {mismatch}", "version"))
             return
         worker = peer.decode("latin-1")
+        refusal = self._too_many_workers(worker, user)
+        if refusal is not None:
+            log.warning("turning away worker %s: %s", message.name, refusal)
+            self._send(peer, p.Reject(f"worker {message.name} refused: {refusal}", "limit"))
+            return
         event = s.WorkerJoined(
             worker,
             message.name,
@@ -275,6 +292,7 @@ class Coordinator:
             message.shuffle_key,
             outputs=message.outputs,
             replaces=message.replaces,
+            key=user,
         )
         self._send(
             peer, p.Welcome(self.scheduler.heartbeat_interval, self.scheduler.heartbeat_liveness)
@@ -282,11 +300,22 @@ class Coordinator:
         log.info("worker %s joined (%d slots, host %s)", message.name, message.slots, message.host)
         self._apply(self.scheduler.handle(event, now))
 
-    def _on_worker_message(self, peer: bytes, message: p.Message, now: float) -> None:
+    def _too_many_workers(self, worker: str, key: str) -> str | None:
+        """Why one more worker may not register with ``key`` (None: it may; no keys, no cap)."""
+        if self.access is None:
+            return None
+        registered = sum(
+            1 for w in self.scheduler.workers.values() if w.key == key and w.id != worker
+        )
+        return self.limits.refuse_worker(registered)
+
+    def _on_worker_message(self, peer: bytes, message: p.Message, now: float, user: str) -> None:
         event = self._events[type(message)](peer.decode("latin-1"), message)
         self._apply(self.scheduler.handle(event, now))
 
-    def _on_plan_request(self, peer: bytes, message: p.PlanRequest, now: float) -> None:
+    def _on_plan_request(
+        self, peer: bytes, message: p.PlanRequest, now: float, user: str
+    ) -> None:
         self._apply(self.scheduler.handle(s.WorkerSeen(peer.decode("latin-1")), now))
         record = self.records.get(message.job_id)
         if record is None:
@@ -300,26 +329,44 @@ class Coordinator:
 
     # --- clients ------------------------------------------------------------------------
 
-    def _on_submit(self, peer: bytes, message: p.Submit, now: float) -> None:
+    def _on_submit(self, peer: bytes, message: p.Submit, now: float, user: str) -> None:
         mismatch = _version_mismatch(message.minimr_version, message.python_version)
         if mismatch:
             self._send(peer, p.Reject(f"job {message.job_id} refused: {mismatch}", "version"))
             return
+        new = message.job_id not in self.scheduler.jobs  # else a client resubmitting
+        refusal = self._over_limits(user, len(message.blob)) if new else None
+        if refusal is not None:
+            log.warning("job %s refused: %s", message.job_id, refusal)
+            self._send(peer, p.Reject(f"job {message.job_id} refused: {refusal}", "limit"))
+            return
         entry = entries.SubmitEntry(
-            message.job_id, message.name, message.steps, message.options, message.serializer
+            message.job_id,
+            message.name,
+            message.steps,
+            message.options,
+            message.serializer,
+            submitter=user,
         )
-        if self.journal is not None and message.job_id not in self.scheduler.jobs:
+        if self.journal is not None and new:
             self.journal.append(entries.record(entry, message.blob))
             self.journal.sync()
         record = self.records.setdefault(
-            message.job_id, JobRecord(message.serializer, message.blob, set())
+            message.job_id, JobRecord(message.serializer, message.blob, set(), user)
         )
         record.watchers.add(peer)
         log.info("job %s (%s) submitted", message.job_id, message.name)
         self._send(peer, p.Submitted(message.job_id))
         self._apply(self.scheduler.handle(entry.event(), now))
 
-    def _on_watch(self, peer: bytes, message: p.Watch, now: float) -> None:
+    def _over_limits(self, submitter: str, plan_bytes: int) -> str | None:
+        """Why ``submitter`` may not queue one more plan of ``plan_bytes`` (None: it may)."""
+        held = [r for r in self.records.values() if r.submitter == submitter]
+        return self.limits.refuse_submission(
+            plan_bytes, len(held), sum(len(r.blob) for r in held)
+        )
+
+    def _on_watch(self, peer: bytes, message: p.Watch, now: float, user: str) -> None:
         job = self.scheduler.jobs.get(message.job_id)
         if job is None:
             self._send(peer, p.Reject(f"unknown job {message.job_id}", "unknown-job"))
@@ -333,11 +380,11 @@ class Coordinator:
                 peer, p.Progress(message.job_id, self.scheduler.job_snapshot(message.job_id, now))
             )
 
-    def _on_cancel_job(self, peer: bytes, message: p.CancelJob, now: float) -> None:
+    def _on_cancel_job(self, peer: bytes, message: p.CancelJob, now: float, user: str) -> None:
         log.info("job %s cancelled by a client", message.job_id)
         self._apply(self.scheduler.handle(s.JobCancelled(message.job_id), now))
 
-    def _on_status(self, peer: bytes, message: p.StatusRequest, now: float) -> None:
+    def _on_status(self, peer: bytes, message: p.StatusRequest, now: float, user: str) -> None:
         self._send(peer, p.StatusReply(self.scheduler.status(now)))
 
     def _flush_progress(self, now: float) -> None:
@@ -398,7 +445,9 @@ class Coordinator:
                             exc, record.body)
                 continue
             if isinstance(entry, entries.SubmitEntry):
-                self.records[entry.job_id] = JobRecord(entry.serializer, record.blob, set())
+                self.records[entry.job_id] = JobRecord(
+                    entry.serializer, record.blob, set(), entry.submitter
+                )
             kept.setdefault(entry.job_id, []).append(record)
             self.scheduler.handle(entry.event(), now)
         for job_id in list(self.records):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from minimr.cluster import events as e
 from minimr.cluster.journal import Record
-from minimr.cluster.protocol import MapOutputRef, Options, Steps, TaskLists
+from minimr.cluster.protocol import CurveKey, MapOutputRef, Options, Steps, TaskLists
 from minimr.cluster.wiretypes import (
     AttemptId,
     Count,
@@ -42,6 +42,7 @@ class SubmitEntry:
     steps: Steps
     options: Options
     serializer: Name
+    submitter: CurveKey = ""  # the key it came with: its limits count it (``limits.py``)
 
     def event(self) -> e.JobSubmitted:
         """The scheduler event this submission replays as."""

@@ -59,6 +59,7 @@ class WorkerJoined:
     outputs: tuple[HeldOutput, ...] = ()
     #: dead workers (on its host) whose folder it adopted: drop them without waiting
     replaces: tuple[str, ...] = ()
+    key: str = ""  # the public key it authenticated with, "" without keys
 
 
 @dataclass(frozen=True)

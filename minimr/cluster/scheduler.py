@@ -249,6 +249,7 @@ class Scheduler:
             joined=now,
             last_seen=now,
             shuffle_key=event.shuffle_key,
+            key=event.key,
         )
         for held in event.outputs:
             self._reclaim_output(self.workers[event.worker], held, actions)

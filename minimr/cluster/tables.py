@@ -147,6 +147,7 @@ class Worker:
     joined: float
     last_seen: float
     shuffle_key: str = ""
+    key: str = ""  # the public key it registered with ("" without keys)
     attempts: set[tuple[str, str]] = field(default_factory=set)  # (job, attempt)
     outputs: set[tuple[str, str]] = field(default_factory=set)  # (job, map task) held
 

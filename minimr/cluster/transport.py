@@ -49,14 +49,16 @@ from typing import TYPE_CHECKING, Protocol
 
 import zmq
 
+from minimr.cluster.limits import MAX_MESSAGE_SIZE
+
 if TYPE_CHECKING:  # imported when first needed: zmq.auth.thread and zmq.utils.monitor bring
     # in asyncio, ~30 ms of every process's start, for CURVE servers and failed handshakes only
     from zmq.auth.thread import ThreadAuthenticator
 
 log = logging.getLogger("minimr.transport")
 
-#: largest message a coordinator accepts (job plans travel in one message)
-COORDINATOR_MAX_MESSAGE = 1 << 30
+#: largest message a coordinator accepts (job plans travel in one message; see limits.py)
+COORDINATOR_MAX_MESSAGE = MAX_MESSAGE_SIZE
 #: largest message a worker or client accepts
 PEER_MAX_MESSAGE = 1 << 30
 HIGH_WATER_MARK = 100_000

@@ -1,0 +1,195 @@
+"""Bounded resources under load from one client or peer (issue 17, item 8).
+
+Each test sends the hostile input of the review through real sockets to real processes on
+loopback (a coordinator, workers, hand-made ZeroMQ peers) and checks that the process stays
+up with its resident memory bounded, or that the job still ends, rightly, in bounded time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+from minimr.cluster import protocol as p
+from minimr.cluster.commands import fetch_status
+from minimr.cluster.security import Keys, keygen
+from minimr.cluster.transport import CurveClient
+from tests.e2e.support import HEARTBEAT, JOBS, environment, free_address, stop_processes
+
+MiB = 1 << 20
+
+
+def rss(pid: int, field: str = "VmRSS") -> int:
+    """Resident set size of a process in bytes (``VmHWM``: its peak), from /proc/PID/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} for pid {pid}")
+
+
+def start_coordinator(
+    address: str, *flags: str, curve: CurveClient | None = None
+) -> subprocess.Popen:
+    """A coordinator process at ``address`` with fast heartbeats and ``flags`` (later win)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minimr", "coordinator", "--bind", address, *HEARTBEAT,
+         "--log-level", os.environ.get("MINIMR_TEST_LOG", "WARNING"), *flags],
+        env=environment(),
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            fetch_status(address, curve=curve)
+            return process
+        except Exception:
+            assert time.monotonic() < deadline, "the coordinator did not come up"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def coordinator_at():
+    """Start coordinators (``coordinator_at(address, *flags)``); stop them at the end."""
+    started: list[subprocess.Popen] = []
+
+    def start(address: str, *flags: str, curve: CurveClient | None = None) -> subprocess.Popen:
+        started.append(start_coordinator(address, *flags, curve=curve))
+        return started[-1]
+
+    yield start
+    stop_processes(started)
+
+
+def dealer(address: str, curve: CurveClient | None = None) -> zmq.Socket:
+    """A hand-made client socket: what a hostile peer would use."""
+    socket = zmq.Context.instance().socket(zmq.DEALER)
+    socket.setsockopt(zmq.IDENTITY, f"hostile-{secrets.token_hex(4)}".encode())
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.setsockopt(zmq.SNDHWM, 0)
+    if curve is not None:
+        socket.curve_secretkey = curve.secret
+        socket.curve_publickey = curve.public
+        socket.curve_serverkey = curve.server_key
+    socket.connect(address)
+    return socket
+
+
+def submit_frames(job_id: str, blob: bytes) -> list[bytes]:
+    """A well-formed ``Submit`` of a job whose plan is ``blob``."""
+    return p.encode(p.Submit(job_id, "hostile", 1, {}, "cloudpickle", blob))
+
+
+def replies(socket: zmq.Socket, wait: float) -> list[p.Message]:
+    """Every message that arrives within ``wait`` seconds of the last one."""
+    got = []
+    while socket.poll(int(wait * 1000)):
+        got.append(p.decode(socket.recv_multipart()))
+    return got
+
+
+def test_a_300_mib_message_leaves_the_coordinator_small(coordinator_at):
+    """One message of 300 MiB is cut off at the socket: the coordinator's peak stays small."""
+    address = free_address()
+    coordinator = coordinator_at(address)
+    before = rss(coordinator.pid)
+    hostile = dealer(address)
+    try:
+        hostile.send_multipart(submit_frames("big", bytes(300 * MiB)))
+        time.sleep(3)  # the time it took to take the whole message in
+    finally:
+        hostile.close(0)
+    status = fetch_status(address)
+    peak = rss(coordinator.pid, "VmHWM")
+    print(f"300 MiB Submit: coordinator RSS {before / MiB:.0f} MiB, peak {peak / MiB:.0f} MiB")
+    assert coordinator.poll() is None
+    assert status["jobs"] == []  # it never became a job
+    assert peak < before + 64 * MiB
+
+
+def test_50_plans_of_10_mib_from_one_submitter_are_bounded(coordinator_at):
+    """A submitter past its queued jobs or plan bytes is refused with a reason; memory stays."""
+    address = free_address()
+    coordinator = coordinator_at(address)
+    before = rss(coordinator.pid)
+    hostile = dealer(address)
+    try:
+        for i in range(50):
+            hostile.send_multipart(submit_frames(f"flood-{i:02d}", os.urandom(10 * MiB)))
+        answers = replies(hostile, 3.0)
+    finally:
+        hostile.close(0)
+    peak = rss(coordinator.pid, "VmHWM")
+    accepted = [a for a in answers if isinstance(a, p.Submitted)]
+    refused = [a for a in answers if isinstance(a, p.Reject)]
+    print(
+        f"50 x 10 MiB Submit: {len(accepted)} accepted, {len(refused)} refused; coordinator "
+        f"RSS {before / MiB:.0f} MiB, peak {peak / MiB:.0f} MiB"
+    )
+    assert coordinator.poll() is None
+    assert len(accepted) + len(refused) == 50
+    assert refused and all(r.code == "limit" for r in refused)
+    assert "--max-plan-bytes" in refused[0].reason
+    assert peak < before + 300 * MiB
+
+
+def test_one_worker_key_registers_at_most_max_workers_per_key(coordinator_at, tmp_path):
+    """200 registrations with one worker key: 64 join, the rest and a real worker are refused."""
+    keys = tmp_path / "keys"
+    keygen(str(keys))
+    address = free_address()
+    worker_keys = Keys(str(keys)).worker()
+    curve = worker_keys.coordinator_client()
+    coordinator = coordinator_at(
+        address, "--keys", str(keys), "--heartbeat-liveness", "1000",
+        curve=Keys(str(keys)).client(),
+    )
+    before = rss(coordinator.pid)
+    sockets = [dealer(address, curve) for _ in range(200)]
+    try:
+        for i, socket in enumerate(sockets):
+            socket.send_multipart(p.encode(p.Ready(f"fake-{i}", "host", 1, 1, "tcp://x:1")))
+        answers = [p.decode(s.recv_multipart()) for s in sockets if s.poll(20_000)]
+        refused = subprocess.run(
+            [sys.executable, "-m", "minimr", "worker", "--coordinator", address,
+             "--keys", str(keys)],
+            env=environment(), capture_output=True, text=True, timeout=60,
+        )
+        status = fetch_status(address, curve=Keys(str(keys)).client())
+    finally:
+        for socket in sockets:
+            socket.close(0)
+    welcomed = [a for a in answers if isinstance(a, p.Welcome)]
+    rejected = [a for a in answers if isinstance(a, p.Reject)]
+    peak = rss(coordinator.pid, "VmHWM")
+    print(
+        f"200 registrations on one key: {len(welcomed)} welcomed, {len(rejected)} refused, "
+        f"{len(status['workers'])} registered; coordinator RSS {before / MiB:.0f} MiB, "
+        f"peak {peak / MiB:.0f} MiB; a real worker exited {refused.returncode}"
+    )
+    assert coordinator.poll() is None
+    assert (len(welcomed), len(rejected)) == (64, 136)
+    assert len(status["workers"]) == 64
+    assert all(r.code == "limit" for r in rejected)
+    assert refused.returncode == 2 and "--max-workers-per-key" in refused.stderr
+
+
+def test_submit_refuses_a_plan_over_the_message_size_before_sending(tmp_path):
+    """`minimr submit` names the plan's size and both flags, and sends nothing."""
+    (tmp_path / "in.txt").write_text("a b c\n")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "minimr", "submit", str(JOBS / "wordcount.py"),
+         "-i", str(tmp_path / "in.txt"), "-o", str(tmp_path / "out"),
+         "--coordinator", free_address(), "--max-message-size", "1024"],
+        env=environment(), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "more than the 1024 bytes a coordinator accepts" in result.stderr
+    assert "minimr coordinator --max-message-size" in result.stderr
+    assert time.monotonic() - started < 15  # refused at once, not after waiting for answers

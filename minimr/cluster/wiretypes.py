@@ -157,16 +157,21 @@ def plain(value: Any) -> Any:
     return value
 
 
-def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
-    """Raise :class:`Invalid` if ``value`` nests deeper than ``limit`` lists/objects."""
+def check_depth(value: Any, limit: int = MAX_DEPTH, strings: bool = False) -> None:
+    """Raise :class:`Invalid` if ``value`` nests deeper than ``limit`` lists/objects (or,
+    with ``strings``, holds a string that is not valid Unicode, key or value)."""
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
             children = item.values()
+            if strings:
+                stack.extend((key, depth) for key in item)
         elif isinstance(item, list):
             children = item
         else:
+            if strings and type(item) is str:
+                _str(item)
             continue
         if depth >= limit:
             raise Invalid(f"nests deeper than {limit} levels")
@@ -224,7 +229,7 @@ def _none(value: Any) -> None:
 def _plain_object(value: Any) -> dict:
     if type(value) is not dict:
         raise Invalid(f"must be an object {_got(value)}")
-    check_depth(value, MAX_DEPTH - 1)
+    check_depth(value, MAX_DEPTH - 1, strings=True)
     return value
 
 

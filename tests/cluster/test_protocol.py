@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from minimr.cluster import protocol as p
+from tests import hostile
 
 SAMPLES = [
     p.Ready("w", "host", 12, 2, "tcp://127.0.0.1:5000"),
@@ -123,3 +124,70 @@ def test_generated_job_ids_are_valid():
     """The job ids minimr itself makes pass the check."""
     frames = p.encode(p.CancelJob("WordCount-20261126-061335-062c1a"))
     assert p.decode(frames).job_id == "WordCount-20261126-061335-062c1a"
+
+
+# --- hostile messages (tests/hostile.py): every field of every message, bent -------------
+
+#: bends the decoder must refuse wherever they land: no field may hold them
+ALWAYS_REFUSED = {
+    "huge int", "int64 max + 1", "Infinity", "-Infinity", "NaN", "1e400", "deep nesting",
+    "deep objects", "many digits", "extra field", "body not an object", "body not JSON",
+    "header alone", "0 blob frames", "1 blob frames", "2 blob frames", "40 blob frames",
+}
+#: fields forwarded as plain data (only their depth and strings are checked)
+FREE_FORM = {("task",), ("snapshot",), ("error",), ("status",), ("counters",),
+             ("output", "map_tasks"), ("output", "reduce_tasks")}
+
+
+def free_form(case: hostile.Case) -> bool:
+    return any(case.where[: len(prefix)] == prefix for prefix in FREE_FORM)
+
+
+def test_the_hostile_generator_covers_every_message_and_field():
+    """The generator bends every message class, and thousands of values in all."""
+    bent = {case.base for case in hostile.cases()}
+    assert bent == set(p.MESSAGES.values())
+    assert sum(1 for _ in hostile.cases()) > 3000
+
+
+def test_no_hostile_message_makes_decode_raise_anything_but_protocol_error():
+    """Every bent message either decodes to a valid message or raises ProtocolError."""
+    for case in hostile.cases():
+        try:
+            message = p.decode(case.frames)
+        except p.ProtocolError as exc:
+            if case.name in ALWAYS_REFUSED or case.name == "other version":
+                continue
+            assert str(exc), case
+            continue
+        except Exception as exc:  # pragma: no cover - the failure this test looks for
+            raise AssertionError(f"{case.base.__name__} {case.name} at {case.where}: {exc!r}")
+        assert case.name not in ALWAYS_REFUSED, (case.name, case.base.__name__, case.where)
+        assert p.decode(p.encode(message)) == message  # what decodes is whole and valid
+
+
+def test_bent_numbers_in_typed_fields_are_refused():
+    """A negative, a float or a string where a typed field holds a count is refused."""
+    for case in hostile.cases():
+        if free_form(case) or case.name not in ("negative", "wrong type: string", "NaN"):
+            continue
+        body = json.loads(p.encode(hostile.sample(case.base))[1])
+        value = body
+        for step in case.where:
+            value = value[step]
+        if type(value) is not int:
+            continue
+        with pytest.raises(p.ProtocolError):
+            p.decode(case.frames)
+
+
+def test_a_malformed_result_still_names_its_attempt():
+    """A worker's result that does not decode says which attempt it was about, if it can."""
+    frames = p.encode(hostile.sample(p.TaskDone))
+    body = frames[1].replace(b'"partitions":[[0,3],[3,0]]', b'"partitions":[[0,3],"x"]')
+    with pytest.raises(p.MalformedMessage) as info:
+        p.decode([frames[0], body])
+    assert (info.value.command, info.value.job_id, info.value.attempt) == (
+        p.TaskDone, "j", "s0-m00001-a1"
+    )
+    assert "partitions[1]" in str(info.value)

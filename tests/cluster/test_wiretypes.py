@@ -1,0 +1,99 @@
+"""Field rules on the wire: each hint's converter takes what fits and names what does not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import pytest
+
+from minimr.cluster import wiretypes as w
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A record for these tests."""
+
+    path: w.FilePath
+    sizes: tuple[tuple[w.ByteOffset, w.ByteOffset], ...]
+    timeout: w.Seconds | None = None
+
+
+def test_a_record_converts_from_its_json_object_with_tuples_for_lists():
+    """Lists become tuples, nested records are built, defaults fill what is left out."""
+    got = w.parse(Pair, {"path": "/w/m0", "sizes": [[0, 3], [3, 4]]})
+    assert got == Pair("/w/m0", ((0, 3), (3, 4)))
+
+
+@pytest.mark.parametrize(
+    "value, where",
+    [
+        ({"path": "/w", "sizes": [[0, -1]]}, "sizes[0][1]"),
+        ({"path": "/w", "sizes": [[0]]}, "sizes[0]"),
+        ({"path": "/w", "sizes": [[0, 1, 2]]}, "sizes[0]"),
+        ({"path": "/w", "sizes": [["0", 1]]}, "sizes[0][0]"),
+        ({"path": "/w", "sizes": [[True, 1]]}, "sizes[0][0]"),
+        ({"path": "/w", "sizes": [[2**60, 1]]}, "sizes[0][0]"),
+        ({"path": "a\0b", "sizes": []}, "path"),
+        ({"path": "/w", "sizes": {}}, "sizes"),
+        ({"path": "/w", "sizes": [], "timeout": -1.0}, "timeout"),
+        ({"path": "/w"}, "lacks"),
+        ({"path": "/w", "sizes": [], "more": 1}, "has no field"),
+    ],
+)
+def test_a_value_that_does_not_fit_is_named_with_its_path(value, where):
+    """The error says which value, at which path inside the record, does not fit."""
+    with pytest.raises(w.Invalid, match=where.replace("[", r"\[").replace("]", r"\]")):
+        w.parse(Pair, value)
+
+
+@pytest.mark.parametrize("text", [b"Infinity", b"-Infinity", b"NaN", b"1e400", b"[1e999]",
+                                  b'{"a": 99999999999999999999}', b"-9223372036854775809"])
+def test_json_with_numbers_no_field_could_hold_is_refused_while_parsing(text):
+    """Non-finite numbers and integers past int64 never leave the parser."""
+    with pytest.raises(ValueError):
+        w.loads(text)
+
+
+def test_int64_edges_parse():
+    """The int64 range itself parses."""
+    assert w.loads(b"[9223372036854775807, -9223372036854775808]") == [2**63 - 1, -(2**63)]
+
+
+def test_strings_with_a_lone_surrogate_are_refused_even_inside_plain_data():
+    """A lone surrogate would fail later, when the string is written or printed."""
+    with pytest.raises(w.Invalid, match="surrogate"):
+        w.parse(w.Name, "\ud800")
+    with pytest.raises(w.Invalid, match="surrogate"):
+        w.parse(w.Plain, {"a": ["\udfff"]})
+    with pytest.raises(w.Invalid, match="surrogate"):
+        w.parse(w.Plain, {"\ud800": 1})
+
+
+def test_plain_data_may_not_nest_deeper_than_the_limit():
+    """A forwarded object is checked for depth, so no later walk of it can recurse away."""
+    deep: object = 1
+    for _ in range(w.MAX_DEPTH + 1):
+        deep = [deep]
+    with pytest.raises(w.Invalid, match="deeper"):
+        w.parse(w.Plain, {"a": deep})
+
+
+def test_bounds_and_patterns_of_annotated_fields():
+    """Annotated bounds and patterns are enforced, bools are not ints, ints are floats."""
+    small = Annotated[int, w.Bounds(1, 3)]
+    assert w.parse(small, 3) == 3
+    for bad in (0, 4, True, 2.0):
+        with pytest.raises(w.Invalid):
+            w.parse(small, bad)
+    assert w.parse(w.Seconds, 2) == 2.0
+    assert w.parse(w.AttemptId, "s0-m00003-a2") == "s0-m00003-a2"
+    for bad in ("s0-x00003-a2", "s0-m00003", "../s0-m1-a1", "s0-m1-a1\n"):
+        with pytest.raises(w.Invalid):
+            w.parse(w.AttemptId, bad)
+
+
+def test_dumps_refuses_a_non_finite_float():
+    """What this process sends is held to the rules its peers check."""
+    with pytest.raises(ValueError):
+        w.dumps({"a": float("inf")})

@@ -140,6 +140,12 @@ def _paths(value: Any, prefix: tuple = ()) -> Iterator[tuple]:
 _MARK = "\x01HOSTILE\x01"
 
 
+def _at(body: Any, path: tuple) -> Any:
+    for step in path:
+        body = body[step]
+    return body
+
+
 def _splice(body: Any, path: tuple, raw: str | None) -> bytes:
     """The body as JSON with the value at ``path`` replaced by ``raw`` (removed if None)."""
     body = json.loads(json.dumps(body))
@@ -164,6 +170,12 @@ def cases(samples: tuple[p.Message, ...] = SAMPLES) -> Iterator[Case]:
                 yield Case(name, cls, [head, _splice(body, path, raw), *blobs], path)
             if isinstance(path[-1], str):
                 yield Case("missing", cls, [head, _splice(body, path, None), *blobs], path)
+            value = _at(body, path)
+            if isinstance(value, list) and value:  # a list one longer, one shorter
+                longer = json.dumps([*value, value[-1]])
+                yield Case("one item more", cls, [head, _splice(body, path, longer), *blobs], path)
+                shorter = json.dumps(value[:-1])
+                yield Case("one item fewer", cls, [head, _splice(body, path, shorter), *blobs], path)
         yield Case("extra field", cls, [head, json.dumps({**body, "zz": 1}).encode(), *blobs], ())
         for count in (0, 1, len(blobs) + 1, 40):
             if count != len(blobs):

@@ -64,6 +64,10 @@ ROLES: dict[type, str | None] = {
 }
 
 
+#: the header bytes of the commands a client sends (a failure serving one is answered)
+_CLIENT_COMMANDS = frozenset(
+    c.command.to_bytes(2, "big") for c in (p.Submit, p.Watch, p.CancelJob, p.StatusRequest)
+)
 #: worker messages about one attempt: a malformed one fails that attempt
 RESULTS = (p.TaskDone, p.TaskFailed, p.FetchFailed, p.CommitRequest)
 
@@ -154,34 +158,67 @@ class Coordinator:
     # --- the loop -----------------------------------------------------------------------
 
     def serve_forever(self) -> None:
-        """Run loop turns until :meth:`stop`."""
+        """Run loop turns until :meth:`stop`.
+
+        The last-resort guard (rq's ``work()``): a turn that raises is logged with its
+        traceback and the next turn goes on; nothing a peer sends ends this loop.
+        """
         from minimr.cluster.transport import wait
 
         log.info("coordinator listening on %s", self.server.address)
         while not self._stop.is_set():
             wait([self.server.pollable], TICK_INTERVAL)
-            self.turn()
+            try:
+                self.turn()
+            except Exception:
+                log.exception("a coordinator turn failed; serving goes on")
 
     def stop(self) -> None:
         """Ask :meth:`serve_forever` to return after the current turn."""
         self._stop.set()
 
     def turn(self) -> None:
-        """Handle what has arrived, tick, heartbeat, and flush progress."""
+        """One loop turn, in named steps: receive, heartbeat, tick, report progress."""
+        self._receive_messages()
+        now = self.clock()
+        self._heartbeat(now)
+        self._tick(now)
+        self._flush_progress(now)
+
+    def _receive_messages(self) -> None:
+        """Serve what has arrived, at most ``BATCH`` messages (ticks must not starve)."""
         for _ in range(BATCH):
             received = self.server.recv()
             if received is None:
                 break
-            self._receive(*received)
-        now = self.clock()
-        if now - self._last_tick >= TICK_INTERVAL:
-            self._last_tick = now
-            self._apply(self.scheduler.handle(s.Tick(), now))
+            self._serve_one(*received)
+
+    def _serve_one(self, peer: bytes, frames: list[bytes], user: str) -> None:
+        """One message; if serving it fails, that is the message's problem, not the loop's:
+        the traceback is logged and a client is answered (a worker's attempt, if it was
+        about one, times out or fails on its own)."""
+        try:
+            self._receive(peer, frames, user)
+        except Exception as exc:
+            log.exception("serving a message from %r failed", peer)
+            if frames and bytes(frames[0])[4:6] in _CLIENT_COMMANDS:
+                self._send(
+                    peer,
+                    p.Reject(f"the coordinator failed on this request: {exc!r:.300}", "internal"),
+                )
+
+    def _heartbeat(self, now: float) -> None:
+        """Once per interval, a heartbeat to every worker (Paranoid Pirate)."""
         if now - self._last_heartbeat >= self.scheduler.heartbeat_interval:
             self._last_heartbeat = now
             for worker in list(self.scheduler.workers):
                 self._send(worker, p.Heartbeat())
-        self._flush_progress(now)
+
+    def _tick(self, now: float) -> None:
+        """Once per ``TICK_INTERVAL``, let time pass in the scheduler (purges, timeouts)."""
+        if now - self._last_tick >= TICK_INTERVAL:
+            self._last_tick = now
+            self._apply(self.scheduler.handle(s.Tick(), now))
 
     def _receive(self, peer: bytes, frames: list[bytes], user: str) -> None:
         try:
@@ -229,7 +266,7 @@ class Coordinator:
             )
             self._apply(self.scheduler.handle(failed, self.clock()))
         elif ROLES.get(kind, WORKER) != WORKER:
-            self._send(peer, p.Reject(f"malformed {kind.__name__}: {error}", "malformed"))
+            self._send(peer, p.Reject(f"a malformed message: {error}", "malformed"))
 
     def _authorized(self, peer: bytes, user: str, kind: type) -> bool:
         """Whether the sender's key has the role ``kind`` needs; refuse it if not."""

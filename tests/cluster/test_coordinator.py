@@ -8,6 +8,7 @@ from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.memory_transport import MemoryNetwork
+from tests import hostile
 
 #: a CURVE public key (Z85), as a worker with keys advertises for its shuffle server
 SERVER_KEY = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
@@ -244,3 +245,165 @@ def test_reduce_inputs_carry_the_map_holders_shuffle_key():
         rig.exchange(worker, p.TaskDone("j", assign.attempt, output, {}, 0)), p.Assign
     )
     assert assign.kind == "reduce" and assign.inputs[0].key == SERVER_KEY
+
+
+# --- hostile messages (tests/hostile.py) -------------------------------------------------
+
+
+class Driver:
+    """Plays an honest worker for one job: answers each of its assignments correctly."""
+
+    def __init__(self, rig: Rig, conn, client) -> None:
+        self.rig, self.conn, self.client = rig, conn, client
+        self.live: dict[str, p.Assign] = {}
+        self.result: p.JobResult | None = None
+
+    def take(self, messages: list) -> None:
+        for message in messages:
+            if isinstance(message, p.Assign):
+                self.live[message.attempt] = message
+            elif isinstance(message, p.CancelAttempt):
+                self.live.pop(message.attempt, None)
+
+    def send(self, *messages: p.Message) -> None:
+        self.take(self.rig.exchange(self.conn, *messages))
+        attempts = self.rig.coordinator.scheduler.attempts  # a bent result may have ended one
+        self.live = {a: m for a, m in self.live.items() if (m.job_id, a) in attempts}
+        for message in self.rig.exchange(self.client):
+            if isinstance(message, p.JobResult):
+                self.result = message
+
+    def answer(self, assign: p.Assign) -> None:
+        self.live.pop(assign.attempt, None)
+        if assign.kind == "prepare":
+            output = p.TaskLists(
+                ({"step": 0, "index": 0, "reducers": 2}, {"step": 0, "index": 1, "reducers": 2}),
+                ({"step": 0, "partition": 0}, {"step": 0, "partition": 1}),
+            )
+        elif assign.kind == "map":
+            output = p.MapOutputRef(f"/w/{assign.attempt}", ((0, 5), (5, 5)))
+        else:
+            output = None
+        if assign.kind == "reduce":
+            self.send(p.CommitRequest(assign.job_id, assign.attempt))
+        self.send(p.TaskDone(assign.job_id, assign.attempt, output, {"g": {"n": 1}}, 0.1))
+
+    def finish(self) -> p.JobResult:
+        for _ in range(100):
+            if self.result is not None:
+                return self.result
+            if not self.live:
+                self.send(p.Heartbeat())
+                continue
+            self.answer(next(iter(self.live.values())))
+        raise AssertionError(f"the job did not end; live: {list(self.live)}")
+
+
+def started_job(rig: Rig, attempts: int = 1000) -> Driver:
+    """A job 'real' submitted to one honest worker, its prepare answered (maps running)."""
+    driver = Driver(rig, rig.worker("w1", slots=2), rig.peer("client"))
+    driver.send()
+    driver.rig.exchange(
+        driver.client, p.Submit("real", "job", 1, p.Options(max_attempts=attempts), "cp", b"x")
+    )
+    driver.send(p.Heartbeat())
+    (prepare,) = driver.live.values()
+    driver.answer(prepare)
+    return driver
+
+
+def test_no_hostile_message_from_a_stranger_or_a_client_stops_the_coordinator(caplog):
+    """Every bent message, from an unknown peer and a client, mid-job: none fails to be
+    served, and the job then ends as it would have."""
+    rig = Rig()
+    driver = started_job(rig)
+    stranger, client = rig.peer("stranger"), rig.peer("another-client")
+    for number, case in enumerate(hostile.cases()):
+        (stranger if number % 2 else client).send(case.frames)
+        if number % 200 == 0:
+            rig.coordinator.turn()
+    stranger.send(p.encode(p.Bye()))
+    rig.coordinator.turn()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text[:2000]
+    result = driver.finish()
+    assert result.state == "succeeded", result.error
+
+
+#: a placeholder attempt id in the targeted samples, replaced by a live attempt's
+PLACEHOLDER = "s9-m99999-a9"
+TARGETED = (
+    p.TaskDone("real", PLACEHOLDER, p.MapOutputRef("/w/m", ((0, 5), (5, 5))), {"g": {"n": 1}}, 0.5),
+    p.TaskDone(
+        "real",
+        PLACEHOLDER,
+        p.TaskLists(({"step": 0, "index": 0, "reducers": 1},), ({"step": 0, "partition": 0},)),
+        {},
+        0.1,
+    ),
+    p.TaskFailed("real", PLACEHOLDER, "boom", record=p.RecordLocation(3, "r", "k", "v")),
+    p.FetchFailed("real", PLACEHOLDER, ((0, "s0-m00000-a1"),), "timeout"),
+    p.CommitRequest("real", PLACEHOLDER),
+)
+
+
+def test_no_hostile_result_about_a_live_attempt_stops_the_coordinator(caplog):
+    """A worker's bent results about its own live attempts fail those attempts at worst;
+    none is served with an error, and the job ends as it would have."""
+    rig = Rig()
+    driver = started_job(rig)
+    for case in hostile.cases(TARGETED):
+        if case.base is p.TaskFailed and case.where == ("final",):
+            continue  # a worker may say no retry can succeed: that fails the job, by design
+        if not driver.live:
+            driver.send(p.Heartbeat())
+        attempt = next(iter(driver.live), PLACEHOLDER)
+        frames = [f.replace(PLACEHOLDER.encode(), attempt.encode()) for f in case.frames]
+        driver.conn.send(frames)
+        driver.send()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text[:2000]
+    result = driver.finish()
+    assert result.state == "succeeded", result.error
+
+
+def test_a_map_output_that_does_not_fit_its_task_fails_that_attempt_on_that_worker():
+    """999 partitions for 2 reducers: the attempt fails (counted, naming the worker) and the
+    map runs again; nothing of it reaches a reduce."""
+    rig = Rig()
+    driver = started_job(rig, attempts=2)
+    map0 = next(a for a in driver.live.values() if a.task["index"] == 0)
+    wrong = p.MapOutputRef("/w/m", tuple((0, 1) for _ in range(999)))
+    driver.send(p.TaskDone("real", map0.attempt, wrong, {}, 0.1))
+    task = rig.coordinator.scheduler.jobs["real"].tasks["s0-m00000"]
+    assert task.failures == 1 and task.output is None
+    assert "999 partitions, the step has 2 reducers" in task.errors[0]["error"]
+    assert task.errors[0]["worker"] == "w1"
+    assert driver.finish().state == "succeeded"
+
+
+def test_a_malformed_result_fails_the_attempt_it_names():
+    """Partitions that are not pairs: the message does not decode, yet its attempt fails
+    at once instead of hanging until a timeout."""
+    rig = Rig()
+    driver = started_job(rig, attempts=2)
+    map0 = next(a for a in driver.live.values() if a.task["index"] == 0)
+    frames = p.encode(p.TaskDone("real", map0.attempt, p.MapOutputRef("/w", ((0, 1),)), {}, 0))
+    driver.conn.send([frames[0], frames[1].replace(b"[[0,1]]", b'[[0,1],"x"]')])
+    driver.send()
+    task = rig.coordinator.scheduler.jobs["real"].tasks["s0-m00000"]
+    assert task.failures == 1 and "malformed TaskDone" in task.errors[0]["error"]
+    assert driver.finish().state == "succeeded"
+
+
+def test_a_submit_with_non_finite_options_is_refused_and_serving_goes_on():
+    """Options holding Infinity are refused with the reason; the next job runs."""
+    rig = Rig()
+    client = rig.peer("client")
+    frames = p.encode(p.Submit("bad", "job", 1, p.Options(task_timeout=5.0), "cp", b"x"))
+    body = frames[1].replace(b'"task_timeout":5.0', b'"task_timeout":Infinity')
+    client.send([frames[0], body, frames[2]])
+    rig.coordinator.turn()
+    replies = [p.decode(f) for f in iter(client.recv, None)]
+    (reject,) = of_type(replies, p.Reject)
+    assert reject.code == "malformed" and "Infinity" in reject.reason
+    assert "bad" not in rig.coordinator.scheduler.jobs
+    assert started_job(rig).finish().state == "succeeded"

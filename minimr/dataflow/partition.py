@@ -21,6 +21,7 @@ from itertools import repeat
 from operator import mod
 from typing import Any
 
+from minimr.dataflow.format.unpicklable import UnpicklableRecord
 from minimr.errors import JobDefinitionError
 
 PARTITIONERS = ("hash", "range")
@@ -29,7 +30,12 @@ _LEN = struct.Struct("<I")
 
 
 def key_bytes(key: Any) -> bytes:
-    """A canonical encoding of ``key``: equal keys give equal bytes, in any process."""
+    """A canonical encoding of ``key``: equal keys give equal bytes, in any process.
+
+    Raises:
+        UnpicklableRecord: a key (or an item of one) of a type without an encoding of its
+            own, which pickle cannot encode either.
+    """
     kind = type(key)
     if kind is str:
         return b"s" + key.encode("utf-8", "surrogatepass")
@@ -52,7 +58,10 @@ def key_bytes(key: Any) -> bytes:
     if kind is dict:
         parts = sorted(key_bytes(k) + b"=" + key_bytes(v) for k, v in key.items())
         return b"d" + b"".join(_LEN.pack(len(p)) + p for p in parts)
-    return b"p" + pickle.dumps(key, protocol=4)
+    try:
+        return b"p" + pickle.dumps(key, protocol=4)
+    except Exception as exc:
+        raise UnpicklableRecord(key, key, in_key=True) from exc
 
 
 def stable_hash(key: Any) -> int:

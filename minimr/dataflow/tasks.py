@@ -21,7 +21,7 @@ from operator import is_not, itemgetter
 from typing import Any
 
 from minimr.dataflow import counters as C
-from minimr.dataflow import foldshape, mapshape, skips, storage, taskgc
+from minimr.dataflow import foldshape, mapshape, mistakes, skips, storage, taskgc
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.format import output as out
 from minimr.dataflow.format.segments import Segment
@@ -70,7 +70,8 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
     path = os.path.join(work_dir, f"map-s{task.step}-m{task.index:05d}-{attempt}.out")
     setup, teardown = _lifecycle(sp.step)
     tracker = _tracker(plan, task.describe_input(), task.skip, "record")
-    with C.activate(counters), skips.reporting(tracker), _gc_for(plan):
+    with C.activate(counters), skips.reporting(tracker), _gc_for(plan), \
+            mistakes.naming_unpicklable(_producers(sp.step, map_side=True)):
         setup()
         saved = counters.to_dict()
         options: dict = {}
@@ -93,6 +94,15 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
     counters.increment(C.BUILTIN, C.MAP_OUTPUT_RECORDS, buffer.map_output_records)
     counters.increment(C.BUILTIN, C.BYTES_READ, sum(s.end - s.start for s in task.splits))
     return result
+
+
+def _producers(step: Any, map_side: bool) -> list[Callable | None]:
+    """The step's functions whose output a map task (``map_side``) or a reduce task writes:
+    the map's and the combiner's, or the reducer's (the map's, when there is none)."""
+    maps = [step.map, step.map_batch, step.map_final]
+    if map_side:
+        return [*maps, step.combine]
+    return [step.reduce] if step.reduce is not None else maps
 
 
 def _read_all(read: Callable[[Split], Iterator], splits: tuple[Split, ...]) -> Iterator:
@@ -205,7 +215,8 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
     fold = foldshape.fold_of(reduce_fn) if tracker is None else None
     reduce_into = partial(_reduce_into, segments, scratch, writer_cls, temp, reduce_fn,
                           tracker)
-    with C.activate(counters), _gc_for(plan), skips.reporting(tracker):
+    with C.activate(counters), _gc_for(plan), skips.reporting(tracker), \
+            mistakes.naming_unpicklable(_producers(sp.step, map_side=False)):
         setup()
         try:
             groups, entries, records, size = reduce_into(fold)

@@ -9,9 +9,10 @@ import textwrap
 
 import pytest
 
+import minimr
 from minimr.cluster import client
 from minimr.dataflow.format import output as out
-from minimr.errors import JobFailed
+from minimr.errors import JobCodeError, JobFailed
 from minimr.loader import resolve_job
 from minimr.runner import build_plan
 
@@ -55,3 +56,51 @@ def test_a_job_whose_module_the_worker_lacks_fails_at_the_first_attempt(tmp_path
     assert "attempt 1 of at most 4" in message, message
     assert not (tmp_path / "out" / "_SUCCESS").exists()
 
+
+
+LOCKING = """
+import os
+import threading
+
+from minimr import Job
+
+
+class Locking(Job):
+    def setup(self):
+        with open(os.environ["ATTEMPTS_FILE"], "a") as attempts:
+            attempts.write("attempt\\n")
+
+    def map(self, key, line):
+        for word in line.split():
+            yield word, threading.Lock() if word == "locked" else 1
+
+    def reduce(self, word, counts):
+        yield word, len(list(counts))
+"""
+
+
+@pytest.mark.parametrize("runner", ["local", "inline"])
+def test_a_job_yielding_a_lock_fails_at_once_naming_type_function_and_key(tmp_path,
+                                                                           monkeypatch, runner):
+    """On the embedded cluster the map runs once (not max_attempts times) and the job fails
+    with the message the inline runner raises: the type, the map's file:line, the key."""
+    attempts = tmp_path / "attempts"
+    monkeypatch.setenv("ATTEMPTS_FILE", str(attempts))
+    job = tmp_path / "locking.py"
+    job.write_text(LOCKING)
+    data = tmp_path / "in.txt"
+    data.write_text("fine words\nlocked words\n")
+    with pytest.raises((JobFailed, JobCodeError)) as info:
+        minimr.run(str(job), [str(data)], str(tmp_path / "out"), runner=runner, workers=1,
+                   max_attempts=4, reducers=1)
+    message = str(info.value)
+    line = LOCKING.splitlines().index("    def map(self, key, line):") + 1
+    expected = (f"Locking.map ({job}:{line}) yielded a value that cannot be pickled, a"
+                " _thread.lock, for key 'locked' (TypeError: cannot pickle '_thread.lock'")
+    assert expected in message, message
+    assert attempts.read_text() == "attempt\n"  # one map attempt, set up once
+    if runner == "local":
+        assert isinstance(info.value, JobFailed) and info.value.failure["attempts"] == 1
+        assert "JobCodeError: " + expected in message, message
+    else:
+        assert isinstance(info.value, JobCodeError)

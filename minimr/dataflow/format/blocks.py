@@ -21,6 +21,8 @@ import struct
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from minimr.dataflow.format.unpicklable import raise_culprit
+
 _HEADER = struct.Struct("<I")
 HEADER_SIZE = _HEADER.size
 # Entries per block: large enough to amortise pickling, small enough that a reducer merging
@@ -30,9 +32,23 @@ BLOCK_ENTRIES = 4096
 _ATOMIC = frozenset({str, bytes, int, float, bool, type(None)})
 
 
-def write_block(out: BinaryIO, entries: list | tuple) -> int:
-    """Append one block holding ``entries``; returns the bytes written."""
-    data = _dumps(entries) if _flat(entries) else pickle.dumps(entries, protocol=5)
+def write_block(out: BinaryIO, entries: list | tuple, records: bool = False) -> int:
+    """Append one block holding ``entries``; returns the bytes written.
+
+    ``entries`` are columns ``(keys, values)``, or a list of ``(key, values list)`` entries
+    or, with ``records``, of ``(key, value)`` records.
+
+    Raises:
+        UnpicklableRecord: a key or value cannot be pickled (``unpicklable.py``).
+    """
+    try:
+        data = _dumps(entries) if _flat(entries) else pickle.dumps(entries, protocol=5)
+    except Exception as exc:  # look for the culprit only now: checking first would cost
+        if type(entries) is tuple:  # columns
+            raise_culprit(zip(*entries, strict=True), exc)
+        else:
+            raise_culprit(entries, exc, grouped=not records)
+        raise
     out.write(_HEADER.pack(len(data)))
     out.write(data)
     return HEADER_SIZE + len(data)

@@ -31,6 +31,7 @@ from typing import Any
 
 from minimr.dataflow import storage
 from minimr.dataflow.format.blocks import write_block
+from minimr.dataflow.format.unpicklable import raise_culprit
 from minimr.errors import InputError, OutputExistsError, UntrustedOutputError
 
 SUCCESS = "_SUCCESS"
@@ -119,8 +120,17 @@ class TextPartWriter:
         self.records = 0
 
     def write(self, key: Any, value: Any) -> None:
-        """Write one record."""
-        self._file.write(f"{encode_value(key)}\t{encode_value(value)}\n")
+        """Write one record.
+
+        Raises:
+            UnpicklableRecord: the key or value has no literal form and cannot be pickled.
+        """
+        try:
+            line = f"{encode_value(key)}\t{encode_value(value)}\n"
+        except Exception as exc:
+            raise_culprit([(key, value)], exc)
+            raise
+        self._file.write(line)
         self.records += 1
 
     def write_many(self, pairs: list) -> None:
@@ -144,7 +154,12 @@ class TextPartWriter:
             lines = map("\t".join, zip(map(repr, keys), map(repr, values), strict=True))
             self._file.write("\n".join(lines) + "\n")
         else:
-            self._file.write("".join(map(format_record, keys, values)))
+            try:
+                text = "".join(map(format_record, keys, values))
+            except Exception as exc:  # a value with no literal form did not pickle: which?
+                raise_culprit(zip(keys, values, strict=True), exc)
+                raise
+            self._file.write(text)
         self.records += len(keys)
 
     def close(self) -> int:
@@ -175,7 +190,7 @@ class RecordPartWriter:
         self._block.append((key, value))
         self.records += 1
         if len(self._block) >= self._per_block:
-            write_block(self._file, self._block)
+            write_block(self._file, self._block, records=True)
             self._block = []
 
     def write_many(self, pairs: list) -> None:
@@ -196,13 +211,13 @@ class RecordPartWriter:
         self._block.extend(pairs)
         self.records += n
         while len(self._block) >= self._per_block:
-            write_block(self._file, self._block[: self._per_block])
+            write_block(self._file, self._block[: self._per_block], records=True)
             del self._block[: self._per_block]
 
     def close(self) -> int:
         """Flush and close; returns the file's size in bytes."""
         if self._block:
-            write_block(self._file, self._block)
+            write_block(self._file, self._block, records=True)
             self._block = []
         self._file.close()
         return storage.size(self.path)

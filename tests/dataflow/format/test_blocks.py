@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import pickle
+import threading
 
 import pytest
 
 from minimr.dataflow.format.blocks import read_blocks, write_block
+from minimr.dataflow.format.unpicklable import UnpicklableRecord
 
 
 def _round_trip(entries):
@@ -60,3 +63,57 @@ def test_objects_round_trip():
     back = _round_trip(([p, p], [Point(4), "v"]))
     assert back == ([p, p], [Point(4), "v"])
     assert back[0][0] is back[0][1]
+
+
+def _local_function():
+    def inner():
+        pass
+    return inner
+
+
+def _nested(depth):
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+class _RefusesPickling:
+    def __reduce__(self):
+        raise pickle.PicklingError("not this one")
+
+
+UNPICKLABLE = {  # every way pickling fails, each with the type the report names
+    "TypeError": (threading.Lock(), "_thread.lock"),
+    "AttributeError": (_local_function(), "function"),
+    "PicklingError": (_RefusesPickling(), "_RefusesPickling"),
+    "RecursionError": (_nested(100_000), "list"),
+}
+
+
+@pytest.mark.parametrize("kind", UNPICKLABLE)
+@pytest.mark.parametrize("shape", ["columns", "entries", "records"])
+def test_a_block_that_cannot_be_pickled_names_its_key_and_culprit(kind, shape):
+    """Whatever the pickling error and the block's shape, writing it raises
+    UnpicklableRecord with the offending pair's key, the culprit and the error."""
+    bad, type_name = UNPICKLABLE[kind]
+    if shape == "columns":
+        block = (["a", "b", "c"], [1, bad, 3])
+    elif shape == "entries":
+        block = [("a", [1]), ("b", [2, bad]), ("c", [3])]
+    else:
+        block = [("a", 1), ("b", bad), ("c", 3)]
+    with pytest.raises(UnpicklableRecord) as info:
+        write_block(io.BytesIO(), block, records=shape == "records")
+    found = info.value
+    assert found.key == "b" and found.culprit is bad and not found.in_key
+    assert type(found.__cause__).__name__ == kind
+    assert found.type_name == type_name or found.type_name.endswith("." + type_name)
+
+
+def test_an_unpicklable_key_is_reported_as_the_key():
+    """A key that cannot be pickled is the culprit itself, reported as a key."""
+    lock = threading.Lock()
+    with pytest.raises(UnpicklableRecord) as info:
+        write_block(io.BytesIO(), [("a", [1]), (lock, [2])])
+    assert info.value.in_key and info.value.culprit is lock and info.value.key is lock

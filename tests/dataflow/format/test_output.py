@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import os
+import threading
 from collections import namedtuple
 from fractions import Fraction
 
@@ -22,6 +23,7 @@ from minimr.dataflow.format.output import (
     prepare_output,
     read_output,
 )
+from minimr.dataflow.format.unpicklable import UnpicklableRecord
 from minimr.errors import InputError, OutputExistsError, UntrustedOutputError
 
 VALUES = [
@@ -223,3 +225,25 @@ def test_record_write_many_equals_write(tmp_path, size):
     assert many[0] == record_blocks(tmp_path, "one", one_by_one(pairs))[0]
     assert [len(block) for block in many[1]] == [5] * 8 + [1] and many[2] == len(pairs)
     assert all(type(pair) is tuple for block in many[1] for pair in block)
+
+
+@pytest.mark.parametrize("writer", [TextPartWriter, RecordPartWriter])
+@pytest.mark.parametrize("how", ["write", "write_many", "write_columns"])
+def test_a_value_that_cannot_be_pickled_is_named_with_its_key(tmp_path, writer, how):
+    """Part writers of either format report an unpicklable value (in a text part, one with
+    no literal form goes through pickle) as UnpicklableRecord naming its key, never as a
+    bare pickling error: the record a user's value came in is one they can find."""
+    lock = threading.Lock()
+    pairs = [("fine", 1), (("the", "key"), lock), ("after", 2)]
+    with pytest.raises(UnpicklableRecord) as info, writer(str(tmp_path / "part")) as w:
+        if how == "write":
+            for key, value in pairs:
+                w.write(key, value)
+        elif how == "write_many":
+            w.write_many(pairs)
+        else:
+            w.write_columns([k for k, _ in pairs], [v for _, v in pairs])
+        w.close()
+    assert info.value.key == ("the", "key") and info.value.culprit is lock
+    assert info.value.type_name == "_thread.lock" and not info.value.in_key
+    assert "value of key ('the', 'key')" in str(info.value)

@@ -1,0 +1,139 @@
+"""Mistakes in a job's code are JobCodeErrors naming the user's function by file:line."""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import pytest
+
+import minimr
+from minimr import Job, Step
+from minimr.dataflow.mistakes import function_location
+from minimr.errors import JobCodeError
+
+LOCK = threading.Lock()
+
+
+def where(fn) -> str:
+    """What a message names a function by: qualname, file and the line of its def."""
+    code = fn.__code__
+    return f"{fn.__qualname__} ({code.co_filename}:{code.co_firstlineno})"
+
+
+class LockValues(Job):
+    """Yields a lock as the value of the word 'locked'."""
+
+    reducers = 2
+
+    def map(self, key, line):
+        for word in line.split():
+            yield word, LOCK if word == "locked" else 1
+
+    def reduce(self, word, values):
+        yield word, len(list(values))
+
+
+class LockKeys(LockValues):
+    """Yields a lock as a key."""
+
+    def map(self, key, line):
+        yield LOCK, 1
+
+
+class CombineLocks(LockValues):
+    """The map is fine; the combiner yields a lock."""
+
+    def map(self, key, line):
+        for word in line.split():
+            yield word, 1
+
+    def combine(self, word, counts):
+        yield word, LOCK
+
+
+class ReduceLocks(CombineLocks):
+    """The map is fine; the reducer yields a lock (written through !pickle: in text)."""
+
+    combine = None
+
+    def reduce(self, word, counts):
+        yield word, LOCK
+
+
+class TwoSteps(Job):
+    """The first step's reducer yields a lock into the intermediate records."""
+
+    def steps(self):
+        return [Step(map=CombineLocks.map.__get__(self), reduce=ReduceLocks.reduce.__get__(self)),
+                Step(map=lambda k, v: [(k, v)])]
+
+
+def run(job, tmp_path, **options):
+    data = tmp_path / "in.txt"
+    data.write_text("one two\nlocked three\n" * 50)
+    return minimr.run(job, [str(data)], str(tmp_path / "out"), runner="inline", **options)
+
+
+@pytest.mark.parametrize("job, who, what", [
+    (LockValues, [LockValues.map], "a value that cannot be pickled, a _thread.lock, for key"
+                                   " 'locked' (TypeError: cannot pickle '_thread.lock' object)"),
+    (LockKeys, [LockKeys.map], "a key that cannot be pickled, a _thread.lock: <unlocked"),
+    (CombineLocks, [CombineLocks.map, CombineLocks.combine], "a _thread.lock, for key "),
+    (ReduceLocks, [ReduceLocks.reduce], "a _thread.lock, for key "),
+    (TwoSteps, [ReduceLocks.reduce], "a _thread.lock, for key "),
+], ids=lambda v: v.__name__ if isinstance(v, type) else None)
+def test_a_record_that_cannot_be_pickled_names_its_type_function_and_key(tmp_path, job, who,
+                                                                         what):
+    """Whether map, combine or reduce yielded it, into a map output, a text part or an
+    intermediate step's records: the message names the type, the function at its file:line
+    and the key; no output is committed."""
+    with pytest.raises(JobCodeError) as info:
+        run(job, tmp_path)
+    message = str(info.value)
+    assert message.startswith(" or ".join(map(where, who)) + " yielded "), message
+    assert what in message, message
+    assert not (tmp_path / "out" / "_SUCCESS").exists()
+
+
+def test_the_key_is_shown_cut_short(tmp_path):
+    """A long key is shown by the start of its repr, not whole."""
+
+    class LongKey(Job):
+        def map(self, key, line):
+            yield "k" * 10_000, LOCK
+
+    with pytest.raises(JobCodeError) as info:
+        run(LongKey, tmp_path)
+    assert "'kkkk" in str(info.value) and "k" * 200 not in str(info.value)
+
+
+def test_skip_mode_does_not_skip_a_job_code_error(tmp_path):
+    """A record that cannot be pickled is the code's mistake, not a bad input record: skip
+    mode lets the JobCodeError through instead of skipping it."""
+    with pytest.raises(JobCodeError, match="ReduceLocks.reduce"):
+        run(ReduceLocks, tmp_path, skip_bad_records=True)
+
+
+def test_function_location_of_every_kind_of_callable():
+    """Methods, partials, decorated functions and callable objects are named by their def;
+    a builtin by its repr."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args):
+            return fn(*args)
+        return wrapper
+
+    def plain(key, value):
+        yield key, value
+
+    class Callable:
+        def __call__(self, key, value):
+            yield key, value
+
+    assert function_location(LockValues().map) == where(LockValues.map)
+    assert function_location(functools.partial(plain, 1)) == where(plain)
+    assert function_location(decorate(plain)) == where(plain)
+    assert function_location(Callable()) == where(Callable.__call__)
+    assert function_location(sum) == repr(sum)

@@ -49,6 +49,7 @@ def cluster_status(workers: Mapping[str, Worker], jobs: Mapping[str, Job], now: 
                 "name": w.name,
                 "host": w.host,
                 "slots": w.slots,
+                "shuffle": w.shuffle_address,
                 "running": sorted(a for _, a in w.attempts),
                 "last_heartbeat": now - w.last_seen,
                 "uptime": now - w.joined,

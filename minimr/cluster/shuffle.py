@@ -22,6 +22,12 @@ A reduce attempt calls :func:`gather_segments` before reducing:
   makes the fetch raise :class:`FetchError` naming the map outputs it could not get;
   the worker reports them lost and the coordinator runs those maps again.
 
+Whatever peers ask, a server's memory stays bounded: a request is at most ``MAX_REQUEST``
+bytes, asks for at most ``CHUNK_SIZE`` (more is refused), and at most ``SERVER_QUEUE``
+replies wait per connection; past that a reply is dropped, not queued (1,000 unread 1 MiB
+requests took a worker to 1 GiB before). An honest fetcher never has that many in flight,
+and asks again for a reply that does not come (:class:`_Fetch`).
+
 With keys, a shuffle server speaks CURVE with its worker's key pair and admits worker
 keys only (checked at the handshake and again on every request, so a revoked key stops
 at once); a reducer connects with its own worker's key pair and the serving worker's
@@ -65,6 +71,16 @@ CODEC = "zstd" if zstandard and os.environ.get("MINIMR_SHUFFLE_CODEC") != "none"
 FETCH_TIMEOUT = 10.0
 #: a fetch request is small; anything bigger is not one
 MAX_REQUEST = 64 * 1024
+#: replies (and requests) a server queues per connection; past it, a reply is dropped. One
+#: peer that asks and never reads can make a server hold this many chunks at most; an
+#: honest fetcher has at most ``WINDOW`` in flight, so it never reaches it
+SERVER_QUEUE = 2 * WINDOW
+#: the largest chunk message a fetcher takes (a zstd frame of a chunk is barely larger)
+MAX_CHUNK_MESSAGE = 2 * CHUNK_SIZE
+#: seconds of silence from a server after which a fetcher asks again for what it owes
+RESEND_AFTER = 2.0
+#: times a fetcher asks for one chunk before it counts as lost
+MAX_SENDS = 3
 
 
 class FetchError(Exception):
@@ -91,7 +107,9 @@ class ShuffleServer:
     def __init__(self, root: str, bind: str, curve: CurveServer | None = None) -> None:
         self.root = os.path.realpath(root)
         self.curve = curve
-        self._server = ZmqServer(bind, max_message_size=MAX_REQUEST, curve=curve)
+        self._server = ZmqServer(
+            bind, max_message_size=MAX_REQUEST, curve=curve, high_water_mark=SERVER_QUEUE
+        )
         self.address = self._server.address
         self._stop = threading.Event()
         self._waker = Waker()  # stop() ends the wait at once, not after up to 0.2 s
@@ -124,8 +142,10 @@ class ShuffleServer:
                     except p.ProtocolError as exc:
                         log.warning("dropping a malformed shuffle request: %s", exc)
                         continue
-                    if isinstance(request, p.FetchChunk):
-                        self._server.send(peer, p.encode(self._answer(request)))
+                    if isinstance(request, p.FetchChunk) and not self._server.send(
+                        peer, p.encode(self._answer(request))
+                    ):  # gone, or past SERVER_QUEUE unread replies: it asks again if it cares
+                        log.debug("dropped the reply to shuffle request %d", request.request)
         finally:
             self._server.close()
 
@@ -164,6 +184,8 @@ class _Piece:
     input: int
     offset: int  # within the segment
     length: int
+    sends: int = 0  # times asked for: a reply the server dropped is asked for again
+    sent: float = 0.0  # when last asked for (time.monotonic)
 
 
 def gather_segments(
@@ -208,15 +230,16 @@ def gather_segments(
 def _connect(item: ReduceInput, keys: KeyPair | None) -> ZmqClient:
     """A connection to the shuffle server holding ``item``, with CURVE when there are keys."""
     identity = f"fetch-{os.getpid()}-{secrets.token_hex(4)}".encode()
+    sizes = {"max_message_size": MAX_CHUNK_MESSAGE, "high_water_mark": SERVER_QUEUE}
     if keys is None:
-        return ZmqClient(item.address, identity)
+        return ZmqClient(item.address, identity, **sizes)
     if not item.key:
         raise FetchError(
             [(item.map, item.attempt)],
             f"{item.address} advertised no key, and this cluster takes keys",
         )
     curve = CurveClient(keys.public, keys.secret, item.key.encode("ascii"))
-    return ZmqClient(item.address, identity, curve=curve)
+    return ZmqClient(item.address, identity, curve=curve, **sizes)
 
 
 def _fetch(
@@ -231,91 +254,132 @@ def _fetch(
         for i in remote
         for offset in range(0, inputs[i].length, CHUNK_SIZE)
     ]
-    pieces.reverse()  # pop() from the end takes them in order
     files = {i: open(segments[i].path, "wb") for i in remote}  # noqa: SIM115
-    clients: dict[str, ZmqClient] = {}
-    in_flight: dict[int, tuple[_Piece, str]] = {}
-    heard: dict[str, float] = {}
-    ids = itertools.count()
+    fetch = _Fetch(inputs, files, timeout, keys)
     try:
-        while pieces or in_flight:
-            while pieces and len(in_flight) < WINDOW:
-                piece = pieces.pop()
-                item = inputs[piece.input]
-                address = item.address
-                if address not in clients:
-                    clients[address] = _connect(item, keys)
-                    heard[address] = time.monotonic()
-                request = next(ids)
-                in_flight[request] = (piece, address)
-                clients[address].send(
-                    p.encode(
-                        p.FetchChunk(
-                            request, item.path, item.offset + piece.offset, piece.length, CODEC
-                        )
-                    )
-                )
-            ready = wait([c.pollable for c in clients.values()], 0.5)
-            for address, client in clients.items():
+        fetch.run(pieces)
+    finally:
+        fetch.close()
+        for file in files.values():
+            file.close()
+
+
+class _Fetch:
+    """One reduce attempt's fetch of its remote pieces, ``WINDOW`` of them in flight.
+
+    A server drops the replies a fetcher leaves unread past its queue (``SERVER_QUEUE``),
+    so a reply may never come though the server is alive. A server answers a connection's
+    requests in order, so a reply to a later request shows the earlier ones unanswered
+    were dropped: they are asked for again at once. A server silent for ``RESEND_AFTER``
+    is asked again for what it owes (a drop at the tail shows no later reply). A piece is
+    asked for at most ``MAX_SENDS`` times; a server silent for ``timeout`` has lost its
+    outputs.
+    """
+
+    def __init__(
+        self, inputs: Sequence[ReduceInput], files: dict, timeout: float, keys: KeyPair | None
+    ) -> None:
+        self.inputs = inputs
+        self.files = files
+        self.timeout = timeout
+        self.keys = keys
+        self.clients: dict[str, ZmqClient] = {}
+        self.in_flight: dict[int, tuple[_Piece, str]] = {}
+        self.heard: dict[str, float] = {}
+        self.pieces: list[_Piece] = []  # a stack: pop() takes the next one to ask for
+        self._ids = itertools.count()
+
+    def run(self, pieces: list[_Piece]) -> None:
+        """Fetch ``pieces`` into their files; raises :class:`FetchError` for lost outputs."""
+        self.pieces = pieces[::-1]
+        while self.pieces or self.in_flight:
+            self._ask()
+            ready = wait([c.pollable for c in self.clients.values()], 0.5)
+            for address, client in self.clients.items():
                 failure = client.handshake_failure()
                 if failure is not None:
-                    raise FetchError(
-                        _lost_from(address, in_flight, inputs), f"{address}: {failure}"
-                    )
+                    raise FetchError(self._lost_from({address}), f"{address}: {failure}")
                 if client.pollable not in ready:
                     continue
                 while (frames := client.recv()) is not None:
-                    heard[address] = time.monotonic()
-                    _receive(frames, in_flight, inputs, files)
-            now = time.monotonic()
-            silent = {a for _, a in in_flight.values() if now - heard[a] > timeout}
-            if silent:
-                lost = sorted(
-                    {pair for address in silent for pair in _lost_from(address, in_flight, inputs)}
-                )
-                raise FetchError(
-                    lost, f"no answer from {', '.join(sorted(silent))} for {timeout:g} s"
-                )
-    finally:
-        for file in files.values():
-            file.close()
-        for client in clients.values():
+                    self.heard[address] = time.monotonic()
+                    self._receive(frames)
+            self._ask_silent_servers_again(time.monotonic())
+
+    def close(self) -> None:
+        for client in self.clients.values():
             client.close()
 
+    def _ask(self) -> None:
+        """Send requests until ``WINDOW`` are in flight."""
+        while self.pieces and len(self.in_flight) < WINDOW:
+            piece = self.pieces.pop()
+            item = self.inputs[piece.input]
+            if item.address not in self.clients:
+                self.clients[item.address] = _connect(item, self.keys)
+                self.heard[item.address] = time.monotonic()
+            request = next(self._ids)
+            self.in_flight[request] = (piece, item.address)
+            piece.sends += 1
+            piece.sent = time.monotonic()
+            offset = item.offset + piece.offset
+            fetch = p.FetchChunk(request, item.path, offset, piece.length, CODEC)
+            self.clients[item.address].send(p.encode(fetch))
 
-def _lost_from(
-    address: str, in_flight: dict, inputs: Sequence[ReduceInput]
-) -> list[tuple[int, str]]:
-    """The map outputs still awaited from ``address``."""
-    return sorted(
-        {
-            (inputs[piece.input].map, inputs[piece.input].attempt)
-            for piece, where in in_flight.values()
-            if where == address
-        }
-    )
+    def _receive(self, frames: list[bytes]) -> None:
+        try:
+            chunk = p.decode(frames)
+        except p.ProtocolError as exc:
+            log.warning("dropping a malformed shuffle reply: %s", exc)
+            return
+        if not isinstance(chunk, p.Chunk) or chunk.request not in self.in_flight:
+            return  # a reply to a request asked again since, or not ours
+        piece, address = self.in_flight.pop(chunk.request)
+        for earlier, (other, where) in list(self.in_flight.items()):
+            if where == address and earlier < chunk.request:  # its reply was dropped
+                self._ask_again(earlier, other, where)
+        item = self.inputs[piece.input]
+        data = chunk.data if chunk.error else _decoded(chunk, piece.length)
+        if chunk.error or data is None:
+            raise FetchError(
+                [(item.map, item.attempt)],
+                f"{address}: {chunk.error or f'a chunk not of the {piece.length} bytes asked for'}",
+            )
+        self.files[piece.input].seek(piece.offset)
+        self.files[piece.input].write(data)
 
+    def _ask_again(self, request: int, piece: _Piece, address: str) -> None:
+        del self.in_flight[request]
+        if piece.sends >= MAX_SENDS:
+            item = self.inputs[piece.input]
+            raise FetchError(
+                [(item.map, item.attempt)],
+                f"{address} dropped {MAX_SENDS} requests for the same chunk of {item.path}",
+            )
+        self.pieces.append(piece)
 
-def _receive(
-    frames: list[bytes], in_flight: dict, inputs: Sequence[ReduceInput], files: dict
-) -> None:
-    try:
-        chunk = p.decode(frames)
-    except p.ProtocolError as exc:
-        log.warning("dropping a malformed shuffle reply: %s", exc)
-        return
-    if not isinstance(chunk, p.Chunk) or chunk.request not in in_flight:
-        return
-    piece, address = in_flight.pop(chunk.request)
-    item = inputs[piece.input]
-    data = chunk.data if chunk.error else _decoded(chunk, piece.length)
-    if chunk.error or data is None:
-        raise FetchError(
-            [(item.map, item.attempt)],
-            f"{address}: {chunk.error or f'a chunk not of the {piece.length} bytes asked for'}",
+    def _ask_silent_servers_again(self, now: float) -> None:
+        """Ask again what a quiet server owes; a server silent for ``timeout`` lost it."""
+        silent = {a for _, a in self.in_flight.values() if now - self.heard[a] > self.timeout}
+        if silent:
+            raise FetchError(
+                self._lost_from(silent),
+                f"no answer from {', '.join(sorted(silent))} for {self.timeout:g} s",
+            )
+        for request, (piece, address) in list(self.in_flight.items()):
+            quiet = now - max(self.heard[address], piece.sent)
+            if quiet > RESEND_AFTER and piece.sends < MAX_SENDS:
+                self._ask_again(request, piece, address)
+
+    def _lost_from(self, addresses: set[str]) -> list[tuple[int, str]]:
+        """The map outputs still awaited from ``addresses``."""
+        return sorted(
+            {
+                (self.inputs[piece.input].map, self.inputs[piece.input].attempt)
+                for piece, where in self.in_flight.values()
+                if where in addresses
+            }
         )
-    files[piece.input].seek(piece.offset)
-    files[piece.input].write(data)
 
 
 def _compressor():

@@ -23,7 +23,9 @@ Socket choices:
   hang a shutdown).
 - ``MAXMSGSIZE``: a peer cannot make us allocate unbounded memory with one message.
 - high-water marks raised above the default 1,000 so a burst of assignments to
-  hundreds of workers is not refused.
+  hundreds of workers is not refused; a server whose replies are big (a shuffle server's
+  chunks) sets them low instead, so a peer that does not read gets its replies dropped
+  rather than making the server queue them (ZeroMQ counts the mark per peer, in messages).
 
 Security (CURVE, pyzmq's ``zmq.auth``): a server given a :class:`CurveServer` encrypts
 every connection with its key pair and lets a ZAP handler (one ``ThreadAuthenticator``
@@ -172,7 +174,11 @@ def _endpoint(address: str) -> str:
 
 
 class ZmqServer:
-    """A ROUTER socket bound to ``address`` (``tcp://HOST:0`` picks a free port)."""
+    """A ROUTER socket bound to ``address`` (``tcp://HOST:0`` picks a free port).
+
+    ``max_message_size`` bounds one inbound message; ``high_water_mark`` the messages queued
+    per peer each way (a send past it fails: ``send`` returns ``False``).
+    """
 
     def __init__(
         self,
@@ -181,14 +187,15 @@ class ZmqServer:
         max_message_size: int = COORDINATOR_MAX_MESSAGE,
         curve: CurveServer | None = None,
         context: zmq.Context | None = None,
+        high_water_mark: int = HIGH_WATER_MARK,
     ) -> None:
         context = context or zmq.Context.instance()
         self._socket = context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_size)
-        self._socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
-        self._socket.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+        self._socket.setsockopt(zmq.SNDHWM, high_water_mark)  # messages queued per peer
+        self._socket.setsockopt(zmq.RCVHWM, high_water_mark)
         self.curve = curve
         if curve is not None:
             _zap_domain(context, curve.domain, curve.admit)
@@ -246,13 +253,14 @@ class ZmqClient:
         max_message_size: int = PEER_MAX_MESSAGE,
         curve: CurveClient | None = None,
         context: zmq.Context | None = None,
+        high_water_mark: int = HIGH_WATER_MARK,
     ) -> None:
         self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
         self._socket.setsockopt(zmq.IDENTITY, identity)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_size)
-        self._socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
-        self._socket.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+        self._socket.setsockopt(zmq.SNDHWM, high_water_mark)
+        self._socket.setsockopt(zmq.RCVHWM, high_water_mark)
         if curve is not None:
             self._socket.curve_secretkey = curve.secret
             self._socket.curve_publickey = curve.public

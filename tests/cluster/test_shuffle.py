@@ -167,7 +167,9 @@ def test_a_compressed_chunk_of_the_wrong_size_fails_the_fetch(tmp_path):
     inputs = [an_input(tmp_path / "x", 0, 10, "tcp://127.0.0.1:1")]
     frames = p.encode(p.Chunk(7, "", zstandard.ZstdCompressor().compress(b"x" * 11), "zstd"))
     with open(tmp_path / "out", "wb") as out, pytest.raises(FetchError, match="chunk"):
-        shuffle._receive(frames, {7: (piece, "tcp://127.0.0.1:1")}, inputs, {0: out})
+        fetch = shuffle._Fetch(inputs, {0: out}, 1.0, None)
+        fetch.in_flight[7] = (piece, "tcp://127.0.0.1:1")
+        fetch._receive(frames)
 
 
 def test_a_server_without_the_codec_answers_plain_chunks(server, tmp_path, monkeypatch):
@@ -196,3 +198,78 @@ def test_a_stopped_server_leaves_no_file_descriptor_open(tmp_path):
     for _ in range(20):
         ShuffleServer(str(tmp_path), "tcp://127.0.0.1:0").start().stop()
     assert open_fds() <= before + 2
+
+
+class DroppingServer:
+    """A shuffle server that drops the first reply to some requests, as a full queue does."""
+
+    def __init__(self, root, drop) -> None:
+        import threading
+
+        import zmq
+
+        self.root = root
+        self.drop = drop  # (offset, last) -> whether to drop the first reply for that offset
+        self.asked: dict[int, int] = {}
+        self.socket = zmq.Context.instance().socket(zmq.ROUTER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.bind("tcp://127.0.0.1:*")
+        self.address = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        server = ShuffleServer(str(self.root), "tcp://127.0.0.1:0")  # for read() only
+        server._server.close()
+        while not self.stop.is_set():
+            if not self.socket.poll(50):
+                continue
+            peer, *frames = self.socket.recv_multipart()
+            request = p.decode(frames)
+            times = self.asked[request.offset] = self.asked.get(request.offset, 0) + 1
+            if times == 1 and self.drop(request.offset):
+                continue
+            self.socket.send_multipart([peer, *p.encode(server.read(request))])
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.socket.close(0)
+
+
+def fetch_through_drops(tmp_path, drop) -> tuple[DroppingServer, float]:
+    """Fetch 41 chunks from a server dropping ``drop``'s first replies; check every byte."""
+    (tmp_path / "root").mkdir()
+    data = os.urandom(40_500)
+    path = tmp_path / "root" / "map.out"
+    path.write_bytes(data)
+    server = DroppingServer(tmp_path / "root", drop)
+    try:
+        started = time.monotonic()
+        (segment,) = gather_segments(
+            [an_input(path, 0, len(data), server.address)], str(tmp_path / "s"), "me", timeout=5
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    with open(segment.path, "rb") as file:
+        assert file.read() == data
+    return server, elapsed
+
+
+def test_a_reply_dropped_before_a_later_one_is_asked_for_again_at_once(tmp_path, monkeypatch):
+    """A server answers in order: a later reply shows the earlier unanswered ones dropped."""
+    monkeypatch.setattr(shuffle, "CHUNK_SIZE", 1000)
+    server, elapsed = fetch_through_drops(tmp_path, lambda offset: offset in (1000, 20_000))
+    assert server.asked[1000] == server.asked[20_000] == 2
+    assert elapsed < shuffle.RESEND_AFTER  # no waiting for silence
+
+
+def test_a_last_reply_dropped_is_asked_for_again_after_a_silence(tmp_path, monkeypatch):
+    """A dropped last reply shows only as silence: asked again after RESEND_AFTER, not lost."""
+    monkeypatch.setattr(shuffle, "CHUNK_SIZE", 1000)
+    monkeypatch.setattr(shuffle, "RESEND_AFTER", 0.3)
+    server, elapsed = fetch_through_drops(tmp_path, lambda offset: offset == 40_000)
+    assert server.asked[40_000] == 2
+    assert elapsed < 3  # not after the 5 s that would declare the output lost

@@ -193,3 +193,69 @@ def test_submit_refuses_a_plan_over_the_message_size_before_sending(tmp_path):
     assert "more than the 1024 bytes a coordinator accepts" in result.stderr
     assert "minimr coordinator --max-message-size" in result.stderr
     assert time.monotonic() - started < 15  # refused at once, not after waiting for answers
+
+
+def start_worker(coordinator: str, work: Path, shuffle_port: int) -> subprocess.Popen:
+    """A real worker process serving its map outputs on ``shuffle_port``."""
+    work.mkdir(parents=True, exist_ok=True)
+    work.chmod(0o700)
+    return subprocess.Popen(
+        [sys.executable, "-m", "minimr", "worker", "--coordinator", coordinator,
+         "--work-dir", str(work), "--shuffle-port", str(shuffle_port), "--slots", "1"],
+        env=environment(MINIMR_LOG=os.environ.get("MINIMR_TEST_LOG", "ERROR")),
+    )
+
+
+def served_file(work: Path, size: int) -> Path:
+    """A file of ``size`` random bytes inside the worker's own folder (what it serves)."""
+    deadline = time.monotonic() + 20
+    while not (folders := list(work.glob("minimr-worker-*"))):
+        assert time.monotonic() < deadline, "the worker made no folder"
+        time.sleep(0.1)
+    path = folders[0] / "served.bin"
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def test_unread_shuffle_requests_leave_the_worker_small_and_serving(coordinator_at, tmp_path):
+    """1,000 unread 1 MiB chunk requests: the worker's memory stays bounded, honest fetches work."""
+    from minimr.cluster.protocol import ReduceInput
+    from minimr.cluster.shuffle import CHUNK_SIZE, gather_segments
+
+    address = free_address()
+    coordinator_at(address)
+    shuffle = free_address()
+    worker = start_worker(address, tmp_path / "work", int(shuffle.rsplit(":", 1)[1]))
+    try:
+        path = served_file(tmp_path / "work", 4 * CHUNK_SIZE)
+        deadline = time.monotonic() + 20
+        while not fetch_status(address)["workers"]:
+            assert time.monotonic() < deadline, "the worker did not register"
+            time.sleep(0.1)
+        before = rss(worker.pid)
+        hostile = zmq.Context.instance().socket(zmq.DEALER)
+        hostile.setsockopt(zmq.LINGER, 0)
+        hostile.setsockopt(zmq.SNDHWM, 0)
+        hostile.setsockopt(zmq.RCVHWM, 1)  # it reads nothing: the replies back up to the worker
+        hostile.setsockopt(zmq.RCVBUF, 4096)
+        hostile.connect(shuffle)
+        for i in range(1000):
+            hostile.send_multipart(p.encode(p.FetchChunk(i, str(path), 0, CHUNK_SIZE)))
+        time.sleep(5)
+        flooded = rss(worker.pid)
+        # meanwhile an honest reducer fetches the whole file from the same server
+        item = ReduceInput(0, "s0-m00000-a1", "elsewhere", shuffle, "", str(path), 0,
+                           path.stat().st_size)
+        (segment,) = gather_segments([item], str(tmp_path / "scratch"), "here", timeout=10)
+        fetched = Path(segment.path).read_bytes()
+        hostile.close(0)
+        peak = rss(worker.pid, "VmHWM")
+        print(
+            f"1,000 unread 1 MiB shuffle requests: worker RSS {before / MiB:.0f} MiB -> "
+            f"{flooded / MiB:.0f} MiB (peak {peak / MiB:.0f} MiB)"
+        )
+        assert worker.poll() is None
+        assert fetched == path.read_bytes()
+        assert peak < before + 100 * MiB
+    finally:
+        stop_processes([worker])

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import time
+from collections.abc import Iterator
 
 import click
 
 from minimr import runner
 from minimr.dataflow import skips
+from minimr.dataflow.format.overwrite import FORCE
 from minimr.errors import MinimrError, format_user_traceback
 from minimr.replay import replay_cli
 
@@ -21,6 +25,8 @@ Examples:
 
 Output: OUTPUT/part-00000 ... one per reduce partition, each line `repr(key) TAB repr(value)`,
 keys sorted within a part; OUTPUT/_SUCCESS is written last, only when every part is committed.
+A run that fails or is cancelled (Ctrl-C, SIGTERM) removes what it wrote, so the same command
+can run again.
 """
 
 
@@ -43,6 +49,31 @@ class _Progress:
     def done(self) -> None:
         if self.shown:
             click.echo("\r\033[K", nl=False, err=True)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be: the same cancellation."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While the job runs, SIGTERM cancels it as Ctrl-C does (the job is cancelled on the
+    cluster, the embedded cluster stopped, the output cleaned up) instead of ending the
+    process where it stands. A second SIGTERM, during that clean-up, ends it at once."""
+
+    def terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread (an embedding program): leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,7 +131,11 @@ def main() -> None:
 @click.option("--max-message-size", type=click.IntRange(min=1024), default=None, metavar="BYTES",
               help="Largest plan sent to the coordinator (64 MiB, the default of its own"
                    " --max-message-size); raise both together.")
-@click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
+@click.option("--overwrite", count=True,
+              help="Replace an old output: delete what the output folder holds before the job"
+                   " starts, if it looks like a minimr output (_SUCCESS, _temporary or part-*"
+                   " files). Twice (--overwrite --overwrite): empty any folder. Never /, a"
+                   " home or the current folder, or one holding an input or the job file.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line and no counters table.")
 def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
            split_size, combine_files, sort_buffer, max_attempts, speculation, task_timeout,
@@ -111,23 +146,25 @@ def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, id
     progress = _Progress(not quiet)
     kind = "inline" if inline else None
     try:
-        result = runner.run(
-            job, list(inputs), output, reducers, runner=kind, coordinator=coordinator,
-            keys=keys, identity=identity,
-            workers=workers, split_size=split_size, combine_files=combine_files,
-            sort_buffer=sort_buffer,
-            overwrite=overwrite, max_attempts=max_attempts, serializer=serializer,
-            speculation=speculation, task_timeout=task_timeout, worker_timeout=worker_timeout,
-            skip_bad_records=skip_bad_records, max_skips=max_skips,
-            max_message_size=max_message_size, progress=progress,
-        )
+        with _terminate_as_interrupt():
+            result = runner.run(
+                job, list(inputs), output, reducers, runner=kind, coordinator=coordinator,
+                keys=keys, identity=identity,
+                workers=workers, split_size=split_size, combine_files=combine_files,
+                sort_buffer=sort_buffer,
+                overwrite={0: False, 1: True}.get(overwrite, FORCE), max_attempts=max_attempts,
+                serializer=serializer, speculation=speculation, task_timeout=task_timeout,
+                worker_timeout=worker_timeout, skip_bad_records=skip_bad_records,
+                max_skips=max_skips, max_message_size=max_message_size, progress=progress,
+            )
     except MinimrError:
         progress.done()
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         progress.done()
-        click.echo("interrupted: the job was cancelled and left no _SUCCESS", err=True)
-        sys.exit(130)
+        click.echo(f"{'terminated' if isinstance(stop, _Terminated) else 'interrupted'}: the job"
+                   " was cancelled and what it wrote was removed", err=True)
+        sys.exit(128 + (signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT))
     except Exception as exc:  # the user's own code failed (inline runner)
         progress.done()
         click.echo(format_user_traceback(exc), err=True, nl=False)

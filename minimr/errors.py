@@ -6,6 +6,7 @@ The hierarchy::
     ├── UsageError                            the run was asked for wrongly: bad option values
     │   ├── InputError                        an --input is missing, matches nothing, unreadable
     │   ├── OutputExistsError                 the output folder exists, no --overwrite
+    │   ├── UnsafeOutputError                 the output is or holds what no run may delete
     │   ├── UntrustedOutputError              read_output met a pickled value, trusted=False
     │   ├── StorageUnavailable                a URL's protocol is unknown or its package missing
     │   ├── KeysError                         a --keys folder lacks a file or holds a bad key
@@ -63,6 +64,11 @@ class InputError(UsageError):
 
 class OutputExistsError(UsageError):
     """The output folder already exists and overwriting was not asked for."""
+
+
+class UnsafeOutputError(UsageError):
+    """The output is ``/``, a home or the current folder, an ancestor of one, or holds an
+    input or the job file: no run may write into it or (``--overwrite``) delete it."""
 
 
 class UntrustedOutputError(InputError):

@@ -130,12 +130,26 @@ def resolve_job(job: Any) -> Job:
     if isinstance(job, ModuleType):
         return find_job(job)
     if isinstance(job, (str, os.PathLike)):
-        text = os.fspath(job)
-        class_name = None
-        if ":" in os.path.basename(text):
-            text, class_name = text.rsplit(":", 1)
-        return find_job(load_module(text), class_name)
+        path, class_name = _job_path(job)
+        return find_job(load_module(path), class_name)
     raise JobLoadError(
         f"job must be a Job subclass, an instance, a module or a path to a job file"
         f" (got {job!r} that is a {type(job).__name__})"
     )
+
+
+def _job_path(job: str | os.PathLike) -> tuple[str, str | None]:
+    """``(file, class name or None)`` of a ``path`` or ``path:Class`` job argument."""
+    text = os.fspath(job)
+    if ":" in os.path.basename(text):
+        path, class_name = text.rsplit(":", 1)
+        return path, class_name
+    return text, None
+
+
+def job_file(job: Any, resolved: Job) -> str | None:
+    """The file the job ``job`` (as ``resolve_job`` took it) was loaded from, if any."""
+    if isinstance(job, (str, os.PathLike)):
+        return _job_path(job)[0]
+    module = job if isinstance(job, ModuleType) else sys.modules.get(type(resolved).__module__)
+    return getattr(module, "__file__", None)

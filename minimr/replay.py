@@ -33,7 +33,7 @@ from minimr.dataflow.format import output as out
 from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, Split, expand_inputs
 from minimr.errors import JobFailed, MinimrError, UsageError, format_user_traceback
 from minimr.job import Job
-from minimr.loader import resolve_job
+from minimr.loader import job_file, resolve_job
 from minimr.runner import Result, build_plan, run_inline
 
 _TASK = re.compile(r"s(?P<step>\d+)-(?P<kind>[mr])(?P<index>\d+)")
@@ -155,7 +155,8 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
         start, end = parse_split(split)
         plan.splits = [Split(files[0], start, end)]
     only = parse_task(task) if task is not None else None
-    out.prepare_output(plan.output, True, [s.path for s in plan.splits])
+    out.prepare_output(plan.output, True, [*inputs, *(s.path for s in plan.splits)],
+                       job_file=job_file(job, job_obj))
     counters = run_inline(plan, only=only)
     return Result(output=plan.output, counters=counters, job_id=plan.job_id)
 

@@ -24,6 +24,7 @@ import cloudpickle
 from minimr.dataflow import skips, storage
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.format import output as out
+from minimr.dataflow.format.overwrite import overwrite_mode
 from minimr.dataflow.plan import JobPlan, StepPlan
 from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, expand_inputs, parse_size, plan_splits
 from minimr.dataflow.tasks import (
@@ -36,7 +37,7 @@ from minimr.dataflow.tasks import (
 )
 from minimr.errors import JobFailed, UsageError, unknown_options
 from minimr.job import Job, job_name, resolve_steps
-from minimr.loader import SHIPPED, resolve_job
+from minimr.loader import SHIPPED, job_file, resolve_job
 
 DEFAULT_REDUCERS = 4
 DEFAULT_SORT_BUFFER = 64 * 2**20
@@ -193,6 +194,33 @@ def _ship_job_module(job: Job) -> None:
         pass
 
 
+def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runner: str | None,
+              coordinator: str | None, curve: Any, workers: int | None, reducers: int | None,
+              split_size: int | str, combine_files: bool, max_message_size: int | None,
+              progress: Callable[[Any], None] | None) -> Counters:
+    """Run a prepared plan on the runner asked for; returns the job's counters."""
+    if runner == "inline":
+        return run_inline(plan, progress)
+    _ship_job_module(job_obj)
+    from minimr.cluster import client, shipping  # the cluster layer is only needed here
+
+    plan.settings["sources"] = shipping.job_sources(sorted(SHIPPED | {"__main__"}))
+    sizes = {} if max_message_size is None else {"max_message_size": max_message_size}
+    try:
+        if coordinator is not None:
+            status = client.submit_plan(plan, coordinator, progress=progress, curve=curve,
+                                        **sizes)
+        else:
+            status = client.run_local_cluster(plan, workers=workers or os.cpu_count() or 1,
+                                              progress=progress, **sizes)
+    except JobFailed as exc:  # end the message with the command that replays the task
+        from minimr.replay import with_replay_command
+
+        raise with_replay_command(exc, job, job_obj, inputs, reducers,
+                                  parse_size(split_size), combine_files) from None
+    return status.counters
+
+
 def run(
     job: Any,
     inputs: list[str] | str,
@@ -207,7 +235,7 @@ def run(
     split_size: int | str = DEFAULT_SPLIT_SIZE,
     sort_buffer: int | str = DEFAULT_SORT_BUFFER,
     combine_files: bool = False,
-    overwrite: bool = False,
+    overwrite: bool | str = False,
     max_attempts: int = 4,
     serializer: str = "cloudpickle",
     speculation: bool = True,
@@ -225,7 +253,10 @@ def run(
         job: a Job subclass or instance, a job module, or a path to a job file.
         inputs: files, folders or globs (one string or a list); local paths or fsspec URLs
             such as ``s3://bucket/logs/*.gz`` (``pip install 'minimr[s3]'``).
-        output: the output folder (must not exist unless ``overwrite``), a path or a URL.
+        output: the output folder, a path or a URL: a new or empty folder, or an old output
+            with ``overwrite``. Never ``/``, a home or the current folder, nor one holding
+            an input or the job file (``dataflow/format/overwrite.py``). A run that fails or
+            is cancelled removes what it wrote, and the folder if it made it.
         reducers: the number of reduce partitions (steps may fix their own).
         runner: ``"local"`` (the default: an embedded coordinator and ``workers`` local
             worker processes) or ``"inline"`` (every task in this process, in order: the
@@ -238,7 +269,9 @@ def run(
         split_size, sort_buffer: sizes such as ``"64MB"`` or byte counts.
         combine_files: pack small input files (and the ends of big ones) into map tasks of up
             to ``split_size`` bytes, instead of a task per file: for many small files.
-        overwrite: replace an existing output folder.
+        overwrite: ``True`` replaces an old output (a folder with ``_SUCCESS``,
+            ``_temporary`` or ``part-*`` files): its contents are deleted before the job
+            starts. ``"force"`` empties any non-empty folder (``--overwrite`` twice).
         max_attempts: attempts per task before the job fails (cluster runners).
         serializer: ``"cloudpickle"`` or ``"dill"`` for shipping the job.
         speculation: backup attempts for stragglers near the end of a phase (cluster runners).
@@ -282,6 +315,7 @@ def run(
     _positive("max_message_size", max_message_size)
     if serializer not in ("cloudpickle", "dill"):
         raise UsageError(f"serializer must be 'cloudpickle' or 'dill' (got {serializer!r})")
+    overwrite_mode(overwrite)
     curve = None
     if keys is not None:
         from minimr.cluster.security import SUBMITTER, Keys
@@ -299,30 +333,20 @@ def run(
     if runner != "inline" and any(storage.is_process_local(p) for p in paths):
         raise UsageError("memory:// storage lives in this process only, where workers cannot"
                          " reach it: use runner='inline' (or --inline), or s3://, gs://, a path")
-    out.prepare_output(plan.output, overwrite, [s.path for s in plan.splits])
+    # the inputs as given guard folders whose files all start with _ or . (none expanded)
+    guarded = [*inputs, *(s.path for s in plan.splits)]
+    prepared = out.prepare_output(os.fspath(output), overwrite, guarded,  # as spelled, for
+                                  job_file=job_file(job, job_obj))        # the messages
     started = time.monotonic()
-    if runner == "inline":
-        counters = run_inline(plan, progress)
-    else:
-        _ship_job_module(job_obj)
-        from minimr.cluster import client, shipping  # the cluster layer is only needed here
-
-        plan.settings["sources"] = shipping.job_sources(sorted(SHIPPED | {"__main__"}))
-
-        sizes = {} if max_message_size is None else {"max_message_size": max_message_size}
-        try:
-            if coordinator is not None:
-                status = client.submit_plan(plan, coordinator, progress=progress, curve=curve,
-                                            **sizes)
-            else:
-                status = client.run_local_cluster(plan, workers=workers or os.cpu_count() or 1,
-                                                  progress=progress, **sizes)
-        except JobFailed as exc:  # end the message with the command that replays the task
-            from minimr.replay import with_replay_command
-
-            raise with_replay_command(exc, job, job_obj, list(inputs), reducers,
-                                      parse_size(split_size), combine_files) from None
-        counters = status.counters
+    try:
+        counters = _run_plan(plan, job, job_obj, list(inputs), runner=runner,
+                             coordinator=coordinator, curve=curve, workers=workers,
+                             reducers=reducers, split_size=split_size,
+                             combine_files=combine_files, max_message_size=max_message_size,
+                             progress=progress)
+    except BaseException:  # failed, cancelled (Ctrl-C, SIGTERM) or never started
+        out.discard(prepared)  # nothing left in the way of running the same command again
+        raise
     return Result(output=plan.output, counters=counters, job_id=plan.job_id,
                   elapsed=time.monotonic() - started)
 

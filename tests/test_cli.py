@@ -68,9 +68,10 @@ def test_missing_input_fails_before_any_task(wordcount_job, tmp_path):
 
 
 def test_existing_output_needs_overwrite(wordcount_job, text_input, tmp_path):
-    """An existing output folder is refused unless --overwrite is given."""
+    """An existing old output is refused unless --overwrite is given."""
     out = tmp_path / "out"
     out.mkdir()
+    (out / "part-00000").write_text("'old'\t1\n")
     result = submit(str(wordcount_job), "--input", str(text_input), "--output", str(out))
     assert result.exit_code == 2 and "--overwrite" in result.output
     result = submit(str(wordcount_job), "--input", str(text_input), "--output", str(out),

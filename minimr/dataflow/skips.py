@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from minimr.dataflow import storage
 from minimr.dataflow.counters import Counters
+from minimr.dataflow.format.output import SKIPPED
 from minimr.errors import JobCodeError, format_user_traceback
 
 T = TypeVar("T")
@@ -38,7 +39,7 @@ MAX_SKIPS = 10
 #: the counter (group ``minimr``) of records and key groups passed over
 SKIPPED_RECORDS = "skipped records"
 #: the folder of the skipped-records report, inside the job's output
-SKIPPED_DIR = "_skipped"
+SKIPPED_DIR = SKIPPED
 #: characters of a skipped key or value kept in its report
 SHOWN = 500
 

@@ -32,6 +32,7 @@ import gzip
 import os
 import re
 import shutil
+import stat
 from typing import Any, BinaryIO
 
 from minimr.errors import StorageUnavailable
@@ -295,6 +296,58 @@ def remove_tree(path: str) -> None:
         fs.rm(fs_path, recursive=True)
     except FileNotFoundError:
         pass
+
+
+def remove_entry(path: str) -> None:
+    """Delete a file, a link or a folder with all in it, never following a link (a link is
+    removed, not what it names); one already gone is fine.
+
+    Raises:
+        OSError: an entry that exists could not be deleted.
+    """
+    if is_url(path):
+        fs, fs_path, _ = _filesystem(path)
+        try:
+            fs.rm(fs_path, recursive=True)
+        except FileNotFoundError:
+            pass
+        return
+    try:
+        is_folder = stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return
+    if is_folder:
+        shutil.rmtree(path)  # removes links inside it, never what they name
+    else:
+        os.unlink(path)
+
+
+def remove_empty_folder(path: str) -> None:
+    """Delete a folder if it is empty; otherwise, or if it is gone, do nothing."""
+    if not is_url(path):
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+        return
+    fs, fs_path, _ = _filesystem(path)
+    try:
+        if not fs.ls(fs_path, detail=False):
+            fs.rmdir(fs_path)
+    except (OSError, NotImplementedError):  # gone, not empty, or a store without folders
+        pass
+
+
+def missing_folders(path: str) -> list[str]:
+    """``path`` and those of its parents that do not exist yet, deepest first: the folders
+    ``makedirs(path)`` would create (a URL: ``[path]`` when nothing is there)."""
+    if is_url(path):
+        return [] if exists(path) else [path]
+    missing = []
+    while not os.path.lexists(path) and path != os.path.dirname(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
 
 
 def commit(temp_path: str, final_path: str) -> str:

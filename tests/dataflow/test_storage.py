@@ -21,7 +21,7 @@ from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
 from minimr.dataflow.records import read_text
 from minimr.dataflow.splits import expand_inputs, plan_splits
-from minimr.errors import InputError, StorageUnavailable, UsageError
+from minimr.errors import InputError, StorageUnavailable, UnsafeOutputError, UsageError
 from tests.conftest import WORDCOUNT
 
 fsspec_registry = pytest.importorskip(
@@ -234,7 +234,7 @@ def test_prepare_output_on_a_url_refuses_or_clears_an_existing_output(memory):
         out.prepare_output(f"{memory}/out", False, [])
     out.prepare_output(f"{memory}/out", True, [])
     assert not storage.exists(f"{memory}/out/part-00000")
-    with pytest.raises(InputError, match="lies inside the output folder"):
+    with pytest.raises(UnsafeOutputError, match="holds the input"):
         out.prepare_output(f"{memory}/out", True, [f"{memory}/out/in.txt"])
 
 

@@ -25,17 +25,26 @@ import io
 import math
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from minimr.dataflow import storage
 from minimr.dataflow.format.blocks import write_block
+from minimr.dataflow.format.overwrite import (
+    PART_PREFIX,
+    check_old_output,
+    clear,
+    overwrite_mode,
+    refuse_unsafe,
+)
 from minimr.dataflow.format.unpicklable import raise_culprit
 from minimr.errors import InputError, OutputExistsError, UntrustedOutputError
 
 SUCCESS = "_SUCCESS"
 TEMPORARY = "_temporary"
+SKIPPED = "_skipped"  # skip mode's report (``dataflow/skips.py``)
 PICKLED = "!pickle:"
 _LITERAL_SCALARS = (str, int, bytes, bool, type(None))
 _TUPLE, _STR, _STR_OR_INT = {tuple}, {str}, {str, int}
@@ -44,7 +53,7 @@ _first, _second = itemgetter(0), itemgetter(1)
 
 def part_name(partition: int) -> str:
     """The file name of a reduce partition's output."""
-    return f"part-{partition:05d}"
+    return f"{PART_PREFIX}{partition:05d}"
 
 
 def _is_literal(value: Any) -> bool:
@@ -236,27 +245,74 @@ def commit(temp_path: str, final_path: str) -> str:
     return storage.commit(temp_path, final_path)
 
 
-def prepare_output(output: str, overwrite: bool, inputs: list[str]) -> None:
-    """Check the output folder before a job starts, clearing it when ``overwrite``.
+@dataclass(frozen=True)
+class PreparedOutput:
+    """An output folder made ready for a run, and what the run may remove if it fails.
+
+    Attributes:
+        path: the output folder (normalized).
+        created: the folders this run made (the output and any missing parents), deepest
+            first; a failed run removes those it leaves empty.
+    """
+
+    path: str
+    created: tuple[str, ...] = ()
+
+
+def prepare_output(output: str, overwrite: bool | str, inputs: Sequence[str], *,
+                   job_file: str | None = None) -> PreparedOutput:
+    """Check the output folder before a job starts, and empty an old output if asked.
+
+    An output that is, or holds, something no run may delete is refused first, whatever
+    ``overwrite`` says (``overwrite.refuse_unsafe``). A missing folder is made; an empty one
+    is used as it is; a non-empty one needs ``overwrite`` (and ``"force"`` unless it looks
+    like a minimr output), and then its entries are deleted, the folder itself kept.
+
+    Args:
+        overwrite: False, True (replace an old output) or ``"force"`` (any folder).
+        inputs: the inputs as given and as expanded, which the output must not hold.
+        job_file: the job's file, which the output must not hold.
 
     Raises:
-        OutputExistsError: the folder exists and ``overwrite`` is false.
-        InputError: the output folder would hold (and so delete) an input file.
+        UnsafeOutputError: the output is ``/``, a home or the current folder, an ancestor of
+            one, or holds an input or the job file (links resolved).
+        OutputExistsError: a non-empty folder without ``overwrite``, or one that is no minimr
+            output without ``"force"``, or a file.
     """
+    mode = overwrite_mode(overwrite)
+    refuse_unsafe(output, inputs, job_file)
     out = storage.normalize(output)
-    for path in inputs:
-        if storage.normalize(path).startswith(storage.join(out, "")):
-            raise InputError(f"input {path!r} lies inside the output folder {output!r}")
     found = storage.kind(out)
-    if found is not None:
-        if not overwrite:
-            raise OutputExistsError(
-                f"output folder {output!r} already exists; choose another or pass --overwrite"
-            )
-        if found != "dir":
-            raise OutputExistsError(f"output {output!r} exists and is not a folder")
-        storage.remove_tree(out)
+    if found == "file":
+        raise OutputExistsError(f"output {output!r} exists and is not a folder")
+    created: list[str] = []
+    if found == "dir":
+        names = storage.listdir(out)
+        if names:
+            check_old_output(output, names, mode)
+            clear(out, names)
+    else:
+        created = storage.missing_folders(out)
     storage.makedirs(storage.join(out, TEMPORARY))
+    return PreparedOutput(out, tuple(created))
+
+
+def discard(prepared: PreparedOutput) -> None:
+    """Remove what a failed or cancelled run wrote, so that the same command can run again.
+
+    Deletes the parts, ``_temporary`` and ``_skipped``, then the folders the run made (the
+    output and its missing parents) if they are empty. A folder that existed before stays,
+    empty: an ``--overwrite`` emptied it before the run started, so the old output is gone
+    either way. An output with ``_SUCCESS`` is complete (the job ended before it was
+    stopped) and stays whole. Nothing else in the folder is touched.
+    """
+    out = prepared.path
+    if storage.kind(out) == "dir" and not storage.exists(storage.join(out, SUCCESS)):
+        for name in storage.listdir(out):
+            if name in (TEMPORARY, SKIPPED) or name.startswith(PART_PREFIX):
+                storage.remove_entry(storage.join(out, name))
+    for folder in prepared.created:
+        storage.remove_empty_folder(folder)
 
 
 def write_success(output: str) -> None:
@@ -272,7 +328,7 @@ def abort(output: str) -> None:
 
 def part_files(path: str) -> list[str]:
     """The part files of an output folder, in partition order."""
-    names = sorted(n for n in storage.listdir(path) if n.startswith("part-"))
+    names = sorted(n for n in storage.listdir(path) if n.startswith(PART_PREFIX))
     return [storage.join(path, n) for n in names]
 
 

@@ -24,7 +24,12 @@ from minimr.dataflow.format.output import (
     read_output,
 )
 from minimr.dataflow.format.unpicklable import UnpicklableRecord
-from minimr.errors import InputError, OutputExistsError, UntrustedOutputError
+from minimr.errors import (
+    InputError,
+    OutputExistsError,
+    UnsafeOutputError,
+    UntrustedOutputError,
+)
 
 VALUES = [
     "plain", "tab\tand\nnewline", "quote ' \" \\", "", "ünï€", 0, -17, 10**40, 1.5, -0.0,
@@ -126,7 +131,7 @@ def test_prepare_output_refuses_existing_unless_overwrite(tmp_path):
 
 def test_prepare_output_refuses_to_swallow_inputs(tmp_path):
     """An output folder that contains an input file is refused (overwrite would delete it)."""
-    with pytest.raises(InputError, match="inside the output"):
+    with pytest.raises(UnsafeOutputError, match="holds the input"):
         prepare_output(str(tmp_path), True, [str(tmp_path / "in.txt")])
 
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -301,7 +303,11 @@ class LocalCluster:
         max_message_size: int = limits.MAX_MESSAGE_SIZE,
     ) -> None:
         self._slots = slots
-        self._env = worker_env or {}
+        # The workers' temporary folder (TMPDIR): their work folders, spills and scratch
+        # files all go into this private folder, removed with the cluster, so a run leaves
+        # no minimr-* folder behind in the system's temporary folder, however it ends.
+        self.scratch = tempfile.mkdtemp(prefix="minimr-local-")
+        self._env = {"TMPDIR": self.scratch, **(worker_env or {})}
         self.server: ZmqServer | None = None
         self._thread: threading.Thread | None = None
         # forked before this process makes a ZeroMQ context or a thread (see launch)
@@ -335,7 +341,8 @@ class LocalCluster:
         return process
 
     def close(self) -> None:
-        """Stop the workers (SIGTERM, then SIGKILL) and the coordinator."""
+        """Stop the workers (SIGTERM, then SIGKILL) and the coordinator; remove the
+        workers' temporary folder."""
         for process in self.workers:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -351,6 +358,7 @@ class LocalCluster:
             self._thread.join(timeout=5)
         if self.server is not None:
             self.server.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
     def __enter__(self) -> LocalCluster:
         return self

@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Sequence
@@ -181,6 +182,7 @@ def _become_worker(coordinator: str, slots: int, env: dict[str, str], parent: in
 
     os.environ.clear()
     os.environ.update(env)
+    tempfile.tempdir = None  # the client's cached choice: look at this worker's TMPDIR again
     sys.modules["__main__"] = worker  # what a replacement executor's new Python imports
     sys.argv = [worker.__file__, "--coordinator", coordinator]
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

@@ -117,7 +117,12 @@ def read_whole_file(split: Split) -> Iterator[tuple[str, str]]:
 
 
 def read_intermediate(split: Split) -> Iterator[tuple]:
-    """Yield the ``(key, value)`` pairs a previous step wrote to ``split.path``."""
+    """Yield the ``(key, value)`` pairs a previous step wrote to ``split.path``.
+
+    They are unpickled without asking for trust, unlike ``read_output``'s ``!pickle:``
+    values: this run's own tasks wrote them, in the ``_temporary`` folder this run made, and
+    only this run's tasks, which run the job's code anyway, read them (docs/output.md).
+    """
     with storage.open_read(split.path) as f:
         yield from iter_entries(f, storage.size(split.path))
 

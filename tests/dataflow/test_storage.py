@@ -227,6 +227,27 @@ def test_only_the_committed_attempt_becomes_visible(memory):
     assert list(out.read_output(final)) == [("key", 1)]
 
 
+class _FailsOnB(minimr.Job):
+    """A job whose map fails on the line ``b``, after a part of the input."""
+
+    def map(self, key, line):
+        if line == "b":
+            raise RuntimeError("map exploded")
+        yield line, 1
+
+    def reduce(self, key, values):
+        yield key, sum(values)
+
+
+def test_a_failed_run_on_a_url_leaves_nothing_under_its_output(memory):
+    """A job that fails writing to a URL removes its _temporary and the folder it made."""
+    put(f"{memory}/in/a.txt", b"a\nb\n")
+    with pytest.raises(RuntimeError, match="map exploded"):
+        minimr.run(_FailsOnB, f"{memory}/in", f"{memory}/out", runner="inline")
+    assert not storage.exists(f"{memory}/out")
+    assert storage.listdir(memory) == ["in"]
+
+
 def test_prepare_output_on_a_url_refuses_or_clears_an_existing_output(memory):
     """An existing URL output is refused without overwrite and emptied with it."""
     put(f"{memory}/out/part-00000", b"'old'\t1\n")

@@ -7,12 +7,17 @@
 
     result = minimr.run(WordCount, inputs=["data/text"], output="out/wc")
     for word, count in result.records(): ...
+
+A job declares options of its own (``options = [minimr.Option("--threshold", type=int)]``,
+read in tasks as ``self.options.threshold`` or ``minimr.options().threshold``) and side files
+(``files = ["stop_words.txt"]``, opened by name, or at ``minimr.side_file(name)``).
 """
 
 from __future__ import annotations
 
 from minimr.dataflow.counters import Counters, increment_counter
 from minimr.dataflow.format.output import read_output
+from minimr.dataflow.taskenv import Options, options, side_file
 from minimr.errors import (
     InputError,
     JobDefinitionError,
@@ -25,13 +30,14 @@ from minimr.errors import (
     UsageError,
 )
 from minimr.job import Job, Step
+from minimr.joboptions import Option
 from minimr.runner import Result, run
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Counters", "InputError", "Job", "JobDefinitionError", "JobFailed", "JobLoadError",
-    "MinimrError", "OutputExistsError", "Result", "Step", "UnknownOptionError",
-    "UntrustedOutputError", "UsageError",
-    "increment_counter", "read_output", "run", "__version__",
+    "MinimrError", "Option", "Options", "OutputExistsError", "Result", "Step",
+    "UnknownOptionError", "UntrustedOutputError", "UsageError",
+    "increment_counter", "options", "read_output", "run", "side_file", "__version__",
 ]

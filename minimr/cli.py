@@ -14,6 +14,7 @@ from minimr import runner
 from minimr.dataflow import skips
 from minimr.dataflow.format.overwrite import FORCE
 from minimr.errors import MinimrError, format_user_traceback
+from minimr.jobcommand import JobCommand, job_options
 from minimr.replay import replay_cli
 
 SUBMIT_HELP = """Run the map/reduce job in JOB (a .py file; JOB.py:ClassName picks one class).
@@ -22,6 +23,10 @@ SUBMIT_HELP = """Run the map/reduce job in JOB (a .py file; JOB.py:ClassName pic
 Examples:
   minimr submit jobs/wordcount.py --input data/text --output out/wc
   minimr submit jobs/wordcount.py --input 'logs/*.gz' --output out/wc --reducers 8 --overwrite
+  minimr submit jobs/grep.py --input data/text --output out/grep --pattern 'whale|ship'
+
+A job's own options (declared with minimr.Option) follow; `minimr submit JOB.py --help`
+lists them after these.
 
 Output: OUTPUT/part-00000 ... one per reduce partition, each line `repr(key) TAB repr(value)`,
 keys sorted within a part; OUTPUT/_SUCCESS is written last, only when every part is committed.
@@ -82,7 +87,7 @@ def main() -> None:
     """minimr: MapReduce for Python. Write map and reduce in a file, then `minimr submit` it."""
 
 
-@main.command(help=SUBMIT_HELP)
+@main.command(cls=JobCommand, help=SUBMIT_HELP)
 @click.argument("job", metavar="JOB")
 @click.option("--input", "-i", "inputs", multiple=True, required=True, metavar="PATH",
               help="A file, folder (its files, skipping names that start with _ or .) or glob;"
@@ -131,16 +136,21 @@ def main() -> None:
 @click.option("--max-message-size", type=click.IntRange(min=1024), default=None, metavar="BYTES",
               help="Largest plan sent to the coordinator (64 MiB, the default of its own"
                    " --max-message-size); raise both together.")
+@click.option("--file", "files", multiple=True, metavar="PATH",
+              help="A side file to ship with the job (repeatable): each task opens it by its"
+                   " base name in its working directory. Local or a URL.")
 @click.option("--overwrite", count=True,
               help="Replace an old output: delete what the output folder holds before the job"
                    " starts, if it looks like a minimr output (_SUCCESS, _temporary or part-*"
                    " files). Twice (--overwrite --overwrite): empty any folder. Never /, a"
                    " home or the current folder, or one holding an input or the job file.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line and no counters table.")
-def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
+@click.pass_context
+def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
            split_size, combine_files, sort_buffer, max_attempts, speculation, task_timeout,
-           worker_timeout, skip_bad_records, max_skips, serializer, max_message_size, overwrite,
-           quiet) -> None:
+           worker_timeout, skip_bad_records, max_skips, serializer, max_message_size, files,
+           overwrite, quiet) -> None:
+    job, options = job_options(ctx)
     if inline and (workers or coordinator):
         raise click.UsageError("--inline runs in this process: drop --workers/--coordinator")
     progress = _Progress(not quiet)
@@ -156,6 +166,7 @@ def submit(job, inputs, output, reducers, inline, workers, coordinator, keys, id
                 serializer=serializer, speculation=speculation, task_timeout=task_timeout,
                 worker_timeout=worker_timeout, skip_bad_records=skip_bad_records,
                 max_skips=max_skips, max_message_size=max_message_size, progress=progress,
+                options=options, files=list(files),
             )
     except MinimrError:
         progress.done()

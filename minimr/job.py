@@ -25,21 +25,27 @@ combining; mrjob's ``mapper_final``, Hadoop's ``cleanup``).
 Multi-step jobs return a list of ``Step`` from ``steps()``; each step's output is the next
 step's input. Options that shape the data live on the class (``reducers``, ``input_format``,
 ``partitioner``) and on each ``Step``; engine settings (split size, sort buffer, workers)
-belong to the run.
+belong to the run. A job's own parameters are declared in ``options`` (``minimr.Option``,
+see ``minimr/joboptions.py``) and read in tasks from ``self.options``; the files it needs
+beside it are named in ``files`` (``minimr/dataflow/sidefiles.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from minimr.dataflow import counters as _counters
+from minimr.dataflow import storage
 from minimr.dataflow.partition import PARTITIONERS
 from minimr.dataflow.records import INPUT_FORMATS
 from minimr.errors import JobDefinitionError
+from minimr.joboptions import Option, Options, check_declarations
 
 
 @dataclass
@@ -99,11 +105,17 @@ class Job:
         reducers: default number of reduce partitions (the run's ``--reducers`` overrides it).
         input_format: ``"text"`` (lines) or ``"whole_file"`` (one ``(path, contents)`` per file).
         partitioner: ``"hash"`` (default) or ``"range"`` (total order across part files).
+        options: the job's own options, a list of ``minimr.Option``; in a running job,
+            ``self.options`` holds their values (``self.options.threshold``).
+        files: side files shipped with the job, paths relative to the job file's folder;
+            each task opens them by base name (``open("stop_words.txt")``).
     """
 
     reducers: int | None = None
     input_format: str = "text"
     partitioner: str = "hash"
+    options: Sequence[Option] | Options = ()
+    files: Sequence[str] = ()
 
     map: Callable | None = None
     map_batch: Callable | None = None
@@ -140,17 +152,32 @@ class Job:
         """The job's name, used in job ids and messages."""
         return cls.__name__
 
+    def _declared_options(self) -> object:
+        # the class's list: an instance's own ``options`` holds a run's values
+        return type(self).options
+
+    def _declared_files(self) -> tuple[object, str]:
+        """The ``files`` declared and the folder they are relative to (the job file's)."""
+        module = sys.modules.get(type(self).__module__)
+        file = getattr(module, "__file__", None)
+        return type(self).files, os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
+
 
 class ModuleJob(Job):
     """A job made of a module's top-level ``map``/``reduce``/``combine`` (``map_batch``,
     ``map_final``, ``setup``, ``teardown``) functions.
 
-    The module may also set ``reducers``, ``input_format`` and ``partitioner`` globals.
-    Only the functions are kept (not the module), so the job pickles by value.
+    The module may also set ``reducers``, ``input_format``, ``partitioner``, ``options``
+    (read in tasks with ``minimr.options()``) and ``files`` globals. Only the functions and
+    those values are kept (not the module), so the job pickles by value.
+
+    Attributes:
+        source: the module's file, if it has one (what ``minimr replay`` loads again).
     """
 
     def __init__(self, module: ModuleType) -> None:
         self._name = module.__name__.rsplit(".", 1)[-1].removeprefix("minimr_job_")
+        self.source: str | None = getattr(module, "__file__", None)
         self._step = Step(
             map=getattr(module, "map", None),
             map_batch=getattr(module, "map_batch", None),
@@ -163,9 +190,18 @@ class ModuleJob(Job):
         self.reducers = getattr(module, "reducers", None)
         self.input_format = getattr(module, "input_format", "text")
         self.partitioner = getattr(module, "partitioner", "hash")
+        self._options = getattr(module, "options", ())
+        self._files = getattr(module, "files", ())
 
     def steps(self) -> list[Step]:
         return [self._step]
+
+    def _declared_options(self) -> object:
+        return self._options
+
+    def _declared_files(self) -> tuple[object, str]:
+        folder = os.path.dirname(os.path.abspath(self.source)) if self.source else os.getcwd()
+        return self._files, folder
 
     def name(self) -> str:  # type: ignore[override]
         return self._name
@@ -174,6 +210,31 @@ class ModuleJob(Job):
 def job_name(job: Job) -> str:
     """The display name of a job instance."""
     return job.name()
+
+
+def declared_options(job: Job) -> tuple[Option, ...]:
+    """The options ``job`` declares, checked (see ``minimr.joboptions``).
+
+    Raises:
+        JobDefinitionError: a malformed list, or a flag that clashes with ``minimr submit``'s.
+    """
+    return check_declarations(job._declared_options(), job_name(job))
+
+
+def declared_files(job: Job) -> list[str]:
+    """The side files ``job`` declares (``files``), relative paths made absolute from the job
+    file's folder (URLs as they are).
+
+    Raises:
+        JobDefinitionError: ``files`` is not a list of paths.
+    """
+    files, folder = job._declared_files()
+    if isinstance(files, (str, bytes)) or not isinstance(files, (list, tuple)) or not all(
+            isinstance(f, (str, os.PathLike)) for f in files):
+        raise JobDefinitionError(f"{job_name(job)}.files must be a list of paths"
+                                 f" (got {files!r})")
+    return [os.fspath(f) if storage.protocol(os.fspath(f)) is not None else
+            os.path.join(folder, os.path.expanduser(os.fspath(f))) for f in files]
 
 
 def resolve_steps(job: Job) -> list[Step]:

@@ -18,7 +18,7 @@ from typing import Any
 import cloudpickle
 
 from minimr.errors import JobLoadError
-from minimr.job import Job, ModuleJob
+from minimr.job import Job, ModuleJob, declared_options
 
 # Names of the modules registered to travel by value (their sources travel too, so that
 # tracebacks from workers point into the user's files).
@@ -122,7 +122,15 @@ def resolve_job(job: Any) -> Job:
 
     Raises:
         JobLoadError: when it is none of those, or the file cannot be loaded.
+        JobDefinitionError: the job's option declarations are malformed or take a flag of
+            ``minimr submit``'s own.
     """
+    found = _find(job)
+    declared_options(found)
+    return found
+
+
+def _find(job: Any) -> Job:
     if isinstance(job, Job):
         return job
     if inspect.isclass(job) and issubclass(job, Job):
@@ -151,5 +159,7 @@ def job_file(job: Any, resolved: Job) -> str | None:
     """The file the job ``job`` (as ``resolve_job`` took it) was loaded from, if any."""
     if isinstance(job, (str, os.PathLike)):
         return _job_path(job)[0]
+    if isinstance(resolved, ModuleJob):
+        return resolved.source
     module = job if isinstance(job, ModuleType) else sys.modules.get(type(resolved).__module__)
     return getattr(module, "__file__", None)

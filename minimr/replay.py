@@ -32,7 +32,8 @@ from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
 from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, Split, expand_inputs
 from minimr.errors import JobFailed, MinimrError, UsageError, format_user_traceback
-from minimr.job import Job
+from minimr.job import Job, ModuleJob
+from minimr.jobcommand import JobCommand, job_options
 from minimr.loader import job_file, resolve_job
 from minimr.runner import Result, build_plan, run_inline
 
@@ -48,6 +49,8 @@ def job_reference(job: Any, job_obj: Job) -> str | None:
         return os.path.abspath(path) + (f":{name}" if name else "")
     if isinstance(job, ModuleType):
         return getattr(job, "__file__", None)
+    if isinstance(job_obj, ModuleJob):
+        return job_obj.source
     cls = type(job_obj)
     try:
         source = inspect.getsourcefile(cls)
@@ -58,7 +61,7 @@ def job_reference(job: Any, job_obj: Job) -> str | None:
 
 def replay_command(failure: dict, job_ref: str | None, inputs: list[str],
                    reducers: int | None, split_size: int = DEFAULT_SPLIT_SIZE,
-                   combine_files: bool = False) -> str:
+                   combine_files: bool = False, job_args: tuple[str, ...] = ()) -> str:
     """The shell command that replays the task of a cluster failure report.
 
     Args:
@@ -67,6 +70,7 @@ def replay_command(failure: dict, job_ref: str | None, inputs: list[str],
         inputs: the job's ``--input`` arguments.
         reducers: the run's ``--reducers``, if it was given.
         split_size, combine_files: the run's, which decide how tasks are numbered.
+        job_args: the run's job options and ``--file`` arguments, as command-line words.
     """
     words = ["minimr", "replay", job_ref or "JOB.py"]
     spec = failure.get("input") or {}
@@ -86,17 +90,18 @@ def replay_command(failure: dict, job_ref: str | None, inputs: list[str],
             words += ["--combine-files"]
     if reducers is not None:
         words += ["--reducers", str(reducers)]
-    return shlex.join(words)
+    return shlex.join([*words, *job_args])
 
 
 def with_replay_command(exc: JobFailed, job: Any, job_obj: Job, inputs: list[str],
                         reducers: int | None, split_size: int = DEFAULT_SPLIT_SIZE,
-                        combine_files: bool = False) -> JobFailed:
+                        combine_files: bool = False, job_args: list[str] | None = None
+                        ) -> JobFailed:
     """``exc`` with the replay command of its failed task as the message's last line."""
     if exc.failure is None:
         return exc
     command = replay_command(exc.failure, job_reference(job, job_obj), inputs, reducers,
-                             split_size, combine_files)
+                             split_size, combine_files, tuple(job_args or ()))
     message = (f"{exc.message}\n\nReplay this task in one local process (add --pdb to stop in "
                f"the debugger at the exception):\n  {command}")
     return JobFailed(message, task=exc.task, remote_traceback=exc.remote_traceback,
@@ -130,7 +135,8 @@ def parse_split(split: str) -> tuple[int, int]:
 
 def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str | None = None,
            reducers: int | None = None, output: str | None = None,
-           split_size: int | str = DEFAULT_SPLIT_SIZE, combine_files: bool = False) -> Result:
+           split_size: int | str = DEFAULT_SPLIT_SIZE, combine_files: bool = False,
+           options: dict[str, Any] | None = None, files: list[str] | None = None) -> Result:
     """Run one task's input with the inline runner (the user's exception propagates).
 
     Args:
@@ -141,19 +147,21 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
         reducers: the run's reducers, if it set them.
         output: where to write (default: a new temporary folder).
         split_size, combine_files: the failed run's (they decide how tasks are numbered).
+        options, files: the failed run's job options and extra side files.
     """
     if split is not None and task is not None:
         raise UsageError("give --split (a first-step map) or --task, not both")
     job_obj = resolve_job(job)
     output = output or tempfile.mkdtemp(prefix="minimr-replay-")
     plan = build_plan(job_obj, list(inputs), output, reducers=reducers, split_size=split_size,
-                      combine_files=combine_files and split is None)
+                      combine_files=combine_files and split is None, options=options,
+                      files=list(files or ()))
     if split is not None:
-        files = expand_inputs(list(inputs))
-        if len(files) != 1:
-            raise UsageError(f"--split needs exactly one --input file (got {len(files)})")
+        found = expand_inputs(list(inputs))
+        if len(found) != 1:
+            raise UsageError(f"--split needs exactly one --input file (got {len(found)})")
         start, end = parse_split(split)
-        plan.splits = [Split(files[0], start, end)]
+        plan.splits = [Split(found[0], start, end)]
     only = parse_task(task) if task is not None else None
     out.prepare_output(plan.output, True, [*inputs, *(s.path for s in plan.splits)],
                        job_file=job_file(job, job_obj))
@@ -161,7 +169,7 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
     return Result(output=plan.output, counters=counters, job_id=plan.job_id)
 
 
-@click.command("replay")
+@click.command("replay", cls=JobCommand)
 @click.argument("job", metavar="JOB")
 @click.option("--input", "-i", "inputs", multiple=True, required=True, metavar="PATH",
               help="The task's input file (with --split), or the job's inputs (with --task).")
@@ -176,17 +184,23 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
 @click.option("--combine-files", is_flag=True, help="The failed run used --combine-files.")
 @click.option("--output", "-o", metavar="DIR", default=None,
               help="Where to write (default: a new temporary folder).")
+@click.option("--file", "files", multiple=True, metavar="PATH",
+              help="A side file the failed run shipped with --file (repeatable).")
 @click.option("--pdb", "debug", is_flag=True,
               help="Stop in the debugger where the user's exception was raised.")
-def replay_cli(job, inputs, split, task, reducers, split_size, combine_files, output,
-               debug) -> None:
+@click.pass_context
+def replay_cli(ctx, job, inputs, split, task, reducers, split_size, combine_files, output,
+               files, debug) -> None:
     """Run one task of a failed job again in this process, with the inline runner.
 
-    A job that fails on a cluster prints the exact command at the end of its message.
+    A job that fails on a cluster prints the exact command at the end of its message,
+    the job's own options (listed below when JOB is given) included.
     """
+    job_obj, options = job_options(ctx)
     try:
-        result = replay(job, list(inputs), split=split, task=task, reducers=reducers,
-                        output=output, split_size=split_size, combine_files=combine_files)
+        result = replay(job_obj, list(inputs), split=split, task=task, reducers=reducers,
+                        output=output, split_size=split_size, combine_files=combine_files,
+                        options=options, files=list(files))
     except MinimrError:
         raise
     except Exception as exc:  # the user's own code failed again: that is the point

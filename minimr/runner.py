@@ -21,7 +21,7 @@ from typing import Any
 
 import cloudpickle
 
-from minimr.dataflow import skips, storage
+from minimr.dataflow import sidefiles, skips, storage, taskenv
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.format import output as out
 from minimr.dataflow.format.overwrite import overwrite_mode
@@ -36,7 +36,8 @@ from minimr.dataflow.tasks import (
     scratch_dir,
 )
 from minimr.errors import JobFailed, UsageError, unknown_options
-from minimr.job import Job, job_name, resolve_steps
+from minimr.job import Job, declared_files, declared_options, job_name, resolve_steps
+from minimr.joboptions import command_args, resolve
 from minimr.loader import SHIPPED, job_file, resolve_job
 
 DEFAULT_REDUCERS = 4
@@ -81,15 +82,23 @@ def build_plan(
     sort_buffer: int | str = DEFAULT_SORT_BUFFER,
     settings: dict | None = None,
     combine_files: bool = False,
+    options: dict[str, Any] | None = None,
+    files: list[str] | tuple[str, ...] = (),
 ) -> JobPlan:
     """Resolve the job's steps and options, expand the inputs and cut them into splits.
 
     With ``combine_files``, consecutive small splits share a map task, up to ``split_size``.
+    ``options`` are the values of the job's own options (by name); they are checked here
+    and set on the job (``job.options``) before its ``steps()`` runs. ``files`` are side
+    files shipped beside those the job declares.
 
     Raises:
         UsageError, InputError, JobDefinitionError: bad options, inputs or job.
     """
+    values = resolve(declared_options(job), options or {}, job_name(job))
+    job.options = values  # before steps(): a job may shape its steps by its options
     steps = resolve_steps(job)
+    side = sidefiles.collect([*declared_files(job), *map(os.fspath, files)])
     run_reducers = _positive("reducers", reducers)
     files = expand_inputs(inputs)
     size = parse_size(split_size)
@@ -110,7 +119,8 @@ def build_plan(
     job_id = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     return JobPlan(job_id=job_id, job_name=name, steps=plans, splits=plan_splits(files, size),
                    output=storage.normalize(output), sort_buffer=parse_size(sort_buffer),
-                   settings=dict(settings or {}), split_size=pack)
+                   settings=dict(settings or {}), split_size=pack,
+                   options=values.as_dict(), files=side)
 
 
 def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None,
@@ -131,14 +141,21 @@ def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None,
     skipper = (skips.InlineSkipper(plan.settings.get("max_skips", skips.MAX_SKIPS))
                if plan.settings.get("skip_bad_records") else None)
 
+    cache = sidefiles.FileCache(os.path.join(work, "cache"))
+
+    def user_code() -> Any:  # what each task's user code sees: options, side files
+        return taskenv.entered(plan, os.path.join(work, "files"), cache, counters)
+
     def attempt(run: Callable, task: Any, name: str) -> Any:
-        return run(task) if skipper is None else skipper.run(run, task, name, counters)
+        with user_code():
+            return run(task) if skipper is None else skipper.run(run, task, name, counters)
 
     try:
         for sp in plan.steps:
             boundaries = None
             if sp.needs_sample:
-                boundaries = run_sample_task(plan, plan.sample_task(sp.index), counters)
+                with user_code():
+                    boundaries = run_sample_task(plan, plan.sample_task(sp.index), counters)
             maps = plan.map_tasks(sp.index, boundaries)
             if only is not None and only[:2] == (sp.index, "map"):
                 maps = [maps[only[2]]]
@@ -197,14 +214,20 @@ def _ship_job_module(job: Job) -> None:
 def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runner: str | None,
               coordinator: str | None, curve: Any, workers: int | None, reducers: int | None,
               split_size: int | str, combine_files: bool, max_message_size: int | None,
-              progress: Callable[[Any], None] | None) -> Counters:
-    """Run a prepared plan on the runner asked for; returns the job's counters."""
+              progress: Callable[[Any], None] | None, files: list[str]) -> Counters:
+    """Run a prepared plan on the runner asked for; returns the job's counters.
+
+    ``files`` are the run's own side files (for the replay command of a failed task).
+    """
     if runner == "inline":
         return run_inline(plan, progress)
     _ship_job_module(job_obj)
     from minimr.cluster import client, shipping  # the cluster layer is only needed here
 
     plan.settings["sources"] = shipping.job_sources(sorted(SHIPPED | {"__main__"}))
+    if coordinator is not None:  # its workers may be elsewhere: they reach the output
+        plan.files = sidefiles.stage(plan.files,
+                                     storage.join(plan.output, out.TEMPORARY, "files"))
     sizes = {} if max_message_size is None else {"max_message_size": max_message_size}
     try:
         if coordinator is not None:
@@ -216,8 +239,10 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
     except JobFailed as exc:  # end the message with the command that replays the task
         from minimr.replay import with_replay_command
 
+        words = [*command_args(declared_options(job_obj), job_obj.options),
+                 *(word for f in files for word in ("--file", storage.normalize(f)))]
         raise with_replay_command(exc, job, job_obj, inputs, reducers,
-                                  parse_size(split_size), combine_files) from None
+                                  parse_size(split_size), combine_files, words) from None
     return status.counters
 
 
@@ -245,6 +270,8 @@ def run(
     max_skips: int = skips.MAX_SKIPS,
     max_message_size: int | None = None,
     progress: Callable[[Any], None] | None = None,
+    options: dict[str, Any] | None = None,
+    files: list[str] | tuple[str, ...] = (),
     **unknown: Any,
 ) -> Result:
     """Run a job and return its ``Result``.
@@ -284,6 +311,11 @@ def run(
         max_message_size: the largest plan sent to a coordinator, in bytes (64 MiB, the
             default of `minimr coordinator --max-message-size`; see docs/limits.md).
         progress: called with progress updates while the job runs.
+        options: values of the job's own options by name (``{"threshold": 5}``), checked
+            against its declarations before any task runs (``minimr.Option``).
+        files: side files to ship with the job (paths or URLs), beside those the job
+            declares; each task opens them by base name in its working directory, or
+            through ``minimr.side_file(name)``.
 
     These are all the options a run takes; what shapes the data (reducers by default, the
     input format, the partitioner) may also live on the job class.
@@ -298,6 +330,8 @@ def run(
         raise unknown_options("minimr.run()", unknown, _RUN_OPTIONS)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [os.fspath(inputs)]
+    if isinstance(files, (str, os.PathLike)):
+        files = [files]
     if runner is not None and runner not in RUNNERS:
         raise UsageError(f"runner must be one of {', '.join(map(repr, RUNNERS))} (got {runner!r})")
     if coordinator is not None and runner == "inline":
@@ -328,8 +362,10 @@ def run(
                       settings={"max_attempts": max_attempts, "serializer": serializer,
                                 "speculation": speculation, "task_timeout": task_timeout,
                                 "worker_timeout": worker_timeout,
-                                "skip_bad_records": skip_bad_records, "max_skips": max_skips})
-    paths = [plan.output, *(s.path for s in plan.splits)]
+                                "skip_bad_records": skip_bad_records, "max_skips": max_skips},
+                      options=options, files=files)
+    stored = [f.path for f in plan.files if isinstance(f, sidefiles.StoredFile)]
+    paths = [plan.output, *(s.path for s in plan.splits), *stored]
     if runner != "inline" and any(storage.is_process_local(p) for p in paths):
         raise UsageError("memory:// storage lives in this process only, where workers cannot"
                          " reach it: use runner='inline' (or --inline), or s3://, gs://, a path")
@@ -343,7 +379,7 @@ def run(
                              coordinator=coordinator, curve=curve, workers=workers,
                              reducers=reducers, split_size=split_size,
                              combine_files=combine_files, max_message_size=max_message_size,
-                             progress=progress)
+                             progress=progress, files=list(files))
     except BaseException:  # failed, cancelled (Ctrl-C, SIGTERM) or never started
         out.discard(prepared)  # nothing left in the way of running the same command again
         raise

@@ -404,3 +404,38 @@ def test_range_partitioning_samples_what_map_final_emits(tmp_path):
     parts = [p.read_text().splitlines() for p in sorted((tmp_path / "out").glob("part-*"))]
     assert all(parts) and len(parts) == 3
     assert [k for k, _ in result.records()] == [f"{i:04d}" for i in range(2000)]
+
+
+class Scaled(Job):
+    """Word lengths times ``--factor``, for the words not in a shipped ``skip.txt``."""
+
+    options = [minimr.Option("--factor", type=int, default=1)]
+
+    def setup(self):
+        with open(minimr.side_file("skip.txt")) as file:
+            self.skip = set(file.read().split())
+
+    def map(self, key, line):
+        for word in line.split():
+            if word not in self.skip:
+                yield word, len(word) * self.options.factor
+
+    def reduce(self, word, values):
+        yield word, max(values)
+
+
+def test_run_takes_options_and_files_inline_and_on_a_cluster(tmp_path):
+    """options={...} and files=[...] reach every task, inline and on workers alike, and the
+    steps are planned with the values (minimr.run checks them before any task)."""
+    text = write_file(tmp_path / "in.txt", "ab cde ab f\ncde gh\n")
+    skip = write_file(tmp_path / "skip.txt", "f\n")
+    outputs = [
+        dict(minimr.run(Scaled, [str(text)], str(tmp_path / name), runner=runner, workers=1,
+                        options={"factor": 10}, files=[str(skip)]).records())
+        for name, runner in (("inline", "inline"), ("local", "local"))
+    ]
+    assert outputs[0] == outputs[1] == {"ab": 20, "cde": 30, "gh": 20}
+    with pytest.raises(minimr.UsageError, match="Scaled has no option 'facter': did you mean"):
+        minimr.run(Scaled, [str(text)], str(tmp_path / "o"), options={"facter": 1},
+                   files=[str(skip)])
+    assert not (tmp_path / "o").exists()

@@ -51,9 +51,10 @@ from minimr.cluster import shipping
 from minimr.cluster.protocol import MapOutputRef, ReduceInput, TaskLists
 from minimr.cluster.security import KeyPair
 from minimr.cluster.shuffle import FetchError, gather_segments
-from minimr.dataflow import storage
+from minimr.dataflow import storage, taskenv
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.plan import MapTask, ReduceTask
+from minimr.dataflow.sidefiles import FileCache
 from minimr.dataflow.skips import RecordFailed, write_report
 from minimr.dataflow.tasks import (
     commit_reduce_output,
@@ -65,6 +66,9 @@ from minimr.errors import FINAL, format_user_traceback
 
 #: bytes of an attempt's stderr kept with its failure
 STDERR_TAIL = 4096
+#: the folder of side files: in the worker's folder, its cache by content hash (shared by its
+#: executors, kept for its life); in a job's folder, the job's files by name (tasks' cwd)
+SIDE_FILES = ".side-files"
 #: an executor's process name (``/proc/PID/comm``; 15 bytes at most)
 EXECUTOR_NAME = b"minimr-executor"
 
@@ -177,6 +181,8 @@ def main(
     os.dup2(fd, 2)
     os.dup2(fd, 1)
     os.close(fd)
+    work_dir = os.path.abspath(work_dir)  # a task runs in its job's folder of side files
+    cache = FileCache(os.path.join(work_dir, SIDE_FILES))
     plans: dict[str, Any] = {}
     blobs: dict[str, tuple[str, bytes]] = {}
     while True:
@@ -194,7 +200,8 @@ def main(
         elif command == "run":
             _, job_id, attempt, kind, task, inputs = message
             os.ftruncate(2, 0)
-            conn.send(_run(plans, blobs, work_dir, host, job_id, attempt, kind, task, inputs, keys))
+            conn.send(_run(plans, blobs, work_dir, host, job_id, attempt, kind, task, inputs, keys,
+                           cache))
         elif command == "commit":
             _, job_id, attempt, task, temp_path = message
             try:
@@ -234,7 +241,8 @@ def _run(
     kind: str,
     task: dict,
     inputs: tuple[ReduceInput, ...] | None,
-    keys: KeyPair | None = None,
+    keys: KeyPair | None,
+    cache: FileCache,
 ) -> tuple:
     """Run one attempt; every outcome becomes a reply tuple."""
     started = time.monotonic()
@@ -245,18 +253,22 @@ def _run(
             plans[job_id] = shipping.loads(blob, serializer)
         plan = plans[job_id]
         job_dir = os.path.join(work_dir, job_id)
+        user_code = taskenv.entered(plan, os.path.join(job_dir, SIDE_FILES), cache, counters)
         if kind == "prepare":
-            output = _prepare(plan, task["step"], counters)
+            with user_code:
+                output = _prepare(plan, task["step"], counters)
         elif kind == "map":
-            result = run_map_task(plan, MapTask.from_dict(task), job_dir, attempt, counters)
+            with user_code:
+                result = run_map_task(plan, MapTask.from_dict(task), job_dir, attempt, counters)
             output = MapOutputRef(result.path, tuple((o, n) for o, n in result.partitions))
         elif kind == "reduce":
             scratch = os.path.join(job_dir, attempt)
             try:
                 segments = gather_segments(inputs or [], scratch, host, keys=keys)
-                temp = run_reduce_task(
-                    plan, ReduceTask.from_dict(task), segments, attempt, counters, scratch
-                )
+                with user_code:
+                    temp = run_reduce_task(
+                        plan, ReduceTask.from_dict(task), segments, attempt, counters, scratch
+                    )
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             return ("ready", attempt, temp, counters.to_dict(), time.monotonic() - started)

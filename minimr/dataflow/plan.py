@@ -1,9 +1,11 @@
 """What a job's tasks are: the plan shipped to workers and the task descriptions.
 
-A ``JobPlan`` is everything a task needs: the user's job (its step functions) and the run's
-settings. It is built once by the submitting side (``minimr.runner.build_plan``) and shipped to
-workers (cloudpickled); the task descriptions (``MapTask``, ``ReduceTask``, ``SampleTask``) are
-plain data that the coordinator stores and forwards without ever unpickling anything.
+A ``JobPlan`` is everything a task needs: the user's job (its step functions), the values of
+the job's own options and its side files (plain data, ``dataflow/sidefiles.py``), and the
+run's settings. It is built once by the submitting side (``minimr.runner.build_plan``) and
+shipped to workers (cloudpickled); the task descriptions (``MapTask``, ``ReduceTask``,
+``SampleTask``) are plain data that the coordinator stores and forwards without ever
+unpickling anything.
 
 Per step: an optional sample task (range partitioner: pick boundaries from sampled map output
 keys), one map task per split (or per pack of small splits, with ``--combine-files``), then one
@@ -20,6 +22,7 @@ from typing import Any
 
 from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
+from minimr.dataflow.sidefiles import SideFile
 from minimr.dataflow.splits import Split, pack_splits
 
 
@@ -149,6 +152,10 @@ class JobPlan:
     # --combine-files: step 0's consecutive small splits are packed into tasks of this many
     # bytes at most (None: one task per split)
     split_size: int | None = None
+    # the job's option values, checked at submit: {dest: str, int, float, bool or a list}
+    options: dict[str, Any] = field(default_factory=dict)
+    # side files every task finds in its working directory
+    files: tuple[SideFile, ...] = ()
 
     # -- tasks ---------------------------------------------------------------------------------
     def input_splits(self, step: int) -> list[Split]:

@@ -1,11 +1,9 @@
 """Grep: every input line that matches a regular expression, with its file and byte offset.
 
 The pattern is a Python regular expression (``re`` syntax, searched anywhere in the line, as
-``grep -E`` does) taken from the environment variable ``MINIMR_GREP_PATTERN``; it defaults to
-``whale``. It is read in ``setup()``, which runs at the start of every task, so it must be
-set where the tasks run: with the default inline runner (and a local ``--workers`` cluster,
-whose workers inherit the environment) that is the shell that runs ``minimr submit``; on a
-cluster started separately, it is the environment of each ``minimr worker``.
+``grep -E`` does), the job's option ``--pattern`` (``whale`` by default); ``--ignore-case``
+matches regardless of case. Both are checked before any task runs (an invalid expression is
+a usage error naming it) and reach every task with the job, wherever it runs.
 
 The job has no reduce: each matching line is written as it is. The range partitioner sorts
 the matches by ``(path, offset)`` across the part files too, so reading ``part-00000``,
@@ -13,8 +11,8 @@ the matches by ``(path, offset)`` across the part files too, so reading ``part-0
 
 Run it on the project's sample text (its words are synthetic, so there is no whale in it)::
 
-    MINIMR_GREP_PATTERN='\\bpeople\\b' minimr submit jobs/grep.py --input data/text \\
-        --output out/grep --overwrite
+    minimr submit jobs/grep.py --input data/text --output out/grep --overwrite \\
+        --pattern '\\bpeople\\b'
 
 Output: ``out/grep/part-00000`` ... one match a line: the key ``(path, byte offset of the
 line)``, a TAB, the line itself (all as Python literals; paths are absolute)::
@@ -27,29 +25,31 @@ matches.
 
 from __future__ import annotations
 
-import os
 import re
 
-from minimr import Job
-
-PATTERN_VARIABLE = "MINIMR_GREP_PATTERN"
-DEFAULT_PATTERN = "whale"
+from minimr import Job, Option, UsageError
 
 
 class Grep(Job):
-    """Keep the lines that match ``$MINIMR_GREP_PATTERN``."""
+    """Keep the lines that match ``--pattern``."""
 
     partitioner = "range"
+    options = [
+        Option("--pattern", default="whale",
+               help="A Python regular expression, searched anywhere in each line."),
+        Option("--ignore-case", type=bool, help="Match regardless of case."),
+    ]
 
-    def setup(self):
-        """Compile the pattern from the environment, once per task."""
-        text = os.environ.get(PATTERN_VARIABLE, DEFAULT_PATTERN)
+    def steps(self):
+        """Compile the pattern (at submit, before any task: a bad one is a usage error)."""
+        flags = re.IGNORECASE if self.options.ignore_case else 0
         try:
-            self.pattern = re.compile(text)
+            self.pattern = re.compile(self.options.pattern, flags)
         except re.error as exc:
-            raise ValueError(
-                f"{PATTERN_VARIABLE}={text!r} is not a valid regular expression: {exc}"
+            raise UsageError(
+                f"--pattern {self.options.pattern!r} is not a valid regular expression: {exc}"
             ) from None
+        return super().steps()
 
     def map(self, key, line):
         """Yield ``((path, offset), line)`` when the line matches."""

@@ -10,54 +10,63 @@ converge: starting from ``1/N`` everywhere, each iteration sets every node's ran
     (1 - d) / N  +  d * (sum of rank(u) / outdegree(u) over the links u -> v
                          + (rank held by dangling nodes) / N)
 
-with damping ``d = 0.85`` and ``N`` nodes. A *dangling* node (no out-links) spreads its rank
-evenly over all nodes, so the ranks always sum to 1.
+with damping ``d`` (the job's option ``--damping``, 0.85 by default) and ``N`` nodes. A
+*dangling* node (no out-links) spreads its rank evenly over all nodes, so the ranks always
+sum to 1.
 
 Steps: the first step builds each node's adjacency list from the edges (over the run's
-reducers); each of the ``iterations`` (10) steps that follow sends every node's rank along
-its links and computes the new ranks. Inside the job, ranks are kept scaled by ``N`` (they
-start at 1.0, so no step needs ``N`` before it has counted the nodes) and the last step
-divides by ``N``.
+reducers); each of the ``--iterations`` (10 by default) steps that follow sends every node's
+rank along its links and computes the new ranks. Inside the job, ranks are kept scaled by
+``N`` (they start at 1.0, so no step needs ``N`` before it has counted the nodes) and the
+last step divides by ``N``.
 
 Every new rank needs two totals over the whole graph: ``N`` and the rank held by dangling
-nodes. minimr cannot broadcast a value to every reduce task, so the rank steps run with one
-reducer and use the *order inversion* pattern: the map sends the totals' parts under the key
-``""``, which sorts before every node name, so the reducer sees the totals first and keeps
-them for the nodes that follow. The maps still run in parallel, and the combiner shrinks what
-reaches the reducer to one value per node and map task.
+nodes, the latter new in every iteration. Job options and side files reach every task, but
+they are fixed when the job is submitted; a total computed while the job runs reaches only
+the reduce partition of its key. So the rank steps run with one reducer and use the *order
+inversion* pattern: the map sends the totals' parts under the key ``""``, which sorts before
+every node name, so the reducer sees the totals first and keeps them for the nodes that
+follow. The maps still run in parallel, and the combiner shrinks what reaches the reducer to
+one value per node and map task.
 
 Run it on the project's sample graph::
 
     minimr submit jobs/pagerank.py --input data/graph/edges.tsv --output out/pagerank \\
-        --overwrite
+        --overwrite --iterations 20 --damping 0.9
 
 Output: one file, ``out/pagerank/part-00000``, one node a line, sorted by node name: the
 node, a TAB, its rank (a float; all ranks sum to 1)::
 
     'n00'	0.13061245005749542
     'n01'	0.12581928144821963
-
-``damping`` and ``iterations`` are class attributes: subclass ``PageRank`` to change them.
 """
 
 from __future__ import annotations
 
-from minimr import Job, Step
+from minimr import Job, Option, Step, UsageError
 
 TOTALS = ""  # the key of the graph-wide totals: sorts before every node name
 
 
 class PageRank(Job):
-    """PageRank with damping ``damping``, after ``iterations`` power iterations."""
+    """PageRank with damping ``--damping``, after ``--iterations`` power iterations."""
 
-    damping = 0.85
-    iterations = 10
+    options = [
+        Option("--iterations", type=int, default=10, help="Power iterations (one step each)."),
+        Option("--damping", type=float, default=0.85,
+               help="The probability of following a link rather than jumping anywhere."),
+    ]
 
     def steps(self):
-        """Build adjacency lists, then ``iterations`` rank steps, the last one normalised."""
+        """Build adjacency lists, then ``--iterations`` rank steps, the last one normalised."""
+        iterations, damping = self.options.iterations, self.options.damping
+        if iterations < 1:
+            raise UsageError(f"--iterations must be at least 1 (got {iterations})")
+        if not 0 <= damping <= 1:
+            raise UsageError(f"--damping must be between 0 and 1 (got {damping})")
         rank_steps = [
             Step(map=self.spread, combine=self.combine, reduce=self.update, reducers=1)
-            for _ in range(self.iterations - 1)
+            for _ in range(iterations - 1)
         ]
         last = Step(map=self.spread, combine=self.combine, reduce=self.finish, reducers=1)
         return [Step(map=self.parse_edge, reduce=self.collect_links), *rank_steps, last]
@@ -121,7 +130,7 @@ class PageRank(Job):
             self._totals(values)
             return
         links, shares = self._gather(values)
-        d = self.damping
+        d = self.options.damping
         yield key, ((1 - d) + d * (shares + self.dangling / self.nodes), links)
 
     def finish(self, key, values):

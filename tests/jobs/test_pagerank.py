@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import minimr
 from tests.jobs.conftest import job_path, load_job_module, read_parts, run_job
 
 TOLERANCE = 1e-9
@@ -81,17 +82,33 @@ def test_output_is_one_part_sorted_by_node(graph, tmp_path):
     assert all(type(rank) is float for _, rank in parts[0])
 
 
-def test_damping_and_iterations_are_class_attributes(graph, tmp_path):
-    """A subclass with other damping and iterations matches the reference with those values."""
-
-    class Short(load_job_module("pagerank").PageRank):
-        damping = 0.5
-        iterations = 3
-
-    assert len(Short().steps()) == 4
-    ranks = dict(run_job(Short, graph, tmp_path).records())
+def test_damping_and_iterations_are_options(graph, tmp_path):
+    """--damping and --iterations give the reference's ranks with those values."""
+    result = run_job(job_path("pagerank"), graph, tmp_path,
+                     options={"damping": 0.5, "iterations": 3})
+    ranks = dict(result.records())
     for node, rank in reference_pagerank(graph, damping=0.5, iterations=3).items():
         assert ranks[node] == pytest.approx(rank, abs=TOLERANCE)
+    assert ranks != pytest.approx(reference_pagerank(graph), abs=TOLERANCE)
+
+
+def test_one_step_per_iteration():
+    """The job has the graph step and one rank step per --iterations."""
+    job = load_job_module("pagerank").PageRank()
+    job.options = minimr.Options({"iterations": 3, "damping": 0.85})
+    assert len(job.steps()) == 4
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"iterations": 0}, r"--iterations must be at least 1 \(got 0\)"),
+    ({"damping": 1.5}, r"--damping must be between 0 and 1 \(got 1.5\)"),
+    ({"damping": "high"}, r"--damping: the value must be <float> \(got 'high'"),
+])
+def test_bad_options_fail_before_any_task(options, message, graph, tmp_path):
+    """Iterations below 1, a damping outside [0, 1] or not a number: usage errors, no output."""
+    with pytest.raises(minimr.UsageError, match=message):
+        run_job(job_path("pagerank"), graph, tmp_path, options=options)
+    assert not (tmp_path / "out").exists()
 
 
 def test_all_rank_to_a_sink(tmp_path):

@@ -369,8 +369,10 @@ def run(
     if runner != "inline" and any(storage.is_process_local(p) for p in paths):
         raise UsageError("memory:// storage lives in this process only, where workers cannot"
                          " reach it: use runner='inline' (or --inline), or s3://, gs://, a path")
-    # the inputs as given guard folders whose files all start with _ or . (none expanded)
-    guarded = [*inputs, *(s.path for s in plan.splits)]
+    # the inputs as given guard folders whose files all start with _ or . (none expanded);
+    # side files are the user's too, even those already copied into the plan
+    side = [*declared_files(job_obj), *files]
+    guarded = [*inputs, *(s.path for s in plan.splits), *side]
     prepared = out.prepare_output(os.fspath(output), overwrite, guarded,  # as spelled, for
                                   job_file=job_file(job, job_obj))        # the messages
     started = time.monotonic()

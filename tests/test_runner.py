@@ -439,3 +439,15 @@ def test_run_takes_options_and_files_inline_and_on_a_cluster(tmp_path):
         minimr.run(Scaled, [str(text)], str(tmp_path / "o"), options={"facter": 1},
                    files=[str(skip)])
     assert not (tmp_path / "o").exists()
+
+
+def test_overwrite_never_deletes_a_side_file(tmp_path):
+    """An old output folder that holds one of the job's side files is not emptied."""
+    text = write_file(tmp_path / "in.txt", "ab\n")
+    out = tmp_path / "out"
+    skip = write_file(out / "skip.txt", "f\n")
+    (out / "_SUCCESS").touch()
+    with pytest.raises(minimr.UsageError, match="skip.txt"):
+        minimr.run(Scaled, [str(text)], str(out), runner="inline", overwrite=True,
+                   files=[str(skip)])
+    assert skip.read_text() == "f\n"

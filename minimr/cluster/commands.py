@@ -19,7 +19,8 @@ from minimr.cluster import limits, security
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
-from minimr.cluster.journal import Journal, JournalError
+from minimr.cluster.journal import Journal, JournalDamaged, JournalError
+from minimr.cluster.journal import move_aside as move_aside_journal
 from minimr.cluster.transport import (
     COORDINATOR_MAX_MESSAGE,
     CurveClient,
@@ -147,6 +148,13 @@ def _raise_open_files_limit() -> None:
     "restarted with the same DIR, even after kill -9, resumes unfinished jobs without "
     "re-running finished tasks.",
 )
+@click.option(
+    "--move-aside-damaged-journal",
+    is_flag=True,
+    help="If the journal in --state-dir is damaged (not just a torn last write), rename it "
+    "to journal.damaged-TIME and start with none: its jobs are not resumed. Without this "
+    "flag a damaged journal stops the coordinator, naming the byte offset.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 def coordinator(
     bind,
@@ -159,6 +167,7 @@ def coordinator(
     heartbeat_interval,
     heartbeat_liveness,
     state_dir,
+    move_aside_damaged_journal,
     log_level,
 ) -> None:
     """Run a long-lived coordinator: takes jobs from clients, hands tasks to workers."""
@@ -179,14 +188,10 @@ def coordinator(
     journal = None
     if state_dir is not None:
         try:
-            journal, contents = Journal.open(state_dir)
+            journal = _resume(coord, state_dir, move_aside_damaged_journal)
         except (OSError, JournalError) as exc:
             server.close()
-            raise click.UsageError(f"--state-dir {state_dir}: {exc}") from None
-        if contents.torn:
-            click.echo(f"journal in {state_dir}: ignored a torn last record", err=True)
-        resumed = coord.recover(journal, contents.records)
-        click.echo(f"journal in {state_dir}: {resumed} unfinished job(s) resume", err=True)
+            raise click.ClickException(f"--state-dir {state_dir}: {exc}") from None
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: coord.stop())
     if access is not None:
@@ -199,6 +204,50 @@ def coordinator(
         server.close()
         if journal is not None:
             journal.close()
+
+
+def _resume(coord: Coordinator, state_dir: str, move_aside: bool) -> Journal:
+    """Open the journal in ``state_dir`` and replay it into ``coord``; returns the journal.
+
+    A torn last write (never acknowledged) is cut off and said so. Damage anywhere else
+    raises :class:`JournalDamaged` (the file kept as it is), unless ``move_aside``: the
+    file is then renamed out of the way, the coordinator starts with no jobs, and both
+    the log and ``minimr status`` say so.
+    """
+    try:
+        journal, contents = Journal.open(state_dir)
+    except JournalDamaged as exc:
+        damaged = exc
+    else:
+        try:
+            resumed = coord.recover(journal, contents.records)
+        except JournalDamaged as exc:
+            journal.close(sync=False)
+            damaged = exc
+        else:
+            if contents.torn:
+                click.echo(
+                    f"journal in {state_dir}: cut a torn last write ({contents.torn_bytes} "
+                    f"bytes at offset {contents.good_bytes}, never acknowledged)",
+                    err=True,
+                )
+            click.echo(f"journal in {state_dir}: {resumed} unfinished job(s) resume", err=True)
+            return journal
+    if not move_aside:
+        raise JournalError(
+            f"{damaged}. Inspect or restore it, or start with --move-aside-damaged-journal "
+            "to set it aside and start without its jobs"
+        )
+    moved = move_aside_journal(damaged.path)
+    message = (
+        f"the journal was damaged at byte offset {damaged.offset} ({damaged.reason}); it was "
+        f"moved to {moved} and this coordinator started without its jobs"
+    )
+    click.echo(f"journal in {state_dir}: {message}", err=True)
+    coord.journal_note = {"damaged": moved, "offset": damaged.offset, "message": message}
+    journal, contents = Journal.open(state_dir)
+    coord.recover(journal, contents.records)
+    return journal
 
 
 @click.command()
@@ -351,6 +400,8 @@ def format_status(status_: dict) -> str:
             f"  {w['name']:<24} host {w['host']:<16} slots {w['slots']}  "
             f"heartbeat {w['last_heartbeat']:.1f}s ago  running: {running}"
         )
+    if "journal" in status_:
+        lines.append(f"journal: {status_['journal']['message']}")
     lines.append(f"jobs: {len(status_['jobs'])}")
     for j in status_["jobs"]:
         lines.append(

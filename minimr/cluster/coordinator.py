@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from minimr.cluster import entries
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
-from minimr.cluster.journal import Journal, Record
+from minimr.cluster.journal import Journal, JournalDamaged, Record
 from minimr.cluster.limits import Limits
 from minimr.cluster.security import ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
 from minimr.cluster.transport import Server
@@ -111,6 +111,8 @@ class Coordinator:
         self.scheduler = scheduler or s.Scheduler()
         self.clock = clock
         self.journal: Journal | None = None  # set by recover(): the coordinator has a state dir
+        #: what ``status`` says of the journal (a damaged one moved aside at start-up)
+        self.journal_note: dict | None = None
         self.access = access
         self.records: dict[str, JobRecord] = {}
         self._stop = threading.Event()
@@ -422,7 +424,10 @@ class Coordinator:
         self._apply(self.scheduler.handle(s.JobCancelled(message.job_id), now))
 
     def _on_status(self, peer: bytes, message: p.StatusRequest, now: float, user: str) -> None:
-        self._send(peer, p.StatusReply(self.scheduler.status(now)))
+        status = self.scheduler.status(now)
+        if self.journal_note is not None:
+            status["journal"] = self.journal_note
+        self._send(peer, p.StatusReply(status))
 
     def _flush_progress(self, now: float) -> None:
         dirty, self._dirty = self._dirty, set()
@@ -469,18 +474,27 @@ class Coordinator:
         rewritten with only the jobs the scheduler still keeps (finished ones without
         their plan).
 
+        Every record is checked first: one that fits no entry (``entries.py``) is damage
+        as much as a bad checksum, and nothing is replayed.
+
         Returns:
             The number of unfinished jobs that resume.
+
+        Raises:
+            JournalDamaged: a record does not fit its entry (naming its offset); the
+                scheduler and the file are as they were.
         """
         now = self.clock()
         kept: dict[str, list[Record]] = {}
+        replay = []
         for record in records:
             try:
-                entry = entries.parse(record)
+                replay.append((record, entries.parse(record)))
             except Invalid as exc:
-                log.warning("skipping a journal record that fits no entry (%s): %.200r",
-                            exc, record.body)
-                continue
+                raise JournalDamaged(
+                    journal.path, record.offset, f"a {record.type!r:.40} record does not fit: {exc}"
+                ) from None
+        for record, entry in replay:
             if isinstance(entry, entries.SubmitEntry):
                 self.records[entry.job_id] = JobRecord(
                     entry.serializer, record.blob, set(), entry.submitter

@@ -10,16 +10,24 @@ All integers are big endian. The JSON object holds plain data (``type`` says whi
 record it is); the blob carries opaque bytes (a job's pickled plan, which the
 coordinator stores but never unpickles).
 
-Writes go through :meth:`Journal.append` and become durable at :meth:`Journal.sync`
-(``fsync``): the coordinator syncs before it lets anyone see the effect of what it
-wrote. A crash can tear only the last record (a short header, a short payload, or a
-payload whose CRC does not match); :func:`read_records` stops there and reports how
-many bytes were good, and :meth:`Journal.open` cuts the torn tail off so new records
-follow the last good one. Anything after a torn record is dropped with it: records
-are written one after another, so nothing valid can follow a torn one.
+Writes go through :meth:`Journal.append` and become durable at :meth:`Journal.sync`,
+which appends a *sync mark* (a fixed record of the journal's own) and then calls ``fsync``:
+the coordinator syncs before it lets anyone see the effect of what it wrote, so every
+record anyone was told about lies before a sync mark.
+
+That is what tells a torn write from damage. A crash can tear only what was appended
+after the last sync mark; :func:`read_records` reads records up to the first one that is
+not whole (its length runs past the end of the file, or its CRC or JSON is bad) and then
+looks for a sync mark after it:
+
+- none: the damage is a torn tail, never acknowledged. The records before it are good,
+  and :meth:`Journal.open` cuts the tail off so new records follow them;
+- one: records that were acknowledged are damaged (a flipped byte on disk, a bad
+  block, an edit). :class:`JournalDamaged` is raised, naming the file and the byte
+  offset; the file is left as it is. Nothing is dropped silently.
 
 This module only does file I/O: what the records mean is the coordinator's business
-(see ``coordinator.py``), and replaying them is feeding the scheduler events.
+(``entries.py`` types them, ``coordinator.py`` replays them as scheduler events).
 """
 
 from __future__ import annotations
@@ -27,27 +35,56 @@ from __future__ import annotations
 import json
 import os
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 
-MAGIC = b"MMRJ\x01"
+MAGIC = b"MMRJ\x02"
+#: the magic of format 1, which had no sync marks (read only if undamaged)
+MAGIC_V1 = b"MMRJ\x01"
 FILE_NAME = "journal"
 _FRAME = struct.Struct(">II")  # payload length, crc32
 _JSON_LENGTH = struct.Struct(">I")
-#: a record longer than this is not one (a corrupt length field): stop reading
+#: a record longer than this is not one (a corrupt length field)
 MAX_RECORD = 1 << 31
+#: the type of the journal's own sync marks (never returned as a record)
+SYNC_TYPE = "sync"
 
 
 class JournalError(Exception):
     """The file is not a minimr journal (or not one this version reads)."""
 
 
+class JournalDamaged(JournalError):
+    """Records that were acknowledged are damaged; the file was left as it is.
+
+    Attributes:
+        path: the journal file.
+        offset: the byte offset of the first damaged record.
+        reason: what is wrong there.
+    """
+
+    def __init__(self, path: str, offset: int, reason: str) -> None:
+        super().__init__(
+            f"the journal {path} is damaged at byte offset {offset}: {reason}; records "
+            "after that point were acknowledged, so this is not a torn last write. The file "
+            "was left as it is"
+        )
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Record:
-    """One journal record: plain data (``body["type"]`` names it) and an optional blob."""
+    """One journal record: plain data (``body["type"]`` names it) and an optional blob.
+
+    ``offset`` is where it was read from (-1 for a record not read from a file).
+    """
 
     body: dict
     blob: bytes = b""
+    offset: int = field(default=-1, compare=False)
 
     @property
     def type(self) -> str:
@@ -61,7 +98,8 @@ class Contents:
 
     records: list[Record] = field(default_factory=list)
     good_bytes: int = 0  # offset just past the last good record (0: not even the magic)
-    torn: bool = False  # a torn or corrupt tail was found (and is to be ignored)
+    torn: bool = False  # a torn tail was found (and is to be cut off)
+    torn_bytes: int = 0  # how many bytes it held
 
 
 def encode(record: Record) -> bytes:
@@ -69,6 +107,10 @@ def encode(record: Record) -> bytes:
     text = json.dumps(record.body, separators=(",", ":")).encode()
     payload = _JSON_LENGTH.pack(len(text)) + text + record.blob
     return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+#: the sync mark, byte for byte (a record of type SYNC_TYPE)
+SYNC_MARK = encode(Record({"type": SYNC_TYPE}))
 
 
 def _decode(payload: bytes) -> Record | None:
@@ -81,11 +123,28 @@ def _decode(payload: bytes) -> Record | None:
         return None
     try:
         body = json.loads(payload[_JSON_LENGTH.size : end])
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     if not isinstance(body, dict):
         return None
     return Record(body, payload[end:])
+
+
+def _next_record(data: bytes, offset: int) -> tuple[Record | None, int, str]:
+    """The record at ``offset``: ``(record, its end, "")``, or ``(None, offset, why not)``."""
+    if len(data) - offset < _FRAME.size:
+        return None, offset, f"a record header cut short ({len(data) - offset} bytes)"
+    length, crc = _FRAME.unpack_from(data, offset)
+    end = offset + _FRAME.size + length
+    if length > MAX_RECORD or end > len(data):
+        return None, offset, f"a record of {length} bytes runs past the end of the file"
+    payload = data[offset + _FRAME.size : end]
+    if zlib.crc32(payload) != crc:
+        return None, offset, "a record's checksum does not match its bytes"
+    record = _decode(payload)
+    if record is None:
+        return None, offset, "a record's checksum matches but its contents do not parse"
+    return Record(record.body, record.blob, offset), end, ""
 
 
 def read_records(path: str) -> Contents:
@@ -93,36 +152,43 @@ def read_records(path: str) -> Contents:
 
     Raises:
         JournalError: the file does not start with the journal magic.
+        JournalDamaged: a record before the last sync mark is damaged.
     """
     contents = Contents()
     if not os.path.exists(path):
         return contents
     with open(path, "rb") as file:
-        magic = file.read(len(MAGIC))
-        if magic != MAGIC:
-            if MAGIC.startswith(magic):  # torn while the file was being created
-                contents.torn = bool(magic)
-                return contents
-            raise JournalError(f"{path} is not a minimr journal (it starts with {magic[:8]!r})")
-        contents.good_bytes = len(MAGIC)
-        while True:
-            frame = file.read(_FRAME.size)
-            if not frame:
-                return contents
-            if len(frame) < _FRAME.size:
-                contents.torn = True
-                return contents
-            length, crc = _FRAME.unpack(frame)
-            payload = file.read(length) if length <= MAX_RECORD else b""
-            if len(payload) != length or zlib.crc32(payload) != crc:
-                contents.torn = True
-                return contents
-            record = _decode(payload)
-            if record is None:
-                contents.torn = True
-                return contents
+        data = file.read()
+    magic = data[: len(MAGIC)]
+    if magic not in (MAGIC, MAGIC_V1):
+        if MAGIC.startswith(magic):  # torn while the file was being created
+            contents.torn = bool(magic)
+            contents.torn_bytes = len(magic)
+            return contents
+        raise JournalError(f"{path} is not a minimr journal (it starts with {magic[:8]!r})")
+    offset = contents.good_bytes = len(MAGIC)
+    while offset < len(data):
+        record, end, problem = _next_record(data, offset)
+        if record is None:
+            # Format 1 had no sync marks: any damage in it might hide acknowledged records.
+            acknowledged = magic == MAGIC_V1 or data.find(SYNC_MARK, offset + 1) != -1
+            if acknowledged:
+                raise JournalDamaged(path, offset, problem)
+            contents.torn = True
+            contents.torn_bytes = len(data) - offset
+            return contents
+        if record.type != SYNC_TYPE:
             contents.records.append(record)
-            contents.good_bytes += _FRAME.size + length
+        offset = contents.good_bytes = end
+    return contents
+
+
+def move_aside(path: str) -> str:
+    """Rename a damaged journal out of the way (kept for inspection); returns its new path."""
+    target = f"{path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+    os.replace(path, target)
+    _fsync_dir(os.path.dirname(path))
+    return target
 
 
 class Journal:
@@ -143,6 +209,7 @@ class Journal:
 
         Raises:
             JournalError: the file is not a minimr journal.
+            JournalDamaged: acknowledged records are damaged (the file is left as it is).
             OSError: the folder cannot be created or written.
         """
         os.makedirs(state_dir, exist_ok=True)
@@ -161,14 +228,21 @@ class Journal:
         os.fsync(file.fileno())
         if created:
             _fsync_dir(state_dir)
-        return cls(path, file), contents
+        journal = cls(path, file)
+        file.seek(0)
+        older = file.read(len(MAGIC)) == MAGIC_V1
+        file.seek(contents.good_bytes)
+        if older:  # whole, since it was read: in this format from now on
+            journal.rewrite(contents.records)
+        return journal, contents
 
     def append(self, record: Record) -> None:
         """Write a record (durable only after :meth:`sync`)."""
         self._file.write(encode(record))
 
     def sync(self) -> None:
-        """Make everything appended so far durable (flush and fsync)."""
+        """Make everything appended so far durable: a sync mark, then flush and fsync."""
+        self._file.write(SYNC_MARK)
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -183,6 +257,7 @@ class Journal:
             file.write(MAGIC)
             for record in records:
                 file.write(encode(record))
+            file.write(SYNC_MARK)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, self.path)
@@ -191,10 +266,11 @@ class Journal:
         self._file = open(self.path, "r+b")  # noqa: SIM115 - kept open
         self._file.seek(0, os.SEEK_END)
 
-    def close(self) -> None:
-        """Close the file (everything appended is synced first)."""
+    def close(self, sync: bool = True) -> None:
+        """Close the file (with ``sync``, a sync mark is written and fsynced first)."""
         if not self._file.closed:
-            self.sync()
+            if sync:
+                self.sync()
             self._file.close()
 
 

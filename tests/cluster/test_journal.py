@@ -1,4 +1,4 @@
-"""The coordinator's journal: durable records, a torn tail detected and cut off."""
+"""The coordinator's journal: durable records, a torn tail cut off, damage reported."""
 
 from __future__ import annotations
 
@@ -39,35 +39,86 @@ def test_a_missing_journal_is_empty(tmp_path):
     assert contents.records == [] and not contents.torn
 
 
-def test_a_torn_last_record_is_ignored_wherever_it_was_cut(tmp_path):
-    """Cut anywhere inside the last record, the journal reads as the records before it."""
-    path = write(tmp_path, SUBMIT, TASK)
-    whole = Path(path).read_bytes()
-    last = len(j.encode(TASK))
-    for cut in range(1, last):
-        with open(path, "wb") as file:
-            file.write(whole[: len(whole) - cut])
+def unsynced(path: str, *records: j.Record) -> bytes:
+    """Append records without a sync (as a crash mid-append leaves them); the file's bytes."""
+    with open(path, "ab") as file:
+        for record in records:
+            file.write(j.encode(record))
+    return Path(path).read_bytes()
+
+
+def test_a_torn_tail_is_ignored_wherever_it_was_cut(tmp_path):
+    """Records appended after the last sync, cut anywhere: the synced records read back."""
+    path = write(tmp_path, SUBMIT)
+    synced = os.path.getsize(path)
+    whole = unsynced(path, TASK, TASK)
+    for cut in range(synced + 1, len(whole)):
+        Path(path).write_bytes(whole[:cut])
         contents = j.read_records(path)
-        assert contents.records == [SUBMIT], cut
-        assert contents.torn
-        assert contents.good_bytes == len(whole) - last
+        assert contents.records[:1] == [SUBMIT], cut
+        assert contents.torn == (cut not in (synced + len(j.encode(TASK)),)), cut
+        assert contents.good_bytes in (synced, synced + len(j.encode(TASK))), cut
 
 
-def test_a_corrupt_last_record_is_ignored(tmp_path):
-    """A last record whose bytes changed fails its CRC and is dropped."""
-    path = write(tmp_path, SUBMIT, TASK)
-    data = bytearray(Path(path).read_bytes())
+def test_a_flipped_byte_in_an_unsynced_tail_is_a_torn_write(tmp_path):
+    """Garbage after the last sync mark (never acknowledged) is cut off, not an error."""
+    path = write(tmp_path, SUBMIT)
+    data = bytearray(unsynced(path, TASK))
     data[-3] ^= 0xFF
     Path(path).write_bytes(bytes(data))
     contents = j.read_records(path)
     assert contents.records == [SUBMIT] and contents.torn
 
 
+def test_a_flipped_byte_in_the_last_sync_mark_loses_nothing(tmp_path):
+    """The sync mark itself torn: every record before it reads back."""
+    path = write(tmp_path, SUBMIT, TASK)
+    data = bytearray(Path(path).read_bytes())
+    data[-3] ^= 0xFF
+    Path(path).write_bytes(bytes(data))
+    contents = j.read_records(path)
+    assert contents.records == [SUBMIT, TASK] and contents.torn
+
+
+def test_damage_before_a_sync_mark_stops_reading_and_names_the_offset(tmp_path):
+    """A flipped byte in an acknowledged record raises JournalDamaged; the file is kept."""
+    path = write(tmp_path, SUBMIT, TASK)
+    data = bytearray(Path(path).read_bytes())
+    second = len(j.MAGIC) + len(j.encode(SUBMIT))
+    data[second + 12] ^= 0x01
+    Path(path).write_bytes(bytes(data))
+    with pytest.raises(j.JournalDamaged, match=f"at byte offset {second}") as info:
+        j.Journal.open(str(tmp_path))
+    assert info.value.path == path and info.value.offset == second
+    assert Path(path).read_bytes() == bytes(data)  # kept as it was
+
+
+def test_every_flipped_byte_either_changes_nothing_or_is_reported(tmp_path):
+    """Flip each byte of a small journal in turn: all records come back, or reading stops
+    with JournalDamaged (or JournalError for the magic); never fewer records in silence."""
+    path = write(tmp_path, SUBMIT, TASK, TASK)
+    whole = Path(path).read_bytes()
+    for index in range(len(whole)):
+        for flip in (0x01, 0x80, 0xFF):
+            data = bytearray(whole)
+            data[index] ^= flip
+            Path(path).write_bytes(bytes(data))
+            try:
+                contents = j.read_records(path)
+            except j.JournalDamaged as exc:
+                assert exc.offset <= index, (index, flip)
+                continue
+            except j.JournalError:
+                assert index < len(j.MAGIC), (index, flip)
+                continue
+            assert contents.records == [SUBMIT, TASK, TASK], (index, flip)
+
+
 def test_reopening_cuts_the_torn_tail_so_new_records_follow_the_good_ones(tmp_path):
     """After a torn tail, the next record appended is read back right after the good ones."""
-    path = write(tmp_path, SUBMIT, TASK)
-    with open(path, "r+b") as file:
-        file.truncate(os.path.getsize(path) - 5)
+    path = write(tmp_path, SUBMIT)
+    whole = unsynced(path, TASK)
+    Path(path).write_bytes(whole[:-5])
     journal, contents = j.Journal.open(str(tmp_path))
     assert contents.torn and contents.records == [SUBMIT]
     journal.append(TASK)
@@ -75,6 +126,34 @@ def test_reopening_cuts_the_torn_tail_so_new_records_follow_the_good_ones(tmp_pa
     journal.close()
     again = j.read_records(path)
     assert again.records == [SUBMIT, TASK] and not again.torn
+
+
+def test_a_whole_journal_of_format_1_is_read_and_rewritten(tmp_path):
+    """A journal of the format without sync marks reads back and is rewritten in this one."""
+    path = tmp_path / j.FILE_NAME
+    path.write_bytes(j.MAGIC_V1 + j.encode(SUBMIT) + j.encode(TASK))
+    journal, contents = j.Journal.open(str(tmp_path))
+    journal.close()
+    assert contents.records == [SUBMIT, TASK]
+    assert path.read_bytes().startswith(j.MAGIC)
+    assert j.read_records(str(path)).records == [SUBMIT, TASK]
+
+
+def test_a_damaged_journal_of_format_1_is_reported(tmp_path):
+    """Format 1 had no sync marks: a damaged record in it may have been acknowledged."""
+    path = tmp_path / j.FILE_NAME
+    path.write_bytes(j.MAGIC_V1 + j.encode(SUBMIT) + j.encode(TASK)[:-2])
+    with pytest.raises(j.JournalDamaged):
+        j.read_records(str(path))
+
+
+def test_move_aside_keeps_the_damaged_file_under_a_new_name(tmp_path):
+    """A damaged journal moved aside is kept, byte for byte, and the state folder is free."""
+    path = write(tmp_path, SUBMIT)
+    before = Path(path).read_bytes()
+    moved = j.move_aside(path)
+    assert not os.path.exists(path) and Path(moved).read_bytes() == before
+    assert os.path.basename(moved).startswith("journal.damaged-")
 
 
 def test_a_journal_torn_while_being_created_starts_afresh(tmp_path):

@@ -9,7 +9,11 @@ scheduler (``scheduler.py``) calls them and does the moving and requeueing:
 - bad workers (``score_bad_workers``): failures that then succeeded elsewhere count against
   the worker they happened on, which is excluded from the job after a few;
 - stragglers (``stragglers``): near the end of a phase, a task running far longer than the
-  phase's median is given a backup attempt.
+  phase's median is given a backup attempt;
+- fetch failures (``fetch_failure_refused``, ``take_fetch_loss``): a reduce that cannot
+  fetch a map output has it run again and is retried without counting, but only so often:
+  past that, the report is the reporter's own failure, so a reducer that reports without
+  end cannot make a job loop for ever.
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ from minimr.cluster.tables import Attempt, Job, Kind, Task, TaskState
 BAD_WORKER_FAILURES = 2
 #: a phase is "near its end" when this fraction of its tasks is done
 SPECULATION_QUANTILE = 0.75
+#: times one reporter's fetch failures may have the same map's output declared lost...
+FETCH_LOSSES_PER_REPORTER = 2
+#: ...and all reporters' together; past either, the reporting attempt fails instead
+FETCH_LOSSES_PER_OUTPUT = 4
+#: attempts of one reduce retried without counting after fetch failures; later ones count
+FETCH_RETRIES_PER_REDUCE = 8
 
 
 def skip_record(job: Job, task: Task, event: AttemptFailed) -> bool:
@@ -123,3 +133,47 @@ def stragglers(job: Job, now: float, multiplier: float, min_runtime: float
             (only,) = task.live.values()
             if now - only.started > limit:
                 yield task, only
+
+
+def take_fetch_loss(task: Task, reporter: str) -> str | None:
+    """A reduce reported map ``task``'s output unreachable: count it lost, if it may be.
+
+    Each loss runs the map again, so it is bounded: ``FETCH_LOSSES_PER_REPORTER`` per
+    reporter (a worker's key, or its id without keys) and ``FETCH_LOSSES_PER_OUTPUT`` in
+    all. Returns ``None`` when the loss is counted, else why the report is refused: the
+    reporting attempt then fails, counted against its task and blamed on its worker.
+    """
+    mine = task.fetch_losses.get(reporter, 0)
+    total = sum(task.fetch_losses.values())
+    if mine >= FETCH_LOSSES_PER_REPORTER:
+        return (
+            f"this worker's fetch failures already had map {task.key}'s output declared lost "
+            f"{mine} times, the limit: its failure to fetch it counts as its own"
+        )
+    if total >= FETCH_LOSSES_PER_OUTPUT:
+        return (
+            f"map {task.key}'s output was already declared lost {total} times by fetch "
+            "failures, the limit: the fetch failure counts as this attempt's (is the map's "
+            "worker reachable from the reducers? see `minimr logs`)"
+        )
+    task.fetch_losses[reporter] = mine + 1
+    return None
+
+
+def fetch_failure_refused(task: Task) -> str | None:
+    """Why a fetch failure reported by an attempt of ``task`` counts as its own failure.
+
+    Only a reduce fetches; and one reduce is retried without counting after
+    ``FETCH_RETRIES_PER_REDUCE`` fetch failures at most (whatever outputs they name), so
+    reports that lose nothing, naming outputs that moved or never were, end too. Returns
+    ``None`` (and counts the retry) when the failure is not the attempt's.
+    """
+    if task.kind is not Kind.REDUCE:
+        return f"a {task.kind.value} task fetches no map output, so cannot fail to"
+    if task.fetch_retries >= FETCH_RETRIES_PER_REDUCE:
+        return (
+            f"reduce {task.key} was already retried {task.fetch_retries} times after fetch "
+            "failures, the limit: this one counts as the attempt's"
+        )
+    task.fetch_retries += 1
+    return None

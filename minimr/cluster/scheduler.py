@@ -614,6 +614,13 @@ class Scheduler:
             job.error = failures.failure_report(job, task, final)
             self._end_job(job, JobState.FAILED, now, actions)
         else:
+            self._retry(job, task)
+
+    def _retry(self, job: Job, task: Task) -> None:
+        """Queue a task again, or, a reduce some of whose map outputs were lost, let it wait."""
+        if task.kind is Kind.REDUCE and not self._map_outputs_ready(job, task.step):
+            self._move(job, task, TaskState.WAITING)
+        else:
             self._requeue(job, task, front=True)
 
     def _on_fetch_failed(self, event: FetchFailed, now: float, actions: list[Action]) -> None:
@@ -621,19 +628,26 @@ class Scheduler:
         if ended is None:
             return
         job, task, attempt = ended
-        for index, map_attempt in event.maps:
+        reporter = self.workers[event.worker].key or event.worker
+        refusal = failures.fetch_failure_refused(task)
+        refused = [] if refusal is None else [refusal]
+        for index, map_attempt in () if refused else event.maps:
             keys = job.maps.get(task.step, [])
             if isinstance(index, int) and 0 <= index < len(keys):
                 lost = job.tasks[keys[index]]
                 holder = attempt.holders.get(index, lost.output_worker)
-                if lost.output_attempt == map_attempt and lost.output_worker == holder:
-                    self._lose_map_output(job, lost, actions)  # (not if it moved since)
-        if task.state is TaskState.RUNNING and not task.live:
-            # not the reduce's fault: it does not count toward its attempts
-            if self._map_outputs_ready(job, task.step):
-                self._requeue(job, task, front=True)
-            else:
-                self._move(job, task, TaskState.WAITING)
+                if lost.output_attempt != map_attempt or lost.output_worker != holder:
+                    continue  # it moved since
+                refusal = failures.take_fetch_loss(lost, reporter)
+                if refusal is None:
+                    self._lose_map_output(job, lost, actions)
+                else:
+                    refused.append(refusal)
+        if refused:  # the reporter's own failure now: counted, and on its worker
+            error = f"{event.error} ({'; '.join(refused)})"
+            self._record_failure(job, task, event.worker, error, "", now, actions)
+        elif task.state is TaskState.RUNNING and not task.live:
+            self._retry(job, task)  # not the reduce's fault: it does not count
         actions.append(JobChanged(job.id))
 
     def _on_commit_requested(

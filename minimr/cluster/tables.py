@@ -101,6 +101,10 @@ class Task:
     errors: list[dict] = field(default_factory=list)
     ran_on: list[str] = field(default_factory=list)
     record_failures: dict[int, int] = field(default_factory=dict)  # skip mode: ordinal -> n
+    #: a map: times its output was declared lost by fetch failures, per reporter (a key, or a
+    #: worker id without keys); bounded by ``failures.take_fetch_loss``
+    fetch_losses: dict[str, int] = field(default_factory=dict)
+    fetch_retries: int = 0  # a reduce: attempts retried uncounted after fetch failures
     skipped: list[Skipped] = field(default_factory=list)  # skip mode: on its skip list
 
 

@@ -259,3 +259,139 @@ def test_unread_shuffle_requests_leave_the_worker_small_and_serving(coordinator_
         assert peak < before + 100 * MiB
     finally:
         stop_processes([worker])
+
+
+class FakeWorker:
+    """A hand-made worker on a thread: registers, heartbeats, and answers each assignment
+    as ``policy(assign)`` says (a list of messages to send; ``None``: leave and join again
+    under a new identity). What a hostile peer holding a worker key could run."""
+
+    def __init__(self, address: str, policy, slots: int = 1) -> None:
+        import threading
+
+        self.address = address
+        self.policy = policy
+        self.slots = slots
+        self.assigned: list[p.Assign] = []
+        self.sent: list[p.Message] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def join(self) -> zmq.Socket:
+        socket = dealer(self.address)
+        socket.send_multipart(
+            p.encode(p.Ready("fake", "fakehost", 1, self.slots, "tcp://127.0.0.1:9"))
+        )
+        return socket
+
+    def run(self) -> None:
+        socket = self.join()
+        beat = 0.0
+        try:
+            while not self.stop.is_set():
+                if time.monotonic() - beat > 0.2:
+                    socket.send_multipart(p.encode(p.Heartbeat()))
+                    beat = time.monotonic()
+                if not socket.poll(50):
+                    continue
+                message = p.decode(socket.recv_multipart())
+                if isinstance(message, p.Reconnect):
+                    socket.close(0)
+                    socket = self.join()
+                if not isinstance(message, p.Assign):
+                    continue
+                self.assigned.append(message)
+                answers = self.policy(message)
+                if answers is None:  # leave, and come back as somebody else
+                    socket.send_multipart(p.encode(p.Bye()))
+                    socket.close(0)
+                    socket = self.join()
+                    continue
+                for answer in answers:
+                    socket.send_multipart(p.encode(answer))
+                    self.sent.append(answer)
+        finally:
+            socket.close(0)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def start_workers(address: str, work: Path, count: int) -> list[subprocess.Popen]:
+    """``count`` real worker processes of one slot each."""
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "minimr", "worker", "--coordinator", address,
+             "--work-dir", str(work), "--slots", "1"],
+            env=environment(MINIMR_LOG=os.environ.get("MINIMR_TEST_LOG", "ERROR")),
+        )
+        for _ in range(count)
+    ]
+
+
+def wait_for_workers(address: str, count: int) -> None:
+    deadline = time.monotonic() + 20
+    while len(fetch_status(address)["workers"]) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} workers registered"
+        time.sleep(0.1)
+
+
+def run_with_deadline(plan, address: str, seconds: float) -> dict:
+    """Submit ``plan`` on a thread; return its outcome (``result``/``error``), or raise if
+    it is still running after ``seconds`` (the job looped or stalled)."""
+    import threading
+
+    from minimr.cluster.client import submit_plan
+
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = submit_plan(plan, address)
+        except Exception as exc:  # reported by the caller's assertions
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"the job was still running after {seconds:g} s"
+    outcome["elapsed"] = time.monotonic() - started
+    return outcome
+
+
+def test_a_reducer_reporting_fetch_failures_without_end_cannot_loop_the_job(
+    coordinator_at, tmp_path
+):
+    """A peer answering every task with a fetch failure (a reduce's naming all its inputs,
+    which then really run again) cannot keep a job going round: it ends, with the right output."""
+    from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
+
+    inputs = small_inputs(tmp_path / "in", 4)
+    inline_output("wordcount.py", inputs, tmp_path / "inline", reducers=4)
+    address = free_address()
+    coordinator_at(address)
+
+    def liar(assign: p.Assign) -> list[p.Message]:
+        lost = [(i.map, i.attempt) for i in assign.inputs or ()]
+        return [p.FetchFailed(assign.job_id, assign.attempt, lost, "cannot fetch (a lie)")]
+
+    fake = FakeWorker(address, liar, slots=4)  # first to register: first served
+    try:
+        wait_for_workers(address, 1)
+        workers = start_workers(address, tmp_path / "work", 2)
+        wait_for_workers(address, 3)
+        plan = make_plan("wordcount.py", inputs, tmp_path / "cluster", reducers=4)
+        outcome = run_with_deadline(plan, address, 90)
+    finally:
+        fake.close()
+        stop_processes(workers)
+    (job,) = fetch_status(address)["jobs"]
+    print(
+        f"a liar answering {len(fake.sent)} tasks with fetch failures: job {job['state']} in "
+        f"{outcome['elapsed']:.1f} s, attempts {job['attempts']}, excluded {job['excluded']}"
+    )
+    assert "error" not in outcome, outcome.get("error")
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")

@@ -12,6 +12,7 @@ import click
 
 from minimr import runner
 from minimr.dataflow import skips
+from minimr.dataflow.counters import BUILTIN, INVALID_UTF8_RECORDS
 from minimr.dataflow.format.overwrite import FORCE
 from minimr.errors import MinimrError, format_user_traceback
 from minimr.jobcommand import JobCommand, job_options
@@ -185,6 +186,11 @@ def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, key
     if not quiet:
         click.echo(result.counters.format_table())
     click.echo(f"output: {result.output} ({result.elapsed:.1f}s)")
+    invalid = result.counters.get(BUILTIN, INVALID_UTF8_RECORDS)
+    if invalid:  # replaced, never fatal: but the user should know their input has some
+        click.echo(f"note: {invalid:,} input record{'s' * (invalid > 1)} held invalid UTF-8;"
+                   " their bad bytes were read as U+FFFD, the replacement character",
+                   err=True)
 
 
 def _register_cluster_commands() -> None:

@@ -23,6 +23,26 @@ def test_submit_runs_a_job_and_prints_counters(wordcount_job, text_input, tmp_pa
     assert (out / "_SUCCESS").exists() and (out / "part-00000").exists()
 
 
+def test_submit_notes_input_lines_of_invalid_utf8(wordcount_job, tmp_path):
+    """Input lines with bad bytes show in the counters table and in one note at the end;
+    valid input gives no note."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_bytes(b"fine words\nbad \xff words\nmore \xfe\xfe\n")
+    (data / "b.txt").write_bytes(b"bad \xc3 again\n")
+    result = submit(str(wordcount_job), "--input", str(data), "--output", str(tmp_path / "o"),
+                    "--inline")
+    assert result.exit_code == 0, result.output
+    assert "invalid utf-8 records" in result.output
+    assert ("note: 3 input records held invalid UTF-8; their bad bytes were read as U+FFFD"
+            in result.output), result.output
+    (data / "a.txt").write_bytes(b"fine words\n")
+    (data / "b.txt").write_bytes("ok €\n".encode())
+    result = submit(str(wordcount_job), "--input", str(data), "--output", str(tmp_path / "p"),
+                    "--inline")
+    assert result.exit_code == 0 and "UTF-8" not in result.output, result.output
+
+
 def test_syntax_error_names_file_and_line(tmp_path, text_input):
     """A job file with a syntax error fails with its name and line, not a minimr traceback."""
     job = write_file(tmp_path / "broken.py", "from minimr import Job\n\ndef map(k, v)\n    pass\n")

@@ -23,10 +23,12 @@ REDUCE_INPUT_RECORDS = "reduce input records"
 REDUCE_OUTPUT_RECORDS = "reduce output records"
 BYTES_READ = "bytes read"
 BYTES_WRITTEN = "bytes written"
+#: input records (text lines, whole files) whose invalid UTF-8 bytes were read as U+FFFD
+INVALID_UTF8_RECORDS = "invalid utf-8 records"
 BUILTIN_ORDER = (
     MAP_INPUT_RECORDS, MAP_OUTPUT_RECORDS, COMBINE_INPUT_RECORDS, COMBINE_OUTPUT_RECORDS,
     SPILLED_RECORDS, REDUCE_INPUT_GROUPS, REDUCE_INPUT_RECORDS, REDUCE_OUTPUT_RECORDS,
-    BYTES_READ, BYTES_WRITTEN,
+    BYTES_READ, BYTES_WRITTEN, INVALID_UTF8_RECORDS,
 )
 
 
@@ -125,6 +127,13 @@ def activate(counters: Counters) -> Iterator[Counters]:
         yield counters
     finally:
         _current = previous
+
+
+def increment_builtin(name: str, amount: int = 1) -> None:
+    """Add to a built-in counter of the running task; outside a task (a reader used on its
+    own), nothing."""
+    if _current is not None:
+        _current.increment(BUILTIN, name, amount)
 
 
 def increment_counter(group: str, name: str, amount: int = 1) -> None:

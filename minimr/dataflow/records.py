@@ -1,12 +1,13 @@
 """Input formats: reading the records of one split.
 
 ``text``
-    UTF-8 lines (invalid bytes replaced, never fatal). Key: ``(path, byte offset of the line)``;
+    UTF-8 lines (invalid bytes read as U+FFFD, never fatal: each such line counts in the
+    ``invalid utf-8 records`` counter). Key: ``(path, byte offset of the line)``;
     value: the line without ``\\n`` or ``\\r\\n``. A split owns the lines that *start* inside
     it: a split that begins mid-line skips to the next line start, and the last line is read
     past the split's end (Hadoop's LineRecordReader rule).
 ``whole_file``
-    One record per file: ``(path, contents)``.
+    One record per file: ``(path, contents)``, decoded as text lines are.
 ``records``
     The binary output of a previous step (framed pickle blocks of ``(key, value)`` pairs).
 
@@ -18,17 +19,19 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
-from itertools import accumulate, chain, repeat
-from operator import add
+from itertools import accumulate, chain, compress, count, repeat
+from operator import add, contains
 from typing import BinaryIO
 
 from minimr.dataflow import storage
+from minimr.dataflow.counters import INVALID_UTF8_RECORDS, increment_builtin
 from minimr.dataflow.format.blocks import iter_entries
 from minimr.dataflow.splits import Split
 from minimr.errors import JobDefinitionError
 
 INPUT_FORMATS = ("text", "whole_file")
 READ_BLOCK = 1 << 20
+REPLACEMENT = "\ufffd"  # what invalid UTF-8 is read as
 
 
 def open_binary(path: str) -> BinaryIO:
@@ -37,21 +40,50 @@ def open_binary(path: str) -> BinaryIO:
     return storage.open_read(path, compression)
 
 
-def _decode_lines(body: bytes) -> tuple[list[str], list[int]]:
-    """Split complete lines, returning their text (no line ending) and their byte lengths.
+def _decode_lines(body: bytes) -> tuple[list[str], list[int], list[int]]:
+    """Split complete lines, returning their text (no line ending), their byte lengths and
+    the indexes of the lines that held invalid UTF-8 (usually none).
 
     Invalid UTF-8 becomes U+FFFD; decoding the whole body at once gives the same lines as
-    decoding each line, because a newline byte is never part of a multi-byte sequence.
+    decoding each line, because a newline byte is never part of a multi-byte sequence. The
+    body is decoded strictly first, which costs what a lenient decode costs: only a body
+    that fails is decoded again, leniently, and its lines checked one by one.
     """
+    invalid: list[int] = []
+    raw = None
     if body.isascii():  # one byte a character: the lines' lengths are their byte lengths
         lines = body.decode("ascii").split("\n")
         lengths = list(map(add, map(len, lines), repeat(1)))
     else:
-        lines = body.decode("utf-8", "replace").split("\n")
-        lengths = list(map(add, map(len, body.split(b"\n")), repeat(1)))
+        try:
+            lines = body.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            lines = body.decode("utf-8", "replace").split("\n")
+            raw = body.split(b"\n")
+            # a line with a U+FFFD may have had bad bytes (or a U+FFFD of its own): check those
+            marked = compress(count(), map(contains, lines, repeat(REPLACEMENT)))
+            invalid = [i for i in marked if not _valid(raw[i])]
+        lengths = list(map(add, map(len, raw or body.split(b"\n")), repeat(1)))
     if b"\r" in body:
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    return lines, lengths
+    return lines, lengths, invalid
+
+
+def _valid(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _decode(data: bytes) -> str:
+    """``data`` as text, invalid UTF-8 read as U+FFFD and counted as one record."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        increment_builtin(INVALID_UTF8_RECORDS)
+        return data.decode("utf-8", "replace")
 
 
 def read_text(split: Split) -> Iterator[tuple[tuple[str, int], str]]:
@@ -87,7 +119,7 @@ def read_text_blocks(split: Split, block_size: int = READ_BLOCK, keys: bool = Tr
             chunk = f.read(block_size)
             if not chunk:
                 if carry:  # a last line with no final newline
-                    line = carry.decode("utf-8", "replace")
+                    line = _decode(carry)
                     line = line[:-1] if line.endswith("\r") else line
                     yield [((path, pos), line)] if keys else [line]
                 return
@@ -97,9 +129,11 @@ def read_text_blocks(split: Split, block_size: int = READ_BLOCK, keys: bool = Tr
                 carry = data
                 continue
             carry = data[cut + 1 :]
-            lines, lengths = _decode_lines(data[:cut])
+            lines, lengths, invalid = _decode_lines(data[:cut])
             offsets = list(accumulate(lengths, initial=pos))
             inside = bisect_left(offsets, end, 0, len(lines))  # lines starting before the end
+            if invalid:  # of this split's lines only: the others are the next split's
+                increment_builtin(INVALID_UTF8_RECORDS, bisect_left(invalid, inside))
             if keys:
                 where = zip(repeat(path), offsets[:inside], strict=False)  # repeat() never ends
                 yield list(zip(where, lines[:inside], strict=True))
@@ -113,7 +147,7 @@ def read_whole_file(split: Split) -> Iterator[tuple[str, str]]:
     if split.start > 0:
         return
     with open_binary(split.path) as f:
-        yield split.path, f.read().decode("utf-8", "replace")
+        yield split.path, _decode(f.read())
 
 
 def read_intermediate(split: Split) -> Iterator[tuple]:

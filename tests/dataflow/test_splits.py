@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from minimr.dataflow.counters import BUILTIN, INVALID_UTF8_RECORDS, Counters, activate
 from minimr.dataflow.records import read_text, read_text_blocks, read_text_lines, read_whole_file
 from minimr.dataflow.splits import Split, expand_inputs, pack_splits, parse_size, plan_splits
 from minimr.errors import InputError, UsageError
@@ -79,6 +80,37 @@ def test_invalid_utf8_is_replaced(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes(b"ok\n\xff\xfe bad\n")
     assert [line for _, line in read_text(Split(str(path), 0, 10))] == ["ok", "\ufffd\ufffd bad"]
+
+
+def invalid_counted(read, split: Split) -> int:
+    """The invalid utf-8 records counter after reading all of ``split`` with ``read``."""
+    counters = Counters()
+    with activate(counters):
+        list(read(split))
+    return counters.get(BUILTIN, INVALID_UTF8_RECORDS)
+
+
+@pytest.mark.parametrize("read", [read_text, read_text_lines])
+@pytest.mark.parametrize("split_size", [1, 7, 30, 1000])
+def test_lines_with_invalid_utf8_are_counted_once_by_their_split(tmp_path, read, split_size):
+    """Each line that held invalid bytes counts once in 'invalid utf-8 records', by the split
+    that owns it, whatever the split size; valid UTF-8, U+FFFD itself included, counts
+    nothing; a last line without a newline counts too."""
+    path = tmp_path / "mixed.txt"
+    path.write_bytes(b"ok\n\xff bad\nfine \xe2\x82\xac\nliteral \xef\xbf\xbd\ncut \xe2\x82\n"
+                     b"two \xc3\x28 \xa0\ntail \xfe")
+    counts = [invalid_counted(read, split) for split in plan_splits([str(path)], split_size)]
+    assert sum(counts) == 4
+
+
+def test_valid_utf8_counts_nothing_and_whole_files_count_as_one_record(tmp_path):
+    """Valid text leaves the counter at 0; a whole file with bad bytes is one record."""
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    good.write_bytes("é€ ok\n".encode() * 10)
+    bad.write_bytes(b"\xff\n\xfe\n")
+    assert invalid_counted(read_text, Split(str(good), 0, 70)) == 0
+    assert invalid_counted(read_whole_file, Split(str(bad), 0, 4)) == 1
+    assert invalid_counted(read_whole_file, Split(str(good), 0, 70)) == 0
 
 
 @pytest.mark.parametrize("opener,suffix", [(gzip.open, ".gz"), (bz2.open, ".bz2")])

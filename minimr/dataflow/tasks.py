@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from itertools import chain, islice, starmap
+from itertools import chain, islice, repeat, starmap
 from operator import is_not, itemgetter
 from typing import Any
 
@@ -25,6 +25,7 @@ from minimr.dataflow import foldshape, mapshape, mistakes, skips, storage, taskg
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.format import output as out
 from minimr.dataflow.format.segments import Segment
+from minimr.dataflow.format.unpicklable import raise_culprit
 from minimr.dataflow.mapside.pairstore import PAIR_OVERHEAD
 from minimr.dataflow.mapside.spill import MapOutput, MapOutputBuffer, RestartTask, batch_pairs
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
@@ -343,7 +344,8 @@ def run_sample_task(plan: JobPlan, task: SampleTask, counters: Counters) -> byte
     fmt = sp.input_format if task.step == 0 else "records"
     keys: list = []
     setup, teardown = _lifecycle(sp.step)
-    with C.activate(Counters()):  # sampling must not count toward the job's counters
+    # sampling must not count toward the job's counters
+    with C.activate(Counters()), mistakes.naming_unpicklable(_producers(sp.step, True)):
         setup()
         for split in splits:
             for record in _sample_records(split, fmt, rng):
@@ -356,7 +358,12 @@ def run_sample_task(plan: JobPlan, task: SampleTask, counters: Counters) -> byte
         if sp.step.map_final is not None:  # what the map held back comes out here
             keys.extend(k for k, _ in batch_pairs(sp.step.map_final()))
         teardown()
-    return pickle.dumps(choose_boundaries(keys, sp.reducers), protocol=4)
+        boundaries = choose_boundaries(keys, sp.reducers)
+        try:
+            return pickle.dumps(boundaries, protocol=4)
+        except Exception as exc:
+            raise_culprit(zip(boundaries, repeat(None)), exc)
+            raise
 
 
 def _sample_records(split: Split, fmt: str, rng: random.Random) -> Iterator:

@@ -137,3 +137,43 @@ def test_function_location_of_every_kind_of_callable():
     assert function_location(decorate(plain)) == where(plain)
     assert function_location(Callable()) == where(Callable.__call__)
     assert function_location(sum) == repr(sum)
+
+
+@functools.total_ordering
+class _Ordered:
+    """A key type that compares (so a sort never needs its pickle) but cannot be pickled
+    where it is held: an attribute of a class made in a function."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __lt__(self, other):
+        return self.n < other.n
+
+    def __eq__(self, other):
+        return self.n == other.n
+
+    def __hash__(self):
+        return self.n
+
+
+def _local_ordered():
+    class Local(_Ordered):
+        pass
+    return Local
+
+
+@pytest.mark.parametrize("make_key", [lambda n: LOCK, lambda n: _local_ordered()(n)],
+                         ids=["lock", "local-class"])
+def test_an_unpicklable_key_is_named_when_sampled_for_range_boundaries(tmp_path, make_key):
+    """With the range partitioner, the sample task meets the keys first, when it sorts them
+    or when it pickles the boundaries it chose: the same JobCodeError either way."""
+
+    class RangeKeys(LockValues):
+        partitioner = "range"
+
+        def map(self, key, line):
+            yield make_key(len(line)), 1
+
+    with pytest.raises(JobCodeError, match="yielded a key that cannot be pickled"):
+        run(RangeKeys, tmp_path)

@@ -223,6 +223,17 @@ def test_failed_attempts_up_to_the_cap_fail_the_job_with_a_report():
     assert "3 times" in error["message"]
 
 
+def straggling_phase(script: Script) -> list[s.Assign]:
+    """Five workers, a job of four maps of which three finish in 0.5 s: its maps' assigns."""
+    for w in ("w0", "w1", "w2", "w3", "w4"):
+        script.join(w)
+    (prep,) = assigns(script.submit())
+    maps = assigns(script.prepare(prep, maps=4, reduces=1))
+    for a in maps[:3]:
+        script.map_done(a, reduces=1, advance=0.5)
+    return maps
+
+
 def test_a_final_failure_fails_the_job_at_its_first_attempt():
     """A failure marked final (a mistake in the job's code) is not retried: the job fails
     at once, its report saying so, with the error as the worker sent it."""
@@ -242,12 +253,7 @@ def test_a_final_failure_cancels_a_running_backup():
     """A final failure ends the job even while a backup of the task runs (it would fail the
     same way), and the backup is cancelled."""
     script = Script(speculation_min_runtime=1.0, speculation_multiplier=4.0)
-    for w in ("w0", "w1", "w2", "w3", "w4"):
-        script.join(w)
-    (prep,) = assigns(script.submit())
-    maps = assigns(script.prepare(prep, maps=4, reduces=1))
-    for a in maps[:3]:
-        script.map_done(a, reduces=1, advance=0.5)
+    maps = straggling_phase(script)
     (backup,) = assigns(script(s.Tick(), advance=10.0))
     actions = script(s.AttemptFailed(maps[3].worker, "j", maps[3].attempt, "boom", final=True))
     assert ended(actions) == [s.JobEnded("j", s.JobState.FAILED)]
@@ -290,12 +296,7 @@ def test_only_one_attempt_of_a_task_may_commit():
 def test_straggler_gets_one_backup_and_the_winner_cancels_it():
     """Near the end of a phase a task running far past the median gets a backup."""
     script = Script(speculation_min_runtime=1.0, speculation_multiplier=4.0)
-    for w in ("w0", "w1", "w2", "w3", "w4"):
-        script.join(w)
-    (prep,) = assigns(script.submit())
-    maps = assigns(script.prepare(prep, maps=4, reduces=1))
-    for a in maps[:3]:
-        script.map_done(a, reduces=1, advance=0.5)
+    maps = straggling_phase(script)
     assert assigns(script(s.Tick(), advance=1.0)) == []  # 2.5 s < max(1, 4 x 0.5)... not yet
     (backup,) = assigns(script(s.Tick(), advance=10.0))
     assert backup.task == maps[3].task and backup.attempt.endswith("-a2")

@@ -305,12 +305,8 @@ def remove_entry(path: str) -> None:
     Raises:
         OSError: an entry that exists could not be deleted.
     """
-    if is_url(path):
-        fs, fs_path, _ = _filesystem(path)
-        try:
-            fs.rm(fs_path, recursive=True)
-        except FileNotFoundError:
-            pass
+    if is_url(path):  # object stores have no links; a recursive delete of a file is that file
+        remove_tree(path)
         return
     try:
         is_folder = stat.S_ISDIR(os.lstat(path).st_mode)

@@ -152,20 +152,30 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
     if split is not None and task is not None:
         raise UsageError("give --split (a first-step map) or --task, not both")
     job_obj = resolve_job(job)
+    scratch = output is None  # a folder of our own: removed if the replay fails
     output = output or tempfile.mkdtemp(prefix="minimr-replay-")
-    plan = build_plan(job_obj, list(inputs), output, reducers=reducers, split_size=split_size,
-                      combine_files=combine_files and split is None, options=options,
-                      files=list(files or ()))
-    if split is not None:
-        found = expand_inputs(list(inputs))
-        if len(found) != 1:
-            raise UsageError(f"--split needs exactly one --input file (got {len(found)})")
-        start, end = parse_split(split)
-        plan.splits = [Split(found[0], start, end)]
-    only = parse_task(task) if task is not None else None
-    out.prepare_output(plan.output, True, [*inputs, *(s.path for s in plan.splits)],
-                       job_file=job_file(job, job_obj))
-    counters = run_inline(plan, only=only)
+    prepared = None
+    try:
+        plan = build_plan(job_obj, list(inputs), output, reducers=reducers,
+                          split_size=split_size, combine_files=combine_files and split is None,
+                          options=options, files=list(files or ()))
+        if split is not None:
+            found = expand_inputs(list(inputs))
+            if len(found) != 1:
+                raise UsageError(f"--split needs exactly one --input file (got {len(found)})")
+            start, end = parse_split(split)
+            plan.splits = [Split(found[0], start, end)]
+        only = parse_task(task) if task is not None else None
+        prepared = out.prepare_output(plan.output, True,
+                                      [*inputs, *(s.path for s in plan.splits)],
+                                      job_file=job_file(job, job_obj))
+        counters = run_inline(plan, only=only)
+    except BaseException:  # the usual end of a replay: it leaves no folder behind
+        if prepared is not None:
+            out.discard(prepared)
+        if scratch:
+            storage.remove_empty_folder(output)
+        raise
     return Result(output=plan.output, counters=counters, job_id=plan.job_id)
 
 

@@ -80,3 +80,16 @@ def test_the_replay_command_of_a_failed_reduce_reruns_that_partition(cluster, tm
     assert "--task" in words and words[words.index("--task") + 1].startswith("s0-r")
     again = minimr(*["replay", *words])
     assert again.returncode == 1 and "KeyError: 'venom'" in again.stderr
+
+
+def test_a_replay_that_fails_again_leaves_no_folder_behind(tmp_path):
+    """A replay writes to a new folder in TMPDIR; when the task fails again (the usual end),
+    that folder is removed."""
+    (tmp := tmp_path / "tmp").mkdir()
+    (data := small_inputs(tmp_path / "in", 1)[0]).write_text("fine line\npoison here\n")
+    again = subprocess.run(
+        [sys.executable, "-m", "minimr", "replay", f"{JOBS / 'failing.py'}:RaiseOnBad",
+         "--input", str(data), "--split", "0:21"],
+        env=environment(TMPDIR=str(tmp)), capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "poisoned record at 10" in again.stderr
+    assert os.listdir(tmp) == []

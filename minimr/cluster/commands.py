@@ -141,6 +141,16 @@ def _raise_open_files_limit() -> None:
     help="Missed heartbeats before a worker is dead.",
 )
 @click.option(
+    "--backup-after",
+    type=click.FloatRange(min=0, min_open=True),
+    show_default=True,
+    default=s.BACKUP_AFTER,
+    metavar="SECONDS",
+    help="A running task with no finished task of its phase to compare it with (a lone "
+    "prepare or commit, a phase mostly still running) gets a backup attempt after this long, "
+    "so a worker that never finishes cannot hold a job (jobs with speculation only).",
+)
+@click.option(
     "--state-dir",
     default=None,
     metavar="DIR",
@@ -166,6 +176,7 @@ def coordinator(
     max_workers_per_key,
     heartbeat_interval,
     heartbeat_liveness,
+    backup_after,
     state_dir,
     move_aside_damaged_journal,
     log_level,
@@ -179,7 +190,9 @@ def coordinator(
     curve, access = security.Keys(keys_dir).coordinator() if keys_dir else (None, None)
     server = ZmqServer(bind, max_message_size=max_message_size, curve=curve)
     scheduler = s.Scheduler(
-        heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness
+        heartbeat_interval=heartbeat_interval,
+        heartbeat_liveness=heartbeat_liveness,
+        backup_after=backup_after,
     )
     bounds = limits.Limits(
         max_message_size, max_jobs_per_submitter, max_plan_bytes, max_workers_per_key

@@ -6,10 +6,14 @@ scheduler (``scheduler.py``) calls them and does the moving and requeueing:
 - skip mode (``skip_record``): a failure on one record is the record's, not the task's;
 - the report that fails a job (``failure_report``): the task, its input, where it ran,
   the last traceback;
-- bad workers (``score_bad_workers``): failures that then succeeded elsewhere count against
-  the worker they happened on, which is excluded from the job after a few;
-- stragglers (``stragglers``): near the end of a phase, a task running far longer than the
-  phase's median is given a backup attempt;
+- bad workers (``score_bad_workers``, ``score_overtaken``): failures that then succeeded
+  elsewhere, and attempts overtaken by a later attempt of their task, count against the
+  worker they happened on, which is excluded from the job after a few;
+- stragglers (``stragglers``): a task running far longer than its phase's median is given a
+  backup attempt near the phase's end; and so is a task with nothing to compare it with (a
+  lone prepare or commit, a phase whose tasks mostly still run) after ``backup_after``
+  seconds, so that a worker that heartbeats but never finishes (a black hole) cannot hold a
+  job for ever;
 - fetch failures (``fetch_failure_refused``, ``take_fetch_loss``): a reduce that cannot
   fetch a map output has it run again and is retried without counting, but only so often:
   past that, the report is the reporter's own failure, so a reducer that reports without
@@ -19,7 +23,7 @@ scheduler (``scheduler.py``) calls them and does the moving and requeueing:
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from minimr.cluster.events import SKIP_AFTER_FAILURES, AttemptFailed, Skipped
 from minimr.cluster.tables import Attempt, Job, Kind, Task, TaskState
@@ -28,6 +32,9 @@ from minimr.cluster.tables import Attempt, Job, Kind, Task, TaskState
 BAD_WORKER_FAILURES = 2
 #: a phase is "near its end" when this fraction of its tasks is done
 SPECULATION_QUANTILE = 0.75
+#: attempts of one task running at once at most: the first and two backups (a backup may
+#: land on a black hole too)
+MAX_LIVE_ATTEMPTS = 3
 #: times one reporter's fetch failures may have the same map's output declared lost...
 FETCH_LOSSES_PER_REPORTER = 2
 #: ...and all reporters' together; past either, the reporting attempt fails instead
@@ -100,39 +107,70 @@ def score_bad_workers(job: Job, task: Task, winner: str, workers: int) -> None:
     third of the cluster's ``workers``.
     """
     for error in task.errors:
-        culprit = error["worker"]
-        if culprit == winner or culprit in job.excluded:
-            continue
-        job.bad_scores[culprit] = job.bad_scores.get(culprit, 0) + 1
-        if job.bad_scores[culprit] >= BAD_WORKER_FAILURES and len(job.excluded) < workers // 3:
-            job.excluded.add(culprit)
+        if error["worker"] != winner:
+            _blame(job, error["worker"], workers)
     task.errors = [e for e in task.errors if e["worker"] == winner]
 
 
-def stragglers(job: Job, now: float, multiplier: float, min_runtime: float
-               ) -> Iterator[tuple[Task, Attempt]]:
-    """The running tasks of the job's current phases that deserve a backup attempt.
+def score_overtaken(job: Job, winner: Attempt, losers: list[Attempt], workers: int) -> None:
+    """``winner`` finished first: the losers that started before it were overtaken.
 
-    A phase qualifies once ``SPECULATION_QUANTILE`` of its tasks are done; a task of it
-    running one attempt for longer than ``multiplier`` times the phase's median duration
-    (and at least ``min_runtime`` seconds) is a straggler. Yields ``(task, its attempt)``.
+    A worker whose attempts keep being overtaken is slow for this job, or never finishes
+    at all (a black hole): it is scored as for a failure (see :func:`score_bad_workers`).
     """
-    for keys in (job.maps.get(job.step), job.reduces.get(job.step)):
-        if not keys:
+    for loser in losers:
+        if loser.started < winner.started:
+            _blame(job, loser.worker, workers)
+
+
+def _blame(job: Job, culprit: str, workers: int) -> None:
+    if culprit in job.excluded:
+        return
+    job.bad_scores[culprit] = job.bad_scores.get(culprit, 0) + 1
+    if job.bad_scores[culprit] >= BAD_WORKER_FAILURES and len(job.excluded) < workers // 3:
+        job.excluded.add(culprit)
+
+
+def stragglers(
+    job: Job,
+    running: Iterable[Task],
+    now: float,
+    multiplier: float,
+    min_runtime: float,
+    backup_after: float,
+) -> Iterator[Task]:
+    """The ``running`` tasks of ``job`` that deserve one more attempt.
+
+    A task deserves one when each of its live attempts (fewer than ``MAX_LIVE_ATTEMPTS``)
+    has run longer than its phase's limit: ``multiplier`` times the median duration of the
+    phase's finished tasks, and at least ``min_runtime`` seconds, once
+    ``SPECULATION_QUANTILE`` of the phase is done (a straggler near the phase's end);
+    ``backup_after`` seconds, or that multiple of the median if longer, before (a lone
+    prepare or commit has no phase to compare with, and a phase held by a black hole
+    might never reach its quantile).
+    """
+    limits: dict[tuple[Kind, int], float] = {}
+    for task in running:
+        if task.state is not TaskState.RUNNING or not 0 < len(task.live) < MAX_LIVE_ATTEMPTS:
             continue
-        tasks = [job.tasks[k] for k in keys]
-        durations = [
-            t.duration for t in tasks if t.duration is not None and t.state is TaskState.DONE
-        ]
-        if len(durations) < max(1, SPECULATION_QUANTILE * len(tasks)):
-            continue
-        limit = max(min_runtime, multiplier * statistics.median(durations))
-        for task in tasks:
-            if task.state is not TaskState.RUNNING or len(task.live) != 1:
-                continue
-            (only,) = task.live.values()
-            if now - only.started > limit:
-                yield task, only
+        phase = (task.kind, task.step)
+        if phase not in limits:
+            limits[phase] = _backup_limit(job, *phase, multiplier, min_runtime, backup_after)
+        if all(now - attempt.started > limits[phase] for attempt in task.live.values()):
+            yield task
+
+
+def _backup_limit(
+    job: Job, kind: Kind, step: int, multiplier: float, min_runtime: float, backup_after: float
+) -> float:
+    """Seconds an attempt of the ``kind`` tasks of ``step`` runs before it gets a backup."""
+    keys = {Kind.MAP: job.maps, Kind.REDUCE: job.reduces}.get(kind, {}).get(step, [])
+    tasks = [job.tasks[k] for k in keys]
+    durations = [t.duration for t in tasks if t.duration is not None and t.state is TaskState.DONE]
+    typical = multiplier * statistics.median(durations) if durations else 0.0
+    if durations and len(durations) >= SPECULATION_QUANTILE * len(tasks):
+        return max(min_runtime, typical)
+    return max(backup_after, typical)
 
 
 def take_fetch_loss(task: Task, reporter: str) -> str | None:

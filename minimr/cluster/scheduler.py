@@ -50,11 +50,14 @@ step still needs them. A failed attempt (exception, executor death, timeout) cou
 toward ``max_attempts``; the last failure fails the job with the task, its input,
 the workers it ran on and the user's traceback; a failure the worker marks ``final`` (a
 mistake in the job's code, a plan the worker cannot load) fails the job at once. A worker
-whose failures succeed elsewhere is excluded from the job (never more than a third of the
-workers). Near the end of a phase, a task running far longer than the median gets one backup
-attempt; the first to finish wins and the other is cancelled. What a failure means and
-who is to blame (skip mode, the failure report, bad workers, stragglers) is decided in
-``failures.py``; the moving and requeueing happen here.
+whose failures succeed elsewhere, or whose attempts are overtaken by later ones, is excluded
+from the job (never more than a third of the workers). Near the end of a phase, a task
+running far longer than the median gets a backup attempt, and so does a task with nothing
+to compare it with after ``backup_after`` seconds (so a worker that heartbeats but never
+finishes cannot hold a job for ever); the first to finish wins and the others are
+cancelled. A fetch failure runs the lost map outputs again, within bounds. What a failure
+means and who is to blame (skip mode, the failure report, bad workers, stragglers, fetch
+failures) is decided in ``failures.py``; the moving and requeueing happen here.
 
 Map outputs that outlive their holder: a worker started on a dead worker's folder
 adopts its finished map outputs (``workdir.py``) and registers them with the dead
@@ -155,6 +158,9 @@ __all__ = [  # the scheduler's vocabulary, importable from here
 SPECULATION_MULTIPLIER = 4.0
 #: ...and at least this many seconds
 SPECULATION_MIN_RUNTIME = 1.0
+#: a task with no finished peers to compare it with gets a backup after this many seconds
+#: (a worker that heartbeats but never finishes holds a task that long at most)
+BACKUP_AFTER = 60.0
 #: keep this many finished jobs for ``status``
 FINISHED_JOBS_KEPT = 50
 #: after a restart, seconds restored map outputs wait for their workers to re-register
@@ -177,12 +183,14 @@ class Scheduler:
         heartbeat_liveness: int = HEARTBEAT_LIVENESS,
         speculation_multiplier: float = SPECULATION_MULTIPLIER,
         speculation_min_runtime: float = SPECULATION_MIN_RUNTIME,
+        backup_after: float = BACKUP_AFTER,
         recovery_grace: float = RECOVERY_GRACE,
     ) -> None:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_liveness = heartbeat_liveness
         self.speculation_multiplier = speculation_multiplier
         self.speculation_min_runtime = speculation_min_runtime
+        self.backup_after = backup_after
         self.recovery_grace = recovery_grace
         self.jobs: dict[str, Job] = {}
         self.workers: dict[str, Worker] = {}
@@ -478,9 +486,11 @@ class Scheduler:
             if not task.live:
                 self._requeue(job, task, front=True)
             return
-        for other in list(task.live.values()):  # a backup lost the race
+        losers = list(task.live.values())  # a backup lost the race, or the first attempt
+        for other in losers:
             self._drop_attempt(other)
             actions.append(Cancel(other.worker, job.id, other.id))
+        failures.score_overtaken(job, attempt, losers, len(self.workers))
         task.counters = event.counters
         task.duration = now - attempt.started
         task.output_worker = event.worker
@@ -715,14 +725,15 @@ class Scheduler:
                 )
 
     def _speculate(self, job: Job, now: float, actions: list[Action]) -> None:
-        """Give one backup attempt to each straggler near the end of its phase."""
+        """Give a backup attempt to each straggler, and to each task held too long."""
         if any(job.tasks[k].state is TaskState.PENDING for k in job.pending):
             return
-        limits = (self.speculation_multiplier, self.speculation_min_runtime)
-        for task, only in failures.stragglers(job, now, *limits):
+        running = dict.fromkeys(a.task for a in self.attempts.values() if a.job_id == job.id)
+        limits = (self.speculation_multiplier, self.speculation_min_runtime, self.backup_after)
+        for task in failures.stragglers(job, [job.tasks[k] for k in running], now, *limits):
             if task.kind is Kind.REDUCE and not self._map_outputs_ready(job, task.step):
                 continue  # a map output it needs was lost: no backup can fetch it
-            worker = self._free_worker(job, avoid={only.worker})
+            worker = self._free_worker(job, avoid={a.worker for a in task.live.values()})
             if worker is None:
                 return
             self._start_attempt(job, task, worker, now, actions, backup=True)

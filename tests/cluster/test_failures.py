@@ -1,4 +1,5 @@
-"""The failure policy against peers that never give up: endless fetch-failure reports."""
+"""The failure policy against peers that never give up: endless fetch-failure reports, and
+black holes (workers that heartbeat but never finish a task)."""
 
 from __future__ import annotations
 
@@ -95,3 +96,71 @@ def test_an_honest_fetch_failure_reruns_the_map_without_counting_against_the_red
     rerun = assigns(script(s.FetchFailed(r.worker, "j", r.attempt, ((lost.map, lost.attempt),))))
     assert [a.kind for a in rerun] == ["map"]
     assert script.task("s0-r00000").failures == 0
+
+
+def finish(script: Script, queue: list, black_holes: set[str], rounds: int = 500) -> list:
+    """Run assignments to the job's end, ticking the clock a second a round: ``black_holes``
+    never answer theirs, the others finish theirs at once. Returns the end actions."""
+    for _ in range(rounds):
+        actions = script(s.Tick(), advance=1.0)
+        answered = [a for a in queue if a.worker not in black_holes]
+        queue[:] = [a for a in queue if a.worker in black_holes]
+        for a in answered:
+            if a.kind == "prepare":
+                actions += script.prepare(a, maps=4, reduces=2)
+            elif a.kind == "map":
+                actions += script.map_done(a, reduces=2)
+            elif a.kind == "reduce":
+                actions += script.reduce_done(a)
+            else:
+                actions += script.succeed(a)
+        queue += assigns(actions)
+        if ended(actions):
+            return ended(actions)
+    return []
+
+
+def test_a_lone_task_on_a_black_hole_gets_a_backup_after_backup_after():
+    """A prepare (nothing to compare it with) held by a silent worker runs elsewhere too."""
+    script = Script(backup_after=30.0)
+    script.join("hole")
+    (prep,) = assigns(script.submit())
+    script.join("w1")
+    assert assigns(script(s.Tick(), advance=29.0)) == []
+    (backup,) = assigns(script(s.Tick(), advance=2.0))
+    assert backup.worker == "w1" and backup.task == prep.task
+
+
+def test_a_black_hole_holding_most_of_a_phase_does_not_stall_the_job():
+    """A silent worker with many slots, first served, cannot hold a job for ever: backups
+    run its tasks elsewhere, and once overtaken twice it is excluded from the job."""
+    script = Script(backup_after=30.0)
+    for worker, slots in (("hole", 16), ("w1", 1), ("w2", 1)):
+        script.join(worker, slots=slots)
+    queue = assigns(script.submit())
+    assert finish(script, queue, {"hole"}) == [s.JobEnded("j", s.JobState.SUCCEEDED)]
+    job = script.sched.jobs["j"]
+    assert job.excluded == {"hole"}
+    assert script.now < 200  # a few backup delays, not for ever
+
+
+def test_a_task_on_two_black_holes_gets_a_third_attempt():
+    """When the first backup lands on a black hole too, a second one follows."""
+    script = Script(backup_after=30.0)
+    for worker in ("hole1", "hole2", "w1"):
+        script.join(worker)
+    queue = assigns(script.submit())  # the prepare, on hole1
+    queue += assigns(script(s.Tick(), advance=31.0))  # the first backup: hole2, first free
+    assert [a.worker for a in queue] == ["hole1", "hole2"]
+    assert finish(script, queue, {"hole1", "hole2"}) == [s.JobEnded("j", s.JobState.SUCCEEDED)]
+
+
+def test_a_straggler_that_wins_is_not_blamed():
+    """Only an attempt overtaken by a later one counts against its worker."""
+    script = Script(backup_after=30.0)
+    for worker in ("slow", "w1"):
+        script.join(worker)
+    (prep,) = assigns(script.submit())
+    (backup,) = assigns(script(s.Tick(), advance=31.0))
+    script.prepare(prep, maps=1, reduces=1)  # the first attempt wins after all
+    assert script.sched.jobs["j"].bad_scores == {}

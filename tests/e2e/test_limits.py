@@ -395,3 +395,32 @@ def test_a_reducer_reporting_fetch_failures_without_end_cannot_loop_the_job(
     )
     assert "error" not in outcome, outcome.get("error")
     assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+
+
+def test_a_black_hole_worker_cannot_stall_a_job(coordinator_at, tmp_path):
+    """A peer that takes 16 tasks at a time, heartbeats, and never finishes one: its tasks
+    get backups elsewhere, it is excluded from the job, and the job ends right."""
+    from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
+
+    inputs = small_inputs(tmp_path / "in", 6)
+    inline_output("wordcount.py", inputs, tmp_path / "inline", reducers=2)
+    address = free_address()
+    coordinator_at(address, "--backup-after", "1")
+    hole = FakeWorker(address, lambda assign: [], slots=16)  # first to register: first served
+    try:
+        wait_for_workers(address, 1)
+        workers = start_workers(address, tmp_path / "work", 3)
+        wait_for_workers(address, 4)
+        plan = make_plan("wordcount.py", inputs, tmp_path / "cluster", reducers=2)
+        outcome = run_with_deadline(plan, address, 60)
+    finally:
+        hole.close()
+        stop_processes(workers)
+    (job,) = fetch_status(address)["jobs"]
+    print(
+        f"a black hole took {len(hole.assigned)} tasks: job {job['state']} in "
+        f"{outcome['elapsed']:.1f} s, attempts {job['attempts']}, excluded {job['excluded']}"
+    )
+    assert "error" not in outcome, outcome.get("error")
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+    assert len(job["excluded"]) == 1 and job["excluded"][0].startswith("hostile-")

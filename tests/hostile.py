@@ -35,7 +35,9 @@ SAMPLES: tuple[p.Message, ...] = (
         replaces=("w-old",),
     ),
     p.Heartbeat(),
-    p.TaskDone("j", "s0-m00001-a1", p.MapOutputRef("/w/m1", ((0, 3), (3, 0))), {"g": {"n": 1}}, 0.5),
+    p.TaskDone(
+        "j", "s0-m00001-a1", p.MapOutputRef("/w/m1", ((0, 3), (3, 0))), {"g": {"n": 1}}, 0.5
+    ),
     p.TaskDone(
         "j",
         "s0-p00000-a1",
@@ -175,7 +177,8 @@ def cases(samples: tuple[p.Message, ...] = SAMPLES) -> Iterator[Case]:
                 longer = json.dumps([*value, value[-1]])
                 yield Case("one item more", cls, [head, _splice(body, path, longer), *blobs], path)
                 shorter = json.dumps(value[:-1])
-                yield Case("one item fewer", cls, [head, _splice(body, path, shorter), *blobs], path)
+                frames = [head, _splice(body, path, shorter), *blobs]
+                yield Case("one item fewer", cls, frames, path)
         yield Case("extra field", cls, [head, json.dumps({**body, "zz": 1}).encode(), *blobs], ())
         for count in (0, 1, len(blobs) + 1, 40):
             if count != len(blobs):

@@ -63,10 +63,10 @@ from minimr.cluster.wiretypes import (
     Name,
     Plain,
     Seconds,
-    dumps,
-    loads,
     check_depth,
     converter,
+    dumps,
+    loads,
     record_converter,
 )
 from minimr.dataflow.skips import MAX_SKIPS

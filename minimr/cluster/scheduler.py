@@ -1,10 +1,20 @@
 """The coordinator's brain: a pure state machine over jobs, tasks, attempts and workers.
 
 No sockets, no clock, no threads: :meth:`Scheduler.handle` takes one event (a
-dataclass) and the current time, changes the tables, and returns the actions (more
-dataclasses) that the I/O shell in ``coordinator.py`` turns into messages. Tests
-script events and check actions. The vocabulary lives beside it: ``events.py`` (events
-in, actions out) and ``tables.py`` (task and job states, the transition table, records).
+dataclass) and the current time, hands it to the handler of its type, which changes the
+tables and *returns* the actions (more dataclasses) that the I/O shell in
+``coordinator.py`` turns into messages. Tests script events and check actions.
+
+The modules around it, one responsibility each:
+
+- ``events.py``: the vocabulary, events in and actions out;
+- ``tables.py``: task and job states, the transition table, the records;
+- ``board.py``: the tables and the elementary moves on them, with a bounded log of recent
+  events and moves, so an invalid transition raises with the story of its task;
+- ``placement.py``: which free slot takes which pending task, and a reduce's inputs;
+- ``mapoutputs.py``: which worker holds each map output, and what a lost one costs;
+- ``results.py``: whether a worker's result fits its task (one that does not fails);
+- ``failures.py``: what a failure means and who is to blame.
 
 How a job becomes tasks, without the coordinator ever seeing the plan
 ----------------------------------------------------------------------
@@ -69,9 +79,8 @@ re-registers it, and the map runs again if none does within ``recovery_grace``.
 
 from __future__ import annotations
 
-import dataclasses
-
-from minimr.cluster import failures, views
+from minimr.cluster import failures, mapoutputs, placement, views
+from minimr.cluster.board import Board
 from minimr.cluster.events import (
     MAX_ATTEMPTS,
     MAX_SKIPS,
@@ -100,13 +109,9 @@ from minimr.cluster.events import (
 from minimr.cluster.protocol import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_LIVENESS,
-    HeldOutput,
-    MapOutputRef,
-    ReduceInput,
     TaskLists,
 )
 from minimr.cluster.results import misfit
-from minimr.cluster.wiretypes import plain
 from minimr.cluster.tables import (
     TRANSITIONS,
     Attempt,
@@ -117,8 +122,8 @@ from minimr.cluster.tables import (
     Task,
     TaskState,
     Worker,
-    task_key,
 )
+from minimr.cluster.wiretypes import plain
 
 __all__ = [  # the scheduler's vocabulary, importable from here
     "MAX_ATTEMPTS",
@@ -192,9 +197,11 @@ class Scheduler:
         self.speculation_min_runtime = speculation_min_runtime
         self.backup_after = backup_after
         self.recovery_grace = recovery_grace
-        self.jobs: dict[str, Job] = {}
-        self.workers: dict[str, Worker] = {}
-        self.attempts: dict[tuple[str, str], Attempt] = {}
+        self.board = Board()
+        # the board's tables, by their usual names (the same dicts)
+        self.jobs: dict[str, Job] = self.board.jobs
+        self.workers: dict[str, Worker] = self.board.workers
+        self.attempts: dict[tuple[str, str], Attempt] = self.board.attempts
         self._alone_since: float | None = None  # since when no worker is registered
         self._handlers = {
             WorkerJoined: self._on_worker_joined,
@@ -220,15 +227,17 @@ class Scheduler:
         unknown worker (other than registration) only earns it a request to
         re-register, so a worker declared dead can never slip results in.
         """
-        actions: list[Action] = []
         worker_id = getattr(event, "worker", None)
         if worker_id is not None and not isinstance(event, WorkerJoined):
             worker = self.workers.get(worker_id)
             if worker is None:
                 return [AskToReregister(worker_id, "unknown worker (declared dead?)")]
             worker.last_seen = now
-        self._handlers[type(event)](event, now, actions)
-        self._dispatch(now, actions)
+        if not isinstance(event, (WorkerSeen, Tick)):  # the story leaves out heartbeats
+            self.board.record(event, now)
+        self.board.now = now
+        actions = self._handlers[type(event)](event, now)
+        actions += placement.dispatch(self.board, now)
         if self.workers:
             self._alone_since = None
         elif self._alone_since is None:
@@ -242,7 +251,8 @@ class Scheduler:
 
     # --- workers ------------------------------------------------------------------------
 
-    def _on_worker_joined(self, event: WorkerJoined, now: float, actions: list[Action]) -> None:
+    def _on_worker_joined(self, event: WorkerJoined, now: float) -> list[Action]:
+        actions: list[Action] = []
         if event.worker in self.workers:  # registered again on the same identity
             self._lose_worker(event.worker, now, actions)
         for dead in event.replaces:  # it adopted their folders: they are gone for sure
@@ -260,48 +270,16 @@ class Scheduler:
             key=event.key,
         )
         for held in event.outputs:
-            self._reclaim_output(self.workers[event.worker], held, actions)
+            actions += mapoutputs.reclaim(self.board, self.workers[event.worker], held)
+        return actions
 
-    def _reclaim_output(self, worker: Worker, held: HeldOutput, actions: list) -> None:
-        """A worker holds a finished map's output: the map need not run (again).
+    def _on_worker_seen(self, event: WorkerSeen, now: float) -> list[Action]:
+        return []  # liveness was refreshed in handle()
 
-        Either the coordinator restarted (a restored map, holder unknown), or the output's
-        worker died and this one adopted its folder (the map was lost, or is about to be).
-        """
-        attempt = held.attempt
-        job = self.jobs.get(held.job_id)
-        task = job.tasks.get(attempt.rpartition("-a")[0]) if job is not None else None
-        if task is None or job.state is not JobState.RUNNING or task.kind is not Kind.MAP:
-            return
-        if task.state is TaskState.DONE and task.output_attempt == attempt:
-            if task.output_worker == worker.id:
-                return
-            previous = self.workers.get(task.output_worker or "")
-            if previous is not None:
-                previous.outputs.discard((job.id, task.key))
-        elif task.state in (TaskState.PENDING, TaskState.RUNNING) and (
-            task.lost_output is not None and task.lost_output[0] == attempt
-        ):
-            for other in list(task.live.values()):  # its re-run is not needed any more
-                self._drop_attempt(other)
-                actions.append(Cancel(other.worker, job.id, other.id))
-            task.output_attempt, task.output = task.lost_output
-            self._move(job, task, TaskState.DONE)
-        else:
-            return  # another attempt's output, or a map that is not done
-        task.lost_output = None
-        if isinstance(task.output, MapOutputRef):  # an adopted output moved to its new folder
-            task.output = dataclasses.replace(task.output, path=held.output.path)
-        task.output_worker = worker.id
-        worker.outputs.add((job.id, task.key))
-        self._release_reduces(job, task.step)
-        actions.append(JobChanged(job.id))
-
-    def _on_worker_seen(self, event: WorkerSeen, now: float, actions: list[Action]) -> None:
-        pass  # liveness was refreshed in handle()
-
-    def _on_worker_left(self, event: WorkerLeft, now: float, actions: list[Action]) -> None:
+    def _on_worker_left(self, event: WorkerLeft, now: float) -> list[Action]:
+        actions: list[Action] = []
         self._lose_worker(event.worker, now, actions)
+        return actions
 
     def _lose_worker(self, worker_id: str, now: float, actions: list[Action]) -> None:
         """Forget a worker: requeue its attempts (uncounted) and its needed map outputs."""
@@ -314,36 +292,18 @@ class Scheduler:
             if task.committer == attempt_id:
                 task.committer = None
             if job.state is JobState.RUNNING and not task.live and task.state is TaskState.RUNNING:
-                self._requeue(job, task, front=True)
+                self.board.requeue(job, task, front=True)
             actions.append(JobChanged(job_id))
         for job_id, key in sorted(worker.outputs):
             job = self.jobs[job_id]
-            self._lose_map_output(job, job.tasks[key], actions)
-
-    def _lose_map_output(self, job: Job, task: Task, actions: list[Action]) -> None:
-        """A finished map's output is gone: run the map again if a reduce still needs it."""
-        holder = self.workers.get(task.output_worker or "")
-        if holder is not None:
-            holder.outputs.discard((job.id, task.key))
-        if task.output_attempt is not None and task.output is not None:
-            task.lost_output = (task.output_attempt, task.output)  # a successor may adopt it
-        task.output = task.output_worker = task.output_attempt = None
-        if job.state is not JobState.RUNNING or task.state is not TaskState.DONE:
-            return
-        if self._step_complete(job, Kind.REDUCE, task.step):
-            return  # every reduce of the step has committed: nobody needs it
-        self._move(job, task, TaskState.PENDING)
-        job.pending.appendleft(task.key)
-        for reduce in (job.tasks[k] for k in job.reduces[task.step]):
-            if reduce.state is TaskState.PENDING:
-                self._move(job, reduce, TaskState.WAITING)
-        actions.append(JobChanged(job.id))
+            actions += mapoutputs.lose(self.board, job, job.tasks[key])
 
     # --- jobs ---------------------------------------------------------------------------
 
-    def _on_job_submitted(self, event: JobSubmitted, now: float, actions: list[Action]) -> None:
+    def _on_job_submitted(self, event: JobSubmitted, now: float) -> list[Action]:
+        actions: list[Action] = []
         if event.job_id in self.jobs:
-            return  # a client resubmitting after a reconnect: the job is already here
+            return actions  # a client resubmitting after a reconnect: the job is already here
         job = Job(
             event.job_id,
             event.name,
@@ -357,23 +317,27 @@ class Scheduler:
             max_skips=max(0, event.max_skips),
         )
         self.jobs[job.id] = job
-        self._add_task(job, Kind.PREPARE, 0, 0, {"step": 0}, TaskState.PENDING)
+        self.board.add_task(job, Kind.PREPARE, 0, 0, {"step": 0}, TaskState.PENDING)
         actions.append(JobChanged(job.id))
+        return actions
 
-    def _on_job_cancelled(self, event: JobCancelled, now: float, actions: list[Action]) -> None:
+    def _on_job_cancelled(self, event: JobCancelled, now: float) -> list[Action]:
+        actions: list[Action] = []
         job = self.jobs.get(event.job_id)
         if job is not None and job.state is JobState.RUNNING:
             job.error = {"message": "cancelled by the client"}
             self._end_job(job, JobState.CANCELLED, now, actions)
+        return actions
 
-    def _on_task_restored(self, event: TaskRestored, now: float, actions: list[Action]) -> None:
+    def _on_task_restored(self, event: TaskRestored, now: float) -> list[Action]:
         """Replay a journaled commit: the task is done without running again."""
+        actions: list[Action] = []
         job = self.jobs.get(event.job_id)
         task = job.tasks.get(event.task) if job is not None else None
         if job is None or task is None or job.state is not JobState.RUNNING:
-            return
+            return actions
         if task.state not in (TaskState.WAITING, TaskState.PENDING):
-            return
+            return actions
         task.started = max(task.started, event.started)
         task.counters = event.counters
         task.output = event.output
@@ -383,31 +347,33 @@ class Scheduler:
             task.skipped = list(event.skipped)
             task.spec = {**task.spec, "skip": sorted(e.ordinal for e in task.skipped)}
             job.skipped += len(task.skipped)
-        self._move(job, task, TaskState.DONE)
+        self.board.move(job, task, TaskState.DONE)
         if task.kind is Kind.MAP:
             job.recover_until = now + self.recovery_grace
         actions.append(JobChanged(job.id))
         self._after_done[task.kind](self, job, task, now, actions)
+        return actions
 
     def _on_job_outcome_restored(
-        self, event: JobOutcomeRestored, now: float, actions: list[Action]
-    ) -> None:
+        self, event: JobOutcomeRestored, now: float) -> list[Action]:
+        actions: list[Action] = []
         job = self.jobs.get(event.job_id)
         if job is None or job.state is not JobState.RUNNING:
-            return
+            return actions
         try:
             state = JobState(event.state)
         except ValueError:
             state = JobState.FAILED
         job.error = event.error
         self._end_job(job, state, now, actions)
+        return actions
 
     def _end_job(self, job: Job, state: JobState, now: float, actions: list[Action]) -> None:
         job.state = state
         job.finished = now
         for task in job.tasks.values():
             for attempt in list(task.live.values()):
-                self._drop_attempt(attempt)
+                self.board.drop_attempt(attempt)
                 actions.append(Cancel(attempt.worker, job.id, attempt.id))
         for worker in self.workers.values():
             worker.outputs = {o for o in worker.outputs if o[0] != job.id}
@@ -417,78 +383,49 @@ class Scheduler:
         for old in finished[:-FINISHED_JOBS_KEPT]:
             del self.jobs[old.id]
 
-    def _add_task(
-        self, job: Job, kind: Kind, step: int, index: int, spec: dict, state: TaskState
-    ) -> Task:
-        task = Task(task_key(kind, step, index), kind, step, index, spec, state)
-        job.tasks[task.key] = task
-        job.total[kind] = job.total.get(kind, 0) + 1
-        job.done.setdefault(kind, 0)
-        if state is TaskState.PENDING:
-            job.pending.append(task.key)
-        return task
-
     # --- attempts -----------------------------------------------------------------------
-
-    def _live_attempt(self, worker: str, job_id: str, attempt_id: str) -> Attempt | None:
-        """The attempt if it is still live and really ran on ``worker`` (the fence)."""
-        attempt = self.attempts.get((job_id, attempt_id))
-        if attempt is None or attempt.worker != worker:
-            return None
-        return attempt
 
     def _end_attempt(self, worker: str, job_id: str, attempt_id: str
                      ) -> tuple[Job, Task, Attempt] | None:
         """Retire a live attempt that failed; its job and task, or None when there is nothing
         more to do (a stale attempt, fenced off, or a job no longer running)."""
-        attempt = self._live_attempt(worker, job_id, attempt_id)
+        attempt = self.board.live_attempt(worker, job_id, attempt_id)
         if attempt is None:
             return None
-        self._drop_attempt(attempt)
+        self.board.drop_attempt(attempt)
         job = self.jobs[job_id]
         if job.state is not JobState.RUNNING:
             return None
         return job, job.tasks[attempt.task], attempt
 
-    def _drop_attempt(self, attempt: Attempt) -> None:
-        self.attempts.pop((attempt.job_id, attempt.id), None)
-        job = self.jobs[attempt.job_id]
-        task = job.tasks[attempt.task]
-        task.live.pop(attempt.id, None)
-        if task.committer == attempt.id:
-            task.committer = None
-        worker = self.workers.get(attempt.worker)
-        if worker is not None:
-            worker.attempts.discard((attempt.job_id, attempt.id))
-
     def _on_attempt_succeeded(
-        self, event: AttemptSucceeded, now: float, actions: list[Action]
-    ) -> None:
-        attempt = self._live_attempt(event.worker, event.job_id, event.attempt)
+        self, event: AttemptSucceeded, now: float) -> list[Action]:
+        actions: list[Action] = []
+        attempt = self.board.live_attempt(event.worker, event.job_id, event.attempt)
         if attempt is None:
-            return  # stale: fenced off
+            return actions  # stale: fenced off
         job = self.jobs[event.job_id]
         task = job.tasks[attempt.task]
         committed = task.committer == attempt.id
-        self._drop_attempt(attempt)
+        self.board.drop_attempt(attempt)
         if job.state is not JobState.RUNNING or task.state is not TaskState.RUNNING:
-            return
+            return actions
         problem = misfit(job, task, event.output)
         if problem is not None:  # well-formed, but not this task's result: the worker's fault
-            error = f"worker {self._name(event.worker)} returned a result that does not fit "
+            error = f"worker {self.board.name(event.worker)} returned a result that does not fit "
             self._record_failure(
                 job, task, event.worker, error + f"{task.key}: {problem}", "", now, actions
             )
-            return
+            return actions
         if task.kind is Kind.REDUCE and not committed:
             # a reduce reports success only after its commit was granted; one that did
             # not may have left nothing in place, so the task runs again
             if not task.live:
-                self._requeue(job, task, front=True)
-            return
+                self.board.requeue(job, task, front=True)
+            return actions
         losers = list(task.live.values())  # a backup lost the race, or the first attempt
         for other in losers:
-            self._drop_attempt(other)
+            self.board.drop_attempt(other)
             actions.append(Cancel(other.worker, job.id, other.id))
         failures.score_overtaken(job, attempt, losers, len(self.workers))
         task.counters = event.counters
@@ -497,7 +434,7 @@ class Scheduler:
         task.output_attempt = attempt.id
         task.output = event.output
         task.lost_output = None
-        self._move(job, task, TaskState.DONE)
+        self.board.move(job, task, TaskState.DONE)
         actions.append(
             TaskCommitted(
                 job.id,
@@ -512,6 +449,7 @@ class Scheduler:
         failures.score_bad_workers(job, task, event.worker, len(self.workers))
         actions.append(JobChanged(job.id))
         self._after_done[task.kind](self, job, task, now, actions)
+        return actions
 
     def _after_prepare(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
         lists = task.output
@@ -520,12 +458,12 @@ class Scheduler:
         step = task.step
         job.step = step
         job.maps[step] = [
-            self._add_task(job, Kind.MAP, step, i, spec, TaskState.PENDING).key
+            self.board.add_task(job, Kind.MAP, step, i, spec, TaskState.PENDING).key
             for i, spec in enumerate(maps)
         ]
         reduce_state = TaskState.WAITING if maps else TaskState.PENDING
         job.reduces[step] = [
-            self._add_task(job, Kind.REDUCE, step, i, spec, reduce_state).key
+            self.board.add_task(job, Kind.REDUCE, step, i, spec, reduce_state).key
             for i, spec in enumerate(reduces)
         ]
         if not reduces:
@@ -539,40 +477,25 @@ class Scheduler:
         worker = self.workers.get(task.output_worker or "")
         if worker is not None:
             worker.outputs.add((job.id, task.key))
-        self._release_reduces(job, task.step)
-
-    def _release_reduces(self, job: Job, step: int) -> None:
-        """Queue a step's waiting reduces once every map output is done and located."""
-        if not self._map_outputs_ready(job, step):
-            return
-        for key in job.reduces[step]:
-            reduce = job.tasks[key]
-            if reduce.state is TaskState.WAITING:
-                self._move(job, reduce, TaskState.PENDING)
-                job.pending.append(key)
-
-    def _map_outputs_ready(self, job: Job, step: int) -> bool:
-        """Every map of the step is done and its output held by a known worker."""
-        return self._step_complete(job, Kind.MAP, step) and all(
-            job.tasks[k].output_worker is not None for k in job.maps.get(step, ())
-        )
+        self.board.release_reduces(job, task.step)
 
     def _after_reduce(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
         step = task.step
-        if not self._step_complete(job, Kind.REDUCE, step):
+        if not self.board.step_complete(job, Kind.REDUCE, step):
             return
         for worker in self.workers.values():  # this step's map outputs are not needed
             worker.outputs = {
                 o for o in worker.outputs if not (o[0] == job.id and job.tasks[o[1]].step == step)
             }
         if step + 1 < job.steps:
-            self._add_task(job, Kind.PREPARE, step + 1, 0, {"step": step + 1}, TaskState.PENDING)
+            spec = {"step": step + 1}
+            self.board.add_task(job, Kind.PREPARE, step + 1, 0, spec, TaskState.PENDING)
         else:
-            spec: dict = {"step": step}
+            spec = {"step": step}
             skipped = [plain(entry) for t in job.tasks.values() for entry in t.skipped]
             if skipped:  # the job commit writes them to OUTPUT/_skipped/
                 spec["skipped"] = skipped
-            self._add_task(job, Kind.COMMIT, step, 0, spec, TaskState.PENDING)
+            self.board.add_task(job, Kind.COMMIT, step, 0, spec, TaskState.PENDING)
 
     def _after_commit(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
         self._end_job(job, JobState.SUCCEEDED, now, actions)
@@ -584,21 +507,23 @@ class Scheduler:
         Kind.COMMIT: _after_commit,
     }
 
-    def _on_attempt_failed(self, event: AttemptFailed, now: float, actions: list[Action]) -> None:
+    def _on_attempt_failed(self, event: AttemptFailed, now: float) -> list[Action]:
+        actions: list[Action] = []
         ended = self._end_attempt(event.worker, event.job_id, event.attempt)
         if ended is None:
-            return
+            return actions
         job, task, _ = ended
         if event.final:  # no retry can fix it: fail the job now, backups and all
             self._record_failure(job, task, event.worker, event.error, event.stderr, now,
                                  actions, final=True)
-            return
+            return actions
         if failures.skip_record(job, task, event):
             actions.append(JobChanged(job.id))
             if task.state is TaskState.RUNNING and not task.live:
-                self._requeue(job, task, front=True)
-            return
+                self.board.requeue(job, task, front=True)
+            return actions
         self._record_failure(job, task, event.worker, event.error, event.stderr, now, actions)
+        return actions
 
     def _record_failure(
         self,
@@ -614,13 +539,13 @@ class Scheduler:
         """Count a failed attempt; requeue the task or, at the cap (or ``final``: at once),
         fail the job."""
         task.failures += 1
-        name = self._name(worker)
+        name = self.board.name(worker)
         task.errors.append({"worker": worker, "name": name, "error": error, "stderr": stderr})
         actions.append(JobChanged(job.id))
         if task.state is not TaskState.RUNNING or (task.live and not final):
             return  # a backup is still running: it may yet succeed
         if final or task.failures >= job.max_attempts:
-            self._move(job, task, TaskState.FAILED)
+            self.board.move(job, task, TaskState.FAILED)
             job.error = failures.failure_report(job, task, final)
             self._end_job(job, JobState.FAILED, now, actions)
         else:
@@ -628,15 +553,16 @@ class Scheduler:
 
     def _retry(self, job: Job, task: Task) -> None:
         """Queue a task again, or, a reduce some of whose map outputs were lost, let it wait."""
-        if task.kind is Kind.REDUCE and not self._map_outputs_ready(job, task.step):
-            self._move(job, task, TaskState.WAITING)
+        if task.kind is Kind.REDUCE and not self.board.map_outputs_ready(job, task.step):
+            self.board.move(job, task, TaskState.WAITING)
         else:
-            self._requeue(job, task, front=True)
+            self.board.requeue(job, task, front=True)
 
-    def _on_fetch_failed(self, event: FetchFailed, now: float, actions: list[Action]) -> None:
+    def _on_fetch_failed(self, event: FetchFailed, now: float) -> list[Action]:
+        actions: list[Action] = []
         ended = self._end_attempt(event.worker, event.job_id, event.attempt)
         if ended is None:
-            return
+            return actions
         job, task, attempt = ended
         reporter = self.workers[event.worker].key or event.worker
         refusal = failures.fetch_failure_refused(task)
@@ -650,7 +576,7 @@ class Scheduler:
                     continue  # it moved since
                 refusal = failures.take_fetch_loss(lost, reporter)
                 if refusal is None:
-                    self._lose_map_output(job, lost, actions)
+                    actions += mapoutputs.lose(self.board, job, lost)
                 else:
                     refused.append(refusal)
         if refused:  # the reporter's own failure now: counted, and on its worker
@@ -659,11 +585,12 @@ class Scheduler:
         elif task.state is TaskState.RUNNING and not task.live:
             self._retry(job, task)  # not the reduce's fault: it does not count
         actions.append(JobChanged(job.id))
+        return actions
 
     def _on_commit_requested(
-        self, event: CommitRequested, now: float, actions: list[Action]
-    ) -> None:
-        attempt = self._live_attempt(event.worker, event.job_id, event.attempt)
+        self, event: CommitRequested, now: float) -> list[Action]:
+        actions: list[Action] = []
+        attempt = self.board.live_attempt(event.worker, event.job_id, event.attempt)
         ok = False
         if attempt is not None:
             job = self.jobs[event.job_id]
@@ -677,19 +604,21 @@ class Scheduler:
                 ok = True
             elif task.state is TaskState.RUNNING:
                 # the loser of a commit race stops here; the worker discards its output
-                self._drop_attempt(attempt)
+                self.board.drop_attempt(attempt)
                 if not task.live:
-                    self._requeue(job, task, front=True)
+                    self.board.requeue(job, task, front=True)
         actions.append(AnswerCommit(event.worker, event.job_id, event.attempt, ok))
+        return actions
 
     # --- time ---------------------------------------------------------------------------
 
-    def _on_tick(self, event: Tick, now: float, actions: list[Action]) -> None:
+    def _on_tick(self, event: Tick, now: float) -> list[Action]:
+        actions: list[Action] = []
         for worker in [w for w in self.workers.values() if now - w.last_seen > self.dead_after]:
             self._lose_worker(worker.id, now, actions)
         for job in [j for j in self.jobs.values() if j.state is JobState.RUNNING]:
             if job.recover_until is not None and now >= job.recover_until:
-                self._give_up_unclaimed_outputs(job, actions)
+                actions += mapoutputs.give_up_unclaimed(self.board, job)
             if job.worker_timeout is not None and self._alone_since is not None:
                 waited = now - max(self._alone_since, job.submitted)
                 if waited > job.worker_timeout:
@@ -704,20 +633,13 @@ class Scheduler:
                 self._time_out_tasks(job, now, actions)
             if job.speculation and job.state is JobState.RUNNING:
                 self._speculate(job, now, actions)
-
-    def _give_up_unclaimed_outputs(self, job: Job, actions: list[Action]) -> None:
-        """The recovery grace is over: restored map outputs nobody re-registered run again."""
-        job.recover_until = None
-        for keys in job.maps.values():
-            for task in (job.tasks[k] for k in keys):
-                if task.state is TaskState.DONE and task.output_worker is None:
-                    self._lose_map_output(job, task, actions)
+        return actions
 
     def _time_out_tasks(self, job: Job, now: float, actions: list[Action]) -> None:
         timeout = job.task_timeout or 0.0
         for attempt in [a for a in self.attempts.values() if a.job_id == job.id]:
             if now - attempt.started > timeout and job.state is JobState.RUNNING:
-                self._drop_attempt(attempt)
+                self.board.drop_attempt(attempt)
                 actions.append(Cancel(attempt.worker, job.id, attempt.id))
                 error = f"attempt {attempt.id} timed out after {timeout:g} s"
                 self._record_failure(
@@ -731,139 +653,13 @@ class Scheduler:
         running = dict.fromkeys(a.task for a in self.attempts.values() if a.job_id == job.id)
         limits = (self.speculation_multiplier, self.speculation_min_runtime, self.backup_after)
         for task in failures.stragglers(job, [job.tasks[k] for k in running], now, *limits):
-            if task.kind is Kind.REDUCE and not self._map_outputs_ready(job, task.step):
+            if task.kind is Kind.REDUCE and not self.board.map_outputs_ready(job, task.step):
                 continue  # a map output it needs was lost: no backup can fetch it
-            worker = self._free_worker(job, avoid={a.worker for a in task.live.values()})
+            avoid = {a.worker for a in task.live.values()}
+            worker = placement.free_worker(self.board, job, avoid=avoid)
             if worker is None:
                 return
-            self._start_attempt(job, task, worker, now, actions, backup=True)
-
-    # --- dispatch -----------------------------------------------------------------------
-
-    def _free_worker(self, job: Job, avoid: set[str]) -> Worker | None:
-        for worker in self.workers.values():
-            if worker.free > 0 and worker.id not in avoid and worker.id not in job.excluded:
-                return worker
-        return None
-
-    def _dispatch(self, now: float, actions: list[Action]) -> None:
-        """Serve parked requests (free slots) from the oldest job with pending work."""
-        jobs = [j for j in self.jobs.values() if j.pending and j.state is JobState.RUNNING]
-        if not jobs:
-            return
-        for worker in self.workers.values():
-            while worker.free > 0:
-                task_job = self._next_task(jobs, worker)
-                if task_job is None:
-                    break
-                task, job = task_job
-                self._start_attempt(job, task, worker, now, actions)
-
-    def _next_task(self, jobs: list[Job], worker: Worker) -> tuple[Task, Job] | None:
-        for job in jobs:
-            if worker.id in job.excluded:
-                continue
-            while job.pending and job.tasks[job.pending[0]].state is not TaskState.PENDING:
-                job.pending.popleft()  # stale entry: the task moved on since it was queued
-            for position, key in enumerate(job.pending):
-                task = job.tasks[key]
-                if task.state is TaskState.PENDING and self._may_run(job, task, worker):
-                    del job.pending[position]
-                    return task, job
-        return None
-
-    def _may_run(self, job: Job, task: Task, worker: Worker) -> bool:
-        """A retry avoids the workers it failed on, unless no other worker could take it."""
-        failed_on = {e["worker"] for e in task.errors}
-        if worker.id not in failed_on:
-            return True
-        return all(w.id in failed_on or w.id in job.excluded for w in self.workers.values())
-
-    def _start_attempt(
-        self,
-        job: Job,
-        task: Task,
-        worker: Worker,
-        now: float,
-        actions: list[Action],
-        backup: bool = False,
-    ) -> None:
-        task.started += 1
-        attempt = Attempt(f"{task.key}-a{task.started}", job.id, task.key, worker.id, now, backup)
-        if task.state is not TaskState.RUNNING:
-            self._move(job, task, TaskState.RUNNING)
-        task.live[attempt.id] = attempt
-        task.ran_on.append(worker.name)
-        self.attempts[(job.id, attempt.id)] = attempt
-        worker.attempts.add((job.id, attempt.id))
-        inputs = None
-        if task.kind is Kind.REDUCE:
-            inputs = self._reduce_inputs(job, task)
-            attempt.holders = {
-                job.tasks[k].index: job.tasks[k].output_worker for k in job.maps[task.step]
-            }
-        actions.append(Assign(worker.id, job.id, attempt.id, task.kind.value, task.spec, inputs))
-
-    def _reduce_inputs(self, job: Job, task: Task) -> tuple[ReduceInput, ...]:
-        """Where each map output's partition for this reduce lives (empty ones left out).
-
-        A reduce task's index is its partition (``results.py`` checked the prepare's list).
-        """
-        inputs = []
-        for key in job.maps[task.step]:
-            map_task = job.tasks[key]
-            output = map_task.output
-            holder = self.workers.get(map_task.output_worker or "")
-            if not isinstance(output, MapOutputRef) or holder is None:
-                raise InvariantError(f"{task.key} released before map {key} was located")
-            offset, length = output.partitions[task.index]
-            if length == 0:
-                continue
-            inputs.append(
-                ReduceInput(
-                    map_task.index,
-                    map_task.output_attempt or "",
-                    holder.host,
-                    holder.shuffle_address,
-                    holder.shuffle_key,
-                    output.path,
-                    offset,
-                    length,
-                )
-            )
-        return tuple(inputs)
-
-    # --- bookkeeping --------------------------------------------------------------------
-
-    def _name(self, worker: str) -> str:
-        """A worker's name for messages (its id once it is gone)."""
-        known = self.workers.get(worker)
-        return known.name if known is not None else worker
-
-    def _move(self, job: Job, task: Task, state: TaskState) -> None:
-        """The only place a task changes state; it keeps the done tallies in step."""
-        if state not in TRANSITIONS[task.state]:
-            raise InvariantError(
-                f"task {task.key}: {task.state.value} -> {state.value} is not allowed"
-            )
-        if task.state is TaskState.DONE:
-            job.done[task.kind] -= 1
-            job.step_done[task.kind, task.step] -= 1
-        elif state is TaskState.DONE:
-            job.done[task.kind] += 1
-            job.step_done[task.kind, task.step] = job.step_done.get((task.kind, task.step), 0) + 1
-        task.state = state
-
-    def _step_complete(self, job: Job, kind: Kind, step: int) -> bool:
-        keys = job.maps if kind is Kind.MAP else job.reduces
-        return job.step_done.get((kind, step), 0) == len(keys.get(step, ()))
-
-    def _requeue(self, job: Job, task: Task, front: bool = False) -> None:
-        self._move(job, task, TaskState.PENDING)
-        if front:
-            job.pending.appendleft(task.key)
-        else:
-            job.pending.append(task.key)
+            actions.append(placement.start_attempt(self.board, job, task, worker, now, True))
 
     # --- views (read-only; built in views.py) ------------------------------------------
 

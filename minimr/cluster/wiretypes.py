@@ -296,7 +296,7 @@ def _fixed(items: list[Converter]) -> Converter:
         if type(value) is not list or len(value) != len(items):
             raise Invalid(f"must be a list of {len(items)} {_got(value)}")
         out = []
-        for index, (item, element) in enumerate(zip(items, value)):
+        for index, (item, element) in enumerate(zip(items, value, strict=True)):
             try:
                 out.append(item(element))
             except Invalid as exc:
@@ -330,7 +330,9 @@ def record_converter(cls: type, skip: tuple[str, ...] = (), build: bool = True) 
     dict, for the caller to add those and build the instance.
     """
     hints = typing.get_type_hints(cls, include_extras=True)
-    fields = {f.name: converter(hints[f.name]) for f in dataclasses.fields(cls) if f.name not in skip}
+    fields = {
+        f.name: converter(hints[f.name]) for f in dataclasses.fields(cls) if f.name not in skip
+    }
     required = frozenset(
         f.name
         for f in dataclasses.fields(cls)
@@ -396,7 +398,9 @@ def _build(hint: Any) -> Converter:
         return _fixed([converter(a) for a in args])
     if origin is dict:
         return _mapping(converter(args[0]), converter(args[1]))
-    simple = {int: _int, float: _float, bool: _bool, str: _str, type(None): _none, dict: _plain_object}
+    simple = {
+        int: _int, float: _float, bool: _bool, str: _str, type(None): _none, dict: _plain_object
+    }
     if hint in simple:
         return simple[hint]
     if dataclasses.is_dataclass(hint):

@@ -63,7 +63,8 @@ def test_a_restarted_coordinator_resumes_the_job_where_the_journal_left_it(tmp_p
     assert first.resumed == 0
     worker, _ = first.worker("w1")
     client = first.network.connect("mem://c", b"client")
-    first.exchange(client, p.Submit("j", "job", 1, p.Options(max_attempts=2), "cloudpickle", b"PLAN"))
+    submit = p.Submit("j", "job", 1, p.Options(max_attempts=2), "cloudpickle", b"PLAN")
+    first.exchange(client, submit)
     (prepare,) = of_type(first.exchange(worker), p.Assign)
     listed = first.exchange(worker, p.TaskDone("j", prepare.attempt, LISTING, {}, 0))
     (map0,) = of_type(listed, p.Assign)
@@ -115,7 +116,8 @@ def three_jobs(state_dir) -> bytes:
     client = life.network.connect("mem://c", b"client")
     worker, _ = life.worker("w1")
     for job in ("a", "b", "c"):
-        life.exchange(client, p.Submit(job, "job", 1, p.Options(), "cloudpickle", b"PLAN-" + job.encode()))
+        plan = b"PLAN-" + job.encode()
+        life.exchange(client, p.Submit(job, "job", 1, p.Options(), "cloudpickle", plan))
     (prepare,) = of_type(life.exchange(worker), p.Assign)
     life.exchange(worker, p.TaskDone(prepare.job_id, prepare.attempt, LISTING, {}, 0))
     life.journal.close()

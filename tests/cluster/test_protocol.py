@@ -161,7 +161,8 @@ def test_no_hostile_message_makes_decode_raise_anything_but_protocol_error():
             assert str(exc), case
             continue
         except Exception as exc:  # pragma: no cover - the failure this test looks for
-            raise AssertionError(f"{case.base.__name__} {case.name} at {case.where}: {exc!r}")
+            where = f"{case.base.__name__} {case.name} at {case.where}"
+            raise AssertionError(f"{where}: {exc!r}") from exc
         assert case.name not in ALWAYS_REFUSED, (case.name, case.base.__name__, case.where)
         assert p.decode(p.encode(message)) == message  # what decodes is whole and valid
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from minimr.cluster import board
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster.board import InvalidTransition
 
 
 def listing(maps: int, reduces: int, step: int = 0) -> p.TaskLists:
@@ -383,7 +385,40 @@ def test_transition_table_forbids_illegal_moves():
     script.submit()
     job = script.sched.jobs["j"]
     with pytest.raises(s.InvariantError):
-        script.sched._move(job, job.tasks["s0-p00000"], s.TaskState.RUNNING)
+        script.sched.board.move(job, job.tasks["s0-p00000"], s.TaskState.RUNNING)
+
+
+def test_an_invalid_transition_tells_the_story_of_its_task():
+    """The error carries the recent events and moves of that task, oldest first."""
+    script = Script()
+    script.join("w0")
+    (prep,) = assigns(script.submit())
+    (first,) = assigns(script.prepare(prep, maps=2, reduces=1))
+    script(s.AttemptFailed("w0", "j", first.attempt, "boom"), advance=1.0)
+    job = script.sched.jobs["j"]
+    task = job.tasks["s0-m00000"]
+    with pytest.raises(InvalidTransition) as info:
+        script.sched.board.move(job, task, s.TaskState.RUNNING)
+    error = info.value
+    assert (error.key, error.start, error.finish) == ("j/s0-m00000", task.state, task.state)
+    told = [str(entry) for entry in error.story]
+    assert [t.split()[1] for t in told] == ["move", "event", "move", "move"]
+    assert "pending -> running" in told[0] and "AttemptFailed" in told[1]
+    assert "running -> pending" in told[2] and "pending -> running" in told[3]
+    assert "pending -> running" in str(error) and "AttemptFailed" in str(error)
+
+
+def test_the_story_is_bounded_and_leaves_out_heartbeats():
+    """The log keeps a bounded number of entries; heartbeats and ticks are not in it."""
+    script = Script()
+    script.join("w0")
+    for _ in range(10):
+        script(s.WorkerSeen("w0"), advance=0.1)
+        script(s.Tick(), advance=0.1)
+    assert [e.text.split("(")[0] for e in script.sched.board.log] == ["WorkerJoined"]
+    for number in range(board.STORY_LENGTH + 10):
+        script(s.JobCancelled(f"none-{number}"))
+    assert len(script.sched.board.log) == board.STORY_LENGTH
 
 
 def test_job_without_workers_fails_after_the_worker_timeout():

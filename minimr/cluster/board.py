@@ -1,0 +1,177 @@
+"""The scheduler's board: its tables, the only moves that change them, and their story.
+
+``scheduler.py`` decides (what an event means, what to do next); the :class:`Board` holds
+what it decides about (jobs, tasks, attempts, workers) and makes the elementary moves on
+it: a task's state changes only through :meth:`Board.move`, against the transition table
+(``tables.TRANSITIONS``), and every move and every event lands in a bounded log of recent
+history. An invariant broken anyway raises :class:`InvalidTransition` carrying the story of
+that task (dask's ``worker_state_machine`` keeps a ``stimulus_log`` and raises
+``InvalidTransition(key, start, finish, story)`` for the same reason): an invariant error
+then tells how it happened, not only that it did.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from minimr.cluster.tables import (
+    TRANSITIONS,
+    Attempt,
+    InvariantError,
+    Job,
+    Kind,
+    Task,
+    TaskState,
+    Worker,
+    task_key,
+)
+
+#: entries kept in the board's log of recent events and transitions
+STORY_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the story: at ``now``, an event arrived or a task moved."""
+
+    now: float
+    what: str  # "event" or "move"
+    text: str  # the event's repr, or "job task start -> finish"
+
+    def __str__(self) -> str:
+        return f"{self.now:12.3f} {self.what:5} {self.text}"
+
+
+class InvalidTransition(InvariantError):
+    """A task was about to move where the transition table does not allow (a minimr bug).
+
+    Attributes:
+        key: the task (``job/s0-m00003``).
+        start, finish: the states of the move refused.
+        story: the recent events and moves that mention the task, oldest first.
+    """
+
+    def __init__(self, key: str, start: TaskState, finish: TaskState, story: list[Entry]):
+        lines = "\n".join(f"  {entry}" for entry in story) or "  (nothing recorded)"
+        super().__init__(
+            f"task {key}: {start.value} -> {finish.value} is not allowed; its story:\n{lines}"
+        )
+        self.key = key
+        self.start = start
+        self.finish = finish
+        self.story = story
+
+
+class Board:
+    """Jobs, tasks, attempts and workers, and the elementary moves on them."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.workers: dict[str, Worker] = {}
+        self.attempts: dict[tuple[str, str], Attempt] = {}
+        self.log: deque[Entry] = deque(maxlen=STORY_LENGTH)
+        self.now = 0.0
+
+    # --- the story ------------------------------------------------------------------------
+
+    def record(self, event: object, now: float) -> None:
+        """Log an event as it arrives (the scheduler leaves out heartbeats and idle ticks)."""
+        self.now = now
+        self.log.append(Entry(now, "event", repr(event)))
+
+    def story(self, *keys: str) -> list[Entry]:
+        """The logged entries that mention any of ``keys`` (a task key, a job id, a worker)."""
+        return [entry for entry in self.log if any(key in entry.text for key in keys)]
+
+    # --- tasks ----------------------------------------------------------------------------
+
+    def move(self, job: Job, task: Task, state: TaskState) -> None:
+        """The only place a task changes state; it keeps the done tallies in step.
+
+        Raises:
+            InvalidTransition: the move is not in the transition table.
+        """
+        if state not in TRANSITIONS[task.state]:
+            raise InvalidTransition(
+                f"{job.id}/{task.key}", task.state, state, self.story(task.key)
+            )
+        self.log.append(
+            Entry(self.now, "move", f"{job.id} {task.key} {task.state.value} -> {state.value}")
+        )
+        if task.state is TaskState.DONE:
+            job.done[task.kind] -= 1
+            job.step_done[task.kind, task.step] -= 1
+        elif state is TaskState.DONE:
+            job.done[task.kind] += 1
+            job.step_done[task.kind, task.step] = job.step_done.get((task.kind, task.step), 0) + 1
+        task.state = state
+
+    def requeue(self, job: Job, task: Task, front: bool = False) -> None:
+        """Back to PENDING, queued at the front (a retry) or the back."""
+        self.move(job, task, TaskState.PENDING)
+        if front:
+            job.pending.appendleft(task.key)
+        else:
+            job.pending.append(task.key)
+
+    def add_task(
+        self, job: Job, kind: Kind, step: int, index: int, spec: dict, state: TaskState
+    ) -> Task:
+        """A new task of ``job``, queued if it starts PENDING."""
+        task = Task(task_key(kind, step, index), kind, step, index, spec, state)
+        job.tasks[task.key] = task
+        job.total[kind] = job.total.get(kind, 0) + 1
+        job.done.setdefault(kind, 0)
+        if state is TaskState.PENDING:
+            job.pending.append(task.key)
+        return task
+
+    def step_complete(self, job: Job, kind: Kind, step: int) -> bool:
+        """Every task of that kind in that step is done."""
+        keys = job.maps if kind is Kind.MAP else job.reduces
+        return job.step_done.get((kind, step), 0) == len(keys.get(step, ()))
+
+    def map_outputs_ready(self, job: Job, step: int) -> bool:
+        """Every map of the step is done and its output held by a known worker."""
+        return self.step_complete(job, Kind.MAP, step) and all(
+            job.tasks[k].output_worker is not None for k in job.maps.get(step, ())
+        )
+
+    def release_reduces(self, job: Job, step: int) -> None:
+        """Queue a step's waiting reduces once every map output is done and located."""
+        if not self.map_outputs_ready(job, step):
+            return
+        for key in job.reduces[step]:
+            reduce = job.tasks[key]
+            if reduce.state is TaskState.WAITING:
+                self.move(job, reduce, TaskState.PENDING)
+                job.pending.append(key)
+
+    # --- attempts -------------------------------------------------------------------------
+
+    def live_attempt(self, worker: str, job_id: str, attempt_id: str) -> Attempt | None:
+        """The attempt if it is still live and really ran on ``worker`` (the fence)."""
+        attempt = self.attempts.get((job_id, attempt_id))
+        if attempt is None or attempt.worker != worker:
+            return None
+        return attempt
+
+    def drop_attempt(self, attempt: Attempt) -> None:
+        """Forget a live attempt everywhere it is listed."""
+        self.attempts.pop((attempt.job_id, attempt.id), None)
+        job = self.jobs[attempt.job_id]
+        task = job.tasks[attempt.task]
+        task.live.pop(attempt.id, None)
+        if task.committer == attempt.id:
+            task.committer = None
+        worker = self.workers.get(attempt.worker)
+        if worker is not None:
+            worker.attempts.discard((attempt.job_id, attempt.id))
+
+    # --- workers --------------------------------------------------------------------------
+
+    def name(self, worker: str) -> str:
+        """A worker's name for messages (its id once it is gone)."""
+        known = self.workers.get(worker)
+        return known.name if known is not None else worker

@@ -12,23 +12,44 @@ from collections.abc import Iterator
 
 BUILTIN = "minimr"
 
-# The built-in counter names, in the order the end-of-job table shows them.
+# The built-in counters, in the order the end-of-job table shows them: the order in which a
+# record meets them, from the input through map, combine, spill and shuffle to the part
+# files. What each counts (docs/operations.md says the same for users):
+
+#: records read from the input splits (text lines, whole files, an earlier step's records)
 MAP_INPUT_RECORDS = "map input records"
+#: bytes of input the map tasks were given (their splits' byte ranges)
+MAP_INPUT_BYTES = "map input bytes"
+#: (key, value) pairs the map functions yielded (``map``, ``map_batch``, ``map_final``)
 MAP_OUTPUT_RECORDS = "map output records"
+#: pairs that went into a combine pass: each spill of the map output buffer, and the merge of
+#: a task's spills; a key with one value passes through unchanged and counts too. With one
+#: spill a task, this equals map output records; with several, merged pairs count again
 COMBINE_INPUT_RECORDS = "combine input records"
+#: pairs that came out of the combine passes
 COMBINE_OUTPUT_RECORDS = "combine output records"
+#: pairs written to the map side's local disk: every spill, and the task's merged output
+#: file when it had several spills (then a pair is written more than once)
 SPILLED_RECORDS = "spilled records"
-REDUCE_INPUT_GROUPS = "reduce input groups"
+#: pairs the reduce tasks read from the map outputs: what the shuffle moved
 REDUCE_INPUT_RECORDS = "reduce input records"
+#: distinct keys the reduce tasks were called with (one call a key a partition)
+REDUCE_INPUT_GROUPS = "reduce input groups"
+#: records written to the part files (of the last step; of ``_temporary`` for earlier steps)
 REDUCE_OUTPUT_RECORDS = "reduce output records"
-BYTES_READ = "bytes read"
-BYTES_WRITTEN = "bytes written"
+#: bytes of those part files
+REDUCE_OUTPUT_BYTES = "reduce output bytes"
+#: skip mode: input records (or reduce key groups) skipped after failing twice
+SKIPPED_RECORDS = "skipped records"
 #: input records (text lines, whole files) whose invalid UTF-8 bytes were read as U+FFFD
 INVALID_UTF8_RECORDS = "invalid utf-8 records"
+#: side files a task had to fetch (not yet in its worker's cache)
+SIDE_FILES_FETCHED = "side files fetched"
 BUILTIN_ORDER = (
-    MAP_INPUT_RECORDS, MAP_OUTPUT_RECORDS, COMBINE_INPUT_RECORDS, COMBINE_OUTPUT_RECORDS,
-    SPILLED_RECORDS, REDUCE_INPUT_GROUPS, REDUCE_INPUT_RECORDS, REDUCE_OUTPUT_RECORDS,
-    BYTES_READ, BYTES_WRITTEN, INVALID_UTF8_RECORDS,
+    MAP_INPUT_RECORDS, MAP_INPUT_BYTES, MAP_OUTPUT_RECORDS, COMBINE_INPUT_RECORDS,
+    COMBINE_OUTPUT_RECORDS, SPILLED_RECORDS, REDUCE_INPUT_RECORDS, REDUCE_INPUT_GROUPS,
+    REDUCE_OUTPUT_RECORDS, REDUCE_OUTPUT_BYTES, SKIPPED_RECORDS, INVALID_UTF8_RECORDS,
+    SIDE_FILES_FETCHED,
 )
 
 

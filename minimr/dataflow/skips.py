@@ -36,8 +36,6 @@ R = TypeVar("R")
 
 #: records (and key groups) a job may skip in all, unless the run says otherwise
 MAX_SKIPS = 10
-#: the counter (group ``minimr``) of records and key groups passed over
-SKIPPED_RECORDS = "skipped records"
 #: the folder of the skipped-records report, inside the job's output
 SKIPPED_DIR = SKIPPED
 #: characters of a skipped key or value kept in its report

@@ -17,11 +17,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from minimr.dataflow import counters as C
-from minimr.dataflow.counters import Counters
+from minimr.dataflow.counters import SIDE_FILES_FETCHED, Counters
 from minimr.dataflow.sidefiles import FileCache, materialize
-
-#: the built-in counter of side files a worker (or the inline runner) fetched into its cache
-SIDE_FILES_FETCHED = "side files fetched"
 
 
 class Options:

@@ -90,10 +90,10 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
         result = buffer.finish()  # runs the last combines: teardown comes after them
         teardown()
     if tracker is not None and tracker.skipped:
-        counters.increment(C.BUILTIN, skips.SKIPPED_RECORDS, tracker.skipped)
+        counters.increment(C.BUILTIN, C.SKIPPED_RECORDS, tracker.skipped)
     counters.increment(C.BUILTIN, C.MAP_INPUT_RECORDS, n)
     counters.increment(C.BUILTIN, C.MAP_OUTPUT_RECORDS, buffer.map_output_records)
-    counters.increment(C.BUILTIN, C.BYTES_READ, sum(s.end - s.start for s in task.splits))
+    counters.increment(C.BUILTIN, C.MAP_INPUT_BYTES, sum(s.end - s.start for s in task.splits))
     return result
 
 
@@ -225,11 +225,11 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
             groups, entries, records, size = reduce_into(None)
         teardown()
     if tracker is not None and tracker.skipped:
-        counters.increment(C.BUILTIN, skips.SKIPPED_RECORDS, tracker.skipped)
+        counters.increment(C.BUILTIN, C.SKIPPED_RECORDS, tracker.skipped)
     counters.increment(C.BUILTIN, C.REDUCE_INPUT_GROUPS, groups)
     counters.increment(C.BUILTIN, C.REDUCE_INPUT_RECORDS, entries)
     counters.increment(C.BUILTIN, C.REDUCE_OUTPUT_RECORDS, records)
-    counters.increment(C.BUILTIN, C.BYTES_WRITTEN, size)
+    counters.increment(C.BUILTIN, C.REDUCE_OUTPUT_BYTES, size)
     return temp
 
 

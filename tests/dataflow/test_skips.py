@@ -6,8 +6,8 @@ import pytest
 
 import minimr
 from minimr import Job
-from minimr.dataflow.counters import BUILTIN
-from minimr.dataflow.skips import SKIPPED_RECORDS, Tracker
+from minimr.dataflow.counters import BUILTIN, SKIPPED_RECORDS
+from minimr.dataflow.skips import Tracker
 
 
 class PoisonedMap(Job):

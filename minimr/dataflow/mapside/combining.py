@@ -5,7 +5,10 @@ A combiner is called once a key, as written; one of the shape ``yield key, F(val
 (``foldshape``) is not called at all: its builtin ``F`` is mapped over the keys' values in C,
 and ``sum`` of a run of an int value is that int times the run's length. Where ``F`` raises,
 the combiner runs as written and raises it again from the user's line. Either way the
-combine counters count every value that went in and every value that came out.
+combine counters count every value that went into a combine pass and every value that came
+out, a key of one value (which the combiner is not called for) as one in and one out: with
+one spill, combine input records equal map output records, and combine output records the
+records spilled.
 """
 
 from __future__ import annotations
@@ -47,7 +50,6 @@ class Combiner:
         """
         if self.fold is None:
             return None
-        singles = sizes.count(1)
         if self.fold is sum and set(map(type, values)) <= {int}:
             values = list(map(mul, values, sizes))  # for every key: an int times 1 is itself
         else:
@@ -58,7 +60,7 @@ class Combiner:
                 return None
             for i, value in zip(many, folded, strict=True):
                 values[i] = value
-        self._count(sum(sizes) - singles, len(sizes) - singles)
+        self._count(sum(sizes), len(sizes))  # a key of one value passes through: in 1, out 1
         return values
 
     def lists(self, keys: list, lists: list[list], sizes: list[int],
@@ -80,7 +82,8 @@ class Combiner:
                 source = repeat(values[i], sizes[i]) if values is not None else iter(lists[i])
                 lists[i] = list(map(_second, self.combine(keys[i], source)))
                 produced += len(lists[i])
-        self._count(sum(map(sizes.__getitem__, many)), produced)
+        singles = len(sizes) - len(many)  # passed through the pass unchanged: in 1, out 1
+        self._count(sum(sizes), produced + singles)
 
     def merged(self, entries: Iterable[tuple[Any, list]]) -> Iterator[tuple[Any, list]]:
         """Sorted entries of several spills, each key's values across them combined."""

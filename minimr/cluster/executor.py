@@ -6,22 +6,14 @@ for a minute cannot make a live worker look dead. An executor that dies
 (``os._exit``, a signal, the OOM killer) is noticed at once through its process
 sentinel; the worker reports the attempt failed and starts a fresh executor.
 
-The conversation on the pipe (tuples, pickled by ``multiprocessing``)::
-
-    worker -> executor   ("plan", job_id, serializer, blob)      load once per job
-                         ("forget", job_id)
-                         ("run", job_id, attempt, kind, task, inputs)
-                         ("commit", job_id, attempt, task, temp_path)   reduce, granted
-                         ("discard", temp_path)                         reduce, refused
-    executor -> worker   ("done", attempt, output, counters, elapsed)
-                         ("ready", attempt, temp_path, counters, elapsed)  reduce: may I commit?
-                         ("committed", attempt)
-                         ("fetch_failed", attempt, [[map, map_attempt]], reason)
-                         ("failed", attempt, traceback_text[, record, final])
-
-A failure's ``record`` is skip mode's location of the record user code failed on; ``final``
-says no new attempt can succeed (``errors.FINAL``: a mistake in the job's code, a plan this
-host cannot load), and the coordinator fails the job at once.
+The conversation on the pipe is typed messages (``pipe.py``): the worker sends
+``LoadPlan``, ``ForgetPlan``, ``Run``, ``Commit`` and ``Discard``; the executor answers a
+``Run`` with ``Done``, ``ReadyToCommit`` (a reduce: may it commit?), ``FetchLost`` or
+``Failed``, and a ``Commit`` with ``Committed`` or ``Failed``. :func:`serve` is the
+executor's loop, dispatching by message type; it needs only a pipe, so tests run it in a
+thread. A failure's ``record`` is skip mode's location of the record user code failed on;
+``final`` says no new attempt can succeed (``errors.FINAL``: a mistake in the job's code, a
+plan this host cannot load), and the coordinator fails the job at once.
 
 Everything the executor writes to stderr (and stdout) goes to a per-slot file that
 is truncated at the start of each attempt, so the worker can send the tail of the
@@ -44,11 +36,12 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from minimr.cluster import shipping
-from minimr.cluster.protocol import MapOutputRef, ReduceInput, TaskLists
+from minimr.cluster import pipe, shipping
+from minimr.cluster.protocol import MapOutputRef, RecordLocation, TaskLists
 from minimr.cluster.security import KeyPair
 from minimr.cluster.shuffle import FetchError, gather_segments
 from minimr.dataflow import storage, taskenv
@@ -108,7 +101,7 @@ class Executor:
         """A file descriptor that becomes readable when the process ends."""
         return self.process.sentinel
 
-    def send(self, message: tuple) -> bool:
+    def send(self, message: pipe.Command) -> bool:
         """Send a command; ``False`` if the executor is gone."""
         try:
             self.conn.send(message)
@@ -171,7 +164,7 @@ def name_process(name: bytes) -> None:
 def main(
     conn: Connection, stderr_path: str, work_dir: str, host: str, keys: KeyPair | None = None
 ) -> None:
-    """The executor process: run commands from the worker until the pipe closes."""
+    """The executor process: set it apart from the worker, then :func:`serve` the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     _die_with_worker()
     # ps and top tell executors from their worker, whose command line a forked executor
@@ -181,36 +174,88 @@ def main(
     os.dup2(fd, 2)
     os.dup2(fd, 1)
     os.close(fd)
-    work_dir = os.path.abspath(work_dir)  # a task runs in its job's folder of side files
-    cache = FileCache(os.path.join(work_dir, SIDE_FILES))
-    plans: dict[str, Any] = {}
-    blobs: dict[str, tuple[str, bytes]] = {}
+    serve(conn, work_dir, host, keys, own_stderr=True)
+
+
+def serve(
+    conn: Connection,
+    work_dir: str,
+    host: str,
+    keys: KeyPair | None = None,
+    own_stderr: bool = False,
+) -> None:
+    """Answer the worker's commands on ``conn`` until the pipe closes.
+
+    Args:
+        conn: this end of the pipe to the worker.
+        work_dir: the worker's work folder.
+        host: the worker's host name.
+        keys: the worker's key pair, with keys.
+        own_stderr: file descriptor 2 is this executor's own stderr file, emptied as each
+            attempt starts (not so when a test serves in a thread).
+    """
+    state = _State(os.path.abspath(work_dir), host, keys, own_stderr)
+    handlers: dict[type, Callable[[Any], pipe.Reply | None]] = {
+        pipe.LoadPlan: state.load_plan,
+        pipe.ForgetPlan: state.forget_plan,
+        pipe.Run: state.run,
+        pipe.Commit: state.commit,
+        pipe.Discard: state.discard,
+    }
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
             return
-        command = message[0]
-        if command == "plan":
-            _, job_id, serializer, blob = message
-            blobs[job_id] = (serializer, blob)
-        elif command == "forget":
-            plans.pop(message[1], None)
-            blobs.pop(message[1], None)
-        elif command == "run":
-            _, job_id, attempt, kind, task, inputs = message
+        handler = handlers.get(type(message))
+        if handler is None:
+            print(f"minimr executor: ignoring {type(message).__name__}", file=sys.stderr)
+            continue
+        try:
+            reply = handler(message)
+        except Exception as exc:  # a command's failure is its attempt's, not the executor's
+            attempt = getattr(message, "attempt", None)
+            reply = pipe.Failed(attempt, format_user_traceback(exc)) if attempt else None
+            traceback.print_exc()
+        if reply is not None:
+            conn.send(reply)
+
+
+class _State:
+    """What an executor keeps between commands: plans, where it works, the file cache."""
+
+    def __init__(self, work_dir: str, host: str, keys: KeyPair | None, own_stderr: bool) -> None:
+        self.work_dir = work_dir  # a task runs in its job's folder of side files
+        self.host = host
+        self.keys = keys
+        self.own_stderr = own_stderr
+        self.cache = FileCache(os.path.join(work_dir, SIDE_FILES))
+        self.plans: dict[str, Any] = {}
+        self.blobs: dict[str, tuple[str, bytes]] = {}
+
+    def load_plan(self, message: pipe.LoadPlan) -> None:
+        self.blobs[message.job_id] = (message.serializer, message.blob)
+
+    def forget_plan(self, message: pipe.ForgetPlan) -> None:
+        self.plans.pop(message.job_id, None)
+        self.blobs.pop(message.job_id, None)
+
+    def run(self, message: pipe.Run) -> pipe.Reply:
+        if self.own_stderr:
             os.ftruncate(2, 0)
-            conn.send(_run(plans, blobs, work_dir, host, job_id, attempt, kind, task, inputs, keys,
-                           cache))
-        elif command == "commit":
-            _, job_id, attempt, task, temp_path = message
-            try:
-                commit_reduce_output(plans[job_id], ReduceTask.from_dict(task), temp_path)
-                conn.send(("committed", attempt))
-            except Exception:
-                conn.send(("failed", attempt, traceback.format_exc()))
-        elif command == "discard":
-            storage.remove(message[1])  # a refused attempt's part, local or remote
+        return _run(self.plans, self.blobs, self.work_dir, self.host, message, self.keys,
+                    self.cache)
+
+    def commit(self, message: pipe.Commit) -> pipe.Reply:
+        try:
+            plan = self.plans[message.job_id]
+            commit_reduce_output(plan, ReduceTask.from_dict(message.task), message.temp_path)
+        except Exception:
+            return pipe.Failed(message.attempt, traceback.format_exc())
+        return pipe.Committed(message.attempt)
+
+    def discard(self, message: pipe.Discard) -> None:
+        storage.remove(message.temp_path)  # a refused attempt's part, local or remote
 
 
 def _die_with_worker() -> None:
@@ -236,15 +281,14 @@ def _run(
     blobs: dict,
     work_dir: str,
     host: str,
-    job_id: str,
-    attempt: str,
-    kind: str,
-    task: dict,
-    inputs: tuple[ReduceInput, ...] | None,
+    message: pipe.Run,
     keys: KeyPair | None,
     cache: FileCache,
-) -> tuple:
-    """Run one attempt; every outcome becomes a reply tuple."""
+) -> pipe.Reply:
+    """Run one attempt; every outcome becomes a reply."""
+    job_id, attempt, kind, task, inputs = (
+        message.job_id, message.attempt, message.kind, message.task, message.inputs
+    )
     started = time.monotonic()
     counters = Counters()
     try:
@@ -264,14 +308,14 @@ def _run(
         elif kind == "reduce":
             scratch = os.path.join(job_dir, attempt)
             try:
-                segments = gather_segments(inputs or [], scratch, host, keys=keys)
+                segments = gather_segments(inputs or (), scratch, host, keys=keys)
                 with user_code:
                     temp = run_reduce_task(
                         plan, ReduceTask.from_dict(task), segments, attempt, counters, scratch
                     )
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
-            return ("ready", attempt, temp, counters.to_dict(), time.monotonic() - started)
+            return pipe.ReadyToCommit(attempt, temp, counters.to_dict(), time.monotonic() - started)
         elif kind == "commit":
             if task.get("skipped"):  # skip mode: report what was skipped, before _SUCCESS
                 write_report(plan.output, task["skipped"])
@@ -280,16 +324,17 @@ def _run(
         else:
             raise ValueError(f"unknown task kind {kind!r}")
     except FetchError as exc:
-        return ("fetch_failed", attempt, [list(lost) for lost in exc.lost], str(exc))
+        return pipe.FetchLost(attempt, tuple((m, a) for m, a in exc.lost), str(exc))
     except RecordFailed as exc:  # skip mode: the user's traceback, and which record
-        return ("failed", attempt, format_user_traceback(exc.__cause__ or exc), exc.location)
+        error = format_user_traceback(exc.__cause__ or exc)
+        return pipe.Failed(attempt, error, RecordLocation(**exc.location))
     except FINAL as exc:  # its message says it all; minimr's frames would only hide it
-        return ("failed", attempt, f"{type(exc).__name__}: {exc}\n", None, True)
+        return pipe.Failed(attempt, f"{type(exc).__name__}: {exc}\n", final=True)
     except Exception as exc:
-        return ("failed", attempt, format_user_traceback(exc))
+        return pipe.Failed(attempt, format_user_traceback(exc))
     finally:
         sys_flush()
-    return ("done", attempt, output, counters.to_dict(), time.monotonic() - started)
+    return pipe.Done(attempt, output, counters.to_dict(), time.monotonic() - started)
 
 
 def _prepare(plan: Any, step: int, counters: Counters) -> TaskLists:

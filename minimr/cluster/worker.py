@@ -1,16 +1,17 @@
 """A worker: registers with the coordinator, heartbeats, runs tasks in executor slots.
 
 :meth:`Worker.work` is the whole life of a worker, read top to bottom (rq's
-``work()`` is the model): connect, then loop — wait for the coordinator, an
-executor's reply or an executor's death; handle each by a named handler; heartbeat;
-reconnect when the coordinator has been silent too long — and tear everything down
-in ``finally``.
+``work()`` is the model): :meth:`~Worker.start`, then :meth:`~Worker.turn` after turn,
+each a few named steps (wait; serve the coordinator's messages; serve the executors'
+replies and deaths; start queued attempts; keep the link alive), under one last-resort
+guard that logs a failed turn and goes on, and :meth:`~Worker.close` in ``finally``. A
+message whose handler fails is that message's problem, logged, never the loop's end.
 
-Heartbeats follow the Paranoid Pirate worker: the coordinator tells the worker its
-interval and liveness at registration; any message from the coordinator counts as
-life; after ``interval x liveness`` of silence the worker drops its attempts, closes
-its socket, waits with capped exponential backoff plus jitter, and registers again
-on a new socket (a new identity, so the coordinator sees a new worker).
+The link to the coordinator (``link.py``) is an object beside the loop, as in the ZeroMQ
+Guide's ``mdwrkapi.py``: it registers, heartbeats (Paranoid Pirate), notices silence and
+reconnects with backoff; when it gives a connection up, the worker drops its attempts.
+Executors talk to the worker in typed messages (``pipe.py``), dispatched by type as the
+coordinator's are.
 
 Its map outputs live in a folder of its own (``workdir.py``), locked while it lives; a
 worker started on the same ``--work-dir`` adopts the outputs a dead one left there and
@@ -33,8 +34,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
-import secrets
 import shutil
 import signal
 import socket
@@ -45,8 +44,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from minimr.cluster import pipe
 from minimr.cluster import protocol as p
 from minimr.cluster.executor import Executor, can_fork
+from minimr.cluster.link import CoordinatorLink, WorkerRejected
 from minimr.cluster.security import WorkerKeys
 from minimr.cluster.shuffle import ShuffleServer
 from minimr.cluster.transport import Client, Waker, ZmqClient, is_loopback, local_host, wait
@@ -55,13 +56,7 @@ from minimr.cluster.workdir import WorkDir
 
 log = logging.getLogger("minimr.worker")
 
-#: reconnect backoff: first wait, and the cap it doubles up to (seconds)
-RECONNECT_INITIAL = 0.25
-RECONNECT_MAX = 8.0
-
-
-class WorkerRejected(Exception):
-    """The coordinator turned this worker away (incompatible versions, refused keys)."""
+__all__ = ["Worker", "WorkerRejected", "held_outputs", "run_worker"]
 
 
 @dataclass
@@ -94,6 +89,10 @@ class Worker:
             read in place (default: this machine's name).
         keys: the worker's keys when the cluster has keys (``Keys.worker()``).
         shuffle_port: the port the shuffle server listens on (0: any free port).
+        executor: makes slot N's executor ``(N, fork) -> Executor`` (tests pass one that
+            runs in a thread); by default a child process.
+        shuffle: starts the shuffle server ``() -> ShuffleServer`` (tests pass a fake); by
+            default one in a thread of this process on a ZeroMQ socket.
     """
 
     def __init__(
@@ -108,6 +107,8 @@ class Worker:
         host: str | None = None,
         keys: WorkerKeys | None = None,
         shuffle_port: int = 0,
+        executor: Callable[[int, bool], Executor] | None = None,
+        shuffle: Callable[[], ShuffleServer] | None = None,
     ) -> None:
         self.coordinator = coordinator
         self.keys = keys
@@ -118,12 +119,7 @@ class Worker:
         self.name = name or f"{self.host}:{os.getpid()}"
         self.workdir = WorkDir(work_dir)
         self.work_dir = self.workdir.path
-        self._connect = connect or partial(
-            ZmqClient, curve=keys.coordinator_client() if keys else None
-        )
-        self.interval = p.HEARTBEAT_INTERVAL
-        self.liveness = p.HEARTBEAT_LIVENESS
-        self.conn: Client | None = None
+        self._executor_factory = executor or self._executor
         self.slots: list[Slot] = []
         self.queue: deque[p.Assign] = deque()
         self.plans: dict[str, tuple[str, bytes]] = {}
@@ -134,94 +130,115 @@ class Worker:
         # next message, up to a heartbeat interval later (every `minimr submit` waited).
         self._waker = Waker()
         self._signals_installed = False
-        self.welcomed = False
+        self.shuffle: ShuffleServer | None = None
+        self.shuffle_address = ""
+        self._shuffle_factory = shuffle or self._shuffle_server
+        self.link = CoordinatorLink(
+            coordinator,
+            connect or partial(ZmqClient, curve=keys.coordinator_client() if keys else None),
+            self.name,
+            self._registration,
+            self._abandon_attempts,
+            self._stopped,
+        )
         self._handlers: dict[type, Callable] = {
-            p.Welcome: self._on_welcome,
-            p.Reject: self._on_reject,
-            p.Heartbeat: lambda message: None,
             p.Assign: self._on_assign,
             p.Plan: self._on_plan,
             p.CommitAnswer: self._on_commit_answer,
             p.CancelAttempt: self._on_cancel,
-            p.Reconnect: self._on_reconnect,
+            p.Reconnect: lambda message: self.link.reconnect(message.reason),
             p.ForgetJob: self._on_forget_job,
         }
-        self._replies: dict[str, Callable] = {
-            "done": self._on_done,
-            "ready": self._on_ready_to_commit,
-            "committed": self._on_committed,
-            "fetch_failed": self._on_fetch_failed,
-            "failed": self._on_failed,
+        self._replies: dict[type, Callable] = {
+            pipe.Done: self._on_done,
+            pipe.ReadyToCommit: self._on_ready_to_commit,
+            pipe.Committed: self._on_committed,
+            pipe.FetchLost: self._on_fetch_lost,
+            pipe.Failed: self._on_failed,
         }
 
     # --- the loop -----------------------------------------------------------------------
 
     def work(self) -> int:
         """Serve the coordinator until SIGTERM/Ctrl-C; returns the exit code."""
-        # The executors first: forked while this process has one thread and no socket yet
-        # (see executor.py), spawned if it already has more.
-        fork = can_fork()
-        self.slots = [Slot(self._executor(i, fork)) for i in range(self.slots_wanted)]
-        self._install_signal_handlers()
-        shuffle_host = "127.0.0.1" if is_loopback(self.coordinator) else "0.0.0.0"
-        shuffle = ShuffleServer(
-            self.work_dir,
-            f"tcp://{shuffle_host}:{self.shuffle_port}",
-            self.keys.shuffle_server() if self.keys else None,
-        ).start()
-        self.shuffle_address = _advertised(shuffle.address, self.coordinator)
-        backoff = RECONNECT_INITIAL
         try:
-            self._register()
-            heard = next_beat = time.monotonic()
+            self.start()
             while not self.stopping:
-                timeout = max(0.0, next_beat - time.monotonic())
-                ready = wait(self._pollables(), timeout)
-                if self._waker.fd in ready:
-                    self._waker.clear()
-                if self.conn is not None and self.conn.pollable in ready:
-                    heard = time.monotonic()
-                    self._drain_coordinator()
-                self._check_handshake()
-                for slot in self.slots:
-                    if slot.executor.conn in ready or slot.executor.sentinel in ready:
-                        self._drain_executor(slot)
-                self._start_queued()
-                now = time.monotonic()
-                if now >= next_beat:
-                    self._send(p.Heartbeat())
-                    next_beat = now + self.interval
-                    if self.parent_pid is not None and os.getppid() != self.parent_pid:
-                        log.warning("the process that started this worker is gone: stopping")
-                        self.stop()
-                if self.welcomed:
-                    backoff = RECONNECT_INITIAL
-                if now - heard > self.interval * self.liveness:
-                    log.warning(
-                        "coordinator silent for %.1f s; reconnecting in %.2f s",
-                        now - heard,
-                        backoff,
-                    )
-                    self._disconnect()
-                    self._stopped.wait(backoff * (1 + random.random() / 2))  # jitter: no herd
-                    backoff = min(backoff * 2, RECONNECT_MAX)
-                    if not self.stopping:
-                        self._register()
-                    heard = time.monotonic()
+                try:
+                    self.turn()
+                except WorkerRejected:
+                    raise
+                except Exception:  # the last-resort guard: a failed turn, not the end
+                    log.exception("a worker turn failed; working on")
             return 0
         except WorkerRejected as exc:
             log.error("%s", exc)
             return 2
         finally:
-            self._send(p.Bye())
-            self._disconnect()
-            for slot in self.slots:
-                slot.executor.kill()
-            shuffle.stop()
-            self.workdir.close()
-            if self._signals_installed:
-                signal.set_wakeup_fd(-1)
-            self._waker.close()
+            self.close()
+
+    def start(self) -> None:
+        """Start the executors, the shuffle server and the link (registration)."""
+        # The executors first: forked while this process has one thread and no socket yet
+        # (see executor.py), spawned if it already has more.
+        fork = can_fork()
+        self.slots = [Slot(self._executor_factory(i, fork)) for i in range(self.slots_wanted)]
+        self._install_signal_handlers()
+        self.shuffle = self._shuffle_factory()
+        self.shuffle_address = _advertised(self.shuffle.address, self.coordinator)
+        self.link.connect()
+
+    def turn(self) -> None:
+        """One loop turn, in named steps."""
+        ready = wait(self._pollables(), self.link.timeout(time.monotonic()))
+        if self._waker.fd in ready:
+            self._waker.clear()
+        if self.link.pollable is not None and self.link.pollable in ready:
+            self._serve_coordinator()
+        self.link.check_handshake()
+        self._serve_executors(ready)
+        self._start_queued()
+        self._keep_alive()
+
+    def close(self) -> None:
+        """Tear everything down: goodbye, executors, shuffle server, work folder."""
+        self.link.close()
+        for slot in self.slots:
+            slot.executor.kill()
+        if self.shuffle is not None:
+            self.shuffle.stop()
+        self.workdir.close()
+        if self._signals_installed:
+            signal.set_wakeup_fd(-1)
+        self._waker.close()
+
+    def _serve_coordinator(self) -> None:
+        """Handle each message that arrived; one whose handler fails is logged and dropped."""
+        for message in self.link.receive():
+            handler = self._handlers.get(type(message))
+            if handler is None:
+                log.warning("dropping unexpected %s from the coordinator", type(message).__name__)
+                continue
+            try:
+                handler(message)
+            except WorkerRejected:
+                raise
+            except Exception:
+                log.exception("handling %s from the coordinator failed", type(message).__name__)
+
+    def _serve_executors(self, ready: list) -> None:
+        """Handle the replies and deaths of executors that have something to say."""
+        for slot in list(self.slots):
+            if slot.executor.conn in ready or slot.executor.sentinel in ready:
+                self._drain_executor(slot)
+
+    def _keep_alive(self) -> None:
+        """Stop if our parent is gone; let the link heartbeat or reconnect."""
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            log.warning("the process that started this worker is gone: stopping")
+            self.stop()
+            return
+        self.link.maintain(time.monotonic())
 
     def stop(self) -> None:
         """End the loop after the current turn (what SIGTERM and Ctrl-C do)."""
@@ -250,48 +267,29 @@ class Worker:
 
     def _pollables(self) -> list:
         items: list = [self._waker.fd]
-        if self.conn is not None:
-            items.append(self.conn.pollable)
+        if self.link.pollable is not None:
+            items.append(self.link.pollable)
         for slot in self.slots:
             items += [slot.executor.conn, slot.executor.sentinel]
         return items
 
     # --- coordinator connection ---------------------------------------------------------
 
-    def _register(self) -> None:
-        identity = f"w-{self.name}-{secrets.token_hex(4)}".encode()
-        self.conn = self._connect(self.coordinator, identity)
-        self.welcomed = False
+    def _registration(self, identity: bytes) -> p.Ready:
+        """This worker's Ready for a new connection (the link registers with it)."""
         replaces = self.workdir.adopt_orphans()  # dead workers' map outputs become ours
         self.workdir.record_identity(identity)
         shuffle_key = self.keys.pair.public.decode("ascii") if self.keys else ""
-        self._send(
-            p.Ready(
-                self.name,
-                self.host,
-                os.getpid(),
-                len(self.slots),
-                self.shuffle_address,
-                shuffle_key,
-                outputs=held_outputs(self.workdir.map_outputs()),
-                replaces=tuple(replaces),
-            )
+        return p.Ready(
+            self.name,
+            self.host,
+            os.getpid(),
+            len(self.slots),
+            self.shuffle_address,
+            shuffle_key,
+            outputs=held_outputs(self.workdir.map_outputs()),
+            replaces=tuple(replaces),
         )
-
-    def _check_handshake(self) -> None:
-        """A refused security handshake is as final as a Reject: say why and stop."""
-        failure = self.conn.handshake_failure() if self.conn is not None else None
-        if failure is not None:
-            raise WorkerRejected(
-                f"the coordinator at {self.coordinator} refused this worker's connection: {failure}"
-            )
-
-    def _disconnect(self) -> None:
-        """Drop the connection and every attempt: the coordinator will not take them."""
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-        self._abandon_attempts()
 
     def _abandon_attempts(self) -> None:
         self.queue.clear()
@@ -304,35 +302,7 @@ class Worker:
                 self._replace_executor(index)
 
     def _send(self, message: p.Message) -> None:
-        if self.conn is not None:
-            self.conn.send(p.encode(message))
-
-    def _drain_coordinator(self) -> None:
-        while self.conn is not None and (frames := self.conn.recv()) is not None:
-            try:
-                message = p.decode(frames)
-            except p.ProtocolError as exc:
-                log.warning("dropping a malformed message from the coordinator: %s", exc)
-                continue
-            handler = self._handlers.get(type(message))
-            if handler is None:
-                log.warning("dropping unexpected %s from the coordinator", type(message).__name__)
-                continue
-            handler(message)
-
-    def _on_welcome(self, message: p.Welcome) -> None:
-        self.welcomed = True
-        self.interval = message.heartbeat_interval
-        self.liveness = message.heartbeat_liveness
-        log.info("registered with %s", self.coordinator)
-
-    def _on_reject(self, message: p.Reject) -> None:
-        raise WorkerRejected(f"the coordinator refused this worker: {message.reason}")
-
-    def _on_reconnect(self, message: p.Reconnect) -> None:
-        log.warning("coordinator asks to register again: %s", message.reason)
-        self._disconnect()
-        self._register()
+        self.link.send(message)
 
     def _on_assign(self, message: p.Assign) -> None:
         if message.job_id not in self.plans and message.job_id not in self.plans_requested:
@@ -357,16 +327,12 @@ class Worker:
                 continue
             if message.ok:
                 slot.executor.send(
-                    (
-                        "commit",
-                        assignment.job_id,
-                        assignment.attempt,
-                        assignment.task,
-                        slot.temp_path,
+                    pipe.Commit(
+                        assignment.job_id, assignment.attempt, assignment.task, slot.temp_path
                     )
                 )
             else:
-                slot.executor.send(("discard", slot.temp_path))
+                slot.executor.send(pipe.Discard(slot.temp_path))
                 slot.assignment = None
 
     def _on_forget_job(self, message: p.ForgetJob) -> None:
@@ -378,7 +344,7 @@ class Worker:
             if slot.assignment is not None and slot.assignment.job_id == job_id:
                 self._replace_executor(index)
             elif job_id in slot.executor.jobs:
-                slot.executor.send(("forget", job_id))
+                slot.executor.send(pipe.ForgetPlan(job_id))
                 slot.executor.jobs.discard(job_id)
         shutil.rmtree(os.path.join(self.work_dir, job_id), ignore_errors=True)
 
@@ -395,12 +361,11 @@ class Worker:
             self.queue.remove(assignment)
             if assignment.job_id not in slot.executor.jobs:
                 serializer, blob = self.plans[assignment.job_id]
-                slot.executor.send(("plan", assignment.job_id, serializer, blob))
+                slot.executor.send(pipe.LoadPlan(assignment.job_id, serializer, blob))
                 slot.executor.jobs.add(assignment.job_id)
             slot.assignment = assignment
             slot.executor.send(
-                (
-                    "run",
+                pipe.Run(
                     assignment.job_id,
                     assignment.attempt,
                     assignment.kind,
@@ -414,44 +379,47 @@ class Worker:
         try:
             while slot.executor.conn.poll():
                 reply = slot.executor.conn.recv()
-                if slot.assignment is not None and reply[1] == slot.assignment.attempt:
-                    self._replies[reply[0]](slot, *reply[1:])
+                handler = self._replies.get(type(reply))
+                if handler is None:
+                    log.warning("dropping %r from executor %d", reply, index)
+                elif slot.assignment is not None and reply.attempt == slot.assignment.attempt:
+                    handler(slot, reply)
         except (EOFError, OSError):
             pass
         if not slot.executor.process.is_alive():
             self._on_executor_died(index)
 
-    def _on_done(self, slot: Slot, attempt: str, output, counters: dict, elapsed: float) -> None:
+    def _on_done(self, slot: Slot, reply: pipe.Done) -> None:
         assignment = slot.assignment
         slot.assignment = None
-        self._send(p.TaskDone(assignment.job_id, attempt, output, counters, elapsed))
+        self._send(
+            p.TaskDone(assignment.job_id, reply.attempt, reply.output, reply.counters,
+                       reply.elapsed)
+        )
 
-    def _on_ready_to_commit(
-        self, slot: Slot, attempt: str, temp_path: str, counters: dict, elapsed: float
-    ) -> None:
-        slot.temp_path, slot.counters, slot.elapsed = temp_path, counters, elapsed
-        self._send(p.CommitRequest(slot.assignment.job_id, attempt))
+    def _on_ready_to_commit(self, slot: Slot, reply: pipe.ReadyToCommit) -> None:
+        slot.temp_path, slot.counters, slot.elapsed = reply.temp_path, reply.counters, reply.elapsed
+        self._send(p.CommitRequest(slot.assignment.job_id, reply.attempt))
 
-    def _on_committed(self, slot: Slot, attempt: str) -> None:
-        self._on_done(slot, attempt, None, slot.counters, slot.elapsed)
+    def _on_committed(self, slot: Slot, reply: pipe.Committed) -> None:
+        self._on_done(slot, pipe.Done(reply.attempt, None, slot.counters, slot.elapsed))
 
-    def _on_fetch_failed(self, slot: Slot, attempt: str, lost: list, reason: str) -> None:
+    def _on_fetch_lost(self, slot: Slot, reply: pipe.FetchLost) -> None:
         assignment = slot.assignment
         slot.assignment = None
-        self._send(p.FetchFailed(assignment.job_id, attempt, lost, reason))
+        self._send(p.FetchFailed(assignment.job_id, reply.attempt, reply.lost, reply.reason))
 
-    def _on_failed(self, slot: Slot, attempt: str, error: str, record: dict | None = None,
-                   final: bool = False) -> None:
+    def _on_failed(self, slot: Slot, reply: pipe.Failed) -> None:
         assignment = slot.assignment
         slot.assignment = None
         self._send(
             p.TaskFailed(
                 assignment.job_id,
-                attempt,
-                f"{error}(on worker {self.name})",
+                reply.attempt,
+                f"{reply.error}(on worker {self.name})",
                 slot.executor.stderr_tail(),
-                record=record,
-                final=final,
+                record=reply.record,
+                final=reply.final,
             )
         )
 
@@ -481,7 +449,16 @@ class Worker:
     def _replace_executor(self, index: int) -> None:
         """Kill a slot's executor (it may be running stale user code) and start a fresh one."""
         self.slots[index].executor.kill()
-        self.slots[index] = Slot(self._executor(index))
+        self.slots[index] = Slot(self._executor_factory(index, False))
+
+    def _shuffle_server(self) -> ShuffleServer:
+        """This worker's shuffle server, serving its work folder (started)."""
+        host = "127.0.0.1" if is_loopback(self.coordinator) else "0.0.0.0"
+        return ShuffleServer(
+            self.work_dir,
+            f"tcp://{host}:{self.shuffle_port}",
+            self.keys.shuffle_server() if self.keys else None,
+        ).start()
 
     def _executor(self, index: int, fork: bool = False) -> Executor:
         return Executor(index, self.work_dir, self.host, self.keys.pair if self.keys else None,

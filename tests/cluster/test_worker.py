@@ -1,0 +1,186 @@
+"""The worker's loop without sockets or processes: a real coordinator on the in-memory
+transport, executors served in threads, turns driven by hand."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+
+import pytest
+
+from minimr.cluster import protocol as p
+from minimr.cluster import scheduler as s
+from minimr.cluster.client import _checked_submit
+from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.executor import serve
+from minimr.cluster.memory_transport import MemoryNetwork
+from minimr.cluster.transport import Waker
+from minimr.cluster.worker import Worker
+from tests import hostile
+from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
+
+HOST = "this-host"
+
+
+class ThreadExecutor:
+    """What the worker needs of an executor, served by a thread on a real pipe."""
+
+    def __init__(self, slot: int, work_dir: str) -> None:
+        self.conn, child = multiprocessing.Pipe()
+        self._ended = Waker()  # the "process sentinel": readable once the thread is gone
+        self.sentinel = self._ended.fd
+        self.jobs: set[str] = set()
+        self.process = self
+        self._thread = threading.Thread(target=self._serve, args=(child, work_dir), daemon=True)
+        self._thread.start()
+
+    def _serve(self, child, work_dir: str) -> None:
+        serve(child, work_dir, HOST)
+        self._ended.wake()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def send(self, message) -> bool:
+        try:
+            self.conn.send(message)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def stderr_tail(self) -> str:
+        return ""
+
+    def describe_death(self) -> str:
+        return "the executor thread ended"
+
+    def kill(self) -> None:
+        self.conn.close()
+        self._thread.join(10)
+
+
+class FakeShuffle:
+    """A shuffle server that is never asked (every map output is on this host)."""
+
+    address = "tcp://127.0.0.1:9"
+
+    def stop(self) -> None:
+        pass
+
+
+class Cluster:
+    """A coordinator and one worker on an in-memory network, turned by hand."""
+
+    def __init__(self, tmp_path) -> None:
+        self.network = MemoryNetwork()
+        self.coordinator = Coordinator(
+            self.network.bind("mem://c"), s.Scheduler(heartbeat_interval=0.05)
+        )
+        work = tmp_path / "work"
+        work.mkdir(mode=0o700)
+        self.worker = Worker(
+            "mem://c",
+            slots=2,
+            work_dir=str(work),
+            host=HOST,
+            connect=self.network.connect,
+            executor=lambda index, fork: ThreadExecutor(index, self.worker.work_dir),
+            shuffle=FakeShuffle,
+        )
+        self.worker.start()
+        self.client = self.network.connect("mem://c", b"client")
+
+    def turn(self) -> list[p.Message]:
+        """A turn of each; what the client received."""
+        self.coordinator.turn()
+        self.worker.turn()
+        return [p.decode(f) for f in iter(self.client.recv, None)]
+
+    def run(self, plan, timeout: float = 30) -> p.JobResult:
+        """Submit ``plan`` as a client would and turn until its result arrives."""
+        options = {"max_attempts": 2}
+        self.client.send(p.encode(_checked_submit(plan, options, "cloudpickle", _blob(plan))))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.turn():
+                if isinstance(message, p.JobResult):
+                    return message
+        raise AssertionError("the job did not end")
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+def _blob(plan) -> bytes:
+    from minimr.cluster import shipping
+
+    return shipping.dumps(plan, "cloudpickle")
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    handlers = {sig: signal.getsignal(sig) for sig in signals}  # the worker installs its own
+    c = Cluster(tmp_path)
+    yield c
+    c.close()
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+
+
+def test_the_worker_registers_and_runs_a_job_to_the_inline_output(cluster, tmp_path):
+    """Ready, Welcome, the plan fetched once, every task run: the inline runner's output."""
+    inputs = small_inputs(tmp_path / "in", 4)
+    inline_output("wordcount.py", inputs, tmp_path / "inline", reducers=2)
+    result = cluster.run(make_plan("wordcount.py", inputs, tmp_path / "out", reducers=2))
+    assert result.state == "succeeded", result.error
+    assert read_dir(tmp_path / "out") == read_dir(tmp_path / "inline")
+    assert cluster.worker.link.welcomed
+
+
+def test_no_hostile_message_from_the_coordinator_stops_the_worker(cluster, tmp_path, caplog):
+    """Every bent message, as if the coordinator sent it: no handler fails, and the worker
+    then runs a job to the inline output."""
+    server = cluster.coordinator.server
+    cluster.turn()
+    (worker_id,) = cluster.coordinator.scheduler.workers
+    for number, case in enumerate(hostile.cases()):
+        if case.base in (p.Reconnect, p.Reject):
+            continue  # a well-formed Reconnect re-registers, a Reject ends a worker: by design
+        server.send(worker_id.encode("latin-1"), case.frames)
+        if number % 100 == 0:
+            cluster.worker.turn()
+    cluster.worker.turn()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text[:3000]
+    inputs = small_inputs(tmp_path / "in", 2)
+    inline_output("wordcount.py", inputs, tmp_path / "inline", reducers=1)
+    result = cluster.run(make_plan("wordcount.py", inputs, tmp_path / "out", reducers=1))
+    assert result.state == "succeeded", result.error
+    assert read_dir(tmp_path / "out") == read_dir(tmp_path / "inline")
+
+
+def test_a_failing_handler_is_logged_and_the_loop_goes_on(cluster, caplog):
+    """A handler that raises is that message's problem: logged with its traceback."""
+    cluster.turn()
+    cluster.worker._handlers[p.ForgetJob] = lambda message: 1 / 0
+    (worker_id,) = cluster.coordinator.scheduler.workers
+    cluster.coordinator.server.send(worker_id.encode("latin-1"), p.encode(p.ForgetJob("j")))
+    cluster.worker.turn()
+    assert "handling ForgetJob from the coordinator failed" in caplog.text
+    assert "ZeroDivisionError" in caplog.text
+    cluster.turn()  # and it goes on
+
+
+def test_a_silent_coordinator_makes_the_link_register_again(cluster):
+    """After interval x liveness of silence the link drops its attempts and reconnects with
+    a new identity; the coordinator sees a new worker."""
+    cluster.turn()
+    first = set(cluster.coordinator.scheduler.workers)
+    link = cluster.worker.link
+    link.heard -= link.interval * link.liveness + 1
+    link.maintain(time.monotonic())
+    cluster.turn()
+    cluster.turn()
+    assert set(cluster.coordinator.scheduler.workers) - first

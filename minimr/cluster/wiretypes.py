@@ -264,6 +264,15 @@ def _chars(inner: Converter, rule: Chars) -> Converter:
 
 
 def _union(options: list[Converter], hint: Any) -> Converter:
+    args = typing.get_args(hint)
+    if len(args) == 2 and type(None) in args:  # an optional field: its one type's error
+        inner = options[1 - args.index(type(None))]
+
+        def optional(value: Any) -> Any:
+            return None if value is None else inner(value)
+
+        return optional
+
     def convert(value: Any) -> Any:
         problems = []
         for option in options:
@@ -409,9 +418,14 @@ def _build(hint: Any) -> Converter:
 
 
 def _hint_name(hint: Any) -> str:
-    return " | ".join(
-        getattr(a, "__name__", "null" if a is type(None) else str(a)) for a in typing.get_args(hint)
-    )
+    def name(arg: Any) -> str:
+        if arg is type(None):
+            return "null"
+        if typing.get_origin(arg) is Annotated:
+            arg = typing.get_args(arg)[0]
+        return getattr(arg, "__name__", str(arg))
+
+    return " | ".join(name(a) for a in typing.get_args(hint))
 
 
 def parse(hint: Any, value: Any) -> Any:

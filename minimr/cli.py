@@ -45,6 +45,12 @@ class _Progress:
         self.shown = False
 
     def __call__(self, update: object) -> None:
+        if not isinstance(update, str):  # a cluster's update (the inline runner's are str)
+            from minimr.cluster.client import DashboardStarted
+
+            if isinstance(update, DashboardStarted):  # asked for: shown even with -q
+                click.echo(str(update))
+                return
         if not self.enabled:
             return
         elapsed = time.monotonic() - self.started
@@ -55,6 +61,20 @@ class _Progress:
     def done(self) -> None:
         if self.shown:
             click.echo("\r\033[K", nl=False, err=True)
+
+
+def _check_dashboard(address: str, inline: bool, coordinator: str | None) -> None:
+    """``--dashboard`` is the embedded cluster's, and takes ``[HOST:]PORT``."""
+    from minimr.cluster.dashboard.server import DashboardAddressError, parse_address
+
+    if inline or coordinator:
+        raise click.UsageError("--dashboard serves the embedded cluster's dashboard: a running"
+                               " coordinator serves its own (minimr coordinator --dashboard),"
+                               " and --inline has none")
+    try:
+        parse_address(address)
+    except DashboardAddressError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dashboard-address") from None
 
 
 class _Terminated(KeyboardInterrupt):
@@ -145,15 +165,23 @@ def main() -> None:
                    " starts, if it looks like a minimr output (_SUCCESS, _temporary or part-*"
                    " files). Twice (--overwrite --overwrite): empty any folder. Never /, a"
                    " home or the current folder, or one holding an input or the job file.")
+@click.option("--dashboard", is_flag=True,
+              help="Serve the embedded cluster's web dashboard while the job runs, on a free"
+                   " loopback port, and print its address first. See docs/dashboard.md.")
+@click.option("--dashboard-address", default=None, metavar="[HOST:]PORT",
+              help="Where to serve it instead (implies --dashboard).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line and no counters table.")
 @click.pass_context
 def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
            split_size, combine_files, sort_buffer, max_attempts, speculation, task_timeout,
            worker_timeout, skip_bad_records, max_skips, serializer, max_message_size, files,
-           overwrite, quiet) -> None:
+           overwrite, dashboard, dashboard_address, quiet) -> None:
     job, options = job_options(ctx)
     if inline and (workers or coordinator):
         raise click.UsageError("--inline runs in this process: drop --workers/--coordinator")
+    dashboard = dashboard_address or ("0" if dashboard else None)
+    if dashboard is not None:
+        _check_dashboard(dashboard, inline, coordinator)
     progress = _Progress(not quiet)
     kind = "inline" if inline else None
     try:
@@ -167,7 +195,7 @@ def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, key
                 serializer=serializer, speculation=speculation, task_timeout=task_timeout,
                 worker_timeout=worker_timeout, skip_bad_records=skip_bad_records,
                 max_skips=max_skips, max_message_size=max_message_size, progress=progress,
-                options=options, files=list(files),
+                options=options, files=list(files), dashboard=dashboard,
             )
     except MinimrError:
         progress.done()

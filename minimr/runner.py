@@ -214,7 +214,8 @@ def _ship_job_module(job: Job) -> None:
 def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runner: str | None,
               coordinator: str | None, curve: Any, workers: int | None, reducers: int | None,
               split_size: int | str, combine_files: bool, max_message_size: int | None,
-              progress: Callable[[Any], None] | None, files: list[str]) -> Counters:
+              progress: Callable[[Any], None] | None, files: list[str],
+              dashboard: str | None = None) -> Counters:
     """Run a prepared plan on the runner asked for; returns the job's counters.
 
     ``files`` are the run's own side files (for the replay command of a failed task).
@@ -235,7 +236,7 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
                                         **sizes)
         else:
             status = client.run_local_cluster(plan, workers=workers or os.cpu_count() or 1,
-                                              progress=progress, **sizes)
+                                              progress=progress, dashboard=dashboard, **sizes)
     except JobFailed as exc:  # end the message with the command that replays the task
         from minimr.replay import with_replay_command
 
@@ -272,6 +273,7 @@ def run(
     progress: Callable[[Any], None] | None = None,
     options: dict[str, Any] | None = None,
     files: list[str] | tuple[str, ...] = (),
+    dashboard: str | None = None,
     **unknown: Any,
 ) -> Result:
     """Run a job and return its ``Result``.
@@ -316,6 +318,10 @@ def run(
         files: side files to ship with the job (paths or URLs), beside those the job
             declares; each task opens them by base name in its working directory, or
             through ``minimr.side_file(name)``.
+        dashboard: ``[HOST:]PORT`` (``"0"``: any free loopback port) to serve the embedded
+            cluster's web dashboard on while the job runs; its address, with its token,
+            comes first to ``progress`` (``docs/dashboard.md``). Not with ``coordinator``
+            (a coordinator serves its own) or the inline runner.
 
     These are all the options a run takes; what shapes the data (reducers by default, the
     input format, the partitioner) may also live on the job class.
@@ -336,6 +342,9 @@ def run(
         raise UsageError(f"runner must be one of {', '.join(map(repr, RUNNERS))} (got {runner!r})")
     if coordinator is not None and runner == "inline":
         raise UsageError("runner='inline' and coordinator=... exclude each other")
+    if dashboard is not None and (coordinator is not None or runner == "inline"):
+        raise UsageError("dashboard=... is the embedded cluster's: a running coordinator serves"
+                         " its own (minimr coordinator --dashboard), the inline runner none")
     if keys is not None and coordinator is None:
         raise UsageError("keys=... are for a running cluster: give coordinator=... too")
     _positive("workers", workers)
@@ -381,7 +390,7 @@ def run(
                              coordinator=coordinator, curve=curve, workers=workers,
                              reducers=reducers, split_size=split_size,
                              combine_files=combine_files, max_message_size=max_message_size,
-                             progress=progress, files=list(files))
+                             progress=progress, files=list(files), dashboard=dashboard)
     except BaseException:  # failed, cancelled (Ctrl-C, SIGTERM) or never started
         out.discard(prepared)  # nothing left in the way of running the same command again
         raise

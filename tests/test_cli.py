@@ -143,3 +143,21 @@ def test_help_explains_submit():
     result = CliRunner().invoke(main, ["submit", "--help"])
     assert result.exit_code == 0
     assert "--input" in result.output and "_SUCCESS" in result.output
+
+
+def test_submit_dashboard_prints_its_address_first(wordcount_job, text_input, tmp_path):
+    """--dashboard serves the embedded cluster's dashboard and prints its address, with its
+    token, before anything else, even with -q; --inline and --coordinator have none."""
+    out = tmp_path / "out"
+    result = submit(str(wordcount_job), "-i", str(text_input), "-o", str(out), "-w", "1",
+                    "--dashboard", "-q")
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("dashboard: http://127.0.0.1:") and "/?token=" in first
+    for other in (["--inline"], ["-c", "tcp://127.0.0.1:9"]):
+        refused = submit(str(wordcount_job), "-i", str(text_input), "-o", str(out),
+                         "--overwrite", "--dashboard", *other)
+        assert refused.exit_code == 2 and "--dashboard serves the embedded" in refused.output
+    bad = submit(str(wordcount_job), "-i", str(text_input), "-o", str(out), "--overwrite",
+                 "--dashboard-address", "nowhere")
+    assert bad.exit_code == 2 and "[HOST:]PORT" in bad.output

@@ -35,6 +35,8 @@ from minimr.cluster import launch, limits, shipping
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.dashboard.server import DashboardServer
+from minimr.cluster.dashboard.window import Window
 from minimr.cluster.transport import Client, CurveClient, ZmqClient, ZmqServer, wait
 from minimr.cluster.wiretypes import Invalid, parse
 from minimr.dataflow.counters import Counters
@@ -64,6 +66,17 @@ class JobProgress:
             f"reduce {snap['reduces_done']}/{snap['reduces_total']}, "
             f"{snap['workers']} worker{'s' if snap['workers'] != 1 else ''}"
         )
+
+
+@dataclass(frozen=True)
+class DashboardStarted:
+    """A progress update: the embedded cluster serves its dashboard at ``url`` (with the
+    token)."""
+
+    url: str
+
+    def __str__(self) -> str:
+        return f"dashboard: {self.url}"
 
 
 @dataclass
@@ -289,7 +302,9 @@ class LocalCluster:
     """An embedded coordinator thread plus worker processes on this machine.
 
     The first workers are forked from this process when that is safe, others spawned
-    (``launch``). Use as a context manager; :attr:`address` is the coordinator's.
+    (``launch``). Use as a context manager; :attr:`address` is the coordinator's. With
+    ``dashboard`` (``[HOST:]PORT``), the coordinator's dashboard is served there too, from
+    another thread (:attr:`dashboard_url`, with its token).
     """
 
     def __init__(
@@ -301,8 +316,10 @@ class LocalCluster:
         heartbeat_liveness: int = s.HEARTBEAT_LIVENESS,
         worker_env: dict[str, str] | None = None,
         max_message_size: int = limits.MAX_MESSAGE_SIZE,
+        dashboard: str | None = None,
     ) -> None:
         self._slots = slots
+        self.dashboard: DashboardServer | None = None
         # The workers' temporary folder (TMPDIR): their work folders, spills and scratch
         # files all go into this private folder, removed with the cluster, so a run leaves
         # no minimr-* folder behind in the system's temporary folder, however it ends.
@@ -319,7 +336,10 @@ class LocalCluster:
             sched = s.Scheduler(
                 heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness
             )
-            self.coordinator = Coordinator(self.server, sched)
+            window = Window() if dashboard is not None else None
+            self.coordinator = Coordinator(self.server, sched, window=window)
+            if window is not None:
+                self.dashboard = DashboardServer(window, dashboard, embedded=True).start()
             self._thread = threading.Thread(
                 target=self.coordinator.serve_forever, name="minimr-coordinator", daemon=True
             )
@@ -353,12 +373,19 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if self.dashboard is not None:
+            self.dashboard.close()
         if self._thread is not None:
             self.coordinator.stop()
             self._thread.join(timeout=5)
         if self.server is not None:
             self.server.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """The dashboard's address with its token, if this cluster serves one."""
+        return self.dashboard.url if self.dashboard is not None else None
 
     def __enter__(self) -> LocalCluster:
         return self
@@ -371,7 +398,8 @@ def run_local_cluster(
     plan: Any,
     workers: int,
     *,
-    progress: Callable[[JobProgress], None] | None = None,
+    progress: Callable[[DashboardStarted | JobProgress], None] | None = None,
+    dashboard: str | None = None,
     **options: Any,
 ) -> ClusterResult:
     """Run ``plan`` on an embedded cluster of ``workers`` local worker processes.
@@ -379,11 +407,15 @@ def run_local_cluster(
     Args:
         plan: the job plan.
         workers: worker processes to start (one slot each).
-        progress: called with a :class:`JobProgress` as the job advances.
+        progress: called with a :class:`JobProgress` as the job advances (first with a
+            :class:`DashboardStarted` if there is a dashboard).
+        dashboard: ``[HOST:]PORT`` to serve the cluster's dashboard on while the job runs.
         options: passed on to :func:`submit_plan` (``max_attempts``, ``speculation``...).
 
     Returns and raises as :func:`submit_plan`.
     """
     size = options.get("max_message_size", limits.MAX_MESSAGE_SIZE)
-    with LocalCluster(workers, max_message_size=size) as cluster:
+    with LocalCluster(workers, max_message_size=size, dashboard=dashboard) as cluster:
+        if progress is not None and cluster.dashboard_url is not None:
+            progress(DashboardStarted(cluster.dashboard_url))
         return submit_plan(plan, cluster.address, progress=progress, **options)

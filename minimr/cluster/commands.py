@@ -19,6 +19,9 @@ from minimr.cluster import limits, security
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.dashboard.server import DashboardAddressError, DashboardServer
+from minimr.cluster.dashboard.server import parse_address as parse_dashboard_address
+from minimr.cluster.dashboard.window import Window
 from minimr.cluster.journal import Journal, JournalDamaged, JournalError
 from minimr.cluster.journal import move_aside as move_aside_journal
 from minimr.cluster.transport import (
@@ -165,6 +168,21 @@ def _raise_open_files_limit() -> None:
     "to journal.damaged-TIME and start with none: its jobs are not resumed. Without this "
     "flag a damaged journal stops the coordinator, naming the byte offset.",
 )
+@click.option(
+    "--dashboard",
+    default=None,
+    metavar="[HOST:]PORT",
+    help="Serve a web dashboard of the cluster and its jobs on this port (loopback unless a "
+    "host is given; 0: any free port) and print its address. See docs/dashboard.md.",
+)
+@click.option(
+    "--dashboard-token",
+    default=None,
+    envvar="MINIMR_DASHBOARD_TOKEN",
+    metavar="TOKEN",
+    help="The token the dashboard asks of every request (default: a new random one, printed "
+    "in its address). Its holder may see every job and log and cancel any job.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 def coordinator(
     bind,
@@ -179,10 +197,17 @@ def coordinator(
     backup_after,
     state_dir,
     move_aside_damaged_journal,
+    dashboard,
+    dashboard_token,
     log_level,
 ) -> None:
     """Run a long-lived coordinator: takes jobs from clients, hands tasks to workers."""
     _logging(log_level)
+    if dashboard is not None:
+        try:
+            parse_dashboard_address(dashboard)
+        except DashboardAddressError as exc:
+            raise click.BadParameter(str(exc), param_hint="--dashboard") from None
     try:
         check_bind_address(bind, insecure, keys=keys_dir is not None)
     except InsecureBind as exc:
@@ -197,7 +222,8 @@ def coordinator(
     bounds = limits.Limits(
         max_message_size, max_jobs_per_submitter, max_plan_bytes, max_workers_per_key
     )
-    coord = Coordinator(server, scheduler, access=access, limits=bounds)
+    window = Window() if dashboard is not None else None
+    coord = Coordinator(server, scheduler, access=access, limits=bounds, window=window)
     journal = None
     if state_dir is not None:
         try:
@@ -211,9 +237,19 @@ def coordinator(
         signal.signal(signal.SIGHUP, lambda *_: access.reload())
         click.echo(f"coordinator keys: {access.describe()}", err=True)
     click.echo(f"coordinator listening on {server.address}", err=True)
+    web = None
+    if window is not None:
+        try:
+            web = DashboardServer(window, dashboard, dashboard_token).start()
+        except OSError as exc:
+            server.close()
+            raise click.ClickException(f"--dashboard {dashboard}: {exc}") from None
+        click.echo(f"dashboard: {web.url}", err=True)
     try:
         coord.serve_forever()
     finally:
+        if web is not None:
+            web.close()
         server.close()
         if journal is not None:
             journal.close()

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from minimr.cluster import entries
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster.dashboard.window import Window, take_snapshot
 from minimr.cluster.journal import Journal, JournalDamaged, Record
 from minimr.cluster.limits import Limits
 from minimr.cluster.security import ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
@@ -96,6 +97,8 @@ class Coordinator:
         access: with keys, the roles of each authorized key; every message is then
             checked against ``ROLES`` (``None``: no keys, every message is served).
         limits: what one submitter or worker key may make it hold (``limits.py``).
+        window: the dashboard's window (``dashboard/window.py``): the loop publishes
+            snapshots there while someone looks, and takes the cancels asked there.
     """
 
     def __init__(
@@ -105,8 +108,10 @@ class Coordinator:
         clock: Callable[[], float] = time.monotonic,
         access: AccessList | None = None,
         limits: Limits | None = None,
+        window: Window | None = None,
     ) -> None:
         self.server = server
+        self.window = window
         self.limits = limits or Limits()
         self.scheduler = scheduler or s.Scheduler()
         self.clock = clock
@@ -180,12 +185,14 @@ class Coordinator:
         self._stop.set()
 
     def turn(self) -> None:
-        """One loop turn, in named steps: receive, heartbeat, tick, report progress."""
+        """One loop turn, in named steps: receive, heartbeat, tick, report progress, serve
+        the dashboard."""
         self._receive_messages()
         now = self.clock()
         self._heartbeat(now)
         self._tick(now)
         self._flush_progress(now)
+        self._serve_window(now)
 
     def _receive_messages(self) -> None:
         """Serve what has arrived, at most ``BATCH`` messages (ticks must not starve)."""
@@ -221,6 +228,16 @@ class Coordinator:
         if now - self._last_tick >= TICK_INTERVAL:
             self._last_tick = now
             self._apply(self.scheduler.handle(s.Tick(), now))
+
+    def _serve_window(self, now: float) -> None:
+        """The dashboard's cancels, then a new snapshot if someone looks (``window.py``)."""
+        if self.window is None:
+            return
+        for request in self.window.take_cancels():
+            log.info("job %s cancelled from the dashboard by %s", request.job_id, request.by)
+            self._apply(self.scheduler.handle(s.JobCancelled(request.job_id), now))
+        if self.window.due(self.window.clock()):
+            self.window.publish(take_snapshot(self.scheduler, self.window, now, time.time()))
 
     def _receive(self, peer: bytes, frames: list[bytes], user: str) -> None:
         try:

@@ -56,7 +56,7 @@ class Limits:
         """
         if jobs >= self.max_jobs:
             return (
-                f"this submitter already has {jobs} unfinished jobs, the limit "
+                f"this submitter already has {jobs} unfinished job{'s' * (jobs != 1)}, the limit "
                 f"(`minimr coordinator --max-jobs-per-submitter {self.max_jobs}`): wait for "
                 "some to end, or cancel some"
             )

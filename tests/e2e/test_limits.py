@@ -138,6 +138,29 @@ def test_50_plans_of_10_mib_from_one_submitter_are_bounded(coordinator_at):
     assert peak < before + 300 * MiB
 
 
+def test_a_client_past_its_submitters_limit_is_told_why_at_once(coordinator_at, tmp_path):
+    """`minimr submit` to a coordinator whose (keyless) budget is used up fails with the reason."""
+    address = free_address()
+    coordinator_at(address, "--max-jobs-per-submitter", "1")
+    hostile = dealer(address)
+    try:
+        hostile.send_multipart(submit_frames("first", b"plan"))
+        assert isinstance(replies(hostile, 3.0)[0], p.Submitted)
+    finally:
+        hostile.close(0)
+    (tmp_path / "in.txt").write_text("a b c\n")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "minimr", "submit", str(JOBS / "wordcount.py"),
+         "-i", str(tmp_path / "in.txt"), "-o", str(tmp_path / "out"), "--coordinator", address],
+        env=environment(), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert "refused job" in result.stderr and "1 unfinished job," in result.stderr
+    assert "--max-jobs-per-submitter" in result.stderr
+    assert time.monotonic() - started < 15
+
+
 def test_one_worker_key_registers_at_most_max_workers_per_key(coordinator_at, tmp_path):
     """200 registrations with one worker key: 64 join, the rest and a real worker are refused."""
     keys = tmp_path / "keys"

@@ -11,14 +11,19 @@
 A job declares options of its own (``options = [minimr.Option("--threshold", type=int)]``,
 read in tasks as ``self.options.threshold`` or ``minimr.options().threshold``) and side files
 (``files = ["stop_words.txt"]``, opened by name, or at ``minimr.side_file(name)``).
+Its input format (``input_format = minimr.CSV(header=True)``, ``"jsonl"``...) and output
+format (``output_format = "jsonl"``) are class options too (docs/formats.md).
 """
 
 from __future__ import annotations
 
 from minimr.dataflow.counters import Counters, increment_counter
+from minimr.dataflow.csvformat import CSV, TSV
 from minimr.dataflow.format.output import read_output
+from minimr.dataflow.inputformats import InputFormat, JSONLines, Text, WholeFile
 from minimr.dataflow.taskenv import Options, options, side_file
 from minimr.errors import (
+    BadRecordError,
     InputError,
     JobDefinitionError,
     JobFailed,
@@ -36,6 +41,7 @@ from minimr.runner import Result, run
 __version__ = "0.1.0"
 
 __all__ = [
+    "BadRecordError", "CSV", "InputFormat", "JSONLines", "TSV", "Text", "WholeFile",
     "Counters", "InputError", "Job", "JobDefinitionError", "JobFailed", "JobLoadError",
     "MinimrError", "Option", "Options", "OutputExistsError", "Result", "Step",
     "UnknownOptionError", "UntrustedOutputError", "UsageError",

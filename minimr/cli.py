@@ -14,6 +14,7 @@ from minimr import runner
 from minimr.dataflow import skips
 from minimr.dataflow.counters import BUILTIN, INVALID_UTF8_RECORDS
 from minimr.dataflow.format.overwrite import FORCE
+from minimr.dataflow.format.partformats import OUTPUT_FORMATS
 from minimr.errors import MinimrError, format_user_traceback
 from minimr.jobcommand import JobCommand, job_options
 from minimr.replay import replay_cli
@@ -29,8 +30,9 @@ Examples:
 A job's own options (declared with minimr.Option) follow; `minimr submit JOB.py --help`
 lists them after these.
 
-Output: OUTPUT/part-00000 ... one per reduce partition, each line `repr(key) TAB repr(value)`,
-keys sorted within a part; OUTPUT/_SUCCESS is written last, only when every part is committed.
+Output: OUTPUT/part-00000 ... one per reduce partition, each line `repr(key) TAB repr(value)`
+(or --output-format jsonl, tsv), keys sorted within a part; OUTPUT/_SUCCESS is written last,
+only when every part is committed.
 A run that fails or is cancelled (Ctrl-C, SIGTERM) removes what it wrote, so the same command
 can run again.
 """
@@ -160,6 +162,17 @@ def main() -> None:
 @click.option("--file", "files", multiple=True, metavar="PATH",
               help="A side file to ship with the job (repeatable): each task opens it by its"
                    " base name in its working directory. Local or a URL.")
+@click.option("--input-format", metavar="FORMAT", default=None,
+              help="How input files become records, instead of the job's: text, whole_file,"
+                   " jsonl, csv, tsv, or a call such as \"CSV(header=True, delimiter=';')\""
+                   " (docs/formats.md).")
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default=None,
+              help="How part files are written, instead of the job's (repr): repr (typed"
+                   " Python literals), jsonl ([key, value] JSON a line) or tsv (str(key) TAB"
+                   " str(value)).")
+@click.option("--compress", type=click.Choice(["gzip", "zstd"]), default=None,
+              help="Compress the part files (part-00000.gz, part-00000.zst; zstd needs"
+                   " pip install 'minimr[zstd]').")
 @click.option("--overwrite", count=True,
               help="Replace an old output: delete what the output folder holds before the job"
                    " starts, if it looks like a minimr output (_SUCCESS, _temporary or part-*"
@@ -175,7 +188,8 @@ def main() -> None:
 def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
            split_size, combine_files, sort_buffer, max_attempts, speculation, task_timeout,
            worker_timeout, skip_bad_records, max_skips, serializer, max_message_size, files,
-           overwrite, dashboard, dashboard_address, quiet) -> None:
+           input_format, output_format, compress, overwrite, dashboard, dashboard_address,
+           quiet) -> None:
     job, options = job_options(ctx)
     if inline and (workers or coordinator):
         raise click.UsageError("--inline runs in this process: drop --workers/--coordinator")
@@ -196,6 +210,7 @@ def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, key
                 worker_timeout=worker_timeout, skip_bad_records=skip_bad_records,
                 max_skips=max_skips, max_message_size=max_message_size, progress=progress,
                 options=options, files=list(files), dashboard=dashboard,
+                input_format=input_format, output_format=output_format, compress=compress,
             )
     except MinimrError:
         progress.done()

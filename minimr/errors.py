@@ -15,6 +15,7 @@ The hierarchy::
     ├── JobLoadError                          a job file cannot be imported or holds no single job
     ├── JobDefinitionError                    a job is malformed (no map, bad option value...)
     ├── JobCodeError                          the job's code did something no retry can fix
+    ├── BadRecordError                        an input record its format cannot read (bad JSON)
     └── JobFailed                             a task failed for good; carries the user's traceback
 
 Errors raised by the user's own code are never wrapped by the inline runner: they propagate
@@ -24,9 +25,10 @@ them into ``JobFailed``, whose message carries the remote traceback text.
 All of them subclass ``click.ClickException`` so the CLI prints the message (no minimr
 traceback) and exits non-zero; library users catch ``MinimrError``.
 
-``FINAL`` lists the errors that no new attempt of a task can fix (``JobCodeError``, and a
-``JobLoadError`` of a plan a worker cannot load): a cluster fails the job at the first
-attempt that raises one, where any other exception is retried up to ``max_attempts``.
+``FINAL`` lists the errors that no new attempt of a task can fix (``JobCodeError``, a
+``BadRecordError`` outside skip mode, and a ``JobLoadError`` of a plan a worker cannot
+load): a cluster fails the job at the first attempt that raises one, where any other
+exception is retried up to ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -133,8 +135,19 @@ class JobCodeError(MinimrError):
     """
 
 
+class BadRecordError(MinimrError):
+    """An input record its input format cannot read: a line that is not JSON, a CSV row with
+    an unterminated quote or the wrong number of fields.
+
+    The message names the file, the line and the byte offset. The input is the user's data,
+    not their code: no retry reads anything else, so it fails the job at once, unless
+    ``--skip-bad-records`` skips such records. A job's own ``InputFormat.parse`` raises it
+    (with the reason alone) for a record it cannot read.
+    """
+
+
 #: raised in a task, these fail the job at once: running the attempt again cannot help
-FINAL = (JobCodeError, JobLoadError)
+FINAL = (JobCodeError, JobLoadError, BadRecordError)
 
 
 class JobFailed(MinimrError):
@@ -164,6 +177,8 @@ def format_user_traceback(exc: BaseException) -> str:
     The user's frames (their job file, their libraries) are what they can act on; the engine's
     frames between them are noise.
     """
+    if isinstance(exc, MinimrError):  # its message says it all; minimr's frames would hide it
+        return f"{type(exc).__name__}: {exc}\n"
     tb = traceback.TracebackException.from_exception(exc)
     user = [f for f in tb.stack if not os.path.abspath(f.filename).startswith(_PACKAGE)]
     if not user:  # the error is minimr's own: show it whole

@@ -24,10 +24,10 @@ combining; mrjob's ``mapper_final``, Hadoop's ``cleanup``).
 
 Multi-step jobs return a list of ``Step`` from ``steps()``; each step's output is the next
 step's input. Options that shape the data live on the class (``reducers``, ``input_format``,
-``partitioner``) and on each ``Step``; engine settings (split size, sort buffer, workers)
-belong to the run. A job's own parameters are declared in ``options`` (``minimr.Option``,
-see ``minimr/joboptions.py``) and read in tasks from ``self.options``; the files it needs
-beside it are named in ``files`` (``minimr/dataflow/sidefiles.py``).
+``output_format``, ``partitioner``) and on each ``Step``; engine settings (split size, sort
+buffer, workers) belong to the run. A job's own parameters are declared in ``options``
+(``minimr.Option``, see ``minimr/joboptions.py``) and read in tasks from ``self.options``;
+the files it needs beside it are named in ``files`` (``minimr/dataflow/sidefiles.py``).
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ from typing import Any
 
 from minimr.dataflow import counters as _counters
 from minimr.dataflow import storage
+from minimr.dataflow.format.partformats import OUTPUT_FORMATS
+from minimr.dataflow.inputformats import InputFormat, resolve_input_format
 from minimr.dataflow.partition import PARTITIONERS
-from minimr.dataflow.records import INPUT_FORMATS
 from minimr.errors import JobDefinitionError
 from minimr.joboptions import Option, Options, check_declarations
 
@@ -103,7 +104,12 @@ class Job:
 
     Class attributes (all optional):
         reducers: default number of reduce partitions (the run's ``--reducers`` overrides it).
-        input_format: ``"text"`` (lines) or ``"whole_file"`` (one ``(path, contents)`` per file).
+        input_format: how input files become records: ``"text"`` (lines, the default),
+            ``"whole_file"`` (one ``(path, contents)`` a file), ``"jsonl"``, ``"csv"``,
+            ``"tsv"``, or an object such as ``minimr.CSV(header=True)`` or an
+            ``InputFormat`` of the job's own (docs/formats.md).
+        output_format: how the part files are written: ``"repr"`` (the default), ``"jsonl"``
+            or ``"tsv"`` (the run's ``--output-format`` overrides it).
         partitioner: ``"hash"`` (default) or ``"range"`` (total order across part files).
         options: the job's own options, a list of ``minimr.Option``; in a running job,
             ``self.options`` holds their values (``self.options.threshold``).
@@ -112,7 +118,8 @@ class Job:
     """
 
     reducers: int | None = None
-    input_format: str = "text"
+    input_format: str | InputFormat | type[InputFormat] = "text"
+    output_format: str | None = None
     partitioner: str = "hash"
     options: Sequence[Option] | Options = ()
     files: Sequence[str] = ()
@@ -167,7 +174,8 @@ class ModuleJob(Job):
     """A job made of a module's top-level ``map``/``reduce``/``combine`` (``map_batch``,
     ``map_final``, ``setup``, ``teardown``) functions.
 
-    The module may also set ``reducers``, ``input_format``, ``partitioner``, ``options``
+    The module may also set ``reducers``, ``input_format``, ``output_format``,
+    ``partitioner``, ``options``
     (read in tasks with ``minimr.options()``) and ``files`` globals. Only the functions and
     those values are kept (not the module), so the job pickles by value.
 
@@ -189,6 +197,7 @@ class ModuleJob(Job):
         )
         self.reducers = getattr(module, "reducers", None)
         self.input_format = getattr(module, "input_format", "text")
+        self.output_format = getattr(module, "output_format", None)
         self.partitioner = getattr(module, "partitioner", "hash")
         self._options = getattr(module, "options", ())
         self._files = getattr(module, "files", ())
@@ -243,10 +252,11 @@ def resolve_steps(job: Job) -> list[Step]:
     Raises:
         JobDefinitionError: a malformed job or step, with what was expected and received.
     """
-    if job.input_format not in INPUT_FORMATS:
+    resolve_input_format(job.input_format, f"{job_name(job)}.input_format")
+    if job.output_format is not None and job.output_format not in OUTPUT_FORMATS:
         raise JobDefinitionError(
-            f"{job_name(job)}.input_format must be one of"
-            f" {', '.join(map(repr, INPUT_FORMATS))} (got {job.input_format!r})"
+            f"{job_name(job)}.output_format must be one of"
+            f" {', '.join(map(repr, OUTPUT_FORMATS))} (got {job.output_format!r})"
         )
     steps = job.steps()
     if not isinstance(steps, (list, tuple)) or not steps:

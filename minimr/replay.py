@@ -136,7 +136,8 @@ def parse_split(split: str) -> tuple[int, int]:
 def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str | None = None,
            reducers: int | None = None, output: str | None = None,
            split_size: int | str = DEFAULT_SPLIT_SIZE, combine_files: bool = False,
-           options: dict[str, Any] | None = None, files: list[str] | None = None) -> Result:
+           options: dict[str, Any] | None = None, files: list[str] | None = None,
+           input_format: str | None = None) -> Result:
     """Run one task's input with the inline runner (the user's exception propagates).
 
     Args:
@@ -148,6 +149,7 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
         output: where to write (default: a new temporary folder).
         split_size, combine_files: the failed run's (they decide how tasks are numbered).
         options, files: the failed run's job options and extra side files.
+        input_format: the failed run's ``--input-format``, if it gave one.
     """
     if split is not None and task is not None:
         raise UsageError("give --split (a first-step map) or --task, not both")
@@ -158,7 +160,8 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
     try:
         plan = build_plan(job_obj, list(inputs), output, reducers=reducers,
                           split_size=split_size, combine_files=combine_files and split is None,
-                          options=options, files=list(files or ()))
+                          options=options, files=list(files or ()),
+                          input_format=input_format)
         if split is not None:
             found = expand_inputs(list(inputs))
             if len(found) != 1:
@@ -196,11 +199,13 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
               help="Where to write (default: a new temporary folder).")
 @click.option("--file", "files", multiple=True, metavar="PATH",
               help="A side file the failed run shipped with --file (repeatable).")
+@click.option("--input-format", metavar="FORMAT", default=None,
+              help="The failed run's --input-format, if it gave one.")
 @click.option("--pdb", "debug", is_flag=True,
               help="Stop in the debugger where the user's exception was raised.")
 @click.pass_context
 def replay_cli(ctx, job, inputs, split, task, reducers, split_size, combine_files, output,
-               files, debug) -> None:
+               files, input_format, debug) -> None:
     """Run one task of a failed job again in this process, with the inline runner.
 
     A job that fails on a cluster prints the exact command at the end of its message,
@@ -210,7 +215,7 @@ def replay_cli(ctx, job, inputs, split, task, reducers, split_size, combine_file
     try:
         result = replay(job_obj, list(inputs), split=split, task=task, reducers=reducers,
                         output=output, split_size=split_size, combine_files=combine_files,
-                        options=options, files=list(files))
+                        options=options, files=list(files), input_format=input_format)
     except MinimrError:
         raise
     except Exception as exc:  # the user's own code failed again: that is the point

@@ -25,6 +25,8 @@ from minimr.dataflow import sidefiles, skips, storage, taskenv
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.format import output as out
 from minimr.dataflow.format.overwrite import overwrite_mode
+from minimr.dataflow.format.partformats import PartFormat
+from minimr.dataflow.inputformats import resolve_input_format
 from minimr.dataflow.plan import JobPlan, StepPlan
 from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, expand_inputs, parse_size, plan_splits
 from minimr.dataflow.tasks import (
@@ -35,7 +37,7 @@ from minimr.dataflow.tasks import (
     run_sample_task,
     scratch_dir,
 )
-from minimr.errors import JobFailed, UsageError, unknown_options
+from minimr.errors import JobFailed, MinimrError, UsageError, unknown_options
 from minimr.job import Job, declared_files, declared_options, job_name, resolve_steps
 from minimr.joboptions import command_args, resolve
 from minimr.loader import SHIPPED, job_file, resolve_job
@@ -84,6 +86,9 @@ def build_plan(
     combine_files: bool = False,
     options: dict[str, Any] | None = None,
     files: list[str] | tuple[str, ...] = (),
+    input_format: Any = None,
+    output_format: str | None = None,
+    compress: str | None = None,
 ) -> JobPlan:
     """Resolve the job's steps and options, expand the inputs and cut them into splits.
 
@@ -98,29 +103,32 @@ def build_plan(
     values = resolve(declared_options(job), options or {}, job_name(job))
     job.options = values  # before steps(): a job may shape its steps by its options
     steps = resolve_steps(job)
+    reading = resolve_input_format(job.input_format if input_format is None else input_format,
+                                   f"{job_name(job)}.input_format" if input_format is None
+                                   else "input format")
+    writing = PartFormat.of(output_format or job.output_format, compress)
     side = sidefiles.collect([*declared_files(job), *map(os.fspath, files)])
     run_reducers = _positive("reducers", reducers)
     files = expand_inputs(inputs)
     size = parse_size(split_size)
     pack = size if combine_files else None
-    if job.input_format == "whole_file":
-        size = 2**62  # one record per file: one split per file
     plans = []
     for i, step in enumerate(steps):
         r = step.reducers or run_reducers or job.reducers or DEFAULT_REDUCERS
         plans.append(StepPlan(
             index=i, step=step, reducers=r,
             partitioner=step.partitioner or job.partitioner or "hash",
-            input_format=job.input_format if i == 0 else "records",
+            input_format=reading if i == 0 else "records",
             is_last=i == len(steps) - 1,
         ))
     name = job_name(job)
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:100] or "job"  # a folder name on workers
     job_id = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-    return JobPlan(job_id=job_id, job_name=name, steps=plans, splits=plan_splits(files, size),
+    return JobPlan(job_id=job_id, job_name=name, steps=plans,
+                   splits=plan_splits(files, size, reading.splittable),
                    output=storage.normalize(output), sort_buffer=parse_size(sort_buffer),
                    settings=dict(settings or {}), split_size=pack,
-                   options=values.as_dict(), files=side)
+                   options=values.as_dict(), files=side, part_format=writing)
 
 
 def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None,
@@ -215,10 +223,11 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
               coordinator: str | None, curve: Any, workers: int | None, reducers: int | None,
               split_size: int | str, combine_files: bool, max_message_size: int | None,
               progress: Callable[[Any], None] | None, files: list[str],
-              dashboard: str | None = None) -> Counters:
+              dashboard: str | None = None, input_format: Any = None) -> Counters:
     """Run a prepared plan on the runner asked for; returns the job's counters.
 
-    ``files`` are the run's own side files (for the replay command of a failed task).
+    ``files`` and ``input_format`` are the run's own (for the replay command of a failed
+    task).
     """
     if runner == "inline":
         return run_inline(plan, progress)
@@ -241,10 +250,24 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
         from minimr.replay import with_replay_command
 
         words = [*command_args(declared_options(job_obj), job_obj.options),
-                 *(word for f in files for word in ("--file", storage.normalize(f)))]
+                 *(word for f in files for word in ("--file", storage.normalize(f))),
+                 *_input_format_words(input_format)]
         raise with_replay_command(exc, job, job_obj, inputs, reducers,
                                   parse_size(split_size), combine_files, words) from None
     return status.counters
+
+
+def _input_format_words(input_format: Any) -> list[str]:
+    """``--input-format SPEC`` for a replay command, when the run gave one that the command
+    line can say (a name, or a built-in format such as ``CSV(header=True)``)."""
+    if input_format is None:
+        return []
+    spec = input_format if isinstance(input_format, str) else repr(input_format)
+    try:
+        resolve_input_format(spec)
+    except MinimrError:  # a job's own format object: the command line cannot name it
+        return []
+    return ["--input-format", spec]
 
 
 def run(
@@ -274,6 +297,9 @@ def run(
     options: dict[str, Any] | None = None,
     files: list[str] | tuple[str, ...] = (),
     dashboard: str | None = None,
+    input_format: Any = None,
+    output_format: str | None = None,
+    compress: str | None = None,
     **unknown: Any,
 ) -> Result:
     """Run a job and return its ``Result``.
@@ -322,9 +348,13 @@ def run(
             cluster's web dashboard on while the job runs; its address, with its token,
             comes first to ``progress`` (``docs/dashboard.md``). Not with ``coordinator``
             (a coordinator serves its own) or the inline runner.
+        input_format: how input files become records, overriding the job's: a name
+            (``"jsonl"``), ``"CSV(header=True)"``, or an ``InputFormat`` (docs/formats.md).
+        output_format: ``"repr"``, ``"jsonl"`` or ``"tsv"``, overriding the job's.
+        compress: ``"gzip"`` or ``"zstd"``: the part files compressed (``part-00000.gz``).
 
     These are all the options a run takes; what shapes the data (reducers by default, the
-    input format, the partitioner) may also live on the job class.
+    input and output formats, the partitioner) may also live on the job class.
 
     Raises:
         UnknownOptionError: a keyword argument not listed above (a typo such as
@@ -372,7 +402,8 @@ def run(
                                 "speculation": speculation, "task_timeout": task_timeout,
                                 "worker_timeout": worker_timeout,
                                 "skip_bad_records": skip_bad_records, "max_skips": max_skips},
-                      options=options, files=files)
+                      options=options, files=files, input_format=input_format,
+                      output_format=output_format, compress=compress)
     stored = [f.path for f in plan.files if isinstance(f, sidefiles.StoredFile)]
     paths = [plan.output, *(s.path for s in plan.splits), *stored]
     if runner != "inline" and any(storage.is_process_local(p) for p in paths):
@@ -390,7 +421,8 @@ def run(
                              coordinator=coordinator, curve=curve, workers=workers,
                              reducers=reducers, split_size=split_size,
                              combine_files=combine_files, max_message_size=max_message_size,
-                             progress=progress, files=list(files), dashboard=dashboard)
+                             progress=progress, files=list(files), dashboard=dashboard,
+                             input_format=input_format)
     except BaseException:  # failed, cancelled (Ctrl-C, SIGTERM) or never started
         out.discard(prepared)  # nothing left in the way of running the same command again
         raise

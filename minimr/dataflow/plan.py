@@ -9,19 +9,22 @@ unpickling anything.
 
 Per step: an optional sample task (range partitioner: pick boundaries from sampled map output
 keys), one map task per split (or per pack of small splits, with ``--combine-files``), then one
-reduce task per partition. A step's reduce output is the final ``part-NNNNN`` text files for
-the last step, and binary record files under ``OUTPUT/_temporary/step-K/`` that become the next
-step's map input otherwise. ``minimr.dataflow.tasks`` runs the tasks.
+reduce task per partition. A step's reduce output is the final ``part-NNNNN`` files for the
+last step (in the run's ``PartFormat``: repr, jsonl or tsv, compressed or not), and binary
+record files under ``OUTPUT/_temporary/step-K/`` that become the next step's map input
+otherwise. ``minimr.dataflow.tasks`` runs the tasks.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
+from minimr.dataflow.format.partformats import PartFormat
 from minimr.dataflow.sidefiles import SideFile
 from minimr.dataflow.splits import Split, pack_splits
 
@@ -129,7 +132,7 @@ class StepPlan:
     step: Any  # minimr.job.Step (kept untyped: dataflow does not import the user surface)
     reducers: int
     partitioner: str
-    input_format: str
+    input_format: Any  # an InputFormat (inputformats.py), or "records" after the first step
     is_last: bool
 
     @property
@@ -156,6 +159,8 @@ class JobPlan:
     options: dict[str, Any] = field(default_factory=dict)
     # side files every task finds in its working directory
     files: tuple[SideFile, ...] = ()
+    # how the final part files are written (and what _SUCCESS says of them)
+    part_format: PartFormat = field(default_factory=PartFormat)
 
     # -- tasks ---------------------------------------------------------------------------------
     def input_splits(self, step: int) -> list[Split]:
@@ -194,18 +199,27 @@ class JobPlan:
     def final_path(self, task: ReduceTask) -> str:
         """Where a reduce task's committed output lives."""
         if self.steps[task.step].is_last:
-            return storage.join(self.output, out.part_name(task.partition))
+            return storage.join(self.output, self.part_format.file_name(task.partition))
         return storage.join(self.intermediate_dir(task.step), out.part_name(task.partition))
 
     def attempt_path(self, task: ReduceTask, attempt: str) -> str:
         """Where an attempt writes a reduce output before its commit."""
+        name = os.path.basename(self.final_path(task))
         return storage.join(self.output, out.TEMPORARY, "attempts", attempt,
-                            f"step-{task.step}-{out.part_name(task.partition)}")
+                            f"step-{task.step}-{name}")
+
+    def part_writer(self, task: ReduceTask, path: str) -> Any:
+        """The writer of a reduce attempt's output at ``path``: the run's part format for
+        the last step, the engine's own record blocks for the steps before it."""
+        if self.steps[task.step].is_last:
+            return out.TextPartWriter(path, self.part_format)
+        return out.RecordPartWriter(path)
 
     # -- job commit ----------------------------------------------------------------------------
     def commit_job(self) -> None:
-        """Write ``_SUCCESS`` (after every last-step reduce committed) and drop temporaries."""
-        out.write_success(self.output)
+        """Write ``_SUCCESS`` (after every last-step reduce committed, naming the parts'
+        format) and drop temporaries."""
+        out.write_success(self.output, self.part_format)
 
     def abort_job(self) -> None:
         """Remove temporaries of a failed job; no ``_SUCCESS`` is written."""

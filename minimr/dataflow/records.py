@@ -1,43 +1,51 @@
-"""Input formats: reading the records of one split.
+"""Reading the records of one split: lines by the line rule, bad records, a previous step's.
 
-``text``
+An input format (``inputformats.py``: text lines, whole files, JSON lines, CSV, or a job's
+own) turns a split into records through the functions here:
+
+Lines
     UTF-8 lines (invalid bytes read as U+FFFD, never fatal: each such line counts in the
-    ``invalid utf-8 records`` counter). Key: ``(path, byte offset of the line)``;
-    value: the line without ``\\n`` or ``\\r\\n``. A split owns the lines that *start* inside
-    it: a split that begins mid-line skips to the next line start, and the last line is read
-    past the split's end (Hadoop's LineRecordReader rule).
-``whole_file``
-    One record per file: ``(path, contents)``, decoded as text lines are.
-``records``
+    ``invalid utf-8 records`` counter). Key: ``(path, byte offset of the line)``; value: the
+    line without ``\\n`` or ``\\r\\n``. A split owns the lines that *start* inside it: a split
+    that begins mid-line skips to the next line start, and the last line is read past the
+    split's end (Hadoop's LineRecordReader rule). Lines are read in large blocks and split in
+    bulk: reading line by line in text mode costs about a quarter of a word count's time.
+Bad records
+    A record its format cannot read (a line that is not JSON) is a ``BadRecordError`` naming
+    the file, line and byte offset, which fails the job at once (no new attempt reads other
+    data). In skip mode (``--skip-bad-records``) the reader hands it on as a ``BadInput``
+    value instead, and skip mode's tracker (``skips.py``) treats it as a record that made
+    its task fail: it is skipped from its second failure on, counted and reported.
+Intermediate records
     The binary output of a previous step (framed pickle blocks of ``(key, value)`` pairs).
-
-Lines are read in large blocks and split in bulk: reading line by line in text mode costs
-about a quarter of a word count's time.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import accumulate, chain, compress, count, repeat
 from operator import add, contains
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from minimr.dataflow import storage
+from minimr.dataflow import compression, storage
 from minimr.dataflow.counters import INVALID_UTF8_RECORDS, increment_builtin
 from minimr.dataflow.format.blocks import iter_entries
 from minimr.dataflow.splits import Split
-from minimr.errors import JobDefinitionError
+from minimr.errors import BadRecordError
 
-INPUT_FORMATS = ("text", "whole_file")
 READ_BLOCK = 1 << 20
 REPLACEMENT = "\ufffd"  # what invalid UTF-8 is read as
 
 
-def open_binary(path: str) -> BinaryIO:
-    """Open an input file (local or a URL) for reading bytes, decompressing .gz and .bz2."""
-    compression = "gzip" if path.endswith(".gz") else "bz2" if path.endswith(".bz2") else None
-    return storage.open_read(path, compression)
+def open_input(path: str) -> BinaryIO:
+    """Open an input file (local or a URL) for reading bytes, decompressed by its suffix
+    (``.gz``, ``.bz2``, ``.xz``, ``.zst``)."""
+    return compression.open_decompressed(storage.open_read(path), compression.codec_of(path))
+
+
+# --- lines ------------------------------------------------------------------------------------
 
 
 def _decode_lines(body: bytes) -> tuple[list[str], list[int], list[int]]:
@@ -77,13 +85,75 @@ def _valid(data: bytes) -> bool:
     return True
 
 
-def _decode(data: bytes) -> str:
+def decode(data: bytes) -> str:
     """``data`` as text, invalid UTF-8 read as U+FFFD and counted as one record."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         increment_builtin(INVALID_UTF8_RECORDS)
         return data.decode("utf-8", "replace")
+
+
+def line_blocks(file: BinaryIO, start: int, end: float, block_size: int = READ_BLOCK
+                ) -> Iterator[tuple[list[int], list[str]]]:
+    """``(offsets, lines)`` of the lines of ``file`` that start in ``[start, end)``, a pair
+    of lists per ``block_size`` bytes read: no Python code per line.
+
+    The first line is the first to start at or after ``start`` (the whole file's first when
+    ``start`` is 0); the last is read past ``end``. ``file`` is seeked when ``start`` > 0;
+    an unseekable (decompressed) file is read from its start with ``start`` 0.
+    """
+    pos = 0
+    if start > 0:
+        file.seek(start - 1)
+        pos = start - 1 + len(file.readline())  # the byte before may itself be '\n'
+    carry = b""
+    while pos < end:
+        chunk = file.read(block_size)
+        if not chunk:
+            if carry:  # a last line with no final newline
+                line = decode(carry)
+                yield [pos], [line[:-1] if line.endswith("\r") else line]
+            return
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1 :]
+        lines, lengths, invalid = _decode_lines(data[:cut])
+        offsets = list(accumulate(lengths, initial=pos))
+        inside = bisect_left(offsets, end, 0, len(lines))  # lines starting before the end
+        if invalid:  # of this split's lines only: the others are the next split's
+            increment_builtin(INVALID_UTF8_RECORDS, bisect_left(invalid, inside))
+        pos = offsets[inside]
+        del offsets[inside:]  # the starts of the lines inside
+        if inside:
+            yield offsets, lines if inside == len(lines) else lines[:inside]
+
+
+def split_end(split: Split) -> float:
+    """Where reading ``split`` stops: its end, or never before the end of the file for a
+    compressed one (its offsets count decompressed bytes, whose total nobody knows)."""
+    return float("inf") if split.compressed else split.end
+
+
+def read_text_blocks(split: Split, block_size: int = READ_BLOCK, keys: bool = True
+                     ) -> Iterator[list]:
+    """The text lines of ``split`` as records, a list per ``block_size`` bytes read.
+
+    The records are the same whatever the block size; a small one suits a reader that wants
+    only the first few lines (the range partitioner's sampling). Without ``keys``, the lists
+    hold the lines alone.
+    """
+    path = split.path
+    with open_input(path) as f:
+        for offsets, lines in line_blocks(f, split.start, split_end(split), block_size):
+            if keys:
+                where = zip(repeat(path), offsets)
+                yield list(zip(where, lines, strict=True))
+            else:
+                yield lines
 
 
 def read_text(split: Split) -> Iterator[tuple[tuple[str, int], str]]:
@@ -97,57 +167,72 @@ def read_text_lines(split: Split) -> Iterator[str]:
     return chain.from_iterable(read_text_blocks(split, keys=False))
 
 
-def read_text_blocks(split: Split, block_size: int = READ_BLOCK, keys: bool = True
-                     ) -> Iterator[list]:
-    """``read_text``'s records, a list per ``block_size`` bytes read: no Python code per line.
+def line_number(path: str, offset: int) -> int | None:
+    """The 1-based number of the line of ``path`` that starts at byte ``offset`` (of the
+    decompressed data), for messages; None if the file cannot be read again."""
+    try:
+        with open_input(path) as f:
+            newlines, left = 0, offset
+            while left > 0:
+                chunk = f.read(min(left, READ_BLOCK))
+                if not chunk:
+                    break
+                newlines += chunk.count(b"\n")
+                left -= len(chunk)
+    except OSError:
+        return None
+    return newlines + 1
 
-    The records are the same whatever the block size; a small one suits a reader that wants
-    only the first few lines (the range partitioner's sampling). Without ``keys``, the lists
-    hold the lines alone.
+
+# --- bad records ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """Skip mode's stand-in for the value of a record its format could not read.
+
+    Skip mode's tracker raises ``error`` when it meets one, as if user code had failed on
+    the record, unless the record is already to be skipped.
     """
-    path = split.path
-    with open_binary(path) as f:
-        pos = 0
-        end = split.end
-        if split.compressed:
-            end = float("inf")  # one split per compressed file: read it all
-        elif split.start > 0:
-            f.seek(split.start - 1)
-            pos = split.start - 1 + len(f.readline())  # the byte before may itself be '\n'
-        carry = b""
-        while pos < end:
-            chunk = f.read(block_size)
-            if not chunk:
-                if carry:  # a last line with no final newline
-                    line = _decode(carry)
-                    line = line[:-1] if line.endswith("\r") else line
-                    yield [((path, pos), line)] if keys else [line]
-                return
-            data = carry + chunk if carry else chunk
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
-                continue
-            carry = data[cut + 1 :]
-            lines, lengths, invalid = _decode_lines(data[:cut])
-            offsets = list(accumulate(lengths, initial=pos))
-            inside = bisect_left(offsets, end, 0, len(lines))  # lines starting before the end
-            if invalid:  # of this split's lines only: the others are the next split's
-                increment_builtin(INVALID_UTF8_RECORDS, bisect_left(invalid, inside))
-            if keys:
-                where = zip(repeat(path), offsets[:inside], strict=False)  # repeat() never ends
-                yield list(zip(where, lines[:inside], strict=True))
-            else:
-                yield lines if inside == len(lines) else lines[:inside]
-            pos = offsets[inside]
+
+    raw: Any
+    error: BadRecordError
 
 
-def read_whole_file(split: Split) -> Iterator[tuple[str, str]]:
-    """Yield one ``(path, contents)`` record for the whole file of ``split``."""
-    if split.start > 0:
-        return
-    with open_binary(split.path) as f:
-        yield split.path, _decode(f.read())
+#: what a reader does with a bad record: ``(key, raw, error) -> a record to yield, or None``
+OnBad = Callable[[Any, Any, BadRecordError], "tuple[Any, Any] | None"]
+
+
+def raise_bad(key: Any, raw: Any, error: BadRecordError) -> None:
+    """A bad record fails the task (and the job: no other attempt reads other data)."""
+    raise error
+
+
+def mark_bad(key: Any, raw: Any, error: BadRecordError) -> tuple[Any, BadInput]:
+    """Skip mode: the bad record goes on, marked, for the tracker to fail on or skip."""
+    return key, BadInput(raw, error)
+
+
+def drop_bad(key: Any, raw: Any, error: BadRecordError) -> None:
+    """Sampling in skip mode: a bad record is left out of the sample."""
+    return None
+
+
+def bad_record(path: str, key: Any, reason: str) -> BadRecordError:
+    """The error for the record at ``key`` of ``path``: ``file:line (byte N): reason`` for
+    a record keyed ``(path, offset)``, as lines are, else the key."""
+    if type(key) is tuple and len(key) == 2 and type(key[1]) is int:
+        line = line_number(path, key[1])
+        where = f"{path}:{line} (byte {key[1]:,})" if line is not None else (
+            f"{path} byte {key[1]:,}")
+    else:
+        where = f"{path}, record {key!r:.200}"
+    return BadRecordError(
+        f"bad input record at {where}: {reason}. Fix the input, or run with"
+        " --skip-bad-records to skip such records (counted, and listed in OUTPUT/_skipped/)")
+
+
+# --- a split's records ------------------------------------------------------------------------
 
 
 def read_intermediate(split: Split) -> Iterator[tuple]:
@@ -161,17 +246,19 @@ def read_intermediate(split: Split) -> Iterator[tuple]:
         yield from iter_entries(f, storage.size(split.path))
 
 
-def reader_for(input_format: str):
-    """The record reader function of an input format name.
+def reader_for(input_format: Any, on_bad: OnBad = raise_bad
+               ) -> Callable[[Split], Iterator[tuple[Any, Any]]]:
+    """The function that reads a split's records in ``input_format``: an ``InputFormat``
+    (``inputformats.py``), or ``"records"`` for a previous step's output.
 
-    Raises:
-        JobDefinitionError: for an unknown format.
+    Args:
+        on_bad: what to do with a record the format cannot read (``raise_bad``,
+            ``mark_bad`` in skip mode, ``drop_bad``).
     """
-    readers = {"text": read_text, "whole_file": read_whole_file, "records": read_intermediate}
-    try:
-        return readers[input_format]
-    except KeyError:
-        raise JobDefinitionError(
-            f"input_format must be one of {', '.join(map(repr, INPUT_FORMATS))}"
-            f" (got {input_format!r})"
-        ) from None
+    if input_format == "records":
+        return read_intermediate
+
+    def read(split: Split) -> Iterator[tuple[Any, Any]]:
+        return input_format.split_records(split, on_bad)
+
+    return read

@@ -7,7 +7,9 @@ by skipping them; minimr does it this way:
   *ordinal*: the same in every attempt), and a reduce task numbers its key groups. The
   task's ``skip`` set lists the ordinals to pass over.
 - When the user's map or reduce raises, the task raises :class:`RecordFailed` with the
-  ordinal and a printable location, the user's exception as its ``__cause__``. The worker
+  ordinal and a printable location, the user's exception as its ``__cause__``. A record
+  its input format cannot read (a line that is not JSON) fails the same way, with its
+  ``BadRecordError`` as the cause. The worker
   sends the location with its failure report; the coordinator counts failures per record
   and from a record's second failure on puts it on the task's ``skip`` list (at most
   ``--max-skips`` records a job), without counting those failures toward ``--max-attempts``.
@@ -29,6 +31,7 @@ from typing import Any, TypeVar
 from minimr.dataflow import storage
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.format.output import SKIPPED
+from minimr.dataflow.records import BadInput
 from minimr.errors import JobCodeError, format_user_traceback
 
 T = TypeVar("T")
@@ -78,12 +81,19 @@ class Tracker:
 
     # -- maps ------------------------------------------------------------------------------------
     def records(self, records: Iterable[tuple[Any, Any]]) -> Iterator[tuple[int, Any, Any]]:
-        """``(ordinal, key, value)`` for every record not skipped."""
+        """``(ordinal, key, value)`` for every record not skipped.
+
+        A record its input format could not read (a ``BadInput`` value) fails here, as if
+        the map had failed on it, so that it is skipped like one (``records.py``).
+        """
         self.skipped = 0
         for ordinal, (key, value) in enumerate(records):
             if ordinal in self.skip:
                 self.skipped += 1
                 continue
+            if type(value) is BadInput:
+                self.current = (ordinal, key, value.raw)
+                raise value.error
             yield ordinal, key, value
 
     def map(self, map_fn: Callable) -> Callable:

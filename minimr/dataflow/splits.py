@@ -3,7 +3,9 @@
 A split is a byte range ``[start, end)`` of one file. For line-oriented text it owns exactly the
 lines whose first byte lies in that range (the reader skips a partial first line and reads the
 last line past ``end``: Hadoop's LineRecordReader rule), so every line is read once whatever the
-split size. Compressed files cannot be entered in the middle, so each is one split. Files may be
+split size. Compressed files cannot be entered in the middle, so each is one split, and so is
+every file of a format that cannot find a record's start (whole files, CSV whose quoted
+fields may span lines). Files may be
 local or remote (``s3://...``): ``storage`` answers what exists and how big it is, and a remote
 file is split by byte range just the same (its reader seeks).
 
@@ -18,10 +20,9 @@ import os
 import re
 from dataclasses import dataclass
 
-from minimr.dataflow import storage
+from minimr.dataflow import compression, storage
 from minimr.errors import InputError, UsageError
 
-COMPRESSED_SUFFIXES = (".gz", ".bz2")
 DEFAULT_SPLIT_SIZE = 64 * 2**20
 # The last split of a file may be this much larger than the split size (Hadoop's SPLIT_SLOP),
 # so that a file a few bytes over the size is one task, not one and a task with no record.
@@ -41,8 +42,8 @@ class Split:
 
     @property
     def compressed(self) -> bool:
-        """True for .gz/.bz2 files, which are read whole."""
-        return self.path.endswith(COMPRESSED_SUFFIXES)
+        """True for .gz, .bz2, .xz and .zst files, which are read whole."""
+        return compression.is_compressed(self.path)
 
     def to_dict(self) -> dict:
         """Plain data for the wire."""
@@ -125,8 +126,10 @@ def expand_inputs(inputs: list[str] | tuple[str, ...] | str) -> list[str]:
     return unique
 
 
-def plan_splits(files: list[str], split_size: int = DEFAULT_SPLIT_SIZE) -> list[Split]:
-    """Cut each file into splits of ``split_size`` bytes (compressed files whole).
+def plan_splits(files: list[str], split_size: int = DEFAULT_SPLIT_SIZE,
+                splittable: bool = True) -> list[Split]:
+    """Cut each file into splits of ``split_size`` bytes (compressed files whole, and every
+    file whole unless ``splittable``: an input format whose records a split cannot find).
 
     A file's last split takes the rest when that is at most ``SPLIT_SLOP`` times the size.
     An empty file yields one empty split, so it is still seen (a whole-file job gets it).
@@ -136,7 +139,7 @@ def plan_splits(files: list[str], split_size: int = DEFAULT_SPLIT_SIZE) -> list[
     splits = []
     for path in files:
         size = storage.size(path)
-        if size == 0 or path.endswith(COMPRESSED_SUFFIXES):
+        if size == 0 or not splittable or compression.is_compressed(path):
             splits.append(Split(path, 0, size))
             continue
         start = 0

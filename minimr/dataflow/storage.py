@@ -26,9 +26,7 @@ an output without ``_SUCCESS`` is incomplete and readers must treat it so.
 
 from __future__ import annotations
 
-import bz2
 import glob as globbing
-import gzip
 import os
 import re
 import shutil
@@ -224,25 +222,16 @@ def listdir(folder: str) -> list[str]:
 # --- reading and writing ------------------------------------------------------------------
 
 
-def open_read(path: str, compression: str | None = None) -> BinaryIO:
-    """Open a file for reading bytes; seekable unless ``compression`` (``"gzip"``/``"bz2"``).
+def open_read(path: str) -> BinaryIO:
+    """Open a file for reading bytes, seekable (``compression`` layers a codec over it).
 
     Remote files are read in ``REMOTE_BLOCK`` requests, so a byte-range split fetches about
     its own range, whatever the size of the file.
     """
     if not is_url(path):
-        if compression == "gzip":
-            return gzip.open(path, "rb")  # type: ignore[return-value]
-        if compression == "bz2":
-            return bz2.open(path, "rb")  # type: ignore[return-value]
         return open(path, "rb")
     fs, fs_path, _ = _filesystem(path)
-    if compression is None:
-        return fs.open(fs_path, "rb", block_size=REMOTE_BLOCK)
-    from fsspec.core import OpenFile
-
-    # OpenFile.open() layers the decompressor over the remote file and closes both together
-    return OpenFile(fs, fs_path, mode="rb", compression=compression).open()
+    return fs.open(fs_path, "rb", block_size=REMOTE_BLOCK)
 
 
 def open_write(path: str) -> BinaryIO:
@@ -251,12 +240,6 @@ def open_write(path: str) -> BinaryIO:
         return open(path, "wb")
     fs, fs_path, _ = _filesystem(path)
     return fs.open(fs_path, "wb", block_size=REMOTE_BLOCK)
-
-
-def touch(path: str) -> None:
-    """Write an empty file (a marker such as ``_SUCCESS``)."""
-    with open_write(path):
-        pass
 
 
 # --- changing -----------------------------------------------------------------------------

@@ -26,11 +26,19 @@ from minimr.dataflow.counters import Counters
 from minimr.dataflow.format import output as out
 from minimr.dataflow.format.segments import Segment
 from minimr.dataflow.format.unpicklable import raise_culprit
+from minimr.dataflow.inputformats import Text
 from minimr.dataflow.mapside.pairstore import PAIR_OVERHEAD
 from minimr.dataflow.mapside.spill import MapOutput, MapOutputBuffer, RestartTask, batch_pairs
 from minimr.dataflow.partition import choose_boundaries, make_partitioner
 from minimr.dataflow.plan import JobPlan, MapTask, ReduceTask, SampleTask, StepPlan
-from minimr.dataflow.records import read_text_blocks, read_text_lines, reader_for
+from minimr.dataflow.records import (
+    drop_bad,
+    mark_bad,
+    raise_bad,
+    read_text_blocks,
+    read_text_lines,
+    reader_for,
+)
 from minimr.dataflow.reduceside.merge import MergedGroups
 from minimr.dataflow.splits import Split
 
@@ -133,7 +141,10 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
     if map_batch is None and fast and not general and tracker is None:
         keyed = _keyed(map_fn, fmt)
     # lines alone when the keyed map never uses a line's key: no key tuple per line
-    read = read_text_lines if keyed is not None and keyed.per_value else reader_for(fmt)
+    # in skip mode, a record the format cannot read goes on marked, for the tracker to skip
+    on_bad = raise_bad if tracker is None else mark_bad
+    read = (read_text_lines if keyed is not None and keyed.per_value
+            else reader_for(fmt, on_bad))
     records = _read_all(read, task.splits)
     if tracker is not None:  # records become (ordinal, key, value), skipped ones left out
         records = tracker.records(records)
@@ -152,10 +163,10 @@ def _map_into_buffer(plan: JobPlan, task: MapTask, sp: StepPlan, partitioner, pa
         raise
 
 
-def _keyed(map_fn: Callable, fmt: str) -> mapshape.KeyedMap | None:
+def _keyed(map_fn: Callable, fmt: object) -> mapshape.KeyedMap | None:
     """A map of the commonest shape read as its keys (``mapshape``); over text lines, taking
     the lines alone when its expression never uses the key."""
-    if fmt == "text":
+    if type(fmt) is Text:  # a subclass may parse its lines: read through it
         keyed = mapshape.keyed_map(map_fn, per_value=True)
         if keyed is not None:
             return keyed
@@ -207,7 +218,7 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
     storage.makedirs(storage.parent(temp))
     # merge scratch files stay on local disk, even when the output is remote
     scratch = work_dir or (tempfile.gettempdir() if storage.is_url(temp) else storage.parent(temp))
-    writer_cls = out.TextPartWriter if sp.is_last else out.RecordPartWriter
+    writer_cls = partial(plan.part_writer, task)  # the run's part format, if the last step
     reduce_fn = sp.step.reduce
     setup, teardown = _lifecycle(sp.step)
     tracker = _tracker(plan, f"partition {task.partition} of step {task.step}", task.skip,
@@ -366,10 +377,10 @@ def run_sample_task(plan: JobPlan, task: SampleTask, counters: Counters) -> byte
             raise
 
 
-def _sample_records(split: Split, fmt: str, rng: random.Random) -> Iterator:
+def _sample_records(split: Split, fmt: object, rng: random.Random) -> Iterator:
     """Records read at a few evenly spaced places in a split."""
-    read = reader_for(fmt)
-    if fmt != "text" or split.compressed:
+    read = reader_for(fmt, drop_bad)  # a bad record is no key to sample; its map task fails
+    if type(fmt) is not Text or split.compressed:
         yield from islice(read(split), SAMPLE_POINTS * SAMPLE_RECORDS)
         return
     step = (split.end - split.start) / SAMPLE_POINTS

@@ -7,6 +7,7 @@ import pytest
 import minimr
 from minimr import Job
 from minimr.dataflow.counters import BUILTIN, SKIPPED_RECORDS
+from minimr.dataflow.records import BadInput
 from minimr.dataflow.skips import Tracker
 
 
@@ -119,3 +120,46 @@ def test_tracker_names_the_record_user_code_was_on():
     assert tracker.skipped == 1
     tracker.current = None
     assert tracker.failed() is None
+
+
+class CountKinds(Job):
+    """Counts JSON events by their 'kind'."""
+
+    input_format = "jsonl"
+    reducers = 2
+
+    def map(self, key, event):
+        yield event["kind"], 1
+
+    def reduce(self, kind, counts):
+        yield kind, sum(counts)
+
+
+def test_a_line_its_format_cannot_read_is_skipped_counted_and_reported(tmp_path):
+    """In skip mode a line that is not JSON is skipped like a record that fails the map:
+    counted, and reported with its file:line; without skip mode it fails the job."""
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"kind": "a"}\n{"kind": "b"\n{"kind": "a"}\n')
+    with pytest.raises(minimr.BadRecordError, match=r"events.jsonl:2 \(byte 14\)"):
+        run(CountKinds, path, tmp_path / "failed")
+    result = run(CountKinds, path, tmp_path / "out", skip_bad_records=True)
+    assert dict(result.records()) == {"a": 2}
+    assert result.counters.get(BUILTIN, SKIPPED_RECORDS) == 1
+    (report,) = (tmp_path / "out" / "_skipped").iterdir()
+    text = report.read_text()
+    assert "record 1 of" in text and "'{\"kind\": \"b\"'" in text
+    assert "BadRecordError: bad input record at" in text and "events.jsonl:2" in text
+
+
+def test_tracker_fails_on_a_bad_input_unless_it_is_skipped():
+    """A BadInput value raises its error with the record current; once its ordinal is to be
+    skipped, it is passed over like any skipped record."""
+    error = minimr.BadRecordError("f:2: not JSON")
+    records = [(("f", 0), 1), (("f", 2), BadInput("[", error)), (("f", 4), 3)]
+    tracker = Tracker("f bytes [0, 6)", skip=())
+    with pytest.raises(minimr.BadRecordError) as info:
+        list(tracker.records(records))
+    assert info.value is error and tracker.failed().location["value"] == "'['"
+    skipping = Tracker("f bytes [0, 6)", skip={1})
+    assert [value for _, _, value in skipping.records(records)] == [1, 3]
+    assert skipping.skipped == 1

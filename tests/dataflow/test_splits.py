@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import lzma
 import os
 from itertools import chain
 
@@ -12,9 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, INVALID_UTF8_RECORDS, Counters, activate
-from minimr.dataflow.records import read_text, read_text_blocks, read_text_lines, read_whole_file
+from minimr.dataflow.inputformats import WholeFile
+from minimr.dataflow.records import read_text, read_text_blocks, read_text_lines
 from minimr.dataflow.splits import Split, expand_inputs, pack_splits, parse_size, plan_splits
 from minimr.errors import InputError, UsageError
+
+read_whole_file = WholeFile().split_records
+
+
+def zstd_open(path: str, mode: str):
+    """zstandard's file opener, as gzip.open (the package is in the test extra)."""
+    import zstandard
+
+    return zstandard.open(path, mode)
 
 
 def reference_lines(data: bytes) -> list[tuple[int, str]]:
@@ -113,9 +124,10 @@ def test_valid_utf8_counts_nothing_and_whole_files_count_as_one_record(tmp_path)
     assert invalid_counted(read_whole_file, Split(str(good), 0, 70)) == 0
 
 
-@pytest.mark.parametrize("opener,suffix", [(gzip.open, ".gz"), (bz2.open, ".bz2")])
+@pytest.mark.parametrize("opener,suffix", [(gzip.open, ".gz"), (bz2.open, ".bz2"),
+                                           (lzma.open, ".xz"), (zstd_open, ".zst")])
 def test_compressed_files_are_one_split_read_whole(tmp_path, opener, suffix):
-    """A .gz/.bz2 file is one split, decompressed transparently."""
+    """A .gz/.bz2/.xz/.zst file is one split, decompressed transparently."""
     path = str(tmp_path / ("f.txt" + suffix))
     with opener(path, "wb") as f:
         f.write(b"one\ntwo\nthree\n" * 100)

@@ -1,11 +1,9 @@
-"""Writing results and reading them back: the text part format, intermediate files, commits.
+"""Writing results and reading them back: commits, intermediate files, ``read_output``.
 
-Text format: one record a line, ``repr(key) TAB repr(value)``, e.g. ``'whale'\\t1234``. People
-can read it and ``read_output`` turns it back into the same typed values with
-``ast.literal_eval``. A value whose repr is not a Python literal (a custom object, a NaN) is
-written as ``!pickle:`` and base64 bytes, so every picklable value round-trips exactly.
-Unpickling runs code the bytes choose, so those values are read back only when the reader
-says it trusts whoever can write the output (``trusted=True``); by default they are refused.
+The final part files are written in a ``PartFormat`` (``partformats.py``: ``repr``, the
+default, ``jsonl`` or ``tsv``, compressed or not); ``_SUCCESS`` says which, so that
+``read_output`` reads any output back. The earlier steps of a multi-step job write framed
+pickle blocks (``RecordPartWriter``) whatever the output format: only the next step reads them.
 
 Commit protocol: a part is written under ``OUTPUT/_temporary/<attempt>/`` and moved into place
 (``commit``) by the one attempt the coordinator grants the commit: an atomic rename on a local or
@@ -19,12 +17,7 @@ OUTPUT may be a local folder or a URL (``s3://bucket/out``): every file operatio
 
 from __future__ import annotations
 
-import ast
-import base64
-import io
-import math
 import os
-import pickle
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -39,149 +32,19 @@ from minimr.dataflow.format.overwrite import (
     overwrite_mode,
     refuse_unsafe,
 )
-from minimr.dataflow.format.unpicklable import raise_culprit
-from minimr.errors import InputError, OutputExistsError, UntrustedOutputError
+from minimr.dataflow.format.partformats import PartFormat, TextPartWriter, all_pairs, part_name
+from minimr.errors import InputError, OutputExistsError
 
 SUCCESS = "_SUCCESS"
 TEMPORARY = "_temporary"
 SKIPPED = "_skipped"  # skip mode's report (``dataflow/skips.py``)
-PICKLED = "!pickle:"
-_LITERAL_SCALARS = (str, int, bytes, bool, type(None))
-_TUPLE, _STR, _STR_OR_INT = {tuple}, {str}, {str, int}
 _first, _second = itemgetter(0), itemgetter(1)
 
-
-def part_name(partition: int) -> str:
-    """The file name of a reduce partition's output."""
-    return f"{PART_PREFIX}{partition:05d}"
-
-
-def _is_literal(value: Any) -> bool:
-    """True when ``ast.literal_eval(repr(value)) == value`` with the same types."""
-    kind = type(value)
-    if kind in _LITERAL_SCALARS:
-        return True
-    if kind is float:
-        return math.isfinite(value)
-    if kind is tuple or kind is list or kind is set or kind is frozenset:
-        if kind is frozenset or (kind is set and not value):
-            return False  # frozenset(...) and set() are calls, not literals
-        return all(_is_literal(item) for item in value)
-    if kind is dict:
-        return all(_is_literal(k) and _is_literal(v) for k, v in value.items())
-    return False
-
-
-def encode_value(value: Any) -> str:
-    """One key or value as text for a part file (no tab, no newline)."""
-    kind = type(value)
-    if kind is str or kind is int or _is_literal(value):
-        return repr(value)
-    return PICKLED + base64.b64encode(pickle.dumps(value, protocol=4)).decode("ascii")
-
-
-def decode_value(text: str, *, trusted: bool = False) -> Any:
-    """Inverse of ``encode_value``.
-
-    Args:
-        trusted: unpickle ``!pickle:`` values. Unpickling runs whatever code the bytes name,
-            so only text from a writer the caller trusts may be read with it.
-
-    Raises:
-        UntrustedOutputError: a ``!pickle:`` value, and ``trusted`` is false.
-    """
-    if text.startswith(PICKLED):
-        if not trusted:
-            raise UntrustedOutputError("a pickled value (!pickle:), and trusted is false")
-        return pickle.loads(base64.b64decode(text[len(PICKLED) :]))
-    return ast.literal_eval(text)
-
-
-def format_record(key: Any, value: Any) -> str:
-    """A part file line for one record."""
-    return f"{encode_value(key)}\t{encode_value(value)}\n"
-
-
-def _all_pairs(pairs: list) -> bool:
-    """True when every item of ``pairs`` is a tuple of two (checked in C, not per record)."""
-    return set(map(type, pairs)) == _TUPLE and set(map(len, pairs)) == {2}
-
-
-def parse_record(line: str, *, trusted: bool = False) -> tuple[Any, Any]:
-    """Inverse of ``format_record`` (``trusted`` as in ``decode_value``).
-
-    Raises:
-        ValueError: for a line that is not ``key TAB value``.
-        UntrustedOutputError: a ``!pickle:`` key or value, and ``trusted`` is false.
-    """
-    key, sep, value = line.rstrip("\n").partition("\t")
-    if not sep:
-        raise ValueError(f"not a minimr record line: {line[:80]!r}")
-    return decode_value(key, trusted=trusted), decode_value(value, trusted=trusted)
-
-
-class TextPartWriter:
-    """Writes text records to a part file; a context manager."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._file = io.TextIOWrapper(storage.open_write(path), encoding="utf-8", newline="\n")
-        self.records = 0
-
-    def write(self, key: Any, value: Any) -> None:
-        """Write one record.
-
-        Raises:
-            UnpicklableRecord: the key or value has no literal form and cannot be pickled.
-        """
-        try:
-            line = f"{encode_value(key)}\t{encode_value(value)}\n"
-        except Exception as exc:
-            raise_culprit([(key, value)], exc)
-            raise
-        self._file.write(line)
-        self.records += 1
-
-    def write_many(self, pairs: list) -> None:
-        """Write a list of ``(key, value)`` records: the same bytes as ``write`` on each."""
-        if not _all_pairs(pairs):  # lists, named tuples, or not pairs: unpack them as write does
-            for key, value in pairs:
-                self.write(key, value)
-            return
-        self.write_columns(list(map(_first, pairs)), list(map(_second, pairs)))
-
-    def write_columns(self, keys: list, values: list) -> None:
-        """Write the records ``(keys[i], values[i])``: the same bytes as ``write`` on each.
-
-        A batch of str keys and str or int values (exact types: a bool or a str subclass has
-        another repr) is formatted in one C pass, with no Python code per record.
-        """
-        if not keys:
-            return
-        if set(map(type, keys)) == _STR and set(map(type, values)) <= _STR_OR_INT:
-            # encode_value of a str or an int is its repr
-            lines = map("\t".join, zip(map(repr, keys), map(repr, values), strict=True))
-            self._file.write("\n".join(lines) + "\n")
-        else:
-            try:
-                text = "".join(map(format_record, keys, values))
-            except Exception as exc:  # a value with no literal form did not pickle: which?
-                raise_culprit(zip(keys, values, strict=True), exc)
-                raise
-            self._file.write(text)
-        self.records += len(keys)
-
-    def close(self) -> int:
-        """Close the file; returns its size in bytes."""
-        self._file.close()
-        return storage.size(self.path)
-
-    def __enter__(self) -> TextPartWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if not self._file.closed:
-            self._file.close()
+__all__ = [
+    "SUCCESS", "TEMPORARY", "SKIPPED", "PartFormat", "TextPartWriter", "RecordPartWriter",
+    "part_name", "commit", "PreparedOutput", "prepare_output", "discard", "write_success",
+    "abort", "part_files", "output_format_of", "read_output",
+]
 
 
 class RecordPartWriter:
@@ -204,7 +67,7 @@ class RecordPartWriter:
 
     def write_many(self, pairs: list) -> None:
         """Write a list of ``(key, value)`` records, in the blocks ``write`` on each would make."""
-        if not _all_pairs(pairs):  # lists, named tuples, or not pairs: unpack them as write does
+        if not all_pairs(pairs):  # lists, named tuples, or not pairs: unpack them as write does
             for key, value in pairs:
                 self.write(key, value)
             return
@@ -315,10 +178,12 @@ def discard(prepared: PreparedOutput) -> None:
         storage.remove_empty_folder(folder)
 
 
-def write_success(output: str) -> None:
-    """The job commit: remove temporary files, then write ``_SUCCESS`` last."""
+def write_success(output: str, part_format: PartFormat | None = None) -> None:
+    """The job commit: remove temporary files, then write ``_SUCCESS`` last, holding the
+    parts' format (``{"format": "jsonl", "compression": "gzip"}``)."""
     storage.remove_tree(storage.join(output, TEMPORARY))
-    storage.touch(storage.join(output, SUCCESS))
+    with storage.open_write(storage.join(output, SUCCESS)) as f:
+        f.write((part_format or PartFormat()).describe().encode("utf-8"))
 
 
 def abort(output: str) -> None:
@@ -332,21 +197,46 @@ def part_files(path: str) -> list[str]:
     return [storage.join(path, n) for n in names]
 
 
-def read_output(path: str | os.PathLike, trusted: bool = False) -> Iterator[tuple[Any, Any]]:
-    """Yield the typed ``(key, value)`` records of an output folder or of one part file.
-
-    ``path`` may be a URL (``s3://bucket/out``). It reads whatever parts are there: check for
-    ``_SUCCESS`` first when the job may have failed.
-
-    Security: a value whose repr is not a Python literal is stored pickled (``!pickle:``), and
-    unpickling runs code of the writer's choosing. Anyone who can write into the folder (or
-    the bucket) could plant such a value, so by default they are refused and only literal
-    values are read (``ast.literal_eval``, which runs no code). Pass ``trusted=True`` only
-    when you trust everyone who can write there: your own job's fresh output in a folder only
-    you can write, for instance (``Result.records()`` does so).
+def output_format_of(folder: str) -> PartFormat | None:
+    """The part format an output folder's ``_SUCCESS`` names (an empty one: repr), or None
+    when it has no ``_SUCCESS``.
 
     Raises:
-        InputError: when the path does not exist, or a folder has no part files.
+        InputError: a ``_SUCCESS`` that names no format this minimr reads.
+    """
+    success = storage.join(folder, SUCCESS)
+    if storage.kind(success) != "file":
+        return None
+    with storage.open_read(success) as f:
+        text = f.read(4096).decode("utf-8", "replace")
+    return PartFormat.described(text, success)
+
+
+def read_output(path: str | os.PathLike, trusted: bool = False, *,
+                output_format: str | None = None) -> Iterator[tuple[Any, Any]]:
+    """Yield the ``(key, value)`` records of an output folder or of one part file.
+
+    ``path`` may be a URL (``s3://bucket/out``). The format comes from the folder's
+    ``_SUCCESS`` (the part file's folder, for one file), the compression from each part's
+    name (``.gz``, ``.zst``): ``repr`` parts give typed values, ``jsonl`` parts JSON values
+    (lists, dicts, str, int, float, bool, None), ``tsv`` parts strings. It reads whatever
+    parts are there: check for ``_SUCCESS`` first when the job may have failed (without it,
+    parts are read as ``repr`` unless ``output_format`` says otherwise).
+
+    Security: a repr value whose repr is not a Python literal is stored pickled
+    (``!pickle:``), and unpickling runs code of the writer's choosing. Anyone who can write
+    into the folder (or the bucket) could plant such a value, so by default they are refused
+    and only literal values are read (``ast.literal_eval``, which runs no code). Pass
+    ``trusted=True`` only when you trust everyone who can write there: your own job's fresh
+    output in a folder only you can write, for instance (``Result.records()`` does so).
+
+    Args:
+        output_format: ``"repr"``, ``"jsonl"`` or ``"tsv"``: read the parts so, whatever
+            ``_SUCCESS`` says (or when there is none).
+
+    Raises:
+        InputError: the path does not exist, a folder has no part files, or a line is not a
+            record of the format.
         UntrustedOutputError: a record holds a pickled value and ``trusted`` is false (the
             message names the file and line).
     """
@@ -358,19 +248,15 @@ def read_output(path: str | os.PathLike, trusted: bool = False) -> Iterator[tupl
         files = part_files(path)
         if not files:
             raise InputError(f"{path!r} holds no part files")
+        folder = path
     elif found == "file":
         files = [path]
+        folder = storage.parent(path)
     else:
         raise InputError(f"output path {path!r} does not exist")
+    if output_format is not None:
+        part_format = PartFormat.of(output_format, None)
+    else:
+        part_format = output_format_of(folder) or PartFormat()
     for name in files:
-        with io.TextIOWrapper(storage.open_read(name), encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                try:
-                    record = parse_record(line, trusted=trusted)
-                except UntrustedOutputError:
-                    raise UntrustedOutputError(
-                        f"{name} line {number} holds a pickled value (!pickle:), and unpickling"
-                        " runs code chosen by whoever wrote the file; if you trust everyone who"
-                        f" can write {path}, read it with minimr.read_output(path, trusted=True)"
-                    ) from None
-                yield record
+        yield from part_format.read_part(name, trusted)

@@ -1,28 +1,24 @@
-"""The text part format round-trips typed records exactly, and commits are atomic."""
+"""Commits are atomic and idempotent, outputs are prepared safely, and read_output reads
+what was written (the part formats themselves: test_partformats.py)."""
 
 from __future__ import annotations
 
-import enum
-import math
+import json
 import os
 import threading
-from collections import namedtuple
-from fractions import Fraction
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from minimr.dataflow.format.blocks import read_blocks
 from minimr.dataflow.format.output import (
     RecordPartWriter,
     TextPartWriter,
     commit,
-    format_record,
-    parse_record,
     prepare_output,
     read_output,
+    write_success,
 )
+from minimr.dataflow.format.partformats import OUTPUT_FORMATS, PartFormat, format_record
 from minimr.dataflow.format.unpicklable import UnpicklableRecord
 from minimr.errors import (
     InputError,
@@ -30,33 +26,7 @@ from minimr.errors import (
     UnsafeOutputError,
     UntrustedOutputError,
 )
-
-VALUES = [
-    "plain", "tab\tand\nnewline", "quote ' \" \\", "", "ünï€", 0, -17, 10**40, 1.5, -0.0,
-    b"\x00\xffbytes", None, True, False, (1, "a"), ("nested", (1, [2, 3])), [1, 2],
-    {"k": [1, 2]}, {1, 2}, set(), frozenset({"a"}), Fraction(1, 3), float("inf"),
-]
-
-
-@pytest.mark.parametrize("value", VALUES, ids=repr)
-def test_records_round_trip_with_types(value):
-    """A key or value of any of these types reads back equal and of the same type."""
-    line = format_record(value, value)
-    assert line.count("\n") == 1 and line.endswith("\n")
-    key, back = parse_record(line, trusted=True)
-    assert back == value and type(back) is type(value)
-    assert key == value
-
-
-def test_nan_round_trips():
-    """NaN, which repr cannot give back, still round-trips."""
-    _, back = parse_record(format_record("x", float("nan")), trusted=True)
-    assert math.isnan(back)
-
-
-def test_common_records_are_readable_text():
-    """Str keys and int values are written as plain Python literals."""
-    assert format_record("whale", 42) == "'whale'\t42\n"
+from tests.dataflow.format.test_partformats import ODD_PAIRS, VALUES, Pair, batched, one_by_one
 
 
 def test_read_output_reads_folder_or_single_part(tmp_path):
@@ -135,72 +105,6 @@ def test_prepare_output_refuses_to_swallow_inputs(tmp_path):
         prepare_output(str(tmp_path), True, [str(tmp_path / "in.txt")])
 
 
-class Colour(enum.IntEnum):
-    """An int subclass: its repr is not an int literal."""
-
-    RED = 1
-
-
-class Word(str):
-    """A str subclass."""
-
-
-Pair = namedtuple("Pair", "key value")
-
-
-def written(tmp_path, name: str, fill) -> bytes:
-    """The bytes of a text part that ``fill(writer)`` wrote, with the writer's record count."""
-    path = tmp_path / name
-    with TextPartWriter(str(path)) as w:
-        fill(w)
-        records = w.records
-        w.close()
-    return path.read_bytes() + f"#{records}".encode()
-
-
-def one_by_one(pairs):
-    def fill(w):
-        for key, value in pairs:
-            w.write(key, value)
-    return fill
-
-
-def batched(pairs, size: int = 7):
-    def fill(w):
-        for i in range(0, len(pairs), size):
-            w.write_many(pairs[i : i + size])
-    return fill
-
-
-@given(st.lists(st.tuples(st.text(), st.one_of(st.text(), st.integers())), max_size=60))
-def test_write_many_of_str_and_int_equals_write(tmp_path_factory, pairs):
-    """Batches of str keys and str or int values give the very bytes one write a record gives."""
-    tmp = tmp_path_factory.mktemp("text")
-    assert written(tmp, "many", batched(pairs)) == written(tmp, "one", one_by_one(pairs))
-
-
-ODD_PAIRS = [
-    ("bool", True), ("float", 1.5), ("none", None), ("tuple", (1, "a")), ("nan", float("nan")),
-    ("fraction", Fraction(1, 3)), ("enum", Colour.RED), ("subclass", Word("w")),
-    (Word("subclassed key"), 1), (7, "int key"), (("tuple", "key"), 2), (None, False),
-    ("plain", "text"), ("int", 10**30), ("bytes", b"\x00"), ("list", [1, {2: 3}]),
-]
-
-
-@pytest.mark.parametrize("size", [1, 3, len(ODD_PAIRS)])
-def test_write_many_of_other_types_equals_write(tmp_path, size):
-    """Batches holding bool, float, tuples or objects without a literal still write per record."""
-    assert written(tmp_path, "many", batched(ODD_PAIRS, size)) == \
-        written(tmp_path, "one", one_by_one(ODD_PAIRS))
-
-
-def test_write_many_takes_pairs_that_are_not_tuples(tmp_path):
-    """Pairs given as lists or named tuples are written as their two items, like write."""
-    pairs = [["a", 1], Pair("b", 2), ("c", 3)]
-    assert written(tmp_path, "many", batched(pairs, 3)) == \
-        written(tmp_path, "one", one_by_one(pairs))
-
-
 @pytest.mark.parametrize("bad, error", [
     (("a", 1, 2), ValueError), (("a",), ValueError), (5, TypeError), (None, TypeError),
 ])
@@ -252,3 +156,38 @@ def test_a_value_that_cannot_be_pickled_is_named_with_its_key(tmp_path, writer, 
     assert info.value.key == ("the", "key") and info.value.culprit is lock
     assert info.value.type_name == "_thread.lock" and not info.value.in_key
     assert "value of key ('the', 'key')" in str(info.value)
+
+
+@pytest.mark.parametrize("fmt", OUTPUT_FORMATS)
+@pytest.mark.parametrize("codec", [None, "gzip", "zstd"])
+def test_read_output_reads_every_format_and_compression_from_success(tmp_path, fmt, codec):
+    """The job commit writes the parts' format into _SUCCESS; read_output reads a folder or
+    one of its parts by it (compression by the part's name): repr typed, jsonl as JSON
+    values, tsv as strings."""
+    part_format = PartFormat.of(fmt, codec)
+    parts = [[("a", (1, 2)), ("c", 3)], [("b", None)]]
+    for p, records in enumerate(parts):
+        with TextPartWriter(str(tmp_path / part_format.file_name(p)), part_format) as w:
+            w.write_many(records)
+    (tmp_path / "_temporary").mkdir()
+    write_success(str(tmp_path), part_format)
+    assert json.loads((tmp_path / "_SUCCESS").read_text()) == {"format": fmt,
+                                                               "compression": codec}
+    expected = {"repr": [("a", (1, 2)), ("c", 3), ("b", None)],
+                "jsonl": [("a", [1, 2]), ("c", 3), ("b", None)],
+                "tsv": [("a", "(1, 2)"), ("c", "3"), ("b", "None")]}[fmt]
+    assert list(read_output(tmp_path)) == expected
+    assert list(read_output(tmp_path / part_format.file_name(1))) == expected[2:]
+
+
+def test_an_output_without_a_format_in_success_reads_as_repr_unless_told(tmp_path):
+    """An empty _SUCCESS (older minimr), or none, means repr; output_format overrides it."""
+    with TextPartWriter(str(tmp_path / "part-00000"), PartFormat("tsv")) as w:
+        w.write("k", 1)
+    with pytest.raises(InputError, match="not a repr record"):
+        list(read_output(tmp_path))
+    assert list(read_output(tmp_path, output_format="tsv")) == [("k", "1")]
+    (tmp_path / "_SUCCESS").write_text("")
+    with TextPartWriter(str(tmp_path / "part-00000")) as w:
+        w.write("k", 1)
+    assert list(read_output(tmp_path)) == [("k", 1)]

@@ -1,0 +1,393 @@
+"""The final part files' formats: one record a line, in one of three encodings, compressed or not.
+
+``repr`` (the default)
+    ``repr(key) TAB repr(value)``, e.g. ``'whale'\\t1234``. People can read it and
+    ``read_output`` turns it back into the same typed values with ``ast.literal_eval``. A
+    value whose repr is not a Python literal (a custom object, a NaN) is written as
+    ``!pickle:`` and base64 bytes, so every picklable value round-trips exactly.
+    Unpickling runs code the bytes choose, so those values are read back only when the
+    reader says it trusts whoever can write the output (``trusted=True``).
+``jsonl``
+    One JSON array ``[key, value]`` a line, for any tool that reads JSON. Only what JSON can
+    hold: a key or value it cannot (a set, bytes, a custom object, NaN or an infinity, a
+    dict with tuple keys) fails the job with a ``JobCodeError`` naming the key, never a
+    silent pickle. It is lossy for what JSON has no type of its own for: tuples read back as
+    lists, a dict's int, float, bool or None keys as strings.
+``tsv``
+    ``str(key) TAB str(value)``: Hadoop's text output, for shell tools. Read back as
+    strings. A key holding a tab, or a key or value holding a line break, is refused (it
+    would cut or merge lines).
+
+A ``PartFormat`` (encoding and compression) names the part files (``part-00000.gz``), makes
+their writers, and is written into ``_SUCCESS`` so that ``read_output`` knows how to read
+them. The intermediate output of a multi-step job's earlier steps never comes here: it is
+the engine's own framed pickle blocks (``output.RecordPartWriter``).
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import io
+import json
+import math
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from minimr.dataflow import compression, storage
+from minimr.dataflow.format.overwrite import PART_PREFIX
+from minimr.dataflow.format.unpicklable import raise_culprit, shown
+from minimr.errors import InputError, JobCodeError, UntrustedOutputError, UsageError
+
+PICKLED = "!pickle:"
+_LITERAL_SCALARS = (str, int, bytes, bool, type(None))
+_TUPLE, _STR, _STR_OR_INT = {tuple}, {str}, {str, int}
+_first, _second = itemgetter(0), itemgetter(1)
+
+
+def part_name(partition: int) -> str:
+    """The file name of a reduce partition's output, before any compression suffix."""
+    return f"{PART_PREFIX}{partition:05d}"
+
+
+# --- repr -------------------------------------------------------------------------------------
+
+
+def _is_literal(value: Any) -> bool:
+    """True when ``ast.literal_eval(repr(value)) == value`` with the same types."""
+    kind = type(value)
+    if kind in _LITERAL_SCALARS:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is tuple or kind is list or kind is set or kind is frozenset:
+        if kind is frozenset or (kind is set and not value):
+            return False  # frozenset(...) and set() are calls, not literals
+        return all(_is_literal(item) for item in value)
+    if kind is dict:
+        return all(_is_literal(k) and _is_literal(v) for k, v in value.items())
+    return False
+
+
+def encode_value(value: Any) -> str:
+    """One key or value as repr text for a part file (no tab, no newline)."""
+    kind = type(value)
+    if kind is str or kind is int or _is_literal(value):
+        return repr(value)
+    return PICKLED + base64.b64encode(pickle.dumps(value, protocol=4)).decode("ascii")
+
+
+def decode_value(text: str, *, trusted: bool = False) -> Any:
+    """Inverse of ``encode_value``.
+
+    Args:
+        trusted: unpickle ``!pickle:`` values. Unpickling runs whatever code the bytes name,
+            so only text from a writer the caller trusts may be read with it.
+
+    Raises:
+        UntrustedOutputError: a ``!pickle:`` value, and ``trusted`` is false.
+    """
+    if text.startswith(PICKLED):
+        if not trusted:
+            raise UntrustedOutputError("a pickled value (!pickle:), and trusted is false")
+        return pickle.loads(base64.b64decode(text[len(PICKLED) :]))
+    return ast.literal_eval(text)
+
+
+def format_record(key: Any, value: Any) -> str:
+    """A repr part file line for one record."""
+    return f"{encode_value(key)}\t{encode_value(value)}\n"
+
+
+def parse_record(line: str, *, trusted: bool = False) -> tuple[Any, Any]:
+    """Inverse of ``format_record`` (``trusted`` as in ``decode_value``).
+
+    Raises:
+        ValueError: for a line that is not ``key TAB value``.
+        UntrustedOutputError: a ``!pickle:`` key or value, and ``trusted`` is false.
+    """
+    key, sep, value = line.rstrip("\n").partition("\t")
+    if not sep:
+        raise ValueError(f"not a minimr record line: {line[:80]!r}")
+    return decode_value(key, trusted=trusted), decode_value(value, trusted=trusted)
+
+
+class ReprEncoding:
+    """``repr(key) TAB repr(value)``, non-literals pickled: every picklable value, exactly."""
+
+    name = "repr"
+
+    def encode(self, keys: list, values: list) -> bytes:
+        """The lines of the records ``(keys[i], values[i])``.
+
+        A batch of str keys and str or int values (exact types: a bool or a str subclass
+        has another repr) is formatted in one C pass, with no Python code per record.
+
+        Raises:
+            UnpicklableRecord: a key or value has no literal form and cannot be pickled.
+        """
+        if set(map(type, keys)) == _STR and set(map(type, values)) <= _STR_OR_INT:
+            # encode_value of a str or an int is its repr
+            lines = map("\t".join, zip(map(repr, keys), map(repr, values), strict=True))
+            return ("\n".join(lines) + "\n").encode("utf-8")
+        try:
+            return "".join(map(format_record, keys, values)).encode("utf-8")
+        except Exception as exc:  # a value with no literal form did not pickle: which?
+            raise_culprit(zip(keys, values, strict=True), exc)
+            raise
+
+    def decode(self, line: str, trusted: bool) -> tuple[Any, Any]:
+        """The typed record of a line."""
+        return parse_record(line, trusted=trusted)
+
+
+# --- JSON lines -------------------------------------------------------------------------------
+
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_JSON_ASCII = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
+class JsonEncoding:
+    """``[key, value]`` as a JSON array a line; what JSON cannot hold is refused."""
+
+    name = "jsonl"
+
+    def encode(self, keys: list, values: list) -> bytes:
+        """The lines of the records ``(keys[i], values[i])``.
+
+        Raises:
+            JobCodeError: a key or value JSON cannot hold, naming the record's key.
+        """
+        try:
+            text = "\n".join(map(_JSON.encode, zip(keys, values, strict=True))) + "\n"
+        except (TypeError, ValueError, RecursionError):
+            _refuse_json(keys, values)
+            raise
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: JSON's \\ud800 escape keeps it
+            return ("\n".join(map(_JSON_ASCII.encode, zip(keys, values, strict=True)))
+                    + "\n").encode("ascii")
+
+    def decode(self, line: str, trusted: bool) -> tuple[Any, Any]:
+        """The ``(key, value)`` of a line, as JSON values."""
+        pair = json.loads(line)
+        if type(pair) is not list or len(pair) != 2:
+            raise ValueError(f"not a [key, value] JSON array: {line[:80]!r}")
+        return pair[0], pair[1]
+
+
+def _refuse_json(keys: list, values: list) -> None:
+    """Raise the ``JobCodeError`` for the first record whose key or value JSON cannot hold."""
+    for key, value in zip(keys, values, strict=True):
+        for what, item in (("key", key), ("value", value)):
+            try:
+                _JSON.encode(item)
+            except (TypeError, ValueError, RecursionError) as exc:
+                why = ("NaN and infinities are not JSON" if "Out of range" in str(exc)
+                       else str(exc).splitlines()[0])
+                owner = "" if what == "key" else f" for key {shown(key)}"
+                raise JobCodeError(
+                    f"output format jsonl: a {what} JSON cannot hold{owner}: a"
+                    f" {type(item).__name__} ({why}): {shown(item)}. JSON holds str, int,"
+                    " float, bool, None, lists and dicts with str keys: convert it in the"
+                    " job (a set to a sorted list, bytes to str), or write repr output"
+                    " (--output-format repr), which keeps every picklable value") from None
+
+
+# --- TSV --------------------------------------------------------------------------------------
+
+
+class TsvEncoding:
+    """``str(key) TAB str(value)``, as Hadoop's text output; read back as strings."""
+
+    name = "tsv"
+
+    def encode(self, keys: list, values: list) -> bytes:
+        """The lines of the records ``(keys[i], values[i])``.
+
+        Raises:
+            JobCodeError: a key holding a tab or a line break, or a value holding a line
+                break, naming the record's key.
+        """
+        texts = list(map(str, keys))
+        text = "\n".join(map("\t".join, zip(texts, map(str, values), strict=True))) + "\n"
+        if text.count("\n") != len(texts) or "\r" in text or "\t" in "".join(texts):
+            _refuse_tsv(keys, values)
+        return text.encode("utf-8", "backslashreplace")  # a lone surrogate as \\ud800
+
+    def decode(self, line: str, trusted: bool) -> tuple[Any, Any]:
+        """The ``(key, value)`` of a line, as strings."""
+        key, sep, value = line.rstrip("\n").partition("\t")
+        if not sep:
+            raise ValueError(f"not a key TAB value line: {line[:80]!r}")
+        return key, value
+
+
+def _refuse_tsv(keys: list, values: list) -> None:
+    """Raise the ``JobCodeError`` for the first record a TSV line cannot hold."""
+    for key, value in zip(keys, values, strict=True):
+        text, other = str(key), str(value)
+        if "\t" in text:
+            what = f"a key whose str() holds a tab: {shown(key)}"
+        elif "\n" in text or "\r" in text:
+            what = f"a key whose str() holds a line break: {shown(key)}"
+        elif "\n" in other or "\r" in other:
+            what = f"a value whose str() holds a line break, for key {shown(key)}: {shown(value)}"
+        else:
+            continue
+        raise JobCodeError(
+            f"output format tsv: {what}. A TSV line is str(key) TAB str(value) with no"
+            " escaping: replace tabs and line breaks in the job, or write jsonl or repr output"
+            " (--output-format jsonl), which escape them")
+
+
+ENCODINGS = {e.name: e for e in (ReprEncoding(), JsonEncoding(), TsvEncoding())}
+#: the names ``--output-format`` and a job's ``output_format`` take
+OUTPUT_FORMATS = tuple(ENCODINGS)
+
+
+# --- a part format ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartFormat:
+    """How the final part files are written: an encoding and a compression.
+
+    Attributes:
+        format: ``"repr"``, ``"jsonl"`` or ``"tsv"``.
+        compression: None, ``"gzip"`` or ``"zstd"``.
+    """
+
+    format: str = "repr"
+    compression: str | None = None
+
+    @classmethod
+    def of(cls, format: str | None, compression_: str | None) -> PartFormat:
+        """A checked part format (None: ``repr``).
+
+        Raises:
+            UsageError: an unknown format or compression; StorageUnavailable: zstd without
+                the zstandard package.
+        """
+        format = format if format is not None else "repr"
+        if format not in ENCODINGS:
+            raise UsageError(f"output format must be one of {', '.join(map(repr, ENCODINGS))}"
+                             f" (got {format!r})")
+        return cls(format, compression.check_write_codec(compression_))
+
+    @property
+    def encoding(self) -> ReprEncoding | JsonEncoding | TsvEncoding:
+        """What turns records into lines and back."""
+        return ENCODINGS[self.format]
+
+    def file_name(self, partition: int) -> str:
+        """The part file of a partition: ``part-00003``, ``part-00003.gz``..."""
+        return part_name(partition) + compression.WRITE_SUFFIXES.get(self.compression or "", "")
+
+    def describe(self) -> str:
+        """What ``_SUCCESS`` holds: one JSON object, the format and the compression."""
+        return json.dumps({"format": self.format, "compression": self.compression}) + "\n"
+
+    @classmethod
+    def described(cls, text: str, where: str) -> PartFormat:
+        """The part format ``_SUCCESS`` holds; an empty one (older minimr, Hadoop) is repr.
+
+        Raises:
+            InputError: text that is not a part format this minimr reads.
+        """
+        if not text.strip():
+            return cls()
+        try:
+            data = json.loads(text)
+            found = cls(data.get("format", "repr"), data.get("compression"))
+        except (ValueError, AttributeError, TypeError):
+            raise InputError(f"{where} is not a part format minimr reads: {text[:200]!r}"
+                             ) from None
+        if found.format not in ENCODINGS or found.compression not in (
+                None, *compression.WRITE_SUFFIXES):
+            raise InputError(f"{where} names a format this minimr does not read: {text[:200]!r}")
+        return found
+
+    def read_part(self, path: str, trusted: bool) -> Iterator[tuple[Any, Any]]:
+        """The records of one part file (decompressed by its name's suffix).
+
+        Raises:
+            UntrustedOutputError: a repr part holds a pickled value, ``trusted`` is false.
+            InputError: a line that is not a record of this format.
+        """
+        decode = self.encoding.decode
+        raw = compression.open_decompressed(storage.open_read(path), compression.codec_of(path))
+        with io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as f:
+            for number, line in enumerate(f, 1):
+                try:
+                    yield decode(line, trusted)
+                except UntrustedOutputError:
+                    raise UntrustedOutputError(
+                        f"{path} line {number} holds a pickled value (!pickle:), and unpickling"
+                        " runs code chosen by whoever wrote the file; if you trust everyone"
+                        " who can write there, read it with minimr.read_output(path,"
+                        " trusted=True)") from None
+                except (ValueError, SyntaxError) as exc:
+                    raise InputError(f"{path} line {number} is not a {self.format} record"
+                                     f" ({exc}): {line[:80]!r}") from None
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def all_pairs(pairs: list) -> bool:
+    """True when every item of ``pairs`` is a tuple of two (checked in C, not per record)."""
+    return set(map(type, pairs)) == _TUPLE and set(map(len, pairs)) == {2}
+
+
+class TextPartWriter:
+    """Writes records to a final part file in a ``PartFormat``; a context manager."""
+
+    def __init__(self, path: str, part_format: PartFormat | None = None) -> None:
+        part_format = part_format or PartFormat()
+        self.path = path
+        self._encode = part_format.encoding.encode
+        self._file = compression.open_compressing(storage.open_write(path),
+                                                  part_format.compression)
+        self.records = 0
+
+    def write(self, key: Any, value: Any) -> None:
+        """Write one record.
+
+        Raises:
+            UnpicklableRecord: (repr) the key or value has no literal form and cannot be
+                pickled; JobCodeError: (jsonl, tsv) the format cannot hold it.
+        """
+        self._file.write(self._encode([key], [value]))
+        self.records += 1
+
+    def write_many(self, pairs: list) -> None:
+        """Write a list of ``(key, value)`` records: the same bytes as ``write`` on each."""
+        if not all_pairs(pairs):  # lists, named tuples, or not pairs: unpack them as write does
+            for key, value in pairs:
+                self.write(key, value)
+            return
+        self.write_columns(list(map(_first, pairs)), list(map(_second, pairs)))
+
+    def write_columns(self, keys: list, values: list) -> None:
+        """Write the records ``(keys[i], values[i])``: the same bytes as ``write`` on each."""
+        if not keys:
+            return
+        self._file.write(self._encode(keys, values))
+        self.records += len(keys)
+
+    def close(self) -> int:
+        """Close the file (ending its compressed data); returns its size in bytes."""
+        self._file.close()
+        return storage.size(self.path)
+
+    def __enter__(self) -> TextPartWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._file.closed:
+            self._file.close()

@@ -1,0 +1,266 @@
+"""Input formats: how a job's input files become ``(key, value)`` records.
+
+A job names its format with the class option ``input_format`` (a name or an object), which
+``--input-format`` on the command line (or ``minimr.run(input_format=...)``) overrides:
+
+=================  ===========================================================================
+``"text"``         ``Text()``: UTF-8 lines; key ``(path, byte offset)``, value the line
+``"whole_file"``   ``WholeFile()``: one record a file, ``(path, contents)``; never split
+``"jsonl"``        ``JSONLines()``: a JSON value a line, parsed; key as for text lines
+``"csv"``          ``CSV(...)``: rows as lists, or as dicts with ``header=True``
+``"tsv"``          ``TSV(...)``: tab-separated rows, no quoting (``csvformat.py``)
+=================  ===========================================================================
+
+A format of the job's own subclasses ``InputFormat``: override ``parse`` to turn each line
+into a value (a ``BadRecordError`` for a line it cannot read), or ``read`` to cut records of
+any shape from a byte range, following the rule that a record belongs to the split where it
+starts (docs/formats.md has both).
+
+The engine reads a split with ``split_records``: it opens the file (decompressing by suffix),
+calls ``read`` with the split's byte range, and ``parse_many`` over chunks of what it
+yields. A ``BadRecordError`` from ``parse_many`` makes it parse that chunk one record at a
+time, so that each bad record is named (``file:line``) or, in skip mode, handed on marked.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterable, Iterator
+from itertools import chain, compress, islice, repeat
+from operator import itemgetter
+from typing import Any, BinaryIO
+
+from minimr.dataflow import records
+from minimr.dataflow.records import OnBad, bad_record, line_blocks, raise_bad
+from minimr.dataflow.splits import Split
+from minimr.errors import BadRecordError, JobDefinitionError
+
+#: records parsed at a time: enough for ``parse_many`` to run in C, few enough that a bad
+#: record costs little to find again one by one
+PARSE_CHUNK = 2048
+_first, _second = itemgetter(0), itemgetter(1)
+
+
+class InputFormat:
+    """How input files become records: subclass it for a format of your own.
+
+    The engine opens each split's file (decompressed when its name ends in ``.gz``,
+    ``.bz2``, ``.xz`` or ``.zst``), calls ``read`` for the split's byte range, and gives
+    what ``read`` yields to ``parse``. By default ``read`` yields text lines (keyed
+    ``(path, byte offset)``, Hadoop's line rule) and ``parse`` keeps them: that is ``Text``.
+
+    Attributes:
+        splittable: whether a file may be cut into byte ranges that different map tasks
+            read. False makes every file one split (read from 0 to its end).
+        name: how messages and ``--input-format`` call the format.
+    """
+
+    splittable: bool = True
+    name: str = "custom"
+
+    def read(self, path: str, file: BinaryIO, start: int, end: float
+             ) -> Iterable[tuple[Any, Any]]:
+        """Yield the ``(key, raw)`` records of ``file`` that start in ``[start, end)``.
+
+        A split owns the records that *start* inside it: skip the partial record at
+        ``start`` (unless ``start`` is 0) and read the last record past ``end``, so that
+        every record is read by exactly one split whatever the split size. ``self.lines``
+        does so for lines.
+
+        Args:
+            path: the file's path or URL (for keys and messages).
+            file: the file, binary, positioned at 0; seekable unless compressed.
+            start, end: the split's byte range; ``end`` is ``math.inf`` for a compressed
+                file, read whole (its offsets count decompressed bytes).
+        """
+        return _keyed(path, line_blocks(file, start, end))
+
+    def parse(self, raw: Any) -> Any:
+        """The value of a record from the raw value ``read`` yielded (by default, itself).
+
+        Raises:
+            BadRecordError: a record the format cannot read; its message says why (the
+                engine adds the file, line and offset).
+        """
+        return raw
+
+    def parse_many(self, raws: list) -> list:
+        """``parse`` of each of ``raws``, in order: override it to parse a list at C speed.
+
+        Raises:
+            BadRecordError: some record cannot be read (then each is parsed by ``parse``).
+        """
+        return list(map(self.parse, raws))
+
+    def lines(self, file: BinaryIO, start: int, end: float = float("inf")
+              ) -> Iterator[tuple[int, str]]:
+        """``(byte offset, line)`` of each line of ``file`` that starts in ``[start, end)``:
+        the first that starts at or after ``start`` (the file's first when ``start`` is 0),
+        the last one read past ``end``. Lines are UTF-8 (invalid bytes read as U+FFFD),
+        without ``\\n`` or ``\\r\\n``. With the default ``end``, the lines go on to the end
+        of the file: stop reading when your record is done."""
+        return chain.from_iterable(zip(offsets, lines, strict=True)
+                                   for offsets, lines in line_blocks(file, start, end))
+
+    def split_records(self, split: Split, on_bad: OnBad = raise_bad
+                      ) -> Iterator[tuple[Any, Any]]:
+        """The engine's entry point: every record of ``split``, parsed.
+
+        Args:
+            on_bad: what becomes of a record ``parse`` refuses (``records.raise_bad``...).
+        """
+        return chain.from_iterable(self._parsed_chunks(split, on_bad))
+
+    def _parsed_chunks(self, split: Split, on_bad: OnBad) -> Iterator[Iterable[tuple]]:
+        """The split's records, parsed a chunk at a time (flattened by the caller, in C)."""
+        with records.open_input(split.path) as file:
+            raw = iter(self.read(split.path, file, split.start, records.split_end(split)))
+            for chunk in iter(lambda: list(islice(raw, PARSE_CHUNK)), []):
+                try:
+                    values = self.parse_many(list(map(_second, chunk)))
+                except BadRecordError:
+                    yield list(self._one_by_one(split.path, chunk, on_bad))
+                else:
+                    yield zip(map(_first, chunk), values, strict=True)
+
+    def _one_by_one(self, path: str, chunk: list, on_bad: OnBad) -> Iterator[tuple[Any, Any]]:
+        """The records of ``chunk`` parsed one at a time, a bad one given to ``on_bad``."""
+        for key, raw in chunk:
+            try:
+                value = self.parse(raw)
+            except BadRecordError as exc:
+                kept = on_bad(key, raw, bad_record(path, key, str(exc)))
+                if kept is not None:
+                    yield kept
+            else:
+                yield key, value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _keyed(path: str, blocks: Iterator[tuple[list[int], list[str]]]) -> Iterator[tuple]:
+    """The ``((path, offset), line)`` records of ``line_blocks``, flattened in C."""
+    return chain.from_iterable(zip(zip(repeat(path), offsets), lines, strict=True)
+                               for offsets, lines in blocks)
+
+
+class Text(InputFormat):
+    """UTF-8 lines: key ``(path, byte offset)``, value the line without its line ending.
+
+    Invalid UTF-8 is read as U+FFFD and counted (``invalid utf-8 records``), never fatal.
+    """
+
+    name = "text"
+
+    def split_records(self, split: Split, on_bad: OnBad = raise_bad
+                      ) -> Iterator[tuple[Any, Any]]:
+        return records.read_text(split)  # nothing to parse: the lines as read, in C
+
+
+class WholeFile(InputFormat):
+    """One record a file: ``(path, contents)``, decoded as text lines are; never split."""
+
+    name = "whole_file"
+    splittable = False
+
+    def read(self, path: str, file: BinaryIO, start: int, end: float
+             ) -> Iterator[tuple[str, str]]:
+        if start == 0:
+            yield path, records.decode(file.read())
+
+
+class JSONLines(InputFormat):
+    """One JSON value a line (JSON lines, NDJSON), parsed with the standard ``json`` module.
+
+    Key: ``(path, byte offset)`` as for text lines; value: the parsed value (a dict for an
+    object). Blank lines are left out; a line that is not JSON is a bad record.
+    """
+
+    name = "jsonl"
+
+    def read(self, path: str, file: BinaryIO, start: int, end: float
+             ) -> Iterator[tuple[tuple[str, int], str]]:
+        # blank lines left out, in C: a blank line stripped is empty, so false
+        return chain.from_iterable(
+            compress(zip(zip(repeat(path), offsets), lines, strict=True), map(str.strip, lines))
+            for offsets, lines in line_blocks(file, start, end))
+
+    def parse(self, raw: str) -> Any:
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise BadRecordError(f"not JSON ({_json_reason(exc)}): {raw[:80]!r}") from None
+
+    def parse_many(self, raws: list) -> list:
+        try:
+            return list(map(json.loads, raws))
+        except ValueError:
+            raise BadRecordError("a line is not JSON") from None
+
+
+def _json_reason(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at column {exc.colno}"
+    return str(exc)
+
+
+def builtin_formats() -> dict[str, type[InputFormat]]:
+    """The formats ``input_format`` and ``--input-format`` may name, by name."""
+    from minimr.dataflow.csvformat import CSV, TSV
+
+    return {cls.name: cls for cls in (Text, WholeFile, JSONLines, CSV, TSV)}
+
+
+def _by_class_name() -> dict[str, type[InputFormat]]:
+    """The built-in formats by class name, as ``--input-format CSV(header=True)`` calls them."""
+    return {cls.__name__: cls for cls in builtin_formats().values()}
+
+
+def resolve_input_format(value: Any, where: str = "input_format") -> InputFormat:
+    """The ``InputFormat`` that ``value`` names: an instance, an ``InputFormat`` subclass
+    (made with no arguments), a format's name (``"jsonl"``), or a call of a built-in
+    format's class with literal arguments, as ``--input-format`` takes it
+    (``"CSV(header=True, delimiter=';')"``).
+
+    Raises:
+        JobDefinitionError: anything else, naming ``where`` and the accepted values.
+    """
+    if isinstance(value, InputFormat):
+        return value
+    if isinstance(value, type) and issubclass(value, InputFormat):
+        return value()
+    if isinstance(value, str):
+        known = builtin_formats()
+        if value in known:
+            return known[value]()
+        if "(" in value or value in _by_class_name():
+            return _from_call(value, where)
+    raise JobDefinitionError(
+        f"{where} must be one of {', '.join(map(repr, builtin_formats()))}, a call such as"
+        f" 'CSV(header=True)', or a minimr.InputFormat (got {value!r})")
+
+
+def _from_call(text: str, where: str) -> InputFormat:
+    """``CSV(header=True, delimiter=';')``: a built-in format's class called with literal
+    keyword arguments (no code runs: each argument is read by ``ast.literal_eval``)."""
+    classes = _by_class_name()
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+        if isinstance(tree, ast.Name):
+            tree = ast.Call(func=tree, args=[], keywords=[])
+        if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name)
+                and tree.func.id in classes and not tree.args
+                and all(k.arg is not None for k in tree.keywords)):
+            raise ValueError("not a call with keyword arguments")
+        arguments = {k.arg: ast.literal_eval(k.value) for k in tree.keywords}
+    except (SyntaxError, ValueError) as exc:
+        raise JobDefinitionError(
+            f"{where} {text!r} is not a built-in format's class called with literal keyword"
+            f" arguments, such as \"CSV(header=True, delimiter=';')\" (classes:"
+            f" {', '.join(classes)}): {exc}") from None
+    try:
+        return classes[tree.func.id](**arguments)
+    except TypeError as exc:
+        raise JobDefinitionError(f"{where} {text!r}: {exc}") from None

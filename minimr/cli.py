@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-import time
 from collections.abc import Iterator
 
 import click
@@ -17,6 +16,7 @@ from minimr.dataflow.format.overwrite import FORCE
 from minimr.dataflow.format.partformats import OUTPUT_FORMATS
 from minimr.errors import MinimrError, format_user_traceback
 from minimr.jobcommand import JobCommand, job_options
+from minimr.progress import reporter
 from minimr.replay import replay_cli
 
 SUBMIT_HELP = """Run the map/reduce job in JOB (a .py file; JOB.py:ClassName picks one class).
@@ -36,33 +36,6 @@ only when every part is committed.
 A run that fails or is cancelled (Ctrl-C, SIGTERM) removes what it wrote, so the same command
 can run again.
 """
-
-
-class _Progress:
-    """Prints one updating progress line to a terminal; silent otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.started = time.monotonic()
-        self.shown = False
-
-    def __call__(self, update: object) -> None:
-        if not isinstance(update, str):  # a cluster's update (the inline runner's are str)
-            from minimr.cluster.client import DashboardStarted
-
-            if isinstance(update, DashboardStarted):  # asked for: shown even with -q
-                click.echo(str(update))
-                return
-        if not self.enabled:
-            return
-        elapsed = time.monotonic() - self.started
-        text = update if isinstance(update, str) else str(update)
-        click.echo(f"\r\033[K{text}  [{elapsed:6.1f}s]", nl=False, err=True)
-        self.shown = True
-
-    def done(self) -> None:
-        if self.shown:
-            click.echo("\r\033[K", nl=False, err=True)
 
 
 def _check_dashboard(address: str, inline: bool, coordinator: str | None) -> None:
@@ -183,7 +156,9 @@ def main() -> None:
                    " loopback port, and print its address first. See docs/dashboard.md.")
 @click.option("--dashboard-address", default=None, metavar="[HOST:]PORT",
               help="Where to serve it instead (implies --dashboard).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress line and no counters table.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print nothing but errors (and the --dashboard address): no progress, no"
+                   " counters table.")
 @click.pass_context
 def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
            split_size, combine_files, sort_buffer, max_attempts, speculation, task_timeout,
@@ -196,7 +171,7 @@ def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, key
     dashboard = dashboard_address or ("0" if dashboard else None)
     if dashboard is not None:
         _check_dashboard(dashboard, inline, coordinator)
-    progress = _Progress(not quiet)
+    progress = reporter(quiet)
     kind = "inline" if inline else None
     try:
         with _terminate_as_interrupt():

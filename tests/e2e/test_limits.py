@@ -385,65 +385,58 @@ def run_with_deadline(plan, address: str, seconds: float) -> dict:
     return outcome
 
 
-def test_a_reducer_reporting_fetch_failures_without_end_cannot_loop_the_job(
-    coordinator_at, tmp_path
-):
-    """A peer answering every task with a fetch failure (a reduce's naming all its inputs,
-    which then really run again) cannot keep a job going round: it ends, with the right output."""
+def beside_a_hostile_worker(
+    tmp_path: Path, policy, slots: int, honest: int, deadline: float, *flags: str
+) -> tuple[FakeWorker, dict, dict]:
+    """Run a word count on ``honest`` real workers beside a :class:`FakeWorker` answering
+    as ``policy`` says, registered first (so first served), at a coordinator with
+    ``flags``; check the output equals inline's. Returns the fake, the outcome, the job."""
     from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
 
-    inputs = small_inputs(tmp_path / "in", 4)
+    inputs = small_inputs(tmp_path / "in", 6)
     inline_output("wordcount.py", inputs, tmp_path / "inline", reducers=4)
     address = free_address()
-    coordinator_at(address)
+    coordinator = start_coordinator(address, *flags)
+    fake = FakeWorker(address, policy, slots=slots)
+    workers: list[subprocess.Popen] = []
+    try:
+        wait_for_workers(address, 1)
+        workers = start_workers(address, tmp_path / "work", honest)
+        wait_for_workers(address, 1 + honest)
+        plan = make_plan("wordcount.py", inputs, tmp_path / "cluster", reducers=4)
+        outcome = run_with_deadline(plan, address, deadline)
+        (job,) = fetch_status(address)["jobs"]
+    finally:
+        fake.close()
+        stop_processes([*workers, coordinator])
+    assert "error" not in outcome, outcome.get("error")
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+    return fake, outcome, job
+
+
+def test_a_reducer_reporting_fetch_failures_without_end_cannot_loop_the_job(tmp_path):
+    """A peer answering every task with a fetch failure (a reduce's naming all its inputs,
+    which then really run again) cannot keep a job going round: it ends, with the right output."""
 
     def liar(assign: p.Assign) -> list[p.Message]:
         lost = [(i.map, i.attempt) for i in assign.inputs or ()]
         return [p.FetchFailed(assign.job_id, assign.attempt, lost, "cannot fetch (a lie)")]
 
-    fake = FakeWorker(address, liar, slots=4)  # first to register: first served
-    try:
-        wait_for_workers(address, 1)
-        workers = start_workers(address, tmp_path / "work", 2)
-        wait_for_workers(address, 3)
-        plan = make_plan("wordcount.py", inputs, tmp_path / "cluster", reducers=4)
-        outcome = run_with_deadline(plan, address, 90)
-    finally:
-        fake.close()
-        stop_processes(workers)
-    (job,) = fetch_status(address)["jobs"]
+    fake, outcome, job = beside_a_hostile_worker(tmp_path, liar, 4, 2, 90)
     print(
         f"a liar answering {len(fake.sent)} tasks with fetch failures: job {job['state']} in "
         f"{outcome['elapsed']:.1f} s, attempts {job['attempts']}, excluded {job['excluded']}"
     )
-    assert "error" not in outcome, outcome.get("error")
-    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
 
 
-def test_a_black_hole_worker_cannot_stall_a_job(coordinator_at, tmp_path):
+def test_a_black_hole_worker_cannot_stall_a_job(tmp_path):
     """A peer that takes 16 tasks at a time, heartbeats, and never finishes one: its tasks
     get backups elsewhere, it is excluded from the job, and the job ends right."""
-    from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
-
-    inputs = small_inputs(tmp_path / "in", 6)
-    inline_output("wordcount.py", inputs, tmp_path / "inline", reducers=2)
-    address = free_address()
-    coordinator_at(address, "--backup-after", "1")
-    hole = FakeWorker(address, lambda assign: [], slots=16)  # first to register: first served
-    try:
-        wait_for_workers(address, 1)
-        workers = start_workers(address, tmp_path / "work", 3)
-        wait_for_workers(address, 4)
-        plan = make_plan("wordcount.py", inputs, tmp_path / "cluster", reducers=2)
-        outcome = run_with_deadline(plan, address, 60)
-    finally:
-        hole.close()
-        stop_processes(workers)
-    (job,) = fetch_status(address)["jobs"]
+    hole, outcome, job = beside_a_hostile_worker(
+        tmp_path, lambda assign: [], 16, 3, 60, "--backup-after", "1"
+    )
     print(
         f"a black hole took {len(hole.assigned)} tasks: job {job['state']} in "
         f"{outcome['elapsed']:.1f} s, attempts {job['attempts']}, excluded {job['excluded']}"
     )
-    assert "error" not in outcome, outcome.get("error")
-    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
     assert len(job["excluded"]) == 1 and job["excluded"][0].startswith("hostile-")

@@ -59,7 +59,8 @@ def fake_worker(address: str, slots: int, tasks: int, reducers: int) -> None:
     """Answer every assignment at once until the coordinator goes quiet."""
     conn = ZmqClient(address, f"fake-{os.getpid()}".encode())
     conn.send(p.encode(p.Ready(f"fake-{os.getpid()}", "bench", os.getpid(), slots, "tcp://x:1")))
-    empty = {"path": "/dev/null", "partitions": [[0, 10]] * reducers}  # every reduce reads it
+    # every reduce reads 10 bytes of it
+    empty = {"path": "/dev/null", "partitions": [[10 * r, 10] for r in range(reducers)]}
     last_beat = heard = time.monotonic()
     while time.monotonic() - heard < 5:
         wait([conn.pollable], 0.2)
@@ -69,8 +70,9 @@ def fake_worker(address: str, slots: int, tasks: int, reducers: int) -> None:
             if isinstance(message, p.Assign):
                 if message.kind == "prepare":
                     output = {
-                        "map_tasks": [{"index": i} for i in range(tasks)],
-                        "reduce_tasks": [{"partition": r} for r in range(reducers)],
+                        "map_tasks": [{"step": 0, "index": i, "reducers": reducers}
+                                  for i in range(tasks)],
+                        "reduce_tasks": [{"step": 0, "partition": r} for r in range(reducers)],
                     }
                     conn.send(p.encode(p.TaskDone(message.job_id, message.attempt, output, {}, 0)))
                 elif message.kind == "map":

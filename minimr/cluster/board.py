@@ -80,6 +80,12 @@ class Board:
         self.now = now
         self.log.append(Entry(now, "event", repr(event)))
 
+    def note(self, job: Job, text: str) -> None:
+        """Say in words, for the people watching ``job``, what just happened to it (a worker
+        lost and what runs again, a failed attempt retried, a backup started)."""
+        job.notes.append((self.now - job.submitted, text))
+        job.noted += 1
+
     def story(self, *keys: str) -> list[Entry]:
         """The logged entries that mention any of ``keys`` (a task key, a job id, a worker)."""
         return [entry for entry in self.log if any(key in entry.text for key in keys)]

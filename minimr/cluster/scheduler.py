@@ -109,6 +109,7 @@ from minimr.cluster.events import (
 from minimr.cluster.protocol import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_LIVENESS,
+    MapOutputRef,
     TaskLists,
 )
 from minimr.cluster.results import misfit
@@ -284,6 +285,7 @@ class Scheduler:
     def _lose_worker(self, worker_id: str, now: float, actions: list[Action]) -> None:
         """Forget a worker: requeue its attempts (uncounted) and its needed map outputs."""
         worker = self.workers.pop(worker_id)
+        again: dict[str, list[int]] = {}  # job -> [running tasks, map outputs] run again
         for job_id, attempt_id in sorted(worker.attempts):
             attempt = self.attempts.pop((job_id, attempt_id))
             job = self.jobs[job_id]
@@ -293,10 +295,19 @@ class Scheduler:
                 task.committer = None
             if job.state is JobState.RUNNING and not task.live and task.state is TaskState.RUNNING:
                 self.board.requeue(job, task, front=True)
+                again.setdefault(job_id, [0, 0])[0] += 1
             actions.append(JobChanged(job_id))
         for job_id, key in sorted(worker.outputs):
             job = self.jobs[job_id]
-            actions += mapoutputs.lose(self.board, job, job.tasks[key])
+            lost = mapoutputs.lose(self.board, job, job.tasks[key])
+            if lost:  # it says something only when the map runs again
+                again.setdefault(job_id, [0, 0])[1] += 1
+            actions += lost
+        for job_id, (tasks, outputs) in again.items():
+            said = [f"{n} {what}{'s' * (n > 1)}" for n, what in
+                    ((tasks, "running task"), (outputs, "finished map output")) if n]
+            self.board.note(self.jobs[job_id],
+                            f"worker {worker.name} lost: {' and '.join(said)} will run again")
 
     # --- jobs ---------------------------------------------------------------------------
 
@@ -430,6 +441,7 @@ class Scheduler:
         failures.score_overtaken(job, attempt, losers, len(self.workers))
         task.counters = event.counters
         task.duration = now - attempt.started
+        self._count_success(job, task, attempt)
         task.output_worker = event.worker
         task.output_attempt = attempt.id
         task.output = event.output
@@ -450,6 +462,23 @@ class Scheduler:
         actions.append(JobChanged(job.id))
         self._after_done[task.kind](self, job, task, now, actions)
         return actions
+
+    def _count_success(self, job: Job, task: Task, attempt: Attempt) -> None:
+        """Tally a taken result: its worker's tasks done, a map's input read, and for a
+        reduce, the bytes it read from each holder of a map output (``served``)."""
+        worker = self.workers.get(attempt.worker)
+        if worker is not None:
+            worker.done += 1
+        builtin = (task.counters or {}).get("minimr", {})
+        if task.kind is Kind.MAP:
+            job.input_records += builtin.get("map input records", 0)
+            job.input_bytes += builtin.get("map input bytes", 0)
+        elif task.kind is Kind.REDUCE:
+            for key in job.maps.get(task.step, ()):
+                mapped = job.tasks[key]
+                holder = self.workers.get(attempt.holders.get(mapped.index) or "")
+                if holder is not None and isinstance(mapped.output, MapOutputRef):
+                    holder.served += mapped.output.partitions[task.index][1]
 
     def _after_prepare(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
         lists = task.output
@@ -549,6 +578,9 @@ class Scheduler:
             job.error = failures.failure_report(job, task, final)
             self._end_job(job, JobState.FAILED, now, actions)
         else:
+            self.board.note(job, f"{task.key} failed on worker {name} (failure {task.failures} "
+                                 f"of at most {job.max_attempts}): {_last_line(error)}; it runs "
+                                 "again")
             self._retry(job, task)
 
     def _retry(self, job: Job, task: Task) -> None:
@@ -576,6 +608,9 @@ class Scheduler:
                     continue  # it moved since
                 refusal = failures.take_fetch_loss(lost, reporter)
                 if refusal is None:
+                    self.board.note(job, f"{task.key} could not fetch the output of {lost.key} "
+                                         f"from worker {self.board.name(holder or '')}: "
+                                         f"{lost.key} runs again")
                     actions += mapoutputs.lose(self.board, job, lost)
                 else:
                     refused.append(refusal)
@@ -659,6 +694,9 @@ class Scheduler:
             worker = placement.free_worker(self.board, job, avoid=avoid)
             if worker is None:
                 return
+            slow = ", ".join(sorted(self.board.name(w) for w in avoid))
+            self.board.note(job, f"{task.key} is slow on worker {slow}: a backup attempt "
+                                 f"started on worker {worker.name}")
             actions.append(placement.start_attempt(self.board, job, task, worker, now, True))
 
     # --- views (read-only; built in views.py) ------------------------------------------
@@ -674,3 +712,9 @@ class Scheduler:
     def status(self, now: float) -> dict:
         """Plain-data view of the cluster: workers and jobs."""
         return views.cluster_status(self.workers, self.jobs, now)
+
+
+def _last_line(error: str) -> str:
+    """The line of an error that says what it was (a traceback's last), cut to 200."""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    return (lines[-1].strip() if lines else "no error text")[:200]

@@ -55,6 +55,9 @@ class Kind(str, enum.Enum):
     COMMIT = "commit"
 
 
+#: notes a job keeps (the latest)
+NOTES_KEPT = 100
+
 _KIND_LETTER = {Kind.PREPARE: "p", Kind.MAP: "m", Kind.REDUCE: "r", Kind.COMMIT: "c"}
 
 
@@ -137,6 +140,12 @@ class Job:
     excluded: set[str] = field(default_factory=set)
     error: dict | None = None
     recover_until: float | None = None  # restored map outputs wait for their holders till then
+    #: what happened, in words, for the people watching (``Board.note``): (seconds into
+    #: the job, text), the latest ``NOTES_KEPT``; ``noted`` counts every note ever made
+    notes: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=NOTES_KEPT))
+    noted: int = 0
+    input_records: int = 0  # map input read by the map attempts that succeeded
+    input_bytes: int = 0
 
 
 @dataclass
@@ -154,6 +163,8 @@ class Worker:
     key: str = ""  # the public key it registered with ("" without keys)
     attempts: set[tuple[str, str]] = field(default_factory=set)  # (job, attempt)
     outputs: set[tuple[str, str]] = field(default_factory=set)  # (job, map task) held
+    done: int = 0  # attempts whose result was taken
+    served: int = 0  # bytes of its map outputs that reduces which succeeded read
 
     @property
     def free(self) -> int:

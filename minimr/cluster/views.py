@@ -32,7 +32,36 @@ def job_snapshot(job: Job, workers: int, now: float) -> dict:
         "excluded": sorted(job.excluded),
         "skipped": job.skipped,
         "failures": [{"task": t.key, **e} for t in job.tasks.values() for e in t.errors][-20:],
+        "phases": phase_counts(job),
+        "input_records": job.input_records,
+        "input_bytes": job.input_bytes,
+        "notes": notes(job),
     }
+
+
+def phase_counts(job: Job) -> list[dict]:
+    """Each step's phases in order (prepare, map, reduce, commit): tasks total, done and
+    running, so that a client can draw a bar per phase."""
+    rows: dict[tuple[int, int], dict] = {}
+    order = list(Kind)
+    for task in job.tasks.values():
+        key = (task.step, order.index(task.kind))
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = {"step": task.step, "kind": task.kind.value, "total": 0,
+                               "done": 0, "running": 0}
+        row["total"] += 1
+        row["done"] += task.state is TaskState.DONE
+        row["running"] += bool(task.live)
+    return [rows[key] for key in sorted(rows)]
+
+
+def notes(job: Job, last: int = 20) -> list[dict]:
+    """The job's latest notes, oldest first: ``seq`` (1 for the job's first note ever),
+    ``at`` (seconds into the job) and ``text``."""
+    kept = list(job.notes)[-last:]
+    first = job.noted - len(kept) + 1
+    return [{"seq": first + i, "at": at, "text": text} for i, (at, text) in enumerate(kept)]
 
 
 def job_counters(job: Job) -> list[dict]:
@@ -53,6 +82,8 @@ def cluster_status(workers: Mapping[str, Worker], jobs: Mapping[str, Job], now: 
                 "running": sorted(a for _, a in w.attempts),
                 "last_heartbeat": now - w.last_seen,
                 "uptime": now - w.joined,
+                "tasks_done": w.done,
+                "shuffle_served": w.served,
             }
             for w in workers.values()
         ],

@@ -438,3 +438,70 @@ def test_job_without_workers_waits_for_them_by_default():
     script(s.Tick(), advance=1000.0)
     (prep,) = assigns(script.join("w0"))
     assert prep.kind == "prepare"
+
+
+def notes(script: Script, job: str = "j") -> list[str]:
+    return [n["text"] for n in script.sched.job_snapshot(job, script.now)["notes"]]
+
+
+def test_a_lost_worker_is_noted_with_what_runs_again():
+    """A worker lost with a running task and a finished map output of a job gets one note
+    on that job saying both run again; the snapshot numbers its notes."""
+    script = Script()
+    for w in ("w0", "w1", "w2"):
+        script.join(w, slots=2)
+    (prep,) = assigns(script.submit())
+    maps = assigns(script.prepare(prep, maps=6, reduces=2))
+    on_w1 = [a for a in maps if a.worker == "w1"]
+    script.map_done(on_w1[0], reduces=2)
+    script(s.WorkerLeft("w1"))
+    assert notes(script) == ["worker w1 lost: 1 running task and 1 finished map output will "
+                             "run again"]
+    assert script.sched.job_snapshot("j", script.now)["notes"][0]["seq"] == 1
+    script(s.WorkerLeft("w2"))  # two running tasks, no output yet
+    assert notes(script)[1] == "worker w2 lost: 2 running tasks will run again"
+
+
+def test_a_retried_failure_a_fetch_failure_and_a_backup_are_noted():
+    """Each says which task, where, and what happens next."""
+    script = Script()
+    reduce_assigns = run_to_reduce(script, maps=2, reduces=1, workers=2)
+    (r,) = reduce_assigns
+    retried = script(s.AttemptFailed(r.worker, "j", r.attempt, "Traceback\nValueError: <k>"))
+    assert notes(script) == [f"s0-r00000 failed on worker {r.worker} (failure 1 of at most 4): "
+                             "ValueError: <k>; it runs again"]
+    (r2,) = assigns(retried)
+    lost = r2.inputs[0]
+    script(s.FetchFailed(r2.worker, "j", r2.attempt, ((lost.map, lost.attempt),)))
+    assert notes(script)[1] == (f"s0-r00000 could not fetch the output of s0-m0000{lost.map} "
+                                f"from worker {lost.host[5:]}: s0-m0000{lost.map} runs again")
+    script = Script(speculation_min_runtime=1.0, speculation_multiplier=4.0)
+    maps = straggling_phase(script)
+    (backup,) = assigns(script(s.Tick(), advance=11.0))
+    assert notes(script) == [f"{maps[3].attempt[:-3]} is slow on worker {maps[3].worker}: a "
+                             f"backup attempt started on worker {backup.worker}"]
+
+
+def test_workers_tally_tasks_done_and_map_output_bytes_served():
+    """A taken result counts for its worker; a reduce that succeeded counts the bytes it read
+    from each map output's holder; a map's input read counts for the job."""
+    script = Script()
+    for w in ("w0", "w1"):
+        script.join(w)
+    (prep,) = assigns(script.submit())
+    maps = assigns(script.prepare(prep, maps=2, reduces=1))
+    reduce_assigns = []
+    for m in maps:
+        counters = {"minimr": {"map input records": 5, "map input bytes": 100}}
+        done = script(s.AttemptSucceeded(m.worker, "j", m.attempt, map_output("/o", 1, 7),
+                                         counters))
+        reduce_assigns += [a for a in assigns(done) if a.kind == "reduce"]
+    (r,) = reduce_assigns
+    script.reduce_done(r)
+    status = {w["name"]: w for w in script.sched.status(script.now)["workers"]}
+    assert sum(w["tasks_done"] for w in status.values()) == 4  # prepare, 2 maps, the reduce
+    assert {w["shuffle_served"] for w in status.values()} == {7}  # one map output each
+    snapshot = script.sched.job_snapshot("j", script.now)
+    assert (snapshot["input_records"], snapshot["input_bytes"]) == (10, 200)
+    assert [(ph["kind"], ph["done"], ph["total"]) for ph in snapshot["phases"]] == [
+        ("prepare", 1, 1), ("map", 2, 2), ("reduce", 1, 1), ("commit", 0, 1)]

@@ -104,6 +104,9 @@ def main() -> None:
                    " and the key pair DIR/private/IDENTITY.key_secret.")
 @click.option("--identity", metavar="NAME", default="submitter", show_default=True,
               help="Which submitter key pair of --keys to use.")
+@click.option("--insecure", is_flag=True,
+              help="Reach --coordinator without keys (one started with --insecure). Without"
+                   " --keys, a loopback coordinator is reached with this user's local keys.")
 @click.option("--split-size", default="64MB", show_default=True, metavar="SIZE",
               help="Bytes of input per map task: 64MB, 256KB or a byte count.")
 @click.option("--combine-files", is_flag=True,
@@ -161,8 +164,8 @@ def main() -> None:
                    " counters table.")
 @click.pass_context
 def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
-           split_size, combine_files, sort_buffer, max_attempts, speculation, task_timeout,
-           worker_timeout, skip_bad_records, max_skips, serializer, max_message_size, files,
+           insecure, split_size, combine_files, sort_buffer, max_attempts, speculation,
+           task_timeout, worker_timeout, skip_bad_records, max_skips, serializer, max_message_size, files,
            input_format, output_format, compress, overwrite, dashboard, dashboard_address,
            quiet) -> None:
     job, options = job_options(ctx)
@@ -177,7 +180,7 @@ def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, key
         with _terminate_as_interrupt():
             result = runner.run(
                 job, list(inputs), output, reducers, runner=kind, coordinator=coordinator,
-                keys=keys, identity=identity,
+                keys=keys, identity=identity, insecure=insecure,
                 workers=workers, split_size=split_size, combine_files=combine_files,
                 sort_buffer=sort_buffer,
                 overwrite={0: False, 1: True}.get(overwrite, FORCE), max_attempts=max_attempts,

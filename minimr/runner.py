@@ -242,7 +242,7 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
     try:
         if coordinator is not None:
             status = client.submit_plan(plan, coordinator, progress=progress, curve=curve,
-                                        **sizes)
+                                        insecure=curve is None, **sizes)
         else:
             status = client.run_local_cluster(plan, workers=workers or os.cpu_count() or 1,
                                               progress=progress, dashboard=dashboard, **sizes)
@@ -280,6 +280,7 @@ def run(
     coordinator: str | None = None,
     keys: str | None = None,
     identity: str | None = None,
+    insecure: bool = False,
     workers: int | None = None,
     split_size: int | str = DEFAULT_SPLIT_SIZE,
     sort_buffer: int | str = DEFAULT_SORT_BUFFER,
@@ -319,7 +320,9 @@ def run(
         coordinator: ``tcp://HOST:PORT`` of a running cluster to ship the job to.
         keys, identity: for a cluster with keys, its keys folder (``minimr keygen``) and
             which submitter key pair in it to use (``private/IDENTITY.key_secret``,
-            ``submitter`` by default).
+            ``submitter`` by default). Without ``keys``, a loopback ``coordinator`` is reached
+            with this user's local keys (``docs/security.md``).
+        insecure: reach ``coordinator`` without keys (one started with ``--insecure``).
         workers: local worker processes for the ``local`` runner (default: one per core).
         split_size, sort_buffer: sizes such as ``"64MB"`` or byte counts.
         combine_files: pack small input files (and the ends of big ones) into map tasks of up
@@ -390,10 +393,11 @@ def run(
         raise UsageError(f"serializer must be 'cloudpickle' or 'dill' (got {serializer!r})")
     overwrite_mode(overwrite)
     curve = None
-    if keys is not None:
-        from minimr.cluster.security import SUBMITTER, Keys
+    if coordinator is not None:
+        from minimr.cluster.security import SUBMITTER, client_keys
 
-        curve = Keys(keys).client(identity or SUBMITTER)  # fails before any output is touched
+        # fails before any output is touched
+        curve = client_keys(coordinator, keys, identity or SUBMITTER, insecure)
     job_obj = resolve_job(job)
     plan = build_plan(job_obj, list(inputs), output, reducers=reducers, split_size=split_size,
                       combine_files=combine_files,

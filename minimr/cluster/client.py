@@ -11,8 +11,8 @@ the cluster before re-raising. With keys (``curve``), a refused security handsha
 ends the submission at once with the reason.
 
 :func:`run_local_cluster` is what ``minimr submit`` does without ``--coordinator``:
-an embedded coordinator (a thread of this process, on a free loopback port) and N
-worker processes, the same code path as a real cluster, torn down at the end.
+an embedded coordinator (a thread of this process, on a Unix socket only this user can
+open) and N worker processes, the same code path as a real cluster, torn down at the end.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from minimr.cluster import launch, limits, shipping
+from minimr.cluster import launch, limits, private, security, shipping
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
@@ -100,6 +100,7 @@ def submit_plan(
     task_timeout: float | None = None,
     worker_timeout: float | None = None,
     curve: CurveClient | None = None,
+    insecure: bool = False,
     connect: Callable[[str, bytes], Client] | None = None,
     max_message_size: int = limits.MAX_MESSAGE_SIZE,
 ) -> ClusterResult:
@@ -108,7 +109,8 @@ def submit_plan(
     Options not given come from ``plan.settings`` (``max_attempts``, ``serializer``,
     ``speculation``, ``task_timeout``, ``worker_timeout``; skip mode's ``skip_bad_records``
     and ``max_skips`` only from there). ``curve`` is the submitter's
-    keys for a cluster with keys (``security.Keys(DIR).client()``). ``max_message_size`` is
+    keys for a cluster with keys (``security.Keys(DIR).client()``); without them, a loopback
+    coordinator is reached with this user's local keys unless ``insecure``. ``max_message_size`` is
     the largest message the coordinator takes (its ``--max-message-size``): a bigger plan
     is refused here, since the coordinator would drop it unread.
 
@@ -123,24 +125,20 @@ def submit_plan(
         ClusterUnavailable: no coordinator answered, or it refused the handshake.
         KeyboardInterrupt: after cancelling the job on the cluster.
     """
-    settings = dict(getattr(plan, "settings", {}) or {})
-    serializer = serializer or settings.get("serializer", "cloudpickle")
-    options = {
-        "max_attempts": max_attempts or settings.get("max_attempts", s.MAX_ATTEMPTS),
-        "speculation": settings.get("speculation", True) if speculation is None else speculation,
-        "task_timeout": task_timeout if task_timeout is not None else settings.get("task_timeout"),
-        "worker_timeout": (
-            worker_timeout if worker_timeout is not None else settings.get("worker_timeout")
-        ),
-        "skip_bad_records": bool(settings.get("skip_bad_records", False)),
-        "max_skips": settings.get("max_skips", s.MAX_SKIPS),
-    }
-    blob = shipping.dumps(plan, serializer)
-    too_large = limits.plan_too_large(len(blob), max_message_size)
+    submit = submit_message(
+        plan,
+        serializer=serializer,
+        max_attempts=max_attempts,
+        speculation=speculation,
+        task_timeout=task_timeout,
+        worker_timeout=worker_timeout,
+    )
+    too_large = limits.plan_too_large(len(submit.blob), max_message_size)
     if too_large is not None:
         _abort(plan)
         raise JobDefinitionError(f"job {plan.job_id} not sent: {too_large}")
-    submit = _checked_submit(plan, options, serializer, blob)
+    if curve is None and connect is None:
+        curve = security.client_keys(coordinator, insecure=insecure)
     started = time.monotonic()
     session = _Session(coordinator, connect or partial(ZmqClient, curve=curve))
     try:
@@ -242,12 +240,36 @@ class _Session:
         self.conn.close()
 
 
-def _checked_submit(plan: Any, options: dict, serializer: str, blob: bytes) -> p.Submit:
-    """The Submit message, its fields checked as the coordinator will check them.
+def submit_message(
+    plan: Any,
+    *,
+    serializer: str | None = None,
+    max_attempts: int | None = None,
+    speculation: bool | None = None,
+    task_timeout: float | None = None,
+    worker_timeout: float | None = None,
+) -> p.Submit:
+    """The ``Submit`` of ``plan``, its fields checked as the coordinator will check them.
+
+    Options not given come from ``plan.settings``, as :func:`submit_plan` says.
 
     Raises:
+        JobDefinitionError: the plan cannot be serialized (names the culprit).
         UsageError: an option the coordinator would refuse (a timeout of ``inf``, 0 attempts).
     """
+    settings = dict(getattr(plan, "settings", {}) or {})
+    serializer = serializer or settings.get("serializer", "cloudpickle")
+    options = {
+        "max_attempts": max_attempts or settings.get("max_attempts", s.MAX_ATTEMPTS),
+        "speculation": settings.get("speculation", True) if speculation is None else speculation,
+        "task_timeout": task_timeout if task_timeout is not None else settings.get("task_timeout"),
+        "worker_timeout": (
+            worker_timeout if worker_timeout is not None else settings.get("worker_timeout")
+        ),
+        "skip_bad_records": bool(settings.get("skip_bad_records", False)),
+        "max_skips": settings.get("max_skips", s.MAX_SKIPS),
+    }
+    blob = shipping.dumps(plan, serializer)
     try:
         checked = parse(p.Options, options)
         submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), checked, serializer, blob)
@@ -305,6 +327,12 @@ class LocalCluster:
     (``launch``). Use as a context manager; :attr:`address` is the coordinator's. With
     ``dashboard`` (``[HOST:]PORT``), the coordinator's dashboard is served there too, from
     another thread (:attr:`dashboard_url`, with its token).
+
+    Only the user who starts it can reach it: the coordinator and the workers' shuffle
+    servers listen on Unix sockets (``ipc://``) in the cluster's folder of mode 0700,
+    removed on close. Another local account can neither submit a job (which would run as
+    this user) nor read map outputs and task output; no keys are needed, and a Unix
+    socket costs less than loopback TCP.
     """
 
     def __init__(
@@ -322,7 +350,8 @@ class LocalCluster:
         self.dashboard: DashboardServer | None = None
         # The workers' temporary folder (TMPDIR): their work folders, spills and scratch
         # files all go into this private folder, removed with the cluster, so a run leaves
-        # no minimr-* folder behind in the system's temporary folder, however it ends.
+        # no minimr-* folder behind in the system's temporary folder, however it ends. The
+        # cluster's sockets live there too: mode 0700, so only this user can open them.
         self.scratch = tempfile.mkdtemp(prefix="minimr-local-")
         self._env = {"TMPDIR": self.scratch, **(worker_env or {})}
         self.server: ZmqServer | None = None
@@ -331,7 +360,10 @@ class LocalCluster:
         forked = launch.fork_workers(workers, slots, launch.worker_environment(self._env))
         self.workers: list[subprocess.Popen | launch.ForkedWorker] = list(forked)
         try:
-            self.server = ZmqServer("tcp://127.0.0.1:0", max_message_size=max_message_size)
+            self.server = ZmqServer(
+                private.socket_address(self.scratch, "coordinator"),
+                max_message_size=max_message_size,
+            )
             self.address = self.server.address
             sched = s.Scheduler(
                 heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness

@@ -30,7 +30,6 @@ from minimr.cluster.transport import (
     InsecureBind,
     ZmqClient,
     ZmqServer,
-    check_bind_address,
     is_loopback,
     wait,
 )
@@ -94,7 +93,8 @@ def _raise_open_files_limit() -> None:
 @click.option(
     "--insecure",
     is_flag=True,
-    help="Allow a non-loopback --bind without keys (trusted networks only).",
+    help="No keys: allow a non-loopback --bind without them (trusted networks only), or, on "
+    "loopback, serve without this user's local keys (then every local account may submit).",
 )
 @click.option(
     "--max-message-size",
@@ -209,10 +209,9 @@ def coordinator(
         except DashboardAddressError as exc:
             raise click.BadParameter(str(exc), param_hint="--dashboard") from None
     try:
-        check_bind_address(bind, insecure, keys=keys_dir is not None)
+        curve, access = security.coordinator_keys(bind, keys_dir, insecure)
     except InsecureBind as exc:
         raise click.UsageError(str(exc)) from None
-    curve, access = security.Keys(keys_dir).coordinator() if keys_dir else (None, None)
     server = ZmqServer(bind, max_message_size=max_message_size, curve=curve)
     scheduler = s.Scheduler(
         heartbeat_interval=heartbeat_interval,
@@ -235,7 +234,8 @@ def coordinator(
         signal.signal(signum, lambda *_: coord.stop())
     if access is not None:
         signal.signal(signal.SIGHUP, lambda *_: access.reload())
-        click.echo(f"coordinator keys: {access.describe()}", err=True)
+        whose = "" if keys_dir else f"this user's local keys in {access.folder}, "
+        click.echo(f"coordinator keys: {whose}{access.describe()}", err=True)
     click.echo(f"coordinator listening on {server.address}", err=True)
     web = None
     if window is not None:
@@ -343,7 +343,8 @@ def _resume(coord: Coordinator, state_dir: str, move_aside: bool) -> Journal:
 @click.option(
     "--insecure",
     is_flag=True,
-    help="Join a non-loopback coordinator without keys (trusted networks only).",
+    help="Join without keys: a non-loopback coordinator (trusted networks only), or a "
+    "loopback one started with --insecure.",
 )
 @click.option("--log-level", default="INFO", show_default=True)
 def worker(
@@ -352,7 +353,8 @@ def worker(
     """Join a cluster: register, pull tasks, run them until SIGTERM or Ctrl-C.
 
     With --keys DIR it needs DIR/coordinator.key, DIR/private/NAME.key_secret (its
-    identity) and DIR/workers/*.key (the workers its shuffle server serves).
+    identity) and DIR/workers/*.key (the workers its shuffle server serves). Without, a
+    loopback coordinator is joined with this user's local keys (docs/security.md).
 
     With zstandard installed (pip install 'minimr[zstd]'), map outputs fetched from
     another machine travel zstd-compressed; MINIMR_SHUFFLE_CODEC=none turns that off.
@@ -364,7 +366,7 @@ def worker(
             "reaches that address and serve its map outputs to anyone. Pass --keys DIR "
             "(`minimr keygen --help`), or --insecure if the network is trusted."
         )
-    keys = security.Keys(keys_dir).worker(identity) if keys_dir else None
+    keys = security.worker_keys(address, keys_dir, identity, insecure)
     code = run_worker(
         address,
         slots or os.cpu_count() or 1,
@@ -396,10 +398,13 @@ def worker(
     metavar="NAME",
     help=_IDENTITY_HELP,
 )
-def status(address, as_json, keys_dir, identity) -> None:
-    """Show a cluster's workers and jobs."""
-    curve = security.Keys(keys_dir).client(identity) if keys_dir else None
-    reply = fetch_status(address, curve=curve)
+@click.option(
+    "--insecure", is_flag=True, help="Ask without keys (a coordinator started with --insecure)."
+)
+def status(address, as_json, keys_dir, identity, insecure) -> None:
+    """Show a cluster's workers and jobs (another submitter's jobs only as counts)."""
+    curve = security.client_keys(address, keys_dir, identity, insecure)
+    reply = fetch_status(address, curve=curve, insecure=curve is None)
     if as_json:
         click.echo(json.dumps(reply, indent=2))
     else:
@@ -407,14 +412,20 @@ def status(address, as_json, keys_dir, identity) -> None:
 
 
 def fetch_status(
-    address: str, timeout: float = STATUS_TIMEOUT, curve: CurveClient | None = None
+    address: str,
+    timeout: float = STATUS_TIMEOUT,
+    curve: CurveClient | None = None,
+    insecure: bool = False,
 ) -> dict:
-    """Ask the coordinator at ``address`` for its status (with CURVE keys if given).
+    """Ask the coordinator at ``address`` for its status (with CURVE keys if given; else,
+    on loopback, with this user's local keys unless ``insecure``).
 
     Raises:
         click.ClickException: no answer within ``timeout`` seconds, or the coordinator
             refused the connection or the request.
     """
+    if curve is None:
+        curve = security.client_keys(address, insecure=insecure)
     conn = ZmqClient(address, f"s-{os.getpid()}-{secrets.token_hex(4)}".encode(), curve=curve)
     try:
         conn.send(p.encode(p.StatusRequest()))

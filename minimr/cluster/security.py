@@ -9,15 +9,24 @@ layout ``minimr keygen DIR`` writes, and every ``--keys DIR`` reads::
     DIR/coordinator.key_secret   the coordinator's key pair        the coordinator only
     DIR/workers/NAME.key         authorized worker public keys     the coordinator, every worker
     DIR/submitters/NAME.key      authorized submitter public keys  the coordinator
+    DIR/admins/NAME.key          authorized admin public keys      the coordinator
     DIR/private/NAME.key_secret  the key pair of identity NAME     the machine acting as NAME
 
-Roles. A key in ``workers/`` may register as a worker and send a worker's messages,
-and may fetch map outputs from other workers' shuffle servers (which admit worker keys
-only). A key in ``submitters/`` may submit, watch and cancel jobs. Either may ask for
-the cluster's status. The coordinator checks the role of the sender's key on every
-message (ZeroMQ hands it the key the connection authenticated with), so a worker key
-cannot submit a job over its own, authenticated, connection, and a submitter key
-cannot register as a worker.
+Roles (the threat model is ``docs/security.md``). A key in ``workers/`` may register as
+a worker and send a worker's messages, and may fetch map outputs from other workers'
+shuffle servers (which admit worker keys only). A key in ``submitters/`` may submit
+jobs, and watch and cancel its own. A key in ``admins/`` may do what a submitter does,
+and watch and cancel every job. Any key may ask for the cluster's status (a submitter
+sees its own jobs in detail, the others' as counts). The coordinator checks the role
+of the sender's key on every message (ZeroMQ hands it the key the connection
+authenticated with), so a worker key cannot submit a job over its own, authenticated,
+connection, and a submitter key cannot register as a worker.
+
+Local keys. Without ``--keys``, processes that talk over loopback TCP use this user's
+*local keys* (:func:`local_keys`: a keys folder in the user's private folder, made on
+first use), so a loopback coordinator, its workers and its submitters on one machine
+authenticate as the user who started them, and other local accounts, which cannot read
+that folder, are turned away. ``--insecure`` opts out (keyless, as on a trusted network).
 
 Revoking a key: delete its ``.key`` file and send the coordinator (and the workers,
 for ``workers/``) ``SIGHUP``, or restart them. New connections with that key fail the
@@ -32,6 +41,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,15 +50,21 @@ from dataclasses import dataclass
 import zmq
 import zmq.auth
 
-from minimr.cluster.transport import CurveClient, CurveServer
+from minimr.cluster import private
+from minimr.cluster.transport import CurveClient, CurveServer, check_bind_address, is_loopback
 from minimr.errors import KeysError
 
 log = logging.getLogger("minimr.security")
 
 WORKER = "worker"
 SUBMITTER = "submitter"
+ADMIN = "admin"
 #: the folder of each role's authorized public keys
-ROLE_FOLDERS = {WORKER: "workers", SUBMITTER: "submitters"}
+ROLE_FOLDERS = {WORKER: "workers", SUBMITTER: "submitters", ADMIN: "admins"}
+#: roles whose folder may be missing (a keys folder made before admins existed)
+OPTIONAL_ROLES = frozenset({ADMIN})
+#: the folder of this user's local keys, inside its private folder (``private.py``)
+LOCAL_KEYS = "keys"
 COORDINATOR = "coordinator"
 PRIVATE = "private"
 #: ZAP domains: the coordinator and the workers' shuffle servers admit different keys
@@ -65,13 +82,18 @@ class KeyPair:
     secret: bytes
 
 
-def keygen(folder: str, workers: Sequence[str] = (), submitters: Sequence[str] = ()) -> list[str]:
+def keygen(
+    folder: str,
+    workers: Sequence[str] = (),
+    submitters: Sequence[str] = (),
+    admins: Sequence[str] = (),
+) -> list[str]:
     """Create a cluster's keys in ``folder``, or add identities to it.
 
-    The coordinator's key pair is made if the folder has none. Each worker (submitter)
-    NAME gets ``private/NAME.key_secret`` and its public key in ``workers/NAME.key``
-    (``submitters/NAME.key``). A new folder with no names given gets one identity of
-    each role, named ``worker`` and ``submitter``.
+    The coordinator's key pair is made if the folder has none. Each worker (submitter,
+    admin) NAME gets ``private/NAME.key_secret`` and its public key in ``workers/NAME.key``
+    (``submitters/NAME.key``, ``admins/NAME.key``). A new folder with no names given gets
+    one identity of each of the first two roles, named ``worker`` and ``submitter``.
 
     Returns:
         The paths written.
@@ -79,34 +101,39 @@ def keygen(folder: str, workers: Sequence[str] = (), submitters: Sequence[str] =
     Raises:
         KeysError: a bad name, or an identity of that name already exists.
     """
-    for name in [*workers, *submitters]:
+    names = [*workers, *submitters, *admins]
+    for name in names:
         if not _NAME.fullmatch(name):
             raise KeysError(
                 f"key names are letters, digits, '.', '_' and '-', starting with a letter "
                 f"or digit, at most 64 characters (got {name!r})"
             )
-    clash = set(workers) & set(submitters)
-    if clash:
-        raise KeysError(f"{sorted(clash)[0]!r} is both a worker and a submitter name")
+    roles_of: dict[str, list[str]] = {}
+    for role, role_names in ((WORKER, workers), (SUBMITTER, submitters), (ADMIN, admins)):
+        for name in dict.fromkeys(role_names):
+            roles_of.setdefault(name, []).append(role)
+    for name, roles in sorted(roles_of.items()):
+        if len(roles) > 1:
+            raise KeysError(f"{name!r} is both a {roles[0]} and a {roles[1]} name")
     written: list[str] = []
     new = not os.path.exists(os.path.join(folder, f"{COORDINATOR}.key_secret"))
-    if new and not workers and not submitters:
+    if new and not names:
         workers, submitters = [WORKER], [SUBMITTER]
-    private = os.path.join(folder, PRIVATE)
-    for name in [*workers, *submitters]:
-        if os.path.exists(os.path.join(private, f"{name}.key_secret")):
-            raise KeysError(f"identity {name!r} exists already ({private}/{name}.key_secret)")
+    private_dir = os.path.join(folder, PRIVATE)
+    for name in [*workers, *submitters, *admins]:
+        if os.path.exists(os.path.join(private_dir, f"{name}.key_secret")):
+            raise KeysError(f"identity {name!r} exists already ({private_dir}/{name}.key_secret)")
     os.makedirs(folder, exist_ok=True)
-    os.makedirs(private, mode=0o700, exist_ok=True)
+    os.makedirs(private_dir, mode=0o700, exist_ok=True)
     for sub in ROLE_FOLDERS.values():
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
     if new:
         public, secret = zmq.auth.create_certificates(folder, COORDINATOR)
         os.chmod(secret, 0o600)
         written += [public, secret]
-    for role, names in ((WORKER, workers), (SUBMITTER, submitters)):
-        for name in names:
-            public, secret = zmq.auth.create_certificates(private, name)
+    for role, role_names in ((WORKER, workers), (SUBMITTER, submitters), (ADMIN, admins)):
+        for name in role_names:
+            public, secret = zmq.auth.create_certificates(private_dir, name)
             os.chmod(secret, 0o600)
             authorized = os.path.join(folder, ROLE_FOLDERS[role], f"{name}.key")
             os.replace(public, authorized)
@@ -146,7 +173,8 @@ def _load(path: str) -> tuple[bytes, bytes | None]:
 
 
 class AccessList:
-    """The roles of each authorized public key, read from ``DIR/workers`` and ``DIR/submitters``.
+    """The roles of each authorized public key, read from ``DIR/workers``, ``DIR/submitters``
+    and ``DIR/admins`` (which may be missing: no admin).
 
     Thread-safe: the ZAP thread asks while the main thread may :meth:`reload`.
 
@@ -154,7 +182,7 @@ class AccessList:
         KeysError: a role folder is missing or holds a malformed key file.
     """
 
-    def __init__(self, folder: str, roles: tuple[str, ...] = (WORKER, SUBMITTER)) -> None:
+    def __init__(self, folder: str, roles: tuple[str, ...] = (WORKER, SUBMITTER, ADMIN)) -> None:
         self.folder = folder
         self.role_names = roles
         self._lock = threading.Lock()
@@ -164,6 +192,8 @@ class AccessList:
         found: dict[str, set[str]] = {}
         for role in self.role_names:
             sub = os.path.join(self.folder, ROLE_FOLDERS[role])
+            if not os.path.isdir(sub) and role in OPTIONAL_ROLES:
+                continue
             if not os.path.isdir(sub):
                 raise KeysError(
                     f"{sub} is missing: it holds the public keys of authorized {role}s "
@@ -275,3 +305,89 @@ class Keys:
         return WorkerKeys(
             self.identity(name), self.coordinator_key(), AccessList(self.folder, (WORKER,))
         )
+
+
+# --- which keys a process uses when it is given none ----------------------------------------
+
+
+def local_keys() -> Keys:
+    """This user's local keys: a keys folder in its private folder, made on first use.
+
+    It holds the usual identities ``worker`` and ``submitter``, and ``submitter`` is also an
+    admin (the one user of a local cluster may watch and cancel all of its jobs). Only this
+    user (and root) can read it, which is what keeps other local accounts out of a loopback
+    cluster started without ``--keys``.
+
+    Raises:
+        NotPrivate: the private folder is not this user's alone (``private.py``).
+    """
+    base = private.runtime_dir()
+    folder = os.path.join(base, LOCAL_KEYS)
+    if not os.path.exists(os.path.join(folder, ROLE_FOLDERS[ADMIN], f"{SUBMITTER}.key")):
+        draft = tempfile.mkdtemp(prefix=".keys-", dir=base)
+        keygen(draft)
+        with open(os.path.join(draft, ROLE_FOLDERS[SUBMITTER], f"{SUBMITTER}.key"), "rb") as file:
+            public = file.read()
+        with open(os.path.join(draft, ROLE_FOLDERS[ADMIN], f"{SUBMITTER}.key"), "wb") as file:
+            file.write(public)
+        try:
+            os.rename(draft, folder)  # atomic: processes starting together agree on one folder
+        except OSError:  # another process made it first
+            shutil.rmtree(draft, ignore_errors=True)
+    return Keys(folder)
+
+
+def uses_local_keys(address: str, keys_dir: str | None, insecure: bool) -> bool:
+    """Whether a process given ``keys_dir`` and ``insecure`` uses its user's local keys to
+    reach (or serve) ``address``: loopback TCP, no keys folder, no ``--insecure``."""
+    return (
+        keys_dir is None and not insecure and address.startswith("tcp://") and is_loopback(address)
+    )
+
+
+def client_keys(
+    address: str, keys_dir: str | None = None, identity: str = SUBMITTER, insecure: bool = False
+) -> CurveClient | None:
+    """CURVE for a client (``submit``, ``status``) of the coordinator at ``address``.
+
+    The keys of ``keys_dir``; else, on loopback TCP and unless ``insecure``, this user's
+    local keys; else none.
+
+    Raises:
+        KeysError: the keys lack the identity or the coordinator's public key.
+    """
+    if keys_dir is not None:
+        return Keys(keys_dir).client(identity)
+    if uses_local_keys(address, keys_dir, insecure):
+        return local_keys().client(identity)
+    return None
+
+
+def worker_keys(
+    address: str, keys_dir: str | None = None, identity: str = WORKER, insecure: bool = False
+) -> WorkerKeys | None:
+    """What a worker of the coordinator at ``address`` holds, by the rule of
+    :func:`client_keys`."""
+    if keys_dir is not None:
+        return Keys(keys_dir).worker(identity)
+    if uses_local_keys(address, keys_dir, insecure):
+        return local_keys().worker(identity)
+    return None
+
+
+def coordinator_keys(
+    bind: str, keys_dir: str | None = None, insecure: bool = False
+) -> tuple[CurveServer, AccessList] | tuple[None, None]:
+    """A coordinator's CURVE and access list for ``bind``, by the rule of :func:`client_keys`.
+
+    Raises:
+        InsecureBind: ``bind`` is reachable from other machines, with neither keys nor
+            ``insecure``.
+        KeysError: a file of the keys folder is missing or malformed.
+    """
+    if keys_dir is not None:
+        return Keys(keys_dir).coordinator()
+    if uses_local_keys(bind, keys_dir, insecure):
+        return local_keys().coordinator()
+    check_bind_address(bind, insecure)
+    return None, None

@@ -332,11 +332,17 @@ def _describe_handshake_failure(event: int, value: int, has_keys: bool) -> str:
             f"ZAP status {value})"
         )
     if not has_keys:
-        return "the server requires keys (CURVE) and this process has none: pass --keys DIR"
+        return (
+            "the server requires keys (CURVE) and this process has none: pass --keys DIR (a "
+            "loopback coordinator of this user takes this user's local keys: drop --insecure)"
+        )
     if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and (
         value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
     ):
-        return "this process uses keys (--keys) but the server does not"
+        return (
+            "this process uses keys (--keys, or on loopback this user's local keys) but the "
+            "server does not: pass --insecure to reach a coordinator started with --insecure"
+        )
     return (
         "the security handshake failed: is coordinator.key this server's public key, and "
         "does the server use keys?"

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from minimr.cluster import pipe
+from minimr.cluster import private
 from minimr.cluster import protocol as p
 from minimr.cluster.executor import Executor, can_fork
 from minimr.cluster.link import CoordinatorLink, WorkerRejected
@@ -453,10 +454,9 @@ class Worker:
 
     def _shuffle_server(self) -> ShuffleServer:
         """This worker's shuffle server, serving its work folder (started)."""
-        host = "127.0.0.1" if is_loopback(self.coordinator) else "0.0.0.0"
         return ShuffleServer(
             self.work_dir,
-            f"tcp://{host}:{self.shuffle_port}",
+            _shuffle_bind(self.coordinator, self.shuffle_port),
             self.keys.shuffle_server() if self.keys else None,
         ).start()
 
@@ -477,6 +477,15 @@ def held_outputs(found: list[list]) -> tuple[p.HeldOutput, ...]:
         except Invalid as exc:
             log.warning("not registering the map output %s of job %s: %s", attempt, job_id, exc)
     return tuple(held)
+
+
+def _shuffle_bind(coordinator: str, port: int) -> str:
+    """Where the shuffle server listens: beside a coordinator on a Unix socket (an embedded
+    cluster: only this user may fetch), on loopback beside a loopback one, else everywhere."""
+    folder = private.socket_folder(coordinator)
+    if folder is not None:
+        return private.socket_address(folder, f"shuffle-{os.getpid()}")
+    return f"tcp://{'127.0.0.1' if is_loopback(coordinator) else '0.0.0.0'}:{port}"
 
 
 def _advertised(bound: str, coordinator: str) -> str:
@@ -538,8 +547,16 @@ if __name__ == "__main__":  # python -m minimr.cluster.worker, used by the local
     parser.add_argument("--host", default=None)
     args = parser.parse_args()
     configure_logging()
+    from minimr.cluster.security import worker_keys
+
     raise SystemExit(
         run_worker(
-            args.coordinator, args.slots, args.work_dir, args.name, args.parent_pid, args.host
+            args.coordinator,
+            args.slots,
+            args.work_dir,
+            args.name,
+            args.parent_pid,
+            args.host,
+            keys=worker_keys(args.coordinator),  # a loopback coordinator: this user's keys
         )
     )

@@ -177,7 +177,7 @@ def submit(keyed: KeyedCluster, canary, out: Path, *keys_args: str) -> subproces
 
 def test_submission_without_keys_is_refused_and_the_canary_never_runs(keyed, canary, tmp_path):
     """A client without keys cannot get a job in: told why, nothing runs."""
-    result = submit(keyed, canary, tmp_path / "out")
+    result = submit(keyed, canary, tmp_path / "out", "--insecure")
     assert result.returncode != 0
     assert "requires keys" in result.stderr
     assert not canary[2].exists()

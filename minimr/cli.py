@@ -165,9 +165,9 @@ def main() -> None:
 @click.pass_context
 def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, keys, identity,
            insecure, split_size, combine_files, sort_buffer, max_attempts, speculation,
-           task_timeout, worker_timeout, skip_bad_records, max_skips, serializer, max_message_size, files,
-           input_format, output_format, compress, overwrite, dashboard, dashboard_address,
-           quiet) -> None:
+           task_timeout, worker_timeout, skip_bad_records, max_skips, serializer,
+           max_message_size, files, input_format, output_format, compress, overwrite, dashboard,
+           dashboard_address, quiet) -> None:
     job, options = job_options(ctx)
     if inline and (workers or coordinator):
         raise click.UsageError("--inline runs in this process: drop --workers/--coordinator")

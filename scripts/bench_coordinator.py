@@ -162,6 +162,7 @@ def start_coordinator(address: str, profile: str | None = None) -> subprocess.Po
             "coordinator",
             "--bind",
             address,
+            "--insecure",  # the fake workers and clients hold no keys: measure without CURVE
             "--log-level",
             "WARNING",
         ],

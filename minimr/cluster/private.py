@@ -1,16 +1,18 @@
-"""This user's private folder on this machine: where local sockets and local keys live.
+"""This user's private folders on this machine: where local keys and local sockets live.
 
 Other local accounts must not reach a user's embedded cluster, nor a loopback coordinator
 started without keys (workers run whatever code a job ships, as the user who started
 them). Loopback TCP does not tell users apart; a folder does: a Unix socket (``ipc://``) in
-a folder of mode 0700 can be opened by its owner (and root) only, and so can the key files
+a folder of mode 0700 can be opened by its owner (and root) only, and so can key files
 kept there.
 
-:func:`runtime_dir` is ``$XDG_RUNTIME_DIR/minimr`` when the session has a runtime folder
-(a per-user tmpfs on systemd systems), else ``TMP/minimr-UID``. A folder found in the
-way that is not this user's, not a real folder or open to others is never used: a
-world-writable temporary folder lets anyone create ``/tmp/minimr-1000`` first, with keys
-of their own choosing inside.
+:func:`state_dir` keeps what outlives a process (this user's local keys):
+``$XDG_STATE_HOME/minimr``, by default ``~/.local/state/minimr``, or :func:`runtime_dir`
+when there is no usable home. :func:`runtime_dir` is ``$XDG_RUNTIME_DIR/minimr`` when the
+session has a runtime folder (a per-user tmpfs on systemd systems), else
+``TMP/minimr-UID``. A folder found in the way that is not this user's, not a real folder
+or open to others is never used: a world-writable temporary folder lets anyone create
+``/tmp/minimr-1000`` first, with keys of their own choosing inside.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import stat
 import tempfile
 
 from minimr.errors import UsageError
+
 
 class NotPrivate(UsageError):
     """A folder that should be this user's alone is not."""
@@ -38,6 +41,22 @@ def runtime_dir() -> str:
     else:
         folder = os.path.join(tempfile.gettempdir(), f"minimr-{os.getuid()}")
     return ensure_private(folder)
+
+
+def state_dir() -> str:
+    """This user's private folder for state that outlives a process (made if missing).
+
+    Raises:
+        NotPrivate: the folder exists but is not this user's alone.
+    """
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    try:
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        return ensure_private(os.path.join(base, "minimr"))
+    except OSError:  # no usable home (a service account's, a read-only one)
+        return runtime_dir()
 
 
 def ensure_private(folder: str) -> str:

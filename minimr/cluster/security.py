@@ -63,8 +63,8 @@ ADMIN = "admin"
 ROLE_FOLDERS = {WORKER: "workers", SUBMITTER: "submitters", ADMIN: "admins"}
 #: roles whose folder may be missing (a keys folder made before admins existed)
 OPTIONAL_ROLES = frozenset({ADMIN})
-#: the folder of this user's local keys, inside its private folder (``private.py``)
-LOCAL_KEYS = "keys"
+#: the folder of this user's local keys, inside its private state folder (``private.py``)
+LOCAL_KEYS = "local-keys"
 COORDINATOR = "coordinator"
 PRIVATE = "private"
 #: ZAP domains: the coordinator and the workers' shuffle servers admit different keys
@@ -311,7 +311,8 @@ class Keys:
 
 
 def local_keys() -> Keys:
-    """This user's local keys: a keys folder in its private folder, made on first use.
+    """This user's local keys: a keys folder in its private state folder (``private.py``),
+    made on first use.
 
     It holds the usual identities ``worker`` and ``submitter``, and ``submitter`` is also an
     admin (the one user of a local cluster may watch and cancel all of its jobs). Only this
@@ -321,7 +322,7 @@ def local_keys() -> Keys:
     Raises:
         NotPrivate: the private folder is not this user's alone (``private.py``).
     """
-    base = private.runtime_dir()
+    base = private.state_dir()
     folder = os.path.join(base, LOCAL_KEYS)
     if not os.path.exists(os.path.join(folder, ROLE_FOLDERS[ADMIN], f"{SUBMITTER}.key")):
         draft = tempfile.mkdtemp(prefix=".keys-", dir=base)

@@ -115,3 +115,38 @@ def child_processes(pid: int) -> dict[int, str]:
 def process_name(pid: int) -> str:
     """A process's name, as ps and top show it (Linux)."""
     return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def hand_made_dealer(
+    address: str,
+    role: str = "submitter",
+    identity: bytes | None = None,
+    shuffle: bool = False,
+    options: dict[int, int] | None = None,
+):
+    """A raw DEALER socket on ``address``, what a hostile peer holding a key uses: on
+    loopback TCP it carries this user's local keys (those a default cluster authorizes),
+    as a worker (``role="worker"``; ``shuffle``: to a worker's shuffle server) or a
+    submitter. ``options`` are socket options set before it connects."""
+    import zmq
+
+    from minimr.cluster.security import local_keys, uses_local_keys
+
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    if identity is not None:
+        sock.setsockopt(zmq.IDENTITY, identity)
+    for option, value in (options or {}).items():
+        sock.setsockopt(option, value)
+    if uses_local_keys(address, None, False):
+        keys = local_keys()
+        if role == "worker":
+            pair = keys.identity("worker")
+            server = pair.public if shuffle else keys.coordinator_key()
+        else:
+            pair, server = keys.identity(role), keys.coordinator_key()
+        sock.curve_secretkey = pair.secret
+        sock.curve_publickey = pair.public
+        sock.curve_serverkey = server
+    sock.connect(address)
+    return sock

@@ -24,19 +24,16 @@ from minimr.cluster import protocol as p
 from minimr.cluster.client import submit_plan
 from minimr.cluster.commands import fetch_status
 from tests import hostile
-from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
+from tests.e2e.support import hand_made_dealer, inline_output, make_plan, read_dir, small_inputs
 
 REPLY_WAIT = 5000  # ms a bent message may take to be answered
 
 
-def dealer(address: str, identity: bytes | None = None) -> zmq.Socket:
-    """A DEALER socket on ``address``, as a hand-made peer uses."""
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    if identity is not None:
-        sock.setsockopt(zmq.IDENTITY, identity)
-    sock.connect(address)
-    return sock
+def dealer(
+    address: str, identity: bytes | None = None, role: str = "submitter", shuffle: bool = False
+) -> zmq.Socket:
+    """A DEALER socket on ``address``, as a hand-made peer holding a key uses."""
+    return hand_made_dealer(address, role, identity, shuffle)
 
 
 def replies(sock: zmq.Socket, timeout_ms: int = REPLY_WAIT) -> list[p.Message]:
@@ -153,7 +150,7 @@ class BentWorker(threading.Thread):
         self._bends = {kind: itertools.cycle(bends) for kind, bends in BENT_RESULTS.items()}
 
     def run(self) -> None:
-        sock = dealer(self.address, b"w-bent-" + os.urandom(4).hex().encode())
+        sock = dealer(self.address, b"w-bent-" + os.urandom(4).hex().encode(), "worker")
         try:
             ready = p.Ready("bent", "bent-host", os.getpid(), 1, "tcp://127.0.0.1:9")
             sock.send_multipart(p.encode(ready))
@@ -237,7 +234,7 @@ def test_bent_shuffle_requests_leave_every_shuffle_server_serving(cluster, tmp_p
     ]
     generated = [c.frames for c in hostile.cases((hostile.sample(p.FetchChunk),))]
     for address in servers:
-        sock = dealer(address)
+        sock = dealer(address, role="worker", shuffle=True)
         try:
             for frames in named + generated:
                 sock.send_multipart(frames)

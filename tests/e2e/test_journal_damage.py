@@ -7,12 +7,10 @@ import subprocess
 import sys
 import time
 
-import zmq
-
 from minimr.cluster import protocol as p
 from minimr.cluster.commands import fetch_status
 from minimr.cluster.journal import FILE_NAME, MAGIC
-from tests.e2e.support import HEARTBEAT, environment, free_address
+from tests.e2e.support import HEARTBEAT, environment, free_address, hand_made_dealer
 
 JOBS = ("job-a", "job-b", "job-c")
 
@@ -43,9 +41,7 @@ def journal_of_three_jobs(state_dir) -> bytes:
     process = coordinator(state_dir, address)
     try:
         wait_up(address)
-        sock = zmq.Context.instance().socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(address)
+        sock = hand_made_dealer(address)
         for job in JOBS:
             sock.send_multipart(p.encode(p.Submit(job, "wc", 1, p.Options(), "cp", b"PLAN")))
             while sock.poll(5000):

@@ -21,7 +21,14 @@ from minimr.cluster import protocol as p
 from minimr.cluster.commands import fetch_status
 from minimr.cluster.security import Keys, keygen
 from minimr.cluster.transport import CurveClient
-from tests.e2e.support import HEARTBEAT, JOBS, environment, free_address, stop_processes
+from tests.e2e.support import (
+    HEARTBEAT,
+    JOBS,
+    environment,
+    free_address,
+    hand_made_dealer,
+    stop_processes,
+)
 
 MiB = 1 << 20
 
@@ -66,16 +73,19 @@ def coordinator_at():
     stop_processes(started)
 
 
-def dealer(address: str, curve: CurveClient | None = None) -> zmq.Socket:
-    """A hand-made client socket: what a hostile peer would use."""
+def dealer(address: str, curve: CurveClient | None = None, role: str = "submitter") -> zmq.Socket:
+    """A hand-made client socket: what a hostile peer would use (with ``curve``, or else this
+    user's local keys in ``role`` on loopback)."""
+    identity = f"hostile-{secrets.token_hex(4)}".encode()
+    if curve is None:
+        return hand_made_dealer(address, role, identity, options={zmq.SNDHWM: 0})
     socket = zmq.Context.instance().socket(zmq.DEALER)
-    socket.setsockopt(zmq.IDENTITY, f"hostile-{secrets.token_hex(4)}".encode())
+    socket.setsockopt(zmq.IDENTITY, identity)
     socket.setsockopt(zmq.LINGER, 0)
     socket.setsockopt(zmq.SNDHWM, 0)
-    if curve is not None:
-        socket.curve_secretkey = curve.secret
-        socket.curve_publickey = curve.public
-        socket.curve_serverkey = curve.server_key
+    socket.curve_secretkey = curve.secret
+    socket.curve_publickey = curve.public
+    socket.curve_serverkey = curve.server_key
     socket.connect(address)
     return socket
 
@@ -243,6 +253,7 @@ def served_file(work: Path, size: int) -> Path:
 def test_unread_shuffle_requests_leave_the_worker_small_and_serving(coordinator_at, tmp_path):
     """1,000 unread 1 MiB chunk requests: the worker's memory stays bounded, honest fetches work."""
     from minimr.cluster.protocol import ReduceInput
+    from minimr.cluster.security import local_keys
     from minimr.cluster.shuffle import CHUNK_SIZE, gather_segments
 
     address = free_address()
@@ -256,20 +267,23 @@ def test_unread_shuffle_requests_leave_the_worker_small_and_serving(coordinator_
             assert time.monotonic() < deadline, "the worker did not register"
             time.sleep(0.1)
         before = rss(worker.pid)
-        hostile = zmq.Context.instance().socket(zmq.DEALER)
-        hostile.setsockopt(zmq.LINGER, 0)
-        hostile.setsockopt(zmq.SNDHWM, 0)
-        hostile.setsockopt(zmq.RCVHWM, 1)  # it reads nothing: the replies back up to the worker
-        hostile.setsockopt(zmq.RCVBUF, 4096)
-        hostile.connect(shuffle)
+        # it reads nothing: the replies back up to the worker
+        hostile = hand_made_dealer(
+            shuffle,
+            "worker",
+            shuffle=True,
+            options={zmq.SNDHWM: 0, zmq.RCVHWM: 1, zmq.RCVBUF: 4096},
+        )
         for i in range(1000):
             hostile.send_multipart(p.encode(p.FetchChunk(i, str(path), 0, CHUNK_SIZE)))
         time.sleep(5)
         flooded = rss(worker.pid)
         # meanwhile an honest reducer fetches the whole file from the same server
-        item = ReduceInput(0, "s0-m00000-a1", "elsewhere", shuffle, "", str(path), 0,
-                           path.stat().st_size)
-        (segment,) = gather_segments([item], str(tmp_path / "scratch"), "here", timeout=10)
+        pair = local_keys().identity("worker")  # the worker's keys: this user's local ones
+        item = ReduceInput(0, "s0-m00000-a1", "elsewhere", shuffle, pair.public.decode(),
+                           str(path), 0, path.stat().st_size)
+        (segment,) = gather_segments([item], str(tmp_path / "scratch"), "here", timeout=10,
+                                     keys=pair)
         fetched = Path(segment.path).read_bytes()
         hostile.close(0)
         peak = rss(worker.pid, "VmHWM")
@@ -302,7 +316,7 @@ class FakeWorker:
         self.thread.start()
 
     def join(self) -> zmq.Socket:
-        socket = dealer(self.address)
+        socket = dealer(self.address, role="worker")
         socket.send_multipart(
             p.encode(p.Ready("fake", "fakehost", 1, self.slots, "tcp://127.0.0.1:9"))
         )

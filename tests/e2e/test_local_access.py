@@ -24,7 +24,7 @@ import pytest
 
 from minimr.cluster import protocol as p
 from minimr.cluster.client import LocalCluster, submit_message, submit_plan
-from minimr.cluster.private import runtime_dir
+from minimr.cluster.private import state_dir
 from minimr.cluster.security import local_keys
 from tests.e2e.support import environment, free_address, make_plan, stop_processes
 
@@ -204,9 +204,9 @@ def test_another_account_cannot_submit_to_a_loopback_coordinator(
     secret = os.path.join(local_keys().folder, "private", "submitter.key_secret")
     result = attack(
         other_account, cluster.address, canary_submit(canary, tmp_path / "x"), tmp_path,
-        files=[secret, runtime_dir()],
+        files=[secret, state_dir()],
     )
-    assert result["files"] == {secret: "PermissionError", runtime_dir(): "PermissionError"}
+    assert result["files"] == {secret: "PermissionError", state_dir(): "PermissionError"}
     assert result["replies"] == []
     assert not canary[2].exists()
     job, inputs, _ = canary

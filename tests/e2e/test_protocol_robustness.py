@@ -28,6 +28,7 @@ from tests.e2e.support import (
     HEARTBEAT,
     environment,
     free_address,
+    hand_made_dealer,
     inline_output,
     make_plan,
     read_dir,
@@ -90,16 +91,11 @@ def bad_message(rng: random.Random) -> list[bytes]:
 def flood(address: str, seed: int) -> dict[str, int]:
     """Send FRAMES bad messages (a few oversized) from DEALER sockets; return counts."""
     rng = random.Random(seed)
-    context = zmq.Context.instance()
-    dealer = context.socket(zmq.DEALER)
-    dealer.setsockopt(zmq.LINGER, 0)
-    dealer.setsockopt(zmq.SNDHWM, 0)
-    dealer.connect(address)
-    oversized = context.socket(zmq.DEALER)  # the coordinator drops this connection each time
-    oversized.setsockopt(zmq.LINGER, 0)
-    oversized.setsockopt(zmq.RECONNECT_IVL, 10)
-    oversized.setsockopt(zmq.SNDTIMEO, 2000)
-    oversized.connect(address)
+    # peers holding this user's local keys (what the default cluster takes) send the bad
+    # messages; a peer without them would not get past the handshake
+    dealer = hand_made_dealer(address, options={zmq.SNDHWM: 0})
+    # the coordinator drops this connection each time
+    oversized = hand_made_dealer(address, options={zmq.RECONNECT_IVL: 10, zmq.SNDTIMEO: 2000})
     counts = {"malformed": 0, "oversized": 0, "raw": 0, "replies": 0}
     try:
         for i in range(FRAMES):

@@ -8,13 +8,14 @@ import threading
 import time
 
 from minimr.cluster import protocol as p
+from minimr.cluster.security import local_keys
 from minimr.cluster.transport import ZmqServer, wait
 from tests.e2e.support import JOBS, environment, small_inputs
 
 
 def options_of_a_submit(args: list[str], tmp_path) -> dict:
     """Run `minimr submit ARGS` against a stand-in coordinator; return the options it got."""
-    server = ZmqServer("tcp://127.0.0.1:0")
+    server = ZmqServer("tcp://127.0.0.1:0", curve=local_keys().coordinator()[0])  # as a default
     got: dict = {}
 
     def serve() -> None:

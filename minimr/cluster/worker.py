@@ -44,8 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from minimr.cluster import pipe
-from minimr.cluster import private
+from minimr.cluster import pipe, private
 from minimr.cluster import protocol as p
 from minimr.cluster.executor import Executor, can_fork
 from minimr.cluster.link import CoordinatorLink, WorkerRejected

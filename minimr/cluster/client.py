@@ -269,7 +269,15 @@ def submit_message(
         "skip_bad_records": bool(settings.get("skip_bad_records", False)),
         "max_skips": settings.get("max_skips", s.MAX_SKIPS),
     }
-    blob = shipping.dumps(plan, serializer)
+    return _checked_submit(plan, options, serializer, shipping.dumps(plan, serializer))
+
+
+def _checked_submit(plan: Any, options: dict, serializer: str, blob: bytes) -> p.Submit:
+    """The Submit message, its fields checked as the coordinator will check them.
+
+    Raises:
+        UsageError: an option the coordinator would refuse (a timeout of ``inf``, 0 attempts).
+    """
     try:
         checked = parse(p.Options, options)
         submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), checked, serializer, blob)

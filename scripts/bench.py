@@ -14,6 +14,10 @@ systems
              minimr-local  minimr submit jobs/wordcount.py ... --workers W
              minimr-batch  minimr submit jobs/wordcount_batch.py ... --workers W (map_batch)
              minimr-final  minimr submit jobs/wordcount_final.py ... --workers W (map_final)
+  jsonl      pool          baselines/events_pool.py: multiprocessing.Pool(W), json.loads a line,
+                           a Counter by the field 'user' per file, Counters merged
+             minimr-inline, minimr-local   minimr submit jobs/count_by.py ... --field user
+                           (input_format "jsonl": the same json module)
   sort       gnusort       LC_ALL=C sort --parallel=W -S 4G
              pysort        baselines/sort_python.py: sorted(readlines) in one process
              spark         baselines/sort_spark.py, when pyspark imports
@@ -32,12 +36,13 @@ columns
   vs        median wall / the baseline's median wall, for each baseline that ran
             (0.50 = twice as fast as that baseline)
   check     the output, canonicalised, against the reference (first baseline that ran;
-            GNU sort for sort): word count compares sorted ``word<TAB>count`` lines, sort
-            compares the concatenated part files byte for byte
+            GNU sort for sort): word count and jsonl compare sorted ``key<TAB>count``
+            lines, sort compares the concatenated part files byte for byte
 
 examples
   python scripts/bench.py --size 64MB --runs 1 --systems serial,pool,gnusort,pysort
   python scripts/bench.py --size 1GB --only wordcount --json /tmp/minimr-bench/runs.jsonl
+  python scripts/bench.py --size 256MB --runs 3 --only jsonl
 """
 
 from __future__ import annotations
@@ -64,9 +69,11 @@ from dataclasses import dataclass, field
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN_CORPUS = os.path.join(REPO, "scripts", "gen_corpus.py")
 BASELINES = os.path.join(REPO, "scripts", "baselines")
-TASKS = ("wordcount", "sort")
-CORPUS_KIND = {"wordcount": "text", "sort": "sort"}
-MINIMR_JOB = {"wordcount": "jobs/wordcount.py", "sort": "jobs/sort.py"}
+TASKS = ("wordcount", "sort", "jsonl")
+CORPUS_KIND = {"wordcount": "text", "sort": "sort", "jsonl": "events"}
+MINIMR_JOB = {"wordcount": "jobs/wordcount.py", "sort": "jobs/sort.py",
+              "jsonl": "jobs/count_by.py"}
+JSONL_FIELD = "user"  # what the jsonl task groups and counts by
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE_EVERY = 0.1
@@ -101,12 +108,12 @@ def _script(name: str) -> list[str]:
     return [sys.executable, os.path.join(BASELINES, name)]
 
 
-def _minimr(task: str, mode: str, job: str | None = None
+def _minimr(task: str, mode: str, job: str | None = None, extra: tuple[str, ...] = ()
             ) -> Callable[[Setup, str, str], list[str]]:
     def command(s: Setup, indir: str, out: str) -> list[str]:
         where = ["--inline"] if mode == "inline" else ["--workers", str(s.workers)]
         return [*s.minimr, "submit", os.path.join(REPO, job or MINIMR_JOB[task]), "--input", indir,
-                "--output", out, "--overwrite", "--quiet", *where]
+                "--output", out, "--overwrite", "--quiet", *where, *extra]
     return command
 
 
@@ -141,9 +148,16 @@ SYSTEMS = (
            lambda s, i, o: [*_script("sort_spark.py"), i, o, str(s.workers)], ("pyspark",)),
     System("minimr-inline", "sort", False, _minimr("sort", "inline")),
     System("minimr-local", "sort", False, _minimr("sort", "local")),
+    System("pool", "jsonl", True,
+           lambda s, i, o: [*_script("events_pool.py"), i, o, JSONL_FIELD, str(s.workers)],
+           output_dir=False),
+    System("minimr-inline", "jsonl", False,
+           _minimr("jsonl", "inline", extra=("--field", JSONL_FIELD))),
+    System("minimr-local", "jsonl", False,
+           _minimr("jsonl", "local", extra=("--field", JSONL_FIELD))),
 )
 # The reference output each task's check compares against, in order of preference.
-REFERENCE = {"wordcount": ("serial", "pool"), "sort": ("gnusort", "pysort")}
+REFERENCE = {"wordcount": ("serial", "pool"), "sort": ("gnusort", "pysort"), "jsonl": ("pool",)}
 
 
 def missing_requirement(system: System) -> str | None:
@@ -225,7 +239,8 @@ def canonical_sort_record(line: str) -> str:
 
 
 def wordcount_digest(output: str) -> tuple[str, str]:
-    """(md5 of the sorted canonical lines, a short summary) of a word-count output."""
+    """(md5 of the sorted canonical lines, a short summary) of a word-count output, or of
+    any output of ``key<TAB>count`` lines (the jsonl task's)."""
     lines = []
     for path in part_files(output):
         with open(path, encoding="utf-8") as f:
@@ -233,7 +248,7 @@ def wordcount_digest(output: str) -> tuple[str, str]:
     lines.sort()
     digest = hashlib.md5("".join(f"{line}\n" for line in lines).encode()).hexdigest()
     tokens = sum(int(line.rsplit("\t", 1)[1]) for line in lines)
-    return digest, f"{len(lines):,} words, {tokens:,} tokens"
+    return digest, f"{len(lines):,} keys, {tokens:,} counted"
 
 
 def sort_digest(output: str) -> tuple[str, str]:
@@ -259,7 +274,7 @@ def sort_digest(output: str) -> tuple[str, str]:
     return md5.hexdigest(), f"{records:,} records"
 
 
-DIGEST = {"wordcount": wordcount_digest, "sort": sort_digest}
+DIGEST = {"wordcount": wordcount_digest, "sort": sort_digest, "jsonl": wordcount_digest}
 
 # ---------------------------------------------------------------------------------------------
 # measuring one run
@@ -517,7 +532,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2,
                    help="processes/threads for the parallel systems (default 2)")
     p.add_argument("--only", type=_csv(TASKS), default=list(TASKS),
-                   help="tasks to run: wordcount,sort (default both)")
+                   help="tasks to run: wordcount,sort,jsonl (default all)")
     p.add_argument("--systems", type=_csv(names), default=list(names),
                    help=f"systems to run (default all): {','.join(names)}")
     p.add_argument("--work", default="/tmp/minimr-bench",

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Deterministic input corpora for minimr's examples, tests and benchmarks.
 
-Two kinds of data, both written as OUTDIR/part-00000.txt, part-00001.txt, ... plus a
+Three kinds of data, written as OUTDIR/part-00000.txt, part-00001.txt, ... (events:
+part-00000.jsonl ...) plus a
 _MANIFEST.sha256 that `sha256sum -c` understands (its `_` keeps it out of the folder's input
 for minimr and Hadoop-style readers, which skip names starting with `_` or `.`):
 
@@ -15,6 +16,11 @@ for minimr and Hadoop-style readers, which skip names starting with `_` or `.`):
         number as 32 hex digits, 2 spaces, 53 filler letters, '\\n'. Keys are unique with
         overwhelming probability and whole lines are unique, so any correct sort gives the
         same bytes. The total size is --size rounded down to a whole number of records.
+  events  JSON lines, one web event a line (about 150 bytes): a timestamp, a user (Zipf over
+        50,000 ids u00000..u49999, s = 1), a kind (view, click, search, cart, buy, with
+        falling weights), a page, a duration in ms, a few tags and a short text of corpus
+        words. Keys in a fixed order, ASCII only. The total size is --size, short by less
+        than one line per file. For JSON-lines jobs (group and count by a field).
 
 Output depends only on (kind, --size, --files, --seed): the same arguments give
 byte-identical files on any machine and with any --jobs. Text is fast because lines are
@@ -25,6 +31,7 @@ strided bytearray writes, never one Python call per record.
 examples:
   python scripts/gen_corpus.py text /tmp/corpus/text-256m --size 256MB
   python scripts/gen_corpus.py sort /tmp/corpus/sort-1g --size 1GB --files 16 --seed 7
+  python scripts/gen_corpus.py events /tmp/corpus/events-256m --size 256MB
 """
 
 from __future__ import annotations
@@ -45,9 +52,10 @@ from concurrent.futures import ProcessPoolExecutor
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 MANIFEST = "_MANIFEST.sha256"
 PART_NAME = "part-{:05d}.txt"
+PART_SUFFIX = {"text": ".txt", "sort": ".txt", "events": ".jsonl"}
 # the manifest's name before it took its "_" (an earlier output of ours, replaced like one)
 _OLD_MANIFEST = "MANIFEST.sha256"
-_OWN_FILE = re.compile("|".join([r"part-\d{5}\.txt", re.escape(MANIFEST),
+_OWN_FILE = re.compile("|".join([r"part-\d{5}\.(txt|jsonl)", re.escape(MANIFEST),
                                  re.escape(_OLD_MANIFEST)]))
 
 # ---------------------------------------------------------------------------------------------
@@ -335,6 +343,57 @@ def _write_sort_part(path: str, seed: int, index: int, first: int,
 
 
 # ---------------------------------------------------------------------------------------------
+# events: JSON lines, rendered a batch at a time from columns
+
+EVENT_USERS = 50_000
+EVENT_KINDS = (("view", 60), ("click", 25), ("search", 8), ("cart", 5), ("buy", 2))
+EVENT_TAGS = ("new", "sale", "mobile", "desktop", "returning", "promo", "beta", "eu", "us")
+EVENT_BATCH = 4096
+_EVENT = ('{"ts": %d, "user": "u%05d", "kind": "%s", "page": "/%s/%d", "ms": %d, '
+          '"tags": [%s], "text": "%s"}\n')
+_USER_CUM = _cumulative(1.0 / r for r in range(1, EVENT_USERS + 1))
+_KIND_CUM = _cumulative(w for _, w in EVENT_KINDS)
+_TAG_LISTS = tuple(", ".join(f'"{t}"' for t in EVENT_TAGS[i:i + n])
+                   for n in range(4) for i in range(len(EVENT_TAGS) - n + 1))
+
+
+def event_lines(rng: random.Random, first: int, count: int) -> list[bytes]:
+    """``count`` event lines numbered from ``first`` (their timestamps follow it)."""
+    words = FUNCTION_WORDS
+    kinds = rng.choices([k for k, _ in EVENT_KINDS], cum_weights=_KIND_CUM, k=count)
+    columns = zip(range(1_700_000_000 + first, 1_700_000_000 + first + count),
+                  rng.choices(range(EVENT_USERS), cum_weights=_USER_CUM, k=count),
+                  kinds, rng.choices(("item", "list", "cart", "home"), k=count),
+                  rng.choices(range(10_000), k=count), rng.choices(range(5, 3000), k=count),
+                  rng.choices(_TAG_LISTS, k=count),
+                  (" ".join(rng.choices(words, k=n)) for n in rng.choices(range(3, 12), k=count)),
+                  strict=False)
+    return [(_EVENT % fields).encode("ascii") for fields in columns]
+
+
+def _write_events_part(path: str, target: int, seed: int, index: int) -> tuple[int, str]:
+    """Write event lines to ``path`` until the next would pass ``target`` bytes."""
+    rng = random.Random(f"{seed}:events-part:{index}")
+    digest = hashlib.sha256()
+    written = number = 0
+    with open(path, "wb") as out:
+        while written < target:
+            lines = event_lines(rng, index * 10**9 + number, EVENT_BATCH)
+            number += EVENT_BATCH
+            data = b"".join(lines)
+            if written + len(data) > target:  # the last batch: the lines that fit
+                sizes = itertools.accumulate(map(len, lines))
+                data = b"".join(itertools.compress(
+                    lines, (written + n <= target for n in sizes)))
+                if not data:
+                    break
+            out.write(data)
+            digest.update(data)
+            written += len(data)
+    return written, digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
 # driver
 
 
@@ -371,9 +430,10 @@ def generate(kind: str, outdir: str, size: int, files: int = 16, seed: int = 1,
     """Write a corpus and return (file name, bytes, sha256) per part.
 
     Args:
-        kind: "text" or "sort".
+        kind: "text", "sort" or "events".
         outdir: directory to write; created if needed, must hold only earlier output.
-        size: total bytes (text: exact; sort: rounded down to whole 100-byte records).
+        size: total bytes (text: exact; sort: rounded down to whole 100-byte records;
+            events: short by less than a line per file).
         files: number of part files; sizes differ by at most one line or record.
         seed: any integer; same arguments give the same bytes.
         jobs: worker processes (the output does not depend on it).
@@ -391,10 +451,13 @@ def generate(kind: str, outdir: str, size: int, files: int = 16, seed: int = 1,
     if kind == "sort" and size // RECORD < files:
         raise ValueError(f"sort size must hold at least one {RECORD}-byte record per file "
                          f"({RECORD * files} bytes for {files} files; got {size})")
-    if kind not in ("text", "sort"):
-        raise ValueError(f"kind must be 'text' or 'sort' (got {kind!r})")
+    if kind == "events" and size < 512 * files:
+        raise ValueError(f"events size must be at least 512 bytes per file "
+                         f"({512 * files} for {files} files; got {size})")
+    if kind not in PART_SUFFIX:
+        raise ValueError(f"kind must be 'text', 'sort' or 'events' (got {kind!r})")
     _prepare_outdir(outdir)
-    names = [PART_NAME.format(i) for i in range(files)]
+    names = [PART_NAME.format(i).replace(".txt", PART_SUFFIX[kind]) for i in range(files)]
     paths = [os.path.join(outdir, n) for n in names]
     if kind == "text":
         _TABLES = TextTables(seed)
@@ -407,6 +470,10 @@ def generate(kind: str, outdir: str, size: int, files: int = 16, seed: int = 1,
         results = _run_all(jobs, _write_text_part,
                            [(paths[i], bounds[i + 1] - bounds[i], seed, i) for i in range(files)])
         _POOL = []
+    elif kind == "events":
+        bounds = [size * i // files for i in range(files + 1)]
+        results = _run_all(jobs, _write_events_part,
+                           [(paths[i], bounds[i + 1] - bounds[i], seed, i) for i in range(files)])
     else:
         records = size // RECORD
         bounds = [records * i // files for i in range(files + 1)]
@@ -442,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="gen_corpus.py", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=("text", "sort"), help="which corpus to write")
+    parser.add_argument("kind", choices=tuple(PART_SUFFIX), help="which corpus to write")
     parser.add_argument("outdir", help="output directory (created; must be empty or hold only "
                         "an earlier output of this script, which is replaced)")
     parser.add_argument("--size", type=_size_arg, default=256 * MiB, metavar="SIZE",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -143,3 +145,21 @@ def test_too_small_for_the_files_is_a_clear_error(tmp_path: Path) -> None:
     done = gen("sort", tmp_path / "x", "--size", "1000", "--files", 16)
     assert done.returncode == 2 and "per file" in done.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_events_are_json_lines_same_every_time_and_about_the_size(tmp_path: Path) -> None:
+    """Events are one JSON object a line with the documented fields, users Zipf-like; the
+    same arguments give the same bytes; the parts end short of --size by under a line."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out, jobs in ((first, 1), (second, 2)):
+        done = gen("events", out, "--size", "64KB", "--files", 2, "--seed", 3, "--jobs", jobs)
+        assert done.returncode == 0, done.stderr
+    assert contents(first) == contents(second)
+    files = sorted(first.glob("part-*.jsonl"))
+    assert [p.name for p in files] == ["part-00000.jsonl", "part-00001.jsonl"]
+    events = [json.loads(line) for p in files for line in p.read_text().splitlines()]
+    assert all(list(e) == ["ts", "user", "kind", "page", "ms", "tags", "text"] for e in events)
+    users = collections.Counter(e["user"] for e in events)
+    assert users.most_common(1)[0][0] == "u00000"
+    for p in files:
+        assert 32 * 1024 - 300 < p.stat().st_size <= 32 * 1024

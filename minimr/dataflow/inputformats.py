@@ -74,7 +74,7 @@ class InputFormat:
             start, end: the split's byte range; ``end`` is ``math.inf`` for a compressed
                 file, read whole (its offsets count decompressed bytes).
         """
-        return _keyed(path, line_blocks(file, start, end))
+        return LineRecords(path, file, start, end)
 
     def parse(self, raw: Any) -> Any:
         """The value of a record from the raw value ``read`` yielded (by default, itself).
@@ -113,18 +113,26 @@ class InputFormat:
         return chain.from_iterable(self._parsed_chunks(split, on_bad))
 
     def _parsed_chunks(self, split: Split, on_bad: OnBad) -> Iterator[Iterable[tuple]]:
-        """The split's records, parsed a chunk at a time (flattened by the caller, in C)."""
+        """The split's records, parsed a chunk at a time (flattened by the caller, in C):
+        lines a block at a time, other records ``PARSE_CHUNK`` at a time."""
         with records.open_input(split.path) as file:
-            raw = iter(self.read(split.path, file, split.start, records.split_end(split)))
-            for chunk in iter(lambda: list(islice(raw, PARSE_CHUNK)), []):
+            raw = self.read(split.path, file, split.start, records.split_end(split))
+            if type(raw) is LineRecords:
+                chunks = raw.blocks()
+            else:
+                rest = iter(raw)
+                chunks = ((list(map(_first, chunk)), list(map(_second, chunk)))
+                          for chunk in iter(lambda: list(islice(rest, PARSE_CHUNK)), []))
+            for keys, raws in chunks:
                 try:
-                    values = self.parse_many(list(map(_second, chunk)))
+                    values = self.parse_many(raws)
                 except BadRecordError:
-                    yield list(self._one_by_one(split.path, chunk, on_bad))
+                    yield list(self._one_by_one(split.path, zip(keys, raws, strict=True), on_bad))
                 else:
-                    yield zip(map(_first, chunk), values, strict=True)
+                    yield zip(keys, values, strict=True)
 
-    def _one_by_one(self, path: str, chunk: list, on_bad: OnBad) -> Iterator[tuple[Any, Any]]:
+    def _one_by_one(self, path: str, chunk: Iterable[tuple[Any, Any]], on_bad: OnBad
+                    ) -> Iterator[tuple[Any, Any]]:
         """The records of ``chunk`` parsed one at a time, a bad one given to ``on_bad``."""
         for key, raw in chunk:
             try:
@@ -140,10 +148,35 @@ class InputFormat:
         return f"{type(self).__name__}()"
 
 
-def _keyed(path: str, blocks: Iterator[tuple[list[int], list[str]]]) -> Iterator[tuple]:
-    """The ``((path, offset), line)`` records of ``line_blocks``, flattened in C."""
-    return chain.from_iterable(zip(zip(repeat(path), offsets), lines, strict=True)
-                               for offsets, lines in blocks)
+class LineRecords:
+    """The lines of a split as ``((path, offset), line)`` records, read a block at a time.
+
+    What ``InputFormat.read`` gives by default. Iterating it yields the records; the engine
+    takes its ``blocks`` instead, parsing a block's lines with one ``parse_many`` call.
+
+    Args:
+        skip_blank: leave out lines that are empty or only whitespace.
+    """
+
+    def __init__(self, path: str, file: BinaryIO, start: int, end: float,
+                 skip_blank: bool = False) -> None:
+        self.path, self.file, self.start, self.end = path, file, start, end
+        self.skip_blank = skip_blank
+
+    def blocks(self) -> Iterator[tuple[list[tuple[str, int]], list[str]]]:
+        """``(keys, lines)`` a block of lines at a time, with no Python code per line."""
+        for offsets, lines in line_blocks(self.file, self.start, self.end):
+            if self.skip_blank:
+                kept = list(map(str.strip, lines))  # the same str when nothing is stripped
+                if not all(kept):  # a blank line stripped is empty, so false
+                    offsets, lines = list(compress(offsets, kept)), list(compress(lines, kept))
+                    if not lines:
+                        continue
+            yield list(zip(repeat(self.path), offsets)), lines
+
+    def __iter__(self) -> Iterator[tuple[tuple[str, int], str]]:
+        return chain.from_iterable(zip(keys, lines, strict=True)
+                                   for keys, lines in self.blocks())
 
 
 class Text(InputFormat):
@@ -180,12 +213,8 @@ class JSONLines(InputFormat):
 
     name = "jsonl"
 
-    def read(self, path: str, file: BinaryIO, start: int, end: float
-             ) -> Iterator[tuple[tuple[str, int], str]]:
-        # blank lines left out, in C: a blank line stripped is empty, so false
-        return chain.from_iterable(
-            compress(zip(zip(repeat(path), offsets), lines, strict=True), map(str.strip, lines))
-            for offsets, lines in line_blocks(file, start, end))
+    def read(self, path: str, file: BinaryIO, start: int, end: float) -> LineRecords:
+        return LineRecords(path, file, start, end, skip_blank=True)
 
     def parse(self, raw: str) -> Any:
         try:

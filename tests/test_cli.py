@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 
 from click.testing import CliRunner
@@ -161,3 +162,20 @@ def test_submit_dashboard_prints_its_address_first(wordcount_job, text_input, tm
     bad = submit(str(wordcount_job), "-i", str(text_input), "-o", str(out), "--overwrite",
                  "--dashboard-address", "nowhere")
     assert bad.exit_code == 2 and "[HOST:]PORT" in bad.output
+
+
+def test_format_options_shape_what_is_read_and_written(tmp_path):
+    """--input-format, --output-format and --compress reach the run; a --input-format that
+    names no format fails before any task, listing the names."""
+    job = write_file(tmp_path / "kinds.py", "def map(key, event):\n    yield event['kind'], 1\n\n"
+                     "def reduce(kind, ones):\n    yield kind, sum(ones)\n")
+    events = write_file(tmp_path / "e.jsonl", '{"kind": "a"}\n{"kind": "b"}\n{"kind": "a"}\n')
+    out = tmp_path / "out"
+    result = submit(str(job), "-i", str(events), "-o", str(out), "--inline", "-r", "1",
+                    "--input-format", "jsonl", "--output-format", "tsv", "--compress", "gzip")
+    assert result.exit_code == 0, result.output
+    assert gzip.decompress((out / "part-00000.gz").read_bytes()) == b"a\t2\nb\t1\n"
+    bad = submit(str(job), "-i", str(events), "-o", str(tmp_path / "bad"), "--inline",
+                 "--input-format", "yaml")
+    assert bad.exit_code != 0 and "'jsonl', 'csv'" in bad.output and "yaml" in bad.output
+    assert not (tmp_path / "bad").exists()

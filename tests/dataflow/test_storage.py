@@ -95,6 +95,26 @@ def test_wordcount_through_memory_urls_equals_the_local_run(tmp_path, memory, jo
     assert remote.counters == local.counters
 
 
+def test_formatted_compressed_output_on_a_url_equals_the_local_run(tmp_path, memory, job):
+    """A zstd input and zstd jsonl parts on memory:// give the local run's bytes, and
+    read_output reads them back from the URL by what _SUCCESS says."""
+    zstandard = pytest.importorskip("zstandard")
+    data = zstandard.ZstdCompressor().compress(text(300).replace(b"\r", b""))
+    (tmp_path / "in.txt.zst").write_bytes(data)
+    put(f"{memory}/in.txt.zst", data)
+    options = {"reducers": 2, "runner": "inline", "output_format": "jsonl", "compress": "zstd"}
+    local = minimr.run(job, inputs=str(tmp_path / "in.txt.zst"), output=str(tmp_path / "out"),
+                       **options)
+    remote = minimr.run(job, inputs=f"{memory}/in.txt.zst", output=f"{memory}/out", **options)
+    names = sorted(storage.listdir(remote.output))
+    assert names == ["_SUCCESS", "part-00000.zst", "part-00001.zst"]
+    for name in names:
+        with storage.open_read(storage.join(remote.output, name)) as f:
+            assert f.read() == (tmp_path / "out" / name).read_bytes()
+    assert sorted(minimr.read_output(remote.output)) == sorted(local.records())
+    assert dict(local.records())["apple"] > 0
+
+
 def test_a_multi_step_job_keeps_its_intermediate_output_on_the_url(tmp_path, memory):
     """A two-step job reads step 0's output from OUTPUT/_temporary on memory:// and cleans up."""
     local_in, remote_in = local_and_memory_inputs(tmp_path, memory)

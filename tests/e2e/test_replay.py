@@ -93,3 +93,21 @@ def test_a_replay_that_fails_again_leaves_no_folder_behind(tmp_path):
         env=environment(TMPDIR=str(tmp)), capture_output=True, text=True, timeout=120)
     assert again.returncode == 1 and "poisoned record at 10" in again.stderr
     assert os.listdir(tmp) == []
+
+
+def test_the_replay_command_keeps_the_runs_input_format(cluster, tmp_path):
+    """A run given --input-format replays with it: the failed map reads JSON values again."""
+    cluster.add_worker()
+    job = tmp_path / "kinds.py"
+    job.write_text("from minimr import Job\n\n\nclass Kinds(Job):\n"
+                   "    def map(self, key, event):\n"
+                   "        if event['kind'] == 'bad':\n"
+                   "            raise ValueError(f\"bad kind at {key[1]}\")\n"
+                   "        yield event['kind'], 1\n")
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"kind": "ok"}\n{"kind": "bad"}\n')
+    words = failed_job_replay_command(cluster, str(job), [events], tmp_path / "out",
+                                      "--input-format", "jsonl")
+    assert words[words.index("--input-format") + 1] == "jsonl"
+    again = minimr(*["replay", *words])
+    assert again.returncode == 1 and "ValueError: bad kind at 15" in again.stderr

@@ -47,6 +47,17 @@ DEFAULT_SORT_BUFFER = 64 * 2**20
 RUNNERS = ("inline", "local")
 
 
+@dataclass(frozen=True)
+class JobStarting:
+    """The first update a cluster run's ``progress`` callback gets: the job's id, which
+    ``minimr status``, ``logs`` and ``cancel`` take (``str()``: ``job: ID``)."""
+
+    job_id: str
+
+    def __str__(self) -> str:
+        return f"job: {self.job_id}"
+
+
 @dataclass
 class Result:
     """What a finished job left: where its output is and its counters."""
@@ -234,6 +245,9 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
     _ship_job_module(job_obj)
     from minimr.cluster import client, shipping  # the cluster layer is only needed here
 
+    if progress is not None:
+        progress(JobStarting(plan.job_id))
+
     plan.settings["sources"] = shipping.job_sources(sorted(SHIPPED | {"__main__"}))
     if coordinator is not None:  # its workers may be elsewhere: they reach the output
         plan.files = sidefiles.stage(plan.files,
@@ -341,7 +355,8 @@ def run(
         max_skips: records a job may skip in all; past it, failures count as usual.
         max_message_size: the largest plan sent to a coordinator, in bytes (64 MiB, the
             default of `minimr coordinator --max-message-size`; see docs/limits.md).
-        progress: called with progress updates while the job runs.
+        progress: called with progress updates while the job runs; on a cluster, first
+            with a ``JobStarting`` that names the job's id.
         options: values of the job's own options by name (``{"threshold": 5}``), checked
             against its declarations before any task runs (``minimr.Option``).
         files: side files to ship with the job (paths or URLs), beside those the job

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from minimr.cluster.tables import (
     TRANSITIONS,
     Attempt,
+    AttemptState,
     InvariantError,
     Job,
     Kind,
@@ -163,8 +164,11 @@ class Board:
             return None
         return attempt
 
-    def drop_attempt(self, attempt: Attempt) -> None:
-        """Forget a live attempt everywhere it is listed."""
+    def drop_attempt(self, attempt: Attempt, state: AttemptState, why: str = "") -> None:
+        """End a live attempt: forget it everywhere live attempts are listed, and note in
+        its record how (``state``, ``why``: one line) and when it ended."""
+        if attempt.state is AttemptState.RUNNING:
+            attempt.state, attempt.ended, attempt.why = state, self.now, why
         self.attempts.pop((attempt.job_id, attempt.id), None)
         job = self.jobs[attempt.job_id]
         task = job.tasks[attempt.task]

@@ -37,7 +37,9 @@ from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.dashboard.server import DashboardServer
 from minimr.cluster.dashboard.window import Window
+from minimr.cluster.operations import who_am_i
 from minimr.cluster.transport import Client, CurveClient, ZmqClient, ZmqServer, wait
+from minimr.cluster.views import describe_input
 from minimr.cluster.wiretypes import Invalid, parse
 from minimr.dataflow.counters import Counters
 from minimr.errors import JobDefinitionError, JobFailed, MinimrError, UsageError
@@ -225,7 +227,8 @@ class _Session:
 
     def cancel(self, job_id: str) -> None:
         """Cancel the job and wait a moment for the coordinator to confirm."""
-        self.conn.send(p.encode(p.CancelJob(job_id)))
+        by = who_am_i("its client, interrupted (Ctrl-C or SIGTERM)")
+        self.conn.send(p.encode(p.CancelJob(job_id, by)))
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             wait([self.conn.pollable], 0.1)
@@ -299,7 +302,9 @@ def _job_failed(result: p.JobResult) -> JobFailed:
         return JobFailed(f"job {result.job_id} was cancelled")
     lines = [f"job {result.job_id} failed: {error.get('message', 'no reason given')}"]
     if "input" in error:
-        lines.append(f"  task:    {error.get('task')} ({_describe_input(error)})")
+        described = describe_input(str(error.get("kind")), error.get("step", 0),
+                                   error.get("input") or {})
+        lines.append(f"  task:    {error.get('task')} ({described})")
         lines.append(f"  workers: {', '.join(error.get('workers', []))}")
     traceback_text = error.get("traceback", "")
     if traceback_text:
@@ -312,17 +317,6 @@ def _job_failed(result: p.JobResult) -> JobFailed:
         remote_traceback=traceback_text,
         failure=error if "input" in error else None,
     )
-
-
-def _describe_input(error: dict) -> str:
-    spec = error.get("input") or {}
-    if error.get("kind") == "map" and isinstance(spec.get("split"), dict):
-        split, more = spec["split"], len(spec.get("more") or ())
-        tail = f" and {more} more split{'s' * (more > 1)}" if more else ""
-        return f"map input {split.get('path')} bytes {split.get('start')}-{split.get('end')}{tail}"
-    if error.get("kind") == "reduce":
-        return f"reduce partition {spec.get('partition')} of step {spec.get('step')}"
-    return f"{error.get('kind')} of step {error.get('step')}"
 
 
 # --- the embedded local cluster ---------------------------------------------------------

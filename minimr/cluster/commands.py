@@ -5,11 +5,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import resource
-import secrets
 import signal
 import time
 
@@ -24,19 +22,29 @@ from minimr.cluster.dashboard.server import parse_address as parse_dashboard_add
 from minimr.cluster.dashboard.window import Window
 from minimr.cluster.journal import Journal, JournalDamaged, JournalError
 from minimr.cluster.journal import move_aside as move_aside_journal
+from minimr.cluster.operations import (
+    _IDENTITY_HELP,
+    _KEYS_HELP,
+    DEFAULT_ADDRESS,
+    ask,
+    cancel,
+    client_curve,
+    coordinator_options,
+    echo_json,
+    format_job,
+)
 from minimr.cluster.transport import (
     COORDINATOR_MAX_MESSAGE,
     CurveClient,
     InsecureBind,
-    ZmqClient,
     ZmqServer,
     is_loopback,
-    wait,
 )
 from minimr.cluster.worker import run_worker
 
-DEFAULT_ADDRESS = "tcp://127.0.0.1:7070"
 STATUS_TIMEOUT = 5.0
+#: the choices of --log-level
+LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)
 
 KEYS_LAYOUT = """\b
 Keys folder layout (what `minimr keygen DIR` writes, what --keys DIR reads):
@@ -47,8 +55,6 @@ Keys folder layout (what `minimr keygen DIR` writes, what --keys DIR reads):
   DIR/private/NAME.key_secret   the key pair of identity NAME     the machine acting as NAME
 """
 
-_KEYS_HELP = "CURVE keys folder (see `minimr keygen --help`): encrypt and authenticate."
-_IDENTITY_HELP = "Which key pair of the keys folder to use: DIR/private/NAME.key_secret."
 
 
 def _logging(level: str) -> None:
@@ -183,7 +189,8 @@ def _raise_open_files_limit() -> None:
     help="The token the dashboard asks of every request (default: a new random one, printed "
     "in its address). Its holder may see every job and log and cancel any job.",
 )
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option("--log-level", type=LOG_LEVELS, default="INFO", show_default=True,
+              help="The least severe lines logged.")
 def coordinator(
     bind,
     keys_dir,
@@ -302,6 +309,7 @@ def _resume(coord: Coordinator, state_dir: str, move_aside: bool) -> Journal:
 @click.command()
 @click.option(
     "--coordinator",
+    "-c",
     "address",
     default=DEFAULT_ADDRESS,
     show_default=True,
@@ -346,7 +354,8 @@ def _resume(coord: Coordinator, state_dir: str, move_aside: bool) -> Journal:
     help="Join without keys: a non-loopback coordinator (trusted networks only), or a "
     "loopback one started with --insecure.",
 )
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option("--log-level", type=LOG_LEVELS, default="INFO", show_default=True,
+              help="The least severe lines logged.")
 def worker(
     address, slots, work_dir, name, host, shuffle_port, keys_dir, identity, insecure, log_level
 ) -> None:
@@ -381,32 +390,32 @@ def worker(
 
 
 @click.command()
+@click.argument("job_id", required=False, metavar="[JOB_ID]")
+@coordinator_options
 @click.option(
-    "--coordinator",
-    "address",
-    default=DEFAULT_ADDRESS,
-    show_default=True,
-    metavar="tcp://HOST:PORT",
-    help="The coordinator to ask.",
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Also list the finished jobs the coordinator remembers in its --state-dir (beyond "
+    f"the last {s.FINISHED_JOBS_KEPT} of the last day it keeps in memory).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
-@click.option("--keys", "keys_dir", default=None, metavar="DIR", help=_KEYS_HELP)
-@click.option(
-    "--identity",
-    default=security.SUBMITTER,
-    show_default=True,
-    metavar="NAME",
-    help=_IDENTITY_HELP,
-)
-@click.option(
-    "--insecure", is_flag=True, help="Ask without keys (a coordinator started with --insecure)."
-)
-def status(address, as_json, keys_dir, identity, insecure) -> None:
-    """Show a cluster's workers and jobs (another submitter's jobs only as counts)."""
-    curve = security.client_keys(address, keys_dir, identity, insecure)
-    reply = fetch_status(address, curve=curve, insecure=curve is None)
+def status(job_id, address, keys_dir, identity, insecure, show_all, as_json) -> None:
+    """Show a cluster's workers and jobs (another submitter's jobs only as counts), or one job
+    in detail (JOB_ID, as `minimr submit` printed it): its phases, tasks done of total,
+    failed attempts, counters and failure.
+
+    Queued jobs wait for a free slot behind earlier ones (first come, first served). The
+    coordinator keeps the last 50 finished jobs, none older than a day; with --state-dir it
+    also remembers the summaries of the last 10,000 (--all lists the newest 1,000).
+    """
+    curve = client_curve(address, keys_dir, identity, insecure)
+    reply = fetch_status(address, curve=curve, insecure=curve is None, job_id=job_id,
+                         history=show_all)
     if as_json:
-        click.echo(json.dumps(reply, indent=2))
+        echo_json(reply)
+    elif job_id is not None:
+        click.echo(format_job(reply["job"], reply.get("from_history", False)))
     else:
         click.echo(format_status(reply))
 
@@ -416,39 +425,22 @@ def fetch_status(
     timeout: float = STATUS_TIMEOUT,
     curve: CurveClient | None = None,
     insecure: bool = False,
+    job_id: str | None = None,
+    history: bool = False,
 ) -> dict:
     """Ask the coordinator at ``address`` for its status (with CURVE keys if given; else,
-    on loopback, with this user's local keys unless ``insecure``).
+    on loopback, with this user's local keys unless ``insecure``): the workers and jobs,
+    with ``history`` the finished jobs of its ``--state-dir`` too; or, with ``job_id``,
+    ``{"job": views.job_detail(...)}``.
 
     Raises:
         click.ClickException: no answer within ``timeout`` seconds, or the coordinator
-            refused the connection or the request.
+            refused the connection or the request (an unknown job).
     """
     if curve is None:
         curve = security.client_keys(address, insecure=insecure)
-    conn = ZmqClient(address, f"s-{os.getpid()}-{secrets.token_hex(4)}".encode(), curve=curve)
-    try:
-        conn.send(p.encode(p.StatusRequest()))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            wait([conn.pollable], min(0.1, deadline - time.monotonic()))
-            failure = conn.handshake_failure()
-            if failure is not None:
-                raise click.ClickException(
-                    f"cannot talk to the coordinator at {address}: {failure}"
-                )
-            while (frames := conn.recv()) is not None:
-                try:
-                    message = p.decode(frames)
-                except p.ProtocolError:
-                    continue
-                if isinstance(message, p.StatusReply):
-                    return message.status
-                if isinstance(message, p.Reject):
-                    raise click.ClickException(f"the coordinator refused: {message.reason}")
-    finally:
-        conn.close()
-    raise click.ClickException(f"no coordinator answered at {address} within {timeout:g} s")
+    request = p.StatusRequest(job_id, history)
+    return ask(address, request, (p.StatusReply,), timeout, curve).status  # type: ignore[attr-defined]
 
 
 def format_status(status_: dict) -> str:
@@ -464,6 +456,12 @@ def format_status(status_: dict) -> str:
         lines.append(f"journal: {status_['journal']['message']}")
     lines.append(f"jobs: {len(status_['jobs'])}")
     for j in status_["jobs"]:
+        if j["state"] == "queued":
+            lines.append(
+                f"  {j['job_id']:<40} {'queued':<10} {_ordinal(j.get('queue_position', 1))} "
+                f"in line, waiting {j['elapsed']:.1f}s"
+            )
+            continue
         lines.append(
             f"  {j['job_id']:<40} {j['state']:<10} step {j['step'] + 1}/{j['steps']}  "
             f"map {j['maps_done']}/{j['maps_total']}  reduce {j['reduces_done']}/"
@@ -475,7 +473,28 @@ def format_status(status_: dict) -> str:
             if failure.get("stderr"):
                 tail = failure["stderr"].rstrip().splitlines()[-5:]
                 lines += [f"      | {line}" for line in tail]
+    if "history" in status_:
+        lines += _format_history(status_["history"])
     return "\n".join(lines)
+
+
+def _format_history(history: list[dict] | None) -> list[str]:
+    if history is None:
+        return ["history: none kept (the coordinator runs without --state-dir)"]
+    lines = [f"history ({len(history)} finished jobs, oldest first):"]
+    for entry in history:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.get("submitted_at", 0)))
+        why = entry.get("error") or ""
+        lines.append(
+            f"  {entry.get('job_id', '?'):<40} {entry.get('state', '?'):<10} {when}  "
+            f"{entry.get('elapsed', 0):.1f}s{'  ' + why[:120] if why else ''}"
+        )
+    return lines
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 @click.command(epilog=KEYS_LAYOUT)
@@ -511,4 +530,4 @@ def keygen(folder, workers, submitters) -> None:
         click.echo(path)
 
 
-COMMANDS = [coordinator, worker, status, keygen]
+COMMANDS = [coordinator, worker, status, cancel, keygen]

@@ -25,6 +25,7 @@ that cancels does.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from minimr.cluster import entries
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.dashboard.window import Window, take_snapshot
+from minimr.cluster.history import History, summary
 from minimr.cluster.journal import Journal, JournalDamaged, Record
 from minimr.cluster.limits import Limits
 from minimr.cluster.security import ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
@@ -116,6 +118,8 @@ class Coordinator:
         self.scheduler = scheduler or s.Scheduler()
         self.clock = clock
         self.journal: Journal | None = None  # set by recover(): the coordinator has a state dir
+        #: finished jobs' summaries, kept in the state dir (``minimr status --all``)
+        self.history: History | None = None
         #: what ``status`` says of the journal (a damaged one moved aside at start-up)
         self.journal_note: dict | None = None
         self.access = access
@@ -160,6 +164,7 @@ class Coordinator:
             s.TaskCommitted: lambda a: None,  # journaled by _apply, before anything is sent
             s.JobChanged: lambda a: self._dirty.add(a.job_id),
             s.JobEnded: self._do_job_ended,
+            s.Notice: lambda a: log.log(logging.WARNING if a.warning else logging.INFO, a.text),
         }
 
     # --- the loop -----------------------------------------------------------------------
@@ -233,9 +238,8 @@ class Coordinator:
         """The dashboard's cancels, then a new snapshot if someone looks (``window.py``)."""
         if self.window is None:
             return
-        for request in self.window.take_cancels():
-            log.info("job %s cancelled from the dashboard by %s", request.job_id, request.by)
-            self._apply(self.scheduler.handle(s.JobCancelled(request.job_id), now))
+        for request in self.window.take_cancels():  # the scheduler's notice logs who
+            self._apply(self.scheduler.handle(s.JobCancelled(request.job_id, request.by), now))
         if self.window.due(self.window.clock()):
             self.window.publish(take_snapshot(self.scheduler, self.window, now, time.time()))
 
@@ -353,7 +357,6 @@ class Coordinator:
         self._send(
             peer, p.Welcome(self.scheduler.heartbeat_interval, self.scheduler.heartbeat_liveness)
         )
-        log.info("worker %s joined (%d slots, host %s)", message.name, message.slots, message.host)
         self._apply(self.scheduler.handle(event, now))
 
     def _too_many_workers(self, worker: str, key: str) -> str | None:
@@ -411,7 +414,6 @@ class Coordinator:
             message.job_id, JobRecord(message.serializer, message.blob, set(), user)
         )
         record.watchers.add(peer)
-        log.info("job %s (%s) submitted", message.job_id, message.name)
         self._send(peer, p.Submitted(message.job_id))
         self._apply(self.scheduler.handle(entry.event(), now))
 
@@ -437,14 +439,42 @@ class Coordinator:
             )
 
     def _on_cancel_job(self, peer: bytes, message: p.CancelJob, now: float, user: str) -> None:
-        log.info("job %s cancelled by a client", message.job_id)
-        self._apply(self.scheduler.handle(s.JobCancelled(message.job_id), now))
+        """Cancel a job and answer with its result (its final state: a job that had already
+        ended says how); an unknown job is refused."""
+        job_id = message.job_id
+        if job_id not in self.scheduler.jobs:
+            self._send(peer, p.Reject(f"unknown job {job_id}", "unknown-job"))
+            return
+        record = self.records.get(job_id)
+        watching = record is not None and peer in record.watchers  # answered as a watcher
+        by = _canceller(peer, message.by, user)
+        self._apply(self.scheduler.handle(s.JobCancelled(job_id, by), now))
+        if not watching:
+            self._send(peer, self._result(job_id, now))
 
     def _on_status(self, peer: bytes, message: p.StatusRequest, now: float, user: str) -> None:
+        if message.job_id is not None:
+            self._send_job_status(peer, message.job_id, now)
+            return
         status = self.scheduler.status(now)
         if self.journal_note is not None:
             status["journal"] = self.journal_note
+        if message.history:
+            status["history"] = self.history.read() if self.history is not None else None
         self._send(peer, p.StatusReply(status))
+
+    def _send_job_status(self, peer: bytes, job_id: str, now: float) -> None:
+        """One job in detail; a job the scheduler forgot may still be in the history."""
+        if job_id in self.scheduler.jobs:
+            self._send(peer, p.StatusReply({"job": self.scheduler.job_detail(job_id, now)}))
+            return
+        kept = [e for e in self.history.read() if e.get("job_id") == job_id] if (
+            self.history is not None) else []
+        if kept:
+            self._send(peer, p.StatusReply({"job": kept[-1], "from_history": True}))
+        else:
+            self._send(peer, p.Reject(f"unknown job {job_id}: not running, and not among the "
+                                      "finished jobs this coordinator keeps", "unknown-job"))
 
     def _flush_progress(self, now: float) -> None:
         dirty, self._dirty = self._dirty, set()
@@ -469,7 +499,9 @@ class Coordinator:
 
     def _do_job_ended(self, action: s.JobEnded) -> None:
         now = self.clock()
-        log.info("job %s %s", action.job_id, action.state.value)
+        job = self.scheduler.jobs.get(action.job_id)
+        if self.history is not None and job is not None:
+            self.history.append(summary(job, now))
         record = self.records.pop(action.job_id, None)
         self._dirty.discard(action.job_id)
         if record is not None:
@@ -530,6 +562,7 @@ class Coordinator:
         ]
         journal.rewrite(compacted)
         self.journal = journal
+        self.history = History(os.path.dirname(journal.path))
         for job_id in self.records:
             log.info("job %s resumes from the journal", job_id)
         return len(self.records)
@@ -550,6 +583,14 @@ class Coordinator:
             wrote = True
         if wrote:
             self.journal.sync()  # type: ignore[union-attr]
+
+
+def _canceller(peer: bytes, said: str, key: str) -> str:
+    """Who cancelled a job, for the log and ``status``: what the client said of itself, its
+    connection, and the key it authenticated with (if any)."""
+    who = said or "a client"
+    where = f"connection {peer.decode('latin-1')!r}"
+    return f"{who} ({where}{f', key {key}' if key else ''})"
 
 
 def _version_mismatch(minimr_version: str, python_version: str) -> str:

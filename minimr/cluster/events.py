@@ -165,9 +165,10 @@ class JobOutcomeRestored:
 
 @dataclass(frozen=True)
 class JobCancelled:
-    """A client cancelled a job."""
+    """A client cancelled a job; ``by`` says who, for the log and ``status``."""
 
     job_id: str
+    by: str = "its client"
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,16 @@ class JobEnded:
     state: JobState
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One line for the coordinator's log: something an operator wants to know happened
+    (a worker joined, left or was declared dead; an attempt failed; a job was queued,
+    started, ended). ``warning``: logged as a warning."""
+
+    text: str
+    warning: bool = False
+
+
 Event = (
     WorkerJoined
     | WorkerSeen
@@ -259,4 +270,7 @@ Event = (
     | JobOutcomeRestored
     | Tick
 )
-Action = Assign | Cancel | AnswerCommit | AskToReregister | TaskCommitted | JobChanged | JobEnded
+Action = (
+    Assign | Cancel | AnswerCommit | AskToReregister | TaskCommitted | JobChanged | JobEnded
+    | Notice
+)

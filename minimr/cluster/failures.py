@@ -91,6 +91,8 @@ def failure_report(job: Job, task: Task, final: bool = False) -> dict:
         "attempts": task.failures,
         "final": final,
         "task": task.key,
+        "attempt": last.get("attempt", ""),  # the last failed attempt: its log says more
+        "worker": last["name"],
         "kind": task.kind.value,
         "step": task.step,
         "input": task.spec,

@@ -20,7 +20,7 @@ import dataclasses
 from minimr.cluster.board import Board
 from minimr.cluster.events import Action, Cancel, JobChanged
 from minimr.cluster.protocol import HeldOutput, MapOutputRef
-from minimr.cluster.tables import Job, JobState, Kind, Task, TaskState, Worker
+from minimr.cluster.tables import AttemptState, Job, JobState, Kind, Task, TaskState, Worker
 
 
 def lose(board: Board, job: Job, task: Task) -> list[Action]:
@@ -67,7 +67,7 @@ def reclaim(board: Board, worker: Worker, held: HeldOutput) -> list[Action]:
         task.lost_output is not None and task.lost_output[0] == attempt
     ):
         for other in list(task.live.values()):  # its re-run is not needed any more
-            board.drop_attempt(other)
+            board.drop_attempt(other, AttemptState.CANCELLED, "the output it would make was found")
             actions.append(Cancel(other.worker, job.id, other.id))
         task.output_attempt, task.output = task.lost_output
         board.move(job, task, TaskState.DONE)

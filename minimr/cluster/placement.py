@@ -9,6 +9,7 @@ of every map output's partition (:func:`reduce_inputs`).
 
 from __future__ import annotations
 
+from minimr.cluster import notices
 from minimr.cluster.board import Board
 from minimr.cluster.events import Action, Assign
 from minimr.cluster.protocol import MapOutputRef, ReduceInput
@@ -36,7 +37,10 @@ def dispatch(board: Board, now: float) -> list[Action]:
             if task_job is None:
                 break
             task, job = task_job
+            queued = job.started is None
             actions.append(start_attempt(board, job, task, worker, now))
+            if queued:
+                actions.append(notices.job_started(job, now))
     return actions
 
 
@@ -75,11 +79,18 @@ def start_attempt(
 ) -> Assign:
     """A new attempt of ``task`` on ``worker``; returns its assignment."""
     task.started += 1
-    attempt = Attempt(f"{task.key}-a{task.started}", job.id, task.key, worker.id, now, backup)
+    busy = {board.attempts[held].lane for held in worker.attempts}
+    attempt = Attempt(
+        f"{task.key}-a{task.started}", job.id, task.key, worker.id, now, backup,
+        worker_name=worker.name, host=worker.host,
+        lane=min(set(range(worker.slots + 1)) - busy),
+    )
     if task.state is not TaskState.RUNNING:
         board.move(job, task, TaskState.RUNNING)
+    if job.started is None:
+        job.started = now
     task.live[attempt.id] = attempt
-    task.ran_on.append(worker.name)
+    task.attempts.append(attempt)
     board.attempts[(job.id, attempt.id)] = attempt
     worker.attempts.add((job.id, attempt.id))
     inputs = None

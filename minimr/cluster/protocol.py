@@ -459,17 +459,24 @@ class Watch(Message):
 
 @dataclass(frozen=True)
 class CancelJob(Message):
-    """A client cancels a job (Ctrl-C)."""
+    """A client cancels a job (Ctrl-C on ``minimr submit``, or ``minimr cancel``); ``by``
+    says who, for the coordinator's log. The sender gets the job's ``JobResult`` (or a
+    ``Reject`` for an unknown job)."""
 
     command: ClassVar[Command] = Command.CANCEL_JOB
     job_id: JobId
+    by: Name = ""
 
 
 @dataclass(frozen=True)
 class StatusRequest(Message):
-    """Ask for the cluster's workers and jobs."""
+    """Ask for the cluster's workers and jobs; with ``job_id``, for that one job in detail
+    (``views.job_detail``); with ``history``, also the finished jobs the coordinator's
+    ``--state-dir`` remembers."""
 
     command: ClassVar[Command] = Command.STATUS_REQUEST
+    job_id: JobId | None = None
+    history: bool = False
 
 
 @dataclass(frozen=True)

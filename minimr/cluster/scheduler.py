@@ -79,7 +79,7 @@ re-registers it, and the map runs again if none does within ``recovery_grace``.
 
 from __future__ import annotations
 
-from minimr.cluster import failures, mapoutputs, placement, views
+from minimr.cluster import failures, mapoutputs, notices, placement, views
 from minimr.cluster.board import Board
 from minimr.cluster.events import (
     MAX_ATTEMPTS,
@@ -99,6 +99,7 @@ from minimr.cluster.events import (
     JobEnded,
     JobOutcomeRestored,
     JobSubmitted,
+    Notice,
     TaskCommitted,
     TaskRestored,
     Tick,
@@ -116,6 +117,7 @@ from minimr.cluster.results import misfit
 from minimr.cluster.tables import (
     TRANSITIONS,
     Attempt,
+    AttemptState,
     InvariantError,
     Job,
     JobState,
@@ -147,6 +149,7 @@ __all__ = [  # the scheduler's vocabulary, importable from here
     "JobState",
     "JobSubmitted",
     "Kind",
+    "Notice",
     "Scheduler",
     "TaskCommitted",
     "TaskRestored",
@@ -167,8 +170,10 @@ SPECULATION_MIN_RUNTIME = 1.0
 #: a task with no finished peers to compare it with gets a backup after this many seconds
 #: (a worker that heartbeats but never finishes holds a task that long at most)
 BACKUP_AFTER = 60.0
-#: keep this many finished jobs for ``status``
+#: ``status`` shows this many finished jobs at most (the oldest are forgotten first)...
 FINISHED_JOBS_KEPT = 50
+#: ...and none that finished longer ago than this many seconds (a day)
+FINISHED_JOBS_TTL = 24 * 3600.0
 #: after a restart, seconds restored map outputs wait for their workers to re-register
 #: them before the maps run again (covers a worker's reconnect backoff, capped at 8 s)
 RECOVERY_GRACE = 10.0
@@ -191,6 +196,8 @@ class Scheduler:
         speculation_min_runtime: float = SPECULATION_MIN_RUNTIME,
         backup_after: float = BACKUP_AFTER,
         recovery_grace: float = RECOVERY_GRACE,
+        keep_finished: int = FINISHED_JOBS_KEPT,
+        keep_finished_for: float = FINISHED_JOBS_TTL,
     ) -> None:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_liveness = heartbeat_liveness
@@ -198,6 +205,8 @@ class Scheduler:
         self.speculation_min_runtime = speculation_min_runtime
         self.backup_after = backup_after
         self.recovery_grace = recovery_grace
+        self.keep_finished = keep_finished
+        self.keep_finished_for = keep_finished_for
         self.board = Board()
         # the board's tables, by their usual names (the same dicts)
         self.jobs: dict[str, Job] = self.board.jobs
@@ -255,10 +264,11 @@ class Scheduler:
     def _on_worker_joined(self, event: WorkerJoined, now: float) -> list[Action]:
         actions: list[Action] = []
         if event.worker in self.workers:  # registered again on the same identity
-            self._lose_worker(event.worker, now, actions)
+            self._lose_worker(event.worker, now, actions, "it registered again", dead=False)
         for dead in event.replaces:  # it adopted their folders: they are gone for sure
             if dead in self.workers and self.workers[dead].host == event.host:
-                self._lose_worker(dead, now, actions)
+                why = f"worker {event.name} took over its work folder on host {event.host}"
+                self._lose_worker(dead, now, actions, why, dead=True)
         self.workers[event.worker] = Worker(
             event.worker,
             event.name,
@@ -270,6 +280,7 @@ class Scheduler:
             shuffle_key=event.shuffle_key,
             key=event.key,
         )
+        actions.append(notices.worker_joined(self.workers[event.worker], len(event.outputs)))
         for held in event.outputs:
             actions += mapoutputs.reclaim(self.board, self.workers[event.worker], held)
         return actions
@@ -279,20 +290,22 @@ class Scheduler:
 
     def _on_worker_left(self, event: WorkerLeft, now: float) -> list[Action]:
         actions: list[Action] = []
-        self._lose_worker(event.worker, now, actions)
+        self._lose_worker(event.worker, now, actions, "it said goodbye", dead=False)
         return actions
 
-    def _lose_worker(self, worker_id: str, now: float, actions: list[Action]) -> None:
-        """Forget a worker: requeue its attempts (uncounted) and its needed map outputs."""
+    def _lose_worker(
+        self, worker_id: str, now: float, actions: list[Action], why: str, dead: bool
+    ) -> None:
+        """Forget a worker: requeue its attempts (uncounted) and its needed map outputs, and
+        say so in the coordinator's log (``why`` it is gone; ``dead``: not by its own word)."""
         worker = self.workers.pop(worker_id)
         again: dict[str, list[int]] = {}  # job -> [running tasks, map outputs] run again
         for job_id, attempt_id in sorted(worker.attempts):
-            attempt = self.attempts.pop((job_id, attempt_id))
+            attempt = self.attempts[(job_id, attempt_id)]
             job = self.jobs[job_id]
             task = job.tasks[attempt.task]
-            del task.live[attempt_id]
-            if task.committer == attempt_id:
-                task.committer = None
+            gone = f"its worker {'was declared dead' if dead else 'left'}: {why}"
+            self.board.drop_attempt(attempt, AttemptState.LOST, gone)
             if job.state is JobState.RUNNING and not task.live and task.state is TaskState.RUNNING:
                 self.board.requeue(job, task, front=True)
                 again.setdefault(job_id, [0, 0])[0] += 1
@@ -308,6 +321,9 @@ class Scheduler:
                     ((tasks, "running task"), (outputs, "finished map output")) if n]
             self.board.note(self.jobs[job_id],
                             f"worker {worker.name} lost: {' and '.join(said)} will run again")
+        requeued = sum(tasks for tasks, _ in again.values())
+        rerun = sum(outputs for _, outputs in again.values())
+        actions.append(notices.worker_lost(worker, why, requeued, rerun, dead))
 
     # --- jobs ---------------------------------------------------------------------------
 
@@ -327,16 +343,18 @@ class Scheduler:
             skip_bad_records=event.skip_bad_records,
             max_skips=max(0, event.max_skips),
         )
+        ahead = sum(j.state is JobState.RUNNING for j in self.jobs.values())
         self.jobs[job.id] = job
         self.board.add_task(job, Kind.PREPARE, 0, 0, {"step": 0}, TaskState.PENDING)
-        actions.append(JobChanged(job.id))
+        actions += [JobChanged(job.id), notices.job_queued(job, ahead)]
         return actions
 
     def _on_job_cancelled(self, event: JobCancelled, now: float) -> list[Action]:
         actions: list[Action] = []
         job = self.jobs.get(event.job_id)
         if job is not None and job.state is JobState.RUNNING:
-            job.error = {"message": "cancelled by the client"}
+            job.cancelled_by = event.by
+            job.error = {"message": f"cancelled by {event.by}"}
             self._end_job(job, JobState.CANCELLED, now, actions)
         return actions
 
@@ -384,26 +402,35 @@ class Scheduler:
         job.finished = now
         for task in job.tasks.values():
             for attempt in list(task.live.values()):
-                self.board.drop_attempt(attempt)
+                self.board.drop_attempt(attempt, AttemptState.CANCELLED, f"the job {state.value}")
                 actions.append(Cancel(attempt.worker, job.id, attempt.id))
         for worker in self.workers.values():
             worker.outputs = {o for o in worker.outputs if o[0] != job.id}
         job.pending.clear()
-        actions.append(JobEnded(job.id, state))
+        actions += [JobEnded(job.id, state), notices.job_ended(job, now)]
+        self._forget_finished_jobs(now)
+
+    def _forget_finished_jobs(self, now: float) -> None:
+        """Keep ``keep_finished`` finished jobs at most, none older than ``keep_finished_for``
+        seconds (a coordinator with ``--state-dir`` keeps their summaries in its history)."""
         finished = [j for j in self.jobs.values() if j.state is not JobState.RUNNING]
-        for old in finished[:-FINISHED_JOBS_KEPT]:
-            del self.jobs[old.id]
+        excess = len(finished) - self.keep_finished
+        for index, old in enumerate(finished):
+            ended = old.finished if old.finished is not None else now
+            if index < excess or now - ended > self.keep_finished_for:
+                del self.jobs[old.id]
 
     # --- attempts -----------------------------------------------------------------------
 
-    def _end_attempt(self, worker: str, job_id: str, attempt_id: str
+    def _end_attempt(self, worker: str, job_id: str, attempt_id: str, why: str
                      ) -> tuple[Job, Task, Attempt] | None:
-        """Retire a live attempt that failed; its job and task, or None when there is nothing
-        more to do (a stale attempt, fenced off, or a job no longer running)."""
+        """Retire a live attempt that failed (``why``: its error); its job and task, or None
+        when there is nothing more to do (a stale attempt, fenced off, or a job no longer
+        running)."""
         attempt = self.board.live_attempt(worker, job_id, attempt_id)
         if attempt is None:
             return None
-        self.board.drop_attempt(attempt)
+        self.board.drop_attempt(attempt, AttemptState.FAILED, notices.error_line(why))
         job = self.jobs[job_id]
         if job.state is not JobState.RUNNING:
             return None
@@ -418,25 +445,27 @@ class Scheduler:
         job = self.jobs[event.job_id]
         task = job.tasks[attempt.task]
         committed = task.committer == attempt.id
-        self.board.drop_attempt(attempt)
         if job.state is not JobState.RUNNING or task.state is not TaskState.RUNNING:
+            self.board.drop_attempt(attempt, AttemptState.CANCELLED, "its task was done")
             return actions
         problem = misfit(job, task, event.output)
         if problem is not None:  # well-formed, but not this task's result: the worker's fault
             error = f"worker {self.board.name(event.worker)} returned a result that does not fit "
-            self._record_failure(
-                job, task, event.worker, error + f"{task.key}: {problem}", "", now, actions
-            )
+            error += f"{task.key}: {problem}"
+            self.board.drop_attempt(attempt, AttemptState.FAILED, error)
+            self._record_failure(job, task, attempt, error, "", now, actions)
             return actions
         if task.kind is Kind.REDUCE and not committed:
             # a reduce reports success only after its commit was granted; one that did
             # not may have left nothing in place, so the task runs again
+            self.board.drop_attempt(attempt, AttemptState.FAILED, "done without a commit")
             if not task.live:
                 self.board.requeue(job, task, front=True)
             return actions
+        self.board.drop_attempt(attempt, AttemptState.SUCCEEDED)
         losers = list(task.live.values())  # a backup lost the race, or the first attempt
         for other in losers:
-            self.board.drop_attempt(other)
+            self.board.drop_attempt(other, AttemptState.CANCELLED, f"overtaken by {attempt.id}")
             actions.append(Cancel(other.worker, job.id, other.id))
         failures.score_overtaken(job, attempt, losers, len(self.workers))
         task.counters = event.counters
@@ -538,27 +567,28 @@ class Scheduler:
 
     def _on_attempt_failed(self, event: AttemptFailed, now: float) -> list[Action]:
         actions: list[Action] = []
-        ended = self._end_attempt(event.worker, event.job_id, event.attempt)
+        ended = self._end_attempt(event.worker, event.job_id, event.attempt, event.error)
         if ended is None:
             return actions
-        job, task, _ = ended
+        job, task, attempt = ended
         if event.final:  # no retry can fix it: fail the job now, backups and all
-            self._record_failure(job, task, event.worker, event.error, event.stderr, now,
+            self._record_failure(job, task, attempt, event.error, event.stderr, now,
                                  actions, final=True)
             return actions
         if failures.skip_record(job, task, event):
-            actions.append(JobChanged(job.id))
+            actions += [JobChanged(job.id),
+                        notices.attempt_failed(job, task, attempt, event.error, counted=False)]
             if task.state is TaskState.RUNNING and not task.live:
                 self.board.requeue(job, task, front=True)
             return actions
-        self._record_failure(job, task, event.worker, event.error, event.stderr, now, actions)
+        self._record_failure(job, task, attempt, event.error, event.stderr, now, actions)
         return actions
 
     def _record_failure(
         self,
         job: Job,
         task: Task,
-        worker: str,
+        attempt: Attempt,
         error: str,
         stderr: str,
         now: float,
@@ -568,9 +598,11 @@ class Scheduler:
         """Count a failed attempt; requeue the task or, at the cap (or ``final``: at once),
         fail the job."""
         task.failures += 1
+        worker = attempt.worker
         name = self.board.name(worker)
-        task.errors.append({"worker": worker, "name": name, "error": error, "stderr": stderr})
-        actions.append(JobChanged(job.id))
+        task.errors.append({"worker": worker, "name": name, "attempt": attempt.id,
+                            "error": error, "stderr": stderr})
+        actions += [JobChanged(job.id), notices.attempt_failed(job, task, attempt, error, True)]
         if task.state is not TaskState.RUNNING or (task.live and not final):
             return  # a backup is still running: it may yet succeed
         if final or task.failures >= job.max_attempts:
@@ -579,8 +611,8 @@ class Scheduler:
             self._end_job(job, JobState.FAILED, now, actions)
         else:
             self.board.note(job, f"{task.key} failed on worker {name} (failure {task.failures} "
-                                 f"of at most {job.max_attempts}): {_last_line(error)}; it runs "
-                                 "again")
+                                 f"of at most {job.max_attempts}): "
+                                 f"{notices.error_line(error)}; it runs again")
             self._retry(job, task)
 
     def _retry(self, job: Job, task: Task) -> None:
@@ -592,7 +624,8 @@ class Scheduler:
 
     def _on_fetch_failed(self, event: FetchFailed, now: float) -> list[Action]:
         actions: list[Action] = []
-        ended = self._end_attempt(event.worker, event.job_id, event.attempt)
+        why = f"could not fetch map outputs: {event.error}"
+        ended = self._end_attempt(event.worker, event.job_id, event.attempt, why)
         if ended is None:
             return actions
         job, task, attempt = ended
@@ -616,9 +649,11 @@ class Scheduler:
                     refused.append(refusal)
         if refused:  # the reporter's own failure now: counted, and on its worker
             error = f"{event.error} ({'; '.join(refused)})"
-            self._record_failure(job, task, event.worker, error, "", now, actions)
-        elif task.state is TaskState.RUNNING and not task.live:
-            self._retry(job, task)  # not the reduce's fault: it does not count
+            self._record_failure(job, task, attempt, error, "", now, actions)
+        else:  # not the reduce's fault: it does not count
+            actions.append(notices.attempt_failed(job, task, attempt, why, counted=False))
+            if task.state is TaskState.RUNNING and not task.live:
+                self._retry(job, task)
         actions.append(JobChanged(job.id))
         return actions
 
@@ -639,7 +674,8 @@ class Scheduler:
                 ok = True
             elif task.state is TaskState.RUNNING:
                 # the loser of a commit race stops here; the worker discards its output
-                self.board.drop_attempt(attempt)
+                why = "another attempt committed"
+                self.board.drop_attempt(attempt, AttemptState.CANCELLED, why)
                 if not task.live:
                     self.board.requeue(job, task, front=True)
         actions.append(AnswerCommit(event.worker, event.job_id, event.attempt, ok))
@@ -650,7 +686,10 @@ class Scheduler:
     def _on_tick(self, event: Tick, now: float) -> list[Action]:
         actions: list[Action] = []
         for worker in [w for w in self.workers.values() if now - w.last_seen > self.dead_after]:
-            self._lose_worker(worker.id, now, actions)
+            why = (f"silent for {now - worker.last_seen:.1f} s (heartbeats every "
+                   f"{self.heartbeat_interval:g} s, dead after {self.heartbeat_liveness} missed)")
+            self._lose_worker(worker.id, now, actions, why, dead=True)
+        self._forget_finished_jobs(now)
         for job in [j for j in self.jobs.values() if j.state is JobState.RUNNING]:
             if job.recover_until is not None and now >= job.recover_until:
                 actions += mapoutputs.give_up_unclaimed(self.board, job)
@@ -674,12 +713,11 @@ class Scheduler:
         timeout = job.task_timeout or 0.0
         for attempt in [a for a in self.attempts.values() if a.job_id == job.id]:
             if now - attempt.started > timeout and job.state is JobState.RUNNING:
-                self.board.drop_attempt(attempt)
-                actions.append(Cancel(attempt.worker, job.id, attempt.id))
                 error = f"attempt {attempt.id} timed out after {timeout:g} s"
-                self._record_failure(
-                    job, job.tasks[attempt.task], attempt.worker, error, "", now, actions
-                )
+                self.board.drop_attempt(attempt, AttemptState.FAILED, error)
+                actions.append(Cancel(attempt.worker, job.id, attempt.id))
+                self._record_failure(job, job.tasks[attempt.task], attempt, error, "", now,
+                                     actions)
 
     def _speculate(self, job: Job, now: float, actions: list[Action]) -> None:
         """Give a backup attempt to each straggler, and to each task held too long."""
@@ -705,6 +743,10 @@ class Scheduler:
         """Plain-data progress of one job (for clients and ``status``)."""
         return views.job_snapshot(self.jobs[job_id], len(self.workers), now)
 
+    def job_detail(self, job_id: str, now: float) -> dict:
+        """Plain-data view of one job in full: phases, counters, every attempt."""
+        return views.job_detail(self.jobs[job_id], self.workers, now)
+
     def job_counters(self, job_id: str) -> list[dict]:
         """The counters of every finished task, each task once."""
         return views.job_counters(self.jobs[job_id])
@@ -713,8 +755,3 @@ class Scheduler:
         """Plain-data view of the cluster: workers and jobs."""
         return views.cluster_status(self.workers, self.jobs, now)
 
-
-def _last_line(error: str) -> str:
-    """The line of an error that says what it was (a traceback's last), cut to 200."""
-    lines = [line for line in error.strip().splitlines() if line.strip()]
-    return (lines[-1].strip() if lines else "no error text")[:200]

@@ -37,6 +37,16 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
 }
 
 
+class AttemptState(enum.Enum):
+    """How an attempt ended (or that it has not yet)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # its result was taken (a reduce's commit too)
+    FAILED = "failed"  # an exception, its executor died, a timeout, a fetch failure
+    CANCELLED = "cancelled"  # not needed any more: another attempt won, the job ended
+    LOST = "lost"  # its worker died or left
+
+
 class JobState(enum.Enum):
     """A job's life: running until it succeeds, fails or is cancelled."""
 
@@ -70,7 +80,8 @@ class InvariantError(RuntimeError):
 
 @dataclass
 class Attempt:
-    """One live try of a task on a worker."""
+    """One try of a task on a worker: live while in the board's ``attempts``; kept in its
+    task's ``attempts`` after it ends, with how and when (for ``status JOB_ID`` and logs)."""
 
     id: str
     job_id: str
@@ -79,6 +90,12 @@ class Attempt:
     started: float
     backup: bool = False
     holders: dict[int, str | None] = field(default_factory=dict)  # a reduce: map -> worker
+    worker_name: str = ""  # the worker's name and host, kept after it is gone
+    host: str = ""
+    lane: int = 0  # which of its worker's slots it holds (0 .. slots-1): a timeline row
+    state: AttemptState = AttemptState.RUNNING
+    ended: float | None = None
+    why: str = ""  # how it ended, one line: the user's exception, "overtaken by ..."
 
 
 @dataclass
@@ -102,7 +119,7 @@ class Task:
     counters: dict | None = None
     duration: float | None = None
     errors: list[dict] = field(default_factory=list)
-    ran_on: list[str] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)  # every attempt started, in order
     record_failures: dict[int, int] = field(default_factory=dict)  # skip mode: ordinal -> n
     #: a map: times its output was declared lost by fetch failures, per reporter (a key, or a
     #: worker id without keys); bounded by ``failures.take_fetch_loss``
@@ -129,6 +146,8 @@ class Job:
     state: JobState = JobState.RUNNING
     step: int = 0
     finished: float | None = None
+    started: float | None = None  # its first attempt started: until then it is queued
+    cancelled_by: str = ""
     tasks: dict[str, Task] = field(default_factory=dict)
     pending: deque[str] = field(default_factory=deque)
     maps: dict[int, list[str]] = field(default_factory=dict)  # step -> map task keys

@@ -1,13 +1,37 @@
 """Read-only views of the scheduler's tables, as plain data for clients and ``minimr status``.
 
 They never change state, so they live apart from the state machine in ``scheduler.py``.
+Times are seconds: ``elapsed`` since the job was submitted (to its end, once it ended);
+an attempt's ``start`` and ``end`` count from the job's submission too, so that attempts
+line up on one time axis (a timeline of each worker's ``lane``, its slot).
+
+- :func:`job_snapshot`: a job's progress in a few numbers (the client's progress line);
+- :func:`job_detail`: one job in full: its phases, counters, failure, and every task with
+  every attempt (worker, lane, start, end, state, why it ended, records and bytes, where its
+  log is) — ``minimr status JOB_ID``, ``minimr logs`` and anything that draws a job;
+- :func:`cluster_status`: the workers and the jobs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from minimr.cluster.tables import Job, Kind, TaskState, Worker
+from minimr.cluster.tables import Attempt, Job, JobState, Kind, Task, TaskState, Worker
+from minimr.dataflow import counters as C
+
+#: the built-in counters an attempt's view shows, by task kind: its records and bytes
+_ATTEMPT_COUNTERS = {
+    Kind.MAP: (C.MAP_INPUT_RECORDS, C.MAP_INPUT_BYTES, C.MAP_OUTPUT_RECORDS, C.SPILLED_RECORDS),
+    Kind.REDUCE: (C.REDUCE_INPUT_RECORDS, C.REDUCE_INPUT_GROUPS, C.REDUCE_OUTPUT_RECORDS,
+                  C.REDUCE_OUTPUT_BYTES),
+}
+
+
+def job_state(job: Job) -> str:
+    """A job's state as shown: ``queued`` until its first attempt starts, then its state."""
+    if job.state is JobState.RUNNING and job.started is None:
+        return "queued"
+    return job.state.value
 
 
 def job_snapshot(job: Job, workers: int, now: float) -> dict:
@@ -16,7 +40,7 @@ def job_snapshot(job: Job, workers: int, now: float) -> dict:
     return {
         "job_id": job.id,
         "name": job.name,
-        "state": job.state.value,
+        "state": job_state(job),
         "step": job.step,
         "steps": job.steps,
         "maps_done": job.done.get(Kind.MAP, 0),
@@ -39,23 +63,6 @@ def job_snapshot(job: Job, workers: int, now: float) -> dict:
     }
 
 
-def phase_counts(job: Job) -> list[dict]:
-    """Each step's phases in order (prepare, map, reduce, commit): tasks total, done and
-    running, so that a client can draw a bar per phase."""
-    rows: dict[tuple[int, int], dict] = {}
-    order = list(Kind)
-    for task in job.tasks.values():
-        key = (task.step, order.index(task.kind))
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = {"step": task.step, "kind": task.kind.value, "total": 0,
-                               "done": 0, "running": 0}
-        row["total"] += 1
-        row["done"] += task.state is TaskState.DONE
-        row["running"] += bool(task.live)
-    return [rows[key] for key in sorted(rows)]
-
-
 def notes(job: Job, last: int = 20) -> list[dict]:
     """The job's latest notes, oldest first: ``seq`` (1 for the job's first note ever),
     ``at`` (seconds into the job) and ``text``."""
@@ -69,8 +76,133 @@ def job_counters(job: Job) -> list[dict]:
     return [t.counters for t in job.tasks.values() if t.state is TaskState.DONE and t.counters]
 
 
+def merged_counters(job: Job) -> dict[str, dict[str, int]]:
+    """The job's counters so far: every finished task's, summed (each task once)."""
+    total: dict[str, dict[str, int]] = {}
+    for counters in job_counters(job):
+        for group, names in counters.items():
+            into = total.setdefault(group, {})
+            for name, amount in names.items():
+                into[name] = into.get(name, 0) + amount
+    return total
+
+
+def job_detail(job: Job, workers: Mapping[str, Worker], now: float) -> dict:
+    """One job in full (see the module docstring): its snapshot, and ``queued_for`` (seconds
+    before its first attempt), ``finished``, ``cancelled_by``, ``error`` (the failure
+    report), ``counters`` and ``tasks``, each task with its ``attempts``."""
+    live = {w.name for w in workers.values()}
+    detail = job_snapshot(job, len(workers), now)
+    detail.update(
+        queued_for=(job.started if job.started is not None else job.finished or now)
+        - job.submitted,
+        finished=job.finished is not None,
+        cancelled_by=job.cancelled_by,
+        error=job.error,
+        counters=merged_counters(job),
+        tasks=[task_view(job, task, live, now) for task in job.tasks.values()],
+    )
+    return detail
+
+
+def phase_counts(job: Job) -> list[dict]:
+    """Each step's phases in order (prepare, map, reduce, commit), so that a client can draw
+    a bar per phase: their tasks ``total``, ``done``, ``running``, waiting for a slot
+    (``pending``) or for their inputs (``waiting``), and ``failed_attempts``."""
+    rows: dict[tuple[int, Kind], dict] = {}
+    for task in job.tasks.values():
+        row = rows.setdefault((task.step, task.kind), {
+            "step": task.step, "kind": task.kind.value, "total": 0, "done": 0, "running": 0,
+            "pending": 0, "waiting": 0, "failed_attempts": 0,
+        })
+        row["total"] += 1
+        row["failed_attempts"] += task.failures
+        if task.state is TaskState.DONE:
+            row["done"] += 1
+        elif task.live:
+            row["running"] += 1
+        elif task.state in (TaskState.PENDING, TaskState.WAITING):
+            row[task.state.value] += 1
+    order = list(Kind)
+    return [rows[key] for key in sorted(rows, key=lambda k: (k[0], order.index(k[1])))]
+
+
+def task_view(job: Job, task: Task, live: set[str], now: float) -> dict:
+    """A task and its attempts; ``live``: the names of the workers registered now."""
+    return {
+        "task": task.key,
+        "kind": task.kind.value,
+        "step": task.step,
+        "index": task.index,
+        "state": task.state.value,
+        "input": describe_input(task.kind.value, task.step, task.spec),
+        "failures": task.failures,
+        "attempts": [attempt_view(job, task, a, live, now) for a in task.attempts],
+    }
+
+
+def attempt_view(job: Job, task: Task, attempt: Attempt, live: set[str], now: float) -> dict:
+    """One attempt: where and when it ran, how it ended, and where its log is.
+
+    ``log`` is ``"worker"`` while the worker that ran it is registered (``minimr logs`` asks
+    it), ``"gone"`` once it is not: a worker keeps its attempts' logs in its work folder,
+    and they went with it. The attempt whose result was taken carries its task's records
+    and bytes (``counters``).
+    """
+    view = {
+        "attempt": attempt.id,
+        "task": attempt.task,
+        "worker": attempt.worker_name,
+        "host": attempt.host,
+        "lane": attempt.lane,
+        "backup": attempt.backup,
+        "state": attempt.state.value,
+        "start": attempt.started - job.submitted,
+        "end": None if attempt.ended is None else attempt.ended - job.submitted,
+        "duration": (attempt.ended if attempt.ended is not None else now) - attempt.started,
+        "why": attempt.why,
+        "log": "worker" if attempt.worker_name in live else "gone",
+    }
+    names = _ATTEMPT_COUNTERS.get(task.kind)
+    if names and task.output_attempt == attempt.id and task.counters:
+        builtin = task.counters.get(C.BUILTIN, {})
+        view["counters"] = {name: builtin.get(name, 0) for name in names}
+    return view
+
+
+def find_attempts(job: Job, name: str) -> list[Attempt]:
+    """The attempts ``name`` stands for: one attempt (``s0-m00003-a2``), every attempt of a
+    task (``s0-m00003``), or of the whole job (``""``)."""
+    if not name:
+        return [a for task in job.tasks.values() for a in task.attempts]
+    task = job.tasks.get(name)
+    if task is not None:
+        return list(task.attempts)
+    task = job.tasks.get(name.rpartition("-a")[0])
+    return [a for a in task.attempts if a.id == name] if task is not None else []
+
+
+def describe_input(kind: str, step: int, spec: dict) -> str:
+    """A task's input for people: a map's split (and how many more), a reduce's partition."""
+    if kind == "map" and isinstance(spec.get("split"), dict):
+        split, more = spec["split"], len(spec.get("more") or ())
+        tail = f" and {more} more split{'s' * (more > 1)}" if more else ""
+        return f"map input {split.get('path')} bytes {split.get('start')}-{split.get('end')}{tail}"
+    if kind == "reduce":
+        return f"reduce partition {spec.get('partition')} of step {spec.get('step')}"
+    return f"{kind} of step {step}"
+
+
 def cluster_status(workers: Mapping[str, Worker], jobs: Mapping[str, Job], now: float) -> dict:
-    """Plain-data view of the cluster: workers and jobs."""
+    """Plain-data view of the cluster: workers and jobs (a queued job with its place in the
+    queue: 1 is next)."""
+    waiting = [j.id for j in jobs.values() if job_state(j) == "queued"]
+    listed = []
+    for job in jobs.values():
+        snapshot = job_snapshot(job, len(workers), now)
+        if job.id in waiting:
+            snapshot["queue_position"] = waiting.index(job.id) + 1
+        listed.append(snapshot)
     return {
         "workers": [
             {
@@ -87,5 +219,5 @@ def cluster_status(workers: Mapping[str, Worker], jobs: Mapping[str, Job], now: 
             }
             for w in workers.values()
         ],
-        "jobs": [job_snapshot(job, len(workers), now) for job in jobs.values()],
+        "jobs": listed,
     }

@@ -407,3 +407,64 @@ def test_a_submit_with_non_finite_options_is_refused_and_serving_goes_on():
     assert reject.code == "malformed" and "Infinity" in reject.reason
     assert "bad" not in rig.coordinator.scheduler.jobs
     assert started_job(rig).finish().state == "succeeded"
+
+
+def test_status_of_one_job_is_its_detail_and_an_unknown_job_is_refused():
+    """StatusRequest with a job id answers that job's detail (phases, tasks, attempts); an
+    unknown id is refused."""
+    rig = Rig()
+    rig.worker("w1")
+    client = rig.peer("client")
+    rig.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    (reply,) = of_type(rig.exchange(client, p.StatusRequest("j")), p.StatusReply)
+    job = reply.status["job"]
+    assert job["state"] == "running" and job["phases"][0]["kind"] == "prepare"
+    assert job["tasks"][0]["attempts"][0]["worker"] == "w1"
+    (reject,) = of_type(rig.exchange(client, p.StatusRequest("nope")), p.Reject)
+    assert reject.code == "unknown-job"
+
+
+def test_cancel_from_another_client_answers_it_and_names_it():
+    """A CancelJob from a client that did not submit the job (its submitter gone) is answered
+    with the job's result, and the job records who cancelled it."""
+    rig = Rig()
+    rig.worker("w1")
+    rig.exchange(rig.peer("gone"), p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    other = rig.peer("other")
+    (result,) = of_type(rig.exchange(other, p.CancelJob("j", "minimr cancel")), p.JobResult)
+    assert result.state == "cancelled"
+    assert rig.coordinator.scheduler.jobs["j"].cancelled_by == (
+        "minimr cancel (connection 'other')")
+    (again,) = of_type(rig.exchange(other, p.CancelJob("j")), p.JobResult)
+    assert again.state == "cancelled"
+    (reject,) = of_type(rig.exchange(other, p.CancelJob("nope")), p.Reject)
+    assert reject.code == "unknown-job"
+
+
+def test_the_history_of_a_state_dir_lists_finished_jobs_and_answers_for_forgotten_ones(tmp_path):
+    """With a history, ended jobs are summarized there: status --all lists them, and a job the
+    scheduler forgot is still answered from it."""
+    from minimr.cluster.history import History
+
+    rig = Rig()
+    rig.coordinator.history = History(str(tmp_path))
+    client = rig.peer("client")
+    rig.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    rig.exchange(client, p.CancelJob("j", "me"))
+    (reply,) = of_type(rig.exchange(client, p.StatusRequest(history=True)), p.StatusReply)
+    (entry,) = reply.status["history"]
+    assert entry["job_id"] == "j" and entry["state"] == "cancelled"
+    del rig.coordinator.scheduler.jobs["j"]
+    (reply,) = of_type(rig.exchange(client, p.StatusRequest("j")), p.StatusReply)
+    assert reply.status["from_history"] and reply.status["job"]["cancelled_by"].startswith("me")
+
+
+def test_notices_go_to_the_coordinators_log(caplog):
+    """The scheduler's notices are logged: a worker joining, a job queued."""
+    caplog.set_level("INFO", logger="minimr.coordinator")
+    rig = Rig()
+    rig.worker("w1")
+    rig.exchange(rig.peer("client"), p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    logged = [r.getMessage() for r in caplog.records]
+    assert "worker w1 joined: 1 slot, host host" in logged
+    assert "job j (job) queued: 1 step, 0 unfinished jobs ahead of it" in logged

@@ -505,3 +505,24 @@ def test_workers_tally_tasks_done_and_map_output_bytes_served():
     assert (snapshot["input_records"], snapshot["input_bytes"]) == (10, 200)
     assert [(ph["kind"], ph["done"], ph["total"]) for ph in snapshot["phases"]] == [
         ("prepare", 1, 1), ("map", 2, 2), ("reduce", 1, 1), ("commit", 0, 1)]
+
+
+def test_finished_jobs_are_kept_up_to_a_count():
+    """Past ``keep_finished`` finished jobs, the oldest are forgotten; running ones never."""
+    script = Script(keep_finished=2)
+    for job in ("a", "b", "c", "d"):
+        script.submit(job)
+    for job in ("a", "b", "c"):
+        script(s.JobCancelled(job))
+    assert list(script.sched.jobs) == ["b", "c", "d"]
+
+
+def test_finished_jobs_are_forgotten_after_a_while():
+    """A finished job is forgotten ``keep_finished_for`` seconds after it ended."""
+    script = Script(keep_finished_for=60.0)
+    script.submit("a")
+    script(s.JobCancelled("a"))
+    script(s.Tick(), advance=59.0)
+    assert "a" in script.sched.jobs
+    script(s.Tick(), advance=2.0)
+    assert "a" not in script.sched.jobs

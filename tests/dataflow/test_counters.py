@@ -84,7 +84,8 @@ def test_the_table_shows_built_in_counters_in_the_order_records_meet_them():
         counters.increment(BUILTIN, name, 1)
     counters.increment("words", "long", 3)
     lines = counters.format_table().splitlines()
-    shown = [line.strip().rsplit("  ", 1)[0].strip() for line in lines[1 : len(C.BUILTIN_ORDER) + 1]]
+    rows = lines[1 : len(C.BUILTIN_ORDER) + 1]
+    shown = [line.strip().rsplit("  ", 1)[0].strip() for line in rows]
     assert shown == list(C.BUILTIN_ORDER)
     assert lines[len(C.BUILTIN_ORDER) + 1] == "words:"
     assert C.BUILTIN_ORDER.index(C.MAP_OUTPUT_RECORDS) < C.BUILTIN_ORDER.index(

@@ -25,8 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from minimr.cluster import views
-
 if TYPE_CHECKING:
     from minimr.cluster.scheduler import Scheduler
 
@@ -147,24 +145,5 @@ def take_snapshot(scheduler: Scheduler, window: Window, now: float, wall: float)
         if job.finished is not None and kept is not None and kept["finished"]:
             jobs[job_id] = kept
         else:
-            jobs[job_id] = _job_document(scheduler, job_id, now)
+            jobs[job_id] = scheduler.job_detail(job_id, now)
     return Snapshot(previous.version + 1, window.clock(), wall, scheduler.status(now), jobs)
-
-
-def _job_document(scheduler: Scheduler, job_id: str, now: float) -> dict:
-    job = scheduler.jobs[job_id]
-    document = scheduler.job_snapshot(job_id, now)
-    document["finished"] = job.finished is not None
-    document["error"] = job.error
-    document["counters"] = _merged(views.job_counters(job))
-    return document
-
-
-def _merged(tables: list[dict]) -> dict[str, dict[str, int]]:
-    total: dict[str, dict[str, int]] = {}
-    for table in tables:
-        for group, names in table.items():
-            into = total.setdefault(group, {})
-            for name, amount in names.items():
-                into[name] = into.get(name, 0) + amount
-    return total

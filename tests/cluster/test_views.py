@@ -1,0 +1,112 @@
+"""The scheduler's plain-data views: a job's attempts, phases and state as status shows them."""
+
+from __future__ import annotations
+
+from minimr.cluster import scheduler as s
+from minimr.cluster import views
+from tests.cluster.test_scheduler import Script, assigns, map_output, straggling_phase
+
+
+def detail(script: Script, job: str = "j") -> dict:
+    return views.job_detail(script.sched.jobs[job], script.sched.workers, script.now)
+
+
+def attempts_of(view: dict, task: str) -> list[dict]:
+    (found,) = [t for t in view["tasks"] if t["task"] == task]
+    return found["attempts"]
+
+
+def test_every_attempt_is_kept_with_how_it_ended():
+    """A failed attempt, one lost with its worker and the one that succeeded all stay in the
+    task's record, each with its worker, state, times and why it ended."""
+    script = Script(heartbeat_interval=1.0, heartbeat_liveness=3)
+    script.join("w0")
+    script.join("w1")
+    (prep,) = assigns(script.submit())
+    maps = assigns(script.prepare(prep, maps=1, reduces=1))
+    (m,) = maps
+    error = "Traceback (most recent call last):\n  ...\nValueError: bad line 7\n(on worker w)"
+    (m2,) = assigns(script(s.AttemptFailed(m.worker, "j", m.attempt, error), advance=1.0))
+    script(s.WorkerSeen(m.worker), advance=2.0)
+    script(s.Tick(), advance=2.0)  # m2's worker is silent for 4 s: declared dead
+    (m3,) = [a for a in script.sched.attempts.values() if a.task == "s0-m00000"]
+    script.succeed(s.Assign(m3.worker, "j", m3.id, "map", {}), map_output("/o", 1))
+    first, lost, won = attempts_of(detail(script), "s0-m00000")
+    assert (first["state"], first["why"]) == ("failed", "ValueError: bad line 7")
+    assert first["worker"] == m.worker and first["end"] == 1.0
+    assert lost["attempt"] == m2.attempt and lost["state"] == "lost"
+    assert "declared dead" in lost["why"] and "silent for" in lost["why"]
+    assert won["state"] == "succeeded" and won["end"] is not None
+    assert won["counters"]["map input records"] == 0  # the task's records: this one's
+
+
+def test_a_backup_that_loses_is_cancelled_and_says_by_whom():
+    """When one attempt of a task wins, the others end cancelled, overtaken by the winner."""
+    script = Script(speculation_min_runtime=1.0, speculation_multiplier=4.0)
+    maps = straggling_phase(script)
+    (backup,) = assigns(script(s.Tick(), advance=10.0))
+    script.map_done(backup, reduces=1)
+    first, second = attempts_of(detail(script), "s0-m00003")
+    assert first["state"] == "cancelled" and first["why"] == f"overtaken by {backup.attempt}"
+    assert first["attempt"] == maps[3].attempt
+    assert second["backup"] is True and second["state"] == "succeeded"
+
+
+def test_attempts_on_one_worker_take_distinct_lanes():
+    """Attempts running at once on a worker take different lanes (its slots), reused once free."""
+    script = Script()
+    script.join("w0", slots=2)
+    (prep,) = assigns(script.submit())
+    first, second = assigns(script.prepare(prep, maps=3, reduces=1))
+    (third,) = assigns(script.map_done(first, reduces=1))
+    lanes = {a["attempt"]: a["lane"] for t in detail(script)["tasks"] for a in t["attempts"]}
+    assert {lanes[first.attempt], lanes[second.attempt]} == {0, 1}
+    assert lanes[third.attempt] == lanes[first.attempt]
+
+
+def test_a_job_waiting_behind_another_is_queued_with_its_place():
+    """A job none of whose attempts has started shows as queued, with its place in line,
+    until a slot takes its first task."""
+    script = Script()
+    script.join("w0")
+    (prep,) = assigns(script.submit("first"))
+    script.submit("second")
+    script.submit("third")
+    jobs = {j["job_id"]: j for j in views.cluster_status(
+        script.sched.workers, script.sched.jobs, script.now)["jobs"]}
+    assert jobs["first"]["state"] == "running"
+    assert (jobs["second"]["state"], jobs["second"]["queue_position"]) == ("queued", 1)
+    assert (jobs["third"]["state"], jobs["third"]["queue_position"]) == ("queued", 2)
+    script.succeed(prep, s.TaskLists((), ()), advance=2.0)  # first fails: no reduces
+    assert detail(script, "second")["state"] == "running"
+    assert detail(script, "second")["queued_for"] == 2.0
+
+
+def test_phases_count_tasks_done_running_waiting_and_failed_attempts():
+    """A job's phases: per step and kind, tasks done of total, running, waiting, failures."""
+    script = Script()
+    script.join("w0")
+    script.join("w1")
+    (prep,) = assigns(script.submit())
+    m0, m1 = assigns(script.prepare(prep, maps=3, reduces=2))
+    script(s.AttemptFailed(m0.worker, "j", m0.attempt, "boom"))
+    phases = {row["kind"]: row for row in detail(script)["phases"]}
+    assert phases["prepare"]["done"] == phases["prepare"]["total"] == 1
+    assert phases["map"] == {"step": 0, "kind": "map", "total": 3, "done": 0, "running": 2,
+                             "pending": 1, "waiting": 0, "failed_attempts": 1}
+    assert phases["reduce"]["waiting"] == 2
+
+
+def test_find_attempts_takes_an_attempt_a_task_or_the_whole_job():
+    """An attempt id names one attempt, a task key all of its attempts, '' all the job's."""
+    script = Script()
+    script.join("w0")
+    (prep,) = assigns(script.submit())
+    (m,) = assigns(script.prepare(prep, maps=1, reduces=1))
+    script(s.AttemptFailed(m.worker, "j", m.attempt, "boom"))
+    job = script.sched.jobs["j"]
+    assert [a.id for a in views.find_attempts(job, "s0-m00000")] == [
+        "s0-m00000-a1", "s0-m00000-a2"]
+    assert [a.id for a in views.find_attempts(job, "s0-m00000-a2")] == ["s0-m00000-a2"]
+    assert len(views.find_attempts(job, "")) == 3
+    assert views.find_attempts(job, "s0-m00009") == []

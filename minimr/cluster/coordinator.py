@@ -10,7 +10,8 @@ Pirate broker's shape):
 3. tick the scheduler (purges workers silent for ``interval x liveness``, times out
    tasks, launches backups) and heartbeat every worker once per interval;
 4. turn the scheduler's actions into messages; progress of the jobs that changed is
-   sent to their watchers once per turn, however many tasks finished in it.
+   sent to their watchers at most every ``PROGRESS_INTERVAL``, however many tasks
+   finished meanwhile.
 
 With keys (``security.py``), each message is authorized by the role of the key its
 sender authenticated with (``ROLES``): a worker key cannot submit or cancel a job, a
@@ -48,6 +49,9 @@ log = logging.getLogger("minimr.coordinator")
 TICK_INTERVAL = 0.1
 #: messages handled per loop turn at most, so ticks and heartbeats are never starved
 BATCH = 2000
+#: seconds between two progress messages about one job: a snapshot costs a pass over the
+#: job's tasks, and a turn that handles a few messages must not pay it every time
+PROGRESS_INTERVAL = 0.2
 
 #: the role a sender's key needs for each message when the coordinator has keys
 #: (``None``: any authorized key, worker or submitter)
@@ -127,6 +131,7 @@ class Coordinator:
         self._stop = threading.Event()
         self._dirty: set[str] = set()
         self._last_tick = self._last_heartbeat = clock()
+        self._last_progress = float("-inf")
         # each handler takes (peer, message, now, user): user is the sender's key, "" without
         self._handlers: dict[type, Callable[[bytes, p.Message, float, str], None]] = {
             p.Ready: self._on_ready,
@@ -477,6 +482,11 @@ class Coordinator:
                                       "finished jobs this coordinator keeps", "unknown-job"))
 
     def _flush_progress(self, now: float) -> None:
+        """Progress of the jobs that changed to their watchers, once per
+        ``PROGRESS_INTERVAL`` at most (a job's end is sent at once, by ``_do_job_ended``)."""
+        if not self._dirty or now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
         dirty, self._dirty = self._dirty, set()
         for job_id in dirty:
             record = self.records.get(job_id)

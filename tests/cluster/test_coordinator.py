@@ -122,6 +122,7 @@ def test_a_job_flows_from_submit_to_result():
     rig.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
     (assign,) = of_type(rig.exchange(worker), p.Assign)
     listing = p.TaskLists(({"step": 0, "index": 0, "reducers": 1},), ({"step": 0, "partition": 0},))
+    rig.clock.now += 1.0  # past the progress interval: the client hears of the prepare
     replies = rig.exchange(worker, p.TaskDone("j", assign.attempt, listing, {}, 0.1))
     (assign,) = of_type(replies, p.Assign)
     map_output = p.MapOutputRef("/w/m0", ((0, 5),))
@@ -143,6 +144,34 @@ def test_a_job_flows_from_submit_to_result():
     (result,) = of_type(received, p.JobResult)
     assert result.state == "succeeded" and result.counters == (counters,)
     assert of_type(received, p.Progress)
+
+
+def test_progress_is_sent_at_most_every_interval():
+    """However many tasks finish, a watcher hears of a job at most every PROGRESS_INTERVAL:
+    a snapshot costs a pass over the job's tasks."""
+    from minimr.cluster.coordinator import PROGRESS_INTERVAL
+
+    rig = Rig()
+    worker = rig.worker("w1", slots=4)
+    client = rig.peer("client")
+    rig.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    (prep,) = of_type(rig.exchange(worker), p.Assign)
+    listing = p.TaskLists(tuple({"step": 0, "index": i, "reducers": 1} for i in range(8)),
+                          ({"step": 0, "partition": 0},))
+    maps = of_type(rig.exchange(worker, p.TaskDone("j", prep.attempt, listing, {}, 0.1)),
+                   p.Assign)
+    heard = []
+    rig.clock.now += PROGRESS_INTERVAL
+    for assign in maps[:3]:  # three turns within one interval: one progress message
+        output = p.MapOutputRef(f"/w/{assign.attempt}", ((0, 5),))
+        rig.exchange(worker, p.TaskDone("j", assign.attempt, output, {}, 0.1))
+        heard += of_type(rig.exchange(client), p.Progress)
+        rig.clock.now += PROGRESS_INTERVAL / 4
+    assert len(heard) == 1
+    rig.clock.now += PROGRESS_INTERVAL
+    rig.coordinator.turn()
+    (later,) = of_type(rig.exchange(client), p.Progress)
+    assert later.snapshot["maps_done"] == 3
 
 
 def test_silent_worker_is_purged_and_its_task_goes_to_another():

@@ -249,6 +249,11 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
         progress(JobStarting(plan.job_id))
 
     plan.settings["sources"] = shipping.job_sources(sorted(SHIPPED | {"__main__"}))
+    words = [*command_args(declared_options(job_obj), job_obj.options),
+             *(word for f in files for word in ("--file", storage.normalize(f))),
+             *_input_format_words(input_format)]
+    plan.settings["replay"] = _replay_recipe(job, job_obj, inputs, reducers, split_size,
+                                             combine_files, words)
     if coordinator is not None:  # its workers may be elsewhere: they reach the output
         plan.files = sidefiles.stage(plan.files,
                                      storage.join(plan.output, out.TEMPORARY, "files"))
@@ -263,9 +268,6 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
     except JobFailed as exc:  # end the message with the command that replays the task
         from minimr.replay import with_replay_command
 
-        words = [*command_args(declared_options(job_obj), job_obj.options),
-                 *(word for f in files for word in ("--file", storage.normalize(f))),
-                 *_input_format_words(input_format)]
         raise with_replay_command(exc, job, job_obj, inputs, reducers,
                                   parse_size(split_size), combine_files, words) from None
     return status.counters
@@ -282,6 +284,20 @@ def _input_format_words(input_format: Any) -> list[str]:
     except MinimrError:  # a job's own format object: the command line cannot name it
         return []
     return ["--input-format", spec]
+
+
+def _replay_recipe(job: Any, job_obj: Job, inputs: list[str], reducers: int | None,
+                   split_size: int | str, combine_files: bool, words: list[str]) -> dict | None:
+    """How to replay one task of this run (``protocol.ReplayRecipe``), for a dashboard that
+    shows a failed task; None when the job cannot be named on a command line."""
+    from minimr.replay import job_reference
+
+    reference = job_reference(job, job_obj)
+    if reference is None:
+        return None
+    return {"job": reference, "inputs": list(inputs), "reducers": reducers,
+            "split_size": parse_size(split_size), "combine_files": combine_files,
+            "job_args": words}
 
 
 def run(

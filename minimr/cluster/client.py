@@ -271,6 +271,7 @@ def submit_message(
         ),
         "skip_bad_records": bool(settings.get("skip_bad_records", False)),
         "max_skips": settings.get("max_skips", s.MAX_SKIPS),
+        "replay": settings.get("replay"),
     }
     return _checked_submit(plan, options, serializer, shipping.dumps(plan, serializer))
 

@@ -105,6 +105,7 @@ def job_submitted(job_id: str, name: str, steps: int, options: Options) -> e.Job
         worker_timeout=options.worker_timeout,
         skip_bad_records=options.skip_bad_records,
         max_skips=options.max_skips,
+        replay=plain(options.replay) if options.replay is not None else None,
     )
 
 

@@ -135,6 +135,7 @@ class JobSubmitted:
     worker_timeout: float | None = None
     skip_bad_records: bool = False
     max_skips: int = MAX_SKIPS
+    replay: dict | None = None  # how to replay a task of it (``protocol.ReplayRecipe``)
 
 
 @dataclass(frozen=True)

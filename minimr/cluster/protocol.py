@@ -242,8 +242,22 @@ class RecordLocation:
 
 
 @dataclass(frozen=True)
+class ReplayRecipe:
+    """How the submitter would run one task of the job again (``minimr replay``): what a
+    dashboard needs to print the command for a failed task. Never run by the cluster."""
+
+    job: FilePath  # the JOB argument: file.py or file.py:Class
+    inputs: tuple[FilePath, ...]
+    reducers: Count | None = None
+    split_size: ByteOffset = 64 * 2**20
+    combine_files: bool = False
+    job_args: tuple[FilePath, ...] = ()  # the job's own options and --file, as words
+
+
+@dataclass(frozen=True)
 class Options:
-    """A submission's options for the coordinator (how hard to try, how long to wait)."""
+    """A submission's options for the coordinator (how hard to try, how long to wait), and
+    what to show the people watching it (``replay``)."""
 
     max_attempts: Attempts = MAX_ATTEMPTS
     speculation: bool = True
@@ -251,6 +265,7 @@ class Options:
     worker_timeout: Timeout | None = None
     skip_bad_records: bool = False
     max_skips: Count = MAX_SKIPS
+    replay: ReplayRecipe | None = None
 
 
 # --- worker -> coordinator -------------------------------------------------------------

@@ -342,6 +342,7 @@ class Scheduler:
             submitted=now,
             skip_bad_records=event.skip_bad_records,
             max_skips=max(0, event.max_skips),
+            replay=event.replay,
         )
         ahead = sum(j.state is JobState.RUNNING for j in self.jobs.values())
         self.jobs[job.id] = job

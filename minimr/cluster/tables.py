@@ -163,6 +163,7 @@ class Job:
     #: the job, text), the latest ``NOTES_KEPT``; ``noted`` counts every note ever made
     notes: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=NOTES_KEPT))
     noted: int = 0
+    replay: dict | None = None  # how the submitter replays one task (``ReplayRecipe``)
     input_records: int = 0  # map input read by the map attempts that succeeded
     input_bytes: int = 0
 

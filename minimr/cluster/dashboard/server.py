@@ -36,7 +36,7 @@ from minimr.cluster.dashboard.window import Window
 
 log = logging.getLogger("minimr.dashboard")
 
-COOKIE = "minimr_token"
+COOKIE = "minimr_token"  # with the port: two dashboards on one host keep their own
 DEFAULT_HOST = "127.0.0.1"
 
 #: the pages, all served by the one HTML shell whose script draws them
@@ -88,12 +88,15 @@ class DashboardServer:
         address: ``[HOST:]PORT`` (``parse_address``); loopback unless a host is given.
         token: the token every request must carry; a new random one if not given.
         embedded: this is ``minimr submit``'s embedded cluster (the pages say so).
+        logs: reads an attempt's log (``api.LogReader``), if the coordinator can.
     """
 
     def __init__(self, window: Window, address: str = "0", token: str | None = None,
-                 embedded: bool = False) -> None:
+                 embedded: bool = False, logs: api.LogReader | None = None) -> None:
         host, port = parse_address(address)
         self.window = window
+        self.logs = logs
+        self.cache = api.AnswerCache()
         self.token = token or secrets.token_urlsafe(18)
         self.embedded = embedded
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -102,6 +105,12 @@ class DashboardServer:
         self.httpd.daemon_threads = True
         self.host, self.port = host, self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
+
+    @property
+    def cookie(self) -> str:
+        """The name of the cookie that carries the token (browsers share cookies between
+        the ports of a host)."""
+        return f"{COOKIE}_{self.port}"
 
     @property
     def base(self) -> str:
@@ -210,7 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
     # --- answers --------------------------------------------------------------------------
 
     def _api(self, path: str, query: dict[str, list[str]]) -> None:
-        answer = api.get(self.dashboard.window, path, query, embedded=self.dashboard.embedded)
+        answer = api.get(self.dashboard.window, path, query, embedded=self.dashboard.embedded,
+                         logs=self.dashboard.logs, cache=self.dashboard.cache)
         etag = f'"{answer.version}"' if answer.version is not None else None
         if etag is not None and self.headers.get("If-None-Match") == etag:
             self.send_response(HTTPStatus.NOT_MODIFIED)
@@ -246,7 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(HTTPStatus.SEE_OTHER)
         self.send_header("Location", url.path + (f"?{rest}" if rest else ""))
         self.send_header(
-            "Set-Cookie", f"{COOKIE}={self.dashboard.token}; Path=/; HttpOnly; SameSite=Strict"
+            "Set-Cookie",
+            f"{self.dashboard.cookie}={self.dashboard.token}; Path=/; HttpOnly; SameSite=Strict",
         )
         self.send_header("Content-Length", "0")
         self._security_headers()
@@ -283,8 +294,8 @@ class _Handler(BaseHTTPRequestHandler):
             cookies.load(self.headers.get("Cookie", ""))
         except http.cookies.CookieError:
             pass
-        if COOKIE in cookies:
-            return cookies[COOKIE].value
+        if self.dashboard.cookie in cookies:
+            return cookies[self.dashboard.cookie].value
         values = query.get("token")
         return values[0] if values else None
 

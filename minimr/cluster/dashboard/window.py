@@ -145,5 +145,5 @@ def take_snapshot(scheduler: Scheduler, window: Window, now: float, wall: float)
         if job.finished is not None and kept is not None and kept["finished"]:
             jobs[job_id] = kept
         else:
-            jobs[job_id] = scheduler.job_detail(job_id, now)
+            jobs[job_id] = {**scheduler.job_detail(job_id, now), "replay": job.replay}
     return Snapshot(previous.version + 1, window.clock(), wall, scheduler.status(now), jobs)

@@ -62,7 +62,7 @@ def test_a_token_in_the_address_becomes_a_strict_cookie(dashboard):
     assert status == 303
     assert headers["Location"] == "/jobs/Job-1"
     cookie = headers["Set-Cookie"]
-    assert cookie.startswith(f"minimr_token={TOKEN};")
+    assert cookie.startswith(f"minimr_token_{dashboard.port}={TOKEN};")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     status, _, _ = request(dashboard, "GET", "/jobs/Job-1", {"Cookie": cookie.split(";")[0]})
     assert status == 200

@@ -6,6 +6,7 @@
 const SVG = "http://www.w3.org/2000/svg";
 const POLL_MS = 1000;
 const PAGE_SIZE = 100;
+const CANVAS_FROM = 2000;  // attempts past which the timeline's bars go on a canvas
 // the timeline's colours (style.css names the same ones for the legend and badges)
 const COLOR = {
   prepare: "#8a6cc8", map: "#3b82c4", reduce: "#2aa07a", commit: "#6c7a89",
@@ -61,7 +62,7 @@ function link(href, ...text) { return h("a", { href }, ...text); }
 function jobHref(id, rest) { return "/jobs/" + encodeURIComponent(id) + (rest || ""); }
 function logHref(jobId, attempt) { return jobHref(jobId, "/logs/" + encodeURIComponent(attempt)); }
 
-function barWith(pct, run, done, total) {
+function barWith(pct, run, done, total, empty) {
   const bar = h("div", { class: "bar" });
   const d = h("div", { class: "done" });
   const r = h("div", { class: "run" });
@@ -69,15 +70,16 @@ function barWith(pct, run, done, total) {
   d.style.width = pct + "%";
   r.style.left = pct + "%";
   r.style.width = run + "%";
-  bar.append(d, r, h("div", { class: "label" }, count(done) + " / " + count(total)));
+  bar.append(d, r, h("div", { class: "label" }, total ? count(done) + " / " + count(total) : empty || "–"));
   return bar;
 }
 
 function jobProgress(job) {
   const total = job.maps_total + job.reduces_total;
   const done = job.maps_done + job.reduces_done;
+  const before = job.state === "queued" ? "queued" : (job.workers ? "planning" : "waiting for workers");
   return barWith(total ? (100 * done) / total : 0, total ? (100 * job.running) / total : 0,
-    done, total);
+    done, total, before);
 }
 
 function table(headers, rows, numeric) {
@@ -142,7 +144,9 @@ function crumbs(...parts) {
   }
 }
 
-function page(...children) { document.getElementById("page").replaceChildren(...children); }
+function page(...children) {
+  document.getElementById("page").replaceChildren(...children.filter((c) => c !== null && c !== undefined));
+}
 
 // --- the cluster page ------------------------------------------------------------------------
 
@@ -199,7 +203,7 @@ function jobHeader(job) {
   const current = (job.phases || []).find((p) => p.done < p.total && p.started !== null);
   return h("div", {}, head, h("div", { class: "cards" },
     card("elapsed", seconds(job.elapsed)),
-    card("ETA", current && current.eta !== null ? seconds(current.eta) + " (" + current.kind + ")" : "–"),
+    card("ETA", isOver(job) ? "done" : current && current.eta !== null ? seconds(current.eta) + " (" + current.kind + ")" : "–"),
     card("step", (job.step + 1) + " / " + job.steps),
     card("maps", count(job.maps_done) + " / " + count(job.maps_total)),
     card("reduces", count(job.reduces_done) + " / " + count(job.reduces_total)),
@@ -328,9 +332,14 @@ function logPage(id, attempt) {
   crumbs(link("/", "cluster"), link(jobHref(id), h("span", { class: "mono" }, id)),
     link(jobHref(id, "/tasks"), "tasks"), h("span", { class: "mono" }, attempt));
   poll(["/api/jobs/" + encodeURIComponent(id) + "/logs/" + encodeURIComponent(attempt)], (log) => {
-    page(h("div", { class: "row" }, h("h1", {}, "Log of " + attempt), badge(log.state || "unknown")),
-      h("p", { class: "muted" }, [log.worker ? "worker " + log.worker : null, log.note].filter(Boolean).join(" · ")),
-      h("pre", { class: "log", id: "log" }, log.text === "" ? "(this attempt printed nothing)" : log.text));
+    page(h("div", { class: "row" }, h("h1", {}, "Log of " + attempt), badge(log.state)),
+      h("p", { class: "muted" }, log.kind + " on worker " + log.worker + " slot " + log.lane +
+        ", from +" + seconds(log.start) + " for " + seconds(log.duration) +
+        (log.backup ? " (a backup attempt)" : "") + " · " + log.input),
+      log.why ? h("div", { class: log.state === "failed" ? "failure" : "note", id: "why" }, h("p", {}, log.why)) : null,
+      log.text === null
+        ? h("p", { class: "muted", id: "no-log" }, "No log to show: " + log.note + ".")
+        : h("pre", { class: "log", id: "log" }, log.text === "" ? "(this attempt printed nothing)" : log.text));
   }, (log) => log.state === "running");
 }
 
@@ -359,10 +368,10 @@ function drawTimeline(holder, at, job, big) {
   if (!attempts.length) { holder.append(h("p", { class: "muted small" }, "  No attempt has started yet.")); return; }
   const lanes = at.lanes.map((l) => l.worker + "#" + l.lane);
   const row = new Map(lanes.map((k, i) => [k, i]));
-  const rowH = big ? 18 : Math.max(6, Math.min(16, Math.floor(260 / lanes.length)));
+  const rowH = big ? 20 : Math.max(6, Math.min(20, Math.floor(300 / lanes.length)));
   const left = 130, right = 12, top = 4, axis = 20;
   const width = Math.max(600, (holder.clientWidth || 1000) - 4);
-  const end = Math.max(job.elapsed, ...attempts.map((a) => (a.end ?? job.elapsed)));
+  const end = attempts.reduce((m, a) => Math.max(m, a.end ?? job.elapsed), job.elapsed);
   const x = (t) => left + ((width - left - right) * t) / (end || 1);
   const height = top + lanes.length * rowH + axis;
   const svg = s("svg", { width, height, role: "img", "aria-label": "timeline of " + attempts.length + " attempts" });
@@ -376,28 +385,70 @@ function drawTimeline(holder, at, job, big) {
     const [w, n] = [at.lanes[i].worker, at.lanes[i].lane];
     svg.append(s("text", { class: "lane-label", x: 6, y: top + i * rowH + rowH * 0.75 }, w + " · slot " + n));
   });
+  holder.append(svg);
+  if (attempts.length > CANVAS_FROM) {
+    drawBarsOnCanvas(holder, svg, attempts, { row, rowH, top, x, width, height, job });
+    return;
+  }
   const bars = s("g", { class: "bars" });
-  const many = attempts.length > 3000;  // plain bars without links past this: the page stays quick
   for (const a of attempts) {
     const i = row.get(a.worker + "#" + a.lane);
     const x0 = x(a.start), x1 = x(a.end ?? job.elapsed);
-    const color = COLOR[a.state] || COLOR[a.kind] || COLOR.map;
     const rect = s("rect", {
       class: "a " + a.state + " " + a.kind + (a.backup ? " backup" : ""),
       x: x0, y: top + i * rowH + 1, width: Math.max(1, x1 - x0), height: rowH - 2,
-      fill: color, "fill-opacity": a.state === "running" ? 0.55 : 1,
+      fill: barColor(a), "fill-opacity": a.state === "running" ? 0.55 : 1,
       "data-attempt": a.attempt,
     });
-    if (many) { bars.append(rect); continue; }
-    rect.append(s("title", {}, a.attempt + " · " + a.kind + " · " + a.state + " on " + a.worker +
-      " slot " + a.lane + " · +" + seconds(a.start) + " for " + seconds(a.duration) + (a.backup ? " · backup" : "") +
-      (a.why ? "\n" + a.why : "")));
+    rect.append(s("title", {}, describe(a)));
     const anchor = s("a", { href: logHref(job.job_id, a.attempt) });
     anchor.append(rect);
     bars.append(anchor);
   }
   svg.append(bars);
-  holder.append(svg);
+}
+
+function barColor(a) { return COLOR[a.state] || COLOR[a.kind] || COLOR.map; }
+
+function describe(a) {
+  return a.attempt + " · " + a.kind + " · " + a.state + " on " + a.worker + " slot " + a.lane +
+    " · +" + seconds(a.start) + " for " + seconds(a.duration) + (a.backup ? " · backup" : "") +
+    (a.why ? "\n" + a.why : "");
+}
+
+/** Past CANVAS_FROM attempts, the bars go on a canvas under the SVG's axes and labels: one
+ * drawing call per bar instead of a DOM node each, so a job of 10,000 attempts stays quick.
+ * A click on a bar opens its log; hovering names it. */
+function drawBarsOnCanvas(holder, svg, attempts, g) {
+  const canvas = h("canvas", { class: "bars", "data-bars": attempts.length });
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = g.width * ratio;
+  canvas.height = g.height * ratio;
+  canvas.style.width = g.width + "px";
+  canvas.style.height = g.height + "px";
+  const ctx = canvas.getContext("2d");
+  ctx.scale(ratio, ratio);
+  const placed = [];
+  for (const a of attempts) {
+    const i = g.row.get(a.worker + "#" + a.lane);
+    const x0 = g.x(a.start), w = Math.max(1, g.x(a.end ?? g.job.elapsed) - x0);
+    const y = g.top + i * g.rowH + 1;
+    ctx.globalAlpha = a.state === "running" ? 0.55 : 1;
+    ctx.fillStyle = barColor(a);
+    ctx.fillRect(x0, y, w, g.rowH - 2);
+    if (a.backup) { ctx.globalAlpha = 1; ctx.setLineDash([3, 2]); ctx.strokeRect(x0, y, w, g.rowH - 2); }
+    placed.push([x0, y, w, a]);
+  }
+  const at = (event) => {
+    const box = canvas.getBoundingClientRect();
+    const px = event.clientX - box.left, py = event.clientY - box.top;
+    return placed.find(([x0, y, w]) => px >= x0 && px <= x0 + w && py >= y && py <= y + g.rowH - 2);
+  };
+  canvas.addEventListener("mousemove", (e) => { const hit = at(e); canvas.title = hit ? describe(hit[3]) : ""; });
+  canvas.addEventListener("click", (e) => { const hit = at(e); if (hit) location.href = logHref(g.job.job_id, hit[3].attempt); });
+  const stack = h("div", { class: "stack" });
+  stack.append(svg, canvas);
+  holder.replaceChildren(stack);
 }
 
 function ticks(end) {

@@ -447,14 +447,23 @@ def format_status(status_: dict) -> str:
     """The status as human-readable tables."""
     lines = [f"workers: {len(status_['workers'])}"]
     for w in status_["workers"]:
-        running = ", ".join(w["running"]) or "idle"
+        others = w.get("busy", len(w["running"])) - len(w["running"])
+        running = ", ".join([*w["running"], *([f"{others} of other jobs"] if others else [])])
+        running = running or "idle"
         lines.append(
             f"  {w['name']:<24} host {w['host']:<16} slots {w['slots']}  "
             f"heartbeat {w['last_heartbeat']:.1f}s ago  running: {running}"
         )
     if "journal" in status_:
         lines.append(f"journal: {status_['journal']['message']}")
-    lines.append(f"jobs: {len(status_['jobs'])}")
+    other = status_.get("other_jobs")
+    if other is None:
+        lines.append(f"jobs: {len(status_['jobs'])}")
+    else:  # a submitter sees its own jobs; of the others, how many
+        lines.append(
+            f"jobs: {len(status_['jobs'])} of yours; other submitters': "
+            f"{other['running']} running, {other['finished']} finished"
+        )
     for j in status_["jobs"]:
         if j["state"] == "queued":
             lines.append(

@@ -39,7 +39,7 @@ from minimr.cluster.dashboard.window import Window, take_snapshot
 from minimr.cluster.history import History, summary
 from minimr.cluster.journal import Journal, JournalDamaged, Record
 from minimr.cluster.limits import Limits
-from minimr.cluster.security import ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
+from minimr.cluster.security import ADMIN, ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
 from minimr.cluster.transport import Server
 from minimr.cluster.wiretypes import Invalid
 
@@ -53,21 +53,23 @@ BATCH = 2000
 #: job's tasks, and a turn that handles a few messages must not pay it every time
 PROGRESS_INTERVAL = 0.2
 
-#: the role a sender's key needs for each message when the coordinator has keys
-#: (``None``: any authorized key, worker or submitter)
-ROLES: dict[type, str | None] = {
-    p.Ready: WORKER,
-    p.Heartbeat: WORKER,
-    p.TaskDone: WORKER,
-    p.TaskFailed: WORKER,
-    p.FetchFailed: WORKER,
-    p.CommitRequest: WORKER,
-    p.PlanRequest: WORKER,
-    p.Bye: WORKER,
-    p.Submit: SUBMITTER,
-    p.Watch: SUBMITTER,
-    p.CancelJob: SUBMITTER,
-    p.StatusRequest: None,
+_WORKERS = frozenset({WORKER})
+_CLIENTS = frozenset({SUBMITTER, ADMIN})
+#: the roles whose keys may send each message when the coordinator has keys (an admin is a
+#: submitter who may also watch and cancel every job; see docs/security.md)
+ROLES: dict[type, frozenset[str]] = {
+    p.Ready: _WORKERS,
+    p.Heartbeat: _WORKERS,
+    p.TaskDone: _WORKERS,
+    p.TaskFailed: _WORKERS,
+    p.FetchFailed: _WORKERS,
+    p.CommitRequest: _WORKERS,
+    p.PlanRequest: _WORKERS,
+    p.Bye: _WORKERS,
+    p.Submit: _CLIENTS,
+    p.Watch: _CLIENTS,
+    p.CancelJob: _CLIENTS,
+    p.StatusRequest: _WORKERS | _CLIENTS,
 }
 
 
@@ -269,7 +271,7 @@ class Coordinator:
                 peer,
             )
             return
-        if self.access is not None and not self._authorized(peer, user, type(message)):
+        if not self._admitted(peer, user, type(message)):
             return
         handler(peer, message, self.clock(), user)
 
@@ -283,7 +285,7 @@ class Coordinator:
         if not isinstance(error, p.MalformedMessage):
             return
         kind = error.command
-        if self.access is not None and not self._authorized(peer, user, kind):
+        if not self._admitted(peer, user, kind):
             return
         if kind in RESULTS and error.job_id and error.attempt:
             failed = s.AttemptFailed(
@@ -293,29 +295,64 @@ class Coordinator:
                 f"the worker sent a malformed {kind.__name__} for this attempt: {error}",
             )
             self._apply(self.scheduler.handle(failed, self.clock()))
-        elif ROLES.get(kind, WORKER) != WORKER:
+        elif WORKER not in ROLES.get(kind, _WORKERS):
             self._send(peer, p.Reject(f"a malformed message: {error}", "malformed"))
+
+    def _admitted(self, peer: bytes, user: str, kind: type) -> bool:
+        """Whether a message of ``kind`` from ``peer`` with key ``user`` is served: its key
+        has the role (with keys), and a worker's identity is its own (:meth:`_same_key`)."""
+        if self.access is not None and not self._authorized(peer, user, kind):
+            return False
+        return WORKER not in ROLES.get(kind, ()) or self._same_key(peer, user, kind)
+
+    def _same_key(self, peer: bytes, user: str, kind: type) -> bool:
+        """Whether ``peer`` is not a worker registered with another key; refuse it if it is.
+
+        A worker's routing identity is bound to the key it registered with. A worker whose
+        connection dropped leaves its identity free on the socket; another key taking it
+        must not be taken for that worker (its results accepted, its registration replaced,
+        its heartbeats keeping it alive). Without keys every key is "" and this never refuses.
+        """
+        known = self.scheduler.workers.get(peer.decode("latin-1"))
+        if known is None or known.key == user:
+            return True
+        log.warning(
+            "refusing %s from key %s on the identity of worker %s, which registered with key %s",
+            kind.__name__,
+            user,
+            known.name,
+            known.key,
+        )
+        self._send(
+            peer,
+            p.Reject(
+                f"this connection's identity belongs to worker {known.name}, registered with "
+                "another key: a worker's identity is bound to its key",
+                "unauthorized",
+            ),
+        )
+        return False
 
     def _authorized(self, peer: bytes, user: str, kind: type) -> bool:
         """Whether the sender's key has the role ``kind`` needs; refuse it if not."""
         roles = self.access.roles(user)  # type: ignore[union-attr]
-        needed = ROLES[kind]
-        if (needed is None and roles) or needed in roles:
+        allowed = ROLES[kind]
+        if roles & allowed:
             return True
+        needed = " or ".join(sorted(allowed))
         log.warning(
             "refusing %s from key %s (roles: %s): it needs a %s key",
             kind.__name__,
             user,
             ", ".join(sorted(roles)) or "none, revoked",
-            needed or "worker or submitter",
+            needed,
         )
-        folder = f"{ROLE_FOLDERS[needed]}/" if needed else "workers/ or submitters/"
+        folders = " or ".join(f"{ROLE_FOLDERS[role]}/" for role in sorted(allowed))
         self._send(
             peer,
             p.Reject(
-                f"this key ({user}) may not send {kind.__name__}: that takes a "
-                f"{needed or 'worker or submitter'} key, one whose .key file is in {folder} "
-                "of the coordinator's keys folder",
+                f"this key ({user}) may not send {kind.__name__}: that takes a {needed} key, "
+                f"one whose .key file is in {folders} of the coordinator's keys folder",
                 "unauthorized",
             ),
         )
@@ -354,7 +391,9 @@ class Coordinator:
             message.host,
             message.slots,
             message.shuffle_address,
-            message.shuffle_key,
+            # the key its shuffle server answers with is the one it authenticated with (one
+            # key pair serves both): reducers check they reach that very worker
+            user,
             outputs=message.outputs,
             replaces=message.replaces,
             key=user,
@@ -380,12 +419,21 @@ class Coordinator:
     def _on_plan_request(
         self, peer: bytes, message: p.PlanRequest, now: float, user: str
     ) -> None:
-        self._apply(self.scheduler.handle(s.WorkerSeen(peer.decode("latin-1")), now))
+        worker = peer.decode("latin-1")
+        self._apply(self.scheduler.handle(s.WorkerSeen(worker), now))
         record = self.records.get(message.job_id)
         if record is None:
             self._send(peer, p.ForgetJob(message.job_id))
-        else:
+        elif self.scheduler.has_assignment(worker, message.job_id):
             self._send(peer, p.Plan(message.job_id, record.serializer, record.blob))
+        else:
+            # a plan is the submitter's code and data: only a worker given a task of the job
+            # gets it (one whose attempt was cancelled meanwhile asks again when it needs it)
+            log.warning(
+                "not sending the plan of job %s to %r: it holds no assignment of that job",
+                message.job_id,
+                peer,
+            )
 
     def _do_assign(self, action: s.Assign) -> None:
         message = p.Assign(action.job_id, action.attempt, action.kind, action.task, action.inputs)
@@ -398,7 +446,19 @@ class Coordinator:
         if mismatch:
             self._send(peer, p.Reject(f"job {message.job_id} refused: {mismatch}", "version"))
             return
-        new = message.job_id not in self.scheduler.jobs  # else a client resubmitting
+        known = self.scheduler.jobs.get(message.job_id)
+        new = known is None  # else a client resubmitting
+        if known is not None and known.owner != user:
+            log.warning("job %s refused: its id is another submitter's job's", message.job_id)
+            self._send(
+                peer,
+                p.Reject(
+                    f"job {message.job_id} refused: a job of that id belongs to another "
+                    "submitter",
+                    "unauthorized",
+                ),
+            )
+            return
         refusal = self._over_limits(user, len(message.blob)) if new else None
         if refusal is not None:
             log.warning("job %s refused: %s", message.job_id, refusal)
@@ -429,10 +489,28 @@ class Coordinator:
             plan_bytes, len(held), sum(len(r.blob) for r in held)
         )
 
+    def _may_manage(self, peer: bytes, user: str, job: s.Job, verb: str) -> bool:
+        """Whether key ``user`` may watch or cancel ``job``: its owner, or an admin (without
+        keys, anyone: one user). Refuse it if not."""
+        if self.access is None or job.owner == user or ADMIN in self.access.roles(user):
+            return True
+        log.warning("refusing to let key %s %s job %s: another submitter's", user, verb, job.id)
+        self._send(
+            peer,
+            p.Reject(
+                f"job {job.id} belongs to another submitter: only its submitter or an admin "
+                f"key may {verb} it",
+                "unauthorized",
+            ),
+        )
+        return False
+
     def _on_watch(self, peer: bytes, message: p.Watch, now: float, user: str) -> None:
         job = self.scheduler.jobs.get(message.job_id)
         if job is None:
             self._send(peer, p.Reject(f"unknown job {message.job_id}", "unknown-job"))
+        elif not self._may_manage(peer, user, job, "watch"):
+            return
         elif job.state is not s.JobState.RUNNING:
             self._send(peer, self._result(message.job_id, now))
         else:
@@ -450,6 +528,8 @@ class Coordinator:
         if job_id not in self.scheduler.jobs:
             self._send(peer, p.Reject(f"unknown job {job_id}", "unknown-job"))
             return
+        if not self._may_manage(peer, user, self.scheduler.jobs[job_id], "cancel"):
+            return
         record = self.records.get(job_id)
         watching = record is not None and peer in record.watchers  # answered as a watcher
         by = _canceller(peer, message.by, user)
@@ -458,23 +538,37 @@ class Coordinator:
             self._send(peer, self._result(job_id, now))
 
     def _on_status(self, peer: bytes, message: p.StatusRequest, now: float, user: str) -> None:
+        admin = self.access is None or ADMIN in self.access.roles(user)
+        viewer = None if admin else user
         if message.job_id is not None:
-            self._send_job_status(peer, message.job_id, now)
+            self._send_job_status(peer, message.job_id, now, viewer)
             return
-        status = self.scheduler.status(now)
+        status = self.scheduler.status(now, viewer)
         if self.journal_note is not None:
             status["journal"] = self.journal_note
         if message.history:
-            status["history"] = self.history.read() if self.history is not None else None
+            status["history"] = self._history(viewer)
         self._send(peer, p.StatusReply(status))
 
-    def _send_job_status(self, peer: bytes, job_id: str, now: float) -> None:
-        """One job in detail; a job the scheduler forgot may still be in the history."""
-        if job_id in self.scheduler.jobs:
-            self._send(peer, p.StatusReply({"job": self.scheduler.job_detail(job_id, now)}))
+    def _history(self, viewer: str | None) -> list[dict] | None:
+        """The finished jobs the history keeps, those of ``viewer`` only unless it is None."""
+        if self.history is None:
+            return None
+        return [e for e in self.history.read() if viewer is None or e.get("owner") == viewer]
+
+    def _send_job_status(self, peer: bytes, job_id: str, now: float, viewer: str | None) -> None:
+        """One job in detail (to its submitter, or anyone for ``viewer`` None); a job the
+        scheduler forgot may still be in the history."""
+        job = self.scheduler.jobs.get(job_id)
+        if job is not None:
+            if viewer is None or job.owner == viewer:
+                self._send(peer, p.StatusReply({"job": self.scheduler.job_detail(job_id, now)}))
+            else:
+                self._send(peer, p.Reject(f"job {job_id} belongs to another submitter: only "
+                                          "its submitter or an admin key may see it in detail",
+                                          "unauthorized"))
             return
-        kept = [e for e in self.history.read() if e.get("job_id") == job_id] if (
-            self.history is not None) else []
+        kept = [e for e in (self._history(viewer) or []) if e.get("job_id") == job_id]
         if kept:
             self._send(peer, p.StatusReply({"job": kept[-1], "from_history": True}))
         else:

@@ -42,11 +42,12 @@ class SubmitEntry:
     steps: Steps
     options: Options
     serializer: Name
-    submitter: CurveKey = ""  # the key it came with: its limits count it (``limits.py``)
+    #: the key it came with: the job's owner, whose limits count it (``limits.py``)
+    submitter: CurveKey = ""
 
     def event(self) -> e.JobSubmitted:
         """The scheduler event this submission replays as."""
-        return job_submitted(self.job_id, self.name, self.steps, self.options)
+        return job_submitted(self.job_id, self.name, self.steps, self.options, self.submitter)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class TaskEntry:
     counters: dict[Name, dict[Name, int]] | None
     started: Count = 1
     skipped: tuple[e.Skipped, ...] | None = None
+    key: CurveKey = ""  # the key of the worker that ran the attempt (who may re-register it)
 
     def event(self) -> e.TaskRestored:
         """The scheduler event this commit replays as."""
@@ -71,6 +73,7 @@ class TaskEntry:
             self.counters,
             self.started,
             self.skipped,
+            self.key,
         )
 
 
@@ -93,8 +96,10 @@ _NAMES = {cls: name for name, cls in _KINDS.items()}
 _CONVERTERS = {name: record_converter(cls) for name, cls in _KINDS.items()}
 
 
-def job_submitted(job_id: str, name: str, steps: int, options: Options) -> e.JobSubmitted:
-    """The scheduler event of a submission with these (checked) options."""
+def job_submitted(
+    job_id: str, name: str, steps: int, options: Options, owner: str = ""
+) -> e.JobSubmitted:
+    """The scheduler event of a submission with these (checked) options, by ``owner``."""
     return e.JobSubmitted(
         job_id,
         name,
@@ -106,6 +111,7 @@ def job_submitted(job_id: str, name: str, steps: int, options: Options) -> e.Job
         skip_bad_records=options.skip_bad_records,
         max_skips=options.max_skips,
         replay=plain(options.replay) if options.replay is not None else None,
+        owner=owner,
     )
 
 
@@ -139,6 +145,7 @@ def task_entry(action: e.TaskCommitted) -> TaskEntry:
         action.counters,
         action.started,
         action.skipped,
+        action.key,
     )
 
 

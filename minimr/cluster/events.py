@@ -136,6 +136,7 @@ class JobSubmitted:
     skip_bad_records: bool = False
     max_skips: int = MAX_SKIPS
     replay: dict | None = None  # how to replay a task of it (``protocol.ReplayRecipe``)
+    owner: str = ""  # the key it came with ("" without keys): who may watch and cancel it
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class TaskRestored:
     counters: dict | None
     started: int = 1
     skipped: tuple[Skipped, ...] | None = None  # skip mode: the records it passed over
+    key: str = ""  # the key of the worker that ran the attempt ("" without keys)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,9 @@ class TaskCommitted:
     counters: dict | None
     started: int
     skipped: tuple[Skipped, ...] | None = None  # skip mode: the records it passed over
+    #: the key of the worker that ran the attempt ("" without keys): after a restart, only
+    #: a worker of that key may re-register the map output it left
+    key: str = ""
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ def summary(job: Job, now: float, wall: float | None = None) -> dict:
         "failed_attempts": sum(t.failures for t in job.tasks.values()),
         "cancelled_by": job.cancelled_by,
         "error": (job.error or {}).get("message", ""),
+        "owner": job.owner,  # its submitter's key: who may see it (besides admins)
     }
 
 

@@ -8,7 +8,10 @@ Functions over the scheduler's board (``board.py``), each returning its actions:
   recovery grace ran out): the map runs again while a reduce of its step still needs it,
   and that step's pending reduces wait for it;
 - :func:`reclaim`: a registering worker holds an output (after a coordinator restart, or
-  adopted from a dead worker's folder): the map need not run (again);
+  adopted from a dead worker's folder): the map need not run (again). Only a worker of
+  the key that ran the map's attempt may say so, and never of an output a live worker
+  holds: reducers fetch (and unpickle) what the holder serves, so a worker of another key
+  claiming it could feed them anything;
 - :func:`give_up_unclaimed`: the recovery grace is over: outputs nobody re-registered
   are lost.
 """
@@ -30,8 +33,9 @@ def lose(board: Board, job: Job, task: Task) -> list[Action]:
     if holder is not None:
         holder.outputs.discard((job.id, task.key))
     if task.output_attempt is not None and task.output is not None:
-        task.lost_output = (task.output_attempt, task.output)  # a successor may adopt it
-    task.output = task.output_worker = task.output_attempt = None
+        # a successor of the same key may adopt it
+        task.lost_output = (task.output_attempt, task.output, task.output_key)
+    task.output = task.output_worker = task.output_attempt = task.output_key = None
     if job.state is not JobState.RUNNING or task.state is not TaskState.DONE:
         return actions
     if board.step_complete(job, Kind.REDUCE, task.step):
@@ -58,18 +62,19 @@ def reclaim(board: Board, worker: Worker, held: HeldOutput) -> list[Action]:
     if task is None or job.state is not JobState.RUNNING or task.kind is not Kind.MAP:
         return actions
     if task.state is TaskState.DONE and task.output_attempt == attempt:
-        if task.output_worker == worker.id:
-            return actions
-        previous = board.workers.get(task.output_worker or "")
-        if previous is not None:
-            previous.outputs.discard((job.id, task.key))
+        if task.output_worker is not None and task.output_worker in board.workers:
+            return actions  # a live worker holds it (this one already, or another)
+        if task.output_key != worker.key:
+            return actions  # a restored map another key ran
     elif task.state in (TaskState.PENDING, TaskState.RUNNING) and (
         task.lost_output is not None and task.lost_output[0] == attempt
     ):
+        if task.lost_output[2] != worker.key:
+            return actions  # a dead worker of another key ran it
         for other in list(task.live.values()):  # its re-run is not needed any more
             board.drop_attempt(other, AttemptState.CANCELLED, "the output it would make was found")
             actions.append(Cancel(other.worker, job.id, other.id))
-        task.output_attempt, task.output = task.lost_output
+        task.output_attempt, task.output, task.output_key = task.lost_output
         board.move(job, task, TaskState.DONE)
     else:
         return actions  # another attempt's output, or a map that is not done

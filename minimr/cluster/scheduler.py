@@ -254,6 +254,12 @@ class Scheduler:
             self._alone_since = now
         return actions
 
+    def has_assignment(self, worker_id: str, job_id: str) -> bool:
+        """Whether ``worker_id`` is registered and runs (or is about to run) a task of
+        ``job_id``: the only workers a job's plan is served to."""
+        worker = self.workers.get(worker_id)
+        return worker is not None and any(job == job_id for job, _ in worker.attempts)
+
     @property
     def dead_after(self) -> float:
         """Seconds of silence after which a worker is dead."""
@@ -266,7 +272,10 @@ class Scheduler:
         if event.worker in self.workers:  # registered again on the same identity
             self._lose_worker(event.worker, now, actions, "it registered again", dead=False)
         for dead in event.replaces:  # it adopted their folders: they are gone for sure
-            if dead in self.workers and self.workers[dead].host == event.host:
+            known = self.workers.get(dead)
+            # only a worker of the same key and host: another key naming a live worker
+            # here would drop it and take its map outputs
+            if known is not None and known.host == event.host and known.key == event.key:
                 why = f"worker {event.name} took over its work folder on host {event.host}"
                 self._lose_worker(dead, now, actions, why, dead=True)
         self.workers[event.worker] = Worker(
@@ -343,6 +352,7 @@ class Scheduler:
             skip_bad_records=event.skip_bad_records,
             max_skips=max(0, event.max_skips),
             replay=event.replay,
+            owner=event.owner,
         )
         ahead = sum(j.state is JobState.RUNNING for j in self.jobs.values())
         self.jobs[job.id] = job
@@ -372,6 +382,7 @@ class Scheduler:
         task.counters = event.counters
         task.output = event.output
         task.output_attempt = event.attempt
+        task.output_key = event.key
         task.output_worker = None  # a map's holder is known once it re-registers
         if event.skipped:
             task.skipped = list(event.skipped)
@@ -474,6 +485,7 @@ class Scheduler:
         self._count_success(job, task, attempt)
         task.output_worker = event.worker
         task.output_attempt = attempt.id
+        task.output_key = self.workers[event.worker].key
         task.output = event.output
         task.lost_output = None
         self.board.move(job, task, TaskState.DONE)
@@ -486,6 +498,7 @@ class Scheduler:
                 task.counters,
                 task.started,
                 task.skipped or None,
+                task.output_key or "",
             )
         )
         failures.score_bad_workers(job, task, event.worker, len(self.workers))
@@ -752,7 +765,8 @@ class Scheduler:
         """The counters of every finished task, each task once."""
         return views.job_counters(self.jobs[job_id])
 
-    def status(self, now: float) -> dict:
-        """Plain-data view of the cluster: workers and jobs."""
-        return views.cluster_status(self.workers, self.jobs, now)
+    def status(self, now: float, viewer: str | None = None) -> dict:
+        """Plain-data view of the cluster: workers and jobs (as ``viewer`` may see them, a
+        submitter key; ``None``: everything)."""
+        return views.cluster_status(self.workers, self.jobs, now, viewer)
 

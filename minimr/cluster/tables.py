@@ -115,7 +115,12 @@ class Task:
     output: MapOutputRef | TaskLists | None = None  # map: where it lives; prepare: the tasks
     output_worker: str | None = None  # None for a DONE map: restored, holder not back yet
     output_attempt: str | None = None
-    lost_output: tuple[str, MapOutputRef | TaskLists] | None = None  # lost with its worker
+    #: the key of the worker that ran ``output_attempt`` ("" without keys): only a worker
+    #: of that key may later say it holds that output (``mapoutputs.reclaim``)
+    output_key: str | None = None
+    #: (attempt, output, key) of a map output lost with its worker, which a successor of
+    #: the same key may adopt
+    lost_output: tuple[str, MapOutputRef | TaskLists, str | None] | None = None
     counters: dict | None = None
     duration: float | None = None
     errors: list[dict] = field(default_factory=list)
@@ -142,6 +147,7 @@ class Job:
     submitted: float
     skip_bad_records: bool = False
     max_skips: int = 0
+    owner: str = ""  # the submitter key it came with ("" without keys)
     skipped: int = 0  # records on the skip lists of its tasks
     state: JobState = JobState.RUNNING
     step: int = 0

@@ -193,25 +193,36 @@ def describe_input(kind: str, step: int, spec: dict) -> str:
     return f"{kind} of step {step}"
 
 
-def cluster_status(workers: Mapping[str, Worker], jobs: Mapping[str, Job], now: float) -> dict:
+def cluster_status(
+    workers: Mapping[str, Worker], jobs: Mapping[str, Job], now: float, viewer: str | None = None
+) -> dict:
     """Plain-data view of the cluster: workers and jobs (a queued job with its place in the
-    queue: 1 is next)."""
+    queue: 1 is next).
+
+    ``viewer`` is the key of a submitter (or worker) that is no admin: it sees its own jobs
+    in detail and the others' as counts (``other_jobs``), the attempts workers run for its
+    jobs only, and no worker's connection identity or shuffle address. ``None`` (an admin,
+    or a cluster without keys) sees everything.
+    """
+    mine = {job.id for job in jobs.values() if viewer is None or job.owner == viewer}
     waiting = [j.id for j in jobs.values() if job_state(j) == "queued"]
     listed = []
     for job in jobs.values():
+        if job.id not in mine:
+            continue
         snapshot = job_snapshot(job, len(workers), now)
         if job.id in waiting:
             snapshot["queue_position"] = waiting.index(job.id) + 1
         listed.append(snapshot)
-    return {
+    status = {
         "workers": [
             {
-                "id": w.id,
+                **({"id": w.id, "shuffle": w.shuffle_address} if viewer is None else {}),
                 "name": w.name,
                 "host": w.host,
                 "slots": w.slots,
-                "shuffle": w.shuffle_address,
-                "running": sorted(a for _, a in w.attempts),
+                "running": sorted(a for job, a in w.attempts if job in mine),
+                "busy": len(w.attempts),
                 "last_heartbeat": now - w.last_seen,
                 "uptime": now - w.joined,
                 "tasks_done": w.done,
@@ -221,3 +232,10 @@ def cluster_status(workers: Mapping[str, Worker], jobs: Mapping[str, Job], now: 
         ],
         "jobs": listed,
     }
+    if viewer is not None:
+        others = [job for job in jobs.values() if job.id not in mine]
+        status["other_jobs"] = {
+            "running": sum(job.state is JobState.RUNNING for job in others),
+            "finished": sum(job.state is not JobState.RUNNING for job in others),
+        }
+    return status

@@ -293,6 +293,7 @@ class Worker:
 
     def _abandon_attempts(self) -> None:
         self.queue.clear()
+        self.plans_requested.clear()  # asked on a connection that is gone: ask again
         for index, slot in enumerate(self.slots):
             if slot.assignment is None:
                 continue
@@ -319,6 +320,10 @@ class Worker:
         for index, slot in enumerate(self.slots):
             if slot.assignment is not None and slot.assignment.attempt == message.attempt:
                 self._replace_executor(index)
+        if not any(a.job_id == message.job_id for a in self.queue):
+            # the coordinator serves a plan only to a worker with an assignment of its job:
+            # a request that crossed this cancel goes unanswered, the next assignment asks again
+            self.plans_requested.discard(message.job_id)
 
     def _on_commit_answer(self, message: p.CommitAnswer) -> None:
         for slot in self.slots:

@@ -248,7 +248,8 @@ def test_authorized_keys_work_in_their_roles_and_both_may_ask_status():
     rig = Rig(KEYED)
     conn = rig.peer("w1", key="wkey")
     assert of_type(rig.exchange(conn, p.Ready("w1", "h", 1, 1, "tcp://w:1", SERVER_KEY)), p.Welcome)
-    assert rig.coordinator.scheduler.workers["w1"].shuffle_key == SERVER_KEY
+    # the shuffle key reducers check is the key it authenticated with, whatever it claims
+    assert rig.coordinator.scheduler.workers["w1"].shuffle_key == "wkey"
     client = rig.peer("c", key="skey")
     assert of_type(rig.exchange(client, p.Submit("j", "n", 1, {}, "cloudpickle", b"")), p.Submitted)
     for peer in (conn, client):
@@ -258,10 +259,11 @@ def test_authorized_keys_work_in_their_roles_and_both_may_ask_status():
 
 
 def test_reduce_inputs_carry_the_map_holders_shuffle_key():
-    """A reduce assignment names each map output's server key, so fetches can check it."""
-    rig = Rig(KEYED)
-    worker = rig.peer("w1", key="both")
-    rig.exchange(worker, p.Ready("w1", "h", 1, 1, "tcp://w:1", SERVER_KEY))
+    """A reduce assignment names each map output's server key (the key its holder
+    authenticated with), so fetches can check it."""
+    rig = Rig(Roles(**{SERVER_KEY: {"worker", "submitter"}}))
+    worker = rig.peer("w1", key=SERVER_KEY)
+    rig.exchange(worker, p.Ready("w1", "h", 1, 1, "tcp://w:1", "x" * 40))
     (assign,) = of_type(
         rig.exchange(worker, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x")), p.Assign
     )
@@ -497,3 +499,34 @@ def test_notices_go_to_the_coordinators_log(caplog):
     logged = [r.getMessage() for r in caplog.records]
     assert "worker w1 joined: 1 slot, host host" in logged
     assert "job j (job) queued: 1 step, 0 unfinished jobs ahead of it" in logged
+
+
+def test_without_keys_any_client_may_watch_and_cancel_a_job():
+    """Without keys (one user: the embedded cluster, an --insecure one) every client is that
+    user: another connection may watch and cancel the job, and status shows every job."""
+    rig = Rig()
+    rig.exchange(rig.peer("first"), p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    other = rig.peer("second")
+    assert of_type(rig.exchange(other, p.Watch("j")), p.Progress)
+    (reply,) = of_type(rig.exchange(other, p.StatusRequest()), p.StatusReply)
+    assert [j["job_id"] for j in reply.status["jobs"]] == ["j"] and "other_jobs" not in reply.status
+    (result,) = of_type(rig.exchange(other, p.CancelJob("j")), p.JobResult)
+    assert result.state == "cancelled"
+
+
+def test_with_keys_only_the_owner_or_an_admin_may_watch_or_cancel():
+    """alice's job: bob is refused Watch, CancelJob and its id, and sees it as a count;
+    an admin key watches and cancels it."""
+    rig = Rig(Roles(alice={"submitter"}, bob={"submitter"}, root={"admin"}))
+    alice = rig.peer("a", key="alice")
+    rig.exchange(alice, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    bob = rig.peer("b", key="bob")
+    for message in (p.Watch("j"), p.CancelJob("j"), p.Submit("j", "x", 1, p.Options(), "c", b"")):
+        (reject,) = of_type(rig.exchange(bob, message), p.Reject)
+        assert reject.code == "unauthorized"
+    (reply,) = of_type(rig.exchange(bob, p.StatusRequest()), p.StatusReply)
+    assert reply.status["jobs"] == [] and reply.status["other_jobs"]["running"] == 1
+    assert rig.coordinator.scheduler.jobs["j"].state is s.JobState.RUNNING
+    root = rig.peer("r", key="root")
+    assert of_type(rig.exchange(root, p.Watch("j")), p.Progress)
+    assert of_type(rig.exchange(root, p.CancelJob("j")), p.JobResult)

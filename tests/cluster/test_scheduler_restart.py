@@ -164,13 +164,61 @@ def test_an_adopted_output_undoes_the_loss_of_its_map_and_cancels_the_rerun():
     assert task.state is s.TaskState.DONE and task.output_worker == "w2"
 
 
-def test_a_fetch_failure_from_the_old_holder_does_not_lose_an_adopted_output():
-    """A reduce that could not fetch from the dead holder is requeued; the map is not rerun."""
+def test_a_claim_on_an_output_a_live_worker_holds_is_refused():
+    """w2 says it holds map 0's output while w0, alive, holds it: the claim is ignored (a
+    reducer would fetch, and unpickle, whatever w2 serves), whatever key w2 has."""
     script, journal, live = first_life(maps=1, reduces=1, maps_done=1)
-    (reduce,) = [a for a in live if a.kind == "reduce"]
     script(adopting("w2", (), moved(journal, "s0-m00000")))
-    failed = s.FetchFailed(reduce.worker, "j", reduce.attempt, ((0, "s0-m00000-a1"),))
-    actions = script(failed)
-    assert script.task("s0-m00000").state is s.TaskState.DONE
-    (again,) = [a for a in assigns(actions) if a.kind == "reduce"]
-    assert again.inputs[0].address == "tcp://w2:1"
+    task = script.task("s0-m00000")
+    assert task.output_worker == "w0" and task.output.path == "/w/s0-m00000-a1"
+    assert script.sched.workers["w2"].outputs == set()
+
+
+def keyed(event: s.WorkerJoined, key: str) -> s.WorkerJoined:
+    return dataclasses.replace(event, key=key)
+
+
+def test_replaces_drops_only_a_worker_of_the_same_key():
+    """A registration naming a live worker of another key in ``replaces`` leaves it alone;
+    the same key (its successor on that machine) drops it."""
+    script, journal, live = first_life(maps=3, reduces=1, maps_done=1)
+    script.sched.workers["w0"].host = "host-w0"
+    script.sched.workers["w0"].key = script.task("s0-m00000").output_key = "KEY-A"
+    script(keyed(adopting("w2", ("w0",), moved(journal, "s0-m00000")), "KEY-B"))
+    assert "w0" in script.sched.workers
+    assert script.task("s0-m00000").output_worker == "w0"
+    script(keyed(adopting("w3", ("w0",), moved(journal, "s0-m00000")), "KEY-A"))
+    assert "w0" not in script.sched.workers
+    assert script.task("s0-m00000").output_worker == "w3"
+
+
+def test_a_lost_output_is_adopted_only_by_the_key_that_made_it():
+    """Map 0's holder w0 (key A) died; a worker of key B offering that output is ignored
+    and the map runs again; one of key A then saves it."""
+    script, journal, live = first_life(maps=2, reduces=1, maps_done=1)
+    script.task("s0-m00000").output_key = "KEY-A"
+    script.join("w3")
+    for alive in ("w1", "w3"):  # only w0 goes silent
+        script.sched.workers[alive].last_seen = script.now + 2000
+    script(s.Tick(), advance=1001)
+    assert script.task("s0-m00000").state is s.TaskState.RUNNING
+    script(keyed(adopting("w4", (), moved(journal, "s0-m00000")), "KEY-B"))
+    assert script.task("s0-m00000").state is s.TaskState.RUNNING
+    script(keyed(adopting("w5", (), moved(journal, "s0-m00000")), "KEY-A"))
+    task = script.task("s0-m00000")
+    assert task.state is s.TaskState.DONE and task.output_worker == "w5"
+
+
+def test_a_restored_output_is_reclaimed_only_by_the_key_that_made_it():
+    """After a restart, a map journaled as run by key A is re-registered by key A only."""
+    _, journal, _ = first_life(maps=3, reduces=2, maps_done=2)
+    journal = [dataclasses.replace(c, key="KEY-A") for c in journal]
+    script = Script(recovery_grace=5.0)
+    script.submit()
+    for c in journal:
+        script(s.TaskRestored(c.job_id, c.task, c.attempt, c.output, c.counters, c.started,
+                              key=c.key))
+    script(s.WorkerJoined("v0", "v0", "h", 1, "tcp://v0:1", outputs=held(journal), key="KEY-B"))
+    assert all(script.task(k).output_worker is None for k in ("s0-m00000", "s0-m00001"))
+    script(s.WorkerJoined("v1", "v1", "h", 1, "tcp://v1:1", outputs=held(journal), key="KEY-A"))
+    assert all(script.task(k).output_worker == "v1" for k in ("s0-m00000", "s0-m00001"))

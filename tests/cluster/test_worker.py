@@ -184,3 +184,15 @@ def test_a_silent_coordinator_makes_the_link_register_again(cluster):
     cluster.turn()
     cluster.turn()
     assert set(cluster.coordinator.scheduler.workers) - first
+
+
+def test_a_plan_request_that_crossed_a_cancel_is_asked_again(cluster, monkeypatch):
+    """The coordinator serves a plan only to a worker holding a task of its job, so one
+    asked for an attempt cancelled meanwhile goes unanswered: the job's next assignment
+    asks again instead of waiting for ever."""
+    sent: list[p.Message] = []
+    monkeypatch.setattr(cluster.worker, "_send", sent.append)
+    cluster.worker._on_assign(p.Assign("j", "s0-p00000-a1", "prepare", {"step": 0}))
+    cluster.worker._on_cancel(p.CancelAttempt("j", "s0-p00000-a1"))
+    cluster.worker._on_assign(p.Assign("j", "s0-p00000-a2", "prepare", {"step": 0}))
+    assert sent == [p.PlanRequest("j"), p.PlanRequest("j")]

@@ -345,7 +345,7 @@ def _describe_handshake_failure(event: int, value: int, has_keys: bool) -> str:
         )
     return (
         "the security handshake failed: is coordinator.key this server's public key, and "
-        "does the server use keys?"
+        "does the server use keys? (one started with --insecure has none: pass --insecure)"
     )
 
 

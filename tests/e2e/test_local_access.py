@@ -251,6 +251,6 @@ def test_insecure_loopback_coordinator_is_keyless_on_purpose(tmp_path):
                 continue
         assert status == {"workers": [], "jobs": []} or status["workers"] == []
         with pytest.raises(Exception, match="pass --insecure"):
-            fetch_status(address, timeout=3)
+            fetch_status(address, timeout=15)
     finally:
         stop_processes([coordinator])

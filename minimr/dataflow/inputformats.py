@@ -219,19 +219,21 @@ class JSONLines(InputFormat):
     def parse(self, raw: str) -> Any:
         try:
             return json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # nested too deep: not for us either
             raise BadRecordError(f"not JSON ({_json_reason(exc)}): {raw[:80]!r}") from None
 
     def parse_many(self, raws: list) -> list:
         try:
             return list(map(json.loads, raws))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadRecordError("a line is not JSON") from None
 
 
-def _json_reason(exc: ValueError) -> str:
+def _json_reason(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"{exc.msg} at column {exc.colno}"
+    if isinstance(exc, RecursionError):
+        return "nested too deep"
     return str(exc)
 
 

@@ -77,14 +77,16 @@ def test_a_line_that_is_not_json_names_file_line_and_byte(tmp_path):
 
 
 def test_bad_lines_are_marked_or_dropped_and_the_rest_read(tmp_path):
-    """With mark_bad, a bad line goes on as a BadInput holding its error; with drop_bad it is
-    left out; the good lines around it are read either way."""
+    """With mark_bad, a bad line (broken, or nested deeper than Python recurses) goes on as
+    a BadInput holding its error; with drop_bad it is left out; the good lines around it are
+    read either way."""
     path = tmp_path / "e.jsonl"
-    path.write_text('1\n[2\n3\nnot json\n4\n')
+    path.write_text('1\n[2\n3\nnot json\n4\n' + "[" * 100_000 + "\n")
     marked = read(JSONLines(), path, on_bad=mark_bad)
     assert [v for _, v in marked if type(v) is not BadInput] == [1, 3, 4]
     bad = [(key, v) for key, v in marked if type(v) is BadInput]
-    assert [key[1] for key, _ in bad] == [2, 7]
+    assert [key[1] for key, _ in bad] == [2, 7, 18]
+    assert "nested too deep" in str(bad[2][1].error)
     assert bad[0][1].raw == "[2" and ":2 (byte 2)" in str(bad[0][1].error)
     assert [v for _, v in read(JSONLines(), path, on_bad=drop_bad)] == [1, 3, 4]
 

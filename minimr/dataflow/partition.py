@@ -2,12 +2,15 @@
 
 ``stable_hash`` hashes a canonical byte encoding of the key, so a key lands in the same
 partition in every process and on every machine (Python's ``hash()`` of a str changes with
-PYTHONHASHSEED). Keys that compare equal (``1``, ``1.0``, ``True``) encode alike, because they
-must meet in the same reduce call.
+PYTHONHASHSEED). Keys that compare equal (``1``, ``1.0``, ``True``, ``Decimal("1.0")``,
+``Fraction(2, 2)``; ``0.5`` and ``Decimal("0.5")``) encode alike, because they must meet in
+the same reduce call: a number is encoded as its exact value, an int or a ratio of ints.
 
 ``sort_key`` defines the total order of keys everywhere (map-side sort, reduce-side merge,
-range boundaries): Python's own order among mutually comparable keys, and a fixed order by
-type between kinds that Python refuses to compare, so keys of mixed types still group.
+range boundaries): Python's own order among mutually comparable keys (numbers of every kind
+together, ``Decimal`` and ``Fraction`` by their exact value), and a fixed order by type
+between kinds that Python refuses to compare, so keys of mixed types still group. Sets, which
+``<`` orders only partly (by inclusion), are ordered by their canonical bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import pickle
 import struct
 import zlib
 from collections.abc import Hashable
+from decimal import Decimal
+from fractions import Fraction
 from itertools import repeat
 from operator import mod
 from typing import Any
@@ -41,10 +46,8 @@ def key_bytes(key: Any) -> bytes:
         return b"s" + key.encode("utf-8", "surrogatepass")
     if kind is int or kind is bool:
         return b"i" + str(int(key)).encode()
-    if kind is float:
-        if key.is_integer():
-            return b"i" + str(int(key)).encode()
-        return b"f" + repr(key).encode()
+    if kind is float or kind is Decimal or kind is Fraction:
+        return _number_bytes(key)
     if kind is bytes:
         return b"b" + key
     if key is None:
@@ -64,13 +67,35 @@ def key_bytes(key: Any) -> bytes:
         raise UnpicklableRecord(key, key, in_key=True) from exc
 
 
+def _number_bytes(key: float | Decimal | Fraction) -> bytes:
+    """A float, Decimal or Fraction as its exact value (equal numbers, equal bytes): an int's
+    encoding when it is whole, else a ratio; NaN and the infinities as a float's repr."""
+    if _is_nan(key):
+        return b"fnan"
+    if key in _INFINITIES:
+        return b"f" + repr(float(key)).encode()
+    numerator, denominator = key.as_integer_ratio()
+    if denominator == 1:
+        return b"i" + str(numerator).encode()
+    return b"q" + f"{numerator}/{denominator}".encode()
+
+
+_INFINITIES = (float("inf"), float("-inf"))
+
+
+def _is_nan(number: Any) -> bool:
+    """True for a float or Decimal NaN (a signalling Decimal NaN cannot even be compared)."""
+    return number.is_nan() if type(number) is Decimal else number != number
+
+
 def stable_hash(key: Any) -> int:
     """A 32-bit hash of ``key`` that is the same in every process and on every machine."""
     return zlib.crc32(key_bytes(key))
 
 
 # Type ranks for sort_key: numbers together (1 < 1.5 < 2 as Python orders them).
-_RANK = {type(None): 0, bool: 1, int: 1, float: 1, str: 2, bytes: 3, tuple: 4, list: 5}
+_RANK = {type(None): 0, bool: 1, int: 1, float: 1, Decimal: 1, Fraction: 1, str: 2, bytes: 3,
+         tuple: 4, list: 5, frozenset: 6, set: 6}
 _OTHER = 9
 
 
@@ -114,8 +139,13 @@ def sort_key(key: Any) -> tuple:
         return (_OTHER, kind.__module__ + "." + kind.__qualname__, _Opaque(key))
     if rank == 4 or rank == 5:
         return (rank, tuple(sort_key(item) for item in key))
-    if rank == 1 and key != key:  # NaN: park it after every other number
-        return (rank, float("inf"), 1)
+    if rank == 1:
+        if _is_nan(key):  # NaN: park it after every other number
+            return (rank, float("inf"), 1)
+        if kind is Decimal:  # a Decimal and a Fraction do not compare: both as Fractions
+            return (rank, Fraction(key) if key.is_finite() else float(key))
+    elif rank == 6:  # sets: ``<`` is inclusion, not a total order
+        return (rank, key_bytes(key))
     return (rank, key)
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
+from fractions import Fraction
 
 from minimr.dataflow.partition import (
     HashPartitioner,
@@ -45,6 +48,32 @@ def test_equal_keys_hash_alike():
     assert stable_hash(1) == stable_hash(1.0) == stable_hash(True)
     assert stable_hash((1, "a")) == stable_hash((1.0, "a"))
     assert stable_hash(frozenset({"a", "b"})) == stable_hash(frozenset({"b", "a"}))
+
+
+def test_equal_numbers_of_every_kind_hash_and_sort_together():
+    """1, 1.0, True, Decimal('1.0') and Fraction(2, 2) (and 0.5, Decimal('0.5'), Fraction(1, 2))
+    are equal, so they hash alike and sort next to each other, with other keys between none."""
+    ones = [1, 1.0, True, Decimal("1.0"), Fraction(2, 2)]
+    halves = [0.5, Decimal("0.5"), Fraction(1, 2)]
+    assert len({stable_hash(k) for k in ones}) == 1 and len({stable_hash(k) for k in halves}) == 1
+    mixed = [Decimal("2.5"), *ones, 3, *halves, Fraction(1, 3), -0.0, Decimal("NaN"), 0.75]
+    ordered = sorted(mixed, key=sort_key)
+    runs = [[k for k in ordered if k == group[0]] for group in (ones, halves)]
+    for run, group in zip(runs, (ones, halves), strict=True):
+        start = next(i for i, k in enumerate(ordered) if k == group[0])
+        assert ordered[start : start + len(group)] == run and len(run) == len(group)
+    assert sort_key(Decimal("sNaN")) == sort_key(float("nan"))
+
+
+def test_sets_sort_by_their_canonical_bytes():
+    """Sets order by their canonical encoding, a total order (``<`` is inclusion: {2} < {1, 2}
+    beside bytes for the rest would make a cycle with {1, 5}), so equal sets are neighbours
+    whatever order they are sorted from."""
+    two, one_two, one_five = frozenset({2}), frozenset({1, 2}), frozenset({1, 5})
+    for keys in itertools.permutations([two, one_two, one_five, frozenset({2.0})]):
+        ordered = sorted(keys, key=sort_key)
+        at = [i for i, k in enumerate(ordered) if k == two]
+        assert at[1] - at[0] == 1, ordered
 
 
 def test_hash_partitions_spread_keys():

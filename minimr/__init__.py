@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from minimr.dataflow.counters import Counters, increment_counter
 from minimr.dataflow.csvformat import CSV, TSV
+from minimr.dataflow.folds import Fold, fold
 from minimr.dataflow.format.output import read_output
 from minimr.dataflow.inputformats import InputFormat, JSONLines, Text, WholeFile
 from minimr.dataflow.taskenv import Options, options, side_file
 from minimr.errors import (
     BadRecordError,
     InputError,
+    JobCodeError,
     JobDefinitionError,
     JobFailed,
     JobLoadError,
@@ -42,8 +44,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BadRecordError", "CSV", "InputFormat", "JSONLines", "TSV", "Text", "WholeFile",
-    "Counters", "InputError", "Job", "JobDefinitionError", "JobFailed", "JobLoadError",
-    "MinimrError", "Option", "Options", "OutputExistsError", "Result", "Step",
-    "UnknownOptionError", "UntrustedOutputError", "UsageError",
+    "Counters", "Fold", "InputError", "Job", "JobCodeError", "JobDefinitionError", "JobFailed",
+    "JobLoadError", "MinimrError", "Option", "Options", "OutputExistsError", "Result", "Step",
+    "UnknownOptionError", "UntrustedOutputError", "UsageError", "fold",
     "increment_counter", "options", "read_output", "run", "side_file", "__version__",
 ]

@@ -15,7 +15,19 @@ A job is a ``Job`` subclass with generator methods::
 
 or a module with top-level ``map``/``reduce`` (and optional ``combine``) functions. ``reduce``
 may be left out: each value is then written as it is (an identity reduce, whose output is still
-sorted by key). A *batch* map, ``map_batch(self, records)``, receives a list of ``(key, value)``
+sorted by key).
+
+Declared forms, which the engine runs in C and which mean exactly what the plain forms mean:
+``reduce = minimr.fold(sum)`` (``min``, ``max``, ``any``, ``all``) yields ``(key, sum(values))``
+for every key and, with no ``combine`` of its own, combines too; ``map_keys(self, key, value)``
+returns the keys of a record, each counted as the pair ``(key, 1)``::
+
+    class WordCount(Job):
+        def map_keys(self, key, line):
+            return WORD.findall(line.lower())
+
+        reduce = minimr.fold(sum)
+ A *batch* map, ``map_batch(self, records)``, receives a list of ``(key, value)``
 records at once and returns pairs or a mapping (``{key: value}``, a ``Counter``): it lets the
 inner loop run at C speed, like Spark's ``mapPartitions``. ``map_final(self)``, called once
 at the end of each map task, returns (or yields) pairs too: a map may accumulate into state
@@ -42,11 +54,14 @@ from typing import Any
 
 from minimr.dataflow import counters as _counters
 from minimr.dataflow import storage
+from minimr.dataflow.folds import Fold
 from minimr.dataflow.format.partformats import OUTPUT_FORMATS
 from minimr.dataflow.inputformats import InputFormat, resolve_input_format
 from minimr.dataflow.partition import PARTITIONERS
 from minimr.errors import JobDefinitionError
 from minimr.joboptions import Option, Options, check_declarations
+
+_MAPS = ("map", "map_keys", "map_batch")
 
 
 @dataclass
@@ -54,10 +69,14 @@ class Step:
     """One map/reduce round of a job.
 
     Attributes:
-        map: ``(key, value) -> iterable of (key, value)``; or None with ``map_batch``.
-        reduce: ``(key, values iterator) -> iterable of (key, value)``; None writes each value.
+        map: ``(key, value) -> iterable of (key, value)``; or None with ``map_keys`` or
+            ``map_batch`` (a step has exactly one of the three).
+        map_keys: ``(key, value) -> iterable of keys``, each counted as the pair ``(key, 1)``.
+        reduce: ``(key, values iterator) -> iterable of (key, value)``, or a declared fold
+            (``minimr.fold(sum)``); None writes each value.
         combine: optional map-side pre-reduce with ``reduce``'s signature; it must yield the
-            key it was given and may run zero, one or several times per key.
+            key it was given and may run zero, one or several times per key. A step whose
+            reduce is a fold and that has no combine combines with the fold.
         map_batch: ``(list of (key, value)) -> iterable of pairs or a mapping``.
         map_final: ``() -> iterable of pairs, a mapping or None``, called once per map task
             after its last ``map``/``map_batch`` call (before the last combine and teardown).
@@ -67,6 +86,7 @@ class Step:
     """
 
     map: Callable[[Any, Any], Iterable[tuple[Any, Any]] | None] | None = None
+    map_keys: Callable[[Any, Any], Iterable[Any] | None] | None = None
     reduce: Callable[[Any, Iterator[Any]], Iterable[tuple[Any, Any]]] | None = None
     combine: Callable[[Any, Iterator[Any]], Iterable[tuple[Any, Any]]] | None = None
     map_batch: Callable[[list], Any] | None = None
@@ -82,9 +102,13 @@ class Step:
         Raises:
             JobDefinitionError: naming ``where`` and what is wrong.
         """
-        if (self.map is None) == (self.map_batch is None):
-            raise JobDefinitionError(f"{where} must define exactly one of map or map_batch")
-        for name in ("map", "reduce", "combine", "map_batch", "map_final", "setup", "teardown"):
+        defined = [name for name in _MAPS if getattr(self, name) is not None]
+        if len(defined) != 1:
+            got = f"it defines {' and '.join(defined)}" if defined else "it defines none"
+            raise JobDefinitionError(
+                f"{where} must define exactly one of map, map_keys or map_batch ({got})")
+        for name in ("map", "map_keys", "reduce", "combine", "map_batch", "map_final", "setup",
+                     "teardown"):
             fn = getattr(self, name)
             if fn is not None and not callable(fn):
                 raise JobDefinitionError(f"{where}: {name} must be callable (got {fn!r})")
@@ -125,10 +149,11 @@ class Job:
     files: Sequence[str] = ()
 
     map: Callable | None = None
+    map_keys: Callable | None = None
     map_batch: Callable | None = None
     map_final: Callable | None = None
     combine: Callable | None = None
-    reduce: Callable | None = None
+    reduce: Callable | Fold | None = None
 
     def setup(self) -> None:
         """Called once in each task before any map, combine or reduce call."""
@@ -141,6 +166,7 @@ class Job:
         return [
             Step(
                 map=self.map,
+                map_keys=self.map_keys,
                 map_batch=self.map_batch,
                 map_final=self.map_final,
                 combine=self.combine,
@@ -171,8 +197,9 @@ class Job:
 
 
 class ModuleJob(Job):
-    """A job made of a module's top-level ``map``/``reduce``/``combine`` (``map_batch``,
-    ``map_final``, ``setup``, ``teardown``) functions.
+    """A job made of a module's top-level ``map``/``reduce``/``combine`` (``map_keys``,
+    ``map_batch``, ``map_final``, ``setup``, ``teardown``) functions; ``reduce`` may be a
+    module-level ``minimr.fold(...)``.
 
     The module may also set ``reducers``, ``input_format``, ``output_format``,
     ``partitioner``, ``options``
@@ -188,6 +215,7 @@ class ModuleJob(Job):
         self.source: str | None = getattr(module, "__file__", None)
         self._step = Step(
             map=getattr(module, "map", None),
+            map_keys=getattr(module, "map_keys", None),
             map_batch=getattr(module, "map_batch", None),
             map_final=getattr(module, "map_final", None),
             combine=getattr(module, "combine", None),
@@ -271,7 +299,11 @@ def resolve_steps(job: Job) -> list[Step]:
             )
         step.validate(f"{job_name(job)} step {i}")
         # The job's own setup/teardown run in every task of every step, unless a step
-        # names its own.
+        # names its own; a declared fold combines too, unless the step has a combine.
+        combine = step.combine
+        if combine is None and type(step.reduce) is Fold:
+            combine = step.reduce
         resolved.append(dataclasses.replace(
-            step, setup=step.setup or job.setup, teardown=step.teardown or job.teardown))
+            step, combine=combine, setup=step.setup or job.setup,
+            teardown=step.teardown or job.teardown))
     return resolved

@@ -109,11 +109,11 @@ def find_job(module: ModuleType, class_name: str | None = None) -> Job:
         )
     if classes:
         return classes[0]()
-    if callable(getattr(module, "map", None)) or callable(getattr(module, "map_batch", None)):
+    if any(callable(getattr(module, name, None)) for name in ("map", "map_keys", "map_batch")):
         return ModuleJob(module)
     raise JobLoadError(
         f"{where} defines no job: expected a minimr.Job subclass, or top-level"
-        " map(key, value) and reduce(key, values) functions"
+        " map(key, value) (or map_keys, map_batch) and reduce(key, values) functions"
     )
 
 

@@ -220,14 +220,26 @@ def test_an_unknown_keyword_is_refused_naming_the_closest_known_one(text_input, 
 
 
 def test_malformed_job_is_a_definition_error(text_input, tmp_path):
-    """A job with neither map nor map_batch is refused before any task runs."""
+    """A job with none of map, map_keys and map_batch, or two of them, is refused before any
+    task runs, the message naming what it defines."""
 
     class NoMap(Job):
         def reduce(self, k, v):
             yield k, v
 
-    with pytest.raises(minimr.JobDefinitionError, match="exactly one of map or map_batch"):
+    with pytest.raises(minimr.JobDefinitionError,
+                       match=r"exactly one of map, map_keys or map_batch \(it defines none\)"):
         run_inline(NoMap, str(text_input), str(tmp_path / "o"))
+
+    class TwoMaps(NoMap):
+        def map(self, key, line):
+            yield line, 1
+
+        def map_keys(self, key, line):
+            return line.split()
+
+    with pytest.raises(minimr.JobDefinitionError, match="it defines map and map_keys"):
+        run_inline(TwoMaps, str(text_input), str(tmp_path / "o"))
 
 
 class WordCount(Job):
@@ -265,9 +277,9 @@ def test_combine_files_packs_small_files_into_fewer_map_tasks(tmp_path):
 
 
 def test_a_map_that_changes_its_values_midway_gives_the_same_output_and_counters(tmp_path):
-    """A map whose first values are all 1 and later ones are not restarts on pair counting:
-    output and counters are what a map with mixed values from the start gives; a KeyError of
-    the user's own map still reaches the user as that KeyError."""
+    """A map whose first values are all 1 and later ones are not (the store converts as it
+    goes): output and counters are what a map with mixed values from the start gives; a
+    KeyError of the user's own map reaches the user as that KeyError."""
     folder = tmp_path / "in"
     write_file(folder / "a.txt", "".join(f"w{i % 50} x\n" for i in range(2000)))
 
@@ -350,9 +362,8 @@ def test_map_final_emits_what_a_task_accumulated(text_input, tmp_path):
 
 
 def test_map_final_counts_each_record_once_when_the_map_output_is_unhashable(tmp_path):
-    """A map whose pairs cannot be counted makes a task start over on another path; with
-    map_final, what the map accumulated on the first pass would then be counted twice. Such
-    steps take the general path from the start."""
+    """A map whose pairs cannot be counted (a list value) runs once per record: what it
+    accumulated for map_final is counted once."""
     folder = tmp_path / "in"
     write_file(folder / "a.txt", "".join(f"line {i}\n" for i in range(500)))
 

@@ -189,7 +189,7 @@ def restore_code_locations(plan: Any) -> None:
     for sp in plan.steps:
         step = sp.step
         stack.extend(getattr(step, name, None) for name in
-                     ("map", "map_batch", "combine", "reduce", "setup", "teardown"))
+                     ("map", "map_keys", "map_batch", "combine", "reduce", "setup", "teardown"))
     while stack:
         obj = stack.pop()
         if obj is None or id(obj) in seen:

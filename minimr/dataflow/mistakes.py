@@ -6,6 +6,14 @@ thousands of records later. A task knows which of its step's functions the recor
 came from, and names them here by ``file:line`` (``function_location``), so the message
 points at code the user can open. No retry can fix such a mistake: a cluster fails the job at
 its first attempt (``errors.FINAL``).
+
+Where the engine takes what a ``map``, ``combine`` or ``reduce`` produced, it checks it here:
+``(key, value)`` pairs (tuples or lists of two), from calls that returned something to iterate
+(``check_results``, ``check_pairs``; a ``map_keys``' result, ``keys_of``). One that returns
+instead of yielding (a number, a str, a dict, a ``(key, value)`` tuple) or yields anything
+else is named with what it produced. The checks run a batch at a time with C calls
+(``set(map(type, ...))``), so well-formed output costs a pass, not Python code per pair; the
+stores take the types found to choose how to hold the pairs.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+import types
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from minimr.dataflow.format.unpicklable import UnpicklableRecord, shown
@@ -72,3 +81,86 @@ def naming_unpicklable(functions: list[Callable[..., Any] | None]) -> Iterator[N
     except UnpicklableRecord as found:
         raise unpicklable_error(found, [f for f in functions if f is not None]) from (
             found.__cause__)
+
+
+PAIR_TYPES = frozenset({tuple, list})
+# What a call of a function that yields (or returns a list) gives: iterated without a look.
+PLAIN_RESULTS = frozenset({types.GeneratorType, list, tuple})
+_TWO = frozenset({2})
+
+
+def _a(kind: type) -> str:
+    name = kind.__name__
+    return f"an {name}" if name[:1] in "aeiouAEIOU" else f"a {name}"
+
+
+def check_results(results: list, fn: Callable, *, mappings: bool = False) -> None:
+    """Check what each call of ``fn`` returned (None already left out): something to iterate
+    for pairs, not a str, bytes or a number; a mapping only where ``mappings`` allows it.
+
+    Raises:
+        JobCodeError: naming ``fn`` and showing the first result that is none of those.
+    """
+    kinds = set(map(type, results))
+    if kinds <= PLAIN_RESULTS:
+        return
+    for kind in kinds - PLAIN_RESULTS:
+        result = next(r for r in results if type(r) is kind)
+        if issubclass(kind, Mapping):
+            if mappings:
+                continue
+            problem = "a mapping"
+        elif issubclass(kind, (str, bytes)) or not _iterable(kind):
+            problem = "not pairs"
+        else:
+            continue
+        raise JobCodeError(
+            f"{function_location(fn)} returned {shown(result)} ({_a(kind)}), {problem}: it must "
+            f"yield (key, value) pairs, as in `yield key, value` (a `return` in place of "
+            f"`yield` is the usual cause)")
+
+
+def keys_of(fn: Callable, result: Any) -> Any:
+    """What one call of a ``map_keys`` returned, if it is an iterable of keys (a None gives
+    none); called once a record, as the keys are taken from it.
+
+    Raises:
+        JobCodeError: for a str, bytes, a mapping or something not iterable, whose items
+            would not be the keys meant.
+    """
+    kind = type(result)
+    if kind in PLAIN_RESULTS:
+        return result
+    if result is None:
+        return ()
+    if issubclass(kind, (str, bytes, Mapping)) or not _iterable(kind):
+        raise JobCodeError(
+            f"{function_location(fn)} returned {shown(result)} ({_a(kind)}): map_keys must "
+            f"return an iterable of keys, each counted once as (key, 1), such as a list of "
+            f"words")
+    return result
+
+
+def check_pairs(items: list, fn: Callable) -> set[type]:
+    """Check that every item is a ``(key, value)`` pair: a tuple or list of two (or of a
+    subclass of those: a named tuple).
+
+    Returns:
+        The types of the items, for the stores (which count exact tuples alone).
+
+    Raises:
+        JobCodeError: naming ``fn`` and showing the first item that is not a pair.
+    """
+    kinds = set(map(type, items))
+    if kinds <= PAIR_TYPES and set(map(len, items)) <= _TWO:
+        return kinds
+    for item in items:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise JobCodeError(
+                f"{function_location(fn)} yielded {shown(item)} ({_a(type(item))}), not a "
+                f"(key, value) pair: yield a tuple of two, as in `yield word, 1`")
+    return kinds
+
+
+def _iterable(kind: type) -> bool:
+    return getattr(kind, "__iter__", None) is not None or hasattr(kind, "__getitem__")

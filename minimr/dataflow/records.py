@@ -138,33 +138,22 @@ def split_end(split: Split) -> float:
     return float("inf") if split.compressed else split.end
 
 
-def read_text_blocks(split: Split, block_size: int = READ_BLOCK, keys: bool = True
-                     ) -> Iterator[list]:
+def read_text_blocks(split: Split, block_size: int = READ_BLOCK) -> Iterator[list]:
     """The text lines of ``split`` as records, a list per ``block_size`` bytes read.
 
     The records are the same whatever the block size; a small one suits a reader that wants
-    only the first few lines (the range partitioner's sampling). Without ``keys``, the lists
-    hold the lines alone.
+    only the first few lines (the range partitioner's sampling).
     """
     path = split.path
     with open_input(path) as f:
         for offsets, lines in line_blocks(f, split.start, split_end(split), block_size):
-            if keys:
-                where = zip(repeat(path), offsets)
-                yield list(zip(where, lines, strict=True))
-            else:
-                yield lines
+            where = zip(repeat(path), offsets)
+            yield list(zip(where, lines, strict=True))
 
 
 def read_text(split: Split) -> Iterator[tuple[tuple[str, int], str]]:
     """Yield ``((path, offset), line)`` for every line that starts inside ``split``."""
     return chain.from_iterable(read_text_blocks(split))
-
-
-def read_text_lines(split: Split) -> Iterator[str]:
-    """``read_text``'s lines alone, for a map that never looks at a line's key: no key tuple
-    and no record tuple made per line."""
-    return chain.from_iterable(read_text_blocks(split, keys=False))
 
 
 def line_number(path: str, offset: int) -> int | None:

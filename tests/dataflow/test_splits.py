@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, INVALID_UTF8_RECORDS, Counters, activate
 from minimr.dataflow.inputformats import WholeFile
-from minimr.dataflow.records import read_text, read_text_blocks, read_text_lines
+from minimr.dataflow.records import read_text, read_text_blocks
 from minimr.dataflow.splits import Split, expand_inputs, pack_splits, parse_size, plan_splits
 from minimr.errors import InputError, UsageError
 
@@ -101,16 +101,16 @@ def invalid_counted(read, split: Split) -> int:
     return counters.get(BUILTIN, INVALID_UTF8_RECORDS)
 
 
-@pytest.mark.parametrize("read", [read_text, read_text_lines])
 @pytest.mark.parametrize("split_size", [1, 7, 30, 1000])
-def test_lines_with_invalid_utf8_are_counted_once_by_their_split(tmp_path, read, split_size):
+def test_lines_with_invalid_utf8_are_counted_once_by_their_split(tmp_path, split_size):
     """Each line that held invalid bytes counts once in 'invalid utf-8 records', by the split
     that owns it, whatever the split size; valid UTF-8, U+FFFD itself included, counts
     nothing; a last line without a newline counts too."""
     path = tmp_path / "mixed.txt"
     path.write_bytes(b"ok\n\xff bad\nfine \xe2\x82\xac\nliteral \xef\xbf\xbd\ncut \xe2\x82\n"
                      b"two \xc3\x28 \xa0\ntail \xfe")
-    counts = [invalid_counted(read, split) for split in plan_splits([str(path)], split_size)]
+    counts = [invalid_counted(read_text, split)
+              for split in plan_splits([str(path)], split_size)]
     assert sum(counts) == 4
 
 
@@ -215,16 +215,3 @@ def test_a_small_tail_joins_the_last_split(tmp_path):
     assert bounds(110) == [(0, 110)]
     assert bounds(111) == [(0, 100), (100, 111)]
     assert bounds(100) == [(0, 100)]
-
-
-@settings(max_examples=100, deadline=None)
-@given(lines=st.lists(line_text, max_size=25), final_newline=st.booleans(),
-       crlf=st.booleans(), split_size=st.integers(min_value=1, max_value=80))
-def test_lines_alone_are_the_lines_of_the_records(tmp_path_factory, lines, final_newline, crlf,
-                                                  split_size):
-    """Reading the lines without their keys gives the records' lines, split by split."""
-    sep = "\r\n" if crlf else "\n"
-    path = tmp_path_factory.mktemp("s") / "f.txt"
-    path.write_bytes((sep.join(lines) + (sep if final_newline and lines else "")).encode())
-    for split in plan_splits([str(path)], split_size):
-        assert list(read_text_lines(split)) == [line for _, line in read_text(split)]

@@ -1,11 +1,19 @@
-"""Running a step's combiner over a map task's sorted output, as Hadoop does: every key with
-more than one value, when the buffer spills and when spills are merged.
+"""A step's combiner on the map side, run as Hadoop runs one: on every key with more than one
+value, when the buffer spills and when spills are merged.
 
-A combiner is called once a key, as written; one of the shape ``yield key, F(values)``
-(``foldshape``) is not called at all: its builtin ``F`` is mapped over the keys' values in C,
-and ``sum`` of a run of an int value is that int times the run's length. Where ``F`` raises,
-the combiner runs as written and raises it again from the user's line. Either way the
-combine counters count every value that went into a combine pass and every value that came
+``Combiner`` is Beam's ``CombineFn`` for a per-key streaming combine, taken a batch of keys at a
+time so that a fold can run in C: ``combine`` is create + add every input + extract for each
+key, and since a combiner's outputs are inputs again, merging accumulators (the values of a
+key from several spills) is ``combine`` of them together (``merged``). Two implementations:
+
+``FoldCombiner``  a declared fold (``minimr.fold(sum)``): each key's values folded in C, one
+                  output value a key; runs (one value counted ``n`` times) folded without
+                  the lists (``Fold.runs``), straight to columns (``single_runs``).
+``CallCombiner``  the user's ``combine(key, values)`` generator, called once a key as written;
+                  what it yields is checked (``mistakes``).
+
+The key a combiner receives is the key the map task writes: the least of the task's equal keys
+(``exact``). Both count every value that went into a combine pass and every value that came
 out, a key of one value (which the combiner is not called for) as one in and one out: with
 one spill, combine input records equal map output records, and combine output records the
 records spilled.
@@ -13,19 +21,22 @@ records spilled.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, compress, groupby, repeat
-from operator import gt, itemgetter, mul
+from operator import gt, itemgetter
 from typing import Any
 
 from minimr.dataflow import counters as C
-from minimr.dataflow import foldshape
 from minimr.dataflow.counters import Counters
+from minimr.dataflow.folds import Fold
+from minimr.dataflow.mistakes import check_pairs, check_results
 
-__all__ = ["Combiner", "several"]
+__all__ = ["CallCombiner", "Combiner", "FoldCombiner", "make_combiner", "several"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
+_MERGE_CHUNK = 4096  # keys combined at a time when spills are merged
 
 
 def several(sizes: list[int]) -> list[int]:
@@ -33,84 +44,105 @@ def several(sizes: list[int]) -> list[int]:
     return list(compress(range(len(sizes)), map(gt, sizes, repeat(1))))
 
 
-class Combiner:
-    """A step's combiner with its fold (if it has the shape) and the task's counters."""
+class Combiner(ABC):
+    """How a step combines each key's values before the shuffle (see the module docstring)."""
 
-    def __init__(self, combine: Callable, counters: Counters) -> None:
-        self.combine = combine
-        self.fold = foldshape.fold_of(combine)
+    def __init__(self, counters: Counters) -> None:
         self._counters = counters
 
-    def runs(self, values: list, sizes: list[int]) -> list | None:
-        """Each key's one value, its run (``values[i]`` ``sizes[i]`` times) folded in C;
-        None when the combiner has no fold or it raised (``lists`` then calls it).
+    @abstractmethod
+    def combine(self, keys: list, lists: list[list]) -> list[list]:
+        """The output values of each key, from its values ``lists[i]`` (two or more)."""
 
-        A 64 MiB word count task's last spill: 0.51-0.55 -> 0.17 s of CPU, its 190,000
-        combiner calls gone.
-        """
-        if self.fold is None:
-            return None
-        if self.fold is sum and set(map(type, values)) <= {int}:
-            values = list(map(mul, values, sizes))  # for every key: an int times 1 is itself
-        else:
-            many = several(sizes)
-            folded = self._folded(map(repeat, map(values.__getitem__, many),
-                                      map(sizes.__getitem__, many)))
-            if folded is None:
-                return None
-            for i, value in zip(many, folded, strict=True):
-                values[i] = value
-        self._count(sum(sizes), len(sizes))  # a key of one value passes through: in 1, out 1
-        return values
+    def runs(self, keys: list, values: list, sizes: list[int]) -> list[list]:
+        """The output values of each key, from its run: ``values[i]`` counted ``sizes[i]``
+        times. A key of one value is left as it is, as Hadoop leaves it."""
+        lists = list(map(list, zip(values)))
+        for i in several(sizes):
+            lists[i] = lists[i] * sizes[i]
+        return self.lists(keys, lists)
 
-    def lists(self, keys: list, lists: list[list], sizes: list[int],
-              values: list | None = None) -> None:
-        """Combine, in place, ``lists[i]`` of each key with more than one value: ``sizes[i]``
-        values, ``values[i]`` repeated (a run) when ``values`` is given, else ``lists[i]``.
-        Runs are combined here only when ``runs`` could not fold them: by calling the
-        combiner."""
+    def single_runs(self, values: list, sizes: list[int]) -> list | None:
+        """Each key's one output value from its run, when this combiner gives one value a key
+        with no Python code per key (a declared fold: columns to write); else None, and
+        ``runs`` combines."""
+        return None
+
+    def lists(self, keys: list, lists: list[list]) -> list[list]:
+        """``lists`` with each key of more than one value combined (the others as they are)."""
+        sizes = list(map(len, lists))
         many = several(sizes)
-        folded = None if values is not None else self._folded(
-            map(iter, map(lists.__getitem__, many)))
-        if folded is not None:
-            for i, value in zip(many, folded, strict=True):
-                lists[i] = [value]
-            produced = len(many)
-        else:  # no fold (or it raised, to raise again here from the user's line)
-            produced = 0
-            for i in many:
-                source = repeat(values[i], sizes[i]) if values is not None else iter(lists[i])
-                lists[i] = list(map(_second, self.combine(keys[i], source)))
-                produced += len(lists[i])
         singles = len(sizes) - len(many)  # passed through the pass unchanged: in 1, out 1
-        self._count(sum(sizes), produced + singles)
+        if not many:
+            self._count(singles, singles)
+            return lists
+        combined = self.combine(list(map(keys.__getitem__, many)),
+                                list(map(lists.__getitem__, many)))
+        lists = list(lists)
+        for i, out in zip(many, combined, strict=True):
+            lists[i] = out
+        self._count(sum(sizes), sum(map(len, combined)) + singles)
+        return lists
 
     def merged(self, entries: Iterable[tuple[Any, list]]) -> Iterator[tuple[Any, list]]:
-        """Sorted entries of several spills, each key's values across them combined."""
-        seen = produced = 0
+        """Sorted entries of several spills, each key's values across them combined.
+
+        The merge gives the first entry of a key the key to write (``exact``), which is the
+        key the combiner receives; keys are combined ``_MERGE_CHUNK`` at a time.
+        """
+        keys: list = []
+        lists: list[list] = []
         for key, group in groupby(entries, key=_first):
-            values = list(chain.from_iterable(v for _, v in group))
-            seen += len(values)
-            out = self._one(key, values) if len(values) > 1 else values
-            produced += len(out)
-            yield key, out
-        self._count(seen, produced)
-
-    def _one(self, key: Any, values: list) -> list:
-        folded = self._folded([iter(values)])
-        if folded is not None:
-            return folded
-        return [value for _, value in self.combine(key, iter(values))]
-
-    def _folded(self, sources: Iterable[Iterable]) -> list | None:
-        """The fold of each of ``sources``; None when there is none or it raised."""
-        if self.fold is None:
-            return None
-        try:
-            return list(map(self.fold, sources))
-        except Exception:  # the combiner as written raises it again, from the user's line
-            return None
+            keys.append(key)
+            lists.append(list(chain.from_iterable(map(_second, group))))
+            if len(keys) >= _MERGE_CHUNK:
+                yield from zip(keys, self.lists(keys, lists), strict=True)
+                keys, lists = [], []
+        if keys:
+            yield from zip(keys, self.lists(keys, lists), strict=True)
 
     def _count(self, seen: int, produced: int) -> None:
         self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
         self._counters.increment(C.BUILTIN, C.COMBINE_OUTPUT_RECORDS, produced)
+
+
+class FoldCombiner(Combiner):
+    """A declared fold as the combiner: one value a key, folded in C."""
+
+    def __init__(self, fold: Fold, counters: Counters) -> None:
+        super().__init__(counters)
+        self.fold = fold
+
+    def combine(self, keys: list, lists: list[list]) -> list[list]:
+        return list(map(list, zip(self.fold.each(lists))))
+
+    def single_runs(self, values: list, sizes: list[int]) -> list:
+        """Every key's run folded in C (``Fold.runs``): its one output value. A key of one
+        value is folded too (no Python code picks it out), as a combiner may be run on any
+        key; every key is one value out, as ``lists`` counts."""
+        self._count(sum(sizes), len(sizes))
+        return self.fold.runs(values, sizes)
+
+
+class CallCombiner(Combiner):
+    """The user's ``combine(key, values)`` generator, called once a key as written."""
+
+    def __init__(self, combine: Callable, counters: Counters) -> None:
+        super().__init__(counters)
+        self.fn = combine
+
+    def combine(self, keys: list, lists: list[list]) -> list[list]:
+        results = list(map(self.fn, keys, map(iter, lists)))
+        check_results([r for r in results if r is not None], self.fn)
+        produced = [[] if r is None else list(r) for r in results]  # a None yields nothing
+        check_pairs(list(chain.from_iterable(produced)), self.fn)
+        return [list(map(_second, pairs)) for pairs in produced]
+
+
+def make_combiner(combine: Callable | None, counters: Counters) -> Combiner | None:
+    """The combiner of a step's ``combine`` (a ``Fold``, a generator function, or None)."""
+    if combine is None:
+        return None
+    if type(combine) is Fold:
+        return FoldCombiner(combine, counters)
+    return CallCombiner(combine, counters)

@@ -1,25 +1,30 @@
 """Where a map task's output pairs wait until the buffer writes them: four stores, one per shape.
 
-``PairCounts``  identical pairs counted in C: ``{("whale", 1): 1234}`` (the fast path)
-``KeyCounts``   keys alone counted, when every pair has had one value (a word count's 1s):
-                a dict of str keys costs one cache miss less a look-up than one of pair tuples
-``Groups``      ``key -> [values]``, unhashable keys wrapped: batch maps' results, and pairs
-                that cannot be hashed
+``KeyCounts``   keys counted in C, each standing for the pair ``(key, value)`` of one value:
+                a ``map_keys``' words (the value 1), or a map whose pairs all had one value
+``PairCounts``  identical ``(key, value)`` pairs counted in C: ``{("whale", 1): 1234}``
+``Groups``      ``key -> [values]`` in map order: any key (unhashable ones wrapped), any value
 ``PairList``    the pairs as they came, for output with nothing to count (no combiner and
                 nearly all pairs distinct: a sort, a join)
 
-Every store counts or appends in C where it can and says, by raising ``RestartTask``, when the
-task must run again on a more general store. ``take()`` empties a counting or grouping store
-into ``Taken``: per key either a ``(value, times)`` run or a list of values.
+A dict merges what compares equal, so the counting stores take keys and values of exact types
+only (``exact``: str, bytes, int, bool, None, never int and bool together); the buffer checks
+the types of each batch (C calls) and, when a batch does not fit, converts the store in place
+into a more general one, its counts carried over: ``KeyCounts`` -> ``PairCounts`` -> ``Groups``.
+Nothing runs the map again, and no exception steers the choice. ``Groups`` keeps every value
+object as it came and, of a key's equal keys, the least (``exact.key_choice``): the key written.
+
+``take()`` empties a counting or grouping store into ``Taken``: per key either a
+``(value, times)`` run or a list of values.
 """
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain, compress, islice, repeat, starmap, tee
+from itertools import chain, islice, repeat, starmap
 from operator import itemgetter
 from typing import Any
 
@@ -28,33 +33,16 @@ try:  # the C helper behind Counter.update(iterable)
 except ImportError:  # pragma: no cover - other Pythons: the pure-Python version
     from collections import _count_elements  # type: ignore[attr-defined,no-redef]
 
+from minimr.dataflow.exact import CANONICAL, exact, key_choice
 from minimr.dataflow.partition import key_bytes
-from minimr.errors import JobDefinitionError
 
 _first = itemgetter(0)
 _second = itemgetter(1)
-_PAIR_TYPES = {tuple, list}
 
 # Rough CPython costs, used to estimate a store's memory without walking it.
 ENTRY_OVERHEAD = 160  # a dict slot, the pair tuple or values list, the count
 _VALUE_SLOT = 8  # one pointer in a values list
 PAIR_OVERHEAD = 64  # a pair tuple and its list slot
-
-
-class RestartTask(Exception):
-    """The store cannot hold this map's output: rerun the task with ``options``.
-
-    ``options`` are keyword arguments for a new ``MapOutputBuffer``; a task restarts at most
-    twice (single value -> pair counting -> per-pair path), each time on a more general store.
-    """
-
-    options: dict = {"fast": True, "single_value": False}
-
-
-class NeedsPerPairPath(RestartTask):
-    """A map output pair could not be hashed: rerun the task with ``fast=False``."""
-
-    options = {"fast": False}
 
 
 @dataclass
@@ -76,88 +64,35 @@ class Taken:
         return list(map(_first, found)), list(map(_second, found))
 
 
-class PairCounts:
-    """Identical ``(key, value)`` pairs counted in C (the pairs must be hashable)."""
-
-    def __init__(self) -> None:
-        self.counted: Counter = Counter()
-
-    def __len__(self) -> int:
-        return len(self.counted)
-
-    def add(self, pairs: Iterable) -> None:
-        try:
-            _count_elements(self.counted, pairs)
-        except TypeError:
-            raise NeedsPerPairPath from None
-
-    def estimate(self) -> int:
-        if not self.counted:
-            return 0
-        sample = list(islice(self.counted, 16))
-        check_pairs(sample)  # a map yielding words, not pairs, fails here, early
-        return int(len(self.counted) * (ENTRY_OVERHEAD + _mean_size(sample)))
-
-    def produced(self) -> int:
-        """The pairs counted so far."""
-        return sum(self.counted.values())
-
-    def single_value(self) -> tuple | None:
-        """``(value,)`` when every pair so far had that one value (and type), else None."""
-        values = set(map(_second, self.counted))
-        if len(values) == 1 and len(set(map(type, map(_second, self.counted)))) == 1:
-            return (next(iter(self.counted))[1],)
-        return None
-
-    def take(self) -> Taken:
-        counted, self.counted = self.counted, Counter()
-        check_pairs(counted)
-        records = sum(counted.values())
-        runs = dict(zip(map(_first, counted),
-                        zip(map(_second, counted), counted.values(), strict=True), strict=True))
-        if len(runs) == len(counted):  # no key has two distinct values: done in C
-            return Taken(runs, True, False, records)
-        groups: dict[Any, list] = {}  # some key has several values: lists for every key
-        for (key, value), times in counted.items():
-            groups.setdefault(key, []).extend(repeat(value, times))
-        return Taken(groups, False, False, records)
-
-
 class KeyCounts:
-    """Keys counted in C while every pair carries ``value``; another value restarts the task."""
+    """Keys counted in C, each standing for the pair ``(key, value)`` of one ``value`` of an
+    exact type: the int 1 of a ``map_keys``, or the one value of a map's every pair."""
 
-    def __init__(self, value: Any, counts: dict) -> None:
+    def __init__(self, value: Any = 1) -> None:
         self.value = value
-        self.keyed: Counter = Counter(counts)
-        self._is_value = {value: True}.__getitem__  # KeyError for any other value
-
-    @classmethod
-    def from_pairs(cls, pairs: PairCounts, value: Any) -> KeyCounts:
-        """The same counts, keyed by key (every pair had ``value``)."""
-        return cls(value, dict(zip(map(_first, pairs.counted), pairs.counted.values(),
-                                   strict=True)))
+        self.keyed: Counter = Counter()
+        self.key_types: set[type] = set()
 
     def __len__(self) -> int:
         return len(self.keyed)
 
-    def add(self, pairs: Iterable) -> None:
-        # Two views of one stream of pairs, taken in step (so tee holds one pair): the keys
-        # are counted, and compress asks each value if it is the one value.
-        keys, values = tee(pairs)
-        try:
-            _count_elements(self.keyed, compress(map(_first, keys),
-                                                 map(self._is_value, map(_second, values))))
-        except KeyError:  # another value (or the map's own KeyError: pair counting tells)
-            raise RestartTask from None
-        except TypeError:
-            raise NeedsPerPairPath from None
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` (of a canonical type) is this store's one value."""
+        return type(value) is type(self.value) and value == self.value
 
-    def add_keys(self, keys: Iterable) -> None:
-        """Count keys that each stand for the pair ``(key, value)`` (``mapshape``'s keys)."""
-        try:
-            _count_elements(self.keyed, keys)
-        except TypeError:  # an unhashable key, or the map's own error: the per-pair path tells
-            raise NeedsPerPairPath from None
+    def fits(self, key_types: set[type]) -> bool:
+        """Whether keys of ``key_types`` may be counted here too (equal keys are one key)."""
+        return key_types <= self.key_types or exact(self.key_types | key_types)
+
+    def add_keys(self, keys: list, key_types: set[type]) -> None:
+        """Count ``keys`` (that ``fits(key_types)``)."""
+        self.key_types |= key_types
+        _count_elements(self.keyed, keys)
+
+    def items(self) -> Iterable[tuple[tuple[Any, Any], int]]:
+        """``((key, value), times)`` for every key: the pairs counted, as ``PairCounts``
+        has them."""
+        return zip(zip(self.keyed, repeat(self.value)), self.keyed.values(), strict=False)
 
     def estimate(self) -> int:
         if not self.keyed:
@@ -170,24 +105,90 @@ class KeyCounts:
         return Taken(keyed, True, False, sum(keyed.values()), (self.value,))
 
 
+class PairCounts:
+    """Identical ``(key, value)`` pairs counted in C, keys and values of exact types."""
+
+    def __init__(self, counted: Counter | None = None, key_types: Iterable[type] = (),
+                 value_types: Iterable[type] = ()) -> None:
+        self.counted: Counter = counted if counted is not None else Counter()
+        self.key_types = set(key_types)
+        self.value_types = set(value_types)
+
+    @classmethod
+    def from_keys(cls, keys: KeyCounts) -> PairCounts:
+        """``keys``' counts as pair counts, ``(key, 1)`` each (the store converted)."""
+        counted = Counter(dict(keys.items()))
+        return cls(counted, keys.key_types, {type(keys.value)} if keys.keyed else ())
+
+    def __len__(self) -> int:
+        return len(self.counted)
+
+    def fits(self, key_types: set[type], value_types: set[type]) -> bool:
+        """Whether pairs of these key and value types may be counted here too."""
+        return exact(self.key_types | key_types) and exact(self.value_types | value_types)
+
+    def add(self, pairs: list, key_types: set[type], value_types: set[type]) -> None:
+        """Count ``pairs`` (exact tuples, that ``fits`` the types)."""
+        self.key_types |= key_types
+        self.value_types |= value_types
+        _count_elements(self.counted, pairs)
+
+    def items(self) -> Iterable[tuple[tuple[Any, Any], int]]:
+        """``((key, value), times)`` for every pair counted."""
+        return self.counted.items()
+
+    def estimate(self) -> int:
+        if not self.counted:
+            return 0
+        sample = list(islice(self.counted, 16))
+        return int(len(self.counted) * (ENTRY_OVERHEAD + _mean_size(sample)))
+
+    def produced(self) -> int:
+        """The pairs counted so far."""
+        return sum(self.counted.values())
+
+    def take(self) -> Taken:
+        counted, self.counted = self.counted, Counter()
+        records = sum(counted.values())
+        runs = dict(zip(map(_first, counted),
+                        zip(map(_second, counted), counted.values(), strict=True), strict=True))
+        if len(runs) == len(counted):  # no key has two distinct values: done in C
+            return Taken(runs, True, False, records)
+        groups: dict[Any, list] = {}  # some key has several values: lists for every key
+        for (key, value), times in counted.items():
+            groups.setdefault(key, []).extend(repeat(value, times))
+        return Taken(groups, False, False, records)
+
+
 class Groups:
-    """``key -> [values]``; unhashable keys are wrapped (``_Unhashable``)."""
+    """``key -> [values]`` in map order; unhashable keys are wrapped (``_Unhashable``).
+
+    Each group is ``[key to write, values]``: of equal keys, the least by ``key_choice``.
+    """
 
     def __init__(self) -> None:
         self.groups: dict[Any, list] = {}
         self.values = 0
         self.wrapped = False
 
+    @classmethod
+    def from_counts(cls, store: KeyCounts | PairCounts) -> Groups:
+        """A counting store's pairs as groups (the store converted: counts carry over)."""
+        groups = cls()
+        for (key, value), times in store.items():  # exact keys: the first seen is the one to write
+            entry = groups.groups.get(key)
+            if entry is None:
+                groups.groups[key] = [key, [value] * times]
+            else:
+                entry[1].extend(repeat(value, times))
+            groups.values += times
+        return groups
+
     def __len__(self) -> int:
         return self.values
 
-    def add(self, pairs: Iterable) -> None:
-        pairs = pairs if type(pairs) is list else list(pairs)
-        check_pairs(pairs)
-        self.append(pairs)
-
     def append(self, pairs: Iterable) -> None:
-        """Append each value to its key's list (pairs known to be pairs: a mapping's items).
+        """Append each value to its key's list (``pairs`` checked to be pairs).
 
         One pass, one dict look-up a pair: with a large dict, memory stalls cost more than
         the Python loop, so chains of C calls that walk the dict twice are slower.
@@ -198,60 +199,61 @@ class Groups:
         for key, value in pairs:
             added += 1
             try:
-                values = get(key)
-            except TypeError:
+                entry = get(key)
+            except TypeError:  # hash() refused the key: a list, a dict, a tuple holding one
                 key = _Unhashable(key)
-                values = get(key)
+                entry = get(key)
                 self.wrapped = True
-            if values is None:
-                groups[key] = [value]
-            else:
-                values.append(value)
+            if entry is None:
+                groups[key] = [key, [value]]
+                continue
+            entry[1].append(value)
+            chosen = entry[0]
+            if chosen is not key and (type(chosen) is not type(key) or type(key) not in CANONICAL):
+                _choose(entry, key)
         self.values += added
 
     def estimate(self) -> int:
         if not self.groups:
             return 0
-        sample = list(islice(self.groups.items(), 16))
+        sample = list(islice(self.groups.values(), 16))
         key_size = sum(sys.getsizeof(k) for k, _ in sample) / len(sample)
         value_size_ = sum(value_size(v[0]) for _, v in sample) / len(sample)
         return int(len(self.groups) * (ENTRY_OVERHEAD + key_size)
                    + self.values * (_VALUE_SLOT + value_size_))
 
     def take(self) -> Taken:
-        taken = Taken(self.groups, False, self.wrapped, self.values)
+        taken = Taken(dict(map(tuple, self.groups.values())), False, self.wrapped, self.values)
         self.groups, self.values, self.wrapped = {}, 0, False
         return taken
 
 
 class PairList:
-    """The pairs in map order; checked and sorted when written."""
+    """The pairs in map order; sorted when written."""
 
     def __init__(self, pairs: list | None = None) -> None:
         self.pairs: list = pairs or []
 
     @classmethod
-    def from_pairs(cls, pairs: PairCounts) -> PairList:
-        """The counted pairs, each repeated as often as it was counted."""
-        return cls(list(chain.from_iterable(starmap(repeat, pairs.counted.items()))))
+    def from_counts(cls, store: KeyCounts | PairCounts) -> PairList:
+        """The counted pairs, each repeated as often as it was counted (the store converted)."""
+        return cls(list(chain.from_iterable(starmap(repeat, store.items()))))
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def add(self, pairs: Iterable) -> None:
+    def add(self, pairs: list) -> None:
         self.pairs.extend(pairs)
 
     def estimate(self) -> int:
         if not self.pairs:
             return 0
         sample = self.pairs[:: max(1, len(self.pairs) // 16)]
-        check_pairs(sample)
         return int(len(self.pairs) * (PAIR_OVERHEAD + _mean_size(sample)))
 
     def take(self) -> list:
-        """The pairs (checked), and an empty store."""
+        """The pairs, and an empty store."""
         pairs, self.pairs = self.pairs, []
-        check_pairs(pairs)
         return pairs
 
 
@@ -276,22 +278,10 @@ def unwrap(key: Any) -> Any:
     return key.key if type(key) is _Unhashable else key
 
 
-def check_pairs(pairs: Collection) -> None:
-    """Fail clearly unless every item is a ``(key, value)`` pair (a tuple or list of two).
-
-    Raises:
-        JobDefinitionError: naming the first item that is not a pair.
-    """
-    try:
-        if set(map(type, pairs)) <= _PAIR_TYPES and set(map(len, pairs)) <= {2}:
-            return  # the common case, checked at C speed
-    except TypeError:  # an item without a length
-        pass
-    for item in pairs:
-        if not (isinstance(item, (tuple, list)) and len(item) == 2):
-            raise JobDefinitionError(
-                f"map output must be (key, value) pairs (got {item!r:.80} that is a "
-                f"{type(item).__name__}); yield a pair such as (word, 1)")
+def _choose(entry: list, key: Any) -> None:
+    """Make ``key`` the group's key to write if it comes before the one there."""
+    if key_choice(unwrap(key)) < key_choice(unwrap(entry[0])):
+        entry[0] = key
 
 
 def _mean_size(pairs: list) -> float:

@@ -1,26 +1,24 @@
 """The map side's output buffer: count, combine, sort and spill, in bounded memory.
 
-Map output pairs wait in one of the stores of ``pairstore``: counted (identical pairs, or keys
-alone while every pair has had one value), grouped per key, or listed. A batch of records runs
-as ``chain(starmap(map_fn, batch))`` straight into the store, all C code but the user's own
-``map``. The first batch picks the store for the rest of the task; a store that meets output
-it cannot hold raises ``RestartTask`` and the task runs again on a more general one. A map of
-the shape ``for x in expression: yield x, constant`` is read as its keys (``mapshape``), counted
-from the first batch on.
+Map output waits in one of the stores of ``pairstore``: keys counted (a ``map_keys``), pairs
+counted, grouped per key, or listed; the buffer picks the store from the first batch and
+converts it in place when a batch does not fit it exactly (by the types of its keys and
+values, checked with C calls a batch at a time). ``feed`` runs the user's map into it.
 
 Writing does its per-key work with C calls over whole lists (partition numbers, the sort, the
-``[value] * times`` lists); Python runs per key only to call the combiner (``combining``), and
-not even that for a combiner of the shape ``yield key, sum(values)``.
+``[value] * times`` lists); Python runs per key only to call a combiner written as a
+generator (``combining``), never for a declared fold.
 
 When the estimated size passes the sort buffer, the buffer is written to disk as a sorted run
 (a spill), combined first when the step has a combiner. ``finish`` writes the task's output
 file: every partition as one segment, the spills merged in, the combiner applied across them
 (Hadoop's model); with no combiner and at most ``MAX_RUNS`` spills, each partition's spilled
-runs are copied side by side instead, for the reducer's merge to take as they are.
+runs are copied side by side instead, for the reducer's merge to take as they are. Of equal
+keys, the first entry of a key in every run carries the one to write (``exact``).
 
-Output file layout: for each partition in order, one segment (see ``merge``); the byte ranges
-are returned as a ``MapOutput`` and also saved beside the file as JSON (``.index``), so a
-restarted worker can serve it again.
+Output file layout: for each partition in order, one segment (see ``segments``); the byte
+ranges are returned as a ``MapOutput`` and also saved beside the file as JSON (``.index``), so
+a restarted worker can serve it again.
 """
 
 from __future__ import annotations
@@ -31,12 +29,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain, islice, starmap
-from operator import gt, is_not, itemgetter
+from itertools import islice, repeat
+from operator import countOf, gt, itemgetter
 from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
+from minimr.dataflow.exact import exact, least_first
 from minimr.dataflow.format.segments import (
     MAX_RUNS,
     Segment,
@@ -45,30 +44,27 @@ from minimr.dataflow.format.segments import (
     write_segment,
     write_single_values,
 )
-from minimr.dataflow.mapshape import KeyedMap
 from minimr.dataflow.mapside.combining import Combiner, several
 from minimr.dataflow.mapside.pairstore import (
     ENTRY_OVERHEAD,
     Groups,
     KeyCounts,
-    NeedsPerPairPath,
     PairCounts,
     PairList,
-    RestartTask,
     Taken,
     unwrap,
 )
 from minimr.dataflow.partition import natively_sortable, sort_key
-from minimr.dataflow.reduceside.merge import MergedGroups
+from minimr.dataflow.reduceside.merge import MergedEntries
 
-__all__ = ["MapOutput", "MapOutputBuffer", "NeedsPerPairPath", "RestartTask", "batch_pairs"]
+__all__ = ["MapOutput", "MapOutputBuffer"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
-_not_none = partial(is_not, None)
-_FIRST_BATCH = 256  # records in a map task's first batch
-_MAX_BATCH = 50_000  # records in a batch at most
-_BATCH_PAIRS = 200_000  # map output pairs to aim at per batch (less with a small buffer)
+_TUPLE = {tuple}
+# Map outputs a batch brings at most: small enough for the batch's list (and the words in it)
+# to stay in the CPU's cache while they are counted, and a fraction of a small sort buffer.
+BATCH_PAIRS = 2048
 
 
 @dataclass(frozen=True)
@@ -96,100 +92,142 @@ class MapOutput:
 class MapOutputBuffer:
     """Collects one map task's output and writes its partitioned, sorted output file.
 
+    The first ``add_*`` call picks the store (``pairstore``): keys counted for ``add_keys``,
+    pairs counted for ``add_pairs`` (a list instead, with no combiner, when the first batch's
+    pairs were nearly all distinct), groups for ``add_mapping``. A batch the store cannot hold
+    exactly (by the types of its keys and values) converts it in place to a more general one.
+
     Args:
         partitioner: key -> partition number, with ``partition_many(keys)`` for a list.
         partitions: the number of reduce partitions.
-        combine: the step's combiner ``(key, values) -> iterable of (key, value)``, or None.
+        combiner: the step's combiner (``combining.make_combiner``), or None.
         limit: the sort buffer size in bytes.
         path: the output file to write; spills go beside it.
         counters: where spill and combine counters go.
-        fast: count pairs in C; False groups them per key (or lists them, with no combiner).
-        single_value: on the fast path, count keys alone when the first batch's pairs all
-            had one value (see ``_after_first_batch``).
     """
 
     def __init__(self, partitioner: Callable[[Any], int], partitions: int,
-                 combine: Callable | None, limit: int, path: str, counters: Counters,
-                 fast: bool = True, single_value: bool = True) -> None:
+                 combiner: Combiner | None, limit: int, path: str, counters: Counters) -> None:
         self._partitioner = partitioner
         self._partitions = partitions
-        self._combiner = Combiner(combine, counters) if combine is not None else None
+        self._combiner = combiner
         self._limit = limit
         self._path = path
         self._counters = counters
-        self._single_ok = single_value
-        self._store: PairCounts | KeyCounts | Groups | PairList = (
-            PairCounts() if fast else PairList() if combine is None else Groups())
+        self._store: KeyCounts | PairCounts | Groups | PairList | None = None
         self._spills: list[MapOutput] = []
-        self._batch_pairs = max(64, min(_BATCH_PAIRS, limit // (4 * ENTRY_OVERHEAD)))
+        self._check_at = 0  # the store's length at which its size is estimated again
         self.map_output_records = 0
+        #: map outputs to aim at per batch added (``feed``)
+        self.batch_pairs = max(64, min(BATCH_PAIRS, limit // (4 * ENTRY_OVERHEAD)))
 
     # -- filling ------------------------------------------------------------------------------
-    def consume(self, records: Iterable[tuple[Any, Any]], map_fn: Callable,
-                keyed: KeyedMap | None = None) -> int:
-        """Run ``map_fn`` over ``records`` into the buffer; the hot path of every map task.
+    def add_keys(self, keys: list) -> None:
+        """Add keys that each stand for the pair ``(key, 1)`` (a ``map_keys``' output)."""
+        if self._store is None:
+            self._store = KeyCounts()
+        key_types = _types(keys)
+        if type(self._store) is KeyCounts and self._store.fits(key_types):
+            self._store.add_keys(keys, key_types)
+            self._spill_if_full()
+        elif keys:
+            self.add_pairs(list(zip(keys, repeat(1))), _TUPLE)
 
-        Args:
-            keyed: ``map_fn`` read as keys with one value (``mapshape``): its keys are
-                counted from the first record on, and ``map_fn`` itself is not called;
-                ``records`` are the values alone when it is ``per_value``.
-
-        Returns:
-            The number of input records.
-
-        Raises:
-            RestartTask: the output does not fit the store (see ``pairstore``).
-        """
-        if keyed is not None:
-            self._store = KeyCounts(keyed.value, {})
-            apply = map if keyed.per_value else starmap
-        records = iter(records)
-        n = 0
-        size = _FIRST_BATCH
-        while True:
-            batch = list(islice(records, size))
-            if not batch:
-                return n
-            before = len(self._store)
-            if keyed is not None:  # no None filter: a None is not iterable, as in the loop
-                self._store.add_keys(chain.from_iterable(apply(keyed.keys, batch)))
-            else:
-                self._store.add(chain.from_iterable(_outputs(map_fn, batch)))
-            pairs = len(self._store) - before
-            if not n and type(self._store) is PairCounts:
-                self._after_first_batch(self._store)
-            n += len(batch)
-            # Aim at about _batch_pairs pairs a batch, whatever one record yields.
-            size = max(1, min(_MAX_BATCH, len(batch) * self._batch_pairs // max(pairs, 1)))
-            if self._store.estimate() >= self._limit:
-                self._spill()
-
-    def add_all(self, result: Mapping | Iterable[tuple[Any, Any]] | None) -> None:
-        """Add a batch map's result: a mapping (its items are the pairs), pairs, or None."""
-        if isinstance(result, Mapping) and type(self._store) is Groups:
-            self._store.append(result.items())  # pairs by construction: no check needed
-        else:
-            self._store.add(batch_pairs(result))
-        if self._store.estimate() >= self._limit:
-            self._spill()
-
-    def _after_first_batch(self, counts: PairCounts) -> None:
-        """Choose the store for the rest of the task from what the first batch gave.
-
-        Without a combiner, when nearly every pair was distinct, counting saves nothing (a
-        sort, a join): a list. When every pair had one value (a word count's 1s), the keys
-        alone are counted. Otherwise pairs stay counted.
-        """
-        if not counts.counted:
+    def add_pairs(self, pairs: list, pair_types: set[type]) -> None:
+        """Add ``(key, value)`` pairs, checked (``mistakes.check_pairs`` gave ``pair_types``)."""
+        if not pairs:
             return
-        if self._combiner is None and len(counts) * 10 > counts.produced() * 9:
-            self._store = PairList.from_pairs(counts)
-        elif self._single_ok and (single := counts.single_value()) is not None:
-            self._store = KeyCounts.from_pairs(counts, single[0])
+        store = self._store
+        if type(store) is not Groups and type(store) is not PairList:
+            if self._counted(pairs, pair_types):
+                self._spill_if_full()
+                return
+            store = self._store = self._general(self._store)
+            self._check_at = 0
+        if type(store) is PairList:
+            store.add(pairs)
+        else:
+            store.append(pairs)
+        self._spill_if_full()
+
+    def _counted(self, pairs: list, pair_types: set[type]) -> bool:
+        """Count ``pairs`` when a counting store holds them exactly (exact tuples, keys and
+        values of exact types); else False. Pairs all of one value have their keys counted
+        alone (``KeyCounts``); any other pairs convert such a store to ``PairCounts``."""
+        if pair_types != _TUPLE:  # a dict of pairs holds exact tuples alone
+            return False
+        keys = list(map(_first, pairs))
+        values = list(map(_second, pairs))
+        key_types, value_types = _types(keys), _types(values)
+        store = self._store
+        fresh = store is None
+        if (exact(value_types) and len(value_types) == 1
+                and values.count(values[0]) == len(values)):
+            if fresh:
+                store = KeyCounts(values[0])
+            if type(store) is KeyCounts and store.holds(values[0]) and store.fits(key_types):
+                self._store = store
+                store.add_keys(keys, key_types)
+                self._list_if_distinct(fresh, len(pairs))
+                return True
+        if fresh:
+            store = PairCounts()
+        elif type(store) is KeyCounts:
+            store = self._store = PairCounts.from_keys(store)
+            self._check_at = 0
+        if not store.fits(key_types, value_types):
+            return False
+        self._store = store
+        store.add(pairs, key_types, value_types)
+        self._list_if_distinct(fresh, len(pairs))
+        return True
+
+    def _list_if_distinct(self, fresh: bool, added: int) -> None:
+        """After a first batch, with no combiner, nearly every pair distinct: counting saves
+        nothing (a sort, a join), a list does."""
+        if fresh and self._combiner is None and len(self._store) * 10 > added * 9:
+            self._store = PairList.from_counts(self._store)
+            self._check_at = 0
+
+    def _general(self, store: KeyCounts | PairCounts | None) -> Groups | PairList:
+        """A general store, holding what ``store`` counted (converted in place: the counts
+        carry over): the pairs listed with no combiner, grouped by key with one."""
+        if store is None:
+            return PairList() if self._combiner is None else Groups()
+        if self._combiner is None:
+            return PairList.from_counts(store)
+        return Groups.from_counts(store)
+
+    def add_mapping(self, mapping: Mapping) -> None:
+        """Add a mapping's items as pairs (a batch map's ``Counter``)."""
+        if self._store is None:
+            self._store = Groups()
+        if type(self._store) is Groups:
+            self._store.append(mapping.items())  # pairs by construction: no check needed
+            self._spill_if_full()
+        else:
+            self.add_pairs(list(mapping.items()), _TUPLE)
+
+    def _spill_if_full(self) -> None:
+        """Spill when the store's estimated size reaches the sort buffer. The estimate samples
+        the store, so it is made again only once the store has filled half the room the last
+        one left (a store's size grows with its entries)."""
+        entries = len(self._store)
+        if entries < self._check_at:
+            return
+        size = self._store.estimate()
+        if size >= self._limit:
+            self._spill()
+            self._check_at = 0
+        else:
+            room = (self._limit - size) * entries // max(size, 1)
+            self._check_at = entries + max(64, room // 2)
 
     # -- writing -------------------------------------------------------------------------------
     def _write(self, path: str) -> MapOutput:
         """Write (and empty) the buffer as one sorted segment per partition."""
+        if self._store is None:  # no map output at all: empty segments
+            self._store = PairList()
         if type(self._store) is PairList:
             return self._write_segments(path, self._listed_parts(self._store.take()))
         taken = self._store.take()
@@ -202,9 +240,9 @@ class MapOutputBuffer:
 
     def _part(self, keys: list, taken: Taken, kind: bytes) -> Callable[[BinaryIO], tuple[int, int]]:
         """The writer of one partition: its sorted keys' values, combined when there is a
-        combiner; as columns when its fold left one value a key (``Combiner.runs``)."""
+        combiner; as columns when a fold left one value a key (``Combiner.single_runs``)."""
         if self._combiner is not None and taken.runs:
-            single = self._combiner.runs(*taken.runs_of(keys))
+            single = self._combiner.single_runs(*taken.runs_of(keys))
             if single is not None:
                 return partial(write_single_values, keys=keys, values=single, kind=kind)
         return partial(write_segment, entries=self._entries(keys, taken), kind=kind)
@@ -212,27 +250,26 @@ class MapOutputBuffer:
     def _entries(self, keys: list, taken: Taken) -> Iterable[tuple[Any, list]]:
         """Sorted keys' ``(key, values list)`` entries, combined when there is a combiner.
 
-        Built with C calls over whole lists; Python runs per key only to call the combiner,
-        for every key with more than one value, as Hadoop does. Combining the keys seen only a
-        few times too costs little and leaves most outputs (a word count's) one value a key,
-        which ``segments`` stores as columns: cheaper to write, and half the reduce's CPU
-        (a 16 MiB word count task: 1.27 s either way; the reduce of 16 of them, 1.0 -> 0.55 s
-        per partition, against combining only keys of more than four values).
+        Built with C calls over whole lists; Python runs per key only in a combiner that is
+        called (not a declared fold's), for every key with more than one value, as Hadoop
+        does. That leaves most outputs (a word count's) one value a key, which ``segments``
+        stores as columns: cheaper to write, and half the reduce's CPU (a 16 MiB word count
+        task: 1.27 s either way; the reduce of 16 of them, 1.0 -> 0.55 s per partition,
+        against combining only keys of more than four values).
         """
-        values = None
-        if taken.runs:  # (value, times) each: [value] * times, unless combined below
+        if taken.runs:  # (value, times) each: [value] * times, unless combined
             values, sizes = taken.runs_of(keys)
+            if self._combiner is not None:
+                return zip(keys, self._combiner.runs(keys, values, sizes), strict=True)
             lists = list(map(list, zip(values)))  # [value]: most keys of a Zipf vocabulary
-            if self._combiner is None:
-                for i in several(sizes):
-                    lists[i] = lists[i] * sizes[i]
-        else:
-            lists = list(map(taken.sources.__getitem__, keys))
-            sizes = list(map(len, lists))
-            if taken.wrapped:
-                keys = list(map(unwrap, keys))
+            for i in several(sizes):
+                lists[i] = lists[i] * sizes[i]
+            return zip(keys, lists, strict=True)
+        lists = list(map(taken.sources.__getitem__, keys))
+        if taken.wrapped:
+            keys = list(map(unwrap, keys))
         if self._combiner is not None:
-            self._combiner.lists(keys, lists, sizes, values)
+            lists = self._combiner.lists(keys, lists)
         return zip(keys, lists, strict=True)
 
     def _partition_keys(self, keys: list, wrapped: bool, native: bool) -> list[list]:
@@ -281,6 +318,8 @@ class MapOutputBuffer:
         self.map_output_records += len(pairs)
         native = natively_sortable(map(_first, pairs))
         pairs.sort(key=_first if native else _sort_key_of_first)
+        if not native:  # equal keys of other types or reprs: the first is the key to write
+            least_first(pairs)
         keys = list(map(_first, pairs))
         values = list(map(_second, pairs))
         del pairs
@@ -311,7 +350,7 @@ class MapOutputBuffer:
         if not self._spills:
             output = self._write(self._path)
         else:
-            if len(self._store):
+            if self._store is not None and len(self._store):
                 self._spill()
             if self._combiner is None and len(self._spills) <= MAX_RUNS:
                 output = self._concatenate_spills()
@@ -323,13 +362,6 @@ class MapOutputBuffer:
         with open(self._path + ".index", "w") as index:
             json.dump(output.to_dict(), index)
         return output
-
-    def discard(self) -> None:
-        """Drop every spill (the task restarts; the buffer is not used again)."""
-        for spill in self._spills:
-            if os.path.exists(spill.path):
-                os.unlink(spill.path)
-        self._spills = []
 
     def _concatenate_spills(self) -> MapOutput:
         """Each partition's spilled runs side by side: nothing to combine, so the reducer's
@@ -345,7 +377,7 @@ class MapOutputBuffer:
         scratch = os.path.dirname(self._path) or "."
 
         def merge(p: int, out: BinaryIO) -> tuple[int, int]:
-            with MergedGroups([s.segment(p) for s in self._spills], scratch) as merged:
+            with MergedEntries([s.segment(p) for s in self._spills], scratch) as merged:
                 entries = (self._combiner.merged(merged.entries())
                            if self._combiner is not None else merged.entries())
                 return write_segment(out, entries, merged.kind)
@@ -354,16 +386,15 @@ class MapOutputBuffer:
             self._path, (partial(merge, p) for p in range(self._partitions)))
 
 
-def batch_pairs(result: Mapping | Iterable[tuple[Any, Any]] | None) -> Iterable:
-    """A batch map's result as pairs: a mapping gives its items, None nothing."""
-    if result is None:
-        return ()
-    return result.items() if isinstance(result, Mapping) else result
-
-
-def _outputs(map_fn: Callable, batch: list) -> Iterator:
-    """``map_fn`` applied to each record; a map that returns None contributes nothing."""
-    return filter(_not_none, starmap(map_fn, batch))
+def _types(items: list) -> set[type]:
+    """The types of ``items``: counted against the first one's, the common case (a word
+    count's str keys), in a third fewer steps than ``set(map(type, items))``."""
+    if not items:
+        return set()
+    first = type(items[0])
+    if countOf(map(type, items), first) == len(items):
+        return {first}
+    return set(map(type, items))
 
 
 def _sort_key_of_first(pair: tuple) -> tuple:

@@ -10,16 +10,15 @@ io.sort.factor), so open files and buffers stay bounded.
 
 from __future__ import annotations
 
-import heapq
 import os
 import tempfile
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator
-from itertools import chain, islice, starmap
+from collections.abc import Iterable, Iterator
+from itertools import chain, starmap
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
-from minimr.dataflow.format.blocks import BLOCK_ENTRIES
+from minimr.dataflow.exact import least, least_first
 from minimr.dataflow.format.segments import (
     KIND_ANY,
     KIND_STR,
@@ -33,6 +32,7 @@ from minimr.dataflow.format.segments import (
 from minimr.dataflow.partition import sort_key
 from minimr.dataflow.reduceside.grouping import group_batches, group_columns, pair_columns
 
+_Merge = TypeVar("_Merge", bound="MergedEntries")
 MERGE_FACTOR = 64
 # Segments adding up to at most this many bytes are merged by one in-memory sort (of columns,
 # when every block is columns: ``merge_in_memory``).
@@ -51,23 +51,18 @@ def merge_batches(readers: list[SegmentReader], in_memory: bool = False) -> Iter
     """All entries of the readers in sort order, as a sequence of lists.
 
     ``in_memory`` loads every entry and sorts them in one C call (Timsort finds the sorted
-    runs and gallops through them): much faster than ``heapq.merge``'s Python loop, for
-    inputs small enough to hold (deserialized, a few times their on-disk size). Otherwise
-    str or bytes keys are merged a batch at a time by ``merge_blocks``, other keys by
-    ``heapq.merge``. All are stable, so equal keys keep their segment order.
+    runs and gallops through them): much faster than a merge's Python loop, for inputs small
+    enough to hold (deserialized, a few times their on-disk size). Otherwise the runs are
+    merged a batch at a time by ``merge_blocks``. Both are stable, so equal keys keep their
+    segment order, and the first entry of each key carries the key to write (``exact``).
     """
     native = merged_kind(readers) != KIND_ANY
-    key = _first if native else _sort_key_of_first
     runs = [run for reader in readers for run in reader.runs]
     if len(runs) == 1:
         return runs[0]
     if in_memory:
-        return iter([_sorted_entries(chain.from_iterable(runs), key)])
-    if native:
-        return merge_blocks(runs)
-    # other keys are compared through sort_key, Python code per entry whatever merges them
-    merged = heapq.merge(*map(chain.from_iterable, runs), key=key)
-    return iter(lambda: list(islice(merged, BLOCK_ENTRIES)), [])
+        return iter([_sorted_entries(chain.from_iterable(runs), native)])
+    return merge_blocks(runs, native)
 
 
 def merge_in_memory(readers: list[SegmentReader]) -> tuple[list, list] | list:
@@ -84,33 +79,42 @@ def merge_in_memory(readers: list[SegmentReader]) -> tuple[list, list] | list:
         values = list(chain.from_iterable(map(_second, blocks)))
         order = sorted(range(len(keys)), key=keys.__getitem__)
         return list(map(keys.__getitem__, order)), list(map(values.__getitem__, order))
-    key = _first if native else _sort_key_of_first
-    return _sorted_entries(map(block_entries, blocks), key)
+    return _sorted_entries(map(block_entries, blocks), native)
 
 
-def _sorted_entries(blocks: Iterable[list], key: Callable) -> list:
-    """The entries of the blocks, one list, sorted (stably) by ``key``: Timsort finds the
-    sorted runs and gallops through them."""
+def _sorted_entries(blocks: Iterable[list], native: bool) -> list:
+    """The entries of the blocks, one list, sorted (stably) by key: Timsort finds the
+    sorted runs and gallops through them. Keys of other types than str or bytes are
+    compared through ``sort_key``, and each key's first entry given the key to write."""
     everything: list = []
     for block in blocks:
         everything.extend(block)
-    everything.sort(key=key)
-    return everything
+    if native:
+        everything.sort(key=_first)
+        return everything
+    everything.sort(key=_sort_key_of_first)
+    return least_first(everything)
 
 
 def _sort_key_of_first(entry: tuple) -> tuple:
     return sort_key(entry[0])
 
 
-def merge_blocks(sources: list[Iterator[list]]) -> Iterator[list]:
-    """Merge runs of ``(key, values)`` entries sorted by key (str, or bytes), a batch at a time.
+def merge_blocks(sources: list[Iterator[list]], native: bool = True) -> Iterator[list]:
+    """Merge runs of ``(key, values)`` entries sorted by key, a batch at a time.
 
     Each source yields a run's blocks, in order. The result is a sequence of lists whose
     concatenation is what ``heapq.merge`` gives: sorted and stable (entries of equal keys
-    in source order, then run order). The work is done in C: a bisect per source and one
-    sort of a few sorted pieces per batch, rather than a heap step in Python per entry.
-    At most one block of each source is held at a time, besides the batch handed on.
+    in source order, then run order). The work is done in C for ``native`` keys (str, or
+    bytes): a bisect per source and one sort of a few sorted pieces per batch, rather than a
+    heap step in Python per entry; other keys are compared through ``sort_key``. At most one
+    block of each source is held at a time, besides the batch handed on.
+
+    Keys other than ``native`` ones keep ``exact``'s rule: each source's first entry of a key
+    carries the key to write of that source, and the first entry handed on of the key gets
+    the least of them (every source's first entry of a key is read before any is handed on).
     """
+    key = _first if native else _sort_key_of_first
     blocks: list[list] = [[] for _ in sources]
     starts = [0] * len(sources)  # where the entries not yet handed on begin, in each block
     # sources with entries left: a source leaves only once its last block is handed on
@@ -128,27 +132,44 @@ def merge_blocks(sources: list[Iterator[list]]) -> Iterator[list]:
     while live:
         # No source can still hold a key below the smallest last key read: every entry
         # below it is here, and sorting them (stable, in source order) merges them.
-        bound = min(blocks[i][-1][0] for i in live)
+        bound = min(key(blocks[i][-1]) for i in live)
         batch: list = []
         for i, block in enumerate(blocks):
-            cut = bisect_left(block, bound, starts[i], key=_first)
+            cut = bisect_left(block, bound, starts[i], key=key)
             batch += block[starts[i] : cut]
             starts[i] = cut
         if batch:
-            batch.sort(key=_first)
-            yield batch
+            batch.sort(key=key)
+            yield batch if native else least_first(batch)
         # Then the bound key itself, one source after the other, reading on through a
         # source's run of it (a hot key may fill many blocks: they are not all held).
+        chosen = None if native else _least_of_heads(blocks, starts, bound)
         for i in range(len(sources)):
-            while starts[i] < len(blocks[i]) and not bound < blocks[i][starts[i]][0]:
-                cut = bisect_right(blocks[i], bound, starts[i], key=_first)
-                yield blocks[i][starts[i] : cut]
+            while starts[i] < len(blocks[i]) and not bound < key(blocks[i][starts[i]]):
+                cut = bisect_right(blocks[i], bound, starts[i], key=key)
+                piece = blocks[i][starts[i] : cut]
+                if chosen is not None:  # the bound key's first entry: the key to write
+                    piece[0] = (chosen, *piece[0][1:])
+                    chosen = None
+                yield piece
                 starts[i] = cut
                 if cut == len(blocks[i]):
                     refill(i)
         for i in list(live):
             if starts[i] == len(blocks[i]):
                 refill(i)
+
+
+def _least_of_heads(blocks: list[list], starts: list[int], bound: tuple) -> Any:
+    """The key to write of the bound key (in ``sort_key`` form), from each source's first
+    entry of it, when it differs from the first source's (None otherwise)."""
+    heads = [block[start][0] for block, start in zip(blocks, starts, strict=True)
+             if start < len(block) and not bound < sort_key(block[start][0])]
+    if len(heads) < 2:
+        return None
+    first = heads[0]
+    chosen = least(head for head in heads if head == first)
+    return None if chosen is first else chosen
 
 
 def merged_kind(readers: list[SegmentReader]) -> bytes:
@@ -205,18 +226,22 @@ def _premerge(segments: list[Segment], scratch: str) -> tuple[list[Segment], lis
     return segments, made
 
 
-class MergedGroups:
-    """Iterate ``(key, values iterator)`` over the merge of sorted segments; a context manager.
+class MergedEntries:
+    """The merge of sorted segments, read as ``(key, values list)`` entries; a context manager.
+
+    The base of the two ways a reduce reads a merge, ``MergedGroups`` and ``MergedPairs``;
+    read as it is, it is how a map task merges its spills (``entries``).
 
     Args:
         segments: the segments to merge (their files must stay until the iteration ends).
         scratch: a folder for intermediate merge passes when there are many segments.
-        pairs: merge ``(key, value)`` pairs, one a value, to be read by ``columns`` alone
-            (the identity reduce), instead of key groups.
+        memory_limit: segments of at most this many bytes in all are merged in memory.
     """
 
+    _pairs = False  # how the segments' blocks are read (``SegmentReader``)
+
     def __init__(self, segments: list[Segment], scratch: str,
-                 memory_limit: int = IN_MEMORY_MERGE, pairs: bool = False) -> None:
+                 memory_limit: int = IN_MEMORY_MERGE) -> None:
         # An empty segment's kind (an empty run's) says nothing: merged in, it would send str
         # keys down the Python-compared path.
         segments = list(filter(has_entries, segments))
@@ -225,13 +250,12 @@ class MergedGroups:
         if not self._in_memory:
             segments, self._temporary = _premerge(segments, scratch)
         self._segments = segments
-        self._pairs = pairs
         self._readers: list[SegmentReader] = []
         # the keys handed on so far, counted a chunk at a time (ahead of the iteration, as
         # values_read): exact once the iteration has ended
         self.groups = 0
 
-    def __enter__(self) -> MergedGroups:
+    def __enter__(self: _Merge) -> _Merge:
         self._readers = [SegmentReader(s, self._pairs) for s in self._segments]
         return self
 
@@ -256,9 +280,19 @@ class MergedGroups:
         """
         return sum(reader.values for reader in self._readers)
 
+    @property
+    def kind(self) -> bytes:
+        """The kind byte of the merged output."""
+        return merged_kind(self._readers) if self._readers else KIND_STR
+
     def entries(self) -> Iterator[tuple[Any, list]]:
-        """The merged ``(key, values list)`` entries, several per key when keys repeat."""
+        """The merged ``(key, values list)`` entries, several per key when keys repeat; the
+        first of a key carries the key to write."""
         return merge_entries(self._readers, self._in_memory) if self._readers else iter(())
+
+
+class MergedGroups(MergedEntries):
+    """The merge read as key groups: ``(key, values iterator)``, each key once."""
 
     def __iter__(self) -> Iterator[tuple[Any, Iterator]]:
         return chain.from_iterable(starmap(zip, self.chunks()))
@@ -276,24 +310,23 @@ class MergedGroups:
             return map(self._counted, group_batches(iter([merged])))
         return map(self._counted, group_batches(merge_batches(self._readers)))
 
-    def columns(self, size: int) -> Iterator[tuple[list, list]]:
-        """Every merged value under its key, in order, as ``(keys, values)`` column lists of
-        at most ``size`` values: what an identity reduce writes, with no iterator made per
-        key (``groups`` counts the keys all the same). Only for a merge made with ``pairs``,
-        which this is the only way to read."""
-        if not self._pairs:
-            raise ValueError("columns() reads a merge of pairs: make it with pairs=True")
-        batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
-        for keys, values, groups in pair_columns(batches, size):
-            self.groups += groups
-            yield keys, values
-
     def _counted(self, chunk: tuple[list, list]) -> tuple[list, list]:
         # a chunk at a time: no Python code runs per key
         self.groups += len(chunk[0])
         return chunk
 
-    @property
-    def kind(self) -> bytes:
-        """The kind byte of the merged output."""
-        return merged_kind(self._readers) if self._readers else KIND_STR
+
+class MergedPairs(MergedEntries):
+    """The merge read as ``(key, value)`` pairs, one a value, with no group made: what an
+    identity reduce writes (``groups`` counts the keys all the same)."""
+
+    _pairs = True  # ``entries`` are ``(key, value)`` pairs
+
+    def columns(self, size: int) -> Iterator[tuple[list, list]]:
+        """Every merged value under its key, in order, as ``(keys, values)`` column lists of
+        at most ``size`` values, with no iterator made per key; every value of a key under
+        one key object, the key to write."""
+        batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
+        for keys, values, groups in pair_columns(batches, size):
+            self.groups += groups
+            yield keys, values

@@ -1,30 +1,40 @@
-"""The map buffer against a plain-Python grouping: every path gives the same partitions.
+"""The map buffer against a plain-Python grouping: every store gives the same partitions.
 
-The buffer has several internal paths (identical pairs counted in C, values grouped per key,
-unhashable keys wrapped, batch results added whole, spills merged back), chosen by what the map
-emits; whichever one runs, each partition must hold exactly its keys, sorted, with the same
-values (or, with a combiner, the same sums).
+The buffer holds map output in one of several stores (keys counted, pairs counted, values
+grouped per key, pairs listed), chosen and converted by the types of what the map emits;
+whichever it uses, each partition must hold exactly its keys, sorted, each written as the
+least of its equal keys, with exactly the values the map emitted (same type, same value, same
+multiplicity) or, with a combiner, their exact sums.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+from collections import Counter
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, COMBINE_INPUT_RECORDS, Counters
-from minimr.dataflow.mapside.pairstore import KeyCounts, PairList
-from minimr.dataflow.mapside.spill import MapOutputBuffer, RestartTask
+from minimr.dataflow.exact import key_choice, least
+from minimr.dataflow.folds import fold
+from minimr.dataflow.mapside.combining import make_combiner
+from minimr.dataflow.mapside.feed import Records, feed_keys, feed_map, feed_result
+from minimr.dataflow.mapside.pairstore import Groups, KeyCounts, PairCounts, PairList
+from minimr.dataflow.mapside.spill import MapOutputBuffer
 from minimr.dataflow.partition import HashPartitioner, RangePartitioner, sort_key
 from minimr.dataflow.reduceside.merge import MergedGroups
-from minimr.errors import JobDefinitionError
+from minimr.errors import JobCodeError
 
-hashable_keys = st.one_of(st.text(max_size=4), st.integers(-3, 3), st.binary(max_size=3),
-                          st.tuples(st.integers(0, 2), st.text(max_size=2)))
+hashable_keys = st.one_of(
+    st.text(max_size=4), st.integers(-3, 3), st.booleans(), st.binary(max_size=3),
+    st.sampled_from([1.0, 0.0, -0.0, 2.5, Decimal("1.0"), Decimal("2.50")]),
+    st.tuples(st.integers(0, 2), st.text(max_size=2)), st.tuples(st.sampled_from([1, 1.0])))
 keys = st.one_of(hashable_keys, st.lists(st.integers(0, 2), max_size=2))
-values = st.one_of(st.integers(0, 3), st.just(1), st.text(max_size=2))
+values = st.one_of(st.integers(0, 3), st.just(1), st.text(max_size=2), st.booleans(),
+                   st.sampled_from([1.0, -0.0, 0.0, Decimal("1"), Decimal("1.0"), (1,), (1.0,)]))
 pair_lists = st.lists(st.tuples(keys, values), max_size=300)
 
 
@@ -32,76 +42,113 @@ def sum_combine(key, values):
     yield key, sum(values)
 
 
-def run(tmp_path, pairs, partitions, combine, limit, batch: bool, name: str):
-    """The buffer's partitions as ``[[(key, values), ...], ...]``, as a reducer would see them."""
-    counters = Counters()
+def yield_pair(_key, pair):
+    yield pair
 
-    def fill(**options) -> MapOutputBuffer:
-        buf = MapOutputBuffer(HashPartitioner(partitions), partitions, combine, limit,
-                              str(tmp_path / name), counters, **options)
-        if batch:  # like a map_batch: the pairs arrive a list (or a dict) at a time
-            for i in range(0, len(pairs), 37):
-                chunk = pairs[i : i + 37]
-                try:
-                    buf.add_all(dict(chunk) if len(dict(chunk)) == len(chunk) else chunk)
-                except TypeError:  # an unhashable key: no dict of this chunk
-                    buf.add_all(chunk)
-        else:
-            buf.consume(((None, p) for p in pairs), lambda _k, p: [p])
-        return buf
 
-    options = {"fast": not batch}
-    while True:  # restarts on a more general path, as run_map_task does
-        try:
-            buf = fill(**options)
-            break
-        except RestartTask as restart:
-            options = restart.options
-    output = buf.finish()
+def records(pairs):
+    return Records((None, p) for p in pairs)
+
+
+def buffer(tmp_path, partitions, combine, limit, name, counters=None,
+           partitioner=None) -> MapOutputBuffer:
+    counters = counters if counters is not None else Counters()
+    return MapOutputBuffer(partitioner or HashPartitioner(partitions), partitions,
+                           make_combiner(combine, counters), limit, str(tmp_path / name),
+                           counters)
+
+
+def read(tmp_path, output, partitions):
+    """The partitions as ``[[(key, values), ...], ...]``, as a reducer would see them."""
     result = []
     for p in range(partitions):
         with MergedGroups([output.segment(p)], str(tmp_path)) as merged:
             result.append([(k, list(vs)) for k, vs in merged])
-    return result, counters
+    return result
 
 
-def expected(pairs, partitions, combine):
-    partitioner = HashPartitioner(partitions)
-    groups: dict = defaultdict(list)
-    first_key: dict = {}
+def run(tmp_path, pairs, partitions, combine, limit, how: str, name: str):
+    """Fill a buffer with ``pairs`` as a map (``how``: "map", "batch" or "keys") would."""
+    counters = Counters()
+    buf = buffer(tmp_path, partitions, combine, limit, name, counters)
+    if how == "batch":  # like a map_batch: the pairs arrive a list (or a dict) at a time
+        for i in range(0, len(pairs), 37):
+            chunk = pairs[i : i + 37]
+            exact_keys = all(type(k) in (str, int) for k, _ in chunk)
+            distinct = exact_keys and len({(type(k), k) for k, _ in chunk}) == len(chunk)
+            feed_result(buf, dict(chunk) if distinct and len(dict(chunk)) == len(chunk)
+                        else chunk, yield_pair)
+    elif how == "keys":
+        feed_keys(buf, Records((None, k) for k, _ in pairs), lambda _k, key: [key], yield_pair)
+    else:
+        feed_map(buf, records(pairs), yield_pair, yield_pair)
+    return read(tmp_path, buf.finish(), partitions), counters
+
+
+def model(pairs, partitions):
+    """Each partition's keys in order, each the least of its equal keys, with its values."""
+    groups: list[tuple[list, list]] = []  # (equal keys seen, values), by first appearance
     for k, v in pairs:
-        canon = repr(sort_key(k))
-        first_key.setdefault(canon, k)
-        groups[canon].append(v)
+        for seen, vs in groups:
+            if seen[0] == k:
+                seen.append(k)
+                vs.append(v)
+                break
+        else:
+            groups.append(([k], [v]))
+    partitioner = HashPartitioner(partitions)
     parts: list[list] = [[] for _ in range(partitions)]
-    for canon, vs in groups.items():
-        k = first_key[canon]
-        parts[partitioner(k)].append((k, vs))
+    for seen, vs in groups:
+        parts[partitioner(seen[0])].append((least(seen), vs))
     return [sorted(part, key=lambda kv: sort_key(kv[0])) for part in parts]
 
 
-def canonical(parts, combine):
-    """Values as a sorted multiset (no combiner) or their sum (a summing combiner)."""
+def exactly(parts, combine):
+    """Keys and values as (type, repr): the same only when the same type and value."""
     def values(vs):
         if combine is None:
-            return sorted(vs, key=repr)
-        return sum(vs)
-    return [[(repr(sort_key(k)), values(vs)) for k, vs in part] for part in parts]
+            return sorted(map(key_choice, vs))
+        return key_choice(sum(vs))
+    return [[(key_choice(k), values(vs)) for k, vs in part] for part in parts]
 
 
-@settings(max_examples=120, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pairs=pair_lists, partitions=st.integers(1, 4), limit=st.sampled_from([300, 1 << 20]),
-       batch=st.booleans(), combine=st.booleans())
-def test_every_path_matches_a_plain_grouping(tmp_path, pairs, partitions, limit, batch, combine):
+       how=st.sampled_from(["map", "batch", "keys"]), combine=st.booleans())
+def test_every_store_matches_a_plain_grouping(tmp_path, pairs, partitions, limit, how,
+                                              combine):
+    """Whatever store the pairs end in, and whatever spills, each key comes out once, the
+    least of its equal keys, with exactly its values (or their exact sum)."""
     combiner = sum_combine if combine else None
-    if combine:  # summing needs numbers
-        pairs = [(k, v if isinstance(v, int) else len(v)) for k, v in pairs]
-    got, _ = run(tmp_path, pairs, partitions, combiner, limit, batch, "out")
-    assert canonical(got, combiner) == canonical(expected(pairs, partitions, combiner), combiner)
-    for part in got:  # keys are sorted and each appears once per partition
-        order = [sort_key(k) for k, _ in part]
-        assert order == sorted(order) and len({repr(o) for o in order}) == len(order)
+    if how == "keys":
+        pairs = [(k, 1) for k, _ in pairs]
+    if combine:  # sums that are exact in any order: ints and bools
+        pairs = [(k, v if type(v) in (int, bool) else len(repr(v))) for k, v in pairs]
+    got, _ = run(tmp_path, pairs, partitions, combiner, limit, how, "out")
+    assert exactly(got, combiner) == exactly(model(pairs, partitions), combiner)
+
+
+def test_values_equal_but_of_other_types_stay_distinct(tmp_path):
+    """1, 1.0, True, Decimal("1"), Decimal("1.0"), -0.0 and 0.0 reach the reducer as they
+    were yielded, each as often, whatever store held them (issue 16's first example)."""
+    mixed = [1, 1.0, True, Decimal("1"), Decimal("1.0"), -0.0, 0.0, 1, True]
+    for how in ("map", "batch"):
+        for limit in (300, 1 << 20):
+            pairs = [("w", v) for v in mixed] + [("x", 1)] * 50 + [("x", 1.0)]
+            (part,), _ = run(tmp_path, pairs, 1, None, limit, how, f"{how}{limit}")
+            got = dict(part)
+            assert sorted(map(key_choice, got["w"])) == sorted(map(key_choice, mixed))
+            assert Counter(map(key_choice, got["x"])) == {("int", "1"): 50, ("float", "1.0"): 1}
+
+
+def test_nan_values_come_out_as_nan_floats_each_one(tmp_path):
+    """Every NaN value comes out as a NaN float, as many as went in, counted store or not."""
+    nan = float("nan")
+    pairs = [("w", nan), ("w", nan), ("w", float("nan")), ("w", 1)]
+    (part,), _ = run(tmp_path, pairs, 1, None, 1 << 20, "map", "nan")
+    values = dict(part)["w"]
+    assert len(values) == 4 and sum(type(v) is float and math.isnan(v) for v in values) == 3
 
 
 def test_counted_pairs_combine_every_key_with_several_values(tmp_path):
@@ -109,70 +156,101 @@ def test_counted_pairs_combine_every_key_with_several_values(tmp_path):
     count's output has one value per key: column blocks); a key seen once is not."""
     pairs = ([("hot", 1)] * 100 + [("twice", 1)] * 2 + [("once", 1)]
              + [("mixed", 1), ("mixed", 2)] * 5)
-    got, counters = run(tmp_path, pairs, 1, sum_combine, 1 << 20, False, "out")
+    got, counters = run(tmp_path, pairs, 1, sum_combine, 1 << 20, "map", "out")
     assert got == [[("hot", [100]), ("mixed", [15]), ("once", [1]), ("twice", [2])]]
     assert counters.get(BUILTIN, COMBINE_INPUT_RECORDS) == 113  # "once" passes through
 
 
+def test_a_declared_fold_combines_counted_keys_exactly(tmp_path):
+    """A fold as the combiner gives each key of counted keys its exact sum, an int."""
+    words = ["a"] * 7 + ["b"] + ["c"] * 3
+    got, counters = run(tmp_path, [(w, 1) for w in words], 1, fold(sum), 1 << 20, "keys", "k")
+    assert got == [[("a", [7]), ("b", [1]), ("c", [3])]]
+    assert counters.get(BUILTIN, COMBINE_INPUT_RECORDS) == 11  # every value, "b" too
+
+
 def test_batch_results_group_values_of_every_batch(tmp_path):
     """Mappings added batch by batch keep every batch's value of a key."""
-    counters = Counters()
-    buf = MapOutputBuffer(HashPartitioner(2), 2, None, 1 << 20, str(tmp_path / "b"), counters,
-                          fast=False)
+    buf = buffer(tmp_path, 2, None, 1 << 20, "b")
     first = {"a": 1, "b": 2}
-    buf.add_all(first)
+    feed_result(buf, first, yield_pair)
     first["a"] = 0  # the map's own dict, used again: the buffer kept what it was given
-    buf.add_all({"b": 3, "c": [4]})
-    buf.add_all([("a", 5), ("a", 6)])
-    output = buf.finish()
-    got = {}
-    for p in range(2):
-        with MergedGroups([output.segment(p)], str(tmp_path)) as merged:
-            got.update((k, list(vs)) for k, vs in merged)
+    feed_result(buf, {"b": 3, "c": [4]}, yield_pair)
+    feed_result(buf, [("a", 5), ("a", 6)], yield_pair)
+    got = {k: vs for part in read(tmp_path, buf.finish(), 2) for k, vs in part}
     assert got == {"a": [1, 5, 6], "b": [2, 3], "c": [[4]]}
     assert buf.map_output_records == 6
 
 
-def test_map_output_that_is_not_pairs_fails_clearly(tmp_path):
-    """A map yielding bare words (not (word, 1)) fails naming the item, on either path."""
-    for fast in (True, False):
-        buf = MapOutputBuffer(HashPartitioner(2), 2, None, 1 << 20, str(tmp_path / f"w{fast}"),
-                              Counters(), fast=fast)
-        with pytest.raises(JobDefinitionError, match=r"\(key, value\) pairs \(got 'ab'"):
-            buf.consume([(None, "ab cd")], lambda _k, line: line.split())
-            buf.finish()
+def test_map_output_that_is_not_pairs_fails_naming_the_function(tmp_path):
+    """A map yielding bare words (not (word, 1)) fails with JobCodeError at its file:line."""
+    def words(_key, line):
+        yield from line.split()
+
+    buf = buffer(tmp_path, 2, None, 1 << 20, "w")
+    line = words.__code__.co_firstlineno
+    with pytest.raises(JobCodeError, match=rf"words \(.*test_map_buffer.py:{line}\) yielded "
+                                           r"'ab' \(a str\), not a \(key, value\) pair"):
+        feed_map(buf, Records([(None, "ab cd")]), words, words)
 
 
 def test_distinct_pairs_without_combiner_keep_map_order_for_equal_keys(tmp_path):
     """Sort-like output (nearly all pairs distinct, no combiner) takes the list path, which
     sorts stably: the values of a repeated key stay in the order the map emitted them."""
     pairs = [(f"k{i % 997:04d}", i) for i in range(5000)]
-    buf = MapOutputBuffer(HashPartitioner(3), 3, None, 1 << 30, str(tmp_path / "s"), Counters())
-    buf.consume(((None, p) for p in pairs), lambda _k, p: [p])
+    buf = buffer(tmp_path, 3, None, 1 << 30, "s")
+    feed_map(buf, records(pairs), yield_pair, yield_pair)
     assert type(buf._store) is PairList  # the list path, not a dict of 5,000 distinct pairs
-    output = buf.finish()
-    got = {}
-    for p in range(3):
-        with MergedGroups([output.segment(p)], str(tmp_path)) as merged:
-            got.update((k, list(vs)) for k, vs in merged)
+    got = {k: vs for part in read(tmp_path, buf.finish(), 3) for k, vs in part}
     assert got == {k: [v for kk, v in pairs if kk == k] for k in {k for k, _ in pairs}}
 
 
-def test_one_value_counts_keys_alone_and_a_second_value_restarts(tmp_path):
-    """When the first batch's pairs all carry one value, keys alone are counted; a pair with
-    another value later restarts on pair counting, and either way the output is the same."""
-    constant = [(f"w{i % 37}", 1) for i in range(3000)]
-    buf = MapOutputBuffer(HashPartitioner(2), 2, sum_combine, 1 << 20, str(tmp_path / "a"),
-                          Counters())
-    buf.consume(((None, p) for p in constant), lambda _k, p: [p])
-    assert type(buf._store) is KeyCounts and buf._store.value == 1
-    late = constant + [("w1", 2)]
-    with pytest.raises(RestartTask) as restart:
-        MapOutputBuffer(HashPartitioner(2), 2, sum_combine, 1 << 20, str(tmp_path / "b"),
-                        Counters()).consume(((None, p) for p in late), lambda _k, p: [p])
-    assert restart.value.options == {"fast": True, "single_value": False}
-    got, _ = run(tmp_path, late, 2, sum_combine, 1 << 20, False, "c")
-    assert canonical(got, sum_combine) == canonical(expected(late, 2, sum_combine), sum_combine)
+def test_stores_convert_in_place_and_the_counts_carry_over(tmp_path):
+    """Keys counted, then a pair of another value, then a float value: the store becomes pair
+    counts, then groups, each holding what the one before had counted; nothing is re-run."""
+    buf = buffer(tmp_path, 1, sum_combine, 1 << 20, "c")
+    buf.add_keys(["a", "b", "a"])
+    assert type(buf._store) is KeyCounts
+    buf.add_pairs([("a", 2), ("c", 1)], {tuple})
+    assert type(buf._store) is PairCounts and buf._store.counted == {
+        ("a", 1): 2, ("b", 1): 1, ("a", 2): 1, ("c", 1): 1}
+    buf.add_pairs([("b", 0.5)], {tuple})
+    assert type(buf._store) is Groups and buf._store.values == 6
+    (part,) = read(tmp_path, buf.finish(), 1)
+    assert [(k, [(type(v), v) for v in vs]) for k, vs in part] == [
+        ("a", [(int, 4)]), ("b", [(float, 1.5)]), ("c", [(int, 1)])]
+
+
+def test_a_key_that_is_not_of_exact_type_leaves_key_counting(tmp_path):
+    """Keys 1.0 and True among counted int keys move the store to groups, and the key written
+    is the least of the equal ones (True), with every occurrence counted."""
+    buf = buffer(tmp_path, 1, None, 1 << 20, "k")
+    buf.add_keys([1, 2, 1])
+    buf.add_keys([1.0, True, 2])
+    assert type(buf._store) is PairList
+    (part,) = read(tmp_path, buf.finish(), 1)
+    assert [(key_choice(k), vs) for k, vs in part] == [
+        (("bool", "True"), [1, 1, 1, 1]), (("int", "2"), [1, 1])]
+
+
+@pytest.mark.parametrize("combine", [None, sum_combine], ids=["listed", "grouped"])
+def test_the_key_written_is_the_least_of_equal_keys_across_spills(tmp_path, combine):
+    """1.0 first, -0.0 and 0.0, True in a later spill: the keys written are True and -0.0,
+    whatever the buffer size (and so whatever spills)."""
+    pairs = ([(1.0, 1), (0.0, 1)] + [(f"pad{i}", 1) for i in range(300)]
+             + [(True, 1), (-0.0, 1), (1, 1)])
+    for limit in (300, 1 << 20):
+        (part,) = read(tmp_path, _filled(tmp_path, pairs, combine, limit), 1)
+        got = {key_choice(k): vs for k, vs in part if type(k) is not str}
+        want_values = [3] if combine else [1, 1, 1]
+        assert got == {("float", "-0.0"): [2] if combine else [1, 1],
+                       ("bool", "True"): want_values}
+
+
+def _filled(tmp_path, pairs, combine, limit):
+    buf = buffer(tmp_path, 1, combine, limit, f"spills{limit}")
+    feed_map(buf, records(pairs), yield_pair, yield_pair)
+    return buf.finish()
 
 
 @pytest.mark.parametrize("combine", [None, sum_combine], ids=["listed", "counted"])
@@ -186,9 +264,8 @@ def test_range_partitions_hold_the_keys_the_partitioner_sends_them(tmp_path, com
     pairs = [(f"k{i * 7919 % 1000:04d}", i) for i in range(3000)]
     partitioner = RangePartitioner(boundaries)
     for limit in (1 << 20, 20_000):
-        buf = MapOutputBuffer(partitioner, 3, combine, limit, str(tmp_path / f"o{limit}"),
-                              Counters())
-        buf.consume(((None, p) for p in pairs), lambda _k, p: [p])
+        buf = buffer(tmp_path, 3, combine, limit, f"o{limit}", partitioner=partitioner)
+        feed_map(buf, records(pairs), yield_pair, yield_pair)
         output = buf.finish()
         assert len(output.partitions) == 3
         for p in range(3):

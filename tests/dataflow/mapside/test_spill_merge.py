@@ -23,20 +23,32 @@ from minimr.dataflow.format.segments import (
     write_segment,
     write_single_values,
 )
+from minimr.dataflow.mapside.combining import make_combiner
+from minimr.dataflow.mapside.feed import Records, feed_map
 from minimr.dataflow.mapside.spill import MapOutputBuffer
 from minimr.dataflow.partition import HashPartitioner, sort_key
-from minimr.dataflow.reduceside.merge import MERGE_FACTOR, MergedGroups, merge_blocks
+from minimr.dataflow.reduceside.merge import (
+    MERGE_FACTOR,
+    MergedGroups,
+    MergedPairs,
+    merge_blocks,
+)
 
 
 def sum_combine(key, values):
     yield key, sum(values)
 
 
+def as_map(_key, pair):
+    return [pair]
+
+
 def run_buffer(tmp: Path, pairs, limit: int, combine=None, partitions: int = 3):
     counters = Counters()
-    buf = MapOutputBuffer(HashPartitioner(partitions), partitions, combine, limit,
-                          str(tmp / f"out-{limit}"), counters)
-    buf.consume(((None, pair) for pair in pairs), lambda _k, pair: [pair])
+    buf = MapOutputBuffer(HashPartitioner(partitions), partitions,
+                          make_combiner(combine, counters), limit, str(tmp / f"out-{limit}"),
+                          counters)
+    feed_map(buf, Records((None, pair) for pair in pairs), as_map, as_map)
     return buf.finish(), counters
 
 
@@ -93,11 +105,15 @@ def test_many_segments_merge_in_passes(tmp_path, memory_limit):
     assert list(got) == sorted(got)
 
 
+def hot(_key, i):
+    return (("hot", i),)
+
+
 def test_hot_key_streams_in_bounded_memory(tmp_path):
     """A key with a million values reaches reduce as an iterator, never as a list in memory."""
     counters = Counters()
     buf = MapOutputBuffer(HashPartitioner(1), 1, None, 1 << 20, str(tmp_path / "hot"), counters)
-    buf.consume(((None, i) for i in range(1_000_000)), lambda _k, i: (("hot", i),))
+    feed_map(buf, Records((None, i) for i in range(1_000_000)), hot, hot)
     output = buf.finish()
     tracemalloc.start()
     try:
@@ -266,7 +282,7 @@ def test_a_merge_of_pairs_gives_every_value_of_both_block_forms_in_order(tmp_pat
     segments = [Segment(str(path), 0, first[0]), Segment(str(path), first[0], second[0])]
     expected = [(k, v) for i, k in enumerate(keys) for v in [i, i, -i][: 3 if i % 7 == 0 else 2]]
     for limit in (0, 2**30):  # streamed and in memory
-        with MergedGroups(segments, str(tmp_path), memory_limit=limit, pairs=True) as merged:
+        with MergedPairs(segments, str(tmp_path), memory_limit=limit) as merged:
             got = [pair for keys_, values in merged.columns(100)
                    for pair in zip(keys_, values, strict=True)]
             assert merged.values_read == len(expected) and merged.groups == len(keys)

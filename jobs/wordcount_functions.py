@@ -4,7 +4,9 @@ A module whose top level defines ``map(key, value)`` and ``reduce(key, values)``
 optionally ``combine``, ``setup``, ``teardown``, and the options ``reducers``,
 ``input_format`` and ``partitioner`` as globals) is a job. It computes exactly what
 ``wordcount.py`` computes: how many times each word (a run of the letters a-z, after
-lower-casing) occurs in the input.
+lower-casing) occurs in the input. It is written plainly, as generators that minimr runs as
+written, once a line and once a word; ``wordcount.py`` says the same in the declared forms
+(``map_keys``, ``minimr.fold(sum)``), which minimr runs in C.
 
 Run it on the project's sample text::
 

@@ -14,6 +14,8 @@ systems
              minimr-local  minimr submit jobs/wordcount.py ... --workers W
              minimr-batch  minimr submit jobs/wordcount_batch.py ... --workers W (map_batch)
              minimr-final  minimr submit jobs/wordcount_final.py ... --workers W (map_final)
+             minimr-plain  minimr submit jobs/wordcount_functions.py ... --workers W (plain
+                           generator functions, run as written)
   jsonl      pool          baselines/events_pool.py: multiprocessing.Pool(W), json.loads a line,
                            a Counter by the field 'user' per file, Counters merged
              minimr-inline, minimr-local   minimr submit jobs/count_by.py ... --field user
@@ -141,6 +143,8 @@ SYSTEMS = (
            _minimr("wordcount", "local", "jobs/wordcount_batch.py")),
     System("minimr-final", "wordcount", False,
            _minimr("wordcount", "local", "jobs/wordcount_final.py")),
+    System("minimr-plain", "wordcount", False,
+           _minimr("wordcount", "local", "jobs/wordcount_functions.py")),
     System("gnusort", "sort", True, _gnu_sort, output_dir=False, env={"LC_ALL": "C"}),
     System("pysort", "sort", True, lambda s, i, o: [*_script("sort_python.py"), i, o],
            output_dir=False),

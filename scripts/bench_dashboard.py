@@ -3,8 +3,8 @@
 A real coordinator process (``minimr coordinator --dashboard``) runs a job of ``--tasks``
 map tasks on fake workers (``bench_coordinator.py``'s, paced: each attempt takes
 ``--task-seconds``), twice: once with nobody looking at the dashboard, once with a poller
-asking for what the job page asks every second (``/api/jobs/ID`` and
-``/api/jobs/ID/attempts``, revalidated with the ETag as a browser does). Prints the
+asking for what the job page asks every second (``/api/jobs/ID`` and the timeline's
+fields of ``/api/jobs/ID/attempts``, revalidated with the ETag as a browser does). Prints the
 coordinator's CPU (from /proc) for each run and their difference, and the size and time of
 the job page's answers at the end of the job.
 
@@ -118,7 +118,8 @@ class Poller:
 
     def run(self) -> None:
         while not self.stop.wait(1.0):
-            for path in (f"/api/jobs/{self.job_id}", f"/api/jobs/{self.job_id}/attempts"):
+            for path in (f"/api/jobs/{self.job_id}", f"/api/jobs/{self.job_id}/attempts"
+                         "?fields=attempt,worker,lane,kind,state,start,end,duration,backup,why"):
                 self.get(path)
 
 
@@ -128,7 +129,7 @@ def run_job(args: argparse.Namespace, watched: bool) -> dict:
     base = f"http://127.0.0.1:{port}"
     coordinator = subprocess.Popen([
         sys.executable, "-c", "from minimr.cli import main; main()", "coordinator",
-        "--bind", address, "--log-level", "WARNING",
+        "--bind", address, "--log-level", "WARNING", "--insecure",  # fake peers have no keys
         "--dashboard", f"127.0.0.1:{port}", "--dashboard-token", token,
     ], stderr=subprocess.DEVNULL)
     workers = [

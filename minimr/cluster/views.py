@@ -87,11 +87,18 @@ def merged_counters(job: Job) -> dict[str, dict[str, int]]:
     return total
 
 
-def job_detail(job: Job, workers: Mapping[str, Worker], now: float) -> dict:
+def job_detail(job: Job, workers: Mapping[str, Worker], now: float,
+               previous: dict | None = None) -> dict:
     """One job in full (see the module docstring): its snapshot, and ``queued_for`` (seconds
     before its first attempt), ``finished``, ``cancelled_by``, ``error`` (the failure
-    report), ``counters`` and ``tasks``, each task with its ``attempts``."""
+    report), ``counters`` and ``tasks``, each task with its ``attempts``.
+
+    ``previous``: an earlier detail of the job, whose views of settled tasks (done or
+    failed, no attempt running, the same attempts and workers since) are taken as they
+    are: a dashboard looking at a job of 10,000 tasks rebuilds only those that moved.
+    """
     live = {w.name for w in workers.values()}
+    kept = {t["task"]: t for t in previous["tasks"]} if previous else {}
     detail = job_snapshot(job, len(workers), now)
     detail.update(
         queued_for=(job.started if job.started is not None else job.finished or now)
@@ -100,9 +107,25 @@ def job_detail(job: Job, workers: Mapping[str, Worker], now: float) -> dict:
         cancelled_by=job.cancelled_by,
         error=job.error,
         counters=merged_counters(job),
-        tasks=[task_view(job, task, live, now) for task in job.tasks.values()],
+        tasks=[
+            view if (view := kept.get(task.key)) is not None and _settled(task, view, live)
+            else task_view(job, task, live, now)
+            for task in job.tasks.values()
+        ],
     )
     return detail
+
+
+def _settled(task: Task, view: dict, live: set[str]) -> bool:
+    """Whether ``view`` of ``task`` still holds: the task is done or failed with no attempt
+    running, and its attempts and their workers' presence are as the view says."""
+    return (
+        task.state.value == view["state"]
+        and task.state in (TaskState.DONE, TaskState.FAILED)
+        and not task.live
+        and len(task.attempts) == len(view["attempts"])
+        and all((a["worker"] in live) == (a["log"] == "worker") for a in view["attempts"])
+    )
 
 
 def phase_counts(job: Job) -> list[dict]:

@@ -110,3 +110,25 @@ def test_find_attempts_takes_an_attempt_a_task_or_the_whole_job():
     assert [a.id for a in views.find_attempts(job, "s0-m00000-a2")] == ["s0-m00000-a2"]
     assert len(views.find_attempts(job, "")) == 3
     assert views.find_attempts(job, "s0-m00009") == []
+
+
+def test_a_detail_reuses_the_views_of_settled_tasks_only():
+    """Given an earlier detail, a task done with no attempt running keeps its view as it
+    was; a running task, and a done one whose worker has gone since, get a new view."""
+    script = Script()
+    script.join("w0")
+    script.join("w1")
+    (prep,) = assigns(script.submit())
+    m0, m1 = assigns(script.prepare(prep, maps=2, reduces=1))
+    script.map_done(m0, reduces=1)
+    before = detail(script)
+    after = views.job_detail(script.sched.jobs["j"], script.sched.workers, script.now, before)
+    view = {t["task"]: t for t in after["tasks"]}
+    was = {t["task"]: t for t in before["tasks"]}
+    assert view["s0-m00000"] is was["s0-m00000"]
+    assert view["s0-m00001"] is not was["s0-m00001"]  # running: its duration grows
+    assert after == views.job_detail(script.sched.jobs["j"], script.sched.workers, script.now)
+    script(s.WorkerLeft(m0.worker))  # its log went with it; the map runs again
+    again = views.job_detail(script.sched.jobs["j"], script.sched.workers, script.now, after)
+    assert again == detail(script)
+    assert again["tasks"][1] is not view["s0-m00000"]

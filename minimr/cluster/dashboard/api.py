@@ -8,7 +8,7 @@ each field):
 - ``/api/jobs``: the job summaries alone;
 - ``/api/jobs/ID``: one job: state, phases with progress and ETA, counters, failure;
 - ``/api/jobs/ID/attempts``: every attempt of the job, flat, in start order (filters:
-  ``task``, ``state``, ``kind``; pages: ``offset``, ``limit``);
+  ``task``, ``state``, ``kind``; pages: ``offset``, ``limit``; ``fields``: only those);
 - ``/api/jobs/ID/logs/ATTEMPT``: one attempt and what it printed;
 - ``POST /api/jobs/ID/cancel``: cancel a job (see ``server.py`` for who may).
 
@@ -219,10 +219,14 @@ def attempts(job: dict, query: dict[str, str]) -> dict:
     total = len(rows)
     offset = _number(query, "offset", 0)
     limit = min(_number(query, "limit", MAX_LIMIT), MAX_LIMIT)
+    rows = rows[offset:offset + limit]
+    if "fields" in query:  # the timeline asks only for what it draws: a fifth of the bytes
+        names = query["fields"].split(",")
+        rows = [{name: a.get(name) for name in names} for a in rows]
     return {
         "total": total,
         "offset": offset,
-        "attempts": rows[offset:offset + limit],
+        "attempts": rows,
         "lanes": [{"worker": w, "lane": n} for w, n in lanes],
     }
 

@@ -25,11 +25,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from minimr.cluster import views
+
 if TYPE_CHECKING:
     from minimr.cluster.scheduler import Scheduler
 
-#: seconds between two snapshots while someone looks
-PUBLISH_INTERVAL = 0.5
+#: seconds between two snapshots while someone looks (the pages poll once a second)
+PUBLISH_INTERVAL = 1.0
 #: seconds after the last request during which the loop keeps publishing
 VIEWER_TIMEOUT = 5.0
 #: seconds a request waits for a fresh snapshot before it takes the current one
@@ -145,5 +147,6 @@ def take_snapshot(scheduler: Scheduler, window: Window, now: float, wall: float)
         if job.finished is not None and kept is not None and kept["finished"]:
             jobs[job_id] = kept
         else:
-            jobs[job_id] = {**scheduler.job_detail(job_id, now), "replay": job.replay}
+            detail = views.job_detail(job, scheduler.workers, now, kept)
+            jobs[job_id] = {**detail, "replay": job.replay}
     return Snapshot(previous.version + 1, window.clock(), wall, scheduler.status(now), jobs)

@@ -205,7 +205,9 @@ def load_in_browser(base: str, token: str, job_id: str) -> dict:
             WebDriverWait(driver, 120, poll_frequency=0.02).until(
                 lambda d: d.find_elements("css selector", "#timeline svg"))
             times[name] = time.perf_counter() - t0
-        times["bars"] = len(driver.find_elements("css selector", "#timeline rect.a"))
+        canvas = driver.find_elements("css selector", "#timeline canvas.bars")
+        times["bars"] = (int(canvas[0].get_attribute("data-bars")) if canvas else
+                         len(driver.find_elements("css selector", "#timeline rect.a")))
         driver.get(f"{base}/jobs/{job_id}/tasks")
         t0 = time.perf_counter()
         WebDriverWait(driver, 120, poll_frequency=0.02).until(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from typing import Any, BinaryIO
 
-from minimr.dataflow.inputformats import InputFormat
+from minimr.dataflow.inputformats import PARSE_BLOCK, InputFormat
 from minimr.dataflow.records import decode, line_blocks
 from minimr.errors import BadRecordError, JobDefinitionError
 
@@ -151,7 +151,7 @@ class CSV(InputFormat):
         """``_split_rows`` a block of lines at a time, each block parsed by one
         ``csv.reader`` in C unless a line in it is bad."""
         dialect = self._dialect()
-        for offsets, lines in line_blocks(file, start, end):
+        for offsets, lines in line_blocks(file, start, end, PARSE_BLOCK):
             if offsets[0] == 0:
                 lines[0] = lines[0].removeprefix(_BOM)
             try:

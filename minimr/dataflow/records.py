@@ -107,21 +107,21 @@ def line_blocks(file: BinaryIO, start: int, end: float, block_size: int = READ_B
     if start > 0:
         file.seek(start - 1)
         pos = start - 1 + len(file.readline())  # the byte before may itself be '\n'
-    carry = b""
+    carry: list[bytes] = []  # the pieces of a line whose end is not read yet
     while pos < end:
         chunk = file.read(block_size)
         if not chunk:
             if carry:  # a last line with no final newline
-                line = decode(carry)
+                line = decode(b"".join(carry))
                 yield [pos], [line[:-1] if line.endswith("\r") else line]
             return
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
+        cut = chunk.rfind(b"\n")
+        if cut < 0:  # a line longer than a block: joined once, when it ends
+            carry.append(chunk)
             continue
-        carry = data[cut + 1 :]
-        lines, lengths, invalid = _decode_lines(data[:cut])
+        body = b"".join([*carry, chunk[:cut]]) if carry else chunk[:cut]
+        carry = [chunk[cut + 1 :]] if cut + 1 < len(chunk) else []
+        lines, lengths, invalid = _decode_lines(body)
         offsets = list(accumulate(lengths, initial=pos))
         inside = bisect_left(offsets, end, 0, len(lines))  # lines starting before the end
         if invalid:  # of this split's lines only: the others are the next split's

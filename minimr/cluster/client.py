@@ -41,6 +41,7 @@ from minimr.cluster.operations import who_am_i
 from minimr.cluster.transport import Client, CurveClient, ZmqClient, ZmqServer, wait
 from minimr.cluster.views import describe_input
 from minimr.cluster.wiretypes import Invalid, parse
+from minimr.dataflow import layout
 from minimr.dataflow.counters import Counters
 from minimr.errors import JobDefinitionError, JobFailed, MinimrError, UsageError
 
@@ -273,18 +274,24 @@ def submit_message(
         "max_skips": settings.get("max_skips", s.MAX_SKIPS),
         "replay": settings.get("replay"),
     }
-    return _checked_submit(plan, options, serializer, shipping.dumps(plan, serializer))
+    blob = shipping.dumps(plan, serializer)
+    return _checked_submit(plan, options, serializer, blob, layout.job_layout(plan))
 
 
-def _checked_submit(plan: Any, options: dict, serializer: str, blob: bytes) -> p.Submit:
-    """The Submit message, its fields checked as the coordinator will check them.
+def _checked_submit(
+    plan: Any, options: dict, serializer: str, blob: bytes, job_layout: dict | None = None
+) -> p.Submit:
+    """The Submit message, its fields checked as the coordinator will check them; with the
+    plan's layout (``dataflow/layout.py``: what a prepare task's answer is held to).
 
     Raises:
         UsageError: an option the coordinator would refuse (a timeout of ``inf``, 0 attempts).
     """
     try:
         checked = parse(p.Options, options)
-        submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), checked, serializer, blob)
+        shape = None if job_layout is None else parse(p.JobLayout, job_layout)
+        submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), checked, serializer, blob,
+                          layout=shape)
         return p.decode(p.encode(submit))  # type: ignore[return-value]
     except (Invalid, ValueError, p.ProtocolError) as exc:
         raise UsageError(f"cannot submit job {plan.job_id}: {exc}") from None

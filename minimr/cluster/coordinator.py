@@ -471,6 +471,7 @@ class Coordinator:
             message.options,
             message.serializer,
             submitter=user,
+            layout=message.layout,
         )
         if self.journal is not None and new:
             self.journal.append(entries.record(entry, message.blob))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from minimr.cluster import events as e
 from minimr.cluster.journal import Record
-from minimr.cluster.protocol import CurveKey, MapOutputRef, Options, Steps, TaskLists
+from minimr.cluster.protocol import CurveKey, JobLayout, MapOutputRef, Options, Steps, TaskLists
 from minimr.cluster.wiretypes import (
     AttemptId,
     Count,
@@ -44,10 +44,13 @@ class SubmitEntry:
     serializer: Name
     #: the key it came with: the job's owner, whose limits count it (``limits.py``)
     submitter: CurveKey = ""
+    layout: JobLayout | None = None  # what prepare results are checked against
 
     def event(self) -> e.JobSubmitted:
         """The scheduler event this submission replays as."""
-        return job_submitted(self.job_id, self.name, self.steps, self.options, self.submitter)
+        return job_submitted(
+            self.job_id, self.name, self.steps, self.options, self.submitter, self.layout
+        )
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,15 @@ _CONVERTERS = {name: record_converter(cls) for name, cls in _KINDS.items()}
 
 
 def job_submitted(
-    job_id: str, name: str, steps: int, options: Options, owner: str = ""
+    job_id: str,
+    name: str,
+    steps: int,
+    options: Options,
+    owner: str = "",
+    layout: JobLayout | None = None,
 ) -> e.JobSubmitted:
-    """The scheduler event of a submission with these (checked) options, by ``owner``."""
+    """The scheduler event of a submission with these (checked) options, by ``owner``, of
+    this ``layout``."""
     return e.JobSubmitted(
         job_id,
         name,
@@ -112,6 +121,7 @@ def job_submitted(
         max_skips=options.max_skips,
         replay=plain(options.replay) if options.replay is not None else None,
         owner=owner,
+        layout=layout,
     )
 
 

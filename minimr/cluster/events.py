@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from minimr.cluster.protocol import (
     MAX_ATTEMPTS,
     HeldOutput,
+    JobLayout,
     MapOutputRef,
     RecordLocation,
     ReduceInput,
@@ -137,6 +138,7 @@ class JobSubmitted:
     max_skips: int = MAX_SKIPS
     replay: dict | None = None  # how to replay a task of it (``protocol.ReplayRecipe``)
     owner: str = ""  # the key it came with ("" without keys): who may watch and cancel it
+    layout: JobLayout | None = None  # what it asks for: prepare results must fit it
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ CurveKey = Annotated[str, Chars(40, r"(?:[0-9A-Za-z.:+=^!/*?&<>()\[\]{}@%$#-]{40
 Address = Annotated[str, Chars(256, nul=False)]
 WorkerId = Annotated[str, Chars(256, nul=False)]
 Counters = dict[Name, dict[Name, Amount]]
+#: a sha256 in hex
+Digest = Annotated[str, Chars(64, r"[0-9a-f]{64}")]
 
 
 class ProtocolError(Exception):
@@ -252,6 +254,25 @@ class ReplayRecipe:
     split_size: ByteOffset = 64 * 2**20
     combine_files: bool = False
     job_args: tuple[FilePath, ...] = ()  # the job's own options and --file, as words
+
+
+@dataclass(frozen=True)
+class StepLayout:
+    """What one step of a job asks for: its reducers, whether a sample cuts its partitions
+    (a range partitioner), and the digest of the input splits its map tasks must read
+    (``dataflow/layout.py``)."""
+
+    reducers: Count
+    sampled: bool
+    inputs: Digest
+
+
+@dataclass(frozen=True)
+class JobLayout:
+    """What a job asks for, step by step: the coordinator holds a prepare task's answer to
+    it (``results.py``), since a worker, not the submitter, lists a step's tasks."""
+
+    steps: tuple[StepLayout, ...]
 
 
 @dataclass(frozen=True)
@@ -462,6 +483,8 @@ class Submit(Message):
     blob: bytes
     minimr_version: Name = MINIMR_VERSION
     python_version: Name = PYTHON_VERSION
+    #: what the job asks for, which prepare results are checked against (None: no check)
+    layout: JobLayout | None = None
 
 
 @dataclass(frozen=True)

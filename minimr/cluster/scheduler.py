@@ -353,6 +353,7 @@ class Scheduler:
             max_skips=max(0, event.max_skips),
             replay=event.replay,
             owner=event.owner,
+            layout=event.layout,
         )
         ahead = sum(j.state is JobState.RUNNING for j in self.jobs.values())
         self.jobs[job.id] = job

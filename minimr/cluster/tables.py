@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # events.py imports this module
     from minimr.cluster.events import Skipped
-    from minimr.cluster.protocol import MapOutputRef, TaskLists
+    from minimr.cluster.protocol import JobLayout, MapOutputRef, TaskLists
 
 
 class TaskState(enum.Enum):
@@ -148,6 +148,7 @@ class Job:
     skip_bad_records: bool = False
     max_skips: int = 0
     owner: str = ""  # the submitter key it came with ("" without keys)
+    layout: JobLayout | None = None  # what it asks for (``results.py`` holds prepares to it)
     skipped: int = 0  # records on the skip lists of its tasks
     state: JobState = JobState.RUNNING
     step: int = 0

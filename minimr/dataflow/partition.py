@@ -11,6 +11,12 @@ range boundaries): Python's own order among mutually comparable keys (numbers of
 together, ``Decimal`` and ``Fraction`` by their exact value), and a fixed order by type
 between kinds that Python refuses to compare, so keys of mixed types still group. Sets, which
 ``<`` orders only partly (by inclusion), are ordered by their canonical bytes.
+
+A range partitioner's boundaries are chosen by a sample task (a prepare task on a cluster)
+and travel to every map task as plain text (:func:`boundary_texts`, :func:`boundary_keys`,
+by ``keytext.py``), never a pickle, since they come from a peer and unpickling runs
+whatever code the bytes name. A boundary key must therefore have such a text (literals,
+frozensets, Decimals, NaN...), on every runner alike.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from operator import mod
 from typing import Any
 
 from minimr.dataflow.format.unpicklable import UnpicklableRecord
-from minimr.errors import JobDefinitionError
+from minimr.dataflow.keytext import NoKeyText, key_text, text_key
+from minimr.errors import JobCodeError, JobDefinitionError
 
 PARTITIONERS = ("hash", "range")
 
@@ -233,6 +240,42 @@ def choose_boundaries(sample: list, partitions: int) -> list:
         if not boundaries or sort_key(boundaries[-1]) < sort_key(candidate):
             boundaries.append(candidate)
     return boundaries
+
+
+def boundary_texts(boundaries: list) -> list[str]:
+    """Range boundaries as plain text (``keytext.key_text``).
+
+    Raises:
+        JobCodeError: a boundary has no plain text (an instance of the job's own class, a
+            datetime...): the step's keys cannot be range-partitioned as they are.
+    """
+    texts = []
+    for key in boundaries:
+        try:
+            texts.append(key_text(key))
+        except NoKeyText as exc:
+            raise JobCodeError(
+                "a range-partitioned step cuts its partitions at sampled keys, which travel "
+                "as plain text: str, int, float, bool, None, bytes, Decimal, Fraction, and "
+                "tuples, lists, sets, frozensets and dicts of them. Its map yielded a key "
+                f"{key!r:.80} ({exc}): yield such keys, or use the hash partitioner."
+            ) from None
+    return texts
+
+
+def boundary_keys(texts: list) -> list:
+    """Inverse of :func:`boundary_texts`, for text from a peer: no code runs.
+
+    Raises:
+        ValueError: an item is not the text of a key.
+    """
+    keys = []
+    for number, text in enumerate(texts):
+        try:
+            keys.append(text_key(text))
+        except ValueError as exc:
+            raise ValueError(f"boundary {number} ({str(text)[:60]!r}): {exc}") from None
+    return keys
 
 
 def make_partitioner(kind: str, partitions: int, boundaries: list | None = None):

@@ -17,7 +17,6 @@ otherwise. ``minimr.dataflow.tasks`` runs the tasks.
 
 from __future__ import annotations
 
-import base64
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
 from minimr.dataflow.format.partformats import PartFormat
+from minimr.dataflow.partition import boundary_keys, boundary_texts
 from minimr.dataflow.sidefiles import SideFile
 from minimr.dataflow.splits import Split, pack_splits
 
@@ -37,7 +37,8 @@ class MapTask:
     index: int
     split: Split
     reducers: int
-    boundaries: bytes | None = None  # pickled range boundaries, opaque to the coordinator
+    #: range boundaries (keys that are Python literals), on the wire as their text
+    boundaries: tuple | None = None
     skip: frozenset[int] = frozenset()  # skip mode: ordinals of records to pass over
     more: tuple[Split, ...] = ()  # further splits read after ``split`` (small files packed)
 
@@ -47,26 +48,32 @@ class MapTask:
         return (self.split, *self.more)
 
     def to_dict(self) -> dict:
-        """Plain data for the wire (boundaries as base64 text)."""
+        """Plain data for the wire (boundaries as literal text, ``partition.boundary_texts``)."""
         return {
             "step": self.step, "index": self.index, "split": self.split.to_dict(),
             "reducers": self.reducers,
             "boundaries": None if self.boundaries is None
-            else base64.b64encode(self.boundaries).decode("ascii"),
+            else boundary_texts(list(self.boundaries)),
             **({"skip": sorted(self.skip)} if self.skip else {}),
             **({"more": [s.to_dict() for s in self.more]} if self.more else {}),
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> MapTask:
-        """Inverse of ``to_dict``."""
+        """Inverse of ``to_dict``; boundaries are read as literals (nothing is unpickled).
+
+        Raises:
+            ValueError: the boundaries are not a list of literal texts.
+        """
         b = data.get("boundaries")
+        if b is not None and not isinstance(b, list):
+            raise ValueError(f"boundaries must be a list of literal texts (got {b!r:.60})")
         return cls(int(data["step"]), int(data["index"]), Split.from_dict(data["split"]),
-                   int(data["reducers"]), None if b is None else base64.b64decode(b),
+                   int(data["reducers"]), None if b is None else tuple(boundary_keys(b)),
                    frozenset(int(i) for i in data.get("skip", ())),
                    tuple(Split.from_dict(s) for s in data.get("more", ())))
 
-    def with_boundaries(self, boundaries: bytes | None) -> MapTask:
+    def with_boundaries(self, boundaries: tuple | None) -> MapTask:
         """The same task with the step's sampled boundaries filled in."""
         return replace(self, boundaries=boundaries)
 
@@ -167,12 +174,15 @@ class JobPlan:
         """The splits a step reads: the job input, or the previous step's record files."""
         if step == 0:
             return self.splits
-        previous = self.steps[step - 1]
-        paths = [storage.join(self.intermediate_dir(step - 1), out.part_name(p))
-                 for p in range(previous.reducers)]
+        paths = self.input_paths(step)
         return [Split(p, 0, storage.size(p) if storage.exists(p) else 0) for p in paths]
 
-    def map_tasks(self, step: int, boundaries: bytes | None = None) -> list[MapTask]:
+    def input_paths(self, step: int) -> list[str]:
+        """The files a step after the first reads: the previous step's record files."""
+        return [storage.join(self.intermediate_dir(step - 1), out.part_name(p))
+                for p in range(self.steps[step - 1].reducers)]
+
+    def map_tasks(self, step: int, boundaries: list | None = None) -> list[MapTask]:
         """The map tasks of a step (for step > 0, only once the previous step committed)."""
         reducers = self.steps[step].reducers
         splits = self.input_splits(step)
@@ -180,7 +190,8 @@ class JobPlan:
             groups = pack_splits(splits, self.split_size)
         else:
             groups = [(s,) for s in splits]
-        return [MapTask(step, i, group[0], reducers, boundaries, more=group[1:])
+        cuts = None if boundaries is None else tuple(boundaries)
+        return [MapTask(step, i, group[0], reducers, cuts, more=group[1:])
                 for i, group in enumerate(groups)]
 
     def sample_task(self, step: int) -> SampleTask:

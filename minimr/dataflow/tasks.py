@@ -39,7 +39,7 @@ from minimr.dataflow.mapside.feed import (
 )
 from minimr.dataflow.mapside.pairstore import PAIR_OVERHEAD
 from minimr.dataflow.mapside.spill import MapOutput, MapOutputBuffer
-from minimr.dataflow.partition import choose_boundaries, make_partitioner
+from minimr.dataflow.partition import boundary_texts, choose_boundaries, make_partitioner
 from minimr.dataflow.plan import JobPlan, MapTask, ReduceTask, SampleTask, StepPlan
 from minimr.dataflow.records import drop_bad, mark_bad, raise_bad, read_text_blocks, reader_for
 from minimr.dataflow.reduceside.reducing import reduce_into
@@ -70,7 +70,7 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
                  counters: Counters) -> MapOutput:
     """Run one map task; its partitioned, sorted output goes to a file in ``work_dir``."""
     sp = plan.steps[task.step]
-    boundaries = pickle.loads(task.boundaries) if task.boundaries is not None else None
+    boundaries = list(task.boundaries) if task.boundaries is not None else None
     partitioner = make_partitioner(sp.partitioner if sp.needs_sample else "hash",
                                    task.reducers, boundaries)
     os.makedirs(work_dir, exist_ok=True)
@@ -174,8 +174,13 @@ def commit_reduce_output(plan: JobPlan, task: ReduceTask, temp_path: str) -> str
     return out.commit(temp_path, plan.final_path(task))
 
 
-def run_sample_task(plan: JobPlan, task: SampleTask, counters: Counters) -> bytes:
-    """Sample the step's map output keys and return pickled range boundaries."""
+def run_sample_task(plan: JobPlan, task: SampleTask, counters: Counters) -> list:
+    """Sample the step's map output keys and return the range boundaries.
+
+    Raises:
+        JobCodeError: a boundary key is not a Python literal (``partition.boundary_texts``):
+            boundaries travel to map tasks as text, never pickled.
+    """
     sp = plan.steps[task.step]
     splits = [s for s in plan.input_splits(task.step) if s.end > s.start]
     rng = random.Random(0)  # a fixed seed: the same boundaries, so the same parts, every run
@@ -199,11 +204,13 @@ def run_sample_task(plan: JobPlan, task: SampleTask, counters: Counters) -> byte
             keys.extend(k for k, _ in batch_pairs(sp.step.map_final()))
         teardown()
         boundaries = choose_boundaries(keys, sp.reducers)
-        try:
-            return pickle.dumps(boundaries, protocol=4)
+        try:  # a key that cannot be pickled is named with the function that yielded it
+            pickle.dumps(boundaries, protocol=4)
         except Exception as exc:
             raise_culprit(zip(boundaries, repeat(None)), exc)
             raise
+        boundary_texts(boundaries)  # the same keys on every runner: those with a plain text
+        return boundaries
 
 
 def _sample_records(split: Split, fmt: object, rng: random.Random) -> Iterator:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,10 +30,13 @@ from minimr.cluster import protocol as p
 from minimr.cluster.client import submit_message, submit_plan
 from minimr.cluster.commands import fetch_status
 from minimr.cluster.security import Keys, keygen
+from tests.e2e.conftest import Cluster as DefaultCluster
 from tests.e2e.support import (
+    ROOT,
     TEXT,
     environment,
     free_address,
+    hand_made_dealer,
     inline_output,
     make_plan,
     read_dir,
@@ -110,6 +114,14 @@ class Cluster:
 def cluster(tmp_path):
     """A fresh keyed coordinator, no workers."""
     c = Cluster(tmp_path)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def default_cluster(tmp_path):
+    """A coordinator as `minimr coordinator` starts by default (loopback, local keys)."""
+    c = DefaultCluster(tmp_path)
     yield c
     c.close()
 
@@ -316,3 +328,76 @@ def test_honest_jobs_of_two_submitters_run_right_beside_the_checks(cluster, tmp_
         plan = make_plan("wordcount.py", [TEXT], tmp_path / who, split_size="64KB")
         submit_plan(plan, cluster.address, curve=cluster.keys.client(who))
         assert read_dir(tmp_path / who) == read_dir(tmp_path / "inline")
+
+
+# --- prepare results ----------------------------------------------------------------------
+
+EVIL = """
+import base64, pickle
+
+
+class Canary:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open(self.path, "a").write, ("ran\\n",)) if False else (
+            exec, (f"open({self.path!r}, 'a').write('ran')",))
+
+
+def boundaries(path):
+    return base64.b64encode(pickle.dumps([Canary(path)])).decode("ascii")
+"""
+
+
+def evil_boundaries(canary: Path) -> str:
+    """Boundaries as they travelled before: base64 of a pickle, here one that writes
+    ``canary`` when unpickled."""
+    namespace: dict = {}
+    exec(EVIL, namespace)  # noqa: S102 - the test's own hostile payload
+    return namespace["boundaries"](str(canary))
+
+
+def test_a_prepare_result_cannot_make_map_workers_unpickle_or_read_other_files(
+    default_cluster, tmp_path
+):
+    """mallory, given a sort job's prepare task, answers with boundaries that are a pickle
+    writing a canary, and with a map task over a file the job did not ask for: neither
+    reaches an honest worker (no canary, the other file unread), the prepare runs again
+    on the honest worker, and the job's output equals the inline runner's."""
+    cluster = default_cluster
+    canary = tmp_path / "canary"
+    secret = tmp_path / "not-an-input.txt"
+    secret.write_text("0123456789 a line the job never asked for\n")
+    mallory = hand_made_dealer(cluster.address, "worker", b"w-mallory-1")
+    mallory.send_multipart(p.encode(p.Ready("mallory", "host-m", 1, 1, "tcp://127.0.0.1:9")))
+    sort_input = tmp_path / "records.txt"
+    sort_input.write_text("".join(f"{(i * 7919) % 1000:010d} value {i}\n" for i in range(300)))
+    inline_output(str(ROOT / "jobs" / "sort.py"), [sort_input], tmp_path / "inline",
+                  reducers=3, split_size="4KB")
+    plan = make_plan(str(ROOT / "jobs" / "sort.py"), [sort_input], tmp_path / "out",
+                     reducers=3, split_size="4KB")
+    outcome: dict = {}
+    runner = threading.Thread(
+        target=lambda: outcome.update(result=submit_plan(plan, cluster.address)), daemon=True
+    )
+    runner.start()
+    try:
+        prepare = first(replies(mallory, 10, until=p.Assign), p.Assign)
+        assert prepare.kind == "prepare"
+        evil = evil_boundaries(canary)
+        maps = [dict(t.to_dict(), boundaries=evil) for t in plan.map_tasks(0)]
+        stolen = dict(maps[0], index=len(maps), split={"path": str(secret), "start": 0, "end": 44})
+        lists = p.TaskLists(
+            tuple([*maps, stolen]), tuple(t.to_dict() for t in plan.reduce_tasks(0))
+        )
+        mallory.send_multipart(p.encode(p.TaskDone(plan.job_id, prepare.attempt, lists, {}, 0.0)))
+        time.sleep(0.5)
+    finally:
+        mallory.close(0)
+    cluster.add_worker()
+    runner.join(60)
+    assert "result" in outcome, "the job did not finish"
+    assert not canary.exists()
+    assert read_dir(tmp_path / "out") == read_dir(tmp_path / "inline")
+    assert outcome["result"].snapshot["maps_total"] == len(plan.map_tasks(0))

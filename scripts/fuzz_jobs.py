@@ -34,7 +34,7 @@ except ImportError:  # a fresh clone, not installed: the checkout's own minimr
     sys.path.insert(0, str(HERE.parent))
 
 from fuzzjobs import spec  # noqa: E402
-from fuzzjobs.check import InvalidCase, check, declared_forms  # noqa: E402
+from fuzzjobs.check import InvalidCase, check  # noqa: E402
 from fuzzjobs.shrink import show, shrink, write_repro  # noqa: E402
 
 RUNNERS = {"inline": ("inline",), "local": ("local",), "both": ("inline", "local")}
@@ -92,10 +92,6 @@ def main(argv: list[str] | None = None, runs: Callable | None = None) -> int:
         runs: what runs a job (``check.run_minimr``); a test may pass a broken one.
     """
     args = parse(argv)
-    declared = declared_forms()
-    for name in sorted(set(spec.DECLARED) - declared):
-        print(f"note: this minimr has no {name}: jobs using {', '.join(spec.DECLARED[name])}"
-              " are not generated")
     runners = RUNNERS[args.runner]
     kwargs = {"runs": runs} if runs is not None else {}
     ran: Counter = Counter()
@@ -104,7 +100,7 @@ def main(argv: list[str] | None = None, runs: Callable | None = None) -> int:
     started = time.monotonic()
     try:
         for n, index in enumerate(range(args.start, args.start + args.jobs), 1):
-            case = spec.make_case(args.seed, index, declared)
+            case = spec.make_case(args.seed, index)
             results = []
             for runner in runners:
                 try:

@@ -80,7 +80,7 @@ def test_canon_tells_apart_what_equality_does_not() -> None:
 def test_generated_jobs_are_valid_job_files(tmp_path: Path) -> None:
     """Every generated job compiles, keeps the generator's rules and runs in the model."""
     for index in range(60):
-        case = spec.make_case(5, index, frozenset())
+        case = spec.make_case(5, index)
         assert spec.families(case.spec) is not None
         compile(render(case.spec, case.label), "job.py", "exec")
         job, inputs = check.write_case(case, tmp_path / f"job-{index}")

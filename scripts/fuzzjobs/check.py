@@ -27,6 +27,8 @@ from fuzzjobs.spec import Case
 #: the ``Step`` fields a job's functions sit in (``map_keys`` where minimr has it)
 FIELDS = ("map", "map_batch", "map_keys", "map_final", "combine", "reduce", "setup", "teardown")
 _loaded = itertools.count()
+#: what ``minimr.fold(name)`` folds with, by name
+FOLDS = {"sum": sum, "min": min, "max": max, "any": any, "all": all}
 
 
 class InvalidCase(Exception):
@@ -47,16 +49,6 @@ class Outcome:
     def ok(self) -> bool:
         """True when minimr agreed with the model."""
         return self.kind == "ok"
-
-
-def declared_forms() -> frozenset[str]:
-    """The declared forms this minimr has (``spec.DECLARED``): ``fold``, ``map_keys``."""
-    have = set()
-    if hasattr(minimr, "fold"):
-        have.add("fold")
-    if hasattr(minimr.Job, "map_keys"):
-        have.add("map_keys")
-    return frozenset(have)
 
 
 def write_case(case: Case, folder: Path) -> tuple[Path, Path]:
@@ -101,7 +93,7 @@ def model_steps(module: ModuleType, case: Case) -> tuple[list, list]:
             fields["teardown"] = fields["teardown"] or job.teardown
         steps.append(SimpleNamespace(**fields))
         if spec.reduce.startswith("fold_"):  # a declared fold: the builtin it names
-            fold = {"sum": sum, "min": min, "max": max}[spec.reduce[5:]]
+            fold = FOLDS[spec.reduce[5:]]
             reducers.append(lambda key, values, fold=fold: [(key, fold(values))])
         else:
             reducers.append(fields["reduce"])

@@ -101,7 +101,7 @@ SETUPS = {
         yield from self.pending""", """
         self.pending = None  # a map called after teardown fails loudly"""),
 }
-FOLDS = {
+REDUCES = {
     "sum": """
         yield key, sum(values)""",
     "loop_sum": """
@@ -153,7 +153,7 @@ def _step_functions(spec: JobSpec, step: StepSpec, suffix: str, in_class: bool
         if form.startswith("fold_"):
             fields[role] = f"minimr.fold({form[5:]})"
             continue
-        defs.append(_method(role + suffix, "key, values", FOLDS[form], in_class))
+        defs.append(_method(role + suffix, "key, values", REDUCES[form], in_class))
         fields[role] = role + suffix
     return defs, fields
 

@@ -33,24 +33,28 @@ FAMILIES = ("any", "sum_float", "sum_exact", "order", "ints", "counts")
 _SUMMED = ("sum_float", "sum_exact", "ints", "counts")
 _ORDERED = ("order", "ints")
 _ANY = tuple(f for f in FAMILIES if f != "counts")
-#: the value families each reducer form takes (its output must not depend on their order)
+#: the value families each reducer form takes (its output must not depend on their order);
+#: ``fold_X`` is the declared ``minimr.fold(X)``, which also combines when no combiner is given
 REDUCE_FAMILIES = {
     "none": _ANY, "each": _ANY, "sorted": _ANY, "count": _ANY,
     "sum": _SUMMED, "loop_sum": _SUMMED, "fold_sum": _SUMMED,
     "min": _ORDERED, "max": _ORDERED, "fold_min": _ORDERED, "fold_max": _ORDERED,
+    "fold_any": FAMILIES, "fold_all": FAMILIES,  # truth values: any order, any split
 }
 #: the combiners that may run before each reducer form (combining must not change its result)
+_SUMS = ("none", "each", "sum", "loop_sum", "fold_sum")
 COMBINERS = {
-    "sum": ("none", "each", "sum", "loop_sum"), "loop_sum": ("none", "each", "sum", "loop_sum"),
-    "fold_sum": ("none", "each", "sum"), "min": ("none", "each", "min"),
-    "max": ("none", "each", "max"), "fold_min": ("none", "each", "min"),
-    "fold_max": ("none", "each", "max"),
+    "sum": _SUMS, "loop_sum": _SUMS, "fold_sum": _SUMS,
+    "min": ("none", "each", "min", "fold_min"), "fold_min": ("none", "each", "min", "fold_min"),
+    "max": ("none", "each", "max", "fold_max"), "fold_max": ("none", "each", "max", "fold_max"),
+    "fold_any": ("none", "each", "fold_any"), "fold_all": ("none", "each", "fold_all"),
 }
 #: constants of the ``const`` map form, and the value family each makes
 CONSTANTS = {"1": "ints", "1.0": "sum_float", "True": "sum_float", "-0.0": "sum_float",
              "0.5": "sum_float", "'a'": "any", "None": "any"}
-#: declared forms that need a minimr that has them (``minimr.fold``, ``map_keys``)
-DECLARED = {"fold": ("fold_sum", "fold_min", "fold_max"), "map_keys": ("keys",)}
+#: the declared forms (``minimr.fold``, ``map_keys``), by what declares them
+DECLARED = {"fold": frozenset({"fold_sum", "fold_min", "fold_max", "fold_any", "fold_all"}),
+            "map_keys": frozenset({"keys"})}
 NOISE = [b"x", b"7", "\u00e9".encode(), b"1.x", b"\x0c", b"\x0b", b"\x1c", "\x85".encode(),
          "\u2028".encode(), b"\r", b"\xff", b"\xc3", b"3."]
 
@@ -92,7 +96,7 @@ class Case:
     def uses(self, declared: str) -> bool:
         """True when the job uses the declared form ``declared`` (a key of ``DECLARED``)."""
         forms = DECLARED[declared]
-        return any(s.map in forms or s.reduce in forms for s in self.spec.steps)
+        return any(forms & {s.map, s.combine, s.reduce} for s in self.spec.steps)
 
 
 def map_output(spec: JobSpec, step: StepSpec, values_in: str, keys_orderable: bool
@@ -154,19 +158,16 @@ FROM_TABLE = ("filter", "where", "genexpr", "try", "once", "batch", "final")
 TABLE_FAMILIES = ("any", "sum_float", "sum_exact", "order")
 
 
-def generate(rng: random.Random, declared: frozenset[str] = frozenset(DECLARED),
-             index: int = 0) -> JobSpec:
-    """A random job spec; ``declared`` names the declared forms this minimr has.
+def generate(rng: random.Random, index: int = 0) -> JobSpec:
+    """A random job spec.
 
     The first step's map, reduce and combine forms turn with ``index``, so that any few
     dozen consecutive jobs use every form; the rest (tables, later steps, reducer counts,
     partitioners) is drawn from ``rng``.
     """
-    missing = {form for name, forms in DECLARED.items() if name not in declared for form in forms}
-    first = [m for m in FIRST_MAPS if m not in missing]
-    reduces = [r for r in REDUCE_FAMILIES if r not in missing]
+    first, reduces = FIRST_MAPS, list(REDUCE_FAMILIES)
     form = first[index % len(first)]
-    target = reduces[(index + index // len(first)) % len(reduces)]
+    target = reduces[(index + 5 * (index // len(first))) % len(reduces)]
     nsteps = rng.choices((1, 2, 3), (6, 3, 1))[0]
     style = "module" if nsteps == 1 and form not in STATEFUL and rng.random() < 0.25 else "class"
     key_family = rng.choice(("mixed", "mixed", "numbers", "strings", "tuples"))
@@ -234,10 +235,10 @@ def make_inputs(rng: random.Random, spec: JobSpec) -> tuple[tuple[str, bytes], .
     return tuple(files)
 
 
-def make_case(seed: int, index: int, declared: frozenset[str] = frozenset(DECLARED)) -> Case:
+def make_case(seed: int, index: int) -> Case:
     """Job ``index`` of seed ``seed``: its spec, inputs and settings (many tasks, spills)."""
     rng = random.Random(f"{seed}:{index}")
-    spec = generate(rng, declared, index)
+    spec = generate(rng, index)
     inputs = make_inputs(rng, spec)
     total = sum(len(data) for _, data in inputs)
     split = max(64, total // rng.randint(1, 24))  # mostly many tasks; a few of 256+ lines

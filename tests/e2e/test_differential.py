@@ -8,7 +8,6 @@ input: ``python scripts/fuzz_jobs.py --seed S --start I --jobs 1 --runner R``.
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,18 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))  # the generator, shared with scripts/fuzz_jobs.py
 
 from fuzzjobs import spec  # noqa: E402
-from fuzzjobs.check import check, declared_forms  # noqa: E402
+from fuzzjobs.check import check  # noqa: E402
 
 SEED = 16
 JOBS = 60  # every one inline and on the local cluster: about 20 s in all
 SLOW_SEED, SLOW_JOBS = 1616, 300
-DECLARED = declared_forms()
 
 
 def divergences(seed: int, indexes: range, runners: tuple[str, ...], tmp: Path) -> list[str]:
     """What went wrong with each generated job of ``seed`` that minimr got wrong."""
     found = []
     for index in indexes:
-        case = spec.make_case(seed, index, DECLARED)
+        case = spec.make_case(seed, index)
         for runner in runners:
             outcome = check(case, tmp / f"job-{index}", runner)
             if not outcome.ok:
@@ -40,14 +38,6 @@ def divergences(seed: int, indexes: range, runners: tuple[str, ...], tmp: Path) 
     return found
 
 
-#: minimr before the exact stores of issue 16 merges equal values of different types, picks
-#: the first of equal keys, sorts Decimal keys apart from other numbers, runs a map twice on a
-#: restart: remove this mark once they have landed
-NOT_YET_EXACT = pytest.mark.xfail(reason="issue 16: the exact stores have not landed yet",
-                                  strict=False)
-
-
-@NOT_YET_EXACT
 def test_generated_jobs_match_the_model(tmp_path: Path) -> None:
     """Every generated job outputs the model's records, type for type, on both runners."""
     found = divergences(SEED, range(JOBS), ("inline", "local"), tmp_path)
@@ -55,7 +45,6 @@ def test_generated_jobs_match_the_model(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@NOT_YET_EXACT
 def test_many_generated_jobs_match_the_model(tmp_path: Path) -> None:
     """Many more generated jobs output the model's records on both runners (``-m slow``)."""
     found = divergences(SLOW_SEED, range(SLOW_JOBS), ("inline", "local"), tmp_path)
@@ -71,7 +60,8 @@ def known(keys: tuple[str, ...], values: tuple[str, ...], step: spec.StepSpec,
         split_size=1 << 20, sort_buffer=1 << 20)
 
 
-#: the divergences the generator found on main at 52269ef (and cd2a724), each cut down
+#: the divergences the generator found on main at 52269ef (and up to 81785ea), each cut down;
+#: the exact stores of 0789316 fixed them all
 KNOWN = {
     "the least of equal keys is written (True, not 1)":
         known(("1", "True"), ("0",), spec.StepSpec("filter", "none", "count"), b"0.0 1.0"),
@@ -96,7 +86,6 @@ KNOWN = {
 }
 
 
-@NOT_YET_EXACT
 @pytest.mark.parametrize("runner", ["inline", "local"])
 @pytest.mark.parametrize("name", list(KNOWN))
 def test_known_divergences_are_gone(name: str, runner: str, tmp_path: Path) -> None:
@@ -106,22 +95,20 @@ def test_known_divergences_are_gone(name: str, runner: str, tmp_path: Path) -> N
 
 
 def test_the_generated_jobs_cover_every_form() -> None:
-    """The jobs the test runs use every map, combine and reduce form, both partitioners,
-    1 to 5 reducers, several steps, function jobs, and every kind of input file."""
-    cases = [spec.make_case(SEED, index, DECLARED) for index in range(JOBS)]
-    steps = [step for case in cases for step in case.spec.steps]
-    used = Counter()
-    for step in steps:
-        used.update({("map", step.map), ("combine", step.combine), ("reduce", step.reduce),
-                     ("reducers", step.reducers), ("partitioner", step.partitioner)})
-    absent = {form for name, forms in spec.DECLARED.items() if name not in DECLARED
-              for form in forms}  # declared forms this minimr lacks: the next test says so
-    wanted = {("map", m) for m in spec.FIRST_MAPS + spec.LATER_MAPS if m not in absent}
+    """The jobs the test runs use every map, combine and reduce form (the declared ones too),
+    both partitioners, 1 to 5 reducers, several steps, function jobs, every kind of input."""
+    cases = [spec.make_case(SEED, index) for index in range(JOBS)]
+    used = set()
+    for step in (step for case in cases for step in case.spec.steps):
+        used |= {("map", step.map), ("combine", step.combine), ("reduce", step.reduce),
+                 ("reducers", step.reducers), ("partitioner", step.partitioner)}
+    wanted = {("map", m) for m in spec.FIRST_MAPS + spec.LATER_MAPS}
     wanted |= {("combine", c) for forms in spec.COMBINERS.values() for c in forms}
-    wanted |= {("reduce", r) for r in spec.REDUCE_FAMILIES if r not in absent}
+    wanted |= {("reduce", r) for r in spec.REDUCE_FAMILIES}
     wanted |= {("reducers", n) for n in range(1, 6)}
     wanted |= {("partitioner", "hash"), ("partitioner", "range")}
-    assert wanted - set(used) == set()
+    assert wanted - used == set()
+    assert all(any(case.uses(name) for case in cases) for name in spec.DECLARED)
     assert {len(case.spec.steps) for case in cases} >= {1, 2, 3}
     assert {case.spec.style for case in cases} == {"class", "module"}
     files = [data for case in cases for _, data in case.inputs]
@@ -129,14 +116,3 @@ def test_the_generated_jobs_cover_every_form() -> None:
     assert any(data and not data.endswith(b"\n") for data in files)
     assert any(b"\r\n" in data for data in files) and any(b"\n\n" in data for data in files)
     assert any(len(case.inputs) > 1 for case in cases)
-
-
-def test_the_declared_forms_are_generated() -> None:
-    """``minimr.fold`` reducers and ``map_keys`` maps are among the generated jobs."""
-    missing = set(spec.DECLARED) - DECLARED
-    if missing:
-        pytest.skip(f"this minimr has no {' or '.join(sorted(missing))} yet (issue 16):"
-                    " jobs using them are not generated")
-    cases = [spec.make_case(SEED, index, DECLARED) for index in range(JOBS)]
-    for name in spec.DECLARED:
-        assert any(case.uses(name) for case in cases), name

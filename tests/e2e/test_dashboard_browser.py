@@ -72,11 +72,13 @@ def browser(tmp_path_factory):
 
 def wait_for(driver, condition, what: str):
     """Wait until ``condition(driver)`` is truthy; fail saying ``what`` was awaited."""
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition)
+        return WebDriverWait(driver, WAIT, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)
+                             ).until(condition)
     except TimeoutException:
         shot(driver, "timeout")
         pytest.fail(f"waited {WAIT:g} s for {what}; page text:\n{page_text(driver)[:2000]}")
@@ -98,17 +100,28 @@ def shot(driver, name: str) -> Path:
 
 
 def page_text(driver) -> str:
-    return driver.find_element("tag name", "body").text
+    """Everything the page shows, as text."""
+    return driver.execute_script("return document.body.innerText")
 
 
-def Select(element):  # noqa: N802 (selenium's class, imported when a browser is there)
-    from selenium.webdriver.support.ui import Select as Choice
+def texts(driver, selector: str) -> list[str]:
+    """The text a person sees in each element ``selector`` matches, read in one go (the
+    page redraws itself every second: an element found earlier may be gone)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText.trim())",
+        selector,
+    )
 
-    return Choice(element)
+
+def count(driver, selector: str) -> int:
+    """How many elements ``selector`` matches now."""
+    return driver.execute_script("return document.querySelectorAll(arguments[0]).length",
+                                 selector)
 
 
-def css(driver, selector: str):
-    return driver.find_elements("css selector", selector)
+def click(driver, selector: str) -> None:
+    """Click the first element ``selector`` matches, as found at the moment of the click."""
+    driver.execute_script("document.querySelector(arguments[0]).click()", selector)
 
 
 def api(cluster: LocalCluster, path: str) -> dict:
@@ -155,53 +168,59 @@ def cluster(tmp_path, monkeypatch):
 def test_a_running_job_seen_in_a_browser(browser, cluster, tmp_path):
     """The cluster page lists the workers and the job; the job page shows its state and
     counts and updates live, without a reload, until the job has succeeded; its timeline
-    draws one bar per attempt, the failed attempt among them."""
+    draws one bar per attempt, the failed attempt among them; the tasks page leads from the
+    failed attempt to its log page, where what the job raised is text."""
     plan = make_plan("dashboard.py:Slow", [TEXT], tmp_path / "out", reducers=2,
                      split_size="64KB", max_attempts=3)
     job = Running(plan, cluster.address)
     browser.get(cluster.dashboard_url)
     assert "token=" not in browser.current_url  # the token became a cookie
-    wait_for(browser, lambda d: len(css(d, "table")) == 2 and plan.job_id in page_text(d),
+    wait_for(browser, lambda d: count(d, "table") == 2 and plan.job_id in page_text(d),
              "the workers and the job on the cluster page")
-    rows = css(browser, "table")[0].find_elements("css selector", "tbody tr")
-    assert len(rows) == 2  # two workers
-    assert "running" in page_text(browser)
+    assert count(browser, "table:first-of-type tbody tr") == 2  # two workers
+    assert "running" in texts(browser, ".badge")
     shot(browser, "cluster")
 
-    browser.find_element("link text", plan.job_id).click()
-    wait_for(browser, lambda d: css(d, ".badge") and css(d, "#timeline svg"), "the job page")
-    assert css(browser, "h1")[0].text == "Slow"
-    assert css(browser, ".badge")[0].text in ("running", "queued")
+    click(browser, f'a[href="/jobs/{plan.job_id}"]')
+    wait_for(browser, lambda d: count(d, ".badge") and count(d, "#timeline svg"), "the job page")
+    assert texts(browser, "h1") == ["Slow"]
+    assert texts(browser, ".badge")[0] in ("running", "queued")
     shot(browser, "job-running")
 
     job.join()
     assert job.error is None, job.error
-    wait_for(browser, lambda d: css(d, ".badge")[0].text == "succeeded",
+    wait_for(browser, lambda d: texts(d, ".badge")[:1] == ["succeeded"],
              "the job page to say succeeded without a reload")
     attempts = api(cluster, f"/api/jobs/{plan.job_id}/attempts")["attempts"]
-    wait_for(browser, lambda d: len(css(d, "#timeline rect.a")) == len(attempts),
+    wait_for(browser, lambda d: count(d, "#timeline rect.a") == len(attempts),
              "one bar per attempt")
-    assert len(css(browser, "#timeline rect.a.failed")) == 1
+    assert count(browser, "#timeline rect.a.failed") == 1
     text = page_text(browser)
     assert "16 / 16" in text and "2 / 2" in text  # the maps and reduces, all done
     shot(browser, "job-succeeded")
 
-    browser.find_element("link text", "tasks").click()
-    wait_for(browser, lambda d: css(d, "#state-filter"), "the tasks page")
+    click(browser, '.tabs a[href$="/tasks"]')
+    wait_for(browser, lambda d: count(d, "#state-filter"), "the tasks page")
     shot(browser, "tasks")
-    Select(css(browser, "#state-filter")[0]).select_by_value("failed")
+    browser.execute_script("const s = document.querySelector('#state-filter');"
+                           "s.value = 'failed'; s.dispatchEvent(new Event('change'));")
     wait_for(browser, lambda d: "state=failed" in d.current_url and
-             len(css(d, "tbody tr")) == 1, "the one failed attempt")
-    failed = css(browser, "tbody tr")[0]
-    assert "failed" in failed.text and "the first try fails" in failed.text
-    failed.find_element("link text", "log").click()
-    wait_for(browser, lambda d: css(d, "h1") and css(d, "h1")[0].text.startswith("Log of"),
+             count(d, "tbody tr") == 1, "the one failed attempt")
+    (failed,) = texts(browser, "tbody tr")
+    assert "failed" in failed and "the first try fails" in failed
+    click(browser, 'tbody tr a[href*="/logs/"]')
+    wait_for(browser, lambda d: texts(d, "h1")[:1] == [f"Log of {plan_attempt(failed)}"],
              "the failed attempt's log page")
-    assert css(browser, ".badge")[0].text == "failed"
-    assert MARKUP in css(browser, "#why")[0].text  # shown as text, never run
+    assert texts(browser, ".badge") == ["failed"]
+    assert MARKUP in texts(browser, "#why")[0]  # shown as text, never run
     assert browser.title == "minimr dashboard"
-    assert len(css(browser, "script")) == 1 and not css(browser, "img")
+    assert count(browser, "script") == 1 and count(browser, "img") == 0
     shot(browser, "log")
+
+
+def plan_attempt(row: str) -> str:
+    """The attempt id a row of the tasks table starts with."""
+    return row.split()[0]
 
 
 def test_a_failed_job_shows_the_users_traceback_and_the_replay_command(browser, cluster,
@@ -216,12 +235,12 @@ def test_a_failed_job_shows_the_users_traceback_and_the_replay_command(browser, 
     assert job.error is not None
     (failed,) = api(cluster, "/api/jobs")["jobs"]
     browser.get(f"{cluster.dashboard.base}/jobs/{failed['job_id']}")
-    wait_for(browser, lambda d: css(d, "pre.traceback"), "the failure's traceback")
-    assert css(browser, ".badge")[0].text == "failed"
-    traceback = css(browser, "pre.traceback")[0].text
+    wait_for(browser, lambda d: count(d, "pre.traceback"), "the failure's traceback")
+    assert texts(browser, ".badge")[0] == "failed"
+    (traceback,) = texts(browser, "pre.traceback")
     assert "ValueError: always fails: " + MARKUP in traceback
-    assert browser.title == "minimr dashboard" and not css(browser, "img")
-    replay = css(browser, "pre.replay")[0].text
+    assert browser.title == "minimr dashboard" and count(browser, "img") == 0
+    (replay,) = texts(browser, "pre.replay")
     assert replay.startswith("minimr replay ") and "--split" in replay
     assert str(job.error).rstrip().endswith("\n  " + replay)  # as the failed run printed it
     shot(browser, "job-failed")

@@ -161,6 +161,10 @@ def _run_forked(address_pipe: int, clients_ends: list[int], slots: int, env: dic
     cleanup (nothing raised here may reach the client's code: this is another process)."""
     code = 1
     try:
+        # The client's handlers (submit's SIGTERM cancels its job) are not this process's:
+        # a cluster that never starts ends its waiting workers with SIGTERM.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
         for fd in clients_ends:
             os.close(fd)
         os.setsid()
@@ -185,8 +189,6 @@ def _become_worker(coordinator: str, slots: int, env: dict[str, str], parent: in
     tempfile.tempdir = None  # the client's cached choice: look at this worker's TMPDIR again
     sys.modules["__main__"] = worker  # what a replacement executor's new Python imports
     sys.argv = [worker.__file__, "--coordinator", coordinator]
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)  # the worker sets its own
     name_process(WORKER_NAME)
     worker.configure_logging()
     return worker.run_worker(coordinator, slots, parent_pid=parent)

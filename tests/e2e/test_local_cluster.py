@@ -145,3 +145,29 @@ def test_forked_workers_keep_no_sibling_waiting():
     for worker in workers[1:]:
         worker.start("")
     assert [worker.wait(timeout=10) for worker in workers[1:]] == [0, 0]
+
+
+UNSHIPPABLE = """
+import threading
+from minimr import Job
+LOCK = threading.Lock()
+class Locked(Job):
+    def map(self, key, line):
+        yield line, LOCK
+"""
+
+
+def test_a_job_that_cannot_be_shipped_ends_its_forked_workers_quietly(tmp_path):
+    """Workers forked before the plan turns out unshippable are stopped without a traceback
+    of the client's SIGTERM handler, which a forked child must not inherit."""
+    job = tmp_path / "locked.py"
+    job.write_text(UNSHIPPABLE)
+    (tmp_path / "in.txt").write_text("a\nb\n")
+    script = Path(sys.executable).with_name("minimr")  # `python -m minimr` spawns instead
+    done = subprocess.run(
+        [str(script), "submit", str(job), "-i", str(tmp_path / "in.txt"),
+         "-o", str(tmp_path / "out"), "--workers", "2"],
+        capture_output=True, text=True, env=environment(), timeout=60)
+    assert done.returncode != 0
+    assert "cannot be shipped" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

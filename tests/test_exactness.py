@@ -206,7 +206,32 @@ def test_a_map_that_returns_a_pair_names_its_line(tmp_path):
     where = line_of(Returns.map)
     with pytest.raises(minimr.JobCodeError) as info:
         run(Returns, tmp_path)
-    assert f"Returns.map ({where}) yielded 'w0' (a str), not a (key, value) pair" in str(info.value)
+    assert (f"Returns.map ({where}) returned ('w0', 1) (a tuple), one (key, value) pair "
+            "instead of yielding it") in str(info.value)
+
+
+def test_a_reduce_that_returns_a_pair_names_its_line(tmp_path):
+    """A reduce with ``return key, sum(values)`` is named as returning a pair, not as
+    yielding the key's characters one by one."""
+
+    class Returns(Plain):
+        def reduce(self, word, counts):
+            return word, sum(counts)
+
+    where = line_of(Returns.reduce)
+    with pytest.raises(minimr.JobCodeError, match=rf"Returns.reduce \({where}\) returned "
+                                                  r"\('\w+', \d+\) \(a tuple\), one \(key"):
+        run(Returns, tmp_path)
+
+
+def test_a_map_that_returns_a_tuple_of_pairs_is_fine(tmp_path):
+    """A tuple of (key, value) pairs returned by a map is pairs, as a list is."""
+
+    class Pairs(Plain):
+        def map(self, key, line):
+            return tuple((word, 1) for word in line.split())[:2]
+
+    run(Pairs, tmp_path)
 
 
 def test_a_reduce_that_returns_a_number_names_its_line(tmp_path):

@@ -102,6 +102,8 @@ def check_results(results: list, fn: Callable, *, mappings: bool = False) -> Non
         JobCodeError: naming ``fn`` and showing the first result that is none of those.
     """
     kinds = set(map(type, results))
+    if tuple in kinds:  # `return key, value`: a tuple of two whose items are not both pairs
+        _check_returned_pairs(results, fn)
     if kinds <= PLAIN_RESULTS:
         return
     for kind in kinds - PLAIN_RESULTS:
@@ -118,6 +120,19 @@ def check_results(results: list, fn: Callable, *, mappings: bool = False) -> Non
             f"{function_location(fn)} returned {shown(result)} ({_a(kind)}), {problem}: it must "
             f"yield (key, value) pairs, as in `yield key, value` (a `return` in place of "
             f"`yield` is the usual cause)")
+
+
+def _check_returned_pairs(results: list, fn: Callable) -> None:
+    """Refuse a tuple result that is one ``(key, value)`` pair rather than pairs: iterated, it
+    would hand on the key and the value as two records (a str key then reads as its letters).
+    A tuple of pairs (``((a, 1), (b, 1))``) is fine."""
+    for result in results:
+        if type(result) is tuple and len(result) == 2 and not all(
+                isinstance(item, (tuple, list)) and len(item) == 2 for item in result):
+            raise JobCodeError(
+                f"{function_location(fn)} returned {shown(result)} (a tuple), one (key, value)"
+                f" pair instead of yielding it: write `yield key, value` (a `return` in place"
+                f" of `yield` is the usual cause)")
 
 
 def keys_of(fn: Callable, result: Any) -> Any:

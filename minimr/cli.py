@@ -151,8 +151,8 @@ def main() -> None:
                    " pip install 'minimr[zstd]').")
 @click.option("--overwrite", count=True,
               help="Replace an old output: delete what the output folder holds before the job"
-                   " starts, if it looks like a minimr output (_SUCCESS, _temporary or part-*"
-                   " files). Twice (--overwrite --overwrite): empty any folder. Never /, a"
+                   " starts, if it looks like a minimr output (_SUCCESS, _temporary, _logs,"
+                   " part-* files). Twice (--overwrite --overwrite): empty any folder. Never /, a"
                    " home or the current folder, or one holding an input or the job file.")
 @click.option("--dashboard", is_flag=True,
               help="Serve the embedded cluster's web dashboard while the job runs, on a free"
@@ -196,7 +196,9 @@ def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, key
     except KeyboardInterrupt as stop:
         progress.done()
         click.echo(f"{'terminated' if isinstance(stop, _Terminated) else 'interrupted'}: the job"
-                   " was cancelled and what it wrote was removed", err=True)
+                   " was cancelled and what it wrote was removed"
+                   f"{'' if inline or coordinator else ' (its task logs stay in _logs/)'}",
+                   err=True)
         sys.exit(128 + (signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT))
     except Exception as exc:  # the user's own code failed (inline runner)
         progress.done()

@@ -15,7 +15,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -60,12 +60,31 @@ class JobStarting:
 
 @dataclass
 class Result:
-    """What a finished job left: where its output is and its counters."""
+    """What a finished job left: where its output is, its counters, its task logs."""
 
     output: str
     counters: Counters
     job_id: str = ""
     elapsed: float = 0.0
+    #: reads the task logs: ``which`` (a task, an attempt, None) -> {attempt: text}
+    logs_from: Callable[[str | None], dict[str, str]] | None = field(default=None, repr=False)
+
+    def logs(self, task: str | None = None) -> dict[str, str]:
+        """The output of the job's task attempts (stdout, stderr, ``logging``, and minimr's
+        lines about each), by attempt id in the order they ran: of one task
+        (``"s0-m00003"``), one attempt (``"s0-m00003-a2"``), or all of them.
+
+        An embedded run reads them from ``OUTPUT/_logs/``; a run on a cluster asks the
+        coordinator, whose workers keep them (an attempt whose worker is gone says so).
+
+        Raises:
+            UsageError: the inline runner keeps no logs: prints and logging went to this
+                process's own stdout and stderr as the tasks ran.
+        """
+        if self.logs_from is None:
+            raise UsageError("the inline runner keeps no task logs: prints and logging went "
+                             "to this process's stdout and stderr as each task ran")
+        return self.logs_from(task)
 
     def records(self, trusted: bool = True) -> Iterator[tuple[Any, Any]]:
         """The job's typed ``(key, value)`` records, partition by partition.
@@ -462,7 +481,35 @@ def run(
         out.discard(prepared)  # nothing left in the way of running the same command again
         raise
     return Result(output=plan.output, counters=counters, job_id=plan.job_id,
-                  elapsed=time.monotonic() - started)
+                  elapsed=time.monotonic() - started,
+                  logs_from=_log_source(plan, runner, coordinator, curve))
+
+
+def _log_source(plan: JobPlan, runner: str | None, coordinator: str | None, curve: Any
+                ) -> Callable[[str | None], dict[str, str]] | None:
+    """Where ``Result.logs`` reads a run's task logs: none inline, the coordinator of a
+    cluster, an embedded run's ``OUTPUT/_logs/``."""
+    if runner == "inline":
+        return None
+    if coordinator is not None:
+        from minimr.cluster.operations import fetch_logs
+
+        return partial(fetch_logs, coordinator, plan.job_id, curve)
+    return partial(read_log_folder, storage.join(plan.output, out.LOGS))
+
+
+def read_log_folder(folder: str, which: str | None = None) -> dict[str, str]:
+    """The attempt logs of a folder (``ATTEMPT.log`` each) that ``which`` names (a task, an
+    attempt, or None for all), by attempt id in order."""
+    names = sorted(storage.listdir(folder)) if storage.exists(folder) else []
+    found = {}
+    for name in names:
+        attempt = name.removesuffix(".log")
+        task = attempt.rsplit("-a", 1)[0]
+        if name.endswith(".log") and (which is None or which in (attempt, task)):
+            with storage.open_read(storage.join(folder, name)) as file:
+                found[attempt] = file.read().decode("utf-8", "replace")
+    return found
 
 
 #: the keyword arguments ``run`` takes (``**unknown`` only catches the others, to name them)

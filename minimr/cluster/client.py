@@ -13,6 +13,9 @@ ends the submission at once with the reason.
 :func:`run_local_cluster` is what ``minimr submit`` does without ``--coordinator``:
 an embedded coordinator (a thread of this process, on a Unix socket only this user can
 open) and N worker processes, the same code path as a real cluster, torn down at the end.
+Its workers' task logs, one file per attempt, are copied to ``OUTPUT/_logs/`` once they have
+stopped, whether the job succeeded or not; a failed job's message names the failed
+attempt's file there.
 """
 
 from __future__ import annotations
@@ -38,11 +41,14 @@ from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.dashboard.server import DashboardServer
 from minimr.cluster.dashboard.window import Window
 from minimr.cluster.operations import who_am_i
+from minimr.cluster.tasklogs import SUFFIX, copy_logs
 from minimr.cluster.transport import Client, CurveClient, ZmqClient, ZmqServer, wait
 from minimr.cluster.views import describe_input
 from minimr.cluster.wiretypes import Invalid, parse
-from minimr.dataflow import layout
+from minimr.cluster.worker import LOG_DIR_ENV
+from minimr.dataflow import layout, storage
 from minimr.dataflow.counters import Counters
+from minimr.dataflow.format.output import LOGS
 from minimr.errors import JobDefinitionError, JobFailed, MinimrError, UsageError
 
 log = logging.getLogger("minimr.client")
@@ -106,8 +112,12 @@ def submit_plan(
     insecure: bool = False,
     connect: Callable[[str, bytes], Client] | None = None,
     max_message_size: int = limits.MAX_MESSAGE_SIZE,
+    log_place: Callable[[str], str] | None = None,
 ) -> ClusterResult:
     """Run ``plan`` on the cluster at ``coordinator`` and wait for it.
+
+    ``log_place`` says, for an attempt id, where its log is: a failed job's message names
+    the failed attempt's (by default the ``minimr logs`` command that shows it).
 
     Options not given come from ``plan.settings`` (``max_attempts``, ``serializer``,
     ``speculation``, ``task_timeout``, ``worker_timeout``; skip mode's ``skip_bad_records``
@@ -157,7 +167,7 @@ def submit_plan(
         session.close()
     if result.state != s.JobState.SUCCEEDED.value:
         _abort(plan)
-        raise _job_failed(result)
+        raise _job_failed(result, log_place or partial(_logs_command, plan.job_id, coordinator))
     counters = Counters()
     for task_counters in result.counters:
         counters.merge(Counters.from_dict(task_counters))
@@ -304,7 +314,12 @@ def _abort(plan: Any) -> None:
         log.warning("could not clean up the job's temporary files: %s", exc)
 
 
-def _job_failed(result: p.JobResult) -> JobFailed:
+def _logs_command(job_id: str, coordinator: str, attempt: str) -> str:
+    """The command that shows an attempt's log on a running cluster."""
+    return f"minimr logs {job_id} {attempt} -c {coordinator}"
+
+
+def _job_failed(result: p.JobResult, log_place: Callable[[str], str]) -> JobFailed:
     error = result.error or {}
     if result.state == s.JobState.CANCELLED.value:
         return JobFailed(f"job {result.job_id} was cancelled")
@@ -314,11 +329,14 @@ def _job_failed(result: p.JobResult) -> JobFailed:
                                    error.get("input") or {})
         lines.append(f"  task:    {error.get('task')} ({described})")
         lines.append(f"  workers: {', '.join(error.get('workers', []))}")
+        if error.get("attempt"):
+            lines.append(f"  its log: {log_place(error['attempt'])} (the last attempt's "
+                         "output: prints, logging, the traceback)")
     traceback_text = error.get("traceback", "")
     if traceback_text:
         lines += ["", traceback_text.rstrip()]
     if error.get("stderr"):
-        lines += ["", "stderr of the last attempt (tail):", error["stderr"].rstrip()]
+        lines += ["", "the end of the last attempt's log:", error["stderr"].rstrip()]
     return JobFailed(
         "\n".join(lines),
         task=str(error.get("task", "")),
@@ -355,15 +373,19 @@ class LocalCluster:
         worker_env: dict[str, str] | None = None,
         max_message_size: int = limits.MAX_MESSAGE_SIZE,
         dashboard: str | None = None,
+        logs_to: str | None = None,
     ) -> None:
         self._slots = slots
+        self.logs_to = logs_to
         self.dashboard: DashboardServer | None = None
         # The workers' temporary folder (TMPDIR): their work folders, spills and scratch
         # files all go into this private folder, removed with the cluster, so a run leaves
         # no minimr-* folder behind in the system's temporary folder, however it ends. The
         # cluster's sockets live there too: mode 0700, so only this user can open them.
         self.scratch = tempfile.mkdtemp(prefix="minimr-local-")
-        self._env = {"TMPDIR": self.scratch, **(worker_env or {})}
+        # the workers' attempt logs: copied to ``logs_to`` when they have stopped
+        self.log_dir = os.path.join(self.scratch, "logs")
+        self._env = {"TMPDIR": self.scratch, LOG_DIR_ENV: self.log_dir, **(worker_env or {})}
         self.server: ZmqServer | None = None
         self._thread: threading.Thread | None = None
         # forked before this process makes a ZeroMQ context or a thread (see launch)
@@ -379,7 +401,7 @@ class LocalCluster:
                 heartbeat_interval=heartbeat_interval, heartbeat_liveness=heartbeat_liveness
             )
             window = Window() if dashboard is not None else None
-            self.coordinator = Coordinator(self.server, sched, window=window)
+            self.coordinator = Coordinator(self.server, sched, window=window, notices=False)
             if window is not None:
                 self.dashboard = DashboardServer(window, dashboard, embedded=True).start()
             self._thread = threading.Thread(
@@ -403,8 +425,8 @@ class LocalCluster:
         return process
 
     def close(self) -> None:
-        """Stop the workers (SIGTERM, then SIGKILL) and the coordinator; remove the
-        workers' temporary folder."""
+        """Stop the workers (SIGTERM, then SIGKILL) and the coordinator; copy the attempt
+        logs to ``logs_to``; remove the workers' temporary folder."""
         for process in self.workers:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -422,6 +444,11 @@ class LocalCluster:
             self._thread.join(timeout=5)
         if self.server is not None:
             self.server.close()
+        if self.logs_to is not None:  # the workers have stopped: every log is written
+            try:
+                copy_logs(self.log_dir, self.logs_to)
+            except OSError as exc:
+                log.warning("could not keep the task logs in %s: %s", self.logs_to, exc)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     @property
@@ -457,7 +484,11 @@ def run_local_cluster(
     Returns and raises as :func:`submit_plan`.
     """
     size = options.get("max_message_size", limits.MAX_MESSAGE_SIZE)
-    with LocalCluster(workers, max_message_size=size, dashboard=dashboard) as cluster:
+    logs = storage.join(plan.output, LOGS)
+    with LocalCluster(workers, max_message_size=size, dashboard=dashboard,
+                      logs_to=logs) as cluster:
         if progress is not None and cluster.dashboard_url is not None:
             progress(DashboardStarted(cluster.dashboard_url))
-        return submit_plan(plan, cluster.address, progress=progress, **options)
+        return submit_plan(plan, cluster.address, progress=progress,
+                           log_place=lambda attempt: storage.join(logs, attempt + SUFFIX),
+                           **options)

@@ -32,6 +32,7 @@ from minimr.cluster.operations import (
     coordinator_options,
     echo_json,
     format_job,
+    logs,
 )
 from minimr.cluster.transport import (
     COORDINATOR_MAX_MESSAGE,
@@ -162,6 +163,23 @@ def _raise_open_files_limit() -> None:
     "so a worker that never finishes cannot hold a job (jobs with speculation only).",
 )
 @click.option(
+    "--keep-finished",
+    type=click.IntRange(min=1),
+    default=s.FINISHED_JOBS_KEPT,
+    show_default=True,
+    metavar="N",
+    help="Finished jobs `minimr status` lists (and `minimr logs` finds), the newest; with "
+    "--state-dir, `status --all` lists older ones too.",
+)
+@click.option(
+    "--keep-finished-for",
+    type=click.FloatRange(min=0),
+    default=s.FINISHED_JOBS_TTL,
+    show_default=True,
+    metavar="SECONDS",
+    help="...and none that ended longer ago than this.",
+)
+@click.option(
     "--state-dir",
     default=None,
     metavar="DIR",
@@ -204,6 +222,8 @@ def coordinator(
     heartbeat_interval,
     heartbeat_liveness,
     backup_after,
+    keep_finished,
+    keep_finished_for,
     state_dir,
     move_aside_damaged_journal,
     dashboard,
@@ -226,6 +246,8 @@ def coordinator(
         heartbeat_interval=heartbeat_interval,
         heartbeat_liveness=heartbeat_liveness,
         backup_after=backup_after,
+        keep_finished=keep_finished,
+        keep_finished_for=keep_finished_for,
     )
     bounds = limits.Limits(
         max_message_size, max_jobs_per_submitter, max_plan_bytes, max_workers_per_key
@@ -333,6 +355,14 @@ def _resume(coord: Coordinator, state_dir: str, move_aside: bool) -> Journal:
 )
 @click.option("--name", default=None, help="How this worker shows in `minimr status`.")
 @click.option(
+    "--log-dir",
+    default=None,
+    metavar="DIR",
+    help="Keep its attempts' logs (stdout, stderr, logging; `minimr logs`) in DIR/JOB/ "
+    "ATTEMPT.log, kept when it stops (default: in its work folder, removed with it). It "
+    "keeps its last 50 jobs' logs.",
+)
+@click.option(
     "--host",
     default=None,
     help="The host name reducers compare to read map outputs in place "
@@ -359,7 +389,8 @@ def _resume(coord: Coordinator, state_dir: str, move_aside: bool) -> Journal:
 @click.option("--log-level", type=LOG_LEVELS, default="INFO", show_default=True,
               help="The least severe lines logged.")
 def worker(
-    address, slots, work_dir, name, host, shuffle_port, keys_dir, identity, insecure, log_level
+    address, slots, work_dir, name, log_dir, host, shuffle_port, keys_dir, identity, insecure,
+    log_level
 ) -> None:
     """Join a cluster: register, pull tasks, run them until SIGTERM or Ctrl-C.
 
@@ -386,6 +417,7 @@ def worker(
         host=host,
         keys=keys,
         shuffle_port=shuffle_port,
+        log_dir=log_dir,
     )
     if code:
         raise SystemExit(code)
@@ -551,4 +583,4 @@ def keygen(folder, workers, submitters, admins) -> None:
         click.echo(path)
 
 
-COMMANDS = [coordinator, worker, status, cancel, keygen]
+COMMANDS = [coordinator, worker, status, logs, cancel, keygen]

@@ -39,6 +39,7 @@ from minimr.cluster.dashboard.window import Window, take_snapshot
 from minimr.cluster.history import History, summary
 from minimr.cluster.journal import Journal, JournalDamaged, Record
 from minimr.cluster.limits import Limits
+from minimr.cluster.logrelay import LogRelay
 from minimr.cluster.security import ADMIN, ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
 from minimr.cluster.transport import Server
 from minimr.cluster.wiretypes import Invalid
@@ -69,13 +70,16 @@ ROLES: dict[type, frozenset[str]] = {
     p.Submit: _CLIENTS,
     p.Watch: _CLIENTS,
     p.CancelJob: _CLIENTS,
+    p.LogData: _WORKERS,
+    p.LogRequest: _CLIENTS,
     p.StatusRequest: _WORKERS | _CLIENTS,
 }
 
 
 #: the header bytes of the commands a client sends (a failure serving one is answered)
 _CLIENT_COMMANDS = frozenset(
-    c.command.to_bytes(2, "big") for c in (p.Submit, p.Watch, p.CancelJob, p.StatusRequest)
+    c.command.to_bytes(2, "big")
+    for c in (p.Submit, p.Watch, p.CancelJob, p.StatusRequest, p.LogRequest)
 )
 #: worker messages about one attempt: a malformed one fails that attempt
 RESULTS = (p.TaskDone, p.TaskFailed, p.FetchFailed, p.CommitRequest)
@@ -107,6 +111,9 @@ class Coordinator:
         limits: what one submitter or worker key may make it hold (``limits.py``).
         window: the dashboard's window (``dashboard/window.py``): the loop publishes
             snapshots there while someone looks, and takes the cancels asked there.
+        notices: log the scheduler's notices (workers joining and lost, attempts failed,
+            jobs queued and ended) at INFO or WARNING; else at DEBUG (an embedded cluster:
+            its client's progress says the same).
     """
 
     def __init__(
@@ -117,8 +124,10 @@ class Coordinator:
         access: AccessList | None = None,
         limits: Limits | None = None,
         window: Window | None = None,
+        notices: bool = True,
     ) -> None:
         self.server = server
+        self._notices = notices
         self.window = window
         self.limits = limits or Limits()
         self.scheduler = scheduler or s.Scheduler()
@@ -132,6 +141,7 @@ class Coordinator:
         self.records: dict[str, JobRecord] = {}
         self._stop = threading.Event()
         self._dirty: set[str] = set()
+        self.logs = LogRelay()  # minimr logs: requests passed on to workers
         self._last_tick = self._last_heartbeat = clock()
         self._last_progress = float("-inf")
         # each handler takes (peer, message, now, user): user is the sender's key, "" without
@@ -144,10 +154,12 @@ class Coordinator:
             p.CommitRequest: self._on_worker_message,
             p.PlanRequest: self._on_plan_request,
             p.Bye: self._on_worker_message,
+            p.LogData: self._on_log_data,
             p.Submit: self._on_submit,
             p.Watch: self._on_watch,
             p.CancelJob: self._on_cancel_job,
             p.StatusRequest: self._on_status,
+            p.LogRequest: self._on_log_request,
         }
         self._events = {
             p.Heartbeat: lambda w, m: s.WorkerSeen(w),
@@ -171,7 +183,7 @@ class Coordinator:
             s.TaskCommitted: lambda a: None,  # journaled by _apply, before anything is sent
             s.JobChanged: lambda a: self._dirty.add(a.job_id),
             s.JobEnded: self._do_job_ended,
-            s.Notice: lambda a: log.log(logging.WARNING if a.warning else logging.INFO, a.text),
+            s.Notice: self._do_notice,
         }
 
     # --- the loop -----------------------------------------------------------------------
@@ -240,6 +252,9 @@ class Coordinator:
         if now - self._last_tick >= TICK_INTERVAL:
             self._last_tick = now
             self._apply(self.scheduler.handle(s.Tick(), now))
+            names = {w.id: w.name for w in self.scheduler.workers.values()}
+            for client, reply in self.logs.expired(now, names):
+                self._send(client, reply)
 
     def _serve_window(self, now: float) -> None:
         """The dashboard's cancels, then a new snapshot if someone looks (``window.py``)."""
@@ -551,6 +566,26 @@ class Coordinator:
             status["history"] = self._history(viewer)
         self._send(peer, p.StatusReply(status))
 
+    def _on_log_request(self, peer: bytes, message: p.LogRequest, now: float, user: str) -> None:
+        """Pass a client's log request on to the worker that ran the attempt (``logrelay``):
+        the job's submitter's or an admin's."""
+        sched = self.scheduler
+        job = sched.jobs.get(message.job_id)
+        if job is not None and not self._may_manage(peer, user, job, "read the logs of"):
+            return
+        routed = self.logs.ask(peer, message, sched.jobs, sched.workers, now)
+        if isinstance(routed, p.LogReply):
+            self._send(peer, routed)
+        else:
+            self._send(*routed)
+
+    def _on_log_data(self, peer: bytes, message: p.LogData, now: float, user: str) -> None:
+        worker = peer.decode("latin-1")
+        self._apply(self.scheduler.handle(s.WorkerSeen(worker), now))
+        relayed = self.logs.answer(worker, message)
+        if relayed is not None:
+            self._send(*relayed)
+
     def _history(self, viewer: str | None) -> list[dict] | None:
         """The finished jobs the history keeps, those of ``viewer`` only unless it is None."""
         if self.history is None:
@@ -601,6 +636,10 @@ class Coordinator:
             self.scheduler.job_counters(job_id),
             job.error,
         )
+
+    def _do_notice(self, action: s.Notice) -> None:
+        level = logging.WARNING if action.warning else logging.INFO
+        log.log(level if self._notices else logging.DEBUG, action.text)
 
     def _do_job_ended(self, action: s.JobEnded) -> None:
         now = self.clock()

@@ -15,9 +15,11 @@ thread. A failure's ``record`` is skip mode's location of the record user code f
 ``final`` says no new attempt can succeed (``errors.FINAL``: a mistake in the job's code, a
 plan this host cannot load), and the coordinator fails the job at once.
 
-Everything the executor writes to stderr (and stdout) goes to a per-slot file that
-is truncated at the start of each attempt, so the worker can send the tail of the
-attempt's own output with its failure.
+Everything the executor writes to its stdout and stderr (file descriptors 1 and 2: user
+code's prints, C code, child processes) and its ``logging`` output (a root handler on
+stderr: the user's lines, and minimr's own about each attempt, under ``minimr.task``) goes
+into a pipe whose other end is :attr:`Executor.output`: the worker reads it into the
+attempt's bounded log (``tasklogs.py``) and sends its tail with a failure.
 
 A worker's first executors are forked, before it starts a thread or opens a socket: they
 are ready at once, where a spawned one spends ~0.2 s starting Python and importing minimr,
@@ -28,6 +30,7 @@ would copy in an unusable state.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import shutil
@@ -45,7 +48,7 @@ from minimr.cluster.protocol import MapOutputRef, RecordLocation, TaskLists
 from minimr.cluster.security import KeyPair
 from minimr.cluster.shuffle import FetchError, gather_segments
 from minimr.dataflow import storage, taskenv
-from minimr.dataflow.counters import Counters
+from minimr.dataflow.counters import BUILTIN, BUILTIN_ORDER, Counters
 from minimr.dataflow.plan import MapTask, ReduceTask
 from minimr.dataflow.sidefiles import FileCache
 from minimr.dataflow.skips import RecordFailed, write_report
@@ -57,8 +60,10 @@ from minimr.dataflow.tasks import (
 )
 from minimr.errors import FINAL, format_user_traceback
 
-#: bytes of an attempt's stderr kept with its failure
+#: bytes of the end of an attempt's output sent with its failure
 STDERR_TAIL = 4096
+#: what an executor logs, and how (its root logger: the user's lines and minimr's)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: the folder of side files: in the worker's folder, its cache by content hash (shared by its
 #: executors, kept for its life); in a job's folder, the job's files by name (tasks' cwd)
 SIDE_FILES = ".side-files"
@@ -66,13 +71,19 @@ SIDE_FILES = ".side-files"
 EXECUTOR_NAME = b"minimr-executor"
 
 _SPAWN = multiprocessing.get_context("spawn")  # no inherited sockets or threads
+#: minimr's lines about each attempt, in the attempt's log
+task_log = logging.getLogger("minimr.task")
 
 
 class Executor:
     """The worker's handle on one executor process.
 
+    Attributes:
+        output: the read end of the pipe the process's stdout and stderr write to
+            (non-blocking; :meth:`read_output` drains it).
+
     Args:
-        slot: the slot number (names the stderr file).
+        slot: the slot number.
         work_dir: the worker's work folder (map outputs go to ``work_dir/JOB``).
         host: the worker's host name (a map output on this host is read in place).
         keys: the worker's key pair when the cluster has keys (for shuffle fetches).
@@ -83,17 +94,20 @@ class Executor:
     def __init__(self, slot: int, work_dir: str, host: str, keys: KeyPair | None = None,
                  fork: bool = False) -> None:
         self.slot = slot
-        self.stderr_path = os.path.join(work_dir, f"slot-{slot}.stderr")
         context = multiprocessing.get_context("fork") if fork else _SPAWN
         self.conn, child = context.Pipe()
+        self._output, child_output = context.Pipe(duplex=False)  # raw bytes, not messages
         self.process = context.Process(
             target=main,
-            args=(child, self.stderr_path, work_dir, host, keys),
+            args=(child, child_output, work_dir, host, keys),
             daemon=True,
             name=f"minimr-executor-{slot}",
         )
         self.process.start()
         child.close()
+        child_output.close()
+        self.output = self._output.fileno()
+        os.set_blocking(self.output, False)
         self.jobs: set[str] = set()  # plans this executor has loaded
 
     @property
@@ -109,15 +123,10 @@ class Executor:
             return False
         return True
 
-    def stderr_tail(self) -> str:
-        """The last ``STDERR_TAIL`` bytes the current attempt wrote to stderr/stdout."""
-        try:
-            with open(self.stderr_path, "rb") as file:
-                file.seek(0, os.SEEK_END)
-                file.seek(max(0, file.tell() - STDERR_TAIL))
-                return file.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+    def read_output(self) -> bytes:
+        """What the process wrote to stdout and stderr since the last read (without
+        waiting)."""
+        return read_available(self.output)
 
     def describe_death(self) -> str:
         """Why the process ended, for a failure message."""
@@ -137,6 +146,23 @@ class Executor:
             self.process.kill()
         self.process.join(timeout=5)
         self.conn.close()
+        self._output.close()
+
+
+def read_available(fd: int) -> bytes:
+    """Every byte a non-blocking pipe holds now (until it is empty or closed)."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:  # closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def can_fork() -> bool:
@@ -162,19 +188,29 @@ def name_process(name: bytes) -> None:
 
 
 def main(
-    conn: Connection, stderr_path: str, work_dir: str, host: str, keys: KeyPair | None = None
+    conn: Connection, output: Connection, work_dir: str, host: str, keys: KeyPair | None = None
 ) -> None:
-    """The executor process: set it apart from the worker, then :func:`serve` the pipe."""
+    """The executor process: set it apart from the worker, send its output (file descriptors
+    1 and 2, and ``logging``) to the worker's end of ``output``, then :func:`serve` the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     _die_with_worker()
     # ps and top tell executors from their worker, whose command line a forked executor
     # keeps (as `pkill -f` does not: it matches both)
     name_process(EXECUTOR_NAME)
-    fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(fd, 2)
-    os.dup2(fd, 1)
-    os.close(fd)
-    serve(conn, work_dir, host, keys, own_stderr=True)
+    os.dup2(output.fileno(), 1)
+    os.dup2(output.fileno(), 2)
+    output.close()
+    # sys.stdout and sys.stderr anew on those descriptors (a forked executor keeps whatever
+    # objects its parents had there: a Jupyter kernel's, pytest's), line-buffered so that a
+    # line printed is a line in the log at once
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace",  # noqa: SIM115
+                      buffering=1, closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace",  # noqa: SIM115
+                      buffering=1, closefd=False)
+    # the user's logging and minimr's lines about each attempt (a forked executor drops the
+    # worker's handlers, which wrote to the worker's own stderr)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr, force=True)
+    serve(conn, work_dir, host, keys)
 
 
 def serve(
@@ -182,7 +218,6 @@ def serve(
     work_dir: str,
     host: str,
     keys: KeyPair | None = None,
-    own_stderr: bool = False,
 ) -> None:
     """Answer the worker's commands on ``conn`` until the pipe closes.
 
@@ -191,10 +226,8 @@ def serve(
         work_dir: the worker's work folder.
         host: the worker's host name.
         keys: the worker's key pair, with keys.
-        own_stderr: file descriptor 2 is this executor's own stderr file, emptied as each
-            attempt starts (not so when a test serves in a thread).
     """
-    state = _State(os.path.abspath(work_dir), host, keys, own_stderr)
+    state = _State(os.path.abspath(work_dir), host, keys)
     handlers: dict[type, Callable[[Any], pipe.Reply | None]] = {
         pipe.LoadPlan: state.load_plan,
         pipe.ForgetPlan: state.forget_plan,
@@ -224,11 +257,10 @@ def serve(
 class _State:
     """What an executor keeps between commands: plans, where it works, the file cache."""
 
-    def __init__(self, work_dir: str, host: str, keys: KeyPair | None, own_stderr: bool) -> None:
+    def __init__(self, work_dir: str, host: str, keys: KeyPair | None) -> None:
         self.work_dir = work_dir  # a task runs in its job's folder of side files
         self.host = host
         self.keys = keys
-        self.own_stderr = own_stderr
         self.cache = FileCache(os.path.join(work_dir, SIDE_FILES))
         self.plans: dict[str, Any] = {}
         self.blobs: dict[str, tuple[str, bytes]] = {}
@@ -241,10 +273,12 @@ class _State:
         self.blobs.pop(message.job_id, None)
 
     def run(self, message: pipe.Run) -> pipe.Reply:
-        if self.own_stderr:
-            os.ftruncate(2, 0)
-        return _run(self.plans, self.blobs, self.work_dir, self.host, message, self.keys,
-                    self.cache)
+        task_log.info("attempt %s of job %s (%s) starts in executor pid %d on host %s",
+                      message.attempt, message.job_id, message.kind, os.getpid(), self.host)
+        reply = _run(self.plans, self.blobs, self.work_dir, self.host, message, self.keys,
+                     self.cache)
+        _log_outcome(reply)
+        return reply
 
     def commit(self, message: pipe.Commit) -> pipe.Reply:
         try:
@@ -337,6 +371,23 @@ def _run(
     return pipe.Done(attempt, output, counters.to_dict(), time.monotonic() - started)
 
 
+def _log_outcome(reply: pipe.Reply) -> None:
+    """minimr's last line in an attempt's log: how it ended (a failure with its traceback)."""
+    if isinstance(reply, pipe.Failed):
+        task_log.warning("attempt %s failed:\n%s", reply.attempt, reply.error.rstrip())
+    elif isinstance(reply, pipe.FetchLost):
+        task_log.warning("attempt %s could not fetch map outputs: %s", reply.attempt,
+                         reply.reason)
+    elif isinstance(reply, (pipe.Done, pipe.ReadyToCommit)):
+        builtin = reply.counters.get(BUILTIN, {})
+        shown = ", ".join(f"{name} {builtin[name]:,}" for name in BUILTIN_ORDER
+                          if name in builtin)
+        task_log.info("attempt %s %s in %.2f s%s", reply.attempt,
+                      "done" if isinstance(reply, pipe.Done) else "wrote its output",
+                      reply.elapsed, f": {shown}" if shown else "")
+    sys_flush()
+
+
 def _prepare(plan: Any, step: int, counters: Counters) -> TaskLists:
     """List a step's tasks: sample range boundaries if needed, then maps and reduces."""
     boundaries = None
@@ -349,7 +400,7 @@ def _prepare(plan: Any, step: int, counters: Counters) -> TaskLists:
 
 
 def sys_flush() -> None:
-    """Push buffered user output to the stderr file before the worker reads it."""
+    """Push buffered user output into the pipe before the worker is told the attempt ended."""
     import sys
 
     for stream in (sys.stdout, sys.stderr):

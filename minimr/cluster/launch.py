@@ -191,4 +191,5 @@ def _become_worker(coordinator: str, slots: int, env: dict[str, str], parent: in
     sys.argv = [worker.__file__, "--coordinator", coordinator]
     name_process(WORKER_NAME)
     worker.configure_logging()
-    return worker.run_worker(coordinator, slots, parent_pid=parent)
+    return worker.run_worker(coordinator, slots, parent_pid=parent,
+                             log_dir=os.environ.get(worker.LOG_DIR_ENV))

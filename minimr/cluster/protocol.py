@@ -29,11 +29,11 @@ a decoded message holds is then the right shape; whether it *fits* the task it a
 Who sends what::
 
     worker -> coordinator   Ready Heartbeat TaskDone TaskFailed FetchFailed
-                            CommitRequest PlanRequest Bye
+                            CommitRequest PlanRequest Bye LogData
     coordinator -> worker   Welcome Reject Assign Plan CommitAnswer CancelAttempt
-                            Reconnect ForgetJob Heartbeat
-    client -> coordinator   Submit Watch CancelJob StatusRequest
-    coordinator -> client   Submitted Progress JobResult StatusReply Reject
+                            Reconnect ForgetJob Heartbeat FetchLog
+    client -> coordinator   Submit Watch CancelJob StatusRequest LogRequest
+    coordinator -> client   Submitted Progress JobResult StatusReply Reject LogReply
 
 With keys (``security.py``), the coordinator also checks that the sender's key has the
 role a message needs (worker messages: a worker key; Submit, Watch, CancelJob: a
@@ -152,6 +152,7 @@ class Command(enum.IntEnum):
     COMMIT_REQUEST = 6
     PLAN_REQUEST = 7
     BYE = 8
+    LOG_DATA = 9
     # coordinator -> worker
     WELCOME = 20
     REJECT = 21
@@ -161,16 +162,19 @@ class Command(enum.IntEnum):
     CANCEL_ATTEMPT = 25
     RECONNECT = 26
     FORGET_JOB = 27
+    FETCH_LOG = 28
     # client -> coordinator
     SUBMIT = 40
     WATCH = 41
     CANCEL_JOB = 42
     STATUS_REQUEST = 43
+    LOG_REQUEST = 44
     # coordinator -> client
     SUBMITTED = 50
     PROGRESS = 51
     JOB_RESULT = 52
     STATUS_REPLY = 53
+    LOG_REPLY = 54
     # shuffle: a reduce attempt fetching from a worker's map-output server
     FETCH_CHUNK = 60
     CHUNK = 61
@@ -378,6 +382,22 @@ class PlanRequest(Message):
 
 
 @dataclass(frozen=True)
+class LogData(Message):
+    """A worker's answer to ``FetchLog``: an attempt's log from the offset asked, the offset
+    to ask from next, whether the attempt still runs, or (``error``) why it has none."""
+
+    command: ClassVar[Command] = Command.LOG_DATA
+    blobs: ClassVar[tuple[str, ...]] = ("data",)
+    request: RequestId
+    job_id: JobId
+    attempt: AttemptId
+    offset: ByteOffset
+    running: bool
+    error: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Bye(Message):
     """A worker leaves on purpose (SIGTERM, Ctrl-C)."""
 
@@ -466,6 +486,17 @@ class ForgetJob(Message):
     job_id: JobId
 
 
+@dataclass(frozen=True)
+class FetchLog(Message):
+    """Send an attempt's log from ``offset`` (of its output stream; ``tasklogs.py``)."""
+
+    command: ClassVar[Command] = Command.FETCH_LOG
+    request: RequestId
+    job_id: JobId
+    attempt: AttemptId
+    offset: ByteOffset = 0
+
+
 # --- client <-> coordinator ------------------------------------------------------------
 
 
@@ -515,6 +546,33 @@ class StatusRequest(Message):
     command: ClassVar[Command] = Command.STATUS_REQUEST
     job_id: JobId | None = None
     history: bool = False
+
+
+@dataclass(frozen=True)
+class LogRequest(Message):
+    """Ask for an attempt's log (``minimr logs``) from ``offset`` on; the coordinator asks
+    the worker that ran it."""
+
+    command: ClassVar[Command] = Command.LOG_REQUEST
+    job_id: JobId
+    attempt: AttemptId
+    offset: ByteOffset = 0
+
+
+@dataclass(frozen=True)
+class LogReply(Message):
+    """An attempt's log from the offset asked (``data``), the offset to ask from next,
+    whether the attempt still runs; or ``error``: why there is none (its worker is gone,
+    did not answer, keeps it no more)."""
+
+    command: ClassVar[Command] = Command.LOG_REPLY
+    blobs: ClassVar[tuple[str, ...]] = ("data",)
+    job_id: JobId
+    attempt: AttemptId
+    offset: ByteOffset
+    running: bool
+    error: str
+    data: bytes
 
 
 @dataclass(frozen=True)

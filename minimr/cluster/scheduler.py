@@ -205,7 +205,7 @@ class Scheduler:
         self.speculation_min_runtime = speculation_min_runtime
         self.backup_after = backup_after
         self.recovery_grace = recovery_grace
-        self.keep_finished = keep_finished
+        self.keep_finished = max(1, keep_finished)  # the job that just ended is answered
         self.keep_finished_for = keep_finished_for
         self.board = Board()
         # the board's tables, by their usual names (the same dicts)

@@ -17,6 +17,10 @@ Its map outputs live in a folder of its own (``workdir.py``), locked while it li
 worker started on the same ``--work-dir`` adopts the outputs a dead one left there and
 registers them, as it registers what it holds after a coordinator restart.
 
+Each attempt's output (its stdout, stderr and ``logging``) comes from its executor's output
+pipe into a bounded log that the worker keeps, in ``.logs/`` of that folder or in
+``--log-dir`` (``tasklogs.py``), and serves to the coordinator when ``minimr logs`` asks.
+
 The pull model: a worker registers with N slots; the coordinator never assigns more
 than N attempts at once, and each reported result frees a slot. Assignments wait in
 a local queue while the job's plan is fetched (once per job, then cached) or while
@@ -46,10 +50,11 @@ from functools import partial
 
 from minimr.cluster import pipe, private
 from minimr.cluster import protocol as p
-from minimr.cluster.executor import Executor, can_fork
+from minimr.cluster.executor import STDERR_TAIL, Executor, can_fork
 from minimr.cluster.link import CoordinatorLink, WorkerRejected
 from minimr.cluster.security import WorkerKeys
 from minimr.cluster.shuffle import ShuffleServer
+from minimr.cluster.tasklogs import HEAD, TAIL, AttemptLogs, BoundedLog
 from minimr.cluster.transport import Client, Waker, ZmqClient, is_loopback, local_host, wait
 from minimr.cluster.wiretypes import Invalid, parse
 from minimr.cluster.workdir import WorkDir
@@ -57,6 +62,11 @@ from minimr.cluster.workdir import WorkDir
 log = logging.getLogger("minimr.worker")
 
 __all__ = ["Worker", "WorkerRejected", "held_outputs", "run_worker"]
+
+#: the environment variable that gives a worker started by a local cluster its --log-dir
+LOG_DIR_ENV = "MINIMR_WORKER_LOG_DIR"
+#: the folder of attempt logs in a worker's work folder (hidden: no job is named so)
+LOGS = ".logs"
 
 
 @dataclass
@@ -68,6 +78,7 @@ class Slot:
     counters: dict = field(default_factory=dict)  # a reduce's counters, held until commit
     elapsed: float = 0.0
     temp_path: str = ""
+    log: BoundedLog | None = None  # the running attempt's output (``assignment``'s)
 
 
 class Worker:
@@ -93,6 +104,9 @@ class Worker:
             runs in a thread); by default a child process.
         shuffle: starts the shuffle server ``() -> ShuffleServer`` (tests pass a fake); by
             default one in a thread of this process on a ZeroMQ socket.
+        log_dir: where attempt logs go (``log_dir/JOB/ATTEMPT.log``, kept when the worker
+            stops); by default ``.logs/`` in its work folder, which goes with it.
+        log_head, log_tail: bytes kept of the start and of the end of each attempt's output.
     """
 
     def __init__(
@@ -109,6 +123,9 @@ class Worker:
         shuffle_port: int = 0,
         executor: Callable[[int, bool], Executor] | None = None,
         shuffle: Callable[[], ShuffleServer] | None = None,
+        log_dir: str | None = None,
+        log_head: int = HEAD,
+        log_tail: int = TAIL,
     ) -> None:
         self.coordinator = coordinator
         self.keys = keys
@@ -119,6 +136,7 @@ class Worker:
         self.name = name or f"{self.host}:{os.getpid()}"
         self.workdir = WorkDir(work_dir)
         self.work_dir = self.workdir.path
+        self.logs = AttemptLogs(log_dir or os.path.join(self.work_dir, LOGS), log_head, log_tail)
         self._executor_factory = executor or self._executor
         self.slots: list[Slot] = []
         self.queue: deque[p.Assign] = deque()
@@ -148,6 +166,7 @@ class Worker:
             p.CancelAttempt: self._on_cancel,
             p.Reconnect: lambda message: self.link.reconnect(message.reason),
             p.ForgetJob: self._on_forget_job,
+            p.FetchLog: self._on_fetch_log,
         }
         self._replies: dict[type, Callable] = {
             pipe.Done: self._on_done,
@@ -201,9 +220,11 @@ class Worker:
         self._keep_alive()
 
     def close(self) -> None:
-        """Tear everything down: goodbye, executors, shuffle server, work folder."""
+        """Tear everything down: goodbye, attempts' logs, executors, shuffle server, work
+        folder."""
         self.link.close()
         for slot in self.slots:
+            self._end_log(slot, "the worker stopped")
             slot.executor.kill()
         if self.shuffle is not None:
             self.shuffle.stop()
@@ -229,6 +250,8 @@ class Worker:
     def _serve_executors(self, ready: list) -> None:
         """Handle the replies and deaths of executors that have something to say."""
         for slot in list(self.slots):
+            if slot.executor.output in ready:
+                self._take_output(slot)
             if slot.executor.conn in ready or slot.executor.sentinel in ready:
                 self._drain_executor(slot)
 
@@ -270,7 +293,7 @@ class Worker:
         if self.link.pollable is not None:
             items.append(self.link.pollable)
         for slot in self.slots:
-            items += [slot.executor.conn, slot.executor.sentinel]
+            items += [slot.executor.conn, slot.executor.sentinel, slot.executor.output]
         return items
 
     # --- coordinator connection ---------------------------------------------------------
@@ -298,6 +321,7 @@ class Worker:
             if slot.assignment is None:
                 continue
             if self.stopping:  # every executor is killed as the worker ends: none to start
+                self._end_log(slot, "the worker stopped")
                 slot.assignment = None
             else:
                 self._replace_executor(index)
@@ -338,6 +362,7 @@ class Worker:
                 )
             else:
                 slot.executor.send(pipe.Discard(slot.temp_path))
+                self._end_log(slot, "its commit was refused: another attempt committed first")
                 slot.assignment = None
 
     def _on_forget_job(self, message: p.ForgetJob) -> None:
@@ -369,6 +394,7 @@ class Worker:
                 slot.executor.send(pipe.LoadPlan(assignment.job_id, serializer, blob))
                 slot.executor.jobs.add(assignment.job_id)
             slot.assignment = assignment
+            slot.log = self.logs.new()
             slot.executor.send(
                 pipe.Run(
                     assignment.job_id,
@@ -381,6 +407,7 @@ class Worker:
 
     def _drain_executor(self, slot: Slot) -> None:
         index = self.slots.index(slot)
+        self._take_output(slot)  # written before the reply was sent: the log comes first
         try:
             while slot.executor.conn.poll():
                 reply = slot.executor.conn.recv()
@@ -396,6 +423,7 @@ class Worker:
 
     def _on_done(self, slot: Slot, reply: pipe.Done) -> None:
         assignment = slot.assignment
+        self._end_log(slot)
         slot.assignment = None
         self._send(
             p.TaskDone(assignment.job_id, reply.attempt, reply.output, reply.counters,
@@ -411,18 +439,20 @@ class Worker:
 
     def _on_fetch_lost(self, slot: Slot, reply: pipe.FetchLost) -> None:
         assignment = slot.assignment
+        self._end_log(slot)
         slot.assignment = None
         self._send(p.FetchFailed(assignment.job_id, reply.attempt, reply.lost, reply.reason))
 
     def _on_failed(self, slot: Slot, reply: pipe.Failed) -> None:
         assignment = slot.assignment
+        tail = self._end_log(slot)
         slot.assignment = None
         self._send(
             p.TaskFailed(
                 assignment.job_id,
                 reply.attempt,
                 f"{reply.error}(on worker {self.name})",
-                slot.executor.stderr_tail(),
+                tail,
                 record=reply.record,
                 final=reply.final,
             )
@@ -440,12 +470,13 @@ class Worker:
             return
         log.warning("executor of slot %d died: %s", index, reason)
         if assignment is not None:
+            tail = self._end_log(slot, reason)
             self._send(
                 p.TaskFailed(
                     assignment.job_id,
                     assignment.attempt,
                     f"{reason} while running {assignment.attempt} on worker {self.name}",
-                    slot.executor.stderr_tail(),
+                    tail,
                     crashed=True,
                 )
             )
@@ -453,8 +484,54 @@ class Worker:
 
     def _replace_executor(self, index: int) -> None:
         """Kill a slot's executor (it may be running stale user code) and start a fresh one."""
+        self._end_log(self.slots[index], "the attempt was stopped (cancelled, or its job ended)")
         self.slots[index].executor.kill()
         self.slots[index] = Slot(self._executor_factory(index, False))
+
+    # --- attempt logs -------------------------------------------------------------------
+
+    def _take_output(self, slot: Slot) -> None:
+        """Move what the slot's executor wrote into its attempt's log (none: dropped)."""
+        data = slot.executor.read_output()
+        if data and slot.log is not None:
+            slot.log.write(data)
+        elif data:
+            log.debug("slot output outside any attempt dropped: %d bytes", len(data))
+
+    def _end_log(self, slot: Slot, why: str = "") -> str:
+        """Save the slot's attempt log (with ``why`` the worker ended it, if it did);
+        returns its last bytes, for a failure's message."""
+        if slot.log is None or slot.assignment is None:
+            return ""
+        self._take_output(slot)
+        if why:
+            slot.log.write(f"[minimr] worker {self.name}: {why}\n".encode())
+        tail = slot.log.tail_text(STDERR_TAIL)
+        try:
+            self.logs.save(slot.assignment.job_id, slot.assignment.attempt, slot.log)
+        except OSError as exc:
+            log.warning("could not save the log of %s: %s", slot.assignment.attempt, exc)
+        slot.log = None
+        return tail
+
+    def _on_fetch_log(self, message: p.FetchLog) -> None:
+        """Send the coordinator an attempt's log from ``offset``: a running one's from
+        memory, an ended one's from its file, or why there is none here."""
+        wanted = (message.job_id, message.attempt)
+        slot = next((slot for slot in self.slots if slot.log is not None and slot.assignment
+                     is not None and (slot.assignment.job_id, slot.assignment.attempt) == wanted),
+                    None)
+        if slot is not None:
+            self._take_output(slot)
+        kept = slot.log if slot is not None else self.logs.load(*wanted)
+        if kept is None:
+            error = (f"worker {self.name} has no log of {message.attempt} (it keeps the logs "
+                     f"of its last {self.logs.jobs_kept} jobs)")
+            answer = p.LogData(message.request, *wanted, 0, False, error, b"")
+        else:
+            data, offset = kept.read(message.offset)
+            answer = p.LogData(message.request, *wanted, offset, slot is not None, "", data)
+        self._send(answer)
 
     def _shuffle_server(self) -> ShuffleServer:
         """This worker's shuffle server, serving its work folder (started)."""
@@ -524,6 +601,7 @@ def run_worker(
     host: str | None = None,
     keys: WorkerKeys | None = None,
     shuffle_port: int = 0,
+    log_dir: str | None = None,
 ) -> int:
     """Run a worker until SIGTERM/Ctrl-C (the ``minimr worker`` command)."""
     worker = Worker(
@@ -535,6 +613,7 @@ def run_worker(
         host=host,
         keys=keys,
         shuffle_port=shuffle_port,
+        log_dir=log_dir,
     )
     return worker.work()
 
@@ -562,5 +641,6 @@ if __name__ == "__main__":  # python -m minimr.cluster.worker, used by the local
             args.parent_pid,
             args.host,
             keys=worker_keys(args.coordinator),  # a loopback coordinator: this user's keys
+            log_dir=os.environ.get(LOG_DIR_ENV),  # a local cluster's
         )
     )

@@ -515,13 +515,14 @@ def test_without_keys_any_client_may_watch_and_cancel_a_job():
 
 
 def test_with_keys_only_the_owner_or_an_admin_may_watch_or_cancel():
-    """alice's job: bob is refused Watch, CancelJob and its id, and sees it as a count;
-    an admin key watches and cancels it."""
+    """alice's job: bob is refused Watch, CancelJob, its id, its logs and its detail, and sees
+    it as a count; an admin key watches and cancels it."""
     rig = Rig(Roles(alice={"submitter"}, bob={"submitter"}, root={"admin"}))
     alice = rig.peer("a", key="alice")
     rig.exchange(alice, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
     bob = rig.peer("b", key="bob")
-    for message in (p.Watch("j"), p.CancelJob("j"), p.Submit("j", "x", 1, p.Options(), "c", b"")):
+    for message in (p.Watch("j"), p.CancelJob("j"), p.Submit("j", "x", 1, p.Options(), "c", b""),
+                    p.LogRequest("j", "s0-p00000-a1"), p.StatusRequest("j")):
         (reject,) = of_type(rig.exchange(bob, message), p.Reject)
         assert reject.code == "unauthorized"
     (reply,) = of_type(rig.exchange(bob, p.StatusRequest()), p.StatusReply)
@@ -530,3 +531,47 @@ def test_with_keys_only_the_owner_or_an_admin_may_watch_or_cancel():
     root = rig.peer("r", key="root")
     assert of_type(rig.exchange(root, p.Watch("j")), p.Progress)
     assert of_type(rig.exchange(root, p.CancelJob("j")), p.JobResult)
+
+
+def test_a_log_request_goes_to_the_attempts_worker_and_its_answer_to_the_client():
+    """LogRequest -> FetchLog to the worker that ran the attempt; its LogData comes back to
+    the asking client as a LogReply; an answer from another worker, or a late one, is
+    dropped."""
+    rig = Rig()
+    worker = rig.worker("w1")
+    other = rig.worker("w2")
+    client = rig.peer("client")
+    rig.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    (assign,) = of_type(rig.exchange(worker) + rig.exchange(other), p.Assign)
+    on_w1 = rig.coordinator.scheduler.attempts[("j", assign.attempt)].worker == "w1"
+    holder, bystander = (worker, other) if on_w1 else (other, worker)
+    rig.exchange(client, p.LogRequest("j", assign.attempt, 5))
+    (fetch,) = of_type(rig.exchange(holder), p.FetchLog)
+    assert (fetch.job_id, fetch.attempt, fetch.offset) == ("j", assign.attempt, 5)
+    rig.exchange(bystander, p.LogData(fetch.request, "j", assign.attempt, 9, True, "", b"no"))
+    assert rig.exchange(client) == []
+    rig.exchange(holder, p.LogData(fetch.request, "j", assign.attempt, 9, True, "", b"data"))
+    (reply,) = of_type(rig.exchange(client), p.LogReply)
+    assert (reply.data, reply.offset, reply.running) == (b"data", 9, True)
+    rig.exchange(holder, p.LogData(fetch.request, "j", assign.attempt, 9, True, "", b"again"))
+    assert rig.exchange(client) == []
+
+
+def test_a_log_request_is_answered_with_why_when_no_worker_can_send_it():
+    """An attempt whose worker is gone, an attempt the job does not have, and a worker that
+    never answers each get a LogReply saying so."""
+    rig = Rig()
+    worker = rig.worker("w1")
+    client = rig.peer("client")
+    rig.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    (assign,) = of_type(rig.exchange(worker), p.Assign)
+    (missing,) = of_type(rig.exchange(client, p.LogRequest("j", "s0-m00009-a1")), p.LogReply)
+    assert "has no attempt s0-m00009-a1" in missing.error
+    assert of_type(rig.exchange(client, p.LogRequest("j", assign.attempt)), p.LogReply) == []
+    rig.clock.now += 6.0  # past LOG_TIMEOUT: the worker did not answer
+    (late,) = of_type(rig.exchange(client), p.LogReply)
+    assert late.error == "worker w1 did not send the log within 5 s"
+    rig.exchange(worker, p.Bye())
+    (gone,) = of_type(rig.exchange(client, p.LogRequest("j", assign.attempt)), p.LogReply)
+    assert gone.error == (f"worker w1, which ran {assign.attempt}, is gone (it left or died): "
+                          "its logs went with it")

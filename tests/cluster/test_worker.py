@@ -4,6 +4,7 @@ transport, executors served in threads, turns driven by hand."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -14,7 +15,7 @@ from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.client import _checked_submit
 from minimr.cluster.coordinator import Coordinator
-from minimr.cluster.executor import serve
+from minimr.cluster.executor import read_available, serve
 from minimr.cluster.memory_transport import MemoryNetwork
 from minimr.cluster.transport import Waker
 from minimr.cluster.worker import Worker
@@ -33,6 +34,10 @@ class ThreadExecutor:
         self.sentinel = self._ended.fd
         self.jobs: set[str] = set()
         self.process = self
+        # the output pipe: a thread shares the test's stdout, so what it prints is not here;
+        # the test writes to it as an executor process would
+        self.output, self.output_w = os.pipe()
+        os.set_blocking(self.output, False)
         self._thread = threading.Thread(target=self._serve, args=(child, work_dir), daemon=True)
         self._thread.start()
 
@@ -50,8 +55,8 @@ class ThreadExecutor:
             return False
         return True
 
-    def stderr_tail(self) -> str:
-        return ""
+    def read_output(self) -> bytes:
+        return read_available(self.output)
 
     def describe_death(self) -> str:
         return "the executor thread ended"
@@ -59,6 +64,8 @@ class ThreadExecutor:
     def kill(self) -> None:
         self.conn.close()
         self._thread.join(10)
+        for fd in (self.output, self.output_w):
+            os.close(fd)
 
 
 class FakeShuffle:
@@ -196,3 +203,24 @@ def test_a_plan_request_that_crossed_a_cancel_is_asked_again(cluster, monkeypatc
     cluster.worker._on_cancel(p.CancelAttempt("j", "s0-p00000-a1"))
     cluster.worker._on_assign(p.Assign("j", "s0-p00000-a2", "prepare", {"step": 0}))
     assert sent == [p.PlanRequest("j"), p.PlanRequest("j")]
+
+
+def test_the_worker_keeps_each_attempts_log_and_serves_it_through_the_coordinator(
+        cluster, tmp_path):
+    """Every attempt the worker ran leaves a log it serves when `minimr logs` asks (through
+    the coordinator); an attempt it never ran gets the reason instead."""
+    inputs = small_inputs(tmp_path / "in", 2)
+    result = cluster.run(make_plan("wordcount.py", inputs, tmp_path / "out", reducers=1))
+    assert result.state == "succeeded", result.error
+    job = result.job_id
+    assert cluster.worker.logs.load(job, "s0-m00000-a1") is not None
+    cluster.client.send(p.encode(p.LogRequest(job, "s0-m00000-a1")))
+    replies = [m for _ in range(5) for m in cluster.turn() if isinstance(m, p.LogReply)]
+    assert replies and replies[0].error == "" and replies[0].running is False
+    cluster.client.send(p.encode(p.LogRequest(job, "s0-m00000-a1", 10**6)))
+    replies = [m for _ in range(5) for m in cluster.turn() if isinstance(m, p.LogReply)]
+    assert replies[0].data == b""
+    cluster.worker.logs.folder = str(tmp_path / "elsewhere")  # as if it kept it no more
+    cluster.client.send(p.encode(p.LogRequest(job, "s0-m00000-a1")))
+    replies = [m for _ in range(5) for m in cluster.turn() if isinstance(m, p.LogReply)]
+    assert "has no log of s0-m00000-a1" in replies[0].error

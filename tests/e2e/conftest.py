@@ -17,15 +17,27 @@ from tests.e2e.support import HEARTBEAT, environment, free_address, stop_process
 class Cluster:
     """A coordinator process and worker processes; stops them all on close."""
 
-    def __init__(self, tmp: Path, state_dir: Path | None = None) -> None:
+    def __init__(self, tmp: Path, state_dir: Path | None = None,
+                 log_level: str | None = None) -> None:
         self.tmp = tmp
         self.state_dir = state_dir  # the coordinator journals there (--state-dir)
+        #: with a log level, the coordinator logs at it into this file (else to stderr)
+        self.log = tmp / "coordinator.log" if log_level else None
+        self.log_level = log_level or os.environ.get("MINIMR_TEST_LOG", "WARNING")
         self.address = free_address()
         self.coordinator = self.start_coordinator()
         self.workers: list[subprocess.Popen] = []
 
     def start_coordinator(self) -> subprocess.Popen:
         """Start a coordinator process at this cluster's address."""
+        log = open(self.log, "a") if self.log else None  # noqa: SIM115 - closed below
+        try:
+            return self._popen_coordinator(log)
+        finally:
+            if log is not None:
+                log.close()  # the child has its own copy
+
+    def _popen_coordinator(self, log) -> subprocess.Popen:
         return subprocess.Popen(
             [
                 sys.executable,
@@ -37,10 +49,15 @@ class Cluster:
                 *HEARTBEAT,
                 *(["--state-dir", str(self.state_dir)] if self.state_dir else []),
                 "--log-level",
-                os.environ.get("MINIMR_TEST_LOG", "WARNING"),
+                self.log_level,
             ],
             env=environment(),
+            stderr=log,
         )
+
+    def logged(self) -> str:
+        """What the coordinator has logged so far (a cluster made with a log level)."""
+        return self.log.read_text() if self.log else ""
 
     def add_worker(
         self,

@@ -57,8 +57,9 @@ def inline_output(job: str, inputs: list, output: Path, **kwargs):
 
 
 def read_dir(path: Path) -> dict[str, bytes]:
-    """Every file of an output folder by name (``_temporary`` must be gone)."""
-    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+    """Every file of an output folder by name (``_temporary`` must be gone), the task logs
+    an embedded run keeps in ``_logs/`` aside: they differ from run to run."""
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.name != "_logs"}
 
 
 def probe_records(folder: Path, kind: str) -> list[tuple[int, float, float]]:

@@ -1,5 +1,6 @@
-"""Failed or cancelled runs leave nothing to clean up: no output folder they made, no
-``_temporary``, no scratch folder in TMPDIR, and the same command runs again."""
+"""Failed or cancelled runs leave nothing to clean up but their task logs: no part, no
+``_temporary``, no scratch folder in TMPDIR, only ``OUTPUT/_logs/``, and the same command
+runs again."""
 
 from __future__ import annotations
 
@@ -75,23 +76,29 @@ def leftovers(place: Path) -> dict[str, list[str]]:
     return {"work": sorted(os.listdir(place / "work")), "tmp": sorted(os.listdir(place / "tmp"))}
 
 
-def test_a_failing_job_leaves_nothing_and_the_same_command_runs_again(place):
-    """A job whose map always fails leaves no output folder (nor the parents it made) and no
-    scratch folder; the same command with the job fixed then succeeds."""
+def test_a_failing_job_leaves_only_its_logs_and_the_same_command_runs_again(place):
+    """A job whose map always fails leaves no part, _temporary or scratch folder: only its
+    task logs in OUTPUT/_logs/, which its message names; the same command with the job fixed
+    then succeeds, and its logs replace the failed run's."""
     job = write_file(place / "work" / "job.py", FAILS)
     code, stderr = finish(submit(place, "job.py", "-o", "out/deep/wc", "--max-attempts", "1"))
     assert code == 1 and "this job always fails" in stderr
-    assert leftovers(place) == {"work": ["in", "job.py"], "tmp": []}
+    out = place / "work" / "out" / "deep" / "wc"
+    assert leftovers(place) == {"work": ["in", "job.py", "out"], "tmp": []}
+    assert os.listdir(out) == ["_logs"]
+    assert f"its log: {out / '_logs' / 's0-m00000-a1.log'}" in stderr
+    assert "this job always fails" in (out / "_logs" / "s0-m00000-a1.log").read_text()
     job.write_text(WORDCOUNT)
     assert finish(submit(place, "job.py", "-o", "out/deep/wc")) == (0, "")
-    assert (place / "work" / "out" / "deep" / "wc" / "_SUCCESS").exists()
+    assert (out / "_SUCCESS").exists()
+    assert "this job always fails" not in (out / "_logs" / "s0-m00000-a1.log").read_text()
     assert leftovers(place)["tmp"] == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_cancelled_job_leaves_nothing(place, sig):
-    """Ctrl-C or SIGTERM to `minimr submit` mid-job cancels it, removes the output folder it
-    made and the embedded cluster's scratch, and exits 128 + the signal."""
+    """Ctrl-C or SIGTERM to `minimr submit` mid-job cancels it, removes what it wrote but its
+    task logs, and the embedded cluster's scratch, and exits 128 + the signal."""
     write_file(place / "work" / "job.py", SLOW)
     run = submit(place, "job.py", "-o", "out", "--split-size", "1KB")
     deadline = time.monotonic() + 60
@@ -105,19 +112,20 @@ def test_a_cancelled_job_leaves_nothing(place, sig):
     assert code == 128 + sig, stderr
     assert "cancelled" in stderr
     time.sleep(0.5)  # a worker still writing would show now
-    assert leftovers(place) == {"work": ["in", "job.py"], "tmp": []}
+    assert leftovers(place) == {"work": ["in", "job.py", "out"], "tmp": []}
+    assert os.listdir(place / "work" / "out") == ["_logs"]
 
 
 def test_a_failed_overwrite_leaves_the_old_folder_empty_and_the_retry_runs(place):
-    """An --overwrite that fails leaves the folder it emptied, empty; running again, with or
-    without --overwrite, works."""
+    """An --overwrite that fails leaves the folder it emptied empty but for its task logs;
+    running again, with or without --overwrite, works."""
     write_file(place / "work" / "job.py", FAILS)
     old = place / "work" / "out"
     write_file(old / "part-00000", "'old'\t1\n")
     (old / "_SUCCESS").touch()
     code, _ = finish(submit(place, "job.py", "-o", "out", "--overwrite", "--max-attempts", "1"))
     assert code == 1
-    assert os.listdir(old) == [] and leftovers(place)["tmp"] == []
+    assert os.listdir(old) == ["_logs"] and leftovers(place)["tmp"] == []
     write_file(place / "work" / "job.py", WORDCOUNT)
     assert finish(submit(place, "job.py", "-o", "out")) == (0, "")
     assert (old / "_SUCCESS").exists()

@@ -76,7 +76,7 @@ def test_wordcount_through_submit_equals_reference(corpus, tmp_path):
                        for w in WORD.findall(line.lower()))
     assert dict(minimr.read_output(out)) == expected
     assert sorted(p.name for p in out.iterdir()) == [
-        "_SUCCESS", "part-00000", "part-00001", "part-00002"]
+        "_SUCCESS", "_logs", "part-00000", "part-00001", "part-00002"]
 
 
 def test_missing_input_is_a_clear_error(tmp_path):

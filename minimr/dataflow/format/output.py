@@ -38,6 +38,7 @@ from minimr.errors import InputError, OutputExistsError
 SUCCESS = "_SUCCESS"
 TEMPORARY = "_temporary"
 SKIPPED = "_skipped"  # skip mode's report (``dataflow/skips.py``)
+LOGS = "_logs"  # an embedded cluster's task logs, one file per attempt (``cluster/tasklogs.py``)
 _first, _second = itemgetter(0), itemgetter(1)
 
 __all__ = [
@@ -128,8 +129,10 @@ def prepare_output(output: str, overwrite: bool | str, inputs: Sequence[str], *,
 
     An output that is, or holds, something no run may delete is refused first, whatever
     ``overwrite`` says (``overwrite.refuse_unsafe``). A missing folder is made; an empty one
-    is used as it is; a non-empty one needs ``overwrite`` (and ``"force"`` unless it looks
-    like a minimr output), and then its entries are deleted, the folder itself kept.
+    is used as it is, and so is one holding only ``_logs/`` (what a failed or cancelled
+    embedded run leaves: its task logs, which this run's replace); a non-empty one needs
+    ``overwrite`` (and ``"force"`` unless it looks like a minimr output), and then its
+    entries are deleted, the folder itself kept.
 
     Args:
         overwrite: False, True (replace an old output) or ``"force"`` (any folder).
@@ -151,7 +154,9 @@ def prepare_output(output: str, overwrite: bool | str, inputs: Sequence[str], *,
     created: list[str] = []
     if found == "dir":
         names = storage.listdir(out)
-        if names:
+        if names == [LOGS]:  # a failed run's task logs, left for its user: this run's replace
+            clear(out, names)
+        elif names:
             check_old_output(output, names, mode)
             clear(out, names)
     else:
@@ -164,7 +169,9 @@ def discard(prepared: PreparedOutput) -> None:
     """Remove what a failed or cancelled run wrote, so that the same command can run again.
 
     Deletes the parts, ``_temporary`` and ``_skipped``, then the folders the run made (the
-    output and its missing parents) if they are empty. A folder that existed before stays,
+    output and its missing parents) if they are empty. The task logs an embedded cluster
+    left in ``_logs/`` stay: they are what the user needs to see why the job failed (the
+    next run in the same folder replaces them). A folder that existed before stays,
     empty: an ``--overwrite`` emptied it before the run started, so the old output is gone
     either way. An output with ``_SUCCESS`` is complete (the job ended before it was
     stopped) and stays whole. Nothing else in the folder is touched.

@@ -30,7 +30,7 @@ from minimr.errors import OutputExistsError, UnsafeOutputError, UsageError
 #: ``overwrite="force"`` (``--overwrite`` twice): also empty a folder that is no minimr output
 FORCE = "force"
 #: the names that make a folder look like a minimr output
-OUTPUT_MARKERS = ("_SUCCESS", "_temporary")
+OUTPUT_MARKERS = ("_SUCCESS", "_temporary", "_logs")
 PART_PREFIX = "part-"
 #: URL schemes whose first path segment is a bucket, not a folder
 BUCKET_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss")
@@ -93,9 +93,9 @@ def check_old_output(output: str, names: Iterable[str], overwrite: bool | str) -
     ):
         raise OutputExistsError(
             f"output folder {output!r} is not empty and does not look like a minimr output"
-            " (no _SUCCESS, _temporary or part-* in it), so --overwrite leaves it alone. To"
-            " delete everything in it anyway, pass --overwrite twice (overwrite='force' in"
-            " minimr.run)"
+            " (no _SUCCESS, _temporary, _logs or part-* in it), so --overwrite leaves it"
+            " alone. To delete everything in it anyway, pass --overwrite twice"
+            " (overwrite='force' in minimr.run)"
         )
 
 

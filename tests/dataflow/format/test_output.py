@@ -99,6 +99,22 @@ def test_prepare_output_refuses_existing_unless_overwrite(tmp_path):
     assert not (out / "part-00000").exists()
 
 
+def test_a_failed_runs_task_logs_do_not_stand_in_the_way_of_the_next_run(tmp_path):
+    """A folder holding only the _logs/ a failed run left is taken as it is, its old logs
+    removed; beside anything else, _logs marks a minimr output for --overwrite."""
+    out = tmp_path / "out"
+    (out / "_logs").mkdir(parents=True)
+    (out / "_logs" / "s0-m00000-a1.log").write_text("old")
+    prepare_output(str(out), False, [])
+    assert sorted(os.listdir(out)) == ["_temporary"]
+    (out / "_logs").mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="already exists"):
+        prepare_output(str(out), False, [])
+    prepare_output(str(out), True, [])
+    assert sorted(os.listdir(out)) == ["_temporary"]
+
+
 def test_prepare_output_refuses_to_swallow_inputs(tmp_path):
     """An output folder that contains an input file is refused (overwrite would delete it)."""
     with pytest.raises(UnsafeOutputError, match="holds the input"):

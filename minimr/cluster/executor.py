@@ -251,7 +251,10 @@ def serve(
             reply = pipe.Failed(attempt, format_user_traceback(exc)) if attempt else None
             traceback.print_exc()
         if reply is not None:
-            conn.send(reply)
+            try:
+                conn.send(reply)
+            except OSError:  # the worker closed the pipe (it replaced this executor): done
+                return
 
 
 class _State:

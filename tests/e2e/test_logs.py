@@ -245,11 +245,12 @@ def test_status_shows_queued_jobs_one_job_in_detail_and_a_bounded_history(tmp_pa
              "--log-level", "WARNING"], env=environment())
         cluster.add_worker()
         cluster.wait_for_workers(1)
-        first = submit_process(cluster.address, words, tmp_path / "one", "--sleep", "0.02")
+        first = submit_process(cluster.address, words, tmp_path / "one", "--sleep", "0.1")
         wait_for(lambda: fetch_status(cluster.address)["jobs"], what="the first job")
         second = submit_process(cluster.address, words, tmp_path / "two")
-        shown = wait_for(lambda: "queued" in (s := minimr_cli("status", "-c", cluster.address)
-                                              .stdout) and s, what="a queued job")
+        wait_for(lambda: [j for j in fetch_status(cluster.address)["jobs"]
+                          if j["state"] == "queued"], what="a queued job")
+        shown = minimr_cli("status", "-c", cluster.address).stdout  # the first runs 12 s
         queued = next(line for line in shown.splitlines() if "queued" in line)
         assert "1st in line" in queued and "map 0/0" not in queued
         _, err1 = first.communicate(timeout=120)

@@ -89,6 +89,16 @@ def fake_worker(address: str, slots: int, tasks: int, reducers: int) -> None:
     conn.close()
 
 
+def job_result(client: ZmqClient) -> p.JobResult:
+    """Wait for the coordinator's JobResult of the job ``client`` submitted."""
+    while True:
+        wait([client.pollable], 1.0)
+        while (frames := client.recv()) is not None:
+            message = p.decode(frames)
+            if isinstance(message, p.JobResult):
+                return message
+
+
 def cpu_times(pid: int) -> tuple[float, float]:
     """User and system CPU time of a process so far (all its threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
@@ -207,13 +217,7 @@ def run_tasks(args: argparse.Namespace) -> None:
     cpu_before = cpu_seconds(coordinator.pid)
     started = time.monotonic()
     client.send(p.encode(p.Submit("bench", "bench", 1, {}, "cloudpickle", b"opaque")))
-    result = None
-    while result is None:
-        wait([client.pollable], 1.0)
-        while (frames := client.recv()) is not None:
-            message = p.decode(frames)
-            if isinstance(message, p.JobResult):
-                result = message
+    result = job_result(client)
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(coordinator.pid) - cpu_before
     total = sum(result.snapshot["attempts"].values())

@@ -35,7 +35,12 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_coordinator import cpu_seconds, free_address, stop_process  # noqa: E402
+from bench_coordinator import (  # noqa: E402
+    cpu_seconds,
+    free_address,
+    job_result,
+    stop_process,
+)
 
 from minimr.cluster import protocol as p  # noqa: E402
 from minimr.cluster.transport import ZmqClient, wait  # noqa: E402
@@ -109,7 +114,7 @@ class Poller:
                 body = response.read()
                 self.etags[path] = response.headers.get("ETag", "")
         except urllib.error.HTTPError as exc:
-            if exc.code != 304:
+            if exc.code not in (304, 404):  # 404: the job is not in a snapshot yet
                 raise
             body = b""
         self.requests += 1
@@ -150,13 +155,7 @@ def run_job(args: argparse.Namespace, watched: bool) -> dict:
         if watched:
             poller = Poller(base, token, job_id)
             poller.thread.start()
-        result = None
-        while result is None:
-            wait([client.pollable], 1.0)
-            while (frames := client.recv()) is not None:
-                message = p.decode(frames)
-                if isinstance(message, p.JobResult):
-                    result = message
+        result = job_result(client)
         elapsed = time.monotonic() - started
         cpu = cpu_seconds(coordinator.pid) - before
         if poller is not None:
@@ -165,6 +164,7 @@ def run_job(args: argparse.Namespace, watched: bool) -> dict:
         figures = {"state": result.state, "wall": elapsed, "cpu": cpu}
         if poller is not None:
             figures.update(requests=poller.requests, polled_bytes=poller.bytes)
+        time.sleep(1.1)  # past the snapshot interval: the job's end is in the next snapshot
         page = Poller(base, token, job_id)
         for path in (f"/api/jobs/{job_id}", f"/api/jobs/{job_id}/attempts"):
             t0 = time.perf_counter()

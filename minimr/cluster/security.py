@@ -346,6 +346,14 @@ def uses_local_keys(address: str, keys_dir: str | None, insecure: bool) -> bool:
     )
 
 
+def keys_for(address: str, keys_dir: str | None, insecure: bool) -> Keys | None:
+    """The keys folder a process uses to reach (or serve) ``address``: ``keys_dir``; else,
+    on loopback TCP and unless ``insecure``, this user's local keys; else none."""
+    if keys_dir is not None:
+        return Keys(keys_dir)
+    return local_keys() if uses_local_keys(address, keys_dir, insecure) else None
+
+
 def client_keys(
     address: str, keys_dir: str | None = None, identity: str = SUBMITTER, insecure: bool = False
 ) -> CurveClient | None:
@@ -357,11 +365,8 @@ def client_keys(
     Raises:
         KeysError: the keys lack the identity or the coordinator's public key.
     """
-    if keys_dir is not None:
-        return Keys(keys_dir).client(identity)
-    if uses_local_keys(address, keys_dir, insecure):
-        return local_keys().client(identity)
-    return None
+    keys = keys_for(address, keys_dir, insecure)
+    return keys.client(identity) if keys is not None else None
 
 
 def worker_keys(
@@ -369,11 +374,8 @@ def worker_keys(
 ) -> WorkerKeys | None:
     """What a worker of the coordinator at ``address`` holds, by the rule of
     :func:`client_keys`."""
-    if keys_dir is not None:
-        return Keys(keys_dir).worker(identity)
-    if uses_local_keys(address, keys_dir, insecure):
-        return local_keys().worker(identity)
-    return None
+    keys = keys_for(address, keys_dir, insecure)
+    return keys.worker(identity) if keys is not None else None
 
 
 def coordinator_keys(
@@ -386,9 +388,8 @@ def coordinator_keys(
             ``insecure``.
         KeysError: a file of the keys folder is missing or malformed.
     """
-    if keys_dir is not None:
-        return Keys(keys_dir).coordinator()
-    if uses_local_keys(bind, keys_dir, insecure):
-        return local_keys().coordinator()
+    keys = keys_for(bind, keys_dir, insecure)
+    if keys is not None:
+        return keys.coordinator()
     check_bind_address(bind, insecure)
     return None, None

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from minimr.cluster.commands import fetch_status
-from tests.e2e.support import HEARTBEAT, environment, free_address, stop_processes
+from tests.e2e.support import CANARY_JOB, HEARTBEAT, environment, free_address, stop_processes
 
 
 class Cluster:
@@ -128,3 +128,15 @@ def shared_cluster(tmp_path_factory):
     c.wait_for_workers(3)
     yield c
     c.close()
+
+
+@pytest.fixture
+def canary(tmp_path):
+    """A canary job file (``support.CANARY_JOB``), its input, and the file it writes when
+    it runs: proof that a job ran, for the tests of who may run one."""
+    canary_file = tmp_path / "canary"
+    job = tmp_path / "canary_job.py"
+    job.write_text(CANARY_JOB.format(canary=str(canary_file)))
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("alpha beta\ngamma alpha\n")
+    return job, inputs, canary_file

@@ -20,6 +20,25 @@ TEXT = ROOT / "data" / "text"
 HEARTBEAT = ["--heartbeat-interval", "0.2", "--heartbeat-liveness", "5"]
 
 
+#: a job whose every map task appends to the file CANARY names: proof that the job ran
+CANARY_JOB = '''
+"""Writes a canary file from every map task: proof that a job ran on a worker."""
+
+CANARY = {canary!r}
+
+
+def map(key, line):
+    with open(CANARY, "a") as file:
+        file.write("ran\\n")
+    for word in line.split():
+        yield word, 1
+
+
+def reduce(word, counts):
+    yield word, sum(counts)
+'''
+
+
 def free_address() -> str:
     """A loopback TCP address with a port that was free a moment ago."""
     with socket.socket() as probe:

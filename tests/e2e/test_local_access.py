@@ -30,23 +30,6 @@ from tests.e2e.support import environment, free_address, make_plan, stop_process
 
 OTHER = "minimr-other"
 
-CANARY_JOB = '''
-"""Writes a canary file from every map task: proof that a job ran on a worker."""
-
-CANARY = {canary!r}
-
-
-def map(key, line):
-    with open(CANARY, "a") as file:
-        file.write("ran\\n")
-    for word in line.split():
-        yield word, 1
-
-
-def reduce(word, counts):
-    yield word, sum(counts)
-'''
-
 #: run as root up to the privilege drop (the interpreter lives where only root may read),
 #: then as the other account: read some files, open the socket, send one message, listen
 ATTACKER = r"""
@@ -140,17 +123,6 @@ def attack(
     result = json.loads(done.stdout)
     assert result["uid"] == account[0]
     return result
-
-
-@pytest.fixture
-def canary(tmp_path):
-    """A canary job file, its input, and the file it writes when it runs."""
-    canary_file = tmp_path / "canary"
-    job = tmp_path / "canary_job.py"
-    job.write_text(CANARY_JOB.format(canary=str(canary_file)))
-    inputs = tmp_path / "in.txt"
-    inputs.write_text("alpha beta\ngamma alpha\n")
-    return job, inputs, canary_file
 
 
 def canary_submit(canary, output: Path) -> list[bytes]:

@@ -35,23 +35,6 @@ from tests.e2e.support import (
     stop_processes,
 )
 
-CANARY_JOB = '''
-"""Writes a canary file from every map task: proof that a job ran on a worker."""
-
-CANARY = {canary!r}
-
-
-def map(key, line):
-    with open(CANARY, "a") as file:
-        file.write("ran\\n")
-    for word in line.split():
-        yield word, 1
-
-
-def reduce(word, counts):
-    yield word, sum(counts)
-'''
-
 
 def minimr(*args: str) -> list[str]:
     """The command line of ``minimr ARGS`` in a subprocess."""
@@ -139,17 +122,6 @@ def keyed(tmp_path_factory):
     cluster.wait_for_workers(1)
     yield cluster
     cluster.close()
-
-
-@pytest.fixture
-def canary(tmp_path):
-    """A canary job file and the file it would write."""
-    canary_file = tmp_path / "canary"
-    job = tmp_path / "canary_job.py"
-    job.write_text(CANARY_JOB.format(canary=str(canary_file)))
-    inputs = tmp_path / "in.txt"
-    inputs.write_text("alpha beta\ngamma alpha\n")
-    return job, inputs, canary_file
 
 
 def submit(keyed: KeyedCluster, canary, out: Path, *keys_args: str) -> subprocess.CompletedProcess:

@@ -300,8 +300,9 @@ class Options:
 class Ready(Message):
     """A worker registers: who it is, its capacity and where it serves map outputs.
 
-    ``shuffle_key`` is its shuffle server's CURVE public key (Z85; empty without keys),
-    handed to reducers so they know they reach that very worker.
+    ``shuffle_key`` is its shuffle server's CURVE public key (Z85; empty without keys). The
+    coordinator hands reducers the key the worker authenticated with instead (one key pair
+    serves both), so a worker cannot name another's server as its own.
     """
 
     command: ClassVar[Command] = Command.READY

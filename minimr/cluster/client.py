@@ -38,6 +38,7 @@ from minimr.cluster import launch, limits, private, security, shipping
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.dashboard.logs import coordinator_logs
 from minimr.cluster.dashboard.server import DashboardServer
 from minimr.cluster.dashboard.window import Window
 from minimr.cluster.operations import who_am_i
@@ -403,7 +404,9 @@ class LocalCluster:
             window = Window() if dashboard is not None else None
             self.coordinator = Coordinator(self.server, sched, window=window, notices=False)
             if window is not None:
-                self.dashboard = DashboardServer(window, dashboard, embedded=True).start()
+                logs = coordinator_logs(self.address, None)  # a private socket: no keys
+                self.dashboard = DashboardServer(window, dashboard, embedded=True,
+                                                 logs=logs).start()
             self._thread = threading.Thread(
                 target=self.coordinator.serve_forever, name="minimr-coordinator", daemon=True
             )

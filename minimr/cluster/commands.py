@@ -10,6 +10,7 @@ import os
 import resource
 import signal
 import time
+from collections.abc import Callable
 
 import click
 
@@ -17,6 +18,7 @@ from minimr.cluster import limits, security
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.dashboard.logs import coordinator_logs
 from minimr.cluster.dashboard.server import DashboardAddressError, DashboardServer
 from minimr.cluster.dashboard.server import parse_address as parse_dashboard_address
 from minimr.cluster.dashboard.window import Window
@@ -42,6 +44,7 @@ from minimr.cluster.transport import (
     is_loopback,
 )
 from minimr.cluster.worker import run_worker
+from minimr.errors import KeysError
 
 STATUS_TIMEOUT = 5.0
 #: the choices of --log-level
@@ -271,7 +274,9 @@ def coordinator(
     web = None
     if window is not None:
         try:
-            web = DashboardServer(window, dashboard, dashboard_token).start()
+            web = DashboardServer(window, dashboard, dashboard_token,
+                                  logs=_dashboard_logs(server.address, keys_dir, insecure)
+                                  ).start()
         except OSError as exc:
             server.close()
             raise click.ClickException(f"--dashboard {dashboard}: {exc}") from None
@@ -284,6 +289,17 @@ def coordinator(
         server.close()
         if journal is not None:
             journal.close()
+
+
+def _dashboard_logs(address: str, keys_dir: str | None, insecure: bool
+                    ) -> Callable[[str, str], str | None] | None:
+    """The dashboard's log reader: a client of this coordinator with the keys ``minimr logs``
+    would use here (none if this machine holds no client key of the cluster's)."""
+    try:
+        return coordinator_logs(address, security.client_keys(address, keys_dir,
+                                                              insecure=insecure))
+    except KeysError:
+        return None
 
 
 def _resume(coord: Coordinator, state_dir: str, move_aside: bool) -> Journal:

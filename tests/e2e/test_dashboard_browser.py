@@ -213,6 +213,8 @@ def test_a_running_job_seen_in_a_browser(browser, cluster, tmp_path):
              "the failed attempt's log page")
     assert texts(browser, ".badge") == ["failed"]
     assert MARKUP in texts(browser, "#why")[0]  # shown as text, never run
+    wait_for(browser, lambda d: count(d, "#log"), "the attempt's log")
+    assert "reading part-00001.txt from byte 0: " + MARKUP in texts(browser, "#log")[0]
     assert browser.title == "minimr dashboard"
     assert count(browser, "script") == 1 and count(browser, "img") == 0
     shot(browser, "log")

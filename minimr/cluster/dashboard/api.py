@@ -190,7 +190,8 @@ def attempt_log(job: dict, attempt_id: str, logs: LogReader | None) -> dict:
     attempt = found[0]
     text, note = None, ""
     if logs is None:
-        note = "this coordinator does not read task logs (minimr logs does)"
+        note = ("this dashboard holds no client key of the cluster to read task logs with "
+                "(minimr logs --keys DIR can)")
     elif attempt.get("log") == "gone":
         note = "its worker has left, and the log was kept on that worker"
     else:

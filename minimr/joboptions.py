@@ -54,7 +54,7 @@ RESERVED_FLAGS = frozenset({
     "--coordinator", "-c", "--keys", "--identity", "--split-size", "--combine-files",
     "--sort-buffer", "--max-attempts", "--no-speculation", "--task-timeout", "--worker-timeout",
     "--skip-bad-records", "--max-skips", "--serializer", "--max-message-size", "--overwrite",
-    "--quiet", "-q", "--file", "--help", "-h", "--version", "--dashboard-address",
+    "--quiet", "-q", "--file", "--help", "-h", "--version", "--dashboard-address", "--insecure",
     "--split", "--task", "--pdb",  # minimr replay's own
     "--output-format", "--input-format", "--compress", "--dashboard",  # DESIGN.md's
 })

@@ -36,6 +36,7 @@ from minimr.cluster.operations import (
     format_job,
     logs,
 )
+from minimr.cluster.tasklogs import HEAD, TAIL
 from minimr.cluster.transport import (
     COORDINATOR_MAX_MESSAGE,
     CurveClient,
@@ -379,6 +380,22 @@ def _resume(coord: Coordinator, state_dir: str, move_aside: bool) -> Journal:
     "keeps its last 50 jobs' logs.",
 )
 @click.option(
+    "--log-head",
+    type=click.IntRange(min=0, max=1 << 26),
+    default=HEAD,
+    show_default=True,
+    metavar="BYTES",
+    help="Bytes kept of the start of each attempt's output...",
+)
+@click.option(
+    "--log-tail",
+    type=click.IntRange(min=0, max=1 << 26),
+    default=TAIL,
+    show_default=True,
+    metavar="BYTES",
+    help="...and of its end; what lies between is cut, and the cut marked.",
+)
+@click.option(
     "--host",
     default=None,
     help="The host name reducers compare to read map outputs in place "
@@ -405,8 +422,8 @@ def _resume(coord: Coordinator, state_dir: str, move_aside: bool) -> Journal:
 @click.option("--log-level", type=LOG_LEVELS, default="INFO", show_default=True,
               help="The least severe lines logged.")
 def worker(
-    address, slots, work_dir, name, log_dir, host, shuffle_port, keys_dir, identity, insecure,
-    log_level
+    address, slots, work_dir, name, log_dir, log_head, log_tail, host, shuffle_port, keys_dir,
+    identity, insecure, log_level
 ) -> None:
     """Join a cluster: register, pull tasks, run them until SIGTERM or Ctrl-C.
 
@@ -434,6 +451,8 @@ def worker(
         keys=keys,
         shuffle_port=shuffle_port,
         log_dir=log_dir,
+        log_head=log_head,
+        log_tail=log_tail,
     )
     if code:
         raise SystemExit(code)

@@ -602,6 +602,8 @@ def run_worker(
     keys: WorkerKeys | None = None,
     shuffle_port: int = 0,
     log_dir: str | None = None,
+    log_head: int = HEAD,
+    log_tail: int = TAIL,
 ) -> int:
     """Run a worker until SIGTERM/Ctrl-C (the ``minimr worker`` command)."""
     worker = Worker(
@@ -614,6 +616,8 @@ def run_worker(
         keys=keys,
         shuffle_port=shuffle_port,
         log_dir=log_dir,
+        log_head=log_head,
+        log_tail=log_tail,
     )
     return worker.work()
 

@@ -222,7 +222,10 @@ def _sample_records(split: Split, fmt: object, rng: random.Random) -> Iterator:
     step = (split.end - split.start) / SAMPLE_POINTS
     for i in range(SAMPLE_POINTS):
         start = split.start + int(i * step)
-        sub = Split(split.path, start, split.end)
+        # the lines that start before the next place: places never overlap, so the map sees
+        # a line once however short the split (user code runs once per record)
+        end = split.end if i == SAMPLE_POINTS - 1 else split.start + int((i + 1) * step)
+        sub = Split(split.path, start, end)
         # small reads: a few hundred lines, not a whole READ_BLOCK decoded at each place
         yield from islice(chain.from_iterable(read_text_blocks(sub, SAMPLE_BLOCK)), SAMPLE_RECORDS)
 

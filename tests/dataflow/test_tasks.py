@@ -164,3 +164,26 @@ def test_tasks_raise_the_young_gc_threshold_only_while_they_run(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         reduce_task_output(tmp_path, step_job(reduce_fn, failing_map), "gc2", tracked=False)
     assert gc.get_threshold() == before and gc.callbacks == callbacks
+
+
+@pytest.mark.parametrize("lines", [1, 3, 40, 2000])
+def test_sampling_maps_each_record_at_most_once(tmp_path, lines):
+    """A range partitioner's sample task reads its places in a split without overlap, so the
+    map sees each line at most once, however short the split (issue 16: once per record)."""
+    from collections import Counter
+
+    from minimr.dataflow.tasks import run_sample_task
+
+    seen = Counter()
+
+    class Sampled(Job):
+        partitioner = "range"
+
+        def map(self, key, line):
+            seen[key] += 1
+            yield line, 1
+
+    (tmp_path / "in.txt").write_text("".join(f"{i:04d}\n" for i in range(lines)))
+    plan = build_plan(Sampled(), [str(tmp_path / "in.txt")], str(tmp_path / "out"), reducers=3)
+    run_sample_task(plan, plan.sample_task(0), Counters())
+    assert seen and max(seen.values()) == 1

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import pytest
 
 from minimr.cluster.commands import fetch_status
@@ -93,8 +94,11 @@ class Cluster:
         """Block until the coordinator has ``count`` live workers."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if len(fetch_status(self.address)["workers"]) >= count:
-                return
+            try:
+                if len(fetch_status(self.address)["workers"]) >= count:
+                    return
+            except click.ClickException:  # the coordinator is still starting (a loaded machine)
+                pass
             time.sleep(0.1)
         raise AssertionError(f"fewer than {count} workers registered within {timeout} s")
 

@@ -132,8 +132,8 @@ class Job:
             ``"whole_file"`` (one ``(path, contents)`` a file), ``"jsonl"``, ``"csv"``,
             ``"tsv"``, or an object such as ``minimr.CSV(header=True)`` or an
             ``InputFormat`` of the job's own (docs/formats.md).
-        output_format: how the part files are written: ``"repr"`` (the default), ``"jsonl"``
-            or ``"tsv"`` (the run's ``--output-format`` overrides it).
+        output_format: how the part files are written: ``"repr"`` (the default), ``"jsonl"``,
+            ``"tsv"`` or ``"lines"`` (the run's ``--output-format`` overrides it).
         partitioner: ``"hash"`` (default) or ``"range"`` (total order across part files).
         options: the job's own options, a list of ``minimr.Option``; in a running job,
             ``self.options`` holds their values (``self.options.threshold``).
@@ -189,10 +189,13 @@ class Job:
         # the class's list: an instance's own ``options`` holds a run's values
         return type(self).options
 
+    def _module(self) -> ModuleType | None:
+        """The module of the job's code: what travels to workers, and whose file it is."""
+        return sys.modules.get(type(self).__module__)
+
     def _declared_files(self) -> tuple[object, str]:
         """The ``files`` declared and the folder they are relative to (the job file's)."""
-        module = sys.modules.get(type(self).__module__)
-        file = getattr(module, "__file__", None)
+        file = getattr(self._module(), "__file__", None)
         return type(self).files, os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import cloudpickle
 
+from minimr.compat import mrjob
 from minimr.errors import JobLoadError
 from minimr.job import Job, ModuleJob, declared_options
 
@@ -86,7 +87,8 @@ def _register_by_value(module: ModuleType, folder: str, new_modules: set[str]) -
 
 
 def find_job(module: ModuleType, class_name: str | None = None) -> Job:
-    """The one job a module defines: a Job subclass, or top-level map/reduce functions.
+    """The one job a module defines: a Job subclass, an mrjob ``MRJob`` subclass (run
+    unchanged, ``minimr.compat.mrjob``), or top-level map/reduce functions.
 
     Raises:
         JobLoadError: no job, several candidate jobs, or a named class that is missing.
@@ -94,6 +96,8 @@ def find_job(module: ModuleType, class_name: str | None = None) -> Job:
     where = getattr(module, "__file__", module.__name__)
     if class_name:
         cls = getattr(module, class_name, None)
+        if mrjob.is_mrjob_class(cls):
+            return mrjob.MRJobAdapter(cls)
         if not (inspect.isclass(cls) and issubclass(cls, Job)):
             raise JobLoadError(f"{where} has no Job subclass named {class_name!r}")
         return cls()
@@ -101,14 +105,14 @@ def find_job(module: ModuleType, class_name: str | None = None) -> Job:
         obj for obj in vars(module).values()
         if inspect.isclass(obj) and issubclass(obj, Job) and obj is not Job
         and obj is not ModuleJob and obj.__module__ == module.__name__
-    ]
+    ] + mrjob.classes_in(module)
     if len(classes) > 1:
         names = ", ".join(sorted(c.__name__ for c in classes))
         raise JobLoadError(
             f"{where} defines several jobs ({names}); name one as {os.path.basename(where)}:CLASS"
         )
     if classes:
-        return classes[0]()
+        return _instance(classes[0])
     if any(callable(getattr(module, name, None)) for name in ("map", "map_keys", "map_batch")):
         return ModuleJob(module)
     raise JobLoadError(
@@ -130,11 +134,20 @@ def resolve_job(job: Any) -> Job:
     return found
 
 
+def _instance(cls: type) -> Job:
+    """A job of a minimr ``Job`` class, or of an mrjob ``MRJob`` class (run unchanged)."""
+    return mrjob.MRJobAdapter(cls) if mrjob.is_mrjob_class(cls) else cls()
+
+
 def _find(job: Any) -> Job:
     if isinstance(job, Job):
         return job
-    if inspect.isclass(job) and issubclass(job, Job):
-        return job()
+    if inspect.isclass(job) and (issubclass(job, Job) or mrjob.is_mrjob_class(job)):
+        return _instance(job)
+    if mrjob.is_mrjob_class(type(job)):
+        raise JobLoadError(
+            f"give minimr the class {type(job).__name__}, not an instance of it; its"
+            " arguments go in options={...} (or on the minimr submit command line)")
     if isinstance(job, ModuleType):
         return find_job(job)
     if isinstance(job, (str, os.PathLike)):
@@ -161,5 +174,5 @@ def job_file(job: Any, resolved: Job) -> str | None:
         return _job_path(job)[0]
     if isinstance(resolved, ModuleJob):
         return resolved.source
-    module = job if isinstance(job, ModuleType) else sys.modules.get(type(resolved).__module__)
+    module = job if isinstance(job, ModuleType) else resolved._module()
     return getattr(module, "__file__", None)

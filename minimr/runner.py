@@ -12,7 +12,6 @@ import inspect
 import os
 import re
 import secrets
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -236,7 +235,7 @@ def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None,
 
 def _ship_job_module(job: Job) -> None:
     """Make sure the job's own module travels by value (not installed on workers)."""
-    module = sys.modules.get(type(job).__module__)
+    module = job._module()
     file = getattr(module, "__file__", None)
     if module is None or module.__name__ == "__main__" or not file:
         return
@@ -403,7 +402,7 @@ def run(
             (a coordinator serves its own) or the inline runner.
         input_format: how input files become records, overriding the job's: a name
             (``"jsonl"``), ``"CSV(header=True)"``, or an ``InputFormat`` (docs/formats.md).
-        output_format: ``"repr"``, ``"jsonl"`` or ``"tsv"``, overriding the job's.
+        output_format: ``"repr"``, ``"jsonl"``, ``"tsv"`` or ``"lines"``, overriding the job's.
         compress: ``"gzip"`` or ``"zstd"``: the part files compressed (``part-00000.gz``).
 
     These are all the options a run takes; what shapes the data (reducers by default, the

@@ -16,6 +16,8 @@ systems
              minimr-final  minimr submit jobs/wordcount_final.py ... --workers W (map_final)
              minimr-plain  minimr submit jobs/wordcount_functions.py ... --workers W (plain
                            generator functions, run as written)
+             minimr-mrjob  minimr submit baselines/wc_mrjob.py ... --workers W: the mrjob
+                           row's job, unchanged (docs/mrjob.md)
   jsonl      pool          baselines/events_pool.py: multiprocessing.Pool(W), json.loads a line,
                            a Counter by the field 'user' per file, Counters merged
              minimr-inline, minimr-local   minimr submit jobs/count_by.py ... --field user
@@ -145,6 +147,8 @@ SYSTEMS = (
            _minimr("wordcount", "local", "jobs/wordcount_final.py")),
     System("minimr-plain", "wordcount", False,
            _minimr("wordcount", "local", "jobs/wordcount_functions.py")),
+    System("minimr-mrjob", "wordcount", False,
+           _minimr("wordcount", "local", "scripts/baselines/wc_mrjob.py"), ("mrjob",)),
     System("gnusort", "sort", True, _gnu_sort, output_dir=False, env={"LC_ALL": "C"}),
     System("pysort", "sort", True, lambda s, i, o: [*_script("sort_python.py"), i, o],
            output_dir=False),

@@ -238,8 +238,8 @@ def read_output(path: str | os.PathLike, trusted: bool = False, *,
     output in a folder only you can write, for instance (``Result.records()`` does so).
 
     Args:
-        output_format: ``"repr"``, ``"jsonl"`` or ``"tsv"``: read the parts so, whatever
-            ``_SUCCESS`` says (or when there is none).
+        output_format: ``"repr"``, ``"jsonl"``, ``"tsv"`` or ``"lines"``: read the parts so,
+            whatever ``_SUCCESS`` says (or when there is none).
 
     Raises:
         InputError: the path does not exist, a folder has no part files, or a line is not a

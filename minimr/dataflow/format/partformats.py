@@ -17,6 +17,11 @@
     ``str(key) TAB str(value)``: Hadoop's text output, for shell tools. Read back as
     strings. A key holding a tab, or a key or value holding a line break, is refused (it
     would cut or merge lines).
+``lines``
+    Lines the job made itself: a record ``(line, None)`` is written as its line, a str as
+    UTF-8 and bytes as they are (Hadoop's ``TextOutputFormat`` writes a key alone when its
+    value is null). Read back as ``(line, None)``, the line a str. It is how an mrjob job's
+    ``OUTPUT_PROTOCOL`` lines reach its part files (``minimr/compat/mrjob.py``).
 
 A ``PartFormat`` (encoding and compression) names the part files (``part-00000.gz``), makes
 their writers, and is written into ``_SUCCESS`` so that ``read_output`` knows how to read
@@ -245,7 +250,56 @@ def _refuse_tsv(keys: list, values: list) -> None:
             " (--output-format jsonl), which escape them")
 
 
-ENCODINGS = {e.name: e for e in (ReprEncoding(), JsonEncoding(), TsvEncoding())}
+# --- lines ------------------------------------------------------------------------------------
+
+_STR_TYPES, _BYTES_TYPES = {str}, {bytes}
+
+
+class LinesEncoding:
+    """A record ``(line, None)`` written as its line: str as UTF-8, bytes as they are."""
+
+    name = "lines"
+
+    def encode(self, keys: list, values: list) -> bytes:
+        """The lines ``keys``, each ended by a newline.
+
+        Raises:
+            JobCodeError: a value that is not None, or a key that is not a str or bytes,
+                naming the record's key.
+        """
+        if values.count(None) != len(values):
+            _refuse_lines(keys, values)
+        kinds = set(map(type, keys))
+        if kinds == _BYTES_TYPES:
+            return b"\n".join(keys) + b"\n"
+        if kinds == _STR_TYPES:
+            return ("\n".join(keys) + "\n").encode("utf-8", "backslashreplace")
+        if not kinds <= {str, bytes}:
+            _refuse_lines(keys, values)
+        return b"".join((key if type(key) is bytes else key.encode("utf-8", "backslashreplace"))
+                        + b"\n" for key in keys)
+
+    def decode(self, line: str, trusted: bool) -> tuple[Any, Any]:
+        """The ``(line, None)`` of a line, without its newline."""
+        return (line[:-1] if line.endswith("\n") else line), None
+
+
+def _refuse_lines(keys: list, values: list) -> None:
+    """Raise the ``JobCodeError`` for the first record a ``lines`` part cannot hold."""
+    for key, value in zip(keys, values, strict=True):
+        if value is not None:
+            what = f"a value that is not None, for key {shown(key)}: {shown(value)}"
+        elif type(key) not in (str, bytes):
+            what = f"a key that is a {type(key).__name__}, not a str or bytes: {shown(key)}"
+        else:
+            continue
+        raise JobCodeError(
+            f"output format lines: {what}. A lines part holds records (line, None), the line"
+            " a str or bytes: yield (line, None), or write repr, jsonl or tsv output")
+
+
+ENCODINGS = {e.name: e for e in (ReprEncoding(), JsonEncoding(), TsvEncoding(),
+                                 LinesEncoding())}
 #: the names ``--output-format`` and a job's ``output_format`` take
 OUTPUT_FORMATS = tuple(ENCODINGS)
 
@@ -258,7 +312,7 @@ class PartFormat:
     """How the final part files are written: an encoding and a compression.
 
     Attributes:
-        format: ``"repr"``, ``"jsonl"`` or ``"tsv"``.
+        format: ``"repr"``, ``"jsonl"``, ``"tsv"`` or ``"lines"``.
         compression: None, ``"gzip"`` or ``"zstd"``.
     """
 

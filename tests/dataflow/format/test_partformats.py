@@ -192,6 +192,25 @@ def test_tsv_refuses_what_would_cut_or_merge_lines(key, value, what):
         encoded("tsv", [("fine", 1), (key, value)])
 
 
+def test_lines_are_the_records_keys_as_they_are():
+    """lines writes each record's key, a str as UTF-8 and bytes untouched, and reads back
+    (line, None)."""
+    data = encoded("lines", [("ünï\tcode", None), (b'"raw"\t\xff', None), (b"", None)])
+    assert data == "ünï\tcode\n".encode() + b'"raw"\t\xff\n\n'
+    assert decoded("lines", encoded("lines", [("a\tb", None), ("c", None)])) == [
+        ("a\tb", None), ("c", None)]
+
+
+@pytest.mark.parametrize("key, value, what", [
+    ("k", 1, "a value that is not None, for key 'k': 1"),
+    (("a", 1), None, "a key that is a tuple, not a str or bytes"),
+])
+def test_lines_refuses_records_that_are_not_a_line(key, value, what):
+    """A value that is not None, or a key that is no line, fails naming the key."""
+    with pytest.raises(JobCodeError, match=re.escape(what)):
+        encoded("lines", [("fine", None), (key, value)])
+
+
 @pytest.mark.parametrize("fmt", OUTPUT_FORMATS)
 @pytest.mark.parametrize("codec, suffix", [(None, ""), ("gzip", ".gz"), ("zstd", ".zst")])
 def test_every_format_and_compression_writes_and_reads_its_parts(tmp_path, fmt, codec,
@@ -202,6 +221,8 @@ def test_every_format_and_compression_writes_and_reads_its_parts(tmp_path, fmt, 
     name = part_format.file_name(3)
     assert name == "part-00003" + suffix
     pairs = [("a", 1), ("b", "two"), ("c", 3.5)]
+    if fmt == "lines":  # records (line, None)
+        pairs = [("a\t1", None), ("b", None), ("", None)]
     with TextPartWriter(str(tmp_path / name), part_format) as w:
         w.write_many(pairs)
         size = w.close()

@@ -1,0 +1,1 @@
+"""Jobs written for other MapReduce libraries, run by minimr unchanged (``mrjob``)."""

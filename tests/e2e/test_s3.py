@@ -110,7 +110,9 @@ def test_wordcount_on_s3_with_two_workers_equals_the_local_inline_run(s3, tmp_pa
     remote = minimr.run(job, inputs=url, output=f"s3://{BUCKET}/wc/out", workers=2, **options)
     assert remote.output == f"s3://{BUCKET}/wc/out"
     names = ["_SUCCESS", "part-00000", "part-00001", "part-00002"]
-    assert keys_under(s3, remote.output) == names  # nothing left of _temporary
+    kept = keys_under(s3, remote.output)  # nothing left of _temporary; the task logs
+    assert [k for k in kept if not k.startswith(f"{out.LOGS}/")] == names
+    assert f"{out.LOGS}/s0-m00000-a1.log" in kept
     for name in names:
         assert s3.cat_file(f"{BUCKET}/wc/out/{name}") == (tmp_path / "out" / name).read_bytes()
     assert list(remote.records()) == list(local.records())
@@ -126,7 +128,10 @@ def test_a_failed_job_on_s3_leaves_no_success_and_no_losing_part(s3, tmp_path):
     with pytest.raises(JobFailed, match="poisoned key in reduce"):
         minimr.run(str(JOBS / "reduce_fails.py"), inputs=url, output=output, reducers=3,
                    workers=2, max_attempts=2)
-    left = keys_under(s3, output)
+    logs = [key for key in keys_under(s3, output) if key.startswith(f"{out.LOGS}/")]
+    assert any(b"poisoned key in reduce" in s3.cat_file(f"{BUCKET}/fail/out/{key}")
+               for key in logs)  # the failed attempts' logs are kept on the output's storage
+    left = [key for key in keys_under(s3, output) if key not in logs]
     assert out.SUCCESS not in left
     assert not [key for key in left if key.startswith(out.TEMPORARY)]
     poisoned = out.part_name(HashPartitioner(3)("poison"))

@@ -179,9 +179,11 @@ def test_a_value_that_cannot_be_pickled_is_named_with_its_key(tmp_path, writer, 
 def test_read_output_reads_every_format_and_compression_from_success(tmp_path, fmt, codec):
     """The job commit writes the parts' format into _SUCCESS; read_output reads a folder or
     one of its parts by it (compression by the part's name): repr typed, jsonl as JSON
-    values, tsv as strings."""
+    values, tsv as strings, lines as (line, None)."""
     part_format = PartFormat.of(fmt, codec)
     parts = [[("a", (1, 2)), ("c", 3)], [("b", None)]]
+    if fmt == "lines":  # records (line, None)
+        parts = [[("a\t(1, 2)", None), (b"c\t3", None)], [("b", None)]]
     for p, records in enumerate(parts):
         with TextPartWriter(str(tmp_path / part_format.file_name(p)), part_format) as w:
             w.write_many(records)
@@ -191,7 +193,8 @@ def test_read_output_reads_every_format_and_compression_from_success(tmp_path, f
                                                                "compression": codec}
     expected = {"repr": [("a", (1, 2)), ("c", 3), ("b", None)],
                 "jsonl": [("a", [1, 2]), ("c", 3), ("b", None)],
-                "tsv": [("a", "(1, 2)"), ("c", "3"), ("b", "None")]}[fmt]
+                "tsv": [("a", "(1, 2)"), ("c", "3"), ("b", "None")],
+                "lines": [("a\t(1, 2)", None), ("c\t3", None), ("b", None)]}[fmt]
     assert list(read_output(tmp_path)) == expected
     assert list(read_output(tmp_path / part_format.file_name(1))) == expected[2:]
 

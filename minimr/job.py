@@ -80,6 +80,13 @@ class Step:
         map_batch: ``(list of (key, value)) -> iterable of pairs or a mapping``.
         map_final: ``() -> iterable of pairs, a mapping or None``, called once per map task
             after its last ``map``/``map_batch`` call (before the last combine and teardown).
+        reduce_final: ``() -> iterable of pairs, a mapping or None``, called once per reduce
+            task after its last ``reduce`` call (mrjob's ``reducer_final``, Hadoop's
+            ``cleanup``); what it gives is written to the task's output after the reduce's.
+        sort_values: each key's values reach ``reduce`` sorted, in minimr's order (Python's,
+            typed as keys are for mixed types): a secondary sort, spilled and merged in
+            bounded memory like the keys (None: the job's ``sort_values``). A combiner then
+            runs when the map output buffer spills, not when spills merge.
         reducers: this step's number of reduce partitions (wins over the run's ``reducers``).
         partitioner: ``"hash"`` or ``"range"`` (sampled boundaries: total order across parts).
         setup, teardown: called once per task before and after the step's functions.
@@ -91,6 +98,8 @@ class Step:
     combine: Callable[[Any, Iterator[Any]], Iterable[tuple[Any, Any]]] | None = None
     map_batch: Callable[[list], Any] | None = None
     map_final: Callable[[], Any] | None = None
+    reduce_final: Callable[[], Any] | None = None
+    sort_values: bool | None = None
     reducers: int | None = None
     partitioner: str | None = None
     setup: Callable[[], None] | None = None
@@ -107,11 +116,14 @@ class Step:
             got = f"it defines {' and '.join(defined)}" if defined else "it defines none"
             raise JobDefinitionError(
                 f"{where} must define exactly one of map, map_keys or map_batch ({got})")
-        for name in ("map", "map_keys", "reduce", "combine", "map_batch", "map_final", "setup",
-                     "teardown"):
+        for name in ("map", "map_keys", "reduce", "combine", "map_batch", "map_final",
+                     "reduce_final", "setup", "teardown"):
             fn = getattr(self, name)
             if fn is not None and not callable(fn):
                 raise JobDefinitionError(f"{where}: {name} must be callable (got {fn!r})")
+        if self.sort_values is not None and type(self.sort_values) is not bool:
+            raise JobDefinitionError(
+                f"{where}: sort_values must be True or False (got {self.sort_values!r})")
         if self.reducers is not None and (type(self.reducers) is not int or self.reducers < 1):
             raise JobDefinitionError(
                 f"{where}: reducers must be a positive int (got {self.reducers!r})"
@@ -135,6 +147,8 @@ class Job:
         output_format: how the part files are written: ``"repr"`` (the default), ``"jsonl"``,
             ``"tsv"`` or ``"lines"`` (the run's ``--output-format`` overrides it).
         partitioner: ``"hash"`` (default) or ``"range"`` (total order across part files).
+        sort_values: ``True`` hands each key's values to ``reduce`` sorted (a secondary
+            sort, in bounded memory; a ``Step`` may say otherwise).
         options: the job's own options, a list of ``minimr.Option``; in a running job,
             ``self.options`` holds their values (``self.options.threshold``).
         files: side files shipped with the job, paths relative to the job file's folder;
@@ -145,6 +159,7 @@ class Job:
     input_format: str | InputFormat | type[InputFormat] = "text"
     output_format: str | None = None
     partitioner: str = "hash"
+    sort_values: bool = False
     options: Sequence[Option] | Options = ()
     files: Sequence[str] = ()
 
@@ -154,6 +169,7 @@ class Job:
     map_final: Callable | None = None
     combine: Callable | None = None
     reduce: Callable | Fold | None = None
+    reduce_final: Callable | None = None
 
     def setup(self) -> None:
         """Called once in each task before any map, combine or reduce call."""
@@ -171,6 +187,7 @@ class Job:
                 map_final=self.map_final,
                 combine=self.combine,
                 reduce=self.reduce,
+                reduce_final=self.reduce_final,
                 setup=self.setup,
                 teardown=self.teardown,
             )
@@ -201,11 +218,11 @@ class Job:
 
 class ModuleJob(Job):
     """A job made of a module's top-level ``map``/``reduce``/``combine`` (``map_keys``,
-    ``map_batch``, ``map_final``, ``setup``, ``teardown``) functions; ``reduce`` may be a
-    module-level ``minimr.fold(...)``.
+    ``map_batch``, ``map_final``, ``reduce_final``, ``setup``, ``teardown``) functions;
+    ``reduce`` may be a module-level ``minimr.fold(...)``.
 
     The module may also set ``reducers``, ``input_format``, ``output_format``,
-    ``partitioner``, ``options``
+    ``partitioner``, ``sort_values``, ``options``
     (read in tasks with ``minimr.options()``) and ``files`` globals. Only the functions and
     those values are kept (not the module), so the job pickles by value.
 
@@ -223,6 +240,7 @@ class ModuleJob(Job):
             map_final=getattr(module, "map_final", None),
             combine=getattr(module, "combine", None),
             reduce=getattr(module, "reduce", None),
+            reduce_final=getattr(module, "reduce_final", None),
             setup=getattr(module, "setup", None),
             teardown=getattr(module, "teardown", None),
         )
@@ -230,6 +248,7 @@ class ModuleJob(Job):
         self.input_format = getattr(module, "input_format", "text")
         self.output_format = getattr(module, "output_format", None)
         self.partitioner = getattr(module, "partitioner", "hash")
+        self.sort_values = getattr(module, "sort_values", False)
         self._options = getattr(module, "options", ())
         self._files = getattr(module, "files", ())
 
@@ -306,7 +325,11 @@ def resolve_steps(job: Job) -> list[Step]:
         combine = step.combine
         if combine is None and type(step.reduce) is Fold:
             combine = step.reduce
+        sort_values = job.sort_values if step.sort_values is None else step.sort_values
+        if type(sort_values) is not bool:
+            raise JobDefinitionError(f"{job_name(job)}.sort_values must be True or False"
+                                     f" (got {sort_values!r})")
         resolved.append(dataclasses.replace(
             step, combine=combine, setup=step.setup or job.setup,
-            teardown=step.teardown or job.teardown))
+            teardown=step.teardown or job.teardown, sort_values=sort_values))
     return resolved

@@ -159,6 +159,9 @@ class MRJobAdapter(Job):
                 map_final=streaming.map_final if shape.mapper_hooks else None,
                 combine=streaming.combine if shape.combiner else None,
                 reduce=streaming.reduce if shape.reducer else None,
+                reduce_final=streaming.reduce_final if shape.reducer_hooks else None,
+                # values sorted by their encoded bytes: Hadoop's order of the lines
+                sort_values=bool(launcher.sort_values()),
                 setup=streaming.setup, teardown=streaming.teardown))
         return steps
 
@@ -184,13 +187,11 @@ class MRJobAdapter(Job):
         if "combiner" in description and "reducer" not in description:
             raise JobDefinitionError(f"{where} has a combiner and no reducer: minimr runs a"
                                      " combiner only before a reducer")
-        if mr_step["reducer_final"] is not None:
-            raise JobDefinitionError(f"{where} has reducer_final, which minimr does not run"
-                                     " yet")
         return StepShape(
             index=index, mapper="mapper" in description,
             mapper_hooks=bool(mr_step["mapper_init"] or mr_step["mapper_final"]),
-            combiner="combiner" in description, reducer="reducer" in description, last=last)
+            combiner="combiner" in description, reducer="reducer" in description,
+            reducer_hooks=bool(mr_step["reducer_init"] or mr_step["reducer_final"]), last=last)
 
     def _refuse_settings(self, launcher: Any) -> None:
         """Refuse Hadoop's own settings and what minimr cannot ship.
@@ -203,6 +204,3 @@ class MRJobAdapter(Job):
                 raise JobDefinitionError(
                     f"{self.name()} sets {what}, which minimr does not run: it runs the job's"
                     " Python steps on lines of text (ship files with FILES)")
-        if launcher.sort_values():
-            raise JobDefinitionError(f"{self.name()} sets SORT_VALUES, which minimr does not"
-                                     " run yet")

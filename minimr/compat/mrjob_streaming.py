@@ -21,11 +21,13 @@ groups equal keys. :class:`StreamingStep` does the same inside minimr's tasks:
   ``stderr``, which :class:`Reporter` turns into minimr counters and log lines.
 
 ``mapper_init``'s pairs come before the task's first mapper output and ``mapper_final``'s
-after its last (minimr's ``map_final``). A combiner runs on the keys of several values, as
-minimr's combiners do, each key on its own: ``combiner_init``, the combiner, then
-``combiner_final`` (Hadoop may run a combiner on any part of the map output, any number of
-times; what a combiner yields must keep the key it was given). ``reducer_init`` runs before
-the task's first key.
+after its last (minimr's ``map_final``); ``reducer_init``'s and ``reducer_final``'s alike
+(minimr's ``reduce_final``), even in a task with no key. A combiner runs on the keys of
+several values, as minimr's combiners do, each key on its own: ``combiner_init``, the
+combiner, then ``combiner_final`` (Hadoop may run a combiner on any part of the map output,
+any number of times; what a combiner yields must keep the key it was given). With
+``SORT_VALUES``, a step's values are sorted by their encoded bytes, the order of Hadoop's
+lines.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class StepShape:
         mapper_hooks: it has ``mapper_init`` or ``mapper_final``.
         combiner: it has a combiner substep.
         reducer: it has a reducer substep; without one, the map's lines are the output.
+        reducer_hooks: it has ``reducer_init`` or ``reducer_final``.
         last: the job's last step (its last substep writes ``OUTPUT_PROTOCOL`` lines).
     """
 
@@ -70,6 +73,7 @@ class StepShape:
     combiner: bool
     reducer: bool
     last: bool
+    reducer_hooks: bool = False
 
 
 class Reporter:
@@ -254,6 +258,14 @@ class StreamingStep:
         produced = substep.fn(*substep.codec.group(key, values))
         if produced is not None:
             yield from self._reduced(substep.codec, produced)
+
+    def reduce_final(self) -> list[tuple[bytes, bytes | None]]:
+        """``reducer_init``'s pairs (a task with no key) and ``reducer_final``'s."""
+        substep = self._reducer or self._start_reducer()
+        pairs: Iterable = self._take_pending()
+        if substep.final is not None:
+            pairs = chain(pairs, substep.final() or ())
+        return list(self._reduced(substep.codec, pairs))
 
     def _start_reducer(self) -> _Substep:
         self._reducer = self._substep("reducer")

@@ -42,7 +42,7 @@ from minimr.dataflow.mapside.spill import MapOutput, MapOutputBuffer
 from minimr.dataflow.partition import boundary_texts, choose_boundaries, make_partitioner
 from minimr.dataflow.plan import JobPlan, MapTask, ReduceTask, SampleTask, StepPlan
 from minimr.dataflow.records import drop_bad, mark_bad, raise_bad, read_text_blocks, reader_for
-from minimr.dataflow.reduceside.reducing import reduce_into
+from minimr.dataflow.reduceside.reducing import reduce_into, write_final
 from minimr.dataflow.splits import Split
 
 __all__ = [
@@ -82,7 +82,7 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
         setup()
         buffer = MapOutputBuffer(partitioner, task.reducers,
                                  make_combiner(sp.step.combine, counters), plan.sort_buffer,
-                                 path, counters)
+                                 path, counters, sort_values=bool(sp.step.sort_values))
         n = _map_into(buffer, plan, task, sp, tracker)
         result = buffer.finish()  # runs the last combines: teardown comes after them
         teardown()
@@ -100,7 +100,8 @@ def _producers(step: Any, map_side: bool) -> list[Callable | None]:
     maps = [step.map, step.map_keys, step.map_batch, step.map_final]
     if map_side:
         return [*maps, step.combine]
-    return [step.reduce] if step.reduce is not None else maps
+    reduces = [step.reduce] if step.reduce is not None else maps
+    return [*reduces, step.reduce_final]
 
 
 def _tracker(plan: JobPlan, where: str, skip: frozenset[int], noun: str) -> skips.Tracker | None:
@@ -157,7 +158,10 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
             mistakes.naming_unpicklable(_producers(sp.step, map_side=False)):
         setup()
         with writer_cls(temp) as writer:
-            groups, entries = reduce_into(segments, scratch, writer, sp.step.reduce, tracker)
+            groups, entries = reduce_into(segments, scratch, writer, sp.step.reduce, tracker,
+                                          bool(sp.step.sort_values))
+            if sp.step.reduce_final is not None:
+                write_final(writer, sp.step.reduce_final)
             records, size = writer.records, writer.close()
         teardown()
     if tracker is not None and tracker.skipped:

@@ -11,12 +11,12 @@ import pytest
 
 import minimr
 from minimr.errors import JobDefinitionError, JobLoadError, UsageError
-from tests.compat.conftest import minimr_lines, mrjob_lines, mrjob_run, write_text
+from tests.compat.conftest import minimr_lines, mrjob_lines, mrjob_run, part_lines, write_text
 from tests.conftest import write_file
 
 #: mrjob's examples that use only what minimr runs, with the arguments they are given
 MATCHED = ["mr_word_freq_count", "mr_most_used_word", "mr_wc", "mr_count_lines_right",
-           "mr_count_lines_by_file"]
+           "mr_count_lines_by_file", "mr_next_word_stats"]
 
 #: mrjob's examples minimr refuses, and what the refusal names
 REFUSED = {
@@ -76,6 +76,27 @@ def test_mapper_final_counts_per_map_task(examples, tmp_path):
     single = folder
     job = examples / "mr_count_lines_wrong.py"
     assert minimr_lines(job, [single], tmp_path / "out") == mrjob_lines(job, [single])
+
+
+def test_log_sampler_samples_input_lines(examples, text, tmp_path):
+    """``mr_log_sampler`` (SORT_VALUES on random seeds) writes --sample-size input lines."""
+    lines = set(minimr_lines(examples / "mr_log_sampler.py", [text], tmp_path / "out",
+                             options={"sample_size": 25}, reducers=1))
+    given = {line.encode() for f in text.iterdir() for line in f.read_text().splitlines()}
+    assert lines <= given and len(part_lines(tmp_path / "out")) == 25
+
+
+def test_sorted_values_are_what_the_next_word_stats_need(examples, text, tmp_path):
+    """``mr_next_word_stats`` needs each word's total before its pairs: without SORT_VALUES
+    it fails or writes other lines (so the match above is the sort's doing)."""
+    source = (examples / "mr_next_word_stats.py").read_text()
+    unsorted = write_file(tmp_path / "job" / "mr_unsorted.py",
+                          source.replace("SORT_VALUES = True", "SORT_VALUES = False"))
+    try:
+        got = minimr_lines(unsorted, [text], tmp_path / "o1")
+    except TypeError:  # a pair met before its word's total
+        return
+    assert got != mrjob_lines(examples / "mr_next_word_stats.py", [text])
 
 
 def test_failing_example_raises_the_users_exception(examples, text, tmp_path):
@@ -177,9 +198,16 @@ HOOKS = """
 
         def reducer_init(self):
             self.marks = "!"
+            self.the = None
+
+        def reducer_final(self):
+            if self.the is not None:  # the one reduce task that had "the"
+                yield "final", self.the
 
         def reducer(self, word, counts):
             total = sum(counts)
+            if word == "the":
+                self.the = total
             self.increment_counter("words, distinct", "seen")
             if word != "map-init":
                 self.increment_counter("words", "total", total)
@@ -374,8 +402,6 @@ def test_submit_runs_the_example(examples, text, tmp_path):
     done = CliRunner().invoke(main, ["submit", str(job), "--input", str(text), "--output",
                                      str(tmp_path / "out"), "--inline", "-q"])
     assert done.exit_code == 0, done.output
-    from tests.compat.conftest import part_lines
-
     assert part_lines(tmp_path / "out") == mrjob_lines(job, [text])
     assert json.loads((tmp_path / "out" / "_SUCCESS").read_text())["format"] == "lines"
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+import minimr
 from minimr import Job, Step
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.tasks import run_map_task, run_reduce_task
+from minimr.errors import JobCodeError
 from minimr.runner import build_plan
 
 LINES = [f"w{i % 7} x{i % 3} {'hot ' * (i % 4)}odd{i % 2}" for i in range(400)]
@@ -187,3 +189,47 @@ def test_sampling_maps_each_record_at_most_once(tmp_path, lines):
     plan = build_plan(Sampled(), [str(tmp_path / "in.txt")], str(tmp_path / "out"), reducers=3)
     run_sample_task(plan, plan.sample_task(0), Counters())
     assert seen and max(seen.values()) == 1
+
+
+class CountsPerTask(Job):
+    """A reduce that tallies its keys and hands the tally on once per reduce task."""
+
+    def setup(self):
+        self.keys = 0
+
+    def map(self, key, line):
+        for word in line.split():
+            yield word, 1
+
+    def reduce(self, word, counts):
+        self.keys += 1
+        yield word, sum(counts)
+
+    def reduce_final(self):
+        return {"~keys": self.keys}
+
+
+def test_reduce_final_writes_after_the_last_key_of_every_reduce_task(tmp_path):
+    """reduce_final runs once a reduce task, after its last reduce call (in a task with no
+    key too); what it returns (here a mapping) is written to that task's part."""
+    (tmp_path / "in.txt").write_text("a b c\nb c d\n")
+    result = minimr.run(CountsPerTask, inputs=[str(tmp_path / "in.txt")],
+                        output=str(tmp_path / "out"), runner="inline", reducers=8)
+    parts = sorted((tmp_path / "out").glob("part-*"))
+    assert len(parts) == 8
+    for part in parts:
+        records = list(minimr.read_output(str(part)))
+        assert records[-1][0] == "~keys" and records[-1][1] == len(records) - 1
+    assert sum(n for key, n in result.records() if key == "~keys") == 4
+
+
+def test_a_reduce_final_returning_no_pairs_names_itself(tmp_path):
+    """A reduce_final that returns a str (no pairs) fails naming its own line."""
+    class Bad(CountsPerTask):
+        def reduce_final(self):
+            return "done"
+
+    (tmp_path / "in.txt").write_text("a\n")
+    with pytest.raises(JobCodeError, match="Bad.reduce_final .*returned 'done'"):
+        minimr.run(Bad, inputs=[str(tmp_path / "in.txt")], output=str(tmp_path / "out"),
+                   runner="inline", reducers=1)

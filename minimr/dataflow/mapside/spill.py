@@ -16,6 +16,9 @@ file: every partition as one segment, the spills merged in, the combiner applied
 runs are copied side by side instead, for the reducer's merge to take as they are. Of equal
 keys, the first entry of a key in every run carries the one to write (``exact``).
 
+A step with ``sort_values`` writes every run as composite entries, each key's values sorted
+(``sortvalues``), and combines only when the buffer spills.
+
 Output file layout: for each partition in order, one segment (see ``segments``); the byte
 ranges are returned as a ``MapOutput`` and also saved beside the file as JSON (``.index``), so
 a restarted worker can serve it again.
@@ -37,6 +40,7 @@ from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.exact import exact, least_first
 from minimr.dataflow.format.segments import (
+    KIND_ANY,
     MAX_RUNS,
     Segment,
     concatenate_segments,
@@ -56,6 +60,7 @@ from minimr.dataflow.mapside.pairstore import (
 )
 from minimr.dataflow.partition import natively_sortable, sort_key
 from minimr.dataflow.reduceside.merge import MergedEntries
+from minimr.dataflow.sortvalues import composite_entries, composite_pairs
 
 __all__ = ["MapOutput", "MapOutputBuffer"]
 
@@ -104,13 +109,17 @@ class MapOutputBuffer:
         limit: the sort buffer size in bytes.
         path: the output file to write; spills go beside it.
         counters: where spill and combine counters go.
+        sort_values: write each key's values sorted, as composite entries (``sortvalues``);
+            the combiner then runs when the buffer spills, not when spills merge.
     """
 
     def __init__(self, partitioner: Callable[[Any], int], partitions: int,
-                 combiner: Combiner | None, limit: int, path: str, counters: Counters) -> None:
+                 combiner: Combiner | None, limit: int, path: str, counters: Counters,
+                 sort_values: bool = False) -> None:
         self._partitioner = partitioner
         self._partitions = partitions
         self._combiner = combiner
+        self._sort_values = sort_values
         self._limit = limit
         self._path = path
         self._counters = counters
@@ -240,7 +249,11 @@ class MapOutputBuffer:
 
     def _part(self, keys: list, taken: Taken, kind: bytes) -> Callable[[BinaryIO], tuple[int, int]]:
         """The writer of one partition: its sorted keys' values, combined when there is a
-        combiner; as columns when a fold left one value a key (``Combiner.single_runs``)."""
+        combiner; as columns when a fold left one value a key (``Combiner.single_runs``);
+        as composite entries, each key's values sorted, with ``sort_values``."""
+        if self._sort_values:
+            return partial(write_segment, entries=composite_entries(self._entries(keys, taken)),
+                           kind=KIND_ANY)
         if self._combiner is not None and taken.runs:
             single = self._combiner.single_runs(*taken.runs_of(keys))
             if single is not None:
@@ -316,6 +329,9 @@ class MapOutputBuffer:
     def _listed_parts(self, pairs: list) -> Iterator[Callable[[BinaryIO], tuple[int, int]]]:
         """A list's partitions: its pairs sorted (stably) by key, each pair one value."""
         self.map_output_records += len(pairs)
+        if self._sort_values:
+            yield from self._listed_composite_parts(pairs)
+            return
         native = natively_sortable(map(_first, pairs))
         pairs.sort(key=_first if native else _sort_key_of_first)
         if not native:  # equal keys of other types or reprs: the first is the key to write
@@ -326,6 +342,18 @@ class MapOutputBuffer:
         for part_keys, part_values in self._cut(keys, values, native=native):
             yield partial(write_single_values, keys=part_keys, values=part_values,
                           kind=key_kind(part_keys, native))
+
+    def _listed_composite_parts(self, pairs: list
+                                ) -> Iterator[Callable[[BinaryIO], tuple[int, int]]]:
+        """A list's partitions for ``sort_values``: its pairs sorted by ``(key, value)``, each
+        its own composite key, cut by the partition of the key alone."""
+        composites = composite_pairs(pairs)
+        keys = list(map(_first, composites))
+        values = list(map(_second, composites))
+        for _, part_composites, part_values in self._cut(
+                keys, composites, values, native=natively_sortable(keys)):
+            yield partial(write_single_values, keys=part_composites, values=part_values,
+                          kind=KIND_ANY)
 
     def _write_segments(self, path: str, parts: Iterable[Callable[[BinaryIO], tuple[int, int]]]
                         ) -> MapOutput:
@@ -352,7 +380,7 @@ class MapOutputBuffer:
         else:
             if self._store is not None and len(self._store):
                 self._spill()
-            if self._combiner is None and len(self._spills) <= MAX_RUNS:
+            if (self._combiner is None or self._sort_values) and len(self._spills) <= MAX_RUNS:
                 output = self._concatenate_spills()
             else:
                 output = self._merge_spills()
@@ -373,13 +401,16 @@ class MapOutputBuffer:
             self._path, (partial(copy_runs, p) for p in range(self._partitions)))
 
     def _merge_spills(self) -> MapOutput:
-        """Each partition's spills merged into one run, the combiner folding each key."""
+        """Each partition's spills merged into one run, the combiner folding each key (not
+        with ``sort_values``: a combiner's output would need sorting again)."""
         scratch = os.path.dirname(self._path) or "."
+        combiner = None if self._sort_values else self._combiner
 
         def merge(p: int, out: BinaryIO) -> tuple[int, int]:
-            with MergedEntries([s.segment(p) for s in self._spills], scratch) as merged:
-                entries = (self._combiner.merged(merged.entries())
-                           if self._combiner is not None else merged.entries())
+            with MergedEntries([s.segment(p) for s in self._spills], scratch,
+                               sort_values=self._sort_values) as merged:
+                entries = (combiner.merged(merged.entries())
+                           if combiner is not None else merged.entries())
                 return write_segment(out, entries, merged.kind)
 
         return self._write_segments(

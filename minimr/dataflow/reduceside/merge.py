@@ -31,6 +31,7 @@ from minimr.dataflow.format.segments import (
 )
 from minimr.dataflow.partition import sort_key
 from minimr.dataflow.reduceside.grouping import group_batches, group_columns, pair_columns
+from minimr.dataflow.sortvalues import plain_entries
 
 _Merge = TypeVar("_Merge", bound="MergedEntries")
 MERGE_FACTOR = 64
@@ -236,16 +237,22 @@ class MergedEntries:
         segments: the segments to merge (their files must stay until the iteration ends).
         scratch: a folder for intermediate merge passes when there are many segments.
         memory_limit: segments of at most this many bytes in all are merged in memory.
+        sort_values: the segments hold composite entries (``sortvalues``): merged by key and
+            value, streamed (read and sorted in memory they take several times their size),
+            and read with their plain keys by ``MergedGroups`` and ``MergedPairs``
+            (``entries`` gives them composite, for a map task's merge of its spills).
     """
 
     _pairs = False  # how the segments' blocks are read (``SegmentReader``)
 
     def __init__(self, segments: list[Segment], scratch: str,
-                 memory_limit: int = IN_MEMORY_MERGE) -> None:
+                 memory_limit: int = IN_MEMORY_MERGE, sort_values: bool = False) -> None:
+        self._sort_values = sort_values
         # An empty segment's kind (an empty run's) says nothing: merged in, it would send str
         # keys down the Python-compared path.
         segments = list(filter(has_entries, segments))
-        self._in_memory = sum(s.length for s in segments) <= memory_limit
+        # composite entries are several times their plain size read and sorted: streamed
+        self._in_memory = not sort_values and sum(s.length for s in segments) <= memory_limit
         self._temporary: list[str] = []
         if not self._in_memory:
             segments, self._temporary = _premerge(segments, scratch)
@@ -303,6 +310,9 @@ class MergedGroups(MergedEntries):
         next chunk: that ends the values of the chunk before."""
         if not self._readers:
             return iter(())
+        if self._sort_values:  # a key's composite entries are adjacent, in value order
+            batches = map(plain_entries, merge_batches(self._readers, self._in_memory))
+            return map(self._counted, group_batches(batches))
         if self._in_memory and sum(len(reader.runs) for reader in self._readers) > 1:
             merged = merge_in_memory(self._readers)
             if type(merged) is tuple:  # columns: no entry per value, no chain per key
@@ -327,6 +337,8 @@ class MergedPairs(MergedEntries):
         at most ``size`` values, with no iterator made per key; every value of a key under
         one key object, the key to write."""
         batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
+        if self._sort_values:
+            batches = map(plain_entries, batches)
         for keys, values, groups in pair_columns(batches, size):
             self.groups += groups
             yield keys, values

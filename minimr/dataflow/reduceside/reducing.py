@@ -11,6 +11,9 @@ Four ways, by what the step declares:
 - skip mode: a key group at a time, each output pair written at once, so that a failure
   surfaces while the tracker still holds the group that caused it.
 
+A step's ``reduce_final`` runs after the last key; what it returns is written after
+(``write_final``).
+
 The key handed to ``reduce`` is the key to write of its group: of equal keys, the least
 (``exact``).
 """
@@ -18,7 +21,7 @@ The key handed to ``reduce`` is the key to write of its group: of equal keys, th
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from itertools import chain, islice
 from operator import is_not
@@ -30,7 +33,7 @@ from minimr.dataflow.format.segments import Segment
 from minimr.dataflow.mistakes import check_pairs, check_results
 from minimr.dataflow.reduceside.merge import MergedGroups, MergedPairs
 
-__all__ = ["REDUCE_BATCH", "reduce_into"]
+__all__ = ["REDUCE_BATCH", "reduce_into", "write_final"]
 
 # Reduce output records handed to the part writer at a time: enough to format them in C, few
 # enough to stay in the CPU's cache (a sort's 256 MiB partition: 4.0-4.2 s CPU at 256 or
@@ -40,19 +43,20 @@ _not_none = partial(is_not, None)
 
 
 def reduce_into(segments: list[Segment], scratch: str, writer: Any,
-                reduce_fn: Callable | None, tracker: skips.Tracker | None
-                ) -> tuple[int, int]:
-    """Merge ``segments`` through ``reduce_fn`` (None: identity) into ``writer``.
+                reduce_fn: Callable | None, tracker: skips.Tracker | None,
+                sort_values: bool = False) -> tuple[int, int]:
+    """Merge ``segments`` through ``reduce_fn`` (None: identity) into ``writer``; with
+    ``sort_values``, the segments hold composite entries and each key's values come sorted.
 
     Returns:
         ``(groups, values read)``.
     """
     if reduce_fn is None and tracker is None:
-        with MergedPairs(segments, scratch) as pairs:
+        with MergedPairs(segments, scratch, sort_values=sort_values) as pairs:
             for keys, values in pairs.columns(REDUCE_BATCH):
                 writer.write_columns(keys, values)
             return pairs.groups, pairs.values_read
-    with MergedGroups(segments, scratch) as merged:
+    with MergedGroups(segments, scratch, sort_values=sort_values) as merged:
         if tracker is not None:
             groups = _reduce_tracked(tracker.groups(merged), reduce_fn, writer.write)
         elif type(reduce_fn) is Fold:  # each key's one output value, made in C
@@ -69,6 +73,17 @@ def reduce_into(segments: list[Segment], scratch: str, writer: Any,
                 raise stopped.stop from None  # the user's own StopIteration, as before
             groups = merged.groups
         return groups, merged.values_read
+
+
+def write_final(writer: Any, final: Callable) -> None:
+    """Write what a step's ``reduce_final`` returns: pairs, a mapping or None."""
+    result = final()
+    if result is None:
+        return
+    check_results([result], final, mappings=True)
+    pairs = list(result.items() if isinstance(result, Mapping) else result)
+    check_pairs(pairs, final)
+    writer.write_many(pairs)
 
 
 class _ReduceStopped(Exception):

@@ -106,3 +106,12 @@ def test_the_readme_job_runs_as_shown(tmp_path, monkeypatch):
                        for w in WORD.findall(f.read_text().lower()))
     assert dict(scope["result"].records()) == expected
     assert dict(minimr.read_output(tmp_path / "out" / "wc")) == expected
+
+
+def test_how_it_works_names_every_module():
+    """docs/how-it-works.md, the map of the code, names each module of the package."""
+    text = (ROOT / "docs" / "how-it-works.md").read_text()
+    modules = sorted(p for p in (ROOT / "minimr").rglob("*.py")
+                     if p.name not in ("__init__.py", "__main__.py"))
+    unnamed = [p for p in modules if not re.search(rf"[`/]{re.escape(p.name)}`", text)]
+    assert [str(p.relative_to(ROOT)) for p in unnamed] == []

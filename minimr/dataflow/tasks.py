@@ -24,7 +24,7 @@ from minimr.dataflow import counters as C
 from minimr.dataflow import mistakes, skips, storage, taskgc
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.format import output as out
-from minimr.dataflow.format.segments import Segment
+from minimr.dataflow.format.segments import MapOutput, Segment
 from minimr.dataflow.format.unpicklable import raise_culprit
 from minimr.dataflow.inputformats import Text
 from minimr.dataflow.mapside.combining import make_combiner
@@ -38,7 +38,7 @@ from minimr.dataflow.mapside.feed import (
     feed_result,
 )
 from minimr.dataflow.mapside.pairstore import PAIR_OVERHEAD
-from minimr.dataflow.mapside.spill import MapOutput, MapOutputBuffer
+from minimr.dataflow.mapside.spill import MapOutputBuffer
 from minimr.dataflow.partition import boundary_texts, choose_boundaries, make_partitioner
 from minimr.dataflow.plan import JobPlan, MapTask, ReduceTask, SampleTask, StepPlan
 from minimr.dataflow.records import drop_bad, mark_bad, raise_bad, read_text_blocks, reader_for

@@ -12,6 +12,8 @@ A segment may hold several sorted *runs* (a map task's spills, copied side by si
 merged on the map side: the reducer merges them anyway). Its kind byte is then upper-case
 (``S``, ``B``, ``A``) and each run follows as its byte length (``<u64``) and its blocks. A
 segment of no entries is its kind byte alone. ``merge`` merges the runs of many segments.
+
+A map task's output file (``MapOutput``) is one segment per partition, side by side.
 """
 
 from __future__ import annotations
@@ -54,6 +56,28 @@ class Segment:
     def from_dict(cls, data: dict) -> Segment:
         """Inverse of ``to_dict``."""
         return cls(str(data["path"]), int(data["offset"]), int(data["length"]))
+
+
+@dataclass(frozen=True)
+class MapOutput:
+    """Where a map task's output lives: a local file and each partition's byte range."""
+
+    path: str
+    partitions: list[tuple[int, int]]
+
+    def segment(self, partition: int) -> Segment:
+        """The segment of one partition."""
+        offset, length = self.partitions[partition]
+        return Segment(self.path, offset, length)
+
+    def to_dict(self) -> dict:
+        """Plain data for the wire."""
+        return {"path": self.path, "partitions": [list(p) for p in self.partitions]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MapOutput:
+        """Inverse of ``to_dict``."""
+        return cls(str(data["path"]), [(int(o), int(n)) for o, n in data["partitions"]])
 
 
 def key_kind(keys: Iterable, native: bool | None = None) -> bytes:

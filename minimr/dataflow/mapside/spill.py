@@ -20,8 +20,8 @@ A step with ``sort_values`` writes every run as composite entries, each key's va
 (``sortvalues``), and combines only when the buffer spills.
 
 Output file layout: for each partition in order, one segment (see ``segments``); the byte
-ranges are returned as a ``MapOutput`` and also saved beside the file as JSON (``.index``), so
-a restarted worker can serve it again.
+ranges are returned as a ``segments.MapOutput`` and also saved beside the file as JSON
+(``.index``), so a restarted worker can serve it again.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from functools import partial
 from itertools import islice, repeat
 from operator import countOf, gt, itemgetter
@@ -42,7 +41,7 @@ from minimr.dataflow.exact import exact, least_first
 from minimr.dataflow.format.segments import (
     KIND_ANY,
     MAX_RUNS,
-    Segment,
+    MapOutput,
     concatenate_segments,
     key_kind,
     write_segment,
@@ -62,7 +61,7 @@ from minimr.dataflow.partition import natively_sortable, sort_key
 from minimr.dataflow.reduceside.merge import MergedEntries
 from minimr.dataflow.sortvalues import composite_entries, composite_pairs
 
-__all__ = ["MapOutput", "MapOutputBuffer"]
+__all__ = ["MapOutputBuffer"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
@@ -70,28 +69,6 @@ _TUPLE = {tuple}
 # Map outputs a batch brings at most: small enough for the batch's list (and the words in it)
 # to stay in the CPU's cache while they are counted, and a fraction of a small sort buffer.
 BATCH_PAIRS = 2048
-
-
-@dataclass(frozen=True)
-class MapOutput:
-    """Where a map task's output lives: a local file and each partition's byte range."""
-
-    path: str
-    partitions: list[tuple[int, int]]
-
-    def segment(self, partition: int) -> Segment:
-        """The segment of one partition."""
-        offset, length = self.partitions[partition]
-        return Segment(self.path, offset, length)
-
-    def to_dict(self) -> dict:
-        """Plain data for the wire."""
-        return {"path": self.path, "partitions": [list(p) for p in self.partitions]}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> MapOutput:
-        """Inverse of ``to_dict``."""
-        return cls(str(data["path"]), [(int(o), int(n)) for o, n in data["partitions"]])
 
 
 class MapOutputBuffer:

@@ -25,13 +25,16 @@ import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from minimr.dataflow.folds import Fold
 from minimr.dataflow.format.unpicklable import UnpicklableRecord, shown
 from minimr.errors import JobCodeError
 
 
 def function_location(fn: Callable) -> str:
     """``Name.qualname (file:line)`` of a user function, a method, a partial or a callable
-    object; a builtin (no source) is its repr."""
+    object; a builtin (no source) and a declared fold (``minimr.fold(sum)``) are their repr."""
+    if type(fn) is Fold:
+        return repr(fn)
     while isinstance(fn, functools.partial):
         fn = fn.func
     fn = getattr(fn, "__func__", fn)  # a bound method: its function

@@ -117,7 +117,7 @@ def test_skip_mode_does_not_skip_a_job_code_error(tmp_path):
 
 def test_function_location_of_every_kind_of_callable():
     """Methods, partials, decorated functions and callable objects are named by their def;
-    a builtin by its repr."""
+    a builtin and a declared fold by their repr."""
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -137,6 +137,7 @@ def test_function_location_of_every_kind_of_callable():
     assert function_location(decorate(plain)) == where(plain)
     assert function_location(Callable()) == where(Callable.__call__)
     assert function_location(sum) == repr(sum)
+    assert function_location(minimr.fold(max)) == "minimr.fold(max)"
 
 
 @functools.total_ordering

@@ -54,10 +54,12 @@ def test_submit_flags_become_the_jobs_options(tmp_path):
          "--skip-bad-records", "--max-skips", "3", "--max-attempts", "2"],
         tmp_path,
     )
+    replay = options.pop("replay")
     assert options == {
         "max_attempts": 2, "speculation": False, "task_timeout": 30.0, "worker_timeout": 2.5,
         "skip_bad_records": True, "max_skips": 3,
     }
+    assert replay.job.endswith("wordcount.py:WordCount") and len(replay.inputs) == 1
 
 
 def test_without_flags_speculation_is_on_and_nothing_times_out(tmp_path):

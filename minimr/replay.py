@@ -30,7 +30,7 @@ import click
 
 from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
-from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, Split, expand_inputs
+from minimr.dataflow.inputs.splits import DEFAULT_SPLIT_SIZE, Split, expand_inputs
 from minimr.errors import JobFailed, MinimrError, UsageError, format_user_traceback
 from minimr.job import Job, ModuleJob
 from minimr.jobcommand import JobCommand, job_options

@@ -25,9 +25,9 @@ from minimr.dataflow.counters import Counters
 from minimr.dataflow.format import output as out
 from minimr.dataflow.format.overwrite import overwrite_mode
 from minimr.dataflow.format.partformats import PartFormat
-from minimr.dataflow.inputformats import resolve_input_format
+from minimr.dataflow.inputs.inputformats import resolve_input_format
 from minimr.dataflow.plan import JobPlan, StepPlan
-from minimr.dataflow.splits import DEFAULT_SPLIT_SIZE, expand_inputs, parse_size, plan_splits
+from minimr.dataflow.inputs.splits import DEFAULT_SPLIT_SIZE, expand_inputs, parse_size, plan_splits
 from minimr.dataflow.tasks import (
     commit_reduce_output,
     remove_dir,

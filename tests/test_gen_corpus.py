@@ -88,7 +88,7 @@ def test_manifest_lists_every_part(text_dir: Path) -> None:
 def test_minimr_reads_the_parts_alone_as_input(text_dir: Path) -> None:
     """The folder given to `minimr submit --input` is its parts: the manifest's name starts
     with `_`, which minimr skips."""
-    from minimr.dataflow.splits import expand_inputs
+    from minimr.dataflow.inputs.splits import expand_inputs
 
     assert [Path(p).name for p in expand_inputs([str(text_dir)])] == [
         "part-00000.txt", "part-00001.txt", "part-00002.txt"]

@@ -26,7 +26,7 @@ from minimr.dataflow.format import output as out
 from minimr.dataflow.format.partformats import PartFormat
 from minimr.dataflow.partition import boundary_keys, boundary_texts
 from minimr.dataflow.sidefiles import SideFile
-from minimr.dataflow.splits import Split, pack_splits
+from minimr.dataflow.inputs.splits import Split, pack_splits
 
 
 @dataclass(frozen=True)

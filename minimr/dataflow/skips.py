@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from minimr.dataflow import storage
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.format.output import SKIPPED
-from minimr.dataflow.records import BadInput
+from minimr.dataflow.inputs.records import BadInput
 from minimr.errors import JobCodeError, format_user_traceback
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ import pytest
 import minimr
 from minimr import Job
 from minimr.dataflow.counters import BUILTIN, SKIPPED_RECORDS
-from minimr.dataflow.records import BadInput
+from minimr.dataflow.inputs.records import BadInput
 from minimr.dataflow.skips import Tracker
 
 

@@ -19,8 +19,8 @@ import pytest
 import minimr
 from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
-from minimr.dataflow.records import read_text
-from minimr.dataflow.splits import expand_inputs, plan_splits
+from minimr.dataflow.inputs.records import read_text
+from minimr.dataflow.inputs.splits import expand_inputs, plan_splits
 from minimr.errors import InputError, StorageUnavailable, UnsafeOutputError, UsageError
 from tests.conftest import WORDCOUNT
 

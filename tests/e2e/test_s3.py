@@ -19,8 +19,8 @@ import minimr
 from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
 from minimr.dataflow.partition import HashPartitioner
-from minimr.dataflow.records import READ_BLOCK, read_text
-from minimr.dataflow.splits import plan_splits
+from minimr.dataflow.inputs.records import READ_BLOCK, read_text
+from minimr.dataflow.inputs.splits import plan_splits
 from minimr.errors import JobFailed
 from tests.e2e.support import JOBS, TEXT
 

@@ -26,8 +26,8 @@ from typing import Any
 from minimr.dataflow.mapside.spill import MapOutputBuffer
 from minimr.dataflow.mistakes import PLAIN_RESULTS as _PLAIN_RESULTS
 from minimr.dataflow.mistakes import check_pairs, check_results, keys_of
-from minimr.dataflow.records import line_blocks, open_input, split_end
-from minimr.dataflow.splits import Split
+from minimr.dataflow.inputs.records import line_blocks, open_input, split_end
+from minimr.dataflow.inputs.splits import Split
 
 __all__ = ["Records", "TextLines", "batch_pairs", "feed_batches", "feed_keys", "feed_map",
            "feed_result"]

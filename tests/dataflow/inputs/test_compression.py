@@ -12,7 +12,7 @@ import time
 import pytest
 import zstandard
 
-from minimr.dataflow import compression
+from minimr.dataflow.inputs import compression
 from minimr.errors import UsageError
 
 COMPRESS = {

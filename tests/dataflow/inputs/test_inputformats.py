@@ -15,15 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minimr
-from minimr.dataflow.inputformats import (
+from minimr.dataflow.inputs.inputformats import (
     InputFormat,
     JSONLines,
     Text,
     WholeFile,
     resolve_input_format,
 )
-from minimr.dataflow.records import BadInput, drop_bad, mark_bad, reader_for
-from minimr.dataflow.splits import plan_splits
+from minimr.dataflow.inputs.records import BadInput, drop_bad, mark_bad, reader_for
+from minimr.dataflow.inputs.splits import plan_splits
 from minimr.errors import BadRecordError, JobDefinitionError
 
 

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, INVALID_UTF8_RECORDS, Counters, activate
-from minimr.dataflow.inputformats import WholeFile
-from minimr.dataflow.records import line_blocks, read_text, read_text_blocks
-from minimr.dataflow.splits import Split, expand_inputs, pack_splits, parse_size, plan_splits
+from minimr.dataflow.inputs.inputformats import WholeFile
+from minimr.dataflow.inputs.records import line_blocks, read_text, read_text_blocks
+from minimr.dataflow.inputs.splits import Split, expand_inputs, pack_splits, parse_size, plan_splits
 from minimr.errors import InputError, UsageError
 
 read_whole_file = WholeFile().split_records

@@ -31,9 +31,9 @@ from itertools import chain, compress, islice, repeat
 from operator import itemgetter
 from typing import Any, BinaryIO
 
-from minimr.dataflow import records
-from minimr.dataflow.records import OnBad, bad_record, line_blocks, raise_bad
-from minimr.dataflow.splits import Split
+from minimr.dataflow.inputs import records
+from minimr.dataflow.inputs.records import OnBad, bad_record, line_blocks, raise_bad
+from minimr.dataflow.inputs.splits import Split
 from minimr.errors import BadRecordError, JobDefinitionError
 
 #: records parsed at a time: enough for ``parse_many`` to run in C, few enough that a bad
@@ -243,7 +243,7 @@ def _json_reason(exc: Exception) -> str:
 
 def builtin_formats() -> dict[str, type[InputFormat]]:
     """The formats ``input_format`` and ``--input-format`` may name, by name."""
-    from minimr.dataflow.csvformat import CSV, TSV
+    from minimr.dataflow.inputs.csvformat import CSV, TSV
 
     return {cls.name: cls for cls in (Text, WholeFile, JSONLines, CSV, TSV)}
 

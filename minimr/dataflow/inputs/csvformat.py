@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from typing import Any, BinaryIO
 
-from minimr.dataflow.inputformats import PARSE_BLOCK, InputFormat
-from minimr.dataflow.records import decode, line_blocks
+from minimr.dataflow.inputs.inputformats import PARSE_BLOCK, InputFormat
+from minimr.dataflow.inputs.records import decode, line_blocks
 from minimr.errors import BadRecordError, JobDefinitionError
 
 _BOM = "\ufeff"

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minimr.dataflow.csvformat import CSV, TSV
-from minimr.dataflow.records import drop_bad
-from minimr.dataflow.splits import plan_splits
+from minimr.dataflow.inputs.csvformat import CSV, TSV
+from minimr.dataflow.inputs.records import drop_bad
+from minimr.dataflow.inputs.splits import plan_splits
 from minimr.errors import BadRecordError, JobDefinitionError
-from tests.dataflow.test_inputformats import read
+from tests.dataflow.inputs.test_inputformats import read
 
 fields = st.text(alphabet='ab ,;"\'é', max_size=5)
 

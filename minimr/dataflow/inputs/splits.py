@@ -20,7 +20,8 @@ import os
 import re
 from dataclasses import dataclass
 
-from minimr.dataflow import compression, storage
+from minimr.dataflow import storage
+from minimr.dataflow.inputs import compression
 from minimr.errors import InputError, UsageError
 
 DEFAULT_SPLIT_SIZE = 64 * 2**20

@@ -88,7 +88,8 @@ def main() -> None:
 @click.option("--input", "-i", "inputs", multiple=True, required=True, metavar="PATH",
               help="A file, folder (its files, skipping names that start with _ or .) or glob;"
                    " local or a URL such as s3://bucket/logs (pip install 'minimr[s3]')."
-                   " Repeatable. .gz and .bz2 are read transparently.")
+                   " Repeatable. .gz, .bz2 and .xz are read transparently, .zst with"
+                   " pip install 'minimr[zstd]' (one task per compressed file).")
 @click.option("--output", "-o", required=True, metavar="DIR",
               help="The output folder, local or a URL such as s3://bucket/out.")
 @click.option("--reducers", "-r", type=click.IntRange(min=1), default=None,

@@ -207,9 +207,9 @@ def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, key
         click.echo(f"job failed: {type(exc).__name__}: {exc} (no _SUCCESS written)", err=True)
         sys.exit(1)
     progress.done()
-    if not quiet:
+    if not quiet:  # -q: the exit status says it succeeded
         click.echo(result.counters.format_table())
-    click.echo(f"output: {result.output} ({result.elapsed:.1f}s)")
+        click.echo(f"output: {result.output} ({result.elapsed:.1f}s)")
     invalid = result.counters.get(BUILTIN, INVALID_UTF8_RECORDS)
     if invalid:  # replaced, never fatal: but the user should know their input has some
         click.echo(f"note: {invalid:,} input record{'s' * (invalid > 1)} held invalid UTF-8;"

@@ -24,6 +24,15 @@ def test_submit_runs_a_job_and_prints_counters(wordcount_job, text_input, tmp_pa
     assert (out / "_SUCCESS").exists() and (out / "part-00000").exists()
 
 
+def test_submit_quiet_prints_nothing_when_the_job_succeeds(wordcount_job, text_input, tmp_path):
+    """-q: no progress, no counters, no output line: the exit status says it worked."""
+    out = tmp_path / "out"
+    result = submit(str(wordcount_job), "--input", str(text_input), "--output", str(out), "-q",
+                    "--inline")
+    assert result.exit_code == 0 and result.output == ""
+    assert (out / "_SUCCESS").exists()
+
+
 def test_submit_notes_input_lines_of_invalid_utf8(wordcount_job, tmp_path):
     """Input lines with bad bytes show in the counters table and in one note at the end;
     valid input gives no note."""

@@ -8,7 +8,8 @@ its own. They share only a :class:`Window`:
   current and never touches the scheduler's tables;
 - the loop publishes only while someone looks (a request within ``VIEWER_TIMEOUT``
   seconds), at most once per ``PUBLISH_INTERVAL``, and on the next turn when a request
-  finds the snapshot older than it accepts: a coordinator nobody watches pays nothing;
+  finds the snapshot older than it accepts, or is the first after nobody looked (that
+  request waits for the new one): a coordinator nobody watches pays nothing;
 - an HTTP thread asks for a cancel by posting a :class:`CancelRequest`; the loop takes
   the requests on its next turn (within a tick) and cancels as for a client.
 
@@ -96,10 +97,14 @@ class Window:
         ``wait`` seconds for the loop to publish one (then the current one as it is)."""
         now = self.clock()
         with self._fresh:
+            # A snapshot taken while nobody looked (the one at start-up) is as old as the
+            # last request, whatever its age: the first request after a pause gets a new one.
+            watched = now - self._looked_at <= VIEWER_TIMEOUT
             self._looked_at = now
-            if now - self._snapshot.taken <= max_age and self._snapshot is not EMPTY:
+            fresh = now - self._snapshot.taken <= max_age and self._snapshot is not EMPTY
+            if fresh and watched:
                 return self._snapshot
-            self._wanted_age = min(self._wanted_age, max_age)
+            self._wanted_age = min(self._wanted_age, max_age if watched else 0.0)
             version = self._snapshot.version
             self._fresh.wait_for(lambda: self._snapshot.version > version, timeout=wait)
             return self._snapshot

@@ -63,6 +63,22 @@ def test_a_request_waits_for_a_fresh_snapshot_from_the_loop():
     assert got[0].version == 2
 
 
+def test_the_first_request_after_nobody_looked_waits_for_a_fresh_snapshot():
+    """A snapshot taken while nobody looked (the one at start-up) is not served to the
+    first request, however young: a worker that joined or a job that ended since would be
+    missing (a script polling right after `minimr submit` saw no worker)."""
+    clock = Clock()
+    window = Window(clock)
+    window.publish(snapshot(window, 1))  # at start-up, nobody looking
+    clock.now += PUBLISH_INTERVAL / 4
+    assert window.read(wait=0).version == 1  # nothing newer yet: the current one, at once
+    assert window.due(clock())  # and the loop is asked for a fresh one
+    window.publish(snapshot(window, 2))
+    clock.now += PUBLISH_INTERVAL / 4
+    assert window.read(wait=0).version == 2  # someone looks now: young enough is enough
+    assert not window.due(clock())
+
+
 def test_cancel_requests_reach_the_loop_in_order():
     """Cancels posted from HTTP threads are taken by the loop once each, in order."""
     window = Window()

@@ -19,6 +19,7 @@ from minimr.cluster.executor import read_available, serve
 from minimr.cluster.memory_transport import MemoryNetwork
 from minimr.cluster.transport import Waker
 from minimr.cluster.worker import Worker
+from minimr.dataflow import taskenv
 from tests import hostile
 from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
 
@@ -133,6 +134,10 @@ def cluster(tmp_path):
     c = Cluster(tmp_path)
     yield c
     c.close()
+    # A task's environment (minimr.options(), side files) is one per process, as an executor
+    # is; two thread executors in this process overlap their enter/exit, and the last exit
+    # may restore the other's options: set it back, or a later test sees a task running.
+    taskenv._options, taskenv._folder, taskenv._names = None, None, frozenset()
     for sig, handler in handlers.items():
         signal.signal(sig, handler)
 

@@ -18,7 +18,8 @@ from tests.jobs.conftest import JOBS, all_text_records, job_path
 
 WORD = re.compile(r"[a-z]+")
 ALL_JOBS = ("count_by", "grep", "inverted_index", "join", "pagerank", "sort", "top_words",
-            "wordcount", "wordcount_batch", "wordcount_final", "wordcount_functions")
+            "wordcount", "wordcount_batch", "wordcount_filtered", "wordcount_final",
+            "wordcount_functions")
 
 
 def submit(*args: str):

@@ -90,3 +90,12 @@ def test_function_module_runs_as_a_module_object(corpus, tmp_path):
     module = load_job_module("wordcount_functions")
     result = run_job(module, corpus, tmp_path)
     assert dict(result.records()) == reference_counts(corpus)
+
+
+def test_filtered_variant_counts_the_words_of_three_letters_or_more(corpus, tmp_path):
+    """jobs/wordcount_filtered.py (loops in map, combine and reduce) counts every word longer
+    than two letters as a Counter loop with the same filter does."""
+    result = run_job(job_path("wordcount_filtered"), corpus, tmp_path)
+    expected = Counter(w for w in reference_counts(corpus).elements() if len(w) > 2)
+    assert dict(result.records()) == expected
+    assert_keys_sorted_within_parts(read_parts(result))

@@ -11,8 +11,10 @@ jobs
 
 Each run times the Pool script, then ``minimr submit JOB --workers W`` (this checkout's code),
 one after the other, so both see the same machine; the table gives the median of the runs
-(min-max) and the ratio of the medians. The corpus is ``gen_corpus.py text`` (16 files, seed
-1) under --work, made once and reused (``bench.ensure_corpus``). Run it alone on the machine:
+(min-max), the median CPU seconds of each process tree, and the ratios of the medians (on a
+machine that others load, the CPU ratio is the steadier one). The corpus is
+``gen_corpus.py text`` (16 files, seed 1) under --work, made once and reused
+(``bench.ensure_corpus``). Run it alone on the machine:
 
     flock /tmp/minimr-bench.lock python scripts/bench_plain.py --size 256MB --runs 3
 """
@@ -48,13 +50,15 @@ def commands(job: str, indir: str, out: str, workers: int) -> dict[str, list[str
     }
 
 
-def run_job(job: str, indir: str, work: str, workers: int, runs: int) -> dict[str, list[float]]:
-    """Time the job's two systems ``runs`` times each; exits when one fails or they differ."""
+def run_job(job: str, indir: str, work: str, workers: int, runs: int
+            ) -> dict[str, list[tuple[float, float]]]:
+    """Time the job's two systems ``runs`` times each: ``(wall, CPU)`` seconds of each run.
+    Exits when one fails or their outputs differ."""
     out = os.path.join(work, "out", f"plain-{job}")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     env = {**os.environ, "PYTHONPATH": bench.REPO, "TMPDIR": os.path.join(work, "tmp")}
     os.makedirs(env["TMPDIR"], exist_ok=True)
-    walls: dict[str, list[float]] = {"pool": [], "minimr": []}
+    walls: dict[str, list[tuple[float, float]]] = {"pool": [], "minimr": []}
     for i in range(runs):
         for system, argv in commands(job, indir, out, workers).items():
             target = out + "." + system
@@ -65,7 +69,7 @@ def run_job(job: str, indir: str, work: str, workers: int, runs: int) -> dict[st
                                 timeout=3600)
             if run.rc != 0:
                 sys.exit(f"{job}/{system} failed (exit {run.rc}):\n{run.stderr_tail}")
-            walls[system].append(run.wall)
+            walls[system].append((run.wall, run.cpu_children))
             print(f"bench_plain: {job}/{system} run {i + 1}/{runs}: {run.wall:.2f} s, "
                   f"{run.cpu_children:.1f} s CPU", file=sys.stderr, flush=True)
         pool, minimr = (bench.wordcount_digest(out + "." + s) for s in ("pool", "minimr"))
@@ -75,8 +79,14 @@ def run_job(job: str, indir: str, work: str, workers: int, runs: int) -> dict[st
     return walls
 
 
-def _cell(walls: list[float]) -> str:
-    return f"{statistics.median(walls):7.2f} ({min(walls):.2f}-{max(walls):.2f})"
+def _median(runs: list[tuple[float, float]], column: int) -> float:
+    return statistics.median(run[column] for run in runs)
+
+
+def _cell(runs: list[tuple[float, float]]) -> str:
+    walls = [wall for wall, _ in runs]
+    return (f"{statistics.median(walls):6.2f} ({min(walls):.2f}-{max(walls):.2f})"
+            f" {_median(runs, 1):6.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,13 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     bench.warm_page_cache(indir)
     rows = [(job, run_job(job, indir, args.work, args.workers, args.runs)) for job in args.jobs]
     print(f"text corpus {bench.size_tag(args.size)}, {args.workers} workers, {args.runs} runs:"
-          " wall seconds, median (min-max)")
-    print(f"| {'job':8} | {'Pool script':>20} | {'minimr':>20} | ratio |")
-    print(f"| {'-' * 8} | {'-' * 20} | {'-' * 20} | ----- |")
-    for job, walls in rows:
-        ratio = statistics.median(walls["minimr"]) / statistics.median(walls["pool"])
-        print(f"| {job:8} | {_cell(walls['pool']):>20} | {_cell(walls['minimr']):>20} |"
-              f" {ratio:5.2f} |")
+          " wall seconds, median (min-max), and CPU seconds of the process tree, median")
+    print(f"| {'job':8} | {'Pool script: wall, CPU':>28} | {'minimr: wall, CPU':>28} |"
+          " wall ratio | CPU ratio |")
+    print(f"| {'-' * 8} | {'-' * 28} | {'-' * 28} | ---------- | --------- |")
+    for job, runs in rows:
+        wall, cpu = (_median(runs["minimr"], c) / _median(runs["pool"], c) for c in (0, 1))
+        print(f"| {job:8} | {_cell(runs['pool']):>28} | {_cell(runs['minimr']):>28} |"
+              f" {wall:10.2f} | {cpu:9.2f} |")
     return 0
 
 

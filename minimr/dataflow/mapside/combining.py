@@ -8,9 +8,11 @@ key from several spills) is ``combine`` of them together (``merged``). Two imple
 
 ``FoldCombiner``  a declared fold (``minimr.fold(sum)``): each key's values folded in C, one
                   output value a key; runs (one value counted ``n`` times) folded without
-                  the lists (``Fold.runs``), straight to columns (``single_runs``).
+                  the lists (``Fold.runs``), straight to a column (``Combined.single``).
 ``CallCombiner``  the user's ``combine(key, values)`` generator, called once a key as written;
-                  what it yields is checked (``mistakes``).
+                  what it yields is checked (``mistakes``). A run reaches it as
+                  ``repeat(value, n)``, no list made; when every key yields one pair (a sum
+                  does), the values are a column too.
 
 The key a combiner receives is the key the map task writes: the least of the task's equal keys
 (``exact``). Both count every value that went into a combine pass and every value that came
@@ -23,8 +25,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from itertools import chain, compress, groupby, repeat
-from operator import gt, itemgetter
+from operator import countOf, gt, itemgetter
 from typing import Any
 
 from minimr.dataflow import counters as C
@@ -32,16 +35,36 @@ from minimr.dataflow.counters import Counters
 from minimr.dataflow.folds import Fold
 from minimr.dataflow.mistakes import check_pairs, check_results
 
-__all__ = ["CallCombiner", "Combiner", "FoldCombiner", "make_combiner", "several"]
+__all__ = ["CallCombiner", "Combined", "Combiner", "FoldCombiner", "keyed", "make_combiner",
+           "several"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
 _MERGE_CHUNK = 4096  # keys combined at a time when spills are merged
 
 
+def keyed(keys: list, lists: list[list]) -> Iterator[tuple[Any, list]]:
+    """Each key with its combined values, a key its combiner yielded nothing for left out
+    (as Hadoop leaves it: the reducer never sees it)."""
+    return filter(_second, zip(keys, lists, strict=True))
+
+
 def several(sizes: list[int]) -> list[int]:
     """The positions of the sizes over 1: the keys with more than one value."""
     return list(compress(range(len(sizes)), map(gt, sizes, repeat(1))))
+
+
+@dataclass(frozen=True)
+class Combined:
+    """A batch of keys' combined values: one value a key, a column to write as it is
+    (``single``), or a list of values a key (``lists``)."""
+
+    single: list | None = None
+    lists: list[list] | None = None
+
+    def value_lists(self) -> list[list]:
+        """A list of values a key, whichever form the values came in."""
+        return self.lists if self.lists is not None else list(map(list, zip(self.single)))
 
 
 class Combiner(ABC):
@@ -54,19 +77,13 @@ class Combiner(ABC):
     def combine(self, keys: list, lists: list[list]) -> list[list]:
         """The output values of each key, from its values ``lists[i]`` (two or more)."""
 
-    def runs(self, keys: list, values: list, sizes: list[int]) -> list[list]:
+    def runs(self, keys: list, values: list, sizes: list[int]) -> Combined:
         """The output values of each key, from its run: ``values[i]`` counted ``sizes[i]``
         times. A key of one value is left as it is, as Hadoop leaves it."""
         lists = list(map(list, zip(values)))
         for i in several(sizes):
             lists[i] = lists[i] * sizes[i]
-        return self.lists(keys, lists)
-
-    def single_runs(self, values: list, sizes: list[int]) -> list | None:
-        """Each key's one output value from its run, when this combiner gives one value a key
-        with no Python code per key (a declared fold: columns to write); else None, and
-        ``runs`` combines."""
-        return None
+        return Combined(lists=self.lists(keys, lists))
 
     def lists(self, keys: list, lists: list[list]) -> list[list]:
         """``lists`` with each key of more than one value combined (the others as they are)."""
@@ -96,10 +113,10 @@ class Combiner(ABC):
             keys.append(key)
             lists.append(list(chain.from_iterable(map(_second, group))))
             if len(keys) >= _MERGE_CHUNK:
-                yield from zip(keys, self.lists(keys, lists), strict=True)
+                yield from keyed(keys, self.lists(keys, lists))
                 keys, lists = [], []
         if keys:
-            yield from zip(keys, self.lists(keys, lists), strict=True)
+            yield from keyed(keys, self.lists(keys, lists))
 
     def _count(self, seen: int, produced: int) -> None:
         self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
@@ -116,27 +133,69 @@ class FoldCombiner(Combiner):
     def combine(self, keys: list, lists: list[list]) -> list[list]:
         return list(map(list, zip(self.fold.each(lists))))
 
-    def single_runs(self, values: list, sizes: list[int]) -> list:
+    def runs(self, keys: list, values: list, sizes: list[int]) -> Combined:
         """Every key's run folded in C (``Fold.runs``): its one output value. A key of one
         value is folded too (no Python code picks it out), as a combiner may be run on any
         key; every key is one value out, as ``lists`` counts."""
         self._count(sum(sizes), len(sizes))
-        return self.fold.runs(values, sizes)
+        return Combined(single=self.fold.runs(values, sizes))
 
 
 class CallCombiner(Combiner):
-    """The user's ``combine(key, values)`` generator, called once a key as written."""
+    """The user's ``combine(key, values)`` generator, called once a key as written.
+
+    The calls and the draining of what they yield are C calls over a batch of keys (``map``,
+    ``list``, ``chain``): Python runs per key only inside the user's function. A run (one
+    value ``n`` times: a counting store's) reaches it as ``repeat(value, n)``, with no list
+    of ``n`` made.
+    """
 
     def __init__(self, combine: Callable, counters: Counters) -> None:
         super().__init__(counters)
         self.fn = combine
 
     def combine(self, keys: list, lists: list[list]) -> list[list]:
-        results = list(map(self.fn, keys, map(iter, lists)))
-        check_results([r for r in results if r is not None], self.fn)
-        produced = [[] if r is None else list(r) for r in results]  # a None yields nothing
-        check_pairs(list(chain.from_iterable(produced)), self.fn)
-        return [list(map(_second, pairs)) for pairs in produced]
+        pairs, produced = self._outputs(keys, map(iter, lists))
+        if len(pairs) == len(produced) and countOf(map(len, produced), 1) == len(produced):
+            return list(map(list, zip(map(_second, pairs))))  # one pair a key: the usual
+        return [list(map(_second, out)) for out in produced]
+
+    def runs(self, keys: list, values: list, sizes: list[int]) -> Combined:
+        """Each key's run combined: one value a key (``single``) when every call yielded
+        one pair, as a sum does."""
+        many = several(sizes)  # a key of one value is left as it is
+        pairs: list = []
+        produced: list[list] = []
+        if many:
+            pairs, produced = self._outputs(list(map(keys.__getitem__, many)),
+                                            map(repeat, map(values.__getitem__, many),
+                                                map(sizes.__getitem__, many)))
+        self._count(sum(sizes), len(pairs) + len(keys) - len(many))
+        if len(pairs) == len(many) and countOf(map(len, produced), 1) == len(many):
+            single = list(values)
+            for i, value in zip(many, map(_second, pairs), strict=True):
+                single[i] = value
+            return Combined(single=single)
+        lists = list(map(list, zip(values)))
+        for i, out in zip(many, produced, strict=True):
+            lists[i] = list(map(_second, out))
+        return Combined(lists=lists)
+
+    def _outputs(self, keys: list, values: Iterable[Iterator]) -> tuple[list, list[list]]:
+        """Every pair the combiner yields, in key order, and the pairs of each key.
+
+        The calls, and the draining of what they yield, are C calls over the batch of keys:
+        Python runs per key only inside the user's function, and each key's output is
+        taken before the next key's call, as a loop would.
+        """
+        results = list(map(self.fn, keys, values))
+        if type(None) in set(map(type, results)):  # a None yields nothing
+            results = [() if r is None else r for r in results]
+        check_results(results, self.fn)
+        produced = list(map(list, results))
+        pairs = list(chain.from_iterable(produced))
+        check_pairs(pairs, self.fn)
+        return pairs, produced
 
 
 def make_combiner(combine: Callable | None, counters: Counters) -> Combiner | None:

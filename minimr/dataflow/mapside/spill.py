@@ -47,7 +47,7 @@ from minimr.dataflow.format.segments import (
     write_segment,
     write_single_values,
 )
-from minimr.dataflow.mapside.combining import Combiner, several
+from minimr.dataflow.mapside.combining import Combiner, keyed, several
 from minimr.dataflow.mapside.pairstore import (
     ENTRY_OVERHEAD,
     Groups,
@@ -226,15 +226,16 @@ class MapOutputBuffer:
 
     def _part(self, keys: list, taken: Taken, kind: bytes) -> Callable[[BinaryIO], tuple[int, int]]:
         """The writer of one partition: its sorted keys' values, combined when there is a
-        combiner; as columns when a fold left one value a key (``Combiner.single_runs``);
+        combiner; as columns when the combiner left one value a key (``Combined.single``);
         as composite entries, each key's values sorted, with ``sort_values``."""
         if self._sort_values:
             return partial(write_segment, entries=composite_entries(self._entries(keys, taken)),
                            kind=KIND_ANY)
         if self._combiner is not None and taken.runs:
-            single = self._combiner.single_runs(*taken.runs_of(keys))
-            if single is not None:
-                return partial(write_single_values, keys=keys, values=single, kind=kind)
+            combined = self._combiner.runs(keys, *taken.runs_of(keys))
+            if combined.single is not None:
+                return partial(write_single_values, keys=keys, values=combined.single, kind=kind)
+            return partial(write_segment, entries=keyed(keys, combined.lists), kind=kind)
         return partial(write_segment, entries=self._entries(keys, taken), kind=kind)
 
     def _entries(self, keys: list, taken: Taken) -> Iterable[tuple[Any, list]]:
@@ -250,7 +251,7 @@ class MapOutputBuffer:
         if taken.runs:  # (value, times) each: [value] * times, unless combined
             values, sizes = taken.runs_of(keys)
             if self._combiner is not None:
-                return zip(keys, self._combiner.runs(keys, values, sizes), strict=True)
+                return keyed(keys, self._combiner.runs(keys, values, sizes).value_lists())
             lists = list(map(list, zip(values)))  # [value]: most keys of a Zipf vocabulary
             for i in several(sizes):
                 lists[i] = lists[i] * sizes[i]
@@ -259,7 +260,7 @@ class MapOutputBuffer:
         if taken.wrapped:
             keys = list(map(unwrap, keys))
         if self._combiner is not None:
-            lists = self._combiner.lists(keys, lists)
+            return keyed(keys, self._combiner.lists(keys, lists))
         return zip(keys, lists, strict=True)
 
     def _partition_keys(self, keys: list, wrapped: bool, native: bool) -> list[list]:

@@ -17,7 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minimr.dataflow.counters import BUILTIN, COMBINE_INPUT_RECORDS, Counters
+from minimr.dataflow.counters import (
+    BUILTIN,
+    COMBINE_INPUT_RECORDS,
+    COMBINE_OUTPUT_RECORDS,
+    Counters,
+)
 from minimr.dataflow.exact import key_choice, least
 from minimr.dataflow.folds import fold
 from minimr.dataflow.mapside.combining import make_combiner
@@ -159,6 +164,45 @@ def test_counted_pairs_combine_every_key_with_several_values(tmp_path):
     got, counters = run(tmp_path, pairs, 1, sum_combine, 1 << 20, "map", "out")
     assert got == [[("hot", [100]), ("mixed", [15]), ("once", [1]), ("twice", [2])]]
     assert counters.get(BUILTIN, COMBINE_INPUT_RECORDS) == 113  # "once" passes through
+
+
+def varied_combine(key, values):
+    """Nothing for "gone", every value for "each", True for "flag", else the sum."""
+    values = list(values)
+    if key == "gone":
+        return None
+    if key == "each":
+        return [(key, v) for v in values]
+    return [(key, True if key == "flag" else sum(values))]
+
+
+@pytest.mark.parametrize("value", [1, 2])
+def test_a_combiner_of_counted_runs_may_yield_any_number_of_pairs(tmp_path, value):
+    """Counted pairs (one value: keys counted; another too: pairs counted) reach the user's
+    combine as their runs, and what it yields for each key is kept exactly: no pair, several,
+    a bool; counted in and out."""
+    pairs = ([("gone", value)] * 3 + [("each", value)] * 3 + [("flag", value)] * 2
+             + [("sum", value)] * 4 + [("once", value)] + [("other", 3)] * (value - 1))
+    got, counters = run(tmp_path, pairs, 1, varied_combine, 1 << 20, "map", "v")
+    expected = [("each", [value] * 3), ("flag", [True]), ("once", [value]),
+                ("sum", [4 * value])] + ([("other", [3])] if value == 2 else [])
+    assert exactly(got, None) == exactly([sorted(expected)], None)
+    assert counters.get(BUILTIN, COMBINE_INPUT_RECORDS) == len(pairs)
+    assert counters.get(BUILTIN, COMBINE_OUTPUT_RECORDS) == 6 + (value == 2)
+
+
+def test_a_combiner_yielding_one_pair_a_key_writes_its_values_as_they_came(tmp_path):
+    """When every call yields one pair, the values written are the ones it yielded: a bool
+    stays a bool, a float a float, -0.0 is -0.0."""
+    def typed(key, values):
+        n = len(list(values))
+        yield key, {"b": True, "f": float(n), "z": -0.0}.get(key, n)
+
+    pairs = [(k, 1) for k in "bbffzzn" "n"]
+    got, _ = run(tmp_path, pairs, 1, typed, 1 << 20, "map", "t")
+    assert [(k, key_choice(vs[0])) for k, vs in got[0]] == [
+        ("b", ("bool", "True")), ("f", ("float", "2.0")), ("n", ("int", "2")),
+        ("z", ("float", "-0.0"))]
 
 
 def test_a_declared_fold_combines_counted_keys_exactly(tmp_path):

@@ -160,8 +160,10 @@ def install() -> None:
     buffer._entries = _timed("entries", buffer._entries)
     for kind in (partition.HashPartitioner, partition.RangePartitioner):
         kind.partition_many = _timed("partition", kind.partition_many)
-    for name in ("lists", "runs", "single_runs", "merged"):
-        setattr(combining.Combiner, name, _timed("combine", getattr(combining.Combiner, name)))
+    for cls in (combining.Combiner, combining.CallCombiner, combining.FoldCombiner):
+        for name in ("lists", "runs", "merged", "combine"):
+            if name in vars(cls):
+                setattr(cls, name, _timed("combine", vars(cls)[name]))
     segments.write_block = _timed("serialise", segments.write_block)
     segments.read_blocks = _timed_iter("merge", segments.read_blocks)
     merge.merge_in_memory = _timed("merge", merge.merge_in_memory)

@@ -182,6 +182,9 @@ _STR_SEED = zlib.crc32(b"s")  # crc32(b"s" + data) == crc32(data, _STR_SEED)
 class HashPartitioner:
     """``stable_hash(key) % partitions``."""
 
+    #: partition numbers do not follow the key order
+    ordered = False
+
     def __init__(self, partitions: int) -> None:
         self.partitions = partitions
 
@@ -203,6 +206,9 @@ class HashPartitioner:
 
 class RangePartitioner:
     """Sends keys below ``boundaries[0]`` to partition 0, and so on: total order across parts."""
+
+    #: partition numbers ascend with the key order: sorted keys are cut where boundaries fall
+    ordered = True
 
     def __init__(self, boundaries: list) -> None:
         self.boundaries = list(boundaries)

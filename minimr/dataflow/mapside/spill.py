@@ -31,13 +31,13 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
-from itertools import islice, repeat
-from operator import countOf, gt, itemgetter
+from itertools import compress, islice, repeat
+from operator import countOf, eq, gt, is_, itemgetter
 from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
-from minimr.dataflow.exact import exact, least_first
+from minimr.dataflow.exact import CANONICAL, exact, least_first
 from minimr.dataflow.format.segments import (
     KIND_ANY,
     MAX_RUNS,
@@ -143,10 +143,22 @@ class MapOutputBuffer:
         if pair_types != _TUPLE:  # a dict of pairs holds exact tuples alone
             return False
         keys = list(map(_first, pairs))
-        values = list(map(_second, pairs))
-        key_types, value_types = _types(keys), _types(values)
+        key_types = _types(keys)
         store = self._store
         fresh = store is None
+        one = pairs[0][1]
+        # one value object in every pair (a `yield word, 1`), of a canonical type: one pass
+        if type(one) in CANONICAL and countOf(map(is_, map(_second, pairs), repeat(one)),
+                                              True) == len(pairs):
+            if fresh:
+                store = KeyCounts(one)
+            if type(store) is KeyCounts and store.holds(one) and store.fits(key_types):
+                self._store = store
+                store.add_keys(keys, key_types)
+                self._list_if_distinct(fresh, len(pairs))
+                return True
+        values = list(map(_second, pairs))
+        value_types = _types(values)
         if (exact(value_types) and len(value_types) == 1
                 and values.count(values[0]) == len(values)):
             if fresh:
@@ -273,7 +285,16 @@ class MapOutputBuffer:
             for key in keys:
                 by_partition[self._partitioner(unwrap(key))].append(key)
             return [_sorted_wrapped(part) for part in by_partition]
-        keys.sort(key=None if native else sort_key)
+        order = None if native else sort_key
+        if self._partitions > 1 and not self._partitioner.ordered:
+            # partitions first, then each sorted: smaller sorts, and no reordering after
+            numbers = self._partitioner.partition_many(keys)
+            parts = [list(compress(keys, map(eq, numbers, repeat(p))))
+                     for p in range(self._partitions)]
+            for part in parts:
+                part.sort(key=order)
+            return parts
+        keys.sort(key=order)
         return [part for part, in self._cut(keys, native=native)]
 
     def _cut(self, keys: list, *columns: list, native: bool) -> Iterator[tuple[list, ...]]:

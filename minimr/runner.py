@@ -26,8 +26,14 @@ from minimr.dataflow.format import output as out
 from minimr.dataflow.format.overwrite import overwrite_mode
 from minimr.dataflow.format.partformats import PartFormat
 from minimr.dataflow.inputs.inputformats import resolve_input_format
+from minimr.dataflow.inputs.splits import (
+    DEFAULT_SPLIT_SIZE,
+    default_pack_size,
+    expand_inputs,
+    parse_size,
+    plan_splits,
+)
 from minimr.dataflow.plan import JobPlan, StepPlan
-from minimr.dataflow.inputs.splits import DEFAULT_SPLIT_SIZE, expand_inputs, parse_size, plan_splits
 from minimr.dataflow.tasks import (
     commit_reduce_output,
     remove_dir,
@@ -121,7 +127,9 @@ def build_plan(
 ) -> JobPlan:
     """Resolve the job's steps and options, expand the inputs and cut them into splits.
 
-    With ``combine_files``, consecutive small splits share a map task, up to ``split_size``.
+    Consecutive small splits share a map task: up to ``split_size`` bytes with
+    ``combine_files``, and otherwise up to ``default_pack_size`` (small enough that every
+    worker gets work).
     ``options`` are the values of the job's own options (by name); they are checked here
     and set on the job (``job.options``) before its ``steps()`` runs. ``files`` are side
     files shipped beside those the job declares.
@@ -140,7 +148,6 @@ def build_plan(
     run_reducers = _positive("reducers", reducers)
     files = expand_inputs(inputs)
     size = parse_size(split_size)
-    pack = size if combine_files else None
     plans = []
     for i, step in enumerate(steps):
         r = step.reducers or run_reducers or job.reducers or DEFAULT_REDUCERS
@@ -153,8 +160,9 @@ def build_plan(
     name = job_name(job)
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:100] or "job"  # a folder name on workers
     job_id = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-    return JobPlan(job_id=job_id, job_name=name, steps=plans,
-                   splits=plan_splits(files, size, reading.splittable),
+    splits = plan_splits(files, size, reading.splittable)
+    pack = size if combine_files else default_pack_size(splits, size)
+    return JobPlan(job_id=job_id, job_name=name, steps=plans, splits=splits,
                    output=storage.normalize(output), sort_buffer=parse_size(sort_buffer),
                    settings=dict(settings or {}), split_size=pack,
                    options=values.as_dict(), files=side, part_format=writing)
@@ -374,7 +382,9 @@ def run(
         workers: local worker processes for the ``local`` runner (default: one per core).
         split_size, sort_buffer: sizes such as ``"64MB"`` or byte counts.
         combine_files: pack small input files (and the ends of big ones) into map tasks of up
-            to ``split_size`` bytes, instead of a task per file: for many small files.
+            to ``split_size`` bytes, the fewest tasks. Without it small files are packed too,
+            into tasks small enough that there are at least 64 (``splits.PACK_TASKS``) when
+            the input has that many files, so every worker gets work.
         overwrite: ``True`` replaces an old output (a folder with ``_SUCCESS``,
             ``_temporary`` or ``part-*`` files): its contents are deleted before the job
             starts. ``"force"`` empties any non-empty folder (``--overwrite`` twice).

@@ -276,6 +276,61 @@ def test_combine_files_packs_small_files_into_fewer_map_tasks(tmp_path):
     assert packed.counters[BUILTIN] == cluster.counters[BUILTIN]
 
 
+class WhereLines(Job):
+    """Every line under the key the reader gave it: (path, offset) -> line."""
+
+    reducers = 3
+
+    def map(self, key, line):
+        yield key, line
+
+    def reduce(self, key, lines):
+        for line in lines:
+            yield key, line
+
+
+def lines_by_place(path, data: bytes) -> list[tuple[tuple[str, int], str]]:
+    """((path, offset), line) of every line of ``data``, the obvious way."""
+    found, offset = [], 0
+    for line in data.splitlines(keepends=True):
+        found.append(((path, offset), line.decode().rstrip("\n")))
+        offset += len(line)
+    return found
+
+
+def test_small_files_are_packed_by_default_and_every_line_keeps_its_key(tmp_path):
+    """Without combine_files, hundreds of small files (empty ones and gzip ones among them)
+    and a file of many splits run as a few dozen map tasks; each split is read by exactly
+    one task, each line once under its own (path, offset), inline and on a local cluster."""
+    import gzip
+
+    from minimr.runner import build_plan
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    expected = []
+    for i in range(300):  # every fourth file empty, every tenth gzip
+        data = "".join(f"file {i} line {j} w{(i * j) % 7}\n" for j in range(i % 4)).encode()
+        path = folder / (f"f{i:03d}.txt" + ("" if i % 10 else ".gz"))
+        path.write_bytes(data if i % 10 else gzip.compress(data))
+        expected += lines_by_place(str(path), data)
+    huge = folder / "m-huge.txt"  # 10 splits of 4 KiB, between the small files
+    data = "".join(f"huge line {j:05d}\n" for j in range(2560)).encode()
+    huge.write_bytes(data)
+    expected += lines_by_place(str(huge), data)
+    plan = build_plan(WhereLines(), [str(folder)], str(tmp_path / "p"), split_size=4096)
+    tasks = plan.map_tasks(0)
+    splits = [s for t in tasks for s in t.splits]
+    assert sorted(splits, key=lambda s: (s.path, s.start)) == plan.splits
+    assert len(plan.splits) > 300 and 20 < len(tasks) < 80
+    assert sum(len(t.splits) == 1 and t.split.path == str(huge) for t in tasks) == 10
+    inline = run_inline(WhereLines, str(folder), str(tmp_path / "inline"), split_size=4096)
+    cluster = minimr.run(WhereLines, str(folder), str(tmp_path / "cluster"), split_size=4096,
+                         workers=2)
+    assert sorted(inline.records()) == sorted(expected) == sorted(cluster.records())
+    assert inline.counters[BUILTIN] == cluster.counters[BUILTIN]
+
+
 def test_a_map_that_changes_its_values_midway_gives_the_same_output_and_counters(tmp_path):
     """A map whose first values are all 1 and later ones are not (the store converts as it
     goes): output and counters are what a map with mixed values from the start gives; a

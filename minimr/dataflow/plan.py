@@ -8,7 +8,7 @@ shipped to workers (cloudpickled); the task descriptions (``MapTask``, ``ReduceT
 unpickling anything.
 
 Per step: an optional sample task (range partitioner: pick boundaries from sampled map output
-keys), one map task per split (or per pack of small splits, with ``--combine-files``), then one
+keys), one map task per split or per pack of small splits (``splits.pack_splits``), then one
 reduce task per partition. A step's reduce output is the final ``part-NNNNN`` files for the
 last step (in the run's ``PartFormat``: repr, jsonl or tsv, compressed or not), and binary
 record files under ``OUTPUT/_temporary/step-K/`` that become the next step's map input
@@ -24,9 +24,9 @@ from typing import Any
 from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
 from minimr.dataflow.format.partformats import PartFormat
+from minimr.dataflow.inputs.splits import Split, pack_splits
 from minimr.dataflow.partition import boundary_keys, boundary_texts
 from minimr.dataflow.sidefiles import SideFile
-from minimr.dataflow.inputs.splits import Split, pack_splits
 
 
 @dataclass(frozen=True)
@@ -159,8 +159,9 @@ class JobPlan:
     output: str
     sort_buffer: int
     settings: dict = field(default_factory=dict)
-    # --combine-files: step 0's consecutive small splits are packed into tasks of this many
-    # bytes at most (None: one task per split)
+    # step 0's consecutive small splits are packed into tasks of this many bytes at most
+    # (the split size with --combine-files, splits.default_pack_size without; None: a task
+    # per split)
     split_size: int | None = None
     # the job's option values, checked at submit: {dest: str, int, float, bool or a list}
     options: dict[str, Any] = field(default_factory=dict)

@@ -9,9 +9,13 @@ fields may span lines). Files may be
 local or remote (``s3://...``): ``storage`` answers what exists and how big it is, and a remote
 file is split by byte range just the same (its reader seeks).
 
-A map task reads one split or several: consecutive small splits are packed into tasks of about
-the split size (Hadoop's CombineFileInputFormat), so a thousand small files are a few tasks,
-not a thousand, each paying a task's fixed costs and writing a segment for every reducer.
+A map task reads one split or several: consecutive small splits are packed into one task
+(Hadoop's CombineFileInputFormat), so ten thousand small files are a few dozen tasks, not ten
+thousand, each paying a task's fixed costs and writing a segment for every reducer. By default
+a pack holds at most ``default_pack_size`` bytes: the split size, but little enough that the
+input still makes ``PACK_TASKS`` tasks, so every worker gets work; ``--combine-files`` packs
+up to the split size, the fewest tasks. Either size depends on the input alone, so the same
+command names the same tasks on any runner and any cluster (``minimr replay --task``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ DEFAULT_SPLIT_SIZE = 64 * 2**20
 # The last split of a file may be this much larger than the split size (Hadoop's SPLIT_SLOP),
 # so that a file a few bytes over the size is one task, not one and a task with no record.
 SPLIT_SLOP = 1.1
+
+# Packing by default leaves at least this many map tasks when the input has as many splits:
+# four a slot for 16 slots, so pull scheduling balances the load of a small cluster, while the
+# tasks' fixed costs (a few ms each) stay a small part of a job of many small files.
+PACK_TASKS = 64
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
@@ -170,3 +179,15 @@ def pack_splits(splits: list[Split], target: int) -> list[tuple[Split, ...]]:
     if current:
         groups.append(tuple(current))
     return groups
+
+
+def default_pack_size(splits: list[Split], split_size: int) -> int:
+    """The most bytes a task of packed small splits reads when the run did not ask for
+    ``--combine-files``: ``split_size``, or less when that would leave fewer than
+    ``PACK_TASKS`` tasks (the total input divided by ``PACK_TASKS``, rounded up).
+
+    A split bigger than the result stays a task of its own (``pack_splits``), so inputs of
+    files at least that big run exactly as they would unpacked.
+    """
+    total = sum(s.end - s.start for s in splits)
+    return max(1, min(split_size, -(-total // PACK_TASKS)))

@@ -16,7 +16,15 @@ from hypothesis import strategies as st
 from minimr.dataflow.counters import BUILTIN, INVALID_UTF8_RECORDS, Counters, activate
 from minimr.dataflow.inputs.inputformats import WholeFile
 from minimr.dataflow.inputs.records import line_blocks, read_text, read_text_blocks
-from minimr.dataflow.inputs.splits import Split, expand_inputs, pack_splits, parse_size, plan_splits
+from minimr.dataflow.inputs.splits import (
+    PACK_TASKS,
+    Split,
+    default_pack_size,
+    expand_inputs,
+    pack_splits,
+    parse_size,
+    plan_splits,
+)
 from minimr.errors import InputError, UsageError
 
 read_whole_file = WholeFile().split_records
@@ -197,6 +205,34 @@ def test_pack_splits_groups_small_neighbours_up_to_the_target():
     assert [[s.path for s in g] for g in groups] == [["a", "b"], ["c"], ["d", "d", "e"]]
     assert [s for g in groups for s in g] == splits
     assert pack_splits([], 40) == []
+
+
+def test_default_pack_size_leaves_pack_tasks_tasks_and_never_passes_the_split_size():
+    """Without --combine-files a pack holds the input's size over PACK_TASKS (rounded up),
+    at most the split size, so 10,000 small files make about PACK_TASKS tasks."""
+    small = [Split(f"f{i:05d}", 0, 2400) for i in range(10_000)]
+    target = default_pack_size(small, 64 << 20)
+    assert target == -(-2400 * 10_000 // PACK_TASKS)
+    groups = pack_splits(small, target)
+    assert PACK_TASKS <= len(groups) <= PACK_TASKS + 2
+    assert [s for g in groups for s in g] == small
+    many = [Split(f"f{i:05d}", 0, 10 << 20) for i in range(1000)]
+    assert default_pack_size(many, 64 << 20) == 64 << 20
+    assert default_pack_size([Split("e", 0, 0)], 64 << 20) == 1
+    assert default_pack_size([], 100) == 1
+
+
+def test_default_packing_leaves_files_bigger_than_the_pack_alone():
+    """A huge file among small ones keeps its split-size splits, each a task, and the small
+    files around it pack together; inputs of big files run a task per split as before."""
+    mixed = ([Split(f"a{i:03d}", 0, 10) for i in range(100)]
+             + [Split("big", i, i + 3200) for i in (0, 3200)]
+             + [Split(f"z{i:03d}", 0, 10) for i in range(100)])
+    groups = pack_splits(mixed, default_pack_size(mixed, 3200))  # 132 bytes: 13 files
+    assert (Split("big", 0, 3200),) in groups and (Split("big", 3200, 6400),) in groups
+    assert [len(g) for g in groups] == [13] * 7 + [9, 1, 1] + [13] * 7 + [9]
+    big = [Split(f"b{i}", 0, 16 << 20) for i in range(16)]
+    assert pack_splits(big, default_pack_size(big, 64 << 20)) == [(s,) for s in big]
 
 
 def test_a_small_tail_joins_the_last_split(tmp_path):

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Many small files: minimr's word count against a hand-written Pool script, in one run.
+
+Logs arrive as many small files. This generates --files text files of --size bytes in all
+(10,000 files of about 2 KiB, 23 MiB, by default; scripts/gen_corpus.py, reused while its
+arguments and the generator are unchanged), warms the page cache, then times, one after the
+other and --runs times each:
+
+  pool             scripts/baselines/wc_pool.py: multiprocessing.Pool(W), a task per file
+  minimr           minimr submit jobs/wordcount.py --workers W (the default a user gets)
+  minimr-combine   the same with --combine-files (pack small files up to --split-size)
+
+checks that every output holds the same word counts, and prints the median seconds of each
+and its ratio to the Pool script's. Exit status 1 if an output differs.
+
+Run it alone (2 cores are shared with other benchmarks):
+
+    flock /tmp/minimr-bench.lock python scripts/bench_smallfiles.py
+    flock /tmp/minimr-bench.lock python scripts/bench_smallfiles.py --files 1000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+from collections.abc import Callable
+
+import bench  # scripts/bench.py: corpora, measuring a command, comparing word counts
+
+MINIMR = [sys.executable, "-c", "from minimr.cli import main; main()"]
+
+
+def commands(workers: int, indir: str) -> dict[str, Callable[[str], list[str]]]:
+    """Each system's command line, given its output path."""
+    def minimr(*extra: str):
+        return lambda out: [*MINIMR, "submit", os.path.join(bench.REPO, "jobs/wordcount.py"),
+                            "--input", indir, "--output", out, "--overwrite", "--quiet",
+                            "--workers", str(workers), *extra]
+    return {
+        "pool": lambda out: [sys.executable, os.path.join(bench.BASELINES, "wc_pool.py"),
+                             indir, out, str(workers)],
+        "minimr": minimr(),
+        "minimr-combine": minimr("--combine-files"),
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--files", type=int, default=10_000, help="number of input files")
+    p.add_argument("--size", default="23MB", help="total input size (default 23MB)")
+    p.add_argument("--runs", type=int, default=1, help="runs of each system (median shown)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes of each system")
+    p.add_argument("--systems", default="pool,minimr,minimr-combine",
+                   help="comma-separated subset of pool, minimr, minimr-combine")
+    p.add_argument("--work", default="/tmp/minimr-bench-smallfiles",
+                   help="where corpora, outputs and logs go (outside the repository)")
+    p.add_argument("--timeout", type=float, default=600, help="seconds before a run is killed")
+    args = p.parse_args(argv)
+    args.size = bench._load_parse_size()(args.size)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns 1 when an output differs from the Pool script's."""
+    args = parse_args(argv)
+    for sub in ("data", "out", "logs", "tmp"):
+        os.makedirs(os.path.join(args.work, sub), exist_ok=True)
+    indir = bench.ensure_corpus("text", args.size, args.files, 1,
+                                os.path.join(args.work, "data", f"files-{args.files}"))
+    input_bytes = bench.warm_page_cache(indir)
+    env = {**os.environ, "PYTHONPATH": bench.REPO, "TMPDIR": os.path.join(args.work, "tmp")}
+    wanted = args.systems.split(",")
+    walls: dict[str, float] = {}
+    digests: dict[str, str] = {}
+    for name, command in commands(args.workers, indir).items():
+        if name not in wanted:
+            continue
+        out = os.path.join(args.work, "out", name)
+        times = []
+        for i in range(args.runs):
+            shutil.rmtree(out, ignore_errors=True)
+            if os.path.exists(out):
+                os.remove(out)
+            run = bench.measure(command(out), env, os.path.join(args.work, "logs", f"{name}-{i}"),
+                                args.timeout)
+            if run.rc != 0:
+                print(f"{name} failed (exit {run.rc}):\n{run.stderr_tail}", file=sys.stderr)
+                return 1
+            print(f"bench: {name} run {i + 1}/{args.runs}: {run.wall:.2f} s", file=sys.stderr,
+                  flush=True)
+            times.append(run.wall)
+        walls[name] = statistics.median(times)
+        digests[name] = bench.wordcount_digest(out)[0]
+    base = walls.get("pool")
+    print(f"\n{args.files:,} files, {input_bytes:,} bytes, {args.workers} workers, "
+          f"median of {args.runs} run(s), commit {bench._git_commit() or '?'}")
+    reference = digests.get("pool") or next(iter(digests.values()), None)
+    mismatch = False
+    for name, wall in walls.items():
+        ratio = f"{wall / base:6.2f}x pool" if base else ""
+        same = digests[name] == reference
+        mismatch |= not same
+        print(f"  {name:<16}{wall:8.2f} s  {ratio}  {'OK' if same else 'MISMATCH'}")
+    return 1 if mismatch else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -102,6 +102,18 @@ def test_batched_reduce_writes_what_the_per_pair_loop_writes(tmp_path, reduce, l
     assert counters[C.REDUCE_INPUT_RECORDS] == sum(len(line.split()) for line in LINES)
 
 
+@pytest.mark.parametrize("reduce", [gen_sum, fan_out, as_list, returns_none],
+                         ids=lambda r: r.__name__)
+def test_reduce_calls_made_a_few_keys_at_a_time_write_what_the_loop_writes(tmp_path,
+                                                                           monkeypatch, reduce):
+    """Reduce calls made (and drained) a few keys at a time, across a merge's chunk of many
+    keys, give the per-pair loop's bytes and counters."""
+    monkeypatch.setattr("minimr.dataflow.reduceside.reducing.CALL_CHUNK", 3)
+    job = step_job(reduce)
+    batched = reduce_task_output(tmp_path, job, "batched", tracked=False)
+    assert batched == reduce_task_output(tmp_path, job, "looped", tracked=True)
+
+
 def test_identity_reduce_keeps_the_order_of_a_hot_key_across_entries(tmp_path, monkeypatch):
     """A key whose values span several merged entries is written in the loop's order."""
     monkeypatch.setattr("minimr.dataflow.format.segments.MAX_VALUES_PER_ENTRY", 5)

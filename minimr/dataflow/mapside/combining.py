@@ -26,7 +26,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, compress, groupby, repeat
+from itertools import chain, compress, groupby, islice, repeat
 from operator import countOf, gt, itemgetter
 from typing import Any
 
@@ -41,6 +41,10 @@ __all__ = ["CallCombiner", "Combined", "Combiner", "FoldCombiner", "keyed", "mak
 _first = itemgetter(0)
 _second = itemgetter(1)
 _MERGE_CHUNK = 4096  # keys combined at a time when spills are merged
+# Combiner calls made before their generators are drained: few enough for the generators to
+# stay in the CPU's cache (130,000 made at once took 0.18 s to call and drain for a 16 MiB
+# word count's keys, 0.12 s 1024 at a time, 0.12-0.13 s 64-256 at a time).
+CALL_CHUNK = 1024
 
 
 def keyed(keys: list, lists: list[list]) -> Iterator[tuple[Any, list]]:
@@ -181,18 +185,22 @@ class CallCombiner(Combiner):
             lists[i] = list(map(_second, out))
         return Combined(lists=lists)
 
-    def _outputs(self, keys: list, values: Iterable[Iterator]) -> tuple[list, list[list]]:
+    def _outputs(self, keys: list, values: Iterator[Iterator]) -> tuple[list, list[list]]:
         """Every pair the combiner yields, in key order, and the pairs of each key.
 
         The calls, and the draining of what they yield, are C calls over the batch of keys:
         Python runs per key only inside the user's function, and each key's output is
-        taken before the next key's call, as a loop would.
+        taken before the next key's call, as a loop would. ``CALL_CHUNK`` calls are made
+        (and checked) before their generators are drained.
         """
-        results = list(map(self.fn, keys, values))
-        if type(None) in set(map(type, results)):  # a None yields nothing
-            results = [() if r is None else r for r in results]
-        check_results(results, self.fn)
-        produced = list(map(list, results))
+        produced: list[list] = []
+        for at in range(0, len(keys), CALL_CHUNK):
+            chunk = keys[at : at + CALL_CHUNK]
+            results = list(map(self.fn, chunk, islice(values, len(chunk))))
+            if type(None) in set(map(type, results)):  # a None yields nothing
+                results = [() if r is None else r for r in results]
+            check_results(results, self.fn)
+            produced += map(list, results)
         pairs = list(chain.from_iterable(produced))
         check_pairs(pairs, self.fn)
         return pairs, produced

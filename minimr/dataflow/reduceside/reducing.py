@@ -40,6 +40,9 @@ __all__ = ["REDUCE_BATCH", "reduce_into", "write_final"]
 # 1024, 4.6 s at 4096).
 REDUCE_BATCH = 256
 _not_none = partial(is_not, None)
+# Reduce calls made before their generators are drained: a merge in memory is one chunk of a
+# partition's every key, and that many generators at once fall out of the CPU's cache.
+CALL_CHUNK = 1024
 
 
 def reduce_into(segments: list[Segment], scratch: str, writer: Any,
@@ -97,7 +100,7 @@ class _ReduceStopped(Exception):
 def _reduce_output(merged: MergedGroups, reduce_fn: Callable) -> Iterator[tuple[Any, Any]]:
     """Every pair the reduce outputs, in order, with no Python code of ours per pair.
 
-    A chunk of keys at a time, the reducer is called on each key and its values (for a
+    ``CALL_CHUNK`` keys at a time, the reducer is called on each key and its values (for a
     generator, that only makes the generator), what the calls returned is checked, and
     ``chain`` drains each key's output (and so the reducer's use of its values) before the
     next, as a loop would. A reducer that returns None contributes nothing.
@@ -105,9 +108,11 @@ def _reduce_output(merged: MergedGroups, reduce_fn: Callable) -> Iterator[tuple[
     call = reduce_fn if inspect.isgeneratorfunction(reduce_fn) else partial(_call_reduce,
                                                                             reduce_fn)
     for keys, values in merged.chunks():
-        results = list(filter(_not_none, map(call, keys, values)))
-        check_results(results, reduce_fn)
-        yield from chain.from_iterable(results)
+        for at in range(0, len(keys), CALL_CHUNK):
+            results = list(filter(_not_none, map(call, keys[at : at + CALL_CHUNK],
+                                                 values[at : at + CALL_CHUNK])))
+            check_results(results, reduce_fn)
+            yield from chain.from_iterable(results)
 
 
 def _call_reduce(reduce_fn: Callable, key: Any, values: Iterator) -> Any:

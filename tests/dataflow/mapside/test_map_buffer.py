@@ -176,11 +176,14 @@ def varied_combine(key, values):
     return [(key, True if key == "flag" else sum(values))]
 
 
+@pytest.mark.parametrize("chunk", [1024, 2])
 @pytest.mark.parametrize("value", [1, 2])
-def test_a_combiner_of_counted_runs_may_yield_any_number_of_pairs(tmp_path, value):
+def test_a_combiner_of_counted_runs_may_yield_any_number_of_pairs(tmp_path, monkeypatch,
+                                                                   value, chunk):
     """Counted pairs (one value: keys counted; another too: pairs counted) reach the user's
     combine as their runs, and what it yields for each key is kept exactly: no pair, several,
-    a bool; counted in and out."""
+    a bool; counted in and out; the same when the calls are made a few keys at a time."""
+    monkeypatch.setattr("minimr.dataflow.mapside.combining.CALL_CHUNK", chunk)
     pairs = ([("gone", value)] * 3 + [("each", value)] * 3 + [("flag", value)] * 2
              + [("sum", value)] * 4 + [("once", value)] + [("other", 3)] * (value - 1))
     got, counters = run(tmp_path, pairs, 1, varied_combine, 1 << 20, "map", "v")

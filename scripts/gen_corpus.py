@@ -225,6 +225,7 @@ class TextTables:
 # instead of receiving megabytes of pickled state per task.
 _TABLES: TextTables | None = None
 _POOL: list[bytes] = []
+_LONGEST = 0                       # max(map(len, _POOL)), once, not once per file
 
 
 def _pool_shard(seed: int, shard: int, nbytes: int) -> list[bytes]:
@@ -243,8 +244,7 @@ def _write_text_part(path: str, target: int, seed: int, index: int) -> tuple[int
     """Write exactly ``target`` bytes of pool lines to ``path``; return (bytes, sha256)."""
     assert _TABLES is not None
     rng = random.Random(f"{seed}:text-part:{index}")
-    pool = _POOL
-    longest = max(map(len, pool))
+    pool, longest = _POOL, _LONGEST
     digest = hashlib.sha256()
     written = 0
     with open(path, "wb") as out:
@@ -442,7 +442,7 @@ def generate(kind: str, outdir: str, size: int, files: int = 16, seed: int = 1,
     Raises:
         ValueError: size too small for the number of files, or unknown kind.
     """
-    global _TABLES, _POOL
+    global _TABLES, _POOL, _LONGEST
     if files < 1:
         raise ValueError(f"files must be at least 1 (got {files})")
     if kind == "text" and size < 64 * files:
@@ -466,10 +466,11 @@ def generate(kind: str, outdir: str, size: int, files: int = 16, seed: int = 1,
         shards = _run_all(jobs, _pool_shard,
                           [(seed, s, pool_bytes // POOL_SHARDS) for s in range(POOL_SHARDS)])
         _POOL = [line for shard in shards for line in shard]
+        _LONGEST = max(map(len, _POOL))
         bounds = [size * i // files for i in range(files + 1)]
         results = _run_all(jobs, _write_text_part,
                            [(paths[i], bounds[i + 1] - bounds[i], seed, i) for i in range(files)])
-        _POOL = []
+        _POOL, _LONGEST = [], 0
     elif kind == "events":
         bounds = [size * i // files for i in range(files + 1)]
         results = _run_all(jobs, _write_events_part,

@@ -1,33 +1,45 @@
 #!/usr/bin/env python3
-"""minimr's benchmark harness: minimr against the tools a user would otherwise pick.
+"""minimr's benchmark harness: the job zoo, minimr beside the tools a user would otherwise pick.
 
-Generates the corpora with scripts/gen_corpus.py under --work (once; they are reused while
-the size, file count, seed and generator are unchanged), warms the page cache, runs every
-chosen system --runs times, checks that all outputs agree, and prints one table.
+Each job of the zoo (scripts/zoo.py) is one piece of work done by several systems: a
+hand-written baseline (a multiprocessing.Pool(W) script of scripts/baselines/, as a competent
+Python programmer would write it, with the same tokenising and parsing library; GNU sort for
+sort), minimr running the job written plainly with the class API (minimr-plain), minimr
+running it in the declared forms (map_keys, minimr.fold) where they apply (minimr-declared),
+and PySpark and Dask where a script exists and the package imports. The harness generates the
+corpora under --work (once; reused while size, file count, seed and generator are unchanged),
+warms the page cache, runs every chosen system --runs times, checks that the outputs of a
+job agree, and prints one table of every row and then the zoo table: each job's seconds and
+its ratio to the baseline, per system.
 
-systems
-  wordcount  serial        baselines/wc_serial.py: one process, Counter per line
-             pool          baselines/wc_pool.py: multiprocessing.Pool(W), one task per file
-             spark, dask, mrjob
-                           baselines/wc_{spark,dask,mrjob}.py, when the package imports
-             minimr-inline minimr submit jobs/wordcount.py ... --inline
-             minimr-local  minimr submit jobs/wordcount.py ... --workers W
-             minimr-batch  minimr submit jobs/wordcount_batch.py ... --workers W (map_batch)
-             minimr-final  minimr submit jobs/wordcount_final.py ... --workers W (map_final)
-             minimr-plain  minimr submit jobs/wordcount_functions.py ... --workers W (plain
-                           generator functions, run as written)
-             minimr-mrjob  minimr submit baselines/wc_mrjob.py ... --workers W: the mrjob
-                           row's job, unchanged (docs/mrjob.md)
-  jsonl      pool          baselines/events_pool.py: multiprocessing.Pool(W), json.loads a line,
-                           a Counter by the field 'user' per file, Counters merged
-             minimr-inline, minimr-local   minimr submit jobs/count_by.py ... --field user
-                           (input_format "jsonl": the same json module)
-  sort       gnusort       LC_ALL=C sort --parallel=W -S 4G
-             pysort        baselines/sort_python.py: sorted(readlines) in one process
-             spark         baselines/sort_spark.py, when pyspark imports
-             minimr-inline, minimr-local   minimr submit jobs/sort.py ...
+jobs (--only)  baseline (scripts/baselines/)    minimr-plain / minimr-declared (jobs/, benchjobs/)
+  wordcount    pool wc_pool.py                 benchjobs/wordcount_class.py (the README's job)
+                                               / jobs/wordcount.py
+  wcfilter     pool wc_filtered_pool.py        jobs/wordcount_filtered.py (len(word) > 2,
+                                               `total += c` loops) /
+                                               benchjobs/wordcount_filter_declared.py
+  index        pool index_pool.py              jobs/inverted_index.py
+  join         pool join_pool.py (a hash join) jobs/join.py, on gen_join_tables.py's users x
+                                               orders: 1.1M x 11M rows at 256MB
+  jsonl        pool events_pool.py             jobs/count_by.py --field user /
+                                               benchjobs/count_by_declared.py
+  jsonsum      pool sum_pool.py                benchjobs/sum_by.py (sum of ms by user) /
+                                               benchjobs/sum_by_declared.py
+  average      pool avg_pool.py                benchjobs/average_by.py (mean float amount per
+                                               user of the join's orders)
+  sort         gnusort: LC_ALL=C sort --parallel=W -S 4G    jobs/sort.py
+  topwords     pool top_pool.py                jobs/top_words.py (MINIMR_TOP_N=100) /
+                                               benchjobs/top_words_declared.py
+  smallfiles   pool wc_pool.py                 the wordcount rows on 10,000 files of 2.3 KB
+                                               (23 MB, whatever --size says)
+Other rows, run when --systems names them: serial (wc_serial.py), mrjob, minimr-inline,
+minimr-batch (map_batch), minimr-final (map_final), minimr-functions (plain functions),
+minimr-mrjob (wordcount); pysort (sort); minimr-local (wordcount, jsonl, sort: the jobs/ file
+on local workers, the name docs/ command lines use). spark and dask rows: wordcount (both),
+sort (spark), with the packages installed (docs/performance.md says how).
 A system whose package is missing is skipped with a note; one whose command fails is
-skipped after printing the command and the tail of its stderr.
+skipped after printing the command and the tail of its stderr. --inline runs the minimr rows
+in one process: a cheap check of the outputs (tests/test_bench_zoo.py), not a timing.
 
 columns
   wall      seconds, median of the runs (min-max)
@@ -39,25 +51,26 @@ columns
   MB/s      input bytes / median wall, 1 MB = 10**6 bytes (input sizes use MiB)
   vs        median wall / the baseline's median wall, for each baseline that ran
             (0.50 = twice as fast as that baseline)
-  check     the output, canonicalised, against the reference (first baseline that ran;
-            GNU sort for sort): word count and jsonl compare sorted ``key<TAB>count``
-            lines, sort compares the concatenated part files byte for byte
+  check     the output, canonicalised, against the job's reference (its first baseline
+            that ran): sorted ``key<TAB>value`` lines (md5), the sort's concatenated records,
+            the join's rows sorted by GNU sort, the average's floats to 1e-9 relative
 
-examples
-  python scripts/bench.py --size 64MB --runs 1 --systems serial,pool,gnusort,pysort
-  python scripts/bench.py --size 1GB --only wordcount --json /tmp/minimr-bench/runs.jsonl
-  python scripts/bench.py --size 256MB --runs 3 --only jsonl
+examples (one benchmark on the machine at a time: flock /tmp/minimr-bench.lock python ...)
+  python scripts/bench.py --size 256MB --runs 1                 # the whole zoo
+  /tmp/pv/bin/python scripts/bench.py --size 256MB --runs 1 --minimr .venv/bin/minimr
+                                     # with PySpark and Dask from a venv of their own
+  python scripts/bench.py --size 1GB --runs 1 --only wordcount,wcfilter,jsonl
+  python scripts/bench.py --size 256MB --runs 3 --only sort --systems gnusort,pysort,minimr-plain
+  python scripts/bench.py --size 256KB --runs 1 --inline --work /tmp/zoo-check
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import importlib.util
 import json
 import os
-import re
 import resource
 import shlex
 import shutil
@@ -68,221 +81,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from zoo import GROUP, GROUPS, REPO, SYSTEMS, Corpus, Group, Setup, System, missing_requirement
+
 GEN_CORPUS = os.path.join(REPO, "scripts", "gen_corpus.py")
-BASELINES = os.path.join(REPO, "scripts", "baselines")
-TASKS = ("wordcount", "sort", "jsonl")
-CORPUS_KIND = {"wordcount": "text", "sort": "sort", "jsonl": "events"}
-MINIMR_JOB = {"wordcount": "jobs/wordcount.py", "sort": "jobs/sort.py",
-              "jsonl": "jobs/count_by.py"}
-JSONL_FIELD = "user"  # what the jsonl task groups and counts by
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE_EVERY = 0.1
-
-# ---------------------------------------------------------------------------------------------
-# systems
-
-
-@dataclass(frozen=True)
-class Setup:
-    """What a command line needs besides its input and output paths."""
-
-    workers: int
-    tmp: str
-    minimr: list[str]
-
-
-@dataclass(frozen=True)
-class System:
-    """One row of the table: how to run it and how to read what it wrote."""
-
-    name: str
-    task: str
-    baseline: bool
-    command: Callable[[Setup, str, str], list[str]]   # (setup, input dir, output path)
-    requires: tuple[str, ...] = ()                    # modules that must import
-    output_dir: bool = True                           # writes a directory of part files
-    env: dict[str, str] = field(default_factory=dict)
-
-
-def _script(name: str) -> list[str]:
-    return [sys.executable, os.path.join(BASELINES, name)]
-
-
-def _minimr(task: str, mode: str, job: str | None = None, extra: tuple[str, ...] = ()
-            ) -> Callable[[Setup, str, str], list[str]]:
-    def command(s: Setup, indir: str, out: str) -> list[str]:
-        where = ["--inline"] if mode == "inline" else ["--workers", str(s.workers)]
-        return [*s.minimr, "submit", os.path.join(REPO, job or MINIMR_JOB[task]), "--input", indir,
-                "--output", out, "--overwrite", "--quiet", *where, *extra]
-    return command
-
-
-def _gnu_sort(s: Setup, indir: str, out: str) -> list[str]:
-    return ["sort", f"--parallel={s.workers}", "-S", "4G", "-T", s.tmp, "-o", out,
-            *part_files(indir)]
-
-
-SYSTEMS = (
-    System("serial", "wordcount", True, lambda s, i, o: [*_script("wc_serial.py"), i, o],
-           output_dir=False),
-    System("pool", "wordcount", True,
-           lambda s, i, o: [*_script("wc_pool.py"), i, o, str(s.workers)], output_dir=False),
-    System("spark", "wordcount", True,
-           lambda s, i, o: [*_script("wc_spark.py"), i, o, str(s.workers)], ("pyspark",)),
-    System("dask", "wordcount", True,
-           lambda s, i, o: [*_script("wc_dask.py"), i, o, str(s.workers)],
-           ("dask.bag", "distributed")),
-    System("mrjob", "wordcount", True,
-           lambda s, i, o: [*_script("wc_mrjob.py"), "-r", "local", "--no-conf",
-                            *part_files(i), "--output-dir", o], ("mrjob",)),
-    System("minimr-inline", "wordcount", False, _minimr("wordcount", "inline")),
-    System("minimr-local", "wordcount", False, _minimr("wordcount", "local")),
-    System("minimr-batch", "wordcount", False,
-           _minimr("wordcount", "local", "jobs/wordcount_batch.py")),
-    System("minimr-final", "wordcount", False,
-           _minimr("wordcount", "local", "jobs/wordcount_final.py")),
-    System("minimr-plain", "wordcount", False,
-           _minimr("wordcount", "local", "jobs/wordcount_functions.py")),
-    System("minimr-mrjob", "wordcount", False,
-           _minimr("wordcount", "local", "scripts/baselines/wc_mrjob.py"), ("mrjob",)),
-    System("gnusort", "sort", True, _gnu_sort, output_dir=False, env={"LC_ALL": "C"}),
-    System("pysort", "sort", True, lambda s, i, o: [*_script("sort_python.py"), i, o],
-           output_dir=False),
-    System("spark", "sort", True,
-           lambda s, i, o: [*_script("sort_spark.py"), i, o, str(s.workers)], ("pyspark",)),
-    System("minimr-inline", "sort", False, _minimr("sort", "inline")),
-    System("minimr-local", "sort", False, _minimr("sort", "local")),
-    System("pool", "jsonl", True,
-           lambda s, i, o: [*_script("events_pool.py"), i, o, JSONL_FIELD, str(s.workers)],
-           output_dir=False),
-    System("minimr-inline", "jsonl", False,
-           _minimr("jsonl", "inline", extra=("--field", JSONL_FIELD))),
-    System("minimr-local", "jsonl", False,
-           _minimr("jsonl", "local", extra=("--field", JSONL_FIELD))),
-)
-# The reference output each task's check compares against, in order of preference.
-REFERENCE = {"wordcount": ("serial", "pool"), "sort": ("gnusort", "pysort"), "jsonl": ("pool",)}
-
-
-def missing_requirement(system: System) -> str | None:
-    """Why ``system`` cannot run here, or None if it can."""
-    for module in system.requires:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ImportError:      # the parent package is missing
-            found = False
-        if not found:
-            return f"{module} is not installed"
-    if "pyspark" in system.requires and not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        return "pyspark needs Java, and java is not on PATH"
-    if system.name.startswith("minimr"):
-        job = os.path.join(REPO, MINIMR_JOB[system.task])
-        if not os.path.exists(job):
-            return f"{os.path.relpath(job, REPO)} does not exist yet"
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# output checks
-
-
-def _natural(name: str) -> list:
-    """Sort key that puts part-2 before part-10 (Dask numbers parts without padding)."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
-def part_files(path: str) -> list[str]:
-    """The data files of an output or input: ``path`` itself, or its part-* files in order."""
-    if not os.path.isdir(path):
-        return [path]
-    names = sorted((n for n in os.listdir(path) if n.startswith("part-")), key=_natural)
-    return [os.path.join(path, n) for n in names]
-
-
-def _unrepr(text: str) -> str:
-    """A field written as a Python literal ('the', b'x', 42) as plain text; others as is."""
-    if text[:1] in ("'", '"') or text[:2] in ("b'", 'b"'):
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            return text
-        return value.decode() if isinstance(value, bytes) else str(value)
-    return text
-
-
-def canonical_wordcount(line: str) -> str:
-    """One output line as ``word<TAB>count``.
-
-    Accepts the baselines' ``word<TAB>count``, minimr's ``repr(key)<TAB>repr(value)`` and
-    a printed tuple ``('word', 42)`` (Spark's and Dask's default text form).
-    """
-    line = line.rstrip("\n")
-    if "\t" in line:
-        key, value = line.split("\t", 1)
-        return f"{_unrepr(key)}\t{_unrepr(value)}"
-    if line.startswith("("):
-        key, value = ast.literal_eval(line)
-        return f"{key}\t{value}"
-    return line
-
-
-def canonical_sort_record(line: str) -> str:
-    """One output line of a sort as the raw 99-character record.
-
-    Raw records (the baselines) contain no tab. A minimr line ``repr(key)<TAB>repr(value)``
-    becomes ``key + value``, as jobs/sort.py splits a record into (line[:10], line[10:]);
-    a None value means the key was the whole record. Change this if that job changes.
-    """
-    line = line.rstrip("\n")
-    if "\t" not in line:
-        return line
-    key_text, value_text = line.split("\t", 1)
-    if value_text == "None":
-        return _unrepr(key_text)
-    return _unrepr(key_text) + _unrepr(value_text)
-
-
-def wordcount_digest(output: str) -> tuple[str, str]:
-    """(md5 of the sorted canonical lines, a short summary) of a word-count output, or of
-    any output of ``key<TAB>count`` lines (the jsonl task's)."""
-    lines = []
-    for path in part_files(output):
-        with open(path, encoding="utf-8") as f:
-            lines.extend(canonical_wordcount(line) for line in f if line.strip())
-    lines.sort()
-    digest = hashlib.md5("".join(f"{line}\n" for line in lines).encode()).hexdigest()
-    tokens = sum(int(line.rsplit("\t", 1)[1]) for line in lines)
-    return digest, f"{len(lines):,} keys, {tokens:,} counted"
-
-
-def sort_digest(output: str) -> tuple[str, str]:
-    """(md5 of the concatenated canonical records, a short summary) of a sort output."""
-    md5, records = hashlib.md5(), 0
-    for path in part_files(output):
-        with open(path, "rb") as f:
-            first = f.readline()
-            f.seek(0)
-            if b"\t" not in first:     # raw records: hash the bytes, no per-line Python
-                tail = b"\n"
-                while block := f.read(1 << 22):
-                    md5.update(block)
-                    records += block.count(b"\n")
-                    tail = block[-1:]
-                if tail != b"\n":
-                    md5.update(b"\n")
-                    records += 1
-                continue
-            for line in f:
-                md5.update(canonical_sort_record(line.decode()).encode() + b"\n")
-                records += 1
-    return md5.hexdigest(), f"{records:,} records"
-
-
-DIGEST = {"wordcount": wordcount_digest, "sort": sort_digest, "jsonl": wordcount_digest}
 
 # ---------------------------------------------------------------------------------------------
 # measuring one run
@@ -385,41 +191,44 @@ def size_tag(size: int) -> str:
     return str(size)
 
 
-def ensure_corpus(kind: str, size: int, files: int, seed: int, data_dir: str) -> str:
+def ensure_corpus(corpus: Corpus, size: int, files: int, seed: int, data_dir: str) -> str:
     """Generate the corpus unless an identical one is already there; return its directory.
 
     A stamp (arguments plus the generator's own hash) is written after the data, so an
     interrupted or outdated generation is redone rather than reused.
     """
-    outdir = os.path.join(data_dir, f"{kind}-{size_tag(size)}")
+    size, files = corpus.fixed or (size, files)
+    outdir = os.path.join(data_dir, f"{corpus.name}-{size_tag(size)}")
     stamp_path = outdir + ".json"
-    with open(GEN_CORPUS, "rb") as f:
+    argv = corpus.command(outdir, size, files, seed)
+    with open(argv[1], "rb") as f:
         generator = hashlib.sha256(f.read()).hexdigest()
-    stamp = dict(kind=kind, size=size, files=files, seed=seed, generator=generator)
+    stamp = dict(argv=argv[2:], generator=generator)
     try:
         with open(stamp_path) as f:
-            if json.load(f) == stamp and len(part_files(outdir)) == files:
+            if json.load(f) == stamp and os.path.isdir(outdir):
                 return outdir
     except (OSError, ValueError):
         pass
     if os.path.exists(stamp_path):
         os.remove(stamp_path)
-    print(f"bench: generating {kind} corpus {outdir} ...", file=sys.stderr, flush=True)
+    print(f"bench: generating {corpus.name} corpus {outdir} ...", file=sys.stderr, flush=True)
     # No manifest in the data folder, so every system can be given the folder as input.
-    subprocess.run([sys.executable, GEN_CORPUS, kind, outdir, f"--size={size}",
-                    f"--files={files}", f"--seed={seed}", "--no-manifest"], check=True)
+    subprocess.run(argv, check=True)
     with open(stamp_path, "w") as f:
         json.dump(stamp, f)
     return outdir
 
 
-def warm_page_cache(indir: str) -> int:
-    """Read every input file once so no run pays for the disk; return the bytes read."""
+def warm_page_cache(indirs: list[str]) -> int:
+    """Read every file under ``indirs`` once so no run pays for the disk; return the bytes."""
     total = 0
-    for path in part_files(indir):
-        with open(path, "rb") as f:
-            while block := f.read(1 << 23):
-                total += len(block)
+    for indir in indirs:
+        for folder, _, names in os.walk(indir):
+            for name in names:
+                with open(os.path.join(folder, name), "rb") as f:
+                    while block := f.read(1 << 23):
+                        total += len(block)
     return total
 
 
@@ -429,9 +238,9 @@ def warm_page_cache(indir: str) -> int:
 
 @dataclass
 class Row:
-    """Aggregated results of one system on one task."""
+    """Aggregated results of one system on one group."""
 
-    task: str
+    group: str
     system: str
     baseline: bool
     input_bytes: int
@@ -439,10 +248,10 @@ class Row:
     check: str = "-"
 
 
-def run_system(system: System, setup: Setup, indir: str, work: str, runs: int,
+def run_system(system: System, setup: Setup, inputs: list[str], work: str, runs: int,
                timeout: float) -> tuple[list[Run], str | None, str]:
     """Run one system ``runs`` times; return (runs, a failure note or None, output path)."""
-    out_root = os.path.join(work, "out", system.task)
+    out_root = os.path.join(work, "out", system.group)
     os.makedirs(out_root, exist_ok=True)
     output = os.path.join(out_root, system.name + ("" if system.output_dir else ".out"))
     env = {**os.environ, "TMPDIR": setup.tmp, "PYTHONPATH": REPO, **system.env}
@@ -452,18 +261,23 @@ def run_system(system: System, setup: Setup, indir: str, work: str, runs: int,
         shutil.rmtree(output, ignore_errors=True)
         if os.path.exists(output):
             os.remove(output)
-        argv = system.command(setup, indir, output)
-        log = os.path.join(work, "logs", f"{system.task}-{system.name}-{i}")
+        argv = system.command(setup, inputs, output)
+        log = os.path.join(work, "logs", f"{system.group}-{system.name}-{i}")
         run = measure(argv, env, log, timeout)
         if run.rc != 0:
             tail = "\n".join("    " + line for line in run.stderr_tail.splitlines()[-15:])
-            return results, (f"{system.task}/{system.name} failed (exit {run.rc}); "
+            return results, (f"{system.group}/{system.name} failed (exit {run.rc}); "
                              f"skipped.\n  command: {shlex.join(argv)}\n  stderr tail:\n"
                              f"{tail}"), output
-        print(f"bench: {system.task}/{system.name} run {i}/{runs}: {run.wall:.2f} s",
+        print(f"bench: {system.group}/{system.name} run {i}/{runs}: {run.wall:.2f} s",
               file=sys.stderr, flush=True)
         results.append(run)
     return results, None, output
+
+
+def median_wall(row: Row) -> float:
+    """The median wall time of a row's runs."""
+    return statistics.median(r.wall for r in row.runs)
 
 
 def fmt_row(row: Row, baselines: dict[str, float]) -> list[str]:
@@ -471,7 +285,7 @@ def fmt_row(row: Row, baselines: dict[str, float]) -> list[str]:
     walls = [r.wall for r in row.runs]
     wall = statistics.median(walls)
     versus = ", ".join(f"{name} {wall / base:.2f}" for name, base in baselines.items())
-    return [row.task, row.system, str(len(walls)),
+    return [row.group, row.system, str(len(walls)),
             f"{wall:.2f} ({min(walls):.2f}-{max(walls):.2f})",
             f"{statistics.median(r.cpu_children for r in row.runs):.1f}",
             f"{statistics.median(r.cpu_host for r in row.runs):.1f}",
@@ -479,19 +293,46 @@ def fmt_row(row: Row, baselines: dict[str, float]) -> list[str]:
             f"{row.input_bytes / wall / 1e6:.1f}", versus or "-", row.check]
 
 
-def print_table(rows: list[Row]) -> None:
-    """Print the results as one Markdown table."""
-    header = ["task", "system", "runs", "wall s median (min-max)", "CPU s ch", "CPU s host",
-              "peak RSS MiB", "MB/s", "vs baselines (wall ratio)", "check"]
-    cells = []
-    for task in TASKS:
-        task_rows = [r for r in rows if r.task == task]
-        baselines = {r.system: statistics.median(x.wall for x in r.runs)
-                     for r in task_rows if r.baseline}
-        cells += [fmt_row(r, baselines) for r in task_rows]
+def print_markdown(header: list[str], cells: list[list[str]]) -> None:
+    """Print one Markdown table."""
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
     for line in [header, ["-" * w for w in widths], *cells]:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |")
+
+
+def print_table(rows: list[Row]) -> None:
+    """Print every row, grouped, with its ratio to each baseline of its group."""
+    header = ["job", "system", "runs", "wall s median (min-max)", "CPU s ch", "CPU s host",
+              "peak RSS MiB", "MB/s", "vs baselines (wall ratio)", "check"]
+    cells = []
+    for group in GROUPS:
+        group_rows = [r for r in rows if r.group == group.name]
+        baselines = {r.system: median_wall(r) for r in group_rows if r.baseline}
+        cells += [fmt_row(r, baselines) for r in group_rows]
+    print_markdown(header, cells)
+
+
+def print_zoo(rows: list[Row]) -> None:
+    """Print the zoo table: per group, each other row's wall time over the baseline's."""
+    others = ["minimr-plain", "minimr-declared", "spark", "dask"]
+    header = ["job", "input MiB", "baseline s", *(f"{name} (x)" for name in others)]
+    cells = []
+    for group in GROUPS:
+        by_name = {r.system: r for r in rows if r.group == group.name}
+        base = by_name.get(group.versus)
+        if base is None:
+            continue
+        line = [group.name, f"{base.input_bytes / (1 << 20):.1f}",
+                f"{group.versus} {median_wall(base):.2f}"]
+        for name in others:
+            row = by_name.get(name)
+            line.append("-" if row is None else
+                        f"{median_wall(row):.2f} ({median_wall(row) / median_wall(base):.2f})"
+                        + ("" if row.check in ("OK", "reference") else f" {row.check}"))
+        cells.append(line)
+    if cells:
+        print("\nthe zoo: wall seconds (ratio to the baseline)\n")
+        print_markdown(header, cells)
 
 
 def _git_commit() -> str | None:
@@ -502,9 +343,11 @@ def _git_commit() -> str | None:
         return None
 
 
-def _csv(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
+def _csv(choices: tuple[str, ...], everything: str | None = None) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
         names = [n.strip() for n in text.split(",") if n.strip()]
+        if everything and names == [everything]:
+            return list(choices)
         unknown = sorted(set(names) - set(choices))
         if unknown or not names:
             raise argparse.ArgumentTypeError(
@@ -531,18 +374,23 @@ def _load_parse_size() -> Callable[[str], int]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     names = tuple(dict.fromkeys(s.name for s in SYSTEMS))
+    groups = tuple(GROUP)
     p = argparse.ArgumentParser(prog="bench.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=_load_parse_size(), default=256 << 20,
-                   help="corpus size per task: 256MB, 1GB, 64KB or bytes; MB = 2**20 "
-                   "(default 256MB)")
+                   help="corpus size per job: 256MB, 1GB, 64KB or bytes; MB = 2**20 "
+                   "(default 256MB; smallfiles is always 23 MB)")
     p.add_argument("--runs", type=int, default=3, help="runs per system (default 3)")
     p.add_argument("--workers", type=int, default=2,
                    help="processes/threads for the parallel systems (default 2)")
-    p.add_argument("--only", type=_csv(TASKS), default=list(TASKS),
-                   help="tasks to run: wordcount,sort,jsonl (default all)")
-    p.add_argument("--systems", type=_csv(names), default=list(names),
-                   help=f"systems to run (default all): {','.join(names)}")
+    p.add_argument("--only", type=_csv(groups), default=list(groups),
+                   help=f"jobs of the zoo to run (default all): {','.join(groups)}")
+    p.add_argument("--systems", type=_csv(names, "all"), default=None,
+                   help="systems to run: 'all', or some of "
+                   f"{','.join(names)} (default: the zoo's rows, baselines, minimr-plain, "
+                   "minimr-declared, spark, dask)")
+    p.add_argument("--inline", action="store_true",
+                   help="run every minimr row --inline, in one process: checks, not timings")
     p.add_argument("--work", default="/tmp/minimr-bench",
                    help="corpora, outputs, logs and scratch go here (default %(default)s)")
     p.add_argument("--files", type=int, default=16, help="files per corpus (default 16)")
@@ -550,7 +398,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", help="append one JSON line per run to FILE")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds before a run is killed and its system skipped (default "
-                   "60 + 600 per GiB of input: about 3.5 min at 256MB)")
+                   "60 + 900 per GiB of input: about 4.5 min at 256MB)")
     p.add_argument("--minimr", metavar="CMD",
                    help="how to invoke the minimr CLI (default: `minimr` if on PATH, else "
                    "this Python importing minimr.cli from the repository)")
@@ -562,8 +410,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--work {args.work} is inside the repository; benchmark data stays out of it")
     args.work = work
     if args.timeout is None:
-        args.timeout = 60 + 600 * args.size / (1 << 30)
+        args.timeout = 60 + 900 * args.size / (1 << 30)
     return args
+
+
+def chosen_systems(group: Group, names: list[str] | None) -> list[System]:
+    """The systems of ``group`` to run, its reference candidates first."""
+    systems = [s for s in SYSTEMS if s.group == group.name
+               and (s.name in names if names is not None else s.zoo)]
+    return sorted(systems, key=lambda s: s.name not in group.reference)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -573,47 +428,48 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(os.path.join(args.work, sub), exist_ok=True)
     minimr = (shlex.split(args.minimr) if args.minimr else ["minimr"] if shutil.which("minimr")
               else [sys.executable, "-c", "from minimr.cli import main; main()"])
-    setup = Setup(args.workers, os.path.join(args.work, "tmp"), minimr)
+    setup = Setup(args.workers, os.path.join(args.work, "tmp"), minimr, args.inline)
     rows: list[Row] = []
     notes: list[str] = []
     mismatched = False
     commit = _git_commit()
-    for task in (t for t in TASKS if t in args.only):
-        systems = [s for s in SYSTEMS if s.task == task and s.name in args.systems]
+    for group in (g for g in GROUPS if g.name in args.only):
+        systems = chosen_systems(group, args.systems)
         if not systems:
             continue
-        indir = ensure_corpus(CORPUS_KIND[task], args.size, args.files, args.seed,
-                              os.path.join(args.work, "data"))
-        input_bytes = warm_page_cache(indir)
-        reference: tuple[str, str] | None = None       # (system, digest)
-        for system in sorted(systems, key=lambda s: s.name not in REFERENCE[task]):
+        corpus = ensure_corpus(group.corpus, args.size, args.files, args.seed,
+                               os.path.join(args.work, "data"))
+        inputs = [os.path.join(corpus, sub) if sub else corpus for sub in group.inputs]
+        input_bytes = warm_page_cache(inputs)
+        reference: tuple[str, object] | None = None       # (system, fingerprint)
+        for system in systems:
             why = missing_requirement(system)
             if why:
-                notes.append(f"{task}/{system.name} skipped: {why}")
+                notes.append(f"{group.name}/{system.name} skipped: {why}")
                 continue
-            runs, failure, output = run_system(system, setup, indir, args.work, args.runs,
+            runs, failure, output = run_system(system, setup, inputs, args.work, args.runs,
                                                args.timeout)
             if failure:
                 notes.append(failure)
             if not runs:
                 continue
-            row = Row(task, system.name, system.baseline, input_bytes, runs)
+            row = Row(group.name, system.name, system.baseline, input_bytes, runs)
             if not failure:
-                digest, summary = DIGEST[task](output)
+                fingerprint, summary = group.fingerprint(output, setup.tmp)
                 if reference is None:
-                    reference = (system.name, digest)
+                    reference = (system.name, fingerprint)
                     row.check = "reference"
                 else:
-                    row.check = "OK" if digest == reference[1] else "MISMATCH"
+                    row.check = "OK" if group.same(fingerprint, reference[1]) else "MISMATCH"
                     mismatched |= row.check == "MISMATCH"
-                notes.append(f"{task}/{system.name} output: md5 {digest}, {summary}")
+                notes.append(f"{group.name}/{system.name} output: {summary}")
             rows.append(row)
             if args.json:
                 with open(args.json, "a") as f:
                     for i, r in enumerate(runs, 1):
                         f.write(json.dumps(dict(
                             time=time.strftime("%Y-%m-%dT%H:%M:%S%z"), commit=commit,
-                            task=task, system=system.name, run=i, size=args.size,
+                            task=group.name, system=system.name, run=i, size=args.size,
                             input_bytes=input_bytes, files=args.files, seed=args.seed,
                             workers=args.workers, cpus=os.cpu_count(), rc=r.rc,
                             wall=round(r.wall, 3), cpu_children=round(r.cpu_children, 2),
@@ -626,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
           f"workers {args.workers}, {os.cpu_count()} CPUs, commit {commit or '?'}\n")
     if rows:
         print_table(rows)
+        print_zoo(rows)
     else:
         print("no system ran")
     return 1 if mismatched else 0

@@ -30,19 +30,21 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench  # noqa: E402
+import zoo  # noqa: E402
 
 JOBS = {
     "filtered": ("wc_filtered_pool.py", "jobs/wordcount_filtered.py"),
     "readme": ("wc_pool.py", "jobs/wordcount.py"),
 }
 MINIMR = [sys.executable, "-c", "from minimr.cli import main; main()"]
+WORD_COUNTS = zoo.lines_digest(zoo.canonical_pair, counted=True)   # the zoo's output check
 
 
 def commands(job: str, indir: str, out: str, workers: int) -> dict[str, list[str]]:
     """The Pool script's and minimr's command lines for ``job``."""
     pool_script, job_file = JOBS[job]
     return {
-        "pool": [sys.executable, os.path.join(bench.BASELINES, pool_script), indir,
+        "pool": [sys.executable, os.path.join(zoo.BASELINES, pool_script), indir,
                  out + ".pool", str(workers)],
         "minimr": [*MINIMR, "submit", os.path.join(bench.REPO, job_file), "--input", indir,
                    "--output", out + ".minimr", "--overwrite", "--quiet", "--workers",
@@ -72,7 +74,7 @@ def run_job(job: str, indir: str, work: str, workers: int, runs: int
             walls[system].append((run.wall, run.cpu_children))
             print(f"bench_plain: {job}/{system} run {i + 1}/{runs}: {run.wall:.2f} s, "
                   f"{run.cpu_children:.1f} s CPU", file=sys.stderr, flush=True)
-        pool, minimr = (bench.wordcount_digest(out + "." + s) for s in ("pool", "minimr"))
+        pool, minimr = (WORD_COUNTS(out + "." + s, "") for s in ("pool", "minimr"))
         if pool[0] != minimr[0]:
             sys.exit(f"{job}: outputs differ: pool {pool[1]}, minimr {minimr[1]}")
     print(f"bench_plain: {job}: outputs equal ({pool[1]})", file=sys.stderr)
@@ -97,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=bench._csv(tuple(JOBS)), default=list(JOBS))
     p.add_argument("--work", default="/tmp/minimr-bench")
     args = p.parse_args(argv)
-    indir = bench.ensure_corpus("text", args.size, 16, 1, os.path.join(args.work, "data"))
+    indir = bench.ensure_corpus(zoo.TEXT, args.size, 16, 1, os.path.join(args.work, "data"))
     os.makedirs(os.path.join(args.work, "logs"), exist_ok=True)
-    bench.warm_page_cache(indir)
+    bench.warm_page_cache([indir])
     rows = [(job, run_job(job, indir, args.work, args.workers, args.runs)) for job in args.jobs]
     print(f"text corpus {bench.size_tag(args.size)}, {args.workers} workers, {args.runs} runs:"
           " wall seconds, median (min-max), and CPU seconds of the process tree, median")

@@ -37,7 +37,6 @@ JOBS = {
     "readme": ("wc_pool.py", "jobs/wordcount.py"),
 }
 MINIMR = [sys.executable, "-c", "from minimr.cli import main; main()"]
-WORD_COUNTS = zoo.lines_digest(zoo.canonical_pair, counted=True)   # the zoo's output check
 
 
 def commands(job: str, indir: str, out: str, workers: int) -> dict[str, list[str]]:
@@ -74,7 +73,7 @@ def run_job(job: str, indir: str, work: str, workers: int, runs: int
             walls[system].append((run.wall, run.cpu_children))
             print(f"bench_plain: {job}/{system} run {i + 1}/{runs}: {run.wall:.2f} s, "
                   f"{run.cpu_children:.1f} s CPU", file=sys.stderr, flush=True)
-        pool, minimr = (WORD_COUNTS(out + "." + s, "") for s in ("pool", "minimr"))
+        pool, minimr = (zoo.COUNTS(out + "." + s, "") for s in ("pool", "minimr"))
         if pool[0] != minimr[0]:
             sys.exit(f"{job}: outputs differ: pool {pool[1]}, minimr {minimr[1]}")
     print(f"bench_plain: {job}: outputs equal ({pool[1]})", file=sys.stderr)

@@ -28,7 +28,8 @@ import statistics
 import sys
 from collections.abc import Callable
 
-import bench  # scripts/bench.py: corpora, measuring a command, comparing word counts
+import bench  # scripts/bench.py: corpora, measuring a command
+import zoo  # scripts/zoo.py: the zoo's paths, text corpus and word-count check
 
 MINIMR = [sys.executable, "-c", "from minimr.cli import main; main()"]
 
@@ -40,7 +41,7 @@ def commands(workers: int, indir: str) -> dict[str, Callable[[str], list[str]]]:
                             "--input", indir, "--output", out, "--overwrite", "--quiet",
                             "--workers", str(workers), *extra]
     return {
-        "pool": lambda out: [sys.executable, os.path.join(bench.BASELINES, "wc_pool.py"),
+        "pool": lambda out: [sys.executable, os.path.join(zoo.BASELINES, "wc_pool.py"),
                              indir, out, str(workers)],
         "minimr": minimr(),
         "minimr-combine": minimr("--combine-files"),
@@ -70,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     for sub in ("data", "out", "logs", "tmp"):
         os.makedirs(os.path.join(args.work, sub), exist_ok=True)
-    indir = bench.ensure_corpus("text", args.size, args.files, 1,
+    indir = bench.ensure_corpus(zoo.TEXT, args.size, args.files, 1,
                                 os.path.join(args.work, "data", f"files-{args.files}"))
-    input_bytes = bench.warm_page_cache(indir)
+    input_bytes = bench.warm_page_cache([indir])
     env = {**os.environ, "PYTHONPATH": bench.REPO, "TMPDIR": os.path.join(args.work, "tmp")}
     wanted = args.systems.split(",")
     walls: dict[str, float] = {}
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             times.append(run.wall)
         walls[name] = statistics.median(times)
-        digests[name] = bench.wordcount_digest(out)[0]
+        digests[name] = zoo.COUNTS(out, "")[0]
     base = walls.get("pool")
     print(f"\n{args.files:,} files, {input_bytes:,} bytes, {args.workers} workers, "
           f"median of {args.runs} run(s), commit {bench._git_commit() or '?'}")

@@ -146,6 +146,10 @@ def lines_digest(canonical: Callable[[str], str] = str.rstrip, counted: bool = F
     return digest
 
 
+# word counts and every other ``key<TAB>number`` output
+COUNTS = lines_digest(canonical_pair, counted=True)
+
+
 def sort_digest(output: str, tmp: str) -> Fingerprint:
     """md5 of the concatenated canonical records of a sort output (their order counts)."""
     md5, records = hashlib.md5(), 0
@@ -234,16 +238,16 @@ class Group:
 
 
 GROUPS = (
-    Group("wordcount", TEXT, ("serial", "pool"), lines_digest(canonical_pair, counted=True),
+    Group("wordcount", TEXT, ("serial", "pool"), COUNTS,
           about="the README's word count"),
-    Group("wcfilter", TEXT, ("pool",), lines_digest(canonical_pair, counted=True),
+    Group("wcfilter", TEXT, ("pool",), COUNTS,
           about="words longer than two letters; loops add up in combine and reduce"),
     Group("index", TEXT, ("pool",), lines_digest(), about="inverted index: word -> documents"),
     Group("join", JOIN, ("pool",), join_digest, inputs=("users", "orders"),
           about="users x orders on user_id, inner"),
-    Group("jsonl", EVENTS, ("pool",), lines_digest(canonical_pair, counted=True),
+    Group("jsonl", EVENTS, ("pool",), COUNTS,
           about=f"JSON lines counted by {JSONL_FIELD!r}"),
-    Group("jsonsum", EVENTS, ("pool",), lines_digest(canonical_pair, counted=True),
+    Group("jsonsum", EVENTS, ("pool",), COUNTS,
           about=f"JSON lines: sum of {JSONL_VALUE!r} by {JSONL_FIELD!r}"),
     Group("average", JOIN, ("pool",), float_values, close_values, inputs=("orders",),
           about="mean order amount (float) per user"),
@@ -251,7 +255,7 @@ GROUPS = (
           versus="gnusort"),
     Group("topwords", TEXT, ("pool",), lines_digest(),
           about=f"two steps: word count, then the top {TOP_N}"),
-    Group("smallfiles", SMALL_FILES, ("pool",), lines_digest(canonical_pair, counted=True),
+    Group("smallfiles", SMALL_FILES, ("pool",), COUNTS,
           about="word count of 10,000 files of 2.3 KB"),
 )
 GROUP = {g.name: g for g in GROUPS}

@@ -1,15 +1,18 @@
 """Coordinator cost: N no-op tasks through a real coordinator process and fake workers.
 
 The coordinator is the real one (``minimr coordinator``, a separate process). The workers
-are fake: processes that speak the wire protocol and answer every assignment at once
-(a prepare task lists N map tasks, each map "finishes" with an empty output, each reduce
-asks to commit and finishes). What is left is the coordinator's own cost per task:
-decoding, scheduling, encoding, ZeroMQ. The plan blob is a few junk bytes: the
-coordinator never unpickles it.
+are simulated: each registers with a real worker's ``Ready`` on its own DEALER socket and
+answers every assignment at once (a prepare task lists N map tasks, each map "finishes"
+with a 10-byte partition per reducer, each reduce asks to commit and finishes), and a few
+generator processes (``--generators``) drive many of them from one poller each. What is
+left is the coordinator's own cost per task: decoding, scheduling, encoding, ZeroMQ. The
+plan blob is a few junk bytes: the coordinator never unpickles it.
 
     python scripts/bench_coordinator.py --tasks 10000 --workers 4 --slots 8
+    python scripts/bench_coordinator.py --tasks 100000 --reducers 1000 --workers 1000 --slots 4
 
-Prints tasks per second and the coordinator's CPU time per task (from /proc).
+Prints task assignments per second, the coordinator's CPU time per task and its peak
+memory (from /proc), and the generators' own CPU.
 
 Heartbeat load (``--heartbeat-workers N``): no job at all, only N simulated idle workers,
 each registering with the same ``Ready`` a fresh ``minimr worker`` sends (on its own DEALER
@@ -38,6 +41,7 @@ import argparse
 import math
 import multiprocessing
 import os
+import re
 import resource
 import secrets
 import signal
@@ -53,40 +57,6 @@ import zmq  # noqa: E402
 from minimr.cluster import protocol as p  # noqa: E402
 from minimr.cluster import scheduler  # noqa: E402
 from minimr.cluster.transport import HIGH_WATER_MARK, ZmqClient, local_host, wait  # noqa: E402
-
-
-def fake_worker(address: str, slots: int, tasks: int, reducers: int) -> None:
-    """Answer every assignment at once until the coordinator goes quiet."""
-    conn = ZmqClient(address, f"fake-{os.getpid()}".encode())
-    conn.send(p.encode(p.Ready(f"fake-{os.getpid()}", "bench", os.getpid(), slots, "tcp://x:1")))
-    # every reduce reads 10 bytes of it
-    empty = {"path": "/dev/null", "partitions": [[10 * r, 10] for r in range(reducers)]}
-    last_beat = heard = time.monotonic()
-    while time.monotonic() - heard < 5:
-        wait([conn.pollable], 0.2)
-        while (frames := conn.recv()) is not None:
-            heard = time.monotonic()
-            message = p.decode(frames)
-            if isinstance(message, p.Assign):
-                if message.kind == "prepare":
-                    output = {
-                        "map_tasks": [{"step": 0, "index": i, "reducers": reducers}
-                                  for i in range(tasks)],
-                        "reduce_tasks": [{"step": 0, "partition": r} for r in range(reducers)],
-                    }
-                    conn.send(p.encode(p.TaskDone(message.job_id, message.attempt, output, {}, 0)))
-                elif message.kind == "map":
-                    conn.send(p.encode(p.TaskDone(message.job_id, message.attempt, empty, {}, 0)))
-                elif message.kind == "reduce":
-                    conn.send(p.encode(p.CommitRequest(message.job_id, message.attempt)))
-                else:
-                    conn.send(p.encode(p.TaskDone(message.job_id, message.attempt, None, {}, 0)))
-            elif isinstance(message, p.CommitAnswer):
-                conn.send(p.encode(p.TaskDone(message.job_id, message.attempt, None, {}, 0)))
-        if time.monotonic() - last_beat > 0.5:
-            conn.send(p.encode(p.Heartbeat()))
-            last_beat = time.monotonic()
-    conn.close()
 
 
 def job_result(client: ZmqClient) -> p.JobResult:
@@ -200,38 +170,209 @@ def stop_process(process: subprocess.Popen | multiprocessing.Process, timeout: f
         process.join()
 
 
+#: the leading fields of an Assign's JSON body (``protocol.encode`` keeps field order): a
+#: simulated worker reads only these, so that a reduce's long list of inputs costs the
+#: load generator nothing to parse
+ASSIGN_HEAD = re.compile(rb'\{"job_id":"([^"]*)","attempt":"([^"]*)","kind":"([a-z]*)"')
+ASSIGN = p.Command.ASSIGN
+COMMIT_ANSWER = p.Command.COMMIT_ANSWER
+
+
+class TaskWorkers:
+    """Many simulated workers answering every assignment at once, driven by one poller.
+
+    Each registers with the ``Ready`` a real worker sends (its own DEALER socket and routing
+    identity), heartbeats every second, and answers: a prepare with ``tasks`` map tasks and
+    ``reducers`` reduce tasks, a map with an output of one (10-byte) partition per reducer,
+    a reduce with a ``CommitRequest`` and then ``TaskDone``, a commit with ``TaskDone``.
+    The answers are encoded once and only the attempt id is put in, so the generator's own
+    cost per task stays far below the coordinator's.
+    """
+
+    def __init__(self, address: str, first: int, count: int, slots: int, tasks: int,
+                 reducers: int, counters) -> None:
+        self.address = address
+        self.first = first
+        self.count = count
+        self.slots = slots
+        self.tasks = tasks
+        self.reducers = reducers
+        self.counters = counters
+        self.host = local_host()
+        self.context = zmq.Context()
+        self.context.setsockopt(zmq.MAX_SOCKETS, count + 64)
+        self.sockets: list[zmq.Socket] = []
+        self.heartbeat = p.encode(p.Heartbeat())
+        self.done_header = p.encode(p.Heartbeat())[0][:4] + p.Command.TASK_DONE.to_bytes(2, "big")
+        self.commit_header = self.done_header[:4] + p.Command.COMMIT_REQUEST.to_bytes(2, "big")
+        partitions = ",".join(f"[{10 * r},10]" for r in range(reducers))
+        #: a map's answer, cut where the job id and attempt go
+        self.map_output = f'{{"path":"/dev/null","partitions":[{partitions}]}}'
+
+    def register(self) -> None:
+        for j in range(self.count):
+            name = f"{self.host}:sim{self.first + j}"
+            sock = self.context.socket(zmq.DEALER)
+            sock.setsockopt(zmq.IDENTITY, f"w-{name}-{secrets.token_hex(4)}".encode())
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+            sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+            sock.connect(self.address)
+            ready = p.Ready(name, self.host, os.getpid(), self.slots, "tcp://127.0.0.1:1", "")
+            sock.send_multipart(p.encode(ready))
+            self.sockets.append(sock)
+
+    def done(self, job: str, attempt: str, output: str) -> list[bytes]:
+        body = (f'{{"job_id":"{job}","attempt":"{attempt}","output":{output},'
+                f'"counters":{{}},"elapsed":0.0}}')
+        return [self.done_header, body.encode()]
+
+    def prepare_output(self) -> str:
+        maps = ",".join(
+            f'{{"step":0,"index":{i},"reducers":{self.reducers}}}' for i in range(self.tasks)
+        )
+        reduces = ",".join(f'{{"step":0,"partition":{r}}}' for r in range(self.reducers))
+        return f'{{"map_tasks":[{maps}],"reduce_tasks":[{reduces}]}}'
+
+    def answer(self, sock: zmq.Socket, frames: list[bytes]) -> None:
+        header = frames[0]
+        command = int.from_bytes(header[4:6], "big")
+        if command == ASSIGN:
+            match = ASSIGN_HEAD.match(frames[1])
+            job, attempt, kind = (g.decode() for g in match.groups())
+            self.counters[ASSIGNED] += 1
+            if kind == "map":
+                sock.send_multipart(self.done(job, attempt, self.map_output))
+            elif kind == "reduce":
+                body = f'{{"job_id":"{job}","attempt":"{attempt}"}}'.encode()
+                sock.send_multipart([self.commit_header, body])
+            elif kind == "prepare":
+                sock.send_multipart(self.done(job, attempt, self.prepare_output()))
+            else:
+                sock.send_multipart(self.done(job, attempt, "null"))
+        elif command == COMMIT_ANSWER:
+            message = p.decode(frames)
+            sock.send_multipart(self.done(message.job_id, message.attempt, "null"))
+
+    def run(self, stop: float) -> None:
+        """Register, then answer and heartbeat until ``stop``; say ``Bye`` at the end."""
+        self.register()
+        poller = zmq.Poller()
+        for sock in self.sockets:
+            poller.register(sock, zmq.POLLIN)
+        last_beat = 0.0
+        try:
+            while time.monotonic() < stop:
+                for sock, _ in poller.poll(100):
+                    for _ in range(64):
+                        try:
+                            frames = sock.recv_multipart(zmq.NOBLOCK)
+                        except zmq.Again:
+                            break
+                        self.answer(sock, frames)
+                if time.monotonic() - last_beat >= scheduler.HEARTBEAT_INTERVAL:
+                    last_beat = time.monotonic()
+                    for sock in self.sockets:
+                        sock.send_multipart(self.heartbeat, zmq.NOBLOCK)
+        finally:
+            bye = p.encode(p.Bye())
+            for sock in self.sockets:
+                try:
+                    sock.send_multipart(bye, zmq.NOBLOCK)
+                except zmq.ZMQError:
+                    pass
+            time.sleep(0.2)
+            self.context.destroy(linger=0)
+
+
+#: the task generators' shared counter
+ASSIGNED = 0
+
+
+def task_generator(address: str, first: int, count: int, slots: int, tasks: int,
+                   reducers: int, stop: float, counters) -> None:
+    """A generator process: ``count`` simulated task workers from ``first`` on."""
+    raise_open_files_limit(4 * count + 256)
+    try:
+        TaskWorkers(address, first, count, slots, tasks, reducers, counters).run(stop)
+    except KeyboardInterrupt:
+        pass
+
+
+def peak_rss(pid: int) -> int:
+    """A process's peak resident memory so far (``VmHWM``), in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def run_tasks(args: argparse.Namespace) -> None:
     """The default mode: N no-op tasks, tasks/s and coordinator CPU per task."""
+    total = args.workers
+    generators = args.generators or max(1, math.ceil(total / WORKERS_PER_GENERATOR))
+    raise_open_files_limit(total + 1024)
     address = free_address()
-    coordinator = start_coordinator(address)
-    workers = [
+    coordinator = start_coordinator(address, args.profile)
+    counters = [multiprocessing.Array("q", 1, lock=False) for _ in range(generators)]
+    share = [total // generators + (g < total % generators) for g in range(generators)]
+    firsts = [sum(share[:g]) for g in range(generators)]
+    stop = time.monotonic() + args.timeout
+    processes = [
         multiprocessing.Process(
-            target=fake_worker, args=(address, args.slots, args.tasks, args.reducers)
+            target=task_generator,
+            args=(address, firsts[g], share[g], args.slots, args.tasks, args.reducers, stop,
+                  counters[g]),
+            daemon=True,
         )
-        for _ in range(args.workers)
+        for g in range(generators)
     ]
-    for w in workers:
-        w.start()
-    time.sleep(1.0)  # let them register
-    client = ZmqClient(address, b"bench-client")
-    cpu_before = cpu_seconds(coordinator.pid)
-    started = time.monotonic()
-    client.send(p.encode(p.Submit("bench", "bench", 1, {}, "cloudpickle", b"opaque")))
-    result = job_result(client)
-    elapsed = time.monotonic() - started
-    cpu = cpu_seconds(coordinator.pid) - cpu_before
-    total = sum(result.snapshot["attempts"].values())
-    print(
-        f"job {result.state}: {total} tasks ({args.tasks} maps, {args.reducers} reduces, "
-        f"prepare, commit) on {args.workers} fake workers x {args.slots} slots"
-    )
-    print(f"wall {elapsed:.2f} s -> {total / elapsed:,.0f} tasks/s")
-    print(f"coordinator CPU {cpu:.2f} s -> {cpu / total * 1e6:,.0f} us per task")
-    client.close()
-    coordinator.terminate()
-    coordinator.wait()
-    for w in workers:
-        w.join()
+    client = ZmqClient(address, f"bench-client-{secrets.token_hex(4)}".encode())
+    try:
+        for process in processes:
+            process.start()
+        status = query_status(client, coordinator)
+        deadline = time.monotonic() + 60
+        while live_workers(status, 1e9)[0] < total and time.monotonic() < deadline:
+            time.sleep(0.5)
+            status = query_status(client, coordinator)
+        print(f"coordinator pid {coordinator.pid}: {live_workers(status, 1e9)[0]} of {total} "
+              f"simulated workers registered ({generators} generator process(es))")
+        rss_before = peak_rss(coordinator.pid)
+        if args.profile:
+            coordinator.send_signal(signal.SIGUSR1)
+        cpu_before = cpu_seconds(coordinator.pid)
+        generator_before = [cpu_seconds(process.pid) for process in processes]
+        started = time.monotonic()
+        client.send(p.encode(p.Submit("bench", "bench", 1, {}, "cloudpickle", b"opaque")))
+        result = job_result(client)
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(coordinator.pid) - cpu_before
+        generator_cpu = sum(cpu_seconds(process.pid) for process in processes)
+        generator_cpu -= sum(generator_before)
+        if args.profile:
+            coordinator.send_signal(signal.SIGUSR2)
+        rss = peak_rss(coordinator.pid)
+        assigned = sum(c[ASSIGNED] for c in counters)
+        total_tasks = sum(result.snapshot["attempts"].values())
+        print(
+            f"job {result.state}: {total_tasks} tasks ({args.tasks} maps, {args.reducers} "
+            f"reduces, prepare, commit) on {total} simulated workers x {args.slots} slots"
+        )
+        print(f"wall {elapsed:.2f} s -> {assigned / elapsed:,.0f} assignments/s "
+              f"({assigned} assignments)")
+        print(f"coordinator CPU {cpu:.2f} s -> {cpu / assigned * 1e6:,.0f} us per task")
+        print(f"coordinator peak RSS {rss / 2**20:,.0f} MiB ({rss_before / 2**20:,.0f} MiB "
+              "before the job)")
+        print(f"generator CPU {generator_cpu:.2f} s ({os.cpu_count()} cores here)")
+    finally:
+        client.close()
+        stop_process(coordinator)
+        for process in processes:
+            stop_process(process)
+    if args.profile:
+        print_profile(args.profile)
 
 
 # --- heartbeat load ------------------------------------------------------------------------
@@ -529,6 +670,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--slots", type=int, default=8)
     parser.add_argument("--reducers", type=int, default=4)
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds the task mode waits at most"
+    )
     heartbeat = parser.add_argument_group("heartbeat load (no job)")
     heartbeat.add_argument(
         "--heartbeat-workers",

@@ -194,11 +194,12 @@ class Coordinator:
         The last-resort guard (rq's ``work()``): a turn that raises is logged with its
         traceback and the next turn goes on; nothing a peer sends ends this loop.
         """
-        from minimr.cluster.transport import wait
+        from minimr.cluster.transport import Poll
 
         log.info("coordinator listening on %s", self.server.address)
+        incoming = Poll([self.server.pollable])
         while not self._stop.is_set():
-            wait([self.server.pollable], TICK_INTERVAL)
+            incoming.wait(TICK_INTERVAL)
             try:
                 self.turn()
             except Exception:
@@ -244,8 +245,9 @@ class Coordinator:
         """Once per interval, a heartbeat to every worker (Paranoid Pirate)."""
         if now - self._last_heartbeat >= self.scheduler.heartbeat_interval:
             self._last_heartbeat = now
+            frames = p.encode(p.Heartbeat())  # the same bytes for every worker
             for worker in list(self.scheduler.workers):
-                self._send(worker, p.Heartbeat())
+                self.server.send(worker.encode("latin-1"), frames)
 
     def _tick(self, now: float) -> None:
         """Once per ``TICK_INTERVAL``, let time pass in the scheduler (purges, timeouts)."""

@@ -213,6 +213,9 @@ class ZmqServer:
         With CURVE, ``user`` is the public key the sender authenticated with (its
         ``User-Id``, set by the ZAP handler); without, ``""``.
         """
+        if not self._socket.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            return None  # asked first: an empty queue is the usual end of a drain, and
+            # ending it with zmq.Again cost the coordinator's loop an exception per turn
         try:
             if self.curve is None:
                 frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=True)
@@ -386,18 +389,31 @@ def _zap_domain(context: zmq.Context, domain: str, admit: Callable[[str], bool])
         authenticator.configure_curve_callback(domain, _Admission(admit))
 
 
-def wait(pollables: list[object], timeout: float) -> set[object]:
-    """Block up to ``timeout`` seconds until some of ``pollables`` are readable.
+class Poll:
+    """Waits on a fixed set of pollables, its poller built once (a loop's wait).
 
     Accepts ZeroMQ sockets and file descriptors (or objects with ``fileno()``).
     """
-    poller = zmq.Poller()
-    by_fd: dict[int, object] = {}  # the poller answers with file numbers, not the objects
-    for item in pollables:
-        poller.register(item, zmq.POLLIN)
-        if not isinstance(item, zmq.Socket):
-            by_fd[item if isinstance(item, int) else item.fileno()] = item  # type: ignore[attr-defined]
-    return {by_fd.get(item, item) for item, _ in poller.poll(max(0.0, timeout) * 1000)}
+
+    def __init__(self, pollables: list[object]) -> None:
+        self._poller = zmq.Poller()
+        self._by_fd: dict[int, object] = {}  # the poller answers with file numbers
+        for item in pollables:
+            self._poller.register(item, zmq.POLLIN)
+            if not isinstance(item, zmq.Socket):
+                fd = item if isinstance(item, int) else item.fileno()  # type: ignore[attr-defined]
+                self._by_fd[fd] = item
+
+    def wait(self, timeout: float) -> set[object]:
+        """Block up to ``timeout`` seconds until some of the pollables are readable."""
+        ready = self._poller.poll(max(0.0, timeout) * 1000)
+        return {self._by_fd.get(item, item) for item, _ in ready}
+
+
+def wait(pollables: list[object], timeout: float) -> set[object]:
+    """Block up to ``timeout`` seconds until some of ``pollables`` are readable (a
+    :class:`Poll` for one wait)."""
+    return Poll(pollables).wait(timeout)
 
 
 class Waker:

@@ -95,19 +95,22 @@ def start_attempt(
     worker.attempts.add((job.id, attempt.id))
     inputs = None
     if task.kind is Kind.REDUCE:
-        inputs = reduce_inputs(board, job, task)
-        attempt.holders = {
-            job.tasks[k].index: job.tasks[k].output_worker for k in job.maps[task.step]
-        }
+        inputs = reduce_inputs(board, job, task, attempt)
     return Assign(worker.id, job.id, attempt.id, task.kind.value, task.spec, inputs)
 
 
-def reduce_inputs(board: Board, job: Job, task: Task) -> tuple[ReduceInput, ...]:
-    """Where each map output's partition for this reduce lives (empty ones left out).
+def reduce_inputs(board: Board, job: Job, task: Task, attempt: Attempt
+                  ) -> tuple[ReduceInput, ...]:
+    """Where each map output's partition for this reduce lives (empty ones left out), and,
+    on the reduce's ``attempt``, which worker holds each map output (``holders``, to blame
+    the right one for a failed fetch) and how many bytes it is to serve (``reads``, counted
+    when the attempt succeeds): one pass over the map outputs, a cost paid per reduce.
 
     A reduce task's index is its partition (``results.py`` checked the prepare's list).
     """
     inputs = []
+    holders = attempt.holders
+    reads = attempt.reads
     for key in job.maps[task.step]:
         map_task = job.tasks[key]
         output = map_task.output
@@ -117,9 +120,11 @@ def reduce_inputs(board: Board, job: Job, task: Task) -> tuple[ReduceInput, ...]
                 f"{task.key} was released before map {key} was located; its story:\n"
                 + "\n".join(f"  {e}" for e in board.story(key))
             )
+        holders[map_task.index] = map_task.output_worker
         offset, length = output.partitions[task.index]
         if length == 0:
             continue
+        reads[holder.id] = reads.get(holder.id, 0) + length
         inputs.append(
             ReduceInput(
                 map_task.index,

@@ -110,7 +110,6 @@ from minimr.cluster.events import (
 from minimr.cluster.protocol import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_LIVENESS,
-    MapOutputRef,
     TaskLists,
 )
 from minimr.cluster.results import misfit
@@ -518,11 +517,10 @@ class Scheduler:
             job.input_records += builtin.get("map input records", 0)
             job.input_bytes += builtin.get("map input bytes", 0)
         elif task.kind is Kind.REDUCE:
-            for key in job.maps.get(task.step, ()):
-                mapped = job.tasks[key]
-                holder = self.workers.get(attempt.holders.get(mapped.index) or "")
-                if holder is not None and isinstance(mapped.output, MapOutputRef):
-                    holder.served += mapped.output.partitions[task.index][1]
+            for holder_id, length in attempt.reads.items():
+                holder = self.workers.get(holder_id)
+                if holder is not None:
+                    holder.served += length
 
     def _after_prepare(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
         lists = task.output

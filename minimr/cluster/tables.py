@@ -90,6 +90,7 @@ class Attempt:
     started: float
     backup: bool = False
     holders: dict[int, str | None] = field(default_factory=dict)  # a reduce: map -> worker
+    reads: dict[str, int] = field(default_factory=dict)  # a reduce: worker -> bytes it holds
     worker_name: str = ""  # the worker's name and host, kept after it is gone
     host: str = ""
     lane: int = 0  # which of its worker's slots it holds (0 .. slots-1): a timeline row

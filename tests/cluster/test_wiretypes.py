@@ -34,6 +34,8 @@ def test_a_record_converts_from_its_json_object_with_tuples_for_lists():
         ({"path": "/w", "sizes": [["0", 1]]}, "sizes[0][0]"),
         ({"path": "/w", "sizes": [[True, 1]]}, "sizes[0][0]"),
         ({"path": "/w", "sizes": [[2**60, 1]]}, "sizes[0][0]"),
+        ({"path": "/w", "sizes": [[0, 1], [1, 2], [3, -4], [0, -1]]}, "sizes[2][1]"),
+        ({"path": "/w", "sizes": [[0, 1], [1, 2], [3, 4, 5]]}, "sizes[2]"),
         ({"path": "a\0b", "sizes": []}, "path"),
         ({"path": "/w", "sizes": {}}, "sizes"),
         ({"path": "/w", "sizes": [], "timeout": -1.0}, "timeout"),

@@ -20,7 +20,7 @@ jobs (--only)  baseline (scripts/baselines/)    minimr-plain / minimr-declared (
                                                benchjobs/wordcount_filter_declared.py
   index        pool index_pool.py              jobs/inverted_index.py
   join         pool join_pool.py (a hash join) jobs/join.py, on gen_join_tables.py's users x
-                                               orders: 1.1M x 11M rows at 256MB
+                                               orders: 0.96M x 9.6M rows at 256MB
   jsonl        pool events_pool.py             jobs/count_by.py --field user /
                                                benchjobs/count_by_declared.py
   jsonsum      pool sum_pool.py                benchjobs/sum_by.py (sum of ms by user) /

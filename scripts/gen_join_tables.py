@@ -12,8 +12,8 @@ file names) and of ``scripts/gen_join_data.py``'s small tables:
                                                 uniform over 1..U, 1 % of them above U (orders
                                                 without a user); amounts with two decimals
 
-U is chosen so that the two tables together hold about --size bytes: 256 MiB is about 1.1
-million users and 11 million orders. The users go to a quarter as many files as the orders.
+U is --size / 280 bytes: 256 MiB gives 0.96 million users and 9.6 million orders, 229 MiB in
+all (issue 20's 1M x 10M rows). The users go to a quarter as many files as the orders.
 Output depends only on (--size, --files, --seed).
 """
 
@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from gen_corpus import parse_size
 from gen_join_data import COUNTRIES, FIRST_NAMES, LAST_NAMES
 
-BYTES_PER_USER = 280          # a users line (about 22 bytes) and ten orders lines (about 26)
+BYTES_PER_USER = 280          # of --size; a user takes about 250 bytes in both tables
 ORDERS_PER_USER = 10
 ORPHANS = 0.01                # the share of orders whose user id has no user row
 AMOUNTS = 10_000              # distinct amount strings drawn from

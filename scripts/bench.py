@@ -35,8 +35,9 @@ jobs (--only)  baseline (scripts/baselines/)    minimr-plain / minimr-declared (
 Other rows, run when --systems names them: serial (wc_serial.py), mrjob, minimr-inline,
 minimr-batch (map_batch), minimr-final (map_final), minimr-functions (plain functions),
 minimr-mrjob (wordcount); pysort (sort); minimr-local (wordcount, jsonl, sort: the jobs/ file
-on local workers, the name docs/ command lines use). spark and dask rows: wordcount (both),
-sort (spark), with the packages installed (docs/performance.md says how).
+on local workers, the name docs/ command lines use). spark and dask rows, when the packages
+import (docs/performance.md says how): baselines/wc_{spark,dask}.py (wordcount),
+sort_spark.py (sort; no Dask row), zoo_{spark,dask}.py (the other jobs).
 A system whose package is missing is skipped with a note; one whose command fails is
 skipped after printing the command and the tail of its stderr. --inline runs the minimr rows
 in one process: a cheap check of the outputs (tests/test_bench_zoo.py), not a timing.

@@ -188,6 +188,8 @@ def join_digest(output: str, tmp: str) -> Fingerprint:
         for path in part_files(output):
             with open(path, "rb") as f:
                 while lines := f.readlines(1 << 22):     # whole lines, about 4 MiB
+                    if not lines[-1].endswith(b"\n"):    # Dask ends a part without one
+                        lines[-1] += b"\n"
                     out.write(b"".join(lines).translate(None, _JOIN_DROP).replace(b", ", b"\t"))
     subprocess.run(["sort", "-S", "1G", "-T", tmp, "-o", rows_path, rows_path], check=True,
                    env={**os.environ, "LC_ALL": "C"})
@@ -323,12 +325,24 @@ def _pool(group: str, script: str, *args: str) -> System:
     return System("pool", group, True, _script(script, *args, "{workers}"), output_dir=False)
 
 
-def _spark(group: str, script: str) -> System:
-    return System("spark", group, True, _script(script, "{workers}"), ("pyspark",))
+def _spark(group: str, script: str | None = None) -> System:
+    """A PySpark row: ``script INPUT OUTPUT WORKERS``, else the job of zoo_spark.py."""
+    command = _script(script, "{workers}") if script else _engine("zoo_spark.py", group)
+    return System("spark", group, True, command, ("pyspark",))
 
 
-def _dask(group: str, script: str) -> System:
-    return System("dask", group, True, _script(script, "{workers}"), ("dask.bag", "distributed"))
+def _dask(group: str, script: str | None = None) -> System:
+    """A Dask row: ``script INPUT OUTPUT WORKERS``, else the job of zoo_dask.py."""
+    command = _script(script, "{workers}") if script else _engine("zoo_dask.py", group)
+    return System("dask", group, True, command, ("dask.bag", "distributed"))
+
+
+def _engine(script: str, group: str) -> Command:
+    """zoo_spark.py's or zoo_dask.py's command line: the job's name first."""
+    def command(s: Setup, inputs: list[str], out: str) -> list[str]:
+        return [sys.executable, os.path.join(BASELINES, script), group, str(s.workers), out,
+                *inputs]
+    return command
 
 
 def _mrjob_files(s: Setup, inputs: list[str], out: str) -> list[str]:
@@ -357,16 +371,24 @@ SYSTEMS = (
                    requires=("mrjob",)),
     # wcfilter
     _pool("wcfilter", "wc_filtered_pool.py"),
+    _spark("wcfilter"),
+    _dask("wcfilter"),
     _minimr_system("minimr-plain", "wcfilter", "jobs/wordcount_filtered.py"),
     _minimr_system("minimr-declared", "wcfilter", f"{BENCHJOBS}/wordcount_filter_declared.py"),
     # index
     _pool("index", "index_pool.py"),
+    _spark("index"),
+    _dask("index"),
     _minimr_system("minimr-plain", "index", "jobs/inverted_index.py"),
     # join
     System("pool", "join", True, _script("join_pool.py", "{workers}")),
+    _spark("join"),
+    _dask("join"),
     _minimr_system("minimr-plain", "join", "jobs/join.py"),
     # jsonl
     _pool("jsonl", "events_pool.py", JSONL_FIELD),
+    _spark("jsonl"),
+    _dask("jsonl"),
     _minimr_system("minimr-plain", "jsonl", "jobs/count_by.py", *JSONL_ARGS),
     _minimr_system("minimr-declared", "jsonl", f"{BENCHJOBS}/count_by_declared.py",
                    *JSONL_ARGS),
@@ -375,10 +397,14 @@ SYSTEMS = (
     _minimr_system("minimr-local", "jsonl", "jobs/count_by.py", *JSONL_ARGS, zoo=False),
     # jsonsum
     _pool("jsonsum", "sum_pool.py", JSONL_FIELD, JSONL_VALUE),
+    _spark("jsonsum"),
+    _dask("jsonsum"),
     _minimr_system("minimr-plain", "jsonsum", f"{BENCHJOBS}/sum_by.py", *SUM_ARGS),
     _minimr_system("minimr-declared", "jsonsum", f"{BENCHJOBS}/sum_by_declared.py", *SUM_ARGS),
     # average
     _pool("average", "avg_pool.py"),
+    _spark("average"),
+    _dask("average"),
     _minimr_system("minimr-plain", "average", f"{BENCHJOBS}/average_by.py"),
     # sort
     System("gnusort", "sort", True, _gnu_sort, output_dir=False, env={"LC_ALL": "C"}),
@@ -389,11 +415,15 @@ SYSTEMS = (
     _minimr_system("minimr-local", "sort", "jobs/sort.py", zoo=False),
     # topwords
     _pool("topwords", "top_pool.py"),
+    _spark("topwords"),
+    _dask("topwords"),
     _minimr_system("minimr-plain", "topwords", "jobs/top_words.py",
                    env={"MINIMR_TOP_N": TOP_N}),
     _minimr_system("minimr-declared", "topwords", f"{BENCHJOBS}/top_words_declared.py"),
     # smallfiles
     _pool("smallfiles", "wc_pool.py"),
+    _spark("smallfiles"),
+    _dask("smallfiles"),
     _minimr_system("minimr-plain", "smallfiles", f"{BENCHJOBS}/wordcount_class.py"),
     _minimr_system("minimr-declared", "smallfiles", "jobs/wordcount.py"),
 )

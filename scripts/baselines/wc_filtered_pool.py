@@ -3,19 +3,18 @@
 
 usage: wc_filtered_pool.py INPUT_DIR OUTPUT_FILE [WORKERS]     (WORKERS default 2)
 
-``wc_pool.py`` with the filter of ``jobs/wordcount_filtered.py`` (``len(word) > 2``), written
-as a Python programmer would: a Counter per file, the Counters merged in the parent.
+``wc_pool.py`` (its ``main``) with the filter of ``jobs/wordcount_filtered.py``
+(``len(word) > 2``), written as a Python programmer would: a Counter per file, the Counters
+merged in the parent.
 """
 
 from __future__ import annotations
 
 import collections
-import multiprocessing
 import re
 import sys
 
-from _inputs import input_files
-from wc_serial import write_counts
+from wc_pool import main
 
 WORD = re.compile(r"[a-z]+")
 
@@ -29,16 +28,7 @@ def count_file(path: str) -> collections.Counter[str]:
     return counts
 
 
-def main(indir: str, outfile: str, workers: int = 2) -> None:
-    """Count the words under ``indir`` with ``workers`` processes into ``outfile``."""
-    total: collections.Counter[str] = collections.Counter()
-    with multiprocessing.Pool(workers) as pool:
-        for counts in pool.imap_unordered(count_file, input_files(indir)):
-            total.update(counts)
-    write_counts(total, outfile)
-
-
 if __name__ == "__main__":
     if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) == 4 else 2)
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) == 4 else 2, count_file)

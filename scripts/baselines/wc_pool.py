@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import sys
+from collections.abc import Callable
 
 from _inputs import input_files
 from wc_serial import count_words, write_counts
@@ -22,12 +23,14 @@ def count_file(path: str) -> collections.Counter[str]:
     return count_words([path])
 
 
-def main(indir: str, outfile: str, workers: int = 2) -> None:
-    """Count the words under ``indir`` with ``workers`` processes into ``outfile``."""
+def main(indir: str, outfile: str, workers: int = 2,
+         count: Callable[[str], collections.Counter[str]] = count_file) -> None:
+    """Count the words under ``indir`` with ``workers`` processes into ``outfile`` (a file's
+    words counted by ``count``)."""
     total: collections.Counter[str] = collections.Counter()
     with multiprocessing.Pool(workers) as pool:
         # Unordered: merge whichever file finishes first; addition does not care.
-        for counts in pool.imap_unordered(count_file, input_files(indir)):
+        for counts in pool.imap_unordered(count, input_files(indir)):
             total.update(counts)
     write_counts(total, outfile)
 

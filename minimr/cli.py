@@ -112,7 +112,7 @@ def main() -> None:
               help="Bytes of input per map task: 64MB, 256KB or a byte count.")
 @click.option("--combine-files", is_flag=True,
               help="Pack small input files into map tasks of up to --split-size: the fewest"
-                   " tasks. Without it small files are packed into at least 64 tasks, so"
+                   " tasks. Without it small files are packed into at least 32 tasks, so"
                    " every worker gets work.")
 @click.option("--sort-buffer", default="64MB", show_default=True, metavar="SIZE",
               help="Map-side buffer before output is combined and spilled to disk.")

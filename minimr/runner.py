@@ -383,7 +383,7 @@ def run(
         split_size, sort_buffer: sizes such as ``"64MB"`` or byte counts.
         combine_files: pack small input files (and the ends of big ones) into map tasks of up
             to ``split_size`` bytes, the fewest tasks. Without it small files are packed too,
-            into tasks small enough that there are at least 64 (``splits.PACK_TASKS``) when
+            into tasks small enough that there are at least 32 (``splits.PACK_TASKS``) when
             the input has that many files, so every worker gets work.
         overwrite: ``True`` replaces an old output (a folder with ``_SUCCESS``,
             ``_temporary`` or ``part-*`` files): its contents are deleted before the job

@@ -10,8 +10,10 @@ other and --runs times each:
   minimr           minimr submit jobs/wordcount.py --workers W (the default a user gets)
   minimr-combine   the same with --combine-files (pack small files up to --split-size)
 
-checks that every output holds the same word counts, and prints the median seconds of each
-and its ratio to the Pool script's. Exit status 1 if an output differs.
+checks that every output holds the same word counts, and prints the median wall seconds of
+each and its ratio to the Pool script's, and the same of the CPU seconds of the process tree
+(steadier than the wall time when others load the machine). Exit status 1 if an output
+differs.
 
 Run it alone (2 cores are shared with other benchmarks):
 
@@ -77,12 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "PYTHONPATH": bench.REPO, "TMPDIR": os.path.join(args.work, "tmp")}
     wanted = args.systems.split(",")
     walls: dict[str, float] = {}
+    cpus: dict[str, float] = {}
     digests: dict[str, str] = {}
     for name, command in commands(args.workers, indir).items():
         if name not in wanted:
             continue
         out = os.path.join(args.work, "out", name)
-        times = []
+        times, cpu = [], []
         for i in range(args.runs):
             shutil.rmtree(out, ignore_errors=True)
             if os.path.exists(out):
@@ -95,18 +98,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: {name} run {i + 1}/{args.runs}: {run.wall:.2f} s", file=sys.stderr,
                   flush=True)
             times.append(run.wall)
+            cpu.append(run.cpu_children)
         walls[name] = statistics.median(times)
+        cpus[name] = statistics.median(cpu)
         digests[name] = zoo.COUNTS(out, "")[0]
-    base = walls.get("pool")
+    base, base_cpu = walls.get("pool"), cpus.get("pool")
     print(f"\n{args.files:,} files, {input_bytes:,} bytes, {args.workers} workers, "
           f"median of {args.runs} run(s), commit {bench._git_commit() or '?'}")
     reference = digests.get("pool") or next(iter(digests.values()), None)
     mismatch = False
     for name, wall in walls.items():
         ratio = f"{wall / base:6.2f}x pool" if base else ""
+        cpu_ratio = f"{cpus[name] / base_cpu:6.2f}x pool" if base_cpu else ""
         same = digests[name] == reference
         mismatch |= not same
-        print(f"  {name:<16}{wall:8.2f} s  {ratio}  {'OK' if same else 'MISMATCH'}")
+        print(f"  {name:<16}{wall:8.2f} s wall {ratio}  {cpus[name]:8.2f} s CPU {cpu_ratio}"
+              f"  {'OK' if same else 'MISMATCH'}")
     return 1 if mismatch else 0
 
 

@@ -228,9 +228,11 @@ def test_default_packing_leaves_files_bigger_than_the_pack_alone():
     mixed = ([Split(f"a{i:03d}", 0, 10) for i in range(100)]
              + [Split("big", i, i + 3200) for i in (0, 3200)]
              + [Split(f"z{i:03d}", 0, 10) for i in range(100)])
-    groups = pack_splits(mixed, default_pack_size(mixed, 3200))  # 132 bytes: 13 files
+    target = default_pack_size(mixed, 3200)
+    assert target == 8400 // PACK_TASKS + 1  # 263 bytes: 26 files
+    groups = pack_splits(mixed, target)
     assert (Split("big", 0, 3200),) in groups and (Split("big", 3200, 6400),) in groups
-    assert [len(g) for g in groups] == [13] * 7 + [9, 1, 1] + [13] * 7 + [9]
+    assert [len(g) for g in groups] == [26] * 3 + [22, 1, 1] + [26] * 3 + [22]
     big = [Split(f"b{i}", 0, 16 << 20) for i in range(16)]
     assert pack_splits(big, default_pack_size(big, 64 << 20)) == [(s,) for s in big]
 

@@ -21,7 +21,8 @@ stages (map side)
   read         the input's lines decoded, a block at a time (``records.line_blocks``)
   map call     the user's map called on every record and its pairs made one list (``feed``)
   check (map)  what map produced checked as pairs (``mistakes``)
-  buffer       the pairs counted or grouped in the map output store (``add_pairs``)
+  buffer       the pairs counted or grouped in the map output store (``add_pairs``); a word
+               count's pairs are checked as they are counted (``add_if_one_value``), here
   partition    partition numbers of the keys (``partition_many``)
   sort         the keys sorted and cut per partition (``_partition_keys``, ``_listed_parts``)
   combine      the user's combine called on every key of several values (``Combiner``)
@@ -152,6 +153,7 @@ def install() -> None:
     feed.check_pairs = _timed("check (map)", feed.check_pairs)
     buffer = spill.MapOutputBuffer
     buffer.add_pairs = _timed("buffer", buffer.add_pairs)
+    buffer.add_if_one_value = _timed("buffer", buffer.add_if_one_value)
     buffer.add_keys = _timed("buffer", buffer.add_keys)
     buffer._write = _timed("spill", buffer._write)
     buffer.finish = _timed("spill", buffer.finish)

@@ -23,11 +23,11 @@ from itertools import chain, islice, repeat, starmap
 from operator import is_not, itemgetter
 from typing import Any
 
+from minimr.dataflow.inputs.records import line_blocks, open_input, split_end
+from minimr.dataflow.inputs.splits import Split
 from minimr.dataflow.mapside.spill import MapOutputBuffer
 from minimr.dataflow.mistakes import PLAIN_RESULTS as _PLAIN_RESULTS
 from minimr.dataflow.mistakes import check_pairs, check_results, keys_of
-from minimr.dataflow.inputs.records import line_blocks, open_input, split_end
-from minimr.dataflow.inputs.splits import Split
 
 __all__ = ["Records", "TextLines", "batch_pairs", "feed_batches", "feed_keys", "feed_map",
            "feed_result"]
@@ -95,7 +95,8 @@ def feed_map(buffer: MapOutputBuffer, records: Records | TextLines, map_fn: Call
         check_results(results, user_fn)
         pairs = list(chain.from_iterable(results))
         del results
-        buffer.add_pairs(pairs, check_pairs(pairs, user_fn))
+        if not buffer.add_if_one_value(pairs):  # a word count's pairs: checked as counted
+            buffer.add_pairs(pairs, check_pairs(pairs, user_fn))
         return taken, len(pairs)
 
     return _in_batches(batch_into, buffer.batch_pairs)

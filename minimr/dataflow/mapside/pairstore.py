@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - other Pythons: the pure-Python version
     from collections import _count_elements  # type: ignore[attr-defined,no-redef]
 
 from minimr.dataflow.exact import CANONICAL, exact, key_choice
+from minimr.dataflow.mapside.pairscan import count_pair_keys
 from minimr.dataflow.partition import key_bytes
 
 _first = itemgetter(0)
@@ -88,6 +89,12 @@ class KeyCounts:
         """Count ``keys`` (that ``fits(key_types)``)."""
         self.key_types |= key_types
         _count_elements(self.keyed, keys)
+
+    def add_pair_keys(self, pairs: list, key_types: set[type]) -> None:
+        """Count the keys of ``pairs`` (exact tuples of two whose value is this store's, with
+        keys that ``fits(key_types)``)."""
+        self.key_types |= key_types
+        count_pair_keys(self.keyed, pairs)
 
     def items(self) -> Iterable[tuple[tuple[Any, Any], int]]:
         """``((key, value), times)`` for every key: the pairs counted, as ``PairCounts``

@@ -48,6 +48,7 @@ from minimr.dataflow.format.segments import (
     write_single_values,
 )
 from minimr.dataflow.mapside.combining import Combiner, keyed, several
+from minimr.dataflow.mapside.pairscan import one_value_key_types
 from minimr.dataflow.mapside.pairstore import (
     ENTRY_OVERHEAD,
     Groups,
@@ -118,6 +119,31 @@ class MapOutputBuffer:
             self._spill_if_full()
         elif keys:
             self.add_pairs(list(zip(keys, repeat(1))), _TUPLE)
+
+    def add_if_one_value(self, pairs: list) -> bool:
+        """Count ``pairs`` in one pass (``pairscan``) when they are a word count's: exact tuples
+        of two whose values are all one object of a canonical type, with keys the key-counting
+        store holds exactly. Otherwise False, nothing added: ``add_pairs`` takes them, checked."""
+        store = self._store
+        if not pairs or (store is not None and type(store) is not KeyCounts):
+            return False
+        first = pairs[0]
+        if type(first) is not tuple or len(first) != 2 or type(first[1]) not in CANONICAL:
+            return False
+        one = first[1]
+        key_types = one_value_key_types(pairs, one)
+        if key_types is None:
+            return False
+        fresh = store is None
+        if fresh:
+            store = KeyCounts(one)
+        if not (store.holds(one) and store.fits(key_types)):
+            return False
+        self._store = store
+        store.add_pair_keys(pairs, key_types)
+        self._list_if_distinct(fresh, len(pairs))
+        self._spill_if_full()
+        return True
 
     def add_pairs(self, pairs: list, pair_types: set[type]) -> None:
         """Add ``(key, value)`` pairs, checked (``mistakes.check_pairs`` gave ``pair_types``)."""

@@ -1,0 +1,55 @@
+"""The one-pass scan of a word count's pairs, compiled and pure Python, against plain Python."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, namedtuple
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minimr.dataflow.mapside import pairscan
+
+NamedPair = namedtuple("NamedPair", "key value")
+ONE = 1
+items = st.one_of(
+    st.tuples(st.one_of(st.text(max_size=3), st.integers(-2, 2), st.booleans(), st.none(),
+                        st.binary(max_size=2), st.just(1.0)),
+              st.sampled_from([ONE, ONE, ONE, 1.0, True, Decimal(1), 2, "1"])),
+    st.builds(lambda k: [k, ONE], st.text(max_size=2)),
+    st.builds(lambda k: (k, ONE, ONE), st.text(max_size=2)),
+    st.builds(lambda k: (k,), st.text(max_size=2)),
+    st.builds(lambda k: NamedPair(k, ONE), st.text(max_size=2)),
+)
+IMPLEMENTATIONS = [(pairscan.one_value_key_types_py, pairscan.count_pair_keys_py)]
+if pairscan.COMPILED:
+    IMPLEMENTATIONS.append((pairscan.one_value_key_types, pairscan.count_pair_keys))
+
+
+def model_key_types(pairs, one):
+    """Plain Python: every item an exact tuple of two whose value is ``one`` itself."""
+    if all(type(p) is tuple and len(p) == 2 and p[1] is one for p in pairs):
+        return {type(p[0]) for p in pairs}
+    return None
+
+
+@pytest.mark.parametrize("scan, count", IMPLEMENTATIONS,
+                         ids=["python", "compiled"][: len(IMPLEMENTATIONS)])
+@settings(max_examples=300, deadline=None)
+@given(pairs=st.lists(items, max_size=40))
+def test_scan_and_count_agree_with_plain_python(scan, count, pairs):
+    """Key types only for exact pairs all of the one value object (1.0, True, a Decimal, a
+    list, a named tuple or three items leave the scan), and the keys counted as a Counter."""
+    assert scan(pairs, ONE) == model_key_types(pairs, ONE)
+    if scan(pairs, ONE) is not None:
+        counts = Counter({"seen": 2})
+        count(counts, pairs)
+        assert counts == Counter({"seen": 2}) + Counter(p[0] for p in pairs)
+
+
+def test_the_compiled_scan_is_built_where_asked():
+    """MINIMR_REQUIRE_COMPILED=1 (CI) fails the run when the compiled helper was not built."""
+    if os.environ.get("MINIMR_REQUIRE_COMPILED") == "1":
+        assert pairscan.COMPILED

@@ -178,6 +178,21 @@ ASSIGN = p.Command.ASSIGN
 COMMIT_ANSWER = p.Command.COMMIT_ANSWER
 
 
+def registered(context: zmq.Context, address: str, name: str, host: str,
+               slots: int) -> zmq.Socket:
+    """What ``Worker._register`` does: a new DEALER with a new identity ``w-NAME-HEX``,
+    connected, its ``Ready`` sent."""
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, f"w-{name}-{secrets.token_hex(4)}".encode())
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+    sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+    sock.connect(address)
+    ready = p.Ready(name, host, os.getpid(), slots, "tcp://127.0.0.1:1", "", outputs=[])
+    sock.send_multipart(p.encode(ready), zmq.NOBLOCK)
+    return sock
+
+
 class TaskWorkers:
     """Many simulated workers answering every assignment at once, driven by one poller.
 
@@ -212,15 +227,8 @@ class TaskWorkers:
     def register(self) -> None:
         for j in range(self.count):
             name = f"{self.host}:sim{self.first + j}"
-            sock = self.context.socket(zmq.DEALER)
-            sock.setsockopt(zmq.IDENTITY, f"w-{name}-{secrets.token_hex(4)}".encode())
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
-            sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
-            sock.connect(self.address)
-            ready = p.Ready(name, self.host, os.getpid(), self.slots, "tcp://127.0.0.1:1", "")
-            sock.send_multipart(p.encode(ready))
-            self.sockets.append(sock)
+            self.sockets.append(registered(self.context, self.address, name, self.host,
+                                           self.slots))
 
     def done(self, job: str, attempt: str, output: str) -> list[bytes]:
         body = (f'{{"job_id":"{job}","attempt":"{attempt}","output":{output},'
@@ -414,15 +422,7 @@ class SimulatedWorkers:
         if old is not None:
             old.close(linger=0)
         name = f"{self.host}:sim{self.first + j}"
-        sock = self.context.socket(zmq.DEALER)
-        sock.setsockopt(zmq.IDENTITY, f"w-{name}-{secrets.token_hex(4)}".encode())
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
-        sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
-        sock.connect(self.address)
-        ready = p.Ready(name, self.host, os.getpid(), 1, "tcp://127.0.0.1:1", "", outputs=[])
-        sock.send_multipart(p.encode(ready), zmq.NOBLOCK)
-        self.sockets[j] = sock
+        self.sockets[j] = registered(self.context, self.address, name, self.host, 1)
 
     def drain(self, j: int, now: float) -> None:
         """Read what the coordinator sent this worker since its last heartbeat."""

@@ -194,7 +194,10 @@ def table(records: int, map_keys: int, keys: int) -> list[tuple[str, float, str]
     for stages, n, unit in ((MAP_RECORD_STAGES, records, "rec"),
                             (MAP_KEY_STAGES, map_keys, "map key"),
                             (REDUCE_STAGES, keys, "key")):
-        rows += [(name, SECONDS[name], f"{SECONDS[name] / max(n, 1) * 1e9:6.0f} ns/{unit}")
+        # a job whose map output is not counted by key (a sort's pairs are kept as a list)
+        # has no map keys: no cost per key then, rather than seconds divided by one
+        rows += [(name, SECONDS[name],
+                  f"{SECONDS[name] / n * 1e9:6.0f} ns/{unit}" if n else f"no {unit}s counted")
                  for name in stages]
     rows += [("gc", SECONDS["gc"], ""), ("other", SECONDS["other"], "")]
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fo
 
 JOB = """
 import os
+import signal
 from pathlib import Path
 
 from minimr import Job
@@ -48,6 +50,7 @@ class Seen(Job):
 # no `if __name__ == "__main__"`: a new Python that imported this file would run the job again
 CLIENT = """
 import os
+import signal
 import sys
 
 import minimr
@@ -145,6 +148,31 @@ def test_forked_workers_keep_no_sibling_waiting():
     for worker in workers[1:]:
         worker.start("")
     assert [worker.wait(timeout=10) for worker in workers[1:]] == [0, 0]
+
+
+SIGNALLED_AT_ONCE = """
+import os, signal
+from minimr.cluster import launch
+
+def cancel(signum, frame):  # the client's own handler, as submit's SIGTERM
+    raise KeyboardInterrupt
+signal.signal(signal.SIGTERM, cancel)
+for _ in range(40):
+    worker = launch.ForkedWorker(1, dict(os.environ))
+    os.kill(worker.pid, signal.SIGTERM)
+    print(worker.wait(timeout=10))
+"""
+
+
+def test_a_forked_worker_signalled_at_once_never_runs_the_clients_handler():
+    """SIGTERM sent the moment a worker is forked (a cluster that fails to start) ends it
+    with the default action: the client's handler, inherited by the fork, never runs there
+    (it printed the traceback of the client's exception)."""
+    done = subprocess.run([sys.executable, "-c", SIGNALLED_AT_ONCE], capture_output=True,
+                          text=True, env=environment(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert set(done.stdout.split()) <= {"0", str(-signal.SIGTERM)}
 
 
 UNSHIPPABLE = """

@@ -83,6 +83,10 @@ def fork_workers(count: int, slots: int, env: dict[str, str]) -> list[ForkedWork
     return forked
 
 
+#: the signals the client handles itself, which a forked worker must not inherit handled
+_CLIENT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class ForkedWorker:
     """A worker forked from this process, waiting for ``start``; the part of
     ``subprocess.Popen`` a local cluster uses (``pid``, ``poll``, ``wait``, ``send_signal``,
@@ -92,16 +96,22 @@ class ForkedWorker:
                  siblings: Sequence[ForkedWorker] = ()) -> None:
         address_pipe, self._go = os.pipe()
         parent = os.getpid()
+        # the client's signals held across the fork: one sent to the child before it has
+        # put back the default handlers would run the client's (and print its traceback)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _CLIENT_SIGNALS)
         try:
             self.pid = os.fork()
         except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(address_pipe)
             os.close(self._go)
             raise
         if self.pid == 0:
             # only the client may hold a worker's end of its pipe, or that worker would
             # never see it closed (by a client that ends before it starts its workers)
-            _run_forked(address_pipe, [w._go for w in (*siblings, self)], slots, env, parent)
+            _run_forked(address_pipe, [w._go for w in (*siblings, self)], slots, env, parent,
+                        mask)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(address_pipe)
         self.returncode: int | None = None
 
@@ -156,15 +166,18 @@ class ForkedWorker:
 
 
 def _run_forked(address_pipe: int, clients_ends: list[int], slots: int, env: dict[str, str],
-                parent: int) -> NoReturn:
+                parent: int, mask: set[signal.Signals]) -> NoReturn:
     """The forked child: wait for the address, run the worker, leave without the client's
-    cleanup (nothing raised here may reach the client's code: this is another process)."""
+    cleanup (nothing raised here may reach the client's code: this is another process).
+    It starts with the client's signals blocked, and unblocks them (``mask``, the client's
+    own mask) once their handlers are the defaults."""
     code = 1
     try:
         # The client's handlers (submit's SIGTERM cancels its job) are not this process's:
         # a cluster that never starts ends its waiting workers with SIGTERM.
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for sig in _CLIENT_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for fd in clients_ends:
             os.close(fd)
         os.setsid()

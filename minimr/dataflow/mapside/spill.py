@@ -72,6 +72,12 @@ _TUPLE = {tuple}
 BATCH_PAIRS = 2048
 
 
+#: up to this many partitions, a spill's keys are split by partition (a C pass over the keys
+#: per partition) before each part is sorted; with more, those passes would cost more than
+#: the one sort of all the keys and the stable reordering by partition (``_cut``) they save
+SPLIT_FIRST_PARTITIONS = 16
+
+
 class MapOutputBuffer:
     """Collects one map task's output and writes its partitioned, sorted output file.
 
@@ -132,16 +138,9 @@ class MapOutputBuffer:
             return False
         one = first[1]
         key_types = one_value_key_types(pairs, one)
-        if key_types is None:
+        if key_types is None or not self._into_key_counts(
+                one, key_types, len(pairs), lambda store: store.add_pair_keys(pairs, key_types)):
             return False
-        fresh = store is None
-        if fresh:
-            store = KeyCounts(one)
-        if not (store.holds(one) and store.fits(key_types)):
-            return False
-        self._store = store
-        store.add_pair_keys(pairs, key_types)
-        self._list_if_distinct(fresh, len(pairs))
         self._spill_if_full()
         return True
 
@@ -170,30 +169,24 @@ class MapOutputBuffer:
             return False
         keys = list(map(_first, pairs))
         key_types = _types(keys)
-        store = self._store
-        fresh = store is None
+
+        def count_keys(store: KeyCounts) -> None:
+            store.add_keys(keys, key_types)
+
         one = pairs[0][1]
         # one value object in every pair (a `yield word, 1`), of a canonical type: one pass
-        if type(one) in CANONICAL and countOf(map(is_, map(_second, pairs), repeat(one)),
-                                              True) == len(pairs):
-            if fresh:
-                store = KeyCounts(one)
-            if type(store) is KeyCounts and store.holds(one) and store.fits(key_types):
-                self._store = store
-                store.add_keys(keys, key_types)
-                self._list_if_distinct(fresh, len(pairs))
-                return True
+        if (type(one) in CANONICAL
+                and countOf(map(is_, map(_second, pairs), repeat(one)), True) == len(pairs)
+                and self._into_key_counts(one, key_types, len(pairs), count_keys)):
+            return True
         values = list(map(_second, pairs))
         value_types = _types(values)
         if (exact(value_types) and len(value_types) == 1
-                and values.count(values[0]) == len(values)):
-            if fresh:
-                store = KeyCounts(values[0])
-            if type(store) is KeyCounts and store.holds(values[0]) and store.fits(key_types):
-                self._store = store
-                store.add_keys(keys, key_types)
-                self._list_if_distinct(fresh, len(pairs))
-                return True
+                and values.count(values[0]) == len(values)
+                and self._into_key_counts(values[0], key_types, len(pairs), count_keys)):
+            return True
+        store = self._store
+        fresh = store is None
         if fresh:
             store = PairCounts()
         elif type(store) is KeyCounts:
@@ -204,6 +197,22 @@ class MapOutputBuffer:
         self._store = store
         store.add(pairs, key_types, value_types)
         self._list_if_distinct(fresh, len(pairs))
+        return True
+
+    def _into_key_counts(self, one: Any, key_types: set[type], added: int,
+                         count: Callable[[KeyCounts], None]) -> bool:
+        """Have ``count`` add a batch of ``added`` pairs to the key-counting store (a new one
+        when there is none yet) if it holds the value ``one`` and keys of ``key_types``
+        exactly; else False, nothing added."""
+        store = self._store
+        fresh = store is None
+        if fresh:
+            store = KeyCounts(one)
+        if type(store) is not KeyCounts or not (store.holds(one) and store.fits(key_types)):
+            return False
+        self._store = store
+        count(store)
+        self._list_if_distinct(fresh, added)
         return True
 
     def _list_if_distinct(self, fresh: bool, added: int) -> None:
@@ -312,7 +321,7 @@ class MapOutputBuffer:
                 by_partition[self._partitioner(unwrap(key))].append(key)
             return [_sorted_wrapped(part) for part in by_partition]
         order = None if native else sort_key
-        if self._partitions > 1 and not self._partitioner.ordered:
+        if 1 < self._partitions <= SPLIT_FIRST_PARTITIONS and not self._partitioner.ordered:
             # partitions first, then each sorted: smaller sorts, and no reordering after
             numbers = self._partitioner.partition_many(keys)
             parts = [list(compress(keys, map(eq, numbers, repeat(p))))

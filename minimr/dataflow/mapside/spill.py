@@ -5,9 +5,9 @@ counted, grouped per key, or listed; the buffer picks the store from the first b
 converts it in place when a batch does not fit it exactly (by the types of its keys and
 values, checked with C calls a batch at a time). ``feed`` runs the user's map into it.
 
-Writing does its per-key work with C calls over whole lists (partition numbers, the sort, the
-``[value] * times`` lists); Python runs per key only to call a combiner written as a
-generator (``combining``), never for a declared fold.
+Writing does its per-key work with C calls over whole lists (the keys cut into partitions and
+sorted, ``partsort``; the ``[value] * times`` lists); Python runs per key only to call a
+combiner written as a generator (``combining``), never for a declared fold.
 
 When the estimated size passes the sort buffer, the buffer is written to disk as a sorted run
 (a spill), combined first when the step has a combiner. ``finish`` writes the task's output
@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
-from itertools import compress, islice, repeat
-from operator import countOf, eq, gt, is_, itemgetter
+from itertools import repeat
+from operator import countOf, is_, itemgetter
 from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
@@ -58,6 +57,7 @@ from minimr.dataflow.mapside.pairstore import (
     Taken,
     unwrap,
 )
+from minimr.dataflow.mapside.partsort import PartitionSorter
 from minimr.dataflow.partition import natively_sortable, sort_key
 from minimr.dataflow.reduceside.merge import MergedEntries
 from minimr.dataflow.sortvalues import composite_entries, composite_pairs
@@ -70,12 +70,6 @@ _TUPLE = {tuple}
 # Map outputs a batch brings at most: small enough for the batch's list (and the words in it)
 # to stay in the CPU's cache while they are counted, and a fraction of a small sort buffer.
 BATCH_PAIRS = 2048
-
-
-#: up to this many partitions, a spill's keys are split by partition (a C pass over the keys
-#: per partition) before each part is sorted; with more, those passes would cost more than
-#: the one sort of all the keys and the stable reordering by partition (``_cut``) they save
-SPLIT_FIRST_PARTITIONS = 16
 
 
 class MapOutputBuffer:
@@ -100,8 +94,8 @@ class MapOutputBuffer:
     def __init__(self, partitioner: Callable[[Any], int], partitions: int,
                  combiner: Combiner | None, limit: int, path: str, counters: Counters,
                  sort_values: bool = False) -> None:
-        self._partitioner = partitioner
         self._partitions = partitions
+        self._sorter = PartitionSorter(partitioner, partitions)
         self._combiner = combiner
         self._sort_values = sort_values
         self._limit = limit
@@ -268,7 +262,7 @@ class MapOutputBuffer:
         keys = list(taken.sources)
         native = not taken.wrapped and natively_sortable(keys)  # checked once, for all parts
         parts = (self._part(part, taken, key_kind(part, native))
-                 for part in self._partition_keys(keys, taken.wrapped, native))
+                 for part in self._sorter.partition_keys(keys, taken.wrapped, native))
         return self._write_segments(path, parts)
 
     def _part(self, keys: list, taken: Taken, kind: bytes) -> Callable[[BinaryIO], tuple[int, int]]:
@@ -310,56 +304,6 @@ class MapOutputBuffer:
             return keyed(keys, self._combiner.lists(keys, lists))
         return zip(keys, lists, strict=True)
 
-    def _partition_keys(self, keys: list, wrapped: bool, native: bool) -> list[list]:
-        """Keys by partition, each partition's keys sorted in minimr's order (``native``:
-        plain comparisons give it)."""
-        if wrapped:
-            if self._partitions == 1:
-                return [_sorted_wrapped(keys)]
-            by_partition: list[list] = [[] for _ in range(self._partitions)]
-            for key in keys:
-                by_partition[self._partitioner(unwrap(key))].append(key)
-            return [_sorted_wrapped(part) for part in by_partition]
-        order = None if native else sort_key
-        if 1 < self._partitions <= SPLIT_FIRST_PARTITIONS and not self._partitioner.ordered:
-            # partitions first, then each sorted: smaller sorts, and no reordering after
-            numbers = self._partitioner.partition_many(keys)
-            parts = [list(compress(keys, map(eq, numbers, repeat(p))))
-                     for p in range(self._partitions)]
-            for part in parts:
-                part.sort(key=order)
-            return parts
-        keys.sort(key=order)
-        return [part for part, in self._cut(keys, native=native)]
-
-    def _cut(self, keys: list, *columns: list, native: bool) -> Iterator[tuple[list, ...]]:
-        """Sorted ``keys`` (and lists parallel to them) cut into one slice per partition.
-
-        A range partitioner's partitions follow the key order: keys sorted in their own
-        order (``native``) are cut where the boundaries fall. Otherwise a stable sort by
-        partition number keeps each partition's keys in order (with a range partitioner the
-        numbers already ascend and the sort only checks that).
-        """
-        if self._partitions == 1:
-            yield (keys, *columns)
-            return
-        starts = self._partitioner.starts_of_sorted(keys) if native else None
-        if starts is not None:  # fewer boundaries than partitions leave the last ones empty
-            starts += [len(keys)] * (self._partitions - len(starts))
-            for start, end in zip(starts, [*starts[1:], len(keys)], strict=True):
-                yield (keys[start:end], *(c[start:end] for c in columns))
-            return
-        numbers = self._partitioner.partition_many(keys)
-        if any(map(gt, numbers, islice(numbers, 1, None))):
-            order = sorted(range(len(keys)), key=numbers.__getitem__)
-            keys, *columns = (list(map(c.__getitem__, order)) for c in (keys, *columns))
-        sizes = Counter(numbers)
-        start = 0
-        for p in range(self._partitions):
-            end = start + sizes[p]
-            yield (keys[start:end], *(c[start:end] for c in columns))
-            start = end
-
     def _listed_parts(self, pairs: list) -> Iterator[Callable[[BinaryIO], tuple[int, int]]]:
         """A list's partitions: its pairs sorted (stably) by key, each pair one value."""
         self.map_output_records += len(pairs)
@@ -373,7 +317,7 @@ class MapOutputBuffer:
         keys = list(map(_first, pairs))
         values = list(map(_second, pairs))
         del pairs
-        for part_keys, part_values in self._cut(keys, values, native=native):
+        for part_keys, part_values in self._sorter.cut(keys, values, native=native):
             yield partial(write_single_values, keys=part_keys, values=part_values,
                           kind=key_kind(part_keys, native))
 
@@ -384,7 +328,7 @@ class MapOutputBuffer:
         composites = composite_pairs(pairs)
         keys = list(map(_first, composites))
         values = list(map(_second, composites))
-        for _, part_composites, part_values in self._cut(
+        for _, part_composites, part_values in self._sorter.cut(
                 keys, composites, values, native=natively_sortable(keys)):
             yield partial(write_single_values, keys=part_composites, values=part_values,
                           kind=KIND_ANY)
@@ -464,8 +408,3 @@ def _types(items: list) -> set[type]:
 
 def _sort_key_of_first(pair: tuple) -> tuple:
     return sort_key(pair[0])
-
-
-def _sorted_wrapped(keys: list) -> list:
-    """Keys, some wrapped because unhashable, in minimr's order of the user's keys."""
-    return sorted(keys, key=lambda k: sort_key(unwrap(k)))

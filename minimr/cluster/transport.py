@@ -64,6 +64,10 @@ COORDINATOR_MAX_MESSAGE = MAX_MESSAGE_SIZE
 #: largest message a worker or client accepts
 PEER_MAX_MESSAGE = 1 << 30
 HIGH_WATER_MARK = 100_000
+#: messages a server queues unread per peer: past it ZeroMQ stops reading that peer's
+#: connection (TCP pushes back on the sender; nothing is dropped), so one peer flooding a
+#: server holds at most this many of its messages in the server's memory
+RECEIVE_QUEUE = 1_000
 
 
 class InsecureBind(Exception):
@@ -195,7 +199,7 @@ class ZmqServer:
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_size)
         self._socket.setsockopt(zmq.SNDHWM, high_water_mark)  # messages queued per peer
-        self._socket.setsockopt(zmq.RCVHWM, high_water_mark)
+        self._socket.setsockopt(zmq.RCVHWM, min(high_water_mark, RECEIVE_QUEUE))
         self.curve = curve
         if curve is not None:
             _zap_domain(context, curve.domain, curve.admit)

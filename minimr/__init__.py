@@ -18,9 +18,9 @@ format (``output_format = "jsonl"``) are class options too (docs/formats.md).
 from __future__ import annotations
 
 from minimr.dataflow.counters import Counters, increment_counter
-from minimr.dataflow.inputs.csvformat import CSV, TSV
 from minimr.dataflow.folds import Fold, fold
 from minimr.dataflow.format.output import read_output
+from minimr.dataflow.inputs.csvformat import CSV, TSV
 from minimr.dataflow.inputs.inputformats import InputFormat, JSONLines, Text, WholeFile
 from minimr.dataflow.taskenv import Options, options, side_file
 from minimr.errors import (

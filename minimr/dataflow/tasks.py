@@ -27,6 +27,14 @@ from minimr.dataflow.format import output as out
 from minimr.dataflow.format.segments import MapOutput, Segment
 from minimr.dataflow.format.unpicklable import raise_culprit
 from minimr.dataflow.inputs.inputformats import Text
+from minimr.dataflow.inputs.records import (
+    drop_bad,
+    mark_bad,
+    raise_bad,
+    read_text_blocks,
+    reader_for,
+)
+from minimr.dataflow.inputs.splits import Split
 from minimr.dataflow.mapside.combining import make_combiner
 from minimr.dataflow.mapside.feed import (
     Records,
@@ -41,9 +49,7 @@ from minimr.dataflow.mapside.pairstore import PAIR_OVERHEAD
 from minimr.dataflow.mapside.spill import MapOutputBuffer
 from minimr.dataflow.partition import boundary_texts, choose_boundaries, make_partitioner
 from minimr.dataflow.plan import JobPlan, MapTask, ReduceTask, SampleTask, StepPlan
-from minimr.dataflow.inputs.records import drop_bad, mark_bad, raise_bad, read_text_blocks, reader_for
 from minimr.dataflow.reduceside.reducing import reduce_into, write_final
-from minimr.dataflow.inputs.splits import Split
 
 __all__ = [
     "JobPlan", "StepPlan", "MapTask", "ReduceTask", "SampleTask", "MapOutput", "Segment",

@@ -19,8 +19,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.support import HEARTBEAT, JOBS, environment, free_address, small_inputs
-from tests.e2e.support import stop_processes
+from tests.e2e.support import (
+    HEARTBEAT,
+    JOBS,
+    environment,
+    free_address,
+    small_inputs,
+    stop_processes,
+)
 
 
 def _printed_url(log: Path, coordinator: subprocess.Popen, timeout: float = 30) -> str:

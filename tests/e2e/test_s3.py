@@ -18,9 +18,9 @@ import pytest
 import minimr
 from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
-from minimr.dataflow.partition import HashPartitioner
 from minimr.dataflow.inputs.records import READ_BLOCK, read_text
 from minimr.dataflow.inputs.splits import plan_splits
+from minimr.dataflow.partition import HashPartitioner
 from minimr.errors import JobFailed
 from tests.e2e.support import JOBS, TEXT
 

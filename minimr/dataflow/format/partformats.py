@@ -43,9 +43,9 @@ from operator import itemgetter
 from typing import Any
 
 from minimr.dataflow import storage
-from minimr.dataflow.inputs import compression
 from minimr.dataflow.format.overwrite import PART_PREFIX
 from minimr.dataflow.format.unpicklable import raise_culprit, shown
+from minimr.dataflow.inputs import compression
 from minimr.errors import InputError, JobCodeError, UntrustedOutputError, UsageError
 
 PICKLED = "!pickle:"

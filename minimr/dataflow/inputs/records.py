@@ -30,9 +30,9 @@ from operator import add, contains
 from typing import Any, BinaryIO
 
 from minimr.dataflow import storage
-from minimr.dataflow.inputs import compression
 from minimr.dataflow.counters import INVALID_UTF8_RECORDS, increment_builtin
 from minimr.dataflow.format.blocks import iter_entries
+from minimr.dataflow.inputs import compression
 from minimr.dataflow.inputs.splits import Split
 from minimr.errors import BadRecordError
 

@@ -2,6 +2,7 @@
 """Where a job's CPU time goes, stage by stage: CPU seconds and ns per record or per key.
 
 usage: profile_stages.py JOB INPUT [INPUT ...] [--reducers N] [--sort-buffer SIZE]
+                         [--option NAME=VALUE ...]
 
 Runs the job inline (every task in this process, as ``minimr submit --inline``) with a timer
 around the engine's functions of each stage, and prints each stage's CPU seconds
@@ -42,6 +43,8 @@ and
 
 example
   python scripts/profile_stages.py jobs/wordcount_filtered.py /tmp/text/part-0000[0-3].txt
+  python scripts/profile_stages.py scripts/benchjobs/sum_by.py /tmp/events/*.jsonl \
+      --option field=user --option value=ms
 """
 
 from __future__ import annotations
@@ -210,10 +213,14 @@ def main() -> None:
     parser.add_argument("inputs", nargs="+")
     parser.add_argument("--reducers", type=int, default=None)
     parser.add_argument("--sort-buffer", default=None)
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="a job option, as --NAME VALUE on minimr submit's command line")
     args = parser.parse_args()
     install()
     out = tempfile.mkdtemp(prefix="profile-stages-")
     extra = {"sort_buffer": args.sort_buffer} if args.sort_buffer else {}
+    if args.option:
+        extra["options"] = dict(option.split("=", 1) for option in args.option)
     STACK.mark = start = _clock()
     try:
         result = minimr.run(args.job, args.inputs, os.path.join(out, "out"), args.reducers,

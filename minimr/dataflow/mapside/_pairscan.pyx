@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The compiled twin of ``pairscan.py``'s functions (see there): same arguments, same results."""
 
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem
+from cpython.list cimport PyList_Append
 from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 
@@ -45,3 +46,47 @@ def count_pair_keys(counts, list pairs):
             PyDict_SetItem(counts, key, 1)
         else:
             PyDict_SetItem(counts, key, <object>old + 1)
+
+
+def group_counted(counted):
+    """``key -> [value, ...]`` from a dict of ``(key, value) -> times`` (exact tuples of two,
+    keys of exact types): each value repeated ``times``, the values of a key in the dict's
+    order."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *pair
+    cdef PyObject *times
+    cdef PyObject *found
+    cdef object key, value, values
+    cdef dict groups = {}
+    if not isinstance(counted, dict):
+        raise TypeError("group_counted needs a dict")
+    while PyDict_Next(counted, &pos, &pair, &times):
+        key = <object>PyTuple_GET_ITEM(<tuple><object>pair, 0)
+        value = <object>PyTuple_GET_ITEM(<tuple><object>pair, 1)
+        found = PyDict_GetItem(groups, key)
+        if found is NULL:
+            PyDict_SetItem(groups, key, [value] * <object>times)
+        elif <object>times == 1:
+            PyList_Append(<object>found, value)
+        else:
+            (<list><object>found).extend([value] * <object>times)
+    return groups
+
+
+def counted_runs(counted):
+    """``key -> (value, times)`` from a dict of ``(key, value) -> times`` (exact tuples of
+    two, keys of exact types) when no key has two values; None at the first that has."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *pair
+    cdef PyObject *times
+    cdef object key
+    cdef dict runs = {}
+    if not isinstance(counted, dict):
+        raise TypeError("counted_runs needs a dict")
+    while PyDict_Next(counted, &pos, &pair, &times):
+        key = <object>PyTuple_GET_ITEM(<tuple><object>pair, 0)
+        if PyDict_GetItem(runs, key) is not NULL:
+            return None
+        PyDict_SetItem(runs, key, (<object>PyTuple_GET_ITEM(<tuple><object>pair, 1),
+                                   <object>times))
+    return runs

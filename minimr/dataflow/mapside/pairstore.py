@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - other Pythons: the pure-Python version
     from collections import _count_elements  # type: ignore[attr-defined,no-redef]
 
 from minimr.dataflow.exact import CANONICAL, exact, key_choice
-from minimr.dataflow.mapside.pairscan import count_pair_keys
+from minimr.dataflow.mapside.pairscan import count_pair_keys, counted_runs, group_counted
 from minimr.dataflow.partition import key_bytes
 
 _first = itemgetter(0)
@@ -157,14 +157,11 @@ class PairCounts:
     def take(self) -> Taken:
         counted, self.counted = self.counted, Counter()
         records = sum(counted.values())
-        runs = dict(zip(map(_first, counted),
-                        zip(map(_second, counted), counted.values(), strict=True), strict=True))
-        if len(runs) == len(counted):  # no key has two distinct values: done in C
+        runs = counted_runs(counted)
+        if runs is not None:  # no key has two distinct values
             return Taken(runs, True, False, records)
-        groups: dict[Any, list] = {}  # some key has several values: lists for every key
-        for (key, value), times in counted.items():
-            groups.setdefault(key, []).extend(repeat(value, times))
-        return Taken(groups, False, False, records)
+        # some key has several values: lists for every key
+        return Taken(group_counted(counted), False, False, records)
 
 
 class Groups:

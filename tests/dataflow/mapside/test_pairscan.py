@@ -53,3 +53,29 @@ def test_the_compiled_scan_is_built_where_asked():
     """MINIMR_REQUIRE_COMPILED=1 (CI) fails the run when the compiled helper was not built."""
     if os.environ.get("MINIMR_REQUIRE_COMPILED") == "1":
         assert pairscan.COMPILED
+
+
+GROUPINGS = [(pairscan.counted_runs_py, pairscan.group_counted_py)]
+if pairscan.COMPILED:
+    GROUPINGS.append((pairscan.counted_runs, pairscan.group_counted))
+
+
+@pytest.mark.parametrize("runs, group", GROUPINGS, ids=["python", "compiled"][: len(GROUPINGS)])
+@settings(max_examples=300, deadline=None)
+@given(pairs=st.lists(st.tuples(st.one_of(st.text(max_size=2), st.integers(-2, 2)),
+                                st.one_of(st.integers(0, 3), st.text(max_size=1), st.none())),
+                      max_size=60))
+def test_counted_pairs_group_back_into_their_keys_values(runs, group, pairs):
+    """Each key gets each of its values as often as it was counted, in the count's order: as
+    one run ``(value, times)`` a key when no key has two values, else as lists."""
+    counted = Counter(pairs)
+    want: dict = {}
+    for (key, value), times in counted.items():
+        want.setdefault(key, []).extend([value] * times)
+    if all(len(set(map(repr, values))) == 1 for values in want.values()):
+        assert runs(counted) == {key: (values[0], len(values)) for key, values in want.items()}
+    else:
+        assert runs(counted) is None
+    got = group(counted)
+    assert got == want
+    assert all(type(v) is type(w) for k in want for v, w in zip(got[k], want[k], strict=True))

@@ -3,7 +3,7 @@
 The coordinator is the real one (``minimr coordinator``, a separate process). The workers
 are simulated: each registers with a real worker's ``Ready`` on its own DEALER socket and
 answers every assignment at once (a prepare task lists N map tasks, each map "finishes"
-with a 10-byte partition per reducer, each reduce asks to commit and finishes), and a few
+with an output of a 10-byte partition per reducer, each reduce asks to commit and finishes), and a few
 generator processes (``--generators``) drive many of them from one poller each. What is
 left is the coordinator's own cost per task: decoding, scheduling, encoding, ZeroMQ. The
 plan blob is a few junk bytes: the coordinator never unpickles it.
@@ -220,9 +220,8 @@ class TaskWorkers:
         self.heartbeat = p.encode(p.Heartbeat())
         self.done_header = p.encode(p.Heartbeat())[0][:4] + p.Command.TASK_DONE.to_bytes(2, "big")
         self.commit_header = self.done_header[:4] + p.Command.COMMIT_REQUEST.to_bytes(2, "big")
-        partitions = ",".join(f"[{10 * r},10]" for r in range(reducers))
-        #: a map's answer, cut where the job id and attempt go
-        self.map_output = f'{{"path":"/dev/null","partitions":[{partitions}]}}'
+        #: a map's answer: its partitions' byte ranges stay on the worker, so its size is all
+        self.map_output = f'{{"partitions":{reducers},"size":{10 * reducers}}}'
 
     def register(self) -> None:
         for j in range(self.count):

@@ -31,12 +31,13 @@ SAMPLES: tuple[p.Message, ...] = (
         12,
         2,
         "tcp://127.0.0.1:5000",
-        outputs=(p.HeldOutput("j", "s0-m00000-a1", p.MapOutputRef("/w/m0", ((0, 3), (3, 4)))),),
+        folder="/w",
+        outputs=(p.HeldOutput("j", "s0-m00000-a1", p.MapOutputRef(2, 7)),),
         replaces=("w-old",),
     ),
     p.Heartbeat(),
     p.TaskDone(
-        "j", "s0-m00001-a1", p.MapOutputRef("/w/m1", ((0, 3), (3, 0))), {"g": {"n": 1}}, 0.5
+        "j", "s0-m00001-a1", p.MapOutputRef(2, 3), {"g": {"n": 1}}, 0.5
     ),
     p.TaskDone(
         "j",
@@ -59,7 +60,7 @@ SAMPLES: tuple[p.Message, ...] = (
         "s0-r00000-a1",
         "reduce",
         {"step": 0, "partition": 0},
-        (p.ReduceInput(0, "s0-m00000-a1", "h", "tcp://h:1", "", "/w/m0", 0, 5),),
+        p.ReduceInputs((p.Holder("h", "tcp://h:1", "", "/w"),), (0, 0), (1, 2)),
     ),
     p.Plan("j", "cloudpickle", b"\x80\x05opaque"),
     p.CommitAnswer("j", "s0-r00000-a1", True),
@@ -85,8 +86,8 @@ SAMPLES: tuple[p.Message, ...] = (
     p.Progress("j", {"maps_done": 1}),
     p.JobResult("j", "succeeded", {}, ({"g": {"n": 1}},), {"message": "m"}),
     p.StatusReply({"workers": []}),
-    p.FetchChunk(7, "/w/map.out", 0, 1 << 20),
-    p.Chunk(7, "", b"\x00data"),
+    p.FetchChunk(7, "j", "s0-m00001-a1", 1, 0, 1 << 20),
+    p.Chunk(7, "", b"\x00data", total=5),
 )
 
 #: values a peer may put where any JSON value goes (raw JSON text, spliced in)

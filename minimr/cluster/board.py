@@ -12,8 +12,10 @@ then tells how it happened, not only that it did.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass
+from operator import attrgetter
 
 from minimr.cluster.tables import (
     TRANSITIONS,
@@ -30,6 +32,7 @@ from minimr.cluster.tables import (
 
 #: entries kept in the board's log of recent events and transitions
 STORY_LENGTH = 2000
+_registered = attrgetter("number")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ class Board:
         self.attempts: dict[tuple[str, str], Attempt] = {}
         self.log: deque[Entry] = deque(maxlen=STORY_LENGTH)
         self.now = 0.0
+        #: the workers with a free slot (their standing requests for work), kept as slots
+        #: fill and free, so that serving the requests costs nothing per worker that has none
+        self.free: set[str] = set()
+        self._registrations = itertools.count()
 
     # --- the story ------------------------------------------------------------------------
 
@@ -178,8 +185,34 @@ class Board:
         worker = self.workers.get(attempt.worker)
         if worker is not None:
             worker.attempts.discard((attempt.job_id, attempt.id))
+            self.slots_changed(worker)
 
     # --- workers --------------------------------------------------------------------------
+
+    def add_worker(self, worker: Worker) -> None:
+        """A worker registered: its slots are free."""
+        worker.number = next(self._registrations)
+        self.workers[worker.id] = worker
+        self.slots_changed(worker)
+
+    def remove_worker(self, worker_id: str) -> Worker:
+        """A worker is gone; returns it."""
+        self.free.discard(worker_id)
+        return self.workers.pop(worker_id)
+
+    def slots_changed(self, worker: Worker) -> None:
+        """An attempt started or ended on ``worker``: whether it has a free slot now."""
+        if worker.free > 0:
+            self.free.add(worker.id)
+        else:
+            self.free.discard(worker.id)
+
+    def free_workers(self) -> list[Worker]:
+        """The workers with a free slot, in the order they registered."""
+        workers = self.workers
+        if len(self.free) == len(workers):
+            return list(workers.values())
+        return sorted((workers[w] for w in self.free), key=_registered)
 
     def name(self, worker: str) -> str:
         """A worker's name for messages (its id once it is gone)."""

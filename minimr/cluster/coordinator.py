@@ -414,6 +414,7 @@ class Coordinator:
             outputs=message.outputs,
             replaces=message.replaces,
             key=user,
+            folder=message.folder,
         )
         self._send(
             peer, p.Welcome(self.scheduler.heartbeat_interval, self.scheduler.heartbeat_liveness)

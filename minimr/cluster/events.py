@@ -15,7 +15,7 @@ from minimr.cluster.protocol import (
     JobLayout,
     MapOutputRef,
     RecordLocation,
-    ReduceInput,
+    ReduceInputs,
     TaskLists,
 )
 from minimr.cluster.tables import JobState
@@ -61,6 +61,7 @@ class WorkerJoined:
     #: dead workers (on its host) whose folder it adopted: drop them without waiting
     replaces: tuple[str, ...] = ()
     key: str = ""  # the public key it authenticated with, "" without keys
+    folder: str = ""  # its work folder: where reducers on its host read its map outputs
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ class Assign:
     attempt: str
     kind: str
     task: dict
-    inputs: tuple[ReduceInput, ...] | None = None
+    inputs: ReduceInputs | None = None
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from minimr.cluster import pipe, shipping
-from minimr.cluster.protocol import MapOutputRef, RecordLocation, TaskLists
+from minimr.cluster import partindex, pipe, shipping
+from minimr.cluster.protocol import MapOutputRef, RecordLocation, ReduceInputs, TaskLists
 from minimr.cluster.security import KeyPair
 from minimr.cluster.shuffle import FetchError, gather_segments
 from minimr.dataflow import storage, taskenv
@@ -69,6 +69,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 SIDE_FILES = ".side-files"
 #: an executor's process name (``/proc/PID/comm``; 15 bytes at most)
 EXECUTOR_NAME = b"minimr-executor"
+
+#: a reduce of a step without maps reads nothing
+NO_INPUTS = ReduceInputs((), (), ())
 
 _SPAWN = multiprocessing.get_context("spawn")  # no inherited sockets or threads
 #: minimr's lines about each attempt, in the attempt's log
@@ -341,11 +344,13 @@ def _run(
         elif kind == "map":
             with user_code:
                 result = run_map_task(plan, MapTask.from_dict(task), job_dir, attempt, counters)
-            output = MapOutputRef(result.path, tuple((o, n) for o, n in result.partitions))
+            partindex.write_ranges(result.path, result.partitions)  # what the shuffle reads
+            output = MapOutputRef(len(result.partitions), sum(n for _, n in result.partitions))
         elif kind == "reduce":
             scratch = os.path.join(job_dir, attempt)
             try:
-                segments = gather_segments(inputs or (), scratch, host, keys=keys)
+                segments = gather_segments(inputs or NO_INPUTS, job_id, task["step"], task["partition"],
+                                           scratch, host, keys=keys)
                 with user_code:
                     temp = run_reduce_task(
                         plan, ReduceTask.from_dict(task), segments, attempt, counters, scratch

@@ -39,9 +39,11 @@ import time
 import zlib
 from dataclasses import dataclass, field
 
-MAGIC = b"MMRJ\x02"
-#: the magic of format 1, which had no sync marks (read only if undamaged)
-MAGIC_V1 = b"MMRJ\x01"
+#: format 3: a map's output is recorded as its partition count and size (2 and 1 held each
+#: partition's byte range; 1 had no sync marks)
+MAGIC = b"MMRJ\x03"
+#: the magics of the formats before, refused with what to do (:class:`OlderJournal`)
+OLDER = {b"MMRJ\x01": 1, b"MMRJ\x02": 2}
 FILE_NAME = "journal"
 _FRAME = struct.Struct(">II")  # payload length, crc32
 _JSON_LENGTH = struct.Struct(">I")
@@ -53,6 +55,20 @@ SYNC_TYPE = "sync"
 
 class JournalError(Exception):
     """The file is not a minimr journal (or not one this version reads)."""
+
+
+class OlderJournal(JournalError):
+    """The journal was written by an older minimr, in a format this version does not read."""
+
+    def __init__(self, path: str, version: int) -> None:
+        super().__init__(
+            f"the journal {path} was written by an older minimr (journal format {version}; "
+            f"this one reads format {MAGIC[-1]}), which recorded map outputs in a form this "
+            "version no longer reads. Finish its jobs with the minimr that wrote it, or move "
+            "the file away to start with no jobs"
+        )
+        self.path = path
+        self.version = version
 
 
 class JournalDamaged(JournalError):
@@ -152,6 +168,7 @@ def read_records(path: str) -> Contents:
 
     Raises:
         JournalError: the file does not start with the journal magic.
+        OlderJournal: it starts with the magic of an older format.
         JournalDamaged: a record before the last sync mark is damaged.
     """
     contents = Contents()
@@ -160,7 +177,9 @@ def read_records(path: str) -> Contents:
     with open(path, "rb") as file:
         data = file.read()
     magic = data[: len(MAGIC)]
-    if magic not in (MAGIC, MAGIC_V1):
+    if magic in OLDER:
+        raise OlderJournal(path, OLDER[magic])
+    if magic != MAGIC:
         if MAGIC.startswith(magic):  # torn while the file was being created
             contents.torn = bool(magic)
             contents.torn_bytes = len(magic)
@@ -170,8 +189,7 @@ def read_records(path: str) -> Contents:
     while offset < len(data):
         record, end, problem = _next_record(data, offset)
         if record is None:
-            # Format 1 had no sync marks: any damage in it might hide acknowledged records.
-            acknowledged = magic == MAGIC_V1 or data.find(SYNC_MARK, offset + 1) != -1
+            acknowledged = data.find(SYNC_MARK, offset + 1) != -1
             if acknowledged:
                 raise JournalDamaged(path, offset, problem)
             contents.torn = True
@@ -208,7 +226,8 @@ class Journal:
         A torn tail is cut off, so the next record follows the last good one.
 
         Raises:
-            JournalError: the file is not a minimr journal.
+            JournalError: the file is not a minimr journal (:class:`OlderJournal`: one of
+                an older format).
             JournalDamaged: acknowledged records are damaged (the file is left as it is).
             OSError: the folder cannot be created or written.
         """
@@ -228,13 +247,7 @@ class Journal:
         os.fsync(file.fileno())
         if created:
             _fsync_dir(state_dir)
-        journal = cls(path, file)
-        file.seek(0)
-        older = file.read(len(MAGIC)) == MAGIC_V1
-        file.seek(contents.good_bytes)
-        if older:  # whole, since it was read: in this format from now on
-            journal.rewrite(contents.records)
-        return journal, contents
+        return cls(path, file), contents
 
     def append(self, record: Record) -> None:
         """Write a record (durable only after :meth:`sync`)."""

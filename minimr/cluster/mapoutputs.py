@@ -18,11 +18,10 @@ Functions over the scheduler's board (``board.py``), each returning its actions:
 
 from __future__ import annotations
 
-import dataclasses
-
+from minimr.cluster import placement
 from minimr.cluster.board import Board
 from minimr.cluster.events import Action, Cancel, JobChanged
-from minimr.cluster.protocol import HeldOutput, MapOutputRef
+from minimr.cluster.protocol import HeldOutput
 from minimr.cluster.tables import AttemptState, Job, JobState, Kind, Task, TaskState, Worker
 
 
@@ -36,6 +35,7 @@ def lose(board: Board, job: Job, task: Task) -> list[Action]:
         # a successor of the same key may adopt it
         task.lost_output = (task.output_attempt, task.output, task.output_key)
     task.output = task.output_worker = task.output_attempt = task.output_key = None
+    placement.forget_located(job, task.step)
     if job.state is not JobState.RUNNING or task.state is not TaskState.DONE:
         return actions
     if board.step_complete(job, Kind.REDUCE, task.step):
@@ -79,9 +79,8 @@ def reclaim(board: Board, worker: Worker, held: HeldOutput) -> list[Action]:
     else:
         return actions  # another attempt's output, or a map that is not done
     task.lost_output = None
-    if isinstance(task.output, MapOutputRef):  # an adopted output moved to its new folder
-        task.output = dataclasses.replace(task.output, path=held.output.path)
     task.output_worker = worker.id
+    placement.forget_located(job, task.step)
     worker.outputs.add((job.id, task.key))
     board.release_reduces(job, task.step)
     actions.append(JobChanged(job.id))

@@ -17,14 +17,14 @@ The wire between processes of one worker, shaped like the wire between machines
 
 Both ends are minimr's own code in processes of one worker, so these are not checked as a
 peer's messages are; but the fields are the wire's records (``MapOutputRef``,
-``ReduceInput``...), so what an executor reports goes to the coordinator as it is.
+``ReduceInputs``...), so what an executor reports goes to the coordinator as it is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from minimr.cluster.protocol import MapOutputRef, RecordLocation, ReduceInput, TaskLists
+from minimr.cluster.protocol import MapOutputRef, RecordLocation, ReduceInputs, TaskLists
 
 # --- worker -> executor ----------------------------------------------------------------
 
@@ -54,7 +54,7 @@ class Run:
     attempt: str
     kind: str
     task: dict
-    inputs: tuple[ReduceInput, ...] | None = None
+    inputs: ReduceInputs | None = None
 
 
 @dataclass(frozen=True)

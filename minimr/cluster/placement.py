@@ -3,8 +3,9 @@
 Functions over the scheduler's board (``board.py``) that the scheduler calls after every
 event: :func:`dispatch` serves the workers' parked requests (their free slots, the pull
 model) from the oldest job with pending work, a retry avoiding the workers it failed on;
-:func:`start_attempt` makes the attempt and its ``Assign``, a reduce's with the location
-of every map output's partition (:func:`reduce_inputs`).
+:func:`start_attempt` makes the attempt and its ``Assign``, a reduce's with the table of
+where its step's map outputs are (:func:`located`: one table per step, shared by every
+reduce of the step).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 from minimr.cluster import notices
 from minimr.cluster.board import Board
 from minimr.cluster.events import Action, Assign
-from minimr.cluster.protocol import MapOutputRef, ReduceInput
+from minimr.cluster.protocol import Holder, MapOutputRef, ReduceInputs
 from minimr.cluster.tables import (
     Attempt,
     InvariantError,
     Job,
     JobState,
     Kind,
+    Located,
     Task,
     TaskState,
     Worker,
@@ -31,7 +33,7 @@ def dispatch(board: Board, now: float) -> list[Action]:
     actions: list[Action] = []
     if not jobs:
         return actions
-    for worker in board.workers.values():
+    for worker in board.free_workers():
         while worker.free > 0:
             task_job = _next_task(board, jobs, worker)
             if task_job is None:
@@ -93,48 +95,53 @@ def start_attempt(
     task.attempts.append(attempt)
     board.attempts[(job.id, attempt.id)] = attempt
     worker.attempts.add((job.id, attempt.id))
+    board.slots_changed(worker)
     inputs = None
     if task.kind is Kind.REDUCE:
-        inputs = reduce_inputs(board, job, task, attempt)
+        attempt.located = located(board, job, task)
+        inputs = attempt.located.inputs
     return Assign(worker.id, job.id, attempt.id, task.kind.value, task.spec, inputs)
 
 
-def reduce_inputs(board: Board, job: Job, task: Task, attempt: Attempt
-                  ) -> tuple[ReduceInput, ...]:
-    """Where each map output's partition for this reduce lives (empty ones left out), and,
-    on the reduce's ``attempt``, which worker holds each map output (``holders``, to blame
-    the right one for a failed fetch) and how many bytes it is to serve (``reads``, counted
-    when the attempt succeeds): one pass over the map outputs, a cost paid per reduce.
+def located(board: Board, job: Job, reduce: Task) -> Located:
+    """Where the map outputs of ``reduce``'s step are: one table for every reduce of the
+    step, built at the first one's assignment and kept until a map output of the step moves
+    (``forget_located``), so a reduce's assignment costs nothing per map output.
 
-    A reduce task's index is its partition (``results.py`` checked the prepare's list).
+    Each holder appears once (its host, shuffle address, key and folder); each map names its
+    holder's number and its output's attempt number. A reduce reads its own partition of each
+    (its index is its partition: ``results.py`` checked the prepare's list).
     """
-    inputs = []
-    holders = attempt.holders
-    reads = attempt.reads
-    for key in job.maps[task.step]:
+    step = reduce.step
+    known = job.located.get(step)
+    if known is not None:
+        return known
+    numbers: dict[str, int] = {}
+    holders: list[Holder] = []
+    maps: list[int] = []
+    attempts: list[int] = []
+    for key in job.maps[step]:
         map_task = job.tasks[key]
-        output = map_task.output
-        holder = board.workers.get(map_task.output_worker or "")
-        if not isinstance(output, MapOutputRef) or holder is None:
+        worker_id = map_task.output_worker or ""
+        holder = board.workers.get(worker_id)
+        if not isinstance(map_task.output, MapOutputRef) or holder is None:
             raise InvariantError(
-                f"{task.key} was released before map {key} was located; its story:\n"
+                f"{reduce.key} was released before map {key} was located; its story:\n"
                 + "\n".join(f"  {e}" for e in board.story(key))
             )
-        holders[map_task.index] = map_task.output_worker
-        offset, length = output.partitions[task.index]
-        if length == 0:
-            continue
-        reads[holder.id] = reads.get(holder.id, 0) + length
-        inputs.append(
-            ReduceInput(
-                map_task.index,
-                map_task.output_attempt or "",
-                holder.host,
-                holder.shuffle_address,
-                holder.shuffle_key,
-                output.path,
-                offset,
-                length,
+        number = numbers.get(worker_id)
+        if number is None:
+            number = numbers[worker_id] = len(holders)
+            holders.append(
+                Holder(holder.host, holder.shuffle_address, holder.shuffle_key, holder.folder)
             )
-        )
-    return tuple(inputs)
+        maps.append(number)
+        attempts.append(int((map_task.output_attempt or "").rpartition("-a")[2]))
+    table = Located(ReduceInputs(tuple(holders), tuple(maps), tuple(attempts)), tuple(numbers))
+    job.located[step] = table
+    return table
+
+
+def forget_located(job: Job, step: int) -> None:
+    """A map output of ``step`` moved (done, lost or found again): its table is stale."""
+    job.located.pop(step, None)

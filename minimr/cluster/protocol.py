@@ -48,7 +48,7 @@ import enum
 import struct
 import sys
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, NamedTuple
 
 from minimr.cluster.wiretypes import (
     Amount,
@@ -71,7 +71,10 @@ from minimr.cluster.wiretypes import (
 from minimr.dataflow.skips import MAX_SKIPS
 
 MAGIC = b"MMR"
-VERSION = 1
+#: 2: a map reports its partition count and size, not each partition's byte range; a
+#: reduce's assignment holds one table of the step's map output holders (``ReduceInputs``);
+#: a fetch names a map output and a partition, not a path and a byte range
+VERSION = 2
 #: seconds between heartbeats, both ways (a coordinator may set its own; its Welcome says)
 HEARTBEAT_INTERVAL = 1.0
 #: heartbeats a peer may miss before it is declared dead (Paranoid Pirate's liveness)
@@ -186,6 +189,9 @@ class Message:
     command: ClassVar[Command]
     #: names of ``bytes`` fields that travel as raw frames after the JSON body
     blobs: ClassVar[tuple[str, ...]] = ()
+    #: names of record fields whose one value many messages carry (a step's reduce inputs):
+    #: its JSON is made once and spliced into each body (:func:`encode`)
+    shared: ClassVar[tuple[str, ...]] = ()
 
 
 # --- records: the typed fields inside messages ---------------------------------------------
@@ -193,11 +199,13 @@ class Message:
 
 @dataclass(frozen=True)
 class MapOutputRef:
-    """Where a finished map's output lives on its worker: a file and, per reduce
-    partition, the ``(offset, length)`` of that partition's bytes in it."""
+    """A finished map's output on its worker: how many partitions it holds and its size in
+    bytes. Each partition's byte range stays on the worker, in the output's partition index
+    (``shuffle.py``, as Hadoop's ``file.out.index``): the coordinator never holds a number
+    per (map, reduce) pair."""
 
-    path: FilePath
-    partitions: tuple[tuple[ByteOffset, ByteOffset], ...]
+    partitions: Count
+    size: ByteOffset
 
 
 @dataclass(frozen=True)
@@ -224,17 +232,58 @@ class HeldOutput:
 
 
 @dataclass(frozen=True)
-class ReduceInput:
-    """Where one map output's partition for a reduce lives, and how to reach it."""
+class Holder:
+    """A worker that holds map outputs a reduce reads: its host (a reducer on the same host
+    reads the files in place, under ``folder``), its shuffle server's address and CURVE key."""
 
-    map: Count
-    attempt: AttemptId
     host: Name
     address: Address
     key: CurveKey
-    path: FilePath
-    offset: ByteOffset
-    length: ByteOffset
+    folder: FilePath
+
+
+@dataclass(frozen=True)
+class ReduceInputs:
+    """Where a step's map outputs are: one table for every reduce of the step, built and
+    JSON-encoded once by the coordinator (``Assign.shared``) however many reduces get it.
+
+    ``maps[i]`` is the number (in ``holders``) of the worker holding map ``i``'s output and
+    ``attempts[i]`` the number of the attempt that made it (``s{step}-m{i:05d}-a{n}``): a
+    reduce reads its own partition of each, which names its file and its byte range there.
+    """
+
+    holders: tuple[Holder, ...]
+    maps: tuple[Count, ...]
+    attempts: tuple[Count, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.attempts) != len(self.maps):
+            raise Invalid(f"has {len(self.maps)} maps and {len(self.attempts)} attempts")
+        if self.maps and max(self.maps) >= len(self.holders):
+            raise Invalid(f"names holder {max(self.maps)} of {len(self.holders)}")
+        if 0 in self.attempts:
+            raise Invalid("names attempt 0 (attempts count from 1)")
+
+    def listed(self, step: int) -> list[MapInput]:
+        """Each map output of the table (a reduce of ``step`` reads them), in map order."""
+        holders = self.holders
+        return [
+            MapInput(index, map_attempt(step, index, number), holders[holder])
+            for index, (holder, number) in enumerate(zip(self.maps, self.attempts, strict=True))
+        ]
+
+
+class MapInput(NamedTuple):
+    """One map output a reduce reads: map ``map``'s, made by ``attempt``, held by ``holder``."""
+
+    map: int
+    attempt: str
+    holder: Holder
+
+
+def map_attempt(step: int, index: int, number: int) -> str:
+    """The id of attempt ``number`` of map ``index`` of ``step`` (the scheduler's naming)."""
+    return f"s{step}-m{index:05d}-a{number}"
 
 
 @dataclass(frozen=True)
@@ -298,7 +347,8 @@ class Options:
 
 @dataclass(frozen=True)
 class Ready(Message):
-    """A worker registers: who it is, its capacity and where it serves map outputs.
+    """A worker registers: who it is, its capacity and where it serves map outputs (and
+    keeps them: ``folder``).
 
     ``shuffle_key`` is its shuffle server's CURVE public key (Z85; empty without keys). The
     coordinator hands reducers the key the worker authenticated with instead (one key pair
@@ -314,6 +364,8 @@ class Ready(Message):
     shuffle_key: CurveKey = ""
     minimr_version: Name = MINIMR_VERSION
     python_version: Name = PYTHON_VERSION
+    #: its work folder, where its map outputs are (a reducer on the same host reads them there)
+    folder: FilePath = ""
     #: map outputs it still holds, so a restarted coordinator need not run those maps again
     outputs: tuple[HeldOutput, ...] = ()
     #: identities of dead workers whose folder it adopted (``workdir.py``): drop them now
@@ -430,15 +482,17 @@ class Reject(Message):
 class Assign(Message):
     """Run ``task`` (a task spec of kind prepare/map/reduce/commit) as ``attempt``.
 
-    For a reduce, ``inputs`` lists where each map output's partition lives.
+    For a reduce, ``inputs`` says where the step's map outputs are: the same table for
+    every reduce of the step, encoded once (``shared``).
     """
 
     command: ClassVar[Command] = Command.ASSIGN
+    shared: ClassVar[tuple[str, ...]] = ("inputs",)
     job_id: JobId
     attempt: AttemptId
     kind: TaskKind
     task: Plain
-    inputs: tuple[ReduceInput, ...] | None = None
+    inputs: ReduceInputs | None = None
 
 
 @dataclass(frozen=True)
@@ -618,11 +672,15 @@ class StatusReply(Message):
 
 @dataclass(frozen=True)
 class FetchChunk(Message):
-    """Ask a worker's shuffle server for ``length`` bytes of a map output file."""
+    """Ask a worker's shuffle server for up to ``length`` bytes of one partition of a map
+    output (that of attempt ``attempt`` of job ``job_id``), from ``offset`` in the partition.
+    The server finds the file and the partition's byte range itself: a fetcher names no path."""
 
     command: ClassVar[Command] = Command.FETCH_CHUNK
     request: RequestId
-    path: FilePath
+    job_id: JobId
+    attempt: AttemptId
+    partition: Count
     offset: ByteOffset
     length: Length
     codec: Name = ""  # how the fetcher can take the bytes: "zstd", or "" for as they are
@@ -630,7 +688,8 @@ class FetchChunk(Message):
 
 @dataclass(frozen=True)
 class Chunk(Message):
-    """The bytes asked for by ``request``, or an ``error`` (then ``data`` is empty)."""
+    """The bytes asked for by ``request`` (fewer at the partition's end), and the length of
+    the whole partition (``total``); or an ``error`` (then ``data`` is empty)."""
 
     command: ClassVar[Command] = Command.CHUNK
     blobs: ClassVar[tuple[str, ...]] = ("data",)
@@ -638,6 +697,7 @@ class Chunk(Message):
     error: str
     data: bytes
     codec: Name = ""  # how ``data`` is encoded: "zstd" (a frame of the bytes asked for) or ""
+    total: ByteOffset = 0
 
 
 # --- encoding --------------------------------------------------------------------------
@@ -665,10 +725,30 @@ def encode(message: Message) -> list[bytes]:
     """
     cls = type(message)
     fields = message.__dict__
-    body = {name: value for name, value in fields.items() if name not in cls.blobs}
-    frames = [_HEADER.pack(MAGIC, VERSION, cls.command), dumps(body)]
+    shared = [name for name in cls.shared if fields[name] is not None]
+    body = {
+        name: value for name, value in fields.items()
+        if name not in cls.blobs and name not in shared
+    }
+    text = dumps(body)
+    if shared:  # body is never empty here: ``{...}`` plus ``,"name":JSON`` per shared field
+        text = b"".join(
+            [text[:-1], *(b',"%s":%s' % (name.encode(), _encoded(fields[name]))
+                          for name in shared), b"}"]
+        )
+    frames = [_HEADER.pack(MAGIC, VERSION, cls.command), text]
     frames.extend(fields[name] for name in cls.blobs)
     return frames
+
+
+def _encoded(record: object) -> bytes:
+    """A shared record's JSON, made at its first message and kept on it (it is frozen:
+    its JSON never changes)."""
+    cached = record.__dict__.get("_json")
+    if cached is None:
+        cached = dumps(record)
+        object.__setattr__(record, "_json", cached)
+    return cached
 
 
 def decode(frames: list[bytes]) -> Message:

@@ -1,7 +1,7 @@
 """Whether a worker's result fits the task it answers.
 
 ``protocol.decode`` has already checked every field's type and range; what it cannot
-know is the task. A map output with 999 partitions for a step of 3 reducers, a prepare
+know is the task. A map output of 999 partitions for a step of 3 reducers, a prepare
 whose reduce tasks name partition 7 twice, a reduce that claims an output: each is
 well-formed and wrong. The scheduler asks :func:`misfit` before it records a success;
 a result that does not fit fails that attempt like an exception in user code would, on
@@ -49,16 +49,11 @@ def _map_misfit(job: Job, task: Task, output: TaskOutput) -> str | None:
     if not isinstance(output, MapOutputRef):
         return f"a map task's output must be a map output (got {type(output).__name__})"
     reducers = len(job.reduces.get(task.step, ()))
-    if len(output.partitions) != reducers:
+    if output.partitions != reducers:
         return (
-            f"the map output has {len(output.partitions)} partitions, "
+            f"the map output has {output.partitions} partitions, "
             f"the step has {reducers} reducers"
         )
-    end = 0
-    for number, (offset, length) in enumerate(output.partitions):
-        if offset < end:
-            return f"partition {number} of the map output overlaps the one before it"
-        end = offset + length
     return None
 
 

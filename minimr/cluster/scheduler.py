@@ -30,7 +30,8 @@ run on workers like any other:
   those task lists as plain dicts. For step 0 this splits the input; for step k>0 it
   lists step k-1's committed intermediate parts, which exist only now.
 - ``map`` and ``reduce`` are the dataflow's tasks; a map's output stays on its worker
-  and the scheduler records where (worker, path, byte range of each partition).
+  and the scheduler records where (its worker and attempt, its size; each partition's
+  byte range stays on the worker, in the output's index).
 - ``commit`` runs ``plan.commit_job()`` (writes ``_SUCCESS``) once all reduces of the
   last step are committed; the job succeeds when it is done.
 
@@ -110,6 +111,7 @@ from minimr.cluster.events import (
 from minimr.cluster.protocol import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_LIVENESS,
+    MapOutputRef,
     TaskLists,
 )
 from minimr.cluster.results import misfit
@@ -277,7 +279,7 @@ class Scheduler:
             if known is not None and known.host == event.host and known.key == event.key:
                 why = f"worker {event.name} took over its work folder on host {event.host}"
                 self._lose_worker(dead, now, actions, why, dead=True)
-        self.workers[event.worker] = Worker(
+        self.board.add_worker(Worker(
             event.worker,
             event.name,
             event.host,
@@ -287,7 +289,8 @@ class Scheduler:
             last_seen=now,
             shuffle_key=event.shuffle_key,
             key=event.key,
-        )
+            folder=event.folder,
+        ))
         actions.append(notices.worker_joined(self.workers[event.worker], len(event.outputs)))
         for held in event.outputs:
             actions += mapoutputs.reclaim(self.board, self.workers[event.worker], held)
@@ -306,7 +309,7 @@ class Scheduler:
     ) -> None:
         """Forget a worker: requeue its attempts (uncounted) and its needed map outputs, and
         say so in the coordinator's log (``why`` it is gone; ``dead``: not by its own word)."""
-        worker = self.workers.pop(worker_id)
+        worker = self.board.remove_worker(worker_id)
         again: dict[str, list[int]] = {}  # job -> [running tasks, map outputs] run again
         for job_id, attempt_id in sorted(worker.attempts):
             attempt = self.attempts[(job_id, attempt_id)]
@@ -419,6 +422,7 @@ class Scheduler:
         for worker in self.workers.values():
             worker.outputs = {o for o in worker.outputs if o[0] != job.id}
         job.pending.clear()
+        job.located.clear()
         actions += [JobEnded(job.id, state), notices.job_ended(job, now)]
         self._forget_finished_jobs(now)
 
@@ -507,8 +511,7 @@ class Scheduler:
         return actions
 
     def _count_success(self, job: Job, task: Task, attempt: Attempt) -> None:
-        """Tally a taken result: its worker's tasks done, a map's input read, and for a
-        reduce, the bytes it read from each holder of a map output (``served``)."""
+        """Tally a taken result: its worker's tasks done, a map's input read."""
         worker = self.workers.get(attempt.worker)
         if worker is not None:
             worker.done += 1
@@ -516,11 +519,6 @@ class Scheduler:
         if task.kind is Kind.MAP:
             job.input_records += builtin.get("map input records", 0)
             job.input_bytes += builtin.get("map input bytes", 0)
-        elif task.kind is Kind.REDUCE:
-            for holder_id, length in attempt.reads.items():
-                holder = self.workers.get(holder_id)
-                if holder is not None:
-                    holder.served += length
 
     def _after_prepare(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
         lists = task.output
@@ -548,12 +546,19 @@ class Scheduler:
         worker = self.workers.get(task.output_worker or "")
         if worker is not None:
             worker.outputs.add((job.id, task.key))
+        placement.forget_located(job, task.step)
         self.board.release_reduces(job, task.step)
 
     def _after_reduce(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
         step = task.step
         if not self.board.step_complete(job, Kind.REDUCE, step):
             return
+        placement.forget_located(job, step)
+        for key in job.maps.get(step, ()):  # every reduce read it: its holder served it
+            map_task = job.tasks[key]
+            holder = self.workers.get(map_task.output_worker or "")
+            if holder is not None and isinstance(map_task.output, MapOutputRef):
+                holder.served += map_task.output.size
         for worker in self.workers.values():  # this step's map outputs are not needed
             worker.outputs = {
                 o for o in worker.outputs if not (o[0] == job.id and job.tasks[o[1]].step == step)
@@ -649,7 +654,8 @@ class Scheduler:
             keys = job.maps.get(task.step, [])
             if isinstance(index, int) and 0 <= index < len(keys):
                 lost = job.tasks[keys[index]]
-                holder = attempt.holders.get(index, lost.output_worker)
+                holder = (attempt.located.holder(index) if attempt.located is not None
+                          else lost.output_worker)
                 if lost.output_attempt != map_attempt or lost.output_worker != holder:
                     continue  # it moved since
                 refusal = failures.take_fetch_loss(lost, reporter)

@@ -2,14 +2,17 @@
 
 Each worker runs a :class:`ShuffleServer` (its own ROUTER socket, in a thread of the
 worker process, so user code never blocks it) that answers ``FetchChunk`` requests
-with byte ranges of the map output files under the worker's work folder, and
-nothing else. Its address travels in the worker's registration; the scheduler puts
-it in every reduce assignment beside the map output's path and byte range.
+with the bytes of one partition of one of its map outputs, named by job and attempt (the
+partition's byte range is in the output's index, ``partindex.py``), and nothing else. Its
+address travels in the worker's registration; the scheduler puts it in the table of map
+output holders that every reduce of a step gets (``protocol.ReduceInputs``).
 
 A reduce attempt calls :func:`gather_segments` before reducing:
 
-- a map output on the same host whose file exists is read in place (no copy);
-- the others are fetched chunk by chunk (``CHUNK_SIZE``), with up to ``WINDOW``
+- a map output on the same host whose file exists is read in place (no copy), its
+  partition's byte range read from the output's index;
+- the others are fetched chunk by chunk (``CHUNK_SIZE``; the first chunk's reply says how
+  long the partition is, an empty one ends there), with up to ``WINDOW``
   chunks in flight across all servers at once, each written straight to a local
   file. Memory stays at ``WINDOW x CHUNK_SIZE`` whatever the segment sizes (the
   credit-based flow control of the ZeroMQ Guide's file-transfer example);
@@ -45,8 +48,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from minimr.cluster import partindex
 from minimr.cluster import protocol as p
-from minimr.cluster.protocol import ReduceInput
+from minimr.cluster.protocol import MapInput, ReduceInputs
 from minimr.cluster.security import KeyPair
 from minimr.cluster.transport import (
     CurveClient,
@@ -158,23 +162,34 @@ class ShuffleServer:
             return p.Chunk(request.request, f"the shuffle server failed: {exc!r:.200}", b"")
 
     def read(self, request: p.FetchChunk) -> p.Chunk:
-        """Answer one request: the bytes, or an error saying why not."""
-        path = os.path.realpath(request.path)
-        if os.path.commonpath([path, self.root]) != self.root:
-            return p.Chunk(request.request, f"{request.path} is not a map output here", b"")
-        if request.offset < 0 or not 0 <= request.length <= CHUNK_SIZE:
-            return p.Chunk(request.request, f"bad range {request.offset}+{request.length}", b"")
+        """Answer one request: the bytes, or an error saying why not.
+
+        The file is the map output of the request's job and attempt in this worker's folder
+        (both names are checked on the wire: no path comes from the fetcher), and the bytes
+        are those of its partition, found in the output's partition index.
+        """
+        path = partindex.output_path(self.root, request.job_id, request.attempt)
+        if os.path.commonpath([os.path.realpath(path), self.root]) != self.root:
+            return p.Chunk(request.request, f"{request.attempt} is not a map output here", b"")
+        if not 0 <= request.length <= CHUNK_SIZE:
+            return p.Chunk(request.request, f"bad length {request.length}", b"")
         try:
+            start, total = partindex.read_range(path, request.partition)
+            if request.offset > total:
+                return p.Chunk(request.request, f"bad offset {request.offset} (of {total})", b"")
+            length = min(request.length, total - request.offset)
             with open(path, "rb") as file:
-                file.seek(request.offset)
-                data = file.read(request.length)
+                file.seek(start + request.offset)
+                data = file.read(length)
         except OSError as exc:
-            return p.Chunk(request.request, f"cannot read {request.path}: {exc}", b"")
-        if len(data) != request.length:
-            return p.Chunk(request.request, f"{request.path} is shorter than expected", b"")
+            return p.Chunk(request.request, f"no map output {request.attempt} here: {exc}", b"")
+        except ValueError as exc:
+            return p.Chunk(request.request, str(exc), b"")
+        if len(data) != length:
+            return p.Chunk(request.request, f"the output of {request.attempt} is cut short", b"")
         if request.codec == "zstd" and zstandard is not None:
-            return p.Chunk(request.request, "", _compressor().compress(data), "zstd")
-        return p.Chunk(request.request, "", data)
+            return p.Chunk(request.request, "", _compressor().compress(data), "zstd", total)
+        return p.Chunk(request.request, "", data, "", total)
 
 
 @dataclass
@@ -189,100 +204,127 @@ class _Piece:
 
 
 def gather_segments(
-    inputs: Sequence[ReduceInput],
+    inputs: ReduceInputs,
+    job_id: str,
+    step: int,
+    partition: int,
     scratch: str,
     host: str,
     timeout: float = FETCH_TIMEOUT,
     keys: KeyPair | None = None,
 ) -> list[Segment]:
-    """Make every map output partition of a reduce available as a local segment.
+    """Make this reduce's partition of every map output of its step a local segment.
 
     Args:
-        inputs: the reduce assignment's inputs (where each map output's partition is).
+        inputs: the reduce assignment's table of where the step's map outputs are.
+        job_id, step, partition: the reduce's job, step and partition.
         scratch: a folder for fetched copies.
         host: this machine's name.
         timeout: seconds a server may stay silent before its outputs count as lost.
-        keys: this worker's key pair, when the cluster has keys (each input's ``key``
+        keys: this worker's key pair, when the cluster has keys (each holder's ``key``
             is then its server's public key).
 
     Returns:
-        One segment per input, in input (map index) order.
+        One segment per map output, in map index order (an empty partition too).
 
     Raises:
         FetchError: outputs that could not be fetched.
     """
-    segments: list[Segment | None] = [None] * len(inputs)
+    items = inputs.listed(step)
+    segments: list[Segment | None] = [None] * len(items)
     remote: list[int] = []
-    for i, item in enumerate(inputs):
-        if item.host == host and os.path.exists(item.path):
-            segments[i] = Segment(item.path, item.offset, item.length)
-        else:
+    for i, item in enumerate(items):
+        segment = _in_place(item, job_id, partition, host)
+        if segment is None:
             remote.append(i)
+        segments[i] = segment
     if remote:
         os.makedirs(scratch, exist_ok=True)
+        paths = {i: os.path.join(scratch, f"fetched-{i:05d}.seg") for i in remote}
+        lengths = _fetch(items, job_id, partition, paths, timeout, keys)
         for i in remote:
-            path = os.path.join(scratch, f"fetched-{i:05d}.seg")
-            segments[i] = Segment(path, 0, inputs[i].length)
-        _fetch(inputs, remote, segments, timeout, keys)  # type: ignore[arg-type]
+            segments[i] = Segment(paths[i], 0, lengths[i])
     return segments  # type: ignore[return-value]
 
 
-def _connect(item: ReduceInput, keys: KeyPair | None) -> ZmqClient:
+def _in_place(item: MapInput, job_id: str, partition: int, host: str) -> Segment | None:
+    """The segment of a map output on this host, read where it is (None: fetch it)."""
+    if item.holder.host != host or not item.holder.folder:
+        return None
+    path = partindex.output_path(item.holder.folder, job_id, item.attempt)
+    try:
+        offset, length = partindex.read_range(path, partition)
+    except (OSError, ValueError):
+        return None  # not here after all (another host of the same name?): ask its server
+    return Segment(path, offset, length)
+
+
+def _connect(item: MapInput, keys: KeyPair | None) -> ZmqClient:
     """A connection to the shuffle server holding ``item``, with CURVE when there are keys."""
     identity = f"fetch-{os.getpid()}-{secrets.token_hex(4)}".encode()
     sizes = {"max_message_size": MAX_CHUNK_MESSAGE, "high_water_mark": SERVER_QUEUE}
+    address = item.holder.address
     if keys is None:
-        return ZmqClient(item.address, identity, **sizes)
-    if not item.key:
+        return ZmqClient(address, identity, **sizes)
+    if not item.holder.key:
         raise FetchError(
             [(item.map, item.attempt)],
-            f"{item.address} advertised no key, and this cluster takes keys",
+            f"{address} advertised no key, and this cluster takes keys",
         )
-    curve = CurveClient(keys.public, keys.secret, item.key.encode("ascii"))
-    return ZmqClient(item.address, identity, curve=curve, **sizes)
+    curve = CurveClient(keys.public, keys.secret, item.holder.key.encode("ascii"))
+    return ZmqClient(address, identity, curve=curve, **sizes)
 
 
 def _fetch(
-    inputs: Sequence[ReduceInput],
-    remote: list[int],
-    segments: list[Segment],
+    items: list[MapInput],
+    job_id: str,
+    partition: int,
+    paths: dict[int, str],
     timeout: float,
     keys: KeyPair | None,
-) -> None:
-    pieces = [
-        _Piece(i, offset, min(CHUNK_SIZE, inputs[i].length - offset))
-        for i in remote
-        for offset in range(0, inputs[i].length, CHUNK_SIZE)
-    ]
-    files = {i: open(segments[i].path, "wb") for i in remote}  # noqa: SIM115
-    fetch = _Fetch(inputs, files, timeout, keys)
+) -> dict[int, int]:
+    """Fetch the remote inputs into ``paths``; returns each one's length. A first chunk of
+    each says how long its partition is: the rest are asked for then."""
+    files = {i: open(path, "wb") for i, path in paths.items()}  # noqa: SIM115
+    fetch = _Fetch(items, job_id, partition, files, timeout, keys)
     try:
-        fetch.run(pieces)
+        fetch.run([_Piece(i, 0, CHUNK_SIZE) for i in paths])
     finally:
         fetch.close()
         for file in files.values():
             file.close()
+    return fetch.lengths
 
 
 class _Fetch:
     """One reduce attempt's fetch of its remote pieces, ``WINDOW`` of them in flight.
 
-    A server drops the replies a fetcher leaves unread past its queue (``SERVER_QUEUE``),
-    so a reply may never come though the server is alive. A server answers a connection's
-    requests in order, so a reply to a later request shows the earlier ones unanswered
-    were dropped: they are asked for again at once. A server silent for ``RESEND_AFTER``
-    is asked again for what it owes (a drop at the tail shows no later reply). A piece is
-    asked for at most ``MAX_SENDS`` times; a server silent for ``timeout`` has lost its
-    outputs.
+    A piece's first chunk is asked for at most ``CHUNK_SIZE`` bytes; its reply says how
+    long the partition is, and the other chunks are asked for then. A server drops the
+    replies a fetcher leaves unread past its queue (``SERVER_QUEUE``), so a reply may never
+    come though the server is alive. A server answers a connection's requests in order, so
+    a reply to a later request shows the earlier ones unanswered were dropped: they are
+    asked for again at once. A server silent for ``RESEND_AFTER`` is asked again for what
+    it owes (a drop at the tail shows no later reply). A piece is asked for at most
+    ``MAX_SENDS`` times; a server silent for ``timeout`` has lost its outputs.
     """
 
     def __init__(
-        self, inputs: Sequence[ReduceInput], files: dict, timeout: float, keys: KeyPair | None
+        self,
+        items: list[MapInput],
+        job_id: str,
+        partition: int,
+        files: dict,
+        timeout: float,
+        keys: KeyPair | None,
     ) -> None:
-        self.inputs = inputs
+        self.items = items
+        self.job_id = job_id
+        self.partition = partition
         self.files = files
         self.timeout = timeout
         self.keys = keys
+        self.lengths: dict[int, int] = {}  # input -> its partition's length, once known
         self.clients: dict[str, ZmqClient] = {}
         self.in_flight: dict[int, tuple[_Piece, str]] = {}
         self.heard: dict[str, float] = {}
@@ -314,17 +356,18 @@ class _Fetch:
         """Send requests until ``WINDOW`` are in flight."""
         while self.pieces and len(self.in_flight) < WINDOW:
             piece = self.pieces.pop()
-            item = self.inputs[piece.input]
-            if item.address not in self.clients:
-                self.clients[item.address] = _connect(item, self.keys)
-                self.heard[item.address] = time.monotonic()
+            item = self.items[piece.input]
+            address = item.holder.address
+            if address not in self.clients:
+                self.clients[address] = _connect(item, self.keys)
+                self.heard[address] = time.monotonic()
             request = next(self._ids)
-            self.in_flight[request] = (piece, item.address)
+            self.in_flight[request] = (piece, address)
             piece.sends += 1
             piece.sent = time.monotonic()
-            offset = item.offset + piece.offset
-            fetch = p.FetchChunk(request, item.path, offset, piece.length, CODEC)
-            self.clients[item.address].send(p.encode(fetch))
+            fetch = p.FetchChunk(request, self.job_id, item.attempt, self.partition,
+                                 piece.offset, piece.length, CODEC)
+            self.clients[address].send(p.encode(fetch))
 
     def _receive(self, frames: list[bytes]) -> None:
         try:
@@ -338,12 +381,21 @@ class _Fetch:
         for earlier, (other, where) in list(self.in_flight.items()):
             if where == address and earlier < chunk.request:  # its reply was dropped
                 self._ask_again(earlier, other, where)
-        item = self.inputs[piece.input]
-        data = chunk.data if chunk.error else _decoded(chunk, piece.length)
+        item = self.items[piece.input]
+        known = self.lengths.setdefault(piece.input, chunk.total)
+        expected = min(piece.length, chunk.total - piece.offset)
+        data = None
+        if not chunk.error and known == chunk.total and expected >= 0:
+            data = _decoded(chunk, expected)
         if chunk.error or data is None:
             raise FetchError(
                 [(item.map, item.attempt)],
-                f"{address}: {chunk.error or f'a chunk not of the {piece.length} bytes asked for'}",
+                f"{address}: {chunk.error or 'a chunk not of the bytes asked for'}",
+            )
+        if piece.offset == 0:  # the first chunk: now the rest can be asked for, in order
+            self.pieces.extend(
+                _Piece(piece.input, offset, min(CHUNK_SIZE, chunk.total - offset))
+                for offset in reversed(range(CHUNK_SIZE, chunk.total, CHUNK_SIZE))
             )
         self.files[piece.input].seek(piece.offset)
         self.files[piece.input].write(data)
@@ -351,10 +403,10 @@ class _Fetch:
     def _ask_again(self, request: int, piece: _Piece, address: str) -> None:
         del self.in_flight[request]
         if piece.sends >= MAX_SENDS:
-            item = self.inputs[piece.input]
+            item = self.items[piece.input]
             raise FetchError(
                 [(item.map, item.attempt)],
-                f"{address} dropped {MAX_SENDS} requests for the same chunk of {item.path}",
+                f"{address} dropped {MAX_SENDS} requests for the same chunk of {item.attempt}",
             )
         self.pieces.append(piece)
 
@@ -375,7 +427,7 @@ class _Fetch:
         """The map outputs still awaited from ``addresses``."""
         return sorted(
             {
-                (self.inputs[piece.input].map, self.inputs[piece.input].attempt)
+                (self.items[piece.input].map, self.items[piece.input].attempt)
                 for piece, where in self.in_flight.values()
                 if where in addresses
             }

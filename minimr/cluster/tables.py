@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # events.py imports this module
     from minimr.cluster.events import Skipped
-    from minimr.cluster.protocol import JobLayout, MapOutputRef, TaskLists
+    from minimr.cluster.protocol import JobLayout, MapOutputRef, ReduceInputs, TaskLists
 
 
 class TaskState(enum.Enum):
@@ -78,6 +78,20 @@ class InvariantError(RuntimeError):
 # --- tables -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Located:
+    """Where a step's map outputs are: the table every reduce of the step is assigned
+    (built once, ``placement.located``) and the worker behind each holder number in it."""
+
+    inputs: ReduceInputs
+    workers: tuple[str, ...]
+
+    def holder(self, index: int) -> str | None:
+        """The worker that held map ``index``'s output when the table was made."""
+        maps = self.inputs.maps
+        return self.workers[maps[index]] if 0 <= index < len(maps) else None
+
+
 @dataclass
 class Attempt:
     """One try of a task on a worker: live while in the board's ``attempts``; kept in its
@@ -89,8 +103,9 @@ class Attempt:
     worker: str
     started: float
     backup: bool = False
-    holders: dict[int, str | None] = field(default_factory=dict)  # a reduce: map -> worker
-    reads: dict[str, int] = field(default_factory=dict)  # a reduce: worker -> bytes it holds
+    #: a reduce: where the map outputs it reads were when it started (to blame the right
+    #: holder for a failed fetch)
+    located: Located | None = None
     worker_name: str = ""  # the worker's name and host, kept after it is gone
     host: str = ""
     lane: int = 0  # which of its worker's slots it holds (0 .. slots-1): a timeline row
@@ -167,6 +182,8 @@ class Job:
     excluded: set[str] = field(default_factory=set)
     error: dict | None = None
     recover_until: float | None = None  # restored map outputs wait for their holders till then
+    #: step -> where its map outputs are, once all are done and located (``placement``)
+    located: dict[int, Located] = field(default_factory=dict)
     #: what happened, in words, for the people watching (``Board.note``): (seconds into
     #: the job, text), the latest ``NOTES_KEPT``; ``noted`` counts every note ever made
     notes: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=NOTES_KEPT))
@@ -189,10 +206,12 @@ class Worker:
     last_seen: float
     shuffle_key: str = ""
     key: str = ""  # the public key it registered with ("" without keys)
+    folder: str = ""  # its work folder (where reducers on its host read its map outputs)
     attempts: set[tuple[str, str]] = field(default_factory=set)  # (job, attempt)
     outputs: set[tuple[str, str]] = field(default_factory=set)  # (job, map task) held
     done: int = 0  # attempts whose result was taken
-    served: int = 0  # bytes of its map outputs that reduces which succeeded read
+    number: int = 0  # the order it registered in (``Board.add_worker``)
+    served: int = 0  # bytes of its map outputs whose step's reduces all succeeded
 
     @property
     def free(self) -> int:

@@ -9,8 +9,8 @@ name and renamed once locked, so a worker that is only starting never looks dead
 A worker that starts (or registers again) on the same BASE *adopts* the folders of dead
 workers, as Hadoop's work-preserving NodeManager restart keeps shuffle data: it moves their
 finished map outputs (those with an ``.index`` file beside them, written last by
-``dataflow/mapside/spill.py``) into its own folder, rewrites their index, and deletes the
-rest. It then registers those outputs and the dead worker's last coordinator identity (kept
+``dataflow/mapside/spill.py``) into its own folder, rewrites their index (and the binary
+one the shuffle reads, ``partindex.py``), and deletes the rest. It then registers those outputs and the dead worker's last coordinator identity (kept
 in ``.identity``), so the coordinator drops the dead worker at once instead of after its
 heartbeat timeout, and need not run those maps again. After a coordinator restart the same
 listing re-registers what a live worker holds.
@@ -44,6 +44,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 
+from minimr.cluster import partindex
 from minimr.errors import WorkDirError
 
 log = logging.getLogger("minimr.worker")
@@ -155,13 +156,18 @@ class WorkDir:
                 continue
             with open(target + ".index", "w") as file:
                 json.dump({**output, "path": target}, file)
+            partindex.write_ranges(target, output["partitions"])  # the shuffle reads it
             moved += 1
         return moved
 
     def map_outputs(self) -> list[list]:
-        """The finished map outputs in this folder: ``[[job_id, attempt, output], ...]``."""
-        return [[job, _MAP_OUTPUT.fullmatch(name)["attempt"], output]
-                for job, name, output in _finished_outputs(self.path)]
+        """The finished map outputs in this folder that its shuffle can serve (their
+        partition index is there): ``[[job_id, attempt, {"partitions", "size"}], ...]``."""
+        return [[job, _MAP_OUTPUT.fullmatch(name)["attempt"],
+                 {"partitions": len(output["partitions"]),
+                  "size": sum(length for _, length in output["partitions"])}]
+                for job, name, output in _finished_outputs(self.path)
+                if os.path.exists(output["path"] + partindex.RANGES)]
 
     def close(self) -> None:
         """Delete the folder and release the lock (the worker is leaving)."""

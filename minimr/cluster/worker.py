@@ -310,6 +310,7 @@ class Worker:
             len(self.slots),
             self.shuffle_address,
             shuffle_key,
+            folder=self.work_dir,
             outputs=held_outputs(self.workdir.map_outputs()),
             replaces=tuple(replaces),
         )

@@ -60,7 +60,9 @@ class Rig:
 
     def worker(self, identity: str, slots: int = 1):
         conn = self.peer(identity)
-        replies = self.exchange(conn, p.Ready(identity, "host", 1, slots, f"tcp://{identity}:1"))
+        ready = p.Ready(identity, "host", 1, slots, f"tcp://{identity}:1",
+                        folder=f"/work/{identity}")
+        replies = self.exchange(conn, ready)
         assert isinstance(replies[0], p.Welcome)
         return conn
 
@@ -125,11 +127,13 @@ def test_a_job_flows_from_submit_to_result():
     rig.clock.now += 1.0  # past the progress interval: the client hears of the prepare
     replies = rig.exchange(worker, p.TaskDone("j", assign.attempt, listing, {}, 0.1))
     (assign,) = of_type(replies, p.Assign)
-    map_output = p.MapOutputRef("/w/m0", ((0, 5),))
+    map_output = p.MapOutputRef(1, 5)
     counters = {"minimr": {"map input records": 3}}
     replies = rig.exchange(worker, p.TaskDone("j", assign.attempt, map_output, counters, 0.1))
     (assign,) = of_type(replies, p.Assign)
-    assert assign.kind == "reduce" and assign.inputs[0].path == "/w/m0"
+    assert assign.kind == "reduce" and assign.inputs == p.ReduceInputs(
+        (p.Holder("host", "tcp://w1:1", "", "/work/w1"),), (0,), (1,)
+    )
     (answer,) = of_type(rig.exchange(worker, p.CommitRequest("j", assign.attempt)), p.CommitAnswer)
     assert answer.ok
     (assign,) = of_type(
@@ -163,7 +167,7 @@ def test_progress_is_sent_at_most_every_interval():
     heard = []
     rig.clock.now += PROGRESS_INTERVAL
     for assign in maps[:3]:  # three turns within one interval: one progress message
-        output = p.MapOutputRef(f"/w/{assign.attempt}", ((0, 5),))
+        output = p.MapOutputRef(1, 5)
         rig.exchange(worker, p.TaskDone("j", assign.attempt, output, {}, 0.1))
         heard += of_type(rig.exchange(client), p.Progress)
         rig.clock.now += PROGRESS_INTERVAL / 4
@@ -271,11 +275,11 @@ def test_reduce_inputs_carry_the_map_holders_shuffle_key():
     (assign,) = of_type(
         rig.exchange(worker, p.TaskDone("j", assign.attempt, listing, {}, 0)), p.Assign
     )
-    output = p.MapOutputRef("/w/m0", ((0, 5),))
+    output = p.MapOutputRef(1, 5)
     (assign,) = of_type(
         rig.exchange(worker, p.TaskDone("j", assign.attempt, output, {}, 0)), p.Assign
     )
-    assert assign.kind == "reduce" and assign.inputs[0].key == SERVER_KEY
+    assert assign.kind == "reduce" and assign.inputs.holders[0].key == SERVER_KEY
 
 
 # --- hostile messages (tests/hostile.py) -------------------------------------------------
@@ -312,7 +316,7 @@ class Driver:
                 ({"step": 0, "partition": 0}, {"step": 0, "partition": 1}),
             )
         elif assign.kind == "map":
-            output = p.MapOutputRef(f"/w/{assign.attempt}", ((0, 5), (5, 5)))
+            output = p.MapOutputRef(2, 10)
         else:
             output = None
         if assign.kind == "reduce":
@@ -363,7 +367,7 @@ def test_no_hostile_message_from_a_stranger_or_a_client_stops_the_coordinator(ca
 #: a placeholder attempt id in the targeted samples, replaced by a live attempt's
 PLACEHOLDER = "s9-m99999-a9"
 TARGETED = (
-    p.TaskDone("real", PLACEHOLDER, p.MapOutputRef("/w/m", ((0, 5), (5, 5))), {"g": {"n": 1}}, 0.5),
+    p.TaskDone("real", PLACEHOLDER, p.MapOutputRef(2, 10), {"g": {"n": 1}}, 0.5),
     p.TaskDone(
         "real",
         PLACEHOLDER,
@@ -402,7 +406,7 @@ def test_a_map_output_that_does_not_fit_its_task_fails_that_attempt_on_that_work
     rig = Rig()
     driver = started_job(rig, attempts=2)
     map0 = next(a for a in driver.live.values() if a.task["index"] == 0)
-    wrong = p.MapOutputRef("/w/m", tuple((0, 1) for _ in range(999)))
+    wrong = p.MapOutputRef(999, 999)
     driver.send(p.TaskDone("real", map0.attempt, wrong, {}, 0.1))
     task = rig.coordinator.scheduler.jobs["real"].tasks["s0-m00000"]
     assert task.failures == 1 and task.output is None
@@ -412,13 +416,13 @@ def test_a_map_output_that_does_not_fit_its_task_fails_that_attempt_on_that_work
 
 
 def test_a_malformed_result_fails_the_attempt_it_names():
-    """Partitions that are not pairs: the message does not decode, yet its attempt fails
+    """A partition count that is not a number: the message does not decode, yet its attempt fails
     at once instead of hanging until a timeout."""
     rig = Rig()
     driver = started_job(rig, attempts=2)
     map0 = next(a for a in driver.live.values() if a.task["index"] == 0)
-    frames = p.encode(p.TaskDone("real", map0.attempt, p.MapOutputRef("/w", ((0, 1),)), {}, 0))
-    driver.conn.send([frames[0], frames[1].replace(b"[[0,1]]", b'[[0,1],"x"]')])
+    frames = p.encode(p.TaskDone("real", map0.attempt, p.MapOutputRef(2, 1), {}, 0))
+    driver.conn.send([frames[0], frames[1].replace(b'"partitions":2', b'"partitions":"x"')])
     driver.send()
     task = rig.coordinator.scheduler.jobs["real"].tasks["s0-m00000"]
     assert task.failures == 1 and "malformed TaskDone" in task.errors[0]["error"]

@@ -53,7 +53,7 @@ LISTING = p.TaskLists(
     ({"step": 0, "index": 0, "reducers": 1}, {"step": 0, "index": 1, "reducers": 1}),
     ({"step": 0, "partition": 0},),
 )
-OUTPUT = p.MapOutputRef("/w/s0-m00000-a1.out", ((0, 5),))
+OUTPUT = p.MapOutputRef(1, 5)
 
 
 def test_a_restarted_coordinator_resumes_the_job_where_the_journal_left_it(tmp_path):
@@ -86,7 +86,7 @@ def test_a_restarted_coordinator_resumes_the_job_where_the_journal_left_it(tmp_p
     assert plan.blob == b"PLAN"
     replies = second.exchange(worker, p.TaskDone("j", assign.attempt, OUTPUT, {}, 0))
     (reduce,) = of_type(replies, p.Assign)
-    assert reduce.kind == "reduce" and len(reduce.inputs) == 2
+    assert reduce.kind == "reduce" and reduce.inputs.attempts == (1, 1)
     assert second.coordinator.scheduler.job_counters("j").count(counters) == 1
     second.journal.close()
 

@@ -19,6 +19,7 @@ class Served:
     """An executor loop in a thread of this process, on a real pipe (no process, no socket)."""
 
     def __init__(self, work_dir) -> None:
+        self.work_dir = str(work_dir)
         self.conn, child = multiprocessing.Pipe()
         self.thread = threading.Thread(target=serve, args=(child, str(work_dir), HOST))
         self.thread.start()
@@ -52,18 +53,15 @@ def run_job(executor: Served, plan) -> None:
     load(executor, plan)
     lists = executor.ask(pipe.Run(plan.job_id, "s0-p00000-a1", "prepare", {"step": 0}))
     assert isinstance(lists, pipe.Done) and isinstance(lists.output, p.TaskLists)
-    outputs = []
-    for index, spec in enumerate(lists.output.map_tasks):
+    maps = lists.output.map_tasks
+    for index, spec in enumerate(maps):
         done = executor.ask(pipe.Run(plan.job_id, f"s0-m{index:05d}-a1", "map", spec))
         assert isinstance(done, pipe.Done) and isinstance(done.output, p.MapOutputRef), done
-        outputs.append((f"s0-m{index:05d}-a1", done.output))
+    inputs = p.ReduceInputs((p.Holder(HOST, "", "", executor.work_dir),),
+                            (0,) * len(maps), (1,) * len(maps))
     for spec in lists.output.reduce_tasks:
         partition = spec["partition"]
         attempt = f"s0-r{partition:05d}-a1"
-        inputs = tuple(
-            p.ReduceInput(m, a, HOST, "", "", out.path, *out.partitions[partition])
-            for m, (a, out) in enumerate(outputs)
-        )
         ready = executor.ask(pipe.Run(plan.job_id, attempt, "reduce", spec, inputs))
         assert isinstance(ready, pipe.ReadyToCommit), ready
         committed = executor.ask(pipe.Commit(plan.job_id, attempt, spec, ready.temp_path))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from minimr.cluster import failures
 from minimr.cluster import scheduler as s
-from tests.cluster.test_scheduler import Script, assigns, ended
+from tests.cluster.test_scheduler import Script, assigns, ended, inputs_of
 
 
 def named_inputs(a: s.Assign) -> tuple:
     """A lie that names every map output the reduce was given: each really runs again."""
-    return tuple((i.map, i.attempt) for i in a.inputs) if a.kind == "reduce" else None
+    return tuple((i.map, i.attempt) for i in inputs_of(a)) if a.kind == "reduce" else None
 
 
 def play(script: Script, hostile: set[str], lie=named_inputs, rounds: int = 500) -> list:
@@ -92,7 +92,7 @@ def test_an_honest_fetch_failure_reruns_the_map_without_counting_against_the_red
     for m in maps:
         reduces += assigns(script.map_done(m, reduces=1))
     (r,) = reduces
-    lost = r.inputs[0]
+    lost = inputs_of(r)[0]
     rerun = assigns(script(s.FetchFailed(r.worker, "j", r.attempt, ((lost.map, lost.attempt),))))
     assert [a.kind for a in rerun] == ["map"]
     assert script.task("s0-r00000").failures == 0

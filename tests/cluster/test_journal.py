@@ -128,23 +128,18 @@ def test_reopening_cuts_the_torn_tail_so_new_records_follow_the_good_ones(tmp_pa
     assert again.records == [SUBMIT, TASK] and not again.torn
 
 
-def test_a_whole_journal_of_format_1_is_read_and_rewritten(tmp_path):
-    """A journal of the format without sync marks reads back and is rewritten in this one."""
+def test_a_journal_of_an_older_format_is_refused_saying_what_to_do(tmp_path):
+    """Formats 1 and 2 recorded each map output's partition byte ranges, which this version
+    no longer reads: the journal is refused with what to do, and left as it is."""
     path = tmp_path / j.FILE_NAME
-    path.write_bytes(j.MAGIC_V1 + j.encode(SUBMIT) + j.encode(TASK))
-    journal, contents = j.Journal.open(str(tmp_path))
-    journal.close()
-    assert contents.records == [SUBMIT, TASK]
-    assert path.read_bytes().startswith(j.MAGIC)
-    assert j.read_records(str(path)).records == [SUBMIT, TASK]
-
-
-def test_a_damaged_journal_of_format_1_is_reported(tmp_path):
-    """Format 1 had no sync marks: a damaged record in it may have been acknowledged."""
-    path = tmp_path / j.FILE_NAME
-    path.write_bytes(j.MAGIC_V1 + j.encode(SUBMIT) + j.encode(TASK)[:-2])
-    with pytest.raises(j.JournalDamaged):
-        j.read_records(str(path))
+    for magic, version in j.OLDER.items():
+        old = magic + j.encode(SUBMIT) + j.encode(TASK) + j.SYNC_MARK
+        path.write_bytes(old)
+        with pytest.raises(j.OlderJournal, match=f"journal format {version}; this one reads "
+                                                 "format 3") as info:
+            j.Journal.open(str(tmp_path))
+        assert "move the file away" in str(info.value)
+        assert path.read_bytes() == old
 
 
 def test_move_aside_keeps_the_damaged_file_under_a_new_name(tmp_path):

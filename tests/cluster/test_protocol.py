@@ -13,7 +13,7 @@ from tests import hostile
 SAMPLES = [
     p.Ready("w", "host", 12, 2, "tcp://127.0.0.1:5000"),
     p.Heartbeat(),
-    p.TaskDone("j", "s0-m00001-a1", p.MapOutputRef("/x", ((0, 3),)), {"g": {"n": 1}}, 0.5),
+    p.TaskDone("j", "s0-m00001-a1", p.MapOutputRef(1, 3), {"g": {"n": 1}}, 0.5),
     p.TaskFailed("j", "s0-m00001-a1", "Traceback...", "stderr tail", crashed=True),
     p.TaskFailed("j", "s0-m00001-a1", "JobCodeError: ...", final=True),
     p.FetchFailed("j", "s0-r00000-a1", ((1, "s0-m00001-a1"),), "timeout"),
@@ -27,7 +27,7 @@ SAMPLES = [
         "s0-r00000-a1",
         "reduce",
         {"step": 0, "partition": 0},
-        (p.ReduceInput(0, "s0-m00000-a1", "h", "tcp://h:1", "", "/w/m0", 0, 5),),
+        p.ReduceInputs((p.Holder("h", "tcp://h:1", "", "/w"),), (0, 0), (1, 2)),
     ),
     p.Plan("j", "cloudpickle", b"\x80\x05opaque"),
     p.CommitAnswer("j", "s0-r00000-a1", True),
@@ -48,8 +48,8 @@ SAMPLES = [
     p.Progress("j", {"maps_done": 1}),
     p.JobResult("j", "succeeded", {}, ({"g": {"n": 1}},), None),
     p.StatusReply({"workers": []}),
-    p.FetchChunk(7, "/w/map.out", 0, 1 << 20),
-    p.Chunk(7, "", b"\x00data"),
+    p.FetchChunk(7, "j", "s0-m00001-a1", 1, 0, 1 << 20),
+    p.Chunk(7, "", b"\x00data", total=5),
 ]
 
 
@@ -191,10 +191,35 @@ def test_bent_numbers_in_typed_fields_are_refused():
 def test_a_malformed_result_still_names_its_attempt():
     """A worker's result that does not decode says which attempt it was about, if it can."""
     frames = p.encode(hostile.sample(p.TaskDone))
-    body = frames[1].replace(b'"partitions":[[0,3],[3,0]]', b'"partitions":[[0,3],"x"]')
+    body = frames[1].replace(b'"partitions":2', b'"partitions":"x"')
     with pytest.raises(p.MalformedMessage) as info:
         p.decode([frames[0], body])
     assert (info.value.command, info.value.job_id, info.value.attempt) == (
         p.TaskDone, "j", "s0-m00001-a1"
     )
-    assert "partitions[1]" in str(info.value)
+    assert "partitions must be an int" in str(info.value)
+
+
+def test_a_reduce_inputs_table_that_does_not_hold_together_is_refused():
+    """A table naming a holder it lacks, an attempt 0, or more attempts than maps is
+    malformed: refused as it is decoded, never handed to a reducer."""
+    holder = {"host": "h", "address": "tcp://h:1", "key": "", "folder": "/w"}
+    for maps, attempts in (([0, 1], [1, 1]), ([0], [0]), ([0], [1, 1])):
+        table = {"holders": [holder], "maps": maps, "attempts": attempts}
+        body = {"job_id": "j", "attempt": "s0-r00000-a1", "kind": "reduce",
+                "task": {}, "inputs": table}
+        with pytest.raises(p.MalformedMessage, match="inputs"):
+            p.decode([header(p.Command.ASSIGN), json.dumps(body).encode()])
+
+
+def test_a_shared_table_is_encoded_once_for_every_assignment():
+    """Every reduce of a step carries the same table: its JSON is made at the first
+    assignment and spliced into the others, which decode to equal tables."""
+    table = p.ReduceInputs((p.Holder("h", "tcp://h:1", "", "/w"),), (0,) * 5, (1,) * 5)
+    first = p.encode(p.Assign("j", "s0-r00000-a1", "reduce", {"partition": 0}, table))
+    cached = table.__dict__["_json"]
+    second = p.encode(p.Assign("j", "s0-r00001-a1", "reduce", {"partition": 1}, table))
+    assert table.__dict__["_json"] is cached
+    for frames, partition in ((first, 0), (second, 1)):
+        message = p.decode(frames)
+        assert message.inputs == table and message.task == {"partition": partition}

@@ -18,9 +18,14 @@ def listing(maps: int, reduces: int, step: int = 0) -> p.TaskLists:
     )
 
 
-def map_output(path: str, reduces: int, length: int = 10) -> p.MapOutputRef:
-    """A map output at ``path`` with ``reduces`` partitions of ``length`` bytes each."""
-    return p.MapOutputRef(path, tuple((r * length, length) for r in range(reduces)))
+def map_output(reduces: int, length: int = 10) -> p.MapOutputRef:
+    """A map output of ``reduces`` partitions of ``length`` bytes each."""
+    return p.MapOutputRef(reduces, reduces * length)
+
+
+def inputs_of(assign: s.Assign) -> list[p.MapInput]:
+    """The map outputs a reduce's assignment says it reads, in map order."""
+    return assign.inputs.listed(assign.task["step"])
 
 
 class Script:
@@ -53,7 +58,7 @@ class Script:
         return self.succeed(assign, listing(maps, reduces, assign.task["step"]))
 
     def map_done(self, assign: s.Assign, reduces: int, advance: float = 0.0) -> list:
-        return self.succeed(assign, map_output(f"/w/{assign.attempt}", reduces), advance)
+        return self.succeed(assign, map_output(reduces), advance)
 
     def reduce_done(self, assign: s.Assign) -> list:
         granted = self(s.CommitRequested(assign.worker, assign.job_id, assign.attempt))
@@ -125,10 +130,10 @@ def test_reduce_inputs_name_each_map_output_and_its_holder():
     """A reduce assignment lists where its partition of every map output lives."""
     script = Script()
     reduce_assigns = run_to_reduce(script, maps=2, reduces=2)
-    inputs = reduce_assigns[0].inputs
-    assert [i.map for i in inputs] == [0, 1]
-    assert {i.address for i in inputs} <= {"tcp://w0:1", "tcp://w1:1"}
-    assert all(i.path.startswith("/w/s0-m") for i in inputs)
+    inputs = inputs_of(reduce_assigns[0])
+    assert [(i.map, i.attempt) for i in inputs] == [(0, "s0-m00000-a1"), (1, "s0-m00001-a1")]
+    assert {i.holder.address for i in inputs} <= {"tcp://w0:1", "tcp://w1:1"}
+    assert reduce_assigns[1].inputs is reduce_assigns[0].inputs  # one table for the step
 
 
 def test_multi_step_job_prepares_the_next_step_after_the_reduces():
@@ -267,7 +272,7 @@ def test_fetch_failure_reruns_the_map_and_does_not_count_against_the_reduce():
     script = Script()
     reduce_assigns = run_to_reduce(script, maps=2, reduces=1, workers=2)
     (r,) = reduce_assigns
-    lost = r.inputs[0]
+    lost = inputs_of(r)[0]
     actions = script(s.FetchFailed(r.worker, "j", r.attempt, ((lost.map, lost.attempt),)))
     (rerun,) = assigns(actions)
     assert rerun.kind == "map" and rerun.task["index"] == lost.map
@@ -471,10 +476,10 @@ def test_a_retried_failure_a_fetch_failure_and_a_backup_are_noted():
     assert notes(script) == [f"s0-r00000 failed on worker {r.worker} (failure 1 of at most 4): "
                              "ValueError: <k>; it runs again"]
     (r2,) = assigns(retried)
-    lost = r2.inputs[0]
+    lost = inputs_of(r2)[0]
     script(s.FetchFailed(r2.worker, "j", r2.attempt, ((lost.map, lost.attempt),)))
     assert notes(script)[1] == (f"s0-r00000 could not fetch the output of s0-m0000{lost.map} "
-                                f"from worker {lost.host[5:]}: s0-m0000{lost.map} runs again")
+                                f"from worker {lost.holder.host[5:]}: s0-m0000{lost.map} runs again")
     script = Script(speculation_min_runtime=1.0, speculation_multiplier=4.0)
     maps = straggling_phase(script)
     (backup,) = assigns(script(s.Tick(), advance=11.0))
@@ -493,7 +498,7 @@ def test_workers_tally_tasks_done_and_map_output_bytes_served():
     reduce_assigns = []
     for m in maps:
         counters = {"minimr": {"map input records": 5, "map input bytes": 100}}
-        done = script(s.AttemptSucceeded(m.worker, "j", m.attempt, map_output("/o", 1, 7),
+        done = script(s.AttemptSucceeded(m.worker, "j", m.attempt, map_output(1, 7),
                                          counters))
         reduce_assigns += [a for a in assigns(done) if a.kind == "reduce"]
     (r,) = reduce_assigns

@@ -6,7 +6,7 @@ import dataclasses
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
-from tests.cluster.test_scheduler import Script, assigns, ended, map_output
+from tests.cluster.test_scheduler import Script, assigns, ended, inputs_of, map_output
 
 
 def committed(actions: list) -> list[s.TaskCommitted]:
@@ -50,7 +50,7 @@ def test_every_finished_task_is_handed_to_the_shell_to_journal():
     """A task that succeeds yields one TaskCommitted with its output, counters and attempts."""
     _, journal, _ = first_life(maps=3, reduces=2, maps_done=2)
     assert [c.task for c in journal] == ["s0-p00000", "s0-m00000", "s0-m00001"]
-    assert journal[1].output.path == "/w/s0-m00000-a1" and journal[1].started == 1
+    assert journal[1].output == map_output(2) and journal[1].started == 1
 
 
 def test_maps_whose_holder_re_registers_do_not_run_again():
@@ -61,7 +61,7 @@ def test_maps_whose_holder_re_registers_do_not_run_again():
     first = assigns(script(joined))
     assert [(a.kind, a.task.get("index")) for a in first] == [("map", 2)]
     (reduce,) = assigns(script.map_done(first[0], reduces=2))
-    assert reduce.kind == "reduce" and {i.address for i in reduce.inputs} == {"tcp://v0:1"}
+    assert reduce.kind == "reduce" and {i.holder.address for i in inputs_of(reduce)} == {"tcp://v0:1"}
     snapshot = script.sched.job_snapshot("j", script.now)
     assert snapshot["attempts"]["map"] == 3  # the two restored attempts and one new one
 
@@ -74,7 +74,7 @@ def test_reduces_wait_while_restored_outputs_have_no_holder():
     assert script.task("s0-r00000").state is s.TaskState.WAITING
     actions = script(s.WorkerJoined("v1", "v1", "host", 1, "tcp://v1:1", outputs=held(journal)))
     (reduce,) = assigns(actions)
-    assert reduce.kind == "reduce" and {i.address for i in reduce.inputs} == {"tcp://v1:1"}
+    assert reduce.kind == "reduce" and {i.holder.address for i in inputs_of(reduce)} == {"tcp://v1:1"}
 
 
 def test_outputs_not_re_registered_within_the_grace_run_again():
@@ -94,7 +94,7 @@ def test_an_output_of_another_attempt_is_not_taken_for_the_committed_one():
     """A worker holding an output of a map's stale attempt does not make the map done."""
     _, journal, _ = first_life(maps=1, reduces=1, maps_done=1)
     script = restore(journal, grace=1.0)
-    stale = (p.HeldOutput("j", "s0-m00000-a7", map_output("/w/x", 1)),)
+    stale = (p.HeldOutput("j", "s0-m00000-a7", map_output(1)),)
     script(s.WorkerJoined("v0", "v0", "host", 1, "tcp://v0:1", outputs=stale))
     assert script.task("s0-r00000").state is s.TaskState.WAITING
     (again,) = assigns(script(s.Tick(), advance=2.0))
@@ -132,9 +132,9 @@ def adopting(worker: str, replaces: tuple, held_outputs: tuple) -> s.WorkerJoine
 
 
 def moved(journal: list, task: str) -> tuple:
-    """The output of ``task`` as its adopter offers it: same attempt, a new path."""
+    """The output of ``task`` as its adopter offers it: the same attempt's (in its folder)."""
     (c,) = [c for c in journal if c.task == task]
-    return (p.HeldOutput("j", c.attempt, dataclasses.replace(c.output, path="/new/" + c.attempt)),)
+    return (p.HeldOutput("j", c.attempt, c.output),)
 
 
 def test_a_successor_that_adopts_the_outputs_saves_their_maps():
@@ -146,7 +146,7 @@ def test_a_successor_that_adopts_the_outputs_saves_their_maps():
     assert "w0" not in script.sched.workers
     task = script.task("s0-m00000")
     assert task.state is s.TaskState.DONE and task.output_worker == "w2"
-    assert task.output.path == "/new/s0-m00000-a1"
+    assert ("j", "s0-m00000") in script.sched.workers["w2"].outputs  # read from its folder
     assert all(a.task.get("index") != 0 for a in assigns(actions))
 
 
@@ -170,7 +170,7 @@ def test_a_claim_on_an_output_a_live_worker_holds_is_refused():
     script, journal, live = first_life(maps=1, reduces=1, maps_done=1)
     script(adopting("w2", (), moved(journal, "s0-m00000")))
     task = script.task("s0-m00000")
-    assert task.output_worker == "w0" and task.output.path == "/w/s0-m00000-a1"
+    assert task.output_worker == "w0" and ("j", "s0-m00000") not in script.sched.workers["w2"].outputs
     assert script.sched.workers["w2"].outputs == set()
 
 

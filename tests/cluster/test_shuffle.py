@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from minimr.cluster import partindex
 from minimr.cluster import protocol as p
 from minimr.cluster import shuffle
 from minimr.cluster.security import Keys, keygen
@@ -23,54 +24,106 @@ def server(tmp_path):
     srv.stop()
 
 
-def an_input(path, offset: int, length: int, address: str, host: str = "elsewhere",
-             key: str = "") -> p.ReduceInput:
-    return p.ReduceInput(3, "s0-m00003-a1", host, address, key, str(path), offset, length)
+JOB = "j"
+LOST = [(0, "s0-m00000-a1")]  # the one map output of ``inputs``
+
+
+def an_output(folder, *partitions: bytes, index: int = 0, number: int = 1) -> str:
+    """Map ``index``'s output (attempt ``number``) of job ``JOB`` under a worker's ``folder``,
+    holding ``partitions`` side by side, with its partition index; returns its path."""
+    path = partindex.output_path(str(folder), JOB, p.map_attempt(0, index, number))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    ranges, offset = [], 0
+    for data in partitions:
+        ranges.append((offset, len(data)))
+        offset += len(data)
+    with open(path, "wb") as file:
+        file.write(b"".join(partitions))
+    partindex.write_ranges(path, ranges)
+    return path
+
+
+def inputs(address: str, folder="/nowhere", host: str = "elsewhere", key: str = "",
+           maps: int = 1) -> p.ReduceInputs:
+    """A table of ``maps`` map outputs (attempt 1 each), all held by one worker."""
+    return p.ReduceInputs((p.Holder(host, address, key, str(folder)),), (0,) * maps, (1,) * maps)
+
+
+def gather(table: p.ReduceInputs, tmp_path, partition: int = 0, **options):
+    """Partition ``partition`` of every map output in ``table`` (step 0 of job ``JOB``)."""
+    return gather_segments(table, JOB, 0, partition, str(tmp_path / "scratch"), "me", **options)
+
+
+def read(segment) -> bytes:
+    with open(segment.path, "rb") as file:
+        file.seek(segment.offset)
+        return file.read(segment.length)
+
+
+def fetch(number: int, partition: int, offset: int, length: int, codec: str = "",
+          attempt: str = "s0-m00000-a1") -> p.FetchChunk:
+    return p.FetchChunk(number, JOB, attempt, partition, offset, length, codec)
 
 
 def test_same_host_output_is_read_in_place(tmp_path):
-    """A map output on this host whose file exists becomes a segment of that very file."""
-    path = tmp_path / "map.out"
-    path.write_bytes(b"0123456789")
-    (segment,) = gather_segments(
-        [an_input(path, 2, 5, "tcp://unused:1", host="me")], str(tmp_path / "scratch"), "me"
-    )
-    assert (segment.path, segment.offset, segment.length) == (str(path), 2, 5)
+    """A map output on this host whose file exists becomes a segment of that very file, its
+    partition's byte range read from the output's index."""
+    path = an_output(tmp_path / "w", b"01", b"23456", b"789")
+    (segment,) = gather(inputs("tcp://unused:1", tmp_path / "w", host="me"), tmp_path, 1)
+    assert (segment.path, segment.offset, segment.length) == (path, 2, 5)
     assert not (tmp_path / "scratch").exists()
 
 
 def test_remote_output_is_fetched_in_chunks_to_a_local_file(server, tmp_path, monkeypatch):
-    """A remote segment larger than a chunk arrives byte for byte in a local file."""
+    """A remote partition larger than a chunk arrives byte for byte in a local file, and so
+    does an empty one."""
     monkeypatch.setattr(shuffle, "CHUNK_SIZE", 1000)
     data = os.urandom(10_500)
-    path = tmp_path / "root" / "map.out"
-    path.write_bytes(b"head" + data + b"tail")
-    inputs = [an_input(path, 4, len(data), server.address), an_input(path, 0, 4, server.address)]
-    segments = gather_segments(inputs, str(tmp_path / "scratch"), "me")
-    with open(segments[0].path, "rb") as file:
-        assert file.read() == data
-    with open(segments[1].path, "rb") as file:
-        assert file.read() == b"head"
+    an_output(tmp_path / "root", b"head", data, b"", b"tail")
+    table = inputs(server.address)
+    assert read(gather(table, tmp_path, 1)[0]) == data
+    assert read(gather(table, tmp_path, 0)[0]) == b"head"
+    assert read(gather(table, tmp_path, 2)[0]) == b""
 
 
-def test_server_refuses_paths_outside_its_folder(server, tmp_path):
-    """A request for a file outside the work folder is refused and reported as lost."""
-    secret = tmp_path / "secret"
-    secret.write_bytes(b"do not serve")
+def test_every_map_output_of_the_table_is_read_in_map_order(server, tmp_path):
+    """Each map output of the step gives one segment, in map index order, whoever holds it."""
+    for index in range(3):
+        an_output(tmp_path / "root", b"a%d" % index, b"b%d" % index, index=index, number=2)
+        an_output(tmp_path / "local", b"c%d" % index, b"d%d" % index, index=index, number=1)
+    table = p.ReduceInputs(
+        (p.Holder("elsewhere", server.address, "", "/nowhere"),
+         p.Holder("me", "tcp://unused:1", "", str(tmp_path / "local"))),
+        (0, 1, 0), (2, 1, 2),
+    )
+    assert [read(s) for s in gather(table, tmp_path, 1)] == [b"b0", b"d1", b"b2"]
+
+
+def test_a_missing_output_is_reported_lost(server, tmp_path):
+    """A map output the server does not hold is refused and reported as lost."""
     with pytest.raises(FetchError) as info:
-        gather_segments([an_input(secret, 0, 5, server.address)], str(tmp_path / "s"), "me")
-    assert info.value.lost == [(3, "s0-m00003-a1")]
-    assert "not a map output" in str(info.value)
+        gather(inputs(server.address), tmp_path)
+    assert info.value.lost == LOST
+    assert "no map output" in str(info.value)
 
 
-def test_server_reports_bad_ranges():
-    """A negative offset or an oversized length is answered with an error, not data."""
-    srv = ShuffleServer("/tmp", "tcp://127.0.0.1:0")
-    try:
-        assert srv.read(p.FetchChunk(1, "/tmp/x", -1, 10)).error
-        assert srv.read(p.FetchChunk(1, "/tmp/x", 0, shuffle.CHUNK_SIZE + 1)).error
-    finally:
-        srv._server.close()
+def test_server_serves_map_outputs_only(server, tmp_path):
+    """A fetcher names a job and an attempt, never a path: nothing but a map output in the
+    server's folder is served, whatever it asks."""
+    an_output(tmp_path / "root", b"0123")
+    assert server.read(fetch(1, 0, 0, 4)).data == b"0123"
+    for attempt in ("s0-m00001-a1", "s0-m00000-a2"):
+        assert server.read(fetch(1, 0, 0, 4, attempt=attempt)).error
+    for bad in (fetch(1, 1, 0, 4), fetch(1, 0, 5, 4), fetch(1, 0, 0, shuffle.CHUNK_SIZE + 1)):
+        answer = server.read(bad)
+        assert answer.error and not answer.data
+
+
+def test_a_chunk_is_cut_at_the_end_of_its_partition(server, tmp_path):
+    """Bytes past a partition's end are never served, and the reply says its length."""
+    an_output(tmp_path / "root", b"0123", b"4567")
+    answer = server.read(fetch(1, 0, 2, 100))
+    assert (answer.data, answer.total) == (b"23", 4)
 
 
 def test_silent_server_makes_the_fetch_fail_naming_the_lost_outputs(tmp_path):
@@ -81,10 +134,8 @@ def test_silent_server_makes_the_fetch_fail_naming_the_lost_outputs(tmp_path):
         probe.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
     with pytest.raises(FetchError) as info:
-        gather_segments(
-            [an_input(tmp_path / "x", 0, 10, address)], str(tmp_path / "s"), "me", timeout=0.5
-        )
-    assert info.value.lost == [(3, "s0-m00003-a1")]
+        gather(inputs(address), tmp_path, timeout=0.5)
+    assert info.value.lost == LOST
 
 
 @pytest.fixture
@@ -103,34 +154,29 @@ def keyed_server(tmp_path):
 def test_fetch_with_worker_keys_is_encrypted_and_served(keyed_server, tmp_path):
     """A reducer holding a worker key and the server's public key gets the bytes."""
     srv, keys, server_key = keyed_server
-    path = tmp_path / "root" / "map.out"
-    path.write_bytes(b"0123456789")
-    item = an_input(path, 2, 5, srv.address, key=server_key)
-    (segment,) = gather_segments([item], str(tmp_path / "s"), "me", keys=keys.identity("worker"))
-    with open(segment.path, "rb") as file:
-        assert file.read() == b"23456"
+    an_output(tmp_path / "root", b"01", b"23456", b"789")
+    table = inputs(srv.address, key=server_key)
+    (segment,) = gather(table, tmp_path, 1, keys=keys.identity("worker"))
+    assert read(segment) == b"23456"
 
 
 def test_fetch_with_a_non_worker_key_is_refused_at_once(keyed_server, tmp_path):
     """A submitter key cannot read map outputs: the handshake fails well before the timeout."""
     srv, keys, server_key = keyed_server
-    path = tmp_path / "root" / "map.out"
-    path.write_bytes(b"0123456789")
-    item = an_input(path, 0, 5, srv.address, key=server_key)
+    an_output(tmp_path / "root", b"0123456789")
     started = time.monotonic()
     with pytest.raises(FetchError, match="refused this public key") as info:
-        gather_segments([item], str(tmp_path / "s"), "me", keys=keys.identity("submitter"))
-    assert info.value.lost == [(3, "s0-m00003-a1")]
+        gather(inputs(srv.address, key=server_key), tmp_path, keys=keys.identity("submitter"))
+    assert info.value.lost == LOST
     assert time.monotonic() - started < shuffle.FETCH_TIMEOUT / 2
 
 
 def test_fetch_without_keys_from_a_keyed_server_gets_nothing(keyed_server, tmp_path):
     """A reducer without keys cannot talk to a keyed shuffle server."""
     srv, _, _ = keyed_server
-    path = tmp_path / "root" / "map.out"
-    path.write_bytes(b"0123456789")
+    an_output(tmp_path / "root", b"0123456789")
     with pytest.raises(FetchError, match="requires keys"):
-        gather_segments([an_input(path, 0, 5, srv.address)], str(tmp_path / "s"), "me")
+        gather(inputs(srv.address), tmp_path)
 
 
 def test_chunks_travel_compressed_when_both_sides_can(server, tmp_path):
@@ -138,36 +184,29 @@ def test_chunks_travel_compressed_when_both_sides_can(server, tmp_path):
     output shrinks about 7x) and arrives byte for byte."""
     pytest.importorskip("zstandard")
     data = b"".join(b"%010d  NOPQRSTUVWXYZABCDEFGH %d\n" % (i, i % 7) for i in range(5000))
-    path = tmp_path / "root" / "map.out"
-    path.write_bytes(data)
-    answer = server.read(p.FetchChunk(0, str(path), 0, 100_000, codec="zstd"))
+    an_output(tmp_path / "root", data)
+    answer = server.read(fetch(0, 0, 0, 100_000, codec="zstd"))
     assert answer.codec == "zstd" and len(answer.data) < 100_000 // 3
-    assert server.read(p.FetchChunk(0, str(path), 0, 1000)).data == data[:1000]  # not asked
-    (segment,) = gather_segments([an_input(path, 0, len(data), server.address)],
-                                 str(tmp_path / "scratch"), "me")
-    with open(segment.path, "rb") as file:
-        assert file.read() == data
+    assert server.read(fetch(0, 0, 0, 1000)).data == data[:1000]  # not asked
+    assert read(gather(inputs(server.address), tmp_path)[0]) == data
 
 
 def test_a_fetcher_without_the_codec_asks_for_plain_chunks(server, tmp_path, monkeypatch):
     monkeypatch.setattr(shuffle, "CODEC", "")
     data = b"abc" * 10_000
-    path = tmp_path / "root" / "map.out"
-    path.write_bytes(data)
-    (segment,) = gather_segments([an_input(path, 0, len(data), server.address)],
-                                 str(tmp_path / "scratch"), "me")
-    with open(segment.path, "rb") as file:
-        assert file.read() == data
+    an_output(tmp_path / "root", data)
+    assert read(gather(inputs(server.address), tmp_path)[0]) == data
 
 
 def test_a_compressed_chunk_of_the_wrong_size_fails_the_fetch(tmp_path):
     """A chunk whose compressed frame does not hold the bytes asked for is a lost output."""
     zstandard = pytest.importorskip("zstandard")
     piece = shuffle._Piece(0, 0, 10)
-    inputs = [an_input(tmp_path / "x", 0, 10, "tcp://127.0.0.1:1")]
-    frames = p.encode(p.Chunk(7, "", zstandard.ZstdCompressor().compress(b"x" * 11), "zstd"))
+    items = [p.MapInput(0, "s0-m00000-a1", p.Holder("h", "tcp://127.0.0.1:1", "", ""))]
+    data = zstandard.ZstdCompressor().compress(b"x" * 11)
+    frames = p.encode(p.Chunk(7, "", data, "zstd", total=10))
     with open(tmp_path / "out", "wb") as out, pytest.raises(FetchError, match="chunk"):
-        fetch = shuffle._Fetch(inputs, {0: out}, 1.0, None)
+        fetch = shuffle._Fetch(items, JOB, 0, {0: out}, 1.0, None)
         fetch.in_flight[7] = (piece, "tcp://127.0.0.1:1")
         fetch._receive(frames)
 
@@ -177,13 +216,9 @@ def test_a_server_without_the_codec_answers_plain_chunks(server, tmp_path, monke
     monkeypatch.setattr(shuffle, "CODEC", "zstd")
     monkeypatch.setattr(shuffle, "zstandard", None)
     data = b"xyz" * 10_000
-    path = tmp_path / "root" / "map.out"
-    path.write_bytes(data)
-    assert server.read(p.FetchChunk(0, str(path), 0, 100, codec="zstd")).codec == ""
-    (segment,) = gather_segments([an_input(path, 0, len(data), server.address)],
-                                 str(tmp_path / "scratch"), "me")
-    with open(segment.path, "rb") as file:
-        assert file.read() == data
+    an_output(tmp_path / "root", data)
+    assert server.read(fetch(0, 0, 0, 100, codec="zstd")).codec == ""
+    assert read(gather(inputs(server.address), tmp_path)[0]) == data
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
@@ -240,21 +275,16 @@ class DroppingServer:
 
 def fetch_through_drops(tmp_path, drop) -> tuple[DroppingServer, float]:
     """Fetch 41 chunks from a server dropping ``drop``'s first replies; check every byte."""
-    (tmp_path / "root").mkdir()
     data = os.urandom(40_500)
-    path = tmp_path / "root" / "map.out"
-    path.write_bytes(data)
+    an_output(tmp_path / "root", data)
     server = DroppingServer(tmp_path / "root", drop)
     try:
         started = time.monotonic()
-        (segment,) = gather_segments(
-            [an_input(path, 0, len(data), server.address)], str(tmp_path / "s"), "me", timeout=5
-        )
+        (segment,) = gather(inputs(server.address), tmp_path, timeout=5)
         elapsed = time.monotonic() - started
     finally:
         server.close()
-    with open(segment.path, "rb") as file:
-        assert file.read() == data
+    assert read(segment) == data
     return server, elapsed
 
 

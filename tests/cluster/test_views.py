@@ -30,7 +30,7 @@ def test_every_attempt_is_kept_with_how_it_ended():
     script(s.WorkerSeen(m.worker), advance=2.0)
     script(s.Tick(), advance=2.0)  # m2's worker is silent for 4 s: declared dead
     (m3,) = [a for a in script.sched.attempts.values() if a.task == "s0-m00000"]
-    script.succeed(s.Assign(m3.worker, "j", m3.id, "map", {}), map_output("/o", 1))
+    script.succeed(s.Assign(m3.worker, "j", m3.id, "map", {}), map_output(1))
     first, lost, won = attempts_of(detail(script), "s0-m00000")
     assert (first["state"], first["why"]) == ("failed", "ValueError: bad line 7")
     assert first["worker"] == m.worker and first["end"] == 1.0

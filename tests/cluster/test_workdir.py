@@ -13,6 +13,7 @@ import textwrap
 
 import pytest
 
+from minimr.cluster import partindex
 from minimr.cluster.workdir import WorkDir, default_base
 from minimr.errors import WorkDirError
 
@@ -52,14 +53,13 @@ def test_a_dead_workers_finished_outputs_are_adopted_and_its_folder_removed(tmp_
     work = WorkDir(str(tmp_path))
     assert work.adopt_orphans() == ["w-dead-1234"]
     assert not os.path.exists(dead)
-    ((job, attempt, output),) = work.map_outputs()
-    assert (job, attempt) == ("job-1", "s0-m00003-a2")
-    assert output == {"path": os.path.join(work.path, "job-1", "map-s0-m00003-s0-m00003-a2.out"),
-                      "partitions": [[0, 4], [4, 6]]}
-    with open(output["path"], "rb") as file:
+    assert work.map_outputs() == [["job-1", "s0-m00003-a2", {"partitions": 2, "size": 10}]]
+    path = os.path.join(work.path, "job-1", "map-s0-m00003-s0-m00003-a2.out")
+    with open(path, "rb") as file:
         assert file.read() == b"0123456789"
-    with open(output["path"] + ".index") as file:
-        assert json.load(file) == output
+    with open(path + ".index") as file:
+        assert json.load(file) == {"path": path, "partitions": [[0, 4], [4, 6]]}
+    assert partindex.read_range(path, 1) == (4, 6)  # what its shuffle server reads
     assert work.adopt_orphans() == []
     work.close()
 

@@ -5,7 +5,7 @@ Each test sends bent messages through real sockets (hand-made DEALER sockets on 
 to a real coordinator and real workers, then checks that every process is still up and
 that a job run afterwards (or meanwhile) writes exactly what the inline runner writes.
 The examples of issue 17 are here by name (Infinity in a submit's options, a map output
-lacking partitions, a reduce partition of 999, a shuffle offset of 10**30, a path holding
+lacking partitions, a reduce partition of 999, a shuffle offset of 10**30, a name holding
 a NUL, a negative partition), beside a sample of tests/hostile.py's generated cases.
 """
 
@@ -121,17 +121,16 @@ BENT_RESULTS = {
         lambda a: _done(a, {"map_tasks": []}),
     ],
     "map": [
-        lambda a: _done(a, {"path": "/nowhere"}),  # lacking partitions
-        lambda a: _done(a, {"path": "/nowhere", "partitions": [[0, 1, 2], [1]]}),
-        lambda a: _done(a, {"path": "/nowhere", "partitions": [[0, 1]] * 999}),
-        lambda a: _done(a, {"path": "/nowhere", "partitions": [[0, -5], [0, 1]]}),
-        lambda a: _done(a, {"path": "a\u0000b", "partitions": [[0, 1], [1, 1]]}),
-        lambda a: _done(a, {"path": "/nowhere", "partitions": [[10**30, 1], [0, 1]]}),
-        lambda a: _done(a, {"path": "/nowhere", "partitions": [[0, 1], [0, 1]]}),  # overlap
+        lambda a: _done(a, {"size": 10}),  # lacking partitions
+        lambda a: _done(a, {"partitions": [[0, 1], [1, 1]], "size": 2}),  # the old shape
+        lambda a: _done(a, {"partitions": 999, "size": 10}),
+        lambda a: _done(a, {"partitions": 2, "size": -5}),
+        lambda a: _done(a, {"partitions": 2, "size": 10**30}),
+        lambda a: _done(a, {"partitions": 2, "size": 1, "path": "a\u0000b"}),
         lambda a: _done(a, _lists(a, [0, 1])),  # a prepare's result for a map
     ],
     "reduce": [
-        lambda a: _done(a, {"path": "/nowhere", "partitions": [[0, 1], [1, 1]]}),
+        lambda a: _done(a, {"partitions": 2, "size": 2}),
         lambda a: {**_done(a, None), "counters": {"g": {"n": 1e400}}},
     ],
     "commit": [lambda a: _done(a, _lists(a, [0, 1]))],
@@ -196,7 +195,7 @@ def test_bent_results_fail_only_their_attempts_and_are_never_journaled(journaled
     for record in contents.records:
         entry = entries.parse(record)  # raises if anything invalid was journaled
         if isinstance(entry, entries.TaskEntry) and isinstance(entry.output, p.MapOutputRef):
-            assert len(entry.output.partitions) == 2 and entry.output.path != "/nowhere"
+            assert entry.output.partitions == 2 and entry.output.size < 2**40
     cluster.coordinator.terminate()
     cluster.coordinator.wait(10)
     cluster.coordinator = cluster.start_coordinator()
@@ -210,27 +209,31 @@ def test_bent_results_fail_only_their_attempts_and_are_never_journaled(journaled
 # --- the shuffle server -------------------------------------------------------------------
 
 
-def fetch_frames(request: int, path: str, offset: int, length: int) -> list[bytes]:
-    """A FetchChunk with any numbers and path, as raw JSON (no client-side check)."""
-    body = json.dumps({"request": request, "path": path, "offset": offset, "length": length})
-    return [p.encode(p.FetchChunk(0, "/", 0, 0))[0], body.encode()]
+def fetch_frames(request: int, job_id: str, attempt: str, partition: int, offset: int,
+                 length: int) -> list[bytes]:
+    """A FetchChunk with any numbers and names, as raw JSON (no client-side check)."""
+    body = json.dumps({"request": request, "job_id": job_id, "attempt": attempt,
+                       "partition": partition, "offset": offset, "length": length})
+    return [p.encode(p.FetchChunk(0, "j", "s0-m00000-a1", 0, 0, 0))[0], body.encode()]
 
 
 def test_bent_shuffle_requests_leave_every_shuffle_server_serving(cluster, tmp_path):
-    """Offsets of 10**30, paths with a NUL, negative numbers and every generated bend at a
-    worker's shuffle server: it answers the next request, and reducers on another host
-    fetch through it to the inline runner's output."""
+    """Offsets of 10**30, names with a NUL or a path in them, negative numbers and every
+    generated bend at a worker's shuffle server: it answers the next request, and reducers on
+    another host fetch through it to the inline runner's output."""
     cluster.add_worker(hash_seed="1", host="host-a")
     cluster.add_worker(hash_seed="2", host="host-b")
     cluster.wait_for_workers(2)
     servers = [w["shuffle"] for w in fetch_status(cluster.address)["workers"]]
     named = [
-        fetch_frames(1, "/etc/passwd", 10**30, 10),
-        fetch_frames(2, "/tmp/a\0b", 0, 10),
-        fetch_frames(3, "/tmp/x", -1, 10),
-        fetch_frames(4, "/tmp/x", 0, -10),
-        fetch_frames(-1, "/tmp/x", 0, 10),
-        fetch_frames(5, "../../etc/passwd", 0, 10),
+        fetch_frames(1, "j", "s0-m00000-a1", 0, 10**30, 10),
+        fetch_frames(2, "j\0b", "s0-m00000-a1", 0, 0, 10),
+        fetch_frames(3, "j", "s0-m00000-a1", -1, 0, 10),
+        fetch_frames(4, "j", "s0-m00000-a1", 0, 0, -10),
+        fetch_frames(-1, "j", "s0-m00000-a1", 0, 0, 10),
+        fetch_frames(5, "../../etc", "s0-m00000-a1", 0, 0, 10),
+        fetch_frames(6, "j", "../../etc/passwd", 0, 0, 10),
+        fetch_frames(7, "j", "s0-m00000-a1", 10**9, 0, 10),
     ]
     generated = [c.frames for c in hostile.cases((hostile.sample(p.FetchChunk),))]
     for address in servers:
@@ -239,7 +242,7 @@ def test_bent_shuffle_requests_leave_every_shuffle_server_serving(cluster, tmp_p
             for frames in named + generated:
                 sock.send_multipart(frames)
             replies(sock, 1000)
-            sock.send_multipart(p.encode(p.FetchChunk(77, "/no/such/map.out", 0, 1)))
+            sock.send_multipart(p.encode(p.FetchChunk(77, "no-such-job", "s0-m00000-a1", 0, 0, 1)))
             answers = [m for m in replies(sock) if isinstance(m, p.Chunk) and m.request == 77]
             assert answers and answers[0].error, f"{address} stopped answering"
         finally:

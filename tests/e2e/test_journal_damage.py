@@ -102,3 +102,18 @@ def test_a_torn_tail_is_cut_and_the_three_jobs_resume(tmp_path):
         process.terminate()
         _, stderr = process.communicate(timeout=10)
     assert "cut a torn last write (6 bytes" in stderr, stderr
+
+
+def test_a_journal_of_an_older_minimr_is_refused_saying_what_to_do(tmp_path):
+    """A journal an older minimr wrote (format 2: map outputs with their byte ranges) stops
+    the coordinator with a message saying so and what to do, not a traceback; the file is
+    kept byte for byte."""
+    state = tmp_path / "state"
+    whole = journal_of_three_jobs(state)
+    older = b"MMRJ\x02" + whole[len(MAGIC):]
+    (state / FILE_NAME).write_bytes(older)
+    refused = coordinator(state, free_address())
+    _, stderr = refused.communicate(timeout=30)
+    assert refused.returncode != 0 and "Traceback" not in stderr, stderr
+    assert "written by an older minimr (journal format 2" in stderr, stderr
+    assert (state / FILE_NAME).read_bytes() == older

@@ -157,6 +157,7 @@ class HandWorker:
         self.routing_id = f"w-{name}-{host}".encode()
         self.sock = cluster.peer(name, self.routing_id)
         self.shuffle = f"tcp://127.0.0.1:{9000 + len(name)}"
+        ready.setdefault("folder", f"/{name}")
         self.send(p.Ready(name, host, 1, 1, self.shuffle, **ready))
         first(replies(self.sock, until=p.Welcome), p.Welcome)
 
@@ -210,22 +211,21 @@ def test_a_worker_cannot_claim_map_outputs_a_live_worker_holds(cluster, tmp_path
     prepare = honest.assignment()
     honest.send(p.TaskDone(plan.job_id, prepare.attempt, honest_lists(plan), {}, 0.0))
     map0 = honest.assignment()
-    output = p.MapOutputRef(f"/w1/{map0.attempt}.out", ((0, 10),))
+    output = p.MapOutputRef(1, 10)
     honest.send(p.TaskDone(plan.job_id, map0.attempt, output, {}, 0.0))
     map1 = honest.assignment()  # map 0's output now lives on w1, which is alive
     mallory = HandWorker(
-        cluster, "mallory", "host-m",
-        outputs=(p.HeldOutput(plan.job_id, map0.attempt, p.MapOutputRef("/evil.out", ((0, 10),))),),
+        cluster, "mallory", "host-m", folder="/evil",
+        outputs=(p.HeldOutput(plan.job_id, map0.attempt, output),),
     )
-    output1 = p.MapOutputRef(f"/w1/{map1.attempt}.out", ((0, 10),))
-    honest.send(p.TaskDone(plan.job_id, map1.attempt, output1, {}, 0.0))
+    honest.send(p.TaskDone(plan.job_id, map1.attempt, output, {}, 0.0))
     got = replies(honest.sock, until=p.Assign) + replies(mallory.sock, until=p.Assign)
     reduce = first(got, p.Assign)
     assert reduce.kind == "reduce"
-    by_map = {item.map: item for item in reduce.inputs}
+    by_map = {item.map: item for item in reduce.inputs.listed(0)}
     w1_key = cluster.keys.identity("w1").public.decode()
-    assert by_map[0].address == honest.shuffle and by_map[0].key == w1_key
-    assert by_map[0].path == output.path
+    assert by_map[0].holder == p.Holder("host-a", honest.shuffle, w1_key, "/w1")
+    assert by_map[0].attempt == map0.attempt
     honest.close()
     mallory.close()
 

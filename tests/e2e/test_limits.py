@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import zmq
 
+from minimr.cluster import partindex
 from minimr.cluster import protocol as p
 from minimr.cluster.commands import fetch_status
 from minimr.cluster.security import Keys, keygen
@@ -240,19 +241,21 @@ def start_worker(coordinator: str, work: Path, shuffle_port: int) -> subprocess.
 
 
 def served_file(work: Path, size: int) -> Path:
-    """A file of ``size`` random bytes inside the worker's own folder (what it serves)."""
+    """A map output of one partition of ``size`` random bytes inside the worker's own folder
+    (what it serves: map 0's of job ``j``, made by attempt 1)."""
     deadline = time.monotonic() + 20
     while not (folders := list(work.glob("minimr-worker-*"))):
         assert time.monotonic() < deadline, "the worker made no folder"
         time.sleep(0.1)
-    path = folders[0] / "served.bin"
+    path = Path(partindex.output_path(str(folders[0]), "j", "s0-m00000-a1"))
+    path.parent.mkdir()
     path.write_bytes(os.urandom(size))
+    partindex.write_ranges(str(path), [(0, size)])
     return path
 
 
 def test_unread_shuffle_requests_leave_the_worker_small_and_serving(coordinator_at, tmp_path):
     """1,000 unread 1 MiB chunk requests: the worker's memory stays bounded, honest fetches work."""
-    from minimr.cluster.protocol import ReduceInput
     from minimr.cluster.security import local_keys
     from minimr.cluster.shuffle import CHUNK_SIZE, gather_segments
 
@@ -275,15 +278,14 @@ def test_unread_shuffle_requests_leave_the_worker_small_and_serving(coordinator_
             options={zmq.SNDHWM: 0, zmq.RCVHWM: 1, zmq.RCVBUF: 4096},
         )
         for i in range(1000):
-            hostile.send_multipart(p.encode(p.FetchChunk(i, str(path), 0, CHUNK_SIZE)))
+            hostile.send_multipart(p.encode(p.FetchChunk(i, "j", "s0-m00000-a1", 0, 0, CHUNK_SIZE)))
         time.sleep(5)
         flooded = rss(worker.pid)
         # meanwhile an honest reducer fetches the whole file from the same server
         pair = local_keys().identity("worker")  # the worker's keys: this user's local ones
-        item = ReduceInput(0, "s0-m00000-a1", "elsewhere", shuffle, pair.public.decode(),
-                           str(path), 0, path.stat().st_size)
-        (segment,) = gather_segments([item], str(tmp_path / "scratch"), "here", timeout=10,
-                                     keys=pair)
+        holder = p.Holder("elsewhere", shuffle, pair.public.decode(), "")
+        (segment,) = gather_segments(p.ReduceInputs((holder,), (0,), (1,)), "j", 0, 0,
+                                     str(tmp_path / "scratch"), "here", timeout=10, keys=pair)
         fetched = Path(segment.path).read_bytes()
         hostile.close(0)
         peak = rss(worker.pid, "VmHWM")
@@ -433,7 +435,8 @@ def test_a_reducer_reporting_fetch_failures_without_end_cannot_loop_the_job(tmp_
     which then really run again) cannot keep a job going round: it ends, with the right output."""
 
     def liar(assign: p.Assign) -> list[p.Message]:
-        lost = [(i.map, i.attempt) for i in assign.inputs or ()]
+        listed = assign.inputs.listed(assign.task["step"]) if assign.inputs else []
+        lost = [(i.map, i.attempt) for i in listed]
         return [p.FetchFailed(assign.job_id, assign.attempt, lost, "cannot fetch (a lie)")]
 
     fake, outcome, job = beside_a_hostile_worker(tmp_path, liar, 4, 2, 90)

@@ -132,8 +132,8 @@ def canary_submit(canary, output: Path) -> list[bytes]:
 
 
 def fetch_request() -> list[bytes]:
-    """The frames of a shuffle request for the first bytes of a file."""
-    return p.encode(p.FetchChunk(1, "/etc/hostname", 0, 4))
+    """The frames of a shuffle request for the first bytes of a map output."""
+    return p.encode(p.FetchChunk(1, "j", "s0-m00000-a1", 0, 0, 4))
 
 
 def test_another_account_cannot_submit_to_the_embedded_cluster(other_account, canary, tmp_path):

@@ -111,6 +111,21 @@ def test_assignments_never_exceed_free_slots():
     assert [a.task["index"] for a in more] == [2]
 
 
+def test_free_slots_are_served_in_the_order_workers_registered():
+    """Free workers take pending tasks in the order they registered (one that registered
+    again counts from then), and a busy one is never among them."""
+    script = Script()
+    for w in ("w0", "w1", "w2", "w1"):
+        script.join(w)
+    (prep,) = assigns(script.submit())
+    assert prep.worker == "w0"
+    maps = assigns(script.prepare(prep, maps=8, reduces=1))
+    assert [a.worker for a in maps] == ["w0", "w2", "w1"]
+    assert script.sched.board.free == set()
+    (more,) = assigns(script.map_done(maps[1], reduces=1))
+    assert more.worker == "w2" and script.sched.board.free == set()
+
+
 def test_a_job_runs_prepare_maps_reduces_then_commit():
     """A failure-free job goes through every phase once and ends succeeded."""
     script = Script()
@@ -280,6 +295,7 @@ def test_fetch_failure_reruns_the_map_and_does_not_count_against_the_reduce():
     (r2,) = assigns(script.map_done(rerun, reduces=1))
     assert r2.kind == "reduce" and r2.attempt.endswith("-a2")
     assert script.task("s0-r00000").failures == 0
+    assert inputs_of(r2)[lost.map].attempt == rerun.attempt  # a new table, naming the rerun
 
 
 def test_only_one_attempt_of_a_task_may_commit():

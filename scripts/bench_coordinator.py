@@ -3,7 +3,8 @@
 The coordinator is the real one (``minimr coordinator``, a separate process). The workers
 are simulated: each registers with a real worker's ``Ready`` on its own DEALER socket and
 answers every assignment at once (a prepare task lists N map tasks, each map "finishes"
-with an output of a 10-byte partition per reducer, each reduce asks to commit and finishes), and a few
+with an output of a 10-byte partition per reducer, each reduce asks to commit and
+finishes), and a few
 generator processes (``--generators``) drive many of them from one poller each. What is
 left is the coordinator's own cost per task: decoding, scheduling, encoding, ZeroMQ. The
 plan blob is a few junk bytes: the coordinator never unpickles it.

@@ -349,8 +349,8 @@ def _run(
         elif kind == "reduce":
             scratch = os.path.join(job_dir, attempt)
             try:
-                segments = gather_segments(inputs or NO_INPUTS, job_id, task["step"], task["partition"],
-                                           scratch, host, keys=keys)
+                segments = gather_segments(inputs or NO_INPUTS, job_id, task["step"],
+                                           task["partition"], scratch, host, keys=keys)
                 with user_code:
                     temp = run_reduce_task(
                         plan, ReduceTask.from_dict(task), segments, attempt, counters, scratch

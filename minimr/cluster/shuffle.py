@@ -45,7 +45,6 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from minimr.cluster import partindex

@@ -10,9 +10,10 @@ A worker that starts (or registers again) on the same BASE *adopts* the folders 
 workers, as Hadoop's work-preserving NodeManager restart keeps shuffle data: it moves their
 finished map outputs (those with an ``.index`` file beside them, written last by
 ``dataflow/mapside/spill.py``) into its own folder, rewrites their index (and the binary
-one the shuffle reads, ``partindex.py``), and deletes the rest. It then registers those outputs and the dead worker's last coordinator identity (kept
-in ``.identity``), so the coordinator drops the dead worker at once instead of after its
-heartbeat timeout, and need not run those maps again. After a coordinator restart the same
+one the shuffle reads, ``partindex.py``), and deletes the rest. It then registers those
+outputs and the dead worker's last coordinator identity (kept in ``.identity``), so the
+coordinator drops the dead worker at once instead of after its heartbeat timeout, and need
+not run those maps again. After a coordinator restart the same
 listing re-registers what a live worker holds.
 
 Adoption trusts nothing it did not write. A folder under BASE could have been planted by

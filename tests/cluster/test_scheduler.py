@@ -495,7 +495,8 @@ def test_a_retried_failure_a_fetch_failure_and_a_backup_are_noted():
     lost = inputs_of(r2)[0]
     script(s.FetchFailed(r2.worker, "j", r2.attempt, ((lost.map, lost.attempt),)))
     assert notes(script)[1] == (f"s0-r00000 could not fetch the output of s0-m0000{lost.map} "
-                                f"from worker {lost.holder.host[5:]}: s0-m0000{lost.map} runs again")
+                                f"from worker {lost.holder.host[5:]}: "
+                                f"s0-m0000{lost.map} runs again")
     script = Script(speculation_min_runtime=1.0, speculation_multiplier=4.0)
     maps = straggling_phase(script)
     (backup,) = assigns(script(s.Tick(), advance=11.0))

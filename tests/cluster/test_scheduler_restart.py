@@ -170,7 +170,8 @@ def test_a_claim_on_an_output_a_live_worker_holds_is_refused():
     script, journal, live = first_life(maps=1, reduces=1, maps_done=1)
     script(adopting("w2", (), moved(journal, "s0-m00000")))
     task = script.task("s0-m00000")
-    assert task.output_worker == "w0" and ("j", "s0-m00000") not in script.sched.workers["w2"].outputs
+    assert task.output_worker == "w0"
+    assert ("j", "s0-m00000") not in script.sched.workers["w2"].outputs
     assert script.sched.workers["w2"].outputs == set()
 
 

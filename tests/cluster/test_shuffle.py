@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from minimr.cluster import partindex
+from minimr.cluster import partindex, shuffle
 from minimr.cluster import protocol as p
-from minimr.cluster import shuffle
 from minimr.cluster.security import Keys, keygen
 from minimr.cluster.shuffle import FetchError, ShuffleServer, gather_segments
 

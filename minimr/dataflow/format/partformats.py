@@ -39,6 +39,7 @@ import math
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain, compress
 from operator import itemgetter
 from typing import Any
 
@@ -50,7 +51,13 @@ from minimr.errors import InputError, JobCodeError, UntrustedOutputError, UsageE
 
 PICKLED = "!pickle:"
 _LITERAL_SCALARS = (str, int, bytes, bool, type(None))
-_TUPLE, _STR, _STR_OR_INT = {tuple}, {str}, {str, int}
+_SCALARS = frozenset(_LITERAL_SCALARS)
+_SEQUENCES = frozenset({list, tuple})
+_FLAT_LITERALS = _SCALARS | _SEQUENCES | {float}
+#: how deep ``_all_literal`` looks into lists and tuples before leaving a batch to the
+#: per-record check
+_FLAT_DEPTH = 3
+_TUPLE = {tuple}
 _first, _second = itemgetter(0), itemgetter(1)
 
 
@@ -76,6 +83,26 @@ def _is_literal(value: Any) -> bool:
     if kind is dict:
         return all(_is_literal(k) and _is_literal(v) for k, v in value.items())
     return False
+
+
+def _all_literal(items: list, depth: int = _FLAT_DEPTH) -> bool:
+    """True when every item is ``_is_literal`` as far as C calls over the whole list tell:
+    exact str, int, bytes, bool or None, finite floats, and lists and tuples of those (to
+    ``depth`` levels). False means "look at each": it may still be literal (a dict)."""
+    kinds = set(map(type, items))
+    if kinds <= _SCALARS:
+        return True
+    if depth == 0 or not kinds <= _FLAT_LITERALS:
+        return False
+    if float in kinds and not all(map(math.isfinite, _of_kinds(items, {float}))):
+        return False
+    return not (kinds & _SEQUENCES) or _all_literal(
+        list(chain.from_iterable(_of_kinds(items, _SEQUENCES))), depth - 1)
+
+
+def _of_kinds(items: list, kinds: set | frozenset) -> Iterator:
+    """The items whose exact type is one of ``kinds``."""
+    return compress(items, map(kinds.__contains__, map(type, items)))
 
 
 def encode_value(value: Any) -> str:
@@ -129,14 +156,17 @@ class ReprEncoding:
     def encode(self, keys: list, values: list) -> bytes:
         """The lines of the records ``(keys[i], values[i])``.
 
-        A batch of str keys and str or int values (exact types: a bool or a str subclass
-        has another repr) is formatted in one C pass, with no Python code per record.
+        A batch whose keys and values are all literals of the common kinds (exact str, int,
+        bytes, bool, None, finite floats, and lists and tuples of them: a subclass has
+        another repr) is checked and formatted by C calls over the whole batch, with no
+        Python code per record.
 
         Raises:
             UnpicklableRecord: a key or value has no literal form and cannot be pickled.
         """
-        if set(map(type, keys)) == _STR and set(map(type, values)) <= _STR_OR_INT:
-            # encode_value of a str or an int is its repr
+        if not keys:
+            return b""
+        if _all_literal(keys) and _all_literal(values):  # encode_value of each is its repr
             lines = map("\t".join, zip(map(repr, keys), map(repr, values), strict=True))
             return ("\n".join(lines) + "\n").encode("utf-8")
         try:

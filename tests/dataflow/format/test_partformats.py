@@ -95,6 +95,24 @@ def test_write_many_of_str_and_int_equals_write(tmp_path_factory, pairs):
     assert written(tmp, "many", batched(pairs)) == written(tmp, "one", one_by_one(pairs))
 
 
+scalars = st.one_of(st.text(max_size=3), st.integers(), st.binary(max_size=2), st.booleans(),
+                   st.none(), st.floats(), st.builds(Word, st.text(max_size=2)),
+                   st.sampled_from([Colour.RED, Fraction(1, 3)]))
+nested = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.lists(inner, max_size=3).map(tuple),
+    st.sets(st.integers(0, 3), max_size=2), st.dictionaries(st.text(max_size=1), inner,
+                                                            max_size=2)), max_leaves=8)
+
+
+@given(st.lists(st.tuples(nested, nested), max_size=30))
+def test_a_batch_is_encoded_as_each_record_alone_is(pairs):
+    """A batch of keys and values of any nesting of literals and non-literals (floats that
+    are not finite, subclasses, sets, dicts) encodes to the lines ``format_record`` makes."""
+    encoding = PartFormat("repr").encoding
+    got = encoding.encode([k for k, _ in pairs], [v for _, v in pairs])
+    assert got == "".join(format_record(k, v) for k, v in pairs).encode("utf-8")
+
+
 ODD_PAIRS = [
     ("bool", True), ("float", 1.5), ("none", None), ("tuple", (1, "a")), ("nan", float("nan")),
     ("fraction", Fraction(1, 3)), ("enum", Colour.RED), ("subclass", Word("w")),

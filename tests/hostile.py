@@ -19,6 +19,7 @@ import json
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from minimr.cluster import protocol as p
@@ -167,33 +168,62 @@ def _splice(body: Any, path: tuple, raw: str | None) -> bytes:
 
 
 def cases(samples: tuple[p.Message, ...] = SAMPLES) -> Iterator[Case]:
-    """Every hostile variant of every sample (several thousand)."""
+    """Every hostile variant of every sample (several thousand): the values of its body
+    bent, and those of each shared field's frame (``where`` then starts with its name)."""
     for sample in samples:
         cls = type(sample)
-        head, body_bytes, *blobs = p.encode(sample)
-        body = json.loads(body_bytes)
-        for path in _paths(body):
-            for name, raw in REPLACEMENTS.items():
-                yield Case(name, cls, [head, _splice(body, path, raw), *blobs], path)
-            if isinstance(path[-1], str):
-                yield Case("missing", cls, [head, _splice(body, path, None), *blobs], path)
-            value = _at(body, path)
-            if isinstance(value, list) and value:  # a list one longer, one shorter
-                longer = json.dumps([*value, value[-1]])
-                yield Case("one item more", cls, [head, _splice(body, path, longer), *blobs], path)
-                shorter = json.dumps(value[:-1])
-                frames = [head, _splice(body, path, shorter), *blobs]
-                yield Case("one item fewer", cls, frames, path)
-        yield Case("extra field", cls, [head, json.dumps({**body, "zz": 1}).encode(), *blobs], ())
+        head, body_bytes, *rest = p.encode(sample)
+        shared, blobs = rest[: len(cls.shared)], rest[len(cls.shared) :]
+        documents = [((), body_bytes), *(((name,), frame) for name, frame
+                                          in zip(cls.shared, shared, strict=True))]
+        for number, (prefix, document) in enumerate(documents):
+            framed = partial(_framed, head, [body_bytes, *shared], number, blobs)
+            yield from _bent(cls, json.loads(document), framed, prefix)
+        yield Case("extra field", cls, [head, json.dumps({**json.loads(body_bytes), "zz": 1})
+                                        .encode(), *shared, *blobs], ())
         for count in (0, 1, len(blobs) + 1, 40):
             if count != len(blobs):
-                frames = [head, body_bytes, *[b"x"] * count]
+                frames = [head, body_bytes, *shared, *[b"x"] * count]
                 yield Case(f"{count} blob frames", cls, frames, ())
-        yield Case("body not an object", cls, [head, b"[]", *blobs], ())
-        yield Case("body not JSON", cls, [head, b"\xff{", *blobs], ())
+        yield Case("body not an object", cls, [head, b"[]", *shared, *blobs], ())
+        yield Case("body not JSON", cls, [head, b"\xff{", *shared, *blobs], ())
+        for name in cls.shared:
+            bent = [head, body_bytes, *[b"\xff{" if n == name else f for n, f
+                                        in zip(cls.shared, shared, strict=True)], *blobs]
+            yield Case("shared frame not JSON", cls, bent, (name,))
         yield Case("header alone", cls, [head], ())
         yield Case("other version", cls, [header(cls.command, version=p.VERSION + 1), body_bytes,
-                                          *blobs], ())
+                                          *shared, *blobs], ())
+
+
+def _framed(head: bytes, jsons: list[bytes], number: int, blobs: list[bytes],
+            bent: bytes) -> list[bytes]:
+    """A message's frames with its JSON document ``number`` (0: the body) replaced."""
+    return [head, *jsons[:number], bent, *jsons[number + 1 :], *blobs]
+
+
+def _bent(cls: type[p.Message], body: Any, framed, prefix: tuple) -> Iterator[Case]:
+    """Every value of one JSON document (a body, or a shared field's frame) bent."""
+    for path in _paths(body):
+        where = (*prefix, *path)
+        for name, raw in REPLACEMENTS.items():
+            yield Case(name, cls, framed(_splice(body, path, raw)), where)
+        if isinstance(path[-1], str):
+            yield Case("missing", cls, framed(_splice(body, path, None)), where)
+        value = _at(body, path)
+        if isinstance(value, list) and value:  # a list one longer, one shorter
+            longer = json.dumps([*value, value[-1]])
+            yield Case("one item more", cls, framed(_splice(body, path, longer)), where)
+            shorter = json.dumps(value[:-1])
+            yield Case("one item fewer", cls, framed(_splice(body, path, shorter)), where)
+
+
+def fields(message: p.Message) -> dict:
+    """A message's fields as JSON sees them: its body's, and each shared field's frame (what
+    a case's ``where`` walks)."""
+    head, body, *rest = p.encode(message)
+    shared = zip(type(message).shared, rest, strict=False)
+    return {**json.loads(body), **{name: json.loads(frame) for name, frame in shared}}
 
 
 def sample(of: type[p.Message]) -> p.Message:

@@ -2,11 +2,15 @@
 
 Every message is a ZeroMQ multipart message::
 
-    [header, body, *blobs]
+    [header, body, *shared, *blobs]
 
 - ``header`` is 6 bytes: the magic ``b"MMR"``, the protocol version (one byte) and
   the command (two bytes, big endian).
 - ``body`` is a UTF-8 JSON object holding the message's plain-data fields.
+- ``shared`` are fields that many messages carry the same value of (a step's table of map
+  output holders, in every reduce's ``Assign``), each the JSON of its value in a frame of
+  its own: made once, and the same bytes sent (without a copy) in every message. They are
+  checked as they are decoded, as the body's fields are.
 - ``blobs`` are raw frames for opaque bytes (the cloudpickled job plan). They are
   carried, never interpreted: the coordinator forwards a plan blob to workers but
   never unpickles it, so a hostile frame cannot run code in the coordinator.
@@ -47,6 +51,7 @@ from __future__ import annotations
 import enum
 import struct
 import sys
+import typing
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, NamedTuple
 
@@ -190,7 +195,7 @@ class Message:
     #: names of ``bytes`` fields that travel as raw frames after the JSON body
     blobs: ClassVar[tuple[str, ...]] = ()
     #: names of record fields whose one value many messages carry (a step's reduce inputs):
-    #: its JSON is made once and spliced into each body (:func:`encode`)
+    #: each travels as a frame of its own, its JSON made once (:func:`encode`)
     shared: ClassVar[tuple[str, ...]] = ()
 
 
@@ -483,7 +488,7 @@ class Assign(Message):
     """Run ``task`` (a task spec of kind prepare/map/reduce/commit) as ``attempt``.
 
     For a reduce, ``inputs`` says where the step's map outputs are: the same table for
-    every reduce of the step, encoded once (``shared``).
+    every reduce of the step, encoded once and sent as a frame of its own (``shared``).
     """
 
     command: ClassVar[Command] = Command.ASSIGN
@@ -707,8 +712,18 @@ MESSAGES: dict[Command, type[Message]] = {
     for cls in Message.__subclasses__()  # type: ignore[attr-defined]
 }
 
-#: each message's body converter: JSON object in, checked field values out (blobs aside)
-_BODIES = {cls: record_converter(cls, skip=cls.blobs, build=False) for cls in MESSAGES.values()}
+#: each message's body converter: JSON object in, checked field values out (blobs and shared
+#: fields aside)
+_BODIES = {
+    cls: record_converter(cls, skip=cls.blobs + cls.shared, build=False)
+    for cls in MESSAGES.values()
+}
+#: each message's shared fields and their converters, in frame order
+_SHARED = {
+    cls: [(name, converter(typing.get_type_hints(cls, include_extras=True)[name]))
+          for name in cls.shared]
+    for cls in MESSAGES.values()
+}
 
 
 def encode(message: Message) -> list[bytes]:
@@ -725,25 +740,21 @@ def encode(message: Message) -> list[bytes]:
     """
     cls = type(message)
     fields = message.__dict__
-    shared = [name for name in cls.shared if fields[name] is not None]
     body = {
         name: value for name, value in fields.items()
-        if name not in cls.blobs and name not in shared
+        if name not in cls.blobs and name not in cls.shared
     }
-    text = dumps(body)
-    if shared:  # body is never empty here: ``{...}`` plus ``,"name":JSON`` per shared field
-        text = b"".join(
-            [text[:-1], *(b',"%s":%s' % (name.encode(), _encoded(fields[name]))
-                          for name in shared), b"}"]
-        )
-    frames = [_HEADER.pack(MAGIC, VERSION, cls.command), text]
+    frames = [_HEADER.pack(MAGIC, VERSION, cls.command), dumps(body)]
+    frames.extend(_encoded(fields[name]) for name in cls.shared)
     frames.extend(fields[name] for name in cls.blobs)
     return frames
 
 
 def _encoded(record: object) -> bytes:
-    """A shared record's JSON, made at its first message and kept on it (it is frozen:
-    its JSON never changes)."""
+    """A shared field's JSON: a record's is made at its first message and kept on it (it is
+    frozen: its JSON never changes)."""
+    if record is None:
+        return b"null"
     cached = record.__dict__.get("_json")
     if cached is None:
         cached = dumps(record)
@@ -773,9 +784,9 @@ def decode(frames: list[bytes]) -> Message:
         cls = MESSAGES[Command(number)]
     except ValueError:
         raise ProtocolError(f"unknown command {number}") from None
-    if len(frames) != 2 + len(cls.blobs):
+    if len(frames) != 2 + len(cls.shared) + len(cls.blobs):
         raise MalformedMessage(
-            cls, f"takes {2 + len(cls.blobs)} frames (got {len(frames)})", {}
+            cls, f"takes {2 + len(cls.shared) + len(cls.blobs)} frames (got {len(frames)})", {}
         )
     try:
         body = loads(bytes(frames[1]))
@@ -787,6 +798,12 @@ def decode(frames: list[bytes]) -> Message:
         fields = _BODIES[cls](body)
     except Invalid as exc:
         raise MalformedMessage(cls, str(exc), body) from None
-    for index, name in enumerate(cls.blobs, start=2):
+    for index, (name, convert) in enumerate(_SHARED[cls], start=2):
+        try:
+            fields[name] = convert(loads(bytes(frames[index])))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # Invalid too
+            problem = exc.at(f".{name}") if isinstance(exc, Invalid) else f"{name}: {exc}"
+            raise MalformedMessage(cls, str(problem), body) from None
+    for index, name in enumerate(cls.blobs, start=2 + len(cls.shared)):
         fields[name] = bytes(frames[index])
     return cls(**fields)

@@ -139,6 +139,7 @@ ALWAYS_REFUSED = {
     "huge int", "int64 max + 1", "Infinity", "-Infinity", "NaN", "1e400", "deep nesting",
     "deep objects", "many digits", "extra field", "body not an object", "body not JSON",
     "header alone", "0 blob frames", "1 blob frames", "2 blob frames", "40 blob frames",
+    "shared frame not JSON",
 }
 #: fields forwarded as plain data (only their depth and strings are checked)
 FREE_FORM = {("task",), ("snapshot",), ("error",), ("status",), ("counters",),
@@ -178,8 +179,7 @@ def test_bent_numbers_in_typed_fields_are_refused():
     for case in hostile.cases():
         if free_form(case) or case.name not in ("negative", "wrong type: string", "NaN"):
             continue
-        body = json.loads(p.encode(hostile.sample(case.base))[1])
-        value = body
+        value = hostile.fields(hostile.sample(case.base))
         for step in case.where:
             value = value[step]
         if type(value) is not int:
@@ -204,22 +204,23 @@ def test_a_reduce_inputs_table_that_does_not_hold_together_is_refused():
     """A table naming a holder it lacks, an attempt 0, or more attempts than maps is
     malformed: refused as it is decoded, never handed to a reducer."""
     holder = {"host": "h", "address": "tcp://h:1", "key": "", "folder": "/w"}
+    body = {"job_id": "j", "attempt": "s0-r00000-a1", "kind": "reduce", "task": {}}
     for maps, attempts in (([0, 1], [1, 1]), ([0], [0]), ([0], [1, 1])):
         table = {"holders": [holder], "maps": maps, "attempts": attempts}
-        body = {"job_id": "j", "attempt": "s0-r00000-a1", "kind": "reduce",
-                "task": {}, "inputs": table}
-        with pytest.raises(p.MalformedMessage, match="inputs"):
-            p.decode([header(p.Command.ASSIGN), json.dumps(body).encode()])
+        frames = [header(p.Command.ASSIGN), json.dumps(body).encode(), json.dumps(table).encode()]
+        with pytest.raises(p.MalformedMessage, match="^Assign: inputs "):
+            p.decode(frames)
 
 
-def test_a_shared_table_is_encoded_once_for_every_assignment():
+def test_a_shared_table_is_encoded_once_and_sent_as_the_same_bytes():
     """Every reduce of a step carries the same table: its JSON is made at the first
-    assignment and spliced into the others, which decode to equal tables."""
+    assignment, and every assignment's frame of it is those very bytes (ZeroMQ sends them
+    without a copy), which decode to equal tables."""
     table = p.ReduceInputs((p.Holder("h", "tcp://h:1", "", "/w"),), (0,) * 5, (1,) * 5)
     first = p.encode(p.Assign("j", "s0-r00000-a1", "reduce", {"partition": 0}, table))
-    cached = table.__dict__["_json"]
     second = p.encode(p.Assign("j", "s0-r00001-a1", "reduce", {"partition": 1}, table))
-    assert table.__dict__["_json"] is cached
+    assert first[2] is second[2]
     for frames, partition in ((first, 0), (second, 1)):
         message = p.decode(frames)
         assert message.inputs == table and message.task == {"partition": partition}
+    assert p.decode(p.encode(p.Assign("j", "s0-m00000-a1", "map", {}))).inputs is None

@@ -90,3 +90,31 @@ def counted_runs(counted):
         PyDict_SetItem(runs, key, (<object>PyTuple_GET_ITEM(<tuple><object>pair, 1),
                                    <object>times))
     return runs
+
+
+def group_pairs(dict groups, list pairs, Py_ssize_t start):
+    """Append the value of each pair of ``pairs[start:]`` to its key's entry of ``groups``
+    (``key -> [key to write, values]``, made when missing) while the pair is an exact tuple
+    of two whose key is of an exact canonical type and, when its key is there already, of
+    the type of the key to write there. Returns the index of the first pair it left
+    (``len(pairs)`` when none)."""
+    cdef Py_ssize_t i, n = len(pairs)
+    cdef object item, key, kind
+    cdef PyObject *found
+    for i in range(start, n):
+        item = pairs[i]
+        if type(item) is not tuple or PyTuple_GET_SIZE(item) != 2:
+            return i
+        key = <object>PyTuple_GET_ITEM(item, 0)
+        kind = type(key)
+        if not (kind is str or kind is int or kind is bytes or kind is bool
+                or key is None):
+            return i
+        found = PyDict_GetItem(groups, key)
+        if found is NULL:
+            PyDict_SetItem(groups, key, [key, [<object>PyTuple_GET_ITEM(item, 1)]])
+        elif type((<list><object>found)[0]) is not kind:
+            return i
+        else:
+            PyList_Append((<list><object>found)[1], <object>PyTuple_GET_ITEM(item, 1))
+    return n

@@ -14,7 +14,9 @@ buffer writes them: one ``(value, times)`` run a key, or, when a key had several
 by field's ``(user, ms)`` pairs, nearly all distinct), a list a key. In Python the first is
 tried whole with C calls and the second is a loop of a dict look-up and an append a pair:
 together about 1.5 us a pair, a fifth of a JSON sum's map side; compiled, the first stops at
-the first key seen twice, and both cost a few hundred ns a pair.
+the first key seen twice, and both cost a few hundred ns a pair. ``group_pairs`` appends
+pairs of canonical keys to a grouping store's lists (``pairstore.Groups``) in one compiled
+pass, leaving any other pair to the store's own Python.
 
 Nothing here runs user code: the items are exact tuples (never a subclass), compared by
 identity, so no ``__eq__`` or ``__len__`` of the user's is called.
@@ -27,14 +29,16 @@ from itertools import repeat
 from operator import countOf, is_, itemgetter
 from typing import Any
 
+from minimr.dataflow.exact import CANONICAL
+
 try:  # the C helper behind Counter.update(iterable)
     from _collections import _count_elements
 except ImportError:  # pragma: no cover - other Pythons: the pure-Python version
     from collections import _count_elements  # type: ignore[attr-defined,no-redef]
 
 __all__ = ["COMPILED", "count_pair_keys", "count_pair_keys_py", "counted_runs",
-           "counted_runs_py", "group_counted", "group_counted_py", "one_value_key_types",
-           "one_value_key_types_py"]
+           "counted_runs_py", "group_counted", "group_counted_py", "group_pairs",
+           "group_pairs_py", "one_value_key_types", "one_value_key_types_py"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
@@ -64,6 +68,31 @@ def counted_runs_py(counted: dict) -> dict[Any, tuple[Any, int]] | None:
     return runs if len(runs) == len(counted) else None
 
 
+def group_pairs_py(groups: dict, pairs: list, start: int) -> int:
+    """Append the value of each pair of ``pairs[start:]`` to its key's entry of ``groups``
+    (``key -> [key to write, values]``, made when missing) while the pair is an exact tuple
+    of two whose key is of an exact canonical type and, when its key is there already, of
+    the type of the key to write there. Returns the index of the first pair it left
+    (``len(pairs)`` when none)."""
+    get = groups.get
+    for i in range(start, len(pairs)):
+        item = pairs[i]
+        if type(item) is not tuple or len(item) != 2:
+            return i
+        key, value = item
+        kind = type(key)
+        if kind not in CANONICAL:
+            return i
+        entry = get(key)
+        if entry is None:
+            groups[key] = [key, [value]]
+        elif type(entry[0]) is not kind:
+            return i
+        else:
+            entry[1].append(value)
+    return len(pairs)
+
+
 def group_counted_py(counted: dict) -> dict[Any, list]:
     """``key -> [value, ...]`` from a dict of ``(key, value) -> times`` (exact tuples of two,
     keys of exact types): each value repeated ``times``, the values of a key in the dict's
@@ -82,6 +111,7 @@ one_value_key_types = one_value_key_types_py
 count_pair_keys = count_pair_keys_py
 counted_runs = counted_runs_py
 group_counted = group_counted_py
+group_pairs = group_pairs_py
 #: whether the compiled functions are the ones in use
 COMPILED = False
 try:
@@ -89,6 +119,7 @@ try:
         count_pair_keys,
         counted_runs,
         group_counted,
+        group_pairs,
         one_value_key_types,
     )
     COMPILED = True

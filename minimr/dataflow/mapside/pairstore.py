@@ -34,7 +34,12 @@ except ImportError:  # pragma: no cover - other Pythons: the pure-Python version
     from collections import _count_elements  # type: ignore[attr-defined,no-redef]
 
 from minimr.dataflow.exact import CANONICAL, exact, key_choice
-from minimr.dataflow.mapside.pairscan import count_pair_keys, counted_runs, group_counted
+from minimr.dataflow.mapside.pairscan import (
+    count_pair_keys,
+    counted_runs,
+    group_counted,
+    group_pairs,
+)
 from minimr.dataflow.partition import key_bytes
 
 _first = itemgetter(0)
@@ -195,27 +200,36 @@ class Groups:
         """Append each value to its key's list (``pairs`` checked to be pairs).
 
         One pass, one dict look-up a pair: with a large dict, memory stalls cost more than
-        the Python loop, so chains of C calls that walk the dict twice are slower.
+        the Python loop, so chains of C calls that walk the dict twice are slower. Pairs of
+        canonical keys are appended by a compiled loop (``pairscan.group_pairs``), the
+        others one at a time here.
         """
+        if type(pairs) is not list:
+            pairs = list(pairs)
         groups = self.groups
-        get = groups.get
-        added = 0
-        for key, value in pairs:
-            added += 1
-            try:
-                entry = get(key)
-            except TypeError:  # hash() refused the key: a list, a dict, a tuple holding one
-                key = _Unhashable(key)
-                entry = get(key)
-                self.wrapped = True
-            if entry is None:
-                groups[key] = [key, [value]]
-                continue
-            entry[1].append(value)
-            chosen = entry[0]
-            if chosen is not key and (type(chosen) is not type(key) or type(key) not in CANONICAL):
-                _choose(entry, key)
-        self.values += added
+        at = 0
+        while (at := group_pairs(groups, pairs, at)) < len(pairs):
+            self._append_one(pairs[at])  # a key of another type, or to choose between
+            at += 1
+        self.values += len(pairs)
+
+    def _append_one(self, pair: Any) -> None:
+        """Append one pair's value: any key, wrapped when unhashable."""
+        key, value = pair
+        groups = self.groups
+        try:
+            entry = groups.get(key)
+        except TypeError:  # hash() refused the key: a list, a dict, a tuple holding one
+            key = _Unhashable(key)
+            entry = groups.get(key)
+            self.wrapped = True
+        if entry is None:
+            groups[key] = [key, [value]]
+            return
+        entry[1].append(value)
+        chosen = entry[0]
+        if chosen is not key and (type(chosen) is not type(key) or type(key) not in CANONICAL):
+            _choose(entry, key)
 
     def estimate(self) -> int:
         if not self.groups:

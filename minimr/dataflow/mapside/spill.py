@@ -190,7 +190,7 @@ class MapOutputBuffer:
             return False
         self._store = store
         store.add(pairs, key_types, value_types)
-        self._list_if_distinct(fresh, len(pairs))
+        self._uncounted_if_distinct(fresh, len(pairs))
         return True
 
     def _into_key_counts(self, one: Any, key_types: set[type], added: int,
@@ -206,15 +206,21 @@ class MapOutputBuffer:
             return False
         self._store = store
         count(store)
-        self._list_if_distinct(fresh, added)
+        self._uncounted_if_distinct(fresh, added)
         return True
 
-    def _list_if_distinct(self, fresh: bool, added: int) -> None:
-        """After a first batch, with no combiner, nearly every pair distinct: counting saves
-        nothing (a sort, a join), a list does."""
-        if fresh and self._combiner is None and len(self._store) * 10 > added * 9:
+    def _uncounted_if_distinct(self, fresh: bool, added: int) -> None:
+        """After a first batch of nearly all distinct pairs, counting saves nothing: with no
+        combiner (a sort, a join) a list does; with one, pairs of several values a key (a
+        sum by field's ``(user, ms)``) are grouped by key, one dict look-up a pair instead of
+        a count a pair and a regrouping when written. Keys counted alone stay counted."""
+        if not fresh or len(self._store) * 10 <= added * 9:
+            return
+        if self._combiner is None:
             self._store = PairList.from_counts(self._store)
-            self._check_at = 0
+        elif type(self._store) is PairCounts:
+            self._store = Groups.from_counts(self._store)
+        self._check_at = 0
 
     def _general(self, store: KeyCounts | PairCounts | None) -> Groups | PairList:
         """A general store, holding what ``store`` counted (converted in place: the counts

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections import Counter, namedtuple
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minimr.dataflow.mapside import pairscan
+from minimr.dataflow.exact import key_choice
+from minimr.dataflow.mapside import pairscan, pairstore
 
 NamedPair = namedtuple("NamedPair", "key value")
 ONE = 1
@@ -79,3 +81,48 @@ def test_counted_pairs_group_back_into_their_keys_values(runs, group, pairs):
     got = group(counted)
     assert got == want
     assert all(type(v) is type(w) for k in want for v, w in zip(got[k], want[k], strict=True))
+
+
+def model_groups(pairs):
+    """The grouping store's loop as plain Python: each value appended to its key's entry,
+    the key to write the least of the equal keys (``key_choice``), unhashable keys wrapped."""
+    groups: dict = {}
+    for key, value in pairs:
+        try:
+            entry = groups.get(key)
+        except TypeError:
+            key = pairstore._Unhashable(key)
+            entry = groups.get(key)
+        if entry is None:
+            groups[key] = [key, [value]]
+        else:
+            entry[1].append(value)
+            if key_choice(pairstore.unwrap(key)) < key_choice(pairstore.unwrap(entry[0])):
+                entry[0] = key
+    return groups
+
+
+PAIR_GROUPINGS = [pairscan.group_pairs_py]
+if pairscan.COMPILED:
+    PAIR_GROUPINGS.append(pairscan.group_pairs)
+group_keys = st.one_of(st.text(max_size=2), st.integers(0, 2), st.booleans(), st.none(),
+                       st.binary(max_size=1), st.sampled_from([1.0, 0.0, Decimal(1)]),
+                       st.lists(st.integers(0, 1), max_size=2), st.tuples(st.integers(0, 1)))
+
+
+@pytest.mark.parametrize("group", PAIR_GROUPINGS, ids=["python", "compiled"][: len(PAIR_GROUPINGS)])
+@settings(max_examples=300, deadline=None)
+@given(pairs=st.lists(st.tuples(group_keys, st.integers()).map(
+    lambda pair: list(pair) if pair[1] % 5 == 0 else pair), max_size=50))
+def test_grouped_pairs_match_plain_python(group, pairs):
+    """Pairs appended to a grouping store (canonical keys in the compiled pass, the others
+    and equal keys of another type one at a time) give each key its values in map order and
+    the least of its equal keys to write."""
+    store = pairstore.Groups()
+    with mock.patch.object(pairstore, "group_pairs", group):
+        store.append(pairs[: len(pairs) // 2])
+        store.append(iter(pairs[len(pairs) // 2:]))
+    want = model_groups(pairs)
+    assert store.values == len(pairs)
+    assert [(type(k), k, type(e[0]), e[0], e[1]) for k, e in store.groups.items()] == \
+        [(type(k), k, type(e[0]), e[0], e[1]) for k, e in want.items()]

@@ -101,7 +101,8 @@ class Board:
     # --- tasks ----------------------------------------------------------------------------
 
     def move(self, job: Job, task: Task, state: TaskState) -> None:
-        """The only place a task changes state; it keeps the done tallies in step.
+        """The only place a task changes state; it keeps the done tallies (and the states of
+        each phase's tasks, ``Job.phases``) in step.
 
         Raises:
             InvalidTransition: the move is not in the transition table.
@@ -119,6 +120,9 @@ class Board:
         elif state is TaskState.DONE:
             job.done[task.kind] += 1
             job.step_done[task.kind, task.step] = job.step_done.get((task.kind, task.step), 0) + 1
+        tally = job.phases[task.step, task.kind]
+        tally[task.state] -= 1
+        tally[state] += 1
         task.state = state
 
     def requeue(self, job: Job, task: Task, front: bool = False) -> None:
@@ -135,6 +139,8 @@ class Board:
         """A new task of ``job``, queued if it starts PENDING."""
         task = Task(task_key(kind, step, index), kind, step, index, spec, state)
         job.tasks[task.key] = task
+        tally = job.phases.setdefault((step, kind), dict.fromkeys(TaskState, 0))
+        tally[state] += 1
         job.total[kind] = job.total.get(kind, 0) + 1
         job.done.setdefault(kind, 0)
         if state is TaskState.PENDING:
@@ -176,8 +182,9 @@ class Board:
         its record how (``state``, ``why``: one line) and when it ended."""
         if attempt.state is AttemptState.RUNNING:
             attempt.state, attempt.ended, attempt.why = state, self.now, why
-        self.attempts.pop((attempt.job_id, attempt.id), None)
         job = self.jobs[attempt.job_id]
+        if self.attempts.pop((attempt.job_id, attempt.id), None) is not None:
+            job.live_attempts -= 1
         task = job.tasks[attempt.task]
         task.live.pop(attempt.id, None)
         if task.committer == attempt.id:

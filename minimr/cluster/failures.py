@@ -108,6 +108,8 @@ def score_bad_workers(job: Job, task: Task, winner: str, workers: int) -> None:
     A worker reaching ``BAD_WORKER_FAILURES`` is excluded from the job, never more than a
     third of the cluster's ``workers``.
     """
+    if not task.errors:
+        return  # the usual case: nothing to blame, and no new list kept per task
     for error in task.errors:
         if error["worker"] != winner:
             _blame(job, error["worker"], workers)

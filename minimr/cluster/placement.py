@@ -81,6 +81,8 @@ def start_attempt(
 ) -> Assign:
     """A new attempt of ``task`` on ``worker``; returns its assignment."""
     task.started += 1
+    job.attempts_started[task.kind] = job.attempts_started.get(task.kind, 0) + 1
+    job.live_attempts += 1
     busy = {board.attempts[held].lane for held in worker.attempts}
     attempt = Attempt(
         f"{task.key}-a{task.started}", job.id, task.key, worker.id, now, backup,

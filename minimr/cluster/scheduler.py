@@ -381,7 +381,10 @@ class Scheduler:
             return actions
         if task.state not in (TaskState.WAITING, TaskState.PENDING):
             return actions
-        task.started = max(task.started, event.started)
+        if event.started > task.started:
+            tally = job.attempts_started
+            tally[task.kind] = tally.get(task.kind, 0) + event.started - task.started
+            task.started = event.started
         task.counters = event.counters
         task.output = event.output
         task.output_attempt = event.attempt
@@ -616,6 +619,9 @@ class Scheduler:
         """Count a failed attempt; requeue the task or, at the cap (or ``final``: at once),
         fail the job."""
         task.failures += 1
+        phase = (task.step, task.kind)
+        job.phase_failures[phase] = job.phase_failures.get(phase, 0) + 1
+        job.erred[task.key] = None
         worker = attempt.worker
         name = self.board.name(worker)
         task.errors.append({"worker": worker, "name": name, "attempt": attempt.id,

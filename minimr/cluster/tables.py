@@ -92,7 +92,7 @@ class Located:
         return self.workers[maps[index]] if 0 <= index < len(maps) else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One try of a task on a worker: live while in the board's ``attempts``; kept in its
     task's ``attempts`` after it ends, with how and when (for ``status JOB_ID`` and logs)."""
@@ -114,7 +114,7 @@ class Attempt:
     why: str = ""  # how it ended, one line: the user's exception, "overtaken by ..."
 
 
-@dataclass
+@dataclass(slots=True)
 class Task:
     """A unit of work and its history."""
 
@@ -184,6 +184,15 @@ class Job:
     recover_until: float | None = None  # restored map outputs wait for their holders till then
     #: step -> where its map outputs are, once all are done and located (``placement``)
     located: dict[int, Located] = field(default_factory=dict)
+    #: what a progress snapshot shows, tallied as it changes (a snapshot of a job of 100,000
+    #: tasks must not walk them all, several times a second): (step, kind) -> tasks in each
+    #: state (``Board.move``), and -> failed attempts; attempts started per kind; live
+    #: attempts; the tasks that ever failed, in that order
+    phases: dict[tuple[int, Kind], dict[TaskState, int]] = field(default_factory=dict)
+    phase_failures: dict[tuple[int, Kind], int] = field(default_factory=dict)
+    attempts_started: dict[Kind, int] = field(default_factory=dict)
+    live_attempts: int = 0
+    erred: dict[str, None] = field(default_factory=dict)
     #: what happened, in words, for the people watching (``Board.note``): (seconds into
     #: the job, text), the latest ``NOTES_KEPT``; ``noted`` counts every note ever made
     notes: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=NOTES_KEPT))

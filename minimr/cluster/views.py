@@ -47,15 +47,14 @@ def job_snapshot(job: Job, workers: int, now: float) -> dict:
         "maps_total": job.total.get(Kind.MAP, 0),
         "reduces_done": job.done.get(Kind.REDUCE, 0),
         "reduces_total": job.total.get(Kind.REDUCE, 0),
-        "running": sum(len(t.live) for t in job.tasks.values()),
+        "running": job.live_attempts,
         "workers": workers,
         "elapsed": end - job.submitted,
-        "attempts": {
-            k.value: sum(t.started for t in job.tasks.values() if t.kind is k) for k in Kind
-        },
+        "attempts": {k.value: job.attempts_started.get(k, 0) for k in Kind},
         "excluded": sorted(job.excluded),
         "skipped": job.skipped,
-        "failures": [{"task": t.key, **e} for t in job.tasks.values() for e in t.errors][-20:],
+        "failures": [{"task": key, **e} for key in job.erred
+                     for e in job.tasks[key].errors][-20:],
         "phases": phase_counts(job),
         "input_records": job.input_records,
         "input_bytes": job.input_bytes,
@@ -131,23 +130,22 @@ def _settled(task: Task, view: dict, live: set[str]) -> bool:
 def phase_counts(job: Job) -> list[dict]:
     """Each step's phases in order (prepare, map, reduce, commit), so that a client can draw
     a bar per phase: their tasks ``total``, ``done``, ``running``, waiting for a slot
-    (``pending``) or for their inputs (``waiting``), and ``failed_attempts``."""
-    rows: dict[tuple[int, Kind], dict] = {}
-    for task in job.tasks.values():
-        row = rows.setdefault((task.step, task.kind), {
-            "step": task.step, "kind": task.kind.value, "total": 0, "done": 0, "running": 0,
-            "pending": 0, "waiting": 0, "failed_attempts": 0,
-        })
-        row["total"] += 1
-        row["failed_attempts"] += task.failures
-        if task.state is TaskState.DONE:
-            row["done"] += 1
-        elif task.live:
-            row["running"] += 1
-        elif task.state in (TaskState.PENDING, TaskState.WAITING):
-            row[task.state.value] += 1
+    (``pending``) or for their inputs (``waiting``), and ``failed_attempts``: from the
+    tallies the board keeps (``Job.phases``), not a walk over the tasks. A task that was
+    running when its job ended counts as none of these."""
     order = list(Kind)
-    return [rows[key] for key in sorted(rows, key=lambda k: (k[0], order.index(k[1])))]
+    running = job.state is JobState.RUNNING
+    return [
+        {
+            "step": step, "kind": kind.value, "total": sum(states.values()),
+            "done": states[TaskState.DONE],
+            "running": states[TaskState.RUNNING] if running else 0,
+            "pending": states[TaskState.PENDING], "waiting": states[TaskState.WAITING],
+            "failed_attempts": job.phase_failures.get((step, kind), 0),
+        }
+        for (step, kind), states in sorted(job.phases.items(),
+                                           key=lambda item: (item[0][0], order.index(item[0][1])))
+    ]
 
 
 def task_view(job: Job, task: Task, live: set[str], now: float) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from minimr.cluster import scheduler as s
 from minimr.cluster import views
-from tests.cluster.test_scheduler import Script, assigns, map_output, straggling_phase
+from tests.cluster.test_scheduler import Script, assigns, inputs_of, map_output, straggling_phase
 
 
 def detail(script: Script, job: str = "j") -> dict:
@@ -132,3 +132,69 @@ def test_a_detail_reuses_the_views_of_settled_tasks_only():
     again = views.job_detail(script.sched.jobs["j"], script.sched.workers, script.now, after)
     assert again == detail(script)
     assert again["tasks"][1] is not view["s0-m00000"]
+
+
+def walked_snapshot(job) -> tuple:
+    """What a snapshot shows, counted by walking every task (the tallies' reference)."""
+    rows: dict = {}
+    for task in job.tasks.values():
+        row = rows.setdefault((task.step, task.kind), {
+            "step": task.step, "kind": task.kind.value, "total": 0, "done": 0, "running": 0,
+            "pending": 0, "waiting": 0, "failed_attempts": 0,
+        })
+        row["total"] += 1
+        row["failed_attempts"] += task.failures
+        if task.state is s.TaskState.DONE:
+            row["done"] += 1
+        elif task.live:
+            row["running"] += 1
+        elif task.state in (s.TaskState.PENDING, s.TaskState.WAITING):
+            row[task.state.value] += 1
+    order = list(s.Kind)
+    phases = [rows[key] for key in sorted(rows, key=lambda k: (k[0], order.index(k[1])))]
+    attempts = {k.value: sum(t.started for t in job.tasks.values() if t.kind is k) for k in s.Kind}
+    failures = sorted((t.key, e["attempt"]) for t in job.tasks.values() for e in t.errors)
+    return phases, sum(len(t.live) for t in job.tasks.values()), attempts, failures
+
+
+def test_the_tallied_snapshot_is_what_a_walk_over_the_tasks_counts():
+    """Through failures, fetch failures, lost workers, backups and a job's end, the progress a
+    snapshot shows from the board's tallies is what counting every task says."""
+    import random
+
+    for seed in range(12):
+        rng = random.Random(seed)
+        script = Script(speculation_min_runtime=0.2, speculation_multiplier=1.5)
+        for w in ("w0", "w1", "w2"):
+            script.join(w, slots=2)
+        queue = assigns(script.submit(steps=2, max_attempts=6))
+        job = script.sched.jobs["j"]
+        for _ in range(400):
+            if not queue:
+                queue = assigns(script(s.Tick(), advance=1.0))
+                if not queue:
+                    break
+            a = queue.pop(rng.randrange(len(queue)))
+            roll = rng.random()
+            if roll < 0.1:
+                actions = script(s.AttemptFailed(a.worker, "j", a.attempt, "boom"), 0.1)
+            elif roll < 0.15 and a.kind == "reduce":
+                lost = inputs_of(a)[0]
+                actions = script(s.FetchFailed(a.worker, "j", a.attempt,
+                                               ((lost.map, lost.attempt),)), 0.1)
+            elif roll < 0.18:
+                actions = script(s.WorkerLeft(a.worker)) + script.join(a.worker, slots=2)
+            elif a.kind == "prepare":
+                actions = script.prepare(a, maps=3, reduces=2)
+            elif a.kind == "map":
+                actions = script.map_done(a, reduces=2, advance=rng.random())
+            elif a.kind == "reduce":
+                actions = script.reduce_done(a)
+            else:
+                actions = script.succeed(a)
+            queue += assigns(actions)
+            snapshot = views.job_snapshot(job, 3, script.now)
+            shown = (snapshot["phases"], snapshot["running"], snapshot["attempts"],
+                     sorted((f["task"], f["attempt"]) for f in snapshot["failures"]))
+            assert shown == walked_snapshot(job), (seed, a)
+        assert job.state is not s.JobState.RUNNING, seed

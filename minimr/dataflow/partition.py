@@ -29,7 +29,7 @@ from collections.abc import Hashable
 from decimal import Decimal
 from fractions import Fraction
 from itertools import repeat
-from operator import mod
+from operator import itemgetter, mod
 from typing import Any
 
 from minimr.dataflow.format.unpicklable import UnpicklableRecord
@@ -145,7 +145,7 @@ def sort_key(key: Any) -> tuple:
     if rank is None:
         return (_OTHER, kind.__module__ + "." + kind.__qualname__, _Opaque(key))
     if rank == 4 or rank == 5:
-        return (rank, tuple(sort_key(item) for item in key))
+        return (rank, tuple(map(sort_key, key)))
     if rank == 1:
         if _is_nan(key):  # NaN: park it after every other number
             return (rank, float("inf"), 1)
@@ -167,6 +167,39 @@ def natively_sortable(keys) -> bool:
 
 
 _STR, _BYTES = {str}, {bytes}
+_NATIVE_ITEMS = {str: b"s", bytes: b"b", int: b"i"}
+
+
+def native_order(items: list) -> bytes | None:
+    """The signature of ``items`` whose plain comparisons give minimr's order, or None.
+
+    Such items are all str (``s``), all bytes (``b``), all int (``i``, not bool), or all
+    tuples of one length whose items at each position are such items in turn (``(si)`` for
+    ``("a", 1)``): tuples compare item by item, as ``sort_key`` orders them. Equal items of
+    one signature are one value (no key to choose among equal ones, ``exact``), and lists of
+    the same signature may be sorted and merged together by plain comparisons: the signature
+    is what a segment's kind records of composite keys (``sortvalues``).
+    """
+    kinds = set(map(type, items))
+    if len(kinds) != 1:
+        return None
+    kind = kinds.pop()
+    letter = _NATIVE_ITEMS.get(kind)
+    if letter is not None:
+        return letter
+    if kind is not tuple:
+        return None
+    lengths = set(map(len, items))
+    if len(lengths) != 1:
+        return None
+    signature = [b"("]
+    for i in range(lengths.pop()):
+        part = native_order(list(map(itemgetter(i), items)))
+        if part is None:
+            return None
+        signature.append(part)
+    signature.append(b")")
+    return b"".join(signature)
 
 
 def sort_keys(keys: list) -> list:

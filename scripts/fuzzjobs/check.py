@@ -22,7 +22,7 @@ from types import ModuleType, SimpleNamespace
 import minimr
 from fuzzjobs import model
 from fuzzjobs.render import render
-from fuzzjobs.spec import Case
+from fuzzjobs.spec import SORTED_REDUCES, Case
 
 #: the ``Step`` fields a job's functions sit in (``map_keys`` where minimr has it)
 FIELDS = ("map", "map_batch", "map_keys", "map_final", "combine", "reduce", "setup", "teardown")
@@ -95,6 +95,9 @@ def model_steps(module: ModuleType, case: Case) -> tuple[list, list]:
         if spec.reduce.startswith("fold_"):  # a declared fold: the builtin it names
             fold = FOLDS[spec.reduce[5:]]
             reducers.append(lambda key, values, fold=fold: [(key, fold(values))])
+        elif spec.reduce in SORTED_REDUCES:  # sort_values: the values in Python's order
+            reducers.append(lambda key, values, reduce=fields["reduce"]:
+                            reduce(key, iter(sorted(values))))
         else:
             reducers.append(fields["reduce"])
     return steps, reducers

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from fuzzjobs.spec import JobSpec, StepSpec
+from fuzzjobs.spec import SORTED_REDUCES, JobSpec, StepSpec
 
 #: helper functions a job file holds when its functions use them, in this order
 HELPERS = {
@@ -82,6 +82,9 @@ MAPS = {
         yield from ()"""),
     "keys": ("map_keys", "key, line", """
         return _keys(line)"""),
+    "tagged": ("map", "key, line", """
+        for k, v in _tokens(line):
+            yield _name(K[k]), (v % 2, V[v], key[1])"""),
     "pass": ("map", "key, value", """
         yield key, value"""),
     "swap": ("map", "key, value", """
@@ -123,6 +126,8 @@ REDUCES = {
         yield key, min(values)""",
     "max": """
         yield key, max(values)""",
+    "in_order": """
+        yield key, tuple(values)""",
 }
 
 
@@ -164,6 +169,8 @@ def _job_body(spec: JobSpec) -> str:
         step = spec.steps[0]
         defs, fields = _step_functions(spec, step, "", in_class=False)
         lines = [f"reducers = {step.reducers}", f'partitioner = "{step.partitioner}"']
+        if step.reduce in SORTED_REDUCES:
+            lines.append("sort_values = True")
         lines += [f"{role} = {value}" for role, value in fields.items()
                   if value.startswith("minimr.")]
         return "\n".join(lines) + "\n\n\n" + "\n\n".join(defs)
@@ -172,6 +179,8 @@ def _job_body(spec: JobSpec) -> str:
         step = spec.steps[0]
         defs, fields = _step_functions(spec, step, "", in_class=True)
         body += [f"    reducers = {step.reducers}", f'    partitioner = "{step.partitioner}"']
+        if step.reduce in SORTED_REDUCES:
+            body.append("    sort_values = True")
         body += [f"    {role} = {value}" for role, value in fields.items()
                  if value.startswith("minimr.")]
         return "\n".join(body) + "\n\n" + "\n".join(defs)
@@ -181,8 +190,9 @@ def _job_body(spec: JobSpec) -> str:
         all_defs += defs
         args = ", ".join(f"{role}={value if value.startswith('minimr.') else 'self.' + value}"
                          for role, value in fields.items())
+        sort_values = ", sort_values=True" if step.reduce in SORTED_REDUCES else ""
         calls.append(f"            minimr.Step({args}, reducers={step.reducers},"
-                     f' partitioner="{step.partitioner}"),')
+                     f' partitioner="{step.partitioner}"{sort_values}),')
     body += ["    def steps(self):", "        return [", *calls, "        ]", ""]
     return "\n".join(body) + "\n" + "\n".join(all_defs)
 

@@ -6,15 +6,19 @@ import datetime
 import itertools
 import json
 import os
+import random
 import subprocess
 import sys
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
+
 from minimr.dataflow.partition import (
     HashPartitioner,
     RangePartitioner,
     choose_boundaries,
+    native_order,
     sort_key,
     sort_keys,
     stable_hash,
@@ -143,3 +147,24 @@ def test_starts_of_sorted_cut_where_partition_many_changes():
     assert ranging.starts_of_sorted([b"0001", b"0300"]) is None
     assert RangePartitioner([1, 5]).starts_of_sorted(["a"]) is None
     assert HashPartitioner(4).starts_of_sorted(keys) is None
+
+
+@pytest.mark.parametrize(("items", "signature"), [
+    (["b", "a"], b"s"), ([b"x"], b"b"), ([3, -1], b"i"),
+    ([("k", (0, "ann", "US")), ("k", (1, "o7", "9.50"))], b"(s(iss))"), ([()], b"()"),
+    ([1, True], None), ([1, 1.0], None), (["a", 1], None), ([("a",), ("a", "b")], None),
+    ([(1, "a"), ("a", 1)], None), ([(1.5,)], None), ([], None),
+])
+def test_native_order_names_lists_that_compare_plainly_in_minimrs_order(items, signature):
+    """str, bytes, int (never bool) and tuples of one length of such items, position by
+    position, have a signature; mixed types, floats and ragged tuples do not."""
+    assert native_order(items) == signature
+
+
+def test_lists_of_a_native_signature_sort_plainly_as_sort_key_sorts_them():
+    """For random tagged rows (str keys, (int, str, int) values) plain sorting is minimr's."""
+    rng = random.Random(11)
+    rows = [(rng.choice("abcé"), (rng.randrange(2), rng.choice(["", "x", "é", "xy"]),
+                                   rng.randrange(-5, 5))) for _ in range(2000)]
+    assert native_order(rows) == b"(s(isi))"
+    assert sorted(rows) == sorted(rows, key=sort_key)

@@ -8,10 +8,16 @@ A block whose entries have one value each (a sort's or a join's records) is stor
 columns, ``(keys, values)``: no tuple and no one-item list per record to make and pickle. Read
 back, its entries are ``(key, (value,))``: values are any sequence.
 
+Keys of another ``partition.native_order`` signature (a secondary sort's composite keys
+``(user_id, (0, name, country))``: str, int and tuples of them) have the kind ``n``, then the
+signature's length in one byte and the signature (``(s(iss))``): segments of one signature are
+merged by plain comparisons too, and segments of different kinds through ``sort_key``.
+
 A segment may hold several sorted *runs* (a map task's spills, copied side by side rather than
 merged on the map side: the reducer merges them anyway). Its kind byte is then upper-case
-(``S``, ``B``, ``A``) and each run follows as its byte length (``<u64``) and its blocks. A
-segment of no entries is its kind byte alone. ``merge`` merges the runs of many segments.
+(``S``, ``B``, ``A``, ``N`` before the signature) and each run follows as its byte length
+(``<u64``) and its blocks. A segment of no entries is its kind byte alone. ``merge`` merges
+the runs of many segments.
 
 A map task's output file (``MapOutput``) is one segment per partition, side by side.
 """
@@ -30,6 +36,7 @@ from minimr.dataflow.format.blocks import BLOCK_ENTRIES, read_blocks, write_bloc
 from minimr.dataflow.partition import natively_sortable
 
 KIND_STR, KIND_BYTES, KIND_ANY = b"s", b"b", b"a"
+_NATIVE = b"n"  # then the signature's length (one byte) and the signature
 # A map output segment holds at most this many runs (see ``concatenate_segments``).
 MAX_RUNS = 4
 _RUN_HEADER = struct.Struct("<Q")
@@ -87,6 +94,16 @@ def key_kind(keys: Iterable, native: bool | None = None) -> bytes:
     if keys and (natively_sortable(keys) if native is None else native):
         return KIND_STR if type(keys[0]) is str else KIND_BYTES
     return KIND_ANY
+
+
+def native_kind(signature: bytes | None) -> bytes:
+    """The kind of a sorted run of keys of ``partition.native_order`` signature
+    ``signature`` (None: ``KIND_ANY``): the merge compares keys of one kind plainly."""
+    if signature is None or len(signature) > 255:
+        return KIND_ANY
+    if signature in (KIND_STR, KIND_BYTES):
+        return signature
+    return _NATIVE + bytes([len(signature)]) + signature
 
 
 def write_segment(
@@ -153,17 +170,21 @@ def _runs(file: BinaryIO, segment: Segment) -> tuple[bytes, list[tuple[int, int]
         return KIND_STR, []
     file.seek(segment.offset)
     head = file.read(1)
+    kind = head.lower()
+    if kind == _NATIVE:
+        kind += file.read(1)
+        kind += file.read(kind[1])
     if not head.isupper():
-        return head, [(segment.offset + 1, segment.length - 1)]
+        return kind, [(segment.offset + len(kind), segment.length - len(kind))]
     runs = []
-    position, end = segment.offset + 1, segment.offset + segment.length
+    position, end = segment.offset + len(kind), segment.offset + segment.length
     while position < end:
         file.seek(position)
         (length,) = _RUN_HEADER.unpack(file.read(_RUN_HEADER.size))
         position += _RUN_HEADER.size
         runs.append((position, length))
         position += length
-    return head.lower(), runs
+    return kind, runs
 
 
 def run_count(segment: Segment) -> int:
@@ -186,7 +207,7 @@ def concatenate_segments(out: BinaryIO, segments: list[Segment]) -> int:
             kinds.add(kind)
             pieces += [(segment.path, offset, length) for offset, length in runs]
     kind = kinds.pop() if len(kinds) == 1 else KIND_ANY
-    written = out.write(kind.upper() if len(pieces) > 1 else kind)
+    written = out.write(kind[:1].upper() + kind[1:] if len(pieces) > 1 else kind)
     for path, offset, length in pieces:
         if len(pieces) > 1:
             written += out.write(_RUN_HEADER.pack(length))

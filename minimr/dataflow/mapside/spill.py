@@ -43,6 +43,7 @@ from minimr.dataflow.format.segments import (
     MapOutput,
     concatenate_segments,
     key_kind,
+    native_kind,
     write_segment,
     write_single_values,
 )
@@ -331,13 +332,14 @@ class MapOutputBuffer:
                                 ) -> Iterator[Callable[[BinaryIO], tuple[int, int]]]:
         """A list's partitions for ``sort_values``: its pairs sorted by ``(key, value)``, each
         its own composite key, cut by the partition of the key alone."""
-        composites = composite_pairs(pairs)
+        kind = native_kind(composite_pairs(pairs))
+        composites = pairs
         keys = list(map(_first, composites))
         values = list(map(_second, composites))
         for _, part_composites, part_values in self._sorter.cut(
                 keys, composites, values, native=natively_sortable(keys)):
             yield partial(write_single_values, keys=part_composites, values=part_values,
-                          kind=KIND_ANY)
+                          kind=kind if part_composites else KIND_ANY)
 
     def _write_segments(self, path: str, parts: Iterable[Callable[[BinaryIO], tuple[int, int]]]
                         ) -> MapOutput:

@@ -8,8 +8,17 @@ from decimal import Decimal
 import pytest
 
 from minimr.dataflow.exact import key_choice
-from minimr.dataflow.format.segments import KIND_ANY, Segment, write_segment
+from minimr.dataflow.format.segments import (
+    KIND_ANY,
+    Segment,
+    concatenate_segments,
+    native_kind,
+    write_segment,
+    write_single_values,
+)
+from minimr.dataflow.partition import sort_key
 from minimr.dataflow.reduceside.merge import MergedGroups, MergedPairs
+from minimr.dataflow.sortvalues import composite_pairs
 
 
 def segments(tmp_path, runs):
@@ -62,3 +71,35 @@ def test_a_key_running_over_many_blocks_carries_the_least_of_every_run(tmp_path)
         got = [(key_choice(k), list(vs)) for k, vs in merged]
     assert [k for k, _ in got] == [("int", "0"), ("bool", "True"), ("int", "5")]
     assert got[1][1] == list(range(3 * size))
+
+
+def _composite_segment(tmp_path, name, pairs):
+    """A sort_values segment of ``(key, value)`` pairs, written as the map side writes it."""
+    kind = native_kind(composite_pairs(pairs))
+    path = tmp_path / name
+    with open(path, "wb") as out:
+        length, _ = write_single_values(out, pairs, [v for _, v in pairs], kind)
+    return Segment(str(path), 0, length), kind
+
+
+def test_composite_runs_of_one_signature_merge_plainly_and_others_through_sort_key(tmp_path):
+    """Tagged rows merge into each key's values in order whether the runs share a native
+    kind (plain comparisons) or not (an int beside a float tag: sort_key); concatenated
+    runs keep their kind."""
+    users = [("7", (0, "Ada", "US")), ("3", (0, "Tim", "DE"))]
+    orders = [("7", (1, "o2", "9.50")), ("3", (1, "o1", "1.00")), ("7", (1, "o1", "2.00"))]
+    floats = [("7", (0.5, "late", "x"))]
+    a, kind = _composite_segment(tmp_path, "a", users)
+    b, same = _composite_segment(tmp_path, "b", orders)
+    c, other = _composite_segment(tmp_path, "c", floats)
+    assert kind == same == b"n\x08(s(iss))" and other == KIND_ANY
+    with open(tmp_path / "ab", "wb") as out:
+        length = concatenate_segments(out, [a, b])
+    both = Segment(str(tmp_path / "ab"), 0, length)
+    for group, expected_kind in (([a, b], kind), ([both], kind), ([a, b, c], KIND_ANY)):
+        with MergedGroups(group, str(tmp_path), sort_values=True) as merged:
+            got = [(k, list(vs)) for k, vs in merged]
+            assert merged.kind == expected_kind
+        rows = users + orders + (floats if c in group else [])
+        assert got == [(k, sorted((v for key, v in rows if key == k), key=sort_key))
+                       for k in ("3", "7")]

@@ -138,8 +138,9 @@ def main() -> None:
               help="Largest plan sent to the coordinator (64 MiB, the default of its own"
                    " --max-message-size); raise both together.")
 @click.option("--file", "files", multiple=True, metavar="PATH",
-              help="A side file to ship with the job (repeatable): each task opens it by its"
-                   " base name in its working directory. Local or a URL.")
+              help="A side file (or a folder of files) to ship with the job (repeatable):"
+                   " each task opens it by its base name in its working directory. Local or"
+                   " a URL.")
 @click.option("--input-format", metavar="FORMAT", default=None,
               help="How input files become records, instead of the job's: text, whole_file,"
                    " jsonl, csv, tsv, or a call such as \"CSV(header=True, delimiter=';')\""

@@ -21,6 +21,9 @@ jobs (--only)  baseline (scripts/baselines/)    minimr-plain / minimr-declared (
   index        pool index_pool.py              jobs/inverted_index.py
   join         pool join_pool.py (a hash join) jobs/join.py, on gen_join_tables.py's users x
                                                orders: 0.96M x 9.6M rows at 256MB
+  joinmap      pool join_pool.py               jobs/join_replicated.py: the same join, the users
+                                               a side file (--file users/) loaded by each map
+                                               task, the orders its input
   jsonl        pool events_pool.py             jobs/count_by.py --field user /
                                                benchjobs/count_by_declared.py
   jsonsum      pool sum_pool.py                benchjobs/sum_by.py (sum of ms by user) /

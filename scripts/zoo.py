@@ -247,6 +247,8 @@ GROUPS = (
     Group("index", TEXT, ("pool",), lines_digest(), about="inverted index: word -> documents"),
     Group("join", JOIN, ("pool",), join_digest, inputs=("users", "orders"),
           about="users x orders on user_id, inner"),
+    Group("joinmap", JOIN, ("pool",), join_digest, inputs=("users", "orders"),
+          about="the join, replicated: the users a side file loaded by each map task"),
     Group("jsonl", EVENTS, ("pool",), COUNTS,
           about=f"JSON lines counted by {JSONL_FIELD!r}"),
     Group("jsonsum", EVENTS, ("pool",), COUNTS,
@@ -307,11 +309,14 @@ def _script(name: str, *args: str) -> Command:
 
 def _minimr_system(name: str, group: str, job: str, *extra: str, inline: bool = False,
                    zoo: bool = True, requires: tuple[str, ...] = (),
-                   env: dict[str, str] | None = None) -> System:
+                   env: dict[str, str] | None = None, side_files: int = 0) -> System:
+    """A minimr row: ``job`` submitted on the group's inputs, the first ``side_files`` of
+    them shipped as side files (``--file``) rather than read as inputs."""
     def command(s: Setup, inputs: list[str], out: str) -> list[str]:
         where = ["--inline"] if inline or s.inline else ["--workers", str(s.workers)]
         return [*s.minimr, "submit", os.path.join(REPO, job),
-                *(arg for i in inputs for arg in ("--input", i)), "--output", out,
+                *(arg for i in inputs[:side_files] for arg in ("--file", i)),
+                *(arg for i in inputs[side_files:] for arg in ("--input", i)), "--output", out,
                 "--overwrite", "--quiet", *where, *extra]
     return System(name, group, False, command, requires, env=env or {}, zoo=zoo, job=job)
 
@@ -385,6 +390,10 @@ SYSTEMS = (
     _spark("join"),
     _dask("join"),
     _minimr_system("minimr-plain", "join", "jobs/join.py"),
+    # joinmap: the users table (a folder of parts) shipped to every map task
+    System("pool", "joinmap", True, _script("join_pool.py", "{workers}")),
+    _minimr_system("minimr-plain", "joinmap", "jobs/join_replicated.py", "--users", "users",
+                   side_files=1),
     # jsonl
     _pool("jsonl", "events_pool.py", JSONL_FIELD),
     _spark("jsonl"),

@@ -94,12 +94,17 @@ def _copy(source, target=None) -> str:
 def collect(paths: list[str]) -> tuple[SideFile, ...]:
     """The side-file records of ``paths`` (local paths or URLs), in order.
 
-    The same path named twice ships once. Files travel inline up to ``INLINE_LIMIT`` bytes
-    each and ``INLINE_TOTAL`` in all, in the order given.
+    The same path named twice ships once. A folder ships every file under it (as the inputs
+    do, without names that start with ``_`` or ``.``: a table written as part files, the
+    output of another job), each named by the folder's base name and its path inside it
+    (``users/part-00000``), so a task finds them in a folder of that name. Files travel
+    inline up to ``INLINE_LIMIT`` bytes each and ``INLINE_TOTAL`` in all, in the order given.
 
     Raises:
-        InputError: a path that does not exist, is a folder, or cannot be read.
-        UsageError: two different files with one base name (tasks open them by it).
+        InputError: a path that does not exist, a folder of no files, or a file that cannot
+            be read.
+        UsageError: two different files or folders with one base name (tasks open them by
+            it).
     """
     found: list[SideFile] = []
     by_name: dict[str, str] = {}
@@ -115,19 +120,46 @@ def collect(paths: list[str]) -> tuple[SideFile, ...]:
         found_kind = storage.kind(path)
         if found_kind is None:
             raise InputError(f"side file {given!r} does not exist")
-        if found_kind != "file" or not storage.readable(path):
+        if found_kind == "dir":
+            members = _folder_members(path, name)
+            if not members:
+                raise InputError(f"side folder {given!r} holds no files (names that start"
+                                 " with _ or . are not shipped)")
+        elif found_kind != "file":
             raise InputError(f"side file {given!r} is not a readable file")
-        by_name[name] = path
-        size = storage.size(path)
-        if size <= INLINE_LIMIT and inlined + size <= INLINE_TOTAL:
-            with storage.open_read(path) as file:
-                data = file.read()
-            inlined += len(data)
-            found.append(InlineFile(name, hashlib.sha256(data).hexdigest(), data))
         else:
-            with storage.open_read(path) as file:
-                found.append(StoredFile(name, _copy(file), path))
+            members = [(path, name)]
+        by_name[name] = path
+        for member, member_name in members:
+            if not storage.readable(member):
+                raise InputError(f"side file {member!r} is not a readable file")
+            side = _record(member, member_name, inline=INLINE_TOTAL - inlined)
+            if isinstance(side, InlineFile):
+                inlined += len(side.data)
+            found.append(side)
     return tuple(found)
+
+
+def _folder_members(folder: str, name: str) -> list[tuple[str, str]]:
+    """The files under ``folder`` with their side-file names (``name/relative/path``)."""
+    base = folder.rstrip("/")
+    members = []
+    for member in storage.files_under(folder):
+        relative = member[len(base):].lstrip("/") if member.startswith(base) else (
+            os.path.basename(member))
+        members.append((member, f"{name}/{relative}"))
+    return members
+
+
+def _record(path: str, name: str, inline: int) -> SideFile:
+    """The record of the file ``path`` shipped as ``name``: inline if it is at most
+    ``INLINE_LIMIT`` bytes and ``inline`` bytes, stored otherwise."""
+    size = storage.size(path)
+    with storage.open_read(path) as file:
+        if size <= INLINE_LIMIT and size <= inline:
+            data = file.read()
+            return InlineFile(name, hashlib.sha256(data).hexdigest(), data)
+        return StoredFile(name, _copy(file), path)
 
 
 def stage(files: tuple[SideFile, ...], folder: str) -> tuple[SideFile, ...]:
@@ -187,12 +219,15 @@ class FileCache:
 
 
 def materialize(files: tuple[SideFile, ...], cache: FileCache, folder: str) -> None:
-    """Put every file in ``folder`` under its base name (links to the cache's copies)."""
+    """Put every file in ``folder`` under its name (links to the cache's copies): a side
+    folder's files in a folder of its name."""
     os.makedirs(folder, exist_ok=True)
     for side in files:
         target = os.path.join(folder, side.name)
         if os.path.exists(target):
             continue  # another task of the job, in this worker, put it there
+        if "/" in side.name:  # a file of a side folder
+            os.makedirs(os.path.dirname(target), exist_ok=True)
         cached = cache.get(side)
         temp = f"{target}.{os.getpid()}.part"
         try:

@@ -84,7 +84,9 @@ def entered(plan: Any, folder: str, cache: FileCache, counters: Counters) -> Ite
     saved = _options, _folder, _names
     cwd = os.getcwd() if plan.files else None
     _options = Options(plan.options)
-    _folder, _names = folder, frozenset(f.name for f in plan.files)
+    # a side folder's files are named "users/part-00000": the folder is opened by its name
+    _folder, _names = folder, frozenset(name for f in plan.files
+                                        for name in (f.name, f.name.split("/", 1)[0]))
     try:
         if cwd is not None:
             os.chdir(folder)

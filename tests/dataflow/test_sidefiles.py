@@ -35,12 +35,30 @@ def test_small_files_travel_inline_and_large_ones_stored(tmp_path, monkeypatch):
     assert isinstance(found[2], StoredFile)
 
 
-def test_a_missing_file_or_a_folder_is_an_input_error(tmp_path):
+def test_a_missing_file_or_an_empty_folder_is_an_input_error(tmp_path):
     """The message names the path as the user gave it."""
     with pytest.raises(InputError, match="side file 'nope.txt' does not exist"):
         collect(["nope.txt"])
-    with pytest.raises(InputError, match="is not a readable file"):
-        collect([str(tmp_path)])
+    write(tmp_path / "empty" / "_SUCCESS", b"")
+    with pytest.raises(InputError, match=f"side folder {str(tmp_path / 'empty')!r} holds no"):
+        collect([str(tmp_path / "empty")])
+
+
+def test_a_folder_ships_its_files_under_its_name(tmp_path, monkeypatch):
+    """A folder (a table of part files) ships every file under it but names starting with _
+    or ., each named folder/relative path; past INLINE_TOTAL they are stored; a file of the
+    folder's name elsewhere is refused."""
+    monkeypatch.setattr(sidefiles, "INLINE_TOTAL", 3)
+    write(tmp_path / "users" / "part-1", b"B")
+    write(tmp_path / "users" / "part-0", b"AA")
+    write(tmp_path / "users" / "deep" / "part-2", b"C")
+    write(tmp_path / "users" / "_SUCCESS", b"")
+    write(tmp_path / "users" / ".part-0.crc", b"x")
+    found = collect([str(tmp_path / "users"), str(tmp_path / "users")])
+    assert [f.name for f in found] == ["users/part-0", "users/part-1", "users/deep/part-2"]
+    assert [type(f) for f in found] == [InlineFile, InlineFile, StoredFile]
+    with pytest.raises(UsageError, match="same name 'users'"):
+        collect([str(tmp_path / "users"), write(tmp_path / "other" / "users", b"x")])
 
 
 def test_two_files_of_one_name_are_refused_and_one_file_twice_ships_once(tmp_path):
@@ -105,6 +123,17 @@ def test_materialize_puts_files_under_their_names(tmp_path):
     materialize(files, cache, str(folder))
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == {"a.txt": b"A", "b.txt": b"B"}
     assert cache.fetched == 2
+
+
+def test_materialize_puts_a_folders_files_in_a_folder_of_its_name(tmp_path):
+    """A side folder's files land in a folder of its name, nested as they were."""
+    write(tmp_path / "users" / "part-0", b"A")
+    write(tmp_path / "users" / "deep" / "part-1", b"B")
+    folder = tmp_path / "job" / "files"
+    materialize(collect([str(tmp_path / "users")]), FileCache(str(tmp_path / "cache")),
+                str(folder))
+    assert (folder / "users" / "part-0").read_bytes() == b"A"
+    assert (folder / "users" / "deep" / "part-1").read_bytes() == b"B"
 
 
 def test_stage_copies_local_stored_files_under_the_folder(tmp_path, monkeypatch):

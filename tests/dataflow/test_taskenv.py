@@ -55,3 +55,16 @@ def test_without_side_files_the_working_directory_stays(tmp_path):
                          Counters()):
         assert os.getcwd() == before
     assert not (tmp_path / "f").exists()
+
+
+def test_a_side_folder_is_opened_by_its_name_while_a_task_runs(tmp_path):
+    """side_file gives a shipped folder's path, and each of its files' by folder/name."""
+    (tmp_path / "src" / "users").mkdir(parents=True)
+    (tmp_path / "src" / "users" / "part-0").write_text("7\tAda\n")
+    plan = plan_with({}, collect([str(tmp_path / "src" / "users")]))
+    folder = tmp_path / "job" / "files"
+    with taskenv.entered(plan, str(folder), FileCache(str(tmp_path / "cache")), Counters()):
+        assert minimr.side_file("users") == str(folder / "users")
+        assert os.listdir(minimr.side_file("users")) == ["part-0"]
+        assert Path(minimr.side_file("users/part-0")).read_text() == "7\tAda\n"
+        assert Path("users/part-0").read_text() == "7\tAda\n"

@@ -1,0 +1,40 @@
+"""jobs/join_replicated.py: the users a side file (or a folder of them), the same rows as
+jobs/join.py's reduce-side join."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import minimr
+from tests.jobs.conftest import job_path, run_job
+from tests.jobs.test_join import reference_join, tables  # noqa: F401 - the fixture
+
+
+def test_replicated_join_equals_the_nested_loop_join(tables, tmp_path):  # noqa: F811
+    """Every order with each of its user's rows, orders of unknown users counted."""
+    users_path, orders_path = tables
+    result = run_job(job_path("join_replicated"), [orders_path], tmp_path,
+                     files=[str(users_path)])
+    assert sorted(result.records()) == reference_join(users_path, orders_path)
+    assert result.counters.get("join", "orders without a user") > 0
+
+
+@pytest.mark.parametrize("runner", ["inline", "local"])
+def test_a_users_folder_of_parts_ships_whole(tables, tmp_path, runner):  # noqa: F811
+    """The users table as a folder of part files (and a _SUCCESS marker), named --users:
+    the same rows, on workers too."""
+    users_path, orders_path = tables
+    folder = tmp_path / "users"
+    folder.mkdir()
+    lines = users_path.read_text().splitlines(keepends=True)
+    (folder / "part-00000").write_text("".join(lines[:20]))
+    (folder / "part-00001").write_text("".join(lines[20:]))
+    (folder / "_SUCCESS").write_text("")
+    result = minimr.run(job_path("join_replicated"), inputs=[str(orders_path)],
+                        output=str(tmp_path / "out"), runner=runner, workers=2,
+                        split_size=2048, files=[str(folder)], options={"users": "users"},
+                        overwrite=True)
+    assert sorted(result.records()) == reference_join(users_path, orders_path)
+    assert Path(result.output, "_SUCCESS").exists()

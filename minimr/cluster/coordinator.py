@@ -11,7 +11,9 @@ Pirate broker's shape):
    tasks, launches backups) and heartbeat every worker once per interval;
 4. turn the scheduler's actions into messages; progress of the jobs that changed is
    sent to their watchers at most every ``PROGRESS_INTERVAL``, however many tasks
-   finished meanwhile.
+   finished meanwhile;
+5. while no job runs, rest ``IDLE_REST`` before the next wait, so that an idle cluster's
+   heartbeats are served a batch a turn rather than one a turn.
 
 With keys (``security.py``), each message is authorized by the role of the key its
 sender authenticated with (``ROLES``): a worker key cannot submit or cancel a job, a
@@ -48,6 +50,8 @@ log = logging.getLogger("minimr.coordinator")
 
 #: how often the scheduler is ticked (liveness purge, timeouts, speculation), seconds
 TICK_INTERVAL = 0.1
+#: seconds an idle coordinator (no job running) lets messages gather between turns
+IDLE_REST = 0.01
 #: messages handled per loop turn at most, so ticks and heartbeats are never starved
 BATCH = 2000
 #: seconds between two progress messages about one job: a snapshot costs a pass over the
@@ -204,6 +208,13 @@ class Coordinator:
                 self.turn()
             except Exception:
                 log.exception("a coordinator turn failed; serving goes on")
+            self._stop.wait(self.rest())
+
+    def rest(self) -> float:
+        """Seconds to let messages gather before the next turn: ``IDLE_REST`` while no job
+        runs (heartbeats are then all there is: 1,000 workers woke the loop 1,000 times a
+        second, a turn each), none while one does (its tasks must not wait)."""
+        return 0.0 if self.scheduler.running() else IDLE_REST
 
     def stop(self) -> None:
         """Ask :meth:`serve_forever` to return after the current turn."""

@@ -261,6 +261,10 @@ class Scheduler:
         worker = self.workers.get(worker_id)
         return worker is not None and any(job == job_id for job, _ in worker.attempts)
 
+    def running(self) -> bool:
+        """Whether a job is running (queued ones too)."""
+        return any(job.state is JobState.RUNNING for job in self.jobs.values())
+
     @property
     def dead_after(self) -> float:
         """Seconds of silence after which a worker is dead."""

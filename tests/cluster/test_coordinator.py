@@ -6,7 +6,7 @@ import struct
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
-from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.coordinator import IDLE_REST, Coordinator
 from minimr.cluster.memory_transport import MemoryNetwork
 from tests import hostile
 
@@ -579,3 +579,15 @@ def test_a_log_request_is_answered_with_why_when_no_worker_can_send_it():
     (gone,) = of_type(rig.exchange(client, p.LogRequest("j", assign.attempt)), p.LogReply)
     assert gone.error == (f"worker w1, which ran {assign.attempt}, is gone (it left or died): "
                           "its logs went with it")
+
+
+def test_an_idle_coordinator_rests_between_turns_and_a_busy_one_does_not():
+    """With no job running, messages gather for IDLE_REST between turns (an idle cluster's
+    heartbeats are served in batches); while a job runs, never (its tasks wait for nothing)."""
+    rig = Rig()
+    worker = rig.worker("w1")
+    assert rig.coordinator.rest() == IDLE_REST > 0
+    rig.exchange(worker, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    assert rig.coordinator.rest() == 0
+    rig.exchange(rig.peer("client"), p.CancelJob("j"))
+    assert rig.coordinator.rest() == IDLE_REST

@@ -37,11 +37,23 @@ _registered = attrgetter("number")
 
 @dataclass(frozen=True)
 class Entry:
-    """One line of the story: at ``now``, an event arrived or a task moved."""
+    """One line of the story: at ``now``, an event arrived or a task moved.
+
+    ``subject`` is the event (a frozen record), or ``(job, task, start, finish)`` of a move:
+    its text is made only when the story is read, not for every event and move.
+    """
 
     now: float
     what: str  # "event" or "move"
-    text: str  # the event's repr, or "job task start -> finish"
+    subject: object
+
+    @property
+    def text(self) -> str:
+        """The event's repr, or ``job task start -> finish``."""
+        if self.what == "move":
+            job, task, start, finish = self.subject  # type: ignore[misc]
+            return f"{job} {task} {start.value} -> {finish.value}"
+        return repr(self.subject)
 
     def __str__(self) -> str:
         return f"{self.now:12.3f} {self.what:5} {self.text}"
@@ -86,7 +98,7 @@ class Board:
     def record(self, event: object, now: float) -> None:
         """Log an event as it arrives (the scheduler leaves out heartbeats and idle ticks)."""
         self.now = now
-        self.log.append(Entry(now, "event", repr(event)))
+        self.log.append(Entry(now, "event", event))
 
     def note(self, job: Job, text: str) -> None:
         """Say in words, for the people watching ``job``, what just happened to it (a worker
@@ -111,9 +123,7 @@ class Board:
             raise InvalidTransition(
                 f"{job.id}/{task.key}", task.state, state, self.story(task.key)
             )
-        self.log.append(
-            Entry(self.now, "move", f"{job.id} {task.key} {task.state.value} -> {state.value}")
-        )
+        self.log.append(Entry(self.now, "move", (job.id, task.key, task.state, state)))
         if task.state is TaskState.DONE:
             job.done[task.kind] -= 1
             job.step_done[task.kind, task.step] -= 1
@@ -139,7 +149,9 @@ class Board:
         """A new task of ``job``, queued if it starts PENDING."""
         task = Task(task_key(kind, step, index), kind, step, index, spec, state)
         job.tasks[task.key] = task
-        tally = job.phases.setdefault((step, kind), dict.fromkeys(TaskState, 0))
+        tally = job.phases.get((step, kind))
+        if tally is None:
+            tally = job.phases[step, kind] = dict.fromkeys(TaskState, 0)
         tally[state] += 1
         job.total[kind] = job.total.get(kind, 0) + 1
         job.done.setdefault(kind, 0)

@@ -714,7 +714,8 @@ class Scheduler:
 
     def _on_tick(self, event: Tick, now: float) -> list[Action]:
         actions: list[Action] = []
-        for worker in [w for w in self.workers.values() if now - w.last_seen > self.dead_after]:
+        silent_since = now - self.dead_after  # (once: the list walks every worker)
+        for worker in [w for w in self.workers.values() if w.last_seen < silent_since]:
             why = (f"silent for {now - worker.last_seen:.1f} s (heartbeats every "
                    f"{self.heartbeat_interval:g} s, dead after {self.heartbeat_liveness} missed)")
             self._lose_worker(worker.id, now, actions, why, dead=True)

@@ -282,7 +282,11 @@ def _union(options: list[Converter], hint: Any) -> Converter:
 
         return optional
 
+    takes_none = type(None) in args
+
     def convert(value: Any) -> Any:
+        if value is None and takes_none:  # (a result without output: the usual one)
+            return None
         problems = []
         for option in options:
             try:

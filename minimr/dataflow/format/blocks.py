@@ -5,12 +5,13 @@ one: one ``pickle.dumps`` of a list is far cheaper than thousands of small ones.
 disk is ``<u32 length><pickled bytes>``.
 
 A block of columns (one value a key: a sort's records, a word count's combined counts) that
-holds only str, bytes and numbers is pickled without the memo (``Pickler.fast``), which
-otherwise records every object written to find it again and is 80% of the cost of pickling a
-block of distinct strings. The bytes are ordinary pickle data (any reader loads them); an
-object written twice is written twice, which for atomic values changes nothing but identity.
-Other blocks (containers or objects of the user's) keep the memo, so sharing and cycles come
-back as they went.
+holds only str, bytes and numbers, or in a column only tuples of them (a join's rows), is
+pickled without the memo (``Pickler.fast``), which otherwise records every object written to
+find it again and is 80% of the cost of pickling a block of distinct strings. The bytes are
+ordinary pickle data (any reader loads them); an object written twice is written twice, which
+for atomic values and tuples of them (immutable, holding nothing shared) changes nothing but
+identity. Other blocks (other containers or objects of the user's) keep the memo, so sharing
+and cycles come back as they went.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import io
 import pickle
 import struct
+from itertools import chain
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -30,6 +32,7 @@ HEADER_SIZE = _HEADER.size
 BLOCK_ENTRIES = 4096
 # Objects that hold no references: writing one twice cannot make a copy of anything shared.
 _ATOMIC = frozenset({str, bytes, int, float, bool, type(None)})
+_TUPLE = {tuple}
 
 
 def write_block(out: BinaryIO, entries: list | tuple, records: bool = False) -> int:
@@ -55,14 +58,23 @@ def write_block(out: BinaryIO, entries: list | tuple, records: bool = False) -> 
 
 
 def _flat(block: list | tuple) -> bool:
-    """True for a block of columns ``(keys, values)`` holding atomic values only.
+    """True for a block of columns ``(keys, values)`` holding atomic values (or tuples of them).
 
     Checking costs a look at every object, about a third of what the memo costs: worth it
     for columns (one value a key), not for entries whose values come in lists (a word
     count's uncombined counts), where it would cost as much as it saves.
     """
-    return type(block) is tuple and all(
-        type(column) is list and _ATOMIC.issuperset(map(type, column)) for column in block)
+    return type(block) is tuple and all(map(_flat_column, block))
+
+
+def _flat_column(column: Any) -> bool:
+    """A list of atomic values, or of tuples of atomic values only."""
+    if type(column) is not list:
+        return False
+    kinds = set(map(type, column))
+    if _ATOMIC.issuperset(kinds):
+        return True
+    return kinds == _TUPLE and _ATOMIC.issuperset(map(type, chain.from_iterable(column)))
 
 
 def _dumps(block: Any) -> bytes:

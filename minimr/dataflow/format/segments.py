@@ -8,14 +8,17 @@ A block whose entries have one value each (a sort's or a join's records) is stor
 columns, ``(keys, values)``: no tuple and no one-item list per record to make and pickle. Read
 back, its entries are ``(key, (value,))``: values are any sequence.
 
-Keys of another ``partition.native_order`` signature (a secondary sort's composite keys
-``(user_id, (0, name, country))``: str, int and tuples of them) have the kind ``n``, then the
-signature's length in one byte and the signature (``(s(iss))``): segments of one signature are
-merged by plain comparisons too, and segments of different kinds through ``sort_key``.
+A secondary sort's composite keys ``(key, value)`` (``sortvalues``) of a
+``partition.native_order`` signature (a join's ``(user_id, (0, name, country))``: str, int
+and tuples of them) have the kind ``c``, then the signature's length in one byte and the
+signature (``(s(iss))``). Their blocks are the columns of plain keys and values, each
+composite key made again as ``(key, value)`` when read, so a value is stored once and pickled
+without the memo; segments of one signature are merged by plain comparisons, and segments
+of different kinds through ``sort_key`` (other composite keys are stored whole, kind ``a``).
 
 A segment may hold several sorted *runs* (a map task's spills, copied side by side rather than
 merged on the map side: the reducer merges them anyway). Its kind byte is then upper-case
-(``S``, ``B``, ``A``, ``N`` before the signature) and each run follows as its byte length
+(``S``, ``B``, ``A``, ``C`` before the signature) and each run follows as its byte length
 (``<u64``) and its blocks. A segment of no entries is its kind byte alone. ``merge`` merges
 the runs of many segments.
 
@@ -36,7 +39,7 @@ from minimr.dataflow.format.blocks import BLOCK_ENTRIES, read_blocks, write_bloc
 from minimr.dataflow.partition import natively_sortable
 
 KIND_STR, KIND_BYTES, KIND_ANY = b"s", b"b", b"a"
-_NATIVE = b"n"  # then the signature's length (one byte) and the signature
+_COMPOSITE = b"c"  # then the signature's length (one byte) and the signature
 # A map output segment holds at most this many runs (see ``concatenate_segments``).
 MAX_RUNS = 4
 _RUN_HEADER = struct.Struct("<Q")
@@ -96,14 +99,22 @@ def key_kind(keys: Iterable, native: bool | None = None) -> bytes:
     return KIND_ANY
 
 
-def native_kind(signature: bytes | None) -> bytes:
-    """The kind of a sorted run of keys of ``partition.native_order`` signature
-    ``signature`` (None: ``KIND_ANY``): the merge compares keys of one kind plainly."""
+def composite_kind(signature: bytes | None) -> bytes:
+    """The kind of a sorted run of composite keys ``(key, value)`` of the
+    ``partition.native_order`` signature ``signature`` (None: ``KIND_ANY``, stored whole)."""
     if signature is None or len(signature) > 255:
         return KIND_ANY
-    if signature in (KIND_STR, KIND_BYTES):
-        return signature
-    return _NATIVE + bytes([len(signature)]) + signature
+    return _COMPOSITE + bytes([len(signature)]) + signature
+
+
+def plainly_ordered(kind: bytes) -> bool:
+    """True when the keys of segments of ``kind`` (all of them) compare plainly in minimr's
+    order: str, bytes, or composite keys of one signature."""
+    return kind != KIND_ANY
+
+
+def _composite(kind: bytes) -> bool:
+    return kind[:1] == _COMPOSITE
 
 
 def write_segment(
@@ -119,6 +130,7 @@ def write_segment(
     written = out.write(kind)
     values_written = 0
     entries = iter(entries)
+    composite = _composite(kind)
     while True:
         chunk = list(islice(entries, BLOCK_ENTRIES))
         if not chunk:
@@ -128,8 +140,13 @@ def write_segment(
         n = sum(sizes)
         values_written += n
         if sizes.count(1) == len(chunk):
-            written += write_block(out, (list(map(_first, chunk)), list(map(_first, lists))))
+            keys = list(map(_first, chunk))
+            if composite:  # each composite key (key, value) made again when read
+                keys = list(map(_first, keys))
+            written += write_block(out, (keys, list(map(_first, lists))))
             continue
+        if composite:
+            raise ValueError("a composite segment holds one value an entry")
         if n <= MAX_VALUES_PER_ENTRY:
             written += write_block(out, chunk)
             continue
@@ -150,8 +167,9 @@ def write_segment(
 def write_single_values(out: BinaryIO, keys: list, values: list, kind: bytes) -> tuple[int, int]:
     """Write sorted ``keys`` with one value each (``values[i]`` is key i's) as one segment.
 
-    The bytes ``write_segment`` writes for the entries ``(key, [value])``, without making them.
-    Returns ``(bytes written, values written)``.
+    The bytes ``write_segment`` writes for the entries ``(key, [value])``, without making them
+    (for a composite ``kind``, ``keys`` are the plain keys: of the entries ``((key, value),
+    [value])``). Returns ``(bytes written, values written)``.
     """
     written = out.write(kind)
     for i in range(0, len(keys), BLOCK_ENTRIES):
@@ -171,7 +189,7 @@ def _runs(file: BinaryIO, segment: Segment) -> tuple[bytes, list[tuple[int, int]
     file.seek(segment.offset)
     head = file.read(1)
     kind = head.lower()
-    if kind == _NATIVE:
+    if kind == _COMPOSITE:
         kind += file.read(1)
         kind += file.read(kind[1])
     if not head.isupper():
@@ -234,11 +252,14 @@ class _Limited:
         return data
 
 
-def block_entries(block: list | tuple, pairs: bool = False) -> list:
+def block_entries(block: list | tuple, pairs: bool = False, composite: bool = False) -> list:
     """A stored block's ``(key, values)`` entries (a block of columns: ``(key, (value,))``);
-    with ``pairs``, its ``(key, value)`` pairs, one a value."""
+    with ``pairs``, its ``(key, value)`` pairs, one a value; with ``composite`` (a block of a
+    composite segment), each key the composite ``(key, value)``."""
     if type(block) is tuple:  # columns: keys, and one value each
         keys, values = block
+        if composite:
+            keys = zip(keys, values, strict=True)
         return list(zip(keys, values if pairs else zip(values), strict=True))
     if pairs:  # each value under its entry's key
         return list(chain.from_iterable(
@@ -260,6 +281,7 @@ class SegmentReader:
         self.file = open(segment.path, "rb")
         self._others: list[BinaryIO] = []
         self.kind, runs = _runs(self.file, segment)
+        self._composite = _composite(self.kind)
         self.values = 0
         self.runs = []
         self._raw: list[Iterator[list | tuple]] = []  # each run's blocks as stored
@@ -276,6 +298,8 @@ class SegmentReader:
         blocks = [block for run in self._raw for block in run]
         for block in blocks:
             self._count(block)
+        if self._composite:  # the composite keys made again
+            blocks = [(list(zip(*block, strict=True)), block[1]) for block in blocks]
         return blocks
 
     def _open_another(self, path: str) -> BinaryIO:
@@ -285,7 +309,7 @@ class SegmentReader:
 
     def _entries(self, block: list | tuple) -> list:
         self._count(block)
-        return block_entries(block, self._pairs)
+        return block_entries(block, self._pairs, self._composite)
 
     def _count(self, block: list | tuple) -> None:
         # a block at a time, so that no Python code runs per entry (or per key) to count

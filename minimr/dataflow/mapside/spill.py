@@ -41,9 +41,9 @@ from minimr.dataflow.format.segments import (
     KIND_ANY,
     MAX_RUNS,
     MapOutput,
+    composite_kind,
     concatenate_segments,
     key_kind,
-    native_kind,
     write_segment,
     write_single_values,
 )
@@ -332,14 +332,20 @@ class MapOutputBuffer:
                                 ) -> Iterator[Callable[[BinaryIO], tuple[int, int]]]:
         """A list's partitions for ``sort_values``: its pairs sorted by ``(key, value)``, each
         its own composite key, cut by the partition of the key alone."""
-        kind = native_kind(composite_pairs(pairs))
-        composites = pairs
-        keys = list(map(_first, composites))
-        values = list(map(_second, composites))
-        for _, part_composites, part_values in self._sorter.cut(
-                keys, composites, values, native=natively_sortable(keys)):
-            yield partial(write_single_values, keys=part_composites, values=part_values,
-                          kind=kind if part_composites else KIND_ANY)
+        kind = composite_kind(composite_pairs(pairs))
+        keys = list(map(_first, pairs))
+        values = list(map(_second, pairs))
+        if kind == KIND_ANY:  # stored whole, each composite key the pair itself
+            for _, part_composites, part_values in self._sorter.cut(
+                    keys, pairs, values, native=natively_sortable(keys)):
+                yield partial(write_single_values, keys=part_composites, values=part_values,
+                              kind=KIND_ANY)
+            return
+        del pairs  # columns of plain keys and values: each pair made again when read
+        for part_keys, part_values in self._sorter.cut(keys, values,
+                                                       native=natively_sortable(keys)):
+            yield partial(write_single_values, keys=part_keys, values=part_values,
+                          kind=kind if part_keys else KIND_ANY)
 
     def _write_segments(self, path: str, parts: Iterable[Callable[[BinaryIO], tuple[int, int]]]
                         ) -> MapOutput:

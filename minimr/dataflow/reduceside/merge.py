@@ -26,6 +26,7 @@ from minimr.dataflow.format.segments import (
     SegmentReader,
     block_entries,
     has_entries,
+    plainly_ordered,
     run_count,
     write_segment,
 )
@@ -57,7 +58,7 @@ def merge_batches(readers: list[SegmentReader], in_memory: bool = False) -> Iter
     merged a batch at a time by ``merge_blocks``. Both are stable, so equal keys keep their
     segment order, and the first entry of each key carries the key to write (``exact``).
     """
-    native = merged_kind(readers) != KIND_ANY
+    native = plainly_ordered(merged_kind(readers))
     runs = [run for reader in readers for run in reader.runs]
     if len(runs) == 1:
         return runs[0]
@@ -74,7 +75,7 @@ def merge_in_memory(readers: list[SegmentReader]) -> tuple[list, list] | list:
     (``grouping.group_columns`` groups them); otherwise the sorted entries list.
     """
     blocks = [block for reader in readers for block in reader.stored_blocks()]
-    native = merged_kind(readers) != KIND_ANY
+    native = plainly_ordered(merged_kind(readers))
     if native and all(type(block) is tuple for block in blocks):
         keys = list(chain.from_iterable(map(_first, blocks)))
         values = list(chain.from_iterable(map(_second, blocks)))

@@ -32,6 +32,22 @@ def test_atomic_blocks_round_trip(entries):
     assert _round_trip(entries) == entries
 
 
+def test_columns_of_flat_tuples_are_pickled_without_the_memo(monkeypatch):
+    """A column of tuples of atomic values (a join's rows) takes the memo-less pickler and
+    comes back equal, types kept; a tuple holding a list, or a column mixing tuples with
+    other values, keeps the memo."""
+    from minimr.dataflow.format import blocks
+
+    fast = []
+    monkeypatch.setattr(blocks, "_dumps", lambda block: fast.append(block) or pickle.dumps(block))
+    rows = (["7", "7"], [(0, "Ada", b"US"), (1, 2.5, None)])
+    assert _round_trip(rows) == rows and len(fast) == 1
+    assert [type(v) for v in _round_trip(rows)[1][1]] == [int, float, type(None)]
+    _round_trip((["7"], [(0, ["list"])]))
+    _round_trip((["7", "8"], [(0, "a"), "b"]))
+    assert len(fast) == 2  # the second round trip of rows only
+
+
 def test_one_object_twice_comes_back_once():
     shared = ["big", "list"]
     back = _round_trip((["a", "b"], [shared, shared]))  # columns

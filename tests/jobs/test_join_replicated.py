@@ -38,3 +38,16 @@ def test_a_users_folder_of_parts_ships_whole(tables, tmp_path, runner):  # noqa:
                         overwrite=True)
     assert sorted(result.records()) == reference_join(users_path, orders_path)
     assert Path(result.output, "_SUCCESS").exists()
+
+
+def test_a_changed_users_table_is_loaded_again(tmp_path):
+    """The table kept between tasks of one process is the one of the files shipped: two runs
+    in one process with different users give each run's own rows."""
+    orders = tmp_path / "orders.tsv"
+    orders.write_text("500\t1\t9.99\n")
+    for name in ("Ada", "Grace Hopper"):
+        users = tmp_path / name / "users.tsv"
+        users.parent.mkdir()
+        users.write_text(f"1\t{name}\tGB\n")
+        result = run_job(job_path("join_replicated"), [orders], tmp_path, files=[str(users)])
+        assert list(result.records()) == [("1", (name, "GB", "500", "9.99"))]

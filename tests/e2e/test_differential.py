@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "scripts"))  # the generator, shared with scripts/
 from fuzzjobs import spec  # noqa: E402
 from fuzzjobs.check import check  # noqa: E402
 
-SEED = 16
+SEED = 22  # 60 of its jobs draw every form (checked below); 16 stopped, once sort_values came
 JOBS = 60  # every one inline and on the local cluster: about 20 s in all
 SLOW_SEED, SLOW_JOBS = 1616, 300
 

@@ -17,8 +17,8 @@ from minimr.cli import main
 from tests.jobs.conftest import JOBS, all_text_records, job_path
 
 WORD = re.compile(r"[a-z]+")
-ALL_JOBS = ("count_by", "grep", "inverted_index", "join", "pagerank", "sort", "top_words",
-            "wordcount", "wordcount_batch", "wordcount_filtered", "wordcount_final",
+ALL_JOBS = ("count_by", "grep", "inverted_index", "join", "join_replicated", "pagerank", "sort",
+            "top_words", "wordcount", "wordcount_batch", "wordcount_filtered", "wordcount_final",
             "wordcount_functions")
 
 
@@ -38,6 +38,11 @@ def sample_inputs(name: str, corpus: Path, tmp_path: Path) -> list[str]:
         users.write_text("1\tAda\tGB\n2\tAlan\tGB\n")
         orders.write_text("10\t1\t5.00\n11\t1\t7.50\n12\t3\t1.00\n")
         return ["--input", str(users), "--input", str(orders)]
+    if name == "join_replicated":
+        users, orders = tmp_path / "users.tsv", tmp_path / "orders.tsv"
+        users.write_text("1\tAda\tGB\n2\tAlan\tGB\n")
+        orders.write_text("10\t1\t5.00\n11\t1\t7.50\n12\t3\t1.00\n")
+        return ["--input", str(orders), "--file", str(users)]
     if name == "count_by":
         events = tmp_path / "events.jsonl"
         events.write_text('{"kind": "view"}\n{"kind": "buy"}\n{"kind": "view"}\n')

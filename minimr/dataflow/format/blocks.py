@@ -19,8 +19,8 @@ from __future__ import annotations
 import io
 import pickle
 import struct
-from itertools import chain
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any, BinaryIO
 
 from minimr.dataflow.format.unpicklable import raise_culprit

@@ -35,9 +35,15 @@ _WAIT_STEP = 0.01  # seconds between looks at a forked worker that is asked to w
 
 
 def worker_command(coordinator: str, slots: int = 1) -> list[str]:
-    """The command line of a spawned local worker process."""
+    """The command line of a spawned local worker process.
+
+    ``-P`` (Python 3.11 on): ``-m`` would put the current folder first on the import path, and
+    a worker started in a checkout of another minimr would import that one; the worker's path
+    is its client's (``worker_environment``).
+    """
     return [
         sys.executable,
+        *(["-P"] if sys.version_info >= (3, 11) else []),
         "-m",
         "minimr.cluster.worker",
         "--coordinator",

@@ -199,3 +199,30 @@ def test_a_job_that_cannot_be_shipped_ends_its_forked_workers_quietly(tmp_path):
     assert done.returncode != 0
     assert "cannot be shipped" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_spawned_worker_imports_the_clients_minimr_not_the_current_folders(
+        tmp_path, monkeypatch):
+    """`python -m` puts the current folder first on the import path: run from a checkout of
+    another minimr (as when timing two trees), a spawned worker would run that one's code. It
+    imports what its client imported."""
+    shadow = tmp_path / "minimr"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text(
+        "import pathlib\n"
+        f"pathlib.Path({str(tmp_path / 'shadow-imported')!r}).touch()\n"
+        "raise SystemExit(3)\n")
+    monkeypatch.chdir(tmp_path)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # forking is unsafe: the worker is spawned
+    other.start()
+    try:
+        with client.LocalCluster(1) as cluster:
+            (worker,) = cluster.workers
+            assert isinstance(worker, subprocess.Popen)
+            time.sleep(2)  # long enough for a new Python to import minimr and register
+            assert worker.poll() is None
+    finally:
+        stop.set()
+        other.join()
+    assert not (tmp_path / "shadow-imported").exists()

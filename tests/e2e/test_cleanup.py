@@ -29,12 +29,15 @@ def reduce(key, values):
     yield key, sum(values)
 """
 
-SLOW = """
+# never ends by itself: a job that could finish before the test's signal reached it (on a
+# loaded machine) would exit 0 and look like a cancellation that was lost
+ENDLESS = """
 import os, time
 
 def map(key, line):
     open(os.environ["MINIMR_TEST_STARTED"], "a").close()  # the job is under way
-    time.sleep(0.05)
+    while True:
+        time.sleep(0.05)
     yield line, 1
 
 def reduce(key, values):
@@ -99,7 +102,7 @@ def test_a_failing_job_leaves_only_its_logs_and_the_same_command_runs_again(plac
 def test_a_cancelled_job_leaves_nothing(place, sig):
     """Ctrl-C or SIGTERM to `minimr submit` mid-job cancels it, removes what it wrote but its
     task logs, and the embedded cluster's scratch, and exits 128 + the signal."""
-    write_file(place / "work" / "job.py", SLOW)
+    write_file(place / "work" / "job.py", ENDLESS)
     run = submit(place, "job.py", "-o", "out", "--split-size", "1KB")
     deadline = time.monotonic() + 60
     while not (place / "started").exists():

@@ -3,10 +3,9 @@
 
 from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem
 from cpython.list cimport PyList_Append
-from cpython.object cimport PyObject
+from cpython.object cimport Py_EQ, PyObject, PyObject_Hash, PyObject_RichCompareBool
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-
-from _collections import _count_elements
+from libc.stdlib cimport calloc, free
 
 
 def one_value_key_types(list pairs, object one):
@@ -27,25 +26,6 @@ def one_value_key_types(list pairs, object one):
             types.add(kind)
             last = kind
     return types
-
-
-def count_pair_keys(counts, list pairs):
-    """Add one to ``counts[key]`` for the key of every pair (exact tuples of two)."""
-    cdef Py_ssize_t i, n = len(pairs)
-    cdef object key
-    cdef PyObject *old
-    if not isinstance(counts, dict) or (type(counts).__getitem__ is not dict.__getitem__
-                                        or type(counts).__setitem__ is not dict.__setitem__):
-        # a mapping of its own: its methods, as Counter.update calls them
-        _count_elements(counts, [(<tuple>item)[0] for item in pairs])
-        return
-    for i in range(n):
-        key = <object>PyTuple_GET_ITEM(<tuple>pairs[i], 0)
-        old = PyDict_GetItem(counts, key)
-        if old is NULL:
-            PyDict_SetItem(counts, key, 1)
-        else:
-            PyDict_SetItem(counts, key, <object>old + 1)
 
 
 def group_counted(counted):
@@ -118,3 +98,116 @@ def group_pairs(dict groups, list pairs, Py_ssize_t start):
         else:
             PyList_Append((<list><object>found)[1], <object>PyTuple_GET_ITEM(item, 1))
     return n
+
+
+cdef struct Slot:
+    Py_hash_t hash
+    PyObject *key  # borrowed: the table's ``_order`` list holds the reference
+    Py_ssize_t count
+
+
+cdef Py_ssize_t FIRST_SLOTS = 1024
+
+
+cdef class KeyCounter:
+    """Keys counted in an open-addressed table of ``(hash, key, count)`` slots, probed
+    linearly as a ``set`` is, at most half full: one look-up a key and a C count, where a
+    dict of counts looks a key up twice and makes a new int for a count past 256
+    (``pairscan``). The keys are of exact types (``exact``): hashing and comparing them runs
+    no code of the user's."""
+
+    cdef Slot *_slots
+    cdef Py_ssize_t _mask
+    cdef Py_ssize_t _total
+    cdef list _order  # the keys, first seen first
+
+    def __cinit__(self):
+        self._slots = <Slot *>calloc(FIRST_SLOTS, sizeof(Slot))
+        if self._slots is NULL:
+            raise MemoryError()
+        self._mask = FIRST_SLOTS - 1
+        self._total = 0
+        self._order = []
+
+    def __dealloc__(self):
+        free(self._slots)
+
+    def __len__(self):
+        return len(self._order)
+
+    cdef int _grow(self) except -1:
+        cdef Py_ssize_t i, j, size = (self._mask + 1) * 2
+        cdef Slot *old = self._slots
+        cdef Slot *slots = <Slot *>calloc(size, sizeof(Slot))
+        if slots is NULL:
+            raise MemoryError()
+        for i in range(self._mask + 1):
+            if old[i].key is not NULL:
+                j = <size_t>old[i].hash & (size - 1)
+                while slots[j].key is not NULL:
+                    j = (j + 1) & (size - 1)
+                slots[j] = old[i]
+        free(old)
+        self._slots = slots
+        self._mask = size - 1
+        return 0
+
+    cdef int _count(self, object key) except -1:
+        cdef Py_hash_t h = PyObject_Hash(key)
+        cdef Py_ssize_t j = <size_t>h & self._mask
+        cdef Slot *slot
+        while True:
+            slot = &self._slots[j]
+            if slot.key is NULL:
+                self._order.append(key)
+                slot.key = <PyObject *>key
+                slot.hash = h
+                slot.count = 1
+                if len(self._order) * 2 > self._mask:
+                    self._grow()
+                return 0
+            if slot.key is <PyObject *>key or (
+                    slot.hash == h and PyObject_RichCompareBool(<object>slot.key, key, Py_EQ)):
+                slot.count += 1
+                return 0
+            j = (j + 1) & self._mask
+
+    def count_pairs(self, list pairs):
+        """Count the key of every pair (exact tuples of two)."""
+        cdef Py_ssize_t i, n = len(pairs)
+        for i in range(n):
+            self._count(<object>PyTuple_GET_ITEM(<tuple>pairs[i], 0))
+        self._total += n
+
+    def count_keys(self, list keys):
+        """Count every key."""
+        cdef Py_ssize_t i, n = len(keys)
+        for i in range(n):
+            self._count(keys[i])
+        self._total += n
+
+    def first(self, Py_ssize_t n):
+        """The first ``n`` keys counted."""
+        return self._order[:n]
+
+    def counts(self):
+        """``key -> count``, first seen first."""
+        cdef Py_ssize_t i
+        cdef dict found = {}
+        for i in range(self._mask + 1):
+            if self._slots[i].key is not NULL:
+                PyDict_SetItem(found, <object>self._slots[i].key, self._slots[i].count)
+        return dict(zip(self._order, map(found.__getitem__, self._order)))
+
+    def take(self):
+        """``(counts(), the keys counted)``, the table emptied."""
+        cdef Slot *empty = <Slot *>calloc(FIRST_SLOTS, sizeof(Slot))
+        if empty is NULL:
+            raise MemoryError()
+        taken = self.counts(), self._total
+        free(self._slots)
+        self._slots = empty
+        self._mask = FIRST_SLOTS - 1
+        self._order = []
+        self._total = 0
+        return taken

@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - other Pythons: the pure-Python version
 
 from minimr.dataflow.exact import CANONICAL, exact, key_choice
 from minimr.dataflow.mapside.pairscan import (
-    count_pair_keys,
+    KeyCounter,
     counted_runs,
     group_counted,
     group_pairs,
@@ -71,12 +71,13 @@ class Taken:
 
 
 class KeyCounts:
-    """Keys counted in C, each standing for the pair ``(key, value)`` of one ``value`` of an
-    exact type: the int 1 of a ``map_keys``, or the one value of a map's every pair."""
+    """Keys counted in C (``pairscan.KeyCounter``), each standing for the pair
+    ``(key, value)`` of one ``value`` of an exact type: the int 1 of a ``map_keys``, or the
+    one value of a map's every pair."""
 
     def __init__(self, value: Any = 1) -> None:
         self.value = value
-        self.keyed: Counter = Counter()
+        self.keyed = KeyCounter()
         self.key_types: set[type] = set()
 
     def __len__(self) -> int:
@@ -93,28 +94,29 @@ class KeyCounts:
     def add_keys(self, keys: list, key_types: set[type]) -> None:
         """Count ``keys`` (that ``fits(key_types)``)."""
         self.key_types |= key_types
-        _count_elements(self.keyed, keys)
+        self.keyed.count_keys(keys)
 
     def add_pair_keys(self, pairs: list, key_types: set[type]) -> None:
         """Count the keys of ``pairs`` (exact tuples of two whose value is this store's, with
         keys that ``fits(key_types)``)."""
         self.key_types |= key_types
-        count_pair_keys(self.keyed, pairs)
+        self.keyed.count_pairs(pairs)
 
     def items(self) -> Iterable[tuple[tuple[Any, Any], int]]:
-        """``((key, value), times)`` for every key: the pairs counted, as ``PairCounts``
-        has them."""
-        return zip(zip(self.keyed, repeat(self.value)), self.keyed.values(), strict=False)
+        """``((key, value), times)`` for every key: the pairs counted, as ``PairCounts`` has
+        them."""
+        keyed = self.keyed.counts()
+        return zip(zip(keyed, repeat(self.value)), keyed.values(), strict=False)
 
     def estimate(self) -> int:
         if not self.keyed:
             return 0
-        sample = [(key, self.value) for key in islice(self.keyed, 16)]
+        sample = [(key, self.value) for key in self.keyed.first(16)]
         return int(len(self.keyed) * (ENTRY_OVERHEAD + _mean_size(sample)))
 
     def take(self) -> Taken:
-        keyed, self.keyed = self.keyed, Counter()
-        return Taken(keyed, True, False, sum(keyed.values()), (self.value,))
+        keyed, records = self.keyed.take()
+        return Taken(keyed, True, False, records, (self.value,))
 
 
 class PairCounts:

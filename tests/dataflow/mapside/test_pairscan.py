@@ -25,9 +25,9 @@ items = st.one_of(
     st.builds(lambda k: (k,), st.text(max_size=2)),
     st.builds(lambda k: NamedPair(k, ONE), st.text(max_size=2)),
 )
-IMPLEMENTATIONS = [(pairscan.one_value_key_types_py, pairscan.count_pair_keys_py)]
+IMPLEMENTATIONS = [(pairscan.one_value_key_types_py, pairscan.KeyCounterPy)]
 if pairscan.COMPILED:
-    IMPLEMENTATIONS.append((pairscan.one_value_key_types, pairscan.count_pair_keys))
+    IMPLEMENTATIONS.append((pairscan.one_value_key_types, pairscan.KeyCounter))
 
 
 def model_key_types(pairs, one):
@@ -37,18 +37,60 @@ def model_key_types(pairs, one):
     return None
 
 
-@pytest.mark.parametrize("scan, count", IMPLEMENTATIONS,
+@pytest.mark.parametrize("scan, counter", IMPLEMENTATIONS,
                          ids=["python", "compiled"][: len(IMPLEMENTATIONS)])
 @settings(max_examples=300, deadline=None)
 @given(pairs=st.lists(items, max_size=40))
-def test_scan_and_count_agree_with_plain_python(scan, count, pairs):
+def test_scan_and_count_agree_with_plain_python(scan, counter, pairs):
     """Key types only for exact pairs all of the one value object (1.0, True, a Decimal, a
     list, a named tuple or three items leave the scan), and the keys counted as a Counter."""
     assert scan(pairs, ONE) == model_key_types(pairs, ONE)
     if scan(pairs, ONE) is not None:
-        counts = Counter({"seen": 2})
-        count(counts, pairs)
-        assert counts == Counter({"seen": 2}) + Counter(p[0] for p in pairs)
+        counts = counter()
+        counts.count_keys(["seen", "seen"])
+        counts.count_pairs(pairs)
+        assert counts.counts() == Counter({"seen": 2}) + Counter(p[0] for p in pairs)
+
+
+COUNTERS = [pairscan.KeyCounterPy] + ([pairscan.KeyCounter] if pairscan.COMPILED else [])
+exact_keys = st.one_of(st.text(max_size=3), st.integers(), st.binary(max_size=2), st.none(),
+                       st.sampled_from([-1, -2, 2**61 - 1, 2**61, -(2**61), 0, 1, True, False]))
+
+
+@pytest.mark.parametrize("counter", COUNTERS, ids=["python", "compiled"][: len(COUNTERS)])
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.lists(exact_keys, max_size=30), max_size=4))
+def test_key_counters_count_as_a_dict_does(counter, batches):
+    """Each key counted as a dict counts it: equal keys are one (1 and True, the first seen
+    kept), keys of equal hashes (-1 and -2, 2**61 - 1 and 0) stay apart, keys in first-seen
+    order; ``take`` hands the counts and the number counted over and empties the counter."""
+    counts = counter()
+    model: dict = {}
+    for keys in batches:
+        counts.count_keys(keys)
+        for key in keys:
+            model[key] = model.get(key, 0) + 1
+    assert len(counts) == len(model)
+    assert counts.first(3) == list(model)[:3]
+    got = counts.counts()
+    assert list(got.items()) == list(model.items())
+    assert [type(k) for k in got] == [type(k) for k in model]
+    assert counts.take() == (model, sum(map(len, batches)))
+    assert len(counts) == 0 and counts.take() == ({}, 0)
+
+
+@pytest.mark.parametrize("counter", COUNTERS, ids=["python", "compiled"][: len(COUNTERS)])
+def test_key_counters_hold_many_keys(counter):
+    """A table that grows many times over keeps every count (300,000 keys, each 1 to 3
+    times), and counts again from empty after ``take``."""
+    keys = [f"w{i}" for i in range(300_000)]
+    counts = counter()
+    for batch in (keys, keys[::2], keys[::3]):
+        counts.count_pairs([(k, ONE) for k in batch])
+    want = {k: 1 + (i % 2 == 0) + (i % 3 == 0) for i, k in enumerate(keys)}
+    assert counts.take() == (want, 300_000 + 150_000 + 100_000)
+    counts.count_keys(keys[:5])
+    assert counts.counts() == dict.fromkeys(keys[:5], 1)
 
 
 def test_the_compiled_scan_is_built_where_asked():

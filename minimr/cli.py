@@ -31,8 +31,9 @@ A job's own options (declared with minimr.Option) follow; `minimr submit JOB.py 
 lists them after these.
 
 Output: OUTPUT/part-00000 ... one per reduce partition, each line `repr(key) TAB repr(value)`
-(or --output-format jsonl, tsv), keys sorted within a part; OUTPUT/_SUCCESS is written last,
-only when every part is committed.
+(or --output-format jsonl, tsv), keys sorted within a part (a map-only job: part-m-00000 ...
+one per map task, in the map's order); OUTPUT/_SUCCESS is written last, only when every part
+is committed.
 A run that fails or is cancelled (Ctrl-C, SIGTERM) removes what it wrote, so the same command
 can run again.
 """
@@ -92,8 +93,10 @@ def main() -> None:
                    " pip install 'minimr[zstd]' (one task per compressed file).")
 @click.option("--output", "-o", required=True, metavar="DIR",
               help="The output folder, local or a URL such as s3://bucket/out.")
-@click.option("--reducers", "-r", type=click.IntRange(min=1), default=None,
-              help=f"Reduce partitions (default: the job's, else {runner.DEFAULT_REDUCERS}).")
+@click.option("--reducers", "-r", type=click.IntRange(min=0), default=None,
+              help=f"Reduce partitions (default: the job's, else {runner.DEFAULT_REDUCERS});"
+                   " 0: map-only, each map task writes its output, unsorted, to a part file"
+                   " (part-m-00000 ...) with no shuffle (a job with a reduce is refused).")
 @click.option("--inline", is_flag=True,
               help="Run every task in this process, in order (the debugger: real tracebacks).")
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None,

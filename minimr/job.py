@@ -87,7 +87,12 @@ class Step:
             typed as keys are for mixed types): a secondary sort, spilled and merged in
             bounded memory like the keys (None: the job's ``sort_values``). A combiner then
             runs when the map output buffer spills, not when spills merge.
-        reducers: this step's number of reduce partitions (wins over the run's ``reducers``).
+        reducers: this step's number of reduce partitions (wins over the run's ``reducers``);
+            ``0`` makes it a *map-only* step: no shuffle, no sort, no reduce; each map task
+            writes what its map yields, in the map's order, straight to a part file of its
+            own (``part-m-NNNNN``), so the step has no ``reduce``, ``combine``,
+            ``reduce_final``, ``sort_values`` or range partitioner (Hadoop's zero-reducer
+            jobs, mrjob's mapper-only steps).
         partitioner: ``"hash"`` or ``"range"`` (sampled boundaries: total order across parts).
         setup, teardown: called once per task before and after the step's functions.
     """
@@ -124,10 +129,7 @@ class Step:
         if self.sort_values is not None and type(self.sort_values) is not bool:
             raise JobDefinitionError(
                 f"{where}: sort_values must be True or False (got {self.sort_values!r})")
-        if self.reducers is not None and (type(self.reducers) is not int or self.reducers < 1):
-            raise JobDefinitionError(
-                f"{where}: reducers must be a positive int (got {self.reducers!r})"
-            )
+        _check_reducers(self.reducers, f"{where}: reducers")
         if self.partitioner is not None and self.partitioner not in PARTITIONERS:
             raise JobDefinitionError(
                 f"{where}: partitioner must be one of {', '.join(map(repr, PARTITIONERS))}"
@@ -139,7 +141,8 @@ class Job:
     """Base class of class-style jobs; override ``map`` (or ``map_batch``) and ``reduce``.
 
     Class attributes (all optional):
-        reducers: default number of reduce partitions (the run's ``--reducers`` overrides it).
+        reducers: default number of reduce partitions (the run's ``--reducers`` overrides it);
+            ``0``: map-only, each map task's output is a part file (see ``Step.reducers``).
         input_format: how input files become records: ``"text"`` (lines, the default),
             ``"whole_file"`` (one ``(path, contents)`` a file), ``"jsonl"``, ``"csv"``,
             ``"tsv"``, or an object such as ``minimr.CSV(header=True)`` or an
@@ -296,11 +299,14 @@ def declared_files(job: Job) -> list[str]:
             os.path.join(folder, os.path.expanduser(os.fspath(f))) for f in files]
 
 
-def resolve_steps(job: Job) -> list[Step]:
-    """The validated steps of ``job``.
+def resolve_steps(job: Job, reducers: int | None = None, default_reducers: int = 4
+                  ) -> list[Step]:
+    """The validated steps of ``job``, each with its number of reducers resolved: the
+    step's own, else the run's ``reducers``, else the job's, else ``default_reducers``.
 
     Raises:
-        JobDefinitionError: a malformed job or step, with what was expected and received.
+        JobDefinitionError: a malformed job or step, with what was expected and received;
+            a map-only step (``reducers`` 0) that also declares what only a reduce has.
     """
     resolve_input_format(job.input_format, f"{job_name(job)}.input_format")
     if job.output_format is not None and job.output_format not in OUTPUT_FORMATS:
@@ -308,6 +314,7 @@ def resolve_steps(job: Job) -> list[Step]:
             f"{job_name(job)}.output_format must be one of"
             f" {', '.join(map(repr, OUTPUT_FORMATS))} (got {job.output_format!r})"
         )
+    _check_reducers(job.reducers, f"{job_name(job)}.reducers")
     steps = job.steps()
     if not isinstance(steps, (list, tuple)) or not steps:
         raise JobDefinitionError(
@@ -319,7 +326,8 @@ def resolve_steps(job: Job) -> list[Step]:
             raise JobDefinitionError(
                 f"{job_name(job)}.steps()[{i}] must be a minimr.Step (got {type(step).__name__})"
             )
-        step.validate(f"{job_name(job)} step {i}")
+        where = f"{job_name(job)} step {i}"
+        step.validate(where)
         # The job's own setup/teardown run in every task of every step, unless a step
         # names its own; a declared fold combines too, unless the step has a combine.
         combine = step.combine
@@ -329,7 +337,46 @@ def resolve_steps(job: Job) -> list[Step]:
         if type(sort_values) is not bool:
             raise JobDefinitionError(f"{job_name(job)}.sort_values must be True or False"
                                      f" (got {sort_values!r})")
-        resolved.append(dataclasses.replace(
+        count, source = next((n, name) for n, name in (
+            (step.reducers, "the step's reducers"), (reducers, "the run's reducers"),
+            (job.reducers, f"{job_name(job)}.reducers"), (default_reducers, "the default"))
+            if n is not None)
+        step = dataclasses.replace(
             step, combine=combine, setup=step.setup or job.setup,
-            teardown=step.teardown or job.teardown, sort_values=sort_values))
+            teardown=step.teardown or job.teardown, sort_values=sort_values, reducers=count)
+        if count == 0:
+            _check_map_only(step, step.partitioner or job.partitioner, where, source)
+        resolved.append(step)
     return resolved
+
+
+def _check_reducers(reducers: object, what: str) -> None:
+    """A number of reducers is None (not given) or an int >= 0 (0: map-only).
+
+    Raises:
+        JobDefinitionError: naming ``what`` and the value.
+    """
+    if reducers is not None and (type(reducers) is not int or reducers < 0):
+        raise JobDefinitionError(
+            f"{what} must be an int >= 1, or 0 for a map-only step (got {reducers!r})")
+
+
+def _check_map_only(step: Step, partitioner: str | None, where: str, source: str) -> None:
+    """A map-only step writes its map's output as it is: refuse what only a reduce has.
+
+    Raises:
+        JobDefinitionError: naming what the step declares, where its 0 came from, and the
+            two ways out.
+    """
+    declared = [name for name in ("reduce", "combine", "reduce_final")
+                if getattr(step, name) is not None
+                and not (name == "combine" and step.combine is step.reduce)]  # a fold's
+    if step.sort_values:
+        declared.append("sort_values=True")
+    if partitioner == "range":
+        declared.append('partitioner="range"')
+    if declared:
+        raise JobDefinitionError(
+            f"{where} is map-only (reducers=0, from {source}) but declares"
+            f" {', '.join(declared)}: a map-only step has no shuffle, sort or reduce (each map"
+            " task writes its output as it is). Drop those, or give the step reducers >= 1")

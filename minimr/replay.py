@@ -190,7 +190,7 @@ def replay(job: Any, inputs: list[str], *, split: str | None = None, task: str |
               help="Replay the first-step map of these bytes of the one --input file.")
 @click.option("--task", metavar="TASK", default=None,
               help="Replay this task (s1-m00003, s0-r00002): what it needs runs first.")
-@click.option("--reducers", "-r", type=click.IntRange(min=1), default=None,
+@click.option("--reducers", "-r", type=click.IntRange(min=0), default=None,
               help="The failed run's --reducers, if it gave one.")
 @click.option("--split-size", default="64MB", show_default=True, metavar="SIZE",
               help="The failed run's --split-size, if it gave one.")

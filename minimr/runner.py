@@ -35,8 +35,9 @@ from minimr.dataflow.inputs.splits import (
 )
 from minimr.dataflow.plan import JobPlan, StepPlan
 from minimr.dataflow.tasks import (
-    commit_reduce_output,
+    commit_output,
     remove_dir,
+    run_map_only_task,
     run_map_task,
     run_reduce_task,
     run_sample_task,
@@ -109,6 +110,15 @@ def _positive(name: str, value: Any) -> int | None:
     return value
 
 
+def _count(name: str, value: Any) -> int | None:
+    """A count that may be 0 (reducers: 0 makes a map-only job)."""
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise UsageError(f"{name} must be an int >= 1, or 0 for a map-only job (got {value!r})")
+    return value
+
+
 def build_plan(
     job: Job,
     inputs: list[str],
@@ -139,20 +149,19 @@ def build_plan(
     """
     values = resolve(declared_options(job), options or {}, job_name(job))
     job.options = values  # before steps(): a job may shape its steps by its options
-    steps = resolve_steps(job)
+    run_reducers = _count("reducers", reducers)
+    steps = resolve_steps(job, run_reducers, DEFAULT_REDUCERS)
     reading = resolve_input_format(job.input_format if input_format is None else input_format,
                                    f"{job_name(job)}.input_format" if input_format is None
                                    else "input format")
     writing = PartFormat.of(output_format or job.output_format, compress)
     side = sidefiles.collect([*declared_files(job), *map(os.fspath, files)])
-    run_reducers = _positive("reducers", reducers)
     files = expand_inputs(inputs)
     size = parse_size(split_size)
     plans = []
     for i, step in enumerate(steps):
-        r = step.reducers or run_reducers or job.reducers or DEFAULT_REDUCERS
         plans.append(StepPlan(
-            index=i, step=step, reducers=r,
+            index=i, step=step, reducers=step.reducers,
             partitioner=step.partitioner or job.partitioner or "hash",
             input_format=reading if i == 0 else "records",
             is_last=i == len(steps) - 1,
@@ -206,9 +215,15 @@ def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None,
                 maps = [maps[only[2]]]
             outputs = []
             for n, task in enumerate(maps):
-                run = partial(run_map_task, plan, work_dir=work, attempt="inline",
-                              counters=counters)
-                outputs.append(attempt(run, task, f"s{sp.index}-m{task.index:05d}"))
+                name = f"s{sp.index}-m{task.index:05d}"
+                if sp.map_only:  # the map writes the step's output: commit it as a reduce's
+                    run = partial(run_map_only_task, plan, attempt=f"inline-{sp.index}",
+                                  counters=counters)
+                    commit_output(plan, task, attempt(run, task, name))
+                else:
+                    run = partial(run_map_task, plan, work_dir=work, attempt="inline",
+                                  counters=counters)
+                    outputs.append(attempt(run, task, name))
                 if progress:
                     progress(f"step {sp.index + 1}/{len(plan.steps)}: map {n + 1}/{len(maps)}")
             reduces = plan.reduce_tasks(sp.index)
@@ -219,7 +234,7 @@ def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None,
                 run = partial(run_reduce_task, plan, segments=segments,
                               attempt=f"inline-{sp.index}", counters=counters, work_dir=work)
                 temp = attempt(run, task, f"s{sp.index}-r{task.partition:05d}")
-                commit_reduce_output(plan, task, temp)
+                commit_output(plan, task, temp)
                 if progress:
                     progress(f"step {sp.index + 1}/{len(plan.steps)}:"
                              f" reduce {n + 1}/{len(reduces)}")
@@ -369,7 +384,9 @@ def run(
             with ``overwrite``. Never ``/``, a home or the current folder, nor one holding
             an input or the job file (``dataflow/format/overwrite.py``). A run that fails or
             is cancelled removes what it wrote, and the folder if it made it.
-        reducers: the number of reduce partitions (steps may fix their own).
+        reducers: the number of reduce partitions (steps may fix their own); 0 runs the
+            job map-only (each map task writes a part file, ``part-m-NNNNN``: no shuffle,
+            no sort; a step with a reduce is refused).
         runner: ``"local"`` (the default: an embedded coordinator and ``workers`` local
             worker processes) or ``"inline"`` (every task in this process, in order: the
             debugger, which lets the user's exception through with its real traceback).

@@ -199,8 +199,8 @@ def test_default_runner_is_an_embedded_cluster_with_the_inline_output(text_input
 
 def test_bad_options_are_usage_errors(text_input, tmp_path):
     """Bad reducers or runner values are refused with what was expected and received."""
-    with pytest.raises(minimr.UsageError, match="reducers must be a positive int"):
-        run_inline(LineLengths, str(text_input), str(tmp_path / "o"), reducers=0)
+    with pytest.raises(minimr.UsageError, match="reducers must be an int >= 1, or 0 for a"):
+        run_inline(LineLengths, str(text_input), str(tmp_path / "o"), reducers=-1)
     with pytest.raises(minimr.UsageError, match="runner must be one of"):
         minimr.run(LineLengths, str(text_input), str(tmp_path / "o"), runner="spark")
 

@@ -164,6 +164,11 @@ class Board:
         keys = job.maps if kind is Kind.MAP else job.reduces
         return job.step_done.get((kind, step), 0) == len(keys.get(step, ()))
 
+    def commits(self, job: Job, task: Task) -> bool:
+        """Whether ``task`` writes part files, renamed into place once its commit is
+        granted: a reduce, or a map of a map-only step (whose output no reduce reads)."""
+        return task.kind is Kind.REDUCE or (task.kind is Kind.MAP and task.step in job.map_only)
+
     def map_outputs_ready(self, job: Job, step: int) -> bool:
         """Every map of the step is done and its output held by a known worker."""
         return self.step_complete(job, Kind.MAP, step) and all(

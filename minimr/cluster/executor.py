@@ -8,7 +8,8 @@ sentinel; the worker reports the attempt failed and starts a fresh executor.
 
 The conversation on the pipe is typed messages (``pipe.py``): the worker sends
 ``LoadPlan``, ``ForgetPlan``, ``Run``, ``Commit`` and ``Discard``; the executor answers a
-``Run`` with ``Done``, ``ReadyToCommit`` (a reduce: may it commit?), ``FetchLost`` or
+``Run`` with ``Done``, ``ReadyToCommit`` (a reduce, a map-only map: may it commit?),
+``FetchLost`` or
 ``Failed``, and a ``Commit`` with ``Committed`` or ``Failed``. :func:`serve` is the
 executor's loop, dispatching by message type; it needs only a pipe, so tests run it in a
 thread. A failure's ``record`` is skip mode's location of the record user code failed on;
@@ -53,10 +54,12 @@ from minimr.dataflow.plan import MapTask, ReduceTask
 from minimr.dataflow.sidefiles import FileCache
 from minimr.dataflow.skips import RecordFailed, write_report
 from minimr.dataflow.tasks import (
-    commit_reduce_output,
+    commit_output,
+    run_map_only_task,
     run_map_task,
     run_reduce_task,
     run_sample_task,
+    task_from_dict,
 )
 from minimr.errors import FINAL, format_user_traceback
 
@@ -289,7 +292,7 @@ class _State:
     def commit(self, message: pipe.Commit) -> pipe.Reply:
         try:
             plan = self.plans[message.job_id]
-            commit_reduce_output(plan, ReduceTask.from_dict(message.task), message.temp_path)
+            commit_output(plan, task_from_dict(message.kind, message.task), message.temp_path)
         except Exception:
             return pipe.Failed(message.attempt, traceback.format_exc())
         return pipe.Committed(message.attempt)
@@ -341,6 +344,10 @@ def _run(
         if kind == "prepare":
             with user_code:
                 output = _prepare(plan, task["step"], counters)
+        elif kind == "map" and task.get("reducers") == 0:  # map-only: commits as a reduce
+            with user_code:
+                temp = run_map_only_task(plan, MapTask.from_dict(task), attempt, counters)
+            return pipe.ReadyToCommit(attempt, temp, counters.to_dict(), time.monotonic() - started)
         elif kind == "map":
             with user_code:
                 result = run_map_task(plan, MapTask.from_dict(task), job_dir, attempt, counters)

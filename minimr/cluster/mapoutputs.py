@@ -6,7 +6,8 @@ Functions over the scheduler's board (``board.py``), each returning its actions:
 
 - :func:`lose`: the output is gone (its worker died, a reducer could not fetch it, or the
   recovery grace ran out): the map runs again while a reduce of its step still needs it,
-  and that step's pending reduces wait for it;
+  and that step's pending reduces wait for it. A map of a map-only step committed its
+  output as part files, like a reduce: nothing of it is lost with its worker;
 - :func:`reclaim`: a registering worker holds an output (after a coordinator restart, or
   adopted from a dead worker's folder): the map need not run (again). Only a worker of
   the key that ran the map's attempt may say so, and never of an output a live worker
@@ -28,6 +29,8 @@ from minimr.cluster.tables import AttemptState, Job, JobState, Kind, Task, TaskS
 def lose(board: Board, job: Job, task: Task) -> list[Action]:
     """A finished map's output is gone: run the map again if a reduce still needs it."""
     actions: list[Action] = []
+    if task.step in job.map_only:  # its output is committed part files, lost with no worker
+        return actions
     holder = board.workers.get(task.output_worker or "")
     if holder is not None:
         holder.outputs.discard((job.id, task.key))
@@ -60,6 +63,8 @@ def reclaim(board: Board, worker: Worker, held: HeldOutput) -> list[Action]:
     job = board.jobs.get(held.job_id)
     task = job.tasks.get(attempt.rpartition("-a")[0]) if job is not None else None
     if task is None or job.state is not JobState.RUNNING or task.kind is not Kind.MAP:
+        return actions
+    if task.step in job.map_only:  # no worker holds a map-only map's output: none to claim
         return actions
     if task.state is TaskState.DONE and task.output_attempt == attempt:
         if task.output_worker is not None and task.output_worker in board.workers:

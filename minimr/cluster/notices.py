@@ -93,10 +93,10 @@ def job_ended(job: Job, now: float) -> Notice:
     if job.state is JobState.SUCCEEDED:
         failed = sum(t.failures for t in job.tasks.values())
         tail = f", {_plural(failed, 'attempt')} failed" if failed else ""
-        return Notice(
-            f"{_job(job)} succeeded in {took:.1f} s: {job.total.get(Kind.MAP, 0)} map and "
-            f"{job.total.get(Kind.REDUCE, 0)} reduce tasks{tail}"
-        )
+        maps, reduces = job.total.get(Kind.MAP, 0), job.total.get(Kind.REDUCE, 0)
+        tasks = (f"{maps} map and {reduces} reduce tasks" if reduces
+                 else f"{_plural(maps, 'map task')} (map-only)")
+        return Notice(f"{_job(job)} succeeded in {took:.1f} s: {tasks}{tail}")
     if job.state is JobState.CANCELLED:
         return Notice(f"{_job(job)} cancelled by {job.cancelled_by or 'its client'} after "
                       f"{took:.1f} s")

@@ -7,10 +7,12 @@ The wire between processes of one worker, shaped like the wire between machines
     worker -> executor   LoadPlan      a job's plan, loaded once per job
                          ForgetPlan    the job ended
                          Run           run an attempt
-                         Commit        a reduce's commit was granted: rename its output
-                         Discard       a reduce's commit was refused: delete its output
+                         Commit        a reduce's (a map-only map's) commit was granted:
+                                       rename its output
+                         Discard       such a commit was refused: delete its output
     executor -> worker   Done          the attempt succeeded (a map's output, a prepare's tasks)
-                         ReadyToCommit a reduce wrote its output: may it commit?
+                         ReadyToCommit a reduce (a map-only map) wrote its output: may it
+                                       commit?
                          Committed     the granted commit is done
                          FetchLost     a reduce could not fetch these map outputs
                          Failed        the attempt failed (the user's traceback)
@@ -59,12 +61,14 @@ class Run:
 
 @dataclass(frozen=True)
 class Commit:
-    """A reduce's commit was granted: rename its output at ``temp_path`` into place."""
+    """A reduce's (a map-only map's: ``kind``) commit was granted: rename its output at
+    ``temp_path`` into place."""
 
     job_id: str
     attempt: str
     task: dict
     temp_path: str
+    kind: str = "reduce"
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,11 @@ def misfit(job: Job, task: Task, output: TaskOutput) -> str | None:
 
 
 def _map_misfit(job: Job, task: Task, output: TaskOutput) -> str | None:
+    if task.step in job.map_only:  # it committed part files: nothing stays on the worker
+        if output is not None:
+            return (f"a map task of a map-only step has no map output (got a"
+                    f" {type(output).__name__})")
+        return None
     if not isinstance(output, MapOutputRef):
         return f"a map task's output must be a map output (got {type(output).__name__})"
     reducers = len(job.reduces.get(task.step, ()))

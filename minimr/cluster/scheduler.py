@@ -399,7 +399,7 @@ class Scheduler:
             task.spec = {**task.spec, "skip": sorted(e.ordinal for e in task.skipped)}
             job.skipped += len(task.skipped)
         self.board.move(job, task, TaskState.DONE)
-        if task.kind is Kind.MAP:
+        if task.kind is Kind.MAP and task.step not in job.map_only:  # its output on a worker
             job.recover_until = now + self.recovery_grace
         actions.append(JobChanged(job.id))
         self._after_done[task.kind](self, job, task, now, actions)
@@ -478,9 +478,9 @@ class Scheduler:
             self.board.drop_attempt(attempt, AttemptState.FAILED, error)
             self._record_failure(job, task, attempt, error, "", now, actions)
             return actions
-        if task.kind is Kind.REDUCE and not committed:
-            # a reduce reports success only after its commit was granted; one that did
-            # not may have left nothing in place, so the task runs again
+        if self.board.commits(job, task) and not committed:
+            # a reduce (a map-only map) reports success only after its commit was granted;
+            # one that did not may have left nothing in place, so the task runs again
             self.board.drop_attempt(attempt, AttemptState.FAILED, "done without a commit")
             if not task.live:
                 self.board.requeue(job, task, front=True)
@@ -542,14 +542,16 @@ class Scheduler:
             self.board.add_task(job, Kind.REDUCE, step, i, spec, reduce_state).key
             for i, spec in enumerate(reduces)
         ]
-        if not reduces:
-            job.error = {
-                "message": f"step {step} has no reduce tasks; map-only steps are "
-                "not supported by the cluster runner yet"
-            }
-            self._end_job(job, JobState.FAILED, now, actions)
+        if not reduces:  # map-only: its maps write the step's output
+            job.map_only.add(step)
+            if not maps:  # nothing to read: the step is done already
+                self._step_done(job, step)
 
     def _after_map(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
+        if task.step in job.map_only:  # its output is committed, held by no worker
+            if self.board.step_complete(job, Kind.MAP, task.step):
+                self._step_done(job, task.step)
+            return
         worker = self.workers.get(task.output_worker or "")
         if worker is not None:
             worker.outputs.add((job.id, task.key))
@@ -570,6 +572,10 @@ class Scheduler:
             worker.outputs = {
                 o for o in worker.outputs if not (o[0] == job.id and job.tasks[o[1]].step == step)
             }
+        self._step_done(job, step)
+
+    def _step_done(self, job: Job, step: int) -> None:
+        """Every part of ``step`` is committed: prepare the next step, or commit the job."""
         if step + 1 < job.steps:
             spec = {"step": step + 1}
             self.board.add_task(job, Kind.PREPARE, step + 1, 0, spec, TaskState.PENDING)

@@ -175,6 +175,8 @@ class Job:
     pending: deque[str] = field(default_factory=deque)
     maps: dict[int, list[str]] = field(default_factory=dict)  # step -> map task keys
     reduces: dict[int, list[str]] = field(default_factory=dict)  # step -> reduce task keys
+    #: the map-only steps (no reduce tasks): their maps commit the step's output themselves
+    map_only: set[int] = field(default_factory=set)
     done: dict[str, int] = field(default_factory=dict)  # kind -> tasks done
     total: dict[str, int] = field(default_factory=dict)  # kind -> tasks known
     step_done: dict[tuple[str, int], int] = field(default_factory=dict)

@@ -357,9 +357,8 @@ class Worker:
                 continue
             if message.ok:
                 slot.executor.send(
-                    pipe.Commit(
-                        assignment.job_id, assignment.attempt, assignment.task, slot.temp_path
-                    )
+                    pipe.Commit(assignment.job_id, assignment.attempt, assignment.task,
+                                slot.temp_path, assignment.kind)
                 )
             else:
                 slot.executor.send(pipe.Discard(slot.temp_path))

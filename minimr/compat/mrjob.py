@@ -154,6 +154,9 @@ class MRJobAdapter(Job):
             shape = self._shape(mr_step, index, index == len(mr_steps) - 1)
             raw = index == 0 and raw_text(launcher.pick_protocols(0, "mapper")[0])
             streaming = StreamingStep(self.job_cls, words, shape, raw)
+            # a step with no reducer runs map-only, as Hadoop runs it (zero reduce tasks):
+            # its lines go to the output (or the next step) as the mapper wrote them
+            map_only = not shape.reducer
             steps.append(Step(
                 map=streaming.map if shape.mapper else streaming.relay,
                 map_final=streaming.map_final if shape.mapper_hooks else None,
@@ -161,7 +164,8 @@ class MRJobAdapter(Job):
                 reduce=streaming.reduce if shape.reducer else None,
                 reduce_final=streaming.reduce_final if shape.reducer_hooks else None,
                 # values sorted by their encoded bytes: Hadoop's order of the lines
-                sort_values=bool(launcher.sort_values()),
+                sort_values=bool(launcher.sort_values()) and not map_only,
+                reducers=0 if map_only else None,
                 setup=streaming.setup, teardown=streaming.teardown))
         return steps
 

@@ -22,6 +22,9 @@ MAP_INPUT_RECORDS = "map input records"
 MAP_INPUT_BYTES = "map input bytes"
 #: (key, value) pairs the map functions yielded (``map``, ``map_batch``, ``map_final``)
 MAP_OUTPUT_RECORDS = "map output records"
+#: a map-only step (0 reducers): bytes of the part files its map tasks wrote (with reducers,
+#: the map output stays on the workers: see spilled records)
+MAP_OUTPUT_BYTES = "map output bytes"
 #: pairs that went into a combine pass: each spill of the map output buffer, and the merge of
 #: a task's spills; a key with one value passes through unchanged and counts too. With one
 #: spill a task, this equals map output records; with several, merged pairs count again
@@ -46,10 +49,10 @@ INVALID_UTF8_RECORDS = "invalid utf-8 records"
 #: side files a task had to fetch (not yet in its worker's cache)
 SIDE_FILES_FETCHED = "side files fetched"
 BUILTIN_ORDER = (
-    MAP_INPUT_RECORDS, MAP_INPUT_BYTES, MAP_OUTPUT_RECORDS, COMBINE_INPUT_RECORDS,
-    COMBINE_OUTPUT_RECORDS, SPILLED_RECORDS, REDUCE_INPUT_RECORDS, REDUCE_INPUT_GROUPS,
-    REDUCE_OUTPUT_RECORDS, REDUCE_OUTPUT_BYTES, SKIPPED_RECORDS, INVALID_UTF8_RECORDS,
-    SIDE_FILES_FETCHED,
+    MAP_INPUT_RECORDS, MAP_INPUT_BYTES, MAP_OUTPUT_RECORDS, MAP_OUTPUT_BYTES,
+    COMBINE_INPUT_RECORDS, COMBINE_OUTPUT_RECORDS, SPILLED_RECORDS, REDUCE_INPUT_RECORDS,
+    REDUCE_INPUT_GROUPS, REDUCE_OUTPUT_RECORDS, REDUCE_OUTPUT_BYTES, SKIPPED_RECORDS,
+    INVALID_UTF8_RECORDS, SIDE_FILES_FETCHED,
 )
 
 

@@ -12,7 +12,9 @@ keys), one map task per split or per pack of small splits (``splits.pack_splits`
 reduce task per partition. A step's reduce output is the final ``part-NNNNN`` files for the
 last step (in the run's ``PartFormat``: repr, jsonl or tsv, compressed or not), and binary
 record files under ``OUTPUT/_temporary/step-K/`` that become the next step's map input
-otherwise. ``minimr.dataflow.tasks`` runs the tasks.
+otherwise. A *map-only* step (0 reducers) has no reduce tasks: each map task writes its
+output there itself, ``part-m-NNNNN`` numbered by map task, committed as a reduce's is.
+``minimr.dataflow.tasks`` runs the tasks.
 """
 
 from __future__ import annotations
@@ -147,6 +149,11 @@ class StepPlan:
         """True when the step's partitioner needs sampled boundaries."""
         return self.partitioner == "range" and self.reducers > 1
 
+    @property
+    def map_only(self) -> bool:
+        """True for a step of 0 reducers: its map tasks write its output (no shuffle)."""
+        return self.reducers == 0
+
 
 @dataclass
 class JobPlan:
@@ -179,18 +186,33 @@ class JobPlan:
         return [Split(p, 0, storage.size(p) if storage.exists(p) else 0) for p in paths]
 
     def input_paths(self, step: int) -> list[str]:
-        """The files a step after the first reads: the previous step's record files."""
-        return [storage.join(self.intermediate_dir(step - 1), out.part_name(p))
-                for p in range(self.steps[step - 1].reducers)]
+        """The files a step after the first reads: the previous step's record files, one a
+        reduce partition (one a map task, after a map-only step)."""
+        before = self.steps[step - 1]
+        count = self.map_task_count(step - 1) if before.map_only else before.reducers
+        return [storage.join(self.intermediate_dir(step - 1), out.part_name(p, before.map_only))
+                for p in range(count)]
+
+    def map_task_count(self, step: int) -> int:
+        """How many map tasks a step has, known before the steps before it ran: one a pack
+        of step 0's splits, one an input file after that."""
+        if step == 0:
+            return len(self._split_groups())
+        return len(self.input_paths(step))
+
+    def _split_groups(self) -> list[tuple[Split, ...]]:
+        """Step 0's splits as its map tasks read them (small ones packed together)."""
+        if self.split_size is not None:
+            return pack_splits(self.splits, self.split_size)
+        return [(s,) for s in self.splits]
 
     def map_tasks(self, step: int, boundaries: list | None = None) -> list[MapTask]:
         """The map tasks of a step (for step > 0, only once the previous step committed)."""
         reducers = self.steps[step].reducers
-        splits = self.input_splits(step)
-        if step == 0 and self.split_size is not None:
-            groups = pack_splits(splits, self.split_size)
+        if step == 0:
+            groups = self._split_groups()
         else:
-            groups = [(s,) for s in splits]
+            groups = [(s,) for s in self.input_splits(step)]
         cuts = None if boundaries is None else tuple(boundaries)
         return [MapTask(step, i, group[0], reducers, cuts, more=group[1:])
                 for i, group in enumerate(groups)]
@@ -208,21 +230,24 @@ class JobPlan:
         """Where a non-final step's committed output lives."""
         return storage.join(self.output, out.TEMPORARY, f"step-{step}")
 
-    def final_path(self, task: ReduceTask) -> str:
-        """Where a reduce task's committed output lives."""
+    def final_path(self, task: ReduceTask | MapTask) -> str:
+        """Where a reduce task's committed output lives (a map-only step's map task's)."""
+        map_only = isinstance(task, MapTask)
+        number = task.index if map_only else task.partition
         if self.steps[task.step].is_last:
-            return storage.join(self.output, self.part_format.file_name(task.partition))
-        return storage.join(self.intermediate_dir(task.step), out.part_name(task.partition))
+            return storage.join(self.output, self.part_format.file_name(number, map_only))
+        return storage.join(self.intermediate_dir(task.step), out.part_name(number, map_only))
 
-    def attempt_path(self, task: ReduceTask, attempt: str) -> str:
-        """Where an attempt writes a reduce output before its commit."""
+    def attempt_path(self, task: ReduceTask | MapTask, attempt: str) -> str:
+        """Where an attempt writes a reduce output (a map-only map output) before its
+        commit."""
         name = os.path.basename(self.final_path(task))
         return storage.join(self.output, out.TEMPORARY, "attempts", attempt,
                             f"step-{task.step}-{name}")
 
-    def part_writer(self, task: ReduceTask, path: str) -> Any:
-        """The writer of a reduce attempt's output at ``path``: the run's part format for
-        the last step, the engine's own record blocks for the steps before it."""
+    def part_writer(self, task: ReduceTask | MapTask, path: str) -> Any:
+        """The writer of an attempt's output at ``path``: the run's part format for the
+        last step, the engine's own record blocks for the steps before it."""
         if self.steps[task.step].is_last:
             return out.TextPartWriter(path, self.part_format)
         return out.RecordPartWriter(path)

@@ -2,10 +2,12 @@
 
 What the tasks are (``JobPlan``, ``MapTask``, ``ReduceTask``, ``SampleTask``) lives in
 ``minimr.dataflow.plan``; this module runs them: a map task's user code into the map output
-buffer (``mapside``), a reduce task through the merge into a part writer (``reduceside``), a
-sample task into range boundaries. Each runs the user's ``setup`` once, every record through
-the map once (or every key through the reduce once), and ``teardown`` once: nothing is run
-again within an attempt, and an exception from user code goes through as it is.
+buffer (``mapside``), or, in a map-only step, straight into its part file
+(``mapside/direct.py``); a reduce task through the merge into a part writer
+(``reduceside``); a sample task into range boundaries. Each runs the user's ``setup`` once,
+every record through the map once (or every key through the reduce once), and ``teardown``
+once: nothing is run again within an attempt, and an exception from user code goes through
+as it is.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from minimr.dataflow.inputs.records import (
 )
 from minimr.dataflow.inputs.splits import Split
 from minimr.dataflow.mapside.combining import make_combiner
+from minimr.dataflow.mapside.direct import DirectOutput
 from minimr.dataflow.mapside.feed import (
     Records,
     TextLines,
@@ -53,7 +56,8 @@ from minimr.dataflow.reduceside.reducing import reduce_into, write_final
 
 __all__ = [
     "JobPlan", "StepPlan", "MapTask", "ReduceTask", "SampleTask", "MapOutput", "Segment",
-    "run_sample_task", "run_map_task", "run_reduce_task", "commit_reduce_output",
+    "run_sample_task", "run_map_task", "run_map_only_task", "run_reduce_task",
+    "commit_output", "task_from_dict",
 ]
 
 SAMPLE_SPLITS = 20  # splits a sample task reads from
@@ -100,6 +104,35 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
     return result
 
 
+def run_map_only_task(plan: JobPlan, task: MapTask, attempt: str, counters: Counters) -> str:
+    """Run one map task of a map-only step (0 reducers): what the map yields is written, in
+    the map's order, to the task's part file, uncommitted.
+
+    Returns:
+        The attempt's output path; ``commit_output`` moves it into place.
+    """
+    sp = plan.steps[task.step]
+    temp = plan.attempt_path(task, attempt)
+    storage.makedirs(storage.parent(temp))
+    setup, teardown = _lifecycle(sp.step)
+    tracker = _tracker(plan, task.describe_input(), task.skip, "record")
+    with C.activate(counters), skips.reporting(tracker), _gc_for(plan), \
+            mistakes.naming_unpicklable(_producers(sp.step, map_side=True)):
+        setup()
+        with plan.part_writer(task, temp) as writer:
+            sink = DirectOutput(writer)
+            n = _map_into(sink, plan, task, sp, tracker)
+            size = writer.close()
+        teardown()
+    if tracker is not None and tracker.skipped:
+        counters.increment(C.BUILTIN, C.SKIPPED_RECORDS, tracker.skipped)
+    counters.increment(C.BUILTIN, C.MAP_INPUT_RECORDS, n)
+    counters.increment(C.BUILTIN, C.MAP_OUTPUT_RECORDS, sink.map_output_records)
+    counters.increment(C.BUILTIN, C.MAP_INPUT_BYTES, sum(s.end - s.start for s in task.splits))
+    counters.increment(C.BUILTIN, C.MAP_OUTPUT_BYTES, size)
+    return temp
+
+
 def _producers(step: Any, map_side: bool) -> list[Callable | None]:
     """The step's functions whose output a map task (``map_side``) or a reduce task writes:
     the map's and the combiner's, or the reducer's (the map's, when there is none)."""
@@ -115,7 +148,7 @@ def _tracker(plan: JobPlan, where: str, skip: frozenset[int], noun: str) -> skip
     return skips.Tracker(where, skip, noun) if plan.settings.get("skip_bad_records") else None
 
 
-def _map_into(buffer: MapOutputBuffer, plan: JobPlan, task: MapTask, sp: StepPlan,
+def _map_into(buffer: MapOutputBuffer | DirectOutput, plan: JobPlan, task: MapTask, sp: StepPlan,
               tracker: skips.Tracker | None) -> int:
     """Run the step's map over the task's input into ``buffer``; returns the records read."""
     step = sp.step
@@ -179,9 +212,15 @@ def run_reduce_task(plan: JobPlan, task: ReduceTask, segments: list[Segment], at
     return temp
 
 
-def commit_reduce_output(plan: JobPlan, task: ReduceTask, temp_path: str) -> str:
-    """Move an attempt's part file into place (atomic, idempotent); returns the final path."""
+def commit_output(plan: JobPlan, task: ReduceTask | MapTask, temp_path: str) -> str:
+    """Move an attempt's part file (a reduce's, a map-only map's) into place (atomic,
+    idempotent); returns the final path."""
     return out.commit(temp_path, plan.final_path(task))
+
+
+def task_from_dict(kind: str, data: dict) -> MapTask | ReduceTask:
+    """A map or reduce task from its plain data (``kind``: ``"map"`` or ``"reduce"``)."""
+    return MapTask.from_dict(data) if kind == "map" else ReduceTask.from_dict(data)
 
 
 def run_sample_task(plan: JobPlan, task: SampleTask, counters: Counters) -> list:

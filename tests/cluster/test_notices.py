@@ -59,9 +59,9 @@ def test_a_job_is_said_queued_started_and_ended():
     started = text(script.join("w0", slots=1))
     assert "job a (test) started after 0.0 s in the queue" in started
     (prep,) = [a for a in script.sched.attempts.values() if a.job_id == "a"]
-    lines = text(script.succeed(s.Assign("w0", "a", prep.id, "prepare", {}), s.TaskLists((), ()),
-                                advance=1.5))
-    assert "job a (test) failed after 1.5 s: step 0 has no reduce tasks" in lines
+    lines = text(script(s.AttemptFailed("w0", "a", prep.id, "ValueError: bad plan", final=True),
+                        advance=1.5))
+    assert "job a (test) failed after 1.5 s: " in lines
     assert "job b (test) started after 1.5 s in the queue" in lines
 
 

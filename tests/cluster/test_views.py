@@ -77,7 +77,8 @@ def test_a_job_waiting_behind_another_is_queued_with_its_place():
     assert jobs["first"]["state"] == "running"
     assert (jobs["second"]["state"], jobs["second"]["queue_position"]) == ("queued", 1)
     assert (jobs["third"]["state"], jobs["third"]["queue_position"]) == ("queued", 2)
-    script.succeed(prep, s.TaskLists((), ()), advance=2.0)  # first fails: no reduces
+    script(s.AttemptFailed(prep.worker, "first", prep.attempt, "bad plan", final=True),
+           advance=2.0)  # first fails
     assert detail(script, "second")["state"] == "running"
     assert detail(script, "second")["queued_for"] == 2.0
 

@@ -61,9 +61,10 @@ _TUPLE = {tuple}
 _first, _second = itemgetter(0), itemgetter(1)
 
 
-def part_name(partition: int) -> str:
-    """The file name of a reduce partition's output, before any compression suffix."""
-    return f"{PART_PREFIX}{partition:05d}"
+def part_name(partition: int, map_only: bool = False) -> str:
+    """The file name of a reduce partition's output (``part-00003``), or of a map-only step's
+    map task's (``part-m-00003``, as Hadoop names them), before any compression suffix."""
+    return f"{PART_PREFIX}{'m-' * map_only}{partition:05d}"
 
 
 # --- repr -------------------------------------------------------------------------------------
@@ -369,9 +370,11 @@ class PartFormat:
         """What turns records into lines and back."""
         return ENCODINGS[self.format]
 
-    def file_name(self, partition: int) -> str:
-        """The part file of a partition: ``part-00003``, ``part-00003.gz``..."""
-        return part_name(partition) + compression.WRITE_SUFFIXES.get(self.compression or "", "")
+    def file_name(self, partition: int, map_only: bool = False) -> str:
+        """The part file of a partition: ``part-00003``, ``part-00003.gz``... (of a map-only
+        step's map task: ``part-m-00003``...)."""
+        return (part_name(partition, map_only)
+                + compression.WRITE_SUFFIXES.get(self.compression or "", ""))
 
     def describe(self) -> str:
         """What ``_SUCCESS`` holds: one JSON object, the format and the compression."""

@@ -110,12 +110,16 @@ def run_model(steps: list, reducers: list[Callable | None], inputs: dict[str, by
 
     Args:
         steps: the job's ``minimr.Step`` objects (bound to one job instance), setup and
-            teardown filled in.
+            teardown filled in; one whose ``map_only`` is true has its map's pairs as its
+            output, ungrouped (0 reducers).
         reducers: each step's reduce as a plain function (a declared fold given as one).
     """
     records = [r for path, data in sorted(inputs.items()) for r in text_records(path, data)]
     for step, reduce in zip(steps, reducers, strict=True):
-        records = reduce_step(reduce, group(map_step(step, records)))
+        if getattr(step, "map_only", False):  # no grouping: every pair as the map made it
+            records = map_step(step, records)
+        else:
+            records = reduce_step(reduce, group(map_step(step, records)))
     return records
 
 

@@ -68,7 +68,8 @@ NOISE = [b"x", b"7", "\u00e9".encode(), b"1.x", b"\x0c", b"\x0b", b"\x1c", "\x85
 
 @dataclass(frozen=True)
 class StepSpec:
-    """One step: its map, combine and reduce forms, reducer count and partitioner."""
+    """One step: its map, combine and reduce forms, reducer count (0: map-only, with no
+    combine or reduce) and partitioner."""
 
     map: str
     combine: str = "none"
@@ -159,6 +160,9 @@ def families(spec: JobSpec) -> list[str] | None:
                 or step.combine not in COMBINERS.get(step.reduce, ("none", "each"))
                 or (step.partitioner == "range" and not orderable)):
             return None
+        if step.reducers == 0 and (step.reduce, step.combine, step.partitioner) != (
+                "none", "none", "hash"):
+            return None  # a map-only step has no reduce, combine or range partitions
         found.append(values)
         values = reduce_output(step, values)
     return found
@@ -211,7 +215,11 @@ def generate(rng: random.Random, index: int = 0) -> JobSpec:
         combiners = COMBINERS.get(reduce, ("none", "each"))
         combine = combiners[(index // 2) % len(combiners)] if i == 0 else rng.choice(combiners)
         partitioner = "range" if orderable and rng.random() < 0.4 else "hash"
-        step = replace(step, combine=combine, reduce=reduce, reducers=rng.randint(1, 5),
+        reducers = rng.randint(1, 5)
+        if reduce == "none" and partitioner == "hash" and (index + i) % 2 == 0:
+            combine, reducers = "none", 0  # map-only (drawn without the rng: seeds keep
+            # drawing the jobs they drew)
+        step = replace(step, combine=combine, reduce=reduce, reducers=reducers,
                        partitioner=partitioner)
         values = reduce_output(step, values)
         steps.append(step)

@@ -102,20 +102,13 @@ class Result:
         return out.read_output(self.output, trusted=trusted)
 
 
-def _positive(name: str, value: Any) -> int | None:
+def _positive(name: str, value: Any, zero: str = "") -> int | None:
+    """``value`` if None or an int >= 1 (or 0, when ``zero`` says what 0 means)."""
     if value is None:
         return None
-    if type(value) is not int or value < 1:
-        raise UsageError(f"{name} must be a positive int (got {value!r})")
-    return value
-
-
-def _count(name: str, value: Any) -> int | None:
-    """A count that may be 0 (reducers: 0 makes a map-only job)."""
-    if value is None:
-        return None
-    if type(value) is not int or value < 0:
-        raise UsageError(f"{name} must be an int >= 1, or 0 for a map-only job (got {value!r})")
+    if type(value) is not int or value < (0 if zero else 1):
+        expected = f"an int >= 1, or 0 {zero}" if zero else "a positive int"
+        raise UsageError(f"{name} must be {expected} (got {value!r})")
     return value
 
 
@@ -149,7 +142,7 @@ def build_plan(
     """
     values = resolve(declared_options(job), options or {}, job_name(job))
     job.options = values  # before steps(): a job may shape its steps by its options
-    run_reducers = _count("reducers", reducers)
+    run_reducers = _positive("reducers", reducers, zero="for a map-only job")
     steps = resolve_steps(job, run_reducers, DEFAULT_REDUCERS)
     reading = resolve_input_format(job.input_format if input_format is None else input_format,
                                    f"{job_name(job)}.input_format" if input_format is None

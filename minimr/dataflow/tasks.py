@@ -96,12 +96,18 @@ def run_map_task(plan: JobPlan, task: MapTask, work_dir: str, attempt: str,
         n = _map_into(buffer, plan, task, sp, tracker)
         result = buffer.finish()  # runs the last combines: teardown comes after them
         teardown()
+    _count_map(counters, task, tracker, n, buffer.map_output_records)
+    return result
+
+
+def _count_map(counters: Counters, task: MapTask, tracker: skips.Tracker | None,
+               records: int, outputs: int) -> None:
+    """A map task's built-in counters: records read and skipped, pairs out, bytes read."""
     if tracker is not None and tracker.skipped:
         counters.increment(C.BUILTIN, C.SKIPPED_RECORDS, tracker.skipped)
-    counters.increment(C.BUILTIN, C.MAP_INPUT_RECORDS, n)
-    counters.increment(C.BUILTIN, C.MAP_OUTPUT_RECORDS, buffer.map_output_records)
+    counters.increment(C.BUILTIN, C.MAP_INPUT_RECORDS, records)
+    counters.increment(C.BUILTIN, C.MAP_OUTPUT_RECORDS, outputs)
     counters.increment(C.BUILTIN, C.MAP_INPUT_BYTES, sum(s.end - s.start for s in task.splits))
-    return result
 
 
 def run_map_only_task(plan: JobPlan, task: MapTask, attempt: str, counters: Counters) -> str:
@@ -124,11 +130,7 @@ def run_map_only_task(plan: JobPlan, task: MapTask, attempt: str, counters: Coun
             n = _map_into(sink, plan, task, sp, tracker)
             size = writer.close()
         teardown()
-    if tracker is not None and tracker.skipped:
-        counters.increment(C.BUILTIN, C.SKIPPED_RECORDS, tracker.skipped)
-    counters.increment(C.BUILTIN, C.MAP_INPUT_RECORDS, n)
-    counters.increment(C.BUILTIN, C.MAP_OUTPUT_RECORDS, sink.map_output_records)
-    counters.increment(C.BUILTIN, C.MAP_INPUT_BYTES, sum(s.end - s.start for s in task.splits))
+    _count_map(counters, task, tracker, n, sink.map_output_records)
     counters.increment(C.BUILTIN, C.MAP_OUTPUT_BYTES, size)
     return temp
 

@@ -10,7 +10,7 @@ import threading
 from minimr.cluster.client import submit_plan
 from minimr.cluster.commands import fetch_status
 from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
-from tests.e2e.test_restart import committed, markers
+from tests.e2e.test_restart import markers, run_with_a_coordinator_kill
 
 
 def setup_marks(tmp_path, monkeypatch, files: int = 10):
@@ -62,27 +62,9 @@ def test_a_restarted_coordinator_never_reruns_committed_map_only_maps(
 ):
     """kill -9 the coordinator mid-job: it resumes from its journal, the maps journaled as
     committed never run again, and the output equals inline's."""
-    cluster = journaled_cluster
-    inputs, marks = setup_marks(tmp_path, monkeypatch, files=8)
-    for seed in ("1", "2"):
-        cluster.add_worker(hash_seed=seed)
-    cluster.wait_for_workers(2)
-    before: dict[str, dict] = {}
-    killed = threading.Event()
-
-    def kill(progress) -> None:
-        if progress.snapshot["maps_done"] >= 3 and not killed.is_set():
-            killed.set()
-            cluster.coordinator.send_signal(signal.SIGKILL)
-            cluster.coordinator.wait()
-            before.update(committed(cluster.state_dir))
-            cluster.coordinator = cluster.start_coordinator()
-
-    plan = make_plan("marked_maponly.py", inputs, tmp_path / "cluster", reducers=None)
-    submit_plan(plan, cluster.address, progress=kill)
-    assert killed.is_set()
-    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
+    before, runs = run_with_a_coordinator_kill(
+        journaled_cluster, tmp_path, monkeypatch, lambda snap: snap["maps_done"] >= 3,
+        job="marked_maponly.py", reducers=None)
     maps = [key for key in before if "-m" in key]
     assert len(maps) >= 3
-    runs = markers(marks)
     assert all(runs[map_file(key)] == 1 for key in maps), (maps, runs)

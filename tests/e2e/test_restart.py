@@ -29,16 +29,18 @@ def committed(state_dir: Path) -> dict[str, dict]:
     return {r.body["task"]: r.body for r in records if r.type == "task"}
 
 
-def run_with_a_coordinator_kill(cluster, tmp_path, monkeypatch, when) -> tuple[dict, dict]:
-    """Run the marked job on 2 workers; kill -9 and restart the coordinator at ``when``.
+def run_with_a_coordinator_kill(cluster, tmp_path, monkeypatch, when, job: str = "marked.py",
+                                reducers: int | None = 3) -> tuple[dict, dict]:
+    """Run the marked job (``job``) on 2 workers; kill -9 and restart the coordinator at
+    ``when``.
 
     Returns:
-        The tasks journaled before the kill, and the tasks of the plan's map specs.
+        The tasks journaled before the kill, and how many times each task ran (markers).
     """
     marks = tmp_path / "marks"
     marks.mkdir()
     inputs = small_inputs(tmp_path / "in", 8)
-    inline_output("marked.py", inputs, tmp_path / "inline", reducers=3)
+    inline_output(job, inputs, tmp_path / "inline", reducers=reducers)
     monkeypatch.setenv("MINIMR_MARK_DIR", str(marks))
     monkeypatch.setenv("MINIMR_MARK_SLEEP", "0.3")
     for seed in ("1", "2"):
@@ -55,7 +57,7 @@ def run_with_a_coordinator_kill(cluster, tmp_path, monkeypatch, when) -> tuple[d
             before.update(committed(cluster.state_dir))
             cluster.coordinator = cluster.start_coordinator()
 
-    plan = make_plan("marked.py", inputs, tmp_path / "cluster", reducers=3)
+    plan = make_plan(job, inputs, tmp_path / "cluster", reducers=reducers)
     submit_plan(plan, cluster.address, progress=kill)
     assert killed.is_set()
     assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")

@@ -19,7 +19,9 @@ of different kinds through ``sort_key`` (other composite keys are stored whole, 
 A segment may hold several sorted *runs* (a map task's spills, copied side by side rather than
 merged on the map side: the reducer merges them anyway). Its kind byte is then upper-case
 (``S``, ``B``, ``A``, ``C`` before the signature) and each run follows as its byte length
-(``<u64``) and its blocks. A segment of no entries is its kind byte alone. ``merge`` merges
+(``<u64``) and its blocks: one kind for all the runs, so runs of a composite kind are never
+copied beside runs of another (``concatenable``; they would be read as plain keys). A
+segment of no entries is its kind byte alone. ``merge`` merges
 the runs of many segments.
 
 A map task's output file (``MapOutput``) is one segment per partition, side by side.
@@ -211,11 +213,36 @@ def run_count(segment: Segment) -> int:
         return len(_runs(file, segment)[1])
 
 
+def _kinds(segments: list[Segment]) -> set[bytes]:
+    """The kinds of the segments that hold entries."""
+    kinds = set()
+    for segment in segments:
+        with open(segment.path, "rb") as file:
+            kind, runs = _runs(file, segment)
+        if runs:
+            kinds.add(kind)
+    return kinds
+
+
+def concatenable(segments: list[Segment]) -> bool:
+    """True when the runs of ``segments`` can be copied side by side as one segment: of one
+    kind, or of no composite kind (a composite run's blocks hold plain keys, read back as
+    composite keys only under its own kind; str and bytes blocks read as any others)."""
+    kinds = _kinds(segments)
+    return len(kinds) < 2 or not any(map(_composite, kinds))
+
+
 def concatenate_segments(out: BinaryIO, segments: list[Segment]) -> int:
     """Write the runs of ``segments`` side by side as one segment, without merging them.
 
     The bytes are copied as they are: no entry is read. Returns the bytes written.
+
+    Raises:
+        ValueError: the segments are not ``concatenable``.
     """
+    if not concatenable(segments):
+        raise ValueError("runs of a composite kind and of another kind cannot be one segment:"
+                         " merge them")
     pieces = []
     kinds = set()
     for segment in segments:

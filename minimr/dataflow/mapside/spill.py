@@ -13,7 +13,8 @@ When the estimated size passes the sort buffer, the buffer is written to disk as
 (a spill), combined first when the step has a combiner. ``finish`` writes the task's output
 file: every partition as one segment, the spills merged in, the combiner applied across them
 (Hadoop's model); with no combiner and at most ``MAX_RUNS`` spills, each partition's spilled
-runs are copied side by side instead, for the reducer's merge to take as they are. Of equal
+runs are copied side by side instead, for the reducer's merge to take as they are (merged
+after all when a secondary sort's runs are of a composite kind and another). Of equal
 keys, the first entry of a key in every run carries the one to write (``exact``).
 
 A step with ``sort_values`` writes every run as composite entries, each key's values sorted
@@ -42,6 +43,7 @@ from minimr.dataflow.format.segments import (
     MAX_RUNS,
     MapOutput,
     composite_kind,
+    concatenable,
     concatenate_segments,
     key_kind,
     write_segment,
@@ -385,9 +387,14 @@ class MapOutputBuffer:
 
     def _concatenate_spills(self) -> MapOutput:
         """Each partition's spilled runs side by side: nothing to combine, so the reducer's
-        merge takes them as they are (a merge here would read and write every record)."""
+        merge takes them as they are (a merge here would read and write every record).
+        A partition whose spills a secondary sort wrote of a composite kind and another
+        (``segments.concatenable``) is merged instead."""
         def copy_runs(p: int, out: BinaryIO) -> tuple[int, int]:
-            return concatenate_segments(out, [s.segment(p) for s in self._spills]), 0
+            segments = [s.segment(p) for s in self._spills]
+            if not concatenable(segments):
+                return self._merge_partition(p, out)
+            return concatenate_segments(out, segments), 0
 
         return self._write_segments(
             self._path, (partial(copy_runs, p) for p in range(self._partitions)))
@@ -395,18 +402,18 @@ class MapOutputBuffer:
     def _merge_spills(self) -> MapOutput:
         """Each partition's spills merged into one run, the combiner folding each key (not
         with ``sort_values``: a combiner's output would need sorting again)."""
+        return self._write_segments(
+            self._path, (partial(self._merge_partition, p) for p in range(self._partitions)))
+
+    def _merge_partition(self, p: int, out: BinaryIO) -> tuple[int, int]:
+        """Write partition ``p`` of the spills merged into one run (``_merge_spills``)."""
         scratch = os.path.dirname(self._path) or "."
         combiner = None if self._sort_values else self._combiner
-
-        def merge(p: int, out: BinaryIO) -> tuple[int, int]:
-            with MergedEntries([s.segment(p) for s in self._spills], scratch,
-                               sort_values=self._sort_values) as merged:
-                entries = (combiner.merged(merged.entries())
-                           if combiner is not None else merged.entries())
-                return write_segment(out, entries, merged.kind)
-
-        return self._write_segments(
-            self._path, (partial(merge, p) for p in range(self._partitions)))
+        with MergedEntries([s.segment(p) for s in self._spills], scratch,
+                           sort_values=self._sort_values) as merged:
+            entries = (combiner.merged(merged.entries())
+                       if combiner is not None else merged.entries())
+            return write_segment(out, entries, merged.kind)
 
 
 def _types(items: list) -> set[type]:

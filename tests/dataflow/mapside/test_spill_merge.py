@@ -381,3 +381,30 @@ def test_a_merge_in_memory_groups_as_the_streaming_merge(tmp_path_factory, raw, 
     in_memory, streaming = groups(1 << 30), groups(0)
     assert in_memory == streaming
     assert [k for k, _ in in_memory[0]] == sorted({k for run in runs for k, _ in run})
+
+
+def test_spills_of_a_secondary_sort_of_other_kinds_keep_their_keys(tmp_path):
+    """A secondary sort's spills, one of str keys with float values (composite keys stored
+    whole), one with int values (columns of plain keys, a composite kind): the task's output
+    reads back as every key once with its values in order, not a composite run read as
+    plain keys ("apple" was handed on as "a")."""
+    buffer = MapOutputBuffer(HashPartitioner(1), 1, None, 1, str(tmp_path / "m"), Counters(),
+                             sort_values=True)
+    buffer.add_pairs([("apple", 1.5), ("apple", 0.5)], {tuple})  # a spill each: buffer of 1
+    buffer.add_pairs([("apple", 3), ("banana", 2)], {tuple})
+    output = buffer.finish()
+    with MergedGroups([output.segment(0)], str(tmp_path), sort_values=True) as merged:
+        assert [(k, list(vs)) for k, vs in merged] == [("apple", [0.5, 1.5, 3]),
+                                                         ("banana", [2])]
+
+
+def test_runs_of_a_composite_kind_and_another_are_never_copied_into_one_segment(tmp_path):
+    """A composite run's blocks hold plain keys, made composite again only under its own
+    kind: copied beside a run of another kind it would be misread, so the copy refuses."""
+    path = tmp_path / "runs"
+    with open(path, "wb") as out:
+        plain, _ = write_segment(out, [(("a", 0.5), [0.5])], b"a")
+        composite, _ = write_single_values(out, ["a"], [1], b"c\x04(si)")
+    segments = [Segment(str(path), 0, plain), Segment(str(path), plain, composite)]
+    with open(tmp_path / "out", "wb") as out, pytest.raises(ValueError, match="composite"):
+        concatenate_segments(out, segments)

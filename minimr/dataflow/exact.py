@@ -13,7 +13,8 @@ equal keys, the one written and handed to ``combine`` and ``reduce`` is the leas
 ``-0.0`` of ``0.0`` and ``-0.0``. Every store, sorted run and merge keeps it so: the first entry
 of a key in a sorted run carries the least of that key's keys in the run, and a merge gives the
 first entry of each key the least of its sources' (``least_first``). So the key written does
-not depend on split sizes, worker counts, spills or failures. Keys of ``CANONICAL`` types,
+not depend on split sizes, worker counts, spills or failures. A secondary sort keeps the rule
+in its composite keys' keys (``sortvalues``). Keys of ``CANONICAL`` types,
 which are the common case, never need the choice (``chosen_alike``).
 """
 
@@ -24,7 +25,8 @@ from itertools import compress, islice
 from operator import eq, itemgetter
 from typing import Any
 
-__all__ = ["CANONICAL", "chosen_alike", "exact", "key_choice", "least", "least_first"]
+__all__ = ["CANONICAL", "chosen_alike", "exact", "key_choice", "least", "least_first",
+           "least_of_runs"]
 
 #: types whose equal instances are one value (same repr): str, bytes, int, bool, None
 CANONICAL = frozenset({str, bytes, int, bool, type(None)})
@@ -56,24 +58,30 @@ def chosen_alike(a: Any, b: Any) -> bool:
 
 def least_first(entries: list) -> list:
     """Sorted ``(key, ...)`` entries (or pairs), the first of each run of equal keys given
-    the least of the run's keys (a new tuple in its place); returns ``entries``, changed.
+    the least of the run's keys (a new tuple in its place); returns ``entries``, changed."""
+    for i, key in least_of_runs(list(map(_first, entries))):
+        entries[i] = (key, *entries[i][1:])
+    return entries
+
+
+def least_of_runs(keys: list) -> list[tuple[int, Any]]:
+    """Where, in sorted ``keys``, a run of equal keys starts with a key other than the least
+    of the run's keys, and that least: ``(position, least key)`` pairs, in order.
 
     C calls find the runs; Python runs only for equal neighbours, and only when the keys are
     not all of one canonical type (a run of equal str keys needs no choice).
     """
-    n = len(entries)
-    if n < 2:
-        return entries
-    keys = list(map(_first, entries))
-    if exact(map(type, keys)):
-        return entries
+    n = len(keys)
+    if n < 2 or exact(map(type, keys)):
+        return []
+    changes: dict[int, Any] = {}
     start = previous = -2
     for i in compress(range(1, n), map(eq, islice(keys, 1, None), keys)):
         if i != previous + 1:  # a new run of equal keys, from i - 1
             start = i - 1
         previous = i
-        first, key = entries[start][0], keys[i]
+        first, key = changes.get(start, keys[start]), keys[i]
         if (key is not first and not chosen_alike(key, first)
                 and key_choice(key) < key_choice(first)):
-            entries[start] = (key, *entries[start][1:])
-    return entries
+            changes[start] = key
+    return list(changes.items())

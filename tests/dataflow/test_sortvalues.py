@@ -11,10 +11,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import minimr
 from minimr import Job, Step
-from minimr.dataflow.partition import sort_key
+from minimr.dataflow.counters import Counters
+from minimr.dataflow.exact import key_choice, least
+from minimr.dataflow.mapside.combining import make_combiner
+from minimr.dataflow.mapside.spill import MapOutputBuffer
+from minimr.dataflow.partition import HashPartitioner, sort_key
+from minimr.dataflow.reduceside.merge import MergedGroups, MergedPairs
 from minimr.dataflow.sortvalues import composite_entries, composite_pairs, plain_entries
 from minimr.errors import JobDefinitionError
 
@@ -187,8 +194,6 @@ class EqualKeys(Job):
         yield key, list(values)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: with sort_values, of equal keys of"
-                   " different types reduce gets the key of the least value's pair")
 def test_of_equal_keys_reduce_gets_the_least_key_with_sorted_values(tmp_path):
     """As without sort_values (``exact``), the key handed to reduce is the least of the
     equal keys by type name and repr (-0.0 of 0 and -0.0), whatever the values' order."""
@@ -198,3 +203,130 @@ def test_of_equal_keys_reduce_gets_the_least_key_with_sorted_values(tmp_path):
                         runner="inline")
     [(key, values)] = list(result.records())
     assert (type(key), values) == (float, ["int", "zfloat"])
+
+
+# Keys of which several are equal with different types, and values likewise: the class of
+# inputs where the key handed to reduce is a choice (``exact``).
+EQUAL_KEYS = [0, 0.0, -0.0, False, 1, 1.0, True, Decimal("1"), Decimal("1.0"), 2, 2.0, "a"]
+VALUES = [0, -0.0, 0.0, False, 1, 1.0, True, 2, "x", "y", (1, "z")]
+
+
+def exact_path(pairs: list) -> list:
+    """What reduce gets without sort_values, in plain Python: each group of equal keys once,
+    in minimr's order, under the least of its keys, with its values in minimr's order."""
+    groups: list[tuple[list, list]] = []  # (the equal keys seen, their values)
+    for key, value in pairs:
+        for keys, values in groups:
+            if keys[0] == key:
+                keys.append(key)
+                values.append(value)
+                break
+        else:
+            groups.append(([key], [value]))
+    ordered = [(least(keys), sorted(values, key=sort_key)) for keys, values in groups]
+    return sorted(ordered, key=lambda group: sort_key(group[0]))
+
+
+def exactly(groups: list) -> list:
+    """Groups as types and reprs (equal only when the same type and value), each group's
+    values checked in minimr's order (equal values of other types may come in any order)."""
+    for _, values in groups:
+        assert list(map(sort_key, values)) == sorted(map(sort_key, values))
+    return [(key_choice(key), sorted(map(key_choice, values))) for key, values in groups]
+
+
+def keep_each(key, values):
+    """A combiner that keeps every value as it came."""
+    for value in values:
+        yield key, value
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tasks=st.lists(st.lists(st.tuples(st.sampled_from(EQUAL_KEYS), st.sampled_from(VALUES)),
+                               max_size=80), min_size=1, max_size=5),
+       chunk=st.sampled_from([3, 17, 1000]), limit=st.sampled_from([1, 1 << 20]),
+       partitions=st.sampled_from([1, 3]), combine=st.booleans(), identity=st.booleans())
+def test_equal_keys_of_other_types_reach_reduce_as_without_sorted_values(
+        tmp_path_factory, monkeypatch, tasks, chunk, limit, partitions, combine, identity):
+    """Map tasks, each spilling after every few pairs or not at all (over ``MAX_RUNS``
+    spills: merged on the map side), their partitions merged in passes of a few runs, a few
+    entries a block: each key group reaches reduce once, under the least of its equal keys
+    (as without sort_values), with its values in order; read as pairs (an identity reduce),
+    every value is under that key."""
+    monkeypatch.setattr("minimr.dataflow.format.segments.BLOCK_ENTRIES", 4)
+    monkeypatch.setattr("minimr.dataflow.reduceside.merge.MERGE_FACTOR", 3)
+    folder = tmp_path_factory.mktemp("sv")
+    outputs = []
+    for number, pairs in enumerate(tasks):
+        counters = Counters()
+        buffer = MapOutputBuffer(HashPartitioner(partitions), partitions,
+                                 make_combiner(keep_each if combine else None, counters),
+                                 limit, str(folder / f"map{number}"), counters,
+                                 sort_values=True)
+        for at in range(0, len(pairs), chunk):
+            buffer.add_pairs(pairs[at : at + chunk], {tuple})
+        outputs.append(buffer.finish())
+    everything = [pair for pairs in tasks for pair in pairs]
+    partitioner = HashPartitioner(partitions)
+    for p in range(partitions):
+        segments = [output.segment(p) for output in outputs]
+        want = exact_path([pair for pair in everything if partitioner(pair[0]) == p])
+        if identity:
+            with MergedPairs(segments, str(folder), sort_values=True) as merged:
+                got = [pair for keys, values in merged.columns(5)
+                       for pair in zip(keys, values, strict=True)]
+            assert sorted(map(key_choice, map(_first_of, got))) == sorted(
+                key_choice(key) for key, values in want for _ in values)
+        else:
+            with MergedGroups(segments, str(folder), sort_values=True) as merged:
+                got = [(key, list(values)) for key, values in merged]
+            assert exactly(got) == exactly(want)
+
+
+def _first_of(pair: tuple):
+    return pair[0]
+
+
+class EqualKeyPairs(Job):
+    """Each line ``K V`` yields the K-th of EQUAL_KEYS with the V-th of VALUES; the reduce
+    writes the key it got with every value, in the order they came."""
+
+    sort_values = True
+
+    def map(self, key, line):
+        k, v = line.split()
+        yield EQUAL_KEYS[int(k)], VALUES[int(v)]
+
+    def reduce(self, key, values):
+        yield key, list(values)
+
+
+class EqualKeyPairsIdentity(EqualKeyPairs):
+    """The same pairs, then an identity reduce, then a second step that regroups them."""
+
+    def steps(self):
+        return [Step(map=self.map), Step(map=self.again, reduce=self.reduce)]
+
+    def again(self, key, value):
+        yield key, value
+
+
+@pytest.mark.parametrize(("runner", "seed"), [("inline", 1), ("inline", 2), ("inline", 3),
+                                              ("local", 4)])
+def test_a_job_of_equal_keys_with_sorted_values_writes_what_the_exact_path_gives(
+        tmp_path, runner, seed):
+    """Random pairs over keys equal with different types, many map tasks each spilling,
+    several reducers, on each runner: every group is written under its least key with its
+    values in order, by a reduce and through an identity reduce into a second step."""
+    rng = random.Random(seed)
+    lines = [(rng.randrange(len(EQUAL_KEYS)), rng.randrange(len(VALUES))) for _ in range(1500)]
+    source = tmp_path / "pairs.txt"
+    source.write_text("".join(f"{k} {v}\n" for k, v in lines))
+    want = exactly(exact_path([(EQUAL_KEYS[k], VALUES[v]) for k, v in lines]))
+    for job in (EqualKeyPairs, EqualKeyPairsIdentity):
+        result = minimr.run(job, inputs=[str(source)], output=str(tmp_path / job.__name__),
+                            runner=runner, workers=2, split_size=1500, sort_buffer=600,
+                            reducers=rng.randint(2, 3))
+        got = sorted(result.records(), key=lambda record: sort_key(record[0]))
+        assert exactly(got) == want, job.__name__

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import tempfile
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
-from itertools import chain, starmap
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain, compress, count, repeat, starmap
+from operator import itemgetter, ne
 from typing import Any, TypeVar
 
 from minimr.dataflow.exact import least, least_first
@@ -32,7 +33,7 @@ from minimr.dataflow.format.segments import (
 )
 from minimr.dataflow.partition import sort_key
 from minimr.dataflow.reduceside.grouping import group_batches, group_columns, pair_columns
-from minimr.dataflow.sortvalues import plain_entries
+from minimr.dataflow.sortvalues import entry_key, least_key_first, plain_entries, rekeyed
 
 _Merge = TypeVar("_Merge", bound="MergedEntries")
 MERGE_FACTOR = 64
@@ -43,28 +44,56 @@ _first = itemgetter(0)
 _second = itemgetter(1)
 
 
-def merge_entries(readers: list[SegmentReader], in_memory: bool = False
-                  ) -> Iterator[tuple[Any, list]]:
+@dataclass(frozen=True)
+class KeyPlace:
+    """Where a merged entry's key is, for the key to write (``exact``): first in a plain
+    entry ``(key, ...)`` (``PLAIN``), first in the composite key of a secondary sort's
+    ``((key, value), ...)`` (``COMPOSITE``, ``sortvalues``).
+
+    Attributes:
+        key: an entry's key.
+        rekeyed: an entry with another key (an equal one) in its place.
+        least_first: sorted entries, each run of equal keys' first entry given the least
+            of the run's keys (in place; returns the list).
+    """
+
+    key: Callable[[tuple], Any]
+    rekeyed: Callable[[tuple, Any], tuple]
+    least_first: Callable[[list], list]
+
+
+def _with_key(entry: tuple, key: Any) -> tuple:
+    return (key, *entry[1:])
+
+
+PLAIN = KeyPlace(_first, _with_key, least_first)
+COMPOSITE = KeyPlace(entry_key, rekeyed, least_key_first)
+
+
+def merge_entries(readers: list[SegmentReader], in_memory: bool = False,
+                  place: KeyPlace = PLAIN) -> Iterator[tuple[Any, list]]:
     """All entries of the readers, in sort order (entries of equal keys stay adjacent)."""
-    return chain.from_iterable(merge_batches(readers, in_memory))
+    return chain.from_iterable(merge_batches(readers, in_memory, place))
 
 
-def merge_batches(readers: list[SegmentReader], in_memory: bool = False) -> Iterator[list]:
+def merge_batches(readers: list[SegmentReader], in_memory: bool = False,
+                  place: KeyPlace = PLAIN) -> Iterator[list]:
     """All entries of the readers in sort order, as a sequence of lists.
 
     ``in_memory`` loads every entry and sorts them in one C call (Timsort finds the sorted
     runs and gallops through them): much faster than a merge's Python loop, for inputs small
     enough to hold (deserialized, a few times their on-disk size). Otherwise the runs are
     merged a batch at a time by ``merge_blocks``. Both are stable, so equal keys keep their
-    segment order, and the first entry of each key carries the key to write (``exact``).
+    segment order, and the first entry of each key carries the key to write (``exact``),
+    where ``place`` says an entry's key is.
     """
     native = plainly_ordered(merged_kind(readers))
     runs = [run for reader in readers for run in reader.runs]
     if len(runs) == 1:
         return runs[0]
     if in_memory:
-        return iter([_sorted_entries(chain.from_iterable(runs), native)])
-    return merge_blocks(runs, native)
+        return iter([_sorted_entries(chain.from_iterable(runs), native, place)])
+    return merge_blocks(runs, native, place)
 
 
 def merge_in_memory(readers: list[SegmentReader]) -> tuple[list, list] | list:
@@ -84,7 +113,7 @@ def merge_in_memory(readers: list[SegmentReader]) -> tuple[list, list] | list:
     return _sorted_entries(map(block_entries, blocks), native)
 
 
-def _sorted_entries(blocks: Iterable[list], native: bool) -> list:
+def _sorted_entries(blocks: Iterable[list], native: bool, place: KeyPlace = PLAIN) -> list:
     """The entries of the blocks, one list, sorted (stably) by key: Timsort finds the
     sorted runs and gallops through them. Keys of other types than str or bytes are
     compared through ``sort_key``, and each key's first entry given the key to write."""
@@ -95,14 +124,15 @@ def _sorted_entries(blocks: Iterable[list], native: bool) -> list:
         everything.sort(key=_first)
         return everything
     everything.sort(key=_sort_key_of_first)
-    return least_first(everything)
+    return place.least_first(everything)
 
 
 def _sort_key_of_first(entry: tuple) -> tuple:
     return sort_key(entry[0])
 
 
-def merge_blocks(sources: list[Iterator[list]], native: bool = True) -> Iterator[list]:
+def merge_blocks(sources: list[Iterator[list]], native: bool = True,
+                 place: KeyPlace = PLAIN) -> Iterator[list]:
     """Merge runs of ``(key, values)`` entries sorted by key, a batch at a time.
 
     Each source yields a run's blocks, in order. The result is a sequence of lists whose
@@ -114,7 +144,11 @@ def merge_blocks(sources: list[Iterator[list]], native: bool = True) -> Iterator
 
     Keys other than ``native`` ones keep ``exact``'s rule: each source's first entry of a key
     carries the key to write of that source, and the first entry handed on of the key gets
-    the least of them (every source's first entry of a key is read before any is handed on).
+    the least of them. When it is handed on, every source's first entry of the key has been
+    read (a source holding the key has no entry below it left, so its block holds the key),
+    and is in the batch or the source's next entry (``_least_with_heads``). ``place`` says
+    where an entry's key is: a secondary sort's composite keys ``(key, value)`` are ordered
+    by value within a key, so one key's entries may straddle the bound.
     """
     key = _first if native else _sort_key_of_first
     blocks: list[list] = [[] for _ in sources]
@@ -134,24 +168,29 @@ def merge_blocks(sources: list[Iterator[list]], native: bool = True) -> Iterator
     while live:
         # No source can still hold a key below the smallest last key read: every entry
         # below it is here, and sorting them (stable, in source order) merges them.
-        bound = min(key(blocks[i][-1]) for i in live)
+        last = min((blocks[i][-1] for i in live), key=key)
+        bound = key(last)
         batch: list = []
         for i, block in enumerate(blocks):
             cut = bisect_left(block, bound, starts[i], key=key)
             batch += block[starts[i] : cut]
             starts[i] = cut
+        batch.sort(key=key)
+        chosen = None  # the key the bound's first entry handed on is to carry
+        if not native:
+            heads = _heads(blocks, starts, place.key(last), place)
+            chosen = _least_with_heads(place.least_first(batch), heads, place)
         if batch:
-            batch.sort(key=key)
-            yield batch if native else least_first(batch)
+            yield batch
         # Then the bound key itself, one source after the other, reading on through a
         # source's run of it (a hot key may fill many blocks: they are not all held).
-        chosen = None if native else _least_of_heads(blocks, starts, bound)
         for i in range(len(sources)):
             while starts[i] < len(blocks[i]) and not bound < key(blocks[i][starts[i]]):
                 cut = bisect_right(blocks[i], bound, starts[i], key=key)
                 piece = blocks[i][starts[i] : cut]
                 if chosen is not None:  # the bound key's first entry: the key to write
-                    piece[0] = (chosen, *piece[0][1:])
+                    if place.key(piece[0]) is not chosen:
+                        piece[0] = place.rekeyed(piece[0], chosen)
                     chosen = None
                 yield piece
                 starts[i] = cut
@@ -162,16 +201,34 @@ def merge_blocks(sources: list[Iterator[list]], native: bool = True) -> Iterator
                 refill(i)
 
 
-def _least_of_heads(blocks: list[list], starts: list[int], bound: tuple) -> Any:
-    """The key to write of the bound key (in ``sort_key`` form), from each source's first
-    entry of it, when it differs from the first source's (None otherwise)."""
-    heads = [block[start][0] for block, start in zip(blocks, starts, strict=True)
-             if start < len(block) and not bound < sort_key(block[start][0])]
-    if len(heads) < 2:
+def _heads(blocks: list[list], starts: list[int], bound_key: Any, place: KeyPlace) -> list:
+    """The keys of the sources' next entries (after the batch) equal to ``bound_key``, the
+    bound's key, in source order: the first entries of it not yet handed on."""
+    heads = [place.key(block[start]) for block, start in zip(blocks, starts, strict=True)
+             if start < len(block)]
+    return [head for head in heads if head == bound_key]
+
+
+def _least_with_heads(batch: list, heads: list, place: KeyPlace) -> Any:
+    """Give the bound's key its key to write, the least of ``heads`` (``_heads``) and of the
+    sorted ``batch``'s run of it; returns what the bound's first entry handed on is to carry
+    (None: as it is).
+
+    When the batch ends with a run of the bound's key (composite keys: its lower values),
+    the run's first entry takes the least of its key and the heads' (None is returned);
+    else the bound's first entry, one of the heads, takes the least of them.
+    """
+    if not heads:
         return None
-    first = heads[0]
-    chosen = least(head for head in heads if head == first)
-    return None if chosen is first else chosen
+    if batch and place.key(batch[-1]) == heads[0]:
+        keys = list(map(place.key, batch))
+        start = len(keys) - next(compress(count(), map(ne, reversed(keys), repeat(keys[-1]))),
+                                 len(keys))
+        chosen = least([keys[start], *heads])
+        if chosen is not keys[start]:
+            batch[start] = place.rekeyed(batch[start], chosen)
+        return None
+    return least(heads) if len(heads) > 1 else None
 
 
 def merged_kind(readers: list[SegmentReader]) -> bytes:
@@ -194,7 +251,8 @@ def _groups_of_runs(segments: list[Segment], runs: list[int]
     return groups
 
 
-def _premerge(segments: list[Segment], scratch: str) -> tuple[list[Segment], list[str]]:
+def _premerge(segments: list[Segment], scratch: str, place: KeyPlace
+              ) -> tuple[list[Segment], list[str]]:
     """Merge segments in passes of ``MERGE_FACTOR`` runs until at most that many remain.
 
     Returns the segments to merge last and the temporary files made on the way (every pass
@@ -213,7 +271,8 @@ def _premerge(segments: list[Segment], scratch: str) -> tuple[list[Segment], lis
             try:
                 fd, path = tempfile.mkstemp(prefix=f"merge{passes}-", suffix=".seg", dir=scratch)
                 with os.fdopen(fd, "wb") as out:
-                    length, _ = write_segment(out, merge_entries(readers), merged_kind(readers))
+                    length, _ = write_segment(out, merge_entries(readers, place=place),
+                                              merged_kind(readers))
             finally:
                 for r in readers:
                     r.close()
@@ -249,6 +308,7 @@ class MergedEntries:
     def __init__(self, segments: list[Segment], scratch: str,
                  memory_limit: int = IN_MEMORY_MERGE, sort_values: bool = False) -> None:
         self._sort_values = sort_values
+        self._place = COMPOSITE if sort_values else PLAIN
         # An empty segment's kind (an empty run's) says nothing: merged in, it would send str
         # keys down the Python-compared path.
         segments = list(filter(has_entries, segments))
@@ -256,7 +316,7 @@ class MergedEntries:
         self._in_memory = not sort_values and sum(s.length for s in segments) <= memory_limit
         self._temporary: list[str] = []
         if not self._in_memory:
-            segments, self._temporary = _premerge(segments, scratch)
+            segments, self._temporary = _premerge(segments, scratch, self._place)
         self._segments = segments
         self._readers: list[SegmentReader] = []
         # the keys handed on so far, counted a chunk at a time (ahead of the iteration, as
@@ -296,7 +356,9 @@ class MergedEntries:
     def entries(self) -> Iterator[tuple[Any, list]]:
         """The merged ``(key, values list)`` entries, several per key when keys repeat; the
         first of a key carries the key to write."""
-        return merge_entries(self._readers, self._in_memory) if self._readers else iter(())
+        if not self._readers:
+            return iter(())
+        return merge_entries(self._readers, self._in_memory, self._place)
 
 
 class MergedGroups(MergedEntries):
@@ -312,7 +374,8 @@ class MergedGroups(MergedEntries):
         if not self._readers:
             return iter(())
         if self._sort_values:  # a key's composite entries are adjacent, in value order
-            batches = map(plain_entries, merge_batches(self._readers, self._in_memory))
+            batches = map(plain_entries,
+                          merge_batches(self._readers, self._in_memory, self._place))
             return map(self._counted, group_batches(batches))
         if self._in_memory and sum(len(reader.runs) for reader in self._readers) > 1:
             merged = merge_in_memory(self._readers)
@@ -337,7 +400,8 @@ class MergedPairs(MergedEntries):
         """Every merged value under its key, in order, as ``(keys, values)`` column lists of
         at most ``size`` values, with no iterator made per key; every value of a key under
         one key object, the key to write."""
-        batches = merge_batches(self._readers, self._in_memory) if self._readers else iter(())
+        batches = (merge_batches(self._readers, self._in_memory, self._place)
+                   if self._readers else iter(()))
         if self._sort_values:
             batches = map(plain_entries, batches)
         for keys, values, groups in pair_columns(batches, size):

@@ -15,7 +15,7 @@ A step's ``reduce_final`` runs after the last key; what it returns is written af
 (``write_final``).
 
 The key handed to ``reduce`` is the key to write of its group: of equal keys, the least
-(``exact``).
+(``exact``), with ``sort_values`` too (``sortvalues``).
 """
 
 from __future__ import annotations

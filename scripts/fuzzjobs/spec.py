@@ -40,10 +40,8 @@ REDUCE_FAMILIES = {
     "sum": _SUMMED, "loop_sum": _SUMMED, "fold_sum": _SUMMED,
     "min": _ORDERED, "max": _ORDERED, "fold_min": _ORDERED, "fold_max": _ORDERED,
     "fold_any": FAMILIES, "fold_all": FAMILIES,  # truth values: any order, any split
-    # ``sort_values``: every value, in the order they arrive (sorted, a secondary sort). A
-    # first step's only, over keys of which no two of different types are equal (str keys):
-    # of equal keys such as 0 and -0.0, minimr hands reduce the key of the least value's
-    # pair, not the least key (a known gap: tests/dataflow/test_sortvalues.py, xfail)
+    # ``sort_values``: every value, in the order they arrive (sorted, a secondary sort), under
+    # the least of equal keys (0 and -0.0, 1 and True) as every reducer; a first step's only
     "in_order": _ORDERED,
 }
 #: the reducer forms whose step asks for its values sorted (``sort_values``)
@@ -154,7 +152,7 @@ def families(spec: JobSpec) -> list[str] | None:
                 step.map == "swap" and values in ("any", "counts")):
             return None
         values, orderable = map_output(spec, step, values, orderable)
-        if step.reduce in SORTED_REDUCES and (i > 0 or not _distinct_key_types(spec, step)):
+        if step.reduce in SORTED_REDUCES and i > 0:
             return None
         if (values not in REDUCE_FAMILIES[step.reduce]
                 or step.combine not in COMBINERS.get(step.reduce, ("none", "each"))
@@ -166,11 +164,6 @@ def families(spec: JobSpec) -> list[str] | None:
         found.append(values)
         values = reduce_output(step, values)
     return found
-
-
-def _distinct_key_types(spec: JobSpec, step: StepSpec) -> bool:
-    """True when no two keys of a first step's map are equal with different types."""
-    return step.map in ("tagged", "counter") or spec.key_family == "strings"
 
 
 #: first-step map forms whose values come from the value table, whose family the job picks
@@ -193,8 +186,6 @@ def generate(rng: random.Random, index: int = 0) -> JobSpec:
     nsteps = rng.choices((1, 2, 3), (6, 3, 1))[0]
     style = "module" if nsteps == 1 and form not in STATEFUL and rng.random() < 0.25 else "class"
     key_family = rng.choice(("mixed", "mixed", "numbers", "strings", "tuples"))
-    if target in SORTED_REDUCES and form not in ("tagged", "counter"):
-        key_family = "strings"
     suits = [f for f in TABLE_FAMILIES if f in REDUCE_FAMILIES[target]]
     value_family = rng.choice(suits if form in FROM_TABLE and suits else TABLE_FAMILIES)
     consts = [c for c, f in CONSTANTS.items() if f in REDUCE_FAMILIES[target]]
@@ -210,7 +201,7 @@ def generate(rng: random.Random, index: int = 0) -> JobSpec:
         step = StepSpec(map=form)
         values, orderable = map_output(spec, step, values, orderable)
         fits = [r for r in reduces if values in REDUCE_FAMILIES[r]
-                and (i == 0 and _distinct_key_types(spec, step) or r not in SORTED_REDUCES)]
+                and (i == 0 or r not in SORTED_REDUCES)]
         reduce = target if i == 0 and target in fits else rng.choice(fits)
         combiners = COMBINERS.get(reduce, ("none", "each"))
         combine = combiners[(index // 2) % len(combiners)] if i == 0 else rng.choice(combiners)

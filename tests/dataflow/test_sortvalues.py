@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 import minimr
 from minimr import Job, Step
 from minimr.dataflow.counters import Counters
-from minimr.dataflow.exact import key_choice, least
+from minimr.dataflow.exact import key_choice
 from minimr.dataflow.mapside.combining import make_combiner
 from minimr.dataflow.mapside.spill import MapOutputBuffer
 from minimr.dataflow.partition import HashPartitioner, sort_key
 from minimr.dataflow.reduceside.merge import MergedGroups, MergedPairs
 from minimr.dataflow.sortvalues import composite_entries, composite_pairs, plain_entries
 from minimr.errors import JobDefinitionError
+from tests.dataflow.mapside.test_map_buffer import model
 
 MIXED = [3, "b", 2.5, b"x", None, (1, "a"), "a", -1, True, Decimal("2.25"), (0, "z"), b"a"]
 
@@ -214,17 +215,8 @@ VALUES = [0, -0.0, 0.0, False, 1, 1.0, True, 2, "x", "y", (1, "z")]
 def exact_path(pairs: list) -> list:
     """What reduce gets without sort_values, in plain Python: each group of equal keys once,
     in minimr's order, under the least of its keys, with its values in minimr's order."""
-    groups: list[tuple[list, list]] = []  # (the equal keys seen, their values)
-    for key, value in pairs:
-        for keys, values in groups:
-            if keys[0] == key:
-                keys.append(key)
-                values.append(value)
-                break
-        else:
-            groups.append(([key], [value]))
-    ordered = [(least(keys), sorted(values, key=sort_key)) for keys, values in groups]
-    return sorted(ordered, key=lambda group: sort_key(group[0]))
+    [groups] = model(pairs, 1)  # the map buffer's model of one partition: the least keys
+    return [(key, sorted(values, key=sort_key)) for key, values in groups]
 
 
 def exactly(groups: list) -> list:

@@ -213,23 +213,29 @@ def run_count(segment: Segment) -> int:
         return len(_runs(file, segment)[1])
 
 
-def _kinds(segments: list[Segment]) -> set[bytes]:
-    """The kinds of the segments that hold entries."""
+def _runs_of(segments: list[Segment]) -> tuple[set[bytes], list[tuple[str, int, int]]]:
+    """The kinds of the segments that hold entries, and every run as ``(path, offset,
+    length)``."""
+    pieces = []
     kinds = set()
     for segment in segments:
         with open(segment.path, "rb") as file:
             kind, runs = _runs(file, segment)
         if runs:
             kinds.add(kind)
-    return kinds
+            pieces += [(segment.path, offset, length) for offset, length in runs]
+    return kinds, pieces
+
+
+def _alike(kinds: set[bytes]) -> bool:
+    return len(kinds) < 2 or not any(map(_composite, kinds))
 
 
 def concatenable(segments: list[Segment]) -> bool:
     """True when the runs of ``segments`` can be copied side by side as one segment: of one
     kind, or of no composite kind (a composite run's blocks hold plain keys, read back as
     composite keys only under its own kind; str and bytes blocks read as any others)."""
-    kinds = _kinds(segments)
-    return len(kinds) < 2 or not any(map(_composite, kinds))
+    return _alike(_runs_of(segments)[0])
 
 
 def concatenate_segments(out: BinaryIO, segments: list[Segment]) -> int:
@@ -240,17 +246,10 @@ def concatenate_segments(out: BinaryIO, segments: list[Segment]) -> int:
     Raises:
         ValueError: the segments are not ``concatenable``.
     """
-    if not concatenable(segments):
+    kinds, pieces = _runs_of(segments)
+    if not _alike(kinds):
         raise ValueError("runs of a composite kind and of another kind cannot be one segment:"
                          " merge them")
-    pieces = []
-    kinds = set()
-    for segment in segments:
-        with open(segment.path, "rb") as file:
-            kind, runs = _runs(file, segment)
-        if runs:
-            kinds.add(kind)
-            pieces += [(segment.path, offset, length) for offset, length in runs]
     kind = kinds.pop() if len(kinds) == 1 else KIND_ANY
     written = out.write(kind[:1].upper() + kind[1:] if len(pieces) > 1 else kind)
     for path, offset, length in pieces:

@@ -3,8 +3,9 @@
 The same inner join as ``jobs/join.py``, done the way MapReduce joins a small table with a big
 one: the users table travels to every task as a side file (or a folder of part files), each
 map task loads it into a dict once, in ``setup``, and the orders, the job's only input, stream
-past it. No user row crosses the shuffle, and no secondary sort is needed; the table must fit
-in each task's memory (a million users: a few hundred MB). A worker runs many map tasks in
+past it. Nothing crosses a shuffle: the job is map-only (``reducers = 0``), so each map task
+writes its joined rows straight to a part file of its own; the table must fit in each
+task's memory (a million users: a few hundred MB). A worker runs many map tasks in
 one process, so the table is kept between them (the last one loaded, known by its files'
 paths, inodes, sizes and times): loaded once per process, not once per task.
 
@@ -27,9 +28,10 @@ With a users table written as a folder of parts (``users/part-00000`` ...)::
 
     minimr submit jobs/join_replicated.py --input orders/ --file users/ --users users ...
 
-Output: as ``jobs/join.py``'s, one joined row a line, sorted by ``user_id`` (as strings)
-within each part: the key is the ``user_id``, the value ``(name, country, order_id,
-amount)``::
+Output: the rows of ``jobs/join.py``'s output, one joined row a line, the key the
+``user_id``, the value ``(name, country, order_id, amount)``; but map-only: one part a map
+task (``part-m-00000`` ...), each in the orders' input order, not sorted by ``user_id``
+(``--reducers N`` sorts them into N parts through an identity reduce)::
 
     '24'	('Ken Goldwasser', 'US', '100001', '85.66')
 """
@@ -47,6 +49,7 @@ _loaded: dict[tuple, dict] = {}  # the last users table loaded in this process, 
 class ReplicatedJoin(Job):
     """Inner join of the orders (the input) with the users (a side file) on ``user_id``."""
 
+    reducers = 0  # map-only: the joined rows are final as the map makes them
     options = [Option("--users", default="users.tsv",
                       help="The users table's side file or folder (its base name).")]
 

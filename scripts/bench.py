@@ -23,7 +23,7 @@ jobs (--only)  baseline (scripts/baselines/)    minimr-plain / minimr-declared (
                                                orders: 0.96M x 9.6M rows at 256MB
   joinmap      pool join_pool.py               jobs/join_replicated.py: the same join, the users
                                                a side file (--file users/) loaded by each map
-                                               task, the orders its input
+                                               task, the orders its input; map-only (no shuffle)
   jsonl        pool events_pool.py             jobs/count_by.py --field user /
                                                benchjobs/count_by_declared.py
   jsonsum      pool sum_pool.py                benchjobs/sum_by.py (sum of ms by user) /

@@ -248,7 +248,7 @@ GROUPS = (
     Group("join", JOIN, ("pool",), join_digest, inputs=("users", "orders"),
           about="users x orders on user_id, inner"),
     Group("joinmap", JOIN, ("pool",), join_digest, inputs=("users", "orders"),
-          about="the join, replicated: the users a side file loaded by each map task"),
+          about="the join, replicated: the users a side file loaded by each map task, map-only"),
     Group("jsonl", EVENTS, ("pool",), COUNTS,
           about=f"JSON lines counted by {JSONL_FIELD!r}"),
     Group("jsonsum", EVENTS, ("pool",), COUNTS,

@@ -24,7 +24,7 @@ def test_replicated_join_equals_the_nested_loop_join(tables, tmp_path):  # noqa:
 @pytest.mark.parametrize("runner", ["inline", "local"])
 def test_a_users_folder_of_parts_ships_whole(tables, tmp_path, runner):  # noqa: F811
     """The users table as a folder of part files (and a _SUCCESS marker), named --users:
-    the same rows, on workers too."""
+    the same rows, on workers too, written map-only (a part file a map task)."""
     users_path, orders_path = tables
     folder = tmp_path / "users"
     folder.mkdir()
@@ -38,6 +38,8 @@ def test_a_users_folder_of_parts_ships_whole(tables, tmp_path, runner):  # noqa:
                         overwrite=True)
     assert sorted(result.records()) == reference_join(users_path, orders_path)
     assert Path(result.output, "_SUCCESS").exists()
+    assert Path(result.output, "part-m-00001").exists()  # split_size=2048: several maps
+    assert not result.counters.get("minimr", "reduce input records")
 
 
 def test_a_changed_users_table_is_loaded_again(tmp_path):

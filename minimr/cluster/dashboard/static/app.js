@@ -203,12 +203,16 @@ function jobHeader(job) {
     head.append(button);
   }
   const current = (job.phases || []).find((p) => p.done < p.total && p.started !== null);
+  // a map-only step (no reduce tasks) has no reduce phase to count
+  const mine = (job.phases || []).filter((p) => p.step === job.step);
+  const mapOnly = mine.some((p) => p.kind === "map") && !mine.some((p) => p.kind === "reduce");
   return h("div", {}, head, h("div", { class: "cards" },
     card("elapsed", seconds(job.elapsed)),
     card("ETA", isOver(job) ? "done" : current && current.eta !== null ? seconds(current.eta) + " (" + current.kind + ")" : "–"),
     card("step", (job.step + 1) + " / " + job.steps),
     card("maps", count(job.maps_done) + " / " + count(job.maps_total)),
-    card("reduces", count(job.reduces_done) + " / " + count(job.reduces_total)),
+    card("reduces", mapOnly ? "none (map-only step)"
+      : count(job.reduces_done) + " / " + count(job.reduces_total)),
     card("running", count(job.running)),
     card("workers", count(job.workers)),
     card("skipped records", count(job.skipped))));

@@ -17,7 +17,7 @@ import click
 from minimr.cluster import limits, security
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
-from minimr.cluster.coordinator import Coordinator
+from minimr.cluster.coordinator import Coordinator, tune_gc
 from minimr.cluster.dashboard.logs import coordinator_logs
 from minimr.cluster.dashboard.server import DashboardAddressError, DashboardServer
 from minimr.cluster.dashboard.server import parse_address as parse_dashboard_address
@@ -282,6 +282,7 @@ def coordinator(
             server.close()
             raise click.ClickException(f"--dashboard {dashboard}: {exc}") from None
         click.echo(f"dashboard: {web.url}", err=True)
+    tune_gc()
     try:
         coord.serve_forever()
     finally:

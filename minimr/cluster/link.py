@@ -13,7 +13,9 @@ message. Heartbeats are the Paranoid Pirate's:
   identity, so the coordinator sees a new worker.
 
 All timing is on ``time.monotonic()``; a message that does not decode is logged and
-dropped (never the loop's end).
+dropped (never the loop's end). The worker's messages of one loop turn (its results) are
+posted and go as one batch at the turn's end (:meth:`CoordinatorLink.flush`); a batch from
+the coordinator is taken apart here.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class CoordinatorLink:
         self.liveness = p.HEARTBEAT_LIVENESS
         self.backoff = RECONNECT_INITIAL
         self.heard = self.next_beat = time.monotonic()
+        self._posted: list[list[bytes]] = []  # encoded, sent together by flush()
 
     @property
     def pollable(self) -> object | None:
@@ -100,6 +103,7 @@ class CoordinatorLink:
 
     def disconnect(self) -> None:
         """Drop the connection; the worker drops its attempts (nobody will take them)."""
+        self.flush()
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -113,9 +117,23 @@ class CoordinatorLink:
     # --- talking ----------------------------------------------------------------------------
 
     def send(self, message: p.Message) -> None:
-        """Send a message (dropped while disconnected: the coordinator forgets us then)."""
+        """Send a message now, after those posted (dropped while disconnected: the
+        coordinator forgets us then)."""
+        self.post(message)
+        self.flush()
+
+    def post(self, message: p.Message) -> None:
+        """Send a message at the next :meth:`flush`, with the others posted till then."""
         if self.conn is not None:
-            self.conn.send(p.encode(message))
+            self._posted.append(p.encode(message))
+
+    def flush(self) -> None:
+        """Send the messages posted, as one batch (one alone as it is)."""
+        posted, self._posted = self._posted, []
+        if self.conn is None:
+            return
+        for start in range(0, len(posted), p.MAX_BATCH):
+            self.conn.send(p.batch(posted[start:start + p.MAX_BATCH]))
 
     def receive(self) -> Iterator[p.Message]:
         """The coordinator's messages that have arrived, for the worker to handle.
@@ -125,6 +143,20 @@ class CoordinatorLink:
         """
         while self.conn is not None and (frames := self.conn.recv()) is not None:
             self.heard = time.monotonic()
+            try:
+                parts = p.unbatch(frames)
+            except p.ProtocolError as exc:
+                log.warning("dropping a malformed batch from the coordinator: %s", exc)
+                continue
+            yield from self._messages(parts)
+
+    def _messages(self, parts: list[list[bytes]]) -> Iterator[p.Message]:
+        """The messages of one delivery the worker handles (the link's own taken here); the
+        rest of a batch is dropped once its connection is given up (a ``Reconnect`` in it)."""
+        conn = self.conn
+        for frames in parts:
+            if self.conn is not conn:
+                return
             try:
                 message = p.decode(frames)
             except p.ProtocolError as exc:

@@ -70,6 +70,8 @@ def _next_task(board: Board, jobs: list[Job], worker: Worker) -> tuple[Task, Job
 
 def _may_run(board: Board, job: Job, task: Task, worker: Worker) -> bool:
     """A retry avoids the workers it failed on, unless no other worker could take it."""
+    if not task.errors:
+        return True
     failed_on = {e["worker"] for e in task.errors}
     if worker.id not in failed_on:
         return True
@@ -84,10 +86,12 @@ def start_attempt(
     job.attempts_started[task.kind] = job.attempts_started.get(task.kind, 0) + 1
     job.live_attempts += 1
     busy = {board.attempts[held].lane for held in worker.attempts}
+    lane = 0  # the lowest one free
+    while lane in busy:
+        lane += 1
     attempt = Attempt(
         f"{task.key}-a{task.started}", job.id, task.key, worker.id, now, backup,
-        worker_name=worker.name, host=worker.host,
-        lane=min(set(range(worker.slots + 1)) - busy),
+        worker_name=worker.name, host=worker.host, lane=lane,
     )
     if task.state is not TaskState.RUNNING:
         board.move(job, task, TaskState.RUNNING)

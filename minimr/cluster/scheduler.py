@@ -231,12 +231,16 @@ class Scheduler:
 
     # --- the entry point ----------------------------------------------------------------
 
-    def handle(self, event: Event, now: float) -> list[Action]:
+    def handle(self, event: Event, now: float, dispatch: bool = True) -> list[Action]:
         """Apply one event at time ``now`` and return what the shell must do.
 
         Any event from a known worker refreshes its liveness; an event from an
         unknown worker (other than registration) only earns it a request to
         re-register, so a worker declared dead can never slip results in.
+
+        With ``dispatch`` (the default) free slots are then served (:meth:`dispatch`); the
+        coordinator passes False and serves them once per loop turn, after every message
+        the turn took: a worker whose slots freed in that turn gets their tasks together.
         """
         worker_id = getattr(event, "worker", None)
         if worker_id is not None and not isinstance(event, WorkerJoined):
@@ -248,12 +252,18 @@ class Scheduler:
             self.board.record(event, now)
         self.board.now = now
         actions = self._handlers[type(event)](event, now)
-        actions += placement.dispatch(self.board, now)
+        if dispatch:
+            actions += placement.dispatch(self.board, now)
         if self.workers:
             self._alone_since = None
         elif self._alone_since is None:
             self._alone_since = now
         return actions
+
+    def dispatch(self, now: float) -> list[Action]:
+        """Serve the free slots (the workers' standing requests) from the pending tasks."""
+        self.board.now = now
+        return placement.dispatch(self.board, now)
 
     def has_assignment(self, worker_id: str, job_id: str) -> bool:
         """Whether ``worker_id`` is registered and runs (or is about to run) a task of

@@ -129,9 +129,15 @@ def loads(data: bytes) -> Any:
         ValueError: not JSON, or a number out of range (:class:`Invalid`).
         RecursionError: nested past the interpreter's limit.
     """
-    return json.loads(
-        data, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_int64
-    )
+    if isinstance(data, (bytes, bytearray)):  # as json.loads takes bytes
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    return _DECODER.decode(data)
+
+
+#: the decoder :func:`loads` uses, made once (``json.loads`` with hooks makes one a call)
+_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_int64
+)
 
 
 def dumps(value: Any) -> bytes:

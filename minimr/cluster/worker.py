@@ -218,6 +218,7 @@ class Worker:
         self._serve_executors(ready)
         self._start_queued()
         self._keep_alive()
+        self.link.flush()  # this turn's results, as one batch
 
     def close(self) -> None:
         """Tear everything down: goodbye, attempts' logs, executors, shuffle server, work
@@ -328,7 +329,7 @@ class Worker:
                 self._replace_executor(index)
 
     def _send(self, message: p.Message) -> None:
-        self.link.send(message)
+        self.link.post(message)  # sent at the turn's end, with the turn's others
 
     def _on_assign(self, message: p.Assign) -> None:
         if message.job_id not in self.plans and message.job_id not in self.plans_requested:

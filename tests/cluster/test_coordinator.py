@@ -55,7 +55,7 @@ class Rig:
         self.coordinator.turn()
         received = []
         while (frames := peer.recv()) is not None:
-            received.append(p.decode(frames))
+            received.extend(p.decode_all(frames))
         return received
 
     def worker(self, identity: str, slots: int = 1):
@@ -437,7 +437,7 @@ def test_a_submit_with_non_finite_options_is_refused_and_serving_goes_on():
     body = frames[1].replace(b'"task_timeout":5.0', b'"task_timeout":Infinity')
     client.send([frames[0], body, frames[2]])
     rig.coordinator.turn()
-    replies = [p.decode(f) for f in iter(client.recv, None)]
+    replies = [m for f in iter(client.recv, None) for m in p.decode_all(f)]
     (reject,) = of_type(replies, p.Reject)
     assert reject.code == "malformed" and "Infinity" in reject.reason
     assert "bad" not in rig.coordinator.scheduler.jobs
@@ -591,3 +591,49 @@ def test_an_idle_coordinator_rests_between_turns_and_a_busy_one_does_not():
     assert rig.coordinator.rest() == 0
     rig.exchange(rig.peer("client"), p.CancelJob("j"))
     assert rig.coordinator.rest() == IDLE_REST
+
+
+def test_the_tasks_of_the_slots_freed_in_a_turn_go_to_their_worker_in_one_batch():
+    """Free slots are served once a turn: a worker of two slots whose two maps finished in one
+    delivery gets its next two tasks in one message, not one message per task."""
+    rig = Rig()
+    conn = rig.worker("w1", slots=2)
+    client = rig.peer("client")
+    rig.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"x"))
+    (prepare,) = of_type(rig.exchange(conn), p.Assign)
+    maps = tuple({"step": 0, "index": i, "reducers": 1} for i in range(4))
+    listing = p.TaskLists(maps, ({"step": 0, "partition": 0},))
+    conn.send(p.encode(p.TaskDone("j", prepare.attempt, listing, {}, 0)))
+    rig.coordinator.turn()
+    (delivery,) = list(iter(conn.recv, None))
+    first = p.decode_all(delivery)
+    assert [m.task["index"] for m in first] == [0, 1]
+    assert delivery[0][4:6] == p.Command.BATCH.to_bytes(2, "big")
+    done = [p.encode(p.TaskDone("j", m.attempt, p.MapOutputRef(1, 5), {}, 0)) for m in first]
+    conn.send(p.batch(done))
+    rig.coordinator.turn()
+    (delivery,) = list(iter(conn.recv, None))
+    assert [m.task["index"] for m in p.decode_all(delivery)] == [2, 3]
+    job = rig.coordinator.scheduler.jobs["j"]
+    assert job.tasks["s0-m00000"].state is s.TaskState.DONE
+    assert job.tasks["s0-m00001"].state is s.TaskState.DONE
+
+
+def test_a_batchs_messages_are_served_one_by_one_a_malformed_one_costing_only_itself():
+    """A batch holding a good result and a malformed one: the good one is taken, the
+    malformed one fails the attempt it names, and a batch that does not add up is dropped
+    without stopping the loop."""
+    rig = Rig()
+    driver = started_job(rig, attempts=2)
+    map0, map1 = sorted(driver.live.values(), key=lambda a: a.task["index"])
+    good = p.encode(p.TaskDone("real", map0.attempt, p.MapOutputRef(2, 1), {}, 0))
+    bent = p.encode(p.TaskDone("real", map1.attempt, p.MapOutputRef(2, 1), {}, 0))
+    bent = [bent[0], bent[1].replace(b'"partitions":2', b'"partitions":"x"')]
+    driver.conn.send([p.batch([good, good])[0], b"[2,2,2]", *good, *good])  # does not add up
+    driver.conn.send(p.batch([good, bent]))
+    driver.send()
+    job = rig.coordinator.scheduler.jobs["real"]
+    assert job.tasks["s0-m00000"].state is s.TaskState.DONE
+    failed = job.tasks["s0-m00001"]
+    assert failed.failures == 1 and "malformed TaskDone" in failed.errors[0]["error"]
+    assert driver.finish().state == "succeeded"

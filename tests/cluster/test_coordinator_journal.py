@@ -36,7 +36,7 @@ class Life:
         self.coordinator.turn()
         received = []
         while (frames := peer.recv()) is not None:
-            received.append(p.decode(frames))
+            received.extend(p.decode_all(frames))
         return received
 
     def worker(self, identity: str, outputs: tuple = ()):
@@ -175,3 +175,29 @@ def test_a_torn_tail_after_three_jobs_is_still_recovered(tmp_path):
         life = Life(str(state))
         assert life.resumed == 3, cut
         life.journal.close()
+
+
+def test_a_turns_commits_are_synced_once_and_before_anything_is_sent(tmp_path):
+    """Two maps done in one turn: their commits are journaled with one fsync, and that fsync
+    comes before the turn sends anything (the reduce they release, a progress)."""
+    life = Life(str(tmp_path))
+    worker = life.network.connect("mem://c", b"w1")
+    life.exchange(worker, p.Ready("w1", "host", 1, 2, "tcp://w1:1"))
+    client = life.network.connect("mem://c", b"client")
+    life.exchange(client, p.Submit("j", "job", 1, p.Options(), "cloudpickle", b"PLAN"))
+    (prepare,) = of_type(life.exchange(worker), p.Assign)
+    maps = of_type(life.exchange(worker, p.TaskDone("j", prepare.attempt, LISTING, {}, 0)),
+                   p.Assign)
+    assert len(maps) == 2
+    events: list[str] = []
+    sync, send = life.journal.sync, life.coordinator.server.send
+    life.journal.sync = lambda: (events.append("sync"), sync())[1]
+    life.coordinator.server.send = lambda *a: (events.append("send"), send(*a))[1]
+    done = [p.TaskDone("j", m.attempt, OUTPUT, {}, 0) for m in maps]
+    (reduce,) = of_type(life.exchange(worker, *done), p.Assign)
+    turn = events[:]  # (closing syncs too)
+    life.journal.close()
+    assert reduce.kind == "reduce"
+    assert turn[0] == "sync" and turn.count("sync") == 1 and "send" in turn
+    records = read_records(os.path.join(str(tmp_path), FILE_NAME)).records
+    assert [r.body["type"] for r in records[-2:]] == ["task", "task"]

@@ -30,7 +30,7 @@ class Rig:
         self.coordinator.turn()
         received = []
         while (frames := conn.recv()) is not None:
-            received.append(p.decode(frames))
+            received.extend(p.decode_all(frames))
         return received
 
 

@@ -224,3 +224,63 @@ def test_a_shared_table_is_encoded_once_and_sent_as_the_same_bytes():
         message = p.decode(frames)
         assert message.inputs == table and message.task == {"partition": partition}
     assert p.decode(p.encode(p.Assign("j", "s0-m00000-a1", "map", {}))).inputs is None
+
+
+# --- batches -----------------------------------------------------------------------------
+
+
+def test_a_batch_carries_whole_messages_each_decoded_as_if_alone():
+    """Several messages to one peer in one: each comes back with its own frames (a reduce's
+    shared table and a plan's blob too), and one message alone is not wrapped."""
+    inputs = p.ReduceInputs((p.Holder("h", "tcp://h:1", "", "/w"),), (0,), (1,))
+    messages = [
+        p.Assign("j", "s0-r00000-a1", "reduce", {"step": 0, "partition": 0}, inputs),
+        p.Plan("j", "cloudpickle", b"\x00blob"),
+        p.CommitAnswer("j", "s0-r00001-a1", True),
+    ]
+    frames = p.batch([p.encode(m) for m in messages])
+    assert frames[0][4:6] == p.Command.BATCH.to_bytes(2, "big")
+    assert [p.decode(part) for part in p.unbatch(frames)] == messages
+    assert p.decode_all(frames) == messages
+    alone = p.encode(p.Heartbeat())
+    assert p.batch([alone]) is alone and p.unbatch(alone) == [alone]
+
+
+@pytest.mark.parametrize(
+    "body, extra",
+    [
+        (b"[2,2]", 1),  # counts add up to 4, 5 frames follow
+        (b"[2,2]", -1),
+        (b"[2]", 0),  # a batch of one is not one
+        (b"[1,3]", 0),  # a message is at least a header and a body
+        (b'{"a":1}', 0),
+        (b"[2,true]", 0),
+        (b"[2,2.0]", 0),
+        (b"not json", 0),
+    ],
+)
+def test_a_batch_whose_layout_does_not_add_up_is_refused(body, extra):
+    one = p.encode(p.Heartbeat())
+    frames = [p.batch([one, one])[0], body, *one, *one]
+    frames = frames[:len(frames) + extra] if extra < 0 else frames + [b"{}"] * extra
+    with pytest.raises(p.MalformedBatch):
+        p.unbatch(frames)
+
+
+def test_a_batch_of_too_many_messages_is_refused_both_ways():
+    one = p.encode(p.Heartbeat())
+    with pytest.raises(ValueError):
+        p.batch([one] * (p.MAX_BATCH + 1))
+    frames = [p.batch([one, one])[0], json.dumps([2] * (p.MAX_BATCH + 1)).encode()]
+    with pytest.raises(p.MalformedBatch):
+        p.unbatch(frames + one * (p.MAX_BATCH + 1))
+
+
+def test_a_batch_inside_a_batch_is_refused_as_it_is_decoded():
+    one = p.encode(p.Heartbeat())
+    inner = p.batch([one, one])
+    outer = p.batch([inner, one])
+    parts = p.unbatch(outer)
+    with pytest.raises(p.ProtocolError, match="batch inside a batch"):
+        p.decode(parts[0])
+    assert p.decode(parts[1]) == p.Heartbeat()

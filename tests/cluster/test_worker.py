@@ -104,7 +104,7 @@ class Cluster:
         """A turn of each; what the client received."""
         self.coordinator.turn()
         self.worker.turn()
-        return [p.decode(f) for f in iter(self.client.recv, None)]
+        return [m for f in iter(self.client.recv, None) for m in p.decode_all(f)]
 
     def run(self, plan, timeout: float = 30) -> p.JobResult:
         """Submit ``plan`` as a client would and turn until its result arrives."""

@@ -40,7 +40,7 @@ def replies(sock: zmq.Socket, timeout_ms: int = REPLY_WAIT) -> list[p.Message]:
     """What ``sock`` receives until it has been quiet a moment (the first wait is long)."""
     got = []
     while sock.poll(timeout_ms):
-        got.append(p.decode(sock.recv_multipart()))
+        got.extend(p.decode_all(sock.recv_multipart()))
         timeout_ms = 200
     return got
 
@@ -160,8 +160,9 @@ class BentWorker(threading.Thread):
                     beat = time.monotonic()
                 if not sock.poll(50):
                     continue
-                message = p.decode(sock.recv_multipart())
-                if isinstance(message, p.Assign):
+                for message in p.decode_all(sock.recv_multipart()):
+                    if not isinstance(message, p.Assign):
+                        continue
                     body = next(self._bends[message.kind])(message)
                     header = p.encode(p.Heartbeat())[0][:4] + int(p.Command.TASK_DONE).to_bytes(
                         2, "big"

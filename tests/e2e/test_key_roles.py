@@ -134,11 +134,10 @@ def replies(sock: zmq.Socket, wait: float = REPLY_WAIT, until: type | None = Non
     while time.monotonic() < deadline:
         if not sock.poll(50):
             continue
-        message = p.decode(sock.recv_multipart())
-        if isinstance(message, p.Heartbeat):
-            continue
-        got.append(message)
-        if until is not None and isinstance(message, until):
+        messages = [m for m in p.decode_all(sock.recv_multipart())
+                    if not isinstance(m, p.Heartbeat)]
+        got += messages
+        if until is not None and any(isinstance(m, until) for m in messages):
             break
     return got
 

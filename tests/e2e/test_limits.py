@@ -100,7 +100,7 @@ def replies(socket: zmq.Socket, wait: float) -> list[p.Message]:
     """Every message that arrives within ``wait`` seconds of the last one."""
     got = []
     while socket.poll(int(wait * 1000)):
-        got.append(p.decode(socket.recv_multipart()))
+        got.extend(p.decode_all(socket.recv_multipart()))
     return got
 
 
@@ -334,22 +334,23 @@ class FakeWorker:
                     beat = time.monotonic()
                 if not socket.poll(50):
                     continue
-                message = p.decode(socket.recv_multipart())
-                if isinstance(message, p.Reconnect):
-                    socket.close(0)
-                    socket = self.join()
-                if not isinstance(message, p.Assign):
-                    continue
-                self.assigned.append(message)
-                answers = self.policy(message)
-                if answers is None:  # leave, and come back as somebody else
-                    socket.send_multipart(p.encode(p.Bye()))
-                    socket.close(0)
-                    socket = self.join()
-                    continue
-                for answer in answers:
-                    socket.send_multipart(p.encode(answer))
-                    self.sent.append(answer)
+                for message in p.decode_all(socket.recv_multipart()):
+                    if isinstance(message, p.Reconnect):
+                        socket.close(0)
+                        socket = self.join()
+                        break  # the rest was for the connection given up
+                    if not isinstance(message, p.Assign):
+                        continue
+                    self.assigned.append(message)
+                    answers = self.policy(message)
+                    if answers is None:  # leave, and come back as somebody else
+                        socket.send_multipart(p.encode(p.Bye()))
+                        socket.close(0)
+                        socket = self.join()
+                        break
+                    for answer in answers:
+                        socket.send_multipart(p.encode(answer))
+                        self.sent.append(answer)
         finally:
             socket.close(0)
 

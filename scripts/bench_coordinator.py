@@ -28,6 +28,16 @@ coordinator's and the generators' CPU are read from /proc over ``--seconds`` of 
 
     python scripts/bench_coordinator.py --heartbeat-workers 1000 --seconds 30
 
+Real local cluster (``--local-cluster N``): ``minimr submit`` of word count over a text file
+of N x 100 bytes at ``--split-size 100`` (N tiny map tasks, 4 reduces) on an embedded
+cluster of two worker processes, run from the current folder: the end-to-end time of N tasks
+through the real coordinator and real workers.
+
+    python scripts/bench_coordinator.py --local-cluster 10000
+
+``--state-dir`` (task mode): the coordinator journals to a fresh folder, as
+``minimr coordinator --state-dir`` does (each task commit made durable before it is told).
+
 Prints the live workers the coordinator lists, the coordinator's CPU as a share of one core
 (goal, issue 20: under 10% at 1,000 workers), its CPU per heartbeat, its loop's wake-ups
 per second and the generators' own CPU. Everything listens on 127.0.0.1 and stops by itself; every
@@ -45,10 +55,12 @@ import os
 import re
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -126,11 +138,12 @@ finally:
 """
 
 
-def start_coordinator(address: str, profile: str | None = None) -> subprocess.Popen:
+def start_coordinator(address: str, profile: str | None = None,
+                      state_dir: str | None = None) -> subprocess.Popen:
     """The real coordinator (``minimr coordinator``) in its own process.
 
     With ``profile``, it runs under cProfile (see :data:`PROFILED_MAIN`), which writes that
-    file when the coordinator stops.
+    file when the coordinator stops; with ``state_dir``, it journals there.
     """
     if profile:
         run = ["-c", PROFILED_MAIN, profile]
@@ -146,6 +159,7 @@ def start_coordinator(address: str, profile: str | None = None) -> subprocess.Po
             "--insecure",  # the fake workers and clients hold no keys: measure without CURVE
             "--log-level",
             "WARNING",
+            *(["--state-dir", state_dir] if state_dir else []),
         ],
     )
 
@@ -242,7 +256,12 @@ class TaskWorkers:
         reduces = ",".join(f'{{"step":0,"partition":{r}}}' for r in range(self.reducers))
         return f'{{"map_tasks":[{maps}],"reduce_tasks":[{reduces}]}}'
 
-    def answer(self, sock: zmq.Socket, frames: list[bytes]) -> None:
+    def answer(self, frames: list[bytes], replies: list[list[bytes]]) -> None:
+        """Add the answers to one message (a batch's messages each) to ``replies``."""
+        for part in p.unbatch(frames):
+            self.answer_one(part, replies)
+
+    def answer_one(self, frames: list[bytes], replies: list[list[bytes]]) -> None:
         header = frames[0]
         command = int.from_bytes(header[4:6], "big")
         if command == ASSIGN:
@@ -250,17 +269,17 @@ class TaskWorkers:
             job, attempt, kind = (g.decode() for g in match.groups())
             self.counters[ASSIGNED] += 1
             if kind == "map":
-                sock.send_multipart(self.done(job, attempt, self.map_output))
+                replies.append(self.done(job, attempt, self.map_output))
             elif kind == "reduce":
                 body = f'{{"job_id":"{job}","attempt":"{attempt}"}}'.encode()
-                sock.send_multipart([self.commit_header, body])
+                replies.append([self.commit_header, body])
             elif kind == "prepare":
-                sock.send_multipart(self.done(job, attempt, self.prepare_output()))
+                replies.append(self.done(job, attempt, self.prepare_output()))
             else:
-                sock.send_multipart(self.done(job, attempt, "null"))
+                replies.append(self.done(job, attempt, "null"))
         elif command == COMMIT_ANSWER:
             message = p.decode(frames)
-            sock.send_multipart(self.done(message.job_id, message.attempt, "null"))
+            replies.append(self.done(message.job_id, message.attempt, "null"))
 
     def run(self, stop: float) -> None:
         """Register, then answer and heartbeat until ``stop``; say ``Bye`` at the end."""
@@ -272,12 +291,15 @@ class TaskWorkers:
         try:
             while time.monotonic() < stop:
                 for sock, _ in poller.poll(100):
+                    replies: list[list[bytes]] = []  # as a worker's loop turn: one batch
                     for _ in range(64):
                         try:
                             frames = sock.recv_multipart(zmq.NOBLOCK)
                         except zmq.Again:
                             break
-                        self.answer(sock, frames)
+                        self.answer(frames, replies)
+                    if replies:
+                        sock.send_multipart(p.batch(replies))
                 if time.monotonic() - last_beat >= scheduler.HEARTBEAT_INTERVAL:
                     last_beat = time.monotonic()
                     for sock in self.sockets:
@@ -322,7 +344,8 @@ def run_tasks(args: argparse.Namespace) -> None:
     generators = args.generators or max(1, math.ceil(total / WORKERS_PER_GENERATOR))
     raise_open_files_limit(total + 1024)
     address = free_address()
-    coordinator = start_coordinator(address, args.profile)
+    state_dir = tempfile.mkdtemp(prefix="minimr-bench-state-") if args.state_dir else None
+    coordinator = start_coordinator(address, args.profile, state_dir)
     counters = [multiprocessing.Array("q", 1, lock=False) for _ in range(generators)]
     share = [total // generators + (g < total % generators) for g in range(generators)]
     firsts = [sum(share[:g]) for g in range(generators)]
@@ -379,8 +402,44 @@ def run_tasks(args: argparse.Namespace) -> None:
         stop_process(coordinator)
         for process in processes:
             stop_process(process)
+        if state_dir is not None:
+            shutil.rmtree(state_dir, ignore_errors=True)
     if args.profile:
         print_profile(args.profile)
+
+
+# --- the real local cluster -----------------------------------------------------------------
+
+WORDS = ("the whale ship sea captain ahab white boat harpoon crew deck wind storm "
+         "ocean line").split()
+
+
+def run_local_cluster(args: argparse.Namespace) -> None:
+    """``minimr submit`` of word count over N tiny splits on an embedded two-worker cluster."""
+    folder = tempfile.mkdtemp(prefix="minimr-bench-local-")
+    try:
+        path = os.path.join(folder, "input.txt")
+        with open(path, "w") as f:
+            line = 0
+            while f.tell() < args.local_cluster * 100:
+                f.write(" ".join(WORDS[(line + i) % len(WORDS)] for i in range(9)) + "\n")
+                line += 1
+        command = [
+            sys.executable, "-m", "minimr", "submit", "jobs/wordcount.py", "--input", path,
+            "--output", os.path.join(folder, "out"), "--split-size", "100", "--workers", "2",
+            "--reducers", "4",
+        ]
+        started = time.monotonic()
+        done = subprocess.run(command, capture_output=True, text=True)
+        elapsed = time.monotonic() - started
+        if done.returncode != 0:
+            raise SystemExit(f"minimr submit failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        parts = sorted(os.listdir(os.path.join(folder, "out")))
+        print(f"{args.local_cluster} x 100 bytes at --split-size 100, word count, 4 reduces, "
+              f"two local workers: {elapsed:.2f} s end to end "
+              f"({elapsed / args.local_cluster * 1e3:.2f} ms a map task); output {parts}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- heartbeat load ------------------------------------------------------------------------
@@ -673,6 +732,15 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds the task mode waits at most"
     )
+    parser.add_argument(
+        "--state-dir", action="store_true",
+        help="the coordinator journals to a fresh folder (minimr coordinator --state-dir)",
+    )
+    parser.add_argument(
+        "--local-cluster", type=int, default=0, metavar="N",
+        help="instead: word count of N tiny map tasks through `minimr submit` on two local "
+        "workers, end to end",
+    )
     heartbeat = parser.add_argument_group("heartbeat load (no job)")
     heartbeat.add_argument(
         "--heartbeat-workers",
@@ -707,7 +775,9 @@ def main() -> None:
         "print its top entries (its CPU figures then include the profiler's cost)",
     )
     args = parser.parse_args()
-    if args.heartbeat_workers > 0:
+    if args.local_cluster > 0:
+        run_local_cluster(args)
+    elif args.heartbeat_workers > 0:
         try:
             run_heartbeats(args)  # stops every process it started, Ctrl-C included
         except KeyboardInterrupt:

@@ -65,12 +65,24 @@ def submit(place: Path, job: str, *args: str, **popen) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "minimr", "submit", job, "-i", "in", "-w", "2", "--quiet",
          *args], cwd=place / "work", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, **popen)
+        text=True, preexec_fn=_interruptible, **popen)
+
+
+def _interruptible() -> None:
+    """Ctrl-C's default in the child, as in a terminal's foreground job: a test run started in
+    the background (`cmd &` in a script) has SIGINT ignored, which its children inherit, and
+    Python then leaves it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def finish(run: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
     """Wait for a submit to end: its exit code and stderr."""
-    _, stderr = run.communicate(timeout=timeout)
+    try:
+        _, stderr = run.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        run.kill()  # not left running (and warned about) into later tests
+        run.communicate()
+        raise
     return run.returncode, stderr
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import re
 import types
 from collections.abc import Callable, Iterator, Mapping
 from operator import countOf
@@ -85,6 +86,39 @@ def naming_unpicklable(functions: list[Callable[..., Any] | None]) -> Iterator[N
     except UnpicklableRecord as found:
         raise unpicklable_error(found, [f for f in functions if f is not None]) from (
             found.__cause__)
+
+
+# What Python says when an iterator is used as a list: len(), [i], reversed(), list methods.
+_AS_A_LIST = re.compile(r"object of type '([\w.]+)' has no len\(\)|'([\w.]+)' object is not "
+                        r"(?:subscriptable|reversible)|'([\w.]+)' object has no attribute "
+                        r"'(?:sort|append|count|index|copy|pop|extend|insert|remove|reverse)'")
+
+
+@contextlib.contextmanager
+def values_as_a_list(fn: Callable, values: list) -> Iterator[None]:
+    """Add a hint to the ``TypeError`` (or ``AttributeError``) raised inside when ``fn``, a
+    reduce or a combine, used one of the ``values`` iterators it was given as a list
+    (``len(values)``, ``values[0]``, ``values.sort()``): Python's message names an iterator
+    type the user never wrote. An error about an object of the user's own is left alone."""
+    try:
+        yield
+    except (TypeError, AttributeError) as error:
+        found = _AS_A_LIST.search(str(error))
+        named = found and next(name for name in found.groups() if name)
+        if named and hasattr(error, "add_note") and named in {_type_name(type(v))
+                                                               for v in values}:
+            error.add_note(
+                f"hint: {function_location(fn)} gets each key's values as an iterator, read "
+                f"once and never a list in memory: count them with `sum(1 for _ in values)`, "
+                f"take the first with `next(values)`, or write `values = list(values)` when "
+                f"one key's values fit in memory")
+        raise
+
+
+def _type_name(kind: type) -> str:
+    """A type's name as Python's messages show it (``itertools.chain``, ``generator``)."""
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
 PAIR_TYPES = frozenset({tuple, list})

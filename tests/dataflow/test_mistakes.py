@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import traceback
 
 import pytest
 
@@ -72,7 +73,8 @@ class TwoSteps(Job):
 def run(job, tmp_path, **options):
     data = tmp_path / "in.txt"
     data.write_text("one two\nlocked three\n" * 50)
-    return minimr.run(job, [str(data)], str(tmp_path / "out"), runner="inline", **options)
+    options.setdefault("runner", "inline")
+    return minimr.run(job, [str(data)], str(tmp_path / "out"), **options)
 
 
 @pytest.mark.parametrize("job, who, what", [
@@ -178,3 +180,46 @@ def test_an_unpicklable_key_is_named_when_sampled_for_range_boundaries(tmp_path,
 
     with pytest.raises(JobCodeError, match="yielded a key that cannot be pickled"):
         run(RangeKeys, tmp_path)
+
+
+class CountsWithLen(Job):
+    """A reduce (or combine) that takes len() of its values, as if they were a list."""
+
+    def map(self, key, line):
+        for word in line.split():
+            yield word, 1
+
+    def reduce(self, word, counts):
+        yield word, len(counts)
+
+
+class IndexesCombine(CountsWithLen):
+    def combine(self, word, counts):
+        yield word, counts[0]
+
+    def reduce(self, word, counts):
+        yield word, sum(counts)
+
+
+@pytest.mark.skipif(not hasattr(BaseException, "add_note"), reason="notes came in 3.11")
+@pytest.mark.parametrize("job", [CountsWithLen, IndexesCombine], ids=lambda j: j.__name__)
+@pytest.mark.parametrize("runner", ["inline", "local"])
+def test_values_used_as_a_list_get_a_hint(tmp_path, job, runner):
+    """len(values) or values[0] in a reduce or combine fails with Python's TypeError about an
+    iterator type the user never wrote; the failure says what values are and what to write."""
+    with pytest.raises(Exception) as info:
+        run(job, tmp_path, runner=runner)
+    text = "".join(traceback.format_exception(info.value))
+    text += getattr(info.value, "remote_traceback", "")
+    assert "TypeError" in text
+    assert "values as an iterator" in text, text
+
+
+def test_a_type_error_of_the_users_own_gets_no_hint(tmp_path):
+    class OwnLen(CountsWithLen):
+        def reduce(self, word, counts):
+            yield word, len(reversed([1]))
+
+    with pytest.raises(TypeError) as info:
+        run(OwnLen, tmp_path)
+    assert "values as an iterator" not in "".join(getattr(info.value, "__notes__", []))

@@ -33,7 +33,7 @@ from typing import Any
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.folds import Fold
-from minimr.dataflow.mistakes import check_pairs, check_results
+from minimr.dataflow.mistakes import check_pairs, check_results, values_as_a_list
 
 __all__ = ["CallCombiner", "Combined", "Combiner", "FoldCombiner", "keyed", "make_combiner",
            "several"]
@@ -196,11 +196,13 @@ class CallCombiner(Combiner):
         produced: list[list] = []
         for at in range(0, len(keys), CALL_CHUNK):
             chunk = keys[at : at + CALL_CHUNK]
-            results = list(map(self.fn, chunk, islice(values, len(chunk))))
-            if type(None) in set(map(type, results)):  # a None yields nothing
-                results = [() if r is None else r for r in results]
-            check_results(results, self.fn)
-            produced += map(list, results)
+            given = list(islice(values, len(chunk)))
+            with values_as_a_list(self.fn, given):
+                results = list(map(self.fn, chunk, given))
+                if type(None) in set(map(type, results)):  # a None yields nothing
+                    results = [() if r is None else r for r in results]
+                check_results(results, self.fn)
+                produced += map(list, results)
         pairs = list(chain.from_iterable(produced))
         check_pairs(pairs, self.fn)
         return pairs, produced

@@ -30,7 +30,7 @@ from typing import Any
 from minimr.dataflow import skips
 from minimr.dataflow.folds import Fold
 from minimr.dataflow.format.segments import Segment
-from minimr.dataflow.mistakes import check_pairs, check_results
+from minimr.dataflow.mistakes import check_pairs, check_results, values_as_a_list
 from minimr.dataflow.reduceside.merge import MergedGroups, MergedPairs
 
 __all__ = ["REDUCE_BATCH", "reduce_into", "write_final"]
@@ -108,11 +108,12 @@ def _reduce_output(merged: MergedGroups, reduce_fn: Callable) -> Iterator[tuple[
     call = reduce_fn if inspect.isgeneratorfunction(reduce_fn) else partial(_call_reduce,
                                                                             reduce_fn)
     for keys, values in merged.chunks():
-        for at in range(0, len(keys), CALL_CHUNK):
-            results = list(filter(_not_none, map(call, keys[at : at + CALL_CHUNK],
-                                                 values[at : at + CALL_CHUNK])))
-            check_results(results, reduce_fn)
-            yield from chain.from_iterable(results)
+        with values_as_a_list(reduce_fn, values):
+            for at in range(0, len(keys), CALL_CHUNK):
+                results = list(filter(_not_none, map(call, keys[at : at + CALL_CHUNK],
+                                                     values[at : at + CALL_CHUNK])))
+                check_results(results, reduce_fn)
+                yield from chain.from_iterable(results)
 
 
 def _call_reduce(reduce_fn: Callable, key: Any, values: Iterator) -> Any:
@@ -138,10 +139,11 @@ def _reduce_tracked(groups: Iterable[tuple[Any, Iterator]], reduce_fn: Callable 
             for value in values:
                 write(key, value)
             continue
-        produced = reduce_fn(key, values)
-        if produced is not None:
-            check_results([produced], reduce_fn)
-            for pair in produced:
-                check_pairs([pair], reduce_fn)
-                write(*pair)
+        with values_as_a_list(reduce_fn, [values]):
+            produced = reduce_fn(key, values)
+            if produced is not None:
+                check_results([produced], reduce_fn)
+                for pair in produced:
+                    check_pairs([pair], reduce_fn)
+                    write(*pair)
     return n

@@ -229,3 +229,108 @@ def fields(message: p.Message) -> dict:
 def sample(of: type[p.Message]) -> p.Message:
     """The valid sample of a message class."""
     return next(m for m in SAMPLES if type(m) is of)
+
+
+# --- batches ------------------------------------------------------------------------------
+
+#: a batch's header, as a peer puts it on the wire
+BATCH_HEADER = header(p.Command.BATCH)
+
+
+@dataclass(frozen=True)
+class BatchCase:
+    """One hostile batch: its frames, and the replies a coordinator owes the submitter that
+    sent it, in order (a reply's class name, a ``Reject``'s code after a colon). A batch
+    whose layout does not add up is dropped whole: it is owed nothing."""
+
+    name: str
+    frames: list[bytes]
+    answers: tuple[str, ...]
+
+
+def _bent_status() -> list[bytes]:
+    head, body = p.encode(p.StatusRequest("j"))
+    return [head, body.replace(b'"history":false', b'"history":"yes"')]
+
+
+def _bent_submit() -> list[bytes]:
+    head, body, blob = p.encode(p.Submit("bent", "wc", 1, p.Options(), "cloudpickle", b"x"))
+    return [head, body.replace(b'"task_timeout":', b'"task_timeout":1e400,"x":'), blob]
+
+
+#: the messages batches are made of, each with what a coordinator answers a submitter
+#: sending it alone ("" when it owes nothing: a message that is not one, or not its to take)
+PIECES: dict[str, tuple[list[bytes], str]] = {
+    "status": (p.encode(p.StatusRequest()), "StatusReply"),
+    "bent status": (_bent_status(), "Reject:malformed"),
+    "bent submit": (_bent_submit(), "Reject:malformed"),
+    "heartbeat": (p.encode(p.Heartbeat()), "Reject:unauthorized"),
+    "ready": (p.encode(sample(p.Ready)), "Reject:unauthorized"),
+    "task done": (p.encode(p.TaskDone("j", "s0-m00000-a1", p.MapOutputRef(2, 3), {}, 0.1)),
+                  "Reject:unauthorized"),
+    "assign": (p.encode(sample(p.Assign)), ""),  # a coordinator's own message: dropped
+    "other version": ([header(p.Command.STATUS_REQUEST, version=p.VERSION + 1),
+                       p.encode(p.StatusRequest())[1]], "Reject:version"),
+    "garbage": ([b"x", b"y"], ""),
+    "batch": (p.batch([p.encode(p.StatusRequest())] * 2), ""),  # none nests: dropped
+}
+
+
+def _made(name: str, *pieces: str) -> BatchCase:
+    """A batch of the named pieces, owed their answers."""
+    frames = p.batch([PIECES[piece][0] for piece in pieces])
+    return BatchCase(name, frames, tuple(a for piece in pieces if (a := PIECES[piece][1])))
+
+
+def _laid_out(name: str, body: bytes, *messages: list[bytes]) -> BatchCase:
+    """A batch of ``messages`` whose body is ``body``: one that does not add up (owed nothing)."""
+    return BatchCase(name, [BATCH_HEADER, body, *(f for m in messages for f in m)], ())
+
+
+def batch_cases() -> Iterator[BatchCase]:
+    """Batches a peer should not send, or may send only to be answered as if each of their
+    messages had come alone: layouts that do not add up (counts truncated, overrunning,
+    short, of the wrong type, huge, too many; an empty batch; a body that is not JSON), a
+    batch inside a batch, a valid message beside a malformed one, client and worker
+    messages mixed, and a batch of as many messages as one may hold."""
+    status, _ = PIECES["status"]
+    two = (status, status)
+    yield _laid_out("empty batch", b"[]")
+    yield BatchCase("batch header alone", [BATCH_HEADER], ())
+    yield _laid_out("a batch of one", b"[2]", status)
+    yield _laid_out("counts truncated", b"[2,", *two)
+    yield _laid_out("frames truncated", b"[2,2]", status, status[:1])
+    yield _laid_out("a count overruns", b"[2,3]", *two)
+    yield _laid_out("counts short of the frames", b"[2,2]", *two, status)
+    yield _laid_out("a count of one", b"[1,3]", *two)
+    yield _laid_out("a count of zero", b"[0,2,2]", *two)
+    yield _laid_out("a negative count", b"[-2,6]", *two)
+    yield _laid_out("a huge count", b"[2," + str(10**30).encode() + b"]", *two)
+    yield _laid_out("int64 max counts", b"[9223372036854775807,9223372036854775807]", *two)
+    yield _laid_out("huge declared number of messages", json.dumps([2] * (p.MAX_BATCH + 1))
+                    .encode(), *two)
+    yield _laid_out("too many messages", json.dumps([2] * (p.MAX_BATCH + 1)).encode(),
+                    *[status] * (p.MAX_BATCH + 1))
+    for name in ("wrong type: string", "wrong type: bool", "wrong type: null",
+                 "wrong type: float", "Infinity", "NaN", "1e400", "many digits",
+                 "deep nesting", "wrong type: object"):
+        yield _laid_out(f"a count of {name}", f"[2,{REPLACEMENTS[name]}]".encode(), *two)
+    yield _laid_out("counts an object", b'{"counts":[2,2]}', *two)
+    yield _laid_out("counts a string", b'"2,2"', *two)
+    yield _laid_out("body not JSON", b"\xff[", *two)
+    yield _laid_out("body not UTF-8", b"[2,\xc3(]", *two)
+    yield _laid_out("body empty", b"", *two)
+    yield _made("a batch inside a batch", "batch", "status")
+    inner = p.batch([PIECES["batch"][0], status])
+    yield BatchCase("a batch inside a batch inside a batch", p.batch([inner, status]),
+                    ("StatusReply",))
+    yield _made("a valid message beside a malformed one", "status", "bent status")
+    yield _made("a malformed message before a valid one", "bent status", "status")
+    yield _made("a malformed submit beside a valid request", "bent submit", "status")
+    yield _made("a submitter's batch of worker messages", "ready", "heartbeat", "task done",
+                "status")
+    yield _made("a coordinator's message and garbage", "assign", "garbage", "status")
+    yield _made("a message of another version", "other version", "status")
+    yield _made("every kind of piece", *PIECES)
+    yield BatchCase("as many garbage messages as a batch holds",
+                    p.batch([PIECES["garbage"][0]] * p.MAX_BATCH), ())

@@ -284,3 +284,22 @@ def test_a_batch_inside_a_batch_is_refused_as_it_is_decoded():
     with pytest.raises(p.ProtocolError, match="batch inside a batch"):
         p.decode(parts[0])
     assert p.decode(parts[1]) == p.Heartbeat()
+
+
+def test_every_hostile_batch_is_refused_whole_or_taken_apart_into_messages():
+    """Each generated hostile batch is refused as a batch, or taken apart into messages that
+    each decode or are refused: nothing but a ``ProtocolError`` escapes, and only a batch
+    whose layout adds up is taken apart (the parts hold its frames, in order)."""
+    for case in hostile.batch_cases():
+        try:
+            parts = p.unbatch(case.frames)
+        except p.MalformedBatch:
+            assert not case.answers, case.name
+            continue
+        assert [f for part in parts for f in part] == (
+            case.frames if len(parts) == 1 else case.frames[2:]), case.name
+        for part in parts:
+            try:
+                p.decode(part)
+            except p.ProtocolError:
+                pass

@@ -158,6 +158,9 @@ class Coordinator:
         self._posted: dict[bytes, list[list[bytes]]] = {}
         self.logs = LogRelay()  # minimr logs: requests passed on to workers
         self._last_tick = self._last_heartbeat = clock()
+        #: when the coordinator last read all it had been sent (time passes for the
+        #: scheduler only up to then: see :meth:`_tick`)
+        self._heard_all = self._last_tick
         self._last_progress = float("-inf")
         # each handler takes (peer, message, now, user): user is the sender's key, "" without
         self._handlers: dict[type, Callable[[bytes, p.Message, float, str], None]] = {
@@ -250,6 +253,7 @@ class Coordinator:
         while served < BATCH:
             received = self.server.recv()
             if received is None:
+                self._heard_all = self.clock()
                 break
             peer, frames, user = received
             try:
@@ -285,10 +289,13 @@ class Coordinator:
                 self.server.send(worker.encode("latin-1"), frames)
 
     def _tick(self, now: float) -> None:
-        """Once per ``TICK_INTERVAL``, let time pass in the scheduler (purges, timeouts)."""
+        """Once per ``TICK_INTERVAL``, let time pass in the scheduler (purges, timeouts):
+        up to when the coordinator last read all it had been sent, not to ``now``. A turn
+        that left messages unread (a batch of 10,000 took a second) has not heard what a
+        worker sent meanwhile: its heartbeat or result may be among them."""
         if now - self._last_tick >= TICK_INTERVAL:
             self._last_tick = now
-            self._handle(s.Tick(), now)
+            self._handle(s.Tick(), self._heard_all)
             names = {w.id: w.name for w in self.scheduler.workers.values()}
             for client, reply in self.logs.expired(now, names):
                 self._send(client, reply)
@@ -342,10 +349,12 @@ class Coordinator:
 
         A worker's malformed result about an attempt it runs fails that attempt (counted,
         and on that worker, as any failure); a client's malformed request is refused with
-        the reason. Anything else was only dropped.
+        the reason (a status request too, which a worker's key may also send, unless a
+        registered worker sent it: a Reject would end that worker). Anything else was only
+        dropped.
         """
-        if not isinstance(error, p.MalformedMessage):
-            return
+        if not isinstance(error, p.MalformedMessage) or error.command not in ROLES:
+            return  # (not a message a coordinator takes: dropped, as it is when it decodes)
         kind = error.command
         if not self._admitted(peer, user, kind):
             return
@@ -357,7 +366,9 @@ class Coordinator:
                 f"the worker sent a malformed {kind.__name__} for this attempt: {error}",
             )
             self._handle(failed, self.clock())
-        elif WORKER not in ROLES.get(kind, _WORKERS):
+        elif ROLES[kind] & _CLIENTS and (
+            peer.decode("latin-1") not in self.scheduler.workers
+        ):
             self._send(peer, p.Reject(f"a malformed message: {error}", "malformed"))
 
     def _admitted(self, peer: bytes, user: str, kind: type) -> bool:

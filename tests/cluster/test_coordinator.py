@@ -6,7 +6,7 @@ import struct
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
-from minimr.cluster.coordinator import IDLE_REST, Coordinator
+from minimr.cluster.coordinator import BATCH, IDLE_REST, Coordinator
 from minimr.cluster.memory_transport import MemoryNetwork
 from tests import hostile
 
@@ -364,6 +364,22 @@ def test_no_hostile_message_from_a_stranger_or_a_client_stops_the_coordinator(ca
     assert result.state == "succeeded", result.error
 
 
+def test_no_hostile_message_or_batch_from_a_keyed_peer_fails_to_be_served(caplog):
+    """Every bent message and every hostile batch, from a submitter's key and a worker's, at
+    a coordinator with keys: each is refused or dropped, none fails to be served (a bent
+    Welcome or Chunk, which no key may send, failed looking up its role)."""
+    rig = Rig(KEYED)
+    client, worker = rig.peer("c", key="skey"), rig.peer("w", key="wkey")
+    batches = [case.frames for case in hostile.batch_cases()]
+    for number, frames in enumerate([*(case.frames for case in hostile.cases()), *batches]):
+        (worker if number % 2 else client).send(frames)
+        if number % 200 == 0:
+            rig.coordinator.turn()
+    rig.coordinator.turn()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text[-3000:]
+    assert of_type(rig.exchange(client, p.StatusRequest()), p.StatusReply)
+
+
 #: a placeholder attempt id in the targeted samples, replaced by a live attempt's
 PLACEHOLDER = "s9-m99999-a9"
 TARGETED = (
@@ -442,6 +458,27 @@ def test_a_submit_with_non_finite_options_is_refused_and_serving_goes_on():
     assert reject.code == "malformed" and "Infinity" in reject.reason
     assert "bad" not in rig.coordinator.scheduler.jobs
     assert started_job(rig).finish().state == "succeeded"
+
+
+def test_a_malformed_status_request_is_refused_unless_a_worker_sent_it():
+    """A status request (a message a worker's key may send too) that does not decode is
+    refused with the reason, in a batch or alone, so that its client does not wait in vain;
+    from a registered worker it is only dropped (a Reject would end that worker)."""
+    rig = Rig()
+    head, body = p.encode(p.StatusRequest("j"))
+    bent = [head, body.replace(b'"history":false', b'"history":"yes"')]
+    client = rig.peer("client")
+    for frames in (bent, p.batch([bent, p.encode(p.StatusRequest())])):
+        client.send(frames)
+        rig.coordinator.turn()
+        replies = [m for f in iter(client.recv, None) for m in p.decode_all(f)]
+        assert isinstance(replies[0], p.Reject) and replies[0].code == "malformed", replies
+        assert "history" in replies[0].reason
+    worker = rig.worker("w1")
+    worker.send(bent)
+    rig.coordinator.turn()
+    replies = [m for f in iter(worker.recv, None) for m in p.decode_all(f)]
+    assert not of_type(replies, p.Reject) and "w1" in rig.coordinator.scheduler.workers
 
 
 def test_status_of_one_job_is_its_detail_and_an_unknown_job_is_refused():
@@ -617,6 +654,41 @@ def test_the_tasks_of_the_slots_freed_in_a_turn_go_to_their_worker_in_one_batch(
     job = rig.coordinator.scheduler.jobs["j"]
     assert job.tasks["s0-m00000"].state is s.TaskState.DONE
     assert job.tasks["s0-m00001"].state is s.TaskState.DONE
+
+
+class SlowClock(Clock):
+    """A clock that moves ``step`` seconds each time it is read: serving takes time."""
+
+    def __init__(self, step: float) -> None:
+        super().__init__()
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_worker_heard_behind_a_long_batch_is_not_declared_dead():
+    """A batch of more messages than a turn serves, slow to serve (five seconds on the clock
+    here), ahead of a worker's heartbeat: time passes for the scheduler only up to when the
+    coordinator last read all it was sent, so the worker is not declared dead for the time
+    spent on someone else's batch (a hostile peer's batch of 10,000 requests took 1.1 s, past
+    the liveness of an end-to-end cluster, and every worker was declared dead)."""
+    rig = Rig()
+    conn = rig.worker("w1")
+    stranger = rig.peer("stranger")
+    stranger.send(p.batch([p.encode(p.StatusRequest())] * (BATCH + 500)))
+    conn.send(p.encode(p.Heartbeat()))
+    clock = SlowClock(0.002)
+    clock.now = rig.clock.now
+    rig.coordinator.clock = clock
+    rig.coordinator.turn()
+    assert clock.now - 100.0 > rig.coordinator.scheduler.dead_after  # (the batch took long)
+    rig.coordinator.turn()
+    assert "w1" in rig.coordinator.scheduler.workers
+    clock.now += rig.coordinator.scheduler.dead_after + 1  # a worker silent that long is dead
+    rig.coordinator.turn()
+    assert "w1" not in rig.coordinator.scheduler.workers
 
 
 def test_a_batchs_messages_are_served_one_by_one_a_malformed_one_costing_only_itself():

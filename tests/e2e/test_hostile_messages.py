@@ -24,6 +24,7 @@ from minimr.cluster import protocol as p
 from minimr.cluster.client import submit_plan
 from minimr.cluster.commands import fetch_status
 from tests import hostile
+from tests.e2e.conftest import Cluster
 from tests.e2e.support import hand_made_dealer, inline_output, make_plan, read_dir, small_inputs
 
 REPLY_WAIT = 5000  # ms a bent message may take to be answered
@@ -280,3 +281,63 @@ def test_a_sample_of_generated_hostile_messages_leaves_the_coordinator_serving(c
     all_up(cluster)
     run_and_compare(cluster.address, tmp_path, "after")
     print(f"sent {sent} generated hostile messages")
+
+
+# --- batches ------------------------------------------------------------------------------
+
+
+def labels(messages: list[p.Message]) -> list[str]:
+    """Each reply's class name (a ``Reject``'s with its code), as ``hostile.BatchCase`` owes."""
+    return [f"Reject:{m.code}" if isinstance(m, p.Reject) else type(m).__name__
+            for m in messages]
+
+
+def answers_to(sock: zmq.Socket, frames: list[bytes], owed: int) -> list[str]:
+    """Send ``frames`` then a status request; what comes back up to that request's answer
+    (``owed``: the status replies the frames themselves are owed, before it)."""
+    sock.send_multipart(frames)
+    sock.send_multipart(p.encode(p.StatusRequest()))
+    got: list[p.Message] = []
+    while sum(isinstance(m, p.StatusReply) for m in got) <= owed:
+        assert sock.poll(REPLY_WAIT * 4), f"no answer in time; so far {labels(got)}"
+        got.extend(p.decode_all(sock.recv_multipart()))
+    return labels(got)
+
+
+def test_hostile_batches_are_dropped_whole_or_answered_message_by_message(tmp_path):
+    """Batches that do not add up (counts truncated, overrunning, huge, of the wrong type;
+    an empty batch; too many messages) are dropped whole and logged; a batch inside a batch
+    is dropped; every other message of a batch is answered as if it had come alone (a valid
+    request beside a malformed one, worker messages from a submitter's key refused). All of
+    it sent while a job runs: the coordinator stays up, keeps its workers, and the job's
+    output is the inline runner's."""
+    cluster = Cluster(tmp_path, log_level="WARNING")
+    try:
+        cluster.add_worker(hash_seed="1")
+        cluster.add_worker(hash_seed="2")
+        cluster.wait_for_workers(2)
+        workers = {w["id"] for w in fetch_status(cluster.address)["workers"]}
+        outcome: dict = {}
+        runner = threading.Thread(
+            target=lambda: outcome.update(ok=run_and_compare(cluster.address, tmp_path, "during"))
+        )
+        sock = dealer(cluster.address)
+        dropped = 0
+        try:
+            runner.start()
+            for case in hostile.batch_cases():
+                owed = case.answers.count("StatusReply")
+                got = answers_to(sock, case.frames, owed)
+                assert got == [*case.answers, "StatusReply"], case.name
+                dropped += not case.answers
+            runner.join(120)
+        finally:
+            sock.close(0)
+        assert "ok" in outcome, "the job did not finish right while hostile batches arrived"
+        all_up(cluster)
+        assert {w["id"] for w in fetch_status(cluster.address)["workers"]} == workers
+        assert cluster.logged().count("dropping a malformed batch") >= 20
+        run_and_compare(cluster.address, tmp_path, "after")
+        print(f"sent {dropped} batches owed nothing")
+    finally:
+        cluster.close()

@@ -69,6 +69,7 @@ import zmq  # noqa: E402
 
 from minimr.cluster import protocol as p  # noqa: E402
 from minimr.cluster import scheduler  # noqa: E402
+from minimr.cluster import wirecodec as wire  # noqa: E402
 from minimr.cluster.transport import HIGH_WATER_MARK, ZmqClient, local_host, wait  # noqa: E402
 
 
@@ -77,7 +78,7 @@ def job_result(client: ZmqClient) -> p.JobResult:
     while True:
         wait([client.pollable], 1.0)
         while (frames := client.recv()) is not None:
-            message = p.decode(frames)
+            message = wire.decode(frames)
             if isinstance(message, p.JobResult):
                 return message
 
@@ -185,7 +186,7 @@ def stop_process(process: subprocess.Popen | multiprocessing.Process, timeout: f
         process.join()
 
 
-#: the leading fields of an Assign's JSON body (``protocol.encode`` keeps field order): a
+#: the leading fields of an Assign's JSON body (``wirecodec.encode`` keeps field order): a
 #: simulated worker reads only these, so that a reduce's long list of inputs costs the
 #: load generator nothing to parse
 ASSIGN_HEAD = re.compile(rb'\{"job_id":"([^"]*)","attempt":"([^"]*)","kind":"([a-z]*)"')
@@ -204,7 +205,7 @@ def registered(context: zmq.Context, address: str, name: str, host: str,
     sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
     sock.connect(address)
     ready = p.Ready(name, host, os.getpid(), slots, "tcp://127.0.0.1:1", "", outputs=[])
-    sock.send_multipart(p.encode(ready), zmq.NOBLOCK)
+    sock.send_multipart(wire.encode(ready), zmq.NOBLOCK)
     return sock
 
 
@@ -232,8 +233,8 @@ class TaskWorkers:
         self.context = zmq.Context()
         self.context.setsockopt(zmq.MAX_SOCKETS, count + 64)
         self.sockets: list[zmq.Socket] = []
-        self.heartbeat = p.encode(p.Heartbeat())
-        self.done_header = p.encode(p.Heartbeat())[0][:4] + p.Command.TASK_DONE.to_bytes(2, "big")
+        self.heartbeat = wire.encode(p.Heartbeat())
+        self.done_header = self.heartbeat[0][:4] + p.Command.TASK_DONE.to_bytes(2, "big")
         self.commit_header = self.done_header[:4] + p.Command.COMMIT_REQUEST.to_bytes(2, "big")
         #: a map's answer: its partitions' byte ranges stay on the worker, so its size is all
         self.map_output = f'{{"partitions":{reducers},"size":{10 * reducers}}}'
@@ -258,7 +259,7 @@ class TaskWorkers:
 
     def answer(self, frames: list[bytes], replies: list[list[bytes]]) -> None:
         """Add the answers to one message (a batch's messages each) to ``replies``."""
-        for part in p.unbatch(frames):
+        for part in wire.unbatch(frames):
             self.answer_one(part, replies)
 
     def answer_one(self, frames: list[bytes], replies: list[list[bytes]]) -> None:
@@ -278,7 +279,7 @@ class TaskWorkers:
             else:
                 replies.append(self.done(job, attempt, "null"))
         elif command == COMMIT_ANSWER:
-            message = p.decode(frames)
+            message = wire.decode(frames)
             replies.append(self.done(message.job_id, message.attempt, "null"))
 
     def run(self, stop: float) -> None:
@@ -299,13 +300,13 @@ class TaskWorkers:
                             break
                         self.answer(frames, replies)
                     if replies:
-                        sock.send_multipart(p.batch(replies))
+                        sock.send_multipart(wire.batch(replies))
                 if time.monotonic() - last_beat >= scheduler.HEARTBEAT_INTERVAL:
                     last_beat = time.monotonic()
                     for sock in self.sockets:
                         sock.send_multipart(self.heartbeat, zmq.NOBLOCK)
         finally:
-            bye = p.encode(p.Bye())
+            bye = wire.encode(p.Bye())
             for sock in self.sockets:
                 try:
                     sock.send_multipart(bye, zmq.NOBLOCK)
@@ -376,7 +377,7 @@ def run_tasks(args: argparse.Namespace) -> None:
         cpu_before = cpu_seconds(coordinator.pid)
         generator_before = [cpu_seconds(process.pid) for process in processes]
         started = time.monotonic()
-        client.send(p.encode(p.Submit("bench", "bench", 1, {}, "cloudpickle", b"opaque")))
+        client.send(wire.encode(p.Submit("bench", "bench", 1, {}, "cloudpickle", b"opaque")))
         result = job_result(client)
         elapsed = time.monotonic() - started
         cpu = cpu_seconds(coordinator.pid) - cpu_before
@@ -472,7 +473,7 @@ class SimulatedWorkers:
         self.context.setsockopt(zmq.MAX_SOCKETS, count + 64)
         self.sockets: list[zmq.Socket | None] = [None] * count
         self.heard = [0.0] * count
-        self.heartbeat = p.encode(p.Heartbeat())  # what every worker sends, the same bytes
+        self.heartbeat = wire.encode(p.Heartbeat())  # what every worker sends, the same bytes
         self.heartbeat_header = self.heartbeat[0]
 
     def register(self, j: int) -> None:
@@ -493,7 +494,7 @@ class SimulatedWorkers:
             if frames[0] == self.heartbeat_header:
                 counters[HEARD] += 1
                 continue
-            message = p.decode(frames)
+            message = wire.decode(frames)
             if isinstance(message, p.Welcome):
                 counters[WELCOMED] += 1
                 self.interval = message.heartbeat_interval
@@ -534,7 +535,7 @@ class SimulatedWorkers:
                     counters[SENT] += 1
                 beat += 1
         finally:
-            bye = p.encode(p.Bye())
+            bye = wire.encode(p.Bye())
             for sock in self.sockets:
                 if sock is not None:
                     try:
@@ -566,13 +567,13 @@ def query_status(
     client: ZmqClient, coordinator: subprocess.Popen, timeout: float = 10.0
 ) -> dict | None:
     """The coordinator's status, as ``minimr status`` asks for it (``None``: no answer)."""
-    client.send(p.encode(p.StatusRequest()))
+    client.send(wire.encode(p.StatusRequest()))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ensure_running(coordinator)
         wait([client.pollable], min(0.5, deadline - time.monotonic()))
         while (frames := client.recv()) is not None:
-            message = p.decode(frames)
+            message = wire.decode(frames)
             if isinstance(message, p.StatusReply):
                 return message.status
     return None

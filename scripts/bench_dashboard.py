@@ -43,6 +43,7 @@ from bench_coordinator import (  # noqa: E402
 )
 
 from minimr.cluster import protocol as p  # noqa: E402
+from minimr.cluster import wirecodec as wire  # noqa: E402
 from minimr.cluster.transport import ZmqClient, wait  # noqa: E402
 
 
@@ -50,7 +51,7 @@ def paced_worker(address: str, slots: int, tasks: int, reducers: int, seconds: f
     """A fake worker whose every attempt takes ``seconds`` (answered from a timer heap)."""
     name = f"fake-{os.getpid()}"
     conn = ZmqClient(address, name.encode())
-    conn.send(p.encode(p.Ready(name, "bench", os.getpid(), slots, "tcp://x:1")))
+    conn.send(wire.encode(p.Ready(name, "bench", os.getpid(), slots, "tcp://x:1")))
     output = {"path": "/dev/null", "partitions": [[10 * r, 10] for r in range(reducers)]}
     due: list[tuple[float, int, p.Message]] = []
     serial = 0
@@ -61,7 +62,7 @@ def paced_worker(address: str, slots: int, tasks: int, reducers: int, seconds: f
         now = time.monotonic()
         while (frames := conn.recv()) is not None:
             heard = now
-            message = p.decode(frames)
+            message = wire.decode(frames)
             reply: p.Message | None = None
             if isinstance(message, p.Assign):
                 if message.kind == "prepare":
@@ -79,11 +80,11 @@ def paced_worker(address: str, slots: int, tasks: int, reducers: int, seconds: f
                 serial += 1
                 heapq.heappush(due, (now + seconds, serial, reply))
             elif isinstance(message, p.CommitAnswer):
-                conn.send(p.encode(p.TaskDone(message.job_id, message.attempt, None, {}, 0)))
+                conn.send(wire.encode(p.TaskDone(message.job_id, message.attempt, None, {}, 0)))
         while due and due[0][0] <= now:
-            conn.send(p.encode(heapq.heappop(due)[2]))
+            conn.send(wire.encode(heapq.heappop(due)[2]))
         if now - last_beat > 0.5:
-            conn.send(p.encode(p.Heartbeat()))
+            conn.send(wire.encode(p.Heartbeat()))
             last_beat = now
     conn.close()
 
@@ -151,7 +152,7 @@ def run_job(args: argparse.Namespace, watched: bool) -> dict:
         job_id = f"bench-{'watched' if watched else 'alone'}"
         before = cpu_seconds(coordinator.pid)
         started = time.monotonic()
-        client.send(p.encode(p.Submit(job_id, "bench", 1, p.Options(), "cloudpickle", b"x")))
+        client.send(wire.encode(p.Submit(job_id, "bench", 1, p.Options(), "cloudpickle", b"x")))
         if watched:
             poller = Poller(base, token, job_id)
             poller.thread.start()

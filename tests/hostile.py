@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 
 #: one valid message of each command, with every optional nested record filled in
 SAMPLES: tuple[p.Message, ...] = (
@@ -128,7 +129,7 @@ class Case:
     where: tuple  # the path of the bent value in the body (() for the whole message)
 
 
-def header(command: int, version: int = p.VERSION, magic: bytes = p.MAGIC) -> bytes:
+def header(command: int, version: int = wire.VERSION, magic: bytes = wire.MAGIC) -> bytes:
     """A message header, possibly with the wrong version or magic."""
     return struct.pack(">3sBH", magic, version, command)
 
@@ -172,7 +173,7 @@ def cases(samples: tuple[p.Message, ...] = SAMPLES) -> Iterator[Case]:
     bent, and those of each shared field's frame (``where`` then starts with its name)."""
     for sample in samples:
         cls = type(sample)
-        head, body_bytes, *rest = p.encode(sample)
+        head, body_bytes, *rest = wire.encode(sample)
         shared, blobs = rest[: len(cls.shared)], rest[len(cls.shared) :]
         documents = [((), body_bytes), *(((name,), frame) for name, frame
                                           in zip(cls.shared, shared, strict=True))]
@@ -192,7 +193,7 @@ def cases(samples: tuple[p.Message, ...] = SAMPLES) -> Iterator[Case]:
                                         in zip(cls.shared, shared, strict=True)], *blobs]
             yield Case("shared frame not JSON", cls, bent, (name,))
         yield Case("header alone", cls, [head], ())
-        yield Case("other version", cls, [header(cls.command, version=p.VERSION + 1), body_bytes,
+        yield Case("other version", cls, [header(cls.command, version=wire.VERSION + 1), body_bytes,
                                           *shared, *blobs], ())
 
 
@@ -221,7 +222,7 @@ def _bent(cls: type[p.Message], body: Any, framed, prefix: tuple) -> Iterator[Ca
 def fields(message: p.Message) -> dict:
     """A message's fields as JSON sees them: its body's, and each shared field's frame (what
     a case's ``where`` walks)."""
-    head, body, *rest = p.encode(message)
+    head, body, *rest = wire.encode(message)
     shared = zip(type(message).shared, rest, strict=False)
     return {**json.loads(body), **{name: json.loads(frame) for name, frame in shared}}
 
@@ -249,36 +250,36 @@ class BatchCase:
 
 
 def _bent_status() -> list[bytes]:
-    head, body = p.encode(p.StatusRequest("j"))
+    head, body = wire.encode(p.StatusRequest("j"))
     return [head, body.replace(b'"history":false', b'"history":"yes"')]
 
 
 def _bent_submit() -> list[bytes]:
-    head, body, blob = p.encode(p.Submit("bent", "wc", 1, p.Options(), "cloudpickle", b"x"))
+    head, body, blob = wire.encode(p.Submit("bent", "wc", 1, p.Options(), "cloudpickle", b"x"))
     return [head, body.replace(b'"task_timeout":', b'"task_timeout":1e400,"x":'), blob]
 
 
 #: the messages batches are made of, each with what a coordinator answers a submitter
 #: sending it alone ("" when it owes nothing: a message that is not one, or not its to take)
 PIECES: dict[str, tuple[list[bytes], str]] = {
-    "status": (p.encode(p.StatusRequest()), "StatusReply"),
+    "status": (wire.encode(p.StatusRequest()), "StatusReply"),
     "bent status": (_bent_status(), "Reject:malformed"),
     "bent submit": (_bent_submit(), "Reject:malformed"),
-    "heartbeat": (p.encode(p.Heartbeat()), "Reject:unauthorized"),
-    "ready": (p.encode(sample(p.Ready)), "Reject:unauthorized"),
-    "task done": (p.encode(p.TaskDone("j", "s0-m00000-a1", p.MapOutputRef(2, 3), {}, 0.1)),
+    "heartbeat": (wire.encode(p.Heartbeat()), "Reject:unauthorized"),
+    "ready": (wire.encode(sample(p.Ready)), "Reject:unauthorized"),
+    "task done": (wire.encode(p.TaskDone("j", "s0-m00000-a1", p.MapOutputRef(2, 3), {}, 0.1)),
                   "Reject:unauthorized"),
-    "assign": (p.encode(sample(p.Assign)), ""),  # a coordinator's own message: dropped
-    "other version": ([header(p.Command.STATUS_REQUEST, version=p.VERSION + 1),
-                       p.encode(p.StatusRequest())[1]], "Reject:version"),
+    "assign": (wire.encode(sample(p.Assign)), ""),  # a coordinator's own message: dropped
+    "other version": ([header(p.Command.STATUS_REQUEST, version=wire.VERSION + 1),
+                       wire.encode(p.StatusRequest())[1]], "Reject:version"),
     "garbage": ([b"x", b"y"], ""),
-    "batch": (p.batch([p.encode(p.StatusRequest())] * 2), ""),  # none nests: dropped
+    "batch": (wire.batch([wire.encode(p.StatusRequest())] * 2), ""),  # none nests: dropped
 }
 
 
 def _made(name: str, *pieces: str) -> BatchCase:
     """A batch of the named pieces, owed their answers."""
-    frames = p.batch([PIECES[piece][0] for piece in pieces])
+    frames = wire.batch([PIECES[piece][0] for piece in pieces])
     return BatchCase(name, frames, tuple(a for piece in pieces if (a := PIECES[piece][1])))
 
 
@@ -307,10 +308,10 @@ def batch_cases() -> Iterator[BatchCase]:
     yield _laid_out("a negative count", b"[-2,6]", *two)
     yield _laid_out("a huge count", b"[2," + str(10**30).encode() + b"]", *two)
     yield _laid_out("int64 max counts", b"[9223372036854775807,9223372036854775807]", *two)
-    yield _laid_out("huge declared number of messages", json.dumps([2] * (p.MAX_BATCH + 1))
+    yield _laid_out("huge declared number of messages", json.dumps([2] * (wire.MAX_BATCH + 1))
                     .encode(), *two)
-    yield _laid_out("too many messages", json.dumps([2] * (p.MAX_BATCH + 1)).encode(),
-                    *[status] * (p.MAX_BATCH + 1))
+    yield _laid_out("too many messages", json.dumps([2] * (wire.MAX_BATCH + 1)).encode(),
+                    *[status] * (wire.MAX_BATCH + 1))
     for name in ("wrong type: string", "wrong type: bool", "wrong type: null",
                  "wrong type: float", "Infinity", "NaN", "1e400", "many digits",
                  "deep nesting", "wrong type: object"):
@@ -321,8 +322,8 @@ def batch_cases() -> Iterator[BatchCase]:
     yield _laid_out("body not UTF-8", b"[2,\xc3(]", *two)
     yield _laid_out("body empty", b"", *two)
     yield _made("a batch inside a batch", "batch", "status")
-    inner = p.batch([PIECES["batch"][0], status])
-    yield BatchCase("a batch inside a batch inside a batch", p.batch([inner, status]),
+    inner = wire.batch([PIECES["batch"][0], status])
+    yield BatchCase("a batch inside a batch inside a batch", wire.batch([inner, status]),
                     ("StatusReply",))
     yield _made("a valid message beside a malformed one", "status", "bent status")
     yield _made("a malformed message before a valid one", "bent status", "status")
@@ -333,4 +334,4 @@ def batch_cases() -> Iterator[BatchCase]:
     yield _made("a message of another version", "other version", "status")
     yield _made("every kind of piece", *PIECES)
     yield BatchCase("as many garbage messages as a batch holds",
-                    p.batch([PIECES["garbage"][0]] * p.MAX_BATCH), ())
+                    wire.batch([PIECES["garbage"][0]] * wire.MAX_BATCH), ())

@@ -37,6 +37,7 @@ from typing import Any
 from minimr.cluster import launch, limits, private, security, shipping
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.dashboard.logs import coordinator_logs
 from minimr.cluster.dashboard.server import DashboardServer
@@ -188,7 +189,7 @@ class _Session:
         return self._connect(self.address, identity)
 
     def run(self, submit: p.Submit, progress: Callable | None) -> p.JobResult:
-        self.conn.send(p.encode(submit))
+        self.conn.send(wire.encode(submit))
         accepted = False
         heard = last_watch = time.monotonic()
         while True:
@@ -201,8 +202,8 @@ class _Session:
             while (frames := self.conn.recv()) is not None:
                 heard = time.monotonic()
                 try:
-                    message = p.decode(frames)
-                except p.ProtocolError as exc:
+                    message = wire.decode(frames)
+                except wire.ProtocolError as exc:
                     log.warning("dropping a malformed message from the coordinator: %s", exc)
                     continue
                 if isinstance(message, p.JobResult) and message.job_id == submit.job_id:
@@ -215,7 +216,7 @@ class _Session:
                     # the coordinator restarted without our job: submit it again (tasks
                     # that had committed rename their identical output once more)
                     log.warning("the coordinator lost job %s; submitting it again", submit.job_id)
-                    self.conn.send(p.encode(submit))
+                    self.conn.send(wire.encode(submit))
                 elif isinstance(message, p.Reject):
                     raise JobFailed(
                         f"the coordinator at {self.address} refused job "
@@ -231,24 +232,24 @@ class _Session:
                 log.warning("coordinator silent for %.0f s; reconnecting", now - heard)
                 self.conn.close()
                 self.conn = self._new_connection()
-                self.conn.send(p.encode(submit))  # idempotent: the job id is known
+                self.conn.send(wire.encode(submit))  # idempotent: the job id is known
                 heard = now
             if accepted and now - last_watch >= WATCH_INTERVAL:
-                self.conn.send(p.encode(p.Watch(submit.job_id)))
+                self.conn.send(wire.encode(p.Watch(submit.job_id)))
                 last_watch = now
 
     def cancel(self, job_id: str) -> None:
         """Cancel the job and wait a moment for the coordinator to confirm."""
         by = who_am_i("its client, interrupted (Ctrl-C or SIGTERM)")
-        self.conn.send(p.encode(p.CancelJob(job_id, by)))
+        self.conn.send(wire.encode(p.CancelJob(job_id, by)))
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             wait([self.conn.pollable], 0.1)
             while (frames := self.conn.recv()) is not None:
                 try:
-                    if isinstance(p.decode(frames), p.JobResult):
+                    if isinstance(wire.decode(frames), p.JobResult):
                         return
-                except p.ProtocolError:
+                except wire.ProtocolError:
                     continue
 
     def close(self) -> None:
@@ -303,8 +304,8 @@ def _checked_submit(
         shape = None if job_layout is None else parse(p.JobLayout, job_layout)
         submit = p.Submit(plan.job_id, plan.job_name, len(plan.steps), checked, serializer, blob,
                           layout=shape)
-        return p.decode(p.encode(submit))  # type: ignore[return-value]
-    except (Invalid, ValueError, p.ProtocolError) as exc:
+        return wire.decode(wire.encode(submit))  # type: ignore[return-value]
+    except (Invalid, ValueError, wire.ProtocolError) as exc:
         raise UsageError(f"cannot submit job {plan.job_id}: {exc}") from None
 
 

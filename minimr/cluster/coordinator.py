@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from minimr.cluster import entries
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.dashboard.window import Window, take_snapshot
 from minimr.cluster.history import History, summary
 from minimr.cluster.journal import Journal, JournalDamaged, Record
@@ -257,8 +258,8 @@ class Coordinator:
                 break
             peer, frames, user = received
             try:
-                parts = p.unbatch(frames)
-            except p.ProtocolError as exc:
+                parts = wire.unbatch(frames)
+            except wire.ProtocolError as exc:
                 log.warning("dropping a malformed batch from %r: %s", peer, exc)
                 served += 1
                 continue
@@ -284,7 +285,7 @@ class Coordinator:
         """Once per interval, a heartbeat to every worker (Paranoid Pirate)."""
         if now - self._last_heartbeat >= self.scheduler.heartbeat_interval:
             self._last_heartbeat = now
-            frames = p.encode(p.Heartbeat())  # the same bytes for every worker
+            frames = wire.encode(p.Heartbeat())  # the same bytes for every worker
             for worker in list(self.scheduler.workers):
                 self.server.send(worker.encode("latin-1"), frames)
 
@@ -314,14 +315,14 @@ class Coordinator:
 
     def _receive(self, peer: bytes, frames: list[bytes], user: str) -> None:
         try:
-            message = p.decode(frames)
-        except p.VersionMismatch as exc:
+            message = wire.decode(frames)
+        except wire.VersionMismatch as exc:
             log.warning("turning away %r: %s", peer, exc)
             self.server.send(
-                peer, p.encode(p.Reject(f"{exc}; upgrade minimr on one side", "version"))
+                peer, wire.encode(p.Reject(f"{exc}; upgrade minimr on one side", "version"))
             )
             return
-        except p.ProtocolError as exc:
+        except wire.ProtocolError as exc:
             log.warning("dropping a malformed message from %r: %s", peer, exc)
             self._on_malformed(peer, exc, user)
             return
@@ -344,7 +345,7 @@ class Coordinator:
         self._flush(now)
         handler(peer, message, now, user)
 
-    def _on_malformed(self, peer: bytes, error: p.ProtocolError, user: str) -> None:
+    def _on_malformed(self, peer: bytes, error: wire.ProtocolError, user: str) -> None:
         """Answer a message that does not decode, so that nobody waits on it for ever.
 
         A worker's malformed result about an attempt it runs fails that attempt (counted,
@@ -353,7 +354,7 @@ class Coordinator:
         registered worker sent it: a Reject would end that worker). Anything else was only
         dropped.
         """
-        if not isinstance(error, p.MalformedMessage) or error.command not in ROLES:
+        if not isinstance(error, wire.MalformedMessage) or error.command not in ROLES:
             return  # (not a message a coordinator takes: dropped, as it is when it decodes)
         kind = error.command
         if not self._admitted(peer, user, kind):
@@ -449,20 +450,21 @@ class Coordinator:
 
     def _post(self, worker: str, message: p.Message) -> None:
         """Send ``message`` to a worker at the end of the flush, with the others to it."""
-        self._posted.setdefault(worker.encode("latin-1"), []).append(p.encode(message))
+        self._posted.setdefault(worker.encode("latin-1"), []).append(wire.encode(message))
 
     def _send_posted(self) -> None:
         """Each peer's posted messages, as one batch (one alone as it is)."""
         posted, self._posted = self._posted, {}
         for identity, messages in posted.items():
-            for start in range(0, len(messages), p.MAX_BATCH):
-                if not self.server.send(identity, p.batch(messages[start:start + p.MAX_BATCH])):
+            for start in range(0, len(messages), wire.MAX_BATCH):
+                frames = wire.batch(messages[start:start + wire.MAX_BATCH])
+                if not self.server.send(identity, frames):
                     log.debug("could not send %d message(s) to %r (gone?)", len(messages),
                               identity)
 
     def _send(self, peer: str | bytes, message: p.Message) -> bool:
         identity = peer.encode("latin-1") if isinstance(peer, str) else peer
-        sent = self.server.send(identity, p.encode(message))
+        sent = self.server.send(identity, wire.encode(message))
         if not sent:
             log.debug("could not send %s to %r (gone?)", type(message).__name__, identity)
         return sent

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.transport import Client
 
 log = logging.getLogger("minimr.worker")
@@ -125,15 +126,15 @@ class CoordinatorLink:
     def post(self, message: p.Message) -> None:
         """Send a message at the next :meth:`flush`, with the others posted till then."""
         if self.conn is not None:
-            self._posted.append(p.encode(message))
+            self._posted.append(wire.encode(message))
 
     def flush(self) -> None:
         """Send the messages posted, as one batch (one alone as it is)."""
         posted, self._posted = self._posted, []
         if self.conn is None:
             return
-        for start in range(0, len(posted), p.MAX_BATCH):
-            self.conn.send(p.batch(posted[start:start + p.MAX_BATCH]))
+        for start in range(0, len(posted), wire.MAX_BATCH):
+            self.conn.send(wire.batch(posted[start:start + wire.MAX_BATCH]))
 
     def receive(self) -> Iterator[p.Message]:
         """The coordinator's messages that have arrived, for the worker to handle.
@@ -144,8 +145,8 @@ class CoordinatorLink:
         while self.conn is not None and (frames := self.conn.recv()) is not None:
             self.heard = time.monotonic()
             try:
-                parts = p.unbatch(frames)
-            except p.ProtocolError as exc:
+                parts = wire.unbatch(frames)
+            except wire.ProtocolError as exc:
                 log.warning("dropping a malformed batch from the coordinator: %s", exc)
                 continue
             yield from self._messages(parts)
@@ -158,8 +159,8 @@ class CoordinatorLink:
             if self.conn is not conn:
                 return
             try:
-                message = p.decode(frames)
-            except p.ProtocolError as exc:
+                message = wire.decode(frames)
+            except wire.ProtocolError as exc:
                 log.warning("dropping a malformed message from the coordinator: %s", exc)
                 continue
             if isinstance(message, p.Welcome):

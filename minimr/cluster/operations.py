@@ -19,6 +19,7 @@ import click
 
 from minimr.cluster import protocol as p
 from minimr.cluster import security
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.transport import CurveClient, ZmqClient, wait
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:7070"
@@ -71,7 +72,7 @@ class Asker:
 
     def ask(self, request: p.Message, answers: tuple[type[p.Message], ...]) -> p.Message:
         """Send ``request``; return the first answer of one of the ``answers`` types."""
-        self.conn.send(p.encode(request))
+        self.conn.send(wire.encode(request))
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             wait([self.conn.pollable], min(0.1, max(0.0, deadline - time.monotonic())))
@@ -82,8 +83,8 @@ class Asker:
                 )
             while (frames := self.conn.recv()) is not None:
                 try:
-                    message = p.decode(frames)
-                except p.ProtocolError:
+                    message = wire.decode(frames)
+                except wire.ProtocolError:
                     continue
                 if isinstance(message, answers):
                     return message

@@ -1,6 +1,6 @@
 """Whether a worker's result fits the task it answers.
 
-``protocol.decode`` has already checked every field's type and range; what it cannot
+``wirecodec.decode`` has already checked every field's type and range; what it cannot
 know is the task. A map output of 999 partitions for a step of 3 reducers, a prepare
 whose reduce tasks name partition 7 twice, a reduce that claims an output: each is
 well-formed and wrong. The scheduler asks :func:`misfit` before it records a success;

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 from minimr.cluster import partindex
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.protocol import MapInput, ReduceInputs
 from minimr.cluster.security import KeyPair
 from minimr.cluster.transport import (
@@ -141,12 +142,12 @@ class ShuffleServer:
                         log.warning("dropping a shuffle request from revoked key %s", user)
                         continue
                     try:
-                        request = p.decode(frames)
-                    except p.ProtocolError as exc:
+                        request = wire.decode(frames)
+                    except wire.ProtocolError as exc:
                         log.warning("dropping a malformed shuffle request: %s", exc)
                         continue
                     if isinstance(request, p.FetchChunk) and not self._server.send(
-                        peer, p.encode(self._answer(request))
+                        peer, wire.encode(self._answer(request))
                     ):  # gone, or past SERVER_QUEUE unread replies: it asks again if it cares
                         log.debug("dropped the reply to shuffle request %d", request.request)
         finally:
@@ -366,12 +367,12 @@ class _Fetch:
             piece.sent = time.monotonic()
             fetch = p.FetchChunk(request, self.job_id, item.attempt, self.partition,
                                  piece.offset, piece.length, CODEC)
-            self.clients[address].send(p.encode(fetch))
+            self.clients[address].send(wire.encode(fetch))
 
     def _receive(self, frames: list[bytes]) -> None:
         try:
-            chunk = p.decode(frames)
-        except p.ProtocolError as exc:
+            chunk = wire.decode(frames)
+        except wire.ProtocolError as exc:
             log.warning("dropping a malformed shuffle reply: %s", exc)
             return
         if not isinstance(chunk, p.Chunk) or chunk.request not in self.in_flight:

@@ -6,6 +6,7 @@ import struct
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.coordinator import BATCH, IDLE_REST, Coordinator
 from minimr.cluster.memory_transport import MemoryNetwork
 from tests import hostile
@@ -51,11 +52,11 @@ class Rig:
     def exchange(self, peer, *messages: p.Message) -> list[p.Message]:
         """Send messages from ``peer``, run a coordinator turn, return what ``peer`` got."""
         for message in messages:
-            peer.send(p.encode(message))
+            peer.send(wire.encode(message))
         self.coordinator.turn()
         received = []
         while (frames := peer.recv()) is not None:
-            received.extend(p.decode_all(frames))
+            received.extend(wire.decode_all(frames))
         return received
 
     def worker(self, identity: str, slots: int = 1):
@@ -76,7 +77,7 @@ def test_malformed_frames_are_dropped_and_serving_goes_on():
     rig = Rig()
     conn = rig.peer("w1")
     conn.send([b"garbage"])
-    conn.send([struct.pack(">3sBH", b"MMR", p.VERSION, 2), b"{not json"])
+    conn.send([struct.pack(">3sBH", b"MMR", wire.VERSION, 2), b"{not json"])
     replies = rig.exchange(conn, p.Ready("w1", "host", 1, 1, "tcp://w1:1"))
     assert of_type(replies, p.Welcome)
 
@@ -94,9 +95,9 @@ def test_peer_of_another_protocol_version_is_rejected():
     """A header of another protocol version is answered with a Reject."""
     rig = Rig()
     conn = rig.peer("w1")
-    conn.send([struct.pack(">3sBH", b"MMR", p.VERSION + 1, 1), b"{}"])
+    conn.send([struct.pack(">3sBH", b"MMR", wire.VERSION + 1, 1), b"{}"])
     rig.coordinator.turn()
-    reject = p.decode(conn.recv())
+    reject = wire.decode(conn.recv())
     assert isinstance(reject, p.Reject) and "version" in reject.reason
 
 
@@ -357,7 +358,7 @@ def test_no_hostile_message_from_a_stranger_or_a_client_stops_the_coordinator(ca
         (stranger if number % 2 else client).send(case.frames)
         if number % 200 == 0:
             rig.coordinator.turn()
-    stranger.send(p.encode(p.Bye()))
+    stranger.send(wire.encode(p.Bye()))
     rig.coordinator.turn()
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text[:2000]
     result = driver.finish()
@@ -437,7 +438,7 @@ def test_a_malformed_result_fails_the_attempt_it_names():
     rig = Rig()
     driver = started_job(rig, attempts=2)
     map0 = next(a for a in driver.live.values() if a.task["index"] == 0)
-    frames = p.encode(p.TaskDone("real", map0.attempt, p.MapOutputRef(2, 1), {}, 0))
+    frames = wire.encode(p.TaskDone("real", map0.attempt, p.MapOutputRef(2, 1), {}, 0))
     driver.conn.send([frames[0], frames[1].replace(b'"partitions":2', b'"partitions":"x"')])
     driver.send()
     task = rig.coordinator.scheduler.jobs["real"].tasks["s0-m00000"]
@@ -449,11 +450,11 @@ def test_a_submit_with_non_finite_options_is_refused_and_serving_goes_on():
     """Options holding Infinity are refused with the reason; the next job runs."""
     rig = Rig()
     client = rig.peer("client")
-    frames = p.encode(p.Submit("bad", "job", 1, p.Options(task_timeout=5.0), "cp", b"x"))
+    frames = wire.encode(p.Submit("bad", "job", 1, p.Options(task_timeout=5.0), "cp", b"x"))
     body = frames[1].replace(b'"task_timeout":5.0', b'"task_timeout":Infinity')
     client.send([frames[0], body, frames[2]])
     rig.coordinator.turn()
-    replies = [m for f in iter(client.recv, None) for m in p.decode_all(f)]
+    replies = [m for f in iter(client.recv, None) for m in wire.decode_all(f)]
     (reject,) = of_type(replies, p.Reject)
     assert reject.code == "malformed" and "Infinity" in reject.reason
     assert "bad" not in rig.coordinator.scheduler.jobs
@@ -465,19 +466,19 @@ def test_a_malformed_status_request_is_refused_unless_a_worker_sent_it():
     refused with the reason, in a batch or alone, so that its client does not wait in vain;
     from a registered worker it is only dropped (a Reject would end that worker)."""
     rig = Rig()
-    head, body = p.encode(p.StatusRequest("j"))
+    head, body = wire.encode(p.StatusRequest("j"))
     bent = [head, body.replace(b'"history":false', b'"history":"yes"')]
     client = rig.peer("client")
-    for frames in (bent, p.batch([bent, p.encode(p.StatusRequest())])):
+    for frames in (bent, wire.batch([bent, wire.encode(p.StatusRequest())])):
         client.send(frames)
         rig.coordinator.turn()
-        replies = [m for f in iter(client.recv, None) for m in p.decode_all(f)]
+        replies = [m for f in iter(client.recv, None) for m in wire.decode_all(f)]
         assert isinstance(replies[0], p.Reject) and replies[0].code == "malformed", replies
         assert "history" in replies[0].reason
     worker = rig.worker("w1")
     worker.send(bent)
     rig.coordinator.turn()
-    replies = [m for f in iter(worker.recv, None) for m in p.decode_all(f)]
+    replies = [m for f in iter(worker.recv, None) for m in wire.decode_all(f)]
     assert not of_type(replies, p.Reject) and "w1" in rig.coordinator.scheduler.workers
 
 
@@ -640,17 +641,17 @@ def test_the_tasks_of_the_slots_freed_in_a_turn_go_to_their_worker_in_one_batch(
     (prepare,) = of_type(rig.exchange(conn), p.Assign)
     maps = tuple({"step": 0, "index": i, "reducers": 1} for i in range(4))
     listing = p.TaskLists(maps, ({"step": 0, "partition": 0},))
-    conn.send(p.encode(p.TaskDone("j", prepare.attempt, listing, {}, 0)))
+    conn.send(wire.encode(p.TaskDone("j", prepare.attempt, listing, {}, 0)))
     rig.coordinator.turn()
     (delivery,) = list(iter(conn.recv, None))
-    first = p.decode_all(delivery)
+    first = wire.decode_all(delivery)
     assert [m.task["index"] for m in first] == [0, 1]
     assert delivery[0][4:6] == p.Command.BATCH.to_bytes(2, "big")
-    done = [p.encode(p.TaskDone("j", m.attempt, p.MapOutputRef(1, 5), {}, 0)) for m in first]
-    conn.send(p.batch(done))
+    done = [wire.encode(p.TaskDone("j", m.attempt, p.MapOutputRef(1, 5), {}, 0)) for m in first]
+    conn.send(wire.batch(done))
     rig.coordinator.turn()
     (delivery,) = list(iter(conn.recv, None))
-    assert [m.task["index"] for m in p.decode_all(delivery)] == [2, 3]
+    assert [m.task["index"] for m in wire.decode_all(delivery)] == [2, 3]
     job = rig.coordinator.scheduler.jobs["j"]
     assert job.tasks["s0-m00000"].state is s.TaskState.DONE
     assert job.tasks["s0-m00001"].state is s.TaskState.DONE
@@ -677,8 +678,8 @@ def test_a_worker_heard_behind_a_long_batch_is_not_declared_dead():
     rig = Rig()
     conn = rig.worker("w1")
     stranger = rig.peer("stranger")
-    stranger.send(p.batch([p.encode(p.StatusRequest())] * (BATCH + 500)))
-    conn.send(p.encode(p.Heartbeat()))
+    stranger.send(wire.batch([wire.encode(p.StatusRequest())] * (BATCH + 500)))
+    conn.send(wire.encode(p.Heartbeat()))
     clock = SlowClock(0.002)
     clock.now = rig.clock.now
     rig.coordinator.clock = clock
@@ -698,11 +699,11 @@ def test_a_batchs_messages_are_served_one_by_one_a_malformed_one_costing_only_it
     rig = Rig()
     driver = started_job(rig, attempts=2)
     map0, map1 = sorted(driver.live.values(), key=lambda a: a.task["index"])
-    good = p.encode(p.TaskDone("real", map0.attempt, p.MapOutputRef(2, 1), {}, 0))
-    bent = p.encode(p.TaskDone("real", map1.attempt, p.MapOutputRef(2, 1), {}, 0))
+    good = wire.encode(p.TaskDone("real", map0.attempt, p.MapOutputRef(2, 1), {}, 0))
+    bent = wire.encode(p.TaskDone("real", map1.attempt, p.MapOutputRef(2, 1), {}, 0))
     bent = [bent[0], bent[1].replace(b'"partitions":2', b'"partitions":"x"')]
-    driver.conn.send([p.batch([good, good])[0], b"[2,2,2]", *good, *good])  # does not add up
-    driver.conn.send(p.batch([good, bent]))
+    driver.conn.send([wire.batch([good, good])[0], b"[2,2,2]", *good, *good])  # does not add up
+    driver.conn.send(wire.batch([good, bent]))
     driver.send()
     job = rig.coordinator.scheduler.jobs["real"]
     assert job.tasks["s0-m00000"].state is s.TaskState.DONE

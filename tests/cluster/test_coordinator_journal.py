@@ -6,6 +6,7 @@ import os
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.journal import (
     FILE_NAME,
@@ -32,11 +33,11 @@ class Life:
 
     def exchange(self, peer, *messages: p.Message) -> list[p.Message]:
         for message in messages:
-            peer.send(p.encode(message))
+            peer.send(wire.encode(message))
         self.coordinator.turn()
         received = []
         while (frames := peer.recv()) is not None:
-            received.extend(p.decode_all(frames))
+            received.extend(wire.decode_all(frames))
         return received
 
     def worker(self, identity: str, outputs: tuple = ()):

@@ -6,6 +6,7 @@ import pytest
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.client import submit_plan
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.limits import Limits, plan_too_large
@@ -26,11 +27,11 @@ class Rig:
     def exchange(self, identity: str, message: p.Message, key: str = "") -> list[p.Message]:
         """Send ``message`` from a new connection, run a turn, return what came back."""
         conn = self.network.connect("mem://c", identity.encode(), user=key)
-        conn.send(p.encode(message))
+        conn.send(wire.encode(message))
         self.coordinator.turn()
         received = []
         while (frames := conn.recv()) is not None:
-            received.extend(p.decode_all(frames))
+            received.extend(wire.decode_all(frames))
         return received
 
 

@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from tests import hostile
 
 SAMPLES = [
@@ -55,22 +56,22 @@ SAMPLES = [
 
 def test_every_command_has_a_sample():
     """The samples cover the whole vocabulary."""
-    assert {type(m) for m in SAMPLES} == set(p.MESSAGES.values())
+    assert {type(m) for m in SAMPLES} == set(wire.MESSAGES.values())
 
 
 @pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
 def test_round_trip(message):
     """decode(encode(m)) == m for every message."""
-    assert p.decode(p.encode(message)) == message
+    assert wire.decode(wire.encode(message)) == message
 
 
 def test_blobs_travel_as_raw_frames():
     """Opaque bytes are not put into the JSON body."""
-    frames = p.encode(p.Plan("j", "cloudpickle", b"\x00\xff"))
+    frames = wire.encode(p.Plan("j", "cloudpickle", b"\x00\xff"))
     assert frames[2] == b"\x00\xff" and b"blob" not in frames[1]
 
 
-def header(command: int, version: int = p.VERSION, magic: bytes = p.MAGIC) -> bytes:
+def header(command: int, version: int = wire.VERSION, magic: bytes = wire.MAGIC) -> bytes:
     return struct.pack(">3sBH", magic, version, command)
 
 
@@ -107,29 +108,29 @@ def header(command: int, version: int = p.VERSION, magic: bytes = p.MAGIC) -> by
 )
 def test_malformed_frames_raise_protocol_error(frames):
     """Anything a peer could get wrong raises ProtocolError, never something else."""
-    with pytest.raises(p.ProtocolError):
-        p.decode(frames)
+    with pytest.raises(wire.ProtocolError):
+        wire.decode(frames)
 
 
 def test_other_protocol_version_is_reported_as_such():
     """A header of another version raises VersionMismatch carrying that version."""
-    with pytest.raises(p.VersionMismatch) as info:
-        p.decode([header(p.Command.HEARTBEAT, version=p.VERSION + 1), b"{}"])
-    assert info.value.version == p.VERSION + 1
+    with pytest.raises(wire.VersionMismatch) as info:
+        wire.decode([header(p.Command.HEARTBEAT, version=wire.VERSION + 1), b"{}"])
+    assert info.value.version == wire.VERSION + 1
 
 
 @pytest.mark.parametrize("job_id", ["../etc", "a/b", ".hidden", "", "x" * 300, "a\x00b"])
 def test_job_ids_that_could_name_other_folders_are_refused(job_id):
     """A job id is a folder name on workers, so paths and dot-names are protocol errors."""
-    frames = p.encode(p.CancelJob(job_id))
-    with pytest.raises(p.ProtocolError, match="job_id"):
-        p.decode(frames)
+    frames = wire.encode(p.CancelJob(job_id))
+    with pytest.raises(wire.ProtocolError, match="job_id"):
+        wire.decode(frames)
 
 
 def test_generated_job_ids_are_valid():
     """The job ids minimr itself makes pass the check."""
-    frames = p.encode(p.CancelJob("WordCount-20261126-061335-062c1a"))
-    assert p.decode(frames).job_id == "WordCount-20261126-061335-062c1a"
+    frames = wire.encode(p.CancelJob("WordCount-20261126-061335-062c1a"))
+    assert wire.decode(frames).job_id == "WordCount-20261126-061335-062c1a"
 
 
 # --- hostile messages (tests/hostile.py): every field of every message, bent -------------
@@ -153,7 +154,7 @@ def free_form(case: hostile.Case) -> bool:
 def test_the_hostile_generator_covers_every_message_and_field():
     """The generator bends every message class, and thousands of values in all."""
     bent = {case.base for case in hostile.cases()}
-    assert bent == set(p.MESSAGES.values())
+    assert bent == set(wire.MESSAGES.values())
     assert sum(1 for _ in hostile.cases()) > 3000
 
 
@@ -161,8 +162,8 @@ def test_no_hostile_message_makes_decode_raise_anything_but_protocol_error():
     """Every bent message either decodes to a valid message or raises ProtocolError."""
     for case in hostile.cases():
         try:
-            message = p.decode(case.frames)
-        except p.ProtocolError as exc:
+            message = wire.decode(case.frames)
+        except wire.ProtocolError as exc:
             if case.name in ALWAYS_REFUSED or case.name == "other version":
                 continue
             assert str(exc), case
@@ -171,7 +172,7 @@ def test_no_hostile_message_makes_decode_raise_anything_but_protocol_error():
             where = f"{case.base.__name__} {case.name} at {case.where}"
             raise AssertionError(f"{where}: {exc!r}") from exc
         assert case.name not in ALWAYS_REFUSED, (case.name, case.base.__name__, case.where)
-        assert p.decode(p.encode(message)) == message  # what decodes is whole and valid
+        assert wire.decode(wire.encode(message)) == message  # what decodes is whole and valid
 
 
 def test_bent_numbers_in_typed_fields_are_refused():
@@ -184,16 +185,16 @@ def test_bent_numbers_in_typed_fields_are_refused():
             value = value[step]
         if type(value) is not int:
             continue
-        with pytest.raises(p.ProtocolError):
-            p.decode(case.frames)
+        with pytest.raises(wire.ProtocolError):
+            wire.decode(case.frames)
 
 
 def test_a_malformed_result_still_names_its_attempt():
     """A worker's result that does not decode says which attempt it was about, if it can."""
-    frames = p.encode(hostile.sample(p.TaskDone))
+    frames = wire.encode(hostile.sample(p.TaskDone))
     body = frames[1].replace(b'"partitions":2', b'"partitions":"x"')
-    with pytest.raises(p.MalformedMessage) as info:
-        p.decode([frames[0], body])
+    with pytest.raises(wire.MalformedMessage) as info:
+        wire.decode([frames[0], body])
     assert (info.value.command, info.value.job_id, info.value.attempt) == (
         p.TaskDone, "j", "s0-m00001-a1"
     )
@@ -208,8 +209,8 @@ def test_a_reduce_inputs_table_that_does_not_hold_together_is_refused():
     for maps, attempts in (([0, 1], [1, 1]), ([0], [0]), ([0], [1, 1])):
         table = {"holders": [holder], "maps": maps, "attempts": attempts}
         frames = [header(p.Command.ASSIGN), json.dumps(body).encode(), json.dumps(table).encode()]
-        with pytest.raises(p.MalformedMessage, match="^Assign: inputs "):
-            p.decode(frames)
+        with pytest.raises(wire.MalformedMessage, match="^Assign: inputs "):
+            wire.decode(frames)
 
 
 def test_a_shared_table_is_encoded_once_and_sent_as_the_same_bytes():
@@ -217,13 +218,13 @@ def test_a_shared_table_is_encoded_once_and_sent_as_the_same_bytes():
     assignment, and every assignment's frame of it is those very bytes (ZeroMQ sends them
     without a copy), which decode to equal tables."""
     table = p.ReduceInputs((p.Holder("h", "tcp://h:1", "", "/w"),), (0,) * 5, (1,) * 5)
-    first = p.encode(p.Assign("j", "s0-r00000-a1", "reduce", {"partition": 0}, table))
-    second = p.encode(p.Assign("j", "s0-r00001-a1", "reduce", {"partition": 1}, table))
+    first = wire.encode(p.Assign("j", "s0-r00000-a1", "reduce", {"partition": 0}, table))
+    second = wire.encode(p.Assign("j", "s0-r00001-a1", "reduce", {"partition": 1}, table))
     assert first[2] is second[2]
     for frames, partition in ((first, 0), (second, 1)):
-        message = p.decode(frames)
+        message = wire.decode(frames)
         assert message.inputs == table and message.task == {"partition": partition}
-    assert p.decode(p.encode(p.Assign("j", "s0-m00000-a1", "map", {}))).inputs is None
+    assert wire.decode(wire.encode(p.Assign("j", "s0-m00000-a1", "map", {}))).inputs is None
 
 
 # --- batches -----------------------------------------------------------------------------
@@ -238,12 +239,12 @@ def test_a_batch_carries_whole_messages_each_decoded_as_if_alone():
         p.Plan("j", "cloudpickle", b"\x00blob"),
         p.CommitAnswer("j", "s0-r00001-a1", True),
     ]
-    frames = p.batch([p.encode(m) for m in messages])
+    frames = wire.batch([wire.encode(m) for m in messages])
     assert frames[0][4:6] == p.Command.BATCH.to_bytes(2, "big")
-    assert [p.decode(part) for part in p.unbatch(frames)] == messages
-    assert p.decode_all(frames) == messages
-    alone = p.encode(p.Heartbeat())
-    assert p.batch([alone]) is alone and p.unbatch(alone) == [alone]
+    assert [wire.decode(part) for part in wire.unbatch(frames)] == messages
+    assert wire.decode_all(frames) == messages
+    alone = wire.encode(p.Heartbeat())
+    assert wire.batch([alone]) is alone and wire.unbatch(alone) == [alone]
 
 
 @pytest.mark.parametrize(
@@ -260,30 +261,30 @@ def test_a_batch_carries_whole_messages_each_decoded_as_if_alone():
     ],
 )
 def test_a_batch_whose_layout_does_not_add_up_is_refused(body, extra):
-    one = p.encode(p.Heartbeat())
-    frames = [p.batch([one, one])[0], body, *one, *one]
+    one = wire.encode(p.Heartbeat())
+    frames = [wire.batch([one, one])[0], body, *one, *one]
     frames = frames[:len(frames) + extra] if extra < 0 else frames + [b"{}"] * extra
-    with pytest.raises(p.MalformedBatch):
-        p.unbatch(frames)
+    with pytest.raises(wire.MalformedBatch):
+        wire.unbatch(frames)
 
 
 def test_a_batch_of_too_many_messages_is_refused_both_ways():
-    one = p.encode(p.Heartbeat())
+    one = wire.encode(p.Heartbeat())
     with pytest.raises(ValueError):
-        p.batch([one] * (p.MAX_BATCH + 1))
-    frames = [p.batch([one, one])[0], json.dumps([2] * (p.MAX_BATCH + 1)).encode()]
-    with pytest.raises(p.MalformedBatch):
-        p.unbatch(frames + one * (p.MAX_BATCH + 1))
+        wire.batch([one] * (wire.MAX_BATCH + 1))
+    frames = [wire.batch([one, one])[0], json.dumps([2] * (wire.MAX_BATCH + 1)).encode()]
+    with pytest.raises(wire.MalformedBatch):
+        wire.unbatch(frames + one * (wire.MAX_BATCH + 1))
 
 
 def test_a_batch_inside_a_batch_is_refused_as_it_is_decoded():
-    one = p.encode(p.Heartbeat())
-    inner = p.batch([one, one])
-    outer = p.batch([inner, one])
-    parts = p.unbatch(outer)
-    with pytest.raises(p.ProtocolError, match="batch inside a batch"):
-        p.decode(parts[0])
-    assert p.decode(parts[1]) == p.Heartbeat()
+    one = wire.encode(p.Heartbeat())
+    inner = wire.batch([one, one])
+    outer = wire.batch([inner, one])
+    parts = wire.unbatch(outer)
+    with pytest.raises(wire.ProtocolError, match="batch inside a batch"):
+        wire.decode(parts[0])
+    assert wire.decode(parts[1]) == p.Heartbeat()
 
 
 def test_every_hostile_batch_is_refused_whole_or_taken_apart_into_messages():
@@ -292,14 +293,14 @@ def test_every_hostile_batch_is_refused_whole_or_taken_apart_into_messages():
     whose layout adds up is taken apart (the parts hold its frames, in order)."""
     for case in hostile.batch_cases():
         try:
-            parts = p.unbatch(case.frames)
-        except p.MalformedBatch:
+            parts = wire.unbatch(case.frames)
+        except wire.MalformedBatch:
             assert not case.answers, case.name
             continue
         assert [f for part in parts for f in part] == (
             case.frames if len(parts) == 1 else case.frames[2:]), case.name
         for part in parts:
             try:
-                p.decode(part)
-            except p.ProtocolError:
+                wire.decode(part)
+            except wire.ProtocolError:
                 pass

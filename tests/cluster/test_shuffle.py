@@ -9,6 +9,7 @@ import pytest
 
 from minimr.cluster import partindex, shuffle
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.security import Keys, keygen
 from minimr.cluster.shuffle import FetchError, ShuffleServer, gather_segments
 
@@ -203,7 +204,7 @@ def test_a_compressed_chunk_of_the_wrong_size_fails_the_fetch(tmp_path):
     piece = shuffle._Piece(0, 0, 10)
     items = [p.MapInput(0, "s0-m00000-a1", p.Holder("h", "tcp://127.0.0.1:1", "", ""))]
     data = zstandard.ZstdCompressor().compress(b"x" * 11)
-    frames = p.encode(p.Chunk(7, "", data, "zstd", total=10))
+    frames = wire.encode(p.Chunk(7, "", data, "zstd", total=10))
     with open(tmp_path / "out", "wb") as out, pytest.raises(FetchError, match="chunk"):
         fetch = shuffle._Fetch(items, JOB, 0, {0: out}, 1.0, None)
         fetch.in_flight[7] = (piece, "tcp://127.0.0.1:1")
@@ -260,11 +261,11 @@ class DroppingServer:
             if not self.socket.poll(50):
                 continue
             peer, *frames = self.socket.recv_multipart()
-            request = p.decode(frames)
+            request = wire.decode(frames)
             times = self.asked[request.offset] = self.asked.get(request.offset, 0) + 1
             if times == 1 and self.drop(request.offset):
                 continue
-            self.socket.send_multipart([peer, *p.encode(server.read(request))])
+            self.socket.send_multipart([peer, *wire.encode(server.read(request))])
 
     def close(self) -> None:
         self.stop.set()

@@ -13,6 +13,7 @@ import pytest
 
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.client import _checked_submit
 from minimr.cluster.coordinator import Coordinator
 from minimr.cluster.executor import read_available, serve
@@ -104,12 +105,12 @@ class Cluster:
         """A turn of each; what the client received."""
         self.coordinator.turn()
         self.worker.turn()
-        return [m for f in iter(self.client.recv, None) for m in p.decode_all(f)]
+        return [m for f in iter(self.client.recv, None) for m in wire.decode_all(f)]
 
     def run(self, plan, timeout: float = 30) -> p.JobResult:
         """Submit ``plan`` as a client would and turn until its result arrives."""
         options = {"max_attempts": 2}
-        self.client.send(p.encode(_checked_submit(plan, options, "cloudpickle", _blob(plan))))
+        self.client.send(wire.encode(_checked_submit(plan, options, "cloudpickle", _blob(plan))))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in self.turn():
@@ -178,7 +179,7 @@ def test_a_failing_handler_is_logged_and_the_loop_goes_on(cluster, caplog):
     cluster.turn()
     cluster.worker._handlers[p.ForgetJob] = lambda message: 1 / 0
     (worker_id,) = cluster.coordinator.scheduler.workers
-    cluster.coordinator.server.send(worker_id.encode("latin-1"), p.encode(p.ForgetJob("j")))
+    cluster.coordinator.server.send(worker_id.encode("latin-1"), wire.encode(p.ForgetJob("j")))
     cluster.worker.turn()
     assert "handling ForgetJob from the coordinator failed" in caplog.text
     assert "ZeroDivisionError" in caplog.text
@@ -219,13 +220,13 @@ def test_the_worker_keeps_each_attempts_log_and_serves_it_through_the_coordinato
     assert result.state == "succeeded", result.error
     job = result.job_id
     assert cluster.worker.logs.load(job, "s0-m00000-a1") is not None
-    cluster.client.send(p.encode(p.LogRequest(job, "s0-m00000-a1")))
+    cluster.client.send(wire.encode(p.LogRequest(job, "s0-m00000-a1")))
     replies = [m for _ in range(5) for m in cluster.turn() if isinstance(m, p.LogReply)]
     assert replies and replies[0].error == "" and replies[0].running is False
-    cluster.client.send(p.encode(p.LogRequest(job, "s0-m00000-a1", 10**6)))
+    cluster.client.send(wire.encode(p.LogRequest(job, "s0-m00000-a1", 10**6)))
     replies = [m for _ in range(5) for m in cluster.turn() if isinstance(m, p.LogReply)]
     assert replies[0].data == b""
     cluster.worker.logs.folder = str(tmp_path / "elsewhere")  # as if it kept it no more
-    cluster.client.send(p.encode(p.LogRequest(job, "s0-m00000-a1")))
+    cluster.client.send(wire.encode(p.LogRequest(job, "s0-m00000-a1")))
     replies = [m for _ in range(5) for m in cluster.turn() if isinstance(m, p.LogReply)]
     assert "has no log of s0-m00000-a1" in replies[0].error

@@ -21,6 +21,7 @@ import zmq
 
 from minimr.cluster import entries, journal
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.client import submit_plan
 from minimr.cluster.commands import fetch_status
 from tests import hostile
@@ -41,7 +42,7 @@ def replies(sock: zmq.Socket, timeout_ms: int = REPLY_WAIT) -> list[p.Message]:
     """What ``sock`` receives until it has been quiet a moment (the first wait is long)."""
     got = []
     while sock.poll(timeout_ms):
-        got.extend(p.decode_all(sock.recv_multipart()))
+        got.extend(wire.decode_all(sock.recv_multipart()))
         timeout_ms = 200
     return got
 
@@ -66,7 +67,7 @@ def all_up(cluster) -> None:
 
 def submit_frames(options_body: bytes, job_id: str = "hostile-job") -> list[bytes]:
     """A Submit whose options object is ``options_body`` (raw JSON)."""
-    head, body, blob = p.encode(p.Submit(job_id, "wc", 1, p.Options(), "cloudpickle", b"x"))
+    head, body, blob = wire.encode(p.Submit(job_id, "wc", 1, p.Options(), "cloudpickle", b"x"))
     start = body.index(b'"options":') + len(b'"options":')
     end = body.index(b"}", start) + 1
     return [head, body[:start] + options_body + body[end:], blob]
@@ -153,19 +154,19 @@ class BentWorker(threading.Thread):
         sock = dealer(self.address, b"w-bent-" + os.urandom(4).hex().encode(), "worker")
         try:
             ready = p.Ready("bent", "bent-host", os.getpid(), 1, "tcp://127.0.0.1:9")
-            sock.send_multipart(p.encode(ready))
+            sock.send_multipart(wire.encode(ready))
             beat = 0.0
             while not self.stopping.is_set():
                 if time.monotonic() - beat > 0.1:
-                    sock.send_multipart(p.encode(p.Heartbeat()))
+                    sock.send_multipart(wire.encode(p.Heartbeat()))
                     beat = time.monotonic()
                 if not sock.poll(50):
                     continue
-                for message in p.decode_all(sock.recv_multipart()):
+                for message in wire.decode_all(sock.recv_multipart()):
                     if not isinstance(message, p.Assign):
                         continue
                     body = next(self._bends[message.kind])(message)
-                    header = p.encode(p.Heartbeat())[0][:4] + int(p.Command.TASK_DONE).to_bytes(
+                    header = wire.encode(p.Heartbeat())[0][:4] + int(p.Command.TASK_DONE).to_bytes(
                         2, "big"
                     )
                     sock.send_multipart([header, json.dumps(body).replace(
@@ -216,7 +217,7 @@ def fetch_frames(request: int, job_id: str, attempt: str, partition: int, offset
     """A FetchChunk with any numbers and names, as raw JSON (no client-side check)."""
     body = json.dumps({"request": request, "job_id": job_id, "attempt": attempt,
                        "partition": partition, "offset": offset, "length": length})
-    return [p.encode(p.FetchChunk(0, "j", "s0-m00000-a1", 0, 0, 0))[0], body.encode()]
+    return [wire.encode(p.FetchChunk(0, "j", "s0-m00000-a1", 0, 0, 0))[0], body.encode()]
 
 
 def test_bent_shuffle_requests_leave_every_shuffle_server_serving(cluster, tmp_path):
@@ -244,7 +245,8 @@ def test_bent_shuffle_requests_leave_every_shuffle_server_serving(cluster, tmp_p
             for frames in named + generated:
                 sock.send_multipart(frames)
             replies(sock, 1000)
-            sock.send_multipart(p.encode(p.FetchChunk(77, "no-such-job", "s0-m00000-a1", 0, 0, 1)))
+            fetch = p.FetchChunk(77, "no-such-job", "s0-m00000-a1", 0, 0, 1)
+            sock.send_multipart(wire.encode(fetch))
             answers = [m for m in replies(sock) if isinstance(m, p.Chunk) and m.request == 77]
             assert answers and answers[0].error, f"{address} stopped answering"
         finally:
@@ -296,11 +298,11 @@ def answers_to(sock: zmq.Socket, frames: list[bytes], owed: int) -> list[str]:
     """Send ``frames`` then a status request; what comes back up to that request's answer
     (``owed``: the status replies the frames themselves are owed, before it)."""
     sock.send_multipart(frames)
-    sock.send_multipart(p.encode(p.StatusRequest()))
+    sock.send_multipart(wire.encode(p.StatusRequest()))
     got: list[p.Message] = []
     while sum(isinstance(m, p.StatusReply) for m in got) <= owed:
         assert sock.poll(REPLY_WAIT * 4), f"no answer in time; so far {labels(got)}"
-        got.extend(p.decode_all(sock.recv_multipart()))
+        got.extend(wire.decode_all(sock.recv_multipart()))
     return labels(got)
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.commands import fetch_status
 from minimr.cluster.journal import FILE_NAME, MAGIC
 from tests.e2e.support import HEARTBEAT, environment, free_address, hand_made_dealer
@@ -43,9 +44,9 @@ def journal_of_three_jobs(state_dir) -> bytes:
         wait_up(address)
         sock = hand_made_dealer(address)
         for job in JOBS:
-            sock.send_multipart(p.encode(p.Submit(job, "wc", 1, p.Options(), "cp", b"PLAN")))
+            sock.send_multipart(wire.encode(p.Submit(job, "wc", 1, p.Options(), "cp", b"PLAN")))
             while sock.poll(5000):
-                if p.decode(sock.recv_multipart()) == p.Submitted(job):
+                if wire.decode(sock.recv_multipart()) == p.Submitted(job):
                     break
             else:
                 raise AssertionError(f"{job} was not accepted")

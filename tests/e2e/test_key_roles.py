@@ -27,6 +27,7 @@ import pytest
 import zmq
 
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.client import submit_message, submit_plan
 from minimr.cluster.commands import fetch_status
 from minimr.cluster.security import Keys, keygen
@@ -134,7 +135,7 @@ def replies(sock: zmq.Socket, wait: float = REPLY_WAIT, until: type | None = Non
     while time.monotonic() < deadline:
         if not sock.poll(50):
             continue
-        messages = [m for m in p.decode_all(sock.recv_multipart())
+        messages = [m for m in wire.decode_all(sock.recv_multipart())
                     if not isinstance(m, p.Heartbeat)]
         got += messages
         if until is not None and any(isinstance(m, until) for m in messages):
@@ -161,7 +162,7 @@ class HandWorker:
         first(replies(self.sock, until=p.Welcome), p.Welcome)
 
     def send(self, message: p.Message) -> None:
-        self.sock.send_multipart(p.encode(message))
+        self.sock.send_multipart(wire.encode(message))
 
     def assignment(self, wait: float = REPLY_WAIT) -> p.Assign:
         """The next task the coordinator gives it."""
@@ -174,7 +175,7 @@ class HandWorker:
 def submit(cluster: Cluster, who: str, plan) -> zmq.Socket:
     """Submit ``plan`` as ``who`` from a hand-made client; returns its socket."""
     client = cluster.peer(who)
-    client.send_multipart(p.encode(submit_message(plan)))
+    client.send_multipart(wire.encode(submit_message(plan)))
     first(replies(client, until=p.Submitted), p.Submitted)
     return client
 
@@ -257,7 +258,7 @@ def test_a_dropped_workers_identity_taken_by_another_key_is_refused(cluster, tmp
     for _ in range(10):  # until the coordinator has let go of w1's connection
         time.sleep(0.3)
         mallory = cluster.peer("mallory", honest.routing_id)
-        mallory.send_multipart(p.encode(forged))
+        mallory.send_multipart(wire.encode(forged))
         answers = replies(mallory, 1.0, until=p.Reject)
         mallory.close(0)
         if answers:
@@ -276,7 +277,7 @@ def test_a_worker_without_a_task_of_a_job_gets_no_plan(cluster, tmp_path):
     mallory = HandWorker(cluster, "mallory", "host-m")
     busy = cluster.peer("alice")  # a job that keeps mallory's only slot busy first
     other = job_plan(tmp_path, "other")
-    busy.send_multipart(p.encode(submit_message(other)))
+    busy.send_multipart(wire.encode(submit_message(other)))
     mallory.assignment()
     honest = HandWorker(cluster, "w1", "host-a")
     submit(cluster, "alice", plan)
@@ -299,12 +300,12 @@ def test_a_submitter_cannot_watch_cancel_or_see_another_submitters_job(cluster, 
     plan = job_plan(tmp_path, "alice")
     alice = submit(cluster, "alice", plan)  # no worker: the job waits, running
     bob = cluster.peer("bob")
-    bob.send_multipart(p.encode(p.Watch(plan.job_id)))
+    bob.send_multipart(wire.encode(p.Watch(plan.job_id)))
     refused = first(replies(bob, until=p.Reject), p.Reject)
     assert refused.code == "unauthorized"
-    bob.send_multipart(p.encode(p.CancelJob(plan.job_id)))
+    bob.send_multipart(wire.encode(p.CancelJob(plan.job_id)))
     assert first(replies(bob, until=p.Reject), p.Reject).code == "unauthorized"
-    bob.send_multipart(p.encode(submit_message(plan)))  # its id, to become a watcher
+    bob.send_multipart(wire.encode(submit_message(plan)))  # its id, to become a watcher
     assert first(replies(bob, until=p.Reject), p.Reject).code == "unauthorized"
     seen_by_bob = cluster.status("bob")
     assert seen_by_bob["jobs"] == [] and seen_by_bob["other_jobs"] == {"running": 1, "finished": 0}
@@ -312,9 +313,9 @@ def test_a_submitter_cannot_watch_cancel_or_see_another_submitters_job(cluster, 
     assert job["job_id"] == plan.job_id and job["state"] == "queued"  # no worker: it waits
     assert not [m for m in replies(alice, 1.0) if isinstance(m, p.JobResult)]
     root = cluster.peer("root")
-    root.send_multipart(p.encode(p.Watch(plan.job_id)))
+    root.send_multipart(wire.encode(p.Watch(plan.job_id)))
     assert first(replies(root, until=p.Progress), p.Progress).job_id == plan.job_id
-    root.send_multipart(p.encode(p.CancelJob(plan.job_id)))
+    root.send_multipart(wire.encode(p.CancelJob(plan.job_id)))
     assert first(replies(alice, until=p.JobResult), p.JobResult).state == "cancelled"
 
 
@@ -369,7 +370,7 @@ def test_a_prepare_result_cannot_make_map_workers_unpickle_or_read_other_files(
     secret = tmp_path / "not-an-input.txt"
     secret.write_text("0123456789 a line the job never asked for\n")
     mallory = hand_made_dealer(cluster.address, "worker", b"w-mallory-1")
-    mallory.send_multipart(p.encode(p.Ready("mallory", "host-m", 1, 1, "tcp://127.0.0.1:9")))
+    mallory.send_multipart(wire.encode(p.Ready("mallory", "host-m", 1, 1, "tcp://127.0.0.1:9")))
     sort_input = tmp_path / "records.txt"
     sort_input.write_text("".join(f"{(i * 7919) % 1000:010d} value {i}\n" for i in range(300)))
     inline_output(str(ROOT / "jobs" / "sort.py"), [sort_input], tmp_path / "inline",
@@ -390,7 +391,8 @@ def test_a_prepare_result_cannot_make_map_workers_unpickle_or_read_other_files(
         lists = p.TaskLists(
             tuple([*maps, stolen]), tuple(t.to_dict() for t in plan.reduce_tasks(0))
         )
-        mallory.send_multipart(p.encode(p.TaskDone(plan.job_id, prepare.attempt, lists, {}, 0.0)))
+        done = p.TaskDone(plan.job_id, prepare.attempt, lists, {}, 0.0)
+        mallory.send_multipart(wire.encode(done))
         time.sleep(0.5)
     finally:
         mallory.close(0)

@@ -19,6 +19,7 @@ import zmq
 
 from minimr.cluster import partindex
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.commands import fetch_status
 from minimr.cluster.security import Keys, keygen
 from minimr.cluster.transport import CurveClient
@@ -93,14 +94,14 @@ def dealer(address: str, curve: CurveClient | None = None, role: str = "submitte
 
 def submit_frames(job_id: str, blob: bytes) -> list[bytes]:
     """A well-formed ``Submit`` of a job whose plan is ``blob``."""
-    return p.encode(p.Submit(job_id, "hostile", 1, {}, "cloudpickle", blob))
+    return wire.encode(p.Submit(job_id, "hostile", 1, {}, "cloudpickle", blob))
 
 
 def replies(socket: zmq.Socket, wait: float) -> list[p.Message]:
     """Every message that arrives within ``wait`` seconds of the last one."""
     got = []
     while socket.poll(int(wait * 1000)):
-        got.extend(p.decode_all(socket.recv_multipart()))
+        got.extend(wire.decode_all(socket.recv_multipart()))
     return got
 
 
@@ -187,8 +188,8 @@ def test_one_worker_key_registers_at_most_max_workers_per_key(coordinator_at, tm
     sockets = [dealer(address, curve) for _ in range(200)]
     try:
         for i, socket in enumerate(sockets):
-            socket.send_multipart(p.encode(p.Ready(f"fake-{i}", "host", 1, 1, "tcp://x:1")))
-        answers = [p.decode(s.recv_multipart()) for s in sockets if s.poll(20_000)]
+            socket.send_multipart(wire.encode(p.Ready(f"fake-{i}", "host", 1, 1, "tcp://x:1")))
+        answers = [wire.decode(s.recv_multipart()) for s in sockets if s.poll(20_000)]
         refused = subprocess.run(
             [sys.executable, "-m", "minimr", "worker", "--coordinator", address,
              "--keys", str(keys)],
@@ -278,7 +279,8 @@ def test_unread_shuffle_requests_leave_the_worker_small_and_serving(coordinator_
             options={zmq.SNDHWM: 0, zmq.RCVHWM: 1, zmq.RCVBUF: 4096},
         )
         for i in range(1000):
-            hostile.send_multipart(p.encode(p.FetchChunk(i, "j", "s0-m00000-a1", 0, 0, CHUNK_SIZE)))
+            fetch = p.FetchChunk(i, "j", "s0-m00000-a1", 0, 0, CHUNK_SIZE)
+            hostile.send_multipart(wire.encode(fetch))
         time.sleep(5)
         flooded = rss(worker.pid)
         # meanwhile an honest reducer fetches the whole file from the same server
@@ -320,7 +322,7 @@ class FakeWorker:
     def join(self) -> zmq.Socket:
         socket = dealer(self.address, role="worker")
         socket.send_multipart(
-            p.encode(p.Ready("fake", "fakehost", 1, self.slots, "tcp://127.0.0.1:9"))
+            wire.encode(p.Ready("fake", "fakehost", 1, self.slots, "tcp://127.0.0.1:9"))
         )
         return socket
 
@@ -330,11 +332,11 @@ class FakeWorker:
         try:
             while not self.stop.is_set():
                 if time.monotonic() - beat > 0.2:
-                    socket.send_multipart(p.encode(p.Heartbeat()))
+                    socket.send_multipart(wire.encode(p.Heartbeat()))
                     beat = time.monotonic()
                 if not socket.poll(50):
                     continue
-                for message in p.decode_all(socket.recv_multipart()):
+                for message in wire.decode_all(socket.recv_multipart()):
                     if isinstance(message, p.Reconnect):
                         socket.close(0)
                         socket = self.join()
@@ -344,12 +346,12 @@ class FakeWorker:
                     self.assigned.append(message)
                     answers = self.policy(message)
                     if answers is None:  # leave, and come back as somebody else
-                        socket.send_multipart(p.encode(p.Bye()))
+                        socket.send_multipart(wire.encode(p.Bye()))
                         socket.close(0)
                         socket = self.join()
                         break
                     for answer in answers:
-                        socket.send_multipart(p.encode(answer))
+                        socket.send_multipart(wire.encode(answer))
                         self.sent.append(answer)
         finally:
             socket.close(0)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.client import LocalCluster, submit_message, submit_plan
 from minimr.cluster.private import state_dir
 from minimr.cluster.security import local_keys
@@ -128,12 +129,12 @@ def attack(
 def canary_submit(canary, output: Path) -> list[bytes]:
     """The frames of a ``Submit`` of the canary job."""
     job, inputs, _ = canary
-    return p.encode(submit_message(make_plan(str(job), [inputs], output, reducers=1)))
+    return wire.encode(submit_message(make_plan(str(job), [inputs], output, reducers=1)))
 
 
 def fetch_request() -> list[bytes]:
     """The frames of a shuffle request for the first bytes of a map output."""
-    return p.encode(p.FetchChunk(1, "j", "s0-m00000-a1", 0, 0, 4))
+    return wire.encode(p.FetchChunk(1, "j", "s0-m00000-a1", 0, 0, 4))
 
 
 def test_another_account_cannot_submit_to_the_embedded_cluster(other_account, canary, tmp_path):

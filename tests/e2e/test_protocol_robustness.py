@@ -22,6 +22,7 @@ from pathlib import Path
 import zmq
 
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.client import submit_plan
 from minimr.cluster.commands import fetch_status
 from tests.e2e.support import (
@@ -54,7 +55,7 @@ def rss(pid: int, field: str = "VmRSS") -> int:
     raise AssertionError(f"no {field} for pid {pid}")
 
 
-def header(command: int, version: int = p.VERSION, magic: bytes = p.MAGIC) -> bytes:
+def header(command: int, version: int = wire.VERSION, magic: bytes = wire.MAGIC) -> bytes:
     """A message header, possibly with the wrong version or magic."""
     return struct.pack(">3sBH", magic, version, command)
 

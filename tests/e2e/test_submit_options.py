@@ -8,6 +8,7 @@ import threading
 import time
 
 from minimr.cluster import protocol as p
+from minimr.cluster import wirecodec as wire
 from minimr.cluster.security import local_keys
 from minimr.cluster.transport import ZmqServer, wait
 from tests.e2e.support import JOBS, environment, small_inputs
@@ -24,12 +25,12 @@ def options_of_a_submit(args: list[str], tmp_path) -> dict:
             wait([server.pollable], 0.1)
             while (received := server.recv()) is not None:
                 peer, frames = received[0], received[1]
-                message = p.decode(frames)
+                message = wire.decode(frames)
                 if isinstance(message, p.Submit):
                     got.update(message.options.__dict__)
                     error = {"message": "stand-in coordinator"}
                     result = p.JobResult(message.job_id, "failed", {}, [], error)
-                    server.send(peer, p.encode(result))
+                    server.send(peer, wire.encode(result))
 
     thread = threading.Thread(target=serve)
     thread.start()

@@ -38,7 +38,8 @@ from minimr.errors import (
 )
 from minimr.job import Job, Step
 from minimr.joboptions import Option
-from minimr.runner import Result, run
+from minimr.result import Result
+from minimr.runner import run
 
 __version__ = "0.1.0"
 

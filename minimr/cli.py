@@ -16,6 +16,7 @@ from minimr.dataflow.format.overwrite import FORCE
 from minimr.dataflow.format.partformats import OUTPUT_FORMATS
 from minimr.errors import MinimrError, format_user_traceback
 from minimr.jobcommand import JobCommand, job_options
+from minimr.planning import DEFAULT_REDUCERS
 from minimr.progress import reporter
 from minimr.replay import replay_cli
 
@@ -94,7 +95,7 @@ def main() -> None:
 @click.option("--output", "-o", required=True, metavar="DIR",
               help="The output folder, local or a URL such as s3://bucket/out.")
 @click.option("--reducers", "-r", type=click.IntRange(min=0), default=None,
-              help=f"Reduce partitions (default: the job's, else {runner.DEFAULT_REDUCERS});"
+              help=f"Reduce partitions (default: the job's, else {DEFAULT_REDUCERS});"
                    " 0: map-only, each map task writes its output, unsorted, to a part file"
                    " (part-m-00000 ...) with no shuffle (a job with a reduce is refused).")
 @click.option("--inline", is_flag=True,

@@ -32,10 +32,12 @@ from minimr.dataflow import storage
 from minimr.dataflow.format import output as out
 from minimr.dataflow.inputs.splits import DEFAULT_SPLIT_SIZE, Split, expand_inputs
 from minimr.errors import JobFailed, MinimrError, UsageError, format_user_traceback
+from minimr.inline import run_inline
 from minimr.job import Job, ModuleJob
 from minimr.jobcommand import JobCommand, job_options
 from minimr.loader import job_file, resolve_job
-from minimr.runner import Result, build_plan, run_inline
+from minimr.planning import build_plan
+from minimr.result import Result
 
 _TASK = re.compile(r"s(?P<step>\d+)-(?P<kind>[mr])(?P<index>\d+)")
 _KINDS = {"m": "map", "r": "reduce"}

@@ -1,252 +1,41 @@
-"""``minimr.run``: plan a job and run it inline, on a local cluster, or on a running cluster.
+"""``minimr.run``: check a run's options, plan the job, and run it inline, on a local
+cluster, or on a running cluster.
 
-All runners take the same ``JobPlan`` (built here) and the same task functions
-(``dataflow.tasks``); they differ only in where the tasks run. The inline runner is the
-reference every other runner is tested against, and the debugger: it runs every task in this
-process, in order, and lets the user's exception through with its real traceback.
+All runners take the same ``JobPlan`` (``planning.build_plan``) and the same task functions
+(``dataflow.tasks``); they differ only in where the tasks run. The inline runner
+(``inline.py``) is the reference every other runner is tested against, and the debugger.
+What a run returns is a ``Result`` (``result.py``).
 """
 
 from __future__ import annotations
 
 import inspect
 import os
-import re
-import secrets
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import cloudpickle
 
-from minimr.dataflow import sidefiles, skips, storage, taskenv
+from minimr.dataflow import sidefiles, skips, storage
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.format import output as out
 from minimr.dataflow.format.overwrite import overwrite_mode
-from minimr.dataflow.format.partformats import PartFormat
 from minimr.dataflow.inputs.inputformats import resolve_input_format
-from minimr.dataflow.inputs.splits import (
-    DEFAULT_SPLIT_SIZE,
-    default_pack_size,
-    expand_inputs,
-    parse_size,
-    plan_splits,
-)
-from minimr.dataflow.plan import JobPlan, StepPlan
-from minimr.dataflow.tasks import (
-    commit_output,
-    remove_dir,
-    run_map_only_task,
-    run_map_task,
-    run_reduce_task,
-    run_sample_task,
-    scratch_dir,
-)
+from minimr.dataflow.inputs.splits import DEFAULT_SPLIT_SIZE, parse_size
+from minimr.dataflow.plan import JobPlan
 from minimr.errors import JobFailed, MinimrError, UsageError, unknown_options
-from minimr.job import Job, declared_files, declared_options, job_name, resolve_steps
-from minimr.joboptions import command_args, resolve
+from minimr.inline import run_inline
+from minimr.job import Job, declared_files, declared_options
+from minimr.joboptions import command_args
 from minimr.loader import SHIPPED, job_file, resolve_job
+from minimr.planning import DEFAULT_SORT_BUFFER, build_plan, positive
+from minimr.result import JobStarting, Result, read_log_folder
 
-DEFAULT_REDUCERS = 4
-DEFAULT_SORT_BUFFER = 64 * 2**20
 RUNNERS = ("inline", "local")
 
 
-@dataclass(frozen=True)
-class JobStarting:
-    """The first update a cluster run's ``progress`` callback gets: the job's id, which
-    ``minimr status``, ``logs`` and ``cancel`` take (``str()``: ``job: ID``)."""
-
-    job_id: str
-
-    def __str__(self) -> str:
-        return f"job: {self.job_id}"
-
-
-@dataclass
-class Result:
-    """What a finished job left: where its output is, its counters, its task logs."""
-
-    output: str
-    counters: Counters
-    job_id: str = ""
-    elapsed: float = 0.0
-    #: reads the task logs: ``which`` (a task, an attempt, None) -> {attempt: text}
-    logs_from: Callable[[str | None], dict[str, str]] | None = field(default=None, repr=False)
-
-    def logs(self, task: str | None = None) -> dict[str, str]:
-        """The output of the job's task attempts (stdout, stderr, ``logging``, and minimr's
-        lines about each), by attempt id in the order they ran: of one task
-        (``"s0-m00003"``), one attempt (``"s0-m00003-a2"``), or all of them.
-
-        An embedded run reads them from ``OUTPUT/_logs/``; a run on a cluster asks the
-        coordinator, whose workers keep them (an attempt whose worker is gone says so).
-
-        Raises:
-            UsageError: the inline runner keeps no logs: prints and logging went to this
-                process's own stdout and stderr as the tasks ran.
-        """
-        if self.logs_from is None:
-            raise UsageError("the inline runner keeps no task logs: prints and logging went "
-                             "to this process's stdout and stderr as each task ran")
-        return self.logs_from(task)
-
-    def records(self, trusted: bool = True) -> Iterator[tuple[Any, Any]]:
-        """The job's typed ``(key, value)`` records, partition by partition.
-
-        Pickled values are read back (``trusted=True``, unlike ``read_output``'s default):
-        the output was just written by this run of your own job. Pass ``trusted=False``
-        when others can write into the output folder (see ``read_output``).
-        """
-        return out.read_output(self.output, trusted=trusted)
-
-
-def _positive(name: str, value: Any, zero: str = "") -> int | None:
-    """``value`` if None or an int >= 1 (or 0, when ``zero`` says what 0 means)."""
-    if value is None:
-        return None
-    if type(value) is not int or value < (0 if zero else 1):
-        expected = f"an int >= 1, or 0 {zero}" if zero else "a positive int"
-        raise UsageError(f"{name} must be {expected} (got {value!r})")
-    return value
-
-
-def build_plan(
-    job: Job,
-    inputs: list[str],
-    output: str,
-    *,
-    reducers: int | None = None,
-    split_size: int | str = DEFAULT_SPLIT_SIZE,
-    sort_buffer: int | str = DEFAULT_SORT_BUFFER,
-    settings: dict | None = None,
-    combine_files: bool = False,
-    options: dict[str, Any] | None = None,
-    files: list[str] | tuple[str, ...] = (),
-    input_format: Any = None,
-    output_format: str | None = None,
-    compress: str | None = None,
-) -> JobPlan:
-    """Resolve the job's steps and options, expand the inputs and cut them into splits.
-
-    Consecutive small splits share a map task: up to ``split_size`` bytes with
-    ``combine_files``, and otherwise up to ``default_pack_size`` (small enough that every
-    worker gets work).
-    ``options`` are the values of the job's own options (by name); they are checked here
-    and set on the job (``job.options``) before its ``steps()`` runs. ``files`` are side
-    files shipped beside those the job declares.
-
-    Raises:
-        UsageError, InputError, JobDefinitionError: bad options, inputs or job.
-    """
-    values = resolve(declared_options(job), options or {}, job_name(job))
-    job.options = values  # before steps(): a job may shape its steps by its options
-    run_reducers = _positive("reducers", reducers, zero="for a map-only job")
-    steps = resolve_steps(job, run_reducers, DEFAULT_REDUCERS)
-    reading = resolve_input_format(job.input_format if input_format is None else input_format,
-                                   f"{job_name(job)}.input_format" if input_format is None
-                                   else "input format")
-    writing = PartFormat.of(output_format or job.output_format, compress)
-    side = sidefiles.collect([*declared_files(job), *map(os.fspath, files)])
-    files = expand_inputs(inputs)
-    size = parse_size(split_size)
-    plans = []
-    for i, step in enumerate(steps):
-        plans.append(StepPlan(
-            index=i, step=step, reducers=step.reducers,
-            partitioner=step.partitioner or job.partitioner or "hash",
-            input_format=reading if i == 0 else "records",
-            is_last=i == len(steps) - 1,
-        ))
-    name = job_name(job)
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:100] or "job"  # a folder name on workers
-    job_id = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-    splits = plan_splits(files, size, reading.splittable)
-    pack = size if combine_files else default_pack_size(splits, size)
-    return JobPlan(job_id=job_id, job_name=name, steps=plans, splits=splits,
-                   output=storage.normalize(output), sort_buffer=parse_size(sort_buffer),
-                   settings=dict(settings or {}), split_size=pack,
-                   options=values.as_dict(), files=side, part_format=writing)
-
-
-def run_inline(plan: JobPlan, progress: Callable[[str], None] | None = None,
-               only: tuple[int, str, int] | None = None) -> Counters:
-    """Run every task of ``plan`` in this process, in order; commits the job.
-
-    The user's exceptions propagate unchanged; on any failure the job's temporary files are
-    removed and no ``_SUCCESS`` is written. In skip mode (``skip_bad_records`` in the plan's
-    settings) a task that fails on a record runs again without it (``dataflow/skips.py``).
-
-    Args:
-        only: ``(step, "map" or "reduce", index)``: run only what that one task needs (the
-            steps before its own; its map, or every map and its reduce) and stop there,
-            without a job commit (``minimr replay``).
-    """
-    counters = Counters()
-    work = scratch_dir("minimr-inline-")
-    skipper = (skips.InlineSkipper(plan.settings.get("max_skips", skips.MAX_SKIPS))
-               if plan.settings.get("skip_bad_records") else None)
-
-    cache = sidefiles.FileCache(os.path.join(work, "cache"))
-
-    def user_code() -> Any:  # what each task's user code sees: options, side files
-        return taskenv.entered(plan, os.path.join(work, "files"), cache, counters)
-
-    def attempt(run: Callable, task: Any, name: str) -> Any:
-        with user_code():
-            return run(task) if skipper is None else skipper.run(run, task, name, counters)
-
-    try:
-        for sp in plan.steps:
-            boundaries = None
-            if sp.needs_sample:
-                with user_code():
-                    boundaries = run_sample_task(plan, plan.sample_task(sp.index), counters)
-            maps = plan.map_tasks(sp.index, boundaries)
-            if only is not None and only[:2] == (sp.index, "map"):
-                maps = [maps[only[2]]]
-            outputs = []
-            for n, task in enumerate(maps):
-                name = f"s{sp.index}-m{task.index:05d}"
-                if sp.map_only:  # the map writes the step's output: commit it as a reduce's
-                    run = partial(run_map_only_task, plan, attempt=f"inline-{sp.index}",
-                                  counters=counters)
-                    commit_output(plan, task, attempt(run, task, name))
-                else:
-                    run = partial(run_map_task, plan, work_dir=work, attempt="inline",
-                                  counters=counters)
-                    outputs.append(attempt(run, task, name))
-                if progress:
-                    progress(f"step {sp.index + 1}/{len(plan.steps)}: map {n + 1}/{len(maps)}")
-            reduces = plan.reduce_tasks(sp.index)
-            if only is not None and only[0] == sp.index:
-                reduces = [reduces[only[2]]] if only[1] == "reduce" else []
-            for n, task in enumerate(reduces):
-                segments = [o.segment(task.partition) for o in outputs]
-                run = partial(run_reduce_task, plan, segments=segments,
-                              attempt=f"inline-{sp.index}", counters=counters, work_dir=work)
-                temp = attempt(run, task, f"s{sp.index}-r{task.partition:05d}")
-                commit_output(plan, task, temp)
-                if progress:
-                    progress(f"step {sp.index + 1}/{len(plan.steps)}:"
-                             f" reduce {n + 1}/{len(reduces)}")
-            for o in outputs:  # this step's map output is no longer needed
-                for path in (o.path, o.path + ".index"):
-                    if os.path.exists(path):
-                        os.unlink(path)
-            if only is not None and only[0] == sp.index:
-                plan.abort_job()  # the one task ran: no job commit, no _SUCCESS
-                return counters
-        if skipper is not None and skipper.skipped:
-            skips.write_report(plan.output, skipper.skipped)
-        plan.commit_job()
-    except BaseException:
-        plan.abort_job()
-        raise
-    finally:
-        remove_dir(work)
-    return counters
 
 
 def _ship_job_module(job: Job) -> None:
@@ -449,15 +238,15 @@ def run(
                          " its own (minimr coordinator --dashboard), the inline runner none")
     if keys is not None and coordinator is None:
         raise UsageError("keys=... are for a running cluster: give coordinator=... too")
-    _positive("workers", workers)
-    _positive("max_attempts", max_attempts)
+    positive("workers", workers)
+    positive("max_attempts", max_attempts)
     for name, seconds in (("task_timeout", task_timeout), ("worker_timeout", worker_timeout)):
         if seconds is not None and (isinstance(seconds, bool) or not isinstance(
                 seconds, (int, float)) or seconds <= 0):
             raise UsageError(f"{name} must be a positive number of seconds (got {seconds!r})")
     if type(max_skips) is not int or max_skips < 0:
         raise UsageError(f"max_skips must be an int >= 0 (got {max_skips!r})")
-    _positive("max_message_size", max_message_size)
+    positive("max_message_size", max_message_size)
     if serializer not in ("cloudpickle", "dill"):
         raise UsageError(f"serializer must be 'cloudpickle' or 'dill' (got {serializer!r})")
     overwrite_mode(overwrite)
@@ -517,18 +306,8 @@ def _log_source(plan: JobPlan, runner: str | None, coordinator: str | None, curv
     return partial(read_log_folder, storage.join(plan.output, out.LOGS))
 
 
-def read_log_folder(folder: str, which: str | None = None) -> dict[str, str]:
-    """The attempt logs of a folder (``ATTEMPT.log`` each) that ``which`` names (a task, an
-    attempt, or None for all), by attempt id in order."""
-    names = sorted(storage.listdir(folder)) if storage.exists(folder) else []
-    found = {}
-    for name in names:
-        attempt = name.removesuffix(".log")
-        task = attempt.rsplit("-a", 1)[0]
-        if name.endswith(".log") and (which is None or which in (attempt, task)):
-            with storage.open_read(storage.join(folder, name)) as file:
-                found[attempt] = file.read().decode("utf-8", "replace")
-    return found
+
+
 
 
 #: the keyword arguments ``run`` takes (``**unknown`` only catches the others, to name them)

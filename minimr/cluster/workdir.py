@@ -55,7 +55,7 @@ LOCK = ".lock"
 IDENTITY = ".identity"
 #: a worker's folder: ``PREFIX`` + pid + ``mkdtemp``'s random suffix
 _WORKER_FOLDER = re.compile(re.escape(PREFIX) + r"\d+-[a-z0-9_]+")
-#: a job's folder inside it (``runner.build_plan`` makes job ids of these characters)
+#: a job's folder inside it (``planning.build_plan`` makes job ids of these characters)
 _JOB_FOLDER = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 #: a map output file's name (``run_map_task``): ``map-s{step}-m{index:05d}-{attempt}.out``
 _MAP_OUTPUT = re.compile(r"map-s\d+-m\d+-(?P<attempt>[A-Za-z0-9_-][A-Za-z0-9_.-]*)\.out")

@@ -2,7 +2,7 @@
 
 A ``JobPlan`` is everything a task needs: the user's job (its step functions), the values of
 the job's own options and its side files (plain data, ``dataflow/sidefiles.py``), and the
-run's settings. It is built once by the submitting side (``minimr.runner.build_plan``) and
+run's settings. It is built once by the submitting side (``minimr.planning.build_plan``) and
 shipped to workers (cloudpickled); the task descriptions (``MapTask``, ``ReduceTask``,
 ``SampleTask``) are plain data that the coordinator stores and forwards without ever
 unpickling anything.
@@ -157,7 +157,7 @@ class StepPlan:
 
 @dataclass
 class JobPlan:
-    """Everything needed to run a job's tasks anywhere; built by ``minimr.runner``."""
+    """Everything needed to run a job's tasks anywhere; built by ``minimr.planning``."""
 
     job_id: str
     job_name: str

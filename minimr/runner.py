@@ -66,7 +66,7 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
     if runner == "inline":
         return run_inline(plan, progress)
     _ship_job_module(job_obj)
-    from minimr.cluster import client, shipping  # the cluster layer is only needed here
+    from minimr.cluster import client, localcluster, shipping  # only needed here
 
     if progress is not None:
         progress(JobStarting(plan.job_id))
@@ -86,8 +86,9 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
             status = client.submit_plan(plan, coordinator, progress=progress, curve=curve,
                                         insecure=curve is None, **sizes)
         else:
-            status = client.run_local_cluster(plan, workers=workers or os.cpu_count() or 1,
-                                              progress=progress, dashboard=dashboard, **sizes)
+            status = localcluster.run_local_cluster(plan, workers=workers or os.cpu_count() or 1,
+                                                   progress=progress, dashboard=dashboard,
+                                                   **sizes)
     except JobFailed as exc:  # end the message with the command that replays the task
         from minimr.replay import with_replay_command
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from minimr.cluster.client import DashboardStarted, JobProgress
+from minimr.cluster.client import JobProgress
+from minimr.cluster.localcluster import DashboardStarted
 from minimr.progress import PlainProgress, QuietProgress, Tracker, reporter
 
 

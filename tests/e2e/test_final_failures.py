@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 import minimr
-from minimr.cluster import client
+from minimr.cluster import client, localcluster
 from minimr.dataflow.format import output as out
 from minimr.errors import JobCodeError, JobFailed
 from minimr.loader import resolve_job
@@ -22,7 +22,7 @@ def test_a_job_whose_module_the_worker_lacks_fails_at_the_first_attempt(tmp_path
     the time the worker loads the plan) fails after one attempt, naming the module."""
     data = tmp_path / "in.txt"
     data.write_text("a b\nb c\n")
-    with client.LocalCluster(1) as cluster:  # started before the module exists anywhere
+    with localcluster.LocalCluster(1) as cluster:  # started before the module exists anywhere
         helper = tmp_path / "helper"
         helper.mkdir()
         (helper / "submitside_only_x.py").write_text("def words(line):\n    return line.split()\n")

@@ -24,7 +24,8 @@ import pytest
 
 from minimr.cluster import protocol as p
 from minimr.cluster import wirecodec as wire
-from minimr.cluster.client import LocalCluster, submit_message, submit_plan
+from minimr.cluster.client import submit_message, submit_plan
+from minimr.cluster.localcluster import LocalCluster
 from minimr.cluster.private import state_dir
 from minimr.cluster.security import local_keys
 from tests.e2e.support import environment, free_address, make_plan, stop_processes

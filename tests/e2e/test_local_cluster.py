@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from minimr.cluster import client, launch
+from minimr.cluster import launch, localcluster
 from tests.e2e.support import environment
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is Linux's")
@@ -101,9 +101,9 @@ def test_forked_workers_leave_when_the_coordinator_cannot_start(monkeypatch):
 
     monkeypatch.setattr(launch, "can_fork", lambda: True)  # whatever threads pytest has
     monkeypatch.setattr(launch, "fork_workers", fork)
-    monkeypatch.setattr(client, "ZmqServer", no_server)
+    monkeypatch.setattr(localcluster, "ZmqServer", no_server)
     with pytest.raises(OSError, match="no port"):
-        client.LocalCluster(2)
+        localcluster.LocalCluster(2)
     assert len(forked) == 2
     assert all(worker.poll() is not None for worker in forked)  # ended, and reaped
     assert all(not Path(f"/proc/{worker.pid}").exists() for worker in forked)
@@ -115,7 +115,7 @@ def test_a_client_with_another_thread_spawns_its_workers():
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        with client.LocalCluster(1) as cluster:
+        with localcluster.LocalCluster(1) as cluster:
             (worker,) = cluster.workers
             assert isinstance(worker, subprocess.Popen)
             deadline = time.monotonic() + 10
@@ -217,7 +217,7 @@ def test_a_spawned_worker_imports_the_clients_minimr_not_the_current_folders(
     other = threading.Thread(target=stop.wait)  # forking is unsafe: the worker is spawned
     other.start()
     try:
-        with client.LocalCluster(1) as cluster:
+        with localcluster.LocalCluster(1) as cluster:
             (worker,) = cluster.workers
             assert isinstance(worker, subprocess.Popen)
             time.sleep(2)  # long enough for a new Python to import minimr and register

@@ -122,13 +122,29 @@ def stop_processes(processes: list[subprocess.Popen], timeout: float = 10) -> No
             process.communicate()
 
 
-def child_processes(pid: int) -> dict[int, str]:
-    """A process's child processes and their command lines (Linux)."""
+def child_processes(pid: int, proc: Path = Path("/proc")) -> dict[int, str]:
+    """A process's child processes and their command lines (Linux).
+
+    What exits while it is listed is skipped, not an error: a thread of ``pid`` (its
+    ``children`` file gone, or read as ESRCH), a child (its ``cmdline``), ``pid`` itself
+    (no children then). ``proc`` is where procfs is mounted (a test's fake one).
+    """
     found = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            found[int(child)] = cmdline
+    try:
+        tasks = list((proc / str(pid) / "task").iterdir())
+    except OSError:  # FileNotFoundError, ProcessLookupError: pid is gone
+        return found
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:  # the thread exited
+            continue
+        for child in children:
+            try:
+                cmdline = (proc / child / "cmdline").read_bytes()
+            except OSError:  # the child exited and was reaped
+                continue
+            found[int(child)] = cmdline.replace(b"\0", b" ").decode()
     return found
 
 

@@ -78,3 +78,11 @@ def test_invalid_pattern_is_a_usage_error_before_any_task(corpus, tmp_path):
     with pytest.raises(minimr.UsageError, match=r"--pattern '\(unclosed' is not a valid"):
         run_job(job_path("grep"), corpus, tmp_path, options={"pattern": "(unclosed"})
     assert not (tmp_path / "out").exists()
+
+
+def test_reducers_zero_is_refused_naming_the_range_partitioner(corpus, tmp_path):
+    """Grep keeps a reduce (its docstring says why): --reducers 0 is refused before any task,
+    naming the range partitioner a map-only step cannot have."""
+    with pytest.raises(minimr.JobDefinitionError, match='declares partitioner="range"'):
+        run_job(job_path("grep"), corpus, tmp_path, reducers=0)
+    assert not (tmp_path / "out").exists()

@@ -148,6 +148,35 @@ def child_processes(pid: int, proc: Path = Path("/proc")) -> dict[int, str]:
     return found
 
 
+def finish(run: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
+    """Wait for a process (a submit) to end: its exit code and stderr (``run`` has its
+    stderr piped, as text). One still running after ``timeout`` is made to print every
+    thread's stack (SIGABRT: start it with ``python -X faulthandler``), which the failure
+    shows, then killed (not left running, and warned about, into later tests)."""
+    try:
+        _, stderr = run.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        run.send_signal(signal.SIGABRT)
+        try:
+            _, stderr = run.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            _, stderr = run.communicate()
+        raise AssertionError(f"the process still ran after {timeout:g} s; its stacks:\n"
+                             f"{stderr[-6000:]}") from None
+    return run.returncode, stderr
+
+
+def handles(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler of its own for ``sig`` (Linux: its
+    ``SigCgt`` mask), rather than the default action or ignoring it (a non-interactive
+    shell's background job ignores SIGINT, and a Python started so keeps it ignored)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    raise AssertionError(f"no SigCgt in /proc/{pid}/status")
+
+
 def process_name(pid: int) -> str:
     """A process's name, as ps and top show it (Linux)."""
     return Path(f"/proc/{pid}/comm").read_text().strip()

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from minimr.cli import main
 from minimr.cluster import client
 from tests.conftest import WORDCOUNT, write_file
-from tests.e2e.support import environment, free_address
+from tests.e2e.support import environment, finish, free_address, handles
 
 FAILS = """
 def map(key, line):
@@ -62,10 +62,10 @@ def submit(place: Path, job: str, *args: str, **popen) -> subprocess.Popen:
     """``minimr submit JOB -i in ARGS`` as a process, in the test's own world."""
     env = environment(HOME=str(place / "home"), TMPDIR=str(place / "tmp"),
                       MINIMR_TEST_STARTED=str(place / "started"))
-    return subprocess.Popen(
-        [sys.executable, "-m", "minimr", "submit", job, "-i", "in", "-w", "2", "--quiet",
-         *args], cwd=place / "work", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, preexec_fn=_interruptible, **popen)
+    return subprocess.Popen(  # -X faulthandler: SIGABRT prints every thread's stack
+        [sys.executable, "-X", "faulthandler", "-m", "minimr", "submit", job, "-i", "in",
+         "-w", "2", "--quiet", *args], cwd=place / "work", env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible, **popen)
 
 
 def _interruptible() -> None:
@@ -73,17 +73,6 @@ def _interruptible() -> None:
     the background (`cmd &` in a script) has SIGINT ignored, which its children inherit, and
     Python then leaves it ignored."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def finish(run: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
-    """Wait for a submit to end: its exit code and stderr."""
-    try:
-        _, stderr = run.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        run.kill()  # not left running (and warned about) into later tests
-        run.communicate()
-        raise
-    return run.returncode, stderr
 
 
 def leftovers(place: Path) -> dict[str, list[str]]:
@@ -122,6 +111,10 @@ def test_a_cancelled_job_leaves_nothing(place, sig):
         assert time.monotonic() < deadline, "the job never started"
         time.sleep(0.05)
     assert (place / "work" / "out" / "_temporary").exists()
+    # the job runs, so the submit handles the signal (Python's Ctrl-C handler, installed at
+    # start-up unless SIGINT was ignored when it started; submit's own for SIGTERM): were it
+    # ignored, the run would only time out
+    assert handles(run.pid, sig), f"the submit does not handle {sig.name}"
     run.send_signal(sig)
     code, stderr = finish(run, timeout=60)
     assert code == 128 + sig, stderr

@@ -24,7 +24,9 @@ from tests.e2e.support import (
     TEXT,
     child_processes,
     environment,
+    finish,
     free_address,
+    handles,
     inline_output,
     make_plan,
     overlapped,
@@ -334,6 +336,8 @@ def test_ctrl_c_on_submit_cancels_the_job_on_the_cluster(cluster, tmp_path):
     submit = subprocess.Popen(
         [
             sys.executable,
+            "-X",
+            "faulthandler",  # a stack of every thread if it outlives its time-out (finish)
             "-c",
             "from minimr.cli import main; main()",
             "submit",
@@ -346,7 +350,8 @@ def test_ctrl_c_on_submit_cancels_the_job_on_the_cluster(cluster, tmp_path):
             cluster.address,
             "--quiet",
         ],
-        env=environment(MINIMR_PROBE_DIR=str(probes), MINIMR_PROBE_SLEEP="0.5"),
+        # 2 s a task: the 19 maps left after the first probe outlast any delay in signalling
+        env=environment(MINIMR_PROBE_DIR=str(probes), MINIMR_PROBE_SLEEP="2"),
         stderr=subprocess.PIPE,
         text=True,
         # A shell's background job (`pytest &`) ignores SIGINT, and so would this child.
@@ -355,9 +360,11 @@ def test_ctrl_c_on_submit_cancels_the_job_on_the_cluster(cluster, tmp_path):
     deadline = time.monotonic() + 30
     while not any(probes.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert submit.poll() is None, "the job ended before it could be cancelled"
+    assert handles(submit.pid, signal.SIGINT), "the submit does not handle SIGINT"
     submit.send_signal(signal.SIGINT)
-    _, stderr = submit.communicate(timeout=30)
-    assert submit.returncode == 130, stderr
+    code, stderr = finish(submit, timeout=60)
+    assert code == 130, stderr
     jobs = fetch_status(cluster.address)["jobs"]
     assert [j["state"] for j in jobs] == ["cancelled"]
     assert not (tmp_path / "out" / "_SUCCESS").exists()

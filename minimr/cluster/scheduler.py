@@ -80,6 +80,8 @@ re-registers it, and the map runs again if none does within ``recovery_grace``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from minimr.cluster import failures, mapoutputs, notices, placement, views
 from minimr.cluster.board import Board
 from minimr.cluster.events import (
@@ -292,7 +294,8 @@ class Scheduler:
             # here would drop it and take its map outputs
             if known is not None and known.host == event.host and known.key == event.key:
                 why = f"worker {event.name} took over its work folder on host {event.host}"
-                self._lose_worker(dead, now, actions, why, dead=True)
+                brought = {(held.job_id, held.attempt) for held in event.outputs}
+                self._lose_worker(dead, now, actions, why, dead=True, brought=brought)
         self.board.add_worker(Worker(
             event.worker,
             event.name,
@@ -319,10 +322,13 @@ class Scheduler:
         return actions
 
     def _lose_worker(
-        self, worker_id: str, now: float, actions: list[Action], why: str, dead: bool
+        self, worker_id: str, now: float, actions: list[Action], why: str, dead: bool,
+        brought: Collection[tuple[str, str]] = (),
     ) -> None:
         """Forget a worker: requeue its attempts (uncounted) and its needed map outputs, and
-        say so in the coordinator's log (``why`` it is gone; ``dead``: not by its own word)."""
+        say so in the coordinator's log (``why`` it is gone; ``dead``: not by its own word).
+        ``brought``: the (job, map attempt) outputs its successor on the same folder holds,
+        reclaimed right after: not said to run again."""
         worker = self.board.remove_worker(worker_id)
         again: dict[str, list[int]] = {}  # job -> [running tasks, map outputs] run again
         for job_id, attempt_id in sorted(worker.attempts):
@@ -337,8 +343,9 @@ class Scheduler:
             actions.append(JobChanged(job_id))
         for job_id, key in sorted(worker.outputs):
             job = self.jobs[job_id]
-            lost = mapoutputs.lose(self.board, job, job.tasks[key])
-            if lost:  # it says something only when the map runs again
+            task = job.tasks[key]
+            lost = mapoutputs.lose(self.board, job, task)
+            if lost and (job_id, task.lost_output and task.lost_output[0]) not in brought:
                 again.setdefault(job_id, [0, 0])[1] += 1
             actions += lost
         for job_id, (tasks, outputs) in again.items():

@@ -148,6 +148,11 @@ def test_a_successor_that_adopts_the_outputs_saves_their_maps():
     assert task.state is s.TaskState.DONE and task.output_worker == "w2"
     assert ("j", "s0-m00000") in script.sched.workers["w2"].outputs  # read from its folder
     assert all(a.task.get("index") != 0 for a in assigns(actions))
+    # what the log and the job's notes say: w0 was dropped, and no finished map runs again
+    said = [a.text for a in actions if isinstance(a, s.Notice)]
+    said += [text for _, text in script.sched.jobs["j"].notes]
+    assert any("took over its work folder" in text for text in said), said
+    assert not any("finished map" in text for text in said), said
 
 
 def test_an_adopted_output_undoes_the_loss_of_its_map_and_cancels_the_rerun():

@@ -113,6 +113,34 @@ def test_a_batch_is_encoded_as_each_record_alone_is(pairs):
     assert got == "".join(format_record(k, v) for k, v in pairs).encode("utf-8")
 
 
+QUOTING = ["plain text", "it's", 'say "hi"', "both ' and \"", "back\\slash", "tab\t", "\x7f",
+           "\x00", "caf\u00e9", "caf\u00e9's", "caf\u00e9\\", "line\u2028sep", "\ud800",
+           "zero\u200bwidth", "\u00a0nbsp", ""]
+
+
+@pytest.mark.parametrize("odd", QUOTING, ids=repr)
+def test_a_column_of_str_is_quoted_as_repr_quotes_each(odd):
+    """A batch of str keys and values, among them one that repr quotes or escapes otherwise
+    than between single quotes, encodes to the lines ``format_record`` makes (both columns
+    plain, one, or neither)."""
+    encoding = PartFormat("repr").encoding
+    plain = [f"word{i}" for i in range(40)]
+    for keys, values in [(plain, [*plain[:-1], odd]), ([odd, *plain[1:]], plain),
+                         ([odd] * 40, [odd] * 40), ([odd] * 40, list(range(40)))]:
+        expected = "".join(map(format_record, keys, values)).encode("utf-8")
+        assert encoding.encode(keys, values) == expected
+
+
+@given(st.lists(st.tuples(st.text(st.sampled_from("ab '\"\\\t\x7fé\u2028\u00a0")),
+                          st.text(st.sampled_from("xy '\"\\\n\x00ü\u200b"))), max_size=40))
+def test_str_columns_encode_as_format_record(pairs):
+    """Columns of str holding any mix of quotes, backslashes, and printable or unprintable
+    characters, ASCII or not, encode to the lines ``format_record`` makes."""
+    encoding = PartFormat("repr").encoding
+    got = encoding.encode([k for k, _ in pairs], [v for _, v in pairs])
+    assert got == "".join(format_record(k, v) for k, v in pairs).encode("utf-8")
+
+
 ODD_PAIRS = [
     ("bool", True), ("float", 1.5), ("none", None), ("tuple", (1, "a")), ("nan", float("nan")),
     ("fraction", Fraction(1, 3)), ("enum", Colour.RED), ("subclass", Word("w")),

@@ -1,6 +1,7 @@
-"""Builds the optional compiled helper ``minimr.dataflow.mapside._pairscan`` (Cython); the
-project's metadata is in pyproject.toml. Without Cython or a C compiler, minimr installs
-without it and uses the pure-Python twin (``minimr/dataflow/mapside/pairscan.py``)."""
+"""Builds the optional compiled helpers ``minimr.dataflow.mapside._pairscan`` and
+``_keysort`` (Cython); the project's metadata is in pyproject.toml. Without Cython or a C
+compiler, minimr installs without them and uses their pure-Python twins
+(``minimr/dataflow/mapside/pairscan.py``, ``keysort.py``)."""
 
 from __future__ import annotations
 
@@ -8,25 +9,26 @@ import os
 
 from setuptools import Extension, setup
 
-SOURCE = "minimr/dataflow/mapside/_pairscan"
+MODULES = ("minimr.dataflow.mapside._pairscan", "minimr.dataflow.mapside._keysort")
 
 
 def extensions() -> list[Extension]:
-    """The helper from its .pyx (Cython), or from the .c an sdist carries; none without."""
+    """The helpers from their .pyx (Cython), or from the .c an sdist carries; none without."""
     try:
         from Cython.Build import cythonize
     except ImportError:
         cythonize = None
-    if cythonize is not None and os.path.exists(SOURCE + ".pyx"):
+    sources = {name: name.replace(".", "/") for name in MODULES}
+    if cythonize is not None and all(os.path.exists(s + ".pyx") for s in sources.values()):
         try:
-            return cythonize([Extension("minimr.dataflow.mapside._pairscan", [SOURCE + ".pyx"],
-                                        optional=True)], language_level=3, quiet=True)
-        except Exception as exc:  # a Cython that cannot compile it: minimr without it
-            print(f"minimr: the compiled helper is left out ({exc})")
+            return cythonize([Extension(name, [source + ".pyx"], optional=True)
+                              for name, source in sources.items()],
+                             language_level=3, quiet=True)
+        except Exception as exc:  # a Cython that cannot compile them: minimr without them
+            print(f"minimr: the compiled helpers are left out ({exc})")
             return []
-    if os.path.exists(SOURCE + ".c"):
-        return [Extension("minimr.dataflow.mapside._pairscan", [SOURCE + ".c"], optional=True)]
-    return []
+    return [Extension(name, [source + ".c"], optional=True)
+            for name, source in sources.items() if os.path.exists(source + ".c")]
 
 
 setup(ext_modules=extensions())

@@ -50,6 +50,7 @@ from minimr.dataflow.format.segments import (
     write_single_values,
 )
 from minimr.dataflow.mapside.combining import Combiner, keyed, several
+from minimr.dataflow.mapside.keysort import sorted_columns
 from minimr.dataflow.mapside.pairscan import one_value_key_types
 from minimr.dataflow.mapside.pairstore import (
     ENTRY_OVERHEAD,
@@ -320,12 +321,14 @@ class MapOutputBuffer:
             yield from self._listed_composite_parts(pairs)
             return
         native = natively_sortable(map(_first, pairs))
-        pairs.sort(key=_first if native else _sort_key_of_first)
-        if not native:  # equal keys of other types or reprs: the first is the key to write
-            least_first(pairs)
-        keys = list(map(_first, pairs))
-        values = list(map(_second, pairs))
-        del pairs
+        columns = sorted_columns(pairs) if native else None  # str keys: one C pass
+        if columns is None:
+            pairs.sort(key=_first if native else _sort_key_of_first)
+            if not native:  # equal keys of other types or reprs: the first is the key to write
+                least_first(pairs)
+            columns = list(map(_first, pairs)), list(map(_second, pairs))
+        keys, values = columns
+        del pairs, columns
         for part_keys, part_values in self._sorter.cut(keys, values, native=native):
             yield partial(write_single_values, keys=part_keys, values=part_values,
                           kind=key_kind(part_keys, native))

@@ -535,7 +535,9 @@ class Coordinator:
             )
 
     def _do_assign(self, action: s.Assign) -> None:
-        message = p.Assign(action.job_id, action.attempt, action.kind, action.task, action.inputs)
+        inputs = action.inputs if action.fresh else None  # else the worker holds the table
+        message = p.Assign(action.job_id, action.attempt, action.kind, action.task, inputs,
+                           action.table)
         self._post(action.worker, message)
 
     # --- clients ------------------------------------------------------------------------

@@ -194,7 +194,11 @@ class Assign:
     attempt: str
     kind: str
     task: dict
+    #: a reduce's table of map output holders, and its number (0: not a reduce)
     inputs: ReduceInputs | None = None
+    table: int = 0
+    #: whether ``worker`` was not sent that table yet (the message then carries it)
+    fresh: bool = False
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,11 @@ def map_attempt(step: int, index: int, number: int) -> str:
     return f"s{step}-m{index:05d}-a{number}"
 
 
+def attempt_step(attempt: str) -> int:
+    """The step of an attempt id (``s{step}-...``, as ``AttemptId`` checked it)."""
+    return int(attempt[1:attempt.index("-")])
+
+
 @dataclass(frozen=True)
 class RecordLocation:
     """Skip mode: the record (or key group) user code failed on (``skips.py``)."""
@@ -424,8 +429,12 @@ class Reject(Message):
 class Assign(Message):
     """Run ``task`` (a task spec of kind prepare/map/reduce/commit) as ``attempt``.
 
-    For a reduce, ``inputs`` says where the step's map outputs are: the same table for
-    every reduce of the step, encoded once and sent as a frame of its own (``shared``).
+    A reduce reads table number ``table`` of where its step's map outputs are: the same
+    table for every reduce of the step, sent to a worker in ``inputs`` with the first
+    reduce of the step it gets (and again with the first after the table changed: a map
+    run again after its holder was lost), then named by its number alone. The worker keeps
+    the last table of each step until its job is forgotten (``ForgetJob``) or it registers
+    again. Encoded once and sent as a frame of its own (``shared``).
     """
 
     command: ClassVar[Command] = Command.ASSIGN
@@ -435,6 +444,7 @@ class Assign(Message):
     kind: TaskKind
     task: Plain
     inputs: ReduceInputs | None = None
+    table: Count = 0  # the number of the table a reduce reads (0: not a reduce)
 
 
 @dataclass(frozen=True)

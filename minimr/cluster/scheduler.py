@@ -445,6 +445,7 @@ class Scheduler:
                 actions.append(Cancel(attempt.worker, job.id, attempt.id))
         for worker in self.workers.values():
             worker.outputs = {o for o in worker.outputs if o[0] != job.id}
+            worker.tables.pop(job.id, None)  # its ForgetJob drops the worker's copies
         job.pending.clear()
         job.located.clear()
         actions += [JobEnded(job.id, state), notices.job_ended(job, now)]

@@ -81,10 +81,15 @@ class InvariantError(RuntimeError):
 @dataclass(frozen=True)
 class Located:
     """Where a step's map outputs are: the table every reduce of the step is assigned
-    (built once, ``placement.located``) and the worker behind each holder number in it."""
+    (built once, ``placement.located``) and the worker behind each holder number in it.
+
+    ``number`` tells this table from the step's earlier ones (a map run again after its
+    holder was lost makes a new one): a worker is sent a table once, and each reduce
+    assignment names the number of the table it must read (``Worker.tables``)."""
 
     inputs: ReduceInputs
     workers: tuple[str, ...]
+    number: int = 1
 
     def holder(self, index: int) -> str | None:
         """The worker that held map ``index``'s output when the table was made."""
@@ -186,6 +191,8 @@ class Job:
     recover_until: float | None = None  # restored map outputs wait for their holders till then
     #: step -> where its map outputs are, once all are done and located (``placement``)
     located: dict[int, Located] = field(default_factory=dict)
+    #: tables of map output holders made for this job so far (the last one's ``number``)
+    tables_made: int = 0
     #: what a progress snapshot shows, tallied as it changes (a snapshot of a job of 100,000
     #: tasks must not walk them all, several times a second): (step, kind) -> tasks in each
     #: state (``Board.move``), and -> failed attempts; attempts started per kind; live
@@ -223,6 +230,9 @@ class Worker:
     done: int = 0  # attempts whose result was taken
     number: int = 0  # the order it registered in (``Board.add_worker``)
     served: int = 0  # bytes of its map outputs whose step's reduces all succeeded
+    #: job -> step -> the number of the step's table of map output holders this worker was
+    #: sent (it keeps the last one per step until the job ends; a registration starts bare)
+    tables: dict[str, dict[int, int]] = field(default_factory=dict)
 
     @property
     def free(self) -> int:

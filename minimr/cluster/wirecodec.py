@@ -44,7 +44,9 @@ MAGIC = b"MMR"
 #: reduce's assignment holds one table of the step's map output holders (``ReduceInputs``);
 #: a fetch names a map output and a partition, not a path and a byte range.
 #: 3: several messages to one peer may travel as one batch (:func:`batch`)
-VERSION = 3
+#: 4: a reduce's table of map output holders is sent to a worker once per step (and again
+#: when it changes), each reduce's ``Assign`` naming its number (``Assign.table``)
+VERSION = 4
 _HEADER = struct.Struct(">3sBH")
 
 

@@ -51,6 +51,7 @@ from functools import partial
 from minimr.cluster import pipe, private
 from minimr.cluster import protocol as p
 from minimr.cluster.executor import STDERR_TAIL, Executor, can_fork
+from minimr.cluster.inputtables import InputTables, MissingTable
 from minimr.cluster.link import CoordinatorLink, WorkerRejected
 from minimr.cluster.security import WorkerKeys
 from minimr.cluster.shuffle import ShuffleServer
@@ -142,6 +143,8 @@ class Worker:
         self.queue: deque[p.Assign] = deque()
         self.plans: dict[str, tuple[str, bytes]] = {}
         self.plans_requested: set[str] = set()
+        #: the tables of map output holders its reduces read, kept per step
+        self.tables = InputTables()
         self.stopping = False
         self._stopped = threading.Event()  # wakes a reconnect backoff on SIGTERM
         # Wakes the loop's wait on SIGTERM or stop(); without it a worker stopped only at its
@@ -302,6 +305,7 @@ class Worker:
     def _registration(self, identity: bytes) -> p.Ready:
         """This worker's Ready for a new connection (the link registers with it)."""
         replaces = self.workdir.adopt_orphans()  # dead workers' map outputs become ours
+        self.tables.clear()  # sent to the registration that is gone: it is sent again
         self.workdir.record_identity(identity)
         shuffle_key = self.keys.pair.public.decode("ascii") if self.keys else ""
         return p.Ready(
@@ -332,6 +336,12 @@ class Worker:
         self.link.post(message)  # sent at the turn's end, with the turn's others
 
     def _on_assign(self, message: p.Assign) -> None:
+        try:
+            message = self.tables.resolve(message)
+        except MissingTable as exc:  # never when the coordinator keeps the protocol
+            log.warning("%s", exc)
+            self._send(p.TaskFailed(message.job_id, message.attempt, str(exc)))
+            return
         if message.job_id not in self.plans and message.job_id not in self.plans_requested:
             self.plans_requested.add(message.job_id)
             self._send(p.PlanRequest(message.job_id))
@@ -370,6 +380,7 @@ class Worker:
         job_id = message.job_id
         self.plans.pop(job_id, None)
         self.plans_requested.discard(job_id)
+        self.tables.forget_job(job_id)
         self.queue = deque(a for a in self.queue if a.job_id != job_id)
         for index, slot in enumerate(self.slots):
             if slot.assignment is not None and slot.assignment.job_id == job_id:

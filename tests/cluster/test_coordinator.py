@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import struct
 
+import pytest
+
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster import wirecodec as wire
@@ -91,11 +93,13 @@ def test_worker_of_another_python_is_turned_away_saying_which_versions_differ():
     assert rig.coordinator.scheduler.workers == {}
 
 
-def test_peer_of_another_protocol_version_is_rejected():
-    """A header of another protocol version is answered with a Reject."""
+@pytest.mark.parametrize("version", [wire.VERSION - 1, wire.VERSION + 1])
+def test_peer_of_another_protocol_version_is_rejected(version):
+    """A header of another protocol version (an older worker, one that expects each reduce
+    to carry its table) is answered with a Reject."""
     rig = Rig()
     conn = rig.peer("w1")
-    conn.send([struct.pack(">3sBH", b"MMR", wire.VERSION + 1, 1), b"{}"])
+    conn.send([struct.pack(">3sBH", b"MMR", version, 1), b"{}"])
     rig.coordinator.turn()
     reject = wire.decode(conn.recv())
     assert isinstance(reject, p.Reject) and "version" in reject.reason

@@ -151,6 +151,41 @@ def test_reduce_inputs_name_each_map_output_and_its_holder():
     assert reduce_assigns[1].inputs is reduce_assigns[0].inputs  # one table for the step
 
 
+def test_a_worker_gets_a_steps_table_once_then_its_number_with_each_reduce():
+    """A worker's next reduce of a step names the table it was sent with its first."""
+    script = Script()
+    (first,) = run_to_reduce(script, maps=2, reduces=3, workers=1)
+    assert first.fresh and first.table == 1
+    (second,) = assigns(script.reduce_done(first))
+    assert second.kind == "reduce" and not second.fresh and second.table == 1
+    assert second.inputs is first.inputs
+    assert script.sched.workers["w0"].tables == {"j": {0: 1}}
+
+
+def test_a_map_run_again_makes_a_new_table_sent_with_the_next_reduce():
+    """After a lost map output runs again, a worker's next reduce carries the new table."""
+    script = Script()
+    (r,) = run_to_reduce(script, maps=2, reduces=2, workers=1)
+    lost = inputs_of(r)[0]
+    (rerun,) = assigns(script(s.FetchFailed(r.worker, "j", r.attempt, ((0, lost.attempt),))))
+    (again,) = assigns(script.map_done(rerun, reduces=2))
+    assert again.fresh and again.table == 2 and inputs_of(again)[0].attempt == rerun.attempt
+    (other,) = assigns(script.reduce_done(again))
+    assert not other.fresh and other.table == 2
+
+
+def test_what_a_worker_was_sent_goes_with_its_registration_and_with_the_job():
+    """A worker that registers again, or whose job ended, is known to hold no table."""
+    script = Script()
+    run_to_reduce(script, maps=1, reduces=2, workers=2)
+    assert script.sched.workers["w0"].tables == {"j": {0: 1}}
+    script.join("w0")  # again, on the same identity
+    assert script.sched.workers["w0"].tables == {}
+    assert script.sched.workers["w1"].tables == {"j": {0: 1}}
+    script(s.JobCancelled("j", "test"))
+    assert script.sched.workers["w1"].tables == {}
+
+
 def test_multi_step_job_prepares_the_next_step_after_the_reduces():
     """Step 1 is prepared only once every reduce of step 0 has committed."""
     script = Script()

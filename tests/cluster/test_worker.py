@@ -230,3 +230,35 @@ def test_the_worker_keeps_each_attempts_log_and_serves_it_through_the_coordinato
     cluster.client.send(wire.encode(p.LogRequest(job, "s0-m00000-a1")))
     replies = [m for _ in range(5) for m in cluster.turn() if isinstance(m, p.LogReply)]
     assert "has no log of s0-m00000-a1" in replies[0].error
+
+
+def test_a_worker_is_sent_each_steps_table_once_and_its_reduces_read_it(cluster, tmp_path):
+    """Of a step's reduces one worker runs, only the first carries the table of map output
+    holders; the others name it, and the output is the inline runner's."""
+    got: list[p.Assign] = []
+    on_assign = cluster.worker._handlers[p.Assign]
+    cluster.worker._handlers[p.Assign] = lambda m: (got.append(m), on_assign(m))
+    inputs = small_inputs(tmp_path / "in", 3)
+    inline_output("wordcount.py", inputs, tmp_path / "inline", reducers=5)
+    result = cluster.run(make_plan("wordcount.py", inputs, tmp_path / "out", reducers=5))
+    assert result.state == "succeeded", result.error
+    assert read_dir(tmp_path / "out") == read_dir(tmp_path / "inline")
+    reduces = [m for m in got if m.kind == "reduce"]
+    assert len(reduces) == 5 and [m.inputs is not None for m in reduces].count(True) == 1
+    assert {m.table for m in reduces} == {1}
+
+
+def test_a_reduce_naming_a_table_the_worker_does_not_hold_fails_its_attempt(cluster, monkeypatch):
+    """A worker that registered again holds no table: a reduce naming one fails (never runs
+    on a table of another registration)."""
+    sent: list[p.Message] = []
+    monkeypatch.setattr(cluster.worker, "_send", sent.append)
+    holder = p.Holder("h", "tcp://h:1", "", "/w")
+    table = p.ReduceInputs((holder,), (0,), (1,))
+    cluster.worker._on_assign(p.Assign("j", "s0-r00000-a1", "reduce", {"step": 0}, table, 1))
+    cluster.worker._on_assign(p.Assign("j", "s0-r00001-a1", "reduce", {"step": 0}, None, 1))
+    assert [a.inputs for a in cluster.worker.queue] == [table, table]
+    cluster.worker._registration(b"w-again")
+    cluster.worker._on_assign(p.Assign("j", "s0-r00002-a1", "reduce", {"step": 0}, None, 1))
+    (failed,) = [m for m in sent if isinstance(m, p.TaskFailed)]
+    assert failed.attempt == "s0-r00002-a1" and "was not sent (it holds none)" in failed.error

@@ -12,8 +12,8 @@ import click
 from minimr import runner
 from minimr.dataflow import skips
 from minimr.dataflow.counters import BUILTIN, INVALID_UTF8_RECORDS
+from minimr.dataflow.format.encodings import OUTPUT_FORMATS
 from minimr.dataflow.format.overwrite import FORCE
-from minimr.dataflow.format.partformats import OUTPUT_FORMATS
 from minimr.errors import MinimrError, format_user_traceback
 from minimr.jobcommand import JobCommand, job_options
 from minimr.planning import DEFAULT_REDUCERS

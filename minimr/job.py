@@ -55,7 +55,7 @@ from typing import Any
 from minimr.dataflow import counters as _counters
 from minimr.dataflow import storage
 from minimr.dataflow.folds import Fold
-from minimr.dataflow.format.partformats import OUTPUT_FORMATS
+from minimr.dataflow.format.encodings import OUTPUT_FORMATS
 from minimr.dataflow.inputs.inputformats import InputFormat, resolve_input_format
 from minimr.dataflow.partition import PARTITIONERS
 from minimr.errors import JobDefinitionError

@@ -1,9 +1,10 @@
 """Writing results and reading them back: commits, intermediate files, ``read_output``.
 
-The final part files are written in a ``PartFormat`` (``partformats.py``: ``repr``, the
-default, ``jsonl`` or ``tsv``, compressed or not); ``_SUCCESS`` says which, so that
-``read_output`` reads any output back. The earlier steps of a multi-step job write framed
-pickle blocks (``RecordPartWriter``) whatever the output format: only the next step reads them.
+The final part files are written in a ``PartFormat`` (``partformats.py``: an encoding of
+``encodings.py``, ``repr`` by default, ``jsonl``, ``tsv`` or ``lines``, compressed or not);
+``_SUCCESS`` says which, so that ``read_output`` reads any output back. The earlier steps of
+a multi-step job write framed pickle blocks (``RecordPartWriter``) whatever the output
+format: only the next step reads them.
 
 Commit protocol: a part is written under ``OUTPUT/_temporary/<attempt>/`` and moved into place
 (``commit``) by the one attempt the coordinator grants the commit: an atomic rename on a local or

@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from minimr.dataflow.format.blocks import read_blocks
+from minimr.dataflow.format.encodings import OUTPUT_FORMATS, format_record
 from minimr.dataflow.format.output import (
     RecordPartWriter,
     TextPartWriter,
@@ -18,7 +19,7 @@ from minimr.dataflow.format.output import (
     read_output,
     write_success,
 )
-from minimr.dataflow.format.partformats import OUTPUT_FORMATS, PartFormat, format_record
+from minimr.dataflow.format.partformats import PartFormat
 from minimr.dataflow.format.unpicklable import UnpicklableRecord
 from minimr.errors import (
     InputError,

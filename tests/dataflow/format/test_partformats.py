@@ -14,13 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minimr.dataflow.format.partformats import (
-    OUTPUT_FORMATS,
-    PartFormat,
-    TextPartWriter,
-    format_record,
-    parse_record,
-)
+from minimr.dataflow.format.encodings import OUTPUT_FORMATS, format_record, parse_record
+from minimr.dataflow.format.partformats import PartFormat, TextPartWriter
 from minimr.errors import InputError, JobCodeError, UsageError
 
 VALUES = [

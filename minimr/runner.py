@@ -301,7 +301,7 @@ def _log_source(plan: JobPlan, runner: str | None, coordinator: str | None, curv
     if runner == "inline":
         return None
     if coordinator is not None:
-        from minimr.cluster.operations import fetch_logs
+        from minimr.cluster.commands.logs import fetch_logs
 
         return partial(fetch_logs, coordinator, plan.job_id, curve)
     return partial(read_log_folder, storage.join(plan.output, out.LOGS))

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from minimr.cli import main
 from minimr.cluster import scheduler as s
 from minimr.cluster import views
-from minimr.cluster.operations import format_job, header
+from minimr.cluster.commands.logs import header
+from minimr.cluster.commands.status import format_job
 from tests.cluster.test_scheduler import Script, assigns
 
 

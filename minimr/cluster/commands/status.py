@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import click
@@ -10,7 +11,7 @@ import click
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster import security
-from minimr.cluster.operations import ask, client_curve, coordinator_options, echo_json, format_job
+from minimr.cluster.operations import ask, client_curve, coordinator_options
 from minimr.cluster.transport import CurveClient
 
 STATUS_TIMEOUT = 5.0
@@ -131,3 +132,59 @@ def _format_history(history: list[dict] | None) -> list[str]:
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def format_job(job: dict, from_history: bool = False) -> str:
+    """``minimr status JOB_ID``: a job's state, its phases, its failed attempts, counters."""
+    lines = [f"job {job['job_id']} ({job.get('name', '')}): {job['state']}, "
+             f"{job['elapsed']:.1f} s"]
+    if from_history:
+        lines.append("  (finished: its summary from the coordinator's history; no details)")
+        if job.get("error"):
+            lines.append(f"  why: {job['error']}")
+        return "\n".join(lines)
+    if job["state"] == "queued":
+        lines.append(f"  queued for {job['queued_for']:.1f} s: it starts when a slot is free")
+    if job.get("cancelled_by"):
+        lines.append(f"  cancelled by {job['cancelled_by']}")
+    lines.append("phases:")
+    for phase in job["phases"]:
+        more = [f"{phase[k]} {k}" for k in ("running", "pending", "waiting") if phase[k]]
+        if phase["failed_attempts"]:
+            more.append(f"{phase['failed_attempts']} failed attempts")
+        lines.append(f"  step {phase['step'] + 1} {phase['kind']:<8} {phase['done']}/"
+                     f"{phase['total']} done{'  (' + ', '.join(more) + ')' if more else ''}")
+    attempts = [a for t in job["tasks"] for a in t["attempts"]]
+    states = {}
+    for attempt in attempts:
+        states[attempt["state"]] = states.get(attempt["state"], 0) + 1
+    if attempts:
+        lines.append(f"attempts: {len(attempts)} (" + ", ".join(
+            f"{n} {state}" for state, n in sorted(states.items())) + ")")
+    failed = [a for a in attempts if a["state"] in ("failed", "lost")]
+    running = [a for a in attempts if a["state"] == "running"]
+    if running:
+        lines.append(f"running: {len(running)} attempts")
+        lines += [f"  {a['attempt']:<16} on {a['worker']} for {a['duration']:.1f} s"
+                  for a in running[:20]]
+    if failed:
+        lines.append(f"failed or lost attempts: {len(failed)}")
+        lines += [f"  {a['attempt']:<16} on {a['worker']}: {a['state']}: {a['why']}"
+                  for a in failed[-20:]]
+    if job.get("error") and job["state"] == "failed":
+        lines.append(f"failure: {job['error'].get('message', '')}")
+        if job["error"].get("attempt"):
+            lines.append(f"  its last attempt's log: minimr logs {job['job_id']} "
+                         f"{job['error']['attempt']}")
+    counters = job.get("counters") or {}
+    if counters:
+        from minimr.dataflow.counters import Counters
+
+        lines.append("counters (finished tasks):")
+        lines += ["  " + line for line in Counters(counters).format_table().splitlines()]
+    return "\n".join(lines)
+
+
+def echo_json(data: object) -> None:
+    """Print plain data as indented JSON (``--json``)."""
+    click.echo(json.dumps(data, indent=2))

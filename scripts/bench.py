@@ -205,9 +205,7 @@ def ensure_corpus(corpus: Corpus, size: int, files: int, seed: int, data_dir: st
     outdir = os.path.join(data_dir, f"{corpus.name}-{size_tag(size)}")
     stamp_path = outdir + ".json"
     argv = corpus.command(outdir, size, files, seed)
-    with open(argv[1], "rb") as f:
-        generator = hashlib.sha256(f.read()).hexdigest()
-    stamp = dict(argv=argv[2:], generator=generator)
+    stamp = dict(argv=argv[2:], generator=generator_hash(argv[1]))
     try:
         with open(stamp_path) as f:
             if json.load(f) == stamp and os.path.isdir(outdir):
@@ -222,6 +220,21 @@ def ensure_corpus(corpus: Corpus, size: int, files: int, seed: int, data_dir: st
     with open(stamp_path, "w") as f:
         json.dump(stamp, f)
     return outdir
+
+
+def generator_hash(script: str) -> str:
+    """The sha256 of a corpus generator's code: the script, and for gen_corpus.py the modules
+    of scripts/corpora/ that write each kind, so that a change to any of them is seen."""
+    sources = [script]
+    if os.path.basename(script) == "gen_corpus.py":
+        folder = os.path.join(os.path.dirname(script), "corpora")
+        sources += sorted(os.path.join(folder, name) for name in os.listdir(folder)
+                          if name.endswith(".py"))
+    digest = hashlib.sha256()
+    for path in sources:
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
 
 
 def warm_page_cache(indirs: list[str]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,16 @@ def test_the_zoo_runs_inline_with_every_output_equal(tmp_path: Path) -> None:
         checks = [row.split("|")[-2].strip() for row in rows if row.split("|")[1].strip() == job]
         assert checks[0] == "reference" and checks[1:].count("OK") >= 1, (job, checks)
     assert "MISMATCH" not in done.stdout
+
+
+def test_a_corpus_is_made_again_when_any_module_of_its_generator_changes(tmp_path: Path) -> None:
+    """A corpus stamp hashes gen_corpus.py and every module of corpora/ beside it, so an edit
+    to one kind's generator is not taken for the corpus already made; a generator of one file
+    is hashed as that file."""
+    script = write(tmp_path / "gen_corpus.py", "main")
+    write(tmp_path / "corpora" / "text.py", "words")
+    before = bench.generator_hash(script)
+    write(tmp_path / "corpora" / "text.py", "other words")
+    assert bench.generator_hash(script) != before
+    lone = write(tmp_path / "gen_join_tables.py", "tables")
+    assert bench.generator_hash(lone) == hashlib.sha256(b"tables").hexdigest()

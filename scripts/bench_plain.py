@@ -30,6 +30,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench  # noqa: E402
+import measuring  # noqa: E402
 import zoo  # noqa: E402
 
 JOBS = {
@@ -66,8 +67,9 @@ def run_job(job: str, indir: str, work: str, workers: int, runs: int
             shutil.rmtree(target, ignore_errors=True)
             if os.path.exists(target):
                 os.remove(target)
-            run = bench.measure(argv, env, os.path.join(work, "logs", f"plain-{job}-{system}"),
-                                timeout=3600)
+            run = measuring.measure(argv, env,
+                                    os.path.join(work, "logs", f"plain-{job}-{system}"),
+                                    timeout=3600)
             if run.rc != 0:
                 sys.exit(f"{job}/{system} failed (exit {run.rc}):\n{run.stderr_tail}")
             walls[system].append((run.wall, run.cpu_children))

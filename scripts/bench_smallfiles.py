@@ -30,7 +30,8 @@ import statistics
 import sys
 from collections.abc import Callable
 
-import bench  # scripts/bench.py: corpora, measuring a command
+import bench  # scripts/bench.py: corpora
+import measuring  # scripts/measuring.py: a command's wall time, CPU and peak RSS
 import zoo  # scripts/zoo.py: the zoo's paths, text corpus and word-count check
 
 MINIMR = [sys.executable, "-c", "from minimr.cli import main; main()"]
@@ -90,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(out, ignore_errors=True)
             if os.path.exists(out):
                 os.remove(out)
-            run = bench.measure(command(out), env, os.path.join(args.work, "logs", f"{name}-{i}"),
-                                args.timeout)
+            log = os.path.join(args.work, "logs", f"{name}-{i}")
+            run = measuring.measure(command(out), env, log, args.timeout)
             if run.rc != 0:
                 print(f"{name} failed (exit {run.rc}):\n{run.stderr_tail}", file=sys.stderr)
                 return 1

@@ -91,6 +91,29 @@ def test_bad_lines_are_marked_or_dropped_and_the_rest_read(tmp_path):
     assert [v for _, v in read(JSONLines(), path, on_bad=drop_bad)] == [1, 3, 4]
 
 
+# lines json.loads reads whatever is around the value (whitespace), that it refuses (extra
+# data, a BOM, nothing), whose value stops early, or that are plain values of every kind
+JSON_LINES = ['{"a": 1}', ' {"a": 1}', '{"a": 1} ', '\t[1, 2]\t', '1 2', '{"a": 1}x', '"s"',
+              '\ufeff{"a": 1}', '{"a": }', "", "   ", "-0", "1e400", "NaN", "-Infinity",
+              '"\\ud800"', "[" * 2000 + "]" * 2000, "[" * 100_000, 'true', 'null', '{"a": 1}{}']
+
+
+@pytest.mark.parametrize("odd", JSON_LINES, ids=lambda line: repr(line[:20]))
+def test_json_lines_parse_as_json_loads_parses_each(odd):
+    """A chunk of lines, among them one with whitespace around its value, extra data, a BOM,
+    no value or a deep one, parses to what ``json.loads`` gives each line (type included),
+    or fails as a chunk that ``json.loads`` refuses a line of."""
+    lines = ['{"user": "ada", "n": 1}', "[1.5, -0.0]", odd, "7"]
+    try:
+        expected = list(map(json.loads, lines))
+    except (ValueError, RecursionError):
+        with pytest.raises(BadRecordError):
+            JSONLines().parse_many(lines)
+        return
+    got = JSONLines().parse_many(lines)
+    assert got == expected and list(map(repr, got)) == list(map(repr, expected))
+
+
 @pytest.mark.parametrize("opener,suffix", [(gzip.open, ".gz"), (lzma.open, ".xz")])
 def test_compressed_json_lines_read_whole_with_line_numbers(tmp_path, opener, suffix):
     """A compressed JSON lines file is one split; a bad line's number and offset count the

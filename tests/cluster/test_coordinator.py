@@ -696,6 +696,28 @@ def test_a_worker_heard_behind_a_long_batch_is_not_declared_dead():
     assert "w1" not in rig.coordinator.scheduler.workers
 
 
+def test_a_batch_longer_than_a_turn_serves_is_served_over_turns_with_heartbeats_between():
+    """A batch of more messages than a turn serves is served over several turns, in order,
+    and the turns between go on (heartbeats to the workers): one peer's long batch does not
+    silence the coordinator (10,000 messages took 1.1 s in one turn, past the liveness an
+    end-to-end cluster's workers give the coordinator)."""
+    rig = Rig()
+    conn = rig.worker("w1")
+    stranger = rig.peer("stranger")
+    requests = [wire.encode(p.StatusRequest(f"j{i}")) for i in range(BATCH + 500)]
+    stranger.send(wire.batch(requests))
+    rig.clock.now += rig.coordinator.scheduler.heartbeat_interval
+    rig.coordinator.turn()
+    first = [m for f in iter(stranger.recv, None) for m in wire.decode_all(f)]
+    assert len(first) == BATCH
+    assert of_type([m for f in iter(conn.recv, None) for m in wire.decode_all(f)], p.Heartbeat)
+    rig.coordinator.turn()
+    rest = [m for f in iter(stranger.recv, None) for m in wire.decode_all(f)]
+    assert len(rest) == 500
+    assert [r.reason for r in [*first, *rest][-2:]] == [  # (unknown jobs: refused, in order)
+        r.reason for r in rig.exchange(stranger, *[wire.decode(m) for m in requests[-2:]])]
+
+
 def test_a_batchs_messages_are_served_one_by_one_a_malformed_one_costing_only_itself():
     """A batch holding a good result and a malformed one: the good one is taken, the
     malformed one fails the attempt it names, and a batch that does not add up is dropped

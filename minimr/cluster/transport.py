@@ -45,6 +45,7 @@ import logging
 import os
 import socket as _socket
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -468,6 +469,8 @@ class Waker:
         self.fd, self.write_fd = os.pipe()
         os.set_blocking(self.fd, False)
         os.set_blocking(self.write_fd, False)
+        # a Waker dropped without close() (a test's forgotten fake network) closes its pipe
+        self._closer = weakref.finalize(self, _close_pipe, self.fd, self.write_fd)
 
     def wake(self) -> None:
         if self.write_fd < 0:  # closed: nothing waits any more
@@ -487,9 +490,13 @@ class Waker:
     def close(self) -> None:
         """Close both ends once nothing waits on ``fd`` (a later ``wake()`` does nothing)."""
         if self.write_fd >= 0:
-            os.close(self.fd)
-            os.close(self.write_fd)
+            self._closer()  # runs once: never again when the Waker is dropped
             self.fd = self.write_fd = -1
+
+
+def _close_pipe(read_fd: int, write_fd: int) -> None:
+    os.close(read_fd)
+    os.close(write_fd)
 
 
 def local_host() -> str:

@@ -168,6 +168,10 @@ class JobFailed(MinimrError):
         self.failure = failure
 
 
+#: how a note minimr adds to a user's exception begins (``mistakes.values_as_a_list``); a
+#: failure's one-line summary (``notices.error_line``) passes over it
+HINT = "hint: "
+
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 

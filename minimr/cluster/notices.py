@@ -17,16 +17,19 @@ from __future__ import annotations
 
 from minimr.cluster.events import Notice
 from minimr.cluster.tables import Attempt, Job, JobState, Kind, Task, Worker
+from minimr.errors import HINT
 
 #: characters of a user's exception line kept in a log line or an attempt's record
 LINE = 300
 
-
 def error_line(error: str) -> str:
     """The line of a failure's text that says what went wrong: a traceback's last line (the
-    exception), without the ``(on worker ...)`` a worker appends; cut to ``LINE``."""
+    exception), without the ``(on worker ...)`` a worker appends nor a ``hint:`` note
+    minimr added to the exception; cut to ``LINE``."""
     lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
     if len(lines) > 1 and lines[-1].startswith("(on worker "):
+        lines.pop()
+    while len(lines) > 1 and lines[-1].startswith(HINT):
         lines.pop()
     line = lines[-1] if lines else "no error text"
     return line if len(line) <= LINE else line[: LINE - 3] + "..."

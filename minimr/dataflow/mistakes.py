@@ -29,7 +29,7 @@ from typing import Any
 
 from minimr.dataflow.folds import Fold
 from minimr.dataflow.format.unpicklable import UnpicklableRecord, shown
-from minimr.errors import JobCodeError
+from minimr.errors import HINT, JobCodeError
 
 
 def function_location(fn: Callable) -> str:
@@ -108,7 +108,7 @@ def values_as_a_list(fn: Callable, values: list) -> Iterator[None]:
         if named and hasattr(error, "add_note") and named in {_type_name(type(v))
                                                                for v in values}:
             error.add_note(
-                f"hint: {function_location(fn)} gets each key's values as an iterator, read "
+                f"{HINT}{function_location(fn)} gets each key's values as an iterator, read "
                 f"once and never a list in memory: count them with `sum(1 for _ in values)`, "
                 f"take the first with `next(values)`, or write `values = list(values)` when "
                 f"one key's values fit in memory")

@@ -80,4 +80,8 @@ def test_error_line_is_the_exception_of_a_traceback():
     assert notices.error_line("Traceback:\n  x\nValueError: no\n(on worker vm:1)") == (
         "ValueError: no")
     assert notices.error_line("") == "no error text"
+    # a hint minimr noted on the exception (mistakes.values_as_a_list) follows its line
+    assert notices.error_line("Traceback:\n  x\nTypeError: no len()\nhint: Job.reduce gets"
+                              " its values as an iterator\n(on worker vm:1)") == (
+        "TypeError: no len()")
     assert len(notices.error_line("E: " + "x" * 1000)) == notices.LINE

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import click
 
 from minimr import runner
+from minimr.cluster import commands as cluster_commands
 from minimr.dataflow import skips
 from minimr.dataflow.counters import BUILTIN, INVALID_UTF8_RECORDS
 from minimr.dataflow.format.encodings import OUTPUT_FORMATS
@@ -79,7 +80,26 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The ``minimr`` group: ``submit`` and ``replay`` are here; a cluster command's module is
+    imported only when that command is asked for (``cluster.commands.load``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *cluster_commands.COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in cluster_commands.COMMANDS and name not in self.commands:
+            self.add_command(cluster_commands.load(name))
+        return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple:
+        if args and args[0] not in self.list_commands(ctx):  # so "Did you mean" knows them all
+            for name in cluster_commands.COMMANDS:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="minimr")
 def main() -> None:
     """minimr: MapReduce for Python. Write map and reduce in a file, then `minimr submit` it."""
@@ -223,15 +243,4 @@ def submit(ctx, job, inputs, output, reducers, inline, workers, coordinator, key
                    err=True)
 
 
-def _register_cluster_commands() -> None:
-    """Add coordinator/worker/status when the cluster layer provides them."""
-    try:
-        from minimr.cluster.commands import COMMANDS
-    except ImportError:
-        return
-    for command in COMMANDS:
-        main.add_command(command)
-
-
-_register_cluster_commands()
 main.add_command(replay_cli)  # minimr replay: one failed task again, here, under a debugger

@@ -107,7 +107,7 @@ class Cluster:
         )
 
     def wait_for_workers(self, count: int) -> None:
-        from minimr.cluster.commands import fetch_status
+        from minimr.cluster.commands.status import fetch_status
 
         deadline = time.monotonic() + 60
         while len(fetch_status(self.address)["workers"]) < count:

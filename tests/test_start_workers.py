@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from minimr.cluster.commands import fetch_status
+from minimr.cluster.commands.status import fetch_status
 from minimr.cluster.security import Keys, keygen
 from tests.e2e.support import environment, free_address
 

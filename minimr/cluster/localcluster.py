@@ -20,20 +20,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minimr.cluster import client, launch, limits, private
 from minimr.cluster import scheduler as s
 from minimr.cluster.client import ClusterResult, JobProgress
 from minimr.cluster.coordinator import Coordinator
-from minimr.cluster.dashboard.logs import coordinator_logs
-from minimr.cluster.dashboard.server import DashboardServer
 from minimr.cluster.dashboard.window import Window
 from minimr.cluster.tasklogs import SUFFIX, copy_logs
 from minimr.cluster.transport import ZmqServer
 from minimr.cluster.worker import LOG_DIR_ENV
 from minimr.dataflow import storage
 from minimr.dataflow.format.output import LOGS
+
+if TYPE_CHECKING:
+    from minimr.cluster.dashboard.server import DashboardServer
 
 log = logging.getLogger("minimr.client")
 
@@ -104,6 +105,11 @@ class LocalCluster:
             window = Window() if dashboard is not None else None
             self.coordinator = Coordinator(self.server, sched, window=window, notices=False)
             if window is not None:
+                # imported here: the HTTP server is a twentieth of a second of imports that
+                # a job without --dashboard never needs (issue 20)
+                from minimr.cluster.dashboard.logs import coordinator_logs
+                from minimr.cluster.dashboard.server import DashboardServer
+
                 logs = coordinator_logs(self.address, None)  # a private socket: no keys
                 self.dashboard = DashboardServer(window, dashboard, embedded=True,
                                                  logs=logs).start()

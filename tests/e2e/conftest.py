@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pytest
 
-from minimr.cluster.commands import fetch_status
+from minimr.cluster.commands.status import fetch_status
 from tests.e2e.support import CANARY_JOB, HEARTBEAT, environment, free_address, stop_processes
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from minimr.cluster.client import submit_plan
-from minimr.cluster.commands import fetch_status, format_status
+from minimr.cluster.commands.status import fetch_status, format_status
 from minimr.errors import JobFailed
 from tests.e2e.support import (
     ROOT,

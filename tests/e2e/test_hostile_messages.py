@@ -23,7 +23,7 @@ from minimr.cluster import entries, journal
 from minimr.cluster import protocol as p
 from minimr.cluster import wirecodec as wire
 from minimr.cluster.client import submit_plan
-from minimr.cluster.commands import fetch_status
+from minimr.cluster.commands.status import fetch_status
 from tests import hostile
 from tests.e2e.conftest import Cluster
 from tests.e2e.support import hand_made_dealer, inline_output, make_plan, read_dir, small_inputs

@@ -9,7 +9,7 @@ import time
 
 from minimr.cluster import protocol as p
 from minimr.cluster import wirecodec as wire
-from minimr.cluster.commands import fetch_status
+from minimr.cluster.commands.status import fetch_status
 from minimr.cluster.journal import FILE_NAME, MAGIC
 from tests.e2e.support import HEARTBEAT, environment, free_address, hand_made_dealer
 

@@ -29,7 +29,7 @@ import zmq
 from minimr.cluster import protocol as p
 from minimr.cluster import wirecodec as wire
 from minimr.cluster.client import submit_message, submit_plan
-from minimr.cluster.commands import fetch_status
+from minimr.cluster.commands.status import fetch_status
 from minimr.cluster.security import Keys, keygen
 from tests.e2e.conftest import Cluster as DefaultCluster
 from tests.e2e.support import (

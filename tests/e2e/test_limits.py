@@ -20,7 +20,7 @@ import zmq
 from minimr.cluster import partindex
 from minimr.cluster import protocol as p
 from minimr.cluster import wirecodec as wire
-from minimr.cluster.commands import fetch_status
+from minimr.cluster.commands.status import fetch_status
 from minimr.cluster.security import Keys, keygen
 from minimr.cluster.transport import CurveClient
 from tests.e2e.support import (

@@ -214,7 +214,7 @@ def test_insecure_loopback_coordinator_is_keyless_on_purpose(tmp_path):
         env=environment(),
     )
     try:
-        from minimr.cluster.commands import fetch_status
+        from minimr.cluster.commands.status import fetch_status
 
         status = None
         for _ in range(100):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import minimr
-from minimr.cluster.commands import fetch_status
+from minimr.cluster.commands.status import fetch_status
 from minimr.cluster.tasklogs import HEAD, TAIL
 from tests.e2e.conftest import Cluster
 from tests.e2e.support import JOBS, environment

@@ -8,7 +8,7 @@ import signal
 import threading
 
 from minimr.cluster.client import submit_plan
-from minimr.cluster.commands import fetch_status
+from minimr.cluster.commands.status import fetch_status
 from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
 from tests.e2e.test_restart import markers, run_with_a_coordinator_kill
 

@@ -24,7 +24,7 @@ import zmq
 from minimr.cluster import protocol as p
 from minimr.cluster import wirecodec as wire
 from minimr.cluster.client import submit_plan
-from minimr.cluster.commands import fetch_status
+from minimr.cluster.commands.status import fetch_status
 from tests.e2e.support import (
     HEARTBEAT,
     environment,

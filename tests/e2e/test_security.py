@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from minimr.cli import main
 from minimr.cluster.client import submit_plan
-from minimr.cluster.commands import fetch_status
+from minimr.cluster.commands.status import fetch_status
 from minimr.cluster.security import Keys, keygen
 from minimr.cluster.transport import InsecureBind, check_bind_address
 from tests.e2e.support import (

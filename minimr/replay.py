@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import pdb
 import re
 import shlex
 import sys
@@ -224,6 +223,8 @@ def replay_cli(ctx, job, inputs, split, task, reducers, split_size, combine_file
         click.echo(format_user_traceback(exc), err=True, nl=False)
         click.echo(f"the task failed again: {type(exc).__name__}: {exc}", err=True)
         if debug:
+            import pdb  # only here: every minimr command imports this module (issue 20)
+
             pdb.post_mortem(exc.__traceback__)
         sys.exit(1)
     click.echo(f"the task ran without an error this time; output: {result.output}")

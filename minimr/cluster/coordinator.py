@@ -158,6 +158,7 @@ class Coordinator:
         #: the messages the flush's actions send, per peer: each peer's go as one batch
         self._posted: dict[bytes, list[list[bytes]]] = {}
         self.logs = LogRelay()  # minimr logs: requests passed on to workers
+        self._signalled = False  # set by stop_from_signal
         self._last_tick = self._last_heartbeat = clock()
         #: when the coordinator last read all it had been sent (time passes for the
         #: scheduler only up to then: see :meth:`_tick`)
@@ -220,13 +221,14 @@ class Coordinator:
 
         log.info("coordinator listening on %s", self.server.address)
         incoming = Poll([self.server.pollable])
-        while not self._stop.is_set():
+        while not (self._signalled or self._stop.is_set()):
             incoming.wait(TICK_INTERVAL)
             try:
                 self.turn()
             except Exception:
                 log.exception("a coordinator turn failed; serving goes on")
-            self._stop.wait(self.rest())
+            if not self._signalled:
+                self._stop.wait(self.rest())
 
     def rest(self) -> float:
         """Seconds to let messages gather before the next turn: ``IDLE_REST`` while no job
@@ -235,8 +237,16 @@ class Coordinator:
         return 0.0 if self.scheduler.running() else IDLE_REST
 
     def stop(self) -> None:
-        """Ask :meth:`serve_forever` to return after the current turn."""
+        """Ask :meth:`serve_forever` to return after the current turn (from another thread)."""
         self._stop.set()
+
+    def stop_from_signal(self) -> None:
+        """:meth:`stop` for a signal handler (SIGTERM, Ctrl-C). The handler runs in the loop's
+        thread, maybe inside the rest's ``Event.wait`` while it holds the Event's lock:
+        ``Event.set`` there waited for that lock forever (a coordinator kept running after
+        SIGTERM). A flag takes no lock; the loop reads it each turn (a wait is at most
+        ``TICK_INTERVAL``)."""
+        self._signalled = True
 
     def turn(self) -> None:
         """One loop turn, in named steps: receive, heartbeat, tick, take the dashboard's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import threading
 
 import pytest
 
@@ -736,3 +737,25 @@ def test_a_batchs_messages_are_served_one_by_one_a_malformed_one_costing_only_it
     failed = job.tasks["s0-m00001"]
     assert failed.failures == 1 and "malformed TaskDone" in failed.errors[0]["error"]
     assert driver.finish().state == "succeeded"
+
+
+def test_a_signal_landing_inside_the_rests_wait_stops_the_loop():
+    """SIGTERM's handler runs in the loop's thread, maybe inside the rest's Event.wait, which
+    holds the Event's lock: stopping from there must not take that lock (Event.set did, and a
+    coordinator in CI ran on 10 s after SIGTERM). Here the lock is held, as there, by the
+    thread that stops the coordinator; then the loop returns at once."""
+    rig = Rig()
+    coordinator = rig.coordinator
+
+    def as_a_handler_inside_the_wait() -> None:
+        with coordinator._stop._cond:  # what Event.wait holds around its wait
+            coordinator.stop_from_signal()
+
+    thread = threading.Thread(target=as_a_handler_inside_the_wait, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive(), "stopping from a signal handler waited for the Event's lock"
+    done = threading.Thread(target=coordinator.serve_forever, daemon=True)
+    done.start()
+    done.join(5)
+    assert not done.is_alive()

@@ -203,7 +203,7 @@ def coordinator(
             server.close()
             raise click.ClickException(f"--state-dir {state_dir}: {exc}") from None
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: coord.stop())
+        signal.signal(signum, lambda *_: coord.stop_from_signal())
     if access is not None:
         signal.signal(signal.SIGHUP, lambda *_: access.reload())
         whose = "" if keys_dir else f"this user's local keys in {access.folder}, "

@@ -20,9 +20,14 @@ SLEEP = float(os.environ.get("MINIMR_PROBE_SLEEP", "0.5"))
 
 
 def record(kind: str, started: float) -> None:
-    """Write one probe line for a finished task."""
-    with open(os.path.join(PROBE_DIR, f"{kind}-{uuid.uuid4().hex}"), "w") as file:
+    """Write one probe line for a finished task: whole or not at all, as a test polling the
+    folder sees it (written beside the folder, then renamed into it: a test read a file
+    created but not yet written, and failed on its empty text)."""
+    name = f"{kind}-{uuid.uuid4().hex}"
+    beside = os.path.join(os.path.dirname(os.path.abspath(PROBE_DIR)), f".{name}")
+    with open(beside, "w") as file:
         file.write(f"{kind} {os.getpid()} {started} {time.time()}\n")
+    os.replace(beside, os.path.join(PROBE_DIR, name))
 
 
 class Probe(Job):

@@ -174,6 +174,51 @@ def test_no_hostile_message_from_the_coordinator_stops_the_worker(cluster, tmp_p
     assert read_dir(tmp_path / "out") == read_dir(tmp_path / "inline")
 
 
+def _coordinator_batches() -> list[tuple[str, list[bytes]]]:
+    """Batches a coordinator's key could send a worker: every layout the coordinator's own
+    batch tests bend, and batches of the bent coordinator messages, each beside a valid
+    ``ForgetJob`` (a message a worker takes, for a job it never heard of)."""
+    forget = wire.encode(p.ForgetJob("no-such-job"))
+    batches = [(case.name, case.frames) for case in hostile.batch_cases()]
+    bent = [case for case in hostile.cases()
+            if case.base not in (p.Reconnect, p.Reject)  # by design: re-register, or end
+            and case.base in _TAKEN_BY_A_WORKER]
+    for start in range(0, len(bent), 40):
+        chunk = bent[start:start + 40]
+        batches.append((f"bent messages {start}-{start + len(chunk)}",
+                        wire.batch([forget, *(case.frames for case in chunk), forget])))
+    return batches
+
+
+#: what a coordinator sends a worker (the worker's handlers, and the link's own)
+_TAKEN_BY_A_WORKER = (p.Assign, p.Plan, p.CommitAnswer, p.CancelAttempt, p.ForgetJob, p.FetchLog,
+                      p.Welcome, p.Heartbeat, p.Reconnect, p.Reject)
+
+
+def test_no_hostile_batch_from_the_coordinator_stops_the_worker(cluster, tmp_path, caplog):
+    """Every bent batch layout, and batches of bent messages beside valid ones, as if the
+    coordinator sent them: each is dropped or taken message by message, no handler fails,
+    the worker stays registered, and then runs a job to the inline output."""
+    server = cluster.coordinator.server
+    cluster.turn()
+    (worker_id,) = cluster.coordinator.scheduler.workers
+    batches = _coordinator_batches()
+    assert len(batches) > 40
+    for number, (_name, frames) in enumerate(batches):
+        server.send(worker_id.encode("latin-1"), frames)
+        if number % 10 == 0:
+            cluster.worker.turn()
+    cluster.worker.turn()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text[:3000]
+    assert "malformed batch" in caplog.text and "malformed message" in caplog.text
+    assert list(cluster.coordinator.scheduler.workers) == [worker_id]  # never re-registered
+    inputs = small_inputs(tmp_path / "in", 2)
+    inline_output("wordcount.py", inputs, tmp_path / "inline", reducers=1)
+    result = cluster.run(make_plan("wordcount.py", inputs, tmp_path / "out", reducers=1))
+    assert result.state == "succeeded", result.error
+    assert read_dir(tmp_path / "out") == read_dir(tmp_path / "inline")
+
+
 def test_a_failing_handler_is_logged_and_the_loop_goes_on(cluster, caplog):
     """A handler that raises is that message's problem: logged with its traceback."""
     cluster.turn()

@@ -75,16 +75,30 @@ class PartitionSorter:
         keys.sort(key=order)
         return [part for part, in self.cut(keys, native=native)]
 
-    def cut(self, keys: list, *columns: list, native: bool) -> Iterator[tuple[list, ...]]:
+    def numbers_to_group(self, keys: list) -> list[int] | None:
+        """The partition numbers of ``keys``, for a sort to group them by partition before
+        their order (``keysort``), when the partitions do not follow the key order (hashed);
+        None when sorted keys are cut as they are (one partition, or a range partitioner)."""
+        if self._partitions == 1 or self._partitioner.ordered:
+            return None
+        return self._partitioner.partition_many(keys)
+
+    def cut(self, keys: list, *columns: list, native: bool, numbers: list[int] | None = None
+            ) -> Iterator[tuple[list, ...]]:
         """Sorted ``keys`` (and lists parallel to them) cut into one slice per partition.
 
-        A range partitioner's partitions follow the key order: keys sorted in their own
-        order (``native``) are cut where the boundaries fall. Otherwise a stable sort by
-        partition number keeps each partition's keys in order (with a range partitioner the
-        numbers already ascend and the sort only checks that).
+        Keys sorted by partition number first (``numbers``: the numbers ``numbers_to_group``
+        gave, in any order) are cut by how many each partition has. A range partitioner's
+        partitions follow the key order: keys sorted in their own order (``native``) are cut
+        where the boundaries fall. Otherwise a stable sort by partition number keeps each
+        partition's keys in order (with a range partitioner the numbers already ascend and
+        the sort only checks that).
         """
         if self._partitions == 1:
             yield (keys, *columns)
+            return
+        if numbers is not None:
+            yield from _slices(list(map(numbers.count, range(self._partitions))), keys, *columns)
             return
         starts = self._partitioner.starts_of_sorted(keys) if native else None
         if starts is not None:  # fewer boundaries than partitions leave the last ones empty
@@ -97,11 +111,16 @@ class PartitionSorter:
             order = sorted(range(len(keys)), key=numbers.__getitem__)
             keys, *columns = (list(map(c.__getitem__, order)) for c in (keys, *columns))
         sizes = Counter(numbers)
-        start = 0
-        for p in range(self._partitions):
-            end = start + sizes[p]
-            yield (keys[start:end], *(c[start:end] for c in columns))
-            start = end
+        yield from _slices([sizes[p] for p in range(self._partitions)], keys, *columns)
+
+
+def _slices(sizes: list[int], *columns: list) -> Iterator[tuple[list, ...]]:
+    """Columns cut into consecutive slices of ``sizes``, one slice of each column a size."""
+    start = 0
+    for size in sizes:
+        end = start + size
+        yield tuple(c[start:end] for c in columns)
+        start = end
 
 
 def _sorted_wrapped(keys: list) -> list:

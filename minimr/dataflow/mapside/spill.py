@@ -50,7 +50,7 @@ from minimr.dataflow.format.segments import (
     write_single_values,
 )
 from minimr.dataflow.mapside.combining import Combiner, keyed, several
-from minimr.dataflow.mapside.keysort import sorted_columns
+from minimr.dataflow.mapside.keysort import sorted_columns, sorted_composite_columns
 from minimr.dataflow.mapside.pairscan import one_value_key_types
 from minimr.dataflow.mapside.pairstore import (
     ENTRY_OVERHEAD,
@@ -320,23 +320,43 @@ class MapOutputBuffer:
         if self._sort_values:
             yield from self._listed_composite_parts(pairs)
             return
-        native = natively_sortable(map(_first, pairs))
-        columns = sorted_columns(pairs) if native else None  # str keys: one C pass
+        keys = list(map(_first, pairs))
+        native = natively_sortable(keys)
+        numbers = self._sorter.numbers_to_group(keys) if native else None
+        columns = sorted_columns(pairs, numbers) if native else None  # str keys: one C pass
         if columns is None:
+            numbers = None
             pairs.sort(key=_first if native else _sort_key_of_first)
             if not native:  # equal keys of other types or reprs: the first is the key to write
                 least_first(pairs)
             columns = list(map(_first, pairs)), list(map(_second, pairs))
         keys, values = columns
         del pairs, columns
-        for part_keys, part_values in self._sorter.cut(keys, values, native=native):
+        for part_keys, part_values in self._sorter.cut(keys, values, native=native,
+                                                       numbers=numbers):
             yield partial(write_single_values, keys=part_keys, values=part_values,
                           kind=key_kind(part_keys, native))
 
     def _listed_composite_parts(self, pairs: list
                                 ) -> Iterator[Callable[[BinaryIO], tuple[int, int]]]:
         """A list's partitions for ``sort_values``: its pairs sorted by ``(key, value)``, each
-        its own composite key, cut by the partition of the key alone."""
+        its own composite key, cut by the partition of the key alone.
+
+        Pairs of str keys with values of one ``native_order`` signature (a join's tagged
+        rows) are sorted into columns in one C pass, by partition first (``keysort``);
+        others as ``composite_pairs`` sorts them."""
+        keys = list(map(_first, pairs))
+        numbers = self._sorter.numbers_to_group(keys) if natively_sortable(keys) else None
+        columns = sorted_composite_columns(pairs, numbers)
+        if columns is not None and composite_kind(columns[2]) != KIND_ANY:
+            keys, values, signature = columns
+            kind = composite_kind(signature)
+            del pairs, columns
+            for part_keys, part_values in self._sorter.cut(keys, values, native=True,
+                                                           numbers=numbers):
+                yield partial(write_single_values, keys=part_keys, values=part_values,
+                              kind=kind if part_keys else KIND_ANY)
+            return
         kind = composite_kind(composite_pairs(pairs))
         keys = list(map(_first, pairs))
         values = list(map(_second, pairs))

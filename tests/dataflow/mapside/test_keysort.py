@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minimr.dataflow.mapside import keysort
+from minimr.dataflow.partition import native_order
 
 IMPLEMENTATIONS = [keysort.sorted_columns_py] + (
     [keysort.sorted_columns] if keysort.COMPILED else [])
@@ -62,3 +63,104 @@ def test_the_compiled_sort_is_built_where_required():
     """MINIMR_REQUIRE_COMPILED=1 (CI) fails the run when the compiled helper was not built."""
     if os.environ.get("MINIMR_REQUIRE_COMPILED") == "1":
         assert keysort.COMPILED
+
+
+def by_partition(pairs: list, numbers: list) -> tuple[list, list]:
+    places = sorted(range(len(pairs)), key=lambda i: (numbers[i], pairs[i][0]))
+    return [pairs[i][0] for i in places], [pairs[i][1] for i in places]
+
+
+@pytest.mark.parametrize("sort", IMPLEMENTATIONS)
+@given(st.lists(st.tuples(st.text(st.sampled_from("ab\x00\xe9"), max_size=9),
+                          st.integers(0, 3), st.integers()), max_size=60))
+def test_partition_numbers_come_first(sort, rows):
+    """Given each pair's partition number, pairs sort stably by number, then by key."""
+    pairs = [(key, value) for key, _, value in rows]
+    numbers = [number for _, number, _ in rows]
+    assert sort(list(pairs), numbers) == by_partition(pairs, numbers)
+
+
+# -- a secondary sort's pairs: by key, then value -------------------------------------------
+
+COMPOSITE_IMPLEMENTATIONS = [keysort.sorted_composite_columns_py] + (
+    [keysort.sorted_composite_columns] if keysort.COMPILED else [])
+
+KEYS = st.text(st.sampled_from("ab\x00\xe9\xff"), max_size=9)
+BIG = st.integers(-2**70, 2**70)  # past a C long long both ways
+# values of one shape each, as native_order takes them: str (any code point), bytes, int,
+# and tuples of such, nested
+SHAPES = [
+    st.text(st.sampled_from("ab\x00\xe9\u20ac\U0001f600"), max_size=4),
+    st.binary(max_size=4),
+    st.one_of(st.integers(-3, 3), BIG),
+    st.tuples(st.integers(0, 1), st.text(st.sampled_from("xy\u20ac"), max_size=3),
+              st.sampled_from(["US", "DE"])),
+    st.tuples(st.integers(-2, 2), st.tuples(st.binary(max_size=2), BIG)),
+    st.tuples(),
+]
+
+
+def stable_composite(pairs: list, numbers: list | None) -> tuple[list, list]:
+    places = sorted(range(len(pairs)), key=lambda i: (
+        0 if numbers is None else numbers[i], pairs[i]))
+    return [pairs[i][0] for i in places], [pairs[i][1] for i in places]
+
+
+@pytest.mark.parametrize("sort", COMPOSITE_IMPLEMENTATIONS)
+@given(st.sampled_from(SHAPES).flatmap(
+    lambda shape: st.lists(st.tuples(KEYS, shape, st.integers(0, 2)), min_size=1,
+                           max_size=60)),
+       st.booleans())
+def test_composite_pairs_sort_as_a_stable_sort_by_key_and_value(sort, rows, numbered):
+    """Pairs of str keys and values of one shape come out as a stable sort by (partition
+    number, key, value) puts them, with ``native_order``'s signature."""
+    pairs = [(key, value) for key, value, _ in rows]
+    numbers = [number for *_, number in rows] if numbered else None
+    keys, values, signature = sort(list(pairs), numbers)
+    assert (keys, values) == stable_composite(pairs, numbers)
+    assert signature == native_order(pairs)
+    # each value is the object the pair held, not an equal one
+    assert sorted(map(id, values)) == sorted(id(v) for _, v in pairs)
+
+
+def test_composite_edge_values_sort_as_python_compares_them():
+    """Equal keys whose values tie on a prefix, differ past a C long long, in bytes above
+    0x7f, or in a code point beyond one byte, sort as Python orders the values."""
+    values = [(1, "b", b"\xff"), (1, "b", b"\x7f"), (1, "\u20ac", b""), (1, "b", b"\xff\x00"),
+              (-2**64, "", b""), (2**64, "", b""), (2**64 + 1, "", b""), (0, "a", b"")]
+    pairs = [("k", v) for v in values] + [("j", v) for v in values]
+    for sort in COMPOSITE_IMPLEMENTATIONS:
+        keys, ordered, _ = sort(list(pairs))
+        assert list(zip(keys, ordered, strict=True)) == sorted(pairs)
+
+
+@pytest.mark.parametrize("pairs", [
+    [], [("a", 1), ("b", "x")], [("a", (1, "x")), ("b", (1, "x", "y"))], [("a", True)],
+    [("a", 1.5)], [("a", [1])], [("a", 1), (b"b", 2)], [("a", 1), ["b", 2]],
+    [("a", (1, None))], [("a", 1), ("b", type("I", (int,), {})(2))]],
+    ids=["empty", "mixed", "lengths", "bool", "float", "list", "bytes key", "list pair",
+         "none", "int subclass"])
+def test_composite_pairs_without_a_signature_give_none(pairs):
+    """Pairs without a ``native_order`` signature of str keys give None (sorted as before)."""
+    for sort in COMPOSITE_IMPLEMENTATIONS:
+        assert sort(list(pairs)) is None
+
+
+def test_the_compiled_composite_sort_leaves_wide_keys_and_long_signatures():
+    """A key beyond one byte a character, or a signature past what a segment's kind holds
+    (255 bytes), gives None from the compiled sort."""
+    if not keysort.COMPILED:
+        return
+    assert keysort.sorted_composite_columns([("a", 1), ("\u20ac", 2)]) is None
+    deep = 1
+    for _ in range(130):
+        deep = (deep,)
+    assert len(native_order([("a", deep)])) > 255
+    assert keysort.sorted_composite_columns([("a", deep)]) is None
+
+
+def test_numbers_of_another_length_are_refused():
+    """Partition numbers must be one a pair."""
+    for sort in IMPLEMENTATIONS + COMPOSITE_IMPLEMENTATIONS:
+        with pytest.raises(ValueError, match="2 partition numbers for 1 pairs"):
+            sort([("a", 1)], [0, 1])

@@ -95,3 +95,29 @@ def test_wrapped_keys_are_partitioned_and_sorted_by_the_key_they_hold(keys, part
     got = sorter.partition_keys(stored, wrapped=taken.wrapped, native=False)
     want = model(list(map(unwrap, stored)), partitioner, partitions)
     assert [list(map(unwrap, part)) for part in got] == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(pairs=st.lists(st.tuples(st.text(max_size=4), st.integers()), max_size=60),
+       partitions=st.sampled_from([1, 2, 3, 40]),
+       ranged=st.booleans())
+def test_keys_grouped_by_their_numbers_are_cut_by_the_counts(pairs, partitions, ranged):
+    """Keys sorted by the partition numbers ``numbers_to_group`` gives, then by key, are cut
+    into each partition's pairs, in order; a range partitioner (or one partition) asks for no
+    numbers, its sorted keys cut where the boundaries fall."""
+    partitioner = (RangePartitioner(["b", "m"][:partitions - 1]) if ranged
+                   else HashPartitioner(partitions))
+    if ranged:
+        partitions = partitioner.partitions
+    sorter = PartitionSorter(partitioner, partitions)
+    numbers = sorter.numbers_to_group([k for k, _ in pairs])
+    assert (numbers is None) == (ranged or partitions == 1)
+    places = sorted(range(len(pairs)), key=lambda i: (
+        0 if numbers is None else numbers[i], pairs[i][0]))
+    keys = [pairs[i][0] for i in places]
+    values = [pairs[i][1] for i in places]
+    parts = list(sorter.cut(keys, values, native=True, numbers=numbers))
+    assert len(parts) == partitions
+    for p, (part_keys, part_values) in enumerate(parts):
+        assert list(zip(part_keys, part_values, strict=True)) == sorted(
+            [(k, v) for k, v in pairs if partitioner(k) == p], key=lambda pair: pair[0])

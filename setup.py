@@ -1,7 +1,8 @@
-"""Builds the optional compiled helpers ``minimr.dataflow.mapside._pairscan`` and
-``_keysort`` (Cython); the project's metadata is in pyproject.toml. Without Cython or a C
-compiler, minimr installs without them and uses their pure-Python twins
-(``minimr/dataflow/mapside/pairscan.py``, ``keysort.py``)."""
+"""Builds the optional compiled helpers ``minimr.dataflow.mapside._pairscan``, ``_keysort``
+and ``minimr.dataflow.reduceside._colmerge`` (Cython); the project's metadata is in
+pyproject.toml. Without Cython or a C compiler, minimr installs without them and uses their
+pure-Python twins (``minimr/dataflow/mapside/pairscan.py``, ``keysort.py``; the merge of
+pairs in ``reduceside/merge.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import os
 
 from setuptools import Extension, setup
 
-MODULES = ("minimr.dataflow.mapside._pairscan", "minimr.dataflow.mapside._keysort")
+MODULES = ("minimr.dataflow.mapside._pairscan", "minimr.dataflow.mapside._keysort",
+           "minimr.dataflow.reduceside._colmerge")
 
 
 def extensions() -> list[Extension]:

@@ -33,8 +33,9 @@ import shutil
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain, islice, repeat
-from operator import itemgetter
+from operator import countOf, itemgetter
 from typing import Any, BinaryIO
 
 from minimr.dataflow.format.blocks import BLOCK_ENTRIES, read_blocks, write_block
@@ -50,6 +51,9 @@ _RUN_HEADER = struct.Struct("<Q")
 MAX_VALUES_PER_ENTRY = 65536
 _first = itemgetter(0)
 _second = itemgetter(1)
+# the key type of each kind whose blocks can be read as key columns (``column_runs``)
+_COLUMN_KINDS = {KIND_STR: str, KIND_BYTES: bytes}
+_TUPLE_TYPE, _LIST_TYPE, _TWO = {tuple}, {list}, {2}
 
 
 @dataclass(frozen=True)
@@ -304,6 +308,7 @@ class SegmentReader:
 
     def __init__(self, segment: Segment, pairs: bool = False) -> None:
         self._pairs = pairs
+        self._where = f"{segment.path} at {segment.offset}"
         self.file = open(segment.path, "rb")
         self._others: list[BinaryIO] = []
         self.kind, runs = _runs(self.file, segment)
@@ -327,6 +332,40 @@ class SegmentReader:
         if self._composite:  # the composite keys made again
             blocks = [(list(zip(*block, strict=True)), block[1]) for block in blocks]
         return blocks
+
+    def column_runs(self) -> list[Iterator[tuple[list, list]]]:
+        """Each run's blocks as ``(keys, values)`` columns, one value a key (counted as read;
+        an entry list's values each under its entry's key), for a segment of str or bytes
+        keys (``KIND_STR``, ``KIND_BYTES``); use these or ``runs``, not both.
+
+        Raises:
+            ValueError: (as a run is read) a block of another shape, or a key of another
+                type than the segment's kind says: a damaged segment.
+        """
+        if self.kind not in _COLUMN_KINDS:
+            raise ValueError(f"a segment of kind {self.kind!r} has no key columns")
+        key_type = _COLUMN_KINDS[self.kind]
+        return [map(partial(self._columns, key_type), raw) for raw in self._raw]
+
+    def _columns(self, key_type: type, block: list | tuple) -> tuple[list, list]:
+        if type(block) is tuple and len(block) == 2:
+            keys, values = block
+        elif type(block) is list and set(map(type, block)) <= _TUPLE_TYPE and (
+                set(map(len, block)) <= _TWO):
+            lists = list(map(_second, block))
+            if not set(map(type, lists)) <= _LIST_TYPE:
+                raise ValueError(f"{self._where}: an entry's values are not a list")
+            keys = list(chain.from_iterable(map(repeat, map(_first, block), map(len, lists))))
+            values = list(chain.from_iterable(lists))
+        else:
+            raise ValueError(f"{self._where}: a block that is neither columns nor entries")
+        if type(keys) is not list or type(values) is not list or len(keys) != len(values):
+            raise ValueError(f"{self._where}: a block of columns of unequal lengths")
+        if countOf(map(type, keys), key_type) != len(keys):
+            raise ValueError(f"{self._where}: a key not of type {key_type.__name__}, in a"
+                             f" segment of kind {self.kind!r}")
+        self.values += len(keys)
+        return keys, values
 
     def _open_another(self, path: str) -> BinaryIO:
         file = open(path, "rb")  # noqa: SIM115 - closed by close()

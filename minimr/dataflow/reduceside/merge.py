@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from minimr.dataflow.exact import least, least_first
 from minimr.dataflow.format.segments import (
     KIND_ANY,
+    KIND_BYTES,
     KIND_STR,
     Segment,
     SegmentReader,
@@ -34,6 +35,11 @@ from minimr.dataflow.format.segments import (
 from minimr.dataflow.partition import sort_key
 from minimr.dataflow.reduceside.grouping import group_batches, group_columns, pair_columns
 from minimr.dataflow.sortvalues import entry_key, least_key_first, plain_entries, rekeyed
+
+try:  # built by pip install where a compiler is; else the merge of pairs below
+    from minimr.dataflow.reduceside._colmerge import ColumnMerge
+except ImportError:
+    ColumnMerge = None
 
 _Merge = TypeVar("_Merge", bound="MergedEntries")
 MERGE_FACTOR = 64
@@ -400,6 +406,14 @@ class MergedPairs(MergedEntries):
         """Every merged value under its key, in order, as ``(keys, values)`` column lists of
         at most ``size`` values, with no iterator made per key; every value of a key under
         one key object, the key to write."""
+        if ColumnMerge is not None and self._readers and not self._sort_values and (
+                merged_kind(self._readers) in (KIND_STR, KIND_BYTES)):
+            # compiled: the runs' columns merged as they are, no pair made (``_colmerge``)
+            runs = [run for reader in self._readers for run in reader.column_runs()]
+            for keys, values, groups in ColumnMerge(runs, size):
+                self.groups += groups
+                yield keys, values
+            return
         batches = (merge_batches(self._readers, self._in_memory, self._place)
                    if self._readers else iter(()))
         if self._sort_values:

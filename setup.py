@@ -1,8 +1,9 @@
-"""Builds the optional compiled helpers ``minimr.dataflow.mapside._pairscan``, ``_keysort``
-and ``minimr.dataflow.reduceside._colmerge`` (Cython); the project's metadata is in
-pyproject.toml. Without Cython or a C compiler, minimr installs without them and uses their
-pure-Python twins (``minimr/dataflow/mapside/pairscan.py``, ``keysort.py``; the merge of
-pairs in ``reduceside/merge.py``)."""
+"""Builds the optional compiled helpers ``minimr.dataflow.mapside._pairscan``, ``_keysort``,
+``minimr.dataflow.reduceside._colmerge`` and ``minimr.dataflow.format._reprlines``
+(Cython); the project's metadata is in pyproject.toml. Without Cython or a C compiler,
+minimr installs without them and uses their pure-Python twins
+(``minimr/dataflow/mapside/pairscan.py``, ``keysort.py``; the merge of pairs in
+``reduceside/merge.py``; ``ReprEncoding.encode`` in ``format/encodings.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import os
 from setuptools import Extension, setup
 
 MODULES = ("minimr.dataflow.mapside._pairscan", "minimr.dataflow.mapside._keysort",
-           "minimr.dataflow.reduceside._colmerge")
+           "minimr.dataflow.reduceside._colmerge", "minimr.dataflow.format._reprlines")
 
 
 def extensions() -> list[Extension]:

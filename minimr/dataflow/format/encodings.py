@@ -43,6 +43,11 @@ from typing import Any
 from minimr.dataflow.format.unpicklable import raise_culprit, shown
 from minimr.errors import JobCodeError, UntrustedOutputError
 
+try:  # built by pip install where a compiler is; else the C calls of ``ReprEncoding.encode``
+    from minimr.dataflow.format._reprlines import repr_lines
+except ImportError:
+    repr_lines = None
+
 PICKLED = "!pickle:"
 _LITERAL_SCALARS = (str, int, bytes, bool, type(None))
 _SCALARS = frozenset(_LITERAL_SCALARS)
@@ -171,13 +176,18 @@ class ReprEncoding:
         A batch whose keys and values are all literals of the common kinds (exact str, int,
         bytes, bool, None, finite floats, and lists and tuples of them: a subclass has
         another repr) is checked and formatted by C calls over the whole batch, with no
-        Python code per record.
+        Python code per record; one of exact str and int only, where the compiled
+        ``_reprlines`` is built, in one pass that writes an ASCII str's repr itself.
 
         Raises:
             UnpicklableRecord: a key or value has no literal form and cannot be pickled.
         """
         if not keys:
             return b""
+        if repr_lines is not None:  # compiled: str and int records (a sort's, a count's)
+            lines = repr_lines(keys, values)
+            if lines is not None:
+                return lines
         if _all_literal(keys) and _all_literal(values):  # encode_value of each is its repr
             key_texts, kq = _repr_column(keys)
             value_texts, vq = _repr_column(values)

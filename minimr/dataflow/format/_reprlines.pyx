@@ -45,26 +45,31 @@ cdef int _reserve(Buffer *buffer, Py_ssize_t more) except -1:
     return 0
 
 
+# what an ASCII character asks of its str's repr: a single quote, a double quote, an escape
+# (a backslash, a control character, DEL); 0 for one written as it is
+cdef enum:
+    SINGLE = 1
+    DOUBLE = 2
+    ESCAPE = 4
+cdef unsigned char _CLASS[128]
+for _c in range(128):
+    _CLASS[_c] = (SINGLE if _c == 39 else DOUBLE if _c == 34
+                  else ESCAPE if _c == 92 or _c < 32 or _c == 127 else 0)
+
+
 cdef int _put_ascii_repr(Buffer *buffer, const unsigned char *text, Py_ssize_t n) except -1:
     """``repr`` of an ASCII str of ``n`` characters (``text``), as CPython writes it."""
-    cdef Py_ssize_t i, j = 1, single = 0, double = 0
-    cdef bint plain = True
-    cdef unsigned char c, quote = 39  # '
+    cdef Py_ssize_t i, j = 1
+    cdef unsigned char c, seen = 0, quote = 39  # '
     cdef char *out
-    for i in range(n):
-        c = text[i]
-        if c == 39:
-            single += 1
-        elif c == 34:  # "
-            double += 1
-        elif c == 92 or c < 32 or c == 127:  # a backslash, a control character
-            plain = False
-    if single and not double:
+    for i in range(n):  # one table look-up a character, no branch
+        seen |= _CLASS[text[i] & 127]
+    if seen & SINGLE and not seen & DOUBLE:
         quote = 34
     _reserve(buffer, 4 * n + 2)  # at most 4 bytes a character (\xhh), and the quotes
     out = buffer.data + buffer.size
     out[0] = quote
-    if plain and (not single or quote == 34):  # nothing to escape
+    if not seen & ESCAPE and (not seen & SINGLE or quote == 34):  # nothing to escape
         memcpy(out + 1, text, n)
         j += n
     else:

@@ -1,9 +1,10 @@
 """Builds the optional compiled helpers ``minimr.dataflow.mapside._pairscan``, ``_keysort``,
-``minimr.dataflow.reduceside._colmerge`` and ``minimr.dataflow.format._reprlines``
-(Cython); the project's metadata is in pyproject.toml. Without Cython or a C compiler,
-minimr installs without them and uses their pure-Python twins
+``minimr.dataflow.reduceside._colmerge``, ``minimr.dataflow.format._reprlines`` and
+``_strcolumns`` (Cython); the project's metadata is in pyproject.toml. Without Cython or a C
+compiler, minimr installs without them and uses their pure-Python twins
 (``minimr/dataflow/mapside/pairscan.py``, ``keysort.py``; the merge of pairs in
-``reduceside/merge.py``; ``ReprEncoding.encode`` in ``format/encodings.py``)."""
+``reduceside/merge.py``; ``ReprEncoding.encode`` in ``format/encodings.py``; pickle, and
+``strcolumns.decode_py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import os
 from setuptools import Extension, setup
 
 MODULES = ("minimr.dataflow.mapside._pairscan", "minimr.dataflow.mapside._keysort",
-           "minimr.dataflow.reduceside._colmerge", "minimr.dataflow.format._reprlines")
+           "minimr.dataflow.reduceside._colmerge", "minimr.dataflow.format._reprlines",
+           "minimr.dataflow.format._strcolumns")
 
 
 def extensions() -> list[Extension]:

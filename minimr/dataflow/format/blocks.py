@@ -2,7 +2,8 @@
 
 Records are pickled a block at a time (a list of many entries with protocol 5), never one by
 one: one ``pickle.dumps`` of a list is far cheaper than thousands of small ones. A block on
-disk is ``<u32 length><pickled bytes>``.
+disk is ``<u32 length><pickled bytes>``, or, for columns of ASCII str (a sort's records)
+where the compiled writer is built, ``<u32 length><their text>`` (``strcolumns``).
 
 A block of columns (one value a key: a sort's records, a word count's combined counts) that
 holds only str, bytes and numbers, or in a column only tuples of them (a join's rows), is
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Any, BinaryIO
 
+from minimr.dataflow.format import strcolumns
 from minimr.dataflow.format.unpicklable import raise_culprit
 
 _HEADER = struct.Struct("<I")
@@ -44,17 +46,32 @@ def write_block(out: BinaryIO, entries: list | tuple, records: bool = False) -> 
     Raises:
         UnpicklableRecord: a key or value cannot be pickled (``unpicklable.py``).
     """
+    data = _str_columns(entries)
+    if data is None:
+        data = _pickled(entries, records)
+    out.write(_HEADER.pack(len(data)))
+    out.write(data)
+    return HEADER_SIZE + len(data)
+
+
+def _str_columns(block: list | tuple) -> bytes | None:
+    """A block of columns of ASCII str as their text (``strcolumns``), when the compiled
+    writer is built; otherwise None."""
+    if (strcolumns.encode is None or type(block) is not tuple or len(block) != 2
+            or type(block[0]) is not list or type(block[1]) is not list):
+        return None
+    return strcolumns.encode(*block)
+
+
+def _pickled(entries: list | tuple, records: bool) -> bytes:
     try:
-        data = _dumps(entries) if _flat(entries) else pickle.dumps(entries, protocol=5)
+        return _dumps(entries) if _flat(entries) else pickle.dumps(entries, protocol=5)
     except Exception as exc:  # look for the culprit only now: checking first would cost
         if type(entries) is tuple:  # columns
             raise_culprit(zip(*entries, strict=True), exc)
         else:
             raise_culprit(entries, exc, grouped=not records)
         raise
-    out.write(_HEADER.pack(len(data)))
-    out.write(data)
-    return HEADER_SIZE + len(data)
 
 
 def _flat(block: list | tuple) -> bool:
@@ -115,7 +132,7 @@ def read_blocks(source: BinaryIO, length: int) -> Iterator[list]:
         if len(data) < size:
             raise ValueError("truncated block")
         remaining -= HEADER_SIZE + size
-        yield pickle.loads(data)
+        yield strcolumns.decode(data) if strcolumns.is_str_columns(data) else pickle.loads(data)
 
 
 def iter_entries(source: BinaryIO, length: int) -> Iterator:

@@ -6,6 +6,10 @@ from the runs as the reducer consumes them, so a key with ten million values is 
 in memory (``grouping`` cuts the merged entries into key groups). When there are more runs
 than ``MERGE_FACTOR``, segments are first merged in passes into fewer, larger ones (Hadoop's
 io.sort.factor), so open files and buffers stay bounded.
+
+The identity reduce of str or bytes keys (a sort's) is merged by the compiled
+``_colmerge.ColumnMerge`` where it is built: the runs' column blocks as they are, into the
+part writer's columns, with no ``(key, value)`` pair made (``MergedPairs.columns``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""The compiled twins of ``keysort.py``'s ``sorted_columns`` and ``sorted_composite_columns``
-(see there): same arguments, and the same result whenever they give one (None where a key is
+"""The compiled twins of ``keysort.py``'s ``sorted_columns``, ``sorted_keys`` and
+``sorted_composite_columns`` (see there): same arguments, and the same result whenever they give one (None where a key is
 not of one byte a character)."""
 
 from cpython.object cimport PyObject
@@ -158,10 +158,10 @@ cdef Py_ssize_t _signature(PyObject *value, char *out, Py_ssize_t at) noexcept:
     return at + 1
 
 
-cdef Entry *_entries(list pairs, object numbers) except? NULL:
-    """The pairs as entries, each key's prefix and text found; NULL (no error set) when a
-    pair is not an exact tuple of two or its key not an exact str of one byte a character.
-    The caller frees what is returned."""
+cdef Entry *_entries(list pairs, object numbers, bint keyed=True) except? NULL:
+    """The pairs (or, not ``keyed``, the keys) as entries, each key's prefix and text found;
+    NULL (no error set) when a pair is not an exact tuple of two or a key not an exact str
+    of one byte a character. The caller frees what is returned."""
     cdef Py_ssize_t i, j, n = len(pairs)
     cdef Entry *entries
     cdef object item, key
@@ -172,17 +172,21 @@ cdef Entry *_entries(list pairs, object numbers) except? NULL:
     if numbers is not None:
         parts = numbers
         if len(parts) != n:
-            raise ValueError(f"{len(parts)} partition numbers for {n} pairs")
+            raise ValueError(
+                f"{len(parts)} partition numbers for {n} {'pairs' if keyed else 'keys'}")
     entries = <Entry *>malloc((n if n else 1) * sizeof(Entry))
     if entries is NULL:
         raise MemoryError()
     try:
         for i in range(n):
             item = pairs[i]
-            if type(item) is not tuple or PyTuple_GET_SIZE(item) != 2:
+            if not keyed:
+                key = item
+            elif type(item) is not tuple or PyTuple_GET_SIZE(item) != 2:
                 free(entries)
                 return NULL
-            key = <object>PyTuple_GET_ITEM(item, 0)
+            else:
+                key = <object>PyTuple_GET_ITEM(item, 0)
             if type(key) is not str:
                 free(entries)
                 return NULL
@@ -203,7 +207,7 @@ cdef Entry *_entries(list pairs, object numbers) except? NULL:
             entries[i].length = length
             entries[i].index = i
             entries[i].key = <PyObject *>key
-            entries[i].value = PyTuple_GET_ITEM(item, 1)
+            entries[i].value = PyTuple_GET_ITEM(item, 1) if keyed else NULL
     except BaseException:  # a partition number that is not an int
         free(entries)
         raise
@@ -235,6 +239,24 @@ def sorted_columns(list pairs, list numbers=None):
     try:  # the pairs (and so their keys' text) are held by the list while it sorts
         qsort(entries, n, sizeof(Entry), _compare)
         return _columns(entries, n)
+    finally:
+        free(entries)
+
+
+def sorted_keys(list keys, list numbers=None):
+    """``keys`` sorted by partition number (``numbers``, one a key, or None) and key, when
+    every key is an exact str of one byte a character; otherwise None."""
+    cdef Py_ssize_t i, n = len(keys)
+    cdef Entry *entries = _entries(keys, numbers, False)
+    if entries is NULL:
+        return None
+    try:  # the list holds the keys while it sorts
+        qsort(entries, n, sizeof(Entry), _compare)
+        ordered = PyList_New(n)
+        for i in range(n):  # PyList_SET_ITEM steals a reference: one is taken for it
+            Py_INCREF(<object>entries[i].key)
+            PyList_SET_ITEM(ordered, i, <object>entries[i].key)
+        return ordered
     finally:
         free(entries)
 

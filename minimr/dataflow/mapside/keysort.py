@@ -13,6 +13,9 @@ in the same pass. It takes str keys of one byte a character (code points below 2
 bytes compare as Python compares the str; for any other batch it returns None and the caller
 sorts as before. Without the compiled module, ``sorted_columns_py`` sorts with ``list.sort``.
 
+A counting store's distinct keys (a word count's, an index's words) are sorted the same way
+by ``sorted_keys``, by partition first, with no values.
+
 A secondary sort's pairs (``sortvalues``) are sorted by key and value: when their values
 have a ``partition.native_order`` signature (a join's ``(0, name, country)``: str, int, bytes
 and tuples of them, of one shape), ``sorted_composite_columns`` checks that signature and
@@ -32,7 +35,7 @@ from typing import Any
 from minimr.dataflow.partition import native_order
 
 __all__ = ["COMPILED", "sorted_columns", "sorted_columns_py", "sorted_composite_columns",
-           "sorted_composite_columns_py"]
+           "sorted_composite_columns_py", "sorted_keys", "sorted_keys_py"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
@@ -50,6 +53,19 @@ def sorted_columns_py(pairs: list, numbers: list | None = None) -> tuple[list, l
     ordered = sorted(pairs, key=_first) if numbers is None else _by_partition(
         pairs, numbers, keys.__getitem__)
     return list(map(_first, ordered)), list(map(_second, ordered))
+
+
+def sorted_keys_py(keys: list, numbers: list | None = None) -> list | None:
+    """``keys`` sorted by partition number (``numbers``, one a key, or None) and key, when
+    every key is an exact str; otherwise None. (Equal keys are one value: no order among
+    them to keep.)"""
+    if countOf(map(type, keys), str) != len(keys):
+        return None
+    if numbers is None:
+        return sorted(keys)
+    if len(numbers) != len(keys):
+        raise ValueError(f"{len(numbers)} partition numbers for {len(keys)} keys")
+    return list(map(_second, sorted(zip(numbers, keys, strict=True))))
 
 
 def sorted_composite_columns_py(pairs: list, numbers: list | None = None
@@ -84,12 +100,14 @@ def _by_partition(pairs: list, numbers: list, item: Callable[[int], Any]) -> lis
 
 sorted_columns = sorted_columns_py
 sorted_composite_columns = sorted_composite_columns_py
+sorted_keys = sorted_keys_py
 #: whether the compiled function is the one in use
 COMPILED = False
 try:
     from minimr.dataflow.mapside._keysort import (  # type: ignore[import-not-found,no-redef]
         sorted_columns,
         sorted_composite_columns,
+        sorted_keys,
     )
     COMPILED = True
 except ImportError:  # no compiler where minimr was installed: the function above

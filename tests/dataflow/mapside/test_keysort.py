@@ -164,3 +164,33 @@ def test_numbers_of_another_length_are_refused():
     for sort in IMPLEMENTATIONS + COMPOSITE_IMPLEMENTATIONS:
         with pytest.raises(ValueError, match="2 partition numbers for 1 pairs"):
             sort([("a", 1)], [0, 1])
+
+
+# -- a counting store's distinct keys ---------------------------------------------------------
+
+KEY_IMPLEMENTATIONS = [keysort.sorted_keys_py] + (
+    [keysort.sorted_keys] if keysort.COMPILED else [])
+
+
+@pytest.mark.parametrize("sort", KEY_IMPLEMENTATIONS)
+@given(st.sets(st.text(st.sampled_from("ab\x00\xe9\xff"), max_size=11), max_size=60),
+       st.booleans(), st.data())
+def test_distinct_keys_sort_by_partition_and_key(sort, keys, numbered, data):
+    """Distinct str keys come out sorted by (partition number, key)."""
+    keys = list(keys)
+    numbers = (data.draw(st.lists(st.integers(0, 3), min_size=len(keys), max_size=len(keys)))
+               if numbered else None)
+    want = sorted(range(len(keys)), key=lambda i: (0 if numbers is None else numbers[i],
+                                                   keys[i]))
+    assert sort(list(keys), numbers) == [keys[i] for i in want]
+
+
+def test_keys_it_does_not_take_give_none():
+    """A key not an exact str gives None; the compiled sort also leaves wider keys."""
+    for sort in KEY_IMPLEMENTATIONS:
+        assert sort(["a", b"b"]) is None
+        assert sort(["a", type("S", (str,), {})("b")]) is None
+        with pytest.raises(ValueError, match="2 partition numbers for 1 keys"):
+            sort(["a"], [0, 1])
+    if keysort.COMPILED:
+        assert keysort.sorted_keys(["a", "\u20ac"]) is None

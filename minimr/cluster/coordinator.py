@@ -6,14 +6,15 @@ Pirate broker's shape):
 1. wait up to a tick for messages, then drain what arrived;
 2. decode each (a malformed frame is logged and dropped, never fatal) and dispatch it
    by type through ``{MessageClass: handler}``; worker messages become scheduler
-   events, client messages are served from the scheduler's tables;
+   events, client messages are answered from the scheduler's tables by
+   ``clientrequests.py`` (submit, watch, cancel, status, logs);
 3. tick the scheduler (purges workers silent for ``interval x liveness``, times out
    tasks, launches backups) and heartbeat every worker once per interval;
 4. flush: serve the free slots once (a worker whose slots freed in this turn gets their
    tasks together), journal the turn's task commits and job ends with one ``fsync``, and
    only then turn the turn's actions into messages (nothing is sent about a commit before
    it is durable); progress of the jobs that changed is sent to their watchers at most
-   every ``PROGRESS_INTERVAL``, however many tasks finished meanwhile;
+   every ``clientrequests.PROGRESS_INTERVAL``, however many tasks finished meanwhile;
 5. while no job runs, rest ``IDLE_REST`` before the next wait, so that an idle cluster's
    heartbeats are served a batch a turn rather than one a turn.
 
@@ -35,12 +36,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from minimr.cluster import entries
 from minimr.cluster import protocol as p
 from minimr.cluster import scheduler as s
 from minimr.cluster import wirecodec as wire
+from minimr.cluster.clientrequests import ClientRequests, JobRecord
 from minimr.cluster.dashboard.window import Window, take_snapshot
 from minimr.cluster.history import History, summary
 from minimr.cluster.journal import Journal, JournalDamaged, Record
@@ -62,10 +63,6 @@ BATCH = 2000
 #: default (700, 10, 10) a job of 100,000 tasks, whose records live as long as the job, had
 #: the collector walk them all 15 times and ~2,000 young collections: 15 us a task of 56
 GC_THRESHOLDS = (10_000, 10, 10)
-#: seconds between two progress messages about one job: a snapshot costs a pass over the
-#: job's tasks, and a turn that handles a few messages must not pay it every time
-PROGRESS_INTERVAL = 0.2
-
 _WORKERS = frozenset({WORKER})
 _CLIENTS = frozenset({SUBMITTER, ADMIN})
 #: the roles whose keys may send each message when the coordinator has keys (an admin is a
@@ -95,20 +92,6 @@ _CLIENT_COMMANDS = frozenset(
 )
 #: worker messages about one attempt: a malformed one fails that attempt
 RESULTS = (p.TaskDone, p.TaskFailed, p.FetchFailed, p.CommitRequest)
-
-
-@dataclass
-class JobRecord:
-    """What the coordinator keeps beside the scheduler: the blob, who sent it, who watches.
-
-    ``submitter`` is the key the job came with ("" without keys): its plan bytes and
-    unfinished jobs count against that submitter's limits (``limits.py``).
-    """
-
-    serializer: str
-    blob: bytes
-    watchers: set[bytes]
-    submitter: str = ""
 
 
 class Coordinator:
@@ -152,12 +135,13 @@ class Coordinator:
         self.access = access
         self.records: dict[str, JobRecord] = {}
         self._stop = threading.Event()
-        self._dirty: set[str] = set()
-        #: the scheduler's actions of this turn, carried out at its flush (:meth:`_flush`)
+        #: the scheduler's actions of this turn, carried out at its flush (:meth:`flush`)
         self._due: list[s.Action] = []
         #: the messages the flush's actions send, per peer: each peer's go as one batch
         self._posted: dict[bytes, list[list[bytes]]] = {}
         self.logs = LogRelay()  # minimr logs: requests passed on to workers
+        #: where a client's request is answered, and its job's watchers told
+        self.clients = ClientRequests(self)
         self._signalled = False  # set by stop_from_signal
         self._last_tick = self._last_heartbeat = clock()
         #: when the coordinator last read all it had been sent (time passes for the
@@ -166,7 +150,6 @@ class Coordinator:
         #: the messages of a batch a turn left unserved, the next turn's first: (peer, their
         #: frames, user)
         self._unserved: tuple[bytes, list[list[bytes]], str] | None = None
-        self._last_progress = float("-inf")
         # each handler takes (peer, message, now, user): user is the sender's key, "" without
         self._handlers: dict[type, Callable[[bytes, p.Message, float, str], None]] = {
             p.Ready: self._on_ready,
@@ -178,11 +161,11 @@ class Coordinator:
             p.PlanRequest: self._on_plan_request,
             p.Bye: self._on_worker_message,
             p.LogData: self._on_log_data,
-            p.Submit: self._on_submit,
-            p.Watch: self._on_watch,
-            p.CancelJob: self._on_cancel_job,
-            p.StatusRequest: self._on_status,
-            p.LogRequest: self._on_log_request,
+            p.Submit: self.clients.on_submit,
+            p.Watch: self.clients.on_watch,
+            p.CancelJob: self.clients.on_cancel_job,
+            p.StatusRequest: self.clients.on_status,
+            p.LogRequest: self.clients.on_log_request,
         }
         self._events = {
             p.Heartbeat: lambda w, m: s.WorkerSeen(w),
@@ -203,8 +186,8 @@ class Coordinator:
                 a.worker, p.CommitAnswer(a.job_id, a.attempt, a.ok)
             ),
             s.AskToReregister: lambda a: self._post(a.worker, p.Reconnect(a.reason)),
-            s.TaskCommitted: lambda a: None,  # journaled by _flush, before anything is sent
-            s.JobChanged: lambda a: self._dirty.add(a.job_id),
+            s.TaskCommitted: lambda a: None,  # journaled by flush, before anything is sent
+            s.JobChanged: lambda a: self.clients.changed.add(a.job_id),
             s.JobEnded: self._do_job_ended,
             s.Notice: self._do_notice,
         }
@@ -256,8 +239,8 @@ class Coordinator:
         self._heartbeat(now)
         self._tick(now)
         self._take_window_cancels(now)
-        self._flush(now)
-        self._flush_progress(now)
+        self.flush(now)
+        self.clients.send_progress(now)
         self._publish_window(now)
 
     def _receive_messages(self) -> None:
@@ -304,7 +287,7 @@ class Coordinator:
         except Exception as exc:
             log.exception("serving a message from %r failed", peer)
             if frames and bytes(frames[0])[4:6] in _CLIENT_COMMANDS:
-                self._send(
+                self.send(
                     peer,
                     p.Reject(f"the coordinator failed on this request: {exc!r:.300}", "internal"),
                 )
@@ -324,17 +307,17 @@ class Coordinator:
         worker sent meanwhile: its heartbeat or result may be among them."""
         if now - self._last_tick >= TICK_INTERVAL:
             self._last_tick = now
-            self._handle(s.Tick(), self._heard_all)
+            self.handle(s.Tick(), self._heard_all)
             names = {w.id: w.name for w in self.scheduler.workers.values()}
             for client, reply in self.logs.expired(now, names):
-                self._send(client, reply)
+                self.send(client, reply)
 
     def _take_window_cancels(self, now: float) -> None:
         """The cancels asked on the dashboard (``window.py``)."""
         if self.window is None:
             return
         for request in self.window.take_cancels():  # the scheduler's notice logs who
-            self._handle(s.JobCancelled(request.job_id, request.by), now)
+            self.handle(s.JobCancelled(request.job_id, request.by), now)
 
     def _publish_window(self, now: float) -> None:
         """A new snapshot for the dashboard if someone looks (``window.py``)."""
@@ -370,7 +353,7 @@ class Coordinator:
             return
         # a client sees the scheduler's tables (status, progress, a result): what it is told
         # must be durable, and sent after what the actions before it say
-        self._flush(now)
+        self.flush(now)
         handler(peer, message, now, user)
 
     def _on_malformed(self, peer: bytes, error: wire.ProtocolError, user: str) -> None:
@@ -394,11 +377,11 @@ class Coordinator:
                 error.attempt,
                 f"the worker sent a malformed {kind.__name__} for this attempt: {error}",
             )
-            self._handle(failed, self.clock())
+            self.handle(failed, self.clock())
         elif ROLES[kind] & _CLIENTS and (
             peer.decode("latin-1") not in self.scheduler.workers
         ):
-            self._send(peer, p.Reject(f"a malformed message: {error}", "malformed"))
+            self.send(peer, p.Reject(f"a malformed message: {error}", "malformed"))
 
     def _admitted(self, peer: bytes, user: str, kind: type) -> bool:
         """Whether a message of ``kind`` from ``peer`` with key ``user`` is served: its key
@@ -425,7 +408,7 @@ class Coordinator:
             known.name,
             known.key,
         )
-        self._send(
+        self.send(
             peer,
             p.Reject(
                 f"this connection's identity belongs to worker {known.name}, registered with "
@@ -450,7 +433,7 @@ class Coordinator:
             needed,
         )
         folders = " or ".join(f"{ROLE_FOLDERS[role]}/" for role in sorted(allowed))
-        self._send(
+        self.send(
             peer,
             p.Reject(
                 f"this key ({user}) may not send {kind.__name__}: that takes a {needed} key, "
@@ -460,11 +443,11 @@ class Coordinator:
         )
         return False
 
-    def _handle(self, event: s.Event, now: float) -> None:
+    def handle(self, event: s.Event, now: float) -> None:
         """Hand the scheduler an event; its actions are carried out at the turn's flush."""
         self._due += self.scheduler.handle(event, now, dispatch=False)
 
-    def _flush(self, now: float) -> None:
+    def flush(self, now: float) -> None:
         """Serve the free slots, make the task commits and job ends among the actions due
         durable (one ``fsync``), then carry the actions out, in order."""
         actions = self._due
@@ -490,7 +473,7 @@ class Coordinator:
                     log.debug("could not send %d message(s) to %r (gone?)", len(messages),
                               identity)
 
-    def _send(self, peer: str | bytes, message: p.Message) -> bool:
+    def send(self, peer: str | bytes, message: p.Message) -> bool:
         identity = peer.encode("latin-1") if isinstance(peer, str) else peer
         sent = self.server.send(identity, wire.encode(message))
         if not sent:
@@ -500,16 +483,16 @@ class Coordinator:
     # --- workers ------------------------------------------------------------------------
 
     def _on_ready(self, peer: bytes, message: p.Ready, now: float, user: str) -> None:
-        mismatch = _version_mismatch(message.minimr_version, message.python_version)
+        mismatch = p.version_mismatch(message.minimr_version, message.python_version)
         if mismatch:
             log.warning("turning away worker %s: %s", message.name, mismatch)
-            self._send(peer, p.Reject(f"worker {message.name} refused: {mismatch}", "version"))
+            self.send(peer, p.Reject(f"worker {message.name} refused: {mismatch}", "version"))
             return
         worker = peer.decode("latin-1")
         refusal = self._too_many_workers(worker, user)
         if refusal is not None:
             log.warning("turning away worker %s: %s", message.name, refusal)
-            self._send(peer, p.Reject(f"worker {message.name} refused: {refusal}", "limit"))
+            self.send(peer, p.Reject(f"worker {message.name} refused: {refusal}", "limit"))
             return
         event = s.WorkerJoined(
             worker,
@@ -525,10 +508,10 @@ class Coordinator:
             key=user,
             folder=message.folder,
         )
-        self._send(
+        self.send(
             peer, p.Welcome(self.scheduler.heartbeat_interval, self.scheduler.heartbeat_liveness)
         )
-        self._handle(event, now)
+        self.handle(event, now)
 
     def _too_many_workers(self, worker: str, key: str) -> str | None:
         """Why one more worker may not register with ``key`` (None: it may; no keys, no cap)."""
@@ -541,18 +524,18 @@ class Coordinator:
 
     def _on_worker_message(self, peer: bytes, message: p.Message, now: float, user: str) -> None:
         event = self._events[type(message)](peer.decode("latin-1"), message)
-        self._handle(event, now)
+        self.handle(event, now)
 
     def _on_plan_request(
         self, peer: bytes, message: p.PlanRequest, now: float, user: str
     ) -> None:
         worker = peer.decode("latin-1")
-        self._handle(s.WorkerSeen(worker), now)
+        self.handle(s.WorkerSeen(worker), now)
         record = self.records.get(message.job_id)
         if record is None:
-            self._send(peer, p.ForgetJob(message.job_id))
+            self.send(peer, p.ForgetJob(message.job_id))
         elif self.scheduler.has_assignment(worker, message.job_id):
-            self._send(peer, p.Plan(message.job_id, record.serializer, record.blob))
+            self.send(peer, p.Plan(message.job_id, record.serializer, record.blob))
         else:
             # a plan is the submitter's code and data: only a worker given a task of the job
             # gets it (one whose attempt was cancelled meanwhile asks again when it needs it)
@@ -562,195 +545,19 @@ class Coordinator:
                 peer,
             )
 
+    def _on_log_data(self, peer: bytes, message: p.LogData, now: float, user: str) -> None:
+        """A worker's answer to a log request: passed on to the client that asked."""
+        worker = peer.decode("latin-1")
+        self.handle(s.WorkerSeen(worker), now)
+        relayed = self.logs.answer(worker, message)
+        if relayed is not None:
+            self.send(*relayed)
+
     def _do_assign(self, action: s.Assign) -> None:
         inputs = action.inputs if action.fresh else None  # else the worker holds the table
         message = p.Assign(action.job_id, action.attempt, action.kind, action.task, inputs,
                            action.table)
         self._post(action.worker, message)
-
-    # --- clients ------------------------------------------------------------------------
-
-    def _on_submit(self, peer: bytes, message: p.Submit, now: float, user: str) -> None:
-        mismatch = _version_mismatch(message.minimr_version, message.python_version)
-        if mismatch:
-            self._send(peer, p.Reject(f"job {message.job_id} refused: {mismatch}", "version"))
-            return
-        known = self.scheduler.jobs.get(message.job_id)
-        new = known is None  # else a client resubmitting
-        if known is not None and known.owner != user:
-            log.warning("job %s refused: its id is another submitter's job's", message.job_id)
-            self._send(
-                peer,
-                p.Reject(
-                    f"job {message.job_id} refused: a job of that id belongs to another "
-                    "submitter",
-                    "unauthorized",
-                ),
-            )
-            return
-        refusal = self._over_limits(user, len(message.blob)) if new else None
-        if refusal is not None:
-            log.warning("job %s refused: %s", message.job_id, refusal)
-            self._send(peer, p.Reject(f"job {message.job_id} refused: {refusal}", "limit"))
-            return
-        entry = entries.SubmitEntry(
-            message.job_id,
-            message.name,
-            message.steps,
-            message.options,
-            message.serializer,
-            submitter=user,
-            layout=message.layout,
-        )
-        if self.journal is not None and new:
-            self.journal.append(entries.record(entry, message.blob))
-            self.journal.sync()
-        record = self.records.setdefault(
-            message.job_id, JobRecord(message.serializer, message.blob, set(), user)
-        )
-        record.watchers.add(peer)
-        self._send(peer, p.Submitted(message.job_id))
-        self._handle(entry.event(), now)
-
-    def _over_limits(self, submitter: str, plan_bytes: int) -> str | None:
-        """Why ``submitter`` may not queue one more plan of ``plan_bytes`` (None: it may)."""
-        held = [r for r in self.records.values() if r.submitter == submitter]
-        return self.limits.refuse_submission(
-            plan_bytes, len(held), sum(len(r.blob) for r in held)
-        )
-
-    def _may_manage(self, peer: bytes, user: str, job: s.Job, verb: str) -> bool:
-        """Whether key ``user`` may watch or cancel ``job``: its owner, or an admin (without
-        keys, anyone: one user). Refuse it if not."""
-        if self.access is None or job.owner == user or ADMIN in self.access.roles(user):
-            return True
-        log.warning("refusing to let key %s %s job %s: another submitter's", user, verb, job.id)
-        self._send(
-            peer,
-            p.Reject(
-                f"job {job.id} belongs to another submitter: only its submitter or an admin "
-                f"key may {verb} it",
-                "unauthorized",
-            ),
-        )
-        return False
-
-    def _on_watch(self, peer: bytes, message: p.Watch, now: float, user: str) -> None:
-        job = self.scheduler.jobs.get(message.job_id)
-        if job is None:
-            self._send(peer, p.Reject(f"unknown job {message.job_id}", "unknown-job"))
-        elif not self._may_manage(peer, user, job, "watch"):
-            return
-        elif job.state is not s.JobState.RUNNING:
-            self._send(peer, self._result(message.job_id, now))
-        else:
-            record = self.records.get(message.job_id)
-            if record is not None:
-                record.watchers.add(peer)
-            self._send(
-                peer, p.Progress(message.job_id, self.scheduler.job_snapshot(message.job_id, now))
-            )
-
-    def _on_cancel_job(self, peer: bytes, message: p.CancelJob, now: float, user: str) -> None:
-        """Cancel a job and answer with its result (its final state: a job that had already
-        ended says how); an unknown job is refused."""
-        job_id = message.job_id
-        if job_id not in self.scheduler.jobs:
-            self._send(peer, p.Reject(f"unknown job {job_id}", "unknown-job"))
-            return
-        if not self._may_manage(peer, user, self.scheduler.jobs[job_id], "cancel"):
-            return
-        record = self.records.get(job_id)
-        watching = record is not None and peer in record.watchers  # answered as a watcher
-        by = _canceller(peer, message.by, user)
-        self._handle(s.JobCancelled(job_id, by), now)
-        self._flush(now)  # the job's end durable and its watchers told before this answer
-        if not watching:
-            self._send(peer, self._result(job_id, now))
-
-    def _on_status(self, peer: bytes, message: p.StatusRequest, now: float, user: str) -> None:
-        admin = self.access is None or ADMIN in self.access.roles(user)
-        viewer = None if admin else user
-        if message.job_id is not None:
-            self._send_job_status(peer, message.job_id, now, viewer)
-            return
-        status = self.scheduler.status(now, viewer)
-        if self.journal_note is not None:
-            status["journal"] = self.journal_note
-        if message.history:
-            status["history"] = self._history(viewer)
-        self._send(peer, p.StatusReply(status))
-
-    def _on_log_request(self, peer: bytes, message: p.LogRequest, now: float, user: str) -> None:
-        """Pass a client's log request on to the worker that ran the attempt (``logrelay``):
-        the job's submitter's or an admin's."""
-        sched = self.scheduler
-        job = sched.jobs.get(message.job_id)
-        if job is not None and not self._may_manage(peer, user, job, "read the logs of"):
-            return
-        routed = self.logs.ask(peer, message, sched.jobs, sched.workers, now)
-        if isinstance(routed, p.LogReply):
-            self._send(peer, routed)
-        else:
-            self._send(*routed)
-
-    def _on_log_data(self, peer: bytes, message: p.LogData, now: float, user: str) -> None:
-        worker = peer.decode("latin-1")
-        self._handle(s.WorkerSeen(worker), now)
-        relayed = self.logs.answer(worker, message)
-        if relayed is not None:
-            self._send(*relayed)
-
-    def _history(self, viewer: str | None) -> list[dict] | None:
-        """The finished jobs the history keeps, those of ``viewer`` only unless it is None."""
-        if self.history is None:
-            return None
-        return [e for e in self.history.read() if viewer is None or e.get("owner") == viewer]
-
-    def _send_job_status(self, peer: bytes, job_id: str, now: float, viewer: str | None) -> None:
-        """One job in detail (to its submitter, or anyone for ``viewer`` None); a job the
-        scheduler forgot may still be in the history."""
-        job = self.scheduler.jobs.get(job_id)
-        if job is not None:
-            if viewer is None or job.owner == viewer:
-                self._send(peer, p.StatusReply({"job": self.scheduler.job_detail(job_id, now)}))
-            else:
-                self._send(peer, p.Reject(f"job {job_id} belongs to another submitter: only "
-                                          "its submitter or an admin key may see it in detail",
-                                          "unauthorized"))
-            return
-        kept = [e for e in (self._history(viewer) or []) if e.get("job_id") == job_id]
-        if kept:
-            self._send(peer, p.StatusReply({"job": kept[-1], "from_history": True}))
-        else:
-            self._send(peer, p.Reject(f"unknown job {job_id}: not running, and not among the "
-                                      "finished jobs this coordinator keeps", "unknown-job"))
-
-    def _flush_progress(self, now: float) -> None:
-        """Progress of the jobs that changed to their watchers, once per
-        ``PROGRESS_INTERVAL`` at most (a job's end is sent at once, by ``_do_job_ended``)."""
-        if not self._dirty or now - self._last_progress < PROGRESS_INTERVAL:
-            return
-        self._last_progress = now
-        dirty, self._dirty = self._dirty, set()
-        for job_id in dirty:
-            record = self.records.get(job_id)
-            if record is None or job_id not in self.scheduler.jobs:
-                continue
-            snapshot = self.scheduler.job_snapshot(job_id, now)
-            for watcher in list(record.watchers):
-                if not self._send(watcher, p.Progress(job_id, snapshot)):
-                    record.watchers.discard(watcher)
-
-    def _result(self, job_id: str, now: float) -> p.JobResult:
-        job = self.scheduler.jobs[job_id]
-        return p.JobResult(
-            job_id,
-            job.state.value,
-            self.scheduler.job_snapshot(job_id, now),
-            self.scheduler.job_counters(job_id),
-            job.error,
-        )
 
     def _do_notice(self, action: s.Notice) -> None:
         level = logging.WARNING if action.warning else logging.INFO
@@ -761,12 +568,7 @@ class Coordinator:
         job = self.scheduler.jobs.get(action.job_id)
         if self.history is not None and job is not None:
             self.history.append(summary(job, now))
-        record = self.records.pop(action.job_id, None)
-        self._dirty.discard(action.job_id)
-        if record is not None:
-            result = self._result(action.job_id, now)
-            for watcher in record.watchers:
-                self._send(watcher, result)
+        self.clients.job_ended(self.records.pop(action.job_id, None), action.job_id, now)
         for worker in list(self.scheduler.workers):
             self._post(worker, p.ForgetJob(action.job_id))
 
@@ -849,23 +651,3 @@ def tune_gc() -> None:
     tables are long-lived, and a cycle among them is rare."""
     gc.set_threshold(*GC_THRESHOLDS)
 
-
-def _canceller(peer: bytes, said: str, key: str) -> str:
-    """Who cancelled a job, for the log and ``status``: what the client said of itself, its
-    connection, and the key it authenticated with (if any)."""
-    who = said or "a client"
-    where = f"connection {peer.decode('latin-1')!r}"
-    return f"{who} ({where}{f', key {key}' if key else ''})"
-
-
-def _version_mismatch(minimr_version: str, python_version: str) -> str:
-    """Why a peer's versions are incompatible with ours ('' when they are not)."""
-    problems = []
-    if minimr_version != p.MINIMR_VERSION:
-        problems.append(f"minimr {minimr_version} != coordinator's {p.MINIMR_VERSION}")
-    if python_version != p.PYTHON_VERSION:
-        problems.append(
-            f"Python {python_version} != coordinator's {p.PYTHON_VERSION} "
-            "(shipped job code only loads on the same Python version)"
-        )
-    return "; ".join(problems)

@@ -66,6 +66,19 @@ PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 #: failed attempts of one task that fail the job, unless the submit says otherwise
 MAX_ATTEMPTS = 4
 
+
+def version_mismatch(minimr_version: str, python_version: str) -> str:
+    """Why a peer's versions are incompatible with ours ('' when they are not)."""
+    problems = []
+    if minimr_version != MINIMR_VERSION:
+        problems.append(f"minimr {minimr_version} != coordinator's {MINIMR_VERSION}")
+    if python_version != PYTHON_VERSION:
+        problems.append(
+            f"Python {python_version} != coordinator's {PYTHON_VERSION} "
+            "(shipped job code only loads on the same Python version)"
+        )
+    return "; ".join(problems)
+
 # field types of this protocol beyond wiretypes' common ones
 Slots = Annotated[int, Bounds(1, 4096)]
 Steps = Annotated[int, Bounds(1, 10_000)]

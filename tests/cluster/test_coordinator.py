@@ -159,7 +159,7 @@ def test_a_job_flows_from_submit_to_result():
 def test_progress_is_sent_at_most_every_interval():
     """However many tasks finish, a watcher hears of a job at most every PROGRESS_INTERVAL:
     a snapshot costs a pass over the job's tasks."""
-    from minimr.cluster.coordinator import PROGRESS_INTERVAL
+    from minimr.cluster.clientrequests import PROGRESS_INTERVAL
 
     rig = Rig()
     worker = rig.worker("w1", slots=4)

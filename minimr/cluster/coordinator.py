@@ -90,6 +90,10 @@ _CLIENT_COMMANDS = frozenset(
     c.command.to_bytes(2, "big")
     for c in (p.Submit, p.Watch, p.CancelJob, p.StatusRequest, p.LogRequest)
 )
+#: the messages a client may send: serving one flushes the turn first (:meth:`_receive`)
+_CLIENT_KINDS = frozenset(kind for kind, roles in ROLES.items() if roles & _CLIENTS)
+#: the messages a worker sends: its identity must be its own (:meth:`_same_key`)
+_WORKER_KINDS = frozenset(kind for kind, roles in ROLES.items() if WORKER in roles)
 #: worker messages about one attempt: a malformed one fails that attempt
 RESULTS = (p.TaskDone, p.TaskFailed, p.FetchFailed, p.CommitRequest)
 
@@ -348,7 +352,7 @@ class Coordinator:
         if not self._admitted(peer, user, type(message)):
             return
         now = self.clock()
-        if _CLIENTS.isdisjoint(ROLES[type(message)]):
+        if type(message) not in _CLIENT_KINDS:
             handler(peer, message, now, user)
             return
         # a client sees the scheduler's tables (status, progress, a result): what it is told
@@ -388,7 +392,7 @@ class Coordinator:
         has the role (with keys), and a worker's identity is its own (:meth:`_same_key`)."""
         if self.access is not None and not self._authorized(peer, user, kind):
             return False
-        return WORKER not in ROLES.get(kind, ()) or self._same_key(peer, user, kind)
+        return kind not in _WORKER_KINDS or self._same_key(peer, user, kind)
 
     def _same_key(self, peer: bytes, user: str, kind: type) -> bool:
         """Whether ``peer`` is not a worker registered with another key; refuse it if it is.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from minimr.cluster.fastinit import quick_init
 from minimr.cluster.protocol import (
     MAX_ATTEMPTS,
     HeldOutput,
@@ -64,6 +65,7 @@ class WorkerJoined:
     folder: str = ""  # its work folder: where reducers on its host read its map outputs
 
 
+@quick_init
 @dataclass(frozen=True)
 class WorkerSeen:
     """Any message from a worker: a sign of life."""
@@ -78,6 +80,7 @@ class WorkerLeft:
     worker: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class AttemptSucceeded:
     """An attempt reported success with its plain-data output and counters."""
@@ -115,6 +118,7 @@ class FetchFailed:
     error: str = ""
 
 
+@quick_init
 @dataclass(frozen=True)
 class CommitRequested:
     """A reduce attempt asks to rename its output into place."""
@@ -185,6 +189,7 @@ class Tick:
 # --- actions (out) ----------------------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True)
 class Assign:
     """Tell ``worker`` to run ``task`` as ``attempt``."""
@@ -201,6 +206,7 @@ class Assign:
     fresh: bool = False
 
 
+@quick_init
 @dataclass(frozen=True)
 class Cancel:
     """Tell ``worker`` to stop ``attempt``."""
@@ -210,6 +216,7 @@ class Cancel:
     attempt: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class AnswerCommit:
     """Tell ``worker`` whether ``attempt`` may commit."""
@@ -228,6 +235,7 @@ class AskToReregister:
     reason: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class TaskCommitted:
     """A task is done for good: the shell journals it (durably) before anyone sees it."""
@@ -244,6 +252,7 @@ class TaskCommitted:
     key: str = ""
 
 
+@quick_init
 @dataclass(frozen=True)
 class JobChanged:
     """A job's progress changed (tell its watchers)."""

@@ -38,6 +38,7 @@ import sys
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, NamedTuple
 
+from minimr.cluster.fastinit import quick_init
 from minimr.cluster.wiretypes import (
     Amount,
     AttemptId,
@@ -152,6 +153,7 @@ class Message:
 # --- records: the typed fields inside messages ---------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True)
 class MapOutputRef:
     """A finished map's output on its worker: how many partitions it holds and its size in
@@ -339,6 +341,7 @@ class Heartbeat(Message):
     command: ClassVar[Command] = Command.HEARTBEAT
 
 
+@quick_init
 @dataclass(frozen=True)
 class TaskDone(Message):
     """An attempt succeeded: a map's output, a prepare's task lists, else None."""
@@ -377,6 +380,7 @@ class FetchFailed(Message):
     error: str = ""
 
 
+@quick_init
 @dataclass(frozen=True)
 class CommitRequest(Message):
     """A reduce attempt asks whether it may rename its output into place."""
@@ -438,6 +442,7 @@ class Reject(Message):
     code: Name = ""  # machine-readable: "version", "unknown-job", "bad-options", "malformed"
 
 
+@quick_init
 @dataclass(frozen=True)
 class Assign(Message):
     """Run ``task`` (a task spec of kind prepare/map/reduce/commit) as ``attempt``.
@@ -471,6 +476,7 @@ class Plan(Message):
     blob: bytes
 
 
+@quick_init
 @dataclass(frozen=True)
 class CommitAnswer(Message):
     """Whether the attempt may commit (exactly one attempt per task gets ``ok``)."""

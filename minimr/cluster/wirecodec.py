@@ -36,8 +36,26 @@ from __future__ import annotations
 import struct
 import typing
 
-from minimr.cluster.protocol import AttemptId, Command, JobId, Message
-from minimr.cluster.wiretypes import Invalid, converter, dumps, loads, record_converter
+from minimr.cluster.protocol import (
+    AttemptId,
+    Command,
+    CommitRequest,
+    JobId,
+    MapOutputRef,
+    Message,
+    TaskDone,
+)
+from minimr.cluster.wiretypes import (
+    INT64,
+    Converter,
+    Invalid,
+    Name,
+    ascii_fit,
+    converter,
+    dumps,
+    loads,
+    record_converter,
+)
 
 MAGIC = b"MMR"
 #: 2: a map reports its partition count and size, not each partition's byte range; a
@@ -106,6 +124,89 @@ _BODIES = {
     cls: record_converter(cls, skip=cls.blobs + cls.shared, build=False)
     for cls in MESSAGES.values()
 }
+
+
+# --- the results' decoders: one pass for the usual body ----------------------------------
+#
+# A worker sends a TaskDone per task (and a CommitRequest per reduce): at 15,000 tasks a
+# second, the general converter's call per field (and per field of the output and counters)
+# was a fifth of the coordinator's time. These take the usual body in one pass, with every
+# check the general converter makes; anything else (a prepare's task lists, an int where a
+# float goes, a non-ASCII string, a field missing or unknown, a value out of range) goes to
+# the general converter, which takes it or says why not.
+
+_job_id_fits = ascii_fit(JobId)
+_attempt_fits = ascii_fit(AttemptId)
+_name_fits = ascii_fit(Name)
+_TASK_DONE_FIELDS = frozenset(("job_id", "attempt", "output", "counters", "elapsed"))
+_COMMIT_FIELDS = frozenset(("job_id", "attempt"))
+_OUTPUT_FIELDS = frozenset(("partitions", "size"))
+_MAX_COUNT = 2**31 - 1  # protocol.Count
+_MAX_OFFSET = 2**53  # protocol.ByteOffset
+_MAX_SECONDS = 10**9  # protocol.Seconds
+_LOW, _HIGH = INT64  # protocol.Amount
+
+
+def _counters_fit(counters: object) -> bool:
+    """Whether a TaskDone's counters are ``{group: {name: int64}}`` with ASCII names."""
+    if type(counters) is not dict:
+        return False
+    for group, values in counters.items():
+        if not _name_fits(group) or type(values) is not dict:
+            return False
+        for name, value in values.items():
+            if not _name_fits(name) or type(value) is not int or not _LOW <= value <= _HIGH:
+                return False
+    return True
+
+
+def _task_done_body(general: Converter) -> Converter:
+    """TaskDone's body converter: a map's or a reduce's usual result in one pass."""
+
+    def convert(body: dict) -> dict:
+        if body.keys() == _TASK_DONE_FIELDS:
+            output, elapsed = body["output"], body["elapsed"]
+            if (
+                _job_id_fits(body["job_id"])
+                and _attempt_fits(body["attempt"])
+                and type(elapsed) is float
+                and 0.0 <= elapsed <= _MAX_SECONDS
+                and _counters_fit(body["counters"])
+            ):
+                if output is None:
+                    return body
+                if type(output) is dict and output.keys() == _OUTPUT_FIELDS:
+                    partitions, size = output["partitions"], output["size"]
+                    if (
+                        type(partitions) is int
+                        and type(size) is int
+                        and 0 <= partitions <= _MAX_COUNT
+                        and 0 <= size <= _MAX_OFFSET
+                    ):
+                        return {**body, "output": MapOutputRef(partitions, size)}
+        return general(body)
+
+    return convert
+
+
+def _commit_request_body(general: Converter) -> Converter:
+    """CommitRequest's body converter: the usual one in one pass."""
+
+    def convert(body: dict) -> dict:
+        if (
+            body.keys() == _COMMIT_FIELDS
+            and _job_id_fits(body["job_id"])
+            and _attempt_fits(body["attempt"])
+        ):
+            return body
+        return general(body)
+
+    return convert
+
+
+_BODIES[TaskDone] = _task_done_body(_BODIES[TaskDone])
+_BODIES[CommitRequest] = _commit_request_body(_BODIES[CommitRequest])
+
 #: each message's shared fields and their converters, in frame order
 _SHARED = {
     cls: [(name, converter(typing.get_type_hints(cls, include_extras=True)[name]))

@@ -9,6 +9,7 @@ import pytest
 
 from minimr.cluster import protocol as p
 from minimr.cluster import wirecodec as wire
+from minimr.cluster import wiretypes as w
 from tests import hostile
 
 SAMPLES = [
@@ -304,3 +305,78 @@ def test_every_hostile_batch_is_refused_whole_or_taken_apart_into_messages():
                 wire.decode(part)
             except wire.ProtocolError:
                 pass
+
+
+# --- the results' one-pass decoders (wirecodec._task_done_body, _commit_request_body) -----
+
+#: usual bodies and near misses the one-pass decoders must treat as the general one does
+RESULT_BODIES = [
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": {"partitions": 2, "size": 3},
+     "counters": {"minimr": {"map input records": 10}}, "elapsed": 0.25},
+    {"job_id": "j", "attempt": "s0-r00001-a1", "output": None, "counters": {}, "elapsed": 0.0},
+    {"job_id": "j", "attempt": "s0-r00001-a1", "output": None, "counters": {}, "elapsed": 1},
+    {"job_id": "j", "attempt": "s0-r00001-a1", "output": None, "counters": {}, "elapsed": -0.5},
+    {"job_id": "j", "attempt": "s0-r00001-a1", "output": None, "counters": {}, "elapsed": 2e9},
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": {"partitions": 2, "size": 2**53 + 1},
+     "counters": {}, "elapsed": 0.5},
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": {"partitions": True, "size": 3},
+     "counters": {}, "elapsed": 0.5},
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": {"partitions": 2},
+     "counters": {}, "elapsed": 0.5},
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": None,
+     "counters": {"g": {"n": True}}, "elapsed": 0.5},
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": None,
+     "counters": {"gé": {"ñ": 1}}, "elapsed": 0.5},
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": None,
+     "counters": {"g" * 257: {"n": 1}}, "elapsed": 0.5},
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": None,
+     "counters": {"g": {"n": 1.5}}, "elapsed": 0.5},
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": None,
+     "counters": {"g": {"n": 2**63}}, "elapsed": 0.5},
+    {"job_id": "j/..", "attempt": "s0-m00001-a1", "output": None, "counters": {}, "elapsed": 0.5},
+    {"job_id": "j", "attempt": "s0-m1-a1x", "output": None, "counters": {}, "elapsed": 0.5},
+    {"job_id": "j", "attempt": "s\u0663-m1-a1", "output": None, "counters": {}, "elapsed": 0.5},
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": None, "counters": {}},
+    {"job_id": "j", "attempt": "s0-m00001-a1", "output": None, "counters": {}, "elapsed": 0.5,
+     "zz": 1},
+    {"job_id": "j", "attempt": "s0-r00000-a1"},
+    {"job_id": "j", "attempt": 3},
+    {"job_id": "j" * 201, "attempt": "s0-r00000-a1"},
+    {"job_id": "j", "attempt": "s0-r00000-a1", "zz": 1},
+]
+
+
+def _outcome(convert, body: dict) -> object:
+    try:
+        return convert(body)
+    except w.Invalid as exc:
+        return f"refused: {exc}"
+
+
+@pytest.mark.parametrize("cls", [p.TaskDone, p.CommitRequest])
+def test_the_results_one_pass_decoders_agree_with_the_general_converter(cls):
+    """For every hostile variant of a TaskDone or CommitRequest and a few near misses, the
+    one-pass decoder takes what the general converter takes, as the same values, and refuses
+    the rest with the general converter's reason."""
+    general = w.record_converter(cls, skip=cls.blobs + cls.shared, build=False)
+    bodies = [_loads_or_none(case.frames[1]) for case in hostile.cases()
+              if case.base is cls and len(case.frames) > 1]
+    bodies = [b for b in bodies if type(b) is dict]
+    bodies += [b for b in RESULT_BODIES if ("output" in b) == (cls is p.TaskDone)]
+    assert len(bodies) > 30
+    for body in bodies:
+        fast = _outcome(wire._BODIES[cls], dict(body))
+        assert fast == _outcome(general, dict(body)), body
+
+
+def _loads_or_none(data: bytes) -> object:
+    try:
+        return w.loads(data)
+    except ValueError:
+        return None
+
+
+def test_loads_still_detects_a_body_in_utf16():
+    """JSON in UTF-16 is read as json.loads reads it: only UTF-8 skips the detection."""
+    assert w.loads('{"a": 1}'.encode("utf-16-le")) == {"a": 1}
+    assert w.loads('[1]'.encode("utf-16-be")) == [1]

@@ -99,3 +99,29 @@ def test_dumps_refuses_a_non_finite_float():
     """What this process sends is held to the rules its peers check."""
     with pytest.raises(ValueError):
         w.dumps({"a": float("inf")})
+
+
+def test_a_flat_plain_object_is_taken_as_it_is_and_any_other_still_checked():
+    """A task spec (flat, ASCII) skips the depth walk; a non-ASCII string in a flat object is
+    still checked for lone surrogates, and a nested one for depth."""
+    spec = {"step": 0, "index": 3, "reducers": 4, "path": "/in/a", "x": None, "f": 1.5}
+    assert w.parse(w.Plain, spec) is spec
+    assert w.parse(w.Plain, {"name": "café"}) == {"name": "café"}
+    with pytest.raises(w.Invalid, match="surrogate"):
+        w.parse(w.Plain, {"name": "a\udc80"})
+    with pytest.raises(w.Invalid, match="surrogate"):
+        w.parse(w.Plain, {"a\udc80": 1})
+    deep: object = 1
+    for _ in range(w.MAX_DEPTH):
+        deep = [deep]
+    with pytest.raises(w.Invalid, match="deeper"):
+        w.parse(w.Plain, {"flat": 1, "deep": deep})
+
+
+def test_ascii_fit_takes_only_what_the_converter_takes_unchanged():
+    """The quick test of a str field says yes only to ASCII strings its converter takes."""
+    fits = w.ascii_fit(w.AttemptId)
+    assert fits("s0-m00001-a1")
+    assert not fits("s0-m00001-a1x") and not fits(3) and not fits("s\u0663-m1-a1")
+    assert not w.ascii_fit(w.Name)("x" * 257) and w.ascii_fit(w.Name)("x" * 256)
+    assert not w.ascii_fit(w.FilePath)("a\0b") and w.ascii_fit(w.Name)("a\0b")

@@ -33,6 +33,7 @@ as it is decoded, by the converters ``wiretypes.py`` builds from the messages' t
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import typing
 
@@ -117,6 +118,18 @@ MESSAGES: dict[Command, type[Message]] = {
     cls.command: cls
     for cls in Message.__subclasses__()  # type: ignore[attr-defined]
 }
+
+#: each message class by its command's number (``Command(number)`` costs an enum lookup)
+_BY_NUMBER: dict[int, type[Message]] = {int(number): cls for number, cls in MESSAGES.items()}
+#: each message's header, and the fields its JSON body holds (in order: all but its shared
+#: fields and blobs)
+_HEADERS = {cls: _HEADER.pack(MAGIC, VERSION, cls.command) for cls in MESSAGES.values()}
+_BODY_FIELDS = {
+    cls: tuple(f.name for f in dataclasses.fields(cls) if f.name not in cls.blobs + cls.shared)
+    for cls in MESSAGES.values()
+}
+#: the frames each message takes: header, body, shared fields, blobs
+_FRAMES = {cls: 2 + len(cls.shared) + len(cls.blobs) for cls in MESSAGES.values()}
 
 #: each message's body converter: JSON object in, checked field values out (blobs and shared
 #: fields aside)
@@ -229,13 +242,11 @@ def encode(message: Message) -> list[bytes]:
     """
     cls = type(message)
     fields = message.__dict__
-    body = {
-        name: value for name, value in fields.items()
-        if name not in cls.blobs and name not in cls.shared
-    }
-    frames = [_HEADER.pack(MAGIC, VERSION, cls.command), dumps(body)]
-    frames.extend(_encoded(fields[name]) for name in cls.shared)
-    frames.extend(fields[name] for name in cls.blobs)
+    frames = [_HEADERS[cls], dumps({name: fields[name] for name in _BODY_FIELDS[cls]})]
+    if cls.shared:
+        frames.extend(_encoded(fields[name]) for name in cls.shared)
+    if cls.blobs:
+        frames.extend(fields[name] for name in cls.blobs)
     return frames
 
 
@@ -339,14 +350,11 @@ def decode(frames: list[bytes]) -> Message:
         raise VersionMismatch(version)
     if number == Command.BATCH:
         raise ProtocolError("a batch where a message was expected (a batch inside a batch?)")
-    try:
-        cls = MESSAGES[Command(number)]
-    except ValueError:
-        raise ProtocolError(f"unknown command {number}") from None
-    if len(frames) != 2 + len(cls.shared) + len(cls.blobs):
-        raise MalformedMessage(
-            cls, f"takes {2 + len(cls.shared) + len(cls.blobs)} frames (got {len(frames)})", {}
-        )
+    cls = _BY_NUMBER.get(number)
+    if cls is None:
+        raise ProtocolError(f"unknown command {number}")
+    if len(frames) != _FRAMES[cls]:
+        raise MalformedMessage(cls, f"takes {_FRAMES[cls]} frames (got {len(frames)})", {})
     try:
         body = loads(bytes(frames[1]))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # "[[[[..." recurses
@@ -357,7 +365,7 @@ def decode(frames: list[bytes]) -> Message:
         fields = _BODIES[cls](body)
     except Invalid as exc:
         raise MalformedMessage(cls, str(exc), body) from None
-    for index, (name, convert) in enumerate(_SHARED[cls], start=2):
+    for index, (name, convert) in enumerate(_SHARED[cls], start=2):  # (most have none)
         try:
             fields[name] = convert(loads(bytes(frames[index])))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # Invalid too

@@ -145,7 +145,7 @@ _DECODER = json.JSONDecoder(
 
 def dumps(value: Any) -> bytes:
     """Compact JSON of plain data and records; a non-finite float is a ValueError here."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False, default=_plain).encode()
+    return _ENCODE(value).encode()
 
 
 #: a record class's field names, looked up once: ``dataclasses.fields`` costs more than the
@@ -162,6 +162,10 @@ def _plain(value: Any) -> Any:
             raise TypeError(f"{cls.__name__} is not plain data")
         names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
     return {name: getattr(value, name) for name in names}
+
+
+#: the encoder :func:`dumps` uses, made once (``json.dumps`` with options makes one a call)
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_plain).encode
 
 
 def plain(value: Any) -> Any:

@@ -216,8 +216,8 @@ def _kind(update: Any) -> str:
     progress), ``dashboard`` (its address) or ``line`` (anything else, said once: the id)."""
     if isinstance(update, str):
         return "text"
-    from minimr.cluster.client import JobProgress  # a cluster run: loaded
-    from minimr.cluster.localcluster import DashboardStarted
+    from minimr.cluster.client.client import JobProgress  # a cluster run: loaded
+    from minimr.cluster.client.localcluster import DashboardStarted
 
     if isinstance(update, JobProgress):
         return "snapshot"

@@ -66,7 +66,8 @@ def _run_plan(plan: JobPlan, job: Any, job_obj: Job, inputs: list[str], *, runne
     if runner == "inline":
         return run_inline(plan, progress)
     _ship_job_module(job_obj)
-    from minimr.cluster import client, localcluster, shipping  # only needed here
+    from minimr.cluster import shipping  # only needed here
+    from minimr.cluster.client import client, localcluster  # only needed here
 
     if progress is not None:
         progress(JobStarting(plan.job_id))
@@ -253,7 +254,7 @@ def run(
     overwrite_mode(overwrite)
     curve = None
     if coordinator is not None:
-        from minimr.cluster.security import SUBMITTER, client_keys
+        from minimr.cluster.wire.security import SUBMITTER, client_keys
 
         # fails before any output is touched
         curve = client_keys(coordinator, keys, identity or SUBMITTER, insecure)

@@ -72,10 +72,10 @@ from simworkers import (  # noqa: E402
     task_generator,
 )
 
-from minimr.cluster import protocol as p  # noqa: E402
-from minimr.cluster import scheduler  # noqa: E402
-from minimr.cluster import wirecodec as wire  # noqa: E402
-from minimr.cluster.transport import ZmqClient, wait  # noqa: E402
+from minimr.cluster.scheduling import scheduler  # noqa: E402
+from minimr.cluster.wire import protocol as p  # noqa: E402
+from minimr.cluster.wire import wirecodec as wire  # noqa: E402
+from minimr.cluster.wire.transport import ZmqClient, wait  # noqa: E402
 
 
 def job_result(client: ZmqClient) -> p.JobResult:

@@ -42,9 +42,9 @@ from bench_coordinator import (  # noqa: E402
     stop_process,
 )
 
-from minimr.cluster import protocol as p  # noqa: E402
-from minimr.cluster import wirecodec as wire  # noqa: E402
-from minimr.cluster.transport import ZmqClient, wait  # noqa: E402
+from minimr.cluster.wire import protocol as p  # noqa: E402
+from minimr.cluster.wire import wirecodec as wire  # noqa: E402
+from minimr.cluster.wire.transport import ZmqClient, wait  # noqa: E402
 
 
 def paced_worker(address: str, slots: int, tasks: int, reducers: int, seconds: float) -> None:

@@ -101,7 +101,7 @@ class Cluster:
 
     def add_worker(self, **env: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "minimr.cluster.worker", "--coordinator", self.address,
+            [sys.executable, "-m", "minimr.cluster.worker.worker", "--coordinator", self.address,
              "--work-dir", str(self.work)],
             env=environment(**env),
         )

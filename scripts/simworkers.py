@@ -25,10 +25,10 @@ import time
 
 import zmq
 
-from minimr.cluster import protocol as p
-from minimr.cluster import scheduler
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.transport import HIGH_WATER_MARK, local_host
+from minimr.cluster.scheduling import scheduler
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire.transport import HIGH_WATER_MARK, local_host
 
 
 def raise_open_files_limit(wanted: int) -> int:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from minimr.cluster import protocol as p
-from minimr.cluster import wirecodec as wire
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
 
 #: one valid message of each command, with every optional nested record filled in
 SAMPLES: tuple[p.Message, ...] = (

@@ -200,7 +200,7 @@ def test_submit_imports_no_cluster_command_and_no_dashboard_server():
         import sys
         from click import Context
         from minimr.cli import main
-        from minimr.cluster import localcluster
+        from minimr.cluster.client import localcluster
         heavy = sorted(m for m in sys.modules if m.startswith(
             ("minimr.cluster.commands.", "minimr.cluster.dashboard.server", "http.server")))
         assert heavy == [], heavy

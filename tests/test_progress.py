@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from minimr.cluster.client import JobProgress
-from minimr.cluster.localcluster import DashboardStarted
+from minimr.cluster.client.client import JobProgress
+from minimr.cluster.client.localcluster import DashboardStarted
 from minimr.progress import PlainProgress, QuietProgress, Tracker, reporter
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from minimr.cluster.commands.status import fetch_status
-from minimr.cluster.security import Keys, keygen
+from minimr.cluster.wire.security import Keys, keygen
 from tests.e2e.support import environment, free_address
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "start_workers.py"

@@ -9,7 +9,7 @@ reducers, whether a sample cuts the partitions, and a digest of the input splits
 tasks must read. For step 0 that is the job's input splits exactly; for a later step, the
 previous step's part files, whose sizes nobody knows before that step commits (so its
 digest leaves the ends out). :func:`proposed_inputs` reads the same list back from a
-prepare's map task specs, for ``cluster/results.py`` to compare.
+prepare's map task specs, for ``cluster/scheduling/results.py`` to compare.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from minimr.cluster import protocol as p
-from minimr.cluster.client import _checked_submit
+from minimr.cluster.client.client import _checked_submit
+from minimr.cluster.wire import protocol as p
 from minimr.errors import UsageError
 
 PLAN = SimpleNamespace(job_id="wc-1", job_name="wc", steps=[object()])

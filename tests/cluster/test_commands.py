@@ -6,10 +6,10 @@ import pytest
 from click.testing import CliRunner
 
 from minimr.cli import main
-from minimr.cluster import scheduler as s
-from minimr.cluster import views
 from minimr.cluster.commands.logs import header
 from minimr.cluster.commands.status import format_job
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.scheduling import views
 from tests.cluster.test_scheduler import Script, assigns
 
 

@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from minimr.cluster import protocol as p
-from minimr.cluster import scheduler as s
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.coordinator import BATCH, IDLE_REST, Coordinator
-from minimr.cluster.memory_transport import MemoryNetwork
+from minimr.cluster.coordinator.coordinator import BATCH, IDLE_REST, Coordinator
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire.memory_transport import MemoryNetwork
 from tests import hostile
 
 #: a CURVE public key (Z85), as a worker with keys advertises for its shuffle server
@@ -159,7 +159,7 @@ def test_a_job_flows_from_submit_to_result():
 def test_progress_is_sent_at_most_every_interval():
     """However many tasks finish, a watcher hears of a job at most every PROGRESS_INTERVAL:
     a snapshot costs a pass over the job's tasks."""
-    from minimr.cluster.clientrequests import PROGRESS_INTERVAL
+    from minimr.cluster.coordinator.clientrequests import PROGRESS_INTERVAL
 
     rig = Rig()
     worker = rig.worker("w1", slots=4)
@@ -522,7 +522,7 @@ def test_cancel_from_another_client_answers_it_and_names_it():
 def test_the_history_of_a_state_dir_lists_finished_jobs_and_answers_for_forgotten_ones(tmp_path):
     """With a history, ended jobs are summarized there: status --all lists them, and a job the
     scheduler forgot is still answered from it."""
-    from minimr.cluster.history import History
+    from minimr.cluster.coordinator.history import History
 
     rig = Rig()
     rig.coordinator.history = History(str(tmp_path))

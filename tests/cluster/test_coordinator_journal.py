@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 
-from minimr.cluster import protocol as p
-from minimr.cluster import scheduler as s
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.coordinator import Coordinator
-from minimr.cluster.journal import (
+from minimr.cluster.coordinator.coordinator import Coordinator
+from minimr.cluster.coordinator.journal import (
     FILE_NAME,
     Journal,
     JournalDamaged,
@@ -17,7 +14,10 @@ from minimr.cluster.journal import (
     encode,
     read_records,
 )
-from minimr.cluster.memory_transport import MemoryNetwork
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire.memory_transport import MemoryNetwork
 
 
 class Life:

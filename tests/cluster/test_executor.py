@@ -7,9 +7,10 @@ import threading
 
 import pytest
 
-from minimr.cluster import pipe, shipping
-from minimr.cluster import protocol as p
-from minimr.cluster.executor import serve
+from minimr.cluster import shipping
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.worker import pipe
+from minimr.cluster.worker.executor import serve
 from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
 
 HOST = "this-host"

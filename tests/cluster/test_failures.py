@@ -3,8 +3,8 @@ black holes (workers that heartbeat but never finish a task)."""
 
 from __future__ import annotations
 
-from minimr.cluster import failures
-from minimr.cluster import scheduler as s
+from minimr.cluster.scheduling import failures
+from minimr.cluster.scheduling import scheduler as s
 from tests.cluster.test_scheduler import Script, assigns, ended, inputs_of
 
 

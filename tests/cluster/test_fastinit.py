@@ -9,8 +9,9 @@ from typing import ClassVar
 
 import pytest
 
-from minimr.cluster import events, protocol
-from minimr.cluster.fastinit import quick_init
+from minimr.cluster.scheduling import events
+from minimr.cluster.wire import protocol
+from minimr.cluster.wire.fastinit import quick_init
 
 
 @dataclass(frozen=True)

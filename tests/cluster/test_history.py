@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from minimr.cluster import history
-from minimr.cluster.history import History
+from minimr.cluster.coordinator import history
+from minimr.cluster.coordinator.history import History
 
 
 def test_summaries_are_read_back_newest_last_and_bounded(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from minimr.cluster import journal as j
+from minimr.cluster.coordinator import journal as j
 
 
 def write(state_dir, *records: j.Record) -> str:

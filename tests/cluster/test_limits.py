@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from minimr.cluster import protocol as p
-from minimr.cluster import scheduler as s
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.client import submit_plan
-from minimr.cluster.coordinator import Coordinator
-from minimr.cluster.limits import Limits, plan_too_large
-from minimr.cluster.memory_transport import MemoryNetwork
+from minimr.cluster.client.client import submit_plan
+from minimr.cluster.coordinator.coordinator import Coordinator
+from minimr.cluster.coordinator.limits import Limits, plan_too_large
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire.memory_transport import MemoryNetwork
 from minimr.errors import JobDefinitionError
 from tests.cluster.test_coordinator import Clock, Roles, of_type
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from minimr.cluster import notices
-from minimr.cluster import scheduler as s
+from minimr.cluster.scheduling import notices
+from minimr.cluster.scheduling import scheduler as s
 from tests.cluster.test_scheduler import Script, assigns
 
 

@@ -7,9 +7,9 @@ import struct
 
 import pytest
 
-from minimr.cluster import protocol as p
-from minimr.cluster import wirecodec as wire
-from minimr.cluster import wiretypes as w
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire import wiretypes as w
 from tests import hostile
 
 SAMPLES = [

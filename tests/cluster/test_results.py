@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from minimr.cluster import protocol as p
-from minimr.cluster.results import misfit
-from minimr.cluster.tables import Job, Kind, Task
-from minimr.cluster.wiretypes import parse
+from minimr.cluster.scheduling.results import misfit
+from minimr.cluster.scheduling.tables import Job, Kind, Task
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire.wiretypes import parse
 from minimr.dataflow import layout
 from tests.e2e.support import make_plan, small_inputs
 

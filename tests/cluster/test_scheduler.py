@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from minimr.cluster import board
-from minimr.cluster import protocol as p
-from minimr.cluster import scheduler as s
-from minimr.cluster.board import InvalidTransition
+from minimr.cluster.scheduling import board
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.scheduling.board import InvalidTransition
+from minimr.cluster.wire import protocol as p
 
 
 def listing(maps: int, reduces: int, step: int = 0) -> p.TaskLists:

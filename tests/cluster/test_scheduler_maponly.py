@@ -3,8 +3,8 @@ do, and what is committed is never run again, whatever happens to its worker."""
 
 from __future__ import annotations
 
-from minimr.cluster import protocol as p
-from minimr.cluster import scheduler as s
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.wire import protocol as p
 from tests.cluster.test_scheduler import Script, assigns, ended, map_output
 
 

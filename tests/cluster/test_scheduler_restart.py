@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from minimr.cluster import protocol as p
-from minimr.cluster import scheduler as s
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.wire import protocol as p
 from tests.cluster.test_scheduler import Script, assigns, ended, inputs_of, map_output
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from minimr.cluster import protocol as p
-from minimr.cluster import scheduler as s
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.wire import protocol as p
 from tests.cluster.test_scheduler import Script, assigns, ended
 
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from minimr.cluster import security
-from minimr.cluster.security import SUBMITTER, WORKER, AccessList, Keys, keygen
-from minimr.cluster.transport import CurveClient, ZmqClient, ZmqServer, wait
+from minimr.cluster.wire import security
+from minimr.cluster.wire.security import SUBMITTER, WORKER, AccessList, Keys, keygen
+from minimr.cluster.wire.transport import CurveClient, ZmqClient, ZmqServer, wait
 from minimr.errors import KeysError
 
 

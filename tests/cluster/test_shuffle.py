@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from minimr.cluster import partindex, shuffle
-from minimr.cluster import protocol as p
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.security import Keys, keygen
-from minimr.cluster.shuffle import FetchError, ShuffleServer, gather_segments
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire.security import Keys, keygen
+from minimr.cluster.worker import partindex, shuffle
+from minimr.cluster.worker.shuffle import FetchError, ShuffleServer, gather_segments
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minimr.cluster.tasklogs import AttemptLogs, BoundedLog, copy_logs
+from minimr.cluster.worker.tasklogs import AttemptLogs, BoundedLog, copy_logs
 
 
 def stream(log: BoundedLog, chunks: list[bytes]) -> bytes:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from minimr.cluster import scheduler as s
-from minimr.cluster import views
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.scheduling import views
 from tests.cluster.test_scheduler import Script, assigns, inputs_of, map_output, straggling_phase
 
 

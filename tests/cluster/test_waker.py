@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import os
 
-from minimr.cluster.memory_transport import MemoryNetwork
-from minimr.cluster.transport import Waker
+from minimr.cluster.wire.memory_transport import MemoryNetwork
+from minimr.cluster.wire.transport import Waker
 
 
 def open_fds() -> int:

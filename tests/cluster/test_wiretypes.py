@@ -7,7 +7,7 @@ from typing import Annotated
 
 import pytest
 
-from minimr.cluster import wiretypes as w
+from minimr.cluster.wire import wiretypes as w
 
 
 @dataclass(frozen=True)

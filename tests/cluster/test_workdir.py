@@ -13,14 +13,14 @@ import textwrap
 
 import pytest
 
-from minimr.cluster import partindex
-from minimr.cluster.workdir import WorkDir, default_base
+from minimr.cluster.worker import partindex
+from minimr.cluster.worker.workdir import WorkDir, default_base
 from minimr.errors import WorkDirError
 
 DIE_HOLDING_AN_OUTPUT = textwrap.dedent(
     """
     import json, os, sys
-    from minimr.cluster.workdir import WorkDir
+    from minimr.cluster.worker.workdir import WorkDir
     work = WorkDir(sys.argv[1])
     work.record_identity(b"w-dead-1234")
     job = os.path.join(work.path, "job-1")

@@ -11,15 +11,15 @@ import time
 
 import pytest
 
-from minimr.cluster import protocol as p
-from minimr.cluster import scheduler as s
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.client import _checked_submit
-from minimr.cluster.coordinator import Coordinator
-from minimr.cluster.executor import read_available, serve
-from minimr.cluster.memory_transport import MemoryNetwork
-from minimr.cluster.transport import Waker
-from minimr.cluster.worker import Worker
+from minimr.cluster.client.client import _checked_submit
+from minimr.cluster.coordinator.coordinator import Coordinator
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire.memory_transport import MemoryNetwork
+from minimr.cluster.wire.transport import Waker
+from minimr.cluster.worker.executor import read_available, serve
+from minimr.cluster.worker.worker import Worker
 from minimr.dataflow import taskenv
 from tests import hostile
 from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs

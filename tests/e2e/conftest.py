@@ -72,7 +72,7 @@ class Cluster:
             [
                 sys.executable,
                 "-m",
-                "minimr.cluster.worker",
+                "minimr.cluster.worker.worker",
                 "--coordinator",
                 self.address,
                 "--slots",

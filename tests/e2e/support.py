@@ -195,7 +195,7 @@ def hand_made_dealer(
     submitter. ``options`` are socket options set before it connects."""
     import zmq
 
-    from minimr.cluster.security import local_keys, uses_local_keys
+    from minimr.cluster.wire.security import local_keys, uses_local_keys
 
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from minimr.cli import main
-from minimr.cluster import client
+from minimr.cluster.client import client
 from tests.conftest import WORDCOUNT, write_file
 from tests.e2e.support import environment, finish, free_address, handles
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from minimr.cluster.client import submit_plan
+from minimr.cluster.client.client import submit_plan
 from minimr.cluster.commands.status import fetch_status, format_status
 from minimr.errors import JobFailed
 from tests.e2e.support import (
@@ -380,7 +380,7 @@ def test_sigterm_stops_a_waiting_worker_at_once(tmp_path):
         env=environment(),
     )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "minimr.cluster.worker", "--coordinator", address,
+        [sys.executable, "-m", "minimr.cluster.worker.worker", "--coordinator", address,
          "--work-dir", str(tmp_path / "work")],
         env=environment(MINIMR_LOG="ERROR"),
     )

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import minimr
-from minimr.cluster.client import submit_plan
-from minimr.cluster.localcluster import LocalCluster
+from minimr.cluster.client.client import submit_plan
+from minimr.cluster.client.localcluster import LocalCluster
 from minimr.errors import JobFailed
 from tests.e2e.jobs.dashboard import MARKUP
 from tests.e2e.support import JOBS, ROOT, TEXT, make_plan

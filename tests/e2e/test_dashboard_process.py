@@ -71,7 +71,7 @@ def cluster(tmp_path):
         assert url.hostname == "127.0.0.1"  # loopback unless a host is given
         token = dict(part.split("=", 1) for part in url.query.split("&"))["token"]
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "minimr.cluster.worker", "--coordinator", address,
+            [sys.executable, "-m", "minimr.cluster.worker.worker", "--coordinator", address,
              "--work-dir", str(tmp_path / "work")],
             env=environment(),
         ))

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from minimr.cluster.client import submit_plan
+from minimr.cluster.client.client import submit_plan
 from tests.e2e.support import (
     child_processes,
     inline_output,

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 import minimr
-from minimr.cluster import client, localcluster
+from minimr.cluster.client import client, localcluster
 from minimr.dataflow.format import output as out
 from minimr.errors import JobCodeError, JobFailed
 from minimr.loader import resolve_job

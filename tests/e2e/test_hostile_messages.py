@@ -19,11 +19,11 @@ import time
 
 import zmq
 
-from minimr.cluster import entries, journal
-from minimr.cluster import protocol as p
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.client import submit_plan
+from minimr.cluster.client.client import submit_plan
 from minimr.cluster.commands.status import fetch_status
+from minimr.cluster.coordinator import entries, journal
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
 from tests import hostile
 from tests.e2e.conftest import Cluster
 from tests.e2e.support import hand_made_dealer, inline_output, make_plan, read_dir, small_inputs

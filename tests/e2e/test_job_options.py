@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import minimr
-from minimr.cluster import client
+from minimr.cluster.client import client
 from minimr.dataflow import sidefiles
 from minimr.dataflow.taskenv import SIDE_FILES_FETCHED
 from tests.e2e.support import JOBS, environment

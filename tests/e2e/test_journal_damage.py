@@ -7,10 +7,10 @@ import subprocess
 import sys
 import time
 
-from minimr.cluster import protocol as p
-from minimr.cluster import wirecodec as wire
 from minimr.cluster.commands.status import fetch_status
-from minimr.cluster.journal import FILE_NAME, MAGIC
+from minimr.cluster.coordinator.journal import FILE_NAME, MAGIC
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
 from tests.e2e.support import HEARTBEAT, environment, free_address, hand_made_dealer
 
 JOBS = ("job-a", "job-b", "job-c")

@@ -26,11 +26,11 @@ from pathlib import Path
 import pytest
 import zmq
 
-from minimr.cluster import protocol as p
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.client import submit_message, submit_plan
+from minimr.cluster.client.client import submit_message, submit_plan
 from minimr.cluster.commands.status import fetch_status
-from minimr.cluster.security import Keys, keygen
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire.security import Keys, keygen
 from tests.e2e.conftest import Cluster as DefaultCluster
 from tests.e2e.support import (
     ROOT,

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import zmq
 
-from minimr.cluster import partindex
-from minimr.cluster import protocol as p
-from minimr.cluster import wirecodec as wire
 from minimr.cluster.commands.status import fetch_status
-from minimr.cluster.security import Keys, keygen
-from minimr.cluster.transport import CurveClient
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire.security import Keys, keygen
+from minimr.cluster.wire.transport import CurveClient
+from minimr.cluster.worker import partindex
 from tests.e2e.support import (
     HEARTBEAT,
     JOBS,
@@ -257,8 +257,8 @@ def served_file(work: Path, size: int) -> Path:
 
 def test_unread_shuffle_requests_leave_the_worker_small_and_serving(coordinator_at, tmp_path):
     """1,000 unread 1 MiB chunk requests: the worker's memory stays bounded, honest fetches work."""
-    from minimr.cluster.security import local_keys
-    from minimr.cluster.shuffle import CHUNK_SIZE, gather_segments
+    from minimr.cluster.wire.security import local_keys
+    from minimr.cluster.worker.shuffle import CHUNK_SIZE, gather_segments
 
     address = free_address()
     coordinator_at(address)
@@ -385,7 +385,7 @@ def run_with_deadline(plan, address: str, seconds: float) -> dict:
     it is still running after ``seconds`` (the job looped or stalled)."""
     import threading
 
-    from minimr.cluster.client import submit_plan
+    from minimr.cluster.client.client import submit_plan
 
     outcome: dict = {}
 

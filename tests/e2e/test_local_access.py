@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from minimr.cluster import protocol as p
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.client import submit_message, submit_plan
-from minimr.cluster.localcluster import LocalCluster
-from minimr.cluster.private import state_dir
-from minimr.cluster.security import local_keys
+from minimr.cluster.client.client import submit_message, submit_plan
+from minimr.cluster.client.localcluster import LocalCluster
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire.private import state_dir
+from minimr.cluster.wire.security import local_keys
 from tests.e2e.support import environment, free_address, make_plan, stop_processes
 
 OTHER = "minimr-other"

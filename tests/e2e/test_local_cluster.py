@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from minimr.cluster import launch, localcluster
+from minimr.cluster.client import launch, localcluster
 from tests.e2e.support import environment
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is Linux's")
@@ -123,7 +123,7 @@ def test_a_client_with_another_thread_spawns_its_workers():
             while not (cmdline := Path(f"/proc/{worker.pid}/cmdline").read_bytes()):
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
-            assert b"minimr.cluster.worker" in cmdline
+            assert b"minimr.cluster.worker.worker" in cmdline
     finally:
         stop.set()
         other.join()
@@ -152,7 +152,7 @@ def test_forked_workers_keep_no_sibling_waiting():
 
 SIGNALLED_AT_ONCE = """
 import os, signal
-from minimr.cluster import launch
+from minimr.cluster.client import launch
 
 def cancel(signum, frame):  # the client's own handler, as submit's SIGTERM
     raise KeyboardInterrupt

@@ -15,7 +15,7 @@ import pytest
 
 import minimr
 from minimr.cluster.commands.status import fetch_status
-from minimr.cluster.tasklogs import HEAD, TAIL
+from minimr.cluster.worker.tasklogs import HEAD, TAIL
 from tests.e2e.conftest import Cluster
 from tests.e2e.support import JOBS, environment
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import threading
 
-from minimr.cluster.client import submit_plan
+from minimr.cluster.client.client import submit_plan
 from minimr.cluster.commands.status import fetch_status
 from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
 from tests.e2e.test_restart import markers, run_with_a_coordinator_kill

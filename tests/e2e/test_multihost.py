@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from minimr.cluster.security import keygen
+from minimr.cluster.wire.security import keygen
 from tests.e2e.netns import Network, skip_reason
 from tests.e2e.support import (
     inline_output,

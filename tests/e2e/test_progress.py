@@ -6,8 +6,8 @@ import io
 import re
 import signal
 
-from minimr.cluster.client import submit_plan
-from minimr.cluster.localcluster import LocalCluster
+from minimr.cluster.client.client import submit_plan
+from minimr.cluster.client.localcluster import LocalCluster
 from minimr.progress import PlainProgress
 from tests.e2e.support import make_plan, read_dir
 from tests.e2e.test_cluster import small_inputs

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import zmq
 
-from minimr.cluster import protocol as p
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.client import submit_plan
+from minimr.cluster.client.client import submit_plan
 from minimr.cluster.commands.status import fetch_status
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
 from tests.e2e.support import (
     HEARTBEAT,
     environment,
@@ -183,7 +183,7 @@ def test_coordinator_survives_10000_bad_frames_during_a_job(tmp_path, monkeypatc
             [
                 sys.executable,
                 "-m",
-                "minimr.cluster.worker",
+                "minimr.cluster.worker.worker",
                 "--coordinator",
                 address,
                 "--work-dir",

@@ -12,11 +12,11 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from minimr.cluster import protocol as p
-from minimr.cluster import security
-from minimr.cluster.client import submit_plan
-from minimr.cluster.journal import FILE_NAME, read_records
-from minimr.cluster.operations import Asker
+from minimr.cluster.client.client import submit_plan
+from minimr.cluster.client.operations import Asker
+from minimr.cluster.coordinator.journal import FILE_NAME, read_records
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import security
 from minimr.dataflow.format.output import read_output
 from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
 

@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from minimr.cli import main
-from minimr.cluster.client import submit_plan
+from minimr.cluster.client.client import submit_plan
 from minimr.cluster.commands.status import fetch_status
-from minimr.cluster.security import Keys, keygen
-from minimr.cluster.transport import InsecureBind, check_bind_address
+from minimr.cluster.wire.security import Keys, keygen
+from minimr.cluster.wire.transport import InsecureBind, check_bind_address
 from tests.e2e.support import (
     HEARTBEAT,
     TEXT,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minimr.cluster.client import submit_plan
+from minimr.cluster.client.client import submit_plan
 from minimr.dataflow.counters import BUILTIN, SKIPPED_RECORDS
 from tests.e2e.support import inline_output, make_plan, small_inputs
 

@@ -7,10 +7,10 @@ import sys
 import threading
 import time
 
-from minimr.cluster import protocol as p
-from minimr.cluster import wirecodec as wire
-from minimr.cluster.security import local_keys
-from minimr.cluster.transport import ZmqServer, wait
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import wirecodec as wire
+from minimr.cluster.wire.security import local_keys
+from minimr.cluster.wire.transport import ZmqServer, wait
 from tests.e2e.support import JOBS, environment, small_inputs
 
 

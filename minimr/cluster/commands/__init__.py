@@ -1,7 +1,7 @@
 """The cluster's click commands, one module each: ``coordinator.py``, ``worker.py``,
 ``status.py``, ``logs.py``, ``cancel.py``, ``keygen.py``; ``daemon.py`` holds what the two
 long-running ones share. The commands that ask a coordinator do it through
-``cluster/operations.py``.
+``cluster/client/operations.py``.
 
 ``minimr.cli`` lists :data:`COMMANDS` on the ``minimr`` group and imports a command's module
 (:func:`load`) only when that command runs or ``minimr --help`` lists it: ``minimr submit``

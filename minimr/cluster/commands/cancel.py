@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from minimr.cluster import protocol as p
-from minimr.cluster.operations import Asker, client_curve, coordinator_options, who_am_i
+from minimr.cluster.client.operations import Asker, client_curve, coordinator_options, who_am_i
+from minimr.cluster.wire import protocol as p
 
 
 @click.command()

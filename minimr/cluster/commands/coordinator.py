@@ -8,18 +8,19 @@ from collections.abc import Callable
 
 import click
 
-from minimr.cluster import limits, security
-from minimr.cluster import scheduler as s
+from minimr.cluster.client.operations import DEFAULT_ADDRESS
 from minimr.cluster.commands.daemon import LOG_LEVELS, configure
-from minimr.cluster.coordinator import Coordinator, tune_gc
+from minimr.cluster.coordinator import limits
+from minimr.cluster.coordinator.coordinator import Coordinator, tune_gc
+from minimr.cluster.coordinator.journal import Journal, JournalDamaged, JournalError
+from minimr.cluster.coordinator.journal import move_aside as move_aside_journal
 from minimr.cluster.dashboard.logs import coordinator_logs
 from minimr.cluster.dashboard.server import DashboardAddressError, DashboardServer
 from minimr.cluster.dashboard.server import parse_address as parse_dashboard_address
 from minimr.cluster.dashboard.window import Window
-from minimr.cluster.journal import Journal, JournalDamaged, JournalError
-from minimr.cluster.journal import move_aside as move_aside_journal
-from minimr.cluster.operations import DEFAULT_ADDRESS
-from minimr.cluster.transport import COORDINATOR_MAX_MESSAGE, InsecureBind, ZmqServer
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.wire import security
+from minimr.cluster.wire.transport import COORDINATOR_MAX_MESSAGE, InsecureBind, ZmqServer
 from minimr.errors import KeysError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from minimr.cluster import security
+from minimr.cluster.wire import security
 
 KEYS_LAYOUT = """\b
 Keys folder layout (what `minimr keygen DIR` writes, what --keys DIR reads):

@@ -7,9 +7,9 @@ import time
 
 import click
 
-from minimr.cluster import protocol as p
-from minimr.cluster.operations import Asker, client_curve, coordinator_options
-from minimr.cluster.transport import CurveClient
+from minimr.cluster.client.operations import Asker, client_curve, coordinator_options
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire.transport import CurveClient
 
 #: seconds between two looks while following
 FOLLOW_INTERVAL = 0.5

@@ -8,11 +8,11 @@ import time
 
 import click
 
-from minimr.cluster import protocol as p
-from minimr.cluster import scheduler as s
-from minimr.cluster import security
-from minimr.cluster.operations import ask, client_curve, coordinator_options
-from minimr.cluster.transport import CurveClient
+from minimr.cluster.client.operations import ask, client_curve, coordinator_options
+from minimr.cluster.scheduling import scheduler as s
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire import security
+from minimr.cluster.wire.transport import CurveClient
 
 STATUS_TIMEOUT = 5.0
 

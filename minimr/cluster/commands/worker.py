@@ -6,12 +6,12 @@ import os
 
 import click
 
-from minimr.cluster import security
+from minimr.cluster.client.operations import _IDENTITY_HELP, _KEYS_HELP, DEFAULT_ADDRESS
 from minimr.cluster.commands.daemon import LOG_LEVELS, configure
-from minimr.cluster.operations import _IDENTITY_HELP, _KEYS_HELP, DEFAULT_ADDRESS
-from minimr.cluster.tasklogs import HEAD, TAIL
-from minimr.cluster.transport import is_loopback
-from minimr.cluster.worker import run_worker
+from minimr.cluster.wire import security
+from minimr.cluster.wire.transport import is_loopback
+from minimr.cluster.worker.tasklogs import HEAD, TAIL
+from minimr.cluster.worker.worker import run_worker
 
 
 @click.command()

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import click
 
-from minimr.cluster import protocol as p
-from minimr.cluster.operations import Asker
-from minimr.cluster.transport import CurveClient
+from minimr.cluster.client.operations import Asker
+from minimr.cluster.wire import protocol as p
+from minimr.cluster.wire.transport import CurveClient
 
 #: seconds a page waits for a log before it says there is none
 LOG_TIMEOUT = 5.0

@@ -26,10 +26,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from minimr.cluster import views
+from minimr.cluster.scheduling import views
 
 if TYPE_CHECKING:
-    from minimr.cluster.scheduler import Scheduler
+    from minimr.cluster.scheduling.scheduler import Scheduler
 
 #: seconds between two snapshots while someone looks (the pages poll once a second)
 PUBLISH_INTERVAL = 1.0

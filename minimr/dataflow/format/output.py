@@ -39,7 +39,7 @@ from minimr.errors import InputError, OutputExistsError
 SUCCESS = "_SUCCESS"
 TEMPORARY = "_temporary"
 SKIPPED = "_skipped"  # skip mode's report (``dataflow/skips.py``)
-LOGS = "_logs"  # an embedded cluster's task logs, one file per attempt (``cluster/tasklogs.py``)
+LOGS = "_logs"  # an embedded cluster's task logs, one file an attempt (``worker/tasklogs.py``)
 _first, _second = itemgetter(0), itemgetter(1)
 
 __all__ = [

@@ -94,7 +94,7 @@ def test_cancel_requests_reach_the_loop_in_order():
 def test_the_coordinator_publishes_its_views_and_takes_the_dashboards_cancels():
     """A coordinator with a window publishes the jobs while someone looks, and a cancel
     asked there ends the job as a client's would, its attempts cancelled on the worker."""
-    from minimr.cluster import protocol as p
+    from minimr.cluster.wire import protocol as p
     from tests.cluster.test_coordinator import Rig, of_type
 
     rig = Rig()

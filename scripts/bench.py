@@ -84,7 +84,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from measuring import Run, measure
+from measuring import Run, measure, stale_warning
 from zoo import GROUP, GROUPS, REPO, SYSTEMS, Corpus, Group, Setup, System, missing_requirement
 
 GEN_CORPUS = os.path.join(REPO, "scripts", "gen_corpus.py")
@@ -345,6 +345,22 @@ def chosen_systems(group: Group, names: list[str] | None) -> list[System]:
     return sorted(systems, key=lambda s: s.name not in group.reference)
 
 
+def _minimr_package(command: list[str]) -> str | None:
+    """The minimr package folder the ``--minimr`` command runs (its script's Python asked),
+    or None when that cannot be told."""
+    script = shutil.which(command[0]) if command else None
+    python = command[0] if command[0] == sys.executable else None
+    if script and not python:
+        with open(script, "rb") as f:
+            first = f.readline()
+        python = first[2:].decode(errors="replace").strip() if first.startswith(b"#!") else None
+    if not python:
+        return None
+    where = "import minimr, os; print(os.path.dirname(minimr.__file__))"
+    ask = subprocess.run([python, "-c", where], capture_output=True, text=True)
+    return ask.stdout.strip() if ask.returncode == 0 else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (1 if any check mismatched)."""
     args = parse_args(argv)
@@ -353,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     minimr = (shlex.split(args.minimr) if args.minimr else ["minimr"] if shutil.which("minimr")
               else [sys.executable, "-c", "from minimr.cli import main; main()"])
     setup = Setup(args.workers, os.path.join(args.work, "tmp"), minimr, args.inline)
+    warning = stale_warning(_minimr_package(minimr))
+    if warning:
+        print(warning, file=sys.stderr)
     rows: list[Row] = []
     notes: list[str] = []
     mismatched = False
@@ -402,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for note in notes:
         print(note)
+    if warning:
+        print(warning)
     print(f"\nsize {args.size:,} bytes per corpus, {args.files} files, seed {args.seed}, "
           f"workers {args.workers}, {os.cpu_count()} CPUs, commit {commit or '?'}\n")
     if rows:

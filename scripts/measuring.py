@@ -19,6 +19,33 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE_EVERY = 0.1
 
 
+def stale_helpers(package: str) -> list[str]:
+    """The compiled helpers under ``package`` (a minimr package folder) that are not built, or
+    older than their ``.pyx`` source: an editable install keeps the old module when a source
+    changes, and minimr then runs the pure-Python twin (the same output, slower) without a
+    word. Nothing is listed where no ``.pyx`` sits beside the package (a wheel)."""
+    stale = []
+    for folder, _dirs, names in os.walk(package):
+        for name in sorted(n for n in names if n.endswith(".pyx")):
+            stem = name[:-4]
+            source = os.path.join(folder, name)
+            built = [os.path.join(folder, n) for n in names
+                     if n.startswith(stem + ".") and n.endswith((".so", ".pyd"))]
+            if not built or max(map(os.path.getmtime, built)) < os.path.getmtime(source):
+                stale.append(os.path.relpath(source, os.path.dirname(package)))
+    return sorted(stale)
+
+
+def stale_warning(package: str | None) -> str | None:
+    """One line saying which compiled helpers are stale, or None when none is."""
+    stale = stale_helpers(package) if package else []
+    if not stale:
+        return None
+    return (f"WARNING: compiled helpers not built or older than their source: "
+            f"{', '.join(stale)}; their pure-Python twins run, so the figures are slower than "
+            f"the code's. Run pip install -e . in that tree again.")
+
+
 def host_cpu_seconds() -> float:
     """Busy CPU seconds of the whole machine since boot (user+nice+system+irq+softirq)."""
     with open("/proc/stat") as f:

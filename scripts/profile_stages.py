@@ -64,6 +64,8 @@ from typing import Any
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from measuring import stale_warning  # noqa: E402
+
 import minimr  # noqa: E402
 from minimr.dataflow import counters as C  # noqa: E402
 from minimr.dataflow import partition, tasks  # noqa: E402
@@ -216,6 +218,9 @@ def main() -> None:
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help="a job option, as --NAME VALUE on minimr submit's command line")
     args = parser.parse_args()
+    warning = stale_warning(os.path.dirname(minimr.__file__))
+    if warning:
+        print(warning, file=sys.stderr)
     install()
     out = tempfile.mkdtemp(prefix="profile-stages-")
     extra = {"sort_buffer": args.sort_buffer} if args.sort_buffer else {}

@@ -137,3 +137,36 @@ def test_a_corpus_is_made_again_when_any_module_of_its_generator_changes(tmp_pat
     assert bench.generator_hash(script) != before
     lone = write(tmp_path / "gen_join_tables.py", "tables")
     assert bench.generator_hash(lone) == hashlib.sha256(b"tables").hexdigest()
+
+
+def test_a_compiled_helper_older_than_its_source_or_not_built_is_named(tmp_path):
+    """An editable install keeps an old build when a .pyx changes: the benchmarks say so."""
+    import os
+
+    import measuring
+
+    package = tmp_path / "minimr"
+    (package / "mapside").mkdir(parents=True)
+    fresh, old, unbuilt = (package / "mapside" / f"_{n}.pyx" for n in ("fresh", "old", "unbuilt"))
+    for source in (fresh, old, unbuilt):
+        source.write_text("# cython\n")
+    for source, age in ((fresh, +10), (old, -10)):
+        built = source.with_name(source.stem + ".cpython-311-x86_64-linux-gnu.so")
+        built.write_bytes(b"")
+        os.utime(built, (source.stat().st_mtime + age,) * 2)
+    assert measuring.stale_helpers(str(package)) == ["minimr/mapside/_old.pyx",
+                                                     "minimr/mapside/_unbuilt.pyx"]
+    assert "_old.pyx" in measuring.stale_warning(str(package))
+    assert measuring.stale_warning(None) is None
+    assert measuring.stale_warning(str(tmp_path / "empty")) is None
+
+
+def test_this_checkouts_compiled_helpers_are_current_where_built():
+    """The tree the tests run is built (CI: MINIMR_REQUIRE_COMPILED=1), or says which are not."""
+    import os
+
+    import measuring
+
+    stale = measuring.stale_helpers(str(ROOT / "minimr"))
+    if os.environ.get("MINIMR_REQUIRE_COMPILED") == "1":
+        assert stale == []

@@ -348,9 +348,9 @@ class MapOutputBuffer:
         keys = list(map(_first, pairs))
         numbers = self._sorter.numbers_to_group(keys) if natively_sortable(keys) else None
         columns = sorted_composite_columns(pairs, numbers)
-        if columns is not None and composite_kind(columns[2]) != KIND_ANY:
-            keys, values, signature = columns
-            kind = composite_kind(signature)
+        kind = composite_kind(columns[2]) if columns is not None else KIND_ANY
+        if kind != KIND_ANY:
+            keys, values, _signature = columns
             del pairs, columns
             for part_keys, part_values in self._sorter.cut(keys, values, native=True,
                                                            numbers=numbers):

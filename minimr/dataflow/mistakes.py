@@ -89,17 +89,18 @@ def naming_unpicklable(functions: list[Callable[..., Any] | None]) -> Iterator[N
 
 
 # What Python says when an iterator is used as a list: len(), [i], reversed(), list methods.
+# any attribute: the type named must be one of the iterators given (``values.sum()`` too)
 _AS_A_LIST = re.compile(r"object of type '([\w.]+)' has no len\(\)|'([\w.]+)' object is not "
-                        r"(?:subscriptable|reversible)|'([\w.]+)' object has no attribute "
-                        r"'(?:sort|append|count|index|copy|pop|extend|insert|remove|reverse)'")
+                        r"(?:subscriptable|reversible)|'([\w.]+)' object has no attribute ")
 
 
 @contextlib.contextmanager
 def values_as_a_list(fn: Callable, values: list) -> Iterator[None]:
     """Add a hint to the ``TypeError`` (or ``AttributeError``) raised inside when ``fn``, a
     reduce or a combine, used one of the ``values`` iterators it was given as a list
-    (``len(values)``, ``values[0]``, ``values.sort()``): Python's message names an iterator
-    type the user never wrote. An error about an object of the user's own is left alone."""
+    (``len(values)``, ``values[0]``, ``values.sort()``, ``values.sum()``): Python's message
+    names an iterator type the user never wrote. An error about an object of the user's own
+    is left alone."""
     try:
         yield
     except (TypeError, AttributeError) as error:
@@ -109,7 +110,8 @@ def values_as_a_list(fn: Callable, values: list) -> Iterator[None]:
                                                                for v in values}:
             error.add_note(
                 f"{HINT}{function_location(fn)} gets each key's values as an iterator, read "
-                f"once and never a list in memory: count them with `sum(1 for _ in values)`, "
+                f"once and never a list in memory: add them with `sum(values)`, count them "
+                f"with `sum(1 for _ in values)`, "
                 f"take the first with `next(values)`, or write `values = list(values)` when "
                 f"one key's values fit in memory")
         raise

@@ -201,8 +201,18 @@ class IndexesCombine(CountsWithLen):
         yield word, sum(counts)
 
 
+class SumMethod(CountsWithLen):
+    """``values.sum()``, as a pandas user writes (found in a new user's try)."""
+
+    error = "AttributeError"
+
+    def reduce(self, word, counts):
+        yield word, counts.sum()
+
+
 @pytest.mark.skipif(not hasattr(BaseException, "add_note"), reason="notes came in 3.11")
-@pytest.mark.parametrize("job", [CountsWithLen, IndexesCombine], ids=lambda j: j.__name__)
+@pytest.mark.parametrize("job", [CountsWithLen, IndexesCombine, SumMethod],
+                         ids=lambda j: j.__name__)
 @pytest.mark.parametrize("runner", ["inline", "local"])
 def test_values_used_as_a_list_get_a_hint(tmp_path, job, runner):
     """len(values) or values[0] in a reduce or combine fails with Python's TypeError about an
@@ -211,7 +221,7 @@ def test_values_used_as_a_list_get_a_hint(tmp_path, job, runner):
         run(job, tmp_path, runner=runner)
     text = "".join(traceback.format_exception(info.value))
     text += getattr(info.value, "remote_traceback", "")
-    assert "TypeError" in text
+    assert getattr(job, "error", "TypeError") in text
     assert "values as an iterator" in text, text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -49,3 +50,28 @@ def text_input(tmp_path: Path) -> Path:
                  for i in range(200)]
         write_file(folder / f"f{f}.txt", "\n".join(lines) + "\n")
     return folder
+
+
+def pipe_identities(*fds: int) -> set[tuple[int, int, int]]:
+    """Each descriptor with the file it names now (device, inode): a pipe's inode is its
+    own, so a number later reused by another pipe or file no longer matches."""
+    identities = set()
+    for fd in fds:
+        info = os.fstat(fd)
+        identities.add((fd, info.st_dev, info.st_ino))
+    return identities
+
+
+def still_open(identities: set[tuple[int, int, int]]) -> set[tuple[int, int, int]]:
+    """Those of ``identities`` whose descriptor still names the same file. Unlike counting
+    /proc/self/fd, other threads opening or closing files meanwhile (a loaded run's
+    leftovers of earlier tests, garbage collected at any time) cannot make it wrong."""
+    alive = set()
+    for fd, device, inode in identities:
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == (device, inode):
+            alive.add((fd, device, inode))
+    return alive

@@ -12,6 +12,7 @@ from minimr.cluster.wire import wirecodec as wire
 from minimr.cluster.wire.security import Keys, keygen
 from minimr.cluster.worker import partindex, shuffle
 from minimr.cluster.worker.shuffle import FetchError, ShuffleServer, gather_segments
+from tests.conftest import pipe_identities, still_open
 
 
 @pytest.fixture
@@ -221,18 +222,17 @@ def test_a_server_without_the_codec_answers_plain_chunks(server, tmp_path, monke
     assert read(gather(inputs(server.address), tmp_path)[0]) == data
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
 def test_a_stopped_server_leaves_no_file_descriptor_open(tmp_path):
-    """Starting and stopping servers (a worker each, or a test's) does not leak their
-    wake-up pipes: the process's open descriptors come back to what they were."""
-    def open_fds() -> int:
-        return len(os.listdir("/proc/self/fd"))
-
-    ShuffleServer(str(tmp_path), "tcp://127.0.0.1:0").start().stop()  # sockets, context
-    before = open_fds()
+    """Starting and stopping servers (a worker each, or a test's) closes their sockets and
+    does not leak their wake-up pipes."""
+    pipes = set()
     for _ in range(20):
-        ShuffleServer(str(tmp_path), "tcp://127.0.0.1:0").start().stop()
-    assert open_fds() <= before + 2
+        server = ShuffleServer(str(tmp_path), "tcp://127.0.0.1:0").start()
+        pipes |= pipe_identities(server._waker.fd, server._waker.write_fd)
+        server.stop()
+        assert server._server._socket.closed  # and its socket
+    assert len(pipes) == 40
+    assert still_open(pipes) == set()
 
 
 class DroppingServer:

@@ -7,19 +7,16 @@ import os
 
 from minimr.cluster.wire.memory_transport import MemoryNetwork
 from minimr.cluster.wire.transport import Waker
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+from tests.conftest import pipe_identities, still_open
 
 
 def test_a_dropped_waker_closes_its_pipe():
-    before = open_fds()
     wakers = [Waker() for _ in range(50)]
-    assert open_fds() == before + 100
+    pipes = pipe_identities(*(fd for w in wakers for fd in (w.fd, w.write_fd)))
+    assert len(still_open(pipes)) == 100
     del wakers
     gc.collect()
-    assert open_fds() == before
+    assert still_open(pipes) == set()
 
 
 def test_close_then_drop_closes_once():
@@ -38,13 +35,16 @@ def test_close_then_drop_closes_once():
 
 def test_forgotten_fake_networks_release_their_pipes():
     """Tests drive coordinators on fake networks and forget them: none keeps its pipes."""
-    before = open_fds()
+    pipes = set()
     for _ in range(20):
         network = MemoryNetwork()
         server = network.bind("mem://c")
         client = network.connect("mem://c", b"w")
         client.send([b"x"])
         assert server.recv() is not None
-    del network, server, client
+        wakers = [end._inbox._waker for end in (server, client)]
+        pipes |= pipe_identities(*(fd for w in wakers for fd in (w.fd, w.write_fd)))
+    del network, server, client, wakers
     gc.collect()
-    assert open_fds() == before
+    assert len(pipes) == 80
+    assert still_open(pipes) == set()

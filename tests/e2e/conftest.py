@@ -19,8 +19,10 @@ class Cluster:
     """A coordinator process and worker processes; stops them all on close."""
 
     def __init__(self, tmp: Path, state_dir: Path | None = None,
-                 log_level: str | None = None) -> None:
+                 log_level: str | None = None, liveness: int | None = None) -> None:
         self.tmp = tmp
+        #: missed heartbeats (of 0.2 s) before a worker is dead; HEARTBEAT's when None
+        self.heartbeat = HEARTBEAT if liveness is None else [*HEARTBEAT[:3], str(liveness)]
         self.state_dir = state_dir  # the coordinator journals there (--state-dir)
         #: with a log level, the coordinator logs at it into this file (else to stderr)
         self.log = tmp / "coordinator.log" if log_level else None
@@ -47,7 +49,7 @@ class Cluster:
                 "coordinator",
                 "--bind",
                 self.address,
-                *HEARTBEAT,
+                *self.heartbeat,
                 *(["--state-dir", str(self.state_dir)] if self.state_dir else []),
                 "--log-level",
                 self.log_level,

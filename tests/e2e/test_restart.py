@@ -12,12 +12,15 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from minimr.cluster.client.client import submit_plan
 from minimr.cluster.client.operations import Asker
 from minimr.cluster.coordinator.journal import FILE_NAME, read_records
 from minimr.cluster.wire import protocol as p
 from minimr.cluster.wire import security
 from minimr.dataflow.format.output import read_output
+from tests.e2e.conftest import Cluster
 from tests.e2e.support import inline_output, make_plan, read_dir, small_inputs
 
 
@@ -98,11 +101,22 @@ def test_coordinator_killed_in_the_reduce_phase_never_reruns_committed_reduces(
     assert all(count == 1 for name, count in runs.items() if name.startswith("map-")), runs
 
 
+@pytest.fixture
+def patient_cluster(tmp_path):
+    """A coordinator that declares a worker dead after 5 s of silence, not 1: a successor
+    process started on a loaded machine registers (and adopts) before that."""
+    c = Cluster(tmp_path, liveness=25)
+    yield c
+    c.close()
+
+
 def test_a_killed_worker_restarted_on_its_folder_hands_its_map_outputs_on(
-    cluster, tmp_path, monkeypatch
+    patient_cluster, tmp_path, monkeypatch
 ):
     """SIGKILL a worker mid-map and start another on the same --work-dir: the new one adopts
-    the dead one's finished map outputs, so no map runs twice; the output equals inline."""
+    the dead one's finished map outputs, so no map runs twice; the output equals inline.
+    (Were the victim declared dead first, its maps would rightly run again.)"""
+    cluster = patient_cluster
     marks = tmp_path / "marks"
     marks.mkdir()
     inputs = small_inputs(tmp_path / "in", 8)

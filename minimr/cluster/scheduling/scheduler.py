@@ -14,7 +14,8 @@ The modules around it, one responsibility each:
 - ``placement.py``: which free slot takes which pending task, and a reduce's inputs;
 - ``mapoutputs.py``: which worker holds each map output, and what a lost one costs;
 - ``results.py``: whether a worker's result fits its task (one that does not fails);
-- ``failures.py``: what a failure means and who is to blame.
+- ``failures.py``: what a failure means and who is to blame;
+- ``steps.py``: what a finished task lets happen next (the chain below).
 
 How a job becomes tasks, without the coordinator ever seeing the plan
 ----------------------------------------------------------------------
@@ -82,7 +83,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from minimr.cluster.scheduling import failures, mapoutputs, notices, placement, views
+from minimr.cluster.scheduling import failures, mapoutputs, notices, placement, steps, views
 from minimr.cluster.scheduling.board import Board
 from minimr.cluster.scheduling.events import (
     MAX_ATTEMPTS,
@@ -126,10 +127,7 @@ from minimr.cluster.scheduling.tables import (
 from minimr.cluster.wire.protocol import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_LIVENESS,
-    MapOutputRef,
-    TaskLists,
 )
-from minimr.cluster.wire.wiretypes import plain
 
 __all__ = [  # the scheduler's vocabulary, importable from here
     "MAX_ATTEMPTS",
@@ -419,7 +417,8 @@ class Scheduler:
         if task.kind is Kind.MAP and task.step not in job.map_only:  # its output on a worker
             job.recover_until = now + self.recovery_grace
         actions.append(JobChanged(job.id))
-        self._after_done[task.kind](self, job, task, now, actions)
+        if steps.advance(self.board, job, task):
+            self._end_job(job, JobState.SUCCEEDED, now, actions)
         return actions
 
     def _on_job_outcome_restored(
@@ -532,7 +531,8 @@ class Scheduler:
         )
         failures.score_bad_workers(job, task, event.worker, len(self.workers))
         actions.append(JobChanged(job.id))
-        self._after_done[task.kind](self, job, task, now, actions)
+        if steps.advance(self.board, job, task):
+            self._end_job(job, JobState.SUCCEEDED, now, actions)
         return actions
 
     def _count_success(self, job: Job, task: Task, attempt: Attempt) -> None:
@@ -544,75 +544,6 @@ class Scheduler:
         if task.kind is Kind.MAP:
             job.input_records += builtin.get("map input records", 0)
             job.input_bytes += builtin.get("map input bytes", 0)
-
-    def _after_prepare(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
-        lists = task.output
-        assert isinstance(lists, TaskLists)  # misfit() and journal replay checked it
-        maps, reduces = lists.map_tasks, lists.reduce_tasks
-        step = task.step
-        job.step = step
-        job.maps[step] = [
-            self.board.add_task(job, Kind.MAP, step, i, spec, TaskState.PENDING).key
-            for i, spec in enumerate(maps)
-        ]
-        reduce_state = TaskState.WAITING if maps else TaskState.PENDING
-        job.reduces[step] = [
-            self.board.add_task(job, Kind.REDUCE, step, i, spec, reduce_state).key
-            for i, spec in enumerate(reduces)
-        ]
-        if not reduces:  # map-only: its maps write the step's output
-            job.map_only.add(step)
-            if not maps:  # nothing to read: the step is done already
-                self._step_done(job, step)
-
-    def _after_map(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
-        if task.step in job.map_only:  # its output is committed, held by no worker
-            if self.board.step_complete(job, Kind.MAP, task.step):
-                self._step_done(job, task.step)
-            return
-        worker = self.workers.get(task.output_worker or "")
-        if worker is not None:
-            worker.outputs.add((job.id, task.key))
-        placement.forget_located(job, task.step)
-        self.board.release_reduces(job, task.step)
-
-    def _after_reduce(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
-        step = task.step
-        if not self.board.step_complete(job, Kind.REDUCE, step):
-            return
-        placement.forget_located(job, step)
-        for key in job.maps.get(step, ()):  # every reduce read it: its holder served it
-            map_task = job.tasks[key]
-            holder = self.workers.get(map_task.output_worker or "")
-            if holder is not None and isinstance(map_task.output, MapOutputRef):
-                holder.served += map_task.output.size
-        for worker in self.workers.values():  # this step's map outputs are not needed
-            worker.outputs = {
-                o for o in worker.outputs if not (o[0] == job.id and job.tasks[o[1]].step == step)
-            }
-        self._step_done(job, step)
-
-    def _step_done(self, job: Job, step: int) -> None:
-        """Every part of ``step`` is committed: prepare the next step, or commit the job."""
-        if step + 1 < job.steps:
-            spec = {"step": step + 1}
-            self.board.add_task(job, Kind.PREPARE, step + 1, 0, spec, TaskState.PENDING)
-        else:
-            spec = {"step": step}
-            skipped = [plain(entry) for t in job.tasks.values() for entry in t.skipped]
-            if skipped:  # the job commit writes them to OUTPUT/_skipped/
-                spec["skipped"] = skipped
-            self.board.add_task(job, Kind.COMMIT, step, 0, spec, TaskState.PENDING)
-
-    def _after_commit(self, job: Job, task: Task, now: float, actions: list[Action]) -> None:
-        self._end_job(job, JobState.SUCCEEDED, now, actions)
-
-    _after_done = {
-        Kind.PREPARE: _after_prepare,
-        Kind.MAP: _after_map,
-        Kind.REDUCE: _after_reduce,
-        Kind.COMMIT: _after_commit,
-    }
 
     def _on_attempt_failed(self, event: AttemptFailed, now: float) -> list[Action]:
         actions: list[Action] = []

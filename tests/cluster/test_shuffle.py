@@ -10,8 +10,10 @@ import pytest
 from minimr.cluster.wire import protocol as p
 from minimr.cluster.wire import wirecodec as wire
 from minimr.cluster.wire.security import Keys, keygen
+from minimr.cluster.worker import fetch as fetching
 from minimr.cluster.worker import partindex, shuffle
-from minimr.cluster.worker.shuffle import FetchError, ShuffleServer, gather_segments
+from minimr.cluster.worker.fetch import FetchError, gather_segments
+from minimr.cluster.worker.shuffleserver import ShuffleServer
 from tests.conftest import pipe_identities, still_open
 
 
@@ -202,12 +204,12 @@ def test_a_fetcher_without_the_codec_asks_for_plain_chunks(server, tmp_path, mon
 def test_a_compressed_chunk_of_the_wrong_size_fails_the_fetch(tmp_path):
     """A chunk whose compressed frame does not hold the bytes asked for is a lost output."""
     zstandard = pytest.importorskip("zstandard")
-    piece = shuffle._Piece(0, 0, 10)
+    piece = fetching._Piece(0, 0, 10)
     items = [p.MapInput(0, "s0-m00000-a1", p.Holder("h", "tcp://127.0.0.1:1", "", ""))]
     data = zstandard.ZstdCompressor().compress(b"x" * 11)
     frames = wire.encode(p.Chunk(7, "", data, "zstd", total=10))
     with open(tmp_path / "out", "wb") as out, pytest.raises(FetchError, match="chunk"):
-        fetch = shuffle._Fetch(items, JOB, 0, {0: out}, 1.0, None)
+        fetch = fetching._Fetch(items, JOB, 0, {0: out}, 1.0, None)
         fetch.in_flight[7] = (piece, "tcp://127.0.0.1:1")
         fetch._receive(frames)
 

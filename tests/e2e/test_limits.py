@@ -258,7 +258,8 @@ def served_file(work: Path, size: int) -> Path:
 def test_unread_shuffle_requests_leave_the_worker_small_and_serving(coordinator_at, tmp_path):
     """1,000 unread 1 MiB chunk requests: the worker's memory stays bounded, honest fetches work."""
     from minimr.cluster.wire.security import local_keys
-    from minimr.cluster.worker.shuffle import CHUNK_SIZE, gather_segments
+    from minimr.cluster.worker.fetch import gather_segments
+    from minimr.cluster.worker.shuffle import CHUNK_SIZE
 
     address = free_address()
     coordinator_at(address)

@@ -48,7 +48,7 @@ from minimr.cluster import shipping
 from minimr.cluster.wire.protocol import MapOutputRef, RecordLocation, ReduceInputs, TaskLists
 from minimr.cluster.wire.security import KeyPair
 from minimr.cluster.worker import partindex, pipe
-from minimr.cluster.worker.shuffle import FetchError, gather_segments
+from minimr.cluster.worker.fetch import FetchError, gather_segments
 from minimr.dataflow import storage, taskenv
 from minimr.dataflow.counters import BUILTIN, BUILTIN_ORDER, Counters
 from minimr.dataflow.plan import MapTask, ReduceTask

@@ -57,7 +57,7 @@ from minimr.cluster.worker import pipe
 from minimr.cluster.worker.executor import STDERR_TAIL, Executor, can_fork
 from minimr.cluster.worker.inputtables import InputTables, MissingTable
 from minimr.cluster.worker.link import CoordinatorLink, WorkerRejected
-from minimr.cluster.worker.shuffle import ShuffleServer
+from minimr.cluster.worker.shuffleserver import ShuffleServer
 from minimr.cluster.worker.tasklogs import HEAD, TAIL, AttemptLogs, BoundedLog
 from minimr.cluster.worker.workdir import WorkDir
 

@@ -249,10 +249,11 @@ def test_a_plan_request_that_crossed_a_cancel_is_asked_again(cluster, monkeypatc
     asked for an attempt cancelled meanwhile goes unanswered: the job's next assignment
     asks again instead of waiting for ever."""
     sent: list[p.Message] = []
-    monkeypatch.setattr(cluster.worker, "_send", sent.append)
-    cluster.worker._on_assign(p.Assign("j", "s0-p00000-a1", "prepare", {"step": 0}))
-    cluster.worker._on_cancel(p.CancelAttempt("j", "s0-p00000-a1"))
-    cluster.worker._on_assign(p.Assign("j", "s0-p00000-a2", "prepare", {"step": 0}))
+    monkeypatch.setattr(cluster.worker.link, "post", sent.append)
+    handle = cluster.worker._handlers
+    handle[p.Assign](p.Assign("j", "s0-p00000-a1", "prepare", {"step": 0}))
+    handle[p.CancelAttempt](p.CancelAttempt("j", "s0-p00000-a1"))
+    handle[p.Assign](p.Assign("j", "s0-p00000-a2", "prepare", {"step": 0}))
     assert sent == [p.PlanRequest("j"), p.PlanRequest("j")]
 
 
@@ -297,12 +298,12 @@ def test_a_reduce_naming_a_table_the_worker_does_not_hold_fails_its_attempt(clus
     """A worker that registered again holds no table: a reduce naming one fails (never runs
     on a table of another registration)."""
     sent: list[p.Message] = []
-    monkeypatch.setattr(cluster.worker, "_send", sent.append)
+    monkeypatch.setattr(cluster.worker.link, "post", sent.append)
     holder = p.Holder("h", "tcp://h:1", "", "/w")
     table = p.ReduceInputs((holder,), (0,), (1,))
     cluster.worker._on_assign(p.Assign("j", "s0-r00000-a1", "reduce", {"step": 0}, table, 1))
     cluster.worker._on_assign(p.Assign("j", "s0-r00001-a1", "reduce", {"step": 0}, None, 1))
-    assert [a.inputs for a in cluster.worker.queue] == [table, table]
+    assert [a.inputs for a in cluster.worker.slots.queue] == [table, table]
     cluster.worker._registration(b"w-again")
     cluster.worker._on_assign(p.Assign("j", "s0-r00002-a1", "reduce", {"step": 0}, None, 1))
     (failed,) = [m for m in sent if isinstance(m, p.TaskFailed)]

@@ -10,8 +10,9 @@ message whose handler fails is that message's problem, logged, never the loop's 
 The link to the coordinator (``link.py``) is an object beside the loop, as in the ZeroMQ
 Guide's ``mdwrkapi.py``: it registers, heartbeats (Paranoid Pirate), notices silence and
 reconnects with backoff; when it gives a connection up, the worker drops its attempts.
-Executors talk to the worker in typed messages (``pipe.py``), dispatched by type as the
-coordinator's are.
+The executors, the attempts waiting for them and each attempt's log are its ``Slots``
+(``slots.py``); executors talk to it in typed messages (``pipe.py``), dispatched by type as
+the coordinator's are.
 
 Its map outputs live in a folder of its own (``workdir.py``), locked while it lives; a
 worker started on the same ``--work-dir`` adopts the outputs a dead one left there and
@@ -43,9 +44,7 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 
 from minimr.cluster.wire import private
@@ -53,12 +52,12 @@ from minimr.cluster.wire import protocol as p
 from minimr.cluster.wire.security import WorkerKeys
 from minimr.cluster.wire.transport import Client, Waker, ZmqClient, is_loopback, local_host, wait
 from minimr.cluster.wire.wiretypes import Invalid, parse
-from minimr.cluster.worker import pipe
-from minimr.cluster.worker.executor import STDERR_TAIL, Executor, can_fork
+from minimr.cluster.worker.executor import Executor, can_fork
 from minimr.cluster.worker.inputtables import InputTables, MissingTable
 from minimr.cluster.worker.link import CoordinatorLink, WorkerRejected
 from minimr.cluster.worker.shuffleserver import ShuffleServer
-from minimr.cluster.worker.tasklogs import HEAD, TAIL, AttemptLogs, BoundedLog
+from minimr.cluster.worker.slots import Slots
+from minimr.cluster.worker.tasklogs import HEAD, TAIL, AttemptLogs
 from minimr.cluster.worker.workdir import WorkDir
 
 log = logging.getLogger("minimr.worker")
@@ -69,18 +68,6 @@ __all__ = ["Worker", "WorkerRejected", "held_outputs", "run_worker"]
 LOG_DIR_ENV = "MINIMR_WORKER_LOG_DIR"
 #: the folder of attempt logs in a worker's work folder (hidden: no job is named so)
 LOGS = ".logs"
-
-
-@dataclass
-class Slot:
-    """An executor and the attempt it is running, if any."""
-
-    executor: Executor
-    assignment: p.Assign | None = None
-    counters: dict = field(default_factory=dict)  # a reduce's counters, held until commit
-    elapsed: float = 0.0
-    temp_path: str = ""
-    log: BoundedLog | None = None  # the running attempt's output (``assignment``'s)
 
 
 class Worker:
@@ -133,17 +120,14 @@ class Worker:
         self.keys = keys
         self.shuffle_port = shuffle_port
         self.parent_pid = parent_pid
-        self.slots_wanted = max(1, slots)
         self.host = host or local_host()
         self.name = name or f"{self.host}:{os.getpid()}"
         self.workdir = WorkDir(work_dir)
         self.work_dir = self.workdir.path
         self.logs = AttemptLogs(log_dir or os.path.join(self.work_dir, LOGS), log_head, log_tail)
-        self._executor_factory = executor or self._executor
-        self.slots: list[Slot] = []
-        self.queue: deque[p.Assign] = deque()
-        self.plans: dict[str, tuple[str, bytes]] = {}
-        self.plans_requested: set[str] = set()
+        #: the executors, the attempts waiting for them and each attempt's log
+        self.slots = Slots(max(1, slots), executor or self._executor, self.logs, self.name,
+                           self._send)
         #: the tables of map output holders its reduces read, kept per step
         self.tables = InputTables()
         self.stopping = False
@@ -165,19 +149,12 @@ class Worker:
         )
         self._handlers: dict[type, Callable] = {
             p.Assign: self._on_assign,
-            p.Plan: self._on_plan,
-            p.CommitAnswer: self._on_commit_answer,
-            p.CancelAttempt: self._on_cancel,
+            p.Plan: self.slots.take_plan,
+            p.CommitAnswer: self.slots.answer_commit,
+            p.CancelAttempt: self.slots.cancel,
             p.Reconnect: lambda message: self.link.reconnect(message.reason),
             p.ForgetJob: self._on_forget_job,
             p.FetchLog: self._on_fetch_log,
-        }
-        self._replies: dict[type, Callable] = {
-            pipe.Done: self._on_done,
-            pipe.ReadyToCommit: self._on_ready_to_commit,
-            pipe.Committed: self._on_committed,
-            pipe.FetchLost: self._on_fetch_lost,
-            pipe.Failed: self._on_failed,
         }
 
     # --- the loop -----------------------------------------------------------------------
@@ -204,8 +181,7 @@ class Worker:
         """Start the executors, the shuffle server and the link (registration)."""
         # The executors first: forked while this process has one thread and no socket yet
         # (see executor.py), spawned if it already has more.
-        fork = can_fork()
-        self.slots = [Slot(self._executor_factory(i, fork)) for i in range(self.slots_wanted)]
+        self.slots.start(can_fork())
         self._install_signal_handlers()
         self.shuffle = self._shuffle_factory()
         self.shuffle_address = _advertised(self.shuffle.address, self.coordinator)
@@ -219,8 +195,8 @@ class Worker:
         if self.link.pollable is not None and self.link.pollable in ready:
             self._serve_coordinator()
         self.link.check_handshake()
-        self._serve_executors(ready)
-        self._start_queued()
+        self.slots.serve(ready)
+        self.slots.start_queued()
         self._keep_alive()
         self.link.flush()  # this turn's results, as one batch
 
@@ -228,9 +204,7 @@ class Worker:
         """Tear everything down: goodbye, attempts' logs, executors, shuffle server, work
         folder."""
         self.link.close()
-        for slot in self.slots:
-            self._end_log(slot, "the worker stopped")
-            slot.executor.kill()
+        self.slots.close()
         if self.shuffle is not None:
             self.shuffle.stop()
         self.workdir.close()
@@ -252,14 +226,6 @@ class Worker:
             except Exception:
                 log.exception("handling %s from the coordinator failed", type(message).__name__)
 
-    def _serve_executors(self, ready: list) -> None:
-        """Handle the replies and deaths of executors that have something to say."""
-        for slot in list(self.slots):
-            if slot.executor.output in ready:
-                self._take_output(slot)
-            if slot.executor.conn in ready or slot.executor.sentinel in ready:
-                self._drain_executor(slot)
-
     def _keep_alive(self) -> None:
         """Stop if our parent is gone; let the link heartbeat or reconnect."""
         if self.parent_pid is not None and os.getppid() != self.parent_pid:
@@ -271,6 +237,7 @@ class Worker:
     def stop(self) -> None:
         """End the loop after the current turn (what SIGTERM and Ctrl-C do)."""
         self.stopping = True
+        self.slots.stopping = True
         self._stopped.set()
         self._waker.wake()
 
@@ -297,9 +264,7 @@ class Worker:
         items: list = [self._waker.fd]
         if self.link.pollable is not None:
             items.append(self.link.pollable)
-        for slot in self.slots:
-            items += [slot.executor.conn, slot.executor.sentinel, slot.executor.output]
-        return items
+        return items + self.slots.pollables()
 
     # --- coordinator connection ---------------------------------------------------------
 
@@ -313,7 +278,7 @@ class Worker:
             self.name,
             self.host,
             os.getpid(),
-            len(self.slots),
+            self.slots.count,
             self.shuffle_address,
             shuffle_key,
             folder=self.work_dir,
@@ -322,16 +287,7 @@ class Worker:
         )
 
     def _abandon_attempts(self) -> None:
-        self.queue.clear()
-        self.plans_requested.clear()  # asked on a connection that is gone: ask again
-        for index, slot in enumerate(self.slots):
-            if slot.assignment is None:
-                continue
-            if self.stopping:  # every executor is killed as the worker ends: none to start
-                self._end_log(slot, "the worker stopped")
-                slot.assignment = None
-            else:
-                self._replace_executor(index)
+        self.slots.abandon()
 
     def _send(self, message: p.Message) -> None:
         self.link.post(message)  # sent at the turn's end, with the turn's others
@@ -343,207 +299,29 @@ class Worker:
             log.warning("%s", exc)
             self._send(p.TaskFailed(message.job_id, message.attempt, str(exc)))
             return
-        if message.job_id not in self.plans and message.job_id not in self.plans_requested:
-            self.plans_requested.add(message.job_id)
-            self._send(p.PlanRequest(message.job_id))
-        self.queue.append(message)
-
-    def _on_plan(self, message: p.Plan) -> None:
-        self.plans[message.job_id] = (message.serializer, message.blob)
-        self.plans_requested.discard(message.job_id)
-
-    def _on_cancel(self, message: p.CancelAttempt) -> None:
-        self.queue = deque(a for a in self.queue if a.attempt != message.attempt)
-        for index, slot in enumerate(self.slots):
-            if slot.assignment is not None and slot.assignment.attempt == message.attempt:
-                self._replace_executor(index)
-        if not any(a.job_id == message.job_id for a in self.queue):
-            # the coordinator serves a plan only to a worker with an assignment of its job:
-            # a request that crossed this cancel goes unanswered, the next assignment asks again
-            self.plans_requested.discard(message.job_id)
-
-    def _on_commit_answer(self, message: p.CommitAnswer) -> None:
-        for slot in self.slots:
-            assignment = slot.assignment
-            if assignment is None or assignment.attempt != message.attempt:
-                continue
-            if message.ok:
-                slot.executor.send(
-                    pipe.Commit(assignment.job_id, assignment.attempt, assignment.task,
-                                slot.temp_path, assignment.kind)
-                )
-            else:
-                slot.executor.send(pipe.Discard(slot.temp_path))
-                self._end_log(slot, "its commit was refused: another attempt committed first")
-                slot.assignment = None
+        self.slots.assign(message)
 
     def _on_forget_job(self, message: p.ForgetJob) -> None:
         job_id = message.job_id
-        self.plans.pop(job_id, None)
-        self.plans_requested.discard(job_id)
         self.tables.forget_job(job_id)
-        self.queue = deque(a for a in self.queue if a.job_id != job_id)
-        for index, slot in enumerate(self.slots):
-            if slot.assignment is not None and slot.assignment.job_id == job_id:
-                self._replace_executor(index)
-            elif job_id in slot.executor.jobs:
-                slot.executor.send(pipe.ForgetPlan(job_id))
-                slot.executor.jobs.discard(job_id)
+        self.slots.forget_job(job_id)
         shutil.rmtree(os.path.join(self.work_dir, job_id), ignore_errors=True)
 
-    # --- executors ----------------------------------------------------------------------
-
-    def _start_queued(self) -> None:
-        """Give queued assignments whose plan is here to idle executors."""
-        for slot in self.slots:
-            if slot.assignment is not None:
-                continue
-            assignment = next((a for a in self.queue if a.job_id in self.plans), None)
-            if assignment is None:
-                return
-            self.queue.remove(assignment)
-            if assignment.job_id not in slot.executor.jobs:
-                serializer, blob = self.plans[assignment.job_id]
-                slot.executor.send(pipe.LoadPlan(assignment.job_id, serializer, blob))
-                slot.executor.jobs.add(assignment.job_id)
-            slot.assignment = assignment
-            slot.log = self.logs.new()
-            slot.executor.send(
-                pipe.Run(
-                    assignment.job_id,
-                    assignment.attempt,
-                    assignment.kind,
-                    assignment.task,
-                    assignment.inputs,
-                )
-            )
-
-    def _drain_executor(self, slot: Slot) -> None:
-        index = self.slots.index(slot)
-        self._take_output(slot)  # written before the reply was sent: the log comes first
-        try:
-            while slot.executor.conn.poll():
-                reply = slot.executor.conn.recv()
-                handler = self._replies.get(type(reply))
-                if handler is None:
-                    log.warning("dropping %r from executor %d", reply, index)
-                elif slot.assignment is not None and reply.attempt == slot.assignment.attempt:
-                    handler(slot, reply)
-        except (EOFError, OSError):
-            pass
-        if not slot.executor.process.is_alive():
-            self._on_executor_died(index)
-
-    def _on_done(self, slot: Slot, reply: pipe.Done) -> None:
-        assignment = slot.assignment
-        self._end_log(slot)
-        slot.assignment = None
-        self._send(
-            p.TaskDone(assignment.job_id, reply.attempt, reply.output, reply.counters,
-                       reply.elapsed)
-        )
-
-    def _on_ready_to_commit(self, slot: Slot, reply: pipe.ReadyToCommit) -> None:
-        slot.temp_path, slot.counters, slot.elapsed = reply.temp_path, reply.counters, reply.elapsed
-        self._send(p.CommitRequest(slot.assignment.job_id, reply.attempt))
-
-    def _on_committed(self, slot: Slot, reply: pipe.Committed) -> None:
-        self._on_done(slot, pipe.Done(reply.attempt, None, slot.counters, slot.elapsed))
-
-    def _on_fetch_lost(self, slot: Slot, reply: pipe.FetchLost) -> None:
-        assignment = slot.assignment
-        self._end_log(slot)
-        slot.assignment = None
-        self._send(p.FetchFailed(assignment.job_id, reply.attempt, reply.lost, reply.reason))
-
-    def _on_failed(self, slot: Slot, reply: pipe.Failed) -> None:
-        assignment = slot.assignment
-        tail = self._end_log(slot)
-        slot.assignment = None
-        self._send(
-            p.TaskFailed(
-                assignment.job_id,
-                reply.attempt,
-                f"{reply.error}(on worker {self.name})",
-                tail,
-                record=reply.record,
-                final=reply.final,
-            )
-        )
-
-    def _on_executor_died(self, index: int) -> None:
-        slot = self.slots[index]
-        assignment = slot.assignment
-        reason = slot.executor.describe_death()
-        if self.stopping:
-            # Stopped with this worker (systemd signals the unit's whole cgroup): the attempt
-            # is not a failure. The Bye this worker sends as it leaves has the coordinator
-            # run it again, uncounted; a new executor would only be killed at once.
-            log.info("executor of slot %d ended as the worker stops: %s", index, reason)
-            return
-        log.warning("executor of slot %d died: %s", index, reason)
-        if assignment is not None:
-            tail = self._end_log(slot, reason)
-            self._send(
-                p.TaskFailed(
-                    assignment.job_id,
-                    assignment.attempt,
-                    f"{reason} while running {assignment.attempt} on worker {self.name}",
-                    tail,
-                    crashed=True,
-                )
-            )
-        self._replace_executor(index)
-
-    def _replace_executor(self, index: int) -> None:
-        """Kill a slot's executor (it may be running stale user code) and start a fresh one."""
-        self._end_log(self.slots[index], "the attempt was stopped (cancelled, or its job ended)")
-        self.slots[index].executor.kill()
-        self.slots[index] = Slot(self._executor_factory(index, False))
-
-    # --- attempt logs -------------------------------------------------------------------
-
-    def _take_output(self, slot: Slot) -> None:
-        """Move what the slot's executor wrote into its attempt's log (none: dropped)."""
-        data = slot.executor.read_output()
-        if data and slot.log is not None:
-            slot.log.write(data)
-        elif data:
-            log.debug("slot output outside any attempt dropped: %d bytes", len(data))
-
-    def _end_log(self, slot: Slot, why: str = "") -> str:
-        """Save the slot's attempt log (with ``why`` the worker ended it, if it did);
-        returns its last bytes, for a failure's message."""
-        if slot.log is None or slot.assignment is None:
-            return ""
-        self._take_output(slot)
-        if why:
-            slot.log.write(f"[minimr] worker {self.name}: {why}\n".encode())
-        tail = slot.log.tail_text(STDERR_TAIL)
-        try:
-            self.logs.save(slot.assignment.job_id, slot.assignment.attempt, slot.log)
-        except OSError as exc:
-            log.warning("could not save the log of %s: %s", slot.assignment.attempt, exc)
-        slot.log = None
-        return tail
+    # --- attempt logs, shuffle server, executors ----------------------------------------
 
     def _on_fetch_log(self, message: p.FetchLog) -> None:
         """Send the coordinator an attempt's log from ``offset``: a running one's from
         memory, an ended one's from its file, or why there is none here."""
         wanted = (message.job_id, message.attempt)
-        slot = next((slot for slot in self.slots if slot.log is not None and slot.assignment
-                     is not None and (slot.assignment.job_id, slot.assignment.attempt) == wanted),
-                    None)
-        if slot is not None:
-            self._take_output(slot)
-        kept = slot.log if slot is not None else self.logs.load(*wanted)
+        running = self.slots.running_log(*wanted)
+        kept = running if running is not None else self.logs.load(*wanted)
         if kept is None:
             error = (f"worker {self.name} has no log of {message.attempt} (it keeps the logs "
                      f"of its last {self.logs.jobs_kept} jobs)")
             answer = p.LogData(message.request, *wanted, 0, False, error, b"")
         else:
             data, offset = kept.read(message.offset)
-            answer = p.LogData(message.request, *wanted, offset, slot is not None, "", data)
+            answer = p.LogData(message.request, *wanted, offset, running is not None, "", data)
         self._send(answer)
 
     def _shuffle_server(self) -> ShuffleServer:

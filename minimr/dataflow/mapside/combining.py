@@ -26,7 +26,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, compress, groupby, islice, repeat
+from itertools import chain, compress, islice, repeat
 from operator import countOf, gt, itemgetter
 from typing import Any
 
@@ -34,6 +34,7 @@ from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.folds import Fold
 from minimr.dataflow.mistakes import check_pairs, check_results, values_as_a_list
+from minimr.dataflow.reduceside.grouping import group_starts
 
 __all__ = ["CallCombiner", "Combined", "Combiner", "FoldCombiner", "keyed", "make_combiner",
            "several"]
@@ -105,22 +106,17 @@ class Combiner(ABC):
         self._count(sum(sizes), sum(map(len, combined)) + singles)
         return lists
 
-    def merged(self, entries: Iterable[tuple[Any, list]]) -> Iterator[tuple[Any, list]]:
-        """Sorted entries of several spills, each key's values across them combined.
+    def merged(self, batches: Iterable[list]) -> Iterator[tuple[Any, list]]:
+        """Sorted entries of several spills, given in lists (``batches``), each key's values
+        across them combined.
 
         The merge gives the first entry of a key the key to write (``exact``), which is the
-        key the combiner receives; keys are combined ``_MERGE_CHUNK`` at a time.
+        key the combiner receives. Keys are cut into groups ``_MERGE_CHUNK`` entries at a
+        time with C calls over the chunk (``_key_groups``), so Python runs per key only in
+        the user's combine, for keys of more than one value.
         """
-        keys: list = []
-        lists: list[list] = []
-        for key, group in groupby(entries, key=_first):
-            keys.append(key)
-            lists.append(list(chain.from_iterable(map(_second, group))))
-            if len(keys) >= _MERGE_CHUNK:
-                yield from keyed(keys, self.lists(keys, lists))
-                keys, lists = [], []
-        if keys:
-            yield from keyed(keys, self.lists(keys, lists))
+        return chain.from_iterable(
+            keyed(keys, self.lists(keys, lists)) for keys, lists in _key_groups(batches))
 
     def _count(self, seen: int, produced: int) -> None:
         self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
@@ -206,6 +202,37 @@ class CallCombiner(Combiner):
         pairs = list(chain.from_iterable(produced))
         check_pairs(pairs, self.fn)
         return pairs, produced
+
+
+def _key_groups(batches: Iterable[list]) -> Iterator[tuple[list, list[list]]]:
+    """The sorted ``(key, values list)`` entry ``batches`` as chunks ``(keys, values lists)``,
+    each key once with the values of all its entries, in order, as ``itertools.groupby``
+    groups them: a key starts a group where it differs from the one before (``!=``) and is
+    not the same object (one NaN object twice is one group). A chunk's last group is held
+    back until a key after it is seen, as its entries may run on into the next batch."""
+    held: list = []  # the entries of the last group seen, not handed on yet
+    for batch in batches:
+        for at in range(0, len(batch), _MERGE_CHUNK):
+            entries = [*held, *batch[at : at + _MERGE_CHUNK]] if held else batch[
+                at : at + _MERGE_CHUNK]
+            keys = list(map(_first, entries))
+            starts = group_starts(keys)
+            held = entries[starts[-1]:]
+            if len(starts) > 1:
+                yield _grouped(keys, list(map(_second, entries)), starts[:-1], starts[-1])
+    if held:
+        yield _grouped(list(map(_first, held)), list(map(_second, held)), [0], len(held))
+
+
+def _grouped(keys: list, lists: list, starts: list[int], end: int) -> tuple[list, list[list]]:
+    """The groups starting at ``starts`` (the last ending at ``end``): each its first
+    entry's key and a new list of its entries' values."""
+    if len(starts) == end:  # one entry a key (keys seen in one spill only): no slicing
+        return keys[:end], list(map(list, islice(lists, end)))
+    ends = [*islice(starts, 1, None), end]
+    return (list(map(keys.__getitem__, starts)),
+            list(map(list, map(chain.from_iterable,
+                               map(lists.__getitem__, map(slice, starts, ends))))))
 
 
 def make_combiner(combine: Callable | None, counters: Counters) -> Combiner | None:

@@ -434,7 +434,7 @@ class MapOutputBuffer:
         combiner = None if self._sort_values else self._combiner
         with MergedEntries([s.segment(p) for s in self._spills], scratch,
                            sort_values=self._sort_values) as merged:
-            entries = (combiner.merged(merged.entries())
+            entries = (combiner.merged(merged.batches())
                        if combiner is not None else merged.entries())
             return write_segment(out, entries, merged.kind)
 

@@ -39,6 +39,16 @@ def _starts(keys: list) -> list[int]:
     return [0, *compress(range(1, len(keys)), map(ne, islice(keys, 1, None), keys))]
 
 
+def group_starts(keys: list) -> list[int]:
+    """Where a group starts in ``keys`` as ``itertools.groupby`` cuts them: at 0, and where
+    a key differs from the one before and is not the same object (one key object twice, an
+    entry's values, is one group even for a key not equal to itself, a NaN)."""
+    starts = _starts(keys)
+    if len(starts) > 1 and any(map(is_, islice(keys, 1, None), keys)):
+        starts = [i for i in starts if not i or keys[i] is not keys[i - 1]]
+    return starts
+
+
 def pair_columns(batches: Iterable[list], size: int) -> Iterator[tuple[list, list, int]]:
     """The merged ``(key, value)`` pair ``batches`` (one pair a value) as column lists of at
     most ``size`` pairs, in order: ``(keys, values, groups)``, ``groups`` being the number of
@@ -53,11 +63,7 @@ def pair_columns(batches: Iterable[list], size: int) -> Iterator[tuple[list, lis
             pairs = batch[at : at + size]
             keys = list(map(_first, pairs))
             n = len(keys)
-            starts = _starts(keys)
-            if any(map(is_, islice(keys, 1, None), keys)):
-                # one key object twice (an entry's values): one group, as in groupby, even
-                # for a key not equal to itself (a NaN)
-                starts = [i for i in starts if not i or keys[i] is not keys[i - 1]]
+            starts = group_starts(keys)
             groups = len(starts)
             if previous and (keys[0] is previous[0] or not keys[0] != previous[0]):  # runs on
                 keys[0] = previous[0]

@@ -366,9 +366,13 @@ class MergedEntries:
     def entries(self) -> Iterator[tuple[Any, list]]:
         """The merged ``(key, values list)`` entries, several per key when keys repeat; the
         first of a key carries the key to write."""
+        return chain.from_iterable(self.batches())
+
+    def batches(self) -> Iterator[list]:
+        """The merged entries of ``entries``, in lists."""
         if not self._readers:
             return iter(())
-        return merge_entries(self._readers, self._in_memory, self._place)
+        return merge_batches(self._readers, self._in_memory, self._place)
 
 
 class MergedGroups(MergedEntries):

@@ -1,0 +1,101 @@
+"""The map side's combiner across spills (``combining.Combiner.merged``): each key's values of
+every spill combined once, keys cut into groups as ``itertools.groupby`` cuts them."""
+
+from __future__ import annotations
+
+from itertools import chain, groupby
+from operator import itemgetter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minimr.dataflow.counters import BUILTIN, COMBINE_INPUT_RECORDS, Counters
+from minimr.dataflow.mapside import combining
+from minimr.dataflow.mapside.combining import make_combiner
+
+
+def varied(key, values):
+    """Yield nothing, one pair or several, by the key: every shape a combiner may have."""
+    values = list(values)
+    if key % 3 == 0:
+        return
+    if key % 3 == 1:
+        yield key, sum(values)
+        return
+    for value in values:
+        yield key, value
+
+
+def reference(entries, fn):
+    """What a loop over ``groupby`` gives: each key's values chained, combined when several."""
+    out = []
+    for key, group in groupby(entries, key=itemgetter(0)):
+        values = list(chain.from_iterable(v for _, v in group))
+        if len(values) > 1:
+            values = [v for _, v in fn(key, iter(values))]
+        if values:
+            out.append((key, values))
+    return out
+
+
+def as_batches(entries, cuts):
+    """``entries`` cut into lists at the positions ``cuts``."""
+    bounds = [0, *sorted(c % (len(entries) + 1) for c in cuts), len(entries)]
+    return [entries[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+@settings(max_examples=150, deadline=None)
+@given(runs=st.lists(st.tuples(st.integers(0, 12),
+                               st.lists(st.integers(-5, 5), min_size=1, max_size=4)),
+                     max_size=40),
+       cuts=st.lists(st.integers(0, 60), max_size=6), chunk=st.sampled_from([1, 2, 3, 4096]))
+def test_merged_equals_a_loop_over_groupby(runs, cuts, chunk):
+    """However the entries are cut into batches and chunks, each key's values of every entry
+    are combined together once, in order, as a loop over ``groupby`` would."""
+    entries = sorted(runs, key=itemgetter(0))  # stable: a key's entries keep their order
+    combining._MERGE_CHUNK, saved = chunk, combining._MERGE_CHUNK
+    try:
+        combiner = make_combiner(varied, Counters())
+        got = [(k, list(v)) for k, v in combiner.merged(as_batches(entries, cuts))]
+    finally:
+        combining._MERGE_CHUNK = saved
+    assert got == reference(entries, varied)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 4096])
+def test_a_key_object_twice_is_one_group_a_nan_not_equal_to_itself_included(monkeypatch,
+                                                                             chunk):
+    """One NaN object on two entries is one group (as groupby has it), two NaN objects two."""
+    monkeypatch.setattr(combining, "_MERGE_CHUNK", chunk)
+    nan, other = float("nan"), float("nan")
+    seen = []
+
+    def record(key, values):
+        seen.append(list(values))
+        yield key, 0
+
+    combiner = make_combiner(record, Counters())
+    got = list(combiner.merged([[(nan, [1]), (nan, [2])], [(nan, [3]), (other, [4])]]))
+    assert seen == [[1, 2, 3]]
+    assert [k is nan for k, _ in got] == [True, False] and got[1] == (other, [4])
+
+
+@pytest.mark.parametrize("chunk", [1, 4096])
+def test_the_combiner_gets_each_groups_first_key_and_lists_come_out(monkeypatch, chunk):
+    """Of equal keys (1, 1.0, True) the group's first entry's key is the one combined and
+    written, and every key's values come out as a list (a spill's entries hold lists)."""
+    monkeypatch.setattr(combining, "_MERGE_CHUNK", chunk)
+    keys = []
+
+    def record(key, values):
+        keys.append(key)
+        yield key, sum(values)
+
+    counters = Counters()
+    combiner = make_combiner(record, counters)
+    got = list(combiner.merged([[(1, [1]), (1.0, [2])], [(True, [3]), (2, (5,))]]))
+    assert got == [(1, [6]), (2, [5])]
+    assert type(keys[0]) is int and type(got[0][0]) is int
+    assert all(type(values) is list for _, values in got)
+    assert counters.get(BUILTIN, COMBINE_INPUT_RECORDS) == 4

@@ -1,10 +1,10 @@
 """Builds the optional compiled helpers ``minimr.dataflow.mapside._pairscan``, ``_keysort``,
-``minimr.dataflow.reduceside._colmerge``, ``minimr.dataflow.format._reprlines`` and
-``_strcolumns`` (Cython); the project's metadata is in pyproject.toml. Without Cython or a C
-compiler, minimr installs without them and uses their pure-Python twins
+``minimr.dataflow.reduceside._colmerge``, ``minimr.dataflow.format._reprlines``,
+``_strcolumns`` and ``_typedcolumns`` (Cython); the project's metadata is in pyproject.toml.
+Without Cython or a C compiler, minimr installs without them and uses their pure-Python twins
 (``minimr/dataflow/mapside/pairscan.py``, ``keysort.py``; the merge of pairs in
 ``reduceside/merge.py``; ``ReprEncoding.encode`` in ``format/encodings.py``; pickle, and
-``strcolumns.decode_py``)."""
+``strcolumns.decode_py``, ``typedcolumns.decode_py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from setuptools import Extension, setup
 
 MODULES = ("minimr.dataflow.mapside._pairscan", "minimr.dataflow.mapside._keysort",
            "minimr.dataflow.reduceside._colmerge", "minimr.dataflow.format._reprlines",
-           "minimr.dataflow.format._strcolumns")
+           "minimr.dataflow.format._strcolumns", "minimr.dataflow.format._typedcolumns")
 
 
 def extensions() -> list[Extension]:

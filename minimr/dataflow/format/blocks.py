@@ -2,8 +2,11 @@
 
 Records are pickled a block at a time (a list of many entries with protocol 5), never one by
 one: one ``pickle.dumps`` of a list is far cheaper than thousands of small ones. A block on
-disk is ``<u32 length><pickled bytes>``, or, for columns of ASCII str (a sort's records)
-where the compiled writer is built, ``<u32 length><their text>`` (``strcolumns``).
+disk is ``<u32 length><pickled bytes>``, or, where the compiled writers are built, for
+columns of ASCII str (a sort's records) ``<u32 length><their text>`` (``strcolumns``), and
+for columns of ints, floats, ASCII str or tuples of them (a float average's ``(total,
+count)``, a join's tagged rows, a word count's counts) the fields unpickled
+(``typedcolumns``).
 
 A block of columns (one value a key: a sort's records, a word count's combined counts) that
 holds only str, bytes and numbers, or in a column only tuples of them (a join's rows), is
@@ -24,7 +27,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Any, BinaryIO
 
-from minimr.dataflow.format import strcolumns
+from minimr.dataflow.format import strcolumns, typedcolumns
 from minimr.dataflow.format.unpicklable import raise_culprit
 
 _HEADER = struct.Struct("<I")
@@ -35,6 +38,8 @@ BLOCK_ENTRIES = 4096
 # Objects that hold no references: writing one twice cannot make a copy of anything shared.
 _ATOMIC = frozenset({str, bytes, int, float, bool, type(None)})
 _TUPLE = {tuple}
+# a block's reader by its first byte (a pickle's is b"\x80")
+_READERS = {strcolumns.TAG: strcolumns.decode, typedcolumns.TAG: typedcolumns.decode}
 
 
 def write_block(out: BinaryIO, entries: list | tuple, records: bool = False) -> int:
@@ -46,7 +51,7 @@ def write_block(out: BinaryIO, entries: list | tuple, records: bool = False) -> 
     Raises:
         UnpicklableRecord: a key or value cannot be pickled (``unpicklable.py``).
     """
-    data = _str_columns(entries)
+    data = _columns(entries)
     if data is None:
         data = _pickled(entries, records)
     out.write(_HEADER.pack(len(data)))
@@ -54,13 +59,17 @@ def write_block(out: BinaryIO, entries: list | tuple, records: bool = False) -> 
     return HEADER_SIZE + len(data)
 
 
-def _str_columns(block: list | tuple) -> bytes | None:
-    """A block of columns of ASCII str as their text (``strcolumns``), when the compiled
-    writer is built; otherwise None."""
-    if (strcolumns.encode is None or type(block) is not tuple or len(block) != 2
-            or type(block[0]) is not list or type(block[1]) is not list):
+def _columns(block: list | tuple) -> bytes | None:
+    """A block of columns stored unpickled, where the compiled writers are built: ASCII str
+    as their text (``strcolumns``), ints, floats, ASCII str and tuples of them as typed
+    columns (``typedcolumns``); otherwise None."""
+    if (type(block) is not tuple or len(block) != 2 or type(block[0]) is not list
+            or type(block[1]) is not list):
         return None
-    return strcolumns.encode(*block)
+    data = strcolumns.encode(*block) if strcolumns.encode is not None else None
+    if data is None and typedcolumns.encode is not None:
+        data = typedcolumns.encode(*block)
+    return data
 
 
 def _pickled(entries: list | tuple, records: bool) -> bytes:
@@ -132,7 +141,7 @@ def read_blocks(source: BinaryIO, length: int) -> Iterator[list]:
         if len(data) < size:
             raise ValueError("truncated block")
         remaining -= HEADER_SIZE + size
-        yield strcolumns.decode(data) if strcolumns.is_str_columns(data) else pickle.loads(data)
+        yield _READERS.get(data[:1], pickle.loads)(data)
 
 
 def iter_entries(source: BinaryIO, length: int) -> Iterator:

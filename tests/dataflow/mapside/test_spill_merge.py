@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-import pickle
+import io
 import random
 import tracemalloc
 from operator import itemgetter
@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minimr.dataflow.counters import BUILTIN, SPILLED_RECORDS, Counters
+from minimr.dataflow.format.blocks import read_blocks
 from minimr.dataflow.format.segments import (
     MAX_RUNS,
     Segment,
@@ -255,10 +256,10 @@ def test_single_value_blocks_are_columns_and_read_back_as_entries(tmp_path):
     data = path.read_bytes()
     assert (tmp_path / "columns").read_bytes() == data[: first[0]]
     assert first[1] == 5000 and second[1] == 5000 + len(range(0, 5000, 7))
-    header = int.from_bytes(data[1:5], "little")
-    assert type(pickle.loads(data[5 : 5 + header])) is tuple  # the columns form
-    header = int.from_bytes(data[first[0] + 1 : first[0] + 5], "little")
-    assert type(pickle.loads(data[first[0] + 5 : first[0] + 5 + header])) is list
+    blocks = list(read_blocks(io.BytesIO(data[1 : first[0]]), first[0] - 1))
+    assert {type(block) for block in blocks} == {tuple}  # the columns form
+    blocks = list(read_blocks(io.BytesIO(data[first[0] + 1 :]), second[0] - 1))
+    assert type(blocks[0]) is list
 
     segments = [Segment(str(path), 0, first[0]), Segment(str(path), first[0], second[0])]
     for limit in (0, 2**30):  # streamed and in memory

@@ -134,9 +134,40 @@ def write_segment(
     ``(bytes written, values written)``.
     """
     written = out.write(kind)
+    entries_written, values_written = _write_entries(out, entries, _composite(kind))
+    return written + entries_written, values_written
+
+
+def write_key_lists(out: BinaryIO, chunks: Iterable[tuple[list, list]], kind: bytes
+                    ) -> tuple[int, int]:
+    """Write sorted keys with their values as one segment, given a chunk at a time as
+    ``(keys, values lists)`` (a list or tuple of values a key; a key of none is left out).
+
+    A chunk whose keys have one value each is written as columns without making an entry
+    (as ``write_single_values``); another as ``write_segment`` writes its entries. Not for
+    a composite ``kind``. Returns ``(bytes written, values written)``.
+    """
+    written = out.write(kind)
     values_written = 0
+    for keys, lists in chunks:
+        if countOf(map(len, lists), 1) == len(lists):
+            for i in range(0, len(keys), BLOCK_ENTRIES):
+                written += write_block(out, (keys[i : i + BLOCK_ENTRIES],
+                                             list(map(_first, lists[i : i + BLOCK_ENTRIES]))))
+            values_written += len(keys)
+            continue
+        entries = filter(_second, zip(keys, map(list, lists), strict=True))
+        n, values = _write_entries(out, entries, False)
+        written += n
+        values_written += values
+    return written, values_written
+
+
+def _write_entries(out: BinaryIO, entries: Iterable[tuple[Any, list]], composite: bool
+                   ) -> tuple[int, int]:
+    """The blocks of ``write_segment``: ``(bytes written, values written)``."""
+    written = values_written = 0
     entries = iter(entries)
-    composite = _composite(kind)
     while True:
         chunk = list(islice(entries, BLOCK_ENTRIES))
         if not chunk:

@@ -106,17 +106,17 @@ class Combiner(ABC):
         self._count(sum(sizes), sum(map(len, combined)) + singles)
         return lists
 
-    def merged(self, batches: Iterable[list]) -> Iterator[tuple[Any, list]]:
+    def merged(self, batches: Iterable[list]) -> Iterator[tuple[list, list]]:
         """Sorted entries of several spills, given in lists (``batches``), each key's values
-        across them combined.
+        across them combined: chunks ``(keys, values lists)`` for ``write_key_lists`` (a key
+        the combiner yielded nothing for has an empty list).
 
         The merge gives the first entry of a key the key to write (``exact``), which is the
         key the combiner receives. Keys are cut into groups ``_MERGE_CHUNK`` entries at a
         time with C calls over the chunk (``_key_groups``), so Python runs per key only in
         the user's combine, for keys of more than one value.
         """
-        return chain.from_iterable(
-            keyed(keys, self.lists(keys, lists)) for keys, lists in _key_groups(batches))
+        return ((keys, self.lists(keys, lists)) for keys, lists in _key_groups(batches))
 
     def _count(self, seen: int, produced: int) -> None:
         self._counters.increment(C.BUILTIN, C.COMBINE_INPUT_RECORDS, seen)
@@ -224,11 +224,12 @@ def _key_groups(batches: Iterable[list]) -> Iterator[tuple[list, list[list]]]:
         yield _grouped(list(map(_first, held)), list(map(_second, held)), [0], len(held))
 
 
-def _grouped(keys: list, lists: list, starts: list[int], end: int) -> tuple[list, list[list]]:
+def _grouped(keys: list, lists: list, starts: list[int], end: int) -> tuple[list, list]:
     """The groups starting at ``starts`` (the last ending at ``end``): each its first
-    entry's key and a new list of its entries' values."""
+    entry's key and its entries' values (a list, or a one-value tuple for an entry of a
+    block of columns, taken as it is)."""
     if len(starts) == end:  # one entry a key (keys seen in one spill only): no slicing
-        return keys[:end], list(map(list, islice(lists, end)))
+        return keys[:end], lists[:end]
     ends = [*islice(starts, 1, None), end]
     return (list(map(keys.__getitem__, starts)),
             list(map(list, map(chain.from_iterable,

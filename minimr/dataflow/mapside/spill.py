@@ -46,6 +46,7 @@ from minimr.dataflow.format.segments import (
     concatenable,
     concatenate_segments,
     key_kind,
+    write_key_lists,
     write_segment,
     write_single_values,
 )
@@ -287,6 +288,8 @@ class MapOutputBuffer:
             if combined.single is not None:
                 return partial(write_single_values, keys=keys, values=combined.single, kind=kind)
             return partial(write_segment, entries=keyed(keys, combined.lists), kind=kind)
+        if self._combiner is not None:  # one value a key, as combiners mostly leave them:
+            return partial(write_key_lists, chunks=[self._combined(keys, taken)], kind=kind)
         return partial(write_segment, entries=self._entries(keys, taken), kind=kind)
 
     def _entries(self, keys: list, taken: Taken) -> Iterable[tuple[Any, list]]:
@@ -307,12 +310,20 @@ class MapOutputBuffer:
             for i in several(sizes):
                 lists[i] = lists[i] * sizes[i]
             return zip(keys, lists, strict=True)
+        if self._combiner is not None:
+            return keyed(*self._combined(keys, taken))
         lists = list(map(taken.sources.__getitem__, keys))
         if taken.wrapped:
             keys = list(map(unwrap, keys))
-        if self._combiner is not None:
-            return keyed(keys, self._combiner.lists(keys, lists))
         return zip(keys, lists, strict=True)
+
+    def _combined(self, keys: list, taken: Taken) -> tuple[list, list[list]]:
+        """Sorted keys of a grouping store (no runs) and their values lists, combined:
+        columns, for ``write_key_lists`` to write as columns when each key has one value."""
+        lists = list(map(taken.sources.__getitem__, keys))
+        if taken.wrapped:
+            keys = list(map(unwrap, keys))
+        return keys, self._combiner.lists(keys, lists)
 
     def _listed_parts(self, pairs: list) -> Iterator[Callable[[BinaryIO], tuple[int, int]]]:
         """A list's partitions: its pairs sorted (stably) by key, each pair one value."""
@@ -434,9 +445,9 @@ class MapOutputBuffer:
         combiner = None if self._sort_values else self._combiner
         with MergedEntries([s.segment(p) for s in self._spills], scratch,
                            sort_values=self._sort_values) as merged:
-            entries = (combiner.merged(merged.batches())
-                       if combiner is not None else merged.entries())
-            return write_segment(out, entries, merged.kind)
+            if combiner is not None:
+                return write_key_lists(out, combiner.merged(merged.batches()), merged.kind)
+            return write_segment(out, merged.entries(), merged.kind)
 
 
 def _types(items: list) -> set[type]:

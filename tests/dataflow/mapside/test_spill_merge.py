@@ -21,6 +21,7 @@ from minimr.dataflow.format.segments import (
     concatenate_segments,
     key_kind,
     run_count,
+    write_key_lists,
     write_segment,
     write_single_values,
 )
@@ -409,3 +410,24 @@ def test_runs_of_a_composite_kind_and_another_are_never_copied_into_one_segment(
     segments = [Segment(str(path), 0, plain), Segment(str(path), plain, composite)]
     with open(tmp_path / "out", "wb") as out, pytest.raises(ValueError, match="composite"):
         concatenate_segments(out, segments)
+
+
+def test_key_lists_are_written_as_their_entries_are(tmp_path):
+    """``write_key_lists`` writes a chunk of one value a key as columns (the bytes of
+    ``write_single_values``) and other chunks as their entries, a key of no values left out:
+    read back, the entries ``write_segment`` would have written."""
+    keys = [f"k{i:05d}" for i in range(5000)]
+    single = [(i,) for i in range(5000)]  # one-value tuples, as a block of columns reads
+    mixed = [[i, i] if i % 7 == 0 else [] if i % 5 == 0 else [i] for i in range(5000)]
+    with open(tmp_path / "lists", "wb") as out:
+        first = write_key_lists(out, [(keys, single)], b"s")
+        second = write_key_lists(out, [(keys[:10], mixed[:10]), (keys[10:], mixed[10:])], b"s")
+    with open(tmp_path / "columns", "wb") as out:
+        assert write_single_values(out, keys, list(range(5000)), b"s") == first
+    data = (tmp_path / "lists").read_bytes()
+    assert (tmp_path / "columns").read_bytes() == data[: first[0]]
+    assert second[1] == sum(map(len, mixed))
+    segment = Segment(str(tmp_path / "lists"), first[0], second[0])
+    with MergedGroups([segment], str(tmp_path)) as merged:
+        got = [(k, list(vs)) for k, vs in merged]
+    assert got == [(k, v) for k, v in zip(keys, mixed, strict=True) if v]

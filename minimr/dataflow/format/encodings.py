@@ -35,7 +35,7 @@ import base64
 import json
 import math
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain, compress
 from operator import countOf
 from typing import Any
@@ -94,20 +94,39 @@ def _all_literal(items: list, depth: int = _FLAT_DEPTH) -> bool:
         list(chain.from_iterable(_of_kinds(items, _SEQUENCES))), depth - 1)
 
 
-def _repr_column(items: list) -> tuple[list, str]:
-    """The reprs of a column of literals, as ``(texts, quote)``: each repr is
-    ``quote + text + quote``.
+def _repr_column(items: list) -> tuple[list, str, str]:
+    """The reprs of a column of literals, as ``(texts, open, close)``: each repr is
+    ``open + text + close`` (``_quoted_column``'s, else each item's ``repr``)."""
+    return _quoted_column(items) or (list(map(repr, items)), "", "")
 
-    A column of exact str that repr writes as they are between single quotes (``_quotable``)
-    is its own texts, quoted by the separators the lines are joined with: repr scans each
-    str twice (a sort's 89-character values: 60% of a part file's formatting).
+
+def _quoted_column(items: list) -> tuple[list, str, str] | None:
+    """The reprs of a column of exact str, or of exact tuples of one width, two or more, of
+    exact str (a join's rows), that repr writes as they are between single quotes
+    (``_quotable``), as ``(texts, open, close)`` made by C calls over the column, with no
+    repr per item; else None.
+
+    Such a str is its own text, quoted by the separators the lines are joined with (repr
+    scans each str twice: a sort's 89-character values, 60% of a part file's formatting);
+    such a tuple is its str joined by ``', '`` between ``('`` and ``')``, as repr writes it.
     """
-    if countOf(map(type, items), str) == len(items) and _quotable(items):
-        return items, "'"
-    return list(map(repr, items)), ""
+    n = len(items)
+    first = type(items[0]) if items else None
+    if first is str:
+        return (items, "'", "'") if countOf(map(type, items), str) == n and _quotable(
+            items) else None
+    if first is not tuple or countOf(map(type, items), tuple) != n:
+        return None
+    width = len(items[0])  # tuples of one width (a join's rows): counted, not summed
+    if width < 2 or countOf(map(len, items), width) != n:
+        return None
+    if countOf(map(type, chain.from_iterable(items)), str) != n * width or not _quotable(
+            chain.from_iterable(items)):
+        return None
+    return list(map("', '".join, items)), "('", "')"
 
 
-def _quotable(strs: list[str]) -> bool:
+def _quotable(strs: Iterable[str]) -> bool:
     """True when ``repr(s) == "'" + s + "'"`` for every str of ``strs``: none holds a
     single quote, a backslash or a character repr escapes (one that ``str.isprintable``
     says is not printable), checked on the column joined, in C."""
@@ -188,12 +207,17 @@ class ReprEncoding:
             lines = repr_lines(keys, values)
             if lines is not None:
                 return lines
-        if _all_literal(keys) and _all_literal(values):  # encode_value of each is its repr
-            key_texts, kq = _repr_column(keys)
-            value_texts, vq = _repr_column(values)
-            # each line: kq key_text kq TAB vq value_text vq, the quotes in the separators
-            lines = map((kq + "\t" + vq).join, zip(key_texts, value_texts, strict=True))
-            return (kq + (vq + "\n" + kq).join(lines) + vq + "\n").encode("utf-8")
+        key_column, value_column = _quoted_column(keys), _quoted_column(values)
+        if ((key_column or _all_literal(keys)) and (value_column or _all_literal(values))):
+            # encode_value of each is its repr
+            key_texts, key_open, key_close = key_column or _repr_column(keys)
+            value_texts, value_open, value_close = value_column or _repr_column(values)
+            # each line: key_open key_text key_close TAB value_open value_text value_close,
+            # the quotes and brackets in the separators
+            lines = map((key_close + "\t" + value_open).join,
+                        zip(key_texts, value_texts, strict=True))
+            return (key_open + (value_close + "\n" + key_open).join(lines) + value_close
+                    + "\n").encode("utf-8")
         try:
             return "".join(map(format_record, keys, values)).encode("utf-8")
         except Exception as exc:  # a value with no literal form did not pickle: which?

@@ -136,6 +136,26 @@ def test_str_columns_encode_as_format_record(pairs):
     assert got == "".join(format_record(k, v) for k, v in pairs).encode("utf-8")
 
 
+ROW_TEXT = st.one_of(st.text(st.sampled_from("ab '\"\\\t\x7fé\u2028\u00a0"), max_size=4),
+                   st.builds(Word, st.text(max_size=2)))
+ROWS = st.one_of(st.lists(ROW_TEXT, min_size=2, max_size=4).map(tuple),
+                 st.lists(ROW_TEXT, max_size=1).map(tuple), ROW_TEXT, st.integers())
+
+
+@given(st.lists(st.tuples(st.text(max_size=3), ROWS), max_size=30),
+       st.sampled_from([0, 1, 2, 4]))
+def test_columns_of_str_tuples_encode_as_format_record(pairs, width):
+    """Columns of tuples of str (a join's rows), of one width or several, of two fields or
+    fewer, holding quotes, backslashes, unprintable characters or a str subclass, or mixed
+    with other values, encode to the lines ``format_record`` makes; ``width`` > 0 makes
+    every value a tuple of that many plain str."""
+    if width:
+        pairs = [(k, tuple(f"{k}{i}" for i in range(width))) for k, _ in pairs]
+    encoding = PartFormat("repr").encoding
+    got = encoding.encode([k for k, _ in pairs], [v for _, v in pairs])
+    assert got == "".join(format_record(k, v) for k, v in pairs).encode("utf-8")
+
+
 ODD_PAIRS = [
     ("bool", True), ("float", 1.5), ("none", None), ("tuple", (1, "a")), ("nan", float("nan")),
     ("fraction", Fraction(1, 3)), ("enum", Colour.RED), ("subclass", Word("w")),

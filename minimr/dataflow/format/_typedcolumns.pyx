@@ -37,14 +37,13 @@ cdef enum:
 
 
 cdef inline void _put_u32(char *at, uint32_t n) noexcept:
-    at[0] = n & 0xFF
-    at[1] = (n >> 8) & 0xFF
-    at[2] = (n >> 16) & 0xFF
-    at[3] = (n >> 24) & 0xFF
+    memcpy(at, &n, 4)  # little-endian, as the layout is (see the module docstring)
 
 
 cdef inline uint32_t _get_u32(const unsigned char *at) noexcept:
-    return at[0] | (<uint32_t>at[1] << 8) | (<uint32_t>at[2] << 16) | (<uint32_t>at[3] << 24)
+    cdef uint32_t n
+    memcpy(&n, at, 4)
+    return n
 
 
 cdef inline int _letter(object item) noexcept:
@@ -232,15 +231,6 @@ cdef list _columns(bytes signature):
     return columns
 
 
-cdef bint _ascii(const unsigned char *data, Py_ssize_t n) noexcept:
-    """True when no byte of ``data`` has its high bit set."""
-    cdef unsigned char seen = 0
-    cdef Py_ssize_t i
-    for i in range(n):
-        seen |= data[i]
-    return seen < 128
-
-
 cdef inline void _put(list column, Py_ssize_t i, int shape, Py_ssize_t j, object item):
     Py_INCREF(item)  # PyList_SET_ITEM and PyTuple_SET_ITEM steal a reference: one for it
     if shape < 0:
@@ -288,7 +278,7 @@ def decode(bytes block):
                 at += 4 * n
                 if total > <uint64_t>(size - at):
                     raise ValueError("a block of typed columns whose lengths overrun it")
-                if not _ascii(data + at, <Py_ssize_t>total):
+                if not block[at : at + <Py_ssize_t>total].isascii():
                     raise ValueError("a block of typed columns holds text that is not ASCII")
                 at += <Py_ssize_t>total
             else:

@@ -233,19 +233,52 @@ def sample(of: type[p.Message]) -> p.Message:
 
 
 # --- batches ------------------------------------------------------------------------------
+#
+# A batch is three frames: its header, a table of little-endian 32-bit words (for each
+# message its kind word, command x 65,536 + its number of parts, then each part's length)
+# and a body of the parts end to end (``wirecodec.py``). The batches below are laid out by
+# hand from *entries* (a message as its table names it: its command and its parts, the
+# frames after its header), so that every word of a table and every byte of a body can be
+# bent.
 
 #: a batch's header, as a peer puts it on the wire
 BATCH_HEADER = header(p.Command.BATCH)
 
+Entry = tuple[int, list[bytes]]  # (command, parts)
+
+
+def entry(frames: list[bytes]) -> Entry:
+    """A message's frames (a header of this version first) as a batch's entry."""
+    return struct.unpack(">3sBH", frames[0])[2], list(frames[1:])
+
+
+def table(entries: list[Entry]) -> list[int]:
+    """The words of the table of a batch of ``entries``."""
+    words = []
+    for command, parts in entries:
+        words += [command << 16 | len(parts), *map(len, parts)]
+    return words
+
+
+def laid_out(entries: list[Entry], words: list[int] | None = None,
+             body: bytes | None = None) -> list[bytes]:
+    """The three frames of a batch of ``entries``, its table's ``words`` or its ``body``
+    replaced when given (a layout a peer bent)."""
+    words = table(entries) if words is None else words
+    body = b"".join(part for _, parts in entries for part in parts) if body is None else body
+    return [BATCH_HEADER, struct.pack(f"<{len(words)}I", *words), body]
+
 
 @dataclass(frozen=True)
 class BatchCase:
-    """One hostile batch: its frames, and the replies a coordinator owes the submitter that
-    sent it, in order (a reply's class name, a ``Reject``'s code after a colon). A batch
-    whose layout does not add up is dropped whole: it is owed nothing."""
+    """One hostile batch: its frames; the frames of each message it carries (``None``: its
+    layout does not add up, and it is dropped whole); and the replies a coordinator owes
+    the submitter that sent it, in order (a reply's class name, a ``Reject``'s code after a
+    colon): a batch dropped whole is owed nothing."""
 
     name: str
     frames: list[bytes]
+    messages: list[list[bytes]] | None
     answers: tuple[str, ...]
 
 
@@ -259,79 +292,117 @@ def _bent_submit() -> list[bytes]:
     return [head, body.replace(b'"task_timeout":', b'"task_timeout":1e400,"x":'), blob]
 
 
-#: the messages batches are made of, each with what a coordinator answers a submitter
-#: sending it alone ("" when it owes nothing: a message that is not one, or not its to take)
-PIECES: dict[str, tuple[list[bytes], str]] = {
-    "status": (wire.encode(p.StatusRequest()), "StatusReply"),
-    "bent status": (_bent_status(), "Reject:malformed"),
-    "bent submit": (_bent_submit(), "Reject:malformed"),
-    "heartbeat": (wire.encode(p.Heartbeat()), "Reject:unauthorized"),
-    "ready": (wire.encode(sample(p.Ready)), "Reject:unauthorized"),
-    "task done": (wire.encode(p.TaskDone("j", "s0-m00000-a1", p.MapOutputRef(2, 3), {}, 0.1)),
-                  "Reject:unauthorized"),
-    "assign": (wire.encode(sample(p.Assign)), ""),  # a coordinator's own message: dropped
-    "other version": ([header(p.Command.STATUS_REQUEST, version=wire.VERSION + 1),
-                       wire.encode(p.StatusRequest())[1]], "Reject:version"),
-    "garbage": ([b"x", b"y"], ""),
-    "batch": (wire.batch([wire.encode(p.StatusRequest())] * 2), ""),  # none nests: dropped
+_STATUS = wire.encode(p.StatusRequest())
+
+#: the messages batches are made of (each as an entry), each with what a coordinator answers
+#: a submitter sending it alone ("" when it owes nothing: a message that is not one, or not
+#: its to take)
+PIECES: dict[str, tuple[Entry, str]] = {
+    "status": (entry(_STATUS), "StatusReply"),
+    "bent status": (entry(_bent_status()), "Reject:malformed"),
+    "bent submit": (entry(_bent_submit()), "Reject:malformed"),
+    "status body not JSON": ((p.Command.STATUS_REQUEST, [b"\xff{"]), "Reject:malformed"),
+    "status with a part too many": ((p.Command.STATUS_REQUEST, [_STATUS[1], b"x"]),
+                                    "Reject:malformed"),
+    "a status request's body as a submit": ((p.Command.SUBMIT, [_STATUS[1]]),
+                                            "Reject:malformed"),
+    "heartbeat": (entry(wire.encode(p.Heartbeat())), "Reject:unauthorized"),
+    "ready": (entry(wire.encode(sample(p.Ready))), "Reject:unauthorized"),
+    "task done": (entry(wire.encode(p.TaskDone("j", "s0-m00000-a1", p.MapOutputRef(2, 3), {},
+                                                0.1))), "Reject:unauthorized"),
+    "assign": (entry(wire.encode(sample(p.Assign))), ""),  # a coordinator's own: dropped
+    "no parts": ((p.Command.STATUS_REQUEST, []), ""),  # a header alone: not a message
+    "unknown command": ((65535, [b"{}"]), ""),
+    "command zero": ((0, [b"{}"]), ""),
+    "batch": (entry(wire.batch([_STATUS] * 2)), ""),  # none nests: dropped
 }
 
 
 def _made(name: str, *pieces: str) -> BatchCase:
     """A batch of the named pieces, owed their answers."""
-    frames = wire.batch([PIECES[piece][0] for piece in pieces])
-    return BatchCase(name, frames, tuple(a for piece in pieces if (a := PIECES[piece][1])))
+    entries = [PIECES[piece][0] for piece in pieces]
+    frames = laid_out(entries)
+    messages = [[header(command), *parts] for command, parts in entries]
+    return BatchCase(name, frames, messages,
+                     tuple(a for piece in pieces if (a := PIECES[piece][1])))
 
 
-def _laid_out(name: str, body: bytes, *messages: list[bytes]) -> BatchCase:
-    """A batch of ``messages`` whose body is ``body``: one that does not add up (owed nothing)."""
-    return BatchCase(name, [BATCH_HEADER, body, *(f for m in messages for f in m)], ())
+def _refused(name: str, frames: list[bytes]) -> BatchCase:
+    """A batch whose layout does not add up: dropped whole, owed nothing."""
+    return BatchCase(name, frames, None, ())
+
+
+def _u32(words: list[int]) -> bytes:
+    return struct.pack(f"<{len(words)}I", *words)
 
 
 def batch_cases() -> Iterator[BatchCase]:
     """Batches a peer should not send, or may send only to be answered as if each of their
-    messages had come alone: layouts that do not add up (counts truncated, overrunning,
-    short, of the wrong type, huge, too many; an empty batch; a body that is not JSON), a
-    batch inside a batch, a valid message beside a malformed one, client and worker
-    messages mixed, and a batch of as many messages as one may hold."""
-    status, _ = PIECES["status"]
-    two = (status, status)
-    yield _laid_out("empty batch", b"[]")
-    yield BatchCase("batch header alone", [BATCH_HEADER], ())
-    yield _laid_out("a batch of one", b"[2]", status)
-    yield _laid_out("counts truncated", b"[2,", *two)
-    yield _laid_out("frames truncated", b"[2,2]", status, status[:1])
-    yield _laid_out("a count overruns", b"[2,3]", *two)
-    yield _laid_out("counts short of the frames", b"[2,2]", *two, status)
-    yield _laid_out("a count of one", b"[1,3]", *two)
-    yield _laid_out("a count of zero", b"[0,2,2]", *two)
-    yield _laid_out("a negative count", b"[-2,6]", *two)
-    yield _laid_out("a huge count", b"[2," + str(10**30).encode() + b"]", *two)
-    yield _laid_out("int64 max counts", b"[9223372036854775807,9223372036854775807]", *two)
-    yield _laid_out("huge declared number of messages", json.dumps([2] * (wire.MAX_BATCH + 1))
-                    .encode(), *two)
-    yield _laid_out("too many messages", json.dumps([2] * (wire.MAX_BATCH + 1)).encode(),
-                    *[status] * (wire.MAX_BATCH + 1))
-    for name in ("wrong type: string", "wrong type: bool", "wrong type: null",
-                 "wrong type: float", "Infinity", "NaN", "1e400", "many digits",
-                 "deep nesting", "wrong type: object"):
-        yield _laid_out(f"a count of {name}", f"[2,{REPLACEMENTS[name]}]".encode(), *two)
-    yield _laid_out("counts an object", b'{"counts":[2,2]}', *two)
-    yield _laid_out("counts a string", b'"2,2"', *two)
-    yield _laid_out("body not JSON", b"\xff[", *two)
-    yield _laid_out("body not UTF-8", b"[2,\xc3(]", *two)
-    yield _laid_out("body empty", b"", *two)
-    yield _made("a batch inside a batch", "batch", "status")
-    inner = wire.batch([PIECES["batch"][0], status])
-    yield BatchCase("a batch inside a batch inside a batch", wire.batch([inner, status]),
-                    ("StatusReply",))
+    messages had come alone. Layouts that do not add up, each dropped whole: too few or too
+    many frames; a table that is empty, not whole words, truncated (inside an entry, inside
+    a word), past its bound, all ones; a part count past the table, past ``MAX_PARTS``,
+    huge; a length past the body's end, the largest, one more than the body; a body
+    truncated or with bytes left over; a batch of one; more messages than a batch holds
+    (declared, and sent). Layouts that add up, each message then served on its own: lengths
+    shifted between two messages (both bent), a message of no parts, of an unknown command,
+    of command 0, a batch's kind inside a batch, the wrong parts for its command, a valid
+    message beside malformed ones, client and worker messages mixed, and as many messages
+    as a batch holds."""
+    status = PIECES["status"][0]
+    two = [status, status]
+    good = laid_out(two)
+    words = table(two)
+    body = good[2]
+    yield _refused("batch header alone", [BATCH_HEADER])
+    yield _refused("header and table, no body", good[:2])
+    yield _refused("a frame after the body", [*good, b""])
+    yield _refused("each message's frames after the header (protocol 4's layout)",
+                   [BATCH_HEADER, b"[2,2]", *_STATUS, *_STATUS])
+    yield _refused("empty table", [BATCH_HEADER, b"", b""])
+    for cut in (1, 2, 3):
+        yield _refused(f"table not whole words ({cut} byte(s) cut)",
+                       [BATCH_HEADER, good[1][:-cut], body])
+    yield _refused("table ends inside an entry", laid_out(two, words=words[:-1]))
+    yield _refused("table of one word", laid_out(two, words=words[:1]))
+    yield _refused("table past its bound", [BATCH_HEADER, bytes(wire.MAX_TABLE + 4), b""])
+    yield _refused("table all ones", [BATCH_HEADER, b"\xff" * 64, body])
+    yield _refused("parts counted past the table",
+                   laid_out(two, words=[words[0] + 5, *words[1:]]))
+    yield _refused("a huge part count", laid_out(two, words=[words[0] | 0xFFFF, *words[1:]]))
+    many = [(p.Command.STATUS_REQUEST, [b"{}"] * (wire.MAX_PARTS + 1)), status]
+    yield _refused("more parts than a message may have", laid_out(many))
+    yield _refused("a length past the body's end", laid_out(two, words=[*words[:-1],
+                                                                       words[-1] + 1]))
+    yield _refused("the largest length", laid_out(two, words=[*words[:-1], 2**32 - 1]))
+    yield _refused("a length of the whole body, then more",
+                   laid_out(two, words=[words[0], len(body), *words[2:]]))
+    yield _refused("body truncated", laid_out(two, body=body[:-1]))
+    yield _refused("body empty", laid_out(two, body=b""))
+    yield _refused("bytes left after the last part", laid_out(two, body=body + b"x"))
+    yield _refused("a batch of one", laid_out([status]))
+    yield _refused("a batch of none", laid_out([], words=[]))
+    yield _refused("huge declared number of messages",
+                   laid_out([], words=[p.Command.STATUS_REQUEST << 16] * (wire.MAX_BATCH + 1)))
+    yield _refused("too many messages", laid_out([status] * (wire.MAX_BATCH + 1)))
+    # layouts that add up: each message is then decoded, checked and served on its own
+    shifted = [words[0], words[1] - 1, words[2], words[3] + 1]
+    split = words[1] - 1
+    yield BatchCase("lengths shifted between two messages", laid_out(two, words=shifted),
+                    [[_STATUS[0], body[:split]], [_STATUS[0], body[split:]]],
+                    ("Reject:malformed", "Reject:malformed"))
+    for name in ("no parts", "unknown command", "command zero", "batch", "assign",
+                 "status body not JSON", "status with a part too many",
+                 "a status request's body as a submit"):
+        yield _made(f"{name} beside a valid request", name, "status")
+    inner = PIECES["batch"][0]
+    outer = entry(wire.batch([[header(inner[0]), *inner[1]], _STATUS]))
+    yield BatchCase("a batch inside a batch inside a batch", laid_out([outer, status]),
+                    [[header(outer[0]), *outer[1]], _STATUS], ("StatusReply",))
     yield _made("a valid message beside a malformed one", "status", "bent status")
     yield _made("a malformed message before a valid one", "bent status", "status")
     yield _made("a malformed submit beside a valid request", "bent submit", "status")
     yield _made("a submitter's batch of worker messages", "ready", "heartbeat", "task done",
                 "status")
-    yield _made("a coordinator's message and garbage", "assign", "garbage", "status")
-    yield _made("a message of another version", "other version", "status")
     yield _made("every kind of piece", *PIECES)
-    yield BatchCase("as many garbage messages as a batch holds",
-                    wire.batch([PIECES["garbage"][0]] * wire.MAX_BATCH), ())
+    yield _made("as many messages of no parts as a batch holds",
+                *["no parts"] * wire.MAX_BATCH)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 import threading
 
@@ -96,14 +97,24 @@ def test_worker_of_another_python_is_turned_away_saying_which_versions_differ():
 
 @pytest.mark.parametrize("version", [wire.VERSION - 1, wire.VERSION + 1])
 def test_peer_of_another_protocol_version_is_rejected(version):
-    """A header of another protocol version (an older worker, one that expects each reduce
-    to carry its table) is answered with a Reject."""
+    """A header of another protocol version (an older worker, one that sends a batch as a
+    frame per field) is answered with a Reject the peer can read: in its own version's
+    header when it is older (a Reject's layout is the same in every version), else ours."""
     rig = Rig()
     conn = rig.peer("w1")
-    conn.send([struct.pack(">3sBH", b"MMR", version, 1), b"{}"])
-    rig.coordinator.turn()
-    reject = wire.decode(conn.recv())
-    assert isinstance(reject, p.Reject) and "version" in reject.reason
+    ready = wire.encode(hostile.sample(p.Ready))[1]
+    heartbeat = [struct.pack(">3sBH", b"MMR", version, p.Command.HEARTBEAT), b"{}"]
+    old_batch = [struct.pack(">3sBH", b"MMR", version, p.Command.BATCH), b"[2,2]", *heartbeat,
+                 *heartbeat]  # protocol 3 and 4's layout
+    for frames in ([struct.pack(">3sBH", b"MMR", version, p.Command.READY), ready], old_batch):
+        conn.send(frames)
+        rig.coordinator.turn()
+        head, body = conn.recv()
+        assert head == struct.pack(">3sBH", b"MMR", min(version, wire.VERSION), p.Command.REJECT)
+        reject = p.Reject(**json.loads(body))
+        assert reject.code == "version" and f"version {version}" in reject.reason
+        assert conn.recv() is None
+    assert rig.coordinator.scheduler.workers == {}
 
 
 def test_plan_blob_is_forwarded_untouched():
@@ -719,6 +730,28 @@ def test_a_batch_longer_than_a_turn_serves_is_served_over_turns_with_heartbeats_
         r.reason for r in rig.exchange(stranger, *[wire.decode(m) for m in requests[-2:]])]
 
 
+def test_every_hostile_batch_from_the_jobs_own_worker_is_logged_and_dropped(caplog):
+    """Every hostile batch, from the registered worker running the job, mid-job: a layout
+    that does not add up is logged and dropped whole, the rest message by message; nothing
+    is served with an error, the worker stays registered, and the job then ends as it would
+    have, every task counted once."""
+    rig = Rig()
+    driver = started_job(rig)
+    cases = list(hostile.batch_cases())
+    for case in cases:
+        driver.conn.send(case.frames)
+        rig.coordinator.turn()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text[-3000:]
+    dropped = caplog.text.count("dropping a malformed batch")
+    assert dropped == sum(case.messages is None for case in cases) > 20
+    assert list(rig.coordinator.scheduler.workers) == ["w1"]
+    result = driver.finish()
+    assert result.state == "succeeded", result.error
+    # each task's counters once (a Ready among the pieces registers the worker again, which
+    # runs its maps again, by design; nothing is lost or counted twice)
+    assert sum(c.get("g", {}).get("n", 0) for c in result.counters) == 6
+
+
 def test_a_batchs_messages_are_served_one_by_one_a_malformed_one_costing_only_itself():
     """A batch holding a good result and a malformed one: the good one is taken, the
     malformed one fails the attempt it names, and a batch that does not add up is dropped
@@ -729,7 +762,9 @@ def test_a_batchs_messages_are_served_one_by_one_a_malformed_one_costing_only_it
     good = wire.encode(p.TaskDone("real", map0.attempt, p.MapOutputRef(2, 1), {}, 0))
     bent = wire.encode(p.TaskDone("real", map1.attempt, p.MapOutputRef(2, 1), {}, 0))
     bent = [bent[0], bent[1].replace(b'"partitions":2', b'"partitions":"x"')]
-    driver.conn.send([wire.batch([good, good])[0], b"[2,2,2]", *good, *good])  # does not add up
+    past = hostile.table([hostile.entry(good)] * 2)
+    past[-1] += 1  # a length past the body's end: the batch does not add up
+    driver.conn.send(hostile.laid_out([hostile.entry(good)] * 2, words=past))
     driver.conn.send(wire.batch([good, bent]))
     driver.send()
     job = rig.coordinator.scheduler.jobs["real"]

@@ -331,10 +331,10 @@ class Coordinator:
     def _receive(self, peer: bytes, frames: list[bytes], user: str) -> None:
         try:
             message = wire.decode(frames)
-        except wire.VersionMismatch as exc:
+        except wire.VersionMismatch as exc:  # refused in the peer's version: it can read why
             log.warning("turning away %r: %s", peer, exc)
             self.server.send(
-                peer, wire.encode(p.Reject(f"{exc}; upgrade minimr on one side", "version"))
+                peer, wire.version_refusal(exc.version, f"{exc}; upgrade minimr on one side")
             )
             return
         except wire.ProtocolError as exc:
@@ -468,11 +468,11 @@ class Coordinator:
         self._posted.setdefault(worker.encode("latin-1"), []).append(wire.encode(message))
 
     def _send_posted(self) -> None:
-        """Each peer's posted messages, as one batch (one alone as it is)."""
+        """Each peer's posted messages, as one batch (one alone as it is; a reduce's table of
+        map output holders alone too: ``wire.deliveries``)."""
         posted, self._posted = self._posted, {}
         for identity, messages in posted.items():
-            for start in range(0, len(messages), wire.MAX_BATCH):
-                frames = wire.batch(messages[start:start + wire.MAX_BATCH])
+            for frames in wire.deliveries(messages):
                 if not self.server.send(identity, frames):
                     log.debug("could not send %d message(s) to %r (gone?)", len(messages),
                               identity)

@@ -15,13 +15,34 @@ Every message is a ZeroMQ multipart message::
   carried, never interpreted: the coordinator forwards a plan blob to workers but
   never unpickles it, so a hostile frame cannot run code in the coordinator.
 
-Several messages to one peer may travel as one *batch* (:func:`batch`): a header of command
-``BATCH``, a body that is the JSON list of each message's frame count, then each message's
-frames, whole. :func:`unbatch` takes it apart and each message is then decoded, checked and
-served as if it had come alone (a malformed one costs only itself). The coordinator sends
-each worker the messages of one loop turn together (the tasks of the slots that freed in
-it), and a worker its results of one turn: at 1,000 workers most of a task's cost was the
-messages, not the scheduling.
+Several messages to one peer may travel as one *batch* (:func:`batch`), three frames
+whatever the number of messages::
+
+    [batch header, table, body]
+
+- the batch header is a header of command ``BATCH``;
+- the table is little-endian unsigned 32-bit words: for each message, in order, its *kind
+  word* (its command x 65,536 + the number of its frames after the header, its *parts*),
+  then the length in bytes of each of its parts;
+- the body is those parts' bytes, end to end, in the table's order.
+
+:func:`unbatch` takes a batch apart into the frames each message would have come with
+alone (a header of its command, of this version, then its parts, cut from the body), and
+each message is then decoded, checked and served as if it had come alone: a message of an
+unknown command, or with the wrong number of parts, costs only itself. The table gives
+lengths, not offsets, so parts can neither overlap nor leave gaps: the layout is refused
+whole (:class:`MalformedBatch`) only when the lengths do not cover the body exactly (one
+runs past its end, or bytes are left after the last part), when the table ends inside an
+entry or is not whole words, when an entry has more than ``MAX_PARTS`` parts, or when it
+holds fewer than 2 or more than ``MAX_BATCH`` messages. A message with a frame of
+``LARGE_FRAME`` bytes or more (a reduce's table of map output holders, a plan) travels
+alone, not joined into a body (:func:`deliveries`): such a frame is sent without a copy, the
+same bytes to every worker, where a body would copy it once per worker.
+
+The coordinator sends each worker the messages of one loop turn together (the tasks of the
+slots that freed in it), and a worker its results of one turn: at 1,000 workers most of a
+task's cost was the messages, not the scheduling, and then each frame's (a batch of 4 map
+assignments was 14 frames, each sent, queued and received on its own).
 
 A ROUTER socket sees the sender's routing identity in front of these frames; the
 transport strips it (see ``transport.py``), so this module only deals in the frames
@@ -44,6 +65,7 @@ from minimr.cluster.wire.protocol import (
     JobId,
     MapOutputRef,
     Message,
+    Reject,
     TaskDone,
 )
 from minimr.cluster.wire.wiretypes import (
@@ -65,7 +87,8 @@ MAGIC = b"MMR"
 #: 3: several messages to one peer may travel as one batch (:func:`batch`)
 #: 4: a reduce's table of map output holders is sent to a worker once per step (and again
 #: when it changes), each reduce's ``Assign`` naming its number (``Assign.table``)
-VERSION = 4
+#: 5: a batch is three frames (header, table, body), not one frame per field of each message
+VERSION = 5
 _HEADER = struct.Struct(">3sBH")
 
 
@@ -107,11 +130,26 @@ class MalformedBatch(ProtocolError):
 class VersionMismatch(ProtocolError):
     """A well-formed header of another protocol version."""
 
-    def __init__(self, version: int) -> None:
+    def __init__(self, version: int, command: int) -> None:
         super().__init__(
             f"peer speaks minimr protocol version {version}, this process speaks {VERSION}"
         )
         self.version = version
+        self.command = command  # the header's command number (that version's)
+
+
+def version_refusal(version: int, reason: str) -> list[bytes]:
+    """A ``Reject`` (code "version") a peer of protocol ``version`` can read.
+
+    A ``Reject`` has been a header and a JSON object of ``reason`` and ``code`` in every
+    version from 1 to this one: to a peer of an older version it goes with that version in
+    its header, so the peer decodes it and says why it was turned away, rather than drop a
+    message of a version it does not speak. A peer of a newer version gets ours.
+    """
+    frames = encode(Reject(reason, "version"))
+    if 1 <= version < VERSION:
+        frames[0] = _HEADER.pack(MAGIC, version, Command.REJECT)
+    return frames
 
 
 MESSAGES: dict[Command, type[Message]] = {
@@ -264,60 +302,137 @@ def _encoded(record: object) -> bytes:
 
 #: messages one batch may hold at most
 MAX_BATCH = 10_000
+#: frames after its header one message of a batch may have at most (2 today: an ``Assign``'s
+#: body and table, a ``Plan``'s body and blob): a bound on the table a peer can make us read
+MAX_PARTS = 64
+#: a frame this long or longer travels in a message alone, not joined into a batch's body
+#: (``transport.py`` sends it without a copy: the same bytes to every worker it goes to)
+LARGE_FRAME = 65536
 _BATCH_HEADER = _HEADER.pack(MAGIC, VERSION, Command.BATCH)
+#: a batch's table at most: ``MAX_BATCH`` entries of ``MAX_PARTS`` lengths and a kind word
+MAX_TABLE = 4 * MAX_BATCH * (1 + MAX_PARTS)
+#: each message header's command x 65,536, the high half of its kind word in a batch's table
+_KIND = {header: cls.command << 16 for cls, header in _HEADERS.items()}
+#: each command's header (a batch's messages are given their own again)
+_HEADER_OF = {int(cls.command): header for cls, header in _HEADERS.items()}
+_HEADER_OF[Command.BATCH] = _BATCH_HEADER
+
+
+def _kind(header: bytes) -> int:
+    """The high half of a message's kind word: its header's command x 65,536 (any command
+    number, so that a peer's batch of messages of unknown commands can be made in tests).
+
+    Raises:
+        ValueError: ``header`` is not a minimr header of this version.
+    """
+    kind = _KIND.get(header)
+    if kind is not None:
+        return kind
+    header = bytes(header)
+    if len(header) != _HEADER.size or header[:3] != MAGIC or header[3] != VERSION:
+        raise ValueError(f"not a minimr header of version {VERSION}: {header[:8]!r}")
+    return _HEADER.unpack(header)[2] << 16
 
 
 def batch(messages: list[list[bytes]]) -> list[bytes]:
-    """The frames of one message that carries ``messages`` (each :func:`encode`'s frames)
-    to the same peer; one message stays as it is.
+    """The three frames of one message that carries ``messages`` (each :func:`encode`'s
+    frames) to the same peer; one message stays as it is.
 
     Raises:
-        ValueError: more than ``MAX_BATCH`` messages.
+        ValueError: more than ``MAX_BATCH`` messages, a message of more than ``MAX_PARTS``
+            frames after its header, or one whose header is not one of this version.
     """
     if len(messages) == 1:
         return messages[0]
     if len(messages) > MAX_BATCH:
         raise ValueError(f"a batch holds at most {MAX_BATCH} messages (got {len(messages)})")
-    frames = [_BATCH_HEADER, dumps([len(m) for m in messages])]
+    words: list[int] = []
+    parts: list[bytes] = []
     for message in messages:
-        frames.extend(message)
-    return frames
+        count = len(message) - 1
+        if count > MAX_PARTS:
+            raise ValueError(f"a message of a batch has at most {MAX_PARTS} parts (got {count})")
+        words.append(_kind(message[0]) | count)
+        rest = message[1:]
+        words.extend(map(len, rest))
+        parts += rest
+    return [_BATCH_HEADER, struct.pack(f"<{len(words)}I", *words), b"".join(parts)]
+
+
+def deliveries(messages: list[list[bytes]]) -> list[list[bytes]]:
+    """The deliveries (each one message's frames) that carry ``messages`` to one peer, in
+    order: each run of them as one :func:`batch` of at most ``MAX_BATCH`` (a run of one as it
+    is), and a message with a frame of ``LARGE_FRAME`` bytes or more alone, between them."""
+    if len(messages) == 1:
+        return messages
+    sent: list[list[bytes]] = []
+    run: list[list[bytes]] = []
+    for message in messages:
+        if max(map(len, message)) >= LARGE_FRAME:
+            if run:
+                sent.append(batch(run))
+                run = []
+            sent.append(message)
+            continue
+        run.append(message)
+        if len(run) == MAX_BATCH:
+            sent.append(batch(run))
+            run = []
+    if run:
+        sent.append(batch(run))
+    return sent
 
 
 def unbatch(frames: list[bytes]) -> list[list[bytes]]:
-    """The messages ``frames`` carries: a batch's, each for :func:`decode`, or ``[frames]``.
+    """The messages ``frames`` carries: a batch's, each as the frames it would have come
+    with alone, for :func:`decode`; or ``[frames]``.
 
-    Only the batch's own layout is checked here (its body lists at most ``MAX_BATCH`` frame
-    counts of at least 2 that add up to its frames); each message is checked as it is
-    decoded, and :func:`decode` refuses a batch inside a batch.
+    Only the batch's own layout is checked here (see the module's docstring); each message
+    is checked as it is decoded, and :func:`decode` refuses a batch inside a batch.
 
     Raises:
         MalformedBatch: the layout does not add up.
     """
-    if len(frames) < 2 or frames[0] != _BATCH_HEADER:
+    if not frames or frames[0] != _BATCH_HEADER:
         return [frames]
-    try:
-        counts = loads(bytes(frames[1]))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MalformedBatch(f"body is not JSON fit for the wire: {exc}") from None
-    if (
-        type(counts) is not list
-        or not 2 <= len(counts) <= MAX_BATCH
-        or not all(type(n) is int and n >= 2 for n in counts)
-    ):
+    if len(frames) != 3:
+        raise MalformedBatch(f"takes 3 frames (header, table, body), got {len(frames)}")
+    table, body = bytes(frames[1]), bytes(frames[2])
+    size = len(table)
+    if size % 4 or not 8 <= size <= MAX_TABLE:
         raise MalformedBatch(
-            f"body must list 2 to {MAX_BATCH} frame counts of at least 2 (got {counts!r:.80})"
+            f"its table must be whole 32-bit words, 8 to {MAX_TABLE} bytes (got {size})"
         )
-    if sum(counts) != len(frames) - 2:
+    words = struct.unpack(f"<{size // 4}I", table)
+    end = len(words)
+    header_of = _HEADER_OF.get
+    messages: list[list[bytes]] = []
+    at = offset = 0
+    while at < end:
+        kind = words[at]
+        count = kind & 0xFFFF
+        at += 1
+        if count > MAX_PARTS or at + count > end:
+            raise MalformedBatch(
+                f"entry {len(messages)} names {count} parts (at most {MAX_PARTS}), "
+                f"{end - at} words are left"
+            )
+        if len(messages) == MAX_BATCH:
+            raise MalformedBatch(f"holds more than {MAX_BATCH} messages")
+        command = kind >> 16
+        message = [header_of(command) or _HEADER.pack(MAGIC, VERSION, command)]
+        for length in words[at:at + count]:
+            message.append(body[offset:offset + length])
+            offset += length
+        at += count
+        messages.append(message)
+    if offset != len(body):
         raise MalformedBatch(
-            f"its frame counts add up to {sum(counts)}, it carries {len(frames) - 2} frames"
+            f"its table's lengths add up to {offset} bytes, its body holds {len(body)}"
         )
-    parts = []
-    start = 2
-    for count in counts:
-        parts.append(frames[start:start + count])
-        start += count
-    return parts
+    if len(messages) < 2:
+        raise MalformedBatch("holds one message (a message alone travels as it is)")
+    return messages
 
 
 def decode_all(frames: list[bytes]) -> list[Message]:
@@ -347,7 +462,7 @@ def decode(frames: list[bytes]) -> Message:
     if magic != MAGIC:
         raise ProtocolError(f"bad magic {magic!r} (expected {MAGIC!r})")
     if version != VERSION:
-        raise VersionMismatch(version)
+        raise VersionMismatch(version, number)
     if number == Command.BATCH:
         raise ProtocolError("a batch where a message was expected (a batch inside a batch?)")
     cls = _BY_NUMBER.get(number)

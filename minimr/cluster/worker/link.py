@@ -133,8 +133,8 @@ class CoordinatorLink:
         posted, self._posted = self._posted, []
         if self.conn is None:
             return
-        for start in range(0, len(posted), wire.MAX_BATCH):
-            self.conn.send(wire.batch(posted[start:start + wire.MAX_BATCH]))
+        for frames in wire.deliveries(posted):
+            self.conn.send(frames)
 
     def receive(self) -> Iterator[p.Message]:
         """The coordinator's messages that have arrived, for the worker to handle.
@@ -160,6 +160,15 @@ class CoordinatorLink:
                 return
             try:
                 message = wire.decode(frames)
+            except wire.VersionMismatch as exc:
+                if exc.command == p.Command.REJECT:  # (a Reject's number in every version)
+                    raise WorkerRejected(
+                        f"the coordinator refused this worker: it speaks minimr protocol "
+                        f"version {exc.version}, this worker {wire.VERSION}; upgrade minimr on "
+                        "one side"
+                    ) from None
+                log.warning("dropping a message from the coordinator: %s", exc)
+                continue
             except wire.ProtocolError as exc:
                 log.warning("dropping a malformed message from the coordinator: %s", exc)
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -125,3 +126,32 @@ def test_ascii_fit_takes_only_what_the_converter_takes_unchanged():
     assert not fits("s0-m00001-a1x") and not fits(3) and not fits("s\u0663-m1-a1")
     assert not w.ascii_fit(w.Name)("x" * 257) and w.ascii_fit(w.Name)("x" * 256)
     assert not w.ascii_fit(w.FilePath)("a\0b") and w.ascii_fit(w.Name)("a\0b")
+
+
+#: documents a peer may send, each taken by loads' one-call path or its fallback
+DOCUMENTS = [
+    b'{"a":1,"b":[1.5,"x",null,true]}', b"[]", b"1", b'"s"', b" {} ", b"\n[1]\t", b"{} x",
+    b"{}{}", b"", b" ", b"{", b"}", b"[1,]", b"nul", b"NaN", b"[Infinity]", b"1e400",
+    b"1" * 30, b'"\\ud800"', b"[" * 5000, b'{"a":' * 100 + b"1" + b"}" * 100, b"\xef\xbb\xbf{}",
+    '{"é":"€"}'.encode("utf-16"), b'{"a":"\x01"}',
+]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_loads_one_call_path_agrees_with_the_decoder(document):
+    """What loads makes of a document (a value, or an error and its message) is what the
+    decoder's own ``decode`` makes of it, whether or not the one-call path takes it."""
+
+    def outcome(parse):
+        try:
+            return parse()
+        except (ValueError, RecursionError) as exc:
+            return type(exc), str(exc)
+
+    text = document.decode(json.detect_encoding(document), "surrogatepass")
+    assert outcome(lambda: w.loads(document)) == outcome(lambda: w._DECODER.decode(text))
+
+
+def test_dumps_writes_what_a_compact_json_dumps_writes():
+    value = {"a": [1, 2.5, -0.0, "é\u2028", None, True, {"b": []}], "c": 10**18, "d": ""}
+    assert w.dumps(value) == json.dumps(value, separators=(",", ":"), allow_nan=False).encode()

@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any
 
 from minimr.cluster import shipping
-from minimr.cluster.client.operations import who_am_i
+from minimr.cluster.client.operations import other_version, who_am_i
 from minimr.cluster.coordinator import limits
 from minimr.cluster.scheduling import scheduler as s
 from minimr.cluster.scheduling.views import describe_input
@@ -112,7 +112,8 @@ def submit_plan(
             larger than ``max_message_size``.
         JobFailed: the job failed; the message names the task, its input, the
             workers it ran on and carries the user's traceback.
-        ClusterUnavailable: no coordinator answered, or it refused the handshake.
+        ClusterUnavailable: no coordinator answered, it refused the handshake, or it
+            speaks another protocol version (both named).
         KeyboardInterrupt: after cancelling the job on the cluster.
     """
     submit = submit_message(
@@ -178,6 +179,8 @@ class _Session:
                 heard = time.monotonic()
                 try:
                     message = wire.decode(frames)
+                except wire.VersionMismatch as exc:
+                    raise ClusterUnavailable(other_version(self.address, exc)) from None
                 except wire.ProtocolError as exc:
                     log.warning("dropping a malformed message from the coordinator: %s", exc)
                     continue

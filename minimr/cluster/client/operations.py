@@ -60,7 +60,8 @@ class Asker:
 
     Raises (from :meth:`ask`):
         click.ClickException: the coordinator refused the connection or the request
-            (``Reject``: its reason), or did not answer within ``timeout`` seconds.
+            (``Reject``: its reason), answered in another protocol version (both named),
+            or did not answer within ``timeout`` seconds.
     """
 
     def __init__(self, address: str, curve: CurveClient | None = None,
@@ -84,6 +85,8 @@ class Asker:
             while (frames := self.conn.recv()) is not None:
                 try:
                     message = wire.decode(frames)
+                except wire.VersionMismatch as exc:  # (an older one refuses in its own)
+                    raise click.ClickException(other_version(self.address, exc)) from None
                 except wire.ProtocolError:
                     continue
                 if isinstance(message, answers):
@@ -115,6 +118,15 @@ def ask(
     one of the ``answers`` types, on a connection of its own (see :class:`Asker`)."""
     with Asker(address, curve, timeout) as asker:
         return asker.ask(request, answers)
+
+
+def other_version(address: str, mismatch: wire.VersionMismatch) -> str:
+    """What a client says when the coordinator answers in another protocol version (an
+    older one refuses a newer client in its own version's header, ``version_refusal``):
+    nothing else of its will come, so this ends the request."""
+    return (f"the coordinator at {address} speaks minimr protocol version "
+            f"{mismatch.version}, this client speaks {wire.VERSION}: upgrade minimr on one "
+            "side")
 
 
 def who_am_i(command: str) -> str:

@@ -4,9 +4,8 @@ The map output buffer (``spill``) hands over a spill's distinct keys (or its lis
 parallel key and value columns) and writes one segment per partition from what comes back.
 Both steps are C calls over whole lists; Python runs per partition, not per key:
 
-- ``PartitionSorter.partition_keys``: a counting store's keys. str keys of one byte a
-  character are sorted by partition and key in one C pass (``keysort.sorted_keys``) and
-  ``cut``. Otherwise, with a hash partitioner and up to ``SPLIT_FIRST_PARTITIONS``
+- ``PartitionSorter.partition_keys``: a counting store's keys. str keys, or bytes keys,
+  are sorted by partition and key in one C pass (``keysort.sorted_keys``) and ``cut``. Otherwise, with a hash partitioner and up to ``SPLIT_FIRST_PARTITIONS``
   partitions, the keys are split by partition first and each part sorted (smaller sorts, no
   reordering after); else all the keys are sorted once and ``cut``.
 - ``PartitionSorter.cut``: sorted keys and columns parallel to them sliced per partition, at
@@ -59,9 +58,9 @@ class PartitionSorter:
             wrapped: some keys are wrapped because unhashable (``pairstore.unwrap``).
             native: plain comparisons give minimr's order (``partition.natively_sortable``).
         """
-        if native and keys and type(keys[0]) is str:
+        if native and keys:  # all str or all bytes: their plain order is minimr's
             numbers = self.numbers_to_group(keys)
-            ordered = sorted_keys(keys, numbers)  # str keys: one C pass
+            ordered = sorted_keys(keys, numbers)  # one C pass
             if ordered is not None:
                 return [part for part, in self.cut(ordered, native=True, numbers=numbers)]
         if wrapped:

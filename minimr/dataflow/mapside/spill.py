@@ -334,7 +334,7 @@ class MapOutputBuffer:
         keys = list(map(_first, pairs))
         native = natively_sortable(keys)
         numbers = self._sorter.numbers_to_group(keys) if native else None
-        columns = sorted_columns(pairs, numbers) if native else None  # str keys: one C pass
+        columns = sorted_columns(pairs, numbers) if native else None  # one C pass
         if columns is None:
             numbers = None
             pairs.sort(key=_first if native else _sort_key_of_first)

@@ -53,10 +53,13 @@ def test_pairs_it_does_not_take_give_none(pairs):
         assert sort(pairs) is None
 
 
-def test_the_compiled_sort_leaves_wider_keys_to_list_sort():
-    """A key beyond one byte a character: the compiled sort gives None (the caller sorts)."""
-    if keysort.COMPILED:
-        assert keysort.sorted_columns([("a", 1), ("\u20ac", 2)]) is None
+def test_keys_of_any_width_and_bytes_keys_are_sorted():
+    """str keys beyond one byte a character, and bytes keys, are sorted (not None)."""
+    for sort in IMPLEMENTATIONS:
+        assert sort([("\u20ac", 1), ("a", 2), ("\U0001f600", 3), ("\uffff", 4)]) == (
+            ["a", "\u20ac", "\uffff", "\U0001f600"], [2, 1, 4, 3])
+        assert sort([(b"\xff", 1), (b"", 2), (b"\x00", 3)]) == ([b"", b"\x00", b"\xff"],
+                                                                 [2, 3, 1])
 
 
 def test_the_compiled_sort_is_built_where_required():
@@ -146,12 +149,11 @@ def test_composite_pairs_without_a_signature_give_none(pairs):
         assert sort(list(pairs)) is None
 
 
-def test_the_compiled_composite_sort_leaves_wide_keys_and_long_signatures():
-    """A key beyond one byte a character, or a signature past what a segment's kind holds
-    (255 bytes), gives None from the compiled sort."""
+def test_the_compiled_composite_sort_leaves_long_signatures():
+    """A signature past what a segment's kind holds (255 bytes) gives None from the compiled
+    sort."""
     if not keysort.COMPILED:
         return
-    assert keysort.sorted_composite_columns([("a", 1), ("\u20ac", 2)]) is None
     deep = 1
     for _ in range(130):
         deep = (deep,)
@@ -186,11 +188,14 @@ def test_distinct_keys_sort_by_partition_and_key(sort, keys, numbered, data):
 
 
 def test_keys_it_does_not_take_give_none():
-    """A key not an exact str gives None; the compiled sort also leaves wider keys."""
+    """Keys of mixed types, or of a subclass of str or bytes, give None."""
+    bytes_subclass = type("B", (bytes,), {})
     for sort in KEY_IMPLEMENTATIONS:
         assert sort(["a", b"b"]) is None
+        assert sort([b"a", "b"]) is None
         assert sort(["a", type("S", (str,), {})("b")]) is None
+        assert sort([b"a", bytes_subclass(b"b")]) is None
+        assert sort([bytes_subclass(b"b")]) is None
+        assert sort([1, 2]) is None
         with pytest.raises(ValueError, match="2 partition numbers for 1 keys"):
             sort(["a"], [0, 1])
-    if keysort.COMPILED:
-        assert keysort.sorted_keys(["a", "\u20ac"]) is None

@@ -7,9 +7,11 @@ the key they hold; whichever way, the parts must equal a plain per-key model.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from minimr.dataflow.mapside import keysort, partsort
 from minimr.dataflow.mapside.pairstore import Groups, unwrap
 from minimr.dataflow.mapside.partsort import SPLIT_FIRST_PARTITIONS, PartitionSorter
 from minimr.dataflow.partition import (
@@ -121,3 +123,36 @@ def test_keys_grouped_by_their_numbers_are_cut_by_the_counts(pairs, partitions, 
     for p, (part_keys, part_values) in enumerate(parts):
         assert list(zip(part_keys, part_values, strict=True)) == sorted(
             [(k, v) for k, v in pairs if partitioner(k) == p], key=lambda pair: pair[0])
+
+
+@given(keys=st.lists(st.binary(max_size=10), max_size=60))
+def test_minimrs_order_of_bytes_is_their_byte_order(keys):
+    """``sort_key`` orders bytes keys as plain comparisons do (unsigned bytes, a prefix
+    first): what lets ``keysort`` sort them by their bytes."""
+    assert sorted(keys, key=sort_key) == sorted(keys)
+    assert natively_sortable(keys) or not keys
+
+
+@pytest.mark.parametrize("twin", ["sorted_keys", "sorted_keys_py"])
+@settings(max_examples=100, deadline=None)
+@given(keys=st.sets(st.one_of(st.binary(max_size=10), st.sampled_from(
+           [b"", b"\x00", b"\xff", b"\x00" * 9, b"\xff" * 9, b"abcdefgh", b"abcdefgh\x00"])),
+           max_size=80),
+       partitions=st.sampled_from([1, 3, 40]))
+def test_bytes_keys_take_the_one_pass_sort(twin, keys, partitions):
+    """A counting store's bytes keys are sorted by ``keysort`` (compiled or its twin) in one
+    pass, and each partition holds its keys in minimr's order."""
+    called = []
+
+    def spy(batch, numbers=None):
+        called.append(len(batch))
+        return getattr(keysort, twin)(batch, numbers)
+
+    keys = list(keys)
+    partitioner = HashPartitioner(partitions)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(partsort, "sorted_keys", spy)
+        got = PartitionSorter(partitioner, partitions).partition_keys(
+            list(keys), wrapped=False, native=natively_sortable(keys))
+    assert got == model(keys, partitioner, partitions)
+    assert called == ([len(keys)] if keys else [])

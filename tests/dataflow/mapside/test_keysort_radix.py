@@ -1,0 +1,148 @@
+"""The compiled radix sort of keys against its pure-Python twin: for any batch of keys and
+partition numbers, both give the same keys and values, the very objects, in the same order
+(or both None)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minimr.dataflow.mapside import keysort
+
+pytestmark = pytest.mark.skipif(not keysort.COMPILED, reason="the compiled sort is not built")
+
+# code points at the edges of UTF-8's lengths, lone surrogates (surrogateescape's), astral ones
+EDGE_CHARS = ["a", "b", "\x00", "\x7f", "\x80", "\xe9", "\xff", "\u0100", "\u07ff", "\u0800",
+              "\u20ac", "\ud800", "\udc80", "\udfff", "\ue000", "\uffff", "\U00010000",
+              "\U0001f600", "\U0010ffff"]
+# prefixes of 8 bytes or more shared by many keys (the radix sort's ties)
+SHARED = ["", "abcdefgh", "abcdefg\xe9", "\u20ac\u20ac\u20ac", "user_0000", "\U0001f600" * 2]
+
+TEXT = st.one_of(
+    st.text(max_size=20),  # any code point but surrogates
+    st.text(st.sampled_from(EDGE_CHARS), max_size=12),
+    st.builds(str.__add__, st.sampled_from(SHARED),
+              st.text(st.sampled_from(["a", "\x00", "\xff", "\u20ac", "\udc80"]), max_size=4)),
+)
+BYTE = st.sampled_from([0, 1, 0x61, 0x7f, 0x80, 0xc3, 0xfe, 0xff])
+BINARY = st.one_of(
+    st.binary(max_size=20),
+    st.lists(BYTE, max_size=12).map(bytes),
+    st.builds(bytes.__add__, st.sampled_from([b"", b"\x00" * 8, b"\xff" * 9, b"abcdefgh"]),
+              st.lists(BYTE, max_size=4).map(bytes)),
+)
+
+
+def near_the_threshold(keys: st.SearchStrategy) -> st.SearchStrategy:
+    """Buckets of 28 to 36 keys sharing a first byte: either side of the radix sort's 32."""
+    return st.integers(28, 36).flatmap(lambda size: st.lists(
+        st.tuples(st.sampled_from(["x", "y"]), keys), min_size=size, max_size=2 * size))
+
+
+def batches(keys: st.SearchStrategy) -> st.SearchStrategy:
+    """Lists of keys: empty, one, all equal, random, and bucket sizes about the threshold."""
+    return st.one_of(
+        st.lists(keys, max_size=1),
+        st.builds(lambda key, times: [key] * times, keys, st.integers(2, 80)),
+        st.lists(keys, max_size=200),
+        st.lists(keys, min_size=30, max_size=400),
+    )
+
+
+def text_batches() -> st.SearchStrategy:
+    return st.one_of(batches(TEXT), near_the_threshold(TEXT).map(
+        lambda rows: [first + key for first, key in rows]))
+
+
+def binary_batches() -> st.SearchStrategy:
+    return st.one_of(batches(BINARY), near_the_threshold(BINARY).map(
+        lambda rows: [first.encode() + key for first, key in rows]))
+
+
+@st.composite
+def numbered(draw, keys: list) -> list[int] | None:
+    """No partition numbers, a few partitions, or many (some empty)."""
+    top = draw(st.sampled_from([None, 0, 3, 300]))
+    if top is None:
+        return None
+    return draw(st.lists(st.integers(0, top), min_size=len(keys), max_size=len(keys)))
+
+
+def same_objects(got, want) -> None:
+    assert (got is None) == (want is None)
+    if want is not None:
+        assert got == want
+        for got_column, want_column in zip(got, want, strict=True):
+            assert list(map(id, got_column)) == list(map(id, want_column))
+
+
+@settings(max_examples=300)
+@given(st.one_of(text_batches(), binary_batches()), st.data())
+def test_columns_as_the_twin_sorts_them(keys, data):
+    """Pairs of str or bytes keys come out in the twin's order, each value with its key."""
+    pairs = [(key, object()) for key in keys]
+    numbers = data.draw(numbered(keys))
+    want = keysort.sorted_columns_py(list(pairs), numbers)
+    same_objects(keysort.sorted_columns(list(pairs), numbers), want)
+
+
+@settings(max_examples=300)
+@given(st.one_of(text_batches(), binary_batches()), st.data())
+def test_keys_as_the_twin_sorts_them(keys, data):
+    """Distinct str or bytes keys come out in the twin's order."""
+    keys = list(dict.fromkeys(keys))
+    numbers = data.draw(numbered(keys))
+    want = keysort.sorted_keys_py(list(keys), numbers)
+    same_objects([keysort.sorted_keys(list(keys), numbers)], [want])
+
+
+@settings(max_examples=200)
+@given(text_batches(), st.data())
+def test_composite_columns_as_the_twin_sorts_them(keys, data):
+    """A secondary sort's pairs (str keys, values of one signature) in the twin's order."""
+    values = data.draw(st.lists(st.tuples(st.integers(-2, 2), st.text(max_size=3)),
+                                min_size=len(keys), max_size=len(keys)))
+    pairs = list(zip(keys, values, strict=True))
+    numbers = data.draw(numbered(keys))
+    want = keysort.sorted_composite_columns_py(list(pairs), numbers)
+    got = keysort.sorted_composite_columns(list(pairs), numbers)
+    same_objects(got and got[:2], want and want[:2])
+    assert (got and got[2]) == (want and want[2])
+
+
+@pytest.mark.parametrize("keys", [
+    ["a", b"b"], [b"a", "b"], ["a", type("S", (str,), {})("b")],
+    [b"a", type("B", (bytes,), {})(b"b")], [type("S", (str,), {})("b")], [1, 2], [None]],
+    ids=["str bytes", "bytes str", "str subclass", "bytes subclass", "subclass alone", "int",
+         "none"])
+def test_mixed_types_and_subclasses_are_left_to_the_caller(keys):
+    """Keys of mixed types or of subclasses of str or bytes: None from both, so the caller's
+    general path keeps their exact type and order."""
+    pairs = [(key, i) for i, key in enumerate(keys)]
+    for sort in (keysort.sorted_columns, keysort.sorted_columns_py):
+        assert sort(list(pairs)) is None
+    for sort in (keysort.sorted_keys, keysort.sorted_keys_py):
+        assert sort(list(keys)) is None
+
+
+def test_partition_numbers_out_of_range_are_left_to_the_caller():
+    """A negative partition number, or one past the compiled sort's cap, gives None."""
+    for numbers in ([0, -1], [0, 1 << 16]):
+        assert keysort.sorted_keys(["a", "b"], numbers) is None
+        assert keysort.sorted_columns([("a", 1), ("b", 2)], numbers) is None
+
+
+def test_a_large_batch_sorts_as_the_twin():
+    """A batch large enough for several radix levels (60,000 keys) in the twin's order."""
+    import random
+    rng = random.Random(5)
+    keys = ["".join(rng.choices("abcdefghij\xe9\u20ac", k=rng.randint(0, 12)))
+            for _ in range(60_000)]
+    numbers = [rng.randrange(7) for _ in keys]
+    pairs = [(key, i) for i, key in enumerate(keys)]
+    assert keysort.sorted_columns(list(pairs), numbers) == keysort.sorted_columns_py(
+        list(pairs), numbers)
+    assert keysort.sorted_columns(list(pairs)) == keysort.sorted_columns_py(list(pairs))
+    unique = list(dict.fromkeys(key.encode() for key in keys))
+    assert keysort.sorted_keys(unique) == sorted(unique)

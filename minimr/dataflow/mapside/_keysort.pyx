@@ -343,11 +343,15 @@ cdef Rec *_sorted(list items, object numbers, bint keyed, bint bytes_keys,
     try:
         for i in range(n):
             if i + AHEAD < n:  # the pair (or key) a few turns ahead, its key nearer
-                KS_PREFETCH(_list_item(listed, i + AHEAD))
+                ahead = _list_item(listed, i + AHEAD)
+                KS_PREFETCH(ahead)
+                if not keyed:  # a str's text starts 40-48 bytes in: often the next line
+                    KS_PREFETCH(<char *>ahead + 56)
             if keyed and i + AHEAD // 2 < n:
                 ahead = _list_item(listed, i + AHEAD // 2)
                 if _type_of(ahead) == TUPLE and Py_SIZE(ahead) == 2:
                     KS_PREFETCH(_tuple_item(ahead, 0))
+                    KS_PREFETCH(<char *>_tuple_item(ahead, 0) + 56)
             item = _list_item(listed, i)
             if keyed:
                 if _type_of(item) != TUPLE or Py_SIZE(item) != 2:

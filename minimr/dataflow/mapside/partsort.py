@@ -82,11 +82,17 @@ class PartitionSorter:
         keys.sort(key=order)
         return [part for part, in self.cut(keys, native=native)]
 
+    @property
+    def groups_by_number(self) -> bool:
+        """Whether a sort groups keys by partition number first (``numbers_to_group``): the
+        partitions do not follow the key order (hashed, more than one)."""
+        return self._partitions > 1 and not self._partitioner.ordered
+
     def numbers_to_group(self, keys: list) -> list[int] | None:
         """The partition numbers of ``keys``, for a sort to group them by partition before
         their order (``keysort``), when the partitions do not follow the key order (hashed);
         None when sorted keys are cut as they are (one partition, or a range partitioner)."""
-        if self._partitions == 1 or self._partitioner.ordered:
+        if not self.groups_by_number:
             return None
         return self._partitioner.partition_many(keys)
 

@@ -331,10 +331,15 @@ class MapOutputBuffer:
         if self._sort_values:
             yield from self._listed_composite_parts(pairs)
             return
-        keys = list(map(_first, pairs))
-        native = natively_sortable(keys)
-        numbers = self._sorter.numbers_to_group(keys) if native else None
-        columns = sorted_columns(pairs, numbers) if native else None  # one C pass
+        numbers = None
+        if self._sorter.groups_by_number:  # hashed partitions: their numbers sort first
+            keys = list(map(_first, pairs))
+            native = natively_sortable(keys)
+            numbers = self._sorter.numbers_to_group(keys) if native else None
+            columns = sorted_columns(pairs, numbers) if native else None  # one C pass
+        else:  # the C pass checks the keys' types itself: no list of keys to check first
+            columns = sorted_columns(pairs)
+            native = columns is not None or natively_sortable(list(map(_first, pairs)))
         if columns is None:
             numbers = None
             pairs.sort(key=_first if native else _sort_key_of_first)

@@ -521,3 +521,53 @@ def sorted_composite_columns(list pairs, list numbers=None):
                 b"(s" + first[:first_length] + b")")
     finally:
         free(recs)
+
+
+cdef extern from "Python.h":
+    ctypedef struct PyListObject:
+        PyObject **ob_item
+    int PyList_SetSlice(object, Py_ssize_t, Py_ssize_t, PyObject *) except -1
+
+
+def take_slices(list column, sizes):
+    """``column`` cut into consecutive new lists of ``sizes`` (which add up to its length),
+    its items moved into them rather than copied, so that no item is touched (a slice takes a
+    reference to each, and the column's end drops them again: two writes to every object,
+    scattered in memory); ``column`` is left empty."""
+    cdef Py_ssize_t start = 0, size, n = len(column)
+    cdef list counts = list(sizes)
+    cdef list parts
+    if any(size < 0 for size in counts) or sum(counts) != n:
+        raise ValueError(f"slices of sizes {counts} for a list of {n}")
+    parts = [PyList_New(size) for size in counts]  # made first: nothing moved if one fails
+    for i in range(len(parts)):
+        size = counts[i]
+        if size:
+            memcpy((<PyListObject *>parts[i]).ob_item, (<PyListObject *>column).ob_item + start,
+                   size * sizeof(PyObject *))
+        start += size
+    # the column forgets its items without releasing them: the parts hold them now
+    memset((<PyListObject *>column).ob_item, 0, n * sizeof(PyObject *))
+    PyList_SetSlice(column, 0, n, NULL)
+    return parts
+
+
+def partition_sizes(list numbers, Py_ssize_t partitions):
+    """How many of ``numbers`` each partition (0 to ``partitions`` - 1) has, in one C pass
+    (``list.count`` a partition compares every number each time: 40 ns a key for 4)."""
+    cdef Py_ssize_t i, number, n = len(numbers)
+    cdef Py_ssize_t *counts
+    if partitions < 0:
+        raise ValueError(f"{partitions} partitions")
+    counts = <Py_ssize_t *>calloc(partitions if partitions else 1, sizeof(Py_ssize_t))
+    if counts is NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            number = numbers[i]
+            if number < 0 or number >= partitions:
+                raise ValueError(f"partition number {number} of {partitions} partitions")
+            counts[number] += 1
+        return [counts[i] for i in range(partitions)]
+    finally:
+        free(counts)

@@ -31,14 +31,17 @@ Nothing here runs user code: the pairs are exact tuples and the keys exact str o
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from itertools import accumulate
 from operator import countOf, itemgetter
 from typing import Any
 
 from minimr.dataflow.partition import native_order
 
-__all__ = ["COMPILED", "sorted_columns", "sorted_columns_py", "sorted_composite_columns",
-           "sorted_composite_columns_py", "sorted_keys", "sorted_keys_py"]
+__all__ = ["COMPILED", "partition_sizes", "partition_sizes_py", "sorted_columns", "sorted_columns_py", "sorted_composite_columns",
+           "sorted_composite_columns_py", "sorted_keys", "sorted_keys_py", "take_slices",
+           "take_slices_py"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
@@ -87,6 +90,34 @@ def sorted_composite_columns_py(pairs: list, numbers: list | None = None
     return list(map(_first, ordered)), list(map(_second, ordered)), signature
 
 
+def take_slices_py(column: list, sizes: list[int]) -> list[list]:
+    """``column`` cut into consecutive new lists of ``sizes`` (which add up to its length);
+    ``column`` is left empty. (Compiled, ``take_slices`` moves the items rather than copying
+    them: no object touched, 25-30 ns a word count's key less than slices and the list's end.)"""
+    counts = list(sizes)
+    if any(size < 0 for size in counts) or sum(counts) != len(column):
+        raise ValueError(f"slices of sizes {counts} for a list of {len(column)}")
+    starts = list(accumulate(counts, initial=0))
+    parts = [column[start:end] for start, end in zip(starts, starts[1:])]
+    column.clear()
+    return parts
+
+
+def partition_sizes_py(numbers: list[int], partitions: int) -> list[int]:
+    """How many of ``numbers`` each partition (0 to ``partitions`` - 1) has: a C pass over
+    them a partition up to 16 partitions, else one ``Counter`` pass."""
+    if partitions < 0:
+        raise ValueError(f"{partitions} partitions")
+    outside = [n for n in (min(numbers, default=0), max(numbers, default=0))
+               if not 0 <= n < partitions] if numbers else []
+    if outside:
+        raise ValueError(f"partition number {outside[0]} of {partitions} partitions")
+    if partitions <= 16:
+        return list(map(numbers.count, range(partitions)))
+    counted = Counter(numbers)
+    return [counted[p] for p in range(partitions)]
+
+
 def _one_key_type(keys: list) -> bool:
     """Whether the keys are all exact str or all exact bytes (none: True), whose plain
     comparisons are minimr's order (``partition.natively_sortable``)."""
@@ -113,13 +144,17 @@ def _by_partition(pairs: list, numbers: list, item: Callable[[int], Any]) -> lis
 sorted_columns = sorted_columns_py
 sorted_composite_columns = sorted_composite_columns_py
 sorted_keys = sorted_keys_py
+take_slices = take_slices_py
+partition_sizes = partition_sizes_py
 #: whether the compiled function is the one in use
 COMPILED = False
 try:
     from minimr.dataflow.mapside._keysort import (  # type: ignore[import-not-found,no-redef]
+        partition_sizes,
         sorted_columns,
         sorted_composite_columns,
         sorted_keys,
+        take_slices,
     )
     COMPILED = True
 except ImportError:  # no compiler where minimr was installed: the function above

@@ -10,7 +10,9 @@ Both steps are C calls over whole lists; Python runs per partition, not per key:
   reordering after); else all the keys are sorted once and ``cut``.
 - ``PartitionSorter.cut``: sorted keys and columns parallel to them sliced per partition, at
   the boundaries of a range partitioner when the keys sort in their own order, else after a
-  stable reordering by partition number.
+  stable reordering by partition number. The slices take the items over (compiled, without
+  touching them: a slice would write every key's and value's reference count, and the
+  emptied list again).
 
 Keys wrapped because they are unhashable (``pairstore.unwrap``) are partitioned and sorted by
 the user's key they hold.
@@ -18,13 +20,12 @@ the user's key they hold.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from itertools import compress, islice, repeat
-from operator import eq, gt
+from operator import eq, gt, sub
 from typing import Any
 
-from minimr.dataflow.mapside.keysort import sorted_keys
+from minimr.dataflow.mapside.keysort import partition_sizes, sorted_keys, take_slices
 from minimr.dataflow.mapside.pairstore import unwrap
 from minimr.dataflow.partition import sort_key
 
@@ -53,8 +54,8 @@ class PartitionSorter:
         """Keys by partition, each partition's keys sorted in minimr's order.
 
         Args:
-            keys: distinct keys; sorted in place when they are sorted by ``list.sort``
-                and not split first.
+            keys: distinct keys, taken over: sorted in place when they are sorted by
+                ``list.sort`` and not split first, and emptied when cut (``cut``).
             wrapped: some keys are wrapped because unhashable (``pairstore.unwrap``).
             native: plain comparisons give minimr's order (``partition.natively_sortable``).
         """
@@ -99,6 +100,8 @@ class PartitionSorter:
     def cut(self, keys: list, *columns: list, native: bool, numbers: list[int] | None = None
             ) -> Iterator[tuple[list, ...]]:
         """Sorted ``keys`` (and lists parallel to them) cut into one slice per partition.
+        With more than one partition, the lists given are left empty: their items are moved
+        into the slices, not copied (``keysort.take_slices``).
 
         Keys sorted by partition number first (``numbers``: the numbers ``numbers_to_group``
         gave, in any order) are cut by how many each partition has. A range partitioner's
@@ -111,37 +114,25 @@ class PartitionSorter:
             yield (keys, *columns)
             return
         if numbers is not None:
-            yield from _slices(_sizes(numbers, self._partitions), keys, *columns)
+            yield from _slices(partition_sizes(numbers, self._partitions), keys, *columns)
             return
         starts = self._partitioner.starts_of_sorted(keys) if native else None
         if starts is not None:  # fewer boundaries than partitions leave the last ones empty
             starts += [len(keys)] * (self._partitions - len(starts))
-            for start, end in zip(starts, [*starts[1:], len(keys)], strict=True):
-                yield (keys[start:end], *(c[start:end] for c in columns))
+            sizes = list(map(sub, [*starts[1:], len(keys)], starts))
+            yield from _slices(sizes, keys, *columns)
             return
         numbers = self._partitioner.partition_many(keys)
         if any(map(gt, numbers, islice(numbers, 1, None))):
             order = sorted(range(len(keys)), key=numbers.__getitem__)
             keys, *columns = (list(map(c.__getitem__, order)) for c in (keys, *columns))
-        yield from _slices(_sizes(numbers, self._partitions), keys, *columns)
-
-
-def _sizes(numbers: list[int], partitions: int) -> list[int]:
-    """How many of ``numbers`` each partition has: a C pass over them a partition (2-3 ns an
-    item) up to ``SPLIT_FIRST_PARTITIONS``, else one ``Counter`` pass (30-50 ns an item)."""
-    if partitions <= SPLIT_FIRST_PARTITIONS:
-        return list(map(numbers.count, range(partitions)))
-    counted = Counter(numbers)
-    return [counted[p] for p in range(partitions)]
+        yield from _slices(partition_sizes(numbers, self._partitions), keys, *columns)
 
 
 def _slices(sizes: list[int], *columns: list) -> Iterator[tuple[list, ...]]:
-    """Columns cut into consecutive slices of ``sizes``, one slice of each column a size."""
-    start = 0
-    for size in sizes:
-        end = start + size
-        yield tuple(c[start:end] for c in columns)
-        start = end
+    """Columns cut into consecutive slices of ``sizes``, one slice of each column a size; the
+    columns' items are moved into the slices (``keysort.take_slices``), leaving them empty."""
+    return zip(*(take_slices(c, sizes) for c in columns), strict=True)
 
 
 def _sorted_wrapped(keys: list) -> list:

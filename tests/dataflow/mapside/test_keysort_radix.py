@@ -146,3 +146,54 @@ def test_a_large_batch_sorts_as_the_twin():
     assert keysort.sorted_columns(list(pairs)) == keysort.sorted_columns_py(list(pairs))
     unique = list(dict.fromkeys(key.encode() for key in keys))
     assert keysort.sorted_keys(unique) == sorted(unique)
+
+
+# -- the cut per partition ---------------------------------------------------------------------
+
+SLICERS = [keysort.take_slices_py, keysort.take_slices]
+COUNTERS = [keysort.partition_sizes_py, keysort.partition_sizes]
+
+
+@pytest.mark.parametrize("take", SLICERS)
+@given(st.lists(st.integers(0, 5), max_size=8), st.data())
+def test_slices_take_the_items_and_empty_the_column(take, sizes, data):
+    """The slices are the column's consecutive runs of each size, the very objects (their
+    reference counts as before), and the column is left empty."""
+    import sys
+    column = [object() for _ in range(sum(sizes))]
+    want = [column[sum(sizes[:i]):sum(sizes[:i + 1])] for i in range(len(sizes))]
+    counts = [sys.getrefcount(item) for item in column]
+    parts = take(column, sizes)
+    assert column == []
+    assert [list(map(id, part)) for part in parts] == [list(map(id, part)) for part in want]
+    del want
+    assert [sys.getrefcount(item) for part in parts for item in part] == [
+        count - 1 for count in counts]  # the column's now the part's; less ``want``'s
+
+
+@pytest.mark.parametrize("take", SLICERS)
+@pytest.mark.parametrize("sizes", [[1], [3, -1], [2, 2]], ids=["short", "negative", "long"])
+def test_slices_that_do_not_add_up_are_refused(take, sizes):
+    """Sizes that do not add up to the column's length (or a negative one): ValueError, and
+    the column is kept whole."""
+    column = ["a", "b"]
+    with pytest.raises(ValueError, match="slices of sizes"):
+        take(column, sizes)
+    assert column == ["a", "b"]
+
+
+@pytest.mark.parametrize("count", COUNTERS)
+@given(st.sampled_from([1, 3, 16, 17, 40]).flatmap(lambda partitions: st.tuples(
+    st.just(partitions), st.lists(st.integers(0, partitions - 1), max_size=100))))
+def test_partition_sizes_count_each_partitions_numbers(count, case):
+    """Each partition's size is how many numbers are its own."""
+    partitions, numbers = case
+    assert count(numbers, partitions) == [numbers.count(p) for p in range(partitions)]
+
+
+@pytest.mark.parametrize("count", COUNTERS)
+def test_partition_numbers_outside_are_refused(count):
+    """A number below 0 or from ``partitions`` on: ValueError."""
+    for numbers in ([0, 3], [-1, 0]):
+        with pytest.raises(ValueError, match="partition number"):
+            count(numbers, 3)

@@ -94,8 +94,8 @@ def test_wrapped_keys_are_partitioned_and_sorted_by_the_key_they_hold(keys, part
     stored = list(taken.sources)
     partitioner = HashPartitioner(partitions)
     sorter = PartitionSorter(partitioner, partitions)
-    got = sorter.partition_keys(stored, wrapped=taken.wrapped, native=False)
     want = model(list(map(unwrap, stored)), partitioner, partitions)
+    got = sorter.partition_keys(stored, wrapped=taken.wrapped, native=False)  # takes stored
     assert [list(map(unwrap, part)) for part in got] == want
 
 

@@ -39,9 +39,9 @@ from typing import Any
 
 from minimr.dataflow.partition import native_order
 
-__all__ = ["COMPILED", "partition_sizes", "partition_sizes_py", "sorted_columns", "sorted_columns_py", "sorted_composite_columns",
-           "sorted_composite_columns_py", "sorted_keys", "sorted_keys_py", "take_slices",
-           "take_slices_py"]
+__all__ = ["COMPILED", "partition_sizes", "partition_sizes_py", "sorted_columns",
+           "sorted_columns_py", "sorted_composite_columns", "sorted_composite_columns_py",
+           "sorted_keys", "sorted_keys_py", "take_slices", "take_slices_py"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
@@ -98,7 +98,7 @@ def take_slices_py(column: list, sizes: list[int]) -> list[list]:
     if any(size < 0 for size in counts) or sum(counts) != len(column):
         raise ValueError(f"slices of sizes {counts} for a list of {len(column)}")
     starts = list(accumulate(counts, initial=0))
-    parts = [column[start:end] for start, end in zip(starts, starts[1:])]
+    parts = [column[start:end] for start, end in zip(starts, starts[1:], strict=False)]
     column.clear()
     return parts
 

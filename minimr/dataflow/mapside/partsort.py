@@ -5,9 +5,10 @@ parallel key and value columns) and writes one segment per partition from what c
 Both steps are C calls over whole lists; Python runs per partition, not per key:
 
 - ``PartitionSorter.partition_keys``: a counting store's keys. str keys, or bytes keys,
-  are sorted by partition and key in one C pass (``keysort.sorted_keys``) and ``cut``. Otherwise, with a hash partitioner and up to ``SPLIT_FIRST_PARTITIONS``
-  partitions, the keys are split by partition first and each part sorted (smaller sorts, no
-  reordering after); else all the keys are sorted once and ``cut``.
+  are sorted by partition and key in one C pass (``keysort.sorted_keys``) and ``cut``.
+  Otherwise, with a hash partitioner and up to ``SPLIT_FIRST_PARTITIONS`` partitions, the
+  keys are split by partition first and each part sorted (smaller sorts, no reordering
+  after); else all the keys are sorted once and ``cut``.
 - ``PartitionSorter.cut``: sorted keys and columns parallel to them sliced per partition, at
   the boundaries of a range partitioner when the keys sort in their own order, else after a
   stable reordering by partition number. The slices take the items over (compiled, without

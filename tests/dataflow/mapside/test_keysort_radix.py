@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from minimr.dataflow.mapside import keysort
 
-pytestmark = pytest.mark.skipif(not keysort.COMPILED, reason="the compiled sort is not built")
+needs_compiled = pytest.mark.skipif(not keysort.COMPILED, reason="the compiled sort is not built")
 
 # code points at the edges of UTF-8's lengths, lone surrogates (surrogateescape's), astral ones
 EDGE_CHARS = ["a", "b", "\x00", "\x7f", "\x80", "\xe9", "\xff", "\u0100", "\u07ff", "\u0800",
@@ -77,6 +77,7 @@ def same_objects(got, want) -> None:
             assert list(map(id, got_column)) == list(map(id, want_column))
 
 
+@needs_compiled
 @settings(max_examples=300)
 @given(st.one_of(text_batches(), binary_batches()), st.data())
 def test_columns_as_the_twin_sorts_them(keys, data):
@@ -87,6 +88,7 @@ def test_columns_as_the_twin_sorts_them(keys, data):
     same_objects(keysort.sorted_columns(list(pairs), numbers), want)
 
 
+@needs_compiled
 @settings(max_examples=300)
 @given(st.one_of(text_batches(), binary_batches()), st.data())
 def test_keys_as_the_twin_sorts_them(keys, data):
@@ -97,6 +99,7 @@ def test_keys_as_the_twin_sorts_them(keys, data):
     same_objects([keysort.sorted_keys(list(keys), numbers)], [want])
 
 
+@needs_compiled
 @settings(max_examples=200)
 @given(text_batches(), st.data())
 def test_composite_columns_as_the_twin_sorts_them(keys, data):
@@ -111,6 +114,7 @@ def test_composite_columns_as_the_twin_sorts_them(keys, data):
     assert (got and got[2]) == (want and want[2])
 
 
+@needs_compiled
 @pytest.mark.parametrize("keys", [
     ["a", b"b"], [b"a", "b"], ["a", type("S", (str,), {})("b")],
     [b"a", type("B", (bytes,), {})(b"b")], [type("S", (str,), {})("b")], [1, 2], [None]],
@@ -126,6 +130,7 @@ def test_mixed_types_and_subclasses_are_left_to_the_caller(keys):
         assert sort(list(keys)) is None
 
 
+@needs_compiled
 def test_partition_numbers_out_of_range_are_left_to_the_caller():
     """A negative partition number, or one past the compiled sort's cap, gives None."""
     for numbers in ([0, -1], [0, 1 << 16]):
@@ -133,6 +138,7 @@ def test_partition_numbers_out_of_range_are_left_to_the_caller():
         assert keysort.sorted_columns([("a", 1), ("b", 2)], numbers) is None
 
 
+@needs_compiled
 def test_a_large_batch_sorts_as_the_twin():
     """A batch large enough for several radix levels (60,000 keys) in the twin's order."""
     import random
@@ -150,8 +156,9 @@ def test_a_large_batch_sorts_as_the_twin():
 
 # -- the cut per partition ---------------------------------------------------------------------
 
-SLICERS = [keysort.take_slices_py, keysort.take_slices]
-COUNTERS = [keysort.partition_sizes_py, keysort.partition_sizes]
+SLICERS = [keysort.take_slices_py] + ([keysort.take_slices] if keysort.COMPILED else [])
+COUNTERS = [keysort.partition_sizes_py] + (
+    [keysort.partition_sizes] if keysort.COMPILED else [])
 
 
 @pytest.mark.parametrize("take", SLICERS)

@@ -59,18 +59,20 @@ cdef inline unsigned long long _bytes_prefix(const unsigned char *data,
     return prefix << (8 * (8 - length))
 
 
-cdef inline unsigned long long _str_prefix(PyObject *key) noexcept:
-    """The first 8 bytes of the key's UTF-8 (surrogates as their 3 bytes, which keeps the
-    code points' order), without encoding the whole key."""
+cdef inline unsigned long long _str_prefix(PyObject *key, Py_ssize_t offset) noexcept:
+    """The 8 bytes from ``offset`` of the key's UTF-8 (surrogates as their 3 bytes, which
+    keeps the code points' order), without encoding the whole key."""
     cdef unsigned int kind = _kind(key)
     cdef const void *data = _data(key)
-    cdef Py_ssize_t i, length = _length(key)
+    cdef Py_ssize_t i, at = 0, length = _length(key)
     cdef unsigned long long prefix = 0
     cdef int filled = 0, size, j
     cdef unsigned int c
     cdef unsigned char code[4]
     if _is_ascii(key):
-        return _bytes_prefix(<const unsigned char *>data, length)
+        if length <= offset:
+            return 0
+        return _bytes_prefix(<const unsigned char *>data + offset, length - offset)
     for i in range(length):
         c = _read(kind, data, i)
         if c < 0x80:
@@ -92,11 +94,28 @@ cdef inline unsigned long long _str_prefix(PyObject *key) noexcept:
             code[3] = 0x80 | (c & 0x3F)
             size = 4
         for j in range(size):
+            at += 1
+            if at <= offset:  # a byte before the 8 wanted
+                continue
             prefix = (prefix << 8) | code[j]
             filled += 1
             if filled == 8:
                 return prefix
     return prefix << (8 * (8 - filled)) if filled else 0
+
+
+cdef inline unsigned long long _prefix(PyObject *key, Py_ssize_t offset,
+                                       bint bytes_keys) noexcept:
+    """The 8 bytes from ``offset`` of a str key's UTF-8 or of a bytes key, big-endian,
+    0-padded."""
+    cdef Py_ssize_t length
+    if not bytes_keys:
+        return _str_prefix(key, offset)
+    length = PyBytes_GET_SIZE(key)
+    if length <= offset:
+        return 0
+    return _bytes_prefix(<const unsigned char *>PyBytes_AS_STRING(key) + offset,
+                         length - offset)
 
 
 cdef inline int _order(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -215,15 +234,34 @@ cdef void _merge_sort(Rec *a, Rec *scratch, Py_ssize_t n, Compare compare) noexc
         memcpy(a + k, scratch + i, (half - i) * sizeof(Rec))
 
 
+cdef bint _refill(Rec *recs, Py_ssize_t n, Py_ssize_t offset, bint bytes_keys) noexcept:
+    """Each record's prefix made the key's 8 bytes from ``offset``; whether any is not 0
+    (else the keys are past their ends, or 0 bytes there: nothing left to tell apart)."""
+    cdef Py_ssize_t i
+    cdef bint any_set = False
+    for i in range(n):
+        if i + AHEAD < n:
+            KS_PREFETCH(<char *>recs[i + AHEAD].key + 56)
+        recs[i].prefix = _prefix(recs[i].key, offset, bytes_keys)
+        any_set |= recs[i].prefix != 0
+    return any_set
+
+
 cdef void _radix(Rec *src, Rec *other, Py_ssize_t n, int byte, bint here,
-                 Compare compare) noexcept:
-    """``src[:n]``, whose prefixes agree before ``byte``, sorted stably by ``compare``; the
-    result left in ``src`` when ``here``, else in ``other`` (as long: the scatter's room)."""
+                 Compare compare, Py_ssize_t offset, bint bytes_keys) noexcept:
+    """``src[:n]``, whose keys agree before byte ``offset + byte`` (their prefixes hold
+    bytes ``offset`` to ``offset + 7``), sorted stably by ``compare``; the result left in
+    ``src`` when ``here``, else in ``other`` (as long: the scatter's room)."""
     cdef Py_ssize_t counts[256]
     cdef Py_ssize_t places[256]
     cdef Py_ssize_t i, start
     cdef int shift, b
     while True:
+        if byte == 8 and n > SMALL:  # a tie past 8 bytes (URLs, ids): the next 8
+            offset += 8
+            byte = 0
+            if not _refill(src, n, offset, bytes_keys):
+                byte = 8
         if n <= SMALL or byte == 8:
             _merge_sort(src, other, n, compare)
             if not here:
@@ -247,7 +285,8 @@ cdef void _radix(Rec *src, Rec *other, Py_ssize_t n, int byte, bint here,
     start = 0
     for b in range(256):
         if counts[b]:
-            _radix(other + start, src + start, counts[b], byte + 1, not here, compare)
+            _radix(other + start, src + start, counts[b], byte + 1, not here, compare,
+                   offset, bytes_keys)
             start += counts[b]
 
 
@@ -330,7 +369,7 @@ cdef Rec *_sorted(list items, object numbers, bint keyed, bint bytes_keys,
                 return NULL
             if kind == STR:
                 PyUnicode_READY(<object>key)
-                recs[i].prefix = _str_prefix(key)
+                recs[i].prefix = _str_prefix(key, 0)
             else:
                 recs[i].prefix = _bytes_prefix(<const unsigned char *>PyBytes_AS_STRING(key),
                                                PyBytes_GET_SIZE(key))
@@ -338,7 +377,7 @@ cdef Rec *_sorted(list items, object numbers, bint keyed, bint bytes_keys,
         if kind == BYTES and compare == _compare_str:
             compare = _compare_bytes
         if numbers is None:
-            _radix(recs, scratch, n, 0, True, compare)
+            _radix(recs, scratch, n, 0, True, compare, 0, kind == BYTES)
             return recs
         parts = <int *>malloc((n if n else 1) * sizeof(int))
         if parts is NULL:
@@ -357,7 +396,8 @@ cdef Rec *_sorted(list items, object numbers, bint keyed, bint bytes_keys,
             places[parts[i]] += 1
         start = 0  # each partition from scratch, sorted back into recs
         for i in range(sizes[0]):
-            _radix(scratch + start, recs + start, places[i] - start, 0, False, compare)
+            _radix(scratch + start, recs + start, places[i] - start, 0, False, compare, 0,
+                   kind == BYTES)
             start = places[i]
         free(parts)
         free(sizes)

@@ -34,6 +34,19 @@ BINARY = st.one_of(
 )
 
 
+# prefixes past 16 bytes shared by a whole batch: the radix sort takes the next 8 bytes of
+# each tie, again and again, a character's UTF-8 straddling their edges
+LONG_TEXT = ["https://example.com/items/", "ab\u20ac" * 6, "x" * 7 + "\xe9" * 5,
+             "\x00" * 20, "\U0001f600" * 5 + "a", "\udc80" * 6]
+LONG_BINARY = [b"https://example.com/items/", b"\x00" * 20, b"\xff" * 17]
+
+
+def long_shared(prefixes: list, suffixes: st.SearchStrategy) -> st.SearchStrategy:
+    """33 to 150 keys, all one long prefix and a short suffix (or none)."""
+    return st.builds(lambda prefix, ends: [prefix + end for end in ends],
+                     st.sampled_from(prefixes), st.lists(suffixes, min_size=33, max_size=150))
+
+
 def near_the_threshold(keys: st.SearchStrategy) -> st.SearchStrategy:
     """Buckets of 28 to 36 keys sharing a first byte: either side of the radix sort's 32."""
     return st.integers(28, 36).flatmap(lambda size: st.lists(
@@ -52,12 +65,15 @@ def batches(keys: st.SearchStrategy) -> st.SearchStrategy:
 
 def text_batches() -> st.SearchStrategy:
     return st.one_of(batches(TEXT), near_the_threshold(TEXT).map(
-        lambda rows: [first + key for first, key in rows]))
+        lambda rows: [first + key for first, key in rows]), long_shared(LONG_TEXT, st.text(
+            st.sampled_from(["a", "\x00", "\xff", "\u20ac", "\U0001f600", "\udc80"]),
+            max_size=10)))
 
 
 def binary_batches() -> st.SearchStrategy:
     return st.one_of(batches(BINARY), near_the_threshold(BINARY).map(
-        lambda rows: [first.encode() + key for first, key in rows]))
+        lambda rows: [first.encode() + key for first, key in rows]), long_shared(
+            LONG_BINARY, st.lists(BYTE, max_size=10).map(bytes)))
 
 
 @st.composite
@@ -140,7 +156,8 @@ def test_partition_numbers_out_of_range_are_left_to_the_caller():
 
 @needs_compiled
 def test_a_large_batch_sorts_as_the_twin():
-    """A batch large enough for several radix levels (60,000 keys) in the twin's order."""
+    """Batches large enough for several radix levels (60,000 keys; URLs that tie on their
+    first 20 bytes and more) in the twin's order."""
     import random
     rng = random.Random(5)
     keys = ["".join(rng.choices("abcdefghij\xe9\u20ac", k=rng.randint(0, 12)))
@@ -152,6 +169,12 @@ def test_a_large_batch_sorts_as_the_twin():
     assert keysort.sorted_columns(list(pairs)) == keysort.sorted_columns_py(list(pairs))
     unique = list(dict.fromkeys(key.encode() for key in keys))
     assert keysort.sorted_keys(unique) == sorted(unique)
+    paths = ["a", "\xe9", "\u20ac"]
+    urls = [f"https://example.com/{rng.choice(paths)}/{rng.randrange(10**6)}"
+            for _ in range(60_000)]
+    pairs = [(url, i) for i, url in enumerate(urls)]
+    assert keysort.sorted_columns(list(pairs), numbers) == keysort.sorted_columns_py(
+        list(pairs), numbers)
 
 
 # -- the cut per partition ---------------------------------------------------------------------

@@ -6,9 +6,10 @@ number is negative or past ``PARTITION_CAP``).
 
 The sort: a stable counting pass by partition number, then, within each partition, an MSD
 radix sort on each key's first 8 bytes (the UTF-8 bytes of a str: their order is the code
-points' order, the order Python compares str by). Buckets of ``SMALL`` or fewer, and keys
-whose 8 bytes tie, are finished by a stable merge sort comparing the whole keys (and, for a
-secondary sort, the values). Every pass moves 24-byte records (prefix, key, value), and every
+points' order, the order Python compares str by). A larger bucket whose keys tie on those
+bytes takes the next 8 of each key and goes on; buckets of ``SMALL`` or fewer, and keys with
+no byte left to tell them apart, are finished by a stable merge sort comparing the whole keys
+(and, for a secondary sort, the values). Every pass moves 24-byte records (prefix, key, value), and every
 pass is stable, so ties end in input order: the order is (partition, key[, value], place),
 what ``qsort`` of the same entries by the same comparison gave before.
 """

@@ -6,15 +6,14 @@ when the partitions do not follow the key order (hashed: each pair's partition n
 the first sort key, so no reordering by partition follows). ``list.sort`` with a key
 function compares the keys through their objects, scattered in memory: a sort's 168,000
 random 10-character keys took about 480 ns a pair, most of it waiting on memory, and
-``qsort`` of each key's first 8 bytes beside where its text is about 270. Compiled
+``qsort`` of each key's first 8 bytes beside where its text is about 220. Compiled
 (``_keysort.pyx``, built by ``pip install`` when a compiler is there), ``sorted_columns``
 groups the pairs by partition in one counting pass and radix-sorts each partition on its
-keys' first 8 bytes (a str's UTF-8 bytes, whose order is its code points'), comparing whole
-keys only in small buckets and past equal prefixes; about 100 ns a pair. It takes all exact
-str keys or all exact bytes keys, whose plain order is minimr's (``natively_sortable``); for
-any other batch (mixed types, subclasses) it returns None and the caller sorts as before,
-keeping their exact types. Without the compiled module, ``sorted_columns_py`` sorts with
-``list.sort``.
+keys' bytes, 8 at a time (a str's UTF-8 bytes, whose order is its code points'), comparing
+whole keys only in small buckets: 55-70 ns a pair. It takes all exact str keys or all exact
+bytes keys, whose plain order is minimr's (``natively_sortable``); for any other batch (mixed
+types, subclasses) it returns None and the caller sorts as before, keeping their exact
+types. Without the compiled module, ``sorted_columns_py`` sorts with ``list.sort``.
 
 A counting store's distinct keys (a word count's, an index's words) are sorted the same way
 by ``sorted_keys``, by partition first, with no values.

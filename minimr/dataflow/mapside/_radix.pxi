@@ -34,6 +34,9 @@ cdef enum:
     SMALL = 32  # a bucket of up to this many is merge-sorted (insertion-sorted), not split
     PARTITION_CAP = 1 << 16  # partition numbers from 0 below this; others: None
     AHEAD = 16  # how many items ahead the loops prefetch what they will touch
+    # how deep the radix sort recurses (a split a level, 4 KiB of stack each) before the
+    # merge sort finishes a bucket: keys built to split one off at every byte stay bounded
+    DEEPEST = 64
 
 
 ctypedef struct Rec:
@@ -248,10 +251,11 @@ cdef bint _refill(Rec *recs, Py_ssize_t n, Py_ssize_t offset, bint bytes_keys) n
 
 
 cdef void _radix(Rec *src, Rec *other, Py_ssize_t n, int byte, bint here,
-                 Compare compare, Py_ssize_t offset, bint bytes_keys) noexcept:
+                 Compare compare, Py_ssize_t offset, bint bytes_keys, int level) noexcept:
     """``src[:n]``, whose keys agree before byte ``offset + byte`` (their prefixes hold
     bytes ``offset`` to ``offset + 7``), sorted stably by ``compare``; the result left in
-    ``src`` when ``here``, else in ``other`` (as long: the scatter's room)."""
+    ``src`` when ``here``, else in ``other`` (as long: the scatter's room). ``level``: how
+    many calls deep this one is."""
     cdef Py_ssize_t counts[256]
     cdef Py_ssize_t places[256]
     cdef Py_ssize_t i, start
@@ -262,7 +266,7 @@ cdef void _radix(Rec *src, Rec *other, Py_ssize_t n, int byte, bint here,
             byte = 0
             if not _refill(src, n, offset, bytes_keys):
                 byte = 8
-        if n <= SMALL or byte == 8:
+        if n <= SMALL or byte == 8 or level >= DEEPEST:
             _merge_sort(src, other, n, compare)
             if not here:
                 memcpy(other, src, n * sizeof(Rec))
@@ -286,7 +290,7 @@ cdef void _radix(Rec *src, Rec *other, Py_ssize_t n, int byte, bint here,
     for b in range(256):
         if counts[b]:
             _radix(other + start, src + start, counts[b], byte + 1, not here, compare,
-                   offset, bytes_keys)
+                   offset, bytes_keys, level + 1)
             start += counts[b]
 
 
@@ -377,7 +381,7 @@ cdef Rec *_sorted(list items, object numbers, bint keyed, bint bytes_keys,
         if kind == BYTES and compare == _compare_str:
             compare = _compare_bytes
         if numbers is None:
-            _radix(recs, scratch, n, 0, True, compare, 0, kind == BYTES)
+            _radix(recs, scratch, n, 0, True, compare, 0, kind == BYTES, 0)
             return recs
         parts = <int *>malloc((n if n else 1) * sizeof(int))
         if parts is NULL:
@@ -397,7 +401,7 @@ cdef Rec *_sorted(list items, object numbers, bint keyed, bint bytes_keys,
         start = 0  # each partition from scratch, sorted back into recs
         for i in range(sizes[0]):
             _radix(scratch + start, recs + start, places[i] - start, 0, False, compare, 0,
-                   kind == BYTES)
+                   kind == BYTES, 0)
             start = places[i]
         free(parts)
         free(sizes)

@@ -227,3 +227,17 @@ def test_partition_numbers_outside_are_refused(count):
     for numbers in ([0, 3], [-1, 0]):
         with pytest.raises(ValueError, match="partition number"):
             count(numbers, 3)
+
+
+@needs_compiled
+@pytest.mark.parametrize("kind", [str, bytes])
+def test_keys_that_split_one_off_at_every_byte_sort_as_the_twin(kind):
+    """Keys built so that each byte splits one key off the rest (a radix sort as deep as the
+    keys are long, here 400 levels) sort as the twin sorts them: the recursion stops at a
+    bounded depth and the comparisons finish."""
+    keys = ["a" * i + "b" for i in range(400)] + ["a" * 400]
+    if kind is bytes:
+        keys = [key.encode() for key in keys]
+    pairs = [(key, i) for i, key in enumerate(reversed(keys))]
+    assert keysort.sorted_columns(list(pairs)) == keysort.sorted_columns_py(list(pairs))
+    assert keysort.sorted_keys(list(keys), [0] * len(keys)) == sorted(keys)

@@ -25,7 +25,7 @@ stages (map side)
   buffer       the pairs counted or grouped in the map output store (``add_pairs``); a word
                count's pairs are checked as they are counted (``add_if_one_value``), here
   partition    partition numbers of the keys (``partition_many``)
-  sort         the keys sorted and cut per partition (``partsort``, ``_listed_parts``)
+  sort         the keys sorted and cut per partition (``partsort``, ``listed_parts``)
   combine      the user's combine called on every key of several values (``Combiner``)
   entries      the sorted entries made (``_entries``)
   serialise    blocks pickled and written (``write_block``)
@@ -70,7 +70,7 @@ import minimr  # noqa: E402
 from minimr.dataflow import counters as C  # noqa: E402
 from minimr.dataflow import partition, tasks  # noqa: E402
 from minimr.dataflow.format import output, partformats, segments  # noqa: E402
-from minimr.dataflow.mapside import combining, feed, partsort, spill  # noqa: E402
+from minimr.dataflow.mapside import combining, feed, listed, partsort, spill  # noqa: E402
 from minimr.dataflow.reduceside import merge, reducing  # noqa: E402
 
 _clock = time.process_time
@@ -164,7 +164,7 @@ def install() -> None:
     buffer.finish = _timed("spill", buffer.finish)
     sorter = partsort.PartitionSorter
     sorter.partition_keys = _timed("sort", _counting_keys(sorter.partition_keys))
-    buffer._listed_parts = _timed_iter("sort", buffer._listed_parts)
+    listed.listed_parts = _timed_iter("sort", listed.listed_parts)
     buffer._entries = _timed("entries", buffer._entries)
     for kind in (partition.HashPartitioner, partition.RangePartitioner):
         kind.partition_many = _timed("partition", kind.partition_many)

@@ -6,8 +6,9 @@ converts it in place when a batch does not fit it exactly (by the types of its k
 values, checked with C calls a batch at a time). ``feed`` runs the user's map into it.
 
 Writing does its per-key work with C calls over whole lists (the keys cut into partitions and
-sorted, ``partsort``; the ``[value] * times`` lists); Python runs per key only to call a
-combiner written as a generator (``combining``), never for a declared fold.
+sorted, ``partsort``; the ``[value] * times`` lists; listed pairs sorted into columns,
+``listed``); Python runs per key only to call a combiner written as a generator
+(``combining``), never for a declared fold.
 
 When the estimated size passes the sort buffer, the buffer is written to disk as a sorted run
 (a spill), combined first when the step has a combiner. ``finish`` writes the task's output
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from itertools import repeat
 from operator import countOf, is_, itemgetter
@@ -37,12 +38,11 @@ from typing import Any, BinaryIO
 
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
-from minimr.dataflow.exact import CANONICAL, exact, least_first
+from minimr.dataflow.exact import CANONICAL, exact
 from minimr.dataflow.format.segments import (
     KIND_ANY,
     MAX_RUNS,
     MapOutput,
-    composite_kind,
     concatenable,
     concatenate_segments,
     key_kind,
@@ -50,8 +50,8 @@ from minimr.dataflow.format.segments import (
     write_segment,
     write_single_values,
 )
+from minimr.dataflow.mapside import listed
 from minimr.dataflow.mapside.combining import Combiner, keyed, several
-from minimr.dataflow.mapside.keysort import sorted_columns, sorted_composite_columns
 from minimr.dataflow.mapside.pairscan import one_value_key_types
 from minimr.dataflow.mapside.pairstore import (
     ENTRY_OVERHEAD,
@@ -63,9 +63,9 @@ from minimr.dataflow.mapside.pairstore import (
     unwrap,
 )
 from minimr.dataflow.mapside.partsort import PartitionSorter
-from minimr.dataflow.partition import natively_sortable, sort_key
+from minimr.dataflow.partition import natively_sortable
 from minimr.dataflow.reduceside.merge import MergedEntries
-from minimr.dataflow.sortvalues import composite_entries, composite_pairs
+from minimr.dataflow.sortvalues import composite_entries
 
 __all__ = ["MapOutputBuffer"]
 
@@ -267,7 +267,10 @@ class MapOutputBuffer:
         if self._store is None:  # no map output at all: empty segments
             self._store = PairList()
         if type(self._store) is PairList:
-            return self._write_segments(path, self._listed_parts(self._store.take()))
+            pairs = self._store.take()
+            self.map_output_records += len(pairs)
+            return self._write_segments(
+                path, listed.listed_parts(pairs, self._sorter, self._sort_values))
         taken = self._store.take()
         self.map_output_records += taken.records
         keys = list(taken.sources)
@@ -324,69 +327,6 @@ class MapOutputBuffer:
         if taken.wrapped:
             keys = list(map(unwrap, keys))
         return keys, self._combiner.lists(keys, lists)
-
-    def _listed_parts(self, pairs: list) -> Iterator[Callable[[BinaryIO], tuple[int, int]]]:
-        """A list's partitions: its pairs sorted (stably) by key, each pair one value."""
-        self.map_output_records += len(pairs)
-        if self._sort_values:
-            yield from self._listed_composite_parts(pairs)
-            return
-        numbers = None
-        if self._sorter.groups_by_number:  # hashed partitions: their numbers sort first
-            keys = list(map(_first, pairs))
-            native = natively_sortable(keys)
-            numbers = self._sorter.numbers_to_group(keys) if native else None
-            columns = sorted_columns(pairs, numbers) if native else None  # one C pass
-        else:  # the C pass checks the keys' types itself: no list of keys to check first
-            columns = sorted_columns(pairs)
-            native = columns is not None or natively_sortable(list(map(_first, pairs)))
-        if columns is None:
-            numbers = None
-            pairs.sort(key=_first if native else _sort_key_of_first)
-            if not native:  # equal keys of other types or reprs: the first is the key to write
-                least_first(pairs)
-            columns = list(map(_first, pairs)), list(map(_second, pairs))
-        keys, values = columns
-        del pairs, columns
-        for part_keys, part_values in self._sorter.cut(keys, values, native=native,
-                                                       numbers=numbers):
-            yield partial(write_single_values, keys=part_keys, values=part_values,
-                          kind=key_kind(part_keys, native))
-
-    def _listed_composite_parts(self, pairs: list
-                                ) -> Iterator[Callable[[BinaryIO], tuple[int, int]]]:
-        """A list's partitions for ``sort_values``: its pairs sorted by ``(key, value)``, each
-        its own composite key, cut by the partition of the key alone.
-
-        Pairs of str keys with values of one ``native_order`` signature (a join's tagged
-        rows) are sorted into columns in one C pass, by partition first (``keysort``);
-        others as ``composite_pairs`` sorts them."""
-        keys = list(map(_first, pairs))
-        numbers = self._sorter.numbers_to_group(keys) if natively_sortable(keys) else None
-        columns = sorted_composite_columns(pairs, numbers)
-        kind = composite_kind(columns[2]) if columns is not None else KIND_ANY
-        if kind != KIND_ANY:
-            keys, values, _signature = columns
-            del pairs, columns
-            for part_keys, part_values in self._sorter.cut(keys, values, native=True,
-                                                           numbers=numbers):
-                yield partial(write_single_values, keys=part_keys, values=part_values,
-                              kind=kind if part_keys else KIND_ANY)
-            return
-        kind = composite_kind(composite_pairs(pairs))
-        keys = list(map(_first, pairs))
-        values = list(map(_second, pairs))
-        if kind == KIND_ANY:  # stored whole, each composite key the pair itself
-            for _, part_composites, part_values in self._sorter.cut(
-                    keys, pairs, values, native=natively_sortable(keys)):
-                yield partial(write_single_values, keys=part_composites, values=part_values,
-                              kind=KIND_ANY)
-            return
-        del pairs  # columns of plain keys and values: each pair made again when read
-        for part_keys, part_values in self._sorter.cut(keys, values,
-                                                       native=natively_sortable(keys)):
-            yield partial(write_single_values, keys=part_keys, values=part_values,
-                          kind=kind if part_keys else KIND_ANY)
 
     def _write_segments(self, path: str, parts: Iterable[Callable[[BinaryIO], tuple[int, int]]]
                         ) -> MapOutput:
@@ -465,6 +405,3 @@ def _types(items: list) -> set[type]:
         return {first}
     return set(map(type, items))
 
-
-def _sort_key_of_first(pair: tuple) -> tuple:
-    return sort_key(pair[0])

@@ -1,0 +1,104 @@
+"""A map task's listed pairs (``pairstore.PairList``) written as sorted partitions.
+
+The map output buffer (``spill``) lists its pairs when they hardly repeat (a sort's records, a
+join's rows) and hands them here to be written: sorted by key (stably), cut per partition
+(``partsort``), one writer of a segment a partition, each pair one value. str keys of one
+byte a character are sorted into key and value columns in one C pass (``keysort``); other
+keys by ``list.sort``, the first of equal keys the one to write (``exact``).
+
+A step with ``sort_values`` has its pairs sorted by ``(key, value)`` instead, each pair its
+own composite key (``sortvalues``), cut by the partition of the key alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+from operator import itemgetter
+from typing import BinaryIO
+
+from minimr.dataflow.exact import least_first
+from minimr.dataflow.format.segments import (
+    KIND_ANY,
+    composite_kind,
+    key_kind,
+    write_single_values,
+)
+from minimr.dataflow.mapside.keysort import sorted_columns, sorted_composite_columns
+from minimr.dataflow.mapside.partsort import PartitionSorter
+from minimr.dataflow.partition import natively_sortable, sort_key
+from minimr.dataflow.sortvalues import composite_pairs
+
+__all__ = ["listed_parts"]
+
+_first = itemgetter(0)
+_second = itemgetter(1)
+
+#: writes one partition's segment to the file: ``(bytes written, values written)``
+PartWriter = Callable[[BinaryIO], tuple[int, int]]
+
+
+def listed_parts(pairs: list, sorter: PartitionSorter, sort_values: bool
+                 ) -> Iterator[PartWriter]:
+    """The writers of ``pairs``' partitions: the pairs sorted (stably) by key, each pair one
+    value (by ``(key, value)``, each its own composite key, with ``sort_values``)."""
+    if sort_values:
+        yield from _composite_parts(pairs, sorter)
+        return
+    numbers = None
+    if sorter.groups_by_number:  # hashed partitions: their numbers sort first
+        keys = list(map(_first, pairs))
+        native = natively_sortable(keys)
+        numbers = sorter.numbers_to_group(keys) if native else None
+        columns = sorted_columns(pairs, numbers) if native else None  # one C pass
+    else:  # the C pass checks the keys' types itself: no list of keys to check first
+        columns = sorted_columns(pairs)
+        native = columns is not None or natively_sortable(list(map(_first, pairs)))
+    if columns is None:
+        numbers = None
+        pairs.sort(key=_first if native else _sort_key_of_first)
+        if not native:  # equal keys of other types or reprs: the first is the key to write
+            least_first(pairs)
+        columns = list(map(_first, pairs)), list(map(_second, pairs))
+    keys, values = columns
+    del pairs, columns
+    for part_keys, part_values in sorter.cut(keys, values, native=native, numbers=numbers):
+        yield partial(write_single_values, keys=part_keys, values=part_values,
+                      kind=key_kind(part_keys, native))
+
+
+def _composite_parts(pairs: list, sorter: PartitionSorter) -> Iterator[PartWriter]:
+    """A list's partitions for ``sort_values``: its pairs sorted by ``(key, value)``, each
+    its own composite key, cut by the partition of the key alone.
+
+    Pairs of str keys with values of one ``native_order`` signature (a join's tagged
+    rows) are sorted into columns in one C pass, by partition first (``keysort``);
+    others as ``composite_pairs`` sorts them."""
+    keys = list(map(_first, pairs))
+    numbers = sorter.numbers_to_group(keys) if natively_sortable(keys) else None
+    columns = sorted_composite_columns(pairs, numbers)
+    kind = composite_kind(columns[2]) if columns is not None else KIND_ANY
+    if kind != KIND_ANY:
+        keys, values, _signature = columns
+        del pairs, columns
+        for part_keys, part_values in sorter.cut(keys, values, native=True, numbers=numbers):
+            yield partial(write_single_values, keys=part_keys, values=part_values,
+                          kind=kind if part_keys else KIND_ANY)
+        return
+    kind = composite_kind(composite_pairs(pairs))
+    keys = list(map(_first, pairs))
+    values = list(map(_second, pairs))
+    if kind == KIND_ANY:  # stored whole, each composite key the pair itself
+        for _, part_composites, part_values in sorter.cut(
+                keys, pairs, values, native=natively_sortable(keys)):
+            yield partial(write_single_values, keys=part_composites, values=part_values,
+                          kind=KIND_ANY)
+        return
+    del pairs  # columns of plain keys and values: each pair made again when read
+    for part_keys, part_values in sorter.cut(keys, values, native=natively_sortable(keys)):
+        yield partial(write_single_values, keys=part_keys, values=part_values,
+                      kind=kind if part_keys else KIND_ANY)
+
+
+def _sort_key_of_first(pair: tuple) -> tuple:
+    return sort_key(pair[0])

@@ -26,7 +26,8 @@ stages (map side)
                count's pairs are checked as they are counted (``add_if_one_value``), here
   partition    partition numbers of the keys (``partition_many``)
   sort         the keys sorted and cut per partition (``partsort``, ``listed_parts``)
-  combine      the user's combine called on every key of several values (``Combiner``)
+  combine      the user's combine called on every key of several values (``Combiner``);
+               a listed spill's runs of equal keys found (``sorted_runs``), here
   entries      the sorted entries made (``_entries``)
   serialise    blocks pickled and written (``write_block``)
   spill        the rest of writing a spill or the output file (``_write``, ``finish``)
@@ -148,6 +149,16 @@ def _counting_keys(fn: Callable) -> Callable:
     return counted
 
 
+def _counting_runs(fn: Callable) -> Callable:
+    """``Combiner.sorted_runs`` counting the distinct keys it gives (a listed spill's keys)."""
+    @functools.wraps(fn)
+    def counted(self: Any, keys: list, values: list) -> Any:
+        distinct, combined = fn(self, keys, values)
+        MAP_KEYS[0] += len(distinct)
+        return distinct, combined
+    return counted
+
+
 def install() -> None:
     """Put the timers in place (once, before the run). Each is patched where it is looked
     up: the module that calls it by a global name, or the class."""
@@ -165,13 +176,15 @@ def install() -> None:
     sorter = partsort.PartitionSorter
     sorter.partition_keys = _timed("sort", _counting_keys(sorter.partition_keys))
     listed.listed_parts = _timed_iter("sort", listed.listed_parts)
+    listed.sorted_columns = _timed("sort", listed.sorted_columns)
     buffer._entries = _timed("entries", buffer._entries)
     for kind in (partition.HashPartitioner, partition.RangePartitioner):
         kind.partition_many = _timed("partition", kind.partition_many)
     for cls in (combining.Combiner, combining.CallCombiner, combining.FoldCombiner):
-        for name in ("lists", "runs", "merged", "combine"):
+        for name in ("lists", "runs", "merged", "combine", "sorted_runs"):
             if name in vars(cls):
                 setattr(cls, name, _timed("combine", vars(cls)[name]))
+    combining.Combiner.sorted_runs = _counting_runs(combining.Combiner.sorted_runs)
     segments.write_block = _timed("serialise", segments.write_block)
     segments.read_blocks = _timed_iter("merge", segments.read_blocks)
     merge.merge_in_memory = _timed("merge", merge.merge_in_memory)

@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, compress, islice, repeat
-from operator import countOf, gt, itemgetter
+from operator import countOf, gt, itemgetter, sub
 from typing import Any
 
 from minimr.dataflow import counters as C
@@ -105,6 +105,34 @@ class Combiner(ABC):
             lists[i] = out
         self._count(sum(sizes), sum(map(len, combined)) + singles)
         return lists
+
+    def sorted_runs(self, keys: list, values: list) -> tuple[list, Combined]:
+        """Each key of sorted ``keys`` (equal keys adjacent and exact str, so any of them is
+        the key to write) once, with its values combined: ``values[i]`` is key i's, one
+        value each. A key of one value is left as it is, as ``lists`` leaves it; the others'
+        values are slices of ``values``, no list a key made.
+
+        Returns ``(keys, Combined)``, the keys distinct."""
+        starts = group_starts(keys) if keys else []
+        if len(starts) == len(keys):  # every key once (a partition of no key too)
+            self._count(len(keys), len(keys))
+            return keys, Combined(single=values)
+        ends = [*islice(starts, 1, None), len(keys)]
+        many = several(list(map(sub, ends, starts)))
+        distinct = list(map(keys.__getitem__, starts))
+        combined = self.combine(list(map(distinct.__getitem__, many)), list(map(
+            values.__getitem__, map(slice, map(starts.__getitem__, many),
+                                    map(ends.__getitem__, many)))))
+        self._count(len(keys), sum(map(len, combined)) + len(starts) - len(many))
+        if countOf(map(len, combined), 1) == len(combined):  # one value a key: a column
+            single = list(map(values.__getitem__, starts))
+            for i, out in zip(many, combined, strict=True):
+                single[i] = out[0]
+            return distinct, Combined(single=single)
+        lists = list(map(list, zip(map(values.__getitem__, starts))))
+        for i, out in zip(many, combined, strict=True):
+            lists[i] = out
+        return distinct, Combined(lists=lists)
 
     def merged(self, batches: Iterable[list]) -> Iterator[tuple[list, list]]:
         """Sorted entries of several spills, given in lists (``batches``), each key's values

@@ -8,13 +8,19 @@ keys by ``list.sort``, the first of equal keys the one to write (``exact``).
 
 A step with ``sort_values`` has its pairs sorted by ``(key, value)`` instead, each pair its
 own composite key (``sortvalues``), cut by the partition of the key alone.
+
+A step with a combiner lists its pairs only when their keys are exact str and nearly all
+distinct (an average's user ids): ``combined_parts`` sorts them into columns in the same C
+pass, and each partition's runs of equal keys are combined (``Combiner.sorted_runs``), with
+no dict of a values list a key made, kept or freed. Keys the column sort does not take give
+None, and the buffer groups the pairs instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from operator import itemgetter
+from operator import countOf, itemgetter
 from typing import BinaryIO
 
 from minimr.dataflow.exact import least_first
@@ -22,14 +28,16 @@ from minimr.dataflow.format.segments import (
     KIND_ANY,
     composite_kind,
     key_kind,
+    write_segment,
     write_single_values,
 )
+from minimr.dataflow.mapside.combining import Combiner, keyed
 from minimr.dataflow.mapside.keysort import sorted_columns, sorted_composite_columns
 from minimr.dataflow.mapside.partsort import PartitionSorter
 from minimr.dataflow.partition import natively_sortable, sort_key
 from minimr.dataflow.sortvalues import composite_pairs
 
-__all__ = ["listed_parts"]
+__all__ = ["combined_parts", "listed_parts"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
@@ -65,6 +73,37 @@ def listed_parts(pairs: list, sorter: PartitionSorter, sort_values: bool
     for part_keys, part_values in sorter.cut(keys, values, native=native, numbers=numbers):
         yield partial(write_single_values, keys=part_keys, values=part_values,
                       kind=key_kind(part_keys, native))
+
+
+def combined_parts(pairs: list, sorter: PartitionSorter, combiner: Combiner
+                   ) -> Iterator[PartWriter] | None:
+    """The writers of a combiner's listed ``pairs``' partitions, each partition's runs of
+    equal keys combined; None, nothing done, unless every pair is an exact tuple of two whose
+    key is an exact str that the column sort takes (``keysort``: the compiled one takes str
+    of one byte a character)."""
+    keys = list(map(_first, pairs))
+    if countOf(map(type, keys), str) != len(keys):
+        return None
+    numbers = sorter.numbers_to_group(keys)
+    del keys
+    columns = sorted_columns(pairs, numbers)
+    if columns is None:
+        return None
+    return _combined_parts(*columns, numbers, sorter, combiner)
+
+
+def _combined_parts(keys: list, values: list, numbers: list | None, sorter: PartitionSorter,
+                    combiner: Combiner) -> Iterator[PartWriter]:
+    """Sorted key and value columns cut per partition, each partition's keys combined: a
+    column of one value a key when the combiner left one (a partition of no key is one)."""
+    for part_keys, part_values in sorter.cut(keys, values, native=True, numbers=numbers):
+        part_keys, combined = combiner.sorted_runs(part_keys, part_values)
+        kind = key_kind(part_keys, True)
+        if combined.single is not None:
+            yield partial(write_single_values, keys=part_keys, values=combined.single,
+                          kind=kind)
+        else:
+            yield partial(write_segment, entries=keyed(part_keys, combined.lists), kind=kind)
 
 
 def _composite_parts(pairs: list, sorter: PartitionSorter) -> Iterator[PartWriter]:

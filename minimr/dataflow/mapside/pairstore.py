@@ -4,8 +4,9 @@
                 a ``map_keys``' words (the value 1), or a map whose pairs all had one value
 ``PairCounts``  identical ``(key, value)`` pairs counted in C: ``{("whale", 1): 1234}``
 ``Groups``      ``key -> [values]`` in map order: any key (unhashable ones wrapped), any value
-``PairList``    the pairs as they came, for output with nothing to count (no combiner and
-                nearly all pairs distinct: a sort, a join)
+``PairList``    the pairs as they came, for output with nothing to count (nearly all pairs
+                distinct, with no combiner: a sort, a join; or nearly all keys distinct
+                exact str, with one: an average's user ids)
 
 A dict merges what compares equal, so the counting stores take keys and values of exact types
 only (``exact``: str, bytes, int, bool, None, never int and bool together); the buffer checks

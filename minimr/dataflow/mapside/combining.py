@@ -26,8 +26,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, compress, islice, repeat
-from operator import countOf, gt, itemgetter, sub
+from itertools import chain, compress, count, islice, repeat
+from operator import add, countOf, gt, is_, is_not, itemgetter, sub
 from typing import Any
 
 from minimr.dataflow import counters as C
@@ -46,6 +46,8 @@ _MERGE_CHUNK = 4096  # keys combined at a time when spills are merged
 # stay in the CPU's cache (130,000 made at once took 0.18 s to call and drain for a 16 MiB
 # word count's keys, 0.12 s 1024 at a time, 0.12-0.13 s 64-256 at a time).
 CALL_CHUNK = 1024
+_END = object()  # follows each call's output in the chain of a chunk's calls: never a pair
+_ENDS = (_END,)
 
 
 def keyed(keys: list, lists: list[list]) -> Iterator[tuple[Any, list]]:
@@ -173,7 +175,8 @@ class CallCombiner(Combiner):
     """The user's ``combine(key, values)`` generator, called once a key as written.
 
     The calls and the draining of what they yield are C calls over a batch of keys (``map``,
-    ``list``, ``chain``): Python runs per key only inside the user's function. A run (one
+    ``list``, one ``chain`` of every call's output, each followed by an end marker, with no
+    list a key): Python runs per key only inside the user's function. A run (one
     value ``n`` times: a counting store's) reaches it as ``repeat(value, n)``, with no list
     of ``n`` made.
     """
@@ -183,41 +186,43 @@ class CallCombiner(Combiner):
         self.fn = combine
 
     def combine(self, keys: list, lists: list[list]) -> list[list]:
-        pairs, produced = self._outputs(keys, map(iter, lists))
-        if len(pairs) == len(produced) and countOf(map(len, produced), 1) == len(produced):
-            return list(map(list, zip(map(_second, pairs))))  # one pair a key: the usual
-        return [list(map(_second, out)) for out in produced]
+        pairs, ends = self._outputs(keys, map(iter, lists))
+        return _value_lists(pairs, ends)
 
     def runs(self, keys: list, values: list, sizes: list[int]) -> Combined:
         """Each key's run combined: one value a key (``single``) when every call yielded
         one pair, as a sum does."""
         many = several(sizes)  # a key of one value is left as it is
         pairs: list = []
-        produced: list[list] = []
+        ends: list[int] | None = None
         if many:
-            pairs, produced = self._outputs(list(map(keys.__getitem__, many)),
-                                            map(repeat, map(values.__getitem__, many),
-                                                map(sizes.__getitem__, many)))
+            pairs, ends = self._outputs(list(map(keys.__getitem__, many)),
+                                        map(repeat, map(values.__getitem__, many),
+                                            map(sizes.__getitem__, many)))
         self._count(sum(sizes), len(pairs) + len(keys) - len(many))
-        if len(pairs) == len(many) and countOf(map(len, produced), 1) == len(many):
+        if ends is None:
             single = list(values)
             for i, value in zip(many, map(_second, pairs), strict=True):
                 single[i] = value
             return Combined(single=single)
         lists = list(map(list, zip(values)))
-        for i, out in zip(many, produced, strict=True):
-            lists[i] = list(map(_second, out))
+        for i, out in zip(many, _value_lists(pairs, ends), strict=True):
+            lists[i] = out
         return Combined(lists=lists)
 
-    def _outputs(self, keys: list, values: Iterator[Iterator]) -> tuple[list, list[list]]:
-        """Every pair the combiner yields, in key order, and the pairs of each key.
+    def _outputs(self, keys: list, values: Iterator[Iterator]) -> tuple[list, list[int] | None]:
+        """Every pair the combiner yields, in key order, and where each key's pairs end in
+        them (None when every key yielded one pair: ``pairs[i]`` is key i's).
 
         The calls, and the draining of what they yield, are C calls over the batch of keys:
         Python runs per key only inside the user's function, and each key's output is
         taken before the next key's call, as a loop would. ``CALL_CHUNK`` calls are made
-        (and checked) before their generators are drained.
+        (and checked) before their generators are drained, all in one chain, each followed
+        by an end marker (``_END``), rather than a list a key: the markers' places give
+        each key's pairs, and a chain of pair, marker, pair, marker... one pair a key.
         """
-        produced: list[list] = []
+        pairs: list = []
+        ends: list[int] | None = None
         for at in range(0, len(keys), CALL_CHUNK):
             chunk = keys[at : at + CALL_CHUNK]
             given = list(islice(values, len(chunk)))
@@ -226,10 +231,30 @@ class CallCombiner(Combiner):
                 if type(None) in set(map(type, results)):  # a None yields nothing
                     results = [() if r is None else r for r in results]
                 check_results(results, self.fn)
-                produced += map(list, results)
-        pairs = list(chain.from_iterable(produced))
+                flat = list(chain.from_iterable(chain.from_iterable(
+                    zip(results, repeat(_ENDS)))))
+            del results
+            n = len(chunk)
+            if ends is None and len(flat) == 2 * n and countOf(
+                    map(is_, islice(flat, 1, None, 2), repeat(_END)), True) == n:
+                pairs += islice(flat, 0, None, 2)  # one pair a key, the usual
+                continue
+            if ends is None:  # the keys before all yielded one pair
+                ends = list(range(1, len(pairs) + 1))
+            # key j's pairs end where its marker is, less the j markers before it
+            marks = compress(count(), map(is_, flat, repeat(_END)))
+            ends += map(add, map(sub, marks, count()), repeat(len(pairs)))
+            pairs += compress(flat, map(is_not, flat, repeat(_END)))
         check_pairs(pairs, self.fn)
-        return pairs, produced
+        return pairs, ends
+
+
+def _value_lists(pairs: list, ends: list[int] | None) -> list[list]:
+    """The values of each key's pairs, a list a key (``_outputs``' pairs and ends)."""
+    values = list(map(_second, pairs))
+    if ends is None:
+        return list(map(list, zip(values)))
+    return list(map(values.__getitem__, map(slice, [0, *ends[:-1]], ends)))
 
 
 def _key_groups(batches: Iterable[list]) -> Iterator[tuple[list, list[list]]]:

@@ -152,8 +152,8 @@ def _counting_keys(fn: Callable) -> Callable:
 def _counting_runs(fn: Callable) -> Callable:
     """``Combiner.sorted_runs`` counting the distinct keys it gives (a listed spill's keys)."""
     @functools.wraps(fn)
-    def counted(self: Any, keys: list, values: list) -> Any:
-        distinct, combined = fn(self, keys, values)
+    def counted(self: Any, *args: Any) -> Any:
+        distinct, combined = fn(self, *args)
         MAP_KEYS[0] += len(distinct)
         return distinct, combined
     return counted
@@ -176,7 +176,7 @@ def install() -> None:
     sorter = partsort.PartitionSorter
     sorter.partition_keys = _timed("sort", _counting_keys(sorter.partition_keys))
     listed.listed_parts = _timed_iter("sort", listed.listed_parts)
-    listed.sorted_columns = _timed("sort", listed.sorted_columns)
+    listed.sorted_key_runs = _timed("sort", listed.sorted_key_runs)
     buffer._entries = _timed("entries", buffer._entries)
     for kind in (partition.HashPartitioner, partition.RangePartitioner):
         kind.partition_many = _timed("partition", kind.partition_many)

@@ -108,14 +108,19 @@ class Combiner(ABC):
         self._count(sum(sizes), sum(map(len, combined)) + singles)
         return lists
 
-    def sorted_runs(self, keys: list, values: list) -> tuple[list, Combined]:
+    def sorted_runs(self, keys: list, values: list, firsts: list[bool] | None = None
+                    ) -> tuple[list, Combined]:
         """Each key of sorted ``keys`` (equal keys adjacent and exact str, so any of them is
         the key to write) once, with its values combined: ``values[i]`` is key i's, one
-        value each. A key of one value is left as it is, as ``lists`` leaves it; the others'
+        value each; ``firsts[i]`` is True where a run of equal keys starts (found here when
+        not given). A key of one value is left as it is, as ``lists`` leaves it; the others'
         values are slices of ``values``, no list a key made.
 
         Returns ``(keys, Combined)``, the keys distinct."""
-        starts = group_starts(keys) if keys else []
+        if firsts is not None:
+            starts = list(compress(range(len(keys)), firsts))
+        else:
+            starts = group_starts(keys) if keys else []
         if len(starts) == len(keys):  # every key once (a partition of no key too)
             self._count(len(keys), len(keys))
             return keys, Combined(single=values)

@@ -15,6 +15,10 @@ bytes keys, whose plain order is minimr's (``natively_sortable``); for any other
 types, subclasses) it returns None and the caller sorts as before, keeping their exact
 types. Without the compiled module, ``sorted_columns_py`` sorts with ``list.sort``.
 
+A combiner's listed pairs (``listed.combined_parts``) are sorted the same way by
+``sorted_key_runs``, which also marks where each run of equal keys starts (a ``!=`` of each
+sorted key and the one before it, and where the partition numbers change).
+
 A counting store's distinct keys (a word count's, an index's words) are sorted the same way
 by ``sorted_keys``, by partition first, with no values.
 
@@ -32,15 +36,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from itertools import accumulate
-from operator import countOf, itemgetter
+from itertools import accumulate, islice
+from operator import countOf, itemgetter, ne
 from typing import Any
 
 from minimr.dataflow.partition import native_order
 
 __all__ = ["COMPILED", "partition_sizes", "partition_sizes_py", "sorted_columns",
            "sorted_columns_py", "sorted_composite_columns", "sorted_composite_columns_py",
-           "sorted_keys", "sorted_keys_py", "take_slices", "take_slices_py"]
+           "sorted_key_runs", "sorted_key_runs_py", "sorted_keys", "sorted_keys_py", "take_slices", "take_slices_py"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
@@ -58,6 +62,32 @@ def sorted_columns_py(pairs: list, numbers: list | None = None) -> tuple[list, l
     ordered = sorted(pairs, key=_first) if numbers is None else _by_partition(
         pairs, numbers, keys.__getitem__)
     return list(map(_first, ordered)), list(map(_second, ordered))
+
+
+def sorted_key_runs_py(pairs: list, numbers: list | None = None
+                       ) -> tuple[list, list, list[bool]] | None:
+    """``(keys, values, firsts)``: ``sorted_columns``' columns, and ``firsts[i]`` True where
+    key i is the first of its run of equal keys of one partition number; None where
+    ``sorted_columns`` gives None."""
+    return _with_runs(sorted_columns_py(pairs, numbers), numbers)
+
+
+def _with_runs(columns: tuple[list, list] | None, numbers: list | None
+               ) -> tuple[list, list, list[bool]] | None:
+    """Sorted ``columns`` (by partition number first, when ``numbers`` are given) and where
+    each run of equal keys of one partition number starts."""
+    if columns is None:
+        return None
+    keys, values = columns
+    if not keys:
+        return keys, values, []
+    firsts = [True, *map(ne, islice(keys, 1, None), keys)]
+    if numbers is not None:  # sorted by number first: each partition's first starts a run
+        counts = Counter(numbers)
+        for start in accumulate(counts[number] for number in sorted(counts)):
+            if start < len(firsts):
+                firsts[start] = True
+    return keys, values, firsts
 
 
 def sorted_keys_py(keys: list, numbers: list | None = None) -> list | None:
@@ -158,3 +188,10 @@ try:
     COMPILED = True
 except ImportError:  # no compiler where minimr was installed: the function above
     pass
+
+
+def sorted_key_runs(pairs: list, numbers: list | None = None
+                    ) -> tuple[list, list, list[bool]] | None:
+    """``sorted_key_runs_py`` over the sort in use (``sorted_columns``, compiled where it
+    was built)."""
+    return _with_runs(sorted_columns(pairs, numbers), numbers)

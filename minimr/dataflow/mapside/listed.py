@@ -11,8 +11,9 @@ own composite key (``sortvalues``), cut by the partition of the key alone.
 
 A step with a combiner lists its pairs only when their keys are exact str and nearly all
 distinct (an average's user ids): ``combined_parts`` sorts them into columns in the same C
-pass, and each partition's runs of equal keys are combined (``Combiner.sorted_runs``), with
-no dict of a values list a key made, kept or freed. Keys the column sort does not take give
+pass, marking where each run of equal keys starts (``keysort.sorted_key_runs``), and each
+partition's runs of equal keys are combined (``Combiner.sorted_runs``), with no dict of a
+values list a key made, kept or freed. Keys the column sort does not take give
 None, and the buffer groups the pairs instead.
 """
 
@@ -32,7 +33,11 @@ from minimr.dataflow.format.segments import (
     write_single_values,
 )
 from minimr.dataflow.mapside.combining import Combiner, keyed
-from minimr.dataflow.mapside.keysort import sorted_columns, sorted_composite_columns
+from minimr.dataflow.mapside.keysort import (
+    sorted_columns,
+    sorted_composite_columns,
+    sorted_key_runs,
+)
 from minimr.dataflow.mapside.partsort import PartitionSorter
 from minimr.dataflow.partition import natively_sortable, sort_key
 from minimr.dataflow.sortvalues import composite_pairs
@@ -86,18 +91,20 @@ def combined_parts(pairs: list, sorter: PartitionSorter, combiner: Combiner
         return None
     numbers = sorter.numbers_to_group(keys)
     del keys
-    columns = sorted_columns(pairs, numbers)
+    columns = sorted_key_runs(pairs, numbers)
     if columns is None:
         return None
     return _combined_parts(*columns, numbers, sorter, combiner)
 
 
-def _combined_parts(keys: list, values: list, numbers: list | None, sorter: PartitionSorter,
-                    combiner: Combiner) -> Iterator[PartWriter]:
-    """Sorted key and value columns cut per partition, each partition's keys combined: a
-    column of one value a key when the combiner left one (a partition of no key is one)."""
-    for part_keys, part_values in sorter.cut(keys, values, native=True, numbers=numbers):
-        part_keys, combined = combiner.sorted_runs(part_keys, part_values)
+def _combined_parts(keys: list, values: list, firsts: list[bool], numbers: list | None,
+                    sorter: PartitionSorter, combiner: Combiner) -> Iterator[PartWriter]:
+    """Sorted key and value columns cut per partition (with ``firsts``, where each run of
+    equal keys starts), each partition's keys combined: a column of one value a key when
+    the combiner left one (a partition of no key is one)."""
+    for part_keys, part_values, part_firsts in sorter.cut(keys, values, firsts, native=True,
+                                                          numbers=numbers):
+        part_keys, combined = combiner.sorted_runs(part_keys, part_values, part_firsts)
         kind = key_kind(part_keys, True)
         if combined.single is not None:
             yield partial(write_single_values, keys=part_keys, values=combined.single,

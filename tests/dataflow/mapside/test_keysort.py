@@ -199,3 +199,30 @@ def test_keys_it_does_not_take_give_none():
         assert sort([1, 2]) is None
         with pytest.raises(ValueError, match="2 partition numbers for 1 keys"):
             sort(["a"], [0, 1])
+
+
+RUN_IMPLEMENTATIONS = [keysort.sorted_key_runs_py, keysort.sorted_key_runs]
+
+
+@pytest.mark.parametrize("sort", RUN_IMPLEMENTATIONS)
+@given(st.lists(st.tuples(st.sampled_from(EDGES), st.integers(0, 3), st.integers()),
+                max_size=60), st.booleans())
+def test_runs_of_equal_keys_are_marked_where_they_start(sort, rows, numbered):
+    """The columns are ``sorted_columns``' (by partition number first when given), and each
+    key is marked True exactly where it or its partition number differs from the one before
+    it (the first too)."""
+    pairs = [(key, value) for key, _, value in rows]
+    numbers = [number for _, number, _ in rows] if numbered else None
+    keys, values, firsts = sort(list(pairs), numbers)
+    assert (keys, values) == keysort.sorted_columns_py(list(pairs), numbers)
+    parts = sorted(numbers) if numbered else [0] * len(keys)
+    assert firsts == [i == 0 or keys[i] != keys[i - 1] or parts[i] != parts[i - 1]
+                      for i in range(len(keys))]
+    assert all(type(flag) is bool for flag in firsts)
+
+
+def test_runs_of_pairs_it_does_not_take_give_none():
+    """What ``sorted_columns`` refuses, ``sorted_key_runs`` refuses."""
+    for sort in RUN_IMPLEMENTATIONS:
+        assert sort([("a", 1), (b"b", 2)]) is None
+        assert sort([("a", 1), ["b", 2]]) is None

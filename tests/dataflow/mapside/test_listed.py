@@ -19,7 +19,7 @@ from minimr.dataflow.exact import key_choice
 from minimr.dataflow.folds import fold
 from minimr.dataflow.mapside import listed
 from minimr.dataflow.mapside.feed import feed_map
-from minimr.dataflow.mapside.keysort import sorted_columns_py
+from minimr.dataflow.mapside.keysort import sorted_key_runs_py
 from minimr.dataflow.mapside.pairstore import Groups, PairList
 
 from tests.dataflow.mapside.test_map_buffer import buffer, read, records, sum_combine, yield_pair
@@ -61,7 +61,7 @@ def value_for(combine, i):
 def twin(request, monkeypatch):
     """Each test runs with the compiled sort and with its pure-Python twin."""
     if request.param == "python":
-        monkeypatch.setattr(listed, "sorted_columns", sorted_columns_py)
+        monkeypatch.setattr(listed, "sorted_key_runs", sorted_key_runs_py)
     return request.param
 
 
@@ -142,7 +142,7 @@ def test_listed_pairs_combine_as_the_grouping_store_does(tmp_path, monkeypatch, 
     combiner that yields nothing, one pair, several, another type: the list's output is the
     groups' output, exactly, with the compiled sort and its twin."""
     if python:
-        monkeypatch.setattr(listed, "sorted_columns", sorted_columns_py)
+        monkeypatch.setattr(listed, "sorted_key_runs", sorted_key_runs_py)
     fn = COMBINERS[combine]
     order = keys + [keys[r % len(keys)] for r in repeats] if keys else []
     pairs = [(k, value_for(fn, i)) for i, k in enumerate(order)]

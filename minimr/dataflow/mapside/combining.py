@@ -289,9 +289,10 @@ def _grouped(keys: list, lists: list, starts: list[int], end: int) -> tuple[list
     if len(starts) == end:  # one entry a key (keys seen in one spill only): no slicing
         return keys[:end], lists[:end]
     ends = [*islice(starts, 1, None), end]
-    return (list(map(keys.__getitem__, starts)),
-            list(map(list, map(chain.from_iterable,
-                               map(lists.__getitem__, map(slice, starts, ends))))))
+    grouped = list(map(lists.__getitem__, starts))  # a group of one entry: its values
+    for i in several(list(map(sub, ends, starts))):  # keys seen in several spills: chained
+        grouped[i] = list(chain.from_iterable(lists[starts[i] : ends[i]]))
+    return list(map(keys.__getitem__, starts)), grouped
 
 
 def make_combiner(combine: Callable | None, counters: Counters) -> Combiner | None:

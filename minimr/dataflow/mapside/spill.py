@@ -293,6 +293,8 @@ class MapOutputBuffer:
                 parts = listed.combined_parts(pairs, self._sorter, self._combiner)
             if parts is not None:
                 self.map_output_records += len(pairs)
+                if self._combiner is not None:  # the next batch picks again: its keys may
+                    self._store = None          # repeat (a dict of lists holds them in less)
                 return self._write_segments(path, parts)
             # a combiner's keys the column sort does not take: grouped, from now on too
             store = self._store = Groups()

@@ -166,3 +166,13 @@ def test_listed_pairs_spill_and_merge_to_exact_sums(tmp_path, keys, repeats, par
     for k, v in pairs:
         want[k] = want.get(k, 0) + v
     assert got == {k: [v] for k, v in want.items()}
+
+
+def test_after_a_spill_of_listed_pairs_the_next_batch_picks_the_store_again(tmp_path):
+    """Distinct keys first, then a few keys over and over: once the list has spilled, the
+    repeated keys are counted rather than listed, and every key's sum is exact."""
+    pairs = [(f"u{i}", i) for i in range(3000)] + [(f"k{i % 5}", 1) for i in range(20_000)]
+    buf, _ = filled(tmp_path, pairs, sum_combine, 2, 200_000, "r")
+    assert type(buf._store) is not PairList
+    got = {k: vs for part in read(tmp_path, buf.finish(), 2) for k, vs in part}
+    assert got == {**{f"u{i}": [i] for i in range(3000)}, **{f"k{i}": [4000] for i in range(5)}}

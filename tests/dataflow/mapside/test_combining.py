@@ -1,5 +1,6 @@
 """The map side's combiner across spills (``combining.Combiner.merged``): each key's values of
-every spill combined once, keys cut into groups as ``itertools.groupby`` cuts them."""
+every spill combined once, keys cut into groups as ``itertools.groupby`` cuts them; and a
+generator combiner's calls drained in one chain (``CallCombiner``), as a call a key gives."""
 
 from __future__ import annotations
 

@@ -176,3 +176,13 @@ def test_after_a_spill_of_listed_pairs_the_next_batch_picks_the_store_again(tmp_
     assert type(buf._store) is not PairList
     got = {k: vs for part in read(tmp_path, buf.finish(), 2) for k, vs in part}
     assert got == {**{f"u{i}": [i] for i in range(3000)}, **{f"k{i}": [4000] for i in range(5)}}
+
+
+def test_pairs_yielded_as_lists_fall_back_to_groups_exactly(tmp_path):
+    """Pairs yielded as lists of two (not tuples) are listed like others, and the column
+    sort, which takes exact tuples only, leaves them to the grouping store: the same output."""
+    pairs = [[f"k{i}", i] for i in range(3000)] + [["k7", 1.5]]
+    buf, _ = filled(tmp_path, pairs, sum_combine, 3, 1 << 30, "lp")
+    assert type(buf._store) is PairList
+    grouped, _ = filled(tmp_path, pairs, sum_combine, 3, 1 << 30, "lg", True)
+    assert output(tmp_path, buf, 3) == output(tmp_path, grouped, 3)

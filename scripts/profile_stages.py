@@ -191,6 +191,8 @@ def install() -> None:
     merge.merge_batches = _timed_iter("merge", merge.merge_batches)
     merge.group_columns = _timed_iter("group", merge.group_columns)
     merge.group_batches = _timed_iter("group", merge.group_batches)
+    merge.column_groups = _timed_iter("merge", merge.column_groups)  # merged and listed in C
+    merge.group_lists = _timed_iter("group", merge.group_lists)
     tasks.reduce_into = reducing.reduce_into = _timed("reduce call", reducing.reduce_into)
     reducing.check_results = _timed("check (reduce)", reducing.check_results)
     reducing.check_pairs = _timed("check (reduce)", reducing.check_pairs)

@@ -53,6 +53,8 @@ _first = itemgetter(0)
 _second = itemgetter(1)
 # the key type of each kind whose blocks can be read as key columns (``column_runs``)
 _COLUMN_KINDS = {KIND_STR: str, KIND_BYTES: bytes}
+# a composite kind's key type, by the first letter of the key's part of its signature
+_COMPOSITE_KEYS = {b"s": str, b"b": bytes, b"i": int, b"(": tuple}
 _TUPLE_TYPE, _LIST_TYPE, _TWO = {tuple}, {list}, {2}
 
 
@@ -119,8 +121,19 @@ def plainly_ordered(kind: bytes) -> bool:
     return kind != KIND_ANY
 
 
-def _composite(kind: bytes) -> bool:
+def composite(kind: bytes) -> bool:
+    """True for the kind of a secondary sort's composite segments of one signature
+    (``composite_kind``)."""
     return kind[:1] == _COMPOSITE
+
+
+def _column_key_type(kind: bytes) -> type | None:
+    """The type of every key of a segment of ``kind`` read as key columns, or None when its
+    blocks are not columns of one key type. A composite kind's signature is ``(`` and the
+    key's, then the value's (``composite_kind``)."""
+    if composite(kind):
+        return _COMPOSITE_KEYS.get(kind[3:4])
+    return _COLUMN_KINDS.get(kind)
 
 
 def write_segment(
@@ -134,7 +147,7 @@ def write_segment(
     ``(bytes written, values written)``.
     """
     written = out.write(kind)
-    entries_written, values_written = _write_entries(out, entries, _composite(kind))
+    entries_written, values_written = _write_entries(out, entries, composite(kind))
     return written + entries_written, values_written
 
 
@@ -263,7 +276,7 @@ def _runs_of(segments: list[Segment]) -> tuple[set[bytes], list[tuple[str, int, 
 
 
 def _alike(kinds: set[bytes]) -> bool:
-    return len(kinds) < 2 or not any(map(_composite, kinds))
+    return len(kinds) < 2 or not any(map(composite, kinds))
 
 
 def concatenable(segments: list[Segment]) -> bool:
@@ -343,7 +356,7 @@ class SegmentReader:
         self.file = open(segment.path, "rb")
         self._others: list[BinaryIO] = []
         self.kind, runs = _runs(self.file, segment)
-        self._composite = _composite(self.kind)
+        self._composite = composite(self.kind)
         self.values = 0
         self.runs = []
         self._raw: list[Iterator[list | tuple]] = []  # each run's blocks as stored
@@ -367,22 +380,23 @@ class SegmentReader:
     def column_runs(self) -> list[Iterator[tuple[list, list]]]:
         """Each run's blocks as ``(keys, values)`` columns, one value a key (counted as read;
         an entry list's values each under its entry's key), for a segment of str or bytes
-        keys (``KIND_STR``, ``KIND_BYTES``); use these or ``runs``, not both.
+        keys (``KIND_STR``, ``KIND_BYTES``) or a ``composite`` one (its plain keys and its
+        values, as stored: no composite key made); use these or ``runs``, not both.
 
         Raises:
             ValueError: (as a run is read) a block of another shape, or a key of another
                 type than the segment's kind says: a damaged segment.
         """
-        if self.kind not in _COLUMN_KINDS:
+        key_type = _column_key_type(self.kind)
+        if key_type is None:
             raise ValueError(f"a segment of kind {self.kind!r} has no key columns")
-        key_type = _COLUMN_KINDS[self.kind]
         return [map(partial(self._columns, key_type), raw) for raw in self._raw]
 
     def _columns(self, key_type: type, block: list | tuple) -> tuple[list, list]:
         if type(block) is tuple and len(block) == 2:
             keys, values = block
-        elif type(block) is list and set(map(type, block)) <= _TUPLE_TYPE and (
-                set(map(len, block)) <= _TWO):
+        elif type(block) is list and not self._composite and (
+                set(map(type, block)) <= _TUPLE_TYPE and set(map(len, block)) <= _TWO):
             lists = list(map(_second, block))
             if not set(map(type, lists)) <= _LIST_TYPE:
                 raise ValueError(f"{self._where}: an entry's values are not a list")

@@ -1,19 +1,27 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""The identity reduce's merge of column blocks, compiled: what ``merge_blocks`` and
-``grouping.pair_columns`` give for runs of str or bytes keys, with no pair made.
+"""The reduce side's merge of column blocks, compiled: what ``merge_blocks`` and
+``grouping.pair_columns`` (or ``group_batches``) give, with no pair or entry made.
 
-``MergedPairs.columns`` (``merge.py``) uses it when it is built and every run holds keys of
-one native kind; otherwise (and without a compiler where minimr was installed) the merge of
-``(key, value)`` pairs in Python. A heap of the runs, each at its next key, ordered by key
-and then by the run's place (equal keys come out in run order: stable, as ``heapq.merge``);
-str keys of one byte a character and bytes keys are compared by their first 8 bytes first,
-as integers, and through Python's ``<`` only past equal prefixes, so a comparison hardly
-ever leaves C. Each key equal to the one before it is given that one's object (the key to
-write of its group), and the groups are counted, as ``pair_columns`` does.
+``ColumnMerge`` is the identity reduce's: ``MergedPairs.columns`` (``merge.py``) uses it when
+it is built and every run holds keys of one native kind; otherwise (and without a compiler
+where minimr was installed) the merge of ``(key, value)`` pairs in Python. A heap of the
+runs, each at its next key, ordered by key and then by the run's place (equal keys come out
+in run order: stable, as ``heapq.merge``); str keys of one byte a character and bytes keys
+are compared by their first 8 bytes first, as integers, and through Python's ``<`` only past
+equal prefixes, so a comparison hardly ever leaves C. Each key equal to the one before it is
+given that one's object (the key to write of its group), and the groups are counted, as
+``pair_columns`` does.
 
-Nothing here runs user code: a key that is not an exact str or bytes is refused (a
-``TypeError``; ``SegmentReader.column_runs`` checks every block before), so every comparison
-is CPython's own, and no list changes under the merge.
+``composite``: the runs are a secondary sort's composite segments of one signature (kind
+``c``, ``sortvalues``: columns of plain keys and values, ordered by ``(key, value)``). Keys
+that are equal are then ordered by their values (Python's ``<``: the composite tuples'
+order, with no tuple made), then by run. ``ColumnGroups`` hands the same merge on as key
+groups, a list of values each (``grouping.group_lists`` makes the reducer's chunks of them).
+
+Nothing here runs user code: a key that is not an exact str or bytes (composite: str,
+bytes, int or tuple, and a value one of these) is refused (a ``TypeError``;
+``SegmentReader.column_runs`` checks every block's keys before), so every comparison is
+CPython's own, and no list changes under the merge.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -55,10 +63,13 @@ cdef class ColumnMerge:
         sources: one iterator a sorted run, of ``(keys, values)`` blocks (tuples of two lists
             of one length), in run order.
         size: the most pairs a batch holds.
+        composite: the runs are composite segments' columns (above): pairs of equal keys
+            ordered by value.
 
     Raises:
         ValueError: a block that is not two lists of one length.
-        TypeError: a key not an exact str or bytes, or str and bytes keys together.
+        TypeError: a key not an exact str or bytes (composite: or int or tuple, and a
+            value of these four), or keys (values) of two types together.
     """
 
     cdef list _sources
@@ -73,9 +84,11 @@ cdef class ColumnMerge:
     cdef Py_ssize_t _size
     cdef object _previous  # the last key handed on (the key to write of its group)
     cdef bint _started
+    cdef bint _composite
 
-    def __cinit__(self, sources, Py_ssize_t size):
+    def __cinit__(self, sources, Py_ssize_t size, bint composite=False):
         cdef Py_ssize_t n = len(sources), i
+        self._composite = composite
         self._sources = [iter(source) for source in sources]
         self._keys = [None] * n
         self._values = [None] * n
@@ -131,9 +144,16 @@ cdef class ColumnMerge:
         """Take run ``i``'s next key's prefix.
 
         Raises:
-            TypeError: the key is not an exact str or bytes.
+            TypeError: the key is not an exact str or bytes (composite: or int or tuple;
+                and the value not one of these four).
         """
         cdef object key = <object>PyList_GET_ITEM(<list>self._keys[i], self._at[i])
+        cdef object value
+        if self._composite:
+            value = <object>PyList_GET_ITEM(<list>self._values[i], self._at[i])
+            if not _plain(value):
+                raise TypeError(f"a merged composite value of type {type(value).__name__}:"
+                                " str, bytes, int or tuple expected")
         if type(key) is str and PyUnicode_KIND(key) == PyUnicode_1BYTE_KIND:
             self._prefixes[i] = _prefix(<const unsigned char *>PyUnicode_DATA(key),
                                         PyUnicode_GET_LENGTH(key))
@@ -142,7 +162,7 @@ cdef class ColumnMerge:
             self._prefixes[i] = _prefix(<const unsigned char *>PyBytes_AS_STRING(key),
                                         PyBytes_GET_SIZE(key))
             self._kinds[i] = BYTES_PREFIX
-        elif type(key) is str:
+        elif type(key) is str or (self._composite and _plain(key)):
             self._kinds[i] = NO_PREFIX
         else:
             raise TypeError(f"a merged key of type {type(key).__name__}: str or bytes expected")
@@ -150,13 +170,19 @@ cdef class ColumnMerge:
 
     cdef inline int _before(self, Py_ssize_t i, Py_ssize_t j) except -1:
         """1 when run ``i``'s next pair comes before run ``j``'s (``i != j``): its key is
-        less, or equal and ``i`` the earlier run."""
+        less, or equal and (composite) its value less, or equal too and ``i`` the earlier
+        run."""
         cdef object a, b
         if (self._kinds[i] != NO_PREFIX and self._kinds[i] == self._kinds[j]
                 and self._prefixes[i] != self._prefixes[j]):
             return self._prefixes[i] < self._prefixes[j]
         a = <object>PyList_GET_ITEM(<list>self._keys[i], self._at[i])
         b = <object>PyList_GET_ITEM(<list>self._keys[j], self._at[j])
+        if self._composite:  # (key, value) tuples' order: the values settle equal keys
+            if a is not b and not PyObject_RichCompareBool(a, b, Py_EQ):
+                return PyObject_RichCompareBool(a, b, Py_LT)
+            a = <object>PyList_GET_ITEM(<list>self._values[i], self._at[i])
+            b = <object>PyList_GET_ITEM(<list>self._values[j], self._at[j])
         if i < j:
             return not PyObject_RichCompareBool(b, a, Py_LT)
         return PyObject_RichCompareBool(a, b, Py_LT)
@@ -202,12 +228,69 @@ cdef class ColumnMerge:
                 groups += 1
             values.append(<object>PyList_GET_ITEM(<list>self._values[i], self._at[i]))
             n += 1
-            self._at[i] += 1
-            if self._at[i] < self._end[i]:
-                self._load_prefix(i)
-            elif not self._refill(i):
-                self._live -= 1
-                self._heap[0] = self._heap[self._live]
-            if self._live:
-                self._sift_down(0)
+            self._advance(i)
         return keys, values, groups
+
+    cdef int _advance(self, Py_ssize_t i) except -1:
+        """Move run ``i``, the heap's top, on by a pair, and restore the heap."""
+        self._at[i] += 1
+        if self._at[i] < self._end[i]:
+            self._load_prefix(i)
+        elif not self._refill(i):
+            self._live -= 1
+            self._heap[0] = self._heap[self._live]
+        if self._live:
+            self._sift_down(0)
+        return 0
+
+
+cdef inline bint _plain(object item) noexcept:
+    """An exact str, bytes, int or tuple: what a composite segment's keys and values are."""
+    cdef type kind = type(item)
+    return kind is str or kind is bytes or kind is int or kind is tuple
+
+
+cdef class ColumnGroups(ColumnMerge):
+    """Iterates over ``(keys, lists, runs_on)``: the merge of ``ColumnMerge`` (the same
+    arguments) as key groups, each key once with the list of its values, at most ``size``
+    values a batch.
+
+    A key whose values run past a batch's end is its last: ``runs_on`` is then True, and the
+    next batch's first list holds more of its values (under the same key object, listed
+    again), so a hot key is never one list in memory. Every group's key is its first pair's
+    key object, the key to write.
+    """
+
+    cdef bint _running  # the last batch's last group runs on into the next
+
+    def __next__(self):
+        cdef list keys, lists, current = None
+        cdef Py_ssize_t i, n = 0
+        cdef object key
+        if self._live == 0:
+            raise StopIteration
+        keys = []
+        lists = []
+        if self._running:
+            current = []
+            keys.append(self._previous)
+            lists.append(current)
+        while self._live and n < self._size:
+            i = self._heap[0]
+            key = <object>PyList_GET_ITEM(<list>self._keys[i], self._at[i])
+            if current is None or not (key is self._previous or PyObject_RichCompareBool(
+                    key, self._previous, Py_EQ)):
+                current = []
+                keys.append(key)
+                lists.append(current)
+                self._previous = key
+            current.append(<object>PyList_GET_ITEM(<list>self._values[i], self._at[i]))
+            n += 1
+            self._advance(i)
+        self._running = False
+        if self._live:
+            i = self._heap[0]
+            key = <object>PyList_GET_ITEM(<list>self._keys[i], self._at[i])
+            self._running = key is self._previous or PyObject_RichCompareBool(
+                key, self._previous, Py_EQ)
+        return keys, lists, self._running

@@ -20,6 +20,11 @@ The identity reduce needs no groups, only every value under its key: it merges `
 pairs (``SegmentReader(pairs=True)``), and ``pair_columns`` cuts them into ``(keys, values)``
 column lists, counting the groups the same way (a key differing from the one before it
 starts one). For str or bytes keys, the compiled ``_colmerge`` does both at once, where built.
+
+A secondary sort's composite segments of one signature (a join's) are merged and grouped by
+the compiled ``_colmerge.ColumnGroups`` where built: each key once with a list of its values,
+a batch at a time; ``group_lists`` turns those into chunks, a key running on past a batch
+read on lazily as in ``group_batches``.
 """
 
 from __future__ import annotations
@@ -144,4 +149,44 @@ class _Grouper:
             yield from map(_second, batch[:cut])
             if cut < len(batch):
                 self._ahead = batch[cut:]
+                return
+
+
+def group_lists(batches: Iterable[tuple[list, list, bool]]) -> Iterator[tuple[list, list]]:
+    """Chunks ``(keys, values iterators)`` of the merged key groups ``batches`` (``(keys,
+    values lists, runs_on)``, ``_colmerge.ColumnGroups``), each key once: a batch's last key
+    that ``runs_on`` has its values in the next batch's first list (and maybe further)."""
+    return _ListGrouper(batches).chunks()
+
+
+class _ListGrouper:
+    """The state shared by the chunks and a running-on key's lazy values: what is left of a
+    batch whose first list ended a running-on key."""
+
+    def __init__(self, batches: Iterable[tuple[list, list, bool]]) -> None:
+        self._batches = iter(batches)
+        self._ahead: tuple[list, list, bool] | None = None
+
+    def chunks(self) -> Iterator[tuple[list, list]]:
+        while True:
+            batch, self._ahead = self._ahead, None
+            if batch is None and (batch := next(self._batches, None)) is None:
+                return
+            keys, lists, runs_on = batch
+            values = list(map(iter, lists))
+            if not runs_on:
+                yield keys, values
+                continue
+            last = values[-1] = chain(values[-1], chain.from_iterable(self._running_on()))
+            yield keys, values
+            deque(last, 0)  # values the reducer left unread
+
+    def _running_on(self) -> Iterator[list]:
+        """The values lists of the running-on key at the head of the following batches."""
+        for keys, lists, runs_on in self._batches:
+            yield lists[0]
+            if len(keys) > 1:
+                self._ahead = keys[1:], lists[1:], runs_on
+                return
+            if not runs_on:
                 return

@@ -9,7 +9,10 @@ io.sort.factor), so open files and buffers stay bounded.
 
 The identity reduce of str or bytes keys (a sort's) is merged by the compiled
 ``_colmerge.ColumnMerge`` where it is built: the runs' column blocks as they are, into the
-part writer's columns, with no ``(key, value)`` pair made (``MergedPairs.columns``).
+part writer's columns, with no ``(key, value)`` pair made (``MergedPairs.columns``). So are a
+secondary sort's composite segments of one signature (a join's), as their plain key and value
+columns: into the writer's columns, or grouped (``ColumnGroups``, ``MergedGroups.chunks``),
+with no composite key, entry or one-value tuple made a record.
 """
 
 from __future__ import annotations
@@ -31,25 +34,33 @@ from minimr.dataflow.format.segments import (
     Segment,
     SegmentReader,
     block_entries,
+    composite,
     has_entries,
     plainly_ordered,
     run_count,
     write_segment,
 )
 from minimr.dataflow.partition import sort_key
-from minimr.dataflow.reduceside.grouping import group_batches, group_columns, pair_columns
+from minimr.dataflow.reduceside.grouping import (
+    group_batches,
+    group_columns,
+    group_lists,
+    pair_columns,
+)
 from minimr.dataflow.sortvalues import entry_key, least_key_first, plain_entries, rekeyed
 
 try:  # built by pip install where a compiler is; else the merge of pairs below
-    from minimr.dataflow.reduceside._colmerge import ColumnMerge
+    from minimr.dataflow.reduceside._colmerge import ColumnGroups, ColumnMerge
 except ImportError:
-    ColumnMerge = None
+    ColumnGroups = ColumnMerge = None
 
 _Merge = TypeVar("_Merge", bound="MergedEntries")
 MERGE_FACTOR = 64
 # Segments adding up to at most this many bytes are merged by one in-memory sort (of columns,
 # when every block is columns: ``merge_in_memory``).
 IN_MEMORY_MERGE = 16 * 2**20
+# Values a batch of the compiled merge's key groups holds (``ColumnGroups``).
+GROUP_BATCH = 4096
 _first = itemgetter(0)
 _second = itemgetter(1)
 
@@ -247,6 +258,25 @@ def merged_kind(readers: list[SegmentReader]) -> bytes:
     return kinds.pop() if len(kinds) == 1 else KIND_ANY
 
 
+def column_merged(readers: list[SegmentReader], sort_values: bool) -> bool:
+    """True when the compiled merge is built and takes the readers' runs as columns: str or
+    bytes keys, or (``sort_values``) composite segments, of one kind in all."""
+    if ColumnMerge is None or not readers:
+        return False
+    kind = merged_kind(readers)
+    return composite(kind) if sort_values else kind in (KIND_STR, KIND_BYTES)
+
+
+def column_groups(readers: list[SegmentReader], size: int) -> Iterator[tuple[list, list, bool]]:
+    """The compiled merge of the readers' composite segments as key groups, ``size`` values
+    a batch (``ColumnGroups``; ``column_merged`` says when it applies)."""
+    return ColumnGroups(_column_runs(readers), size, True)
+
+
+def _column_runs(readers: list[SegmentReader]) -> list[Iterator[tuple[list, list]]]:
+    return [run for reader in readers for run in reader.column_runs()]
+
+
 def _groups_of_runs(segments: list[Segment], runs: list[int]
                     ) -> list[tuple[list[Segment], int]]:
     """Consecutive segments grouped so that no group holds more than ``MERGE_FACTOR`` runs;
@@ -387,6 +417,8 @@ class MergedGroups(MergedEntries):
         next chunk: that ends the values of the chunk before."""
         if not self._readers:
             return iter(())
+        if self._sort_values and column_merged(self._readers, True):  # compiled: no entry
+            return map(self._counted, group_lists(column_groups(self._readers, GROUP_BATCH)))
         if self._sort_values:  # a key's composite entries are adjacent, in value order
             batches = map(plain_entries,
                           merge_batches(self._readers, self._in_memory, self._place))
@@ -414,11 +446,10 @@ class MergedPairs(MergedEntries):
         """Every merged value under its key, in order, as ``(keys, values)`` column lists of
         at most ``size`` values, with no iterator made per key; every value of a key under
         one key object, the key to write."""
-        if ColumnMerge is not None and self._readers and not self._sort_values and (
-                merged_kind(self._readers) in (KIND_STR, KIND_BYTES)):
+        if column_merged(self._readers, self._sort_values):
             # compiled: the runs' columns merged as they are, no pair made (``_colmerge``)
-            runs = [run for reader in self._readers for run in reader.column_runs()]
-            for keys, values, groups in ColumnMerge(runs, size):
+            runs = _column_runs(self._readers)
+            for keys, values, groups in ColumnMerge(runs, size, self._sort_values):
                 self.groups += groups
                 yield keys, values
             return

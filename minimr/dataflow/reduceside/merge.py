@@ -11,8 +11,8 @@ The identity reduce of str or bytes keys (a sort's) is merged by the compiled
 ``_colmerge.ColumnMerge`` where it is built: the runs' column blocks as they are, into the
 part writer's columns, with no ``(key, value)`` pair made (``MergedPairs.columns``). So are a
 secondary sort's composite segments of one signature (a join's), as their plain key and value
-columns: into the writer's columns, or grouped (``ColumnGroups``, ``MergedGroups.chunks``),
-with no composite key, entry or one-value tuple made a record.
+columns: into the writer's columns, as key groups (``MergedGroups.chunks``) or in a merge
+pass, with no composite key, entry or one-value tuple made a record (``columns``).
 """
 
 from __future__ import annotations
@@ -24,23 +24,28 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, compress, count, repeat, starmap
 from operator import itemgetter, ne
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from minimr.dataflow.exact import least, least_first
 from minimr.dataflow.format.segments import (
     KIND_ANY,
-    KIND_BYTES,
     KIND_STR,
     Segment,
     SegmentReader,
     block_entries,
-    composite,
     has_entries,
     plainly_ordered,
     run_count,
     write_segment,
 )
 from minimr.dataflow.partition import sort_key
+from minimr.dataflow.reduceside.columns import (
+    GROUP_BATCH,
+    column_groups,
+    column_merged,
+    column_pairs,
+    write_merged_columns,
+)
 from minimr.dataflow.reduceside.grouping import (
     group_batches,
     group_columns,
@@ -49,18 +54,11 @@ from minimr.dataflow.reduceside.grouping import (
 )
 from minimr.dataflow.sortvalues import entry_key, least_key_first, plain_entries, rekeyed
 
-try:  # built by pip install where a compiler is; else the merge of pairs below
-    from minimr.dataflow.reduceside._colmerge import ColumnGroups, ColumnMerge
-except ImportError:
-    ColumnGroups = ColumnMerge = None
-
 _Merge = TypeVar("_Merge", bound="MergedEntries")
 MERGE_FACTOR = 64
 # Segments adding up to at most this many bytes are merged by one in-memory sort (of columns,
 # when every block is columns: ``merge_in_memory``).
 IN_MEMORY_MERGE = 16 * 2**20
-# Values a batch of the compiled merge's key groups holds (``ColumnGroups``).
-GROUP_BATCH = 4096
 _first = itemgetter(0)
 _second = itemgetter(1)
 
@@ -258,25 +256,6 @@ def merged_kind(readers: list[SegmentReader]) -> bytes:
     return kinds.pop() if len(kinds) == 1 else KIND_ANY
 
 
-def column_merged(readers: list[SegmentReader], sort_values: bool) -> bool:
-    """True when the compiled merge is built and takes the readers' runs as columns: str or
-    bytes keys, or (``sort_values``) composite segments, of one kind in all."""
-    if ColumnMerge is None or not readers:
-        return False
-    kind = merged_kind(readers)
-    return composite(kind) if sort_values else kind in (KIND_STR, KIND_BYTES)
-
-
-def column_groups(readers: list[SegmentReader], size: int) -> Iterator[tuple[list, list, bool]]:
-    """The compiled merge of the readers' composite segments as key groups, ``size`` values
-    a batch (``ColumnGroups``; ``column_merged`` says when it applies)."""
-    return ColumnGroups(_column_runs(readers), size, True)
-
-
-def _column_runs(readers: list[SegmentReader]) -> list[Iterator[tuple[list, list]]]:
-    return [run for reader in readers for run in reader.column_runs()]
-
-
 def _groups_of_runs(segments: list[Segment], runs: list[int]
                     ) -> list[tuple[list[Segment], int]]:
     """Consecutive segments grouped so that no group holds more than ``MERGE_FACTOR`` runs;
@@ -289,6 +268,15 @@ def _groups_of_runs(segments: list[Segment], runs: list[int]
         members.append(segment)
         groups[-1] = (members, total + n)
     return groups
+
+
+def _write_merge(out: BinaryIO, readers: list[SegmentReader], place: KeyPlace) -> int:
+    """Write the merge of ``readers`` as one segment of their kind; returns its length (in
+    C for composite segments the compiled merge takes, ``columns``)."""
+    kind = merged_kind(readers)
+    if place is COMPOSITE and column_merged(kind, True):
+        return write_merged_columns(out, readers, kind)
+    return write_segment(out, merge_entries(readers, place=place), kind)[0]
 
 
 def _premerge(segments: list[Segment], scratch: str, place: KeyPlace
@@ -311,8 +299,7 @@ def _premerge(segments: list[Segment], scratch: str, place: KeyPlace
             try:
                 fd, path = tempfile.mkstemp(prefix=f"merge{passes}-", suffix=".seg", dir=scratch)
                 with os.fdopen(fd, "wb") as out:
-                    length, _ = write_segment(out, merge_entries(readers, place=place),
-                                              merged_kind(readers))
+                    length = _write_merge(out, readers, place)
             finally:
                 for r in readers:
                     r.close()
@@ -417,7 +404,7 @@ class MergedGroups(MergedEntries):
         next chunk: that ends the values of the chunk before."""
         if not self._readers:
             return iter(())
-        if self._sort_values and column_merged(self._readers, True):  # compiled: no entry
+        if self._sort_values and column_merged(self.kind, True):  # compiled: no entry made
             return map(self._counted, group_lists(column_groups(self._readers, GROUP_BATCH)))
         if self._sort_values:  # a key's composite entries are adjacent, in value order
             batches = map(plain_entries,
@@ -446,10 +433,9 @@ class MergedPairs(MergedEntries):
         """Every merged value under its key, in order, as ``(keys, values)`` column lists of
         at most ``size`` values, with no iterator made per key; every value of a key under
         one key object, the key to write."""
-        if column_merged(self._readers, self._sort_values):
-            # compiled: the runs' columns merged as they are, no pair made (``_colmerge``)
-            runs = _column_runs(self._readers)
-            for keys, values, groups in ColumnMerge(runs, size, self._sort_values):
+        if self._readers and column_merged(self.kind, self._sort_values):
+            # compiled: the runs' columns merged as they are, no pair made (``columns``)
+            for keys, values, groups in column_pairs(self._readers, size, self._sort_values):
                 self.groups += groups
                 yield keys, values
             return

@@ -1,5 +1,5 @@
 """A secondary sort's composite segments merged as columns: the compiled merge and grouping
-(``_colmerge.ColumnGroups``, ``ColumnMerge(composite=True)``, ``grouping.group_lists``) hand
+(``_colcolumns.ColumnGroups``, ``ColumnMerge(composite=True)``, ``grouping.group_lists``) hand
 the reducer what the merge of composite entries in Python does (the same keys, of the same
 types, the same values in the same order, the same counts), whatever the keys, values and
 batch sizes, and fall back to it for segments they do not take."""
@@ -21,11 +21,11 @@ from minimr.dataflow.format.segments import (
     concatenate_segments,
     write_single_values,
 )
-from minimr.dataflow.reduceside import merge
+from minimr.dataflow.reduceside import columns, merge
 from minimr.dataflow.reduceside.merge import MergedGroups, MergedPairs
 from minimr.dataflow.sortvalues import composite_pairs
 
-COMPILED = merge.ColumnGroups is not None
+COMPILED = columns.ColumnGroups is not None
 needs_compiled = pytest.mark.skipif(not COMPILED, reason="the compiled merge is not built")
 
 
@@ -66,12 +66,14 @@ def typed(item):
     return (type(item).__name__, item)
 
 
-def groups_read(segments, scratch, how, monkeypatch, batch, take=None):
+def groups_read(segments, scratch, how, monkeypatch, batch, take=None, factor=64):
     """Every key handed to reduce with the values read of it (the first ``take``), the
-    groups and the values read, merged ``how`` with batches of ``batch`` values."""
+    groups and the values read, merged ``how`` with batches of ``batch`` values, in passes
+    of ``factor`` runs."""
     monkeypatch.setattr(merge, "GROUP_BATCH", batch)
+    monkeypatch.setattr(merge, "MERGE_FACTOR", factor)
     if how == "python":
-        monkeypatch.setattr(merge, "ColumnMerge", None)
+        monkeypatch.setattr(columns, "ColumnMerge", None)
     with MergedGroups(segments, scratch, sort_values=True) as merged:
         got = [(typed(k), [typed(v) for v in islice(values, take)]) for k, values in merged]
     monkeypatch.undo()
@@ -82,7 +84,7 @@ def pairs_read(segments, scratch, how, monkeypatch, size):
     """The identity reduce's ``(key, value)`` pairs, whether each key is the object of the
     one before it, and the groups, merged ``how``."""
     if how == "python":
-        monkeypatch.setattr(merge, "ColumnMerge", None)
+        monkeypatch.setattr(columns, "ColumnMerge", None)
     pairs, same, previous = [], [], object()
     with MergedPairs(segments, scratch, sort_values=True) as merged:
         for keys, values in merged.columns(size):
@@ -130,18 +132,20 @@ MERGES = ["python", "compiled"] if COMPILED else ["python"]
 
 @settings(max_examples=150, deadline=None)
 @given(runs=merges(), batch=st.integers(1, 7), together=st.integers(1, 3),
-       take=st.sampled_from([None, 0, 1, 2]))
+       take=st.sampled_from([None, 0, 1, 2]), factor=st.sampled_from([64, 2, 3]))
 def test_the_compiled_groups_are_the_python_merges(tmp_path_factory, runs, batch, together,
-                                                   take):
+                                                   take, factor):
     """Each key once, of its type, with its values in order (all of them, or the first
-    ``take``: the rest skipped), the groups and values counted, as the Python merge gives."""
+    ``take``: the rest skipped), the groups and values counted, as the Python merge gives,
+    also after merge passes (``factor`` runs at a time, in C for composite runs)."""
     tmp_path = tmp_path_factory.mktemp("colgroups")
     segments = segments_of(tmp_path, runs, together)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        results = [groups_read(segments, str(tmp_path), how, monkeypatch, batch, take)
+        results = [groups_read(segments, str(tmp_path), how, monkeypatch, batch, take, factor)
                    for how in MERGES]
     assert all(result == results[0] for result in results)
     everything = [pair for run in runs for pair in run]
+    assert results[0][1] == len(results[0][0])
     assert results[0][2] == len(everything)
 
 
@@ -193,14 +197,14 @@ def test_ties_come_out_in_run_order(runs, size):
         records += [(k, v, r) for k, v in zip(keys, values, strict=True)]
         sources.append([(keys, values)])
     expected = sorted(records, key=lambda rec: (rec[0], rec[1]))  # stable: run, then place
-    got = [(k, v) for keys, values, _ in merge.ColumnMerge(sources, size, True)
+    got = [(k, v) for keys, values, _ in columns.ColumnMerge(sources, size, True)
            for k, v in zip(keys, values, strict=True)]
     assert [id(v) for _, v in got] == [id(v) for _, v, _ in expected]
     firsts = {}
     for k, _, _ in expected:
         firsts.setdefault(k, k)
     assert all(k is firsts[k] for k, _ in got)
-    groups = list(merge.ColumnGroups(sources, size, True))
+    groups = list(columns.ColumnGroups(sources, size, True))
     values = [v for _, lists, _ in groups for values in lists for v in values]
     assert [id(v) for v in values] == [id(v) for _, v, _ in expected]
 
@@ -212,7 +216,7 @@ def test_the_compiled_merge_refuses_values_a_signature_excludes(values):
     """A composite value of a type no signature holds fails with an error, never a
     comparison of the user's."""
     with pytest.raises(TypeError):
-        list(merge.ColumnGroups([[(["a"], values)], [(["a"], [(0, "b")])]], 4, True))
+        list(columns.ColumnGroups([[(["a"], values)], [(["a"], [(0, "b")])]], 4, True))
 
 
 @needs_compiled

@@ -19,10 +19,10 @@ from minimr.dataflow.format.segments import (
     write_segment,
     write_single_values,
 )
-from minimr.dataflow.reduceside import merge
+from minimr.dataflow.reduceside import columns
 from minimr.dataflow.reduceside.merge import MergedPairs
 
-MERGES = ["python"] + (["compiled"] if merge.ColumnMerge is not None else [])
+MERGES = ["python"] + (["compiled"] if columns.ColumnMerge is not None else [])
 
 
 def merged(segments: list[Segment], scratch: str, size: int, how: str, monkeypatch,
@@ -30,7 +30,7 @@ def merged(segments: list[Segment], scratch: str, size: int, how: str, monkeypat
     """Every ``(key, value)`` handed on, whether each key is the object of the one before
     it, the groups and the values read, merged ``how``."""
     if how == "python":
-        monkeypatch.setattr(merge, "ColumnMerge", None)
+        monkeypatch.setattr(columns, "ColumnMerge", None)
     pairs, same = [], []
     with MergedPairs(segments, scratch, memory_limit) as pairs_of:
         previous = object()
@@ -154,7 +154,7 @@ def damaged(tmp_path, kind: bytes, block) -> Segment:
     (KIND_STR, {"a": "x"}),
 ], ids=["int-key", "bytes-in-str", "str-in-bytes", "unequal", "not-lists", "three",
         "entry-value-not-a-list", "dict"])
-@pytest.mark.skipif(merge.ColumnMerge is None, reason="the compiled merge is not built")
+@pytest.mark.skipif(columns.ColumnMerge is None, reason="the compiled merge is not built")
 def test_a_damaged_segment_is_refused(tmp_path, kind, block):
     """A block that its segment's kind does not describe fails the compiled merge with an
     error, never hands on a wrong pair (``column_runs`` checks every block)."""
@@ -170,7 +170,7 @@ def test_a_damaged_segment_is_refused(tmp_path, kind, block):
         list(pairs.columns(4))
 
 
-@pytest.mark.skipif(merge.ColumnMerge is None, reason="the compiled merge is not built")
+@pytest.mark.skipif(columns.ColumnMerge is None, reason="the compiled merge is not built")
 @pytest.mark.parametrize("runs, error", [
     ([[["a", 1]]], ValueError),
     ([[("a", [1])]], ValueError),
@@ -183,11 +183,11 @@ def test_the_compiled_merge_refuses_what_it_does_not_take(runs, error):
     """Blocks not two lists of one length, keys not exact str or bytes, or str and bytes
     together: an error, whatever the caller checked before."""
     with pytest.raises(error):
-        list(merge.ColumnMerge(runs, 4))
+        list(columns.ColumnMerge(runs, 4))
 
 
 def test_the_compiled_merge_is_built_where_required():
     """MINIMR_REQUIRE_COMPILED=1 (CI) fails the run when the compiled merge was not built."""
     if os.environ.get("MINIMR_REQUIRE_COMPILED") == "1":
-        assert merge.ColumnMerge is not None
+        assert columns.ColumnMerge is not None
 

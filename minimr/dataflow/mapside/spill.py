@@ -421,7 +421,7 @@ class MapOutputBuffer:
                            sort_values=self._sort_values) as merged:
             if combiner is not None:
                 return write_key_lists(out, combiner.merged(merged.batches()), merged.kind)
-            return write_segment(out, merged.entries(), merged.kind)
+            return merged.write(out)
 
 
 def _types(items: list) -> set[type]:

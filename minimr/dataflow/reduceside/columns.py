@@ -51,13 +51,17 @@ def column_groups(readers: list[SegmentReader], size: int) -> Iterator[tuple[lis
     return ColumnGroups(_column_runs(readers), size, True)
 
 
-def write_merged_columns(out: BinaryIO, readers: list[SegmentReader], kind: bytes) -> int:
+def write_merged_columns(out: BinaryIO, readers: list[SegmentReader], kind: bytes
+                         ) -> tuple[int, int]:
     """Write the merge of the readers' composite segments of ``kind`` as one segment, its
-    blocks the columns such a segment stores; returns the bytes written."""
+    blocks the columns such a segment stores; returns ``(bytes written, values written)``,
+    as ``segments.write_segment``."""
     written = out.write(kind)
+    values_written = 0
     for keys, values, _ in ColumnMerge(_column_runs(readers), BLOCK_ENTRIES, True):
         written += write_block(out, (keys, values))
-    return written
+        values_written += len(keys)
+    return written, values_written
 
 
 def _column_runs(readers: list[SegmentReader]) -> list[Iterator[tuple[list, list]]]:

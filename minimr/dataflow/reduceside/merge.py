@@ -270,13 +270,14 @@ def _groups_of_runs(segments: list[Segment], runs: list[int]
     return groups
 
 
-def _write_merge(out: BinaryIO, readers: list[SegmentReader], place: KeyPlace) -> int:
-    """Write the merge of ``readers`` as one segment of their kind; returns its length (in
-    C for composite segments the compiled merge takes, ``columns``)."""
+def _write_merge(out: BinaryIO, readers: list[SegmentReader], place: KeyPlace
+                 ) -> tuple[int, int]:
+    """Write the merge of ``readers`` as one segment of their kind: ``(bytes written, values
+    written)``. In C for composite segments the compiled merge takes (``columns``)."""
     kind = merged_kind(readers)
     if place is COMPOSITE and column_merged(kind, True):
         return write_merged_columns(out, readers, kind)
-    return write_segment(out, merge_entries(readers, place=place), kind)[0]
+    return write_segment(out, merge_entries(readers, place=place), kind)
 
 
 def _premerge(segments: list[Segment], scratch: str, place: KeyPlace
@@ -299,7 +300,7 @@ def _premerge(segments: list[Segment], scratch: str, place: KeyPlace
             try:
                 fd, path = tempfile.mkstemp(prefix=f"merge{passes}-", suffix=".seg", dir=scratch)
                 with os.fdopen(fd, "wb") as out:
-                    length = _write_merge(out, readers, place)
+                    length, _ = _write_merge(out, readers, place)
             finally:
                 for r in readers:
                     r.close()
@@ -390,6 +391,13 @@ class MergedEntries:
         if not self._readers:
             return iter(())
         return merge_batches(self._readers, self._in_memory, self._place)
+
+    def write(self, out: BinaryIO) -> tuple[int, int]:
+        """Write the merged ``entries`` as one segment of the merge's kind (a map task's
+        spills merged): ``(bytes written, values written)``."""
+        if self._in_memory or not self._readers:
+            return write_segment(out, self.entries(), self.kind)
+        return _write_merge(out, self._readers, self._place)
 
 
 class MergedGroups(MergedEntries):

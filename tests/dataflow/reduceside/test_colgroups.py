@@ -7,7 +7,7 @@ batch sizes, and fall back to it for segments they do not take."""
 from __future__ import annotations
 
 from decimal import Decimal
-from itertools import islice
+from itertools import chain, islice
 
 import pytest
 from hypothesis import given, settings
@@ -16,13 +16,14 @@ from hypothesis import strategies as st
 from minimr.dataflow.format.blocks import write_block
 from minimr.dataflow.format.segments import (
     Segment,
+    SegmentReader,
     composite_kind,
     concatenable,
     concatenate_segments,
     write_single_values,
 )
 from minimr.dataflow.reduceside import columns, merge
-from minimr.dataflow.reduceside.merge import MergedGroups, MergedPairs
+from minimr.dataflow.reduceside.merge import MergedEntries, MergedGroups, MergedPairs
 from minimr.dataflow.sortvalues import composite_pairs
 
 COMPILED = columns.ColumnGroups is not None
@@ -234,3 +235,34 @@ def test_a_damaged_composite_segment_is_refused(tmp_path, block):
     with pytest.raises((ValueError, TypeError)), MergedGroups(
             segments, str(tmp_path), sort_values=True) as merged:
         [(k, list(v)) for k, v in merged]
+
+
+def segment_written(segments, scratch, how, monkeypatch, path):
+    """The kind, entries and counts of the segment ``MergedEntries.write`` writes (a map
+    task's spills merged), merged ``how``."""
+    if how == "python":
+        monkeypatch.setattr(columns, "ColumnMerge", None)
+    with open(path, "wb") as out, MergedEntries(segments, scratch, sort_values=True) as merged:
+        length, values = merged.write(out)
+    monkeypatch.undo()
+    reader = SegmentReader(Segment(str(path), 0, length))
+    try:
+        entries = [(typed(k), [typed(v) for v in vs]) for run in reader.runs
+                   for k, vs in chain.from_iterable(run)]
+    finally:
+        reader.close()
+    return reader.kind, entries, values, len(reader.runs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(runs=merges(), together=st.integers(1, 3))
+def test_the_compiled_merge_writes_the_python_merges_segment(tmp_path_factory, runs, together):
+    """Spills merged into one segment: the same kind, composite entries and counts, one
+    run, either merge."""
+    tmp_path = tmp_path_factory.mktemp("colwrite")
+    segments = segments_of(tmp_path, runs, together)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        results = [segment_written(segments, str(tmp_path), how, monkeypatch,
+                                   tmp_path / f"merged-{how}") for how in MERGES]
+    assert all(result == results[0] for result in results)
+    assert results[0][2] == sum(map(len, runs))

@@ -6,6 +6,7 @@ batch sizes, and fall back to it for segments they do not take."""
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from itertools import chain, islice
 
@@ -184,7 +185,7 @@ def test_a_hot_key_runs_on_over_many_batches_and_streams(tmp_path, monkeypatch):
 @needs_compiled
 @settings(max_examples=100, deadline=None)
 @given(runs=st.lists(st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from([0, 1, 2]),
-                                        st.sampled_from("xy")), max_size=12), max_size=5),
+                                        st.sampled_from("xy")), max_size=12), max_size=13),
        size=st.integers(1, 5))
 def test_ties_come_out_in_run_order(runs, size):
     """Equal keys and equal values (distinct objects) come out in run order, then in their
@@ -208,6 +209,32 @@ def test_ties_come_out_in_run_order(runs, size):
     groups = list(columns.ColumnGroups(sources, size, True))
     values = [v for _, lists, _ in groups for values in lists for v in values]
     assert [id(v) for v in values] == [id(v) for _, v, _ in expected]
+
+
+@needs_compiled
+@pytest.mark.parametrize("composite", [False, True])
+def test_any_number_of_runs_merges_as_a_stable_sort(composite):
+    """0 to 40 runs, some empty, some ending early, keys of 0-12 characters (prefixes of
+    one another, zero bytes, past 8 bytes, wide): the compiled merge is a stable sort by key
+    (and value, composite), whatever the number of runs."""
+    rng = random.Random(7)
+    alphabet = ["a", "b", "\x00", "\u20ac"]
+    for n in list(range(41)) * 3:
+        sources, records = [], []
+        for r in range(n):
+            rows = sorted((("".join(rng.choices(alphabet, k=rng.randint(0, 12))),
+                            (rng.randint(0, 2), rng.choice("xy"))) for _ in range(
+                                rng.choice([0, 1, 3, 20]))), key=lambda row: (
+                                    row[0], row[1]) if composite else row[0])
+            blocks = [([k for k, _ in rows[at : at + 4]], [v for _, v in rows[at : at + 4]])
+                      for at in range(0, len(rows), 4)]
+            sources.append(blocks)
+            records += [(k, v, r) for k, v in rows]
+        order = (lambda rec: (rec[0], rec[1])) if composite else (lambda rec: rec[0])
+        expected = [(k, v) for k, v, _ in sorted(records, key=order)]
+        got = [(k, v) for keys, values, _ in columns.ColumnMerge(sources, 5, composite)
+               for k, v in zip(keys, values, strict=True)]
+        assert got == expected, n
 
 
 @needs_compiled

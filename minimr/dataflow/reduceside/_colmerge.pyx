@@ -165,7 +165,7 @@ cdef class ColumnMerge:
             self._done[i] = not self._refill(i)
             self._live += not self._done[i]
         for i in range(n):
-            self._enter(i)
+            self._play(i)
 
     def __dealloc__(self):
         free(self._at)
@@ -270,28 +270,17 @@ cdef class ColumnMerge:
             return not _less(b, a, 0)
         return _less(a, b, 0)
 
-    cdef int _enter(self, Py_ssize_t run) except -1:
-        """Play run ``run`` up the tree as it is first built: it waits at the first node no
-        run has reached, else plays the one waiting there, the winner going on."""
+    cdef int _play(self, Py_ssize_t run) except -1:
+        """Play run ``run`` up its path (it is entering the tree, or was the winner and has
+        moved on): at each node the run that lost there plays the winner so far, and the
+        loser stays. While the tree is first built, a node no run has reached yet keeps the
+        winner, which waits there for the other side's."""
         cdef Py_ssize_t winner = run, node = (self._runs + run) // 2, other
         while node > 0:
             other = self._tree[node]
             if other < 0:
                 self._tree[node] = winner
                 return 0
-            if self._before(other, winner):
-                self._tree[node] = winner
-                winner = other
-            node //= 2
-        self._tree[0] = winner
-        return 0
-
-    cdef int _replay(self, Py_ssize_t run) except -1:
-        """Play the matches on run ``run``'s path again, it having moved on (it was the
-        winner): the tree's winner is then the run whose pair comes next."""
-        cdef Py_ssize_t winner = run, node = (self._runs + run) // 2, other
-        while node > 0:
-            other = self._tree[node]
             if self._before(other, winner):
                 self._tree[node] = winner
                 winner = other
@@ -335,7 +324,7 @@ cdef class ColumnMerge:
             self._live -= 1
             self._done[i] = True
         if self._live:
-            self._replay(i)
+            self._play(i)
         return 0
 
 

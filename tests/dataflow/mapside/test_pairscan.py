@@ -79,6 +79,48 @@ def test_key_counters_count_as_a_dict_does(counter, batches):
     assert len(counts) == 0 and counts.take() == ({}, 0)
 
 
+short_texts = st.one_of(st.text(alphabet="ab\x00\x7f\xe9\u20ac\U0001f600", max_size=9),
+                        st.binary(max_size=8), st.integers(-3, 3))
+
+
+@pytest.mark.parametrize("counter", COUNTERS, ids=["python", "compiled"][: len(COUNTERS)])
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.lists(short_texts, max_size=40), max_size=3))
+def test_key_counters_tell_short_texts_apart(counter, batches):
+    """Keys of 0 to 9 characters (the compiled table keeps a str of 1 to 7 ASCII characters'
+    text in its slot, and compares those by text alone): "ab" and "ab\\x00", an ASCII str and
+    the bytes of its text, non-ASCII strs of the same length, each counted as a dict counts
+    them, whether passed as keys or in pairs (made anew: equal keys, distinct objects); the
+    hashes cut to two bits, so that keys' hashes collide and their texts are compared."""
+    counts = counter(hash_mask=3)
+    model: dict = {}
+    for keys in batches:
+        copies = [k[:1] + k[1:] if isinstance(k, str) and len(k) > 1 else k for k in keys]
+        counts.count_keys(keys)
+        counts.count_pairs([(k, ONE) for k in copies])
+        for key in keys + copies:
+            model[key] = model.get(key, 0) + 1
+    got = counts.counts()
+    assert list(got.items()) == list(model.items())
+    assert [type(k) for k in got] == [type(k) for k in model]
+
+
+@pytest.mark.parametrize("counter", COUNTERS, ids=["python", "compiled"][: len(COUNTERS)])
+def test_key_counters_tell_texts_of_one_hash_apart(counter):
+    """Every hash cut to nothing: texts that differ only in a trailing NUL, in length past
+    the 7 characters a slot holds, in one non-ASCII character, or in type (str and bytes),
+    are counted apart; equal texts made anew are one key."""
+    texts = ["", "\x00", "a", "a\x00", "ab", "ab\x00", "abcdefg", "abcdefg\x00", "abcdefgh",
+             "abcdefgi", "\xe9", "e\u0301", "\U0001f600", "abcdef\xe9", b"ab", b"a", 0, 1]
+    keys = texts * 3 + [t[:1] + t[1:] for t in texts if not isinstance(t, int)]
+    counts = counter(hash_mask=0)
+    counts.count_pairs([(k, ONE) for k in keys])
+    model: dict = {}
+    for key in keys:
+        model[key] = model.get(key, 0) + 1
+    assert list(counts.counts().items()) == list(model.items())
+
+
 @pytest.mark.parametrize("counter", COUNTERS, ids=["python", "compiled"][: len(COUNTERS)])
 def test_key_counters_hold_many_keys(counter):
     """A table that grows many times over keeps every count (300,000 keys, each 1 to 3

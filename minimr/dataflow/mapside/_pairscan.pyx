@@ -5,8 +5,9 @@ from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem
 from cpython.list cimport PyList_Append
 from cpython.object cimport Py_EQ, PyObject, PyObject_Hash, PyObject_RichCompareBool
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memcpy
+from libc.stdlib cimport free, malloc, realloc
+from libc.stdint cimport uint32_t
+from libc.string cimport memcpy, memset
 
 
 def one_value_key_types(list pairs, object one):
@@ -112,20 +113,35 @@ cdef extern from *:
     void minimr_prefetch(const void *p) nogil
 
 
+cdef extern from "<stdlib.h>":
+    void *aligned_alloc(size_t alignment, size_t size)
+
+
 cdef extern from "Python.h":
     bint PyUnicode_IS_COMPACT_ASCII(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
     void *PyUnicode_DATA(object o)
 
 
-cdef struct Slot:
+cdef struct Slot:  # 32 bytes: two a cache line
     Py_hash_t hash
     PyObject *key  # borrowed: the table's ``_order`` list holds the reference
-    Py_ssize_t index  # the key's place in ``_order``, and of its count in ``_counts``
+    uint32_t index  # the key's place in ``_order``, and in ``_counts``
+    uint32_t count  # the key's count not yet carried to ``_counts``
     unsigned long long text  # a short ASCII str key's text (``_text``), else 0
 
 
+cdef Slot *_new_slots(Py_ssize_t size) except NULL:
+    """``size`` empty slots, aligned to a cache line."""
+    cdef Slot *slots = <Slot *>aligned_alloc(64, size * sizeof(Slot))
+    if slots is NULL:
+        raise MemoryError()
+    memset(slots, 0, size * sizeof(Slot))
+    return slots
+
+
 cdef Py_ssize_t FIRST_SLOTS = 1024
+cdef Py_ssize_t MAX_KEYS = 0xFFFFFFFF  # a slot's place is 32 bits
 # keys hashed (and their slots prefetched) ahead of the one counted
 DEF AHEAD = 8
 DEF RING = 16  # a power of two over AHEAD: the hashes ahead, by position
@@ -146,6 +162,14 @@ cdef inline unsigned long long _text(object key):
     return text | (<unsigned long long>n << 56)
 
 
+cdef inline void _add_one(Slot *slot, Py_ssize_t *counts, uint32_t limit):
+    """One more of the slot's key: its count carried to ``counts`` first at ``limit``."""
+    if slot.count >= limit:
+        counts[slot.index] += slot.count
+        slot.count = 0
+    slot.count += 1
+
+
 cdef inline object _key_at(list items, Py_ssize_t i, bint paired):
     """``items[i]``, or its first item when ``paired``."""
     if paired:
@@ -154,17 +178,19 @@ cdef inline object _key_at(list items, Py_ssize_t i, bint paired):
 
 
 cdef class KeyCounter:
-    """Keys counted in an open-addressed table of ``(hash, key, place, text)`` slots, probed
-    linearly as a ``set`` is, at most half full, the counts in an array in the order the keys
-    were first seen: one look-up a key and a C count, where a dict of counts looks a key up
-    twice and makes a new int for a count past 256 (``pairscan``). The keys are of exact
-    types (``exact``): hashing and comparing them runs no code of the user's. Tests pass a
-    ``hash_mask`` of a few bits, for keys' hashes to collide.
+    """Keys counted in an open-addressed table of ``(hash, key, place, count, text)`` slots,
+    probed linearly as a ``set`` is, at most half full: one look-up a key and a C count,
+    where a dict of counts looks a key up twice and makes a new int for a count past 256
+    (``pairscan``). The keys are of exact types (``exact``): hashing and comparing them runs
+    no code of the user's. Tests pass a ``hash_mask`` of a few bits, for keys' hashes to
+    collide, and a low ``slot_limit``, for counts to be carried.
 
     A batch's keys are hashed ``AHEAD`` keys before they are counted and their slots
-    prefetched, and a short ASCII str key's text is kept in its slot (``_text``), so that
-    finding a word already counted reads no key object: a 16 MiB text's 3 million words
-    (167,000 distinct) cost two cache misses a word before, the slot's and the stored key's.
+    prefetched, a short ASCII str key's text is kept in its slot (``_text``), and the count
+    is the slot's (32 bits, carried to an array in first-seen order, ``_counts``, when it
+    reaches ``slot_limit`` and when the counts are taken), so that finding a word already
+    counted touches its slot alone: a 16 MiB text's 3 million words (167,000 distinct) cost
+    three cache misses a word before, the slot's, the stored key's and the count's.
 
     ``counts`` makes its dict from the keys and counts in first-seen order, one insertion a
     key; a dict built in the table's order and copied into first-seen order took 800-1,200
@@ -175,15 +201,17 @@ cdef class KeyCounter:
     cdef Py_ssize_t _mask
     cdef Py_ssize_t _total
     cdef list _order  # the keys, first seen first
-    cdef Py_ssize_t *_counts  # the count of each key of ``_order``, in its order
+    cdef Py_ssize_t *_counts  # each key of ``_order``'s count carried from its slot
     cdef Py_ssize_t _room  # how many counts ``_counts`` has room for
     cdef Py_hash_t _hash_mask  # the bits of a key's hash used: all but in tests
+    cdef uint32_t _slot_limit  # a slot's count carried to ``_counts`` when it gets here
 
-    def __cinit__(self, Py_hash_t hash_mask=-1):
-        self._slots = <Slot *>calloc(FIRST_SLOTS, sizeof(Slot))
+    def __cinit__(self, Py_hash_t hash_mask=-1, uint32_t slot_limit=0xFFFFFFFF):
+        self._slots = _new_slots(FIRST_SLOTS)
         self._counts = <Py_ssize_t *>malloc(FIRST_SLOTS * sizeof(Py_ssize_t))
-        if self._slots is NULL or self._counts is NULL:
+        if self._counts is NULL:
             raise MemoryError()
+        self._slot_limit = slot_limit
         self._mask = FIRST_SLOTS - 1
         self._room = FIRST_SLOTS
         self._total = 0
@@ -200,9 +228,7 @@ cdef class KeyCounter:
     cdef int _grow(self) except -1:
         cdef Py_ssize_t i, j, size = (self._mask + 1) * 2
         cdef Slot *old = self._slots
-        cdef Slot *slots = <Slot *>calloc(size, sizeof(Slot))
-        if slots is NULL:
-            raise MemoryError()
+        cdef Slot *slots = _new_slots(size)
         for i in range(self._mask + 1):
             if old[i].key is not NULL:
                 j = <size_t>old[i].hash & (size - 1)
@@ -225,6 +251,8 @@ cdef class KeyCounter:
             slot = &self._slots[j]
             if slot.key is NULL:
                 index = len(self._order)
+                if index == MAX_KEYS:
+                    raise OverflowError("more than 2**32 - 1 distinct keys in one table")
                 if index == self._room:
                     counts = <Py_ssize_t *>realloc(self._counts,
                                                    2 * self._room * sizeof(Py_ssize_t))
@@ -235,9 +263,10 @@ cdef class KeyCounter:
                 self._order.append(key)
                 slot.key = <PyObject *>key
                 slot.hash = h
-                slot.index = index
+                slot.index = <uint32_t>index
+                slot.count = 1
                 slot.text = text
-                self._counts[index] = 1
+                self._counts[index] = 0
                 if (index + 1) * 2 > self._mask:
                     self._grow()
                 return 0
@@ -245,11 +274,11 @@ cdef class KeyCounter:
                 # both short ASCII strs: the texts decide, the stored key left unread
                 if text != 0 and slot.text != 0:
                     if slot.text == text:
-                        self._counts[slot.index] += 1
+                        _add_one(slot, self._counts, self._slot_limit)
                         return 0
                 elif slot.key is <PyObject *>key or PyObject_RichCompareBool(
                         <object>slot.key, key, Py_EQ):
-                    self._counts[slot.index] += 1
+                    _add_one(slot, self._counts, self._slot_limit)
                     return 0
             j = (j + 1) & self._mask
 
@@ -282,16 +311,25 @@ cdef class KeyCounter:
         """The first ``n`` keys counted."""
         return self._order[:n]
 
+    cdef void _carry(self):
+        """Every slot's count carried to ``_counts``."""
+        cdef Py_ssize_t i
+        cdef Slot *slot
+        for i in range(self._mask + 1):
+            slot = &self._slots[i]
+            if slot.key is not NULL:
+                self._counts[slot.index] += slot.count
+                slot.count = 0
+
     def counts(self):
         """``key -> count``, first seen first."""
         cdef Py_ssize_t i
+        self._carry()
         return dict(zip(self._order, [self._counts[i] for i in range(len(self._order))]))
 
     def take(self):
         """``(counts(), the keys counted)``, the table emptied."""
-        cdef Slot *empty = <Slot *>calloc(FIRST_SLOTS, sizeof(Slot))
-        if empty is NULL:
-            raise MemoryError()
+        cdef Slot *empty = _new_slots(FIRST_SLOTS)
         taken = self.counts(), self._total
         free(self._slots)
         self._slots = empty  # the counts array keeps its room: the next keys fill it again

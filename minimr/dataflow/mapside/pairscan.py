@@ -19,7 +19,7 @@ inverted index's 64 MiB map task (11.3 million pairs, 193,000 keys): the buffer 
 130-134 ns a pair, the task 6.8-7.0 -> 5.7-5.8 s CPU (inline, ``profile_stages``). A batch's
 keys are hashed a few keys ahead of their count, their slots prefetched, and a str of 1 to 7
 ASCII characters is compared by the text its slot keeps, its object left unread: a 16 MiB
-word count's buffer 116-132 -> 81-83 ns a pair.
+word count's buffer 116-132 -> 70-74 ns a pair (each count kept in its slot too).
 
 ``counted_runs`` and ``group_counted`` turn counted pairs back into each key's values when the
 buffer writes them: one ``(value, times)`` run a key, or, when a key had several values (a sum
@@ -69,10 +69,10 @@ def one_value_key_types_py(pairs: list, one: Any) -> set[type] | None:
 class KeyCounterPy:
     """Keys counted (the pure-Python twin of the compiled ``KeyCounter``): equal keys are one
     key, the first seen kept, as in a dict. The keys must be of exact types (``exact``): their
-    hashing and comparing run no code of the user's. ``hash_mask`` is the compiled table's
-    (for tests): a dict's hashes are its own."""
+    hashing and comparing run no code of the user's. ``hash_mask`` and ``slot_limit`` are
+    the compiled table's (for tests): a dict's hashes and counts are its own."""
 
-    def __init__(self, hash_mask: int = -1) -> None:
+    def __init__(self, hash_mask: int = -1, slot_limit: int = 2**32 - 1) -> None:
         self._counts: dict = {}
         self._total = 0
 

@@ -91,8 +91,9 @@ def test_key_counters_tell_short_texts_apart(counter, batches):
     text in its slot, and compares those by text alone): "ab" and "ab\\x00", an ASCII str and
     the bytes of its text, non-ASCII strs of the same length, each counted as a dict counts
     them, whether passed as keys or in pairs (made anew: equal keys, distinct objects); the
-    hashes cut to two bits, so that keys' hashes collide and their texts are compared."""
-    counts = counter(hash_mask=3)
+    hashes cut to two bits, so that keys' hashes collide and their texts are compared, and
+    the compiled slots' counts carried every 2 (and whenever counts are read)."""
+    counts = counter(hash_mask=3, slot_limit=2)
     model: dict = {}
     for keys in batches:
         copies = [k[:1] + k[1:] if isinstance(k, str) and len(k) > 1 else k for k in keys]
@@ -100,6 +101,7 @@ def test_key_counters_tell_short_texts_apart(counter, batches):
         counts.count_pairs([(k, ONE) for k in copies])
         for key in keys + copies:
             model[key] = model.get(key, 0) + 1
+        assert counts.counts() == model
     got = counts.counts()
     assert list(got.items()) == list(model.items())
     assert [type(k) for k in got] == [type(k) for k in model]

@@ -2,7 +2,8 @@
 """The compiled twin of ``pairscan.py``'s functions (see there): same arguments, same results."""
 
 from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem
-from cpython.list cimport PyList_Append
+from cpython.list cimport PyList_Append, PyList_GET_ITEM
+from cpython.long cimport PyLong_FromSsize_t
 from cpython.object cimport Py_EQ, PyObject, PyObject_Hash, PyObject_RichCompareBool
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdlib cimport free, malloc, realloc
@@ -118,6 +119,7 @@ cdef extern from "<stdlib.h>":
 
 
 cdef extern from "Python.h":
+    dict _PyDict_NewPresized(Py_ssize_t minused)
     bint PyUnicode_IS_COMPACT_ASCII(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
     void *PyUnicode_DATA(object o)
@@ -322,10 +324,15 @@ cdef class KeyCounter:
                 slot.count = 0
 
     def counts(self):
-        """``key -> count``, first seen first."""
-        cdef Py_ssize_t i
+        """``key -> count``, first seen first: a dict made at its size (no resizing), one
+        insertion a key."""
+        cdef Py_ssize_t i, n = len(self._order)
+        cdef dict counts = _PyDict_NewPresized(n)
         self._carry()
-        return dict(zip(self._order, [self._counts[i] for i in range(len(self._order))]))
+        for i in range(n):
+            PyDict_SetItem(counts, <object>PyList_GET_ITEM(self._order, i),
+                           PyLong_FromSsize_t(self._counts[i]))
+        return counts
 
     def take(self):
         """``(counts(), the keys counted)``, the table emptied."""

@@ -56,7 +56,9 @@ PAIR_OVERHEAD = 64  # a pair tuple and its list slot
 class Taken:
     """A store's contents, emptied for writing."""
 
-    sources: dict  # key -> (value, times) when ``runs``, else key -> list of values
+    # key -> (value, times) when ``runs``, else key -> list of values; with ``one_value``,
+    # key -> times: a ``KeyCounter``'s taken counts (a mapping with ``counts_of``)
+    sources: dict
     runs: bool
     wrapped: bool  # some keys are ``_Unhashable`` (Groups only)
     records: int  # the map output records they stand for
@@ -66,7 +68,7 @@ class Taken:
     def runs_of(self, keys: list) -> tuple[list, list[int]]:
         """The runs of ``keys`` (a store of runs): their values and their times, in order."""
         if self.one_value is not None:
-            return [*self.one_value] * len(keys), list(map(self.sources.__getitem__, keys))
+            return [*self.one_value] * len(keys), self.sources.counts_of(keys)
         found = list(map(self.sources.__getitem__, keys))
         return list(map(_first, found)), list(map(_second, found))
 

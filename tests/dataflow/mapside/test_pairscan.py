@@ -75,8 +75,11 @@ def test_key_counters_count_as_a_dict_does(counter, batches):
     got = counts.counts()
     assert list(got.items()) == list(model.items())
     assert [type(k) for k in got] == [type(k) for k in model]
-    assert counts.take() == (model, sum(map(len, batches)))
-    assert len(counts) == 0 and counts.take() == ({}, 0)
+    taken, total = counts.take()
+    assert total == sum(map(len, batches))
+    assert dict(taken) == model and list(taken) == list(model) and len(taken) == len(model)
+    assert taken.counts_of(list(model)[::-1]) == list(model.values())[::-1]
+    assert len(counts) == 0 and dict(counts.take()[0]) == {}
 
 
 short_texts = st.one_of(st.text(alphabet="ab\x00\x7f\xe9\u20ac\U0001f600", max_size=9),
@@ -105,6 +108,8 @@ def test_key_counters_tell_short_texts_apart(counter, batches):
     got = counts.counts()
     assert list(got.items()) == list(model.items())
     assert [type(k) for k in got] == [type(k) for k in model]
+    copies = [k[:1] + k[1:] if isinstance(k, str) else k for k in model]  # other objects
+    assert counts.take()[0].counts_of(copies) == list(model.values())
 
 
 @pytest.mark.parametrize("counter", COUNTERS, ids=["python", "compiled"][: len(COUNTERS)])
@@ -121,6 +126,7 @@ def test_key_counters_tell_texts_of_one_hash_apart(counter):
     for key in keys:
         model[key] = model.get(key, 0) + 1
     assert list(counts.counts().items()) == list(model.items())
+    assert counts.take()[0].counts_of(keys) == list(map(model.__getitem__, keys))
 
 
 @pytest.mark.parametrize("counter", COUNTERS, ids=["python", "compiled"][: len(COUNTERS)])
@@ -132,7 +138,12 @@ def test_key_counters_hold_many_keys(counter):
     for batch in (keys, keys[::2], keys[::3]):
         counts.count_pairs([(k, ONE) for k in batch])
     want = {k: 1 + (i % 2 == 0) + (i % 3 == 0) for i, k in enumerate(keys)}
-    assert counts.take() == (want, 300_000 + 150_000 + 100_000)
+    taken, total = counts.take()
+    assert dict(taken) == want and total == 300_000 + 150_000 + 100_000
+    shuffled = [k for i, k in sorted(enumerate(keys), key=lambda ik: ik[0] * 7919 % 300_007)]
+    assert taken.counts_of(shuffled) == list(map(want.__getitem__, shuffled))
+    with pytest.raises(KeyError):
+        taken.counts_of([*keys[:20], "none such"])
     counts.count_keys(keys[:5])
     assert counts.counts() == dict.fromkeys(keys[:5], 1)
 

@@ -12,8 +12,14 @@ import sys
 from decimal import Decimal
 from fractions import Fraction
 
-import pytest
+import zlib
+from unittest import mock
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minimr.dataflow import partition
 from minimr.dataflow.partition import (
     HashPartitioner,
     RangePartitioner,
@@ -132,6 +138,29 @@ def test_partition_many_agrees_with_one_by_one():
     for p in (hashing, ranging):
         for keys in (words, mixed):
             assert p.partition_many(keys) == [p(k) for k in keys]
+
+
+STR_PATHS = ["python"] + (["compiled"] if partition._str_partitions is not None else [])
+
+
+@pytest.mark.parametrize("path", STR_PATHS)
+@settings(max_examples=300, deadline=None)
+@given(keys=st.lists(st.one_of(
+           st.text(alphabet=st.characters(exclude_categories=()), max_size=12),
+           st.text(alphabet="az\x00\x7f", max_size=20)), max_size=30),
+       partitions=st.one_of(st.integers(1, 300), st.sampled_from([2**31, 2**32, 2**32 + 1, 2**40])),
+       other=st.sampled_from([None, b"a", 1, True]))
+def test_str_keys_partition_numbers_are_those_of_one_by_one(path, keys, partitions, other):
+    """A hashed partitioner's numbers of str keys (ASCII, non-ASCII, lone surrogates, NUL,
+    empty), from the compiled pass or from C calls, are each key's ``crc32(key_bytes(key))
+    % partitions``, past 2**32 partitions too; one key of another type takes the general
+    path, to the same numbers."""
+    hashing = HashPartitioner(partitions)
+    want = [zlib.crc32(partition.key_bytes(k)) % partitions for k in keys]
+    with mock.patch.object(partition, "_str_partitions",
+                           None if path == "python" else partition._str_partitions):
+        assert hashing.partition_many(keys) == want
+        assert hashing.partition_many([*keys, other]) == [*want, hashing(other)]
 
 
 def test_starts_of_sorted_cut_where_partition_many_changes():

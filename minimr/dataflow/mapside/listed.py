@@ -2,16 +2,17 @@
 
 The map output buffer (``spill``) lists its pairs when they hardly repeat (a sort's records, a
 join's rows) and hands them here to be written: sorted by key (stably), cut per partition
-(``partsort``), one writer of a segment a partition, each pair one value. str keys of one
-byte a character are sorted into key and value columns in one C pass (``keysort``); other
-keys by ``list.sort``, the first of equal keys the one to write (``exact``).
+(``partsort``), one writer of a segment a partition, each pair one value. Exact str keys,
+or exact bytes keys, are sorted into key and value columns in one C pass (``keysort``'s
+radix sort); other keys by ``list.sort``, the first of equal keys the one to write
+(``exact``).
 
 A step with ``sort_values`` has its pairs sorted by ``(key, value)`` instead, each pair its
 own composite key (``sortvalues``), cut by the partition of the key alone.
 
 A step with a combiner lists its pairs only when their keys are exact str and nearly all
-distinct (an average's user ids): ``combined_parts`` sorts them into columns in the same C
-pass, marking where each run of equal keys starts (``keysort.sorted_key_runs``), and each
+distinct (an average's user ids): ``combined_parts`` sorts them into columns the same way
+and marks where each run of equal keys starts (``keysort.sorted_key_runs``), and each
 partition's runs of equal keys are combined (``Combiner.sorted_runs``), with no dict of a
 values list a key made, kept or freed. Keys the column sort does not take give
 None, and the buffer groups the pairs instead.
@@ -84,8 +85,7 @@ def combined_parts(pairs: list, sorter: PartitionSorter, combiner: Combiner
                    ) -> Iterator[PartWriter] | None:
     """The writers of a combiner's listed ``pairs``' partitions, each partition's runs of
     equal keys combined; None, nothing done, unless every pair is an exact tuple of two whose
-    key is an exact str that the column sort takes (``keysort``: the compiled one takes str
-    of one byte a character)."""
+    key is an exact str (a subclass, or another type, leaves them to the grouping store)."""
     keys = list(map(_first, pairs))
     if countOf(map(type, keys), str) != len(keys):
         return None

@@ -2,7 +2,7 @@
 """Where a job's CPU time goes, stage by stage: CPU seconds and ns per record or per key.
 
 usage: profile_stages.py JOB INPUT [INPUT ...] [--reducers N] [--sort-buffer SIZE]
-                         [--option NAME=VALUE ...]
+                         [--option NAME=VALUE ...] [--file PATH ...]
 
 Runs the job inline (every task in this process, as ``minimr submit --inline``) with a timer
 around the engine's functions of each stage, and prints each stage's CPU seconds
@@ -46,6 +46,8 @@ example
   python scripts/profile_stages.py jobs/wordcount_filtered.py /tmp/text/part-0000[0-3].txt
   python scripts/profile_stages.py scripts/benchjobs/sum_by.py /tmp/events/*.jsonl \
       --option field=user --option value=ms
+  python scripts/profile_stages.py jobs/join_replicated.py /tmp/join/orders/orders-00000.tsv \
+      --file /tmp/join/users --option users=users
 """
 
 from __future__ import annotations
@@ -232,6 +234,8 @@ def main() -> None:
     parser.add_argument("--sort-buffer", default=None)
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help="a job option, as --NAME VALUE on minimr submit's command line")
+    parser.add_argument("--file", action="append", default=[], metavar="PATH",
+                        help="a side file or folder for the tasks, as minimr submit --file")
     args = parser.parse_args()
     warning = stale_warning(os.path.dirname(minimr.__file__))
     if warning:
@@ -239,6 +243,8 @@ def main() -> None:
     install()
     out = tempfile.mkdtemp(prefix="profile-stages-")
     extra = {"sort_buffer": args.sort_buffer} if args.sort_buffer else {}
+    if args.file:
+        extra["files"] = args.file
     if args.option:
         extra["options"] = dict(option.split("=", 1) for option in args.option)
     STACK.mark = start = _clock()

@@ -75,19 +75,28 @@ def sorted_key_runs_py(pairs: list, numbers: list | None = None
 def _with_runs(columns: tuple[list, list] | None, numbers: list | None
                ) -> tuple[list, list, list[bool]] | None:
     """Sorted ``columns`` (by partition number first, when ``numbers`` are given) and where
-    each run of equal keys of one partition number starts."""
+    each run of equal keys of one partition number starts (``run_firsts``)."""
     if columns is None:
         return None
     keys, values = columns
+    firsts = run_firsts(keys, numbers)
+    if firsts is None:  # keys the compiled pass does not take: compared in Python
+        firsts = run_firsts_py(keys, numbers)
+    return keys, values, firsts
+
+
+def run_firsts_py(keys: list, numbers: list | None = None) -> list[bool]:
+    """``firsts[i]`` True where sorted ``keys[i] != keys[i - 1]`` or a partition starts (the
+    first of each partition number's keys, ``numbers`` holding one a key, unsorted)."""
     if not keys:
-        return keys, values, []
+        return []
     firsts = [True, *map(ne, islice(keys, 1, None), keys)]
     if numbers is not None:  # sorted by number first: each partition's first starts a run
         counts = Counter(numbers)
         for start in accumulate(counts[number] for number in sorted(counts)):
             if start < len(firsts):
                 firsts[start] = True
-    return keys, values, firsts
+    return firsts
 
 
 def sorted_keys_py(keys: list, numbers: list | None = None) -> list | None:
@@ -175,11 +184,13 @@ sorted_composite_columns = sorted_composite_columns_py
 sorted_keys = sorted_keys_py
 take_slices = take_slices_py
 partition_sizes = partition_sizes_py
+run_firsts = run_firsts_py
 #: whether the compiled function is the one in use
 COMPILED = False
 try:
     from minimr.dataflow.mapside._keysort import (  # type: ignore[import-not-found,no-redef]
         partition_sizes,
+        run_firsts,
         sorted_columns,
         sorted_composite_columns,
         sorted_keys,

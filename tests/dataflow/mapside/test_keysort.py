@@ -226,3 +226,40 @@ def test_runs_of_pairs_it_does_not_take_give_none():
     for sort in RUN_IMPLEMENTATIONS:
         assert sort([("a", 1), (b"b", 2)]) is None
         assert sort([("a", 1), ["b", 2]]) is None
+
+
+FIRSTS = [keysort.run_firsts_py] + ([keysort.run_firsts] if keysort.COMPILED else [])
+# keys of every str width (equal texts among them: few letters) or bytes, and look-alikes of
+# another width (latin-1 beside UCS-2 and UCS-4 of the same length)
+RUN_KEYS = (st.lists(st.text(alphabet="ab\xe9\u20ac\U0001f600", max_size=3), max_size=40)
+            | st.lists(st.binary(max_size=2), max_size=40))
+
+
+@pytest.mark.parametrize("firsts_of", FIRSTS)
+@given(RUN_KEYS, st.booleans(), st.data())
+def test_run_starts_are_where_the_text_or_the_partition_changes(firsts_of, keys, numbered,
+                                                                data):
+    """Sorted keys (by partition number first when given) are marked where the key's text
+    differs from the one before it or a partition starts, as ``!=`` of neighbours says."""
+    numbers = data.draw(st.lists(st.integers(0, 3), min_size=len(keys), max_size=len(keys)))
+    order = sorted(range(len(keys)), key=lambda i: (numbers[i], keys[i]) if numbered
+                   else keys[i])
+    ordered = [keys[i] for i in order]
+    parts = [numbers[i] for i in order] if numbered else [0] * len(keys)
+    firsts = firsts_of(ordered, numbers if numbered else None)
+    assert firsts == [i == 0 or ordered[i] != ordered[i - 1] or parts[i] != parts[i - 1]
+                      for i in range(len(ordered))]
+    assert all(type(flag) is bool for flag in firsts)
+
+
+@pytest.mark.skipif(not keysort.COMPILED, reason="the compiled sort is not built")
+def test_the_compiled_run_starts_leave_other_keys_to_python():
+    """Keys not all exact str or all exact bytes give None (``_with_runs`` then compares
+    them in Python); equal texts in separate objects are one run."""
+    text = type("Text", (str,), {})
+    assert keysort.run_firsts(["a", b"a"]) is None
+    assert keysort.run_firsts(["a", text("b")]) is None
+    assert keysort.run_firsts([1, 2]) is None
+    assert keysort.run_firsts(["ab", "".join(["a", "b"]), "b"]) == [True, False, True]
+    with pytest.raises(ValueError, match="2 partition numbers for 1 keys"):
+        keysort.run_firsts(["a"], [0, 1])

@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """The compiled twins of ``keysort.py``'s ``sorted_columns``, ``sorted_keys``,
-``sorted_composite_columns``, ``run_firsts``, ``take_slices`` and ``partition_sizes`` (see
-there): same arguments, and the same result whenever they give one (the sorts give None where a partition
+``sorted_composite_columns``, ``run_firsts``, ``gather``, ``take_slices`` and
+``partition_sizes`` (see there): same arguments, and the same result whenever they give one (the sorts give None where a partition
 number is negative or past ``PARTITION_CAP``). ``str_partitions`` is ``partition``'s hashed
 partition numbers of str keys, compiled.
 
@@ -190,6 +190,29 @@ def take_slices(list column, sizes):
     memset((<PyListObject *>column).ob_item, 0, n * sizeof(PyObject *))
     PyList_SetSlice(column, 0, n, NULL)
     return parts
+
+
+def gather(list column, list places):
+    """``[column[i] for i in places]`` (``places`` ints from 0 below ``len(column)``), the
+    items a few places ahead prefetched: after a sort a column's objects lie scattered in
+    memory, and taking a reference to each is a cache miss (a map over ``__getitem__``:
+    235 ns an item of 446,000 sorted user ids)."""
+    cdef Py_ssize_t i, at, n = len(places), size = len(column)
+    cdef PyObject *listed = <PyObject *>column
+    cdef PyObject *item
+    cdef list taken
+    for i in range(n):  # checked first: nothing taken if one is out of range
+        at = places[i]
+        if at < 0 or at >= size:
+            raise IndexError(f"place {at} of a column of {size}")
+    taken = PyList_New(n)
+    for i in range(n):
+        if i + AHEAD < n:
+            KS_PREFETCH_W(_list_item(listed, <Py_ssize_t>places[i + AHEAD]))
+        item = _list_item(listed, <Py_ssize_t>places[i])
+        Py_INCREF(<object>item)
+        PyList_SET_ITEM(taken, i, <object>item)
+    return taken
 
 
 cdef inline bint _equal_keys(PyObject *a, PyObject *b, bint bytes_keys) noexcept:

@@ -33,6 +33,7 @@ from typing import Any
 from minimr.dataflow import counters as C
 from minimr.dataflow.counters import Counters
 from minimr.dataflow.folds import Fold
+from minimr.dataflow.mapside.keysort import gather
 from minimr.dataflow.mistakes import check_pairs, check_results, values_as_a_list
 from minimr.dataflow.reduceside.grouping import group_starts
 
@@ -126,17 +127,17 @@ class Combiner(ABC):
             return keys, Combined(single=values)
         ends = [*islice(starts, 1, None), len(keys)]
         many = several(list(map(sub, ends, starts)))
-        distinct = list(map(keys.__getitem__, starts))
+        distinct = gather(keys, starts)  # the keys lie scattered after the sort: prefetched
         combined = self.combine(list(map(distinct.__getitem__, many)), list(map(
             values.__getitem__, map(slice, map(starts.__getitem__, many),
                                     map(ends.__getitem__, many)))))
         self._count(len(keys), sum(map(len, combined)) + len(starts) - len(many))
         if countOf(map(len, combined), 1) == len(combined):  # one value a key: a column
-            single = list(map(values.__getitem__, starts))
+            single = gather(values, starts)
             for i, out in zip(many, combined, strict=True):
                 single[i] = out[0]
             return distinct, Combined(single=single)
-        lists = list(map(list, zip(map(values.__getitem__, starts))))
+        lists = list(map(list, zip(gather(values, starts))))
         for i, out in zip(many, combined, strict=True):
             lists[i] = out
         return distinct, Combined(lists=lists)

@@ -99,6 +99,13 @@ def run_firsts_py(keys: list, numbers: list | None = None) -> list[bool]:
     return firsts
 
 
+def gather_py(column: list, places: list[int]) -> list:
+    """``[column[i] for i in places]`` (``places`` from 0 below ``len(column)``)."""
+    if places and min(places) < 0:  # a list would count it from the end
+        raise IndexError(f"place {min(places)} of a column of {len(column)}")
+    return list(map(column.__getitem__, places))
+
+
 def sorted_keys_py(keys: list, numbers: list | None = None) -> list | None:
     """``keys`` sorted by partition number (``numbers``, one a key, or None) and key, when
     they are all exact str or all exact bytes; otherwise None. (Equal keys are one value: no
@@ -185,10 +192,12 @@ sorted_keys = sorted_keys_py
 take_slices = take_slices_py
 partition_sizes = partition_sizes_py
 run_firsts = run_firsts_py
+gather = gather_py
 #: whether the compiled function is the one in use
 COMPILED = False
 try:
     from minimr.dataflow.mapside._keysort import (  # type: ignore[import-not-found,no-redef]
+        gather,
         partition_sizes,
         run_firsts,
         sorted_columns,

@@ -263,3 +263,19 @@ def test_the_compiled_run_starts_leave_other_keys_to_python():
     assert keysort.run_firsts(["ab", "".join(["a", "b"]), "b"]) == [True, False, True]
     with pytest.raises(ValueError, match="2 partition numbers for 1 keys"):
         keysort.run_firsts(["a"], [0, 1])
+
+
+GATHERS = [keysort.gather_py] + ([keysort.gather] if keysort.COMPILED else [])
+
+
+@pytest.mark.parametrize("gather", GATHERS)
+@given(st.lists(st.text(max_size=3) | st.integers() | st.none(), max_size=30), st.data())
+def test_gather_takes_the_items_at_the_places(gather, column, data):
+    """The items of ``column`` at ``places``, in the places' order, repeats allowed; a place
+    out of the column (negative or past its end) is an IndexError, as for no list index."""
+    places = data.draw(st.lists(st.integers(0, max(len(column) - 1, 0)), max_size=40)
+                       if column else st.just([]))
+    assert gather(column, places) == [column[i] for i in places]
+    for wrong in (len(column), -1):
+        with pytest.raises(IndexError):
+            gather(column, [*places, wrong])

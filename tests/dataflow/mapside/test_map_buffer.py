@@ -324,3 +324,26 @@ def test_range_partitions_hold_the_keys_the_partitioner_sends_them(tmp_path, com
             assert [k for k, _ in got] == want
             if combine is None:
                 assert got == [(k, sorted(v for kk, v in pairs if kk == k)) for k in want]
+
+
+@pytest.mark.parametrize("combine", [None, sum_combine], ids=["listed", "grouped"])
+def test_a_first_batch_of_distinct_pairs_is_listed_in_order_and_not_aliased(tmp_path, combine):
+    """A batch map's first result of all distinct pairs (one value: counted as keys; several:
+    as pairs) becomes the list store in map order (but keys of one value counted for a
+    combiner), a copy: the map reusing its list after returning it changes nothing written."""
+    for one_value, value_of in ((True, lambda i: 7), (False, lambda i: i % 3)):
+        buf = buffer(tmp_path, 2, combine, 1 << 30, "d")
+        batch = [(f"w{i:05d}", value_of(i)) for i in range(5000)]
+        expected = list(batch)
+        feed_result(buf, batch, yield_pair)
+        if combine is None or not one_value:  # with a combiner, keys counted stay counted
+            assert type(buf._store) is PairList and buf._store.pairs == expected
+        batch[:] = [("w00001", 99)] * 10  # the map's list, reused for its next batch
+        feed_result(buf, batch, yield_pair)
+        got = {k: vs for part in read(tmp_path, buf.finish(), 2) for k, vs in part}
+        want = {k: [v] for k, v in expected}
+        if combine is None:
+            want["w00001"] += [99] * 10
+        else:
+            want["w00001"] = [want["w00001"][0] + 990]
+        assert got == want

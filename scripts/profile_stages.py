@@ -20,7 +20,9 @@ The timers wrap calls made a batch or a block at a time, so they cost little.
 
 stages (map side)
   read         the input's lines decoded, a block at a time (``records.line_blocks``)
-  map call     the user's map called on every record and its pairs made one list (``feed``)
+  map call     the user's map called on every record and its pairs made one list (``feed``);
+               a ``map_batch`` called on every batch and what it returned taken, and
+               ``map_final``'s result taken (its call is "other")
   check (map)  what map produced checked as pairs (``mistakes``)
   buffer       the pairs counted or grouped in the map output store (``add_pairs``); a word
                count's pairs are checked as they are counted (``add_if_one_value``), here
@@ -73,6 +75,7 @@ import minimr  # noqa: E402
 from minimr.dataflow import counters as C  # noqa: E402
 from minimr.dataflow import partition, tasks  # noqa: E402
 from minimr.dataflow.format import output, partformats, segments  # noqa: E402
+from minimr.dataflow.inputs import records  # noqa: E402
 from minimr.dataflow.mapside import combining, feed, listed, partsort, spill  # noqa: E402
 from minimr.dataflow.reduceside import merge, reducing  # noqa: E402
 
@@ -165,8 +168,11 @@ def install() -> None:
     """Put the timers in place (once, before the run). Each is patched where it is looked
     up: the module that calls it by a global name, or the class."""
     feed.line_blocks = _timed_iter("read", feed.line_blocks)
+    records.line_blocks = _timed_iter("read", records.line_blocks)  # a map_batch's records
     tasks.feed_map = feed.feed_map = _timed("map call", feed.feed_map)
     tasks.feed_keys = feed.feed_keys = _timed("map call", feed.feed_keys)
+    tasks.feed_batches = feed.feed_batches = _timed("map call", feed.feed_batches)
+    tasks.feed_result = feed.feed_result = _timed("map call", feed.feed_result)
     feed.check_results = _timed("check (map)", feed.check_results)
     feed.check_pairs = _timed("check (map)", feed.check_pairs)
     buffer = spill.MapOutputBuffer

@@ -5,8 +5,9 @@ Each job of the zoo (scripts/zoo.py) is one piece of work done by several system
 hand-written baseline (a multiprocessing.Pool(W) script of scripts/baselines/, as a competent
 Python programmer would write it, with the same tokenising and parsing library; GNU sort for
 sort), minimr running the job written plainly with the class API (minimr-plain), minimr
-running it in the declared forms (map_keys, minimr.fold) where they apply (minimr-declared),
-and PySpark and Dask where a script exists and the package imports. The harness generates the
+running it in the declared forms (map_keys, minimr.fold; map_batch and map_final for the
+index) where they apply (minimr-declared), and PySpark and Dask where a script exists and
+the package imports. The harness generates the
 corpora under --work (once; reused while size, file count, seed and generator are unchanged),
 warms the page cache, runs every chosen system --runs times, checks that the outputs of a
 job agree, and prints one table of every row and then the zoo table: each job's seconds and
@@ -18,7 +19,8 @@ jobs (--only)  baseline (scripts/baselines/)    minimr-plain / minimr-declared (
   wcfilter     pool wc_filtered_pool.py        jobs/wordcount_filtered.py (len(word) > 2,
                                                `total += c` loops) /
                                                benchjobs/wordcount_filter_declared.py
-  index        pool index_pool.py              jobs/inverted_index.py
+  index        pool index_pool.py              jobs/inverted_index.py /
+                                               benchjobs/inverted_index_declared.py
   join         pool join_pool.py (a hash join) jobs/join.py, on gen_join_tables.py's users x
                                                orders: 0.96M x 9.6M rows at 256MB
   joinmap      pool join_pool.py               jobs/join_replicated.py: the same join, the users

@@ -385,6 +385,7 @@ SYSTEMS = (
     _spark("index"),
     _dask("index"),
     _minimr_system("minimr-plain", "index", "jobs/inverted_index.py"),
+    _minimr_system("minimr-declared", "index", f"{BENCHJOBS}/inverted_index_declared.py"),
     # join
     System("pool", "join", True, _script("join_pool.py", "{workers}")),
     _spark("join"),

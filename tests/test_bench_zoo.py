@@ -112,7 +112,7 @@ def test_sorted_records_compare_raw_and_as_minimr_writes_them(tmp_path: Path) ->
 
 def test_the_zoo_runs_inline_with_every_output_equal(tmp_path: Path) -> None:
     """Every job but the fixed-size small files, at 64 KiB with the minimr rows inline, ends
-    with exit 0 and each minimr output equal to its baseline's."""
+    with exit 0 and each minimr output, plain and declared, equal to its baseline's."""
     jobs = [g.name for g in zoo.GROUPS if g.corpus.fixed is None]
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--size", "64KB", "--runs", "1", "--inline",
@@ -121,8 +121,13 @@ def test_the_zoo_runs_inline_with_every_output_equal(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     for job in jobs:
-        checks = [row.split("|")[-2].strip() for row in rows if row.split("|")[1].strip() == job]
-        assert checks[0] == "reference" and checks[1:].count("OK") >= 1, (job, checks)
+        checks = {row.split("|")[2].strip(): row.split("|")[-2].strip()
+                  for row in rows if row.split("|")[1].strip() == job}
+        assert list(checks.values())[0] == "reference", (job, checks)
+        # every minimr row (the declared forms' too: the index's map_batch) equal to it
+        minimr_rows = {name: check for name, check in checks.items() if "minimr" in name}
+        assert "minimr-plain" in minimr_rows and set(minimr_rows.values()) == {"OK"}, (
+            job, checks)
     assert "MISMATCH" not in done.stdout
 
 
@@ -170,3 +175,30 @@ def test_this_checkouts_compiled_helpers_are_current_where_built():
     stale = measuring.stale_helpers(str(ROOT / "minimr"))
     if os.environ.get("MINIMR_REQUIRE_COMPILED") == "1":
         assert stale == []
+
+
+@pytest.mark.parametrize(("split_size", "combine_files"), [(700, False), (1 << 20, True)])
+def test_the_declared_index_writes_the_plain_jobs_bytes(tmp_path: Path, split_size: int,
+                                                        combine_files: bool) -> None:
+    """benchjobs/inverted_index_declared.py (map_batch, map_final) writes the very part files
+    of jobs/inverted_index.py: files split over several map tasks, or every file packed into
+    one task (a batch of several documents), equal base names in two folders."""
+    import minimr
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    words = ["whale", "Sea", "ship", "Ahab", "ISHMAEL", "sea-ship", "naïve", "K\u212aelvin"]
+    for n in range(7):
+        lines = [" ".join(words[(n + i) % len(words)] for i in range(j % 5 + 1))
+                 for j in range(40 * (n + 1))]
+        write((a if n % 2 else b) / f"doc-{n}.txt", "\n".join(lines) + "\n")
+    write(b / "doc-1.txt", "moby dick\n")      # doc-1.txt in both folders: one document
+
+    def parts(job: str, out: str) -> dict[str, bytes]:
+        result = minimr.run(str(ROOT / job), inputs=[str(a), str(b)], output=str(tmp_path / out),
+                            reducers=3, runner="inline", split_size=split_size,
+                            combine_files=combine_files, overwrite=True)
+        return {p.name: p.read_bytes() for p in Path(result.output).glob("part-*")}
+
+    plain = parts("jobs/inverted_index.py", "plain")
+    assert b"'moby'\t['doc-1.txt']" in b"".join(plain.values())
+    assert parts("scripts/benchjobs/inverted_index_declared.py", "declared") == plain

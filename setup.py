@@ -1,10 +1,13 @@
-"""Builds the optional compiled helpers ``minimr.dataflow.mapside._pairscan``, ``_keysort``,
-``minimr.dataflow.reduceside._colmerge``, ``minimr.dataflow.format._reprlines``,
-``_strcolumns`` and ``_typedcolumns`` (Cython); the project's metadata is in pyproject.toml.
-Without Cython or a C compiler, minimr installs without them and uses their pure-Python twins
-(``minimr/dataflow/mapside/pairscan.py``, ``keysort.py``; the merge of pairs in
-``reduceside/merge.py``; ``ReprEncoding.encode`` in ``format/encodings.py``; pickle, and
-``strcolumns.decode_py``, ``typedcolumns.decode_py``)."""
+"""Builds the optional compiled helpers ``minimr.dataflow._partitions``,
+``minimr.dataflow.mapside._pairscan``, ``_keysort``, ``minimr.dataflow.reduceside._colmerge``,
+``minimr.dataflow.format._reprlines``, ``_strcolumns`` and ``_typedcolumns`` (Cython); the
+project's metadata is in pyproject.toml. Without Cython or a C compiler, minimr installs
+without them and uses their pure-Python twins (the C calls of
+``HashPartitioner.partition_many`` in ``minimr/dataflow/partition.py``;
+``mapside/pairscan.py``, ``keysort.py``; the merge of pairs in ``reduceside/merge.py``;
+``ReprEncoding.encode`` in ``format/encodings.py``; pickle, and ``strcolumns.decode_py``,
+``typedcolumns.decode_py``). An sdist carries each helper's .pyx and the .c Cython made of
+it (MANIFEST.in), so it builds them without Cython too."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import os
 
 from setuptools import Extension, setup
 
-MODULES = ("minimr.dataflow.mapside._pairscan", "minimr.dataflow.mapside._keysort",
+MODULES = ("minimr.dataflow._partitions",
+           "minimr.dataflow.mapside._pairscan", "minimr.dataflow.mapside._keysort",
            "minimr.dataflow.reduceside._colmerge", "minimr.dataflow.format._reprlines",
            "minimr.dataflow.format._strcolumns", "minimr.dataflow.format._typedcolumns")
 

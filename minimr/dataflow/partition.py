@@ -210,8 +210,8 @@ def sort_keys(keys: list) -> list:
 
 
 _STR_SEED = zlib.crc32(b"s")  # crc32(b"s" + data) == crc32(data, _STR_SEED)
-try:  # the compiled path of str keys' partition numbers (in the map side's sort module)
-    from minimr.dataflow.mapside._keysort import (  # type: ignore[import-not-found]
+try:  # the compiled path of str keys' partition numbers (``_partitions.pyx``)
+    from minimr.dataflow._partitions import (  # type: ignore[import-not-found]
         str_partitions as _str_partitions,
     )
 except ImportError:  # no compiler where minimr was installed: C calls from Python
@@ -232,7 +232,7 @@ class HashPartitioner:
 
     def partition_many(self, keys: list) -> list[int]:
         """The partitions of many keys; all-str lists (the common case) take a quick path:
-        compiled (``_keysort.str_partitions``: a word count's 167,000 keys 140-160 -> 50-75
+        compiled (``_partitions.str_partitions``: a word count's 167,000 keys 140-160 -> 50-75
         ns a key), or C calls."""
         n = self.partitions
         if _str_partitions is not None:

@@ -163,6 +163,28 @@ def test_str_keys_partition_numbers_are_those_of_one_by_one(path, keys, partitio
         assert hashing.partition_many([*keys, other]) == [*want, hashing(other)]
 
 
+def test_the_compiled_partition_numbers_are_built_where_required():
+    """MINIMR_REQUIRE_COMPILED=1 (CI) fails the run when ``_partitions`` was not built."""
+    if os.environ.get("MINIMR_REQUIRE_COMPILED") == "1":
+        assert partition._str_partitions is not None
+
+
+@pytest.mark.skipif(partition._str_partitions is None, reason="_partitions not built")
+def test_the_compiled_partition_numbers_refuse_other_keys_and_no_partitions():
+    """The compiled pass gives None for a list with a key that is not an exact str (a str
+    subclass included), and refuses fewer than one partition."""
+
+    class Text(str):
+        pass
+
+    seed = zlib.crc32(b"s")
+    assert partition._str_partitions([], 3, seed) == []
+    assert partition._str_partitions(["a", Text("b")], 3, seed) is None
+    assert partition._str_partitions(["a", b"b"], 3, seed) is None
+    with pytest.raises(ValueError, match="0 partitions"):
+        partition._str_partitions(["a"], 0, seed)
+
+
 def test_starts_of_sorted_cut_where_partition_many_changes():
     """For sorted str keys, the range partitioner's cut points are where the partition
     numbers of its keys step up (keys equal to a boundary included); other keys, and hashed

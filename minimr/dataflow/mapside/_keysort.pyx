@@ -2,8 +2,7 @@
 """The compiled twins of ``keysort.py``'s ``sorted_columns``, ``sorted_keys``,
 ``sorted_composite_columns``, ``run_firsts``, ``gather``, ``take_slices`` and
 ``partition_sizes`` (see there): same arguments, and the same result whenever they give one (the sorts give None where a partition
-number is negative or past ``PARTITION_CAP``). ``str_partitions`` is ``partition``'s hashed
-partition numbers of str keys, compiled.
+number is negative or past ``PARTITION_CAP``).
 
 The sort: a stable counting pass by partition number, then, within each partition, an MSD
 radix sort on each key's first 8 bytes (the UTF-8 bytes of a str: their order is the code
@@ -29,7 +28,6 @@ cdef extern from "Python.h":
     void *_data "PyUnicode_DATA"(PyObject *)
     Py_ssize_t _length "PyUnicode_GET_LENGTH"(PyObject *)
     int _is_ascii "PyUnicode_IS_ASCII"(PyObject *)
-    bint PyUnicode_IS_COMPACT_ASCII(object)
     unsigned int _read "PyUnicode_READ"(unsigned int, const void *, Py_ssize_t)
     int PyUnicode_Compare(PyObject *, PyObject *)
     char *PyBytes_AS_STRING(PyObject *)
@@ -299,54 +297,3 @@ def partition_sizes(list numbers, Py_ssize_t partitions):
     finally:
         free(counts)
 
-
-cdef unsigned int CRC_TABLE[256]  # zlib's CRC-32 (reflected, 0xEDB88320), a byte at a time
-
-
-cdef void _crc_table():
-    cdef unsigned int c, i, k
-    for i in range(256):
-        c = i
-        for k in range(8):
-            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
-        CRC_TABLE[i] = c
-
-
-_crc_table()
-
-
-cdef inline unsigned int _crc32(unsigned int crc, const unsigned char *data, Py_ssize_t n):
-    """``zlib.crc32(data, crc)``."""
-    cdef Py_ssize_t i
-    crc = ~crc
-    for i in range(n):
-        crc = CRC_TABLE[(crc ^ data[i]) & 0xFF] ^ (crc >> 8)
-    return ~crc
-
-
-def str_partitions(list keys, Py_ssize_t partitions, unsigned int seed):
-    """``zlib.crc32(key.encode("utf-8", "surrogatepass"), seed) % partitions`` for every key
-    when all are exact str (a compact ASCII str's own bytes are its UTF-8: no bytes object
-    made); None otherwise. ``partition.HashPartitioner.partition_many``'s compiled path."""
-    cdef Py_ssize_t i, n = len(keys)
-    cdef PyObject *key
-    cdef object encoded, number
-    cdef unsigned int crc
-    if partitions < 1:
-        raise ValueError(f"{partitions} partitions")
-    for i in range(n):
-        if _type_of(_list_item(<PyObject *>keys, i)) is not STR:
-            return None
-    numbers = PyList_New(n)
-    for i in range(n):
-        key = _list_item(<PyObject *>keys, i)
-        if PyUnicode_IS_COMPACT_ASCII(<object>key):
-            crc = _crc32(seed, <const unsigned char *>_data(key), _length(key))
-        else:
-            encoded = (<str>key).encode("utf-8", "surrogatepass")
-            crc = _crc32(seed, <const unsigned char *>PyBytes_AS_STRING(<PyObject *>encoded),
-                         PyBytes_GET_SIZE(<PyObject *>encoded))
-        number = <Py_ssize_t>(crc % <unsigned long long>partitions)
-        Py_INCREF(number)
-        PyList_SET_ITEM(numbers, i, number)
-    return numbers

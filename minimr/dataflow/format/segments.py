@@ -221,10 +221,24 @@ def write_single_values(out: BinaryIO, keys: list, values: list, kind: bytes) ->
     (for a composite ``kind``, ``keys`` are the plain keys: of the entries ``((key, value),
     [value])``). Returns ``(bytes written, values written)``.
     """
+    blocks = ((keys[i : i + BLOCK_ENTRIES], values[i : i + BLOCK_ENTRIES])
+              for i in range(0, len(keys), BLOCK_ENTRIES))
+    return write_columns(out, blocks, kind)
+
+
+def write_columns(out: BinaryIO, blocks: Iterable[tuple[list, list]], kind: bytes
+                  ) -> tuple[int, int]:
+    """Write sorted keys with one value each, given a block at a time as ``(keys, values)``
+    columns of at most ``BLOCK_ENTRIES``, as one segment: one stored block each (a merge's
+    batches as they come, ``write_single_values``' slices). Returns ``(bytes written,
+    values written)``.
+    """
     written = out.write(kind)
-    for i in range(0, len(keys), BLOCK_ENTRIES):
-        written += write_block(out, (keys[i : i + BLOCK_ENTRIES], values[i : i + BLOCK_ENTRIES]))
-    return written, len(keys)
+    values_written = 0
+    for keys, values in blocks:
+        written += write_block(out, (keys, values))
+        values_written += len(keys)
+    return written, values_written
 
 
 def has_entries(segment: Segment) -> bool:

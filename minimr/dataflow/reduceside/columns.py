@@ -10,15 +10,13 @@ merge where it is not built, goes through ``merge.merge_batches`` in Python, its
 Three things come out of it: the identity reduce's ``(keys, values)`` columns
 (``column_pairs``), a reduce's key groups with their values listed (``column_groups``, made
 into chunks by ``grouping.group_lists``), and a merge pass's segment of composite columns
-(``write_merged_columns``).
+(``merged_columns``, written by ``segments.write_columns``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
-
-from minimr.dataflow.format.blocks import BLOCK_ENTRIES, write_block
+from minimr.dataflow.format.blocks import BLOCK_ENTRIES
 from minimr.dataflow.format.segments import KIND_BYTES, KIND_STR, SegmentReader, composite
 
 try:  # built by pip install where a compiler is; else the merge of pairs in merge.py
@@ -51,17 +49,12 @@ def column_groups(readers: list[SegmentReader], size: int) -> Iterator[tuple[lis
     return ColumnGroups(_column_runs(readers), size, True)
 
 
-def write_merged_columns(out: BinaryIO, readers: list[SegmentReader], kind: bytes
-                         ) -> tuple[int, int]:
-    """Write the merge of the readers' composite segments of ``kind`` as one segment, its
-    blocks the columns such a segment stores; returns ``(bytes written, values written)``,
-    as ``segments.write_segment``."""
-    written = out.write(kind)
-    values_written = 0
-    for keys, values, _ in ColumnMerge(_column_runs(readers), BLOCK_ENTRIES, True):
-        written += write_block(out, (keys, values))
-        values_written += len(keys)
-    return written, values_written
+def merged_columns(readers: list[SegmentReader]) -> Iterator[tuple[list, list]]:
+    """The merge of the readers' composite segments as the ``(keys, values)`` columns such a
+    segment stores, ``BLOCK_ENTRIES`` a block: what ``segments.write_columns`` writes as the
+    merged segment."""
+    return ((keys, values) for keys, values, _ in
+            ColumnMerge(_column_runs(readers), BLOCK_ENTRIES, True))
 
 
 def _column_runs(readers: list[SegmentReader]) -> list[Iterator[tuple[list, list]]]:

@@ -36,6 +36,7 @@ from minimr.dataflow.format.segments import (
     has_entries,
     plainly_ordered,
     run_count,
+    write_columns,
     write_segment,
 )
 from minimr.dataflow.partition import sort_key
@@ -44,7 +45,7 @@ from minimr.dataflow.reduceside.columns import (
     column_groups,
     column_merged,
     column_pairs,
-    write_merged_columns,
+    merged_columns,
 )
 from minimr.dataflow.reduceside.grouping import (
     group_batches,
@@ -276,7 +277,7 @@ def _write_merge(out: BinaryIO, readers: list[SegmentReader], place: KeyPlace
     written)``. In C for composite segments the compiled merge takes (``columns``)."""
     kind = merged_kind(readers)
     if place is COMPOSITE and column_merged(kind, True):
-        return write_merged_columns(out, readers, kind)
+        return write_columns(out, merged_columns(readers), kind)
     return write_segment(out, merge_entries(readers, place=place), kind)
 
 

@@ -21,6 +21,7 @@ from minimr.dataflow.format.segments import (
     concatenate_segments,
     key_kind,
     run_count,
+    write_columns,
     write_key_lists,
     write_segment,
     write_single_values,
@@ -237,6 +238,25 @@ def test_an_empty_segment_does_not_slow_a_str_merge(tmp_path, monkeypatch):
         with MergedGroups(segments, str(tmp_path), memory_limit=limit) as merged:
             assert [(k, list(vs)) for k, vs in merged] == [("a", [1]), ("b", [3]), ("c", [2])]
             assert merged.kind == b"s"
+
+
+def test_column_blocks_are_written_as_given():
+    """``write_columns`` stores each ``(keys, values)`` block it is given as one block (a
+    merge's batches), the bytes ``write_single_values`` writes of the same slices; no block,
+    the kind alone."""
+    keys, values = [f"k{i:05d}" for i in range(5000)], list(range(5000))
+    whole, sliced = io.BytesIO(), io.BytesIO()
+    assert write_single_values(whole, keys, values, b"s") == (len(whole.getvalue()), 5000)
+    blocks = [(keys[:4096], values[:4096]), (keys[4096:], values[4096:])]
+    assert write_columns(sliced, iter(blocks), b"s") == (len(whole.getvalue()), 5000)
+    assert sliced.getvalue() == whole.getvalue()
+    uneven = io.BytesIO()
+    cuts = [(0, 10), (10, 4000), (4000, 5000)]
+    length, _ = write_columns(uneven, [(keys[a:b], values[a:b]) for a, b in cuts], b"s")
+    read = list(read_blocks(io.BytesIO(uneven.getvalue()[1:]), length - 1))
+    assert [len(block[0]) for block in read] == [10, 3990, 1000]
+    empty = io.BytesIO()
+    assert write_columns(empty, [], b"s") == (1, 0) and empty.getvalue() == b"s"
 
 
 def test_single_value_blocks_are_columns_and_read_back_as_entries(tmp_path):

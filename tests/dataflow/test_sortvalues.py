@@ -247,7 +247,7 @@ def test_equal_keys_of_other_types_reach_reduce_as_without_sorted_values(
     (as without sort_values), with its values in order; read as pairs (an identity reduce),
     every value is under that key."""
     monkeypatch.setattr("minimr.dataflow.format.segments.BLOCK_ENTRIES", 4)
-    monkeypatch.setattr("minimr.dataflow.reduceside.merge.MERGE_FACTOR", 3)
+    monkeypatch.setattr("minimr.dataflow.reduceside.passes.MERGE_FACTOR", 3)
     folder = tmp_path_factory.mktemp("sv")
     outputs = []
     for number, pairs in enumerate(tasks):

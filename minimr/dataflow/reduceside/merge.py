@@ -4,8 +4,9 @@ The segments and their runs are ``segments``' format. The merge streams: it hold
 each run at a time, and the values of a key are handed on as an iterator that pulls entries
 from the runs as the reducer consumes them, so a key with ten million values is never a list
 in memory (``grouping`` cuts the merged entries into key groups). When there are more runs
-than ``MERGE_FACTOR``, segments are first merged in passes into fewer, larger ones (Hadoop's
-io.sort.factor), so open files and buffers stay bounded.
+than ``passes.MERGE_FACTOR``, segments are first merged in passes into fewer, larger ones
+(Hadoop's io.sort.factor; ``passes`` plans them, ``_write_merge`` here writes each), so open
+files and buffers stay bounded.
 
 The identity reduce of str or bytes keys (a sort's) is merged by the compiled
 ``_colmerge.ColumnMerge`` where it is built: the runs' column blocks as they are, into the
@@ -18,10 +19,10 @@ pass, with no composite key, entry or one-value tuple made a record (``columns``
 from __future__ import annotations
 
 import os
-import tempfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain, compress, count, repeat, starmap
 from operator import itemgetter, ne
 from typing import Any, BinaryIO, TypeVar
@@ -35,7 +36,6 @@ from minimr.dataflow.format.segments import (
     block_entries,
     has_entries,
     plainly_ordered,
-    run_count,
     write_columns,
     write_segment,
 )
@@ -53,10 +53,10 @@ from minimr.dataflow.reduceside.grouping import (
     group_lists,
     pair_columns,
 )
+from minimr.dataflow.reduceside.passes import premerge
 from minimr.dataflow.sortvalues import entry_key, least_key_first, plain_entries, rekeyed
 
 _Merge = TypeVar("_Merge", bound="MergedEntries")
-MERGE_FACTOR = 64
 # Segments adding up to at most this many bytes are merged by one in-memory sort (of columns,
 # when every block is columns: ``merge_in_memory``).
 IN_MEMORY_MERGE = 16 * 2**20
@@ -257,20 +257,6 @@ def merged_kind(readers: list[SegmentReader]) -> bytes:
     return kinds.pop() if len(kinds) == 1 else KIND_ANY
 
 
-def _groups_of_runs(segments: list[Segment], runs: list[int]
-                    ) -> list[tuple[list[Segment], int]]:
-    """Consecutive segments grouped so that no group holds more than ``MERGE_FACTOR`` runs;
-    each group with its number of runs."""
-    groups: list[tuple[list[Segment], int]] = []
-    for segment, n in zip(segments, runs, strict=True):
-        if not groups or groups[-1][1] + n > MERGE_FACTOR:
-            groups.append(([], 0))
-        members, total = groups[-1]
-        members.append(segment)
-        groups[-1] = (members, total + n)
-    return groups
-
-
 def _write_merge(out: BinaryIO, readers: list[SegmentReader], place: KeyPlace
                  ) -> tuple[int, int]:
     """Write the merge of ``readers`` as one segment of their kind: ``(bytes written, values
@@ -279,41 +265,6 @@ def _write_merge(out: BinaryIO, readers: list[SegmentReader], place: KeyPlace
     if place is COMPOSITE and column_merged(kind, True):
         return write_columns(out, merged_columns(readers), kind)
     return write_segment(out, merge_entries(readers, place=place), kind)
-
-
-def _premerge(segments: list[Segment], scratch: str, place: KeyPlace
-              ) -> tuple[list[Segment], list[str]]:
-    """Merge segments in passes of ``MERGE_FACTOR`` runs until at most that many remain.
-
-    Returns the segments to merge last and the temporary files made on the way (every pass
-    but the last one's inputs are deleted as soon as they are merged).
-    """
-    made: list[str] = []
-    passes = 0
-    runs = list(map(run_count, segments))
-    while sum(runs) > MERGE_FACTOR:
-        merged = []
-        for group, group_runs in _groups_of_runs(segments, runs):
-            if group_runs == 1:  # one segment of one run: nothing to merge
-                merged.append(group[0])
-                continue
-            readers = [SegmentReader(s) for s in group]
-            try:
-                fd, path = tempfile.mkstemp(prefix=f"merge{passes}-", suffix=".seg", dir=scratch)
-                with os.fdopen(fd, "wb") as out:
-                    length, _ = _write_merge(out, readers, place)
-            finally:
-                for r in readers:
-                    r.close()
-            merged.append(Segment(path, 0, length))
-            made.append(path)
-            for done in group:  # an earlier pass's file, merged now: no longer needed
-                if done.path in made:
-                    made.remove(done.path)
-                    os.unlink(done.path)
-        segments, runs = merged, [1] * len(merged)  # every segment now one run
-        passes += 1
-    return segments, made
 
 
 class MergedEntries:
@@ -345,7 +296,8 @@ class MergedEntries:
         self._in_memory = not sort_values and sum(s.length for s in segments) <= memory_limit
         self._temporary: list[str] = []
         if not self._in_memory:
-            segments, self._temporary = _premerge(segments, scratch, self._place)
+            segments, self._temporary = premerge(segments, scratch,
+                                                 partial(_write_merge, place=self._place))
         self._segments = segments
         self._readers: list[SegmentReader] = []
         # the keys handed on so far, counted a chunk at a time (ahead of the iteration, as

@@ -31,11 +31,11 @@ from minimr.dataflow.mapside.feed import Records, feed_map
 from minimr.dataflow.mapside.spill import MapOutputBuffer
 from minimr.dataflow.partition import HashPartitioner, sort_key
 from minimr.dataflow.reduceside.merge import (
-    MERGE_FACTOR,
     MergedGroups,
     MergedPairs,
     merge_blocks,
 )
+from minimr.dataflow.reduceside.passes import MERGE_FACTOR
 
 
 def sum_combine(key, values):

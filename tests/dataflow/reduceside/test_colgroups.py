@@ -23,7 +23,7 @@ from minimr.dataflow.format.segments import (
     concatenate_segments,
     write_single_values,
 )
-from minimr.dataflow.reduceside import columns, merge
+from minimr.dataflow.reduceside import columns, merge, passes
 from minimr.dataflow.reduceside.merge import MergedEntries, MergedGroups, MergedPairs
 from minimr.dataflow.sortvalues import composite_pairs
 
@@ -73,7 +73,7 @@ def groups_read(segments, scratch, how, monkeypatch, batch, take=None, factor=64
     groups and the values read, merged ``how`` with batches of ``batch`` values, in passes
     of ``factor`` runs."""
     monkeypatch.setattr(merge, "GROUP_BATCH", batch)
-    monkeypatch.setattr(merge, "MERGE_FACTOR", factor)
+    monkeypatch.setattr(passes, "MERGE_FACTOR", factor)
     if how == "python":
         monkeypatch.setattr(columns, "ColumnMerge", None)
     with MergedGroups(segments, scratch, sort_values=True) as merged:

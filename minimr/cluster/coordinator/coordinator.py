@@ -19,7 +19,7 @@ Pirate broker's shape):
    heartbeats are served a batch a turn rather than one a turn.
 
 With keys (``security.py``), each message is authorized by the role of the key its
-sender authenticated with (``ROLES``): a worker key cannot submit or cancel a job, a
+sender authenticated with (``admission.py``): a worker key cannot submit or cancel a job, a
 submitter key cannot register as a worker. The coordinator keeps each job's plan blob
 only to hand it to workers (it never unpickles it); what one submitter may make it hold
 (unfinished jobs, plan bytes) and how many workers one key may register are bounded
@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 
 from minimr.cluster.coordinator import entries
+from minimr.cluster.coordinator.admission import CLIENT_KINDS, CLIENTS, ROLES, refusal
 from minimr.cluster.coordinator.clientrequests import ClientRequests, JobRecord
 from minimr.cluster.coordinator.history import History, summary
 from minimr.cluster.coordinator.journal import Journal, JournalDamaged, Record
@@ -47,7 +48,7 @@ from minimr.cluster.dashboard.window import Window, take_snapshot
 from minimr.cluster.scheduling import scheduler as s
 from minimr.cluster.wire import protocol as p
 from minimr.cluster.wire import wirecodec as wire
-from minimr.cluster.wire.security import ADMIN, ROLE_FOLDERS, SUBMITTER, WORKER, AccessList
+from minimr.cluster.wire.security import AccessList
 from minimr.cluster.wire.transport import Server
 from minimr.cluster.wire.wiretypes import Invalid
 
@@ -63,37 +64,11 @@ BATCH = 2000
 #: default (700, 10, 10) a job of 100,000 tasks, whose records live as long as the job, had
 #: the collector walk them all 15 times and ~2,000 young collections: 15 us a task of 56
 GC_THRESHOLDS = (10_000, 10, 10)
-_WORKERS = frozenset({WORKER})
-_CLIENTS = frozenset({SUBMITTER, ADMIN})
-#: the roles whose keys may send each message when the coordinator has keys (an admin is a
-#: submitter who may also watch and cancel every job; see docs/security.md)
-ROLES: dict[type, frozenset[str]] = {
-    p.Ready: _WORKERS,
-    p.Heartbeat: _WORKERS,
-    p.TaskDone: _WORKERS,
-    p.TaskFailed: _WORKERS,
-    p.FetchFailed: _WORKERS,
-    p.CommitRequest: _WORKERS,
-    p.PlanRequest: _WORKERS,
-    p.Bye: _WORKERS,
-    p.Submit: _CLIENTS,
-    p.Watch: _CLIENTS,
-    p.CancelJob: _CLIENTS,
-    p.LogData: _WORKERS,
-    p.LogRequest: _CLIENTS,
-    p.StatusRequest: _WORKERS | _CLIENTS,
-}
-
-
 #: the header bytes of the commands a client sends (a failure serving one is answered)
 _CLIENT_COMMANDS = frozenset(
     c.command.to_bytes(2, "big")
     for c in (p.Submit, p.Watch, p.CancelJob, p.StatusRequest, p.LogRequest)
 )
-#: the messages a client may send: serving one flushes the turn first (:meth:`_receive`)
-_CLIENT_KINDS = frozenset(kind for kind, roles in ROLES.items() if roles & _CLIENTS)
-#: the messages a worker sends: its identity must be its own (:meth:`_same_key`)
-_WORKER_KINDS = frozenset(kind for kind, roles in ROLES.items() if WORKER in roles)
 #: worker messages about one attempt: a malformed one fails that attempt
 RESULTS = (p.TaskDone, p.TaskFailed, p.FetchFailed, p.CommitRequest)
 
@@ -106,7 +81,7 @@ class Coordinator:
         scheduler: the state machine (one with default timing if not given).
         clock: monotonic seconds (tests may pass a fake).
         access: with keys, the roles of each authorized key; every message is then
-            checked against ``ROLES`` (``None``: no keys, every message is served).
+            checked against ``admission.ROLES`` (``None``: no keys, every message is served).
         limits: what one submitter or worker key may make it hold (``limits.py``).
         window: the dashboard's window (``dashboard/window.py``): the loop publishes
             snapshots there while someone looks, and takes the cancels asked there.
@@ -352,7 +327,7 @@ class Coordinator:
         if not self._admitted(peer, user, type(message)):
             return
         now = self.clock()
-        if type(message) not in _CLIENT_KINDS:
+        if type(message) not in CLIENT_KINDS:  # a client's: the turn is flushed first
             handler(peer, message, now, user)
             return
         # a client sees the scheduler's tables (status, progress, a result): what it is told
@@ -382,70 +357,18 @@ class Coordinator:
                 f"the worker sent a malformed {kind.__name__} for this attempt: {error}",
             )
             self.handle(failed, self.clock())
-        elif ROLES[kind] & _CLIENTS and (
+        elif ROLES[kind] & CLIENTS and (
             peer.decode("latin-1") not in self.scheduler.workers
         ):
             self.send(peer, p.Reject(f"a malformed message: {error}", "malformed"))
 
     def _admitted(self, peer: bytes, user: str, kind: type) -> bool:
-        """Whether a message of ``kind`` from ``peer`` with key ``user`` is served: its key
-        has the role (with keys), and a worker's identity is its own (:meth:`_same_key`)."""
-        if self.access is not None and not self._authorized(peer, user, kind):
-            return False
-        return kind not in _WORKER_KINDS or self._same_key(peer, user, kind)
-
-    def _same_key(self, peer: bytes, user: str, kind: type) -> bool:
-        """Whether ``peer`` is not a worker registered with another key; refuse it if it is.
-
-        A worker's routing identity is bound to the key it registered with. A worker whose
-        connection dropped leaves its identity free on the socket; another key taking it
-        must not be taken for that worker (its results accepted, its registration replaced,
-        its heartbeats keeping it alive). Without keys every key is "" and this never refuses.
-        """
-        known = self.scheduler.workers.get(peer.decode("latin-1"))
-        if known is None or known.key == user:
-            return True
-        log.warning(
-            "refusing %s from key %s on the identity of worker %s, which registered with key %s",
-            kind.__name__,
-            user,
-            known.name,
-            known.key,
-        )
-        self.send(
-            peer,
-            p.Reject(
-                f"this connection's identity belongs to worker {known.name}, registered with "
-                "another key: a worker's identity is bound to its key",
-                "unauthorized",
-            ),
-        )
-        return False
-
-    def _authorized(self, peer: bytes, user: str, kind: type) -> bool:
-        """Whether the sender's key has the role ``kind`` needs; refuse it if not."""
-        roles = self.access.roles(user)  # type: ignore[union-attr]
-        allowed = ROLES[kind]
-        if roles & allowed:
-            return True
-        needed = " or ".join(sorted(allowed))
-        log.warning(
-            "refusing %s from key %s (roles: %s): it needs a %s key",
-            kind.__name__,
-            user,
-            ", ".join(sorted(roles)) or "none, revoked",
-            needed,
-        )
-        folders = " or ".join(f"{ROLE_FOLDERS[role]}/" for role in sorted(allowed))
-        self.send(
-            peer,
-            p.Reject(
-                f"this key ({user}) may not send {kind.__name__}: that takes a {needed} key, "
-                f"one whose .key file is in {folders} of the coordinator's keys folder",
-                "unauthorized",
-            ),
-        )
-        return False
+        """Whether a message of ``kind`` from ``peer`` with key ``user`` is served
+        (``admission.refusal``); if not, the peer is told why."""
+        reject = refusal(self.access, self.scheduler.workers, peer.decode("latin-1"), user, kind)
+        if reject is not None:
+            self.send(peer, reject)
+        return reject is None
 
     def handle(self, event: s.Event, now: float) -> None:
         """Hand the scheduler an event; its actions are carried out at the turn's flush."""

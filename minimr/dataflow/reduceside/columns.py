@@ -16,6 +16,7 @@ into chunks by ``grouping.group_lists``), and a merge pass's segment of composit
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 from minimr.dataflow.format.blocks import BLOCK_ENTRIES
 from minimr.dataflow.format.segments import KIND_BYTES, KIND_STR, SegmentReader, composite
 

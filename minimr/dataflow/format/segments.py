@@ -164,9 +164,8 @@ def write_key_lists(out: BinaryIO, chunks: Iterable[tuple[list, list]], kind: by
     values_written = 0
     for keys, lists in chunks:
         if countOf(map(len, lists), 1) == len(lists):
-            for i in range(0, len(keys), BLOCK_ENTRIES):
-                written += write_block(out, (keys[i : i + BLOCK_ENTRIES],
-                                             list(map(_first, lists[i : i + BLOCK_ENTRIES]))))
+            for block in _column_blocks(keys, list(map(_first, lists))):
+                written += write_block(out, block)
             values_written += len(keys)
             continue
         entries = filter(_second, zip(keys, map(list, lists), strict=True))
@@ -221,9 +220,13 @@ def write_single_values(out: BinaryIO, keys: list, values: list, kind: bytes) ->
     (for a composite ``kind``, ``keys`` are the plain keys: of the entries ``((key, value),
     [value])``). Returns ``(bytes written, values written)``.
     """
-    blocks = ((keys[i : i + BLOCK_ENTRIES], values[i : i + BLOCK_ENTRIES])
-              for i in range(0, len(keys), BLOCK_ENTRIES))
-    return write_columns(out, blocks, kind)
+    return write_columns(out, _column_blocks(keys, values), kind)
+
+
+def _column_blocks(keys: list, values: list) -> Iterator[tuple[list, list]]:
+    """``(keys, values)`` cut into blocks of ``BLOCK_ENTRIES`` rows, in order."""
+    return ((keys[i : i + BLOCK_ENTRIES], values[i : i + BLOCK_ENTRIES])
+            for i in range(0, len(keys), BLOCK_ENTRIES))
 
 
 def write_columns(out: BinaryIO, blocks: Iterable[tuple[list, list]], kind: bytes

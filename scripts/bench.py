@@ -86,7 +86,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from measuring import Run, measure, stale_warning
+from measuring import Run, compile_bytecode, measure, stale_warning
 from zoo import GROUP, GROUPS, REPO, SYSTEMS, Corpus, Group, Setup, System, missing_requirement
 
 GEN_CORPUS = os.path.join(REPO, "scripts", "gen_corpus.py")
@@ -347,15 +347,21 @@ def chosen_systems(group: Group, names: list[str] | None) -> list[System]:
     return sorted(systems, key=lambda s: s.name not in group.reference)
 
 
-def _minimr_package(command: list[str]) -> str | None:
-    """The minimr package folder the ``--minimr`` command runs (its script's Python asked),
-    or None when that cannot be told."""
+def _minimr_python(command: list[str]) -> str | None:
+    """The Python the ``--minimr`` command runs (its script's ``#!`` line), or None when that
+    cannot be told."""
     script = shutil.which(command[0]) if command else None
-    python = command[0] if command[0] == sys.executable else None
-    if script and not python:
-        with open(script, "rb") as f:
-            first = f.readline()
-        python = first[2:].decode(errors="replace").strip() if first.startswith(b"#!") else None
+    if command and command[0] == sys.executable:
+        return command[0]
+    if not script:
+        return None
+    with open(script, "rb") as f:
+        first = f.readline()
+    return first[2:].decode(errors="replace").strip() if first.startswith(b"#!") else None
+
+
+def _minimr_package(python: str | None) -> str | None:
+    """The minimr package folder ``python`` imports, or None when that cannot be told."""
     if not python:
         return None
     where = "import minimr, os; print(os.path.dirname(minimr.__file__))"
@@ -371,9 +377,13 @@ def main(argv: list[str] | None = None) -> int:
     minimr = (shlex.split(args.minimr) if args.minimr else ["minimr"] if shutil.which("minimr")
               else [sys.executable, "-c", "from minimr.cli import main; main()"])
     setup = Setup(args.workers, os.path.join(args.work, "tmp"), minimr, args.inline)
-    warning = stale_warning(_minimr_package(minimr))
+    python = _minimr_python(minimr)
+    package = _minimr_package(python)
+    warning = stale_warning(package)
     if warning:
         print(warning, file=sys.stderr)
+    if package:
+        compile_bytecode(python, package)
     rows: list[Row] = []
     notes: list[str] = []
     mismatched = False

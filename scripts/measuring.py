@@ -46,6 +46,19 @@ def stale_warning(package: str | None) -> str | None:
             f"the code's. Run pip install -e . in that tree again.")
 
 
+def compile_bytecode(python: str, package: str) -> None:
+    """Write the bytecode of ``package`` (a minimr package folder) with ``python``, as
+    ``pip install .`` does when it installs minimr.
+
+    An editable install (``pip install -e .``) leaves it to the first import, which writes
+    nothing where ``PYTHONDONTWRITEBYTECODE`` is set (as on the benchmark hosts): every
+    process of every run then compiles about 120 modules again, 0.2-0.4 s of CPU a job that
+    an installed minimr never pays. A folder that cannot be written is left as it is.
+    """
+    subprocess.run([python, "-m", "compileall", "-q", package], capture_output=True,
+                   check=False)
+
+
 def host_cpu_seconds() -> float:
     """Busy CPU seconds of the whole machine since boot (user+nice+system+irq+softirq)."""
     with open("/proc/stat") as f:

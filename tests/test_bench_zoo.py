@@ -166,6 +166,29 @@ def test_a_compiled_helper_older_than_its_source_or_not_built_is_named(tmp_path)
     assert measuring.stale_warning(str(tmp_path / "empty")) is None
 
 
+def test_the_measured_package_gets_its_bytecode_as_an_install_would(tmp_path):
+    """A run of the benchmark compiles the measured package first (pip install . does it;
+    an editable install under PYTHONDONTWRITEBYTECODE never would), with that package's
+    Python, found through the --minimr script's #! line."""
+    import importlib.util
+
+    import measuring
+
+    package = tmp_path / "minimr"
+    (package / "mapside").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "mapside" / "feed.py").write_text("X = 1\n")
+    script = tmp_path / "minimr-cli"
+    script.write_text(f"#!{sys.executable}\nprint('hi')\n")
+    script.chmod(0o755)
+    python = bench._minimr_python([str(script), "submit"])
+    assert python == sys.executable
+    measuring.compile_bytecode(python, str(package))
+    cached = importlib.util.cache_from_source(str(package / "mapside" / "feed.py"))
+    assert Path(cached).is_file()
+    assert bench._minimr_python([str(tmp_path / "no-such-command")]) is None
+
+
 def test_this_checkouts_compiled_helpers_are_current_where_built():
     """The tree the tests run is built (CI: MINIMR_REQUIRE_COMPILED=1), or says which are not."""
     import os

@@ -20,7 +20,7 @@ __all__ = ["DirectOutput"]
 #: that what the map's rows point to is still in the CPU's caches when the batch is written: a
 #: replicated join's names come from a users table of a million rows, read once by the map
 #: and again by the writer. At 4096 the writer found them gone (a 13.5 MB orders file: 750 ns
-#: a row to write); at 1024 the zoo's replicated join took 34-40 CPU s, not 54.
+#: a row to write); at 1024 the zoo's replicated join took 42.6 CPU s, not 50.4 (means of 5).
 BATCH_PAIRS = 1024
 _first, _second = itemgetter(0), itemgetter(1)
 

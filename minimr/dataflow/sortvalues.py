@@ -97,7 +97,7 @@ def composite_pairs(pairs: list) -> bytes | None:
 
 def plain_entries(batch: list) -> list:
     """A merged batch of composite entries (or pairs) with their plain keys again."""
-    return list(zip(map(_first, map(_first, batch)), map(_second, batch)))
+    return list(zip(map(_first, map(_first, batch)), map(_second, batch), strict=True))
 
 
 def entry_key(entry: tuple) -> Any:

@@ -9,10 +9,9 @@ import os
 import random
 import subprocess
 import sys
+import zlib
 from decimal import Decimal
 from fractions import Fraction
-
-import zlib
 from unittest import mock
 
 import pytest

@@ -42,9 +42,10 @@ from typing import Any
 
 from minimr.dataflow.partition import native_order
 
-__all__ = ["COMPILED", "partition_sizes", "partition_sizes_py", "sorted_columns",
-           "sorted_columns_py", "sorted_composite_columns", "sorted_composite_columns_py",
-           "sorted_key_runs", "sorted_key_runs_py", "sorted_keys", "sorted_keys_py", "take_slices", "take_slices_py"]
+__all__ = ["COMPILED", "gather", "gather_py", "partition_sizes", "partition_sizes_py",
+           "run_firsts", "run_firsts_py", "sorted_columns", "sorted_columns_py",
+           "sorted_composite_columns", "sorted_composite_columns_py", "sorted_key_runs",
+           "sorted_key_runs_py", "sorted_keys", "sorted_keys_py", "take_slices", "take_slices_py"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)

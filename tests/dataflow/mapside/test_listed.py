@@ -21,7 +21,6 @@ from minimr.dataflow.mapside import listed
 from minimr.dataflow.mapside.feed import feed_map
 from minimr.dataflow.mapside.keysort import sorted_key_runs_py
 from minimr.dataflow.mapside.pairstore import Groups, PairList
-
 from tests.dataflow.mapside.test_map_buffer import buffer, read, records, sum_combine, yield_pair
 
 

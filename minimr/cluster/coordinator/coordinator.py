@@ -49,7 +49,7 @@ from minimr.cluster.scheduling import scheduler as s
 from minimr.cluster.wire import protocol as p
 from minimr.cluster.wire import wirecodec as wire
 from minimr.cluster.wire.security import AccessList
-from minimr.cluster.wire.transport import Server
+from minimr.cluster.wire.transport import Server, Waker
 from minimr.cluster.wire.wiretypes import Invalid
 
 log = logging.getLogger("minimr.coordinator")
@@ -114,6 +114,10 @@ class Coordinator:
         self.access = access
         self.records: dict[str, JobRecord] = {}
         self._stop = threading.Event()
+        #: ends the loop's wait for messages when it is asked to stop (else up to a tick
+        #: later: an embedded cluster's every job waited 0.1 s for it at its end). Its pipe
+        #: lives as long as the coordinator, so no stop writes to one closed under it.
+        self._waker = Waker()
         #: the scheduler's actions of this turn, carried out at its flush (:meth:`flush`)
         self._due: list[s.Action] = []
         #: the messages the flush's actions send, per peer: each peer's go as one batch
@@ -182,9 +186,11 @@ class Coordinator:
         from minimr.cluster.wire.transport import Poll
 
         log.info("coordinator listening on %s", self.server.address)
-        incoming = Poll([self.server.pollable])
+        waker = self._waker
+        incoming = Poll([self.server.pollable, waker.fd])
         while not (self._signalled or self._stop.is_set()):
-            incoming.wait(TICK_INTERVAL)
+            if waker.fd in incoming.wait(TICK_INTERVAL):
+                waker.clear()
             try:
                 self.turn()
             except Exception:
@@ -201,14 +207,16 @@ class Coordinator:
     def stop(self) -> None:
         """Ask :meth:`serve_forever` to return after the current turn (from another thread)."""
         self._stop.set()
+        self._waker.wake()
 
     def stop_from_signal(self) -> None:
         """:meth:`stop` for a signal handler (SIGTERM, Ctrl-C). The handler runs in the loop's
         thread, maybe inside the rest's ``Event.wait`` while it holds the Event's lock:
         ``Event.set`` there waited for that lock forever (a coordinator kept running after
         SIGTERM). A flag takes no lock; the loop reads it each turn (a wait is at most
-        ``TICK_INTERVAL``)."""
+        ``TICK_INTERVAL``), and the waker's pipe, written without a lock, ends it at once."""
         self._signalled = True
+        self._waker.wake()
 
     def turn(self) -> None:
         """One loop turn, in named steps: receive, heartbeat, tick, take the dashboard's

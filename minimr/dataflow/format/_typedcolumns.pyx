@@ -18,16 +18,14 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTu
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
+from minimr.dataflow._prefetch cimport prefetch
+
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object)
     void *PyUnicode_DATA(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
     object PyUnicode_New(Py_ssize_t, Py_UCS4)
     long long PyLong_AsLongLongAndOverflow(object, int *)
-
-cdef extern from *:  # a hint to the CPU: the cache line of what is read soon
-    "#define TC_PREFETCH(p) __builtin_prefetch((const void *)(p))"
-    void TC_PREFETCH(const void *) noexcept nogil
 
 cdef enum:
     HEAD = 6  # the tag, the count, the signature's length
@@ -114,12 +112,12 @@ cdef bint _column_fits(list column, int shape, const char *letters, Py_ssize_t *
         # a spill's columns come in key order, their objects scattered in memory: each item
         # fetched ahead, and a tuple's fields once it is there (a float average's values)
         if i + AHEAD < n:
-            TC_PREFETCH(PyList_GET_ITEM(column, i + AHEAD))
+            prefetch(PyList_GET_ITEM(column, i + AHEAD))
         if shape < 0 and i + AHEAD // 2 < n:
             item = <object>PyList_GET_ITEM(column, i + AHEAD // 2)
             if type(item) is tuple:
                 for j in range(PyTuple_GET_SIZE(item) if PyTuple_GET_SIZE(item) < 4 else 4):
-                    TC_PREFETCH(PyTuple_GET_ITEM(item, j))
+                    prefetch(PyTuple_GET_ITEM(item, j))
         item = <object>PyList_GET_ITEM(column, i)
         if shape < 0:
             if type(item) is not tuple or PyTuple_GET_SIZE(item) != width:

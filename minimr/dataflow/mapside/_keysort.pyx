@@ -20,6 +20,8 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcmp, memcpy, memset
 
+from minimr.dataflow._prefetch cimport prefetch, prefetch_write
+
 cdef extern from "Python.h":
     int PyUnicode_READY(object) except -1
     # the borrowed-pointer forms (no reference counting in the sort's loops)
@@ -56,7 +58,7 @@ cdef list _column(const Rec *recs, Py_ssize_t n, bint values):
     column = PyList_New(n)
     for i in range(n):  # PyList_SET_ITEM steals a reference: one is taken for it
         if i + AHEAD < n:  # the object whose count is taken a few turns ahead
-            KS_PREFETCH_W(recs[i + AHEAD].value if values else recs[i + AHEAD].key)
+            prefetch_write(recs[i + AHEAD].value if values else recs[i + AHEAD].key)
         item = recs[i].value if values else recs[i].key
         Py_INCREF(<object>item)
         PyList_SET_ITEM(column, i, <object>item)
@@ -206,7 +208,7 @@ def gather(list column, list places):
     taken = PyList_New(n)
     for i in range(n):
         if i + AHEAD < n:
-            KS_PREFETCH_W(_list_item(listed, <Py_ssize_t>places[i + AHEAD]))
+            prefetch_write(_list_item(listed, <Py_ssize_t>places[i + AHEAD]))
         item = _list_item(listed, <Py_ssize_t>places[i])
         Py_INCREF(<object>item)
         PyList_SET_ITEM(taken, i, <object>item)
@@ -257,8 +259,8 @@ def run_firsts(list keys, list numbers=None):
     for i in range(1, n):
         if i + AHEAD < n:
             ahead = _list_item(listed, i + AHEAD)
-            KS_PREFETCH(ahead)
-            KS_PREFETCH(<char *>ahead + 56)
+            prefetch(ahead)
+            prefetch(<char *>ahead + 56)
         key = _list_item(listed, i)
         if _type_of(key) != kind:
             return None

@@ -10,6 +10,8 @@ from libc.stdlib cimport free, malloc, realloc
 from libc.stdint cimport uint32_t
 from libc.string cimport memcpy, memset
 
+from minimr.dataflow._prefetch cimport prefetch
+
 
 def one_value_key_types(list pairs, object one):
     """The types of the keys when every item of ``pairs`` is an exact tuple of two whose value
@@ -101,17 +103,6 @@ def group_pairs(dict groups, list pairs, Py_ssize_t start):
         else:
             PyList_Append((<list><object>found)[1], <object>PyTuple_GET_ITEM(item, 1))
     return n
-
-
-cdef extern from *:
-    """
-    static inline void minimr_prefetch(const void *p) {
-    #if defined(__GNUC__) || defined(__clang__)
-        __builtin_prefetch(p);
-    #endif
-    }
-    """
-    void minimr_prefetch(const void *p) nogil
 
 
 cdef extern from "<stdlib.h>":
@@ -295,7 +286,7 @@ cdef class KeyCounter:
             if i < n:
                 key = _key_at(items, i, paired)
                 hashes[i % RING] = PyObject_Hash(key) & self._hash_mask
-                minimr_prefetch(&self._slots[<size_t>hashes[i % RING] & self._mask])
+                prefetch(&self._slots[<size_t>hashes[i % RING] & self._mask])
             if i >= AHEAD:
                 self._count(_key_at(items, i - AHEAD, paired), hashes[(i - AHEAD) % RING])
         self._total += n
@@ -405,10 +396,10 @@ cdef class Counted:
         cdef list counts = [None] * n
         for i in range(n + AHEAD):
             if i + AHEAD < n:  # the hash is read from the key's object, scattered in memory
-                minimr_prefetch(PyList_GET_ITEM(keys, i + AHEAD))
+                prefetch(PyList_GET_ITEM(keys, i + AHEAD))
             if i < n:
                 hashes[i % RING] = PyObject_Hash(keys[i]) & self._hash_mask
-                minimr_prefetch(&self._slots[<size_t>hashes[i % RING] & self._mask])
+                prefetch(&self._slots[<size_t>hashes[i % RING] & self._mask])
             if i >= AHEAD:
                 counts[i - AHEAD] = self._count_of(keys[i - AHEAD], hashes[(i - AHEAD) % RING])
         return counts

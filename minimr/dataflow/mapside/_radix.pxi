@@ -3,13 +3,6 @@
 
 cdef extern from *:
     """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define KS_PREFETCH(p) __builtin_prefetch((const void *)(p))
-    #define KS_PREFETCH_W(p) __builtin_prefetch((const void *)(p), 1)
-    #else
-    #define KS_PREFETCH(p) ((void)0)
-    #define KS_PREFETCH_W(p) ((void)0)
-    #endif
     /* the first 8 of at least 8 bytes as one big-endian number */
     static inline unsigned long long ks_load_be64(const unsigned char *p) {
     #if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \\
@@ -25,8 +18,6 @@ cdef extern from *:
     #endif
     }
     """
-    void KS_PREFETCH(const void *) noexcept nogil
-    void KS_PREFETCH_W(const void *) noexcept nogil
     unsigned long long ks_load_be64(const unsigned char *) noexcept nogil
 
 # the exact types a key or a signature is made of, compared with ``Py_TYPE``
@@ -244,7 +235,7 @@ cdef bint _refill(Rec *recs, Py_ssize_t n, Py_ssize_t offset, bint bytes_keys) n
     cdef bint any_set = False
     for i in range(n):
         if i + AHEAD < n:
-            KS_PREFETCH(<char *>recs[i + AHEAD].key + 56)
+            prefetch(<char *>recs[i + AHEAD].key + 56)
         recs[i].prefix = _prefix(recs[i].key, offset, bytes_keys)
         any_set |= recs[i].prefix != 0
     return any_set
@@ -345,14 +336,14 @@ cdef Rec *_sorted(list items, object numbers, bint keyed, bint bytes_keys,
         for i in range(n):
             if i + AHEAD < n:  # the pair (or key) a few turns ahead, its key nearer
                 ahead = _list_item(listed, i + AHEAD)
-                KS_PREFETCH(ahead)
+                prefetch(ahead)
                 if not keyed:  # a str's text starts 40-48 bytes in: often the next line
-                    KS_PREFETCH(<char *>ahead + 56)
+                    prefetch(<char *>ahead + 56)
             if keyed and i + AHEAD // 2 < n:
                 ahead = _list_item(listed, i + AHEAD // 2)
                 if _type_of(ahead) == TUPLE and Py_SIZE(ahead) == 2:
-                    KS_PREFETCH(_tuple_item(ahead, 0))
-                    KS_PREFETCH(<char *>_tuple_item(ahead, 0) + 56)
+                    prefetch(_tuple_item(ahead, 0))
+                    prefetch(<char *>_tuple_item(ahead, 0) + 56)
             item = _list_item(listed, i)
             if keyed:
                 if _type_of(item) != TUPLE or Py_SIZE(item) != 2:

@@ -32,8 +32,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp
 
-cdef extern from *:
-    void __builtin_prefetch(const void *)
+from minimr.dataflow._prefetch cimport prefetch
 
 cdef extern from "Python.h":
     unsigned int PyUnicode_KIND(object)
@@ -211,8 +210,8 @@ cdef class ColumnMerge:
         if self._at[i] + 1 < self._end[i]:
             # the run's next key and value, scattered in memory, fetched while the other
             # runs are merged: the run's turn comes again about a run count of pairs later
-            __builtin_prefetch(PyList_GET_ITEM(<list>self._keys[i], self._at[i] + 1))
-            __builtin_prefetch(PyList_GET_ITEM(<list>self._values[i], self._at[i] + 1))
+            prefetch(PyList_GET_ITEM(<list>self._keys[i], self._at[i] + 1))
+            prefetch(PyList_GET_ITEM(<list>self._values[i], self._at[i] + 1))
         if self._composite:
             value = <object>PyList_GET_ITEM(<list>self._values[i], self._at[i])
             if not _plain(value):

@@ -67,9 +67,10 @@ class RecordPartWriter:
             write_block(self._file, self._block, records=True)
             self._block = []
 
-    def write_many(self, pairs: list) -> None:
-        """Write a list of ``(key, value)`` records, in the blocks ``write`` on each would make."""
-        if not all_pairs(pairs):  # lists, named tuples, or not pairs: unpack them as write does
+    def write_many(self, pairs: list, pair_types: set[type] | None = None) -> None:
+        """Write a list of ``(key, value)`` records, in the blocks ``write`` on each would make
+        (``pair_types``: what ``check_pairs`` returned for them, if it ran)."""
+        if not all_pairs(pairs, pair_types):  # lists, named tuples, not pairs: as write does
             for key, value in pairs:
                 self.write(key, value)
             return

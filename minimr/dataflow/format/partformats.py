@@ -125,8 +125,12 @@ class PartFormat:
 # --- writing ----------------------------------------------------------------------------------
 
 
-def all_pairs(pairs: list) -> bool:
-    """True when every item of ``pairs`` is a tuple of two (checked in C, not per record)."""
+def all_pairs(pairs: list, pair_types: set[type] | None = None) -> bool:
+    """True when every item of ``pairs`` is a tuple of two: told by ``pair_types``, the
+    types ``mistakes.check_pairs`` returned for them (it has seen that each is a pair), else
+    checked in C, not per record."""
+    if pair_types is not None:
+        return pair_types == _TUPLE
     return set(map(type, pairs)) == _TUPLE and set(map(len, pairs)) == {2}
 
 
@@ -151,9 +155,10 @@ class TextPartWriter:
         self._file.write(self._encode([key], [value]))
         self.records += 1
 
-    def write_many(self, pairs: list) -> None:
-        """Write a list of ``(key, value)`` records: the same bytes as ``write`` on each."""
-        if not all_pairs(pairs):  # lists, named tuples, or not pairs: unpack them as write does
+    def write_many(self, pairs: list, pair_types: set[type] | None = None) -> None:
+        """Write a list of ``(key, value)`` records: the same bytes as ``write`` on each
+        (``pair_types``: what ``check_pairs`` returned for them, if it ran)."""
+        if not all_pairs(pairs, pair_types):  # lists, named tuples, not pairs: as write does
             for key, value in pairs:
                 self.write(key, value)
             return

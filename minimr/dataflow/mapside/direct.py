@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from itertools import repeat
-from operator import itemgetter
 from typing import Any
 
 __all__ = ["DirectOutput"]
@@ -22,7 +21,6 @@ __all__ = ["DirectOutput"]
 #: and again by the writer. At 4096 the writer found them gone (a 13.5 MB orders file: 750 ns
 #: a row to write); at 1024 the zoo's replicated join took 42.6 CPU s, not 50.4 (means of 5).
 BATCH_PAIRS = 1024
-_first, _second = itemgetter(0), itemgetter(1)
 
 
 class DirectOutput:
@@ -45,10 +43,7 @@ class DirectOutput:
     def add_pairs(self, pairs: list, pair_types: set[type]) -> None:
         """Write checked ``(key, value)`` pairs, in order (``pair_types``: their types, as
         ``check_pairs`` found them)."""
-        if pair_types == {tuple}:  # exact tuples, of two each: columns, not checked again
-            self._writer.write_columns(list(map(_first, pairs)), list(map(_second, pairs)))
-        else:  # lists or named tuples: unpacked one by one as the writer does
-            self._writer.write_many(pairs)
+        self._writer.write_many(pairs, pair_types)  # checked: not walked again
         self.map_output_records += len(pairs)
 
     def add_keys(self, keys: list) -> None:

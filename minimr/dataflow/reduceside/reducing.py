@@ -70,8 +70,7 @@ def reduce_into(segments: list[Segment], scratch: str, writer: Any,
             produced = _reduce_output(merged, reduce_fn)
             try:
                 for batch in iter(lambda: list(islice(produced, REDUCE_BATCH)), []):
-                    check_pairs(batch, reduce_fn)
-                    writer.write_many(batch)
+                    writer.write_many(batch, check_pairs(batch, reduce_fn))
             except _ReduceStopped as stopped:
                 raise stopped.stop from None  # the user's own StopIteration, as before
             groups = merged.groups
@@ -85,8 +84,7 @@ def write_final(writer: Any, final: Callable) -> None:
         return
     check_results([result], final, mappings=True)
     pairs = list(result.items() if isinstance(result, Mapping) else result)
-    check_pairs(pairs, final)
-    writer.write_many(pairs)
+    writer.write_many(pairs, check_pairs(pairs, final))
 
 
 class _ReduceStopped(Exception):

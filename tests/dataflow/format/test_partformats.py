@@ -178,6 +178,19 @@ def test_write_many_takes_pairs_that_are_not_tuples(tmp_path):
         written(tmp_path, "one", one_by_one(pairs))
 
 
+def test_write_many_told_the_checked_types_writes_what_it_would_find_itself(tmp_path):
+    """Given the types check_pairs returned, write_many spares its own walk and writes the
+    same bytes: exact tuples as columns, lists and named tuples unpacked one by one."""
+    from minimr.dataflow.mistakes import check_pairs
+
+    for name, pairs in (("tuples", [("a", 1), ("b", (2.5, None))]),
+                        ("mixed", [["a", 1], Pair("b", 2), ("c", 3)])):
+        def told(w, pairs=pairs):
+            w.write_many(pairs, check_pairs(pairs, told))
+        assert written(tmp_path, f"told-{name}", told) == \
+            written(tmp_path, f"one-{name}", one_by_one(pairs))
+
+
 # --- jsonl and tsv ----------------------------------------------------------------------------
 
 JSON_PAIRS = [

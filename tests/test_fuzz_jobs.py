@@ -87,6 +87,19 @@ def test_generated_jobs_are_valid_job_files(tmp_path: Path) -> None:
         check.expected(case, job, inputs)  # raises InvalidCase if the model cannot run it
 
 
+def test_a_step_after_values_in_order_gets_a_tuple_a_key() -> None:
+    """``in_order`` yields each key's values as one tuple, so the next step's values are of
+    any family, and a summing reducer there is no valid job (seed 34, job 154 was made:
+    its reducer added up tuples, and the model itself failed)."""
+    first = spec.StepSpec(map="keys", combine="each", reduce="in_order", reducers=3,
+                          partitioner="range")
+    assert spec.reduce_output(first, "ints") == "any"
+    job = spec.JobSpec(style="class", key_family="tuples", value_family="order",
+                       keys=("(1.0,)", "(1, 2)"), values=("(1, 2.0)", "()"), const="1",
+                       steps=(first, spec.StepSpec(map="pass", reduce="loop_sum", reducers=3)))
+    assert spec.families(job) is None
+
+
 def test_keys_keep_their_repr_through_pickling() -> None:
     """A key's repr, which decides which of equal keys is written, survives pickling."""
     for source in pools.KEY_FAMILIES["mixed"]:

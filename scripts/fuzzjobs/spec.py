@@ -135,7 +135,7 @@ def reduce_output(step: StepSpec, values_in: str) -> str:
     """The value family of a step's output."""
     if step.reduce == "count" or values_in == "counts":  # a count, or a sum of counts
         return "ints"
-    if step.reduce == "sorted":
+    if step.reduce == "sorted" or step.reduce in SORTED_REDUCES:  # a list or tuple a key
         return "any"
     return values_in  # sums, min, max, each value, none: the family they got
 

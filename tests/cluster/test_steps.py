@@ -93,3 +93,46 @@ def test_an_empty_map_only_step_is_done_at_once():
     prepare = board.add_task(job, Kind.PREPARE, 0, 0, {"step": 0}, TaskState.PENDING)
     finish(board, job, prepare, TaskLists((), ()))
     assert any(t.kind is Kind.COMMIT for t in job.tasks.values())
+
+
+def split(path: str, start: int, end) -> dict:
+    return {"path": path, "start": start, "end": end}
+
+
+def queued(job: Job) -> list[str]:
+    """The pending queue as placement reads it (a task that moved on is a stale entry)."""
+    return [key for key in job.pending if job.tasks[key].state is TaskState.PENDING]
+
+
+def test_a_steps_maps_are_queued_largest_first_ties_in_task_order():
+    """The maps are offered the most bytes first (a pack's splits summed), equal ones in task
+    order, so the last tasks a slot takes are the small ones; their keys keep task order."""
+    board = Board()
+    job = a_job(board)
+    prepare = board.add_task(job, Kind.PREPARE, 0, 0, {"step": 0}, TaskState.PENDING)
+    maps = (
+        {"reducers": 1, "split": split("a", 0, 10)},
+        {"reducers": 1, "split": split("b", 0, 500)},  # one gzip file: one large split
+        {"reducers": 1, "split": split("c", 0, 10)},
+        {"reducers": 1, "split": split("d", 0, 20), "more": [split("e", 0, 20)]},  # 40
+        {"reducers": 1, "split": split("f", 100, 140)},  # 40, after the pack: task order
+    )
+    finish(board, job, prepare, TaskLists(maps, ({"partition": 0},)))
+    assert job.maps[0] == [f"s0-m{i:05d}" for i in range(5)]
+    assert queued(job) == ["s0-m00001", "s0-m00003", "s0-m00004", "s0-m00000", "s0-m00002"]
+
+
+def test_maps_whose_specs_give_no_size_keep_task_order_after_the_sized_ones():
+    """A spec without a usable split (a later step's, or one the checks do not cover) counts
+    as nothing to read: never an error here, and task order among such."""
+    board = Board()
+    job = a_job(board)
+    prepare = board.add_task(job, Kind.PREPARE, 0, 0, {"step": 0}, TaskState.PENDING)
+    maps = (
+        {"reducers": 1, "split": split("a", 0, None)},
+        {"reducers": 1, "split": "not a split", "more": 7},
+        {"reducers": 1, "split": split("c", 0, 30), "more": ["x", split("d", 5, 2)]},
+        {"reducers": 1},
+    )
+    finish(board, job, prepare, TaskLists(maps, ({"partition": 0},)))
+    assert queued(job) == ["s0-m00002", "s0-m00000", "s0-m00001", "s0-m00003"]

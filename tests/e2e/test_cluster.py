@@ -265,6 +265,30 @@ def test_submit_command_runs_an_embedded_cluster(tmp_path):
     assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "inline")
 
 
+def test_a_lone_slot_takes_the_largest_input_first(tmp_path):
+    """Maps are offered the most bytes first: with one slot, the map of the large file named
+    last starts before the small ones, and the output is the same as ever."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.txt").write_text("small a\n" * 300)  # each over 1/32 of the input: unpacked
+    (inputs / "b.txt").write_text("small b\n" * 300)
+    (inputs / "c.txt").write_text("the large one\n" * 3000)
+    done = subprocess.run(
+        [sys.executable, "-c", "from minimr.cli import main; main()", "submit",
+         str(ROOT / "jobs" / "wordcount.py"), "--input", str(inputs), "--output",
+         str(tmp_path / "out"), "--workers", "1", "--quiet"],
+        env=environment(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    logs = tmp_path / "out" / "_logs"
+    started = {path.name.split("-a")[0]: path.read_text().split(" INFO")[0]
+               for path in logs.glob("s0-m*.log")}
+    assert sorted(started, key=started.get) == ["s0-m00002", "s0-m00000", "s0-m00001"]
+    counts = dict(line.split("\t") for part in sorted((tmp_path / "out").glob("part-*"))
+                  for line in part.read_text().splitlines())
+    assert counts == {"'a'": "300", "'b'": "300", "'large'": "3000", "'one'": "3000",
+                      "'small'": "600", "'the'": "3000"}
+
+
 def test_non_loopback_bind_is_refused_without_insecure():
     """The coordinator refuses to listen on a reachable address unless told --insecure."""
     done = subprocess.run(

@@ -144,9 +144,11 @@ class Board:
             job.pending.append(task.key)
 
     def add_task(
-        self, job: Job, kind: Kind, step: int, index: int, spec: dict, state: TaskState
+        self, job: Job, kind: Kind, step: int, index: int, spec: dict, state: TaskState,
+        queue: bool = True,
     ) -> Task:
-        """A new task of ``job``, queued if it starts PENDING."""
+        """A new task of ``job``, queued if it starts PENDING (unless ``queue`` is False: the
+        caller queues it)."""
         task = Task(task_key(kind, step, index), kind, step, index, spec, state)
         job.tasks[task.key] = task
         tally = job.phases.get((step, kind))
@@ -155,7 +157,7 @@ class Board:
         tally[state] += 1
         job.total[kind] = job.total.get(kind, 0) + 1
         job.done.setdefault(kind, 0)
-        if state is TaskState.PENDING:
+        if state is TaskState.PENDING and queue:
             job.pending.append(task.key)
         return task
 

@@ -38,9 +38,10 @@ def _after_prepare(board: Board, job: Job, task: Task) -> None:
     step = task.step
     job.step = step
     job.maps[step] = [
-        board.add_task(job, Kind.MAP, step, i, spec, TaskState.PENDING).key
+        board.add_task(job, Kind.MAP, step, i, spec, TaskState.PENDING, queue=False).key
         for i, spec in enumerate(maps)
     ]
+    job.pending.extend(job.maps[step][i] for i in placement.largest_first(maps))
     reduce_state = TaskState.WAITING if maps else TaskState.PENDING
     job.reduces[step] = [
         board.add_task(job, Kind.REDUCE, step, i, spec, reduce_state).key

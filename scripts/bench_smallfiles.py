@@ -3,8 +3,8 @@
 
 Logs arrive as many small files. This generates --files text files of --size bytes in all
 (10,000 files of about 2 KiB, 23 MiB, by default; scripts/gen_corpus.py, reused while its
-arguments and the generator are unchanged), warms the page cache, then times, one after the
-other and --runs times each:
+arguments and the generator are unchanged), warms the page cache, then times, in turns and
+--runs times each:
 
   pool             scripts/baselines/wc_pool.py: multiprocessing.Pool(W), a task per file
   minimr           minimr submit jobs/wordcount.py --workers W (the default a user gets)
@@ -78,45 +78,56 @@ def main(argv: list[str] | None = None) -> int:
                                 os.path.join(args.work, "data", f"files-{args.files}"))
     input_bytes = bench.warm_page_cache([indir])
     env = {**os.environ, "PYTHONPATH": bench.REPO, "TMPDIR": os.path.join(args.work, "tmp")}
-    wanted = args.systems.split(",")
-    walls: dict[str, float] = {}
-    cpus: dict[str, float] = {}
-    digests: dict[str, str] = {}
-    for name, command in commands(args.workers, indir).items():
-        if name not in wanted:
-            continue
-        out = os.path.join(args.work, "out", name)
-        times, cpu = [], []
-        for i in range(args.runs):
+    wanted = {name: command for name, command in commands(args.workers, indir).items()
+              if name in args.systems.split(",")}
+    timed = time_systems(wanted, env, args.work, args.runs, args.timeout)
+    if timed is None:
+        return 1
+    print(f"\n{args.files:,} files, {input_bytes:,} bytes, {args.workers} workers, "
+          f"median of {args.runs} run(s), commit {bench._git_commit() or '?'}")
+    return 0 if print_timed(timed) else 1
+
+
+def time_systems(systems: dict[str, Callable[[str], list[str]]], env: dict[str, str],
+                 work: str, runs: int, timeout: float
+                 ) -> dict[str, tuple[float, float, str]] | None:
+    """Run each system's command (given its output path under ``work``/out) ``runs`` times,
+    the systems in turns: ``{name: (median wall s, median CPU s of the process tree, the
+    output's word counts' digest)}``, or None when a run failed (its error printed)."""
+    walls: dict[str, list[float]] = {name: [] for name in systems}
+    cpus: dict[str, list[float]] = {name: [] for name in systems}
+    for i in range(runs):
+        for name, command in systems.items():
+            out = os.path.join(work, "out", name)
             shutil.rmtree(out, ignore_errors=True)
             if os.path.exists(out):
                 os.remove(out)
-            log = os.path.join(args.work, "logs", f"{name}-{i}")
-            run = measuring.measure(command(out), env, log, args.timeout)
+            run = measuring.measure(command(out), env, os.path.join(work, "logs", f"{name}-{i}"),
+                                    timeout)
             if run.rc != 0:
                 print(f"{name} failed (exit {run.rc}):\n{run.stderr_tail}", file=sys.stderr)
-                return 1
-            print(f"bench: {name} run {i + 1}/{args.runs}: {run.wall:.2f} s", file=sys.stderr,
+                return None
+            print(f"bench: {name} run {i + 1}/{runs}: {run.wall:.2f} s", file=sys.stderr,
                   flush=True)
-            times.append(run.wall)
-            cpu.append(run.cpu_children)
-        walls[name] = statistics.median(times)
-        cpus[name] = statistics.median(cpu)
-        digests[name] = zoo.COUNTS(out, "")[0]
-    base, base_cpu = walls.get("pool"), cpus.get("pool")
-    print(f"\n{args.files:,} files, {input_bytes:,} bytes, {args.workers} workers, "
-          f"median of {args.runs} run(s), commit {bench._git_commit() or '?'}")
-    reference = digests.get("pool") or next(iter(digests.values()), None)
-    mismatch = False
-    for name, wall in walls.items():
-        ratio = f"{wall / base:6.2f}x pool" if base else ""
-        cpu_ratio = f"{cpus[name] / base_cpu:6.2f}x pool" if base_cpu else ""
-        same = digests[name] == reference
-        mismatch |= not same
-        print(f"  {name:<16}{wall:8.2f} s wall {ratio}  {cpus[name]:8.2f} s CPU {cpu_ratio}"
-              f"  {'OK' if same else 'MISMATCH'}")
-    return 1 if mismatch else 0
+            walls[name].append(run.wall)
+            cpus[name].append(run.cpu_children)
+    return {name: (statistics.median(walls[name]), statistics.median(cpus[name]),
+                   zoo.COUNTS(os.path.join(work, "out", name), "")[0]) for name in systems}
 
+
+def print_timed(timed: dict[str, tuple[float, float, str]]) -> bool:
+    """Print each system's wall and CPU seconds and their ratios to the Pool script's (the
+    first system's when no "pool" ran); False when an output differs from that one's."""
+    base_name = "pool" if "pool" in timed else next(iter(timed))
+    base, base_cpu, reference = timed[base_name]
+    same_everywhere = True
+    for name, (wall, cpu, digest) in timed.items():
+        same = digest == reference
+        same_everywhere &= same
+        print(f"  {name:<16}{wall:8.2f} s wall {wall / base:6.2f}x {base_name}  "
+              f"{cpu:8.2f} s CPU {cpu / base_cpu:6.2f}x {base_name}  "
+              f"{'OK' if same else 'MISMATCH'}")
+    return same_everywhere
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -79,7 +79,9 @@ def uneven_corpus(args: argparse.Namespace) -> str:
 def commands(args: argparse.Namespace, indir: str) -> dict[str, Callable[[str], list[str]]]:
     """Each system's command line, given its output path."""
     def minimr(tree: str):
-        return lambda out: ["env", f"PYTHONPATH={tree}", sys.executable, "-c",
+        # -P: no current folder first on the path, whose minimr (this checkout's, where
+        # measure() runs) would shadow the tree's
+        return lambda out: ["env", f"PYTHONPATH={tree}", sys.executable, "-P", "-c",
                             "from minimr.cli import main; main()", "submit",
                             os.path.join(tree, "jobs/wordcount.py"), "--input", indir,
                             "--output", out, "--overwrite", "--quiet",

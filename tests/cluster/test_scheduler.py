@@ -363,6 +363,39 @@ def test_straggler_gets_one_backup_and_the_winner_cancels_it():
     assert s.Cancel(maps[3].worker, "j", maps[3].attempt) in actions
 
 
+def sized_phase(script: Script, last_size: int) -> list[s.Assign]:
+    """Five workers, a job of four maps: three of 10 bytes that finish in 0.5 s and one of
+    ``last_size`` bytes, still running; the maps' assigns in task order."""
+    for w in ("w0", "w1", "w2", "w3", "w4"):
+        script.join(w)
+    (prep,) = assigns(script.submit())
+    sizes = (10, 10, 10, last_size)
+    specs = tuple({"step": 0, "index": i, "reducers": 1,
+                   "split": {"path": f"f{i}", "start": 0, "end": size}}
+                  for i, size in enumerate(sizes))
+    maps = sorted(assigns(script.succeed(prep, p.TaskLists(specs, ({"step": 0, "partition": 0},)))),
+                  key=lambda a: a.task["index"])
+    for a in maps[:3]:
+        script.map_done(a, reduces=1, advance=0.5)
+    return maps
+
+
+def test_a_map_much_larger_than_its_finished_peers_is_not_a_straggler_for_its_size():
+    """A map of ten times the bytes of every finished one is not late at 4x their median:
+    with no peer of at least half its size it waits ``backup_after``, as a lone task does;
+    one of about their size is a straggler as before."""
+    script = Script(speculation_min_runtime=1.0, speculation_multiplier=4.0, backup_after=60.0)
+    sized_phase(script, last_size=100)
+    assert assigns(script(s.Tick(), advance=10.0)) == []
+    assert assigns(script(s.Tick(), advance=40.0)) == []
+    (backup,) = assigns(script(s.Tick(), advance=11.0))  # past 60 s: a black hole's guard
+    assert backup.task["index"] == 3
+    script = Script(speculation_min_runtime=1.0, speculation_multiplier=4.0, backup_after=60.0)
+    maps = sized_phase(script, last_size=15)
+    (backup,) = assigns(script(s.Tick(), advance=10.0))
+    assert backup.task == maps[3].task
+
+
 def test_uniform_tasks_get_no_backup():
     """In a failure-free run of equal tasks nothing is speculated."""
     script = Script()

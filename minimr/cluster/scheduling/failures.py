@@ -9,11 +9,12 @@ scheduler (``scheduler.py``) calls them and does the moving and requeueing:
 - bad workers (``score_bad_workers``, ``score_overtaken``): failures that then succeeded
   elsewhere, and attempts overtaken by a later attempt of their task, count against the
   worker they happened on, which is excluded from the job after a few;
-- stragglers (``stragglers``): a task running far longer than its phase's median is given a
-  backup attempt near the phase's end; and so is a task with nothing to compare it with (a
-  lone prepare or commit, a phase whose tasks mostly still run) after ``backup_after``
-  seconds, so that a worker that heartbeats but never finishes (a black hole) cannot hold a
-  job for ever;
+- stragglers (``stragglers``): a task running far longer than the median of its phase's
+  finished tasks (a map's, of those at least half its size) is given a backup attempt near
+  the phase's end; and so is a task with nothing to compare it with (a lone prepare or
+  commit, a phase whose tasks mostly still run, a map larger than any finished) after
+  ``backup_after`` seconds, so that a worker that heartbeats but never finishes (a black
+  hole) cannot hold a job for ever;
 - fetch failures (``fetch_failure_refused``, ``take_fetch_loss``): a reduce that cannot
   fetch a map output has it run again and is retried without counting, but only so often:
   past that, the report is the reporter's own failure, so a reducer that reports without
@@ -146,35 +147,50 @@ def stragglers(
     """The ``running`` tasks of ``job`` that deserve one more attempt.
 
     A task deserves one when each of its live attempts (fewer than ``MAX_LIVE_ATTEMPTS``)
-    has run longer than its phase's limit: ``multiplier`` times the median duration of the
-    phase's finished tasks, and at least ``min_runtime`` seconds, once
+    has run longer than its limit: ``multiplier`` times the median duration of its peers,
+    the finished tasks of its phase, and at least ``min_runtime`` seconds, once
     ``SPECULATION_QUANTILE`` of the phase is done (a straggler near the phase's end);
     ``backup_after`` seconds, or that multiple of the median if longer, before (a lone
     prepare or commit has no phase to compare with, and a phase held by a black hole
-    might never reach its quantile).
+    might never reach its quantile). A map's peers are those of at least half its size
+    (``Task.size``): one that reads several times the bytes of any finished map is not late
+    for taking longer, so with no peer it is given ``backup_after`` as a lone task is.
     """
-    limits: dict[tuple[Kind, int], float] = {}
+    phases: dict[tuple[Kind, int], _Phase] = {}
     for task in running:
         if task.state is not TaskState.RUNNING or not 0 < len(task.live) < MAX_LIVE_ATTEMPTS:
             continue
-        phase = (task.kind, task.step)
-        if phase not in limits:
-            limits[phase] = _backup_limit(job, *phase, multiplier, min_runtime, backup_after)
-        if all(now - attempt.started > limits[phase] for attempt in task.live.values()):
+        key = (task.kind, task.step)
+        if key not in phases:
+            phases[key] = _Phase(job, *key)
+        limit = phases[key].limit(task.size, multiplier, min_runtime, backup_after)
+        if all(now - attempt.started > limit for attempt in task.live.values()):
             yield task
 
 
-def _backup_limit(
-    job: Job, kind: Kind, step: int, multiplier: float, min_runtime: float, backup_after: float
-) -> float:
-    """Seconds an attempt of the ``kind`` tasks of ``step`` runs before it gets a backup."""
-    keys = {Kind.MAP: job.maps, Kind.REDUCE: job.reduces}.get(kind, {}).get(step, [])
-    tasks = [job.tasks[k] for k in keys]
-    durations = [t.duration for t in tasks if t.duration is not None and t.state is TaskState.DONE]
-    typical = multiplier * statistics.median(durations) if durations else 0.0
-    if durations and len(durations) >= SPECULATION_QUANTILE * len(tasks):
-        return max(min_runtime, typical)
-    return max(backup_after, typical)
+class _Phase:
+    """The finished tasks of one phase (kind and step of a job), as stragglers compare."""
+
+    def __init__(self, job: Job, kind: Kind, step: int) -> None:
+        keys = {Kind.MAP: job.maps, Kind.REDUCE: job.reduces}.get(kind, {}).get(step, [])
+        tasks = [job.tasks[k] for k in keys]
+        self.done = [(t.size, t.duration) for t in tasks
+                     if t.duration is not None and t.state is TaskState.DONE]
+        self.near_end = bool(self.done) and len(self.done) >= SPECULATION_QUANTILE * len(tasks)
+        self.smallest = min((size for size, _ in self.done), default=0)
+        self.median = statistics.median(d for _, d in self.done) if self.done else None
+
+    def limit(self, size: int, multiplier: float, min_runtime: float,
+              backup_after: float) -> float:
+        """Seconds an attempt of a task of ``size`` bytes runs before it gets a backup."""
+        median = self.median
+        if size > 2 * self.smallest:  # (the usual phase of equal tasks skips this)
+            peers = [d for s, d in self.done if 2 * s >= size]
+            median = statistics.median(peers) if peers else None
+        typical = multiplier * median if median is not None else 0.0
+        if self.near_end and median is not None:
+            return max(min_runtime, typical)
+        return max(backup_after, typical)
 
 
 def take_fetch_loss(task: Task, reporter: str) -> str | None:

@@ -11,8 +11,6 @@ by every reduce of the step), and the table itself the first time that worker ge
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from minimr.cluster.scheduling import notices
 from minimr.cluster.scheduling.board import Board
 from minimr.cluster.scheduling.events import Action, Assign
@@ -49,20 +47,20 @@ def dispatch(board: Board, now: float) -> list[Action]:
     return actions
 
 
-def largest_first(map_specs: Sequence[dict]) -> list[int]:
-    """The order to queue a step's map tasks in (their numbers): the most bytes to read
-    first, equal ones in task order.
+def queue_largest_first(job: Job, maps: list[Task]) -> None:
+    """Queue a step's new map tasks, the most bytes to read first, equal ones in task order
+    (each task's ``size``, set here, is its splits' bytes).
 
     Slots pull the next pending task when they free up, so the job's map phase ends when the
     last task taken ends; a large task taken last (a gzip file is one split whatever its
     size, and files come in name order) leaves the other slots idle while it runs. Taken
     first, the large tasks overlap and the small ones fill the gaps at the end (Hadoop
-    queues its splits largest first too). A spec's bytes are its splits' ``end - start``;
-    one whose splits give no size (not checked to be sized: a later step's, say) counts as
-    nothing to read, so it is never an error here.
+    queues its splits largest first too). A spec whose splits give no size (not checked to
+    be sized: a later step's, say) counts as nothing to read, so it is never an error here.
     """
-    sizes = [_bytes_to_read(spec) for spec in map_specs]
-    return sorted(range(len(sizes)), key=lambda i: -sizes[i])  # (a stable sort)
+    for task in maps:
+        task.size = _bytes_to_read(task.spec)
+    job.pending.extend(task.key for task in sorted(maps, key=lambda task: -task.size))
 
 
 def _bytes_to_read(spec: dict) -> int:

@@ -37,11 +37,12 @@ def _after_prepare(board: Board, job: Job, task: Task) -> None:
     maps, reduces = lists.map_tasks, lists.reduce_tasks
     step = task.step
     job.step = step
-    job.maps[step] = [
-        board.add_task(job, Kind.MAP, step, i, spec, TaskState.PENDING, queue=False).key
+    tasks = [
+        board.add_task(job, Kind.MAP, step, i, spec, TaskState.PENDING, queue=False)
         for i, spec in enumerate(maps)
     ]
-    job.pending.extend(job.maps[step][i] for i in placement.largest_first(maps))
+    job.maps[step] = [task.key for task in tasks]
+    placement.queue_largest_first(job, tasks)
     reduce_state = TaskState.WAITING if maps else TaskState.PENDING
     job.reduces[step] = [
         board.add_task(job, Kind.REDUCE, step, i, spec, reduce_state).key

@@ -134,6 +134,7 @@ class Task:
     index: int
     spec: dict
     state: TaskState = TaskState.PENDING
+    size: int = 0  # a map: the bytes its splits span (0 when they do not say); else 0
     started: int = 0  # attempts ever started
     failures: int = 0  # attempts that failed in user code
     live: dict[str, Attempt] = field(default_factory=dict)

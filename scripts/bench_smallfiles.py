@@ -57,16 +57,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--files", type=int, default=10_000, help="number of input files")
     p.add_argument("--size", default="23MB", help="total input size (default 23MB)")
-    p.add_argument("--runs", type=int, default=1, help="runs of each system (median shown)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes of each system")
     p.add_argument("--systems", default="pool,minimr,minimr-combine",
                    help="comma-separated subset of pool, minimr, minimr-combine")
-    p.add_argument("--work", default="/tmp/minimr-bench-smallfiles",
-                   help="where corpora, outputs and logs go (outside the repository)")
-    p.add_argument("--timeout", type=float, default=600, help="seconds before a run is killed")
+    timing_arguments(p, "/tmp/minimr-bench-smallfiles")
     args = p.parse_args(argv)
     args.size = bench._load_parse_size()(args.size)
     return args
+
+
+def timing_arguments(p: argparse.ArgumentParser, work: str) -> None:
+    """The options of how systems are timed: --runs, --workers, --work (default ``work``)
+    and --timeout."""
+    p.add_argument("--runs", type=int, default=1, help="runs of each system (median shown)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes of each system")
+    p.add_argument("--work", default=work,
+                   help="where corpora, outputs and logs go (outside the repository)")
+    p.add_argument("--timeout", type=float, default=600, help="seconds before a run is killed")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 
 import bench  # scripts/bench.py: corpora
 import zoo  # scripts/zoo.py: the zoo's paths and text corpus
-from bench_smallfiles import print_timed, time_systems
+from bench_smallfiles import print_timed, time_systems, timing_arguments
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,13 +44,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--large", type=float, default=0.6,
                    help="the last file's share of the bytes (default 0.6), under the split "
                         "size so that it is one task")
-    p.add_argument("--runs", type=int, default=1, help="runs of each system (median shown)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes of each system")
     p.add_argument("--tree", action="append", default=[], metavar="DIR",
                    help="another minimr source tree to time too (repeatable)")
-    p.add_argument("--work", default="/tmp/minimr-bench-uneven",
-                   help="where corpora, outputs and logs go (outside the repository)")
-    p.add_argument("--timeout", type=float, default=600, help="seconds before a run is killed")
+    timing_arguments(p, "/tmp/minimr-bench-uneven")
     args = p.parse_args(argv)
     args.size = bench._load_parse_size()(args.size)
     if args.files < 2 or not 0 < args.large < 1:

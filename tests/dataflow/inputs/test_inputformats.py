@@ -114,6 +114,45 @@ def test_json_lines_parse_as_json_loads_parses_each(odd):
     assert got == expected and list(map(repr, got)) == list(map(repr, expected))
 
 
+# JSON texts as files hold them, not only as json.dumps writes them: numbers of any digits
+# and exponent (past a float's range, past 64 bits), NaN and Infinity, strings with escaped
+# or raw lone surrogates and control characters, repeated keys, whitespace anywhere
+_number_text = st.from_regex(r"-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,3})?",
+                             fullmatch=True)
+_odd_text = st.text(st.characters(codec=None, categories=None), max_size=6)
+_json_leaf = st.one_of(
+    _number_text, st.integers().map(str), st.floats().map(json.dumps),
+    st.sampled_from(["true", "false", "null", "NaN", "-Infinity", '"\\ud800"', '"\\u00e9"']),
+    st.builds(json.dumps, _odd_text, ensure_ascii=st.booleans()))
+_space = st.sampled_from(["", " ", "\t", "\r", "  \n"])
+
+
+def _json_text(leaf: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    key = st.builds(json.dumps, st.text("ab\u00e9", max_size=2))
+    member = st.tuples(_space, key, _space, leaf).map(lambda p: f"{p[0]}{p[1]}{p[2]}:{p[3]}")
+    return st.one_of(st.lists(leaf, max_size=4).map(lambda xs: f"[{','.join(xs)}]"),
+                     st.lists(member, max_size=4).map(lambda ms: "{%s}" % ",".join(ms)))
+
+
+json_texts = st.tuples(_space, st.recursive(_json_leaf, _json_text, max_leaves=12), _space
+                       ).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(json_texts, min_size=1, max_size=8))
+def test_json_lines_parse_to_json_loads_values_whatever_the_text(lines):
+    """Any JSON text (a generator of them) parses to exactly what ``json.loads`` gives, type,
+    sign of zero and key order included, or, where ``json.loads`` refuses a line, the chunk
+    is refused: reading faster never changes a value."""
+    try:
+        expected = list(map(json.loads, lines))
+    except (ValueError, RecursionError):
+        with pytest.raises(BadRecordError):
+            JSONLines().parse_many(lines)
+        return
+    assert repr(JSONLines().parse_many(lines)) == repr(expected)
+
+
 @pytest.mark.parametrize("opener,suffix", [(gzip.open, ".gz"), (lzma.open, ".xz")])
 def test_compressed_json_lines_read_whole_with_line_numbers(tmp_path, opener, suffix):
     """A compressed JSON lines file is one split; a bad line's number and offset count the

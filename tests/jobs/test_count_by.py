@@ -68,3 +68,19 @@ def test_a_line_that_is_not_json_fails_or_is_skipped(events, tmp_path):
     assert dict(result.records()) == reference(events, "user")
     assert result.counters.get("minimr", "skipped records") == 1
 
+
+
+def test_values_of_every_kind_are_counted_as_json_loads_reads_them(events, tmp_path):
+    """Values that the fast JSON reader refuses and ``json.loads`` reads (1e400, a lone
+    surrogate, NaN elsewhere on the line) or that it reads by other code (ints past 64 bits,
+    -0.0) are counted under the very values, and types, that ``json.loads`` gives them."""
+    odd = ['{"kind": 18446744073709551616}', '{"kind": -9223372036854775809}',
+           '{"kind": 1e400}', '{"kind": "\\ud800"}', '{"kind": -0.0, "x": NaN}',
+           '{"kind": "\\u00e9"}', '{"kind": 2.5e-320}']
+    (events / "part-3.jsonl").write_text("\n".join(odd * 3) + "\n")
+    (events / "part-4.jsonl").write_text("\n".join(odd[:2]) + "\n")  # msgspec reads these
+    result = run_job(job_path("count_by"), events, tmp_path, options={"field": "kind"})
+    expected = reference(events, "kind")
+    got = dict(result.records())
+    assert got == expected
+    assert {repr(k): type(k) for k in got} == {repr(k): type(k) for k in expected}

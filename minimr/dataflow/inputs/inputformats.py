@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 import json
 from collections.abc import Callable, Iterable, Iterator
-from functools import cache
+from functools import cache, partial
 from itertools import chain, compress, islice, repeat
 from operator import itemgetter
 from typing import Any, BinaryIO
@@ -131,9 +131,10 @@ class InputFormat:
                 rest = iter(raw)
                 chunks = ((list(map(_first, chunk)), list(map(_second, chunk)))
                           for chunk in iter(lambda: list(islice(rest, PARSE_CHUNK)), []))
+            parse_many = _list_parser(self)
             for keys, raws in chunks:
                 try:
-                    values = self.parse_many(raws)
+                    values = parse_many(raws)
                 except BadRecordError:
                     yield list(self._one_by_one(split.path, zip(keys, raws, strict=True), on_bad))
                 else:
@@ -154,6 +155,19 @@ class InputFormat:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def _list_parser(fmt: InputFormat) -> Callable[[list], list]:
+    """``fmt.parse_many``, unless ``parse`` is overridden below the class that defines it.
+
+    A job's subclass of a built-in format that overrides ``parse`` alone must see every
+    record (the built-in's ``parse_many`` parses a list without calling ``parse``): its
+    lists are parsed one ``parse`` call a record.
+    """
+    mro = type(fmt).__mro__
+    many = next(c for c in mro if "parse_many" in vars(c))
+    one = next(c for c in mro if "parse" in vars(c))
+    return fmt.parse_many if issubclass(many, one) else partial(InputFormat.parse_many, fmt)
 
 
 class LineRecords:

@@ -131,7 +131,7 @@ def _json_text(leaf: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     key = st.builds(json.dumps, st.text("ab\u00e9", max_size=2))
     member = st.tuples(_space, key, _space, leaf).map(lambda p: f"{p[0]}{p[1]}{p[2]}:{p[3]}")
     return st.one_of(st.lists(leaf, max_size=4).map(lambda xs: f"[{','.join(xs)}]"),
-                     st.lists(member, max_size=4).map(lambda ms: "{%s}" % ",".join(ms)))
+                     st.lists(member, max_size=4).map(lambda ms: "{" + ",".join(ms) + "}"))
 
 
 json_texts = st.tuples(_space, st.recursive(_json_leaf, _json_text, max_leaves=12), _space
@@ -200,6 +200,43 @@ def test_a_format_of_the_jobs_own_parses_lines(tmp_path):
     assert [v for _, v in read(Upper(), path, on_bad=drop_bad)] == ["A", "B", "D"]
     with pytest.raises(BadRecordError, match=r"x.txt:3 \(byte 4\): shouting"):
         read(Upper(), path, split_size=3)
+
+
+class Users(JSONLines):
+    """A built-in format with ``parse`` overridden: each record's user, parsed by the base."""
+
+    def parse(self, raw: str) -> str:
+        return super().parse(raw)["user"]
+
+
+class Tupled(minimr.TSV):
+    """TSV rows as tuples, and rows of one field refused."""
+
+    def parse(self, raw):
+        row = super().parse(raw)
+        if len(row) < 2:
+            raise BadRecordError("one field")
+        return tuple(row)
+
+
+class UsersAtOnce(Users):
+    """``Users`` with a ``parse_many`` of its own, which the engine calls."""
+
+    def parse_many(self, raws: list) -> list:
+        return [value["user"].upper() for value in super().parse_many(raws)]
+
+
+def test_a_built_in_format_whose_parse_a_job_overrides_calls_it_on_every_record(tmp_path):
+    """A subclass of a built-in format that overrides ``parse`` gets every record through
+    it, though the built-in parses lists at once; one that overrides ``parse_many`` too gets
+    that called."""
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"user": "ada"}\n{"user": "bob"}\n')
+    assert [v for _, v in read(Users(), events)] == ["ada", "bob"]
+    assert [v for _, v in read(UsersAtOnce(), events)] == ["ADA", "BOB"]
+    rows = tmp_path / "r.tsv"
+    rows.write_text("a\t1\nb\nc\t3\n")
+    assert [v for _, v in read(Tupled(), rows, on_bad=drop_bad)] == [("a", "1"), ("c", "3")]
 
 
 @settings(max_examples=60, deadline=None)

@@ -135,5 +135,6 @@ def print_timed(timed: dict[str, tuple[float, float, str]]) -> bool:
               f"{'OK' if same else 'MISMATCH'}")
     return same_everywhere
 
+
 if __name__ == "__main__":
     sys.exit(main())
